@@ -1,0 +1,191 @@
+"""Checkpoints: safetensors weights plus JSON metadata, written atomically and validated on load."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .models import MODELS, AutoEncoder, build_model, series_of
+
+FORMAT = "aeviz-checkpoint/1"
+SUFFIX = ".safetensors"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that is missing, truncated, foreign, mismatched or tampered with."""
+
+
+def zoo_dir() -> Path:
+    """The shipped model zoo (the repository's checkpoints/ folder), overridable by AEVIZ_ZOO_DIR."""
+    override = os.environ.get("AEVIZ_ZOO_DIR")
+    return Path(override) if override else Path(__file__).resolve().parent.parent / "checkpoints"
+
+
+def user_dir() -> Path:
+    """Where models trained by the user go: $AEVIZ_HOME/checkpoints, default ~/.local/share/aeviz."""
+    home = os.environ.get("AEVIZ_HOME") or Path.home() / ".local" / "share" / "aeviz"
+    return Path(home) / "checkpoints"
+
+
+def content_hash(state: dict[str, torch.Tensor]) -> str:
+    """sha256 over names, dtypes, shapes and bytes of the tensors: identifies the weights themselves."""
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        tensor = state[name].detach().cpu().contiguous()
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+    return digest.hexdigest()
+
+
+def versions() -> dict[str, str]:
+    import numpy
+
+    from . import __version__
+
+    return {"aeviz": __version__, "torch": torch.__version__, "numpy": numpy.__version__,
+            "python": platform.python_version()}
+
+
+def save_checkpoint(path: str | Path, model: AutoEncoder, metadata: dict[str, Any] | None = None) -> Path:
+    """Write weights + metadata atomically: a crash at any point leaves the previous file intact."""
+    from safetensors.torch import save
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    meta = {
+        **(metadata or {}),
+        "format": FORMAT,
+        "family": model.family,
+        "config": model.config.to_dict(),
+        "hash": content_hash(state),
+        "versions": versions(),
+        "created": (metadata or {}).get("created") or time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    blob = save(state, metadata={"aeviz": json.dumps(meta)})
+    _atomic_write(path, blob)
+    model.metadata = meta
+    return path
+
+
+def _atomic_write(path: Path, blob: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(blob)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:  # make the rename itself durable
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def read_metadata(path: str | Path) -> dict[str, Any]:
+    """The metadata from the header alone (cheap: no weights are read)."""
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path.name}: no such checkpoint file")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            header = f.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path.name}: not a readable safetensors file ({exc})") from None
+    try:
+        meta = json.loads(header["aeviz"])
+    except (KeyError, json.JSONDecodeError):
+        raise CheckpointError(f"{path.name}: a safetensors file, but not an aeviz checkpoint") from None
+    if meta.get("format") != FORMAT or meta.get("family") not in MODELS:
+        raise CheckpointError(f"{path.name}: unknown format {meta.get('format')!r} / family "
+                              f"{meta.get('family')!r}")
+    return meta
+
+
+def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> AutoEncoder:
+    """A validated model in eval mode with gradients off, its metadata in `model.metadata`."""
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    meta = read_metadata(path)
+    try:
+        state = load_file(str(path))
+    except Exception as exc:  # safetensors raises several types for a damaged body
+        raise CheckpointError(f"{path.name}: weights are unreadable or truncated ({exc})") from None
+    if content_hash(state) != meta.get("hash"):
+        raise CheckpointError(f"{path.name}: weights do not match their recorded hash (modified or damaged)")
+    try:
+        model = build_model(meta["family"], MODELS[meta["family"]][0].from_dict(meta["config"]))
+        model.load_state_dict(state, strict=True)
+    except (ValueError, TypeError, RuntimeError) as exc:
+        raise CheckpointError(f"{path.name}: weights do not fit the recorded config ({exc})") from None
+    model.metadata = {**meta, "path": str(path)}
+    model.requires_grad_(False)
+    return model.eval().to(device)
+
+
+@dataclass(frozen=True)
+class CheckpointInfo:
+    """A checkpoint found on disk, described from its header."""
+
+    path: Path
+    metadata: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return self.path.name.removesuffix(SUFFIX)
+
+    @property
+    def family(self) -> str:
+        return self.metadata["family"]
+
+    @property
+    def dataset(self) -> str:
+        return self.metadata.get("dataset", "?")
+
+    @property
+    def bottleneck(self) -> int:
+        return int(self.metadata["config"]["bottleneck"])
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        return self.metadata.get("metrics", {})
+
+    @property
+    def series(self) -> str:
+        """The slug without the bottleneck: models that differ only in q form one series."""
+        return self.metadata.get("series") or series_of(self.metadata.get("slug", self.name))
+
+
+def list_checkpoints(dirs: list[Path] | None = None, dataset: str | None = None) -> list[CheckpointInfo]:
+    """Every valid checkpoint in the zoo and the user folder (bad files are skipped, see `scan_errors`)."""
+    found, _ = scan_checkpoints(dirs)
+    return [c for c in found if dataset is None or c.dataset == dataset]
+
+
+def scan_checkpoints(dirs: list[Path] | None = None) -> tuple[list[CheckpointInfo], list[str]]:
+    """(valid checkpoints sorted by dataset, series, q; messages about files that could not be read)."""
+    infos, errors = [], []
+    for folder in dirs if dirs is not None else [zoo_dir(), user_dir()]:
+        for path in sorted(Path(folder).glob(f"*{SUFFIX}")):
+            try:
+                infos.append(CheckpointInfo(path, read_metadata(path)))
+            except CheckpointError as exc:
+                errors.append(str(exc))
+    infos.sort(key=lambda c: (c.dataset, c.series, c.bottleneck))
+    return infos, errors

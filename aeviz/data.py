@@ -1,0 +1,241 @@
+"""Datasets as in-memory tensors: MNIST, Fashion-MNIST, scikit-learn digits and image folders."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .cache import cache_dir, load_arrays, save_arrays
+
+MNIST_CLASSES = tuple(str(d) for d in range(10))
+FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+IDX_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+DEBIAN_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+
+
+class DatasetUnavailable(RuntimeError):
+    """Raised with a message that tells the user every way to make a dataset available."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One split of a dataset: images (N,1,H,W) float32 in [0,1], labels (N,) int64."""
+
+    name: str
+    split: str
+    images: torch.Tensor
+    labels: torch.Tensor
+    classes: tuple[str, ...]
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return tuple(self.images.shape[1:])
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What the registry knows about a dataset before loading it."""
+
+    name: str
+    title: str
+    shape: tuple[int, int, int]
+    classes: tuple[str, ...]
+    loader: Callable[[str], tuple[np.ndarray, np.ndarray, str]]
+
+
+def data_dir() -> Path | None:
+    """The user-configured data root (torchvision layout), if any."""
+    root = os.environ.get("AEVIZ_DATA_DIR")
+    return Path(root).expanduser() if root else None
+
+
+def download_dir() -> Path:
+    """Where torchvision's download puts MNIST-like sets when nothing local is found."""
+    return cache_dir() / "downloads"
+
+
+# --- IDX parsing -----------------------------------------------------------------------------------------
+
+def read_idx(path: Path) -> np.ndarray:
+    """Parse an IDX file (gzipped or raw) into a uint8 array."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        raw = f.read()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        raise ValueError(f"{path} is not an unsigned-byte IDX file")
+    ndim = raw[3]
+    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    body = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
+    if body.size != int(np.prod(dims)):
+        raise ValueError(f"{path} is truncated: expected {int(np.prod(dims))} values, found {body.size}")
+    return body.reshape(dims)
+
+
+def find_idx(folder: Path, stem: str) -> Path | None:
+    """The extracted or gzipped IDX file `stem` in `folder` (or its raw/ subfolder)."""
+    for sub in (folder, folder / "raw"):
+        for candidate in (sub / stem, sub / f"{stem}.gz"):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def _read_split(folder: Path, split: str) -> tuple[np.ndarray, np.ndarray] | None:
+    image_file, label_file = (find_idx(folder, stem) for stem in IDX_FILES[split])
+    if image_file is None or label_file is None:
+        return None
+    return read_idx(image_file), read_idx(label_file)
+
+
+def _torchvision_download(tv_name: str) -> Path:
+    import torchvision  # lazily: only needed when nothing local exists
+
+    root = download_dir()
+    cls = getattr(torchvision.datasets, tv_name)
+    cls(root=str(root), train=True, download=True)
+    cls(root=str(root), train=False, download=True)
+    return root / tv_name / "raw"
+
+
+def _mnist_like(tv_name: str, extra_dirs: tuple[Path, ...] = ()) -> Callable:
+    def load(split: str) -> tuple[np.ndarray, np.ndarray, str]:
+        candidates = [d / tv_name for d in filter(None, [data_dir()])] + list(extra_dirs)
+        candidates.append(download_dir() / tv_name)
+        for folder in candidates:
+            found = _read_split(folder, split)
+            if found is not None:
+                return found[0], found[1], str(folder)
+        try:
+            folder = _torchvision_download(tv_name)
+        except Exception as exc:  # no network, proxy, disk: all end in the same advice
+            raise DatasetUnavailable(_unavailable_message(tv_name, exc)) from None
+        images, labels = _read_split(folder, split)
+        return images, labels, f"{folder} (downloaded)"
+    return load
+
+
+def _unavailable_message(tv_name: str, exc: Exception) -> str:
+    debian = " or install Debian's package `dataset-fashion-mnist`" if tv_name == "FashionMNIST" else ""
+    return (
+        f"{tv_name} is not available offline and could not be downloaded ({type(exc).__name__}). "
+        f"Either set AEVIZ_DATA_DIR to a folder holding {tv_name}/raw/*-ubyte[.gz] (torchvision's layout)"
+        f"{debian}, or connect to the internet so torchvision can download it into {download_dir()}. "
+        "The scikit-learn 'digits' dataset always works offline."
+    )
+
+
+def _digits(split: str) -> tuple[np.ndarray, np.ndarray, str]:
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    images = np.round(bunch.images * (255 / 16)).astype(np.uint8)  # 0..16 -> 0..255
+    order = np.random.default_rng(0).permutation(len(images))  # fixed split, stratified enough at n=1797
+    cut = int(0.8 * len(order))
+    index = order[:cut] if split == "train" else order[cut:]
+    return images[index], bunch.target[index].astype(np.uint8), "scikit-learn (bundled)"
+
+
+DATASETS: dict[str, DatasetInfo] = {
+    "mnist": DatasetInfo("mnist", "MNIST handwritten digits", (1, 28, 28), MNIST_CLASSES,
+                         _mnist_like("MNIST")),
+    "fashion-mnist": DatasetInfo("fashion-mnist", "Fashion-MNIST clothing", (1, 28, 28), FASHION_CLASSES,
+                                 _mnist_like("FashionMNIST", (DEBIAN_FASHION_DIR,))),
+    "digits": DatasetInfo("digits", "scikit-learn 8x8 digits (offline)", (1, 8, 8), MNIST_CLASSES, _digits),
+}
+
+
+def _cached_uint8(name: str, split: str, loader: Callable) -> tuple[np.ndarray, np.ndarray, str]:
+    """Parse once, then keep a compact .npz so the next load takes milliseconds."""
+    root = data_dir()
+    tag = hashlib.sha256(f"{name}|{split}|{root}".encode()).hexdigest()[:16]
+    path = cache_dir() / "datasets" / f"{name}-{split}-{tag}.npz"
+    cached = load_arrays(path)
+    if cached is not None:
+        return cached["images"], cached["labels"], str(cached["source"])
+    images, labels, source = loader(split)
+    save_arrays(path, images=images, labels=labels, source=np.array(source))
+    return images, labels, source
+
+
+def load_dataset(name: str, split: str = "train", *, limit: int | None = None) -> Dataset:
+    """Load `split` ('train' or 'test') of a registered dataset, or of a folder via 'folder:PATH'."""
+    if split not in IDX_FILES:
+        raise ValueError(f"split must be 'train' or 'test', not {split!r}")
+    if name.startswith("folder:"):
+        return load_folder(name.split(":", 1)[1], split, limit=limit)
+    if name not in DATASETS:
+        raise KeyError(f"unknown dataset {name!r}; choose from {sorted(DATASETS)} or 'folder:PATH'")
+    info = DATASETS[name]
+    images, labels, source = _cached_uint8(name, split, info.loader)
+    if limit is not None:
+        images, labels = images[:limit], labels[:limit]
+    x = torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1)  # (N,H,W) -> (N,1,H,W)
+    return Dataset(name, split, x, torch.from_numpy(labels.astype(np.int64)), info.classes, source)
+
+
+def available_datasets() -> dict[str, str | None]:
+    """Each registered dataset mapped to None when loadable offline, else the reason it is not."""
+    status: dict[str, str | None] = {}
+    for name in DATASETS:
+        try:
+            _cached_uint8(name, "test", _offline_only(name))
+            status[name] = None
+        except DatasetUnavailable as exc:
+            status[name] = str(exc)
+    return status
+
+
+def _offline_only(name: str) -> Callable:
+    def load(split: str):
+        if name == "digits":
+            return _digits(split)
+        tv_name = "MNIST" if name == "mnist" else "FashionMNIST"
+        extra = [DEBIAN_FASHION_DIR] if name == "fashion-mnist" else []
+        roots = [d / tv_name for d in filter(None, [data_dir()])] + extra + [download_dir() / tv_name]
+        for folder in roots:
+            found = _read_split(folder, split)
+            if found is not None:
+                return found[0], found[1], str(folder)
+        raise DatasetUnavailable(_unavailable_message(tv_name, FileNotFoundError("offline")))
+    return load
+
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+
+
+def load_folder(path: str | Path, split: str = "train", *, size: int = 28, limit: int | None = None) -> Dataset:
+    """A folder of images of any size; sub-folders name the classes (like torchvision's ImageFolder)."""
+    from PIL import Image, ImageOps
+
+    root = Path(path).expanduser()
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not files:
+        raise DatasetUnavailable(f"No images found in {root} (looked for {', '.join(sorted(IMAGE_SUFFIXES))}).")
+    class_names = sorted({p.parent.name for p in files}) if any(p.parent != root for p in files) else ["all"]
+    order = np.random.default_rng(0).permutation(len(files))
+    cut = max(1, int(0.8 * len(files))) if len(files) > 1 else 1
+    chosen = order[:cut] if split == "train" else (order[cut:] if len(files) > 1 else order)
+    arrays, labels = [], []
+    for i in chosen[:limit]:
+        with Image.open(files[i]) as img:
+            grey = ImageOps.exif_transpose(img).convert("L").resize((size, size), Image.Resampling.LANCZOS)
+        arrays.append(np.asarray(grey, dtype=np.float32) / 255.0)
+        labels.append(class_names.index(files[i].parent.name) if len(class_names) > 1 else 0)
+    x = torch.from_numpy(np.stack(arrays)).unsqueeze(1)  # (N,size,size) -> (N,1,size,size)
+    return Dataset(f"folder:{root}", split, x, torch.tensor(labels, dtype=torch.int64), tuple(class_names),
+                   str(root))

@@ -1,0 +1,95 @@
+"""Batched inference and evaluation: codes, reconstructions, per-image errors, PSNR and kNN quality."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .models import AutoEncoder
+
+EPS = 1e-6
+
+
+def _device_of(model: AutoEncoder) -> torch.device:
+    return next(model.parameters()).device
+
+
+def _batches(x: torch.Tensor, batch: int):
+    for start in range(0, len(x), batch):
+        yield x[start:start + batch]
+
+
+def encode_all(model: AutoEncoder, x: torch.Tensor, batch: int = 2048) -> np.ndarray:
+    """Codes of every image, (N,q) float32, computed in inference mode without touching the model."""
+    device = _device_of(model)
+    with torch.inference_mode():
+        parts = [model.encode(b.to(device)).float().cpu() for b in _batches(x, batch)]
+    return torch.cat(parts).numpy() if parts else np.zeros((0, model.bottleneck), np.float32)
+
+
+def decode_all(model: AutoEncoder, z: np.ndarray | torch.Tensor, batch: int = 2048) -> np.ndarray:
+    """Decoded images (N,C,H,W) float32 clipped to [0,1] for display."""
+    device = _device_of(model)
+    z = torch.as_tensor(np.asarray(z, dtype=np.float32))
+    with torch.inference_mode():
+        parts = [model.decode(b.to(device)).clamp(0, 1).float().cpu() for b in _batches(z, batch)]
+    return torch.cat(parts).numpy()
+
+
+def reconstruct_all(model: AutoEncoder, x: torch.Tensor, batch: int = 2048) -> np.ndarray:
+    """Reconstructions (N,C,H,W) float32 clipped to [0,1]."""
+    device = _device_of(model)
+    with torch.inference_mode():
+        parts = [model.reconstruct(b.to(device)).clamp(0, 1).float().cpu() for b in _batches(x, batch)]
+    return torch.cat(parts).numpy()
+
+
+def image_errors(x: np.ndarray | torch.Tensor, recon: np.ndarray | torch.Tensor, metric: str = "mse") -> np.ndarray:
+    """Per-image reconstruction error (N,): 'mse' or 'bce' (mean over pixels)."""
+    x = torch.as_tensor(np.asarray(x, dtype=np.float32))
+    r = torch.as_tensor(np.asarray(recon, dtype=np.float32)).clamp(EPS, 1 - EPS)
+    if metric == "mse":
+        per_pixel = (x - r) ** 2
+    elif metric == "bce":
+        per_pixel = F.binary_cross_entropy(r, x.clamp(0, 1), reduction="none")
+    else:
+        raise ValueError(f"metric must be 'mse' or 'bce', not {metric!r}")
+    return per_pixel.flatten(1).mean(dim=1).numpy()
+
+
+def psnr_from_mse(mse: np.ndarray | float) -> np.ndarray | float:
+    """PSNR in dB for data in [0,1]."""
+    return 10 * np.log10(1.0 / np.maximum(mse, 1e-10))
+
+
+def knn_accuracy(train_codes, train_labels, test_codes, test_labels, k: int = 7) -> tuple[float, float]:
+    """Accuracy of a k-nearest-neighbour classifier fitted on train codes, and its wall time in seconds."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    start = time.perf_counter()
+    clf = KNeighborsClassifier(n_neighbors=k).fit(np.asarray(train_codes), np.asarray(train_labels))
+    accuracy = float((clf.predict(np.asarray(test_codes)) == np.asarray(test_labels)).mean())
+    return accuracy, time.perf_counter() - start
+
+
+def evaluate(model: AutoEncoder, train_x, train_y, test_x, test_y, knn_train: int = 60000) -> dict[str, float]:
+    """Test-set MSE/BCE/PSNR, kNN-7 accuracy of the codes, and dead/active code units."""
+    recon = reconstruct_all(model, test_x)
+    mse = image_errors(test_x, recon, "mse")
+    bce = image_errors(test_x, recon, "bce")
+    test_codes = encode_all(model, test_x)
+    train_codes = encode_all(model, train_x[:knn_train])
+    accuracy, seconds = knn_accuracy(train_codes, train_y[:knn_train].numpy(), test_codes, test_y.numpy())
+    spread = test_codes.std(axis=0)
+    return {
+        "mse": float(mse.mean()),
+        "bce": float(bce.mean()),
+        "psnr": float(psnr_from_mse(mse).mean()),
+        "knn7": accuracy,
+        "knn7_seconds": round(seconds, 3),
+        "dead_units": int((spread < 1e-6).sum()),
+        "active_fraction": float((np.abs(test_codes) > 1e-3).mean()),
+    }

@@ -1,0 +1,43 @@
+"""Shared fixtures: isolated cache/user folders and tiny real datasets."""
+
+from __future__ import annotations
+
+import gzip
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def isolated_dirs(tmp_path_factory, monkeypatch):
+    """Every test gets its own cache and user folder, so nothing leaks between tests or into $HOME."""
+    base = tmp_path_factory.mktemp("aeviz-home")
+    monkeypatch.setenv("AEVIZ_CACHE_DIR", str(base / "cache"))
+    monkeypatch.setenv("AEVIZ_HOME", str(base / "home"))
+    yield base
+
+
+def write_idx(path: Path, array: np.ndarray, gz: bool) -> Path:
+    """Write `array` (uint8) in the IDX format MNIST uses."""
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(struct.pack(">I", d) for d in array.shape)
+    blob = header + array.astype(np.uint8).tobytes()
+    path = path.with_name(path.name + ".gz") if gz else path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(blob) if gz else blob)
+    return path
+
+
+@pytest.fixture
+def fake_mnist_root(tmp_path):
+    """A torchvision-layout folder with small, real-format MNIST and Fashion-MNIST IDX files."""
+    rng = np.random.default_rng(0)
+    for folder, gz in (("MNIST", True), ("FashionMNIST", False)):
+        raw = tmp_path / folder / "raw"
+        for split, n in (("train", 120), ("t10k", 40)):
+            write_idx(raw / f"{split}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), gz)
+            write_idx(raw / f"{split}-labels-idx1-ubyte", rng.integers(0, 10, n, dtype=np.uint8), gz)
+    return tmp_path

@@ -1,0 +1,100 @@
+"""Checkpoints: exact round trip, atomic save under a crash, and clear errors for bad files."""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+
+import pytest
+import torch
+
+from aeviz.checkpoints import (CheckpointError, list_checkpoints, load_checkpoint, read_metadata,
+                               save_checkpoint, scan_checkpoints)
+from aeviz.models import MODELS, build_model
+
+
+def tiny(family: str):
+    return build_model(family, bottleneck=3, input_shape=(1, 8, 8), channels=(4, 8))
+
+
+@pytest.mark.parametrize("family", sorted(MODELS))
+def test_round_trip_is_exact(tmp_path, family):
+    model = tiny(family)
+    path = save_checkpoint(tmp_path / f"{family}.safetensors", model, {"dataset": "digits", "metrics": {"mse": 0.1}})
+    loaded = load_checkpoint(path)
+    assert loaded.state_dict().keys() == model.state_dict().keys()
+    for key, value in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key
+    assert loaded.config == model.config and loaded.family == family
+    assert not loaded.training and not any(p.requires_grad for p in loaded.parameters())
+    meta = loaded.metadata
+    assert meta["dataset"] == "digits" and meta["metrics"]["mse"] == 0.1
+    assert len(meta["hash"]) == 64 and "torch" in meta["versions"] and meta["created"]
+    x = torch.rand(2, 1, 8, 8)
+    model.eval()
+    assert torch.equal(loaded.reconstruct(x), model.reconstruct(x))
+
+
+def test_crash_mid_save_keeps_previous_file(tmp_path, monkeypatch):
+    path = save_checkpoint(tmp_path / "m.safetensors", tiny("dense"), {"dataset": "digits"})
+    before = path.read_bytes()
+
+    def crash(*args, **kwargs):
+        raise OSError("power cut")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError, match="power cut"):
+        save_checkpoint(path, tiny("conv"), {"dataset": "digits"})
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]  # no temp file left behind
+    assert load_checkpoint(path).family == "dense"
+
+
+def _corrupt_variants(path):
+    blob = path.read_bytes()
+    header_len = struct.unpack("<Q", blob[:8])[0]
+    header = json.loads(blob[8:8 + header_len])
+    yield "truncated", blob[: len(blob) // 2]
+    yield "empty", b""
+    yield "foreign text", b"this is not a checkpoint at all"
+    flipped = bytearray(blob)
+    flipped[-5] ^= 0xFF
+    yield "tampered weights", bytes(flipped)
+    header["__metadata__"] = {"note": "someone else's safetensors"}
+    raw = json.dumps(header).encode()
+    yield "foreign safetensors", struct.pack("<Q", len(raw)) + raw + blob[8 + header_len:]
+    meta = json.loads(json.loads(blob[8:8 + header_len])["__metadata__"]["aeviz"])
+    meta["config"]["bottleneck"] = 5
+    header["__metadata__"] = {"aeviz": json.dumps(meta)}
+    raw = json.dumps(header).encode()
+    yield "mismatched config", struct.pack("<Q", len(raw)) + raw + blob[8 + header_len:]
+
+
+def test_bad_files_raise_checkpoint_error(tmp_path):
+    good = save_checkpoint(tmp_path / "good.safetensors", tiny("dense"), {"dataset": "digits"})
+    for label, blob in _corrupt_variants(good):
+        bad = tmp_path / f"{label.replace(' ', '_')}.safetensors"
+        bad.write_bytes(blob)
+        with pytest.raises(CheckpointError):
+            load_checkpoint(bad)
+    with pytest.raises(CheckpointError, match="no such"):
+        load_checkpoint(tmp_path / "missing.safetensors")
+
+
+def test_pickle_file_is_refused_without_unpickling(tmp_path):
+    evil = tmp_path / "evil.safetensors"
+    torch.save({"weights": torch.zeros(2)}, evil)  # a pickle archive under our suffix
+    with pytest.raises(CheckpointError):
+        load_checkpoint(evil)
+
+
+def test_listing_skips_bad_files_and_filters(tmp_path):
+    save_checkpoint(tmp_path / "a.safetensors", tiny("dense"), {"dataset": "digits", "slug": "dense-q3-bce"})
+    save_checkpoint(tmp_path / "b.safetensors", tiny("vae"), {"dataset": "mnist", "slug": "vae-q3-bce"})
+    (tmp_path / "c.safetensors").write_bytes(b"garbage")
+    infos, errors = scan_checkpoints([tmp_path])
+    assert [i.name for i in infos] == ["a", "b"] and len(errors) == 1 and "c.safetensors" in errors[0]
+    digits = list_checkpoints([tmp_path], dataset="digits")
+    assert [i.family for i in digits] == ["dense"] and digits[0].series == "dense-bce"
+    assert read_metadata(tmp_path / "a.safetensors")["dataset"] == "digits"

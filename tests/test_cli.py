@@ -1,0 +1,41 @@
+"""The CLI end to end on the offline digits dataset."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from aeviz.cli import main
+
+
+def test_train_zoo_info_end_to_end(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("AEVIZ_ZOO_DIR", str(tmp_path / "zoo"))
+    code = main(["train", "--dataset", "digits", "--family", "dense", "--bottleneck", "2", "4", "--epochs", "2",
+                 "--out", str(tmp_path / "zoo")])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert out.count("saved") == 2 and "kNN-7" in out
+    assert main(["zoo"]) == 0
+    listing = capsys.readouterr().out
+    assert "digits-dense-q2-bce" in listing and "digits-dense-q4-bce" in listing
+    assert main(["zoo", "--markdown", "--write"]) == 0
+    assert "wrote" in capsys.readouterr().out
+    card = (tmp_path / "zoo" / "README.md").read_text()
+    assert card.startswith("# Model zoo") and "| digits-dense-q4-bce | dense | 4 |" in card
+    assert main(["info", str(tmp_path / "zoo" / "digits-dense-q2-bce.safetensors")]) == 0
+    meta = json.loads(capsys.readouterr().out)
+    assert meta["config"]["bottleneck"] == 2 and meta["family"] == "dense"
+
+
+def test_bad_arguments_give_clear_errors(tmp_path, capsys):
+    assert main(["info", str(tmp_path / "nope.safetensors")]) == 1
+    assert "no such checkpoint" in capsys.readouterr().err
+    assert main(["train", "--dataset", "digits", "--family", "dense", "--loss", "bce", "--output", "linear",
+                 "--epochs", "1", "--out", str(tmp_path)]) == 2
+    assert "BCE needs a sigmoid" in capsys.readouterr().err
+
+
+def test_console_script_entry_point():
+    proc = subprocess.run([sys.executable, "-m", "aeviz.cli", "--help"], capture_output=True, text=True)
+    assert proc.returncode == 0 and "train" in proc.stdout and "zoo" in proc.stdout

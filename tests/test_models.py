@@ -1,0 +1,145 @@
+"""Every family: shapes, the shared API, a few steps lower the loss, penalties, linear AE vs PCA."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from aeviz.data import load_dataset
+from aeviz.models import MODELS, build_model, jacobian_frobenius, make_config, model_slug
+from aeviz.train import TrainConfig, fit
+
+TINY = {"hidden": (32,), "channels": (4, 8)}
+FAMILIES = sorted(MODELS)
+
+
+def tiny(family: str, shape=(1, 8, 8), q: int = 4, **extra):
+    fields = {"bottleneck": q, "input_shape": shape, "channels": TINY["channels"], **extra}
+    if family not in ("linear", "contractive"):
+        fields["hidden"] = TINY["hidden"]
+    return build_model(family, **fields)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits", "train").images[:512]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("shape", [(1, 8, 8), (1, 28, 28)])
+def test_shapes_and_api(family, shape):
+    model = tiny(family, shape)
+    x = torch.rand(5, *shape)
+    z = model.encode(x)
+    assert z.shape == (5, 4)
+    assert model.decode(z).shape == (5, *shape)
+    assert model.reconstruct(x).shape == (5, *shape)
+    out = model(x)
+    assert out.recon.shape == (5, *shape) and out.code.shape == (5, 4)
+    assert "recon" in out.losses and out.loss.ndim == 0 and torch.isfinite(out.loss)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_few_steps_lower_the_loss(family, digits):
+    model = tiny(family)
+    model.eval()
+    with torch.no_grad():
+        before = model(digits).losses["recon"].item()
+    fit(model, digits, TrainConfig(epochs=15, batch_size=64, lr=3e-3, seed=0))
+    with torch.no_grad():
+        after = model(digits).losses["recon"].item()
+    assert after < 0.8 * before
+
+
+def test_vae_encode_is_mean_and_forward_samples():
+    model = tiny("vae")
+    x = torch.rand(3, 1, 8, 8)
+    mu, logvar = model.encode_stats(x)
+    assert torch.equal(model.encode(x), mu)
+    model.train()
+    assert set(model(x).losses) == {"recon", "kl"}
+    model.eval()
+    assert torch.equal(model(x).code, mu)
+
+
+def test_denoising_corrupts_only_in_training():
+    model = tiny("denoising", noise="masking:0.5")
+    x = torch.rand(4, 1, 8, 8)
+    model.eval()
+    assert torch.equal(model(x).code, model.encode(x))
+    model.train()
+    torch.manual_seed(0)
+    assert not torch.equal(model(x).code, model.encode(x))
+
+
+def test_sparse_and_contractive_penalties_are_nonzero_and_differentiable():
+    x = torch.rand(6, 1, 8, 8)
+    for family, key in (("sparse", "l1"), ("contractive", "contractive")):
+        model = tiny(family, q=16)
+        penalty = model(x).losses[key]
+        assert penalty.item() > 0
+        penalty.backward()
+        grads = [p.grad for p in model.encoder.parameters() if p.grad is not None]
+        assert grads and any(g.abs().sum() > 0 for g in grads)
+
+
+def test_jacobian_frobenius_matches_closed_form():
+    """For a one-layer sigmoid encoder, ||J||^2 = sum_j (h_j (1 - h_j))^2 ||W_j||^2."""
+    model = build_model("contractive", bottleneck=5, input_shape=(1, 4, 4))
+    x = torch.rand(3, 1, 4, 4)
+    h = model.encode(x)
+    weight = model.encoder[-1].weight  # (q, 16)
+    expected = ((h * (1 - h)) ** 2 * weight.pow(2).sum(dim=1)).sum(dim=1)
+    assert torch.allclose(jacobian_frobenius(model, x), expected, rtol=1e-5)
+
+
+def test_linear_autoencoder_reaches_pca(digits):
+    """With MSE, a linear AE spans PCA's subspace, so its error approaches PCA's at the same q."""
+    from sklearn.decomposition import PCA
+
+    x = load_dataset("digits", "train").images
+    flat = x.flatten(1).numpy()
+    pca = PCA(8).fit(flat)
+    pca_mse = float(((pca.inverse_transform(pca.transform(flat)) - flat) ** 2).mean())
+    model = build_model("linear", bottleneck=8, input_shape=(1, 8, 8))
+    fit(model, x, TrainConfig(epochs=300, batch_size=128, lr=3e-3, seed=0))
+    with torch.no_grad():
+        ae_mse = float(((model.reconstruct(x) - x) ** 2).mean())
+    assert ae_mse <= pca_mse * 1.05, (ae_mse, pca_mse)
+    assert ae_mse >= pca_mse * 0.999  # PCA is the optimum for a linear map
+
+
+def test_config_validation_and_registry():
+    with pytest.raises(ValueError, match="BCE needs a sigmoid"):
+        make_config("dense", loss="bce", output="linear")
+    with pytest.raises(ValueError, match="no hidden layers"):
+        make_config("linear", hidden=(8,))
+    with pytest.raises(ValueError, match="unknown config fields"):
+        make_config("dense", beta=2.0)
+    with pytest.raises(KeyError, match="unknown model family"):
+        make_config("gan")
+    assert make_config("vae", beta=4.0).beta == 4.0
+    cfg = make_config("dense", hidden=[512, 256], bottleneck=8)
+    assert cfg.hidden == (512, 256)
+    assert type(cfg).from_dict(cfg.to_dict()) == cfg
+
+
+@pytest.mark.parametrize("family,fields,slug", [
+    ("dense", {"bottleneck": 8}, "dense-q8-bce"),
+    ("dense", {"bottleneck": 8, "hidden": (512, 256)}, "dense-h512x256-q8-bce"),
+    ("vae", {"bottleneck": 2, "arch": "conv"}, "vae-conv-q2-bce"),
+    ("denoising", {"bottleneck": 32, "noise": "gaussian:0.5"}, "denoising-q32-bce-gaussian0.5"),
+])
+def test_slugs(family, fields, slug):
+    assert model_slug(family, make_config(family, **fields)) == slug
+
+
+def test_training_is_deterministic(digits):
+    results = []
+    for _ in range(2):
+        torch.manual_seed(123)  # same init
+        model = tiny("dense")
+        fit(model, digits, TrainConfig(epochs=2, batch_size=64, seed=7))
+        results.append(np.concatenate([p.detach().numpy().ravel() for p in model.parameters()]))
+    assert np.array_equal(results[0], results[1])

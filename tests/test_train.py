@@ -1,0 +1,54 @@
+"""The trainer: callbacks, cancellation, metrics and the saved checkpoint, on real digits."""
+
+from __future__ import annotations
+
+import pytest
+
+from aeviz.checkpoints import load_checkpoint
+from aeviz.models import make_config
+from aeviz.train import TrainConfig, TrainingCancelled, pick_device, train
+
+
+def test_train_reports_progress_and_saves_checkpoint(tmp_path):
+    events = []
+    result = train("dense", make_config("dense", bottleneck=8), "digits",
+                   TrainConfig(epochs=3, batch_size=64, report_every_s=0.0), callback=events.append,
+                   out_dir=tmp_path)
+    kinds = [e.event for e in events]
+    assert kinds[0] == "start" and kinds[-1] == "done" and kinds.count("epoch") == 3 and "step" in kinds
+    epoch_events = [e for e in events if e.event == "epoch"]
+    assert epoch_events[-1].preview.shape == (8, 8, 8) and epoch_events[-1].test_losses["recon"] > 0
+    assert epoch_events[-1].fraction == 1.0
+    assert result.path.parent == tmp_path and result.path.name == "digits-dense-q8-bce.safetensors"
+    meta = load_checkpoint(result.path).metadata
+    metrics = meta["metrics"]
+    assert {"mse", "bce", "psnr", "knn7", "dead_units"} <= set(metrics)
+    assert 0.3 < metrics["knn7"] <= 1.0 and metrics["mse"] < 0.2
+    assert meta["dataset"] == "digits" and meta["training"]["epochs"] == 3 and len(meta["history"]) == 3
+    assert meta["device"].startswith("CPU") and meta["input_shape"] == [1, 8, 8]
+
+
+def test_losses_fall_over_epochs():
+    result = train("conv", make_config("conv", bottleneck=8, channels=(8, 16)), "digits",
+                   TrainConfig(epochs=6, batch_size=64), save=False)
+    history = result.history
+    assert history[-1]["train"]["recon"] < history[0]["train"]["recon"]
+    assert result.path is None
+
+
+def test_cancel_stops_and_saves_nothing(tmp_path):
+    calls = {"n": 0}
+
+    def stop_after_a_few():
+        calls["n"] += 1
+        return calls["n"] > 2
+
+    with pytest.raises(TrainingCancelled):
+        train("dense", make_config("dense", bottleneck=4), "digits", TrainConfig(epochs=50, report_every_s=0.0),
+              should_stop=stop_after_a_few, out_dir=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_pick_device():
+    assert pick_device("cpu").type == "cpu"
+    assert pick_device("auto").type in {"cpu", "cuda", "mps"}
