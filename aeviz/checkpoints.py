@@ -150,6 +150,9 @@ class CheckpointInfo:
     def name(self) -> str:
         return self.path.name.removesuffix(SUFFIX)
 
+    def __str__(self) -> str:  # how a chosen model appears in the URL
+        return self.name
+
     @property
     def family(self) -> str:
         return self.metadata["family"]

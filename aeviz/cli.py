@@ -109,8 +109,8 @@ def zoo_table(markdown: bool = False) -> str:
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         lines += ["| " + " | ".join(r) + " |" for r in rows]
     else:
-        widths = [max(len(x) for x in col) for col in zip(head, *rows)]
-        lines = ["  ".join(x.ljust(w) for x, w in zip(r, widths)) for r in [head, *rows]]
+        widths = [max(len(x) for x in col) for col in zip(head, *rows, strict=False)]
+        lines = ["  ".join(x.ljust(w) for x, w in zip(r, widths, strict=False)) for r in [head, *rows]]
     lines += [f"skipped: {e}" for e in errors]
     return "\n".join(lines)
 

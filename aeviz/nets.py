@@ -11,7 +11,7 @@ def dense_encoder(input_shape: tuple[int, ...], hidden: tuple[int, ...], out_fea
     """Flatten -> [Linear, ReLU] per hidden width -> Linear to the (pre-activation) code."""
     widths = [math.prod(input_shape), *hidden]
     layers: list[nn.Module] = [nn.Flatten()]
-    for w_in, w_out in zip(widths[:-1], widths[1:]):
+    for w_in, w_out in zip(widths[:-1], widths[1:], strict=False):
         layers += [nn.Linear(w_in, w_out), nn.ReLU()]
     layers.append(nn.Linear(widths[-1], out_features))
     return nn.Sequential(*layers)
@@ -21,7 +21,7 @@ def dense_decoder(input_shape: tuple[int, ...], hidden: tuple[int, ...], bottlen
     """The mirror of `dense_encoder`; returns pre-activation outputs (logits for a sigmoid output)."""
     widths = [bottleneck, *reversed(hidden)]
     layers: list[nn.Module] = []
-    for w_in, w_out in zip(widths[:-1], widths[1:]):
+    for w_in, w_out in zip(widths[:-1], widths[1:], strict=False):
         layers += [nn.Linear(w_in, w_out), nn.ReLU()]
     layers += [nn.Linear(widths[-1], math.prod(input_shape)), nn.Unflatten(1, tuple(input_shape))]
     return nn.Sequential(*layers)
@@ -42,7 +42,7 @@ def conv_encoder(input_shape: tuple[int, ...], channels: tuple[int, ...], out_fe
     grid_h, grid_w = _conv_grid(input_shape, channels)
     ins = [input_shape[0], *channels]
     layers: list[nn.Module] = []
-    for c_in, c_out in zip(ins[:-1], ins[1:]):
+    for c_in, c_out in zip(ins[:-1], ins[1:], strict=False):
         layers += [nn.Conv2d(c_in, c_out, 3, stride=2, padding=1), nn.ReLU()]
     layers += [nn.Flatten(), nn.Linear(channels[-1] * grid_h * grid_w, out_features)]
     return nn.Sequential(*layers)
@@ -57,7 +57,7 @@ def conv_decoder(input_shape: tuple[int, ...], channels: tuple[int, ...], bottle
         nn.ReLU(),
         nn.Unflatten(1, (channels[-1], grid_h, grid_w)),
     ]
-    for i, (c_in, c_out) in enumerate(zip(outs[:-1], outs[1:])):
+    for i, (c_in, c_out) in enumerate(zip(outs[:-1], outs[1:], strict=False)):
         layers.append(nn.ConvTranspose2d(c_in, c_out, 3, stride=2, padding=1, output_padding=1))
         if i < len(outs) - 2:  # no activation on the output layer: it returns logits
             layers.append(nn.ReLU())

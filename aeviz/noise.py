@@ -60,7 +60,8 @@ def parse_noise(text: str) -> NoiseSpec:
         raise ValueError(f"noise level {level_text.strip()!r} in {text!r} is not a number") from None
     spec = NOISE_KINDS[kind]
     if not spec.min <= level <= spec.max:  # also rejects NaN
-        raise ValueError(f"{kind} {spec.param} must lie in [{spec.min:g}, {spec.max:g}], not {level_text.strip()}")
+        bounds = f"[{spec.min:g}, {spec.max:g}]"
+        raise ValueError(f"{kind} {spec.param} must lie in {bounds}, not {level_text.strip()}")
     return NoiseSpec(kind, level)
 
 
@@ -72,7 +73,7 @@ def _check(kind: str, levels: Sequence[float]) -> None:
             raise ValueError(f"{kind} level must lie in [0, {_HARD_MAX[kind]:g}], not {level}")
 
 
-def _generator(x: torch.Tensor, generator: torch.Generator | None, seed: int | None) -> torch.Generator | None:
+def _generator(x: torch.Tensor, generator: torch.Generator | None, seed: int | None):
     if generator is not None:
         return generator
     if seed is None:

@@ -9,8 +9,14 @@ import struct
 import pytest
 import torch
 
-from aeviz.checkpoints import (CheckpointError, list_checkpoints, load_checkpoint, read_metadata,
-                               save_checkpoint, scan_checkpoints)
+from aeviz.checkpoints import (
+    CheckpointError,
+    list_checkpoints,
+    load_checkpoint,
+    read_metadata,
+    save_checkpoint,
+    scan_checkpoints,
+)
 from aeviz.models import MODELS, build_model
 
 

@@ -5,18 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import write_idx
 
 from aeviz import data
 from aeviz.data import DatasetUnavailable, load_dataset, read_idx
-
-from conftest import write_idx
 
 
 def test_digits_offline_shapes_and_range():
     train, test = load_dataset("digits", "train"), load_dataset("digits", "test")
     assert train.images.shape[1:] == (1, 8, 8) and train.images.dtype == torch.float32
     assert len(train) + len(test) == 1797
-    assert 0.0 <= float(train.images.min()) and float(train.images.max()) == pytest.approx(1.0)
+    assert float(train.images.min()) >= 0.0 and float(train.images.max()) == pytest.approx(1.0)
     assert set(train.labels.tolist()) == set(range(10)) and train.classes[3] == "3"
 
 

@@ -1,0 +1,245 @@
+"""Pictures for the pages: image stacks composed into one labelled grid, error heatmaps, plotly figures."""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Sequence
+from functools import lru_cache
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+# Tableau 10: distinct, kinder to colour-blind eyes than plotly's default; one class colour on every page.
+PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
+           "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac")
+TEXT = (34, 34, 34)
+WHITE = 255
+
+
+def _numpy(a) -> np.ndarray:
+    """Arrays and (CPU or GPU, grad or not) torch tensors alike, without importing torch here."""
+    if hasattr(a, "detach"):
+        a = a.detach().cpu().numpy()
+    return np.asarray(a)
+
+
+def to_uint8(a) -> np.ndarray:
+    """uint8 stays as it is; floats are read as [0,1], clipped (NaN -> 0) and rounded to 0..255."""
+    a = _numpy(a)
+    if a.dtype == np.uint8:
+        return a
+    return (np.clip(np.nan_to_num(a.astype(np.float32)), 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def _rgb_cells(row) -> np.ndarray:
+    """One row of images as (N,H,W,3) uint8; accepts (N,H,W), (N,1,H,W) grey or (N,H,W,3) colour."""
+    a = _numpy(row)
+    if a.size == 0:
+        return np.zeros((0, 1, 1, 3), np.uint8)  # an empty row: takes no part in the cell size
+    if a.ndim == 4 and a.shape[1] == 1:
+        a = a[:, 0]
+    if a.ndim == 3:
+        a = np.repeat(to_uint8(a)[..., None], 3, axis=-1)
+    if a.ndim != 4 or a.shape[-1] != 3:
+        raise ValueError(f"a row must be (N,H,W), (N,1,H,W) or (N,H,W,3), got {a.shape}")
+    return to_uint8(a)
+
+
+@lru_cache(maxsize=16)
+def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # pillow < 10.1: a fixed-size bitmap font
+        return ImageFont.load_default()
+
+
+def _text_width(text: str, font) -> int:
+    left, _, right, _ = font.getbbox(text)
+    return int(right - left)
+
+
+def _text_height(font) -> int:
+    """From the ascender line (where anchor 't' puts it) to the lowest descender."""
+    return int(font.getbbox("Agjy|0.9", anchor="la")[3])
+
+
+def compose_grid(rows: Sequence, *, row_labels: Sequence[str] | None = None,
+                 col_labels: Sequence[str] | None = None, cell_labels: Sequence[Sequence[str]] | None = None,
+                 scale: int = 3, pad: int = 2, label_width: int | None = None) -> np.ndarray:
+    """Rows of images composed into one white-background RGB picture, (H', W', 3) uint8.
+
+    Each row is (N,H,W) or (N,1,H,W) floats in [0,1] (clipped) or (N,H,W,3) colour; rows may differ in
+    length (left-aligned) but share H and W. Cells are upscaled by `scale` (nearest neighbour) and separated
+    by `pad` pixels. Layout: W' = label_w + n_cols·(W·scale + pad) + pad and
+    H' = header_h + n_rows·(H·scale + caption_h + pad) + pad, where label_w, header_h and caption_h are 0
+    unless row_labels, col_labels or cell_labels (small captions under each cell) are given.
+    """
+    cells = [_rgb_cells(r) for r in rows]
+    sizes = {c.shape[1:3] for c in cells if len(c)}
+    if len(sizes) != 1:
+        raise ValueError(f"rows need images of one size, got {sorted(sizes) or 'no images at all'}")
+    if row_labels is not None and len(row_labels) != len(cells):
+        raise ValueError(f"{len(row_labels)} row labels for {len(cells)} rows")
+    (h, w), n_cols = sizes.pop(), max(len(c) for c in cells)
+    ch, cw = h * scale, w * scale
+    big, small = _font(int(np.clip(ch // 4, 12, 22))), _font(int(np.clip(ch // 7, 10, 14)))
+    if row_labels is None:
+        label_w = 0
+    else:
+        label_w = label_width if label_width is not None else max(
+            [_text_width(str(t), big) for t in row_labels] + [0]) + 2 * pad + 8
+    header_h = _text_height(big) + 2 * pad if col_labels else 0
+    caption_h = _text_height(small) + 3 if cell_labels else 0
+    canvas = np.full((header_h + len(cells) * (ch + caption_h + pad) + pad,
+                      label_w + n_cols * (cw + pad) + pad, 3), WHITE, np.uint8)
+    for r, row in enumerate(cells):
+        top = header_h + pad + r * (ch + caption_h + pad)
+        for c, img in enumerate(row):
+            left = label_w + pad + c * (cw + pad)
+            canvas[top:top + ch, left:left + cw] = img.repeat(scale, axis=0).repeat(scale, axis=1)
+    if row_labels is None and not col_labels and not cell_labels:
+        return canvas
+    return _draw_labels(canvas, (ch, cw, pad, label_w, header_h, caption_h), (big, small),
+                        row_labels, col_labels, cell_labels)
+
+
+def _draw_labels(canvas, layout, fonts, row_labels, col_labels, cell_labels) -> np.ndarray:
+    ch, cw, pad, label_w, header_h, caption_h = layout
+    big, small = fonts
+    image = Image.fromarray(canvas)
+    draw = ImageDraw.Draw(image)
+    row_top = lambda r: header_h + pad + r * (ch + caption_h + pad)
+    col_mid = lambda c: label_w + pad + c * (cw + pad) + cw // 2
+    for r, text in enumerate(row_labels or []):
+        draw.text((pad + 4, row_top(r) + ch // 2), str(text), fill=TEXT, font=big, anchor="lm")
+    for c, text in enumerate(col_labels or []):
+        draw.text((col_mid(c), header_h // 2 + pad // 2), str(text), fill=TEXT, font=big, anchor="mm")
+    for r, texts in enumerate(cell_labels or []):
+        for c, text in enumerate(texts):
+            draw.text((col_mid(c), row_top(r) + ch + 1), str(text), fill=TEXT, font=small, anchor="mt")
+    return np.asarray(image)
+
+
+def diff_heatmap(x, y, *, vmax: float | None = 1.0) -> np.ndarray:
+    """|x - y| per pixel coloured black -> red -> yellow, (N,H,W,3) uint8; vmax=None: the largest error."""
+    err = np.abs(_numpy(x).astype(np.float32) - _numpy(y).astype(np.float32))
+    if err.ndim == 4 and err.shape[1] == 1:
+        err = err[:, 0]  # (N,H,W)
+    if vmax is None:
+        vmax = float(err.max()) if err.size else 1.0
+    t = np.clip(err / max(vmax, 1e-12), 0, 1)
+    rgb = np.stack([np.clip(2 * t, 0, 1), np.clip(2 * t - 1, 0, 1), np.zeros_like(t)], axis=-1)
+    return to_uint8(rgb)
+
+
+def png_bytes(image) -> bytes:
+    """A (H,W), (H,W,3) or (H,W,4) picture (uint8, or floats in [0,1]) encoded as PNG."""
+    buffer = io.BytesIO()
+    Image.fromarray(to_uint8(image)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _data_uri(image) -> str:
+    return "data:image/png;base64," + base64.b64encode(png_bytes(image)).decode("ascii")
+
+
+def _bare_axes(fig, height: int) -> None:
+    fig.update_xaxes(visible=False, showgrid=False, zeroline=False)
+    fig.update_yaxes(visible=False, showgrid=False, zeroline=False, scaleanchor="x", scaleratio=1)
+    fig.update_layout(height=max(int(height), 10),  # plotly refuses heights under 10
+                      dragmode=False, plot_bgcolor="white", paper_bgcolor="white")
+
+
+def image_figure(rgb, *, hover: np.ndarray | None = None):
+    """A composed picture as a plotly figure: no axes or margins, pixels kept square.
+
+    Without `hover` the picture travels as one PNG (small payload, no hover). `hover`, a (H', W') array
+    of per-pixel texts or numbers, ships the raw pixels so plotly can show it under the mouse.
+    """
+    import plotly.graph_objects as go
+
+    rgb = to_uint8(rgb)
+    if hover is None:
+        trace = go.Image(source=_data_uri(rgb), hoverinfo="skip")
+    else:
+        hover = np.asarray(hover)
+        if hover.shape != rgb.shape[:2]:
+            raise ValueError(f"hover must be {rgb.shape[:2]}, got {hover.shape}")
+        z = rgb if rgb.ndim == 3 else np.repeat(rgb[..., None], 3, axis=-1)
+        trace = go.Image(z=z, hovertext=hover.astype(str), hovertemplate="%{hovertext}<extra></extra>")
+    fig = go.Figure(trace)
+    _bare_axes(fig, rgb.shape[0])
+    fig.update_layout(margin=dict(l=0, r=0, t=0, b=0))
+    return fig
+
+
+def _step(name: str, label: str) -> dict:
+    instant = dict(frame=dict(duration=0, redraw=True), transition=dict(duration=0), mode="immediate")
+    return dict(method="animate", label=label, args=[[name], instant])
+
+
+def scrub_figure(frames, *, labels: Sequence[str], title: str = "", scale: int = 1):
+    """A figure whose slider swaps between pictures in the browser, without a Streamlit rerun.
+
+    `frames` is (F,H',W') or (F,H',W',3), floats in [0,1] or uint8, each one composed picture. Every frame
+    is shipped once as a PNG; the slider snaps (zero durations) and there is no play button.
+    """
+    import plotly.graph_objects as go
+
+    pics = to_uint8(frames)
+    if len(pics) != len(labels) or len(pics) == 0:
+        raise ValueError(f"need one label per frame (and a frame): {len(pics)} frames, {len(labels)} labels")
+    pics = pics.repeat(scale, axis=1).repeat(scale, axis=2)
+    uris = [_data_uri(p) for p in pics]
+    names = [str(i) for i in range(len(uris))]
+    frames = [go.Frame(data=[go.Image(source=u)], name=n) for u, n in zip(uris, names, strict=True)]
+    fig = go.Figure(data=[go.Image(source=uris[0], hoverinfo="skip")], frames=frames)
+    slider = dict(active=0, steps=[_step(n, str(lab)) for n, lab in zip(names, labels, strict=True)],
+                  transition=dict(duration=0), currentvalue=dict(visible=True, prefix="", xanchor="center"),
+                  x=0, len=1, pad=dict(t=8, b=0))
+    top = 40 if title else 6
+    _bare_axes(fig, pics.shape[1] + top + 90)  # 90: room for the slider under the picture
+    fig.update_layout(sliders=[slider], updatemenus=[], title=dict(text=title) if title else None,
+                      margin=dict(l=0, r=0, t=top, b=0))
+    return fig
+
+
+def marker_size(n: int) -> float:
+    """Big dots for a few hundred points, fine ones for 60k so clusters still read as shapes."""
+    return float(np.interp(np.log10(max(n, 1)), [2, 3, 4, 5], [9, 6, 4, 2.5]))
+
+
+def scatter_map(points, labels, class_names: Sequence[str], *, customdata=None, hover_text=None,
+                title: str = ""):
+    """A 2-D code map, one Scattergl trace per class present, ready for lasso selection.
+
+    `customdata` (default arange(N)) holds each point's GLOBAL index (first column if 2-D): Streamlit's
+    selection reports it in selection.points, which is how a page maps a lasso back to its images.
+    """
+    import plotly.graph_objects as go
+
+    points, labels = _numpy(points), _numpy(labels).astype(np.int64)
+    n = len(points)
+    custom = np.arange(n) if customdata is None else _numpy(customdata)
+    if points.shape != (n, 2) or labels.shape != (n,) or len(custom) != n:
+        raise ValueError(f"points {points.shape}, labels {labels.shape}, customdata {custom.shape} disagree")
+    texts = None if hover_text is None else np.asarray(hover_text, dtype=str)
+    index = "%{customdata}" if custom.ndim == 1 else "%{customdata[0]}"
+    template = ("%{hovertext}<br>" if texts is not None else "") + f"#{index}"
+    template += "<extra>%{fullData.name}</extra>"
+    fig = go.Figure()
+    for c in np.unique(labels):
+        mask = labels == c
+        name = str(class_names[c]) if 0 <= c < len(class_names) else str(c)
+        fig.add_trace(go.Scattergl(
+            x=points[mask, 0], y=points[mask, 1], mode="markers", name=name, customdata=custom[mask],
+            hovertext=None if texts is None else texts[mask], hovertemplate=template,
+            marker=dict(size=marker_size(n), color=PALETTE[c % len(PALETTE)] if c >= 0 else "#888888",
+                        opacity=0.75, line=dict(width=0)),
+            unselected=dict(marker=dict(opacity=0.12))))
+    fig.update_layout(title=dict(text=title) if title else None, dragmode="lasso", hovermode="closest",
+                      legend=dict(itemsizing="constant"),  # legend dots readable even when markers are tiny
+                      margin=dict(l=10, r=10, t=40 if title else 10, b=10))
+    fig.update_yaxes(scaleanchor="x", scaleratio=1)
+    return fig

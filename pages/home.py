@@ -1,0 +1,46 @@
+"""Home: what an autoencoder is, with one live example."""
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from aeviz import figures, metrics, ui
+
+st.title("What does an autoencoder learn?")
+st.markdown(
+    "An **autoencoder** squeezes an image through a narrow **code** (the bottleneck) and tries to rebuild it. "
+    "The *encoder* maps 784 pixels to a handful of numbers; the *decoder* maps those numbers back to pixels. "
+    "Training only minimises the **reconstruction error**, so whatever the code keeps is what the network "
+    "found most useful for redrawing the data: stroke thickness, slant, which digit it is."
+)
+
+ctx = ui.context()
+if ctx is None:
+    st.stop()
+dense = [m for m in ctx.models if m.family in ("dense", "conv")]
+if not dense:
+    st.info("No trained models for this dataset yet. Open **Train** to train one in under a minute.")
+    st.stop()
+default = next((m for m in dense if m.series == "dense-bce" and m.bottleneck == 16), dense[0])
+left, right = st.columns([1, 2])
+with left:
+    info = ui.url_selectbox("Model", dense, "home_model", default, format_func=lambda m: m.name)
+    index = ui.url_slider("Test image", 0, len(ctx.test) - 1, 0, "home_idx")
+model = ui.model_or_message(info)
+if model is None:
+    st.stop()
+
+image = ctx.test.images[index: index + 1]
+code = metrics.encode_all(model, image)[0]
+recon = metrics.reconstruct_all(model, image)
+error = float(metrics.image_errors(image, recon)[0])
+grid = figures.compose_grid([image[:, 0].numpy(), recon[:, 0]], row_labels=["input", "output"], scale=8)
+with left:
+    st.image(grid, caption=f"Class {ctx.test.classes[int(ctx.test.labels[index])]} · MSE {error:.4f}")
+with right:
+    bars = go.Figure(go.Bar(x=np.arange(len(code)), y=code, marker_color=figures.PALETTE[0]))
+    bars.update_layout(title=f"The code: {len(code)} numbers are all the decoder sees", height=360,
+                       xaxis_title="code unit", yaxis_title="value", margin=dict(t=50, b=40, l=40, r=10))
+    st.plotly_chart(bars, width="stretch")
+st.caption(f"Model `{info.name}`: test MSE {info.metrics.get('mse', float('nan')):.4f}, "
+           f"trained {info.metadata.get('training', {}).get('epochs', '?')} epochs on {info.metadata.get('device')}.")

@@ -1,0 +1,130 @@
+"""Browser harness: `streamlit run app.py` on a free localhost port, driven by headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SCREENSHOTS = REPO / "screenshots"
+CHROMIUM = os.environ.get("AEVIZ_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
+                 "--no-first-run", "--disable-component-update", "--disable-sync"]
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        item.add_marker(pytest.mark.browser)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited early with code {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError("streamlit did not become healthy")
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory):
+    """A real server over the real zoo; its caches and user folder live in a temp dir."""
+    home = tmp_path_factory.mktemp("e2e-home")
+    port = _free_port()
+    env = {**os.environ, "AEVIZ_CACHE_DIR": str(home / "cache"), "AEVIZ_HOME": str(home / "home"),
+           "PYTHONUNBUFFERED": "1"}
+    log = open(home / "streamlit.log", "w")  # noqa: SIM115 - closed at teardown
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                             "--server.address", "127.0.0.1", "--server.headless", "true"],
+                            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, proc)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+        text = (home / "streamlit.log").read_text()
+        if "Traceback" in text:
+            print(text[-5000:])
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"Chromium not found at {CHROMIUM}; .ci/run installs Debian's chromium package")
+        pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        instance = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1440, "height": 1000}, device_scale_factor=1)
+    tab = context.new_page()
+    tab.set_default_timeout(60_000)
+    yield tab
+    context.close()
+
+
+def wait_idle(page, timeout: float = 60_000) -> None:
+    """Wait until the script has finished its run (Streamlit marks the app root with the state)."""
+    page.wait_for_selector("[data-test-script-state='notRunning']", timeout=timeout, state="attached")
+    page.wait_for_timeout(300)  # let the last deltas paint
+    page.wait_for_selector("[data-test-script-state='notRunning']", timeout=timeout, state="attached")
+
+
+def open_page(page, app_url: str, path: str = "", query: str = "") -> None:
+    page.goto(f"{app_url}/{path}{'?' + query if query else ''}")
+    page.wait_for_selector("[data-testid='stApp']")
+    wait_idle(page)
+
+
+def no_exceptions(page) -> None:
+    """No exception box and no error element on the page."""
+    assert page.locator("[data-testid='stException']").count() == 0, page.locator(
+        "[data-testid='stException']").first.inner_text()
+
+
+def shot(page, name: str) -> Path:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def page_slugs() -> list[str]:
+    """URL paths of the pages app.py routes to (read from its PAGES list, without running it)."""
+    import ast
+
+    tree = ast.parse((REPO / "app.py").read_text())
+    pages = next(ast.literal_eval(n.value) for n in tree.body
+                 if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "PAGES")
+    return [Path(p).stem for p, _, _ in pages if (REPO / p).exists()]
