@@ -303,3 +303,11 @@ def to_png_bytes(array: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(arr)).save(buf, format="PNG")
     return buf.getvalue()
+
+
+def resize_to(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A (H,W) float image in [0,1] resized (antialiased) to (h, w); unchanged when already that size."""
+    image = np.asarray(image, dtype=np.float32)
+    if image.shape == tuple(size):
+        return image
+    return _resize(image, (size[1], size[0]))

@@ -10,7 +10,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from . import cache, checkpoints, data
+from . import cache, checkpoints, data, images
 from .checkpoints import CheckpointError, CheckpointInfo
 from .metrics import encode_all, image_errors, reconstruct_all
 from .train import device_name, pick_device
@@ -209,18 +209,39 @@ def context() -> Context | None:
     return ctx
 
 
-def image_picker(ctx: Context, key: str = "img", count: int = 8) -> np.ndarray:
-    """Choose test images at random, by class or by index; the choice is kept in the URL."""
-    mode = url_radio("Images", ["random", "by class", "by index"], f"{key}_mode", horizontal=True)
+@dataclass(frozen=True)
+class Picked:
+    """Images chosen on a page: (N,C,H,W) floats in [0,1], a caption each, test-set indices when from it."""
+
+    images: np.ndarray
+    captions: tuple[str, ...]
+    indices: np.ndarray | None
+
+
+def image_picker(ctx: Context, key: str = "img", count: int = 8) -> Picked:
+    """Choose test images at random, by class, by index or from the user's own; the choice is in the URL."""
+    modes = ["random", "by class", "by index"] + (["your images"] if user_images() else [])
+    mode = url_radio("Images", modes, f"{key}_mode", horizontal=True)
+    if mode == "your images":
+        own = user_images()[:count]
+        return Picked(user_image_batch(ctx.test.shape, own), tuple(p.name or "yours" for p in own), None)
+    indices = _pick_indices(ctx, mode, key, count)
+    labels = ctx.test.labels.numpy()[indices]
+    captions = tuple(f"#{i} · {ctx.test.classes[c]}" for i, c in zip(indices, labels, strict=True))
+    return Picked(ctx.test.images[torch.as_tensor(indices)].numpy(), captions, indices)
+
+
+def _pick_indices(ctx: Context, mode: str, key: str, count: int) -> np.ndarray:
     n = len(ctx.test)
     if mode == "by class":
         cls = url_selectbox("Class", list(range(len(ctx.test.classes))), f"{key}_class",
                             format_func=lambda i: ctx.test.classes[i])
+        seed = url_slider("Draw", 0, 99, 0, f"{key}_seed")
         pool = np.flatnonzero(ctx.test.labels.numpy() == cls)
-        return pool[:count]
+        return np.sort(np.random.default_rng(seed).choice(pool, size=min(count, len(pool)), replace=False))
     if mode == "by index":
         current = ",".join(map(str, url_ints(f"{key}_idx", list(range(count)))))
-        text = st.text_input("Indices (comma separated)", current)
+        text = st.text_input("Indices (comma separated)", current, key=f"w_{key}_idx")
         try:
             picked = [int(v) for v in text.replace(" ", "").split(",") if v]
         except ValueError:
@@ -231,3 +252,40 @@ def image_picker(ctx: Context, key: str = "img", count: int = 8) -> np.ndarray:
         return np.array(picked)
     seed = url_slider("Random draw", 0, 99, 0, f"{key}_seed")
     return np.random.default_rng(seed).choice(n, size=min(count, n), replace=False)
+
+
+# --- the user's own images: kept in this session only, never written to disk, never shared ----------------
+
+_USER_IMAGES = "aeviz_user_images"
+MAX_USER_IMAGES = 32
+
+
+def user_images() -> list[images.Preprocessed]:
+    """This session's uploaded, drawn or sent images (28x28 MNIST-style), newest last."""
+    return st.session_state.setdefault(_USER_IMAGES, [])
+
+
+def add_user_images(items: list[images.Preprocessed]) -> int:
+    """Add images to this session's collection (identical pictures once); returns how many were new."""
+    own = user_images()
+    seen = {p.image.tobytes() for p in own}
+    fresh = [p for p in items if p.image.tobytes() not in seen]
+    own.extend(fresh)
+    del own[:-MAX_USER_IMAGES]  # keep the newest: a long lecture must not grow one session's memory
+    return len(fresh)
+
+
+def send_image(image: np.ndarray, name: str) -> None:
+    """Hand one image (H,W) or (1,H,W) in [0,1] to the other pages, via this session's own images."""
+    picture = np.asarray(image, dtype=np.float32).reshape(np.shape(image)[-2:])
+    if add_user_images([images.Preprocessed(picture, (), False, name)]):
+        st.toast(f"Sent **{name}** to your images: pick *your images* on any page.", icon="📤")
+
+
+def user_image_batch(shape: tuple[int, int, int], items: list[images.Preprocessed] | None = None) -> np.ndarray:
+    """The user's images resized to a dataset's (C,H,W), stacked as (N,C,H,W) float32."""
+    items = user_images() if items is None else items
+    _, h, w = shape
+    if not items:
+        return np.zeros((0, *shape), np.float32)
+    return np.stack([images.resize_to(p.image, (h, w)) for p in items])[:, None]

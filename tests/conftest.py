@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import gzip
-import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
+from fakes import write_idx
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -19,16 +18,6 @@ def isolated_dirs(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("AEVIZ_CACHE_DIR", str(base / "cache"))
     monkeypatch.setenv("AEVIZ_HOME", str(base / "home"))
     yield base
-
-
-def write_idx(path: Path, array: np.ndarray, gz: bool) -> Path:
-    """Write `array` (uint8) in the IDX format MNIST uses."""
-    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(struct.pack(">I", d) for d in array.shape)
-    blob = header + array.astype(np.uint8).tobytes()
-    path = path.with_name(path.name + ".gz") if gz else path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(gzip.compress(blob) if gz else blob)
-    return path
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import write_idx
+from fakes import write_idx
 
 from aeviz import data
 from aeviz.data import DatasetUnavailable, load_dataset, read_idx

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import no_exceptions, open_page, page_slugs, shot, wait_idle
+from browser import no_exceptions, open_page, page_slugs, shot, wait_idle
 
 
 @pytest.mark.parametrize("path", page_slugs())
