@@ -270,20 +270,36 @@ def knn_accuracy(train_codes: np.ndarray, train_labels: np.ndarray, test_codes: 
 
 
 def save_maps(path: Path, maps: dict[str, LatentMap], content_hash: str) -> None:
-    """Store `maps` next to a checkpoint (`<stem>.maps.npz`), tagged with its content hash."""
-    arrays: dict[str, np.ndarray] = {"content_hash": np.array(content_hash)}
+    """Store `maps` compactly next to a checkpoint (`<stem>.maps.npz`), tagged with its content hash.
+
+    Codes are not stored (the checkpoint recomputes them in about a second); PCA keeps only its plane
+    (points follow exactly from the codes), neighbour maps keep their points as float16: 40 KB for
+    10,000 points, and a hundredth of a map unit is far below what a screen shows.
+    """
+    shapes = {m.codes.shape for m in maps.values()}
+    if len(shapes) > 1:
+        raise ValueError(f"maps stored together must share their codes, got shapes {sorted(shapes)}")
+    arrays: dict[str, np.ndarray] = {"content_hash": np.array(content_hash),
+                                     "codes_shape": np.array(shapes.pop() if shapes else (0, 0))}
     for name, latent_map in maps.items():
         if not name or _SEP in name:
             raise ValueError(f"map name {name!r} must be non-empty and not contain {_SEP!r}")
-        arrays.update({f"{name}{_SEP}{k}": v for k, v in latent_map.to_arrays().items()})
+        fields = {k: v for k, v in latent_map.to_arrays().items() if k != "codes"}
+        if latent_map.method in ("pca", "raw"):
+            del fields["points"]
+        else:
+            fields["points"] = latent_map.points.astype(np.float16)
+        arrays.update({f"{name}{_SEP}{k}": v for k, v in fields.items()})
     save_arrays(Path(path), **arrays)
 
 
-def load_maps(path: Path, content_hash: str) -> dict[str, LatentMap]:
-    """Maps saved by save_maps; {} if the file is missing, unreadable or for another checkpoint."""
+def load_maps(path: Path, content_hash: str, codes: np.ndarray) -> dict[str, LatentMap]:
+    """Maps saved by save_maps for `codes` (N,q); {} if missing, unreadable, stale or for other codes."""
     # A file shipped next to a checkpoint is the user's: never delete it, even if it is broken.
     arrays = load_arrays(Path(path), delete_corrupt=False)
-    if arrays is None or str(arrays.get("content_hash", "")) != content_hash:
+    codes = np.asarray(codes, dtype=np.float32)
+    if (arrays is None or str(arrays.get("content_hash", "")) != content_hash
+            or tuple(arrays.get("codes_shape", ())) != codes.shape):
         return {}
     groups: dict[str, dict[str, np.ndarray]] = {}
     for full, value in arrays.items():
@@ -293,7 +309,17 @@ def load_maps(path: Path, content_hash: str) -> dict[str, LatentMap]:
     maps = {}
     for name, group in groups.items():
         try:
-            maps[name] = LatentMap.from_arrays(group)
+            maps[name] = _restore(group, codes)
         except (KeyError, ValueError) as exc:
             warnings.warn(f"{path}: skipping map {name!r}: {exc}", RuntimeWarning, stacklevel=2)
     return maps
+
+
+def _restore(group: dict[str, np.ndarray], codes: np.ndarray) -> LatentMap:
+    method = str(group["method"])
+    if method == "pca":
+        mean, components = group["mean"].astype(np.float64), group["components"].astype(np.float64)
+        points = (codes - mean) @ components.T
+    else:
+        points = codes if method == "raw" else group["points"].astype(np.float32)
+    return LatentMap.from_arrays({**group, "points": points, "codes": codes})

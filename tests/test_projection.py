@@ -210,21 +210,25 @@ def test_cached_map_ignores_parameters_its_method_does_not_use(small, monkeypatc
         cached_map(small, "pca", key="k", bogus=1)
 
 
-def test_save_and_load_maps(tmp_path, pca_map, tsne_map):
+def test_save_and_load_maps(tmp_path, small, tsne_map):
     path = tmp_path / "model.maps.npz"
+    pca_map = fit_map(small, "pca")
     save_maps(path, {"pca": pca_map, "tsne": tsne_map}, content_hash="h1")
-    maps = load_maps(path, "h1")
+    maps = load_maps(path, "h1", tsne_map.codes)
     assert set(maps) == {"pca", "tsne"}
-    np.testing.assert_array_equal(maps["tsne"].points, tsne_map.points)
+    np.testing.assert_allclose(maps["tsne"].points, tsne_map.points, rtol=1e-3, atol=1e-2)  # float16
     np.testing.assert_array_equal(maps["pca"].components, pca_map.components)
-    assert load_maps(path, "another-hash") == {}  # stale maps for a retrained checkpoint
-    assert load_maps(tmp_path / "missing.maps.npz", "h1") == {}
+    np.testing.assert_allclose(maps["pca"].points, pca_map.points, atol=1e-4)  # recomputed from the codes
+    assert not [f for f in np.load(path).files if f.endswith("__codes")]  # codes come from the checkpoint
+    assert load_maps(path, "another-hash", tsne_map.codes) == {}  # stale maps for a retrained checkpoint
+    assert load_maps(tmp_path / "missing.maps.npz", "h1", tsne_map.codes) == {}
+    assert load_maps(path, "h1", tsne_map.codes[:10]) == {}  # codes of another split: refused, not misdrawn
 
 
 def test_load_maps_keeps_a_broken_file(tmp_path):
     path = tmp_path / "model.maps.npz"
     path.write_bytes(b"broken")
-    assert load_maps(path, "h1") == {}
+    assert load_maps(path, "h1", np.zeros((3, 2))) == {}
     assert path.exists()
 
 
