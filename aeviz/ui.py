@@ -10,7 +10,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from . import cache, checkpoints, data, images
+from . import cache, checkpoints, data, images, projection
 from .checkpoints import CheckpointError, CheckpointInfo
 from .metrics import encode_all, image_errors, reconstruct_all
 from .train import device_name, pick_device
@@ -103,6 +103,27 @@ def get_codes(info: CheckpointInfo, split: str = "test") -> np.ndarray:
 def get_errors(info: CheckpointInfo, metric: str = "mse", split: str = "test") -> np.ndarray:
     """Per-image reconstruction errors (N,) of a split under a model, cached like the codes."""
     return _errors(str(info.path), info.metadata["hash"], info.dataset, split, metric)
+
+
+def maps_path(checkpoint: str | Path) -> Path:
+    """Where the zoo ships a checkpoint's precomputed test-set maps: `<name>.maps.npz` beside it."""
+    checkpoint = Path(checkpoint)
+    return checkpoint.parent / f"{checkpoint.name.removesuffix(checkpoints.SUFFIX)}.maps.npz"
+
+
+@st.cache_resource(show_spinner=False, max_entries=256)
+def _map(path: str, content_hash: str, dataset: str, split: str, method: str) -> projection.LatentMap:
+    codes = _codes(path, content_hash, dataset, split)
+    if split == "test":
+        shipped = projection.load_maps(maps_path(path), content_hash, codes)
+        if method in shipped:
+            return shipped[method]
+    return projection.cached_map(codes, method, key=f"{content_hash}|{dataset}|{split}", seed=0)
+
+
+def get_map(info: CheckpointInfo, method: str = "pca", split: str = "test") -> projection.LatentMap:
+    """A seeded 2-D map of a split's codes: shipped with the zoo, else fitted once and cached on disk."""
+    return _map(str(info.path), info.metadata["hash"], info.dataset, split, method)
 
 
 @st.cache_resource(show_spinner=False)
