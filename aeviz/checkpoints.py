@@ -36,6 +36,12 @@ def user_dir() -> Path:
     return Path(home) / "checkpoints"
 
 
+def maps_path(checkpoint: str | Path) -> Path:
+    """Where the zoo ships a checkpoint's precomputed test-set maps: `<name>.maps.npz` beside it."""
+    checkpoint = Path(checkpoint)
+    return checkpoint.parent / f"{checkpoint.name.removesuffix(SUFFIX)}.maps.npz"
+
+
 def content_hash(state: dict[str, torch.Tensor]) -> str:
     """sha256 over names, dtypes, shapes and bytes of the tensors: identifies the weights themselves."""
     digest = hashlib.sha256()

@@ -105,17 +105,11 @@ def get_errors(info: CheckpointInfo, metric: str = "mse", split: str = "test") -
     return _errors(str(info.path), info.metadata["hash"], info.dataset, split, metric)
 
 
-def maps_path(checkpoint: str | Path) -> Path:
-    """Where the zoo ships a checkpoint's precomputed test-set maps: `<name>.maps.npz` beside it."""
-    checkpoint = Path(checkpoint)
-    return checkpoint.parent / f"{checkpoint.name.removesuffix(checkpoints.SUFFIX)}.maps.npz"
-
-
 @st.cache_resource(show_spinner=False, max_entries=256)
 def _map(path: str, content_hash: str, dataset: str, split: str, method: str) -> projection.LatentMap:
     codes = _codes(path, content_hash, dataset, split)
     if split == "test":
-        shipped = projection.load_maps(maps_path(path), content_hash, codes)
+        shipped = projection.load_maps(checkpoints.maps_path(path), content_hash, codes)
         if method in shipped:
             return shipped[method]
     return projection.cached_map(codes, method, key=f"{content_hash}|{dataset}|{split}", seed=0)
