@@ -15,6 +15,7 @@ PAGES = [
     ("pages/anomalies.py", "Error gallery", ":material/report:"),
     ("pages/your_images.py", "Your images", ":material/upload:"),
     ("pages/train.py", "Train", ":material/model_training:"),
+    ("pages/reproduce.py", "Published results", ":material/fact_check:"),
 ]
 
 st.set_page_config(page_title="aeviz: what autoencoders learn", page_icon=":material/hub:", layout="wide")

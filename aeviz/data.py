@@ -112,6 +112,17 @@ def _torchvision_download(tv_name: str) -> Path:
     return root / tv_name / "raw"
 
 
+_DOWNLOADS = {"allowed": True}
+
+
+def allow_downloads(allowed: bool) -> None:
+    """Let load_dataset fetch a missing MNIST-like set from the internet (the default), or never try.
+
+    The app turns downloads off: behind a firewall that drops packets a download can hang for minutes, and a
+    page must never wait on one. A missing set then fails at once with the usual advice."""
+    _DOWNLOADS["allowed"] = bool(allowed)
+
+
 def _mnist_like(tv_name: str, extra_dirs: tuple[Path, ...] = ()) -> Callable:
     def load(split: str) -> tuple[np.ndarray, np.ndarray, str]:
         candidates = [d / tv_name for d in filter(None, [data_dir()])] + list(extra_dirs)
@@ -120,21 +131,30 @@ def _mnist_like(tv_name: str, extra_dirs: tuple[Path, ...] = ()) -> Callable:
             found = _read_split(folder, split)
             if found is not None:
                 return found[0], found[1], str(folder)
+        if not _DOWNLOADS["allowed"]:
+            raise DatasetUnavailable(_unavailable_message(tv_name, None))
         try:
             folder = _torchvision_download(tv_name)
         except Exception as exc:  # no network, proxy, disk: all end in the same advice
             raise DatasetUnavailable(_unavailable_message(tv_name, exc)) from None
-        images, labels = _read_split(folder, split)
-        return images, labels, f"{folder} (downloaded)"
+        found = _read_split(folder, split)
+        if found is None:  # the download ended without this split's files
+            raise DatasetUnavailable(_unavailable_message(tv_name, FileNotFoundError(folder)))
+        return found[0], found[1], f"{folder} (downloaded)"
     return load
 
 
-def _unavailable_message(tv_name: str, exc: Exception) -> str:
+def _unavailable_message(tv_name: str, exc: Exception | None) -> str:
+    """Every way to make the set available; `exc` is why a download failed (None: none was tried)."""
     debian = " or install Debian's package `dataset-fashion-mnist`" if tv_name == "FashionMNIST" else ""
+    name = "mnist" if tv_name == "MNIST" else "fashion-mnist"
+    tried = (f"could not be downloaded ({type(exc).__name__})" if exc is not None
+             else "the app does not download it")
     return (
-        f"{tv_name} is not available offline and could not be downloaded ({type(exc).__name__}). "
+        f"{tv_name} is not available offline and {tried}. "
         f"Either set AEVIZ_DATA_DIR to a folder holding {tv_name}/raw/*-ubyte[.gz] (torchvision's layout)"
-        f"{debian}, or connect to the internet so torchvision can download it into {download_dir()}. "
+        f"{debian}, or download it once with the internet on: `python -c \"import aeviz; "
+        f"aeviz.load_dataset('{name}')\"` puts it into {download_dir()}. "
         "The scikit-learn 'digits' dataset always works offline."
     )
 
@@ -211,7 +231,7 @@ def _offline_only(name: str) -> Callable:
             found = _read_split(folder, split)
             if found is not None:
                 return found[0], found[1], str(folder)
-        raise DatasetUnavailable(_unavailable_message(tv_name, FileNotFoundError("offline")))
+        raise DatasetUnavailable(_unavailable_message(tv_name, None))
     return load
 
 

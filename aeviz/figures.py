@@ -243,3 +243,27 @@ def scatter_map(points, labels, class_names: Sequence[str], *, customdata=None, 
                       margin=dict(l=10, r=10, t=40 if title else 10, b=10))
     fig.update_yaxes(scaleanchor="x", scaleratio=1)
     return fig
+
+
+# --- issue 8: live training curves ----------------------------------------------------------------------
+
+def loss_curves(steps: Sequence, tests: Sequence, epochs: int, *, height: int = 380):
+    """Train losses by fractional epoch (one line per loss part, recon solid) and test recon per epoch.
+
+    `steps` holds (epoch as float, {part: loss}) pairs, `tests` (epoch, {part: loss}); the x axis spans
+    all `epochs` from the start, so a growing curve fills the plot as training goes on.
+    """
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    parts = sorted({name for _, losses in steps for name in losses}, key=lambda n: (n != "recon", n))
+    for i, part in enumerate(parts):
+        line = dict(color=PALETTE[0 if i == 0 else 2 + i], dash="dot" if i else None)  # penalties dotted
+        fig.add_scatter(x=[x for x, _ in steps], y=[losses.get(part) for _, losses in steps], mode="lines",
+                        name=f"train {part}", line=line)
+    fig.add_scatter(x=[e for e, _ in tests], y=[losses.get("recon") for _, losses in tests], name="test recon",
+                    mode="lines+markers", line=dict(color=PALETTE[1], width=3))
+    fig.update_layout(height=height, yaxis=dict(title="loss per pixel (log)", type="log"),
+                      xaxis=dict(title="epoch", range=[0, max(1, epochs)]), legend=dict(orientation="h", y=1.1),
+                      margin=dict(t=40, b=40, l=60, r=10))
+    return fig

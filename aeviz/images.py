@@ -311,3 +311,29 @@ def resize_to(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     if image.shape == tuple(size):
         return image
     return _resize(image, (size[1], size[0]))
+
+
+# --- keeping and showing the stages (the "Your images" page) --------------------------------------------------
+
+def compact(pre: Preprocessed, side: int = 160) -> Preprocessed:
+    """The same result with every stage shrunk to fit side x side: a session keeps dozens of these in memory."""
+    def shrink(a: np.ndarray) -> np.ndarray:
+        return a if max(a.shape) <= side else _resize(a, _fit((a.shape[1], a.shape[0]), side))
+    steps = tuple((label, shrink(a)) for label, a in pre.steps)
+    return Preprocessed(pre.image, steps, pre.inverted, pre.name)
+
+
+def step_pictures(pre: Preprocessed, side: int = 160) -> list[tuple[str, np.ndarray]]:
+    """Each stage as a side x side uint8 picture for display: fitted, aspect kept, small ones pixel-doubled."""
+    out = []
+    for label, a in pre.steps:
+        h, w = a.shape
+        factor = max(1, side // max(h, w))  # whole-pixel upscaling keeps a 28x28 digit crisp
+        big = a.repeat(factor, axis=0).repeat(factor, axis=1) if factor > 1 else a
+        if max(big.shape) > side:
+            big = _resize(big, _fit((big.shape[1], big.shape[0]), side))
+        frame = np.full((side, side), 0.5, np.float32)  # mid grey shows where the stage's own pixels end
+        top, left = (side - big.shape[0]) // 2, (side - big.shape[1]) // 2
+        frame[top:top + big.shape[0], left:left + big.shape[1]] = big
+        out.append((label, np.round(frame * 255).astype(np.uint8)))
+    return out

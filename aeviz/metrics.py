@@ -65,13 +65,17 @@ def psnr_from_mse(mse: np.ndarray | float) -> np.ndarray | float:
     return 10 * np.log10(1.0 / np.maximum(mse, 1e-10))
 
 
-def knn_accuracy(train_codes, train_labels, test_codes, test_labels, k: int = 7) -> tuple[float, float]:
-    """Accuracy of a k-nearest-neighbour classifier fitted on train codes, and its wall time in seconds."""
+def knn_accuracy(train_codes, train_labels, test_codes, test_labels, *, k: int = 7) -> tuple[float, float]:
+    """Accuracy of a k-NN classifier fitted on train codes and scored on test codes, and its wall seconds."""
     from sklearn.neighbors import KNeighborsClassifier
 
     start = time.perf_counter()
-    clf = KNeighborsClassifier(n_neighbors=k).fit(np.asarray(train_codes), np.asarray(train_labels))
-    accuracy = float((clf.predict(np.asarray(test_codes)) == np.asarray(test_labels)).mean())
+    # "auto" picks kd_tree for codes up to 15-d (60k x 8: ~0.4 s for 10k queries on 2 cores) and brute
+    # force above (784-d pixels: ~15-25 s, BLAS-bound); n_jobs=-1 measured no faster on either.
+    clf = KNeighborsClassifier(n_neighbors=k, algorithm="auto")
+    clf.fit(np.asarray(train_codes).reshape(len(train_codes), -1), np.asarray(train_labels))
+    predicted = clf.predict(np.asarray(test_codes).reshape(len(test_codes), -1))
+    accuracy = float((predicted == np.asarray(test_labels)).mean())
     return accuracy, time.perf_counter() - start
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .cache import cache_key, cached_arrays, load_arrays, save_arrays
+from .cache import cache_dir, cache_key, cached_arrays, load_arrays, save_arrays
 
 METHODS = ("pca", "umap", "tsne", "raw")
 MAP_FORMAT = 1  # bump when fit_map's output for the same inputs changes, to retire cached maps
@@ -205,18 +205,28 @@ def _fit_tsne(codes: np.ndarray, seed: int, params: dict) -> np.ndarray:
         return tsne.fit_transform(codes)
 
 
-def cached_map(codes: np.ndarray, method: str, *, key: str, seed: int = 0, **params) -> LatentMap:
-    """fit_map through the on-disk cache; `key` names the codes (checkpoint hash + dataset/split)."""
+def _map_cache_key(codes: np.ndarray, method: str, key: str, seed: int, params: dict) -> str:
     defaults = {"n_neighbors": 15, "min_dist": 0.1, "perplexity": 30.0}
     unknown = set(params) - set(defaults)
     if unknown:
         raise TypeError(f"cached_map: unknown parameter(s) {sorted(unknown)}")
     relevant = _method_params(method, **{**defaults, **params})
-    codes = np.asarray(codes)
     # The shape guards against a caller reusing one key for a different subset of the codes.
-    ck = cache_key(key=key, method=method, seed=seed, shape=codes.shape, v=MAP_FORMAT, **relevant)
+    return cache_key(key=key, method=method, seed=seed, shape=np.shape(codes), v=MAP_FORMAT, **relevant)
+
+
+def cached_map(codes: np.ndarray, method: str, *, key: str, seed: int = 0, **params) -> LatentMap:
+    """fit_map through the on-disk cache; `key` names the codes (checkpoint hash + dataset/split)."""
+    codes = np.asarray(codes)
+    ck = _map_cache_key(codes, method, key, seed, params)
     arrays = cached_arrays("maps", ck, lambda: fit_map(codes, method, seed=seed, **params).to_arrays())
     return LatentMap.from_arrays(arrays)
+
+
+def find_cached_map(codes: np.ndarray, method: str, *, key: str, seed: int = 0, **params) -> LatentMap | None:
+    """The map cached_map would return if it is already on disk, else None: never fits."""
+    arrays = load_arrays(cache_dir() / "maps" / f"{_map_cache_key(codes, method, key, seed, params)}.npz")
+    return None if arrays is None else LatentMap.from_arrays(arrays)
 
 
 def warm_up_umap(background: bool = True) -> threading.Thread | None:
@@ -253,20 +263,6 @@ def trustworthiness(codes: np.ndarray, points: np.ndarray, k: int = 10, *,
         rows = np.random.default_rng(seed).choice(len(codes), max_points, replace=False)
         codes, points = codes[rows], points[rows]
     return float(sk_trustworthiness(codes, points, n_neighbors=k))
-
-
-def knn_accuracy(train_codes: np.ndarray, train_labels: np.ndarray, test_codes: np.ndarray,
-                 test_labels: np.ndarray, *, k: int = 7) -> tuple[float, float]:
-    """Accuracy of a k-NN classifier on the codes, and the wall seconds of its fit + predict."""
-    from sklearn.neighbors import KNeighborsClassifier
-
-    start = time.perf_counter()
-    # "auto" picks kd_tree for codes up to 15-d (60k x 8: ~0.4 s for 10k queries on 2 cores) and brute
-    # force above (784-d pixels: ~15-25 s, BLAS-bound); n_jobs=-1 measured no faster on either.
-    clf = KNeighborsClassifier(n_neighbors=k, algorithm="auto")
-    clf.fit(np.asarray(train_codes), np.asarray(train_labels))
-    accuracy = float((clf.predict(np.asarray(test_codes)) == np.asarray(test_labels)).mean())
-    return accuracy, time.perf_counter() - start
 
 
 def save_maps(path: Path, maps: dict[str, LatentMap], content_hash: str) -> None:
@@ -323,3 +319,19 @@ def _restore(group: dict[str, np.ndarray], codes: np.ndarray) -> LatentMap:
     else:
         points = codes if method == "raw" else group["points"].astype(np.float32)
     return LatentMap.from_arrays({**group, "points": points, "codes": codes})
+
+
+
+# --- background fits for the latent map page (issue 5) ----------------------------------------------------
+
+# Seconds on 2 cores (issue 5): UMAP 10k warm 6.8 s, 70k 24 s; t-SNE 10k 31 s (n log n beyond).
+_EXPECTED = {"umap": ((1_000, 2.0), (10_000, 7.0), (70_000, 24.0)),
+             "tsne": ((1_000, 3.0), (10_000, 31.0), (70_000, 280.0))}
+
+
+def expected_seconds(method: str, n: int) -> float:
+    """A rough fit time for a progress bar: interpolated (log-log) between measured timings."""
+    if method not in _EXPECTED:
+        return 1.0
+    sizes, seconds = zip(*_EXPECTED[method])
+    return float(np.exp(np.interp(np.log(max(n, 1)), np.log(sizes), np.log(seconds))))

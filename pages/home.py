@@ -14,14 +14,12 @@ st.markdown(
     "found most useful for redrawing the data: stroke thickness, slant, which digit it is."
 )
 
-ctx = ui.context()
-if ctx is None:
-    st.stop()
+ctx = ui.page_context(need_models=False)
 dense = [m for m in ctx.models if m.family in ("dense", "conv")]
 if not dense:
     st.info("No trained models for this dataset yet. Open **Train** to train one in under a minute.")
     st.stop()
-default = next((m for m in dense if m.series == "dense-bce" and m.bottleneck == 16), dense[0])
+default = ctx.default_model(dense)
 left, right = st.columns([1, 2])
 with left:
     info = ui.url_selectbox("Model", dense, "home_model", default, format_func=lambda m: m.name)

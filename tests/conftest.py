@@ -17,6 +17,7 @@ def isolated_dirs(tmp_path_factory, monkeypatch):
     base = tmp_path_factory.mktemp("aeviz-home")
     monkeypatch.setenv("AEVIZ_CACHE_DIR", str(base / "cache"))
     monkeypatch.setenv("AEVIZ_HOME", str(base / "home"))
+    monkeypatch.setenv("AEVIZ_WARM_UP", "0")  # no numba warm-up helper per test process: tests fit tiny maps
     yield base
 
 

@@ -155,3 +155,18 @@ def test_scatter_map_traces_and_global_indices():
 
 def test_marker_size_shrinks_with_n():
     assert marker_size(100) > marker_size(10_000) > marker_size(60_000) > 1
+
+
+# --- issue 8: live training curves --------------------------------------------------------------------------
+
+def test_loss_curves_draw_each_train_part_and_the_test_loss_over_all_epochs():
+    from aeviz.figures import loss_curves
+
+    steps = [(0.5, {"recon": 0.4, "kl": 0.01}), (1.0, {"recon": 0.3, "kl": 0.02}), (1.5, {"recon": 0.25, "kl": 0.02})]
+    fig = loss_curves(steps, [(1, {"recon": 0.28, "kl": 0.02})], epochs=30)
+    assert [t.name for t in fig.data] == ["train recon", "train kl", "test recon"]
+    assert list(fig.data[0].x) == [0.5, 1.0, 1.5] and list(fig.data[1].y) == [0.01, 0.02, 0.02]
+    assert list(fig.data[2].x) == [1] and fig.data[1].line.dash == "dot" and fig.data[0].line.dash is None
+    assert tuple(fig.layout.xaxis.range) == (0, 30) and fig.layout.yaxis.type == "log"
+    empty = loss_curves([], [], epochs=5)  # a job that has not reported yet still gets axes
+    assert [t.name for t in empty.data] == ["test recon"] and tuple(empty.layout.xaxis.range) == (0, 5)

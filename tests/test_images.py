@@ -19,9 +19,11 @@ from aeviz.images import (
     ImageError,
     Preprocessed,
     canvas_to_image,
+    compact,
     load_uploads,
     open_image,
     preprocess,
+    step_pictures,
     to_png_bytes,
 )
 
@@ -335,3 +337,26 @@ def test_module_imports_with_numpy_and_pillow_only():
             "sys.modules['images'] = m; s.loader.exec_module(m); print(m.ALLOWED_FORMATS)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+# ---------------------------------------------------------------- issue 7: keeping and showing the stages
+
+
+def test_compact_shrinks_big_stages_and_keeps_the_digit():
+    big = preprocess(seven(size=(900, 1100), at=(120, 100)), name="big")  # worked on at 512 px
+    small = compact(big, side=160)
+    assert small.image is big.image and small.name == "big" and small.inverted == big.inverted
+    assert [label for label, _ in small.steps] == [label for label, _ in big.steps]
+    assert max(max(a.shape) for _, a in small.steps) <= 160 < max(big.steps[0][1].shape)
+    assert small.steps[-1][1].shape == (28, 28)  # small stages are kept as they are
+
+
+def test_step_pictures_are_square_uint8_with_the_aspect_kept():
+    out = preprocess(seven(size=(90, 110)))
+    pictures = step_pictures(out, side=160)
+    assert [label for label, _ in pictures] == [label for label, _ in out.steps]
+    assert all(p.shape == (160, 160) and p.dtype == np.uint8 for _, p in pictures)
+    cropped = dict(pictures)["Cropped to the ink"]
+    assert (cropped == 128).any(axis=0).sum() > 0  # a tall crop leaves grey side bars, not a stretched digit
+    final = pictures[-1][1]
+    assert final[:5, :5].max() <= 128 and final.max() == 255  # 28x28 doubled up to 140 px, crisp

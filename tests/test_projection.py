@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from aeviz import projection
+from aeviz.metrics import knn_accuracy
 from aeviz.projection import (
     METHODS,
     LatentMap,
     cached_map,
     fit_map,
-    knn_accuracy,
     load_maps,
     save_maps,
     trustworthiness,
@@ -264,3 +264,27 @@ def test_warm_up_umap_runs_in_a_daemon_thread():
     thread.join(timeout=300)
     assert not thread.is_alive()
     assert warm_up_umap(background=False) is None
+
+
+# --- issue 5: maps looked up without fitting, fit-time estimates for progress bars ----------------------------
+
+def test_find_cached_map_never_fits(small, monkeypatch):
+    calls = []
+    monkeypatch.setattr(projection, "fit_map", lambda *a, **k: calls.append(1) or fit_map(*a, **k))
+    assert projection.find_cached_map(small, "pca", key="never-fitted") is None
+    fitted = cached_map(small, "pca", key="fitted")
+    found = projection.find_cached_map(small, "pca", key="fitted")
+    assert calls == [1] and found is not None
+    np.testing.assert_array_equal(found.points, fitted.points)
+    assert projection.find_cached_map(small, "pca", key="fitted", seed=1) is None  # another seed: another map
+    assert projection.find_cached_map(small[:100], "pca", key="fitted") is None  # other codes under that key
+
+
+def test_expected_seconds_follow_the_measured_timings():
+    assert projection.expected_seconds("umap", 10_000) == pytest.approx(7.0)
+    assert projection.expected_seconds("tsne", 10_000) == pytest.approx(31.0)
+    sizes = [300, 1797, 10_000, 70_000]
+    for method in ("umap", "tsne"):
+        times = [projection.expected_seconds(method, n) for n in sizes]
+        assert times == sorted(times) and times[0] > 0
+    assert projection.expected_seconds("pca", 70_000) <= 1.0

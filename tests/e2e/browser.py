@@ -46,3 +46,60 @@ def page_slugs() -> list[str]:
     pages = next(ast.literal_eval(n.value) for n in tree.body
                  if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "PAGES")
     return [Path(p).stem for p, _, _ in pages if (REPO / p).exists()]
+
+
+def tall_shot(page, name: str, max_height: int = 6000) -> Path:
+    """A screenshot of the whole page: Streamlit scrolls inside stMain, so full_page alone stops at the
+    viewport; the viewport grows to the content's height first (and is put back afterwards)."""
+    size = page.viewport_size
+    height = page.evaluate("() => document.querySelector(\"[data-testid='stMain']\").scrollHeight")
+    page.set_viewport_size({"width": size["width"], "height": min(max(height, size["height"]), max_height)})
+    page.wait_for_timeout(800)  # plotly and images re-lay out to the new size
+    wait_idle(page)
+    try:
+        return shot(page, name)
+    finally:
+        page.set_viewport_size(size)
+
+
+# --- issue 6: dragging a plotly figure's own slider (client-side scrubbing) --------------------------------
+
+def watch_script_state(page) -> None:
+    """Record every change of Streamlit's script state from now on (read back with script_states)."""
+    page.evaluate("""() => {
+        window.__aevizStates = [];
+        const app = document.querySelector('[data-test-script-state]');
+        new MutationObserver(() => window.__aevizStates.push(app.getAttribute('data-test-script-state')))
+            .observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+    }""")
+
+
+def script_states(page) -> list[str]:
+    return page.evaluate("() => window.__aevizStates || []")
+
+
+def drag_scrubber(page, chart, fractions, name: str | None = None) -> list[tuple[str, bytes]]:
+    """Press the slider grip of a plotly `chart`, move along the rail to each fraction of its length and,
+    before releasing, record the slider's current-value text and a PNG of the figure's picture (also saved
+    under screenshots/ as `{name}-{i}.png` when `name` is given). Returns [(label, png bytes), ...]."""
+    chart.locator(".slider-grip-rect").wait_for()
+    chart.scroll_into_view_if_needed()
+    rail = chart.locator(".slider-rail-rect").bounding_box()
+    grip = chart.locator(".slider-grip-rect").bounding_box()
+    y = grip["y"] + grip["height"] / 2
+    page.mouse.move(grip["x"] + grip["width"] / 2, y)
+    page.mouse.down()
+    seen = []
+    try:
+        for i, fraction in enumerate(fractions):
+            page.mouse.move(rail["x"] + fraction * rail["width"], y, steps=8)
+            page.wait_for_timeout(150)  # one animation frame is enough; this leaves room for a slow machine
+            picture = chart.locator("g.imagelayer image").first.bounding_box()
+            png = page.screenshot(clip=picture)
+            if name:
+                SCREENSHOTS.mkdir(exist_ok=True)
+                (SCREENSHOTS / f"{name}-{i}.png").write_bytes(page.screenshot())
+            seen.append((chart.locator("text.slider-label").first.text_content(), png))
+    finally:
+        page.mouse.up()
+    return seen

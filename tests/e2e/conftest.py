@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -39,13 +40,12 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60) -> None
     raise TimeoutError("streamlit did not become healthy")
 
 
-@pytest.fixture(scope="session")
-def app_url(tmp_path_factory):
-    """A real server over the real zoo; its caches and user folder live in a temp dir."""
-    home = tmp_path_factory.mktemp("e2e-home")
+@contextlib.contextmanager
+def serve_app(home: Path, **extra_env: str):
+    """`streamlit run app.py` on a free port with its caches and user folder under `home`; yields the URL."""
     port = _free_port()
     env = {**os.environ, "AEVIZ_CACHE_DIR": str(home / "cache"), "AEVIZ_HOME": str(home / "home"),
-           "PYTHONUNBUFFERED": "1"}
+           "PYTHONUNBUFFERED": "1", **extra_env}
     log = open(home / "streamlit.log", "w")  # noqa: SIM115 - closed at teardown
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
                              "--server.address", "127.0.0.1", "--server.headless", "true"],
@@ -64,6 +64,20 @@ def app_url(tmp_path_factory):
         text = (home / "streamlit.log").read_text()
         if "Traceback" in text:
             print(text[-5000:])
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory):
+    """A real server over the real zoo, shared by the browser tests; caches and user folder in a temp dir."""
+    with serve_app(tmp_path_factory.mktemp("e2e-home")) as url:
+        yield url
+
+
+@pytest.fixture
+def fresh_app_url(tmp_path):
+    """A server of its own that no browser has visited yet (for first-visit behaviour)."""
+    with serve_app(tmp_path) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

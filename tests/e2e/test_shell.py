@@ -27,3 +27,14 @@ def test_dataset_choice_round_trips_through_the_url(page, app_url):
     wait_idle(page)
     assert "scikit-learn (bundled)" in page.locator("[data-testid='stSidebar']").inner_text()
     assert "dataset=digits" in page.url
+
+
+def test_a_deep_link_as_the_first_visit_gets_the_whole_app(page, fresh_app_url):
+    """Streamlit runs a page file alone on a new server (pages/ folder, old multipage mode) until app.py has
+    run once; ui.context reroutes through app.py, so the shared link shows the sidebar and the page."""
+    open_page(page, fresh_app_url, "reconstructions", "dataset=digits")
+    no_exceptions(page)
+    sidebar = page.locator("[data-testid='stSidebar']").inner_text()
+    assert "scikit-learn (bundled)" in sidebar and "test images" in sidebar
+    assert "No dataset is available" not in page.locator("[data-testid='stMain']").inner_text()
+    assert "dataset=digits" in page.url

@@ -1,0 +1,290 @@
+"""Reconstruction error as an anomaly score: ranking, model ensembles, foreign-image injection, AUROC/AP/ROC."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from . import figures
+from . import images as imaging
+from .metrics import encode_all, image_errors, reconstruct_all
+
+COMBINE = ("mean", "max")
+_LOG_FLOOR = 1e-12  # a perfect reconstruction has error 0; its log must stay finite
+_MIN_SPREAD = 1e-6
+
+
+def reconstruct(model, batch: np.ndarray, metric: str = "mse") -> tuple[np.ndarray, np.ndarray]:
+    """Reconstructions (N,C,H,W) and per-image errors (N,) of a numpy batch (N,C,H,W) in [0,1]."""
+    x = torch.as_tensor(np.ascontiguousarray(batch, dtype=np.float32))
+    if len(x) == 0:  # nothing injected: no batches to run
+        return x.numpy().copy(), np.zeros(0, np.float32)
+    recon = reconstruct_all(model, x)
+    return recon, image_errors(x, recon, metric)
+
+
+def encode(model, batch: np.ndarray) -> np.ndarray:
+    """Codes (N,q) of a numpy batch (N,C,H,W), e.g. to place the user's images on a latent map."""
+    return encode_all(model, torch.as_tensor(np.ascontiguousarray(batch, dtype=np.float32)))
+
+
+def normalise(errors: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Errors as robust z-scores of log error against a model's test errors (median 0, MAD-sigma 1).
+
+    Models differ in error scale by orders of magnitude (a q=2 model errs far more than a q=64 one), so
+    raw errors cannot be averaged. Errors are right-skewed and positive: on a log scale they are roughly
+    symmetric, and the median and MAD are not dragged by the very outliers we want to find.
+    """
+    ref = np.log(np.maximum(np.asarray(reference, np.float64), _LOG_FLOOR))
+    centre = float(np.median(ref))
+    spread = max(1.4826 * float(np.median(np.abs(ref - centre))), _MIN_SPREAD)
+    return ((np.log(np.maximum(np.asarray(errors, np.float64), _LOG_FLOOR)) - centre) / spread).astype(np.float32)
+
+
+def ensemble_scores(errors: Sequence[np.ndarray], references: Sequence[np.ndarray], how: str = "mean") -> np.ndarray:
+    """One anomaly score per image from one or more models' errors (each (N,)).
+
+    A single model keeps its raw error (in MSE or BCE units). Several models are combined after `normalise`
+    against each model's own test errors (`references`): 'mean' averages out one model's quirks, 'max' flags
+    an image as soon as any model finds it unusual.
+    """
+    if how not in COMBINE:
+        raise ValueError(f"how must be one of {COMBINE}, not {how!r}")
+    if len(errors) != len(references) or not errors:
+        raise ValueError(f"need one reference per model, got {len(errors)} errors and {len(references)} references")
+    if len(errors) == 1:
+        return np.asarray(errors[0], np.float32)
+    z = np.stack([normalise(e, r) for e, r in zip(errors, references, strict=True)])  # (models, N)
+    return (z.mean(axis=0) if how == "mean" else z.max(axis=0)).astype(np.float32)
+
+
+def ranks(scores: np.ndarray) -> np.ndarray:
+    """Rank of each image (N,), 1 = largest score (the most unusual); ties go to the lower index."""
+    order = np.argsort(-np.asarray(scores), kind="stable")
+    out = np.empty(len(order), np.int64)
+    out[order] = np.arange(1, len(order) + 1)
+    return out
+
+
+def percentile_of(values, reference: np.ndarray) -> np.ndarray:
+    """Percent of `reference` strictly below each value: "more unusual than X % of test images"."""
+    ref = np.sort(np.asarray(reference, np.float64))
+    below = np.searchsorted(ref, np.asarray(values, np.float64), side="left")
+    return 100.0 * below / max(len(ref), 1)
+
+
+def rank_among(values, reference: np.ndarray) -> np.ndarray:
+    """Where each value would rank among `reference` (1 = above every one of them)."""
+    ref = np.sort(np.asarray(reference, np.float64))
+    return 1 + len(ref) - np.searchsorted(ref, np.asarray(values, np.float64), side="right")
+
+
+def threshold_at(scores: np.ndarray, flag_percent: float) -> float:
+    """The score above which `flag_percent` % of `scores` lie."""
+    return float(np.quantile(np.asarray(scores, np.float64), 1 - flag_percent / 100))
+
+
+@dataclass(frozen=True)
+class Detection:
+    """How well a score separates foreign (positive) from test (negative) images."""
+
+    auroc: float
+    average_precision: float
+    prevalence: float  # the share of foreign images: what a random ranking's AP would be
+    fpr: np.ndarray
+    tpr: np.ndarray
+
+
+def detection(scores_in: np.ndarray, scores_out: np.ndarray) -> Detection:
+    """AUROC, average precision and the ROC curve for in-distribution (0) vs injected (1) images."""
+    from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
+
+    if len(scores_in) == 0 or len(scores_out) == 0:
+        raise ValueError("need both test and injected images to measure detection")
+    y = np.r_[np.zeros(len(scores_in)), np.ones(len(scores_out))]
+    s = np.r_[np.asarray(scores_in, np.float64), np.asarray(scores_out, np.float64)]
+    fpr, tpr, _ = roc_curve(y, s)
+    return Detection(float(roc_auc_score(y, s)), float(average_precision_score(y, s)),
+                     float(y.mean()), fpr.astype(np.float32), tpr.astype(np.float32))
+
+
+def pick_classes(labels: np.ndarray, classes: Sequence[int], n: int, seed: int) -> np.ndarray:
+    """Sorted indices of up to n items drawn (seeded, without replacement) from the given classes."""
+    pool = np.flatnonzero(np.isin(np.asarray(labels), list(classes)))
+    take = min(int(n), len(pool))
+    return np.sort(np.random.default_rng(seed).choice(pool, size=take, replace=False)) if take else pool[:0]
+
+
+def fit_to(batch: np.ndarray, shape: Sequence[int]) -> np.ndarray:
+    """A (N,1,h,w) batch resized (antialiased) to another dataset's (1,H,W), so it can be injected there."""
+    batch = np.asarray(batch, np.float32)
+    _, h, w = shape
+    if batch.shape[-2:] == (h, w):
+        return batch
+    if batch.shape[1] != 1 or shape[0] != 1:
+        raise ValueError(f"can only resize greyscale images, got {batch.shape} for {tuple(shape)}")
+    out = np.stack([imaging.resize_to(b[0], (h, w)) for b in batch]) if len(batch) else np.zeros((0, h, w))
+    return out[:, None].astype(np.float32)
+
+
+def gallery(originals: np.ndarray, recons: np.ndarray, captions: Sequence[Sequence[str]], scale: int = 4):
+    """Originals, reconstructions and |difference| heat maps as one picture, a caption row under each."""
+    rows = [np.asarray(originals), np.asarray(recons), figures.diff_heatmap(originals, recons)]
+    return figures.compose_grid(rows, row_labels=["input", "output", "|diff|"], cell_labels=captions,
+                                scale=scale)
+
+
+# --- figures (plotly is imported lazily: the core must import without it) ----------------------------------
+
+_IN, _STAR = figures.PALETTE[0], "#ffd400"
+_OUT = "#c51b7d"  # magenta: no class uses it, so injected images never pass for class 2 (red)
+
+
+def _log_ticks(lo: float, hi: float) -> tuple[list[float], list[str]]:
+    """Tick positions (log10) and labels at 1, 2, 5 x 10^k between lo and hi (both > 0)."""
+    values = [m * 10.0**k for k in range(int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi))) + 1)
+              for m in (1, 2, 5) if lo <= m * 10.0**k <= hi]
+    return [float(np.log10(v)) for v in values], [f"{v:g}" for v in values]
+
+
+def histogram_figure(scores_in: np.ndarray, threshold: float, *, xlabel: str, scores_out=None, out_name: str = ""):
+    """Error histogram (log counts) of the test set, injected images on the same bins, the threshold line.
+
+    Positive scores (raw errors) are binned on a log scale: errors span decades, and on a linear axis the
+    whole test set would sit in the first few bins, next to the far-off injected images. The bars are drawn
+    at log10 positions on a linear axis (labelled in error units), which keeps every bin the same width.
+    """
+    import plotly.graph_objects as go
+
+    has_out = scores_out is not None and len(scores_out) > 0
+    both = np.r_[scores_in, scores_out] if has_out else np.asarray(scores_in, np.float64)
+    log_x = bool(both.min() > 0)
+    pos = np.log10 if log_x else (lambda v: np.asarray(v, np.float64))
+    edges = np.histogram_bin_edges(pos(both), bins=60)
+    bar = dict(x=(edges[:-1] + edges[1:]) / 2, width=np.diff(edges),
+               customdata=10 ** edges[:-1] if log_x else edges[:-1],
+               hovertemplate="%{y} images from %{customdata:.3g}<extra>%{fullData.name}</extra>")
+    fig = go.Figure(go.Bar(y=np.histogram(pos(scores_in), edges)[0], name="test images", marker_color=_IN, **bar))
+    if has_out:
+        fig.add_trace(go.Bar(y=np.histogram(pos(scores_out), edges)[0], name=out_name or "injected",
+                             marker_color=_OUT, opacity=0.85, **bar))
+    fig.add_vline(x=float(pos(threshold)), line_dash="dash", line_color="#222", annotation_text="threshold",
+                  annotation_position="top right")
+    fig.update_layout(barmode="overlay", height=360, xaxis_title=xlabel + (" (log scale)" if log_x else ""),
+                      yaxis_title="images (log scale)", margin=dict(l=50, r=10, t=40, b=50),
+                      legend=dict(orientation="h", x=0, y=1.02, yanchor="bottom"))
+    fig.update_yaxes(type="log", dtick=1)
+    if log_x:
+        ticks, labels = _log_ticks(float(both.min()), float(both.max()))
+        fig.update_xaxes(tickvals=ticks, ticktext=labels)
+    return fig
+
+
+def roc_figure(det: Detection, point: tuple[float, float] | None = None):
+    """The ROC curve with the chance diagonal; `point` (fpr, tpr) marks the current threshold."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure([go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="#999"),
+                                name="chance", hoverinfo="skip"),
+                     go.Scatter(x=det.fpr, y=det.tpr, mode="lines", line=dict(color=_OUT, width=3),
+                                name=f"AUROC {det.auroc:.3f}")])
+    if point is not None:
+        fig.add_trace(go.Scatter(x=[point[0]], y=[point[1]], mode="markers", name="threshold",
+                                 marker=dict(size=13, color="#222", symbol="x")))
+    fig.update_layout(height=360, xaxis_title="false positive rate (test images flagged)",
+                      yaxis_title="true positive rate (injected found)", margin=dict(l=50, r=10, t=30, b=50),
+                      legend=dict(x=0.45, y=0.08))
+    fig.update_xaxes(range=[0, 1])
+    fig.update_yaxes(range=[0, 1.02])
+    return fig
+
+
+def _box_stats(values: np.ndarray) -> dict:
+    q1, med, q3 = np.quantile(values, [0.25, 0.5, 0.75])
+    reach = 1.5 * (q3 - q1)  # Tukey's whiskers, clipped to the data
+    return dict(q1=[q1], median=[med], q3=[q3], lowerfence=[max(values.min(), q1 - reach)],
+                upperfence=[min(values.max(), q3 + reach)])
+
+
+def class_box_figure(scores: np.ndarray, labels: np.ndarray, class_names: Sequence[str], *, ylabel: str,
+                     scores_out=None, out_name: str = "injected"):
+    """Per-class box plot of scores from precomputed quartiles (a few numbers per box, not 10k points)."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for c, name in enumerate(class_names):
+        values = np.asarray(scores)[np.asarray(labels) == c]
+        if len(values):
+            fig.add_trace(go.Box(x=[str(name)], name=str(name), marker_color=figures.PALETTE[c % 10],
+                                 **_box_stats(values)))
+    if scores_out is not None and len(scores_out):
+        fig.add_trace(go.Box(x=[out_name], name=out_name, marker_color=_OUT, **_box_stats(np.asarray(scores_out))))
+    fig.update_layout(height=360, showlegend=False, yaxis_title=ylabel, margin=dict(l=50, r=10, t=30, b=40))
+    fig.update_xaxes(type="category")  # class names like "0".."9" would otherwise make a numeric axis
+    if np.min(scores) > 0 and (scores_out is None or len(scores_out) == 0 or np.min(scores_out) > 0):
+        fig.update_yaxes(type="log", dtick=1, title=f"{ylabel} (log scale)")  # injected errors: often 10x the rest
+    return fig
+
+
+def percentile_figure(names: Sequence[str], percentiles: np.ndarray, errors: np.ndarray, *, metric: str):
+    """Horizontal bars: how unusual one image is for each model, as a percentile of its test errors."""
+    import plotly.graph_objects as go
+
+    colours = [_OUT if p >= 99 else figures.PALETTE[1] if p >= 90 else _IN for p in percentiles]
+    fig = go.Figure(go.Bar(y=list(names), x=percentiles, orientation="h", marker_color=colours,
+                           text=[f"{p:.1f} %" for p in percentiles], textposition="outside",
+                           customdata=np.asarray(errors), cliponaxis=False,
+                           hovertemplate="%{y}: more unusual than %{x:.1f} % of test images<br>"
+                                         f"{metric.upper()} " "%{customdata:.4f}<extra></extra>"))
+    fig.update_layout(height=max(200, 26 * len(names) + 70), xaxis_title="percentile of the test errors",
+                      margin=dict(l=10, r=40, t=10, b=45))
+    fig.update_xaxes(range=[0, 108])
+    fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+def map_figure(points: np.ndarray, labels: np.ndarray, class_names: Sequence[str], stars: np.ndarray,
+               star_names: Sequence[str], *, title: str = ""):
+    """The test set's latent map with the user's images as big stars on top."""
+    import plotly.graph_objects as go
+
+    fig = figures.scatter_map(points, labels, class_names, title=title)
+    # WebGL like the dots: an SVG trace would be drawn underneath the WebGL canvas, hidden by the dots
+    fig.add_trace(go.Scattergl(x=stars[:, 0], y=stars[:, 1], mode="markers+text", name="your images",
+                               text=[str(i + 1) for i in range(len(stars))], textposition="top center",
+                               textfont=dict(size=16, color="#222"),
+                               hovertext=[html.escape(str(n)) for n in star_names],
+                               hovertemplate="%{hovertext}<extra></extra>",
+                               marker=dict(symbol="star", size=24, color=_STAR, line=dict(width=1.5, color="#222"))))
+    fig.update_layout(height=520, dragmode="pan")
+    return fig
+
+
+def comparison_grid(image: np.ndarray, recons: np.ndarray, names: Sequence[str], notes: Sequence[str], *,
+                    per_row: int = 8, scale: int = 5) -> np.ndarray:
+    """One image (H,W) and its reconstructions by many models (M,H,W): the image on top, then for each
+    block of `per_row` models a row of reconstructions captioned by `names` and a row of |difference|
+    heat maps captioned by `notes`."""
+    image, recons = np.asarray(image, np.float32), np.asarray(recons, np.float32)
+    rows, captions = [image[None]], [["your image"]]
+    for start in range(0, len(recons), per_row):
+        block = recons[start:start + per_row]
+        rows += [block, figures.diff_heatmap(np.broadcast_to(image, block.shape), block)]
+        captions += [list(names[start:start + per_row]), list(notes[start:start + per_row])]
+    return figures.compose_grid(rows, cell_labels=captions, scale=scale)
+
+
+def short_name(name: str, dataset: str) -> str:
+    """A model's name short enough for a caption under a small picture: 'mnist-dense-h256x128-q8-bce' -> 'deep-q8'."""
+    name = name.removeprefix(f"{dataset}-").replace("-bce", "").replace("dense-h256x128", "deep")
+    return name.replace("denoising", "denoise").split("-gaussian")[0]
+
+
+def take(test: np.ndarray, injected: np.ndarray, indices) -> np.ndarray:
+    """Images (K,C,H,W) of a pool made of the test set followed by the injected images, by pool index."""
+    n = len(test)
+    return np.stack([test[i] if i < n else injected[i - n] for i in np.asarray(indices, np.int64)])

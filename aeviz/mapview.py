@@ -1,0 +1,167 @@
+"""The latent map page's pieces: a clickable map figure, decode-anywhere, selections and galleries."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from . import figures
+from .latent import manifold_grid
+from .metrics import decode_all, image_errors, reconstruct_all
+from .projection import LatentMap
+
+GRID = 30  # click targets per side: a click anywhere on the map lands within 1/60 of its width of one
+
+
+@dataclass(frozen=True)
+class Extent:
+    """A square window on a map (equal axes keep decoded tiles square): centre and half the side."""
+
+    cx: float
+    cy: float
+    half: float
+
+    @property
+    def x(self) -> tuple[float, float]:
+        return self.cx - self.half, self.cx + self.half
+
+    @property
+    def y(self) -> tuple[float, float]:
+        return self.cy - self.half, self.cy + self.half
+
+    def grid(self, n: int) -> np.ndarray:
+        """n*n cell centres, (n*n, 2) float32, row-major with the top row (largest y) first."""
+        step = 2 * self.half / n
+        lo = (self.x[0] + step / 2, self.y[0] + step / 2)
+        hi = (self.x[1] - step / 2, self.y[1] - step / 2)
+        return manifold_grid(n, lo=lo, hi=hi, gaussian=False).numpy()
+
+
+def map_extent(points: np.ndarray, margin: float = 0.06) -> Extent:
+    """The square around the central 99 % of the points (a few outliers must not shrink the rest)."""
+    lo, hi = np.percentile(np.asarray(points, np.float64), [0.5, 99.5], axis=0)  # (2,) each
+    half = max(float((hi - lo).max()) / 2, 1e-6) * (1 + margin)
+    return Extent(float(lo[0] + hi[0]) / 2, float(lo[1] + hi[1]) / 2, half)
+
+
+def _png_uri(image: np.ndarray) -> str:
+    return "data:image/png;base64," + base64.b64encode(figures.png_bytes(image)).decode("ascii")
+
+
+def map_figure(points: np.ndarray, labels: np.ndarray, class_names: Sequence[str], *,
+               index: np.ndarray | None = None, extent: Extent | None = None, grid: int = GRID,
+               backdrop: np.ndarray | None = None, highlight: np.ndarray | None = None, height: int = 620):
+    """A Scattergl map, one trace per class, each point's global index in customdata.
+
+    `grid`: an invisible n x n lattice of click targets (customdata -1-g), so a click on an empty spot
+    selects the nearest lattice point: plotly reports clicks on points only. `backdrop`: a picture laid
+    under the points across `extent`. `highlight`: global indices shown selected (for a linked map).
+    """
+    import plotly.graph_objects as go
+
+    points = np.asarray(points, np.float32)  # float32 halves the figure's payload; screens need no more
+    fig = figures.scatter_map(points, labels, class_names, customdata=index)
+    for trace in fig.data:
+        trace.unselected.marker.opacity = 0.25  # a click on an empty spot must not fade the whole map away
+    extent = extent or map_extent(points)
+    if grid:
+        # Under the points, so a selected lattice (box or lasso over an area) reads as a light hatch behind them;
+        # a single clicked spot shows as a small cross.
+        spots = extent.grid(grid)
+        lattice = go.Scattergl(
+            x=spots[:, 0], y=spots[:, 1], mode="markers", name="decode here", showlegend=False,
+            customdata=-1 - np.arange(len(spots)), hovertemplate="click: decode here<extra></extra>",
+            marker=dict(size=8, opacity=0, color="black"),
+            selected=dict(marker=dict(opacity=0.45, size=7, color="#333")), unselected=dict(marker=dict(opacity=0)))
+        fig = go.Figure(data=[lattice, *fig.data], layout=fig.layout)
+        fig.update_traces(marker_symbol="x", selector=dict(name="decode here"))
+    if backdrop is not None:
+        fig.add_layout_image(source=_png_uri(backdrop), xref="x", yref="y", x=extent.x[0], y=extent.y[1],
+                             sizex=2 * extent.half, sizey=2 * extent.half, sizing="stretch", layer="below",
+                             opacity=0.55)
+    if highlight is not None:
+        chosen = np.asarray(highlight)
+        for trace in fig.data:
+            if trace.name != "decode here":
+                trace.selectedpoints = np.flatnonzero(np.isin(np.asarray(trace.customdata), chosen))
+    fig.update_layout(height=height, plot_bgcolor="white", legend=dict(itemsizing="constant"))
+    # No drag mode of our own: Streamlit then pans on drag and selects on click. In lasso or box mode it
+    # turns click-to-select off (clickmode "event"), and a click on the map must decode that spot.
+    fig.layout.dragmode = None
+    # constrain="domain": equal axes shrink the plot area instead of widening a range, so the square extent
+    # (and its lattice of click targets) is exactly what is on screen.
+    fig.update_xaxes(range=list(extent.x), showgrid=False, zeroline=False, constrain="domain")
+    fig.update_yaxes(range=list(extent.y), showgrid=False, zeroline=False, constrain="domain")
+    return fig
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What a plotly selection picked: data points by global index, and empty spots by map position."""
+
+    indices: np.ndarray  # (N,) int64, unique, in the order plotly reported them
+    spots: np.ndarray  # (M, 2) float32 map positions of the clicked lattice points
+
+
+def read_selection(points: Sequence[dict], extent: Extent, grid: int = GRID, count: int | None = None) -> Selection:
+    """Split `selection.points` into data points and lattice points (customdata >= 0 or < 0); indices not
+    below `count` (a selection left over from a bigger map) are dropped."""
+    values = []
+    for p in points:
+        value = p.get("customdata")
+        if isinstance(value, (list, tuple)):
+            value = value[0] if value else None
+        if value is not None:
+            values.append(int(value))
+    values = np.array(values, dtype=np.int64)
+    data = values[(values >= 0) & (values < (np.iinfo(np.int64).max if count is None else count))]
+    _, first = np.unique(data, return_index=True)
+    lattice = -1 - values[values < 0]
+    spots = extent.grid(grid)[lattice[lattice < grid * grid]] if grid else np.zeros((0, 2), np.float32)
+    return Selection(data[np.sort(first)], spots.reshape(-1, 2))
+
+
+def nearest(points: np.ndarray, spot: np.ndarray, count: int = 8) -> np.ndarray:
+    """Positions (into `points`) of the `count` map points closest to `spot`, closest first."""
+    d = ((np.asarray(points, np.float32) - np.asarray(spot, np.float32)) ** 2).sum(axis=1)  # (N,)
+    count = min(count, len(d))
+    part = np.argpartition(d, count - 1)[:count]
+    return part[np.argsort(d[part])]
+
+
+def decode_at(latent_map: LatentMap, model, spots: np.ndarray) -> np.ndarray:
+    """What the decoder draws at map positions (M,2): (M,C,H,W) in [0,1] (see LatentMap.inverse)."""
+    return decode_all(model, latent_map.inverse(spots))
+
+
+def backdrop(latent_map: LatentMap, model, extent: Extent, n: int = 20) -> np.ndarray:
+    """The decoded manifold over a map: n x n decoded tiles, dark ink on white, (n*H, n*W) uint8."""
+    tiles = decode_at(latent_map, model, extent.grid(n))[:, 0]  # (n*n, H, W), first channel
+    h, w = tiles.shape[1:]
+    picture = tiles.reshape(n, n, h, w).transpose(0, 2, 1, 3).reshape(n * h, n * w)  # rows of tiles
+    return figures.to_uint8(1.0 - picture)
+
+
+def reconstruct(model, images) -> tuple[np.ndarray, np.ndarray]:
+    """Reconstructions (N,C,H,W) of images (numpy or torch) and their per-image MSE (N,)."""
+    images = torch.as_tensor(np.asarray(images, dtype=np.float32))
+    recon = reconstruct_all(model, images)
+    return recon, image_errors(images, recon)
+
+
+def gallery(rows: Sequence[tuple[str, np.ndarray, Sequence[str]]], per_row: int = 12, cell: int = 56) -> np.ndarray:
+    """One picture of labelled rows (label, images (N,C,H,W), captions), wrapped every `per_row` images:
+    originals above their reconstructions, block after block; cells about `cell` pixels (8x8 digits too)."""
+    n = len(rows[0][1])
+    scale = max(1, cell // np.asarray(rows[0][1]).shape[-1])
+    blocks, labels, captions = [], [], []
+    for start in range(0, n, per_row):
+        for label, images, texts in rows:
+            blocks.append(np.asarray(images)[start:start + per_row])
+            labels.append(label)
+            captions.append(list(texts[start:start + per_row]))
+    return figures.compose_grid(blocks, row_labels=labels, cell_labels=captions, scale=scale)

@@ -1,0 +1,313 @@
+"""Training jobs for the UI: a bounded queue served by worker threads, with thread-safe progress snapshots."""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .checkpoints import SUFFIX, save_checkpoint, user_dir
+from .data import DatasetUnavailable
+from .models import AEConfig
+from .train import Progress, TrainConfig, TrainingCancelled, train
+
+ACTIVE, FINISHED = ("queued", "running"), ("done", "failed", "cancelled")
+KEEP_FINISHED = 32  # finished jobs remembered for their pages; older ones are forgotten (memory stays bounded)
+MAX_POINTS = 1000  # loss-curve points kept per job; thinned beyond, so an hour-long job stays small
+_log = logging.getLogger(__name__)
+
+
+class JobRejected(RuntimeError):
+    """A job the manager will not take: the queue is full or its owner already has one."""
+
+
+def _env(name: str, default: float) -> float:
+    try:
+        return float(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
+def sweep_temp_files(folder: Path, older_than_s: float = 3600.0) -> list[Path]:
+    """Delete temp files a killed save left behind (never listed as models, but they take space)."""
+    removed = []
+    for tmp in Path(folder).glob(f".*{SUFFIX}.*.tmp"):
+        try:
+            if time.time() - tmp.stat().st_mtime > older_than_s:
+                tmp.unlink()
+                removed.append(tmp)
+        except OSError:
+            continue  # another process finished or removed it meanwhile
+    return removed
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What to train: the arguments of `aeviz.train.train`, plus the checkpoint's file stem."""
+
+    family: str
+    config: AEConfig
+    dataset: str
+    train_config: TrainConfig
+    name: str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A consistent copy of a job's state for a page to draw (no locks needed, nothing shared)."""
+
+    id: str
+    owner: str
+    spec: JobSpec
+    state: str  # queued, running, done, failed, cancelled
+    phase: str  # what a running job does: 'loading data', 'training', 'evaluating', 'saving'
+    epoch: int
+    epochs: int
+    fraction: float
+    elapsed: float
+    eta: float
+    steps: tuple[tuple[float, dict[str, float]], ...]  # (fractional epoch, running train losses)
+    tests: tuple[tuple[int, dict[str, float]], ...]  # (epoch, test losses)
+    previews: tuple[tuple[int, np.ndarray], ...]  # (epoch, (8,H,W) uint8 reconstructions of fixed test images)
+    message: str
+    path: Path | None
+    metrics: dict[str, float] | None
+    queue_position: int = 0
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE
+
+
+@dataclass(eq=False)
+class Job:
+    """One training job; the worker writes it under its lock, pages read it through `snapshot()`."""
+
+    spec: JobSpec
+    owner: str
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    state: str = "queued"
+    phase: str = "waiting"
+    last_seen: float = field(default_factory=time.monotonic)
+    started: float | None = None
+    finished: float | None = None
+    message: str = ""
+    path: Path | None = None
+    metrics: dict[str, float] | None = None
+    latest: Progress | None = field(default=None, repr=False)
+    steps: list = field(default_factory=list, repr=False)
+    tests: list = field(default_factory=list, repr=False)
+    previews: list = field(default_factory=list, repr=False)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    stop: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    def touch(self) -> None:
+        """A page showed this job: it is not abandoned."""
+        self.last_seen = time.monotonic()
+
+    def request_stop(self, reason: str) -> None:
+        with self.lock:
+            if not self.stop.is_set() and self.state not in FINISHED:
+                self.message = reason
+                self.stop.set()
+
+    def record(self, p: Progress) -> None:
+        """The trainer's callback (worker thread): keep what the page draws."""
+        with self.lock:
+            self.latest = p
+            if p.event == "step":
+                self.steps.append((p.epoch - 1 + p.step / p.steps, dict(p.losses)))
+            elif p.event == "epoch":
+                self.steps.append((float(p.epoch), dict(p.losses)))
+                if p.test_losses is not None:
+                    self.tests.append((p.epoch, dict(p.test_losses)))
+                if p.preview is not None:  # uint8: 100 epochs of 8 MNIST previews take 600 kB
+                    self.previews.append((p.epoch, np.round(np.clip(p.preview, 0, 1) * 255).astype(np.uint8)))
+            last = p.event == "epoch" and p.epoch == p.epochs
+            self.phase = "saving" if p.event == "done" else "evaluating" if last else "training"
+            if len(self.steps) > MAX_POINTS:
+                self.steps = self.steps[::2]
+
+    def snapshot(self, queue_position: int = 0) -> Snapshot:
+        with self.lock:
+            p = self.latest
+            elapsed = (self.finished or time.monotonic()) - self.started if self.started else 0.0
+            return Snapshot(self.id, self.owner, self.spec, self.state, self.phase, p.epoch if p else 0,
+                            self.spec.train_config.epochs, 1.0 if self.state == "done" else p.fraction if p else 0.0,
+                            elapsed, p.eta if p and p.event != "start" else float("nan"), tuple(self.steps),
+                            tuple(self.tests), tuple(self.previews), self.message, self.path, self.metrics,
+                            queue_position)
+
+    def set(self, state: str, **fields: Any) -> None:
+        with self.lock:
+            self.state = state
+            for name, value in fields.items():
+                setattr(self, name, value)
+
+
+def describe(exc: BaseException) -> str:
+    """A message a user can act on: our own errors verbatim, anything else with its type."""
+    if isinstance(exc, (DatasetUnavailable, ValueError, KeyError, FileNotFoundError)) and exc.args:
+        return str(exc.args[0])
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
+class JobManager:
+    """A bounded queue of training jobs served by `workers` threads; one per server, shared by all sessions.
+
+    Defaults from the environment: AEVIZ_MAX_JOBS workers (1), AEVIZ_MAX_QUEUED waiting jobs (8),
+    AEVIZ_JOB_IDLE_S (120) and AEVIZ_JOB_MAX_S (3600). A job is cancelled when no page has shown it for
+    idle_s while `alive(owner)` says its owner's browser is gone, or once it has run max_s.
+    `on_finish(job)` runs in the worker after every job, however it ended.
+    """
+
+    def __init__(self, workers: int | None = None, max_queued: int | None = None, idle_s: float | None = None,
+                 max_s: float | None = None, alive: Callable[[str], bool] | None = None,
+                 on_finish: Callable[[Job], None] | None = None) -> None:
+        self.workers = max(1, int(workers or _env("AEVIZ_MAX_JOBS", 1)))
+        self.max_queued = int(max_queued if max_queued is not None else _env("AEVIZ_MAX_QUEUED", 8))
+        self.idle_s = idle_s if idle_s is not None else _env("AEVIZ_JOB_IDLE_S", 120)
+        self.max_s = max_s if max_s is not None else _env("AEVIZ_JOB_MAX_S", 3600)
+        self._alive, self._on_finish = alive or (lambda owner: False), on_finish
+        self._queue: queue.Queue[Job | None] = queue.Queue()
+        self._jobs: dict[str, Job] = {}
+        self._lock, self._save_lock = threading.Lock(), threading.Lock()
+        self._threads: list[threading.Thread] = []
+        sweep_temp_files(user_dir())
+
+    def submit(self, spec: JobSpec, owner: str) -> Job:
+        """Queue a job; JobRejected when its owner already has one or too many wait."""
+        self._reap()
+        with self._lock:
+            if any(j.owner == owner and j.state in ACTIVE for j in self._jobs.values()):
+                raise JobRejected("You already have a training job: cancel it or wait until it finishes.")
+            waiting = sum(j.state == "queued" for j in self._jobs.values())
+            if waiting >= self.max_queued:
+                raise JobRejected(f"The server is busy: {waiting} jobs are waiting. Try again in a few minutes.")
+            job = Job(spec, owner)
+            self._jobs[job.id] = job
+            while len(self._threads) < self.workers:  # lazily: a server that never trains starts no thread
+                self._threads.append(threading.Thread(target=self._work, daemon=True,
+                                                      name=f"aeviz-train-{len(self._threads)}"))
+                self._threads[-1].start()
+        self._queue.put(job)
+        return job
+
+    def get(self, job_id: str | None) -> Job | None:
+        with self._lock:
+            return self._jobs.get(job_id or "")
+
+    def jobs(self, owner: str | None = None) -> list[Job]:
+        """Jobs in submission order (every owner's unless one is named)."""
+        with self._lock:
+            return [j for j in self._jobs.values() if owner is None or j.owner == owner]
+
+    def snapshot(self, job_id: str | None) -> Snapshot | None:
+        """The job's state, with its place in the queue (1 = next) while it waits."""
+        job = self.get(job_id)
+        if job is None:
+            return None
+        waiting = [j.id for j in self.jobs() if j.state == "queued"]
+        return job.snapshot(waiting.index(job.id) + 1 if job.id in waiting else 0)
+
+    def cancel(self, job_id: str, reason: str = "Cancelled: nothing was saved.") -> bool:
+        """Stop a job: a waiting one at once, a running one at its next progress report (every 0.25 s)."""
+        job = self.get(job_id)
+        if job is None or job.state in FINISHED:
+            return False
+        job.request_stop(reason)
+        if job.state == "queued":  # frees its place at once; the worker skips it when its turn comes
+            job.set("cancelled", finished=time.monotonic())
+        return True
+
+    def claim(self, job_id: str, owner: str) -> bool:
+        """Give a job to `owner` (a reloaded page) when its owner's browser is gone; True if owner has it."""
+        job = self.get(job_id)
+        with self._lock:
+            if job is not None and job.owner != owner and not self._alive(job.owner):
+                job.owner = owner
+        return job is not None and job.owner == owner
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Cancel every job and stop the workers (tests; a server just exits, its threads are daemons)."""
+        for job in self.jobs():
+            self.cancel(job.id, "Cancelled: the server is shutting down.")
+        for _ in self._threads:
+            self._queue.put(None)
+        for thread in self._threads if wait else []:
+            thread.join(60)
+
+    # --- the worker side -----------------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while (job := self._queue.get()) is not None:
+            try:
+                self._run(job)
+            finally:
+                try:
+                    if self._on_finish is not None:
+                        self._on_finish(job)
+                except Exception:  # a page-side hook must never kill the worker
+                    _log.exception("on_finish hook failed for job %s", job.id)
+
+    def _run(self, job: Job) -> None:
+        if job.state in FINISHED or self._should_stop(job):  # cancelled (or abandoned) while it waited
+            job.set("cancelled", finished=job.finished or time.monotonic())
+            return
+        job.set("running", phase="loading data", started=time.monotonic())
+        spec = job.spec
+        try:
+            result = train(spec.family, spec.config, spec.dataset, spec.train_config, callback=job.record,
+                           should_stop=lambda: self._should_stop(job), save=False)
+            if self._should_stop(job):  # asked for during the final evaluation: nothing is saved
+                raise TrainingCancelled(job.message)
+            job.set("running", phase="saving")
+            path = self._save(spec.name, result.model, result.metadata)
+            job.set("done", phase="done", path=path, metrics=result.metadata.get("metrics"),
+                    message=f"Saved as {path.stem}.", finished=time.monotonic())
+        except TrainingCancelled as exc:
+            job.set("cancelled", message=job.message or str(exc), finished=time.monotonic())
+        except Exception as exc:  # anything else is this job's failure, never the server's
+            _log.warning("training job %s failed", job.id, exc_info=True)
+            job.set("failed", message=describe(exc), finished=time.monotonic())
+
+    def _should_stop(self, job: Job) -> bool:
+        """Polled by the trainer at every report (0.25 s): a cancel, an abandoned page or the time limit."""
+        if not job.stop.is_set():
+            now = time.monotonic()
+            if self._alive(job.owner):
+                job.touch()
+            if now - job.last_seen > self.idle_s:
+                job.request_stop(f"Cancelled: no page showed this job for {self.idle_s:g} s and its browser "
+                                 "is gone. Nothing was saved.")
+            elif job.started is not None and now - job.started > self.max_s:
+                job.request_stop(f"Cancelled at the limit of {self.max_s:g} s per job. Nothing was saved.")
+        return job.stop.is_set()
+
+    def _reap(self) -> None:
+        """Cancel abandoned jobs still in the queue (freeing their place); forget old finished jobs."""
+        for job in self.jobs():
+            if job.state == "queued" and self._should_stop(job):
+                job.set("cancelled", finished=time.monotonic())
+        with self._lock:
+            for job in [j for j in self._jobs.values() if j.state in FINISHED][:-KEEP_FINISHED]:
+                del self._jobs[job.id]
+
+    def _save(self, name: str, model, metadata: dict[str, Any]) -> Path:
+        """Atomic save under a file name nobody has (two queued jobs may have asked for the same)."""
+        with self._save_lock:
+            folder = user_dir()
+            path, n = folder / f"{name}{SUFFIX}", 2
+            while path.exists():
+                path, n = folder / f"{name}-{n}{SUFFIX}", n + 1
+            save_checkpoint(path, model.cpu(), {**metadata, "name": path.stem})
+        return path

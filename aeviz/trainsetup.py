@@ -1,0 +1,75 @@
+"""What a training job is made of before it runs: safe model names, allowed folders, a time estimate."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+
+from .checkpoints import SUFFIX
+from .models import AEConfig
+
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+def check_name(name: str, taken: set[str] = frozenset()) -> str:
+    """A model name that is a safe file stem and not taken yet; raises ValueError saying why not."""
+    name = name.strip().removesuffix(SUFFIX)
+    if not NAME_RE.fullmatch(name) or ".." in name:
+        raise ValueError(f"{name!r} is not a usable model name: use letters, digits, '.', '-' and '_' "
+                         "(at most 100, starting with a letter or digit)")
+    if name in taken:
+        raise ValueError(f"a model named {name!r} already exists; choose another name")
+    return name
+
+
+def default_name(dataset: str, slug: str, when: float | None = None) -> str:
+    """'<dataset>-<slug>-<YYYYmmdd-HHMMSS>': user models never collide with the zoo or each other."""
+    short = Path(dataset.split(":", 1)[1]).name if dataset.startswith("folder:") else dataset
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(when))
+    return check_name(re.sub(r"[^A-Za-z0-9._-]", "_", f"{short}-{slug}-{stamp}"))
+
+
+def folder_roots() -> list[Path]:
+    """Server folders a page may train on: AEVIZ_TRAIN_FOLDERS (os.pathsep list; empty: none), else $HOME."""
+    raw = os.environ.get("AEVIZ_TRAIN_FOLDERS")
+    if raw is None:
+        return [Path.home().resolve()]
+    return [Path(r).expanduser().resolve() for r in raw.split(os.pathsep) if r.strip()]
+
+
+def folder_dataset(path: str) -> str:
+    """'folder:<resolved path>' for a folder under an allowed root; ValueError says what is wrong."""
+    folder = Path(path.strip() or ".").expanduser().resolve()
+    roots = folder_roots()
+    if not any(folder == root or root in folder.parents for root in roots):
+        allowed = ", ".join(map(str, roots)) or "none (set AEVIZ_TRAIN_FOLDERS)"
+        raise ValueError(f"{folder} is outside the folders this server trains on: {allowed}")
+    if not folder.is_dir():
+        raise ValueError(f"{folder} is not a folder on this server")
+    return f"folder:{folder}"
+
+
+def images_per_second(family: str, config: AEConfig, batch_size: int = 256, device: str = "auto",
+                      steps: int = 3) -> float:
+    """Training throughput on a few random batches: what the time estimate before a job rests on."""
+    import torch
+
+    from .models import build_model
+    from .train import pick_device
+
+    dev = pick_device(device)
+    model = build_model(family, config).to(dev)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x = torch.rand((batch_size, *config.input_shape), generator=torch.Generator().manual_seed(0)).to(dev)
+    elapsed = 0.0
+    for i in range(steps + 1):  # the first step warms up allocators and kernels and is not counted
+        start = time.perf_counter()
+        optimizer.zero_grad(set_to_none=True)
+        model(x).loss.backward()
+        optimizer.step()
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+        elapsed += (time.perf_counter() - start) if i else 0.0
+    return steps * batch_size / max(elapsed, 1e-9)

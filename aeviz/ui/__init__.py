@@ -1,0 +1,55 @@
+"""The one bridge to Streamlit: process-wide caches, URL-synced widgets, the shared sidebar and background jobs.
+
+Nothing else in aeviz imports streamlit (tests/test_imports.py keeps it so). Pages use `from aeviz import ui`.
+"""
+
+from __future__ import annotations
+
+from .caches import (
+    device_label,
+    get_codes,
+    get_dataset,
+    get_errors,
+    get_map,
+    get_model,
+    get_pca,
+    list_models,
+    model_or_message,
+    refresh_models,
+)
+from .maps import (
+    background_jobs,
+    find_map,
+    knn_figure,
+    knn_rows,
+    map_backdrop,
+    map_figure,
+    map_images,
+    map_labels,
+    map_or_job,
+    map_worker,
+    show_job,
+    submit_map,
+)
+from .shell import DEFAULT_DATASETS, Context, Picked, context, image_picker, page_context, shown_captions, sidebar
+from .training import job_manager, session_id, train_datasets
+from .uploads import (
+    add_user_images,
+    draw_image,
+    remove_user_images,
+    send_image,
+    upload_images,
+    user_image_batch,
+    user_images,
+)
+from .widgets import set_url_ints, url_ints, url_multiselect, url_radio, url_selectbox, url_slider, url_toggle
+
+__all__ = [
+    "DEFAULT_DATASETS", "Context", "Picked", "add_user_images", "background_jobs", "context", "device_label",
+    "draw_image", "find_map", "get_codes", "get_dataset", "get_errors", "get_map", "get_model", "get_pca",
+    "image_picker", "job_manager", "knn_figure", "knn_rows", "list_models", "map_backdrop", "map_figure",
+    "map_images", "map_labels", "map_or_job", "map_worker", "model_or_message", "page_context", "refresh_models",
+    "remove_user_images", "send_image", "session_id", "set_url_ints", "show_job", "shown_captions", "sidebar",
+    "submit_map", "train_datasets", "upload_images", "url_ints", "url_multiselect", "url_radio", "url_selectbox",
+    "url_slider", "url_toggle", "user_image_batch", "user_images",
+]

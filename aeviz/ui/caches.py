@@ -1,0 +1,133 @@
+"""Process-wide caches shared by every session: datasets, models, codes, errors, maps, the PCA baseline."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+import torch
+
+from .. import cache, checkpoints, data, projection
+from ..checkpoints import CheckpointError, CheckpointInfo
+from ..metrics import encode_all, image_errors, reconstruct_all
+from ..train import device_name, pick_device
+
+# One intra-op thread per request: with many sessions on few cores, OpenMP threads fighting over the
+# same cores made elementwise ops hundreds of times slower here. Override with AEVIZ_TORCH_THREADS.
+torch.set_num_threads(int(os.environ.get("AEVIZ_TORCH_THREADS", "1")))
+# The app never downloads a dataset (a firewall can leave a download hanging for minutes); it runs on
+# what is on disk and the sidebar names what is missing.
+data.allow_downloads(False)
+
+
+@st.cache_resource(show_spinner="Loading dataset…")
+def get_dataset(name: str, split: str = "test") -> data.Dataset:
+    return data.load_dataset(name, split)
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _load_model(path: str, stamp: tuple[int, int]):
+    return checkpoints.load_checkpoint(path)
+
+
+def get_model(info: CheckpointInfo):
+    """The shared model for a checkpoint; a file changed on disk is reloaded (and re-validated)."""
+    stat = Path(info.path).stat()  # FileNotFoundError -> handled by callers via model_or_message
+    return _load_model(str(info.path), (stat.st_mtime_ns, stat.st_size))
+
+
+def model_or_message(info: CheckpointInfo):
+    """The model, or None after showing a clear message (deleted, corrupted or mismatched file)."""
+    try:
+        return get_model(info)
+    except (CheckpointError, FileNotFoundError, OSError) as exc:
+        st.warning(f"Model **{info.name}** cannot be used: {exc}", icon="⚠️")
+        return None
+
+
+@st.cache_resource(ttl=5, show_spinner=False)  # shared, not copied: unpickling 300 KB per call cost ~50 ms a rerun
+def _scan() -> tuple[list[CheckpointInfo], list[str]]:
+    return checkpoints.scan_checkpoints()
+
+
+def list_models(dataset: str | None = None) -> list[CheckpointInfo]:
+    infos, _ = _scan()
+    return [c for c in infos if dataset is None or c.dataset == dataset]
+
+
+def _readonly(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False  # shared between sessions: any in-place edit raises instead of leaking
+    return array
+
+
+@st.cache_resource(show_spinner=False, max_entries=128)
+def _codes(path: str, content_hash: str, dataset: str, split: str) -> np.ndarray:
+    def compute():
+        return {"codes": encode_all(_load_model_by_path(path), get_dataset(dataset, split).images)}
+    key = cache.cache_key(hash=content_hash, dataset=dataset, split=split)
+    return _readonly(cache.cached_arrays("codes", key, compute)["codes"])
+
+
+@st.cache_resource(show_spinner=False, max_entries=128)
+def _errors(path: str, content_hash: str, dataset: str, split: str, metric: str) -> np.ndarray:
+    def compute():
+        test = get_dataset(dataset, split).images
+        return {"errors": image_errors(test, reconstruct_all(_load_model_by_path(path), test), metric)}
+    key = cache.cache_key(hash=content_hash, dataset=dataset, split=split, metric=metric)
+    return _readonly(cache.cached_arrays("errors", key, compute)["errors"])
+
+
+def _load_model_by_path(path: str):
+    stat = Path(path).stat()
+    return _load_model(path, (stat.st_mtime_ns, stat.st_size))
+
+
+def get_codes(info: CheckpointInfo, split: str = "test") -> np.ndarray:
+    """Codes (N,q) of a dataset split under a model: computed once, kept on disk by content hash."""
+    return _codes(str(info.path), info.metadata["hash"], info.dataset, split)
+
+
+def get_errors(info: CheckpointInfo, metric: str = "mse", split: str = "test") -> np.ndarray:
+    """Per-image reconstruction errors (N,) of a split under a model, cached like the codes."""
+    return _errors(str(info.path), info.metadata["hash"], info.dataset, split, metric)
+
+
+@st.cache_resource(show_spinner=False, max_entries=256)
+def _map(path: str, content_hash: str, dataset: str, split: str, method: str) -> projection.LatentMap:
+    codes = _codes(path, content_hash, dataset, split)
+    if split == "test":
+        shipped = projection.load_maps(checkpoints.maps_path(path), content_hash, codes)
+        if method in shipped:
+            return shipped[method]
+    return projection.cached_map(codes, method, key=f"{content_hash}|{dataset}|{split}", seed=0)
+
+
+def get_map(info: CheckpointInfo, method: str = "pca", split: str = "test") -> projection.LatentMap:
+    """A seeded 2-D map of a split's codes: shipped with the zoo, else fitted once and cached on disk."""
+    return _map(str(info.path), info.metadata["hash"], info.dataset, split, method)
+
+
+@st.cache_resource(show_spinner=False)
+def device_label() -> str:
+    return device_name(pick_device())
+
+
+@st.cache_resource(show_spinner="Fitting the PCA baseline on the train split…", max_entries=8)
+def get_pca(dataset: str):
+    """The dataset's PCA baseline (aeviz.baselines.PCABaseline), fitted once and shared read-only."""
+    from .. import baselines
+
+    return baselines.pca_baseline(dataset)
+
+
+def refresh_models() -> None:
+    """Forget the cached checkpoint listing, so a model saved just now shows up on the next run."""
+    _scan.clear()
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def _offline_status() -> dict[str, str | None]:
+    """Each registered dataset: None when it loads offline, else why not (checked once a minute)."""
+    return data.available_datasets()

@@ -1,0 +1,238 @@
+"""Latent maps for the pages: fitted in the background (UMAP/t-SNE in a helper process), the 70k split, kNN."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+import numpy as np
+import streamlit as st
+import torch
+
+from .. import cache, checkpoints, projection
+from ..checkpoints import CheckpointInfo
+from ..metrics import encode_all
+from .caches import _readonly, get_codes, get_dataset, get_map, get_model
+
+if TYPE_CHECKING:
+    from .shell import Context
+
+# Slow work runs as background jobs (aeviz.background): a job makes no Streamlit calls; UMAP/t-SNE fits go on
+# to a low-priority helper process, because numba holds the GIL for up to ~100 ms at a time.
+
+MAP_SPLITS = ("test", "all")  # "all": the test images, then the train images (a test image keeps its index)
+
+
+@st.cache_resource(show_spinner=False)
+def background_jobs():
+    """The process-wide queue for slow work (map fits, kNN runs), shared by all sessions: two threads, so a
+    kNN run need not wait for a fit queued in the helper process (fits there run one at a time anyway)."""
+    from .. import background
+
+    return background.Jobs(workers=2, keep=32)
+
+
+@st.cache_resource(show_spinner=False)
+def map_worker():
+    """The helper process for UMAP/t-SNE fits, started once per server: it compiles numba's kernels at once,
+    so the first map a user asks for does not pay ~30 s of JIT. AEVIZ_WARM_UP=0: no warm-up, lazy start."""
+    import functools
+
+    from .. import background
+
+    if os.environ.get("AEVIZ_WARM_UP", "1") == "0":
+        return background.Worker()
+    worker = background.Worker(initializer=functools.partial(projection.warm_up_umap, background=False))
+    worker.start()
+    return worker
+
+
+def _codes_key(content_hash: str, dataset: str, split: str) -> str:
+    return cache.cache_key(hash=content_hash, dataset=dataset, split=split)  # the key _codes stores under
+
+
+def _map_key(info: CheckpointInfo, split: str) -> str:
+    return f"{info.metadata['hash']}|{info.dataset}|{split}"  # the key _map fits under
+
+
+_STORED_MAPS: set[str] = set()  # maps known to be shipped or on disk: no need to look again
+
+
+def _map_stored(info: CheckpointInfo, method: str) -> bool:
+    tag = f"{_map_key(info, 'test')}|{method}"
+    if tag not in _STORED_MAPS:
+        codes = get_codes(info)
+        shipped = projection.load_maps(checkpoints.maps_path(info.path), info.metadata["hash"], codes)
+        if method in shipped or projection.find_cached_map(codes, method, key=_map_key(info, "test")):
+            _STORED_MAPS.add(tag)
+    return tag in _STORED_MAPS
+
+
+def find_map(info: CheckpointInfo, method: str, split: str = "test") -> projection.LatentMap | None:
+    """The map if it is ready without fitting anything now (PCA/raw of the test codes, shipped, cached on
+    disk, or fitted by a finished background job), else None: then call submit_map."""
+    from .. import background
+
+    if split == "test" and (method in ("pca", "raw") or _map_stored(info, method)):
+        return get_map(info, method)
+    job = background_jobs().get(f"map|{_map_key(info, split)}|{method}")
+    return job.result if job is not None and job.state == background.DONE else None
+
+
+def map_or_job(info: CheckpointInfo, method: str, split: str = "test"):
+    """(the map, None) when it is ready; else (None, its background job), queued now unless it failed."""
+    ready = find_map(info, method, split)
+    if ready is not None:
+        return ready, None
+    job = background_jobs().get(f"map|{_map_key(info, split)}|{method}")
+    if job is None or job.state != "failed":  # a failed job waits for the user's "try again"
+        job = submit_map(info, method, split)
+    return None, job
+
+
+def submit_map(info: CheckpointInfo, method: str, split: str = "test"):
+    """Queue the fit of a map (a background.Job to poll); asking again returns the same job."""
+    import functools
+
+    test_codes = get_codes(info)
+    train = get_dataset(info.dataset, "train").images if split == "all" else None
+    n = len(test_codes) + (0 if train is None else len(train))
+    work = functools.partial(_fit_map_job, model=get_model(info), test_codes=test_codes, train_images=train,
+                             content_hash=info.metadata["hash"], dataset=info.dataset, method=method,
+                             key=_map_key(info, split), cache_root=str(cache.cache_dir()))
+    return background_jobs().submit(f"map|{_map_key(info, split)}|{method}", work,
+                                    label=f"{method.upper()} map of {n:,} codes of {info.name}",
+                                    expected_s=projection.expected_seconds(method, n) + (0 if train is None else 4))
+
+
+def _fit_map_job(job, *, model, test_codes, train_images, content_hash, dataset, method, key, cache_root):
+    """Runs on the job thread (no Streamlit): encode the train split if needed, then fit (and cache) the map."""
+    import time
+
+    from .. import background
+
+    codes = test_codes
+    if train_images is not None:
+        job.set_stage(f"encoding {len(train_images):,} training images")
+        train_codes = cache.cached_arrays("codes", _codes_key(content_hash, dataset, "train"),
+                                          lambda: {"codes": encode_all(model, train_images)})["codes"]
+        codes = np.concatenate([test_codes, train_codes])  # (N_test + N_train, q)
+    stage = f"fitting {method.upper()} on {len(codes):,} codes"
+    if method not in ("umap", "tsne"):
+        job.set_stage(stage)
+        return projection.cached_map(codes, method, key=key, seed=0)
+    worker = map_worker()
+    while worker.warming:
+        job.set_stage("waiting for the map helper to finish compiling UMAP (once per server start)")
+        time.sleep(0.5)
+    job.set_stage(stage)
+    return worker.call(background.in_cache_dir, cache_root, projection.cached_map, codes, method, key=key, seed=0)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def map_labels(dataset: str, split: str) -> np.ndarray:
+    """Class labels in map order: the test split, or test then train for split 'all'."""
+    parts = [get_dataset(dataset, "test").labels.numpy()]
+    if split == "all":
+        parts.append(get_dataset(dataset, "train").labels.numpy())
+    return _readonly(np.concatenate(parts))
+
+
+def map_images(dataset: str, indices: np.ndarray) -> np.ndarray:
+    """Images (N,C,H,W) for global map indices (test first, then train)."""
+    test = get_dataset(dataset, "test").images
+    indices = np.asarray(indices, dtype=np.int64)
+    if (indices < len(test)).all():
+        return test[torch.as_tensor(indices)].numpy()
+    train = get_dataset(dataset, "train").images
+    return np.stack([(test[i] if i < len(test) else train[i - len(test)]).numpy() for i in indices])
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _backdrop(tag: str, _latent_map, _model, n: int) -> np.ndarray:
+    from .. import mapview
+
+    return _readonly(mapview.backdrop(_latent_map, _model, mapview.map_extent(_latent_map.points), n))
+
+
+def map_backdrop(info: CheckpointInfo, latent_map: projection.LatentMap, split: str, n: int = 20) -> np.ndarray:
+    """The decoded manifold under a map (n x n tiles), computed once per model, split and method."""
+    return _backdrop(f"{_map_key(info, split)}|{latent_map.method}", latent_map, get_model(info), n)
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _map_figure(tag: str, _latent_map, _labels, classes: tuple, _backdrop, height: int):
+    from .. import mapview
+
+    return mapview.map_figure(_latent_map.points, _labels, classes, backdrop=_backdrop, height=height)
+
+
+def map_figure(info: CheckpointInfo, latent_map: projection.LatentMap, split: str, *, under: bool, height: int):
+    """The map's figure, built once per model, split, method and look and shared: building a 10k-point plotly
+    figure costs ~100 ms of validation, and st.plotly_chart only reads it (to_dict copies)."""
+    backdrop = map_backdrop(info, latent_map, split) if under else None
+    classes = tuple(get_dataset(info.dataset).classes)
+    tag = f"{_map_key(info, split)}|{latent_map.method}|{under}|{height}"
+    return _map_figure(tag, latent_map, map_labels(info.dataset, split), classes, backdrop, height)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def knn_figure(rows: tuple):
+    """The kNN panel's bar chart (aeviz.knn.figure), built once per set of rows."""
+    from .. import knn
+
+    return knn.figure(list(rows))
+
+
+def show_job(job, *, every: float = 1.0) -> None:
+    """A progress bar that follows a background job and reruns the app once the job has ended."""
+
+    @st.fragment(run_every=every)
+    def poll() -> None:
+        if job.done:
+            st.rerun()
+        ahead = background_jobs().ahead_of(job)
+        queued = f" · queued behind {ahead} other job(s)" if ahead else ""
+        st.progress(job.progress(), text=f"{job.label}: {job.stage} · {job.elapsed():.0f} s of about "
+                                         f"{job.expected_s:.0f} s{queued}")
+
+    poll()
+
+
+def knn_rows(ctx: Context):
+    """The kNN panel's rows (aeviz.knn.KnnRow) and the background jobs still computing some of them."""
+    import functools
+
+    from .. import background, knn
+
+    jobs, pending, computed = background_jobs(), [], {}
+    raw = jobs.submit(f"knn|pixels|{ctx.dataset}", functools.partial(_raw_knn_job, ctx.dataset),
+                      label=f"kNN-7 on the raw pixels of {ctx.dataset}", expected_s=25)
+    for info in ctx.models:
+        if knn.from_metadata(info.metrics) is None:
+            job = jobs.submit(f"knn|codes|{info.metadata['hash']}", functools.partial(
+                _codes_knn_job, get_model(info), info.metadata["hash"], get_dataset(ctx.dataset, "train"),
+                ctx.test), label=f"kNN-7 on the codes of {info.name}", expected_s=10)
+            if job.state == background.DONE:
+                computed[info.name] = job.result
+            pending.append(job)
+    pending = [j for j in [raw, *pending] if not j.done]
+    result = raw.result if raw.state == background.DONE else None
+    return knn.build_rows(ctx.dataset, int(np.prod(ctx.test.shape)), ctx.models, result, computed), pending
+
+
+def _raw_knn_job(dataset: str, job):
+    from threadpoolctl import threadpool_limits  # a scikit-learn dependency
+
+    from .. import knn
+
+    job.set_stage("classifying the test images by their nearest training images")
+    with threadpool_limits(1):  # BLAS-bound (brute force over 784-d pixels): leave the other cores to reruns
+        return knn.raw_pixels_knn(dataset)
+
+
+def _codes_knn_job(model, content_hash: str, train, test, job):
+    from .. import knn
+
+    job.set_stage("encoding both splits and classifying the test codes")
+    return knn.codes_knn(model, content_hash, train, test)

@@ -1,0 +1,108 @@
+"""The user's own images: uploaded, drawn or sent from a page; kept in this session only, never on disk."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from .. import images
+
+_USER_IMAGES = "aeviz_user_images"
+MAX_USER_IMAGES = 32
+
+
+def user_images() -> list[images.Preprocessed]:
+    """This session's uploaded, drawn or sent images (28x28 MNIST-style), newest last."""
+    return st.session_state.setdefault(_USER_IMAGES, [])
+
+
+def add_user_images(items: list[images.Preprocessed]) -> int:
+    """Add images to this session's collection (identical pictures once); returns how many were new."""
+    own = user_images()
+    seen = {p.image.tobytes() for p in own}
+    fresh = [p for p in items if p.image.tobytes() not in seen]
+    own.extend(fresh)
+    del own[:-MAX_USER_IMAGES]  # keep the newest: a long lecture must not grow one session's memory
+    return len(fresh)
+
+
+def send_image(image: np.ndarray, name: str) -> None:
+    """Hand one image (H,W) or (1,H,W) in [0,1] to the other pages, via this session's own images."""
+    picture = np.asarray(image, dtype=np.float32).reshape(np.shape(image)[-2:])
+    if add_user_images([images.Preprocessed(picture, (), False, name)]):
+        st.toast(f"Sent **{name}** to your images: pick *your images* on any page.", icon="📤")
+
+
+def user_image_batch(shape: tuple[int, int, int], items: list[images.Preprocessed] | None = None) -> np.ndarray:
+    """The user's images resized to a dataset's (C,H,W), stacked as (N,C,H,W) float32."""
+    items = user_images() if items is None else items
+    _, h, w = shape
+    if not items:
+        return np.zeros((0, *shape), np.float32)
+    return np.stack([images.resize_to(p.image, (h, w)) for p in items])[:, None]
+
+
+def _shown_name(name: str) -> str:
+    """A file name as literal markdown text: no formatting, links or colours smuggled in, and not a page long."""
+    clean = "".join(c for c in name if c.isprintable())[:80] or "(unnamed file)"
+    return "".join("\\" + c if c in "\\`*_{}[]()<>#+-.!|:$~=" else c for c in clean)
+
+
+_UPLOADS = "aeviz_upload_results"
+
+
+def upload_images(key: str, *, mnist_style: bool = True) -> list[images.Preprocessed]:
+    """A multi-file uploader: each file is checked by content and preprocessed once, good ones go to this
+    session's images, each bad one gets a warning with its name. Bytes stay in memory, never on disk."""
+    files = st.file_uploader("Upload images: PNG, JPEG, WebP, GIF, BMP or TIFF (several at once, 5 MB each)",
+                             accept_multiple_files=True, key=f"w_{key}")
+    done = st.session_state.setdefault(_UPLOADS, {})
+    live = {f.file_id for f in files or []}
+    for tag in [t for t in done if t[0] not in live]:
+        del done[tag]  # removed from the uploader: forget it
+    good_all = []
+    for f in files or []:
+        tag = (f.file_id, mnist_style)
+        if tag not in done:
+            good, bad = images.load_uploads([(f.name, f.getvalue())], mnist_style=mnist_style)
+            good = [images.compact(p) for p in good]
+            add_user_images(good)
+            done[tag] = (good, bad)
+        good, bad = done[tag]
+        for name, message in bad:
+            st.warning(f"**{_shown_name(name)}**: {message}", icon="⚠️")
+        good_all += good
+    return good_all
+
+
+def draw_image(key: str, *, mnist_style: bool = True, side: int = 280) -> images.Preprocessed | None:
+    """A canvas to draw a digit with the mouse or a finger; its button adds the drawing to this session's images."""
+    try:
+        from streamlit_drawable_canvas import st_canvas
+    except Exception:  # not installed, or built for another Streamlit: uploads still work
+        st.info("Drawing needs the `streamlit-drawable-canvas` package (`pip install streamlit-drawable-canvas`); "
+                "uploading images works without it.")
+        return None
+    result = st_canvas(stroke_width=max(6, side // 14), stroke_color="#000000", background_color="#ffffff",
+                       height=side, width=side, drawing_mode="freedraw", return_image_data=True, key=f"w_{key}")
+    if not st.button("Add the drawing to your images", key=f"w_{key}_add", icon=":material/add:"):
+        return None
+    data = None if result is None else result.image_data
+    if data is None:
+        st.warning("Draw a digit on the canvas first.", icon="✏️")
+        return None
+    try:
+        name = f"drawing {sum(p.name.startswith('drawing') for p in user_images()) + 1}"
+        pre = images.compact(images.preprocess(images.canvas_to_image(data), mnist_style=mnist_style, name=name))
+    except images.ImageError as exc:
+        st.warning(str(exc), icon="✏️")
+        return None
+    add_user_images([pre])
+    return pre
+
+
+def remove_user_images(indices=None) -> None:
+    """Forget some (by position) or all of this session's images."""
+    own = user_images()
+    drop = set(range(len(own))) if indices is None else {int(i) for i in indices}
+    own[:] = [p for i, p in enumerate(own) if i not in drop]

@@ -1,0 +1,166 @@
+"""VAE views: interpolation (VAE against a plain AE), KL-ranked traversals, prior samples, the 2-d manifold."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from . import figures
+from .checkpoints import CheckpointInfo
+from .latent import kl_per_dim, lerp, manifold_grid, prior_samples, slerp, traversal
+from .metrics import decode_all, encode_all
+from .models import VAE, AutoEncoder
+from .scrub import cell_scale, compose_frames, grey
+
+INTERP_STEPS = 21  # positions of the t slider shipped to the browser
+STRIP_EVERY = 2  # the static strip shows every other step: t = 0, 0.1, ..., 1
+SPAN = 3.0  # traversals and the manifold cover ±3 prior standard deviations
+
+
+def _tensor(x) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(x, dtype=np.float32))
+
+
+@dataclass(frozen=True)
+class Interpolation:
+    """Decoded paths between two images: t values, the two inputs and each path's images."""
+
+    ts: np.ndarray  # (T,)
+    ends: np.ndarray  # (2,C,H,W)
+    paths: dict[str, np.ndarray]  # label -> (T,C,H,W)
+
+
+def interpolate(vae: VAE, pair, *, ae: AutoEncoder | None = None, steps: int = INTERP_STEPS) -> Interpolation:
+    """Linear and spherical paths between the posterior means of two images (N=2), and a plain AE's line.
+
+    Each model decodes all of its codes in one pass; t=0 and t=1 decode exactly the endpoints' codes.
+    """
+    ends = _tensor(pair)
+    ts = np.linspace(0.0, 1.0, steps)
+    z = torch.from_numpy(encode_all(vae, ends))  # (2,q) posterior means
+    codes = torch.cat([lerp(z[0], z[1], ts), slerp(z[0], z[1], ts)])  # (2T,q)
+    decoded = decode_all(vae, codes)
+    paths = {"VAE · linear": decoded[:steps], "VAE · spherical": decoded[steps:]}
+    if ae is not None:
+        w = torch.from_numpy(encode_all(ae, ends))
+        paths["plain AE · linear"] = decode_all(ae, lerp(w[0], w[1], ts))
+    return Interpolation(ts, ends.numpy(), paths)
+
+
+def interpolation_frames(result: Interpolation, *, scale: int | None = None) -> np.ndarray:
+    """One picture per t, (T,H',W') uint8: a row per path showing A, the decoded image at t, and B."""
+    scale = scale or cell_scale(result.ends.shape[-2], 140)
+    a, b = grey(result.ends)
+    rows = [np.stack([np.broadcast_to(a, p.shape), p, np.broadcast_to(b, p.shape)], axis=1)
+            for p in map(grey, result.paths.values())]  # each (T,3,H,W): A, the image at t, B
+    captions = [[["A", f"t = {t:.2f}", "B"]] * len(rows) for t in result.ts]
+    return compose_frames(rows, row_labels=list(result.paths), cell_labels=captions, scale=scale)
+
+
+def interpolation_scrub(result: Interpolation):
+    """A figure whose own slider moves t in the browser; it opens half way, where the paths differ most."""
+    fig = figures.scrub_figure(interpolation_frames(result), labels=[f"{t:.2f}" for t in result.ts])
+    middle = len(result.ts) // 2
+    slider = fig.layout.sliders[0]
+    slider.active = middle
+    slider.currentvalue.update(prefix="t = ", font=dict(size=18))
+    fig.data[0].source = fig.frames[middle].data[0].source  # what shows before the first drag
+    return fig
+
+
+def interpolation_strip(result: Interpolation, *, every: int = STRIP_EVERY, scale: int | None = None) -> np.ndarray:
+    """Every `every`-th step of each path side by side, a column per t: one RGB picture."""
+    scale = scale or cell_scale(result.ends.shape[-2], 56)
+    ts = result.ts[::every]
+    return figures.compose_grid([grey(p[::every]) for p in result.paths.values()], row_labels=list(result.paths),
+                                col_labels=[f"{t:.1f}" for t in ts], scale=scale)
+
+
+def code_kl(vae: VAE, x, batch: int = 2048) -> np.ndarray:
+    """Mean KL to the prior of each code dimension over the images x, (q,): high means informative."""
+    x = _tensor(x)
+    device = next(vae.parameters()).device
+    with torch.inference_mode():
+        stats = [vae.encode_stats(x[i:i + batch].to(device)) for i in range(0, len(x), batch)]
+    return kl_per_dim(torch.cat([m for m, _ in stats]).cpu(), torch.cat([v for _, v in stats]).cpu())
+
+
+def traverse(vae: VAE, image, dims: Sequence[int], *, steps: int = 9, span: float = SPAN) -> np.ndarray:
+    """One image's code with each dim in `dims` set to -span..span in turn, decoded: (D,S,C,H,W)."""
+    x = _tensor(image).reshape(1, *np.shape(image)[-3:])
+    z = torch.from_numpy(encode_all(vae, x))[0]
+    codes = traversal(z, dims, span=span, steps=steps)  # (D,S,q)
+    decoded = decode_all(vae, codes.flatten(0, 1))
+    return decoded.reshape(len(dims), steps, *decoded.shape[1:])
+
+
+def traversal_picture(images: np.ndarray, dims: Sequence[int], kl: np.ndarray, *, span: float = SPAN) -> np.ndarray:
+    """A grid of dims × steps, each row labelled with its dim and KL, columns with the value set."""
+    steps = images.shape[1]
+    return figures.compose_grid(list(grey(images)),
+                                row_labels=[f"z{d}  KL {kl[d]:.2f}" for d in dims],
+                                col_labels=[f"{v:+.1f}" for v in np.linspace(-span, span, steps)],
+                                scale=cell_scale(images.shape[-2], 56))
+
+
+def ranked(kl: np.ndarray) -> np.ndarray:
+    """Dims by mean KL, most informative first (collapsed dims, KL ~ 0, come last)."""
+    return np.argsort(-np.asarray(kl), kind="stable")
+
+
+def sample(vae: VAE, n: int, *, temperature: float = 1.0, seed: int) -> np.ndarray:
+    """n images decoded from codes drawn from N(0, temperature²·I), (n,C,H,W)."""
+    return decode_all(vae, prior_samples(n, vae.bottleneck, temperature=temperature, seed=seed))
+
+
+def samples_picture(images: np.ndarray, columns: int = 8) -> np.ndarray:
+    rows = [grey(images[i:i + columns]) for i in range(0, len(images), columns)]
+    return figures.compose_grid(rows, scale=cell_scale(images.shape[-2], 84))
+
+
+def manifold(vae: VAE, n: int = 20, span: float = SPAN) -> np.ndarray:
+    """Decoded images on an n×n linear grid over [-span, span]² of a 2-d code, row-major, up is +z2."""
+    if vae.bottleneck != 2:
+        raise ValueError(f"the manifold needs a 2-d code, this model has {vae.bottleneck}")
+    return decode_all(vae, manifold_grid(n, lo=-span, hi=span, gaussian=False))
+
+
+def manifold_figure(decoded: np.ndarray, codes, labels, class_names: Sequence[str], *, span: float = SPAN,
+                    max_points: int = 2000, seed: int = 0):
+    """The decoded manifold as the background of the code plane, with test codes as class-coloured dots."""
+    from PIL import Image
+
+    n = int(round(np.sqrt(len(decoded))))
+    scale = max(1, int(np.ceil(600 / (n * decoded.shape[-2]))))  # browsers blur small pictures they stretch
+    picture = figures.compose_grid(list(grey(decoded).reshape(n, n, *decoded.shape[-2:])), scale=scale, pad=0)
+    half = span + span / (n - 1)  # grid points are cell centres: the picture reaches half a cell further
+    codes, labels = np.asarray(codes), np.asarray(labels)
+    keep = np.sort(np.random.default_rng(seed).permutation(len(codes))[:max_points])
+    fig = figures.scatter_map(codes[keep], labels[keep], class_names, customdata=keep)
+    fig.add_layout_image(source=Image.fromarray(picture), xref="x", yref="y", x=-half, y=half,
+                         sizex=2 * half, sizey=2 * half, sizing="stretch", layer="below")
+    fig.update_traces(marker=dict(size=5, opacity=0.55))
+    fig.update_xaxes(range=[-half, half], title="z1", showgrid=False, zeroline=False, constrain="domain")
+    fig.update_yaxes(range=[-half, half], title="z2", showgrid=False, zeroline=False)
+    fig.update_layout(height=640, dragmode="pan", plot_bgcolor="black", margin=dict(l=40, r=10, t=10, b=40))
+    return fig
+
+
+# --- which models to show --------------------------------------------------------------------------------
+
+def vaes(infos: Sequence[CheckpointInfo]) -> list[CheckpointInfo]:
+    """VAE checkpoints, dense before conv, larger codes first (the interpolation default)."""
+    found = [c for c in infos if c.family == "vae"]
+    return sorted(found, key=lambda c: (c.metadata.get("config", {}).get("arch") != "dense", -c.bottleneck, c.name))
+
+
+def two_d_vae(info: CheckpointInfo, infos: Sequence[CheckpointInfo]) -> CheckpointInfo | None:
+    """`info` itself when its code is 2-d, else a 2-d VAE of the same architecture, else any 2-d VAE."""
+    if info.bottleneck == 2:
+        return info
+    arch = info.metadata.get("config", {}).get("arch")
+    flat = [c for c in vaes(infos) if c.bottleneck == 2]
+    return next((c for c in flat if c.metadata.get("config", {}).get("arch") == arch), flat[0] if flat else None)

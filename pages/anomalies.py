@@ -1,0 +1,136 @@
+"""Error gallery: rank the test set by reconstruction error, inject foreign images, see how well error finds them."""
+
+import numpy as np
+import streamlit as st
+
+from aeviz import anomaly, data, figures, ui
+
+st.title("Error gallery: what does the model find unusual?")
+st.markdown(
+    "An autoencoder only rebuilds well what looks like its training data, so its **reconstruction error** is an "
+    "anomaly score. Rank the test images by it: the worst are odd, badly written or mislabelled. Then inject "
+    "images from elsewhere (the classic: *find the shoe* among MNIST digits) and see where they land. "
+    "**AUROC** is the chance that a random injected image scores above a random test image. Several models can "
+    "vote: their errors are put on one scale (robust z-score of the log error), then averaged or maxed."
+)
+
+ctx = ui.page_context()
+default = ctx.default_model()
+pick, err_col, how_col = st.columns([3, 1, 1])
+with pick:
+    chosen = ui.url_multiselect("Model, or up to four for an ensemble", list(ctx.models), "err_models", [default],
+                                max_selections=4, format_func=lambda m: m.name)
+with err_col:
+    metric = ui.url_radio("Error", ["mse", "bce"], "err_metric", horizontal=True, format_func=str.upper)
+with how_col:
+    how = ui.url_radio("Ensemble", list(anomaly.COMBINE), "err_how", horizontal=True, disabled=len(chosen) < 2)
+models = [ui.model_or_message(info) for info in chosen]
+if not chosen or None in models:
+    st.info("Pick at least one usable model.")
+    st.stop()
+with st.spinner("Scoring the test set (once per model, then cached)…"):
+    refs = [ui.get_errors(info, metric) for info in chosen]
+scores_in = anomaly.ensemble_scores(refs, refs, how)
+xlabel = (f"{metric.upper()} reconstruction error" if len(chosen) == 1
+          else f"{how} of normalised log-{metric.upper()} (robust z)")
+
+st.subheader("Inject foreign images")
+sources = [d for d in ui.DEFAULT_DATASETS if d != ctx.dataset] + ["your images", "none"]
+titles = {name: info.title for name, info in data.DATASETS.items()}
+src_col, cls_col, n_col, seed_col = st.columns([1, 2, 1, 1])
+with src_col:
+    source = ui.url_selectbox("Inject from", sources, "err_src", sources[0], format_func=lambda s: titles.get(s, s))
+batch, names = np.zeros((0, *ctx.test.shape), np.float32), []
+if source == "your images":
+    own = ui.user_images()
+    batch, names = ui.user_image_batch(ctx.test.shape, own), [p.name or "yours" for p in own]
+    cls_col.caption("Your uploads and drawings (add some on **Your images**)." if own else
+                    "You have no images yet: upload or draw some on **Your images**.")
+elif source != "none":
+    try:
+        other = ui.get_dataset(source, "test")
+    except data.DatasetUnavailable as exc:
+        st.warning(f"{titles.get(source, source)} is not available here: {exc}")
+        other = None
+    if other is not None:
+        shoes = [5, 7, 9] if source == "fashion-mnist" else list(range(len(other.classes)))
+        with cls_col:
+            classes = ui.url_multiselect("Classes", list(range(len(other.classes))), f"err_cls_{source}", shoes,
+                                         format_func=lambda c: other.classes[c])
+        with n_col:
+            count = ui.url_slider("How many", 10, 500, 100, "err_n", step=10)
+        with seed_col:
+            seed = ui.url_slider("Draw", 0, 99, 0, "err_seed")
+        idx = anomaly.pick_classes(other.labels.numpy(), classes, count, seed)
+        batch = anomaly.fit_to(other.images.numpy()[idx], ctx.test.shape)
+        names = [other.classes[c] for c in other.labels.numpy()[idx]]
+        if other.shape != ctx.test.shape:
+            st.caption(f"{titles[source]} images resized from {other.shape[1]}x{other.shape[2]} to "
+                       f"{ctx.test.shape[1]}x{ctx.test.shape[2]} to fit these models.")
+
+out_errors = [anomaly.reconstruct(model, batch, metric)[1] for model in models]
+scores_out = anomaly.ensemble_scores(out_errors, refs, how) if len(batch) else np.zeros(0, np.float32)
+scores = np.r_[scores_in, scores_out]
+ranks = anomaly.ranks(scores)
+n_test, out_label = len(scores_in), "your images" if source == "your images" else f"injected {source}"
+det = anomaly.detection(scores_in, scores_out) if len(scores_out) else None
+if det is not None:
+    out_ranks = ranks[n_test:]
+    m1, m2, m3 = st.columns(3)
+    m1.metric("AUROC", f"{det.auroc:.3f}", help="1.0: every injected image outranks every test image; 0.5: chance")
+    m2.metric("Average precision", f"{det.average_precision:.3f}",
+              help=f"A random ranking scores {det.prevalence:.3f} (the share of injected images).")
+    m3.metric("Median rank of an injected image", f"{int(np.median(out_ranks)):,} of {len(scores):,}")
+    order = np.argsort(out_ranks)  # most obvious first
+    rows = [order[:12], order[-12:]] if len(order) > 24 else [order[i:i + 12] for i in range(0, len(order), 12)]
+    st.image(figures.compose_grid([batch[r, 0] for r in rows], scale=max(1, 84 // ctx.test.shape[-1]),
+                                  cell_labels=[[f"#{out_ranks[i]:,}" for i in r] for r in rows],
+                                  row_labels=["found first", "hid best"] if len(order) > 24 else None),
+             caption="Injected images and their rank among all images (#1 = the largest error of all).")
+
+
+@st.fragment
+def threshold_view(scores_in, scores_out, det, xlabel, out_label):
+    """Histogram with a threshold slider; the ROC curve marks where that threshold sits."""
+    flag = ui.url_slider("Flag the top … % of test images", 0.1, 10.0, 1.0, "err_flag", step=0.1, format="%.1f %%")
+    threshold = anomaly.threshold_at(scores_in, flag)
+    flagged_in, flagged_out = int((scores_in > threshold).sum()), int((scores_out > threshold).sum())
+    left, right = st.columns(2) if det is not None else (st.container(), None)
+    left.plotly_chart(anomaly.histogram_figure(scores_in, threshold, xlabel=xlabel, scores_out=scores_out,
+                                               out_name=out_label), width="stretch")
+    if right is not None:
+        point = (flagged_in / len(scores_in), flagged_out / len(scores_out))
+        right.plotly_chart(anomaly.roc_figure(det, point), width="stretch")
+    found = f" and **{flagged_out} of {len(scores_out)}** {out_label}" if len(scores_out) else ""
+    st.markdown(f"Threshold **{threshold:.4g}** flags **{flagged_in:,}** test images{found}.")
+
+
+@st.fragment
+def gallery_view(scores, ranks, batch, names, model, metric, model_name):
+    """The k worst and best images as input / output / difference, and sending one to the other pages."""
+    k = ui.url_slider("Images per gallery", 4, 16, 8, "err_k")
+    order = np.argsort(ranks)
+    test_np, labels = ctx.test.images.numpy(), ctx.test.labels.numpy()
+    describe = lambda i: ctx.test.classes[labels[i]] if i < n_test else f"{names[i - n_test]}*"
+    picked = {}
+    for title, idx in (("Worst: the largest errors", order[:k]), ("Best: the smallest errors", order[::-1][:k])):
+        originals = anomaly.take(test_np, batch, idx)
+        recon = anomaly.reconstruct(model, originals, metric)[0]
+        captions = [[describe(i) for i in idx], [f"#{ranks[i]:,}" for i in idx], [f"{scores[i]:.3g}" for i in idx]]
+        st.markdown(f"**{title}** (class, rank, score; * = injected; output of `{model_name}`)")
+        st.image(anomaly.gallery(originals[:, 0], recon[:, 0], captions, scale=max(1, 112 // originals.shape[-1])))
+        picked |= {f"rank {ranks[i]:,}: {'test #' + str(i) if i < n_test else 'injected'} ({describe(i)})": i
+                   for i in idx}
+    choice_col, send_col = st.columns([3, 1], vertical_alignment="bottom")
+    choice = choice_col.selectbox("Send an image to the other pages (map, denoising, interpolation)", list(picked))
+    if send_col.button("Send to your images", icon=":material/send:"):
+        ui.send_image(anomaly.take(test_np, batch, [picked[choice]])[0], choice)
+
+
+st.subheader("Errors and a threshold")
+threshold_view(scores_in, scores_out, det, xlabel, out_label)
+st.subheader("The gallery")
+gallery_view(scores, ranks, batch, names, models[0], metric, chosen[0].name)
+st.subheader("Which classes are hard?")
+st.plotly_chart(anomaly.class_box_figure(scores_in, ctx.test.labels.numpy(), ctx.test.classes, ylabel=xlabel,
+                                         scores_out=scores_out, out_name=out_label), width="stretch")

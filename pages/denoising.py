@@ -1,0 +1,82 @@
+"""Denoising: drag a noise level and watch plain and denoising autoencoders clean up the same images."""
+
+import numpy as np
+import streamlit as st
+
+from aeviz import denoise, ui
+from aeviz.noise import NOISE_KINDS
+
+st.title("Denoising: rebuilding what was never seen")
+st.markdown(
+    "A **denoising autoencoder** is fed corrupted images but graded against the clean originals, so it cannot "
+    "just copy its input: it has to learn what digits (or clothes) look like. Drag the **level slider under the "
+    "pictures**: every position was computed in one batch, so the images follow your hand without a reload. "
+    "The number under each picture is its **PSNR** against the clean image (higher is closer)."
+)
+
+ctx = ui.page_context(need_models=False)  # its own message when its family is missing
+by_arch = denoise.denoisers(ctx.models)
+if not by_arch:
+    st.info("No denoising autoencoders for this dataset yet. Open **Train**, pick the *denoising* family, "
+            "and come back.")
+    st.stop()
+
+noise_col, image_col, model_col = st.columns([2, 3, 2], gap="large")
+with noise_col:
+    kind = ui.url_radio("Noise", list(NOISE_KINDS), "dn_kind", format_func=lambda k: NOISE_KINDS[k].label)
+    st.caption(f"{NOISE_KINDS[kind].label} {NOISE_KINDS[kind].description}.")
+with image_col:
+    picked = ui.image_picker(ctx, "dn_img", count=8)
+with model_col:
+    seed = ui.url_slider("Noise seed", 0, 99, 0, "dn_seed")
+    with st.popover("Models", width="stretch"):
+        chosen = [ui.url_selectbox(f"Denoising AE ({arch})", group, f"dn_{arch}", group[0],
+                                   format_func=lambda m: m.name) for arch, group in by_arch.items()]
+        st.caption("Each is compared with the plain autoencoder of the same architecture and code size.")
+
+
+def row_models(infos) -> dict:
+    """Row label -> model: each denoiser after its plain twin; unusable checkpoints are reported and left out."""
+    rows = {}
+    for info in infos:
+        arch = denoise.arch_of(info)
+        twin = denoise.plain_twin(info, ctx.models)
+        for label, which in ((f"plain ({arch})", twin), (f"denoising ({arch})", info)):
+            model = ui.model_or_message(which) if which is not None else None
+            if model is not None:
+                rows[label] = (which, model)
+    return rows
+
+
+@st.cache_resource(show_spinner="Corrupting and reconstructing every slider position…", max_entries=24, ttl=3600)
+def scrub(keys: tuple, images: np.ndarray, kind: str, seed: int, _models: dict):
+    """The scrub figure for one choice of models, images, noise and seed (shared by sessions, read-only)."""
+    return denoise.scrub(denoise.sweep(_models, images, kind, denoise.levels(kind), seed=seed), kind)
+
+
+@st.cache_resource(show_spinner="Measuring PSNR over test images at every level (once)…", max_entries=64)
+def curves(keys: tuple, dataset: str, kind: str, mark: float | None, _models: dict):
+    """The PSNR-vs-level figure (shared, read-only); its numbers are computed once and kept on disk."""
+    test = ui.get_dataset(dataset, "test").images[:denoise.CURVE_IMAGES].numpy()
+    return denoise.curve_figure(denoise.cached_psnr_curves(_models, test, kind), kind, trained_at=mark)
+
+
+rows = row_models(chosen)
+if not rows:
+    st.stop()
+models = {label: model for label, (_, model) in rows.items()}
+keys = tuple((label, info.metadata["hash"]) for label, (info, _) in rows.items())
+fig = scrub(keys, picked.images, kind, seed, models)
+st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, key="dn_scrub")
+st.caption("Images: " + ", ".join(ui.shown_captions(picked)) + ". Rows: " + ", ".join(
+    f"**{label}** = `{info.name}`" for label, (info, _) in rows.items()) + ".")
+
+st.subheader("How much does each model recover, level by level?")
+trained = {denoise.trained_noise(info) for info in chosen} - {None}
+mark = next((level for k, level in trained if k == kind), None)
+st.plotly_chart(curves(keys, ctx.dataset, kind, mark, models), width="stretch", config={"displayModeBar": False},
+                key="dn_curve")
+seen = ", ".join(f"{NOISE_KINDS[k].label} noise at {v:g}" for k, v in sorted(trained)) or "their own training noise"
+st.caption(f"Mean PSNR over the first {denoise.CURVE_IMAGES} test images, {denoise.CURVE_STEPS} levels, computed "
+           "once and kept on disk. The dashed line is the corrupted input itself: a model helps where its line "
+           f"is above it. The denoising models saw only {seen} during training.")

@@ -1,0 +1,101 @@
+"""Reconstructions: the same images through every bottleneck size, next to PCA, the best linear code."""
+
+import streamlit as st
+
+import aeviz
+from aeviz import baselines, figures, ui
+
+CELL_PX = 84  # each image is drawn about this wide, whatever its resolution
+
+
+def offer_training(dataset: str) -> None:
+    """No models on this machine (no zoo): train a small dense one on the CPU, with a progress bar."""
+    st.info(f"There are no trained autoencoders for **{dataset}** on this machine (no model zoo, or none for "
+            "this dataset). Train a small one now: it takes under a minute on a CPU.", icon=":material/info:")
+    q = st.selectbox("Bottleneck size q", [2, 4, 8, 16], index=2, key="rec_train_q", width=220)
+    if not st.button("Train a small dense autoencoder", key="rec_train", icon=":material/model_training:"):
+        return
+    # a brisk learning rate: digits in ~2 s, a 30k MNIST-like subset in ~15 s on one core, near the zoo's error
+    recipe = (aeviz.TrainConfig(epochs=30, batch_size=64, lr=3e-3) if dataset == "digits"
+              else aeviz.TrainConfig(epochs=6, batch_size=128, lr=3e-3, subset=30000))
+    bar = st.progress(0.0, text="Starting…")
+
+    def report(p) -> None:
+        loss = p.losses.get("recon")
+        bar.progress(p.fraction, text=f"Epoch {p.epoch}/{p.epochs}" + (f" · loss {loss:.4f}" if loss else ""))
+
+    try:
+        result = aeviz.train("dense", aeviz.make_config("dense", bottleneck=q), dataset, recipe, callback=report)
+    except (aeviz.DatasetUnavailable, OSError) as exc:
+        st.error(f"Training failed: {exc}")
+        return
+    ui.refresh_models()
+    st.toast(f"Trained **{result.metadata['name']}** in {result.metadata['train_seconds']:.0f} s: test MSE "
+             f"{result.metadata['metrics']['mse']:.4f}.", icon=":material/check_circle:")
+    st.rerun()
+
+
+def pca_or_none(dataset: str):
+    try:
+        return ui.get_pca(dataset)
+    except (aeviz.DatasetUnavailable, OSError, ValueError) as exc:
+        st.warning(f"No PCA baseline for {dataset}: {exc}", icon=":material/warning:")
+        return None
+
+
+@st.fragment
+def grid_view(ctx: ui.Context, series: list[baselines.Series], chosen: baselines.Series, sizes: list[int],
+              pca) -> None:
+    """Images, verdict and chart side by side, then the grid at full width: new images rerun only this part."""
+    controls, chart = st.columns([2, 3], gap="large")
+    with controls:
+        picked = ui.image_picker(ctx, "rec", count=8)
+        if pca is not None:
+            wins, lost = baselines.beats_pca(chosen, pca)
+            verdict = f"**{chosen.label}** beats PCA at q = {', '.join(map(str, wins))}" if wins else \
+                f"**{chosen.label}** never beats PCA"
+            st.markdown(verdict + (f"; PCA does as well or better at q = {', '.join(map(str, lost))}." if lost
+                                   else "."))
+        st.caption("Chart: test-set errors recorded in each checkpoint when it was trained (nothing is "
+                   "recomputed). PCA is fitted on the train split; its reconstructions are clipped to [0, 1] like "
+                   "the networks'.")
+    with chart:
+        st.plotly_chart(baselines.rate_distortion_figure(series, pca, chosen.name), width="stretch")
+    models = {q: ui.model_or_message(info) if (info := chosen.at(q)) else None for q in sizes}
+    grid = baselines.reconstruction_grid(picked.images, picked.captions, chosen.label, models, pca, sizes)
+    picture = figures.compose_grid(grid.rows, row_labels=grid.row_labels, cell_labels=grid.cell_labels,
+                                   scale=max(1, CELL_PX // picked.images.shape[-1]))
+    st.image(picture, caption="The number under each reconstruction is its mean squared error per pixel.",
+             output_format="PNG")
+    st.download_button("Download the grid (PNG)", figures.png_bytes(picture), icon=":material/download:",
+                       file_name=f"reconstructions-{ctx.dataset}-{chosen.name}.png", mime="image/png",
+                       on_click="ignore", key="rec_download")
+
+
+st.title("Reconstructions across bottleneck sizes")
+st.markdown(
+    "How much of an image survives a code of **q** numbers? Each row rebuilds the same images through a "
+    "bottleneck of a different size, and under it is **PCA** with q components: the best that any *linear* "
+    "code of that size can do. A plain dense autoencoder barely beats PCA, and not at every size; deeper and "
+    "convolutional ones pull ahead because their decoders can bend the code space into the shape of the data."
+)
+
+ctx = ui.page_context(need_models=False)
+series = baselines.group_series(ui.list_models(ctx.dataset))  # listed afresh: a model trained just now counts
+if not series:
+    offer_training(ctx.dataset)
+    st.stop()
+
+pick_family, pick_loss = st.columns([3, 1])
+with pick_family:
+    archs = list(dict.fromkeys(s.arch for s in series))
+    arch = ui.url_radio("Model family", archs, "rec_family", horizontal=True, format_func=baselines.arch_label)
+losses = [s.loss for s in series if s.arch == arch]
+with pick_loss:
+    loss = ui.url_radio("Loss", losses, "rec_loss", horizontal=True, format_func=str.upper) if len(losses) > 1 \
+        else losses[0]
+chosen = next(s for s in series if s.arch == arch and s.loss == loss)
+sizes = sorted({q for s in series for q in s.sizes})  # every size trained for this dataset: gaps show
+pca = pca_or_none(ctx.dataset)
+
+grid_view(ctx, series, chosen, sizes, pca)

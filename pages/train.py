@@ -1,0 +1,172 @@
+"""Train: a model learns in a background job while the page shows its losses and reconstructions live."""
+
+import math
+
+import numpy as np
+import streamlit as st
+
+from aeviz import data, figures, trainjobs, trainsetup, ui
+from aeviz.models import make_config, model_slug
+from aeviz.noise import NOISE_KINDS
+from aeviz.train import TrainConfig
+
+FAMILIES = {"dense": "Dense", "conv": "Convolutional", "vae": "Variational (VAE)", "denoising": "Denoising",
+            "sparse": "Sparse (L1 on the code)", "contractive": "Contractive", "linear": "Linear (≈ PCA)"}
+BODIES = {"dense": {}, "dense, hidden 256": {"hidden": (256,)}, "dense, hidden 512-256": {"hidden": (512, 256)},
+          "conv": {"arch": "conv"}}
+FOLDER = "a folder of images"
+
+st.title("Train an autoencoder")
+st.markdown(
+    "Choose a model and press **Start training**. It learns in the background: the curves show the "
+    "reconstruction loss on training batches and on held-out test images, and the rows of pictures show the "
+    "same test images redrawn after each epoch: blurry at first, sharper as the code learns what matters. "
+    "The finished model is saved and appears in every page's model list."
+)
+ctx, manager, me = ui.context(), ui.job_manager(), ui.session_id()
+
+
+def duration(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "…"
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds // 60:.0f} min {seconds % 60:02.0f} s"
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def originals(dataset: str) -> np.ndarray:
+    return ui.get_dataset(dataset, "test").images[:8, 0].numpy()
+
+
+def draw(snap: trainjobs.Snapshot) -> None:
+    curves, pictures = st.columns(2)
+    curves.plotly_chart(figures.loss_curves(snap.steps, snap.tests, snap.epochs), width="stretch",
+                        key="train_curves")
+    if snap.previews:
+        chosen = sorted({int(i) for i in np.linspace(0, len(snap.previews) - 1, min(5, len(snap.previews)))})
+        rows = [originals(snap.spec.dataset)] + [snap.previews[i][1] / 255 for i in chosen]
+        labels = ["test images"] + [f"epoch {snap.previews[i][0]}" for i in chosen]
+        grid = figures.compose_grid(rows, row_labels=labels, scale=max(2, 84 // rows[0].shape[-1]))
+        pictures.image(grid, caption="The same test images, reconstructed as training goes on")
+
+
+def live(job_id: str) -> None:
+    snap = manager.snapshot(job_id)
+    if snap is None or not snap.active:
+        ui.refresh_models()
+        st.rerun()  # finished: redraw the whole page, sidebar model count included
+    manager.get(job_id).touch()  # a page is watching: not abandoned
+    if snap.state == "queued":
+        st.info(f"Waiting for a free trainer: number {snap.queue_position} in the queue.",
+                icon=":material/hourglass_top:")
+    else:
+        phase = "stopping" if snap.message else snap.phase  # a cancel was asked for: stops within 0.25 s
+        st.progress(snap.fraction, text=f"**{phase}** · epoch {snap.epoch}/{snap.epochs} · "
+                    f"{duration(snap.elapsed)} elapsed · about {duration(snap.eta)} left")
+    if snap.owner == me and st.button("Cancel", key="train_cancel", icon=":material/stop:"):
+        manager.cancel(job_id)
+    draw(snap)
+
+
+def result(snap: trainjobs.Snapshot) -> None:
+    if snap.state == "done":
+        m = snap.metrics or {}
+        st.success(f"Saved **{snap.path.stem}** after {duration(snap.elapsed)}: test MSE {m.get('mse', 0):.4f}, "
+                   f"PSNR {m.get('psnr', 0):.1f} dB, kNN-7 accuracy of the codes {100 * m.get('knn7', 0):.1f} %. "
+                   "Pick it on any page (sidebar dataset: "
+                   f"`{snap.spec.dataset}`).", icon=":material/check_circle:")
+    elif snap.state == "failed":
+        st.error(f"Training failed: {snap.message}", icon=":material/error:")
+    else:
+        st.warning(snap.message, icon=":material/cancel:")
+    if snap.steps:
+        draw(snap)
+
+
+def estimate(family: str, dataset: str) -> None:
+    shape = data.DATASETS[dataset].shape if dataset in data.DATASETS else (1, 28, 28)
+    rate = images_per_second(family, shape)
+    st.caption(f"On this server's {ui.device_label()} this model trains at about {rate:,.0f} images/s: 30 epochs "
+               f"of 10 000 images take about {duration(3e5 / rate)}, plus a few seconds of evaluation at the end.")
+
+
+@st.cache_data(show_spinner="Timing a few training steps…", ttl=3600)
+def images_per_second(family: str, shape: tuple) -> float:
+    return trainsetup.images_per_second(family, make_config(family, input_shape=shape))
+
+
+def family_fields(family: str, kind: str | None) -> dict:
+    if family == "denoising":
+        spec = NOISE_KINDS[kind]
+        level = st.slider(f"{spec.label} noise: {spec.param}", spec.min, spec.max, spec.default, 0.05)
+        return {"noise": f"{kind}:{level:g}"}
+    if family == "vae":
+        return {"beta": st.slider("β: weight of the KL term", 0.0, 10.0, 1.0, 0.1)}
+    if family == "sparse":
+        return {"l1": st.select_slider("L1 weight", [1e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2], 1e-3)}
+    if family == "contractive":
+        return {"weight": st.select_slider("Penalty weight", [1e-4, 1e-3, 1e-2, 1e-1], 1e-3)}
+    return {}
+
+
+def form(dataset: str, family: str, kind: str | None) -> None:
+    on_cpu = ui.device_label().startswith("CPU")
+    with st.form("train_form"):
+        a, b, c = st.columns(3)
+        q = a.select_slider("Bottleneck (code size)", [2, 4, 8, 16, 32, 64, 128, 256], 64 if family == "sparse" else 16)
+        loss = "mse" if family == "linear" else a.radio("Loss", ["bce", "mse"], horizontal=True)
+        fields = {"bottleneck": q} if family == "linear" else {"bottleneck": q, "loss": loss}
+        if family not in ("linear", "conv"):
+            bodies = [b for b in BODIES if family != "dense" or b != "conv"]
+            fields |= BODIES[a.selectbox("Body", bodies, 1 if family == "vae" else 0)]
+        epochs = b.slider("Epochs", 1, 100, 30)
+        batch = b.select_slider("Batch size", [16, 32, 64, 128, 256, 512, 1024], 64 if dataset == "digits" else 256)
+        lr = b.select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2], 1e-3)
+        with c:
+            fields |= family_fields(family, kind)
+        subset = c.number_input("Training images (0 = all)", 0, 60000, 10000 if on_cpu and dataset != "digits"
+                                else 0, 1000, help="Fewer images train faster: on a CPU, 10 000 is a good demo.")
+        folder = c.text_input("Folder on this server", placeholder="~/pictures (sub-folders name the classes)") \
+            if dataset == FOLDER else ""
+        name = c.text_input("Model name (optional)", placeholder="automatic: dataset-model-date-time")
+        if st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:"):
+            start(dataset, folder, family, fields, TrainConfig(epochs, batch, lr, subset=subset or None), name)
+
+
+def start(dataset: str, folder: str, family: str, fields: dict, config: TrainConfig, name: str) -> None:
+    try:
+        dataset = trainsetup.folder_dataset(folder) if dataset == FOLDER else dataset
+        model_config = make_config(family, **fields)
+        name = (trainsetup.check_name(name, {m.name for m in ui.list_models()}) if name.strip()
+                else trainsetup.default_name(dataset, model_slug(family, model_config)))
+        job = manager.submit(trainjobs.JobSpec(family, model_config, dataset, config, name), me)
+    except (ValueError, trainjobs.JobRejected) as exc:
+        st.error(str(exc), icon=":material/error:")
+        return
+    st.query_params["train_job"] = job.id
+    st.rerun()
+
+
+job_id = st.query_params.get("train_job")
+snap = manager.snapshot(job_id) if job_id else None
+if snap is not None and snap.active:
+    owner = manager.claim(job_id, me)
+    st.fragment(run_every=0.5 if owner else 1.0)(live)(job_id)  # viewers of a shared link poll less often
+    st.stop()
+if snap is not None:
+    result(snap)
+choices = ui.train_datasets() + ([FOLDER] if trainsetup.folder_roots() else [])
+left, middle, right = st.columns(3)
+with left:
+    dataset = ui.url_selectbox("Train on", choices, "train_data", ctx.dataset if ctx else None)
+with middle:
+    family = ui.url_selectbox("Model family", list(FAMILIES), "train_family", format_func=FAMILIES.get)
+with right:
+    kind = ui.url_selectbox("Noise", list(NOISE_KINDS), "train_noise", format_func=lambda k: NOISE_KINDS[k].label) \
+        if family == "denoising" else None
+estimate(family, dataset)
+form(dataset, family, kind)
+states = [j.state for j in manager.jobs()]
+st.caption(f"This server trains {manager.workers} model(s) at a time: {states.count('running')} training now, "
+           f"{states.count('queued')} waiting.")

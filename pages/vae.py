@@ -1,0 +1,129 @@
+"""VAE: walk between two images, along one code dimension at a time, and sample new images from the prior."""
+
+import numpy as np
+import streamlit as st
+
+from aeviz import denoise, figures, ui, vae_views
+
+st.title("Variational autoencoders: a code space you can walk through")
+st.markdown(
+    "A **VAE** encodes each image as a small Gaussian cloud and pays a penalty (the **KL** term) when the clouds "
+    "stray from a standard normal N(0, I). The codes therefore fill one smooth region without holes, and every "
+    "point in it decodes to something plausible: you can **interpolate** between two images, turn **one code "
+    "dimension** at a time, or **sample** brand-new images. A plain autoencoder's codes have gaps in between, "
+    "where its decoder draws mush."
+)
+
+ctx = ui.page_context(need_models=False)  # its own message when its family is missing
+choices = vae_views.vaes(ctx.models)
+if not choices:
+    st.info("No VAE for this dataset yet. Open **Train**, pick the *vae* family, and come back.")
+    st.stop()
+model_col, image_col = st.columns([2, 3], gap="large")
+with model_col:
+    info = ui.url_selectbox("VAE", choices, "vae_model", choices[0], format_func=lambda m: m.name)
+with image_col:
+    picked = ui.image_picker(ctx, "vae_pair", count=2)
+vae = ui.model_or_message(info)
+if vae is None:
+    st.stop()
+pair, names = picked.images[:2], ui.shown_captions(picked)[:2]
+if len(pair) < 2:
+    st.warning("Interpolation needs two images: the second one is test image #0.", icon="⚠️")
+    pair, names = np.concatenate([pair, ctx.test.images[:1].numpy()]), names + ["#0"]
+twin = denoise.plain_twin(info, ctx.models, same_size=False)
+ae = ui.model_or_message(twin) if twin is not None else None
+keys = (info.metadata["hash"], twin.metadata["hash"] if ae is not None else "")
+
+
+@st.cache_resource(show_spinner="Decoding every step of the paths…", max_entries=32, ttl=3600)
+def interpolation(keys: tuple, pair: np.ndarray, _vae, _ae):
+    result = vae_views.interpolate(_vae, pair, ae=_ae)
+    return vae_views.interpolation_scrub(result), figures.png_bytes(vae_views.interpolation_strip(result))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def kl(key: str, dataset: str, _vae) -> np.ndarray:
+    return vae_views.code_kl(_vae, ui.get_dataset(dataset, "test").images[:2000])
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def traversal(key: str, image: np.ndarray, dims: tuple, kl_values: np.ndarray, _vae) -> bytes:
+    return figures.png_bytes(vae_views.traversal_picture(vae_views.traverse(_vae, image, dims), dims, kl_values))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def samples(key: str, temperature: float, seed: int, _vae) -> bytes:
+    """PNG bytes: st.image shows them as they are instead of re-encoding the picture on every rerun."""
+    return figures.png_bytes(vae_views.samples_picture(vae_views.sample(_vae, 32, temperature=temperature, seed=seed)))
+
+
+@st.cache_resource(show_spinner="Decoding the code plane…", max_entries=8)
+def manifold(key: str, dataset: str, _model, _info):
+    test = ui.get_dataset(dataset, "test")
+    return vae_views.manifold_figure(vae_views.manifold(_model), ui.get_codes(_info), test.labels.numpy(),
+                                     test.classes)
+
+
+tab_path, tab_dims, tab_sample, tab_plane = st.tabs(
+    ["Interpolate", "One dimension at a time", "Sample from the prior", "2-d code plane"])
+
+with tab_path:
+    scrub_fig, strip = interpolation(keys, pair, vae, ae)
+    st.markdown(f"From **A** = {names[0]} to **B** = {names[1]}. Drag **t**: the middle column is decoded from "
+                "the code (1 - t)·z_A + t·z_B (linear) or along the great circle (spherical).")
+    st.plotly_chart(scrub_fig, width="stretch", config={"displayModeBar": False}, key="vae_scrub")
+    st.image(strip, caption="Every step at once. " + (
+        f"The plain AE (`{twin.name}`, code size {twin.bottleneck}) walks through codes it never saw: "
+        "watch the middle."
+        if ae is not None else "No plain autoencoder with this code size to compare with."))
+
+
+@st.fragment
+def dims_view():
+    q = vae.bottleneck
+    left, right = st.columns([1, 3])
+    with left:
+        which = ui.url_radio("Image", ["A", "B"], "vae_trav", horizontal=True)
+        count = ui.url_slider("Dimensions", 1, q, min(q, 8), "vae_dims")
+        st.caption("Each row sets one code dimension to −3…+3 (the prior's ±3σ) and keeps the rest. "
+                   "Rows are sorted by KL: dimensions with KL ≈ 0 were switched off by the VAE and change nothing.")
+    values = kl(info.metadata["hash"], ctx.dataset, vae)
+    dims = tuple(int(d) for d in vae_views.ranked(values)[:count])
+    with right:
+        st.image(traversal(info.metadata["hash"], pair[["A", "B"].index(which)], dims, values, vae))
+
+
+def next_seed() -> None:
+    ui.set_url_ints("vae_seed", [ui.url_ints("vae_seed", [0])[0] + 1])  # in the URL: a link shows the same draw
+
+
+@st.fragment
+def sample_view():
+    left, right = st.columns([1, 3])
+    with left:
+        temperature = ui.url_slider("Temperature", 0.1, 2.0, 1.0, "vae_temp", step=0.1)
+        st.button("Re-sample", icon=":material/casino:", key="vae_resample", on_click=next_seed)
+        seed = ui.url_ints("vae_seed", [0])[0]
+        st.caption("Temperature scales the codes: below 1 stays near the centre (safe, average-looking images), "
+                   "above 1 reaches where little training data was encoded.")
+    with right:
+        st.image(samples(info.metadata["hash"], temperature, seed, vae),
+                 caption=f"32 codes drawn from N(0, {temperature:g}²·I) with seed {seed}, decoded.")
+
+
+with tab_dims:
+    dims_view()
+with tab_sample:
+    sample_view()
+with tab_plane:
+    flat = vae_views.two_d_vae(info, ctx.models)
+    plane_model = ui.model_or_message(flat) if flat is not None else None
+    if plane_model is None:
+        st.info("No VAE with a 2-d code for this dataset: train one with code size 2 to see its whole code plane.")
+    else:
+        st.plotly_chart(manifold(flat.metadata["hash"], ctx.dataset, plane_model, flat), width="stretch",
+                        config={"displayModeBar": False}, key="vae_plane")
+        st.caption(f"`{flat.name}`: the background is decoded from a 20×20 grid over −3…+3 in both code "
+                   "dimensions; the dots are test images' codes (posterior means), coloured by class. The decoder "
+                   "draws something plausible everywhere the dots are, and morphs smoothly between classes.")

@@ -1,0 +1,105 @@
+"""Your images: upload or draw a digit, see it preprocessed like MNIST, reconstructed and ranked by every model."""
+
+import numpy as np
+import streamlit as st
+
+from aeviz import anomaly, images, ui
+
+st.title("Your images: how unusual is your digit?")
+st.markdown(
+    "Upload a photo or scan of a digit, or draw one. It is first turned into an MNIST-style picture, step by step "
+    "below, because the models only know white strokes, centred, on black. Then **every model** rebuilds it, "
+    "and its reconstruction error is compared with the errors on the test set: a digit the models find "
+    "*more unusual than 99 % of test digits* is one they have not learned to draw. Your images stay in "
+    "this browser session only (never saved, never shown to anyone else); every other page offers them "
+    "under *your images*."
+)
+
+ctx = ui.page_context(need_models=False)
+mnist_style = ui.url_toggle("MNIST-style preprocessing (turn off for images that already look like MNIST digits)",
+                            "you_prep", True)
+upload, draw = st.tabs([":material/upload: Upload", ":material/draw: Draw"])
+with upload:
+    ui.upload_images("you_upload", mnist_style=mnist_style)
+with draw:
+    ui.draw_image("you_canvas", mnist_style=mnist_style)
+
+own = ui.user_images()
+if not own:
+    st.info("Upload an image or draw a digit to begin. Any photo works: dark ink on light paper or the reverse.")
+    st.stop()
+pick_col, remove_col, clear_col = st.columns([4, 1, 1], vertical_alignment="bottom")
+with pick_col:
+    if st.session_state.get("you_count") != len(own) or st.session_state.get("w_you_pick", 0) >= len(own):
+        st.session_state["you_count"] = len(own)
+        st.session_state["w_you_pick"] = len(own) - 1  # something new arrived: study the newest
+    chosen = st.selectbox("Image to study", range(len(own)), key="w_you_pick",
+                          format_func=lambda i: f"{i + 1}. {own[i].name or 'image'}")
+if remove_col.button("Remove it", icon=":material/delete:"):
+    ui.remove_user_images([chosen])
+    st.rerun()
+if clear_col.button("Remove all", icon=":material/delete_sweep:"):
+    ui.remove_user_images()
+    st.rerun()
+item = own[chosen]
+
+if item.steps:
+    st.subheader("Preprocessing, step by step")
+    steps = images.step_pictures(item)
+    for col, (label, picture) in zip(st.columns(len(steps)), steps, strict=True):
+        col.image(picture, caption=label, width="stretch")
+else:
+    st.caption("This image was sent from another page, so it had no preprocessing steps.")
+
+st.subheader("Every model rebuilds it")
+metric = ui.url_radio("Error", ["mse", "bce"], "you_metric", horizontal=True,
+                      format_func=lambda m: {"mse": "mean squared error", "bce": "binary cross-entropy"}[m])
+batch = ui.user_image_batch(ctx.test.shape, [item])
+rows, names, percentiles, errors, ranks = [], [], [], [], []
+with st.spinner("Reconstructing with every model (test-set errors are computed once, then cached)…"):
+    for info in ctx.models:
+        model = ui.model_or_message(info)
+        if model is None:
+            continue
+        recon, error = anomaly.reconstruct(model, batch, metric)
+        reference = ui.get_errors(info, metric)
+        rows.append(recon[0, 0])
+        names.append(anomaly.short_name(info.name, ctx.dataset))
+        percentiles.append(float(anomaly.percentile_of(error, reference)[0]))
+        ranks.append(int(anomaly.rank_among(error, reference)[0]))
+        errors.append(float(error[0]))
+if not rows:
+    st.info("No usable models for this dataset yet. Open **Train** to train one.")
+    st.stop()
+
+notes = [f"{p:.1f} % · #{r:,}" for p, r in zip(percentiles, ranks, strict=True)]
+st.image(anomaly.comparison_grid(batch[0, 0], np.stack(rows), names, notes, scale=max(1, 140 // batch.shape[-1])),
+         caption="Each model's reconstruction, then where it went wrong (|difference|: black = right, yellow = "
+                 "wrong), with the error's percentile and rank among the test images (#1 = the largest error).")
+best, worst = int(np.argmin(percentiles)), int(np.argmax(percentiles))
+bars, where = st.columns([2, 3])
+with bars:
+    st.markdown(f"Least surprised: **{names[best]}**, more unusual than **{percentiles[best]:.1f} %** of test "
+                f"images. Most surprised: **{names[worst]}**, more unusual than **{percentiles[worst]:.1f} %** "
+                f"(rank {ranks[worst]:,} of {len(ctx.test) + 1:,}).")
+    st.plotly_chart(anomaly.percentile_figure(names, np.array(percentiles), np.array(errors), metric=metric),
+                    width="stretch")
+with where:
+    st.markdown("**Where your images land on the latent map** (stars, numbered as in the list above)")
+    map_col, method_col = st.columns(2)
+with map_col:
+    default = next((m for m in ctx.models if m.series == "dense-bce" and m.bottleneck == 16), ctx.models[0])
+    info = ui.url_selectbox("Model", list(ctx.models), "you_map_model", default, format_func=lambda m: m.name)
+with method_col:
+    method = ui.url_radio("Map", ["pca", "umap"], "you_map_method", horizontal=True,
+                          format_func=lambda m: m.upper())
+model = ui.model_or_message(info)
+latent, job = ui.map_or_job(info, method) if model is not None else (None, None)
+with where:
+    if job is not None:
+        ui.show_job(job)  # UMAP is fitted in the background once per model; PCA is instant
+    elif latent is not None:
+        stars = latent.transform(anomaly.encode(model, ui.user_image_batch(ctx.test.shape, own)))
+        st.plotly_chart(anomaly.map_figure(latent.points, ctx.test.labels.numpy(), ctx.test.classes, stars,
+                                           [p.name for p in own], title=f"{method.upper()} map of {info.name}"),
+                        width="stretch")

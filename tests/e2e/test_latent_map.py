@@ -1,0 +1,105 @@
+"""The Latent space page in a real browser: switch the method, box-select, decode an empty spot, a 70k map."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from browser import SCREENSHOTS, no_exceptions, open_page, tall_shot, wait_idle
+
+
+def open_map(page, app_url: str, query: str):
+    open_page(page, app_url, "", query.split("&")[0])  # app.py first: it registers the pages
+    open_page(page, app_url, "latent_map", query)
+    chart = page.locator("[data-testid='stPlotlyChart']").first
+    chart.locator(".main-svg").first.wait_for()
+    page.wait_for_timeout(800)  # WebGL points drawn
+    return chart
+
+
+def plot_area(chart) -> dict:
+    chart.scroll_into_view_if_needed()
+    return chart.locator(".nsewdrag").first.bounding_box()
+
+
+def drag(page, box: dict, start: tuple[float, float], end: tuple[float, float]) -> None:
+    page.mouse.move(box["x"] + start[0] * box["width"], box["y"] + start[1] * box["height"])
+    page.mouse.down()
+    page.mouse.move(box["x"] + end[0] * box["width"], box["y"] + end[1] * box["height"], steps=10)
+    page.mouse.up()
+
+
+def settled(page, text: str, timeout: float = 300_000) -> None:
+    page.get_by_text(text).first.wait_for(timeout=timeout)
+    wait_idle(page)
+
+
+def test_switch_method_then_box_select_shows_the_gallery(page, app_url):
+    chart = open_map(page, app_url, "dataset=digits&map_method=umap")
+    page.locator("[data-testid='stRadio']").filter(has_text="UMAP").get_by_text("PCA", exact=True).click()
+    settled(page, "PCA of 360 codes")
+    chart = page.locator("[data-testid='stPlotlyChart']").first
+    chart.locator(".main-svg").first.wait_for()
+    chart.locator(".modebar-btn[data-title='Box Select']").first.click()
+    drag(page, plot_area(chart), (0.25, 0.25), (0.75, 0.75))
+    settled(page, "selected")
+    assert page.get_by_text("Download the selected indices (CSV)").count() == 1
+    assert page.locator("[data-testid='stImage'] img").count() >= 1  # the gallery of inputs and reconstructions
+    no_exceptions(page)
+    tall_shot(page, "latent-map-box-selection")
+
+
+def test_clicking_an_empty_spot_decodes_it(page, app_url):
+    chart = open_map(page, app_url, "dataset=mnist&map_method=pca")
+    box = plot_area(chart)
+    page.mouse.click(box["x"] + 0.04 * box["width"], box["y"] + 0.04 * box["height"])  # a corner: no digit there
+    settled(page, "Decoding a map position is exact")
+    assert page.locator("[data-testid='stImage'] img").count() == 2  # the decoded picture and its neighbours
+    assert page.get_by_text("selected").count() == 0  # the click hit no test image
+    no_exceptions(page)
+    tall_shot(page, "latent-map-decode-anywhere")
+
+
+def test_decoded_manifold_under_a_two_d_map(page, app_url):
+    chart = open_map(page, app_url, "dataset=mnist&map_model=mnist-vae-h256-q2-bce&map_under=1")
+    assert page.get_by_text("code plane of 10,000 codes").count() == 1
+    assert chart.locator(".layer-subplot .imagelayer image").count() == 1  # the decoded tiles, under the points
+    no_exceptions(page)
+    tall_shot(page, "latent-map-vae-manifold")
+
+
+def test_seventy_thousand_points_pan_and_zoom(page, app_url):
+    frames: list[int] = []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(len(payload))))
+    open_page(page, app_url, "", "dataset=mnist")
+    open_page(page, app_url, "latent_map", "dataset=mnist&map_method=pca&map_split=all")
+    settled(page, "PCA of 70,000 codes")
+    chart = page.locator("[data-testid='stPlotlyChart']").first
+    chart.locator(".main-svg").first.wait_for()
+    page.wait_for_timeout(1500)
+    box = plot_area(chart)
+    tall_shot(page, "latent-map-70k")
+    x_range = lambda: page.evaluate("() => document.querySelector('.js-plotly-plot')._fullLayout.xaxis.range.slice()")
+    before = x_range()
+    page.evaluate("""() => { window.__frames = []; const tick = t => { window.__frames.push(t);
+                             requestAnimationFrame(tick); }; requestAnimationFrame(tick); }""")
+    start = time.perf_counter()
+    drag(page, box, (0.5, 0.5), (0.3, 0.4))  # pan (Streamlit's default drag mode with click selection)
+    for _ in range(3):
+        chart.locator(".modebar-btn[data-title='Zoom in']").first.click()  # no scroll zoom: the page scrolls
+        page.wait_for_timeout(100)
+    chart.locator(".modebar-btn[data-title='Zoom']").first.click()
+    drag(page, box, (0.3, 0.3), (0.6, 0.6))  # a zoom box
+    page.wait_for_timeout(500)
+    seconds = time.perf_counter() - start
+    after = x_range()
+    assert after != before and (after[1] - after[0]) < (before[1] - before[0])  # it panned and zoomed
+    gaps = page.evaluate("() => window.__frames.slice(1).map((t, i) => t - window.__frames[i])")
+    report = {"payload_bytes_largest_frame": max(frames), "interaction_s": round(seconds, 2),
+              "frames": len(gaps) + 1, "frame_gap_ms_p50": round(sorted(gaps)[len(gaps) // 2], 1),
+              "frame_gap_ms_max": round(max(gaps), 1)}
+    SCREENSHOTS.mkdir(exist_ok=True)
+    (SCREENSHOTS / "latent-map-70k.json").write_text(json.dumps(report))
+    print("70k map in the browser:", report)
+    no_exceptions(page)
+    tall_shot(page, "latent-map-70k-zoomed")

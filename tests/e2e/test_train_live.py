@@ -1,0 +1,58 @@
+"""The Train page in a real browser: a tiny job's curve grows live and its model becomes selectable."""
+
+from __future__ import annotations
+
+import re
+
+from browser import no_exceptions, open_page, tall_shot, wait_idle
+
+CURVE_POINTS = """() => {
+    const graph = document.querySelector('.js-plotly-plot');
+    return graph && graph.data && graph.data.length ? graph.data[0].x.length : 0;
+}"""
+
+
+def model_count(page) -> int:
+    sidebar = page.locator("[data-testid='stSidebar']")
+    sidebar.get_by_text(re.compile(r"\d+ models")).wait_for()
+    return int(re.search(r"(\d+) models", sidebar.inner_text()).group(1))
+
+
+def press_on_slider(page, label: str, key: str) -> None:
+    """Move a (select) slider to an end with the keyboard, as a user can."""
+    thumb = page.locator("[data-testid='stSlider']").filter(has_text=label).get_by_role("slider")
+    thumb.focus()
+    thumb.press(key)
+
+
+def curve_points(page, more_than: int, timeout: float = 120_000) -> int:
+    page.wait_for_function(f"() => ({CURVE_POINTS})() > {more_than}", timeout=timeout)
+    return page.evaluate(CURVE_POINTS)
+
+
+def test_train_a_tiny_model_watch_it_learn_then_pick_it(page, app_url):
+    open_page(page, app_url, "train", "dataset=digits")
+    no_exceptions(page)
+    tall_shot(page, "train-form")
+    before = model_count(page)
+    press_on_slider(page, "Batch size", "Home")  # 30 epochs of batches of 16: long enough to watch
+    page.get_by_label("Model name (optional)").fill("e2e-digits")
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_role("button", name="Cancel").wait_for()
+    first = curve_points(page, 1)
+    later = curve_points(page, first + 3)  # the fragment polls: the same chart grows, no reload
+    assert later > first and "train_job=" in page.url
+    assert page.get_by_text(re.compile(r"epoch \d+/30")).count() >= 1
+    no_exceptions(page)
+    tall_shot(page, "train-live")
+    try:
+        page.get_by_text("Saved e2e-digits").wait_for(timeout=300_000)
+    finally:
+        tall_shot(page, "train-end")
+    wait_idle(page)
+    no_exceptions(page)
+    assert model_count(page) == before + 1  # the sidebar of this very page already counts it
+    tall_shot(page, "train-done")
+    open_page(page, app_url, "", "dataset=digits&home_model=e2e-digits")
+    no_exceptions(page)
+    assert "Model e2e-digits" in page.locator("[data-testid='stMain']").inner_text().replace("`", "")

@@ -1,0 +1,77 @@
+"""The Error gallery page in AppTest on the real zoo: find the shoe, ensembles, threshold, sending an image."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_pages import run_page
+
+from aeviz import images
+
+pytestmark = pytest.mark.slow  # each run scores the full 10k test set under real zoo models
+
+PAGE = "pages/anomalies.py"
+STORE = "aeviz_user_images"
+
+
+def metric(at, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def threshold_line(at) -> str:
+    return next(m.value for m in at.markdown if m.value.startswith("Threshold"))
+
+
+def test_shoes_injected_into_mnist_are_found():
+    at = run_page(PAGE, {"dataset": "mnist"})
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.multiselect(key="w_err_models").value[0].name == "mnist-dense-q16-bce"
+    shoes = at.multiselect(key="w_err_cls_fashion-mnist").value
+    assert [str(c) for c in shoes] == ["5", "7", "9"]  # sandal, sneaker, ankle boot
+    assert float(metric(at, "AUROC")) > 0.9 and float(metric(at, "Average precision")) > 0.5
+    assert metric(at, "Median rank of an injected image").endswith("of 10,100")
+    assert "of 100** injected fashion-mnist" in threshold_line(at)
+    assert len(at.get("image")) == 3  # where the injected landed, the worst and the best galleries
+    assert len(at.get("plotly_chart")) == 3  # histogram, ROC curve, per-class boxes
+
+
+def test_an_ensemble_and_the_threshold_slider():
+    at = run_page(PAGE, {"dataset": "mnist", "err_models": "mnist-dense-q16-bce,mnist-conv-q8-bce",
+                         "err_how": "max", "err_metric": "bce"})
+    assert not at.exception, [e.value for e in at.exception]
+    assert [m.name for m in at.multiselect(key="w_err_models").value] == ["mnist-dense-q16-bce", "mnist-conv-q8-bce"]
+    assert not at.radio(key="w_err_how").disabled and at.radio(key="w_err_how").value == "max"
+    assert float(metric(at, "AUROC")) > 0.9
+    assert "flags **100** test images" in threshold_line(at)  # 1 % of 10,000
+    at.slider(key="w_err_flag").set_value(5.0).run()
+    assert "flags **500** test images" in threshold_line(at)
+    assert at.query_params["err_flag"] in ("5.0", ["5.0"])
+
+
+def test_without_injection_the_gallery_ranks_test_images_and_can_send_one():
+    at = run_page(PAGE, {"dataset": "mnist", "err_src": "none"})
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.metric and len(at.get("image")) == 2
+    choice = next(s for s in at.selectbox if s.label.startswith("Send an image"))
+    assert choice.value.startswith("rank 1: test #")
+    next(b for b in at.button if b.label == "Send to your images").click().run()
+    (sent,) = at.session_state[STORE]
+    assert sent.name == choice.value and sent.image.shape == (28, 28)
+
+
+def test_your_own_images_can_be_injected():
+    at = run_page(PAGE, {"dataset": "mnist", "err_src": "your images"})
+    blob = np.zeros((28, 28), np.float32)
+    blob[4:24, 4:24] = 1.0  # a filled square: nothing like a digit
+    at.session_state[STORE] = [images.Preprocessed(blob, (), False, "square")]
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert metric(at, "AUROC") == "1.000"  # a filled square is worse than every test digit
+    assert metric(at, "Median rank of an injected image") == "1 of 10,001"
+
+
+def test_digits_get_mnist_resized_to_8x8():
+    at = run_page(PAGE, {"dataset": "digits"})
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("resized from 28x28 to 8x8" in c.value for c in at.caption)
+    assert float(metric(at, "AUROC")) > 0.8

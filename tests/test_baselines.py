@@ -1,0 +1,107 @@
+"""The PCA baseline and the series of zoo models across bottleneck sizes, on real data and the real zoo."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn.decomposition import PCA
+
+from aeviz import baselines, cache, list_checkpoints, load_checkpoint, load_dataset
+from aeviz.baselines import arch_label, beats_pca, fit_pca, group_series, pca_baseline, split_series
+from aeviz.metrics import image_errors
+
+
+def test_fit_pca_slices_nested_components_and_errors_fall():
+    rng = np.random.default_rng(0)
+    basis = np.linalg.qr(rng.normal(size=(30, 5)))[0].T  # (5,30) orthonormal: data of rank 5 plus a mean
+    train = np.clip(0.5 + 0.1 * rng.normal(size=(400, 5)) @ basis, 0, 1).astype(np.float32)
+    test = np.clip(0.5 + 0.1 * rng.normal(size=(100, 5)) @ basis, 0, 1).astype(np.float32)
+    fitted = fit_pca(train, test, k=8, sizes=(1, 2, 4, 8))
+    assert fitted["components"].shape == (8, 30) and list(fitted["sizes"]) == [1, 2, 4, 8]
+    assert np.all(np.diff(fitted["test_mse"]) <= 1e-9) and fitted["test_mse"][-1] < 1e-6  # rank 5 < 8: exact
+    # the first 2 of 8 components span the same plane as a 2-component fit: slicing is exact
+    direct = PCA(n_components=2, svd_solver="full").fit(train).components_
+    sliced = fitted["components"][:2]
+    np.testing.assert_allclose(sliced.T @ sliced, direct.T @ direct, atol=1e-4)
+
+
+def test_fit_pca_caps_components_at_the_data():
+    x = np.random.default_rng(1).random((20, 6), dtype=np.float32)
+    fitted = fit_pca(x, x, k=64)
+    assert fitted["components"].shape == (6, 6) and list(fitted["sizes"]) == [2, 4]
+
+
+def test_digits_baseline_is_cached_on_disk_and_reconstructs(isolated_dirs):
+    pca = pca_baseline("digits")
+    assert pca.max_q == 64 and list(pca.sizes) == list(baselines.SIZES)
+    assert np.all(np.diff(pca.test_mse) < 0) and pca.test_mse[-1] < 1e-8  # 64 of 64 pixels: lossless
+    assert list((cache.cache_dir() / "pca-baseline").glob("*.npz"))
+    again = pca_baseline("digits")
+    np.testing.assert_array_equal(again.components, pca.components)
+    with pytest.raises(ValueError):
+        pca.components[0, 0] = 1.0  # shared between sessions: read-only
+    test = load_dataset("digits", "test").images.numpy()
+    recon = pca.reconstruct(test, 8)
+    assert recon.shape == test.shape and recon.min() >= 0 and recon.max() <= 1
+    assert image_errors(test, recon).mean() == pytest.approx(pca.mse(8), rel=1e-4)
+    assert pca.mse(3) is None
+    with pytest.raises(ValueError):
+        pca.reconstruct(test, 65)
+
+
+def test_zoo_series_group_by_architecture_and_loss():
+    series = {s.name: s for s in group_series(list_checkpoints(dataset="mnist"))}
+    assert list(series)[:2] == ["dense-bce", "dense-h256x128-bce"]
+    assert {"conv-bce", "vae-h256-bce", "vae-conv-bce", "dense-mse"} <= set(series)
+    assert not any(name.startswith(("sparse", "denoising", "linear", "contractive")) for name in series)
+    assert series["dense-bce"].sizes == (2, 4, 8, 16, 32, 64)
+    assert {2, 8} <= set(series["conv-bce"].sizes) and not {4, 64} & set(series["conv-bce"].sizes)  # gaps
+    assert series["conv-bce"].at(4) is None and series["conv-bce"].at(8).bottleneck == 8
+    assert series["dense-mse"].loss == "mse" and series["dense-mse"].arch == "dense"
+    digits = {s.name: s for s in group_series(list_checkpoints(dataset="digits"))}
+    assert digits["dense-bce"].sizes == (2, 4, 8, 16)
+
+
+def test_series_names_and_labels():
+    assert split_series("dense-h256x128-bce") == ("dense-h256x128", "bce")
+    assert split_series("vae-conv-bce-beta4") == ("vae-conv-beta4", "bce")
+    assert arch_label("dense-h256x128") == "dense 256-128" and arch_label("vae-conv") == "VAE conv"
+
+
+@pytest.mark.slow
+def test_mnist_deeper_dense_beats_pca_where_the_plain_one_does_not():
+    pca = pca_baseline("mnist")  # fits on 60k train images: a few seconds
+    assert pca.mse(2) == pytest.approx(0.0555, abs=5e-4)
+    series = {s.name: s for s in group_series(list_checkpoints(dataset="mnist"))}
+    plain_wins, plain_losses = beats_pca(series["dense-bce"], pca)
+    deep_wins, deep_losses = beats_pca(series["dense-h256x128-bce"], pca)
+    assert 2 in plain_losses and 2 in deep_wins and 8 in plain_wins
+
+
+def test_reconstruction_grid_rows_labels_and_gaps():
+    test = load_dataset("digits", "test")
+    images = test.images[:5].numpy()
+    conv = next(s for s in group_series(list_checkpoints(dataset="digits")) if s.name == "conv-bce")
+    sizes = [2, 4, 8]
+    models = {q: load_checkpoint(info.path) if (info := conv.at(q)) else None for q in sizes}
+    pca = pca_baseline("digits")
+    grid = baselines.reconstruction_grid(images, [f"#{i}" for i in range(5)], conv.label, models, pca, sizes)
+    assert grid.row_labels == ["original", "conv q=2", "PCA q=2", "conv q=4: not trained", "PCA q=4",
+                               "conv q=8", "PCA q=8"]
+    assert [len(r) for r in grid.rows] == [5, 5, 5, 0, 5, 5, 5] and grid.cell_labels[3] == []
+    model_errors = image_errors(images, models[8].reconstruct(torch.from_numpy(images)).numpy())
+    assert grid.cell_labels[5] == [f"{e:.4f}" for e in model_errors]
+    assert float(grid.cell_labels[6][0]) == pytest.approx(image_errors(images[:1], pca.reconstruct(images[:1], 8))[0],
+                                                          abs=1e-4)
+
+
+def test_rate_distortion_figure_has_a_trace_per_series_and_pca():
+    series = group_series(list_checkpoints(dataset="digits"))
+    fig = baselines.rate_distortion_figure(series, pca_baseline("digits"), highlight="conv-bce")
+    names = [t.name for t in fig.data]
+    assert names == [s.label for s in series] + ["PCA"]
+    conv = fig.data[names.index("conv")]
+    assert list(conv.x) == list(series[names.index("conv")].sizes) and conv.line.width > fig.data[0].line.width
+    assert list(conv.y) == [m.metrics["mse"] for m in series[names.index("conv")].models]
+    assert max(fig.data[-1].x) == max(q for s in series for q in s.sizes) < 64  # not PCA's lossless q=64

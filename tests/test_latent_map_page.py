@@ -1,0 +1,132 @@
+"""The Latent space page in AppTest on the real zoo: map, selections, decode-anywhere, side by side, jobs, kNN."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from plotly_events import chart, select
+
+from aeviz import checkpoints
+
+REPO = Path(__file__).resolve().parent.parent
+PAGE = "pages/latent_map.py"
+
+
+@pytest.fixture(autouse=True)
+def no_warm_up(monkeypatch):
+    monkeypatch.setenv("AEVIZ_WARM_UP", "0")  # the UMAP helper process starts when a fit needs it, not per test
+
+
+def open_page(timeout: float = 180, **query):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=timeout)
+    for key, value in {"dataset": "digits", **query}.items():
+        at.query_params[key] = value
+    at.run()
+    at.switch_page(PAGE)
+    return at.run()
+
+
+def settle(at, timeout: float = 240):
+    """Rerun until no background job shows progress any more (a browser polls; AppTest must ask)."""
+    deadline = time.monotonic() + timeout
+    while at.get("progress") and time.monotonic() < deadline:
+        time.sleep(0.5)
+        at.run()
+    assert not at.get("progress"), [p.proto.text for p in at.get("progress")]
+    return at
+
+
+def ok(at):
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    return at
+
+
+def texts(at) -> str:
+    return "\n".join(str(e.value) for kind in ("markdown", "caption", "info") for e in at.get(kind))
+
+
+def zoo(series: str, q: int) -> str:
+    return next(c.name for c in checkpoints.list_checkpoints(dataset="digits")
+                if c.series == series and c.bottleneck == q)
+
+
+def test_pca_map_then_a_box_selection_shows_the_gallery():
+    at = ok(open_page(map_method="pca"))
+    assert at.title[0].value.startswith("Latent space")
+    assert "PCA of 360 codes" in texts(at) and "Select some points" in texts(at)
+    spec = chart(at, "map_chart").proto.spec
+    assert '"decode here"' in spec and '"bdata"' in spec  # click lattice, typed arrays
+    ok(select(at, "map_chart", [0, 5, 9, 12, 40, -3, -4]))  # a box catches points and lattice spots
+    assert "**5 selected**" in texts(at)
+    assert len(at.image) == 1  # one composed gallery, not one image per point
+    assert at.get("download_button")
+
+
+def test_a_click_on_an_empty_spot_decodes_it_exactly_on_pca():
+    at = ok(select(ok(open_page(map_method="pca")), "map_chart", [-1 - 465]))
+    assert "Decoding a map position is exact" in texts(at)
+    assert len(at.image) == 2  # the decoded image and its nearest neighbours on the map
+    assert "selected" not in texts(at)
+
+
+def test_a_click_on_a_point_decodes_its_position_too():
+    at = ok(select(ok(open_page(map_method="pca")), "map_chart", [17]))
+    assert "**1 selected**" in texts(at) and "Decoding a map position" in texts(at)
+
+
+def test_two_d_model_offers_the_code_plane_and_the_decoded_manifold_underneath():
+    at = ok(open_page(map_model=zoo("vae-h64-bce", 2), map_under="1"))
+    assert at.radio(key="w_map_method").options[0] == "code plane"
+    assert "code plane of 360 codes" in texts(at)
+    spec = chart(at, "map_chart").proto.spec
+    assert '"images":[' in spec and "iVBORw0KGgo" in spec  # the decoded manifold as a PNG, under the points
+    at = ok(select(at, "map_chart", [-1]))
+    assert "exact: the code is the position itself" in texts(at)
+
+
+def test_side_by_side_lights_up_the_same_images_in_the_second_map():
+    at = ok(open_page(map_method="pca", map_model=zoo("dense-bce", 16), map_other=zoo("dense-bce", 2)))
+    assert "selectedpoints" not in chart(at, "map_chart_other").proto.spec
+    at = ok(select(at, "map_chart", [1, 2, 3]))
+    assert "selectedpoints" in chart(at, "map_chart_other").proto.spec
+    assert f"**{zoo('dense-bce', 2)}** · PCA" in texts(at)  # both mapped the same way
+
+
+def test_unknown_url_values_fall_back_to_defaults():
+    at = ok(open_page(map_method="isomap", map_model="no-such-model", map_split="everything"))
+    assert at.radio(key="w_map_method").value == "umap"
+    assert at.radio(key="w_map_split").value == "test"
+
+
+def test_knn_panel_lists_raw_pixels_and_every_model():
+    at = settle(ok(open_page(map_method="pca")))
+    table = at.dataframe[0].value
+    assert list(table["codes of"][:1]) == ["raw pixels"] and len(table) == 1 + len(checkpoints.list_checkpoints(
+        dataset="digits"))
+    assert table["kNN-7 %"][0] > 95 and set(table["from"]) == {"computed", "checkpoint"}
+
+
+@pytest.mark.slow
+def test_all_images_map_is_fitted_in_the_background_then_shown():
+    at = ok(open_page(map_method="pca", map_split="all"))
+    if "test + train" not in texts(at) or "1,797" not in texts(at):
+        assert "Meanwhile: the PCA map of the test set" in texts(at)  # never blocks: the test map meanwhile
+        at = settle(at)
+    assert "PCA of 1,797 codes" in texts(at) and "Indices from 360 on are training images" in texts(at)
+    ok(select(at, "map_chart", [1000, 1500]))
+    assert "**2 selected**" in texts(at)
+
+
+@pytest.mark.slow
+def test_cold_tsne_shows_progress_then_the_map():
+    at = ok(open_page(map_method="tsne", map_model=zoo("dense-bce", 8)))
+    assert at.get("progress") and "Meanwhile: the PCA map" in texts(at)
+    at = ok(settle(at))
+    assert "t-SNE of 360 codes" in texts(at)
+    at = ok(select(at, "map_chart", [-100]))
+    assert "approximate" in texts(at) and "t-SNE has no inverse" in texts(at)

@@ -1,0 +1,92 @@
+"""The reconstructions page in AppTest: family and image switches change the grid; without a zoo it trains one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_pages import REPO, run_page
+
+from aeviz import images, ui
+from aeviz.checkpoints import user_dir
+
+PAGE = "pages/reconstructions.py"
+
+
+def grid_url(at) -> str:
+    """The media URL of the one composed grid image (a hash of its bytes): changes when the picture does."""
+    shown = at.get("image")
+    assert len(shown) == 1, "the grid is one composed image"
+    return shown[0].proto.imgs[0].url
+
+
+@pytest.fixture
+def fresh_listing():
+    """The checkpoint listing is cached for a few seconds per process: start and end with a fresh one."""
+    ui.refresh_models()
+    yield
+    ui.refresh_models()
+
+
+@pytest.mark.slow  # fits the MNIST PCA baseline (60k images) in a fresh cache
+def test_switching_family_and_loss_changes_the_grid():
+    at = run_page(PAGE, {"dataset": "mnist"})
+    assert not at.exception, [e.value for e in at.exception]
+    family = at.radio(key="w_rec_family")
+    assert family.options == ["dense", "dense 256-128", "conv", "VAE conv", "VAE 256"]
+    assert at.radio(key="w_rec_loss").options == ["BCE", "MSE"]  # dense has both losses
+    assert grid_url(at).endswith(".png")
+    dense = grid_url(at)
+    assert "dense** beats PCA at q = 4, 8, 16, 32, 64; PCA does as well or better at q = 2" in at.markdown[-1].value
+    family.set_value("dense-h256x128").run()
+    assert grid_url(at) != dense and "PCA does" not in at.markdown[-1].value  # the deeper net wins at every q
+    at.radio(key="w_rec_family").set_value("conv").run()
+    conv = grid_url(at)
+    assert conv != dense and at.query_params["rec_family"] in ("conv", ["conv"])
+    assert not [r for r in at.radio if r.key == "w_rec_loss"]  # conv has BCE only: no loss switch
+    at.radio(key="w_rec_family").set_value("dense").run()
+    at.radio(key="w_rec_loss").set_value("mse").run()
+    assert grid_url(at) not in (dense, conv) and not at.exception
+    assert at.get("download_button")[0].proto.url.endswith(".png")
+
+
+def test_picking_a_class_changes_the_grid_on_digits():
+    at = run_page(PAGE, {"dataset": "digits"})
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.radio(key="w_rec_family").options == ["dense", "conv", "VAE 64"]
+    before = grid_url(at)
+    at.radio(key="w_rec_mode").set_value("by class").run()
+    at.selectbox(key="w_rec_class").set_value(3).run()
+    assert grid_url(at) != before and not at.exception
+    assert at.query_params["rec_class"] in ("3", ["3"])
+
+
+def test_the_users_own_images_go_through_the_grid():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    at.query_params["dataset"] = "mnist"
+    stroke = np.zeros((28, 28), np.float32)
+    stroke[4:24, 12:16] = 1.0
+    at.session_state["aeviz_user_images"] = [images.Preprocessed(stroke, (), False, "my one")]
+    at.run()
+    at.switch_page(PAGE).run()
+    at.radio(key="w_rec_mode").set_value("your images").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.get("image")) == 1 and "your images" in at.radio(key="w_rec_mode").options
+
+
+@pytest.mark.slow
+def test_without_a_zoo_it_says_so_and_trains_a_small_model(tmp_path, monkeypatch, fresh_listing):
+    empty = tmp_path / "no-zoo"
+    empty.mkdir()
+    monkeypatch.setenv("AEVIZ_ZOO_DIR", str(empty))
+    ui.refresh_models()
+    at = run_page(PAGE, {"dataset": "digits"})
+    assert not at.exception, [e.value for e in at.exception]
+    assert "no trained autoencoders for **digits**" in at.info[0].value and not at.get("image")
+    at.selectbox(key="rec_train_q").set_value(4)
+    at.button(key="rec_train").click().run()  # 30 epochs on 1,437 8x8 images: a few seconds
+    assert not at.exception, [e.value for e in at.exception]
+    assert [p.name for p in user_dir().glob("*.safetensors")] == ["digits-dense-q4-bce.safetensors"]
+    assert at.radio(key="w_rec_family").options == ["dense"] and len(at.get("image")) == 1
+    assert not [i for i in at.info if "no trained autoencoders" in i.value]

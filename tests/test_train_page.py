@@ -1,0 +1,118 @@
+"""The Train page under AppTest: a tiny real job from the form to a model every page can pick."""
+
+from __future__ import annotations
+
+import pytest
+from test_pages import run_page
+from test_trainjobs import wait_for
+
+from aeviz import ui
+from aeviz.checkpoints import user_dir
+
+PAGE = "pages/train.py"
+
+
+@pytest.fixture(autouse=True)
+def no_jobs_left():
+    """The job manager is one per process (like a server's): each test ends every job it started."""
+    yield
+    manager = ui.job_manager()
+    for job in manager.jobs():
+        manager.cancel(job.id)
+    wait_for(lambda: all(j.state not in ("queued", "running") for j in manager.jobs()))
+
+
+def by_label(widgets, label: str):
+    return next(w for w in widgets if w.label == label)
+
+
+def submit(at, **values):
+    """Fill the form (epochs, q, batch, name, folder) and press Start training."""
+    fields = {"epochs": (at.slider, "Epochs"), "q": (at.select_slider, "Bottleneck (code size)"),
+              "batch": (at.select_slider, "Batch size"), "name": (at.text_input, "Model name (optional)"),
+              "folder": (at.text_input, "Folder on this server")}
+    for key, value in values.items():
+        widgets, label = fields[key]
+        by_label(widgets, label).set_value(value)
+    by_label(at.button, "Start training").click()
+    return at.run()
+
+
+def job_in_url(at) -> str:
+    value = at.query_params["train_job"]
+    return value[0] if isinstance(value, list) else value
+
+
+def finished(job_id: str):
+    snap = ui.job_manager().snapshot(job_id)
+    return snap if snap is not None and not snap.active else None
+
+
+@pytest.mark.slow
+def test_a_tiny_job_trains_and_its_model_shows_up_on_other_pages():
+    at = run_page(PAGE, {"dataset": "digits"})
+    assert not at.exception and "images/s" in at.caption[0].value  # the time estimate before starting
+    at = submit(at, epochs=3, q=8, name="apptest-digits")
+    assert not at.exception and not at.error
+    job_id = job_in_url(at)
+    assert by_label(at.button, "Cancel")  # the live panel replaced the form
+    snap = wait_for(lambda: finished(job_id))
+    assert snap.state == "done" and (user_dir() / "apptest-digits.safetensors").is_file()
+    at.run()
+    assert not at.exception and "Saved **apptest-digits**" in at.success[0].value
+    assert "apptest-digits" in [m.name for m in ui.list_models("digits")]
+    home = run_page("pages/home.py", {"dataset": "digits"})  # any page, opened by anyone, lists it at once
+    assert not home.exception and "apptest-digits" in by_label(home.selectbox, "Model").options
+
+
+@pytest.mark.slow
+def test_cancel_from_the_page_saves_nothing():
+    at = submit(run_page(PAGE, {"dataset": "digits"}), epochs=100, batch=16)
+    job_id = job_in_url(at)
+    wait_for(lambda: ui.job_manager().snapshot(job_id).steps)
+    by_label(at.button, "Cancel").click().run()
+    snap = wait_for(lambda: finished(job_id))
+    assert snap.state == "cancelled" and not (user_dir().exists() and any(user_dir().iterdir()))
+    at.run()
+    assert not at.exception and at.warning[0].value.startswith("Cancelled")
+    assert by_label(at.button, "Start training")  # the form is back
+
+
+def test_a_bad_model_name_is_refused_before_any_job_starts():
+    before = len(ui.job_manager().jobs())
+    at = submit(run_page(PAGE, {"dataset": "digits"}), name="../../etc/passwd")
+    assert not at.exception and "not a usable model name" in at.error[0].value
+    assert "train_job" not in at.query_params and len(ui.job_manager().jobs()) == before
+
+
+@pytest.mark.slow
+def test_a_folder_without_images_fails_with_the_reason_on_the_page(tmp_path, monkeypatch):
+    monkeypatch.setenv("AEVIZ_TRAIN_FOLDERS", str(tmp_path))
+    (tmp_path / "empty").mkdir()
+    at = run_page(PAGE, {"dataset": "digits", "train_data": "a folder of images"})
+    at = submit(at, folder=str(tmp_path / "empty"))
+    job_id = job_in_url(at)
+    assert wait_for(lambda: finished(job_id)).state == "failed"
+    at.run()
+    assert not at.exception and "Training failed: No images found in" in at.error[0].value
+    outside = submit(run_page(PAGE, {"dataset": "digits", "train_data": "a folder of images"}), folder="/etc")
+    assert "outside the folders this server trains on" in outside.error[0].value
+
+
+@pytest.mark.slow
+def test_a_model_of_an_image_folder_brings_its_folder_to_every_page(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from aeviz.data import load_dataset
+
+    digits = load_dataset("digits", "test")
+    for i in range(60):  # two classes of real pictures, one sub-folder each
+        label = int(digits.labels[i]) % 2
+        (tmp_path / f"class{label}").mkdir(exist_ok=True)
+        Image.fromarray((digits.images[i, 0].numpy() * 255).astype("uint8")).save(tmp_path / f"class{label}/{i}.png")
+    monkeypatch.setenv("AEVIZ_TRAIN_FOLDERS", str(tmp_path))
+    at = run_page(PAGE, {"dataset": "digits", "train_data": "a folder of images"})
+    at = submit(at, folder=str(tmp_path), epochs=2, name="my-folder-model")
+    assert wait_for(lambda: finished(job_in_url(at))).state == "done"
+    home = run_page("pages/home.py", {"dataset": f"folder:{tmp_path}"})
+    assert not home.exception and by_label(home.selectbox, "Model").options == ["my-folder-model"]
