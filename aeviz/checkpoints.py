@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from .models import MODELS, AutoEncoder, build_model, series_of
@@ -36,10 +37,36 @@ def user_dir() -> Path:
     return Path(home) / "checkpoints"
 
 
-def maps_path(checkpoint: str | Path) -> Path:
-    """Where the zoo ships a checkpoint's precomputed test-set maps: `<name>.maps.npz` beside it."""
+def shipped_path(checkpoint: str | Path, kind: str) -> Path:
+    """Where the zoo ships precomputed test-set arrays of a checkpoint: `<name>.<kind>.npz` beside it."""
     checkpoint = Path(checkpoint)
-    return checkpoint.parent / f"{checkpoint.name.removesuffix(SUFFIX)}.maps.npz"
+    return checkpoint.parent / f"{checkpoint.name.removesuffix(SUFFIX)}.{kind}.npz"
+
+
+def maps_path(checkpoint: str | Path) -> Path:
+    """The shipped 2-D maps of the test codes (see projection.save_maps)."""
+    return shipped_path(checkpoint, "maps")
+
+
+ERROR_METRICS = ("mse", "bce")
+
+
+def save_test_errors(checkpoint: str | Path, content: str, errors: dict[str, np.ndarray]) -> None:
+    """Ship per-image test errors beside a zoo checkpoint, so a cold server ranks images at once."""
+    from .cache import save_arrays
+
+    save_arrays(shipped_path(checkpoint, "errors"), content_hash=np.array(content),
+                **{m: np.asarray(e, np.float32) for m, e in errors.items()})
+
+
+def load_test_errors(checkpoint: str | Path, content: str, metric: str, n: int) -> np.ndarray | None:
+    """The shipped per-image test errors (n,) under `metric`; None if missing, stale or for another split."""
+    from .cache import load_arrays
+
+    arrays = load_arrays(shipped_path(checkpoint, "errors"), delete_corrupt=False)  # shipped: never delete
+    if arrays is None or str(arrays.get("content_hash", "")) != content or metric not in arrays:
+        return None
+    return arrays[metric] if arrays[metric].shape == (n,) else None
 
 
 def content_hash(state: dict[str, torch.Tensor]) -> str:

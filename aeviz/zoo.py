@@ -92,8 +92,20 @@ def build(datasets: list[str], out_dir: Path | None = None, force: bool = False,
 MAP_METHODS = ("pca", "umap")
 
 
+def _ship_errors(info, model, test, force: bool) -> None:
+    """Per-image test errors (MSE and BCE) beside the checkpoint: the error gallery and percentiles start warm."""
+    from .checkpoints import ERROR_METRICS, load_test_errors, save_test_errors
+    from .metrics import image_errors, reconstruct_all
+
+    content = info.metadata["hash"]
+    if not force and all(load_test_errors(info.path, content, m, len(test)) is not None for m in ERROR_METRICS):
+        return
+    recon = reconstruct_all(model, test)
+    save_test_errors(info.path, content, {m: image_errors(test, recon, m) for m in ERROR_METRICS})
+
+
 def build_maps(datasets: list[str], folder: Path | None = None, force: bool = False) -> None:
-    """Fit and store the seeded PCA and UMAP maps of each zoo model's test codes beside its checkpoint."""
+    """Store each zoo model's test errors and the seeded PCA and UMAP maps of its test codes beside it."""
     from .checkpoints import load_checkpoint, maps_path, scan_checkpoints
     from .data import load_dataset
     from .metrics import encode_all
@@ -102,7 +114,9 @@ def build_maps(datasets: list[str], folder: Path | None = None, force: bool = Fa
     infos, _ = scan_checkpoints([folder or zoo_dir()])
     for info in (i for i in infos if i.dataset in datasets):
         model = load_checkpoint(info.path)
-        codes = encode_all(model, load_dataset(info.dataset, "test").images)
+        test = load_dataset(info.dataset, "test").images
+        _ship_errors(info, model, test, force)
+        codes = encode_all(model, test)
         target, content = maps_path(info.path), info.metadata["hash"]
         methods = (*MAP_METHODS, "raw") if codes.shape[1] == 2 else MAP_METHODS
         if not force and set(load_maps(target, content, codes)) >= set(methods):

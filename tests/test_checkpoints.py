@@ -6,6 +6,7 @@ import json
 import os
 import struct
 
+import numpy as np
 import pytest
 import torch
 
@@ -104,3 +105,31 @@ def test_listing_skips_bad_files_and_filters(tmp_path):
     digits = list_checkpoints([tmp_path], dataset="digits")
     assert [i.family for i in digits] == ["dense"] and digits[0].series == "dense-bce"
     assert read_metadata(tmp_path / "a.safetensors")["dataset"] == "digits"
+
+
+def test_shipped_test_errors_round_trip_and_refuse_stale_files(tmp_path):
+    from aeviz.checkpoints import load_test_errors, save_test_errors, shipped_path
+
+    ckpt = tmp_path / "m.safetensors"
+    errors = {"mse": np.linspace(0, 1, 5, dtype=np.float32), "bce": np.ones(5, np.float32)}
+    save_test_errors(ckpt, "h1", errors)
+    assert shipped_path(ckpt, "errors").name == "m.errors.npz"
+    np.testing.assert_array_equal(load_test_errors(ckpt, "h1", "mse", 5), errors["mse"])
+    assert load_test_errors(ckpt, "retrained", "mse", 5) is None  # another checkpoint's errors
+    assert load_test_errors(ckpt, "h1", "mse", 6) is None  # another split's size
+    assert load_test_errors(ckpt, "h1", "l1", 5) is None
+    assert load_test_errors(tmp_path / "none.safetensors", "h1", "mse", 5) is None
+
+
+def test_the_zoo_ships_the_errors_the_app_would_compute():
+    from aeviz.checkpoints import load_test_errors, zoo_dir
+    from aeviz.data import load_dataset
+    from aeviz.metrics import image_errors, reconstruct_all
+
+    path = zoo_dir() / "digits-conv-q8-bce.safetensors"
+    model = load_checkpoint(path)
+    test = load_dataset("digits", "test").images
+    recon = reconstruct_all(model, test)
+    for metric in ("mse", "bce"):
+        shipped = load_test_errors(path, model.metadata["hash"], metric, len(test))
+        np.testing.assert_allclose(shipped, image_errors(test, recon, metric), rtol=1e-5)

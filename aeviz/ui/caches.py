@@ -72,6 +72,11 @@ def _codes(path: str, content_hash: str, dataset: str, split: str) -> np.ndarray
 
 @st.cache_resource(show_spinner=False, max_entries=128)
 def _errors(path: str, content_hash: str, dataset: str, split: str, metric: str) -> np.ndarray:
+    if split == "test":
+        shipped = checkpoints.load_test_errors(path, content_hash, metric, len(get_dataset(dataset, split)))
+        if shipped is not None:
+            return _readonly(shipped)
+
     def compute():
         test = get_dataset(dataset, split).images
         return {"errors": image_errors(test, reconstruct_all(_load_model_by_path(path), test), metric)}
