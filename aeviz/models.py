@@ -109,11 +109,17 @@ CODE_ACTIVATIONS = {"linear": nn.Identity, "relu": nn.ReLU, "sigmoid": nn.Sigmoi
 
 
 class Output(NamedTuple):
-    """What a forward pass returns: reconstruction in data space, the code, and the named loss parts."""
+    """What a forward pass returns: the decoder's raw output, the code, and the named loss parts."""
 
-    recon: torch.Tensor
+    raw: torch.Tensor  # logits for a sigmoid output, values for a linear one
     code: torch.Tensor
     losses: dict[str, torch.Tensor]
+    sigmoid_output: bool = True
+
+    @property
+    def recon(self) -> torch.Tensor:
+        """The reconstruction in data space; computed on demand: training needs only the loss."""
+        return torch.sigmoid(self.raw) if self.sigmoid_output else self.raw
 
     @property
     def loss(self) -> torch.Tensor:
@@ -170,8 +176,7 @@ class AutoEncoder(nn.Module):
         code = self.encode(inputs)
         raw = self.decode_raw(code)
         losses = {"recon": self.recon_loss(raw, x), **self.penalties(inputs, code)}
-        recon = torch.sigmoid(raw) if self.config.output == "sigmoid" else raw
-        return Output(recon, code, losses)
+        return Output(raw, code, losses, self.config.output == "sigmoid")
 
     def penalties(self, inputs: torch.Tensor, code: torch.Tensor) -> dict[str, torch.Tensor]:
         return {}
@@ -199,8 +204,7 @@ class VAE(AutoEncoder):
         kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(dim=1).mean()
         pixels = math.prod(self.config.input_shape)  # KL per pixel keeps the ELBO's balance
         losses = {"recon": self.recon_loss(raw, x), "kl": self.config.beta * kl / pixels}
-        recon = torch.sigmoid(raw) if self.config.output == "sigmoid" else raw
-        return Output(recon, code, losses)
+        return Output(raw, code, losses, self.config.output == "sigmoid")
 
 
 class DenoisingAE(AutoEncoder):
