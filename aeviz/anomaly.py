@@ -152,7 +152,13 @@ def _log_ticks(lo: float, hi: float) -> tuple[list[float], list[str]]:
 
 
 def histogram_figure(scores_in: np.ndarray, threshold: float, *, xlabel: str, scores_out=None, out_name: str = ""):
-    """Error histogram (log counts) of the test set, injected images on the same bins, the threshold line.
+    """Error histogram (log counts) of the test set, injected images on the same bins, the threshold line."""
+    return with_threshold(histogram_spec(scores_in, xlabel=xlabel, scores_out=scores_out, out_name=out_name),
+                          threshold)
+
+
+def histogram_spec(scores_in: np.ndarray, *, xlabel: str, scores_out=None, out_name: str = "") -> dict:
+    """The histogram without its threshold line, as a plotly spec: built once, then marked per slider move.
 
     Positive scores (raw errors) are binned on a log scale: errors span decades, and on a linear axis the
     whole test set would sit in the first few bins, next to the far-off injected images. The bars are drawn
@@ -172,35 +178,56 @@ def histogram_figure(scores_in: np.ndarray, threshold: float, *, xlabel: str, sc
     if has_out:
         fig.add_trace(go.Bar(y=np.histogram(pos(scores_out), edges)[0], name=out_name or "injected",
                              marker_color=_OUT, opacity=0.85, **bar))
-    fig.add_vline(x=float(pos(threshold)), line_dash="dash", line_color="#222", annotation_text="threshold",
-                  annotation_position="top right")
     fig.update_layout(barmode="overlay", height=360, xaxis_title=xlabel + (" (log scale)" if log_x else ""),
                       yaxis_title="images (log scale)", margin=dict(l=50, r=10, t=40, b=50),
-                      legend=dict(orientation="h", x=0, y=1.02, yanchor="bottom"))
+                      legend=dict(orientation="h", x=0, y=1.02, yanchor="bottom"), meta={"log_x": log_x})
     fig.update_yaxes(type="log", dtick=1)
     if log_x:
         ticks, labels = _log_ticks(float(both.min()), float(both.max()))
         fig.update_xaxes(tickvals=ticks, ticktext=labels)
-    return fig
+    return fig.to_dict()
+
+
+def with_threshold(spec: dict, threshold: float):
+    """The histogram `spec` with a dashed line (and its label) at `threshold`; `spec` is left as it was."""
+    from .figures import fast_figure
+
+    x = float(np.log10(threshold) if spec["layout"]["meta"]["log_x"] else threshold)
+    line = dict(type="line", x0=x, x1=x, xref="x", y0=0, y1=1, yref="y domain",
+                line=dict(dash="dash", color="#222"))
+    label = dict(text="threshold", x=x, xref="x", y=1, yref="y domain", xanchor="left", yanchor="top",
+                 showarrow=False)
+    return fast_figure({**spec, "layout": {**spec["layout"], "shapes": [line], "annotations": [label]}})
 
 
 def roc_figure(det: Detection, point: tuple[float, float] | None = None):
     """The ROC curve with the chance diagonal; `point` (fpr, tpr) marks the current threshold."""
+    return with_point(roc_spec(det), point)
+
+
+def roc_spec(det: Detection) -> dict:
+    """The ROC curve and the chance diagonal as a plotly spec, built once per detection result."""
     import plotly.graph_objects as go
 
     fig = go.Figure([go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="#999"),
                                 name="chance", hoverinfo="skip"),
                      go.Scatter(x=det.fpr, y=det.tpr, mode="lines", line=dict(color=_OUT, width=3),
                                 name=f"AUROC {det.auroc:.3f}")])
-    if point is not None:
-        fig.add_trace(go.Scatter(x=[point[0]], y=[point[1]], mode="markers", name="threshold",
-                                 marker=dict(size=13, color="#222", symbol="x")))
     fig.update_layout(height=360, xaxis_title="false positive rate (test images flagged)",
                       yaxis_title="true positive rate (injected found)", margin=dict(l=50, r=10, t=30, b=50),
                       legend=dict(x=0.45, y=0.08))
     fig.update_xaxes(range=[0, 1])
     fig.update_yaxes(range=[0, 1.02])
-    return fig
+    return fig.to_dict()
+
+
+def with_point(spec: dict, point: tuple[float, float] | None):
+    """The ROC `spec` with the current threshold marked at (fpr, tpr); `spec` is left as it was."""
+    from .figures import fast_figure
+
+    marker = [dict(type="scatter", x=[point[0]], y=[point[1]], mode="markers", name="threshold",
+                   marker=dict(size=13, color="#222", symbol="x"))] if point is not None else []
+    return fast_figure({**spec, "data": [*spec["data"], *marker]})
 
 
 def _box_stats(values: np.ndarray) -> dict:

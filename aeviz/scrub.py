@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import lru_cache
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
 
-from .figures import TEXT, compose_grid, to_uint8
+from .figures import compose_grid, paste_caption, to_uint8
 
 PAD = 2
-WHITE_L = 255
 
 
 def cell_scale(height: int, target: int = 84) -> int:
@@ -34,41 +31,6 @@ def _frame_rows(rows: Sequence) -> tuple[list[np.ndarray], int]:
     if len(counts) > 1:
         raise ValueError(f"rows disagree on the number of frames: {sorted(counts)}")
     return cells, counts.pop() if counts else 1
-
-
-@lru_cache(maxsize=8)
-def _font(size: int):
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:  # pillow < 10.1
-        return ImageFont.load_default()
-
-
-@lru_cache(maxsize=512)
-def _glyph(char: str, size: int) -> np.ndarray:
-    """One character in the caption font on a shared baseline, (h, advance + 2) uint8, dark on white."""
-    font = _font(size)
-    width = max(1, int(np.ceil(font.getlength(char))))
-    height = int(font.getbbox("Agjy|0.9", anchor="la")[3])
-    canvas = Image.new("L", (width + 2, height), WHITE_L)
-    ImageDraw.Draw(canvas).text((0, 0), char, fill=TEXT[0], font=font, anchor="la")
-    return np.asarray(canvas)
-
-
-@lru_cache(maxsize=4096)
-def _caption(text: str, size: int) -> np.ndarray:
-    """A caption from cached glyphs, cropped at its ink top (where compose_grid's anchor 'mt' puts it).
-
-    PIL draws each character once instead of every caption of every frame.
-    """
-    font = _font(size)
-    glyphs = [_glyph(c, size) for c in text]
-    lefts = np.round(np.cumsum([0.0] + [font.getlength(c) for c in text[:-1]])).astype(int)
-    out = np.full((glyphs[0].shape[0], int(lefts[-1]) + glyphs[-1].shape[1]), WHITE_L, np.uint8)
-    for left, g in zip(lefts, glyphs, strict=True):
-        np.minimum(out[:, left:left + g.shape[1]], g, out=out[:, left:left + g.shape[1]])
-    top = int(font.getbbox(text, anchor="la")[1])
-    return out[max(top, 0):]
 
 
 def compose_frames(rows: Sequence, *, row_labels: Sequence[str] | None = None, cell_labels=None,
@@ -107,12 +69,6 @@ def _paste_captions(out: np.ndarray, cell_labels, layout) -> None:
     size = int(np.clip(ch // 7, 10, 14))  # the caption size compose_grid uses
     for f, frame_labels in enumerate(cell_labels):
         for r, texts in enumerate(frame_labels):
-            top = PAD + r * row_h + ch + 1
             for c, text in enumerate(texts):
-                if not text:
-                    continue
-                cap = _caption(str(text), size)[:, :cw + PAD]
-                mid = label_w + PAD + c * (cw + PAD) + cw // 2
-                left = max(mid - cap.shape[1] // 2, 0)
-                region = out[f, top:top + cap.shape[0], left:left + cap.shape[1]]
-                np.minimum(region, cap[:region.shape[0], :region.shape[1]], out=region)
+                paste_caption(out[f], text, size, mid=label_w + PAD + c * (cw + PAD) + cw // 2,
+                              top=PAD + r * row_h + ch + 1, width=cw + PAD)

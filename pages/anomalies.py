@@ -5,6 +5,17 @@ import streamlit as st
 
 from aeviz import anomaly, data, figures, ui
 
+COSTLY = {"histogram": anomaly.histogram_spec, "roc": anomaly.roc_spec, "box": anomaly.class_box_figure,
+          "detection": anomaly.detection}
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def once(kind: str, *args, **kwargs):
+    """A costly figure or statistic, computed once per data and shared read-only: a slider that only moves a
+    threshold, or a rerun for another gallery size, reuses it."""
+    return COSTLY[kind](*args, **kwargs)
+
+
 st.title("Error gallery: what does the model find unusual?")
 st.markdown(
     "An autoencoder only rebuilds well what looks like its training data, so its **reconstruction error** is an "
@@ -73,7 +84,7 @@ scores_out = anomaly.ensemble_scores(out_errors, refs, how) if len(batch) else n
 scores = np.r_[scores_in, scores_out]
 ranks = anomaly.ranks(scores)
 n_test, out_label = len(scores_in), "your images" if source == "your images" else f"injected {source}"
-det = anomaly.detection(scores_in, scores_out) if len(scores_out) else None
+det = once("detection", scores_in, scores_out) if len(scores_out) else None
 if det is not None:
     out_ranks = ranks[n_test:]
     m1, m2, m3 = st.columns(3)
@@ -83,10 +94,10 @@ if det is not None:
     m3.metric("Median rank of an injected image", f"{int(np.median(out_ranks)):,} of {len(scores):,}")
     order = np.argsort(out_ranks)  # most obvious first
     rows = [order[:12], order[-12:]] if len(order) > 24 else [order[i:i + 12] for i in range(0, len(order), 12)]
-    st.image(figures.compose_grid([batch[r, 0] for r in rows], scale=max(1, 84 // ctx.test.shape[-1]),
-                                  cell_labels=[[f"#{out_ranks[i]:,}" for i in r] for r in rows],
-                                  row_labels=["found first", "hid best"] if len(order) > 24 else None),
-             caption="Injected images and their rank among all images (#1 = the largest error of all).")
+    ui.picture(figures.compose_grid([batch[r, 0] for r in rows], scale=max(1, 84 // ctx.test.shape[-1]),
+                                    cell_labels=[[f"#{out_ranks[i]:,}" for i in r] for r in rows],
+                                    row_labels=["found first", "hid best"] if len(order) > 24 else None),
+               caption="Injected images and their rank among all images (#1 = the largest error of all).")
 
 
 @st.fragment
@@ -96,11 +107,11 @@ def threshold_view(scores_in, scores_out, det, xlabel, out_label):
     threshold = anomaly.threshold_at(scores_in, flag)
     flagged_in, flagged_out = int((scores_in > threshold).sum()), int((scores_out > threshold).sum())
     left, right = st.columns(2) if det is not None else (st.container(), None)
-    left.plotly_chart(anomaly.histogram_figure(scores_in, threshold, xlabel=xlabel, scores_out=scores_out,
-                                               out_name=out_label), width="stretch")
+    base = once("histogram", scores_in, xlabel=xlabel, scores_out=scores_out, out_name=out_label)
+    left.plotly_chart(anomaly.with_threshold(base, threshold), width="stretch")
     if right is not None:
         point = (flagged_in / len(scores_in), flagged_out / len(scores_out))
-        right.plotly_chart(anomaly.roc_figure(det, point), width="stretch")
+        right.plotly_chart(anomaly.with_point(once("roc", det), point), width="stretch")
     found = f" and **{flagged_out} of {len(scores_out)}** {out_label}" if len(scores_out) else ""
     st.markdown(f"Threshold **{threshold:.4g}** flags **{flagged_in:,}** test images{found}.")
 
@@ -118,7 +129,8 @@ def gallery_view(scores, ranks, batch, names, model, metric, model_name):
         recon = anomaly.reconstruct(model, originals, metric)[0]
         captions = [[describe(i) for i in idx], [f"#{ranks[i]:,}" for i in idx], [f"{scores[i]:.3g}" for i in idx]]
         st.markdown(f"**{title}** (class, rank, score; * = injected; output of `{model_name}`)")
-        st.image(anomaly.gallery(originals[:, 0], recon[:, 0], captions, scale=max(1, 112 // originals.shape[-1])))
+        picture = anomaly.gallery(originals[:, 0], recon[:, 0], captions, scale=max(1, 112 // originals.shape[-1]))
+        ui.picture(picture)
         picked |= {f"rank {ranks[i]:,}: {'test #' + str(i) if i < n_test else 'injected'} ({describe(i)})": i
                    for i in idx}
     choice_col, send_col = st.columns([3, 1], vertical_alignment="bottom")
@@ -132,5 +144,5 @@ threshold_view(scores_in, scores_out, det, xlabel, out_label)
 st.subheader("The gallery")
 gallery_view(scores, ranks, batch, names, models[0], metric, chosen[0].name)
 st.subheader("Which classes are hard?")
-st.plotly_chart(anomaly.class_box_figure(scores_in, ctx.test.labels.numpy(), ctx.test.classes, ylabel=xlabel,
-                                         scores_out=scores_out, out_name=out_label), width="stretch")
+st.plotly_chart(once("box", scores_in, ctx.test.labels.numpy(), ctx.test.classes, ylabel=xlabel,
+                     scores_out=scores_out, out_name=out_label), width="stretch")

@@ -34,7 +34,7 @@ recon = metrics.reconstruct_all(model, image)
 error = float(metrics.image_errors(image, recon)[0])
 grid = figures.compose_grid([image[:, 0].numpy(), recon[:, 0]], row_labels=["input", "output"], scale=8)
 with left:
-    st.image(grid, caption=f"Class {ctx.test.classes[int(ctx.test.labels[index])]} · MSE {error:.4f}")
+    ui.picture(grid, caption=f"Class {ctx.test.classes[int(ctx.test.labels[index])]} · MSE {error:.4f}")
 with right:
     bars = go.Figure(go.Bar(x=np.arange(len(code)), y=code, marker_color=figures.PALETTE[0]))
     bars.update_layout(title=f"The code: {len(code)} numbers are all the decoder sees", height=360,

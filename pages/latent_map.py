@@ -77,9 +77,10 @@ def decode_here(latent_map, spot, labels):
     decoded = mapview.decode_at(latent_map, model, spot[None])
     near = mapview.nearest(latent_map.points, spot, 6)
     a, b = st.columns([1, 3])
-    a.image(mapview.gallery([("", decoded, ["decoded"])], cell=112), caption=f"at ({spot[0]:.2f}, {spot[1]:.2f})")
-    b.image(mapview.gallery([("nearest", ui.map_images(ctx.dataset, near),
-                              [ctx.test.classes[labels[i]][:7] for i in near])], cell=72))
+    ui.picture(mapview.gallery([("", decoded, ["decoded"])], cell=112), where=a,
+               caption=f"at ({spot[0]:.2f}, {spot[1]:.2f})")
+    ui.picture(mapview.gallery([("nearest", ui.map_images(ctx.dataset, near),
+                                [ctx.test.classes[labels[i]][:7] for i in near])], cell=72), where=b)
     st.caption(f"Decoding a map position is {DECODE_NOTE[latent_map.method]}")
 
 
@@ -96,13 +97,13 @@ def show_selection(latent_map, picked, labels, per_row):
         st.markdown(f"**{len(picked.indices):,} selected** ({top}); the first {min(SHOW, len(picked.indices))}:")
         second_model = ui.model_or_message(other) if other is not None else None  # its file may break meanwhile
         shown = [(model, info)] + ([(second_model, other)] if second_model is not None else [])
-        st.image(gallery(picked.indices[:SHOW], labels, shown, per_row))
+        ui.picture(gallery(picked.indices[:SHOW], labels, shown, per_row))
         st.download_button("Download the selected indices (CSV)", "index\n" + "\n".join(map(str, picked.indices)),
                            file_name=f"{info.name}-selection.csv", mime="text/csv", key="map_download")
     elif len(picked.spots) > 1:
         decoded = mapview.decode_at(latent_map, model, picked.spots[:SHOW])
-        st.image(mapview.gallery([("decoded", decoded, [""] * len(decoded))], per_row=per_row),
-                 caption=f"What the decoder draws across the {len(picked.spots)} empty spots you selected.")
+        ui.picture(mapview.gallery([("decoded", decoded, [""] * len(decoded))], per_row=per_row),
+                   caption=f"What the decoder draws across the {len(picked.spots)} empty spots you selected.")
 
 
 @st.fragment

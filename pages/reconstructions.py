@@ -43,6 +43,12 @@ def pca_or_none(dataset: str):
         return None
 
 
+@st.cache_resource(show_spinner=False, max_entries=64)
+def rate_distortion(dataset: str, names: tuple[str, ...], highlight: str, _series, _pca):
+    """The chart changes with the family, not with the images: built once per dataset, zoo and family."""
+    return baselines.rate_distortion_figure(_series, _pca, highlight)
+
+
 @st.fragment
 def grid_view(ctx: ui.Context, series: list[baselines.Series], chosen: baselines.Series, sizes: list[int],
               pca) -> None:
@@ -60,14 +66,15 @@ def grid_view(ctx: ui.Context, series: list[baselines.Series], chosen: baselines
                    "recomputed). PCA is fitted on the train split; its reconstructions are clipped to [0, 1] like "
                    "the networks'.")
     with chart:
-        st.plotly_chart(baselines.rate_distortion_figure(series, pca, chosen.name), width="stretch")
+        zoo = tuple(m.name for s in series for m in s.models)
+        st.plotly_chart(rate_distortion(ctx.dataset, zoo, chosen.name, series, pca), width="stretch")
     models = {q: ui.model_or_message(info) if (info := chosen.at(q)) else None for q in sizes}
     grid = baselines.reconstruction_grid(picked.images, picked.captions, chosen.label, models, pca, sizes)
     picture = figures.compose_grid(grid.rows, row_labels=grid.row_labels, cell_labels=grid.cell_labels,
                                    scale=max(1, CELL_PX // picked.images.shape[-1]))
-    st.image(picture, caption="The number under each reconstruction is its mean squared error per pixel.",
-             output_format="PNG")
-    st.download_button("Download the grid (PNG)", figures.png_bytes(picture), icon=":material/download:",
+    png = figures.png_bytes(picture)  # encoded once, for the page and the download alike
+    ui.picture(png, caption="The number under each reconstruction is its mean squared error per pixel.")
+    st.download_button("Download the grid (PNG)", png, icon=":material/download:",
                        file_name=f"reconstructions-{ctx.dataset}-{chosen.name}.png", mime="image/png",
                        on_click="ignore", key="rec_download")
 

@@ -48,7 +48,7 @@ def draw(snap: trainjobs.Snapshot) -> None:
         rows = [originals(snap.spec.dataset)] + [snap.previews[i][1] / 255 for i in chosen]
         labels = ["test images"] + [f"epoch {snap.previews[i][0]}" for i in chosen]
         grid = figures.compose_grid(rows, row_labels=labels, scale=max(2, 84 // rows[0].shape[-1]))
-        pictures.image(grid, caption="The same test images, reconstructed as training goes on")
+        ui.picture(grid, where=pictures, caption="The same test images, reconstructed as training goes on")
 
 
 def live(job_id: str) -> None:

@@ -73,7 +73,7 @@ with tab_path:
     st.markdown(f"From **A** = {names[0]} to **B** = {names[1]}. Drag **t**: the middle column is decoded from "
                 "the code (1 - t)·z_A + t·z_B (linear) or along the great circle (spherical).")
     st.plotly_chart(scrub_fig, width="stretch", config={"displayModeBar": False}, key="vae_scrub")
-    st.image(strip, caption="Every step at once. " + (
+    ui.picture(strip, caption="Every step at once. " + (
         f"The plain AE (`{twin.name}`, code size {twin.bottleneck}) walks through codes it never saw: "
         "watch the middle."
         if ae is not None else "No plain autoencoder with this code size to compare with."))
@@ -91,7 +91,7 @@ def dims_view():
     values = kl(info.metadata["hash"], ctx.dataset, vae)
     dims = tuple(int(d) for d in vae_views.ranked(values)[:count])
     with right:
-        st.image(traversal(info.metadata["hash"], pair[["A", "B"].index(which)], dims, values, vae))
+        ui.picture(traversal(info.metadata["hash"], pair[["A", "B"].index(which)], dims, values, vae))
 
 
 def next_seed() -> None:
@@ -108,9 +108,8 @@ def sample_view():
         st.caption("Temperature scales the codes: below 1 stays near the centre (safe, average-looking images), "
                    "above 1 reaches where little training data was encoded.")
     with right:
-        st.image(samples(info.metadata["hash"], temperature, seed, vae),
-                 caption=f"32 codes drawn from N(0, {temperature:g}²·I) with seed {seed}, decoded.")
-
+        ui.picture(samples(info.metadata["hash"], temperature, seed, vae),
+                   caption=f"32 codes drawn from N(0, {temperature:g}²·I) with seed {seed}, decoded.")
 
 with tab_dims:
     dims_view()

@@ -47,7 +47,7 @@ if item.steps:
     st.subheader("Preprocessing, step by step")
     steps = images.step_pictures(item)
     for col, (label, picture) in zip(st.columns(len(steps)), steps, strict=True):
-        col.image(picture, caption=label, width="stretch")
+        ui.picture(picture, where=col, caption=label, width="stretch")
 else:
     st.caption("This image was sent from another page, so it had no preprocessing steps.")
 
@@ -73,9 +73,10 @@ if not rows:
     st.stop()
 
 notes = [f"{p:.1f} % · #{r:,}" for p, r in zip(percentiles, ranks, strict=True)]
-st.image(anomaly.comparison_grid(batch[0, 0], np.stack(rows), names, notes, scale=max(1, 140 // batch.shape[-1])),
-         caption="Each model's reconstruction, then where it went wrong (|difference|: black = right, yellow = "
-                 "wrong), with the error's percentile and rank among the test images (#1 = the largest error).")
+comparison = anomaly.comparison_grid(batch[0, 0], np.stack(rows), names, notes, scale=max(1, 140 // batch.shape[-1]))
+ui.picture(comparison,
+           caption="Each model's reconstruction, then where it went wrong (|difference|: black = right, yellow = "
+                   "wrong), with the error's percentile and rank among the test images (#1 = the largest error).")
 best, worst = int(np.argmin(percentiles)), int(np.argmax(percentiles))
 bars, where = st.columns([2, 3])
 with bars:

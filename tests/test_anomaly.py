@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import numpy as np
 import pytest
 import torch
@@ -174,12 +176,19 @@ def test_short_names_fit_under_a_picture():
     assert max(map(len, names)) <= 17
 
 
+def counts(values) -> np.ndarray:
+    """Plotly ships numpy arrays base64-encoded ({'dtype', 'bdata'}); decode them for the assertions."""
+    if isinstance(values, dict):
+        return np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"])
+    return np.asarray(values)
+
+
 def test_figures(shoes, dense):
     _, test_errors = dense
     out = test_errors[:40] * 10
     hist = anomaly.histogram_figure(test_errors, 0.05, xlabel="MSE", scores_out=out, out_name="shoes")
     assert [t.name for t in hist.data] == ["test images", "shoes"]
-    assert sum(hist.data[0].y) == len(test_errors) and sum(hist.data[1].y) == len(out)
+    assert counts(hist.data[0].y).sum() == len(test_errors) and counts(hist.data[1].y).sum() == len(out)
     assert hist.layout.xaxis.ticktext and hist.layout.shapes[0].x0 == pytest.approx(np.log10(0.05))
     z_hist = anomaly.histogram_figure(np.array([-1.0, 0.0, 2.0]), 1.0, xlabel="z")  # signed: linear axis
     assert len(z_hist.data) == 1 and z_hist.layout.shapes[0].x0 == 1.0

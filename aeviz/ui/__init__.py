@@ -42,13 +42,23 @@ from .uploads import (
     user_image_batch,
     user_images,
 )
-from .widgets import set_url_ints, url_ints, url_multiselect, url_radio, url_selectbox, url_slider, url_toggle
+from .widgets import (
+    picture,
+    set_url_ints,
+    url_ints,
+    url_multiselect,
+    url_radio,
+    url_selectbox,
+    url_slider,
+    url_toggle,
+)
 
 __all__ = [
     "DEFAULT_DATASETS", "Context", "Picked", "add_user_images", "background_jobs", "context", "device_label",
     "draw_image", "find_map", "get_codes", "get_dataset", "get_errors", "get_map", "get_model", "get_pca",
     "image_picker", "job_manager", "knn_figure", "knn_rows", "list_models", "map_backdrop", "map_figure",
-    "map_images", "map_labels", "map_or_job", "map_worker", "model_or_message", "page_context", "refresh_models",
+    "map_images", "map_labels", "map_or_job", "map_worker", "model_or_message", "page_context", "picture",
+    "refresh_models",
     "remove_user_images", "send_image", "session_id", "set_url_ints", "show_job", "shown_captions", "sidebar",
     "submit_map", "train_datasets", "upload_images", "url_ints", "url_multiselect", "url_radio", "url_selectbox",
     "url_slider", "url_toggle", "user_image_batch", "user_images",
