@@ -86,3 +86,16 @@ def test_unknown_dataset_and_split():
         load_dataset("cifar")
     with pytest.raises(ValueError, match="split"):
         load_dataset("digits", "validation")
+
+
+def test_a_damaged_file_is_a_clear_dataset_error(tmp_path, monkeypatch):
+    raw = tmp_path / "MNIST" / "raw"
+    for split, n in (("train", 20), ("t10k", 10)):
+        write_idx(raw / f"{split}-images-idx3-ubyte", np.zeros((n, 28, 28), np.uint8), gz=False)
+        write_idx(raw / f"{split}-labels-idx1-ubyte", np.zeros(n, np.uint8), gz=False)
+    path = raw / "t10k-images-idx3-ubyte"
+    path.write_bytes(path.read_bytes()[:500])  # cut off mid-image
+    monkeypatch.setenv("AEVIZ_DATA_DIR", str(tmp_path))
+    assert data.available_datasets()["mnist"] is None  # present: found without parsing
+    with pytest.raises(DatasetUnavailable, match="damaged"):
+        load_dataset("mnist", "test")

@@ -32,18 +32,28 @@ def background_jobs():
     return background.Jobs(workers=2, keep=32)
 
 
+WARM_UP_DELAY_S = 20.0
+
+
 @st.cache_resource(show_spinner=False)
 def map_worker():
-    """The helper process for UMAP/t-SNE fits, started once per server: it compiles numba's kernels at once,
-    so the first map a user asks for does not pay ~30 s of JIT. AEVIZ_WARM_UP=0: no warm-up, lazy start."""
+    """The helper process for UMAP/t-SNE fits, started once per server: it compiles numba's kernels ahead,
+    so the first map a user asks for does not pay ~30 s of JIT. AEVIZ_WARM_UP=0: no warm-up, lazy start.
+
+    The start waits WARM_UP_DELAY_S: on 2 cores the compiling helper slowed the server's very first page by
+    ~1.5 s. A fit asked for sooner starts the helper itself (Worker.call is lazy).
+    """
     import functools
+    import threading
 
     from .. import background
 
     if os.environ.get("AEVIZ_WARM_UP", "1") == "0":
         return background.Worker()
     worker = background.Worker(initializer=functools.partial(projection.warm_up_umap, background=False))
-    worker.start()
+    timer = threading.Timer(WARM_UP_DELAY_S, worker.start)
+    timer.daemon = True
+    timer.start()
     return worker
 
 
