@@ -49,6 +49,16 @@ def cached_knn(tag: str, train_x, train_y, test_x, test_y, k: int = K) -> tuple[
     return float(out["accuracy"]), float(out["seconds"])
 
 
+def shipped_raw(dataset: str) -> tuple[float, float] | None:
+    """The raw-pixel figure measured with the zoo (checkpoints/reproduce.json), so a server need not redo
+    the 15-25 s brute-force run on the lecture's cores; None where it was not measured."""
+    from .reproduce import load_results
+
+    rows = ((load_results() or {}).get("datasets", {}).get(dataset) or {}).get("knn", [])
+    raw = next((r for r in rows if r["features"] == "raw pixels"), None)
+    return None if raw is None else (float(raw["accuracy"]), float(raw["seconds"]))
+
+
 def raw_pixels_knn(dataset: str, k: int = K) -> tuple[float, float]:
     """kNN-k accuracy and seconds on the raw pixels of a dataset (train -> test), cached on disk."""
     from .data import load_dataset

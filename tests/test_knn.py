@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -86,3 +88,12 @@ def test_published_figures_sit_beside_the_matching_rows():
     names = [t.name for t in fig.data]
     assert names == ["conv-bce", "dense-bce", "published"]
     assert fig.layout.shapes and "raw pixels 96.9 %" in fig.layout.annotations[0].text
+
+
+def test_the_raw_pixel_figure_shipped_with_the_zoo_is_used(tmp_path, monkeypatch):
+    monkeypatch.setenv("AEVIZ_ZOO_DIR", str(tmp_path))
+    assert knn.shipped_raw("mnist") is None
+    rows = [{"features": "raw pixels", "dims": 784, "accuracy": 0.969, "seconds": 13.3, "published": 0.964}]
+    (tmp_path / "reproduce.json").write_text(json.dumps({"datasets": {"mnist": {"knn": rows}}}))
+    assert knn.shipped_raw("mnist") == (0.969, 13.3)
+    assert knn.shipped_raw("fashion-mnist") is None

@@ -216,8 +216,10 @@ def knn_rows(ctx: Context):
     from .. import background, knn
 
     jobs, pending, computed = background_jobs(), [], {}
-    raw = jobs.submit(f"knn|pixels|{ctx.dataset}", functools.partial(_raw_knn_job, ctx.dataset),
-                      label=f"kNN-7 on the raw pixels of {ctx.dataset}", expected_s=25)
+    shipped = knn.shipped_raw(ctx.dataset)
+    raw = None if shipped is not None else jobs.submit(
+        f"knn|pixels|{ctx.dataset}", functools.partial(_raw_knn_job, ctx.dataset),
+        label=f"kNN-7 on the raw pixels of {ctx.dataset}", expected_s=25)
     for info in ctx.models:
         if knn.from_metadata(info.metrics) is None:
             job = jobs.submit(f"knn|codes|{info.metadata['hash']}", functools.partial(
@@ -226,8 +228,8 @@ def knn_rows(ctx: Context):
             if job.state == background.DONE:
                 computed[info.name] = job.result
             pending.append(job)
-    pending = [j for j in [raw, *pending] if not j.done]
-    result = raw.result if raw.state == background.DONE else None
+    pending = [j for j in [raw, *pending] if j is not None and not j.done]
+    result = shipped if raw is None else raw.result if raw.state == background.DONE else None
     return knn.build_rows(ctx.dataset, int(np.prod(ctx.test.shape)), ctx.models, result, computed), pending
 
 

@@ -1,0 +1,204 @@
+"""A lecture's load on the server alone: N students speaking Streamlit's websocket protocol, no browsers.
+
+Run: `AEVIZ_DATA_DIR=... python benchmarks/wsload.py [--sessions 30] [--seconds 120]`.
+`load.py` drives real Chromium tabs, but on the lecture server's 2 cores 30 headless browsers use most of
+the CPU themselves (in a lecture they run on the students' laptops). Here each student is a websocket
+client that does what the browser's script runner does: it opens a page (a rerun request with the page's
+hash and a query string), waits for the run's `script_finished`, then moves sliders it was sent (a rerun
+with the new widget value) with about a second of thinking in between, and now and then opens another page.
+A slider inside a fragment is rerun as a whole page here, so the figures are an upper bound. Prints a table
+and a final JSON line: errors (exception elements, runs that never finished), p50/p95 per kind of action,
+and the server's memory after warm-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent / "tests" / "e2e")]
+from load import Tally, start_server, stop_server, tree_usage  # noqa: E402
+
+PAGES = ("", "reconstructions", "latent_map", "denoising", "vae", "anomalies", "your_images", "train",
+         "reproduce")
+
+
+class Student:
+    """One browser session's worth of protocol: rerun requests out, deltas and run ends back."""
+
+    def __init__(self, ws, query: str) -> None:
+        self.ws, self.query = ws, query
+        self.pages: dict[str, str] = {}  # url path -> page script hash, from the navigation message
+        self.sliders: dict[str, object] = {}  # widget id -> its Slider proto, from this page's deltas
+
+    async def run(self, *, page_name: str = "", widgets=None, timeout_s: float = 60) -> tuple[float, list[str]]:
+        """Ask for a rerun and read until it ends: (milliseconds, exception messages it showed)."""
+        from streamlit.proto.BackMsg_pb2 import BackMsg
+
+        msg = BackMsg()
+        state = msg.rerun_script
+        state.query_string = self.query
+        state.page_name = page_name
+        state.page_script_hash = self.pages.get(page_name, "")
+        if widgets is not None:
+            state.widget_states.widgets.append(widgets)
+        start = time.perf_counter()
+        await self.ws.send(msg.SerializeToString())
+        errors = await asyncio.wait_for(self._until_finished(), timeout_s)
+        return 1000 * (time.perf_counter() - start), errors
+
+    async def _until_finished(self) -> list[str]:
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        errors: list[str] = []
+        while True:
+            msg = ForwardMsg()
+            msg.ParseFromString(await self.ws.recv())
+            kind = msg.WhichOneof("type")
+            if kind == "navigation":
+                self.pages = {p.url_pathname: p.page_script_hash for p in msg.navigation.app_pages}
+            elif kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
+                element = msg.delta.new_element
+                # plain sliders only: a select_slider's state is its options' indices, not values
+                if element.WhichOneof("type") == "slider" and not element.slider.disabled and not element.slider.options:
+                    self.sliders[element.slider.id] = element.slider
+                elif element.WhichOneof("type") == "exception":
+                    errors.append(element.exception.message[:200])
+            elif kind == "script_finished" and msg.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+                return errors
+
+    def slider_move(self, rng: random.Random):
+        """A WidgetState that moves one slider of the page by one step (None: the page has none)."""
+        from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+        if not self.sliders:
+            return None
+        slider = self.sliders[rng.choice(sorted(self.sliders))]
+        value = list(slider.value or slider.default)[:1] or [slider.min]
+        step = slider.step or (slider.max - slider.min) / 100
+        moved = min(max(value[0] + rng.choice([-1, 1]) * step, slider.min), slider.max)
+        state = WidgetState(id=slider.id)
+        state.double_array_value.data.append(moved)
+        slider.value[:] = [moved]
+        return state
+
+
+async def student(url: str, index: int, args, tally: Tally, stop_at: float) -> None:
+    import websockets
+
+    rng = random.Random(args.seed + index)
+    await asyncio.sleep(rng.uniform(0, args.ramp_s))  # the class does not all arrive in the same second
+    uri = url.replace("http://", "ws://") + "/_stcore/stream"
+    async with websockets.connect(uri, subprotocols=["streamlit"], max_size=2**26) as ws:
+        me = Student(ws, f"dataset={args.dataset}")
+        page = await open_page(me, rng.choice(PAGES), tally, args)
+        while time.monotonic() < stop_at:
+            await asyncio.sleep(rng.expovariate(1 / args.think_s))
+            if rng.random() < 1 / args.actions:
+                page = await open_page(me, rng.choice(PAGES), tally, args)
+                continue
+            move = me.slider_move(rng)
+            if move is None:
+                tally.count("nothing to change")
+                continue
+            await timed(me, f"slider {page or 'home'}", tally, args, page_name=page, widgets=move)
+
+
+async def open_page(me: Student, page: str, tally: Tally, args) -> str:
+    me.sliders.clear()
+    await timed(me, f"open {page or 'home'}", tally, args, page_name=page)
+    return page
+
+
+async def timed(me: Student, kind: str, tally: Tally, args, **request) -> None:
+    try:
+        ms, errors = await me.run(timeout_s=args.timeout_s, **request)
+        tally.time(kind, ms)
+        for message in errors:
+            tally.error("exception", f"{kind}: {message}")
+    except (asyncio.TimeoutError, TimeoutError):
+        tally.error("timeout", f"{kind}: no end of the run after {args.timeout_s:.0f} s")
+
+
+async def sample_memory(pid: int, samples: list[tuple[float, float]], start: float, stop_at: float) -> None:
+    while time.monotonic() < stop_at:
+        samples.append((time.monotonic() - start, tree_usage(pid)[0]))
+        await asyncio.sleep(2)
+
+
+async def run(url: str, pid: int, args) -> tuple[Tally, list[tuple[float, float]], float]:
+    tally, samples = Tally(), []
+    start = time.monotonic()
+    stop_at = start + args.seconds
+    cpu_before = tree_usage(pid)[1]
+    await asyncio.gather(sample_memory(pid, samples, start, stop_at),
+                         *(student(url, i, args, tally, stop_at) for i in range(args.sessions)))
+    return tally, samples, tree_usage(pid)[1] - cpu_before
+
+
+def report(tally: Tally, samples, cpu_s: float, args) -> dict:
+    pct = lambda v, q: round(float(np.percentile(v, q)), 1) if v else None  # noqa: E731
+    by_kind = {k: [ms for name, values in tally.ms.items() if name.startswith(k) for ms in values]
+               for k in ("slider", "open")}
+    after = [rss for t, rss in samples if t >= args.warmup_s] or [rss for _, rss in samples] or [0.0]
+    result = {"wsload_sessions": args.sessions, "wsload_seconds": args.seconds,
+              "wsload_errors": sum(len(v) for v in tally.errors.values()),
+              "wsload_slider_reruns": len(by_kind["slider"]),
+              "wsload_slider_p50_ms": pct(by_kind["slider"], 50), "wsload_slider_p95_ms": pct(by_kind["slider"], 95),
+              "wsload_page_open_p50_ms": pct(by_kind["open"], 50), "wsload_page_open_p95_ms": pct(by_kind["open"], 95),
+              "wsload_rss_after_warmup_mb": round(after[0], 1), "wsload_rss_end_mb": round(after[-1], 1),
+              "wsload_rss_max_mb": round(max(after), 1), "wsload_server_cpu_s": round(cpu_s, 1)}
+    print(f"{'action':28s} {'count':>6s} {'p50 ms':>8s} {'p95 ms':>8s} {'max ms':>8s}")
+    for kind in sorted(tally.ms):
+        ms = np.array(tally.ms[kind])
+        print(f"{kind:28s} {len(ms):6d} {np.percentile(ms, 50):8.0f} {np.percentile(ms, 95):8.0f} {ms.max():8.0f}")
+    for kind, details in sorted(tally.errors.items()):
+        print(f"{len(details)} {kind} error(s), e.g.:", *sorted(set(details))[:5], sep="\n  ")
+    print(f"server: {cpu_s:.0f} CPU seconds in {args.seconds:.0f} s; memory after warm-up {after[0]:.0f} MB, "
+          f"at the end {after[-1]:.0f} MB (max {max(after):.0f} MB)")
+    print(json.dumps(result))
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=30)
+    parser.add_argument("--seconds", type=float, default=120)
+    parser.add_argument("--dataset", default="mnist")
+    parser.add_argument("--think-s", type=float, default=1.0, help="mean pause between actions")
+    parser.add_argument("--actions", type=int, default=6, help="mean actions per page before opening another")
+    parser.add_argument("--ramp-s", type=float, default=10.0, help="students arrive over this many seconds")
+    parser.add_argument("--warmup-s", type=float, default=30.0, help="memory is judged after this")
+    parser.add_argument("--timeout-s", type=float, default=60.0)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="aeviz-wsload-") as home:
+        proc, url = start_server(Path(home))
+        try:
+            asyncio.run(_visit_all(url, args))  # as a lecturer does before class: every page once, caches warm
+            tally, samples, cpu_s = asyncio.run(run(url, proc.pid, args))
+        finally:
+            stop_server(proc)
+    report(tally, samples, cpu_s, args)
+
+
+async def _visit_all(url: str, args) -> None:
+    import websockets
+
+    async with websockets.connect(url.replace("http://", "ws://") + "/_stcore/stream", subprotocols=["streamlit"],
+                                  max_size=2**26) as ws:
+        me = Student(ws, f"dataset={args.dataset}")
+        for page in PAGES:
+            await me.run(page_name=page, timeout_s=300)
+
+
+if __name__ == "__main__":
+    main()
