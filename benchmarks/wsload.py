@@ -68,8 +68,9 @@ class Student:
             elif kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
                 element = msg.delta.new_element
                 # plain sliders only: a select_slider's state is its options' indices, not values
-                if element.WhichOneof("type") == "slider" and not element.slider.disabled and not element.slider.options:
-                    self.sliders[element.slider.id] = element.slider
+                slider = element.slider if element.WhichOneof("type") == "slider" else None
+                if slider is not None and not slider.disabled and not slider.options:
+                    self.sliders[slider.id] = slider
                 elif element.WhichOneof("type") == "exception":
                     errors.append(element.exception.message[:200])
             elif kind == "script_finished" and msg.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
