@@ -116,6 +116,14 @@ def threshold_view(scores_in, scores_out, det, xlabel, out_label):
     st.markdown(f"Threshold **{threshold:.4g}** flags **{flagged_in:,}** test images{found}.")
 
 
+@st.cache_data(show_spinner=False, max_entries=256)
+def gallery_png(originals, captions: list[list[str]], model_hash: str, metric: str, _model) -> bytes:
+    """Input, output and difference of some images, once per images and model (a class asks for the same)."""
+    recon = anomaly.reconstruct(_model, originals, metric)[0]
+    return figures.png_bytes(anomaly.gallery(originals[:, 0], recon[:, 0], captions,
+                                             scale=max(1, 112 // originals.shape[-1])))
+
+
 @st.fragment
 def gallery_view(scores, ranks, batch, names, model, metric, model_name):
     """The k worst and best images as input / output / difference, and sending one to the other pages."""
@@ -126,11 +134,9 @@ def gallery_view(scores, ranks, batch, names, model, metric, model_name):
     picked = {}
     for title, idx in (("Worst: the largest errors", order[:k]), ("Best: the smallest errors", order[::-1][:k])):
         originals = anomaly.take(test_np, batch, idx)
-        recon = anomaly.reconstruct(model, originals, metric)[0]
         captions = [[describe(i) for i in idx], [f"#{ranks[i]:,}" for i in idx], [f"{scores[i]:.3g}" for i in idx]]
         st.markdown(f"**{title}** (class, rank, score; * = injected; output of `{model_name}`)")
-        picture = anomaly.gallery(originals[:, 0], recon[:, 0], captions, scale=max(1, 112 // originals.shape[-1]))
-        ui.picture(picture)
+        ui.picture(gallery_png(originals, captions, model.metadata["hash"], metric, model))
         picked |= {f"rank {ranks[i]:,}: {'test #' + str(i) if i < n_test else 'injected'} ({describe(i)})": i
                    for i in idx}
     choice_col, send_col = st.columns([3, 1], vertical_alignment="bottom")

@@ -49,6 +49,17 @@ def rate_distortion(dataset: str, names: tuple[str, ...], highlight: str, _serie
     return baselines.rate_distortion_figure(_series, _pca, highlight)
 
 
+@st.cache_data(show_spinner=False, max_entries=512)
+def grid_png(images, captions: tuple[str, ...], label: str, usable: tuple[str, ...], sizes: tuple[int, ...],
+             dataset: str, _models, _pca) -> bytes:
+    """The grid as PNG, once per images and models (keyed by their hashes): a class moving the same slider
+    asks for the same few grids again and again."""
+    grid = baselines.reconstruction_grid(images, captions, label, _models, _pca, sizes)
+    picture = figures.compose_grid(grid.rows, row_labels=grid.row_labels, cell_labels=grid.cell_labels,
+                                   scale=max(1, CELL_PX // images.shape[-1]))
+    return figures.png_bytes(picture)  # encoded once, for the page and the download alike
+
+
 @st.fragment
 def grid_view(ctx: ui.Context, series: list[baselines.Series], chosen: baselines.Series, sizes: list[int],
               pca) -> None:
@@ -69,10 +80,8 @@ def grid_view(ctx: ui.Context, series: list[baselines.Series], chosen: baselines
         zoo = tuple(m.name for s in series for m in s.models)
         st.plotly_chart(rate_distortion(ctx.dataset, zoo, chosen.name, series, pca), width="stretch")
     models = {q: ui.model_or_message(info) if (info := chosen.at(q)) else None for q in sizes}
-    grid = baselines.reconstruction_grid(picked.images, picked.captions, chosen.label, models, pca, sizes)
-    picture = figures.compose_grid(grid.rows, row_labels=grid.row_labels, cell_labels=grid.cell_labels,
-                                   scale=max(1, CELL_PX // picked.images.shape[-1]))
-    png = figures.png_bytes(picture)  # encoded once, for the page and the download alike
+    usable = tuple(f"{q}:{chosen.at(q).metadata['hash']}" for q, m in models.items() if m is not None)
+    png = grid_png(picked.images, picked.captions, chosen.label, usable, tuple(sizes), ctx.dataset, models, pca)
     ui.picture(png, caption="The number under each reconstruction is its mean squared error per pixel.")
     st.download_button("Download the grid (PNG)", png, icon=":material/download:",
                        file_name=f"reconstructions-{ctx.dataset}-{chosen.name}.png", mime="image/png",
