@@ -102,7 +102,7 @@ def build_rows(dataset: str, pixels: int, models, raw: tuple[float, float] | Non
 def table(rows: list[KnnRow]) -> dict[str, list]:
     """Columns for st.dataframe: accuracies in %, seconds rounded, the published figure beside ours."""
     pct = lambda v: None if v is None else round(100 * v, 1)
-    return {
+    columns = {
         "codes of": [r.name for r in rows],
         "dims": [r.dims for r in rows],
         "kNN-7 %": [pct(r.accuracy) for r in rows],
@@ -110,6 +110,9 @@ def table(rows: list[KnnRow]) -> dict[str, list]:
         "time s": [None if r.seconds is None else round(r.seconds, 2) for r in rows],
         "from": [r.source for r in rows],
     }
+    if all(r.published is None for r in rows):  # no literature figure for this dataset: no column of blanks
+        del columns["published %"]
+    return columns
 
 
 def figure(rows: list[KnnRow], title: str = ""):

@@ -84,6 +84,9 @@ def test_published_figures_sit_beside_the_matching_rows():
     assert knn.published("fashion-mnist", 16) == 0.836 and knn.published("digits", "raw") is None
     table = knn.table(rows)
     assert len({len(v) for v in table.values()}) == 1 and table["kNN-7 %"][0] == 96.9
+    assert table["published %"] == [96.4, None, None, 89.0]
+    digits_rows = knn.build_rows("digits", 64, [Info("dense-bce", 8)], (0.98, 0.1), {})
+    assert "published %" not in knn.table(digits_rows)  # no literature figure: no column of blanks
     fig = knn.figure(rows)
     names = [t.name for t in fig.data]
     assert names == ["conv-bce", "dense-bce", "published"]
