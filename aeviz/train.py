@@ -81,8 +81,9 @@ def pick_device(requested: str = "auto") -> torch.device:
 def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return {"mps": "Apple GPU (MPS)", "cpu": f"CPU ({torch.get_num_threads()} threads)"}.get(device.type,
-                                                                                              str(device))
+    threads = torch.get_num_threads()
+    cpu = f"CPU ({threads} thread{'' if threads == 1 else 's'})"
+    return {"mps": "Apple GPU (MPS)", "cpu": cpu}.get(device.type, str(device))
 
 
 def _optimizer(model: AutoEncoder, lr: float, device: torch.device) -> torch.optim.Optimizer:

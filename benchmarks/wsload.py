@@ -119,10 +119,16 @@ async def open_page(me: Student, page: str, tally: Tally, args) -> str:
     return page
 
 
+SLOW: list[tuple[float, float, str]] = []  # (start s, ms, action) of runs over 2 s: do they cluster in time?
+
+
 async def timed(me: Student, kind: str, tally: Tally, args, **request) -> None:
     try:
+        started = time.monotonic()
         ms, errors = await me.run(timeout_s=args.timeout_s, **request)
         tally.time(kind, ms)
+        if ms > 2000:
+            SLOW.append((started, ms, kind))
         for message in errors:
             tally.error("exception", f"{kind}: {message}")
     except (asyncio.TimeoutError, TimeoutError):
@@ -163,6 +169,10 @@ def report(tally: Tally, samples, cpu_s: float, args) -> dict:
         print(f"{kind:28s} {len(ms):6d} {np.percentile(ms, 50):8.0f} {np.percentile(ms, 95):8.0f} {ms.max():8.0f}")
     for kind, details in sorted(tally.errors.items()):
         print(f"{len(details)} {kind} error(s), e.g.:", *sorted(set(details))[:5], sep="\n  ")
+    if SLOW:
+        first = min(t for t, _, _ in SLOW)
+        print("runs over 2 s (start s after the first, ms, action):",
+              "; ".join(f"{t - first:.1f} {ms:.0f} {kind}" for t, ms, kind in sorted(SLOW)))
     print(f"server: {cpu_s:.0f} CPU seconds in {args.seconds:.0f} s; memory after warm-up {after[0]:.0f} MB, "
           f"at the end {after[-1]:.0f} MB (max {max(after):.0f} MB)")
     print(json.dumps(result))

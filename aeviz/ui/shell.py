@@ -65,7 +65,8 @@ def sidebar() -> Context | None:
                                                                 else ""), icon="⚠️")
         missing = [d for d, why in _offline_status().items() if why]
         if missing:
-            st.caption("Not available offline: " + ", ".join(missing) + " (set `AEVIZ_DATA_DIR`).")
+            st.caption("Not available offline: " + ", ".join(missing) + ". Point `AEVIZ_DATA_DIR` at a copy, or "
+                       f"download once from a shell: `python -c \"import aeviz; aeviz.load_dataset('{missing[0]}')\"`.")
     ctx = Context(name, test, models)
     st.session_state["aeviz_context"] = ctx
     return ctx
