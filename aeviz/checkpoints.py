@@ -25,10 +25,13 @@ class CheckpointError(RuntimeError):
     """A checkpoint that is missing, truncated, foreign, mismatched or tampered with."""
 
 
+_SHIPPED_ZOO = Path(__file__).resolve().parent.parent / "checkpoints"  # resolved once: pages ask on every run
+
+
 def zoo_dir() -> Path:
     """The shipped model zoo (the repository's checkpoints/ folder), overridable by AEVIZ_ZOO_DIR."""
     override = os.environ.get("AEVIZ_ZOO_DIR")
-    return Path(override) if override else Path(__file__).resolve().parent.parent / "checkpoints"
+    return Path(override) if override else _SHIPPED_ZOO
 
 
 def user_dir() -> Path:
