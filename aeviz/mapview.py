@@ -76,7 +76,7 @@ def map_figure(points: np.ndarray, labels: np.ndarray, class_names: Sequence[str
             x=spots[:, 0], y=spots[:, 1], mode="markers", name="decode here", showlegend=False,
             customdata=-1 - np.arange(len(spots)), hovertemplate="click: decode here<extra></extra>",
             marker=dict(size=8, opacity=0, color="black"),
-            selected=dict(marker=dict(opacity=0.45, size=7, color="#333")), unselected=dict(marker=dict(opacity=0)))
+            selected=dict(marker=dict(opacity=0.3, size=6, color="#555")), unselected=dict(marker=dict(opacity=0)))
         fig = go.Figure(data=[lattice, *fig.data], layout=fig.layout)
         fig.update_traces(marker_symbol="x", selector=dict(name="decode here"))
     if backdrop is not None:
