@@ -9,7 +9,8 @@ from aeviz import figures, metrics, ui
 st.title("What does an autoencoder learn?")
 st.markdown(
     "An **autoencoder** squeezes an image through a narrow **code** (the bottleneck) and tries to rebuild it. "
-    "The *encoder* maps 784 pixels to a handful of numbers; the *decoder* maps those numbers back to pixels. "
+    "The *encoder* maps its pixels (784 for a 28x28 MNIST digit) to a handful of numbers; the *decoder* maps "
+    "those numbers back to pixels. "
     "Training only minimises the **reconstruction error**, so whatever the code keeps is what the network "
     "found most useful for redrawing the data: stroke thickness, slant, which digit it is."
 )
@@ -32,7 +33,8 @@ image = ctx.test.images[index: index + 1]
 code = metrics.encode_all(model, image)[0]
 recon = metrics.reconstruct_all(model, image)
 error = float(metrics.image_errors(image, recon)[0])
-grid = figures.compose_grid([image[:, 0].numpy(), recon[:, 0]], row_labels=["input", "output"], scale=8)
+grid = figures.compose_grid([image[:, 0].numpy(), recon[:, 0]], row_labels=["input", "output"],
+                           scale=max(8, 224 // image.shape[-1]))  # as large on a projector for 8x8 digits
 with left:
     ui.picture(grid, caption=f"Class {ctx.test.classes[int(ctx.test.labels[index])]} · MSE {error:.4f}")
 with right:
