@@ -297,8 +297,8 @@ INTERACTIONS.setdefault("reconstructions", []).extend([
 INTERACTIONS.setdefault("anomalies", []).extend([
     Interaction("page_warm", _rerun),
     Interaction("flag_slider", _slider("w_err_flag", (0.5, 1.0, 2.0), "threshold_view"), fragment="threshold_view"),
-    # a full rerun, an upper bound: after a fragment-only run AppTest loses the gallery's keyless selectbox
-    Interaction("gallery_size_slider_full_rerun", _slider("w_err_k", (4, 8, 12))),
+    Interaction("gallery_size_slider", _slider("w_err_k", (4, 8, 12), "gallery_view"), fragment="gallery_view"),
+    Interaction("gallery_size_slider_full_rerun", _slider("w_err_k", (4, 8, 12))),  # a URL shared at that size
     Interaction("inject_count_slider", _slider("w_err_n", (50, 100, 150))),
     Interaction("metric_switch", _radio("w_err_metric", ("mse", "bce"))),
 ])

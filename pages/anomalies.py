@@ -140,7 +140,8 @@ def gallery_view(scores, ranks, batch, names, model, metric, model_name):
         picked |= {f"rank {ranks[i]:,}: {'test #' + str(i) if i < n_test else 'injected'} ({describe(i)})": i
                    for i in idx}
     choice_col, send_col = st.columns([3, 1], vertical_alignment="bottom")
-    choice = choice_col.selectbox("Send an image to the other pages (map, denoising, interpolation)", list(picked))
+    choice = choice_col.selectbox("Send an image to the other pages (map, denoising, interpolation)", list(picked),
+                              key="err_send")
     if send_col.button("Send to your images", icon=":material/send:"):
         ui.send_image(anomaly.take(test_np, batch, [picked[choice]])[0], choice)
 
