@@ -193,7 +193,8 @@ def png_bytes(image) -> bytes:
     return buffer.getvalue()
 
 
-def _data_uri(image) -> str:
+def png_data_uri(image) -> str:
+    """A picture as a PNG data URI: plotly ships a string as it is, a PIL image it re-encodes on every call."""
     return "data:image/png;base64," + base64.b64encode(png_bytes(image)).decode("ascii")
 
 
@@ -228,7 +229,7 @@ def image_figure(rgb, *, hover: np.ndarray | None = None):
 
     rgb = to_uint8(rgb)
     if hover is None:
-        trace = go.Image(source=_data_uri(rgb), hoverinfo="skip")
+        trace = go.Image(source=png_data_uri(rgb), hoverinfo="skip")
     else:
         hover = np.asarray(hover)
         if hover.shape != rgb.shape[:2]:
@@ -258,7 +259,7 @@ def scrub_figure(frames, *, labels: Sequence[str], title: str = "", scale: int =
     if len(pics) != len(labels) or len(pics) == 0:
         raise ValueError(f"need one label per frame (and a frame): {len(pics)} frames, {len(labels)} labels")
     pics = pics.repeat(scale, axis=1).repeat(scale, axis=2)
-    uris = [_data_uri(p) for p in pics]
+    uris = [png_data_uri(p) for p in pics]
     names = [str(i) for i in range(len(uris))]
     frames = [go.Frame(data=[go.Image(source=u)], name=n) for u, n in zip(uris, names, strict=True)]
     fig = go.Figure(data=[go.Image(source=uris[0], hoverinfo="skip")], frames=frames)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -48,10 +47,6 @@ def map_extent(points: np.ndarray, margin: float = 0.06) -> Extent:
     return Extent(float(lo[0] + hi[0]) / 2, float(lo[1] + hi[1]) / 2, half)
 
 
-def _png_uri(image: np.ndarray) -> str:
-    return "data:image/png;base64," + base64.b64encode(figures.png_bytes(image)).decode("ascii")
-
-
 def map_figure(points: np.ndarray, labels: np.ndarray, class_names: Sequence[str], *,
                index: np.ndarray | None = None, extent: Extent | None = None, grid: int = GRID,
                backdrop: np.ndarray | None = None, highlight: np.ndarray | None = None, height: int = 620):
@@ -80,7 +75,7 @@ def map_figure(points: np.ndarray, labels: np.ndarray, class_names: Sequence[str
         fig = go.Figure(data=[lattice, *fig.data], layout=fig.layout)
         fig.update_traces(marker_symbol="x", selector=dict(name="decode here"))
     if backdrop is not None:
-        fig.add_layout_image(source=_png_uri(backdrop), xref="x", yref="y", x=extent.x[0], y=extent.y[1],
+        fig.add_layout_image(source=figures.png_data_uri(backdrop), xref="x", yref="y", x=extent.x[0], y=extent.y[1],
                              sizex=2 * extent.half, sizey=2 * extent.half, sizing="stretch", layer="below",
                              opacity=0.55)
     if highlight is not None:

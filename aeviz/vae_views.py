@@ -131,8 +131,6 @@ def manifold(vae: VAE, n: int = 20, span: float = SPAN) -> np.ndarray:
 def manifold_figure(decoded: np.ndarray, codes, labels, class_names: Sequence[str], *, span: float = SPAN,
                     max_points: int = 2000, seed: int = 0):
     """The decoded manifold as the background of the code plane, with test codes as class-coloured dots."""
-    from PIL import Image
-
     n = int(round(np.sqrt(len(decoded))))
     scale = max(1, int(np.ceil(600 / (n * decoded.shape[-2]))))  # browsers blur small pictures they stretch
     picture = figures.compose_grid(list(grey(decoded).reshape(n, n, *decoded.shape[-2:])), scale=scale, pad=0)
@@ -140,7 +138,7 @@ def manifold_figure(decoded: np.ndarray, codes, labels, class_names: Sequence[st
     codes, labels = np.asarray(codes), np.asarray(labels)
     keep = np.sort(np.random.default_rng(seed).permutation(len(codes))[:max_points])
     fig = figures.scatter_map(codes[keep], labels[keep], class_names, customdata=keep)
-    fig.add_layout_image(source=Image.fromarray(picture), xref="x", yref="y", x=-half, y=half,
+    fig.add_layout_image(source=figures.png_data_uri(picture), xref="x", yref="y", x=-half, y=half,
                          sizex=2 * half, sizey=2 * half, sizing="stretch", layer="below")
     fig.update_traces(marker=dict(size=5, opacity=0.55))
     fig.update_xaxes(range=[-half, half], title="z1", showgrid=False, zeroline=False, constrain="domain")
