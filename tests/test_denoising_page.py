@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from test_pages import REPO, run_page
+from test_pages import run_page
 
 from aeviz import images
 from aeviz.noise import NOISE_KINDS
@@ -69,15 +69,9 @@ def test_mnist_opens_at_sigma_half_and_names_the_models():
 
 
 def test_the_users_own_images_are_denoised_too():
-    from streamlit.testing.v1 import AppTest
-
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
-    at.query_params["dataset"] = "mnist"
     stroke = np.zeros((28, 28), np.float32)
     stroke[4:24, 12:16] = 1.0
-    at.session_state["aeviz_user_images"] = [images.Preprocessed(stroke, (), False, "my stroke")]
-    at.run()
-    at.switch_page(PAGE).run()
+    at = run_page(PAGE, {"dataset": "mnist"}, own_images=[images.Preprocessed(stroke, (), False, "my stroke")])
     assert "your images" in at.radio(key="w_dn_img_mode").options
     at.radio(key="w_dn_img_mode").set_value("your images").run()
     assert not at.exception, [e.value for e in at.exception]

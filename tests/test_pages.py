@@ -18,13 +18,18 @@ def routed_pages() -> list[str]:
     return [path for path, _, _ in pages if (REPO / path).exists()]
 
 
-def run_page(page: str, query: dict[str, str] | None = None, timeout: float = 120):
-    """Run app.py, switch to `page` with the given query string, and return the finished AppTest."""
+def run_page(page: str, query: dict[str, str] | None = None, timeout: float = 120, own_images: list | None = None):
+    """Run app.py, switch to `page` with the given query string, and return the finished AppTest.
+
+    `own_images`: aeviz.images.Preprocessed pictures already in the session, as after an upload or a drawing.
+    """
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=timeout)
     for key, value in (query or {}).items():
         at.query_params[key] = value
+    if own_images is not None:
+        at.session_state["aeviz_user_images"] = own_images
     at.run()
     if page != routed_pages()[0]:
         at.switch_page(page)

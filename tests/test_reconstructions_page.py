@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_pages import REPO, run_page
+from test_pages import run_page
 
 from aeviz import images, ui
 from aeviz.checkpoints import user_dir
@@ -61,15 +61,9 @@ def test_picking_a_class_changes_the_grid_on_digits():
 
 
 def test_the_users_own_images_go_through_the_grid():
-    from streamlit.testing.v1 import AppTest
-
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
-    at.query_params["dataset"] = "mnist"
     stroke = np.zeros((28, 28), np.float32)
     stroke[4:24, 12:16] = 1.0
-    at.session_state["aeviz_user_images"] = [images.Preprocessed(stroke, (), False, "my one")]
-    at.run()
-    at.switch_page(PAGE).run()
+    at = run_page(PAGE, {"dataset": "mnist"}, own_images=[images.Preprocessed(stroke, (), False, "my one")])
     at.radio(key="w_rec_mode").set_value("your images").run()
     assert not at.exception, [e.value for e in at.exception]
     assert len(at.get("image")) == 1 and "your images" in at.radio(key="w_rec_mode").options

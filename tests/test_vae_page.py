@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
-from test_pages import REPO, run_page
+from test_pages import run_page
 
 from aeviz import images
 
@@ -60,16 +60,10 @@ def test_traversal_follows_the_image_and_dimension_count():
 
 
 def test_conv_vae_and_a_single_own_image():
-    from streamlit.testing.v1 import AppTest
-
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
-    at.query_params["dataset"] = "mnist"
-    at.query_params["vae_model"] = "mnist-vae-conv-q16-bce"
     stroke = np.zeros((28, 28), np.float32)
     stroke[6:22, 10:18] = 1.0
-    at.session_state["aeviz_user_images"] = [images.Preprocessed(stroke, (), False, "my block")]
-    at.run()
-    at.switch_page(PAGE).run()
+    at = run_page(PAGE, {"dataset": "mnist", "vae_model": "mnist-vae-conv-q16-bce"},
+                  own_images=[images.Preprocessed(stroke, (), False, "my block")])
     at.radio(key="w_vae_pair_mode").set_value("your images").run()
     assert not at.exception, [e.value for e in at.exception]
     assert "two images" in at.warning[0].value  # one own image: the second end is a test image

@@ -25,6 +25,23 @@ def open_page(page, app_url: str, path: str = "", query: str = "") -> None:
     wait_idle(page)
 
 
+def open_deep_link(page, app_url: str, path: str, query: str) -> None:
+    """Open a shared link to a page; a fresh server runs a deep-linked page file on its own until app.py has
+    run once (st.navigation), so the home page is opened first."""
+    open_page(page, app_url)
+    open_page(page, app_url, path, query)
+
+
+def grey_pixels(png: bytes):
+    """A PNG (a scrubber frame, a screenshot) as a float32 array of grey levels 0-255."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=np.float32)
+
+
 def no_exceptions(page) -> None:
     """No exception box and no error element on the page."""
     assert page.locator("[data-testid='stException']").count() == 0, page.locator(

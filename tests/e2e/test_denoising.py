@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
-from browser import drag_scrubber, no_exceptions, open_page, script_states, tall_shot, wait_idle, watch_script_state
-from PIL import Image
-
-
-def open_deep_link(page, app_url: str, path: str, query: str) -> None:
-    # A fresh server runs a deep-linked page file on its own until app.py has run once (st.navigation)
-    open_page(page, app_url)
-    open_page(page, app_url, path, query)
-
-
-def pixels(png: bytes) -> np.ndarray:
-    return np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=np.float32)
+from browser import (
+    drag_scrubber,
+    grey_pixels,
+    no_exceptions,
+    open_deep_link,
+    script_states,
+    tall_shot,
+    wait_idle,
+    watch_script_state,
+)
 
 
 def test_dragging_the_level_slider_changes_the_images_while_dragging(page, app_url):
@@ -26,7 +22,7 @@ def test_dragging_the_level_slider_changes_the_images_while_dragging(page, app_u
     watch_script_state(page)
     seen = drag_scrubber(page, chart, [0.02, 0.5, 0.98], name="denoising-drag")
     assert [label for label, _ in seen] == ["Masking p = 0 %", "Masking p = 35 %", "Masking p = 70 %"]
-    low, mid, high = (pixels(png) for _, png in seen)
+    low, mid, high = (grey_pixels(png) for _, png in seen)
     assert low.shape == mid.shape == high.shape and low.shape[1] > 600  # the whole grid, not a thumbnail
     for a, b in ((low, mid), (mid, high), (low, high)):
         assert np.abs(a - b).mean() > 2, "the pictures must change during the drag"

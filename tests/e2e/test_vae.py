@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
-from browser import drag_scrubber, no_exceptions, open_page, script_states, tall_shot, watch_script_state
-from PIL import Image
-
-
-def open_deep_link(page, app_url: str, path: str, query: str) -> None:
-    # A fresh server runs a deep-linked page file on its own until app.py has run once (st.navigation)
-    open_page(page, app_url)
-    open_page(page, app_url, path, query)
+from browser import (
+    drag_scrubber,
+    grey_pixels,
+    no_exceptions,
+    open_deep_link,
+    script_states,
+    tall_shot,
+    watch_script_state,
+)
 
 
 def test_dragging_t_moves_along_the_path_while_dragging(page, app_url):
@@ -22,7 +21,7 @@ def test_dragging_t_moves_along_the_path_while_dragging(page, app_url):
     watch_script_state(page)
     seen = drag_scrubber(page, chart, [0.02, 0.5, 0.98], name="vae-drag")
     assert [label for label, _ in seen] == ["t = 0.00", "t = 0.50", "t = 1.00"]
-    start, middle, end = (np.asarray(Image.open(io.BytesIO(png)).convert("L"), np.float32) for _, png in seen)
+    start, middle, end = (grey_pixels(png) for _, png in seen)
     for a, b in ((start, middle), (middle, end), (start, end)):
         assert np.abs(a - b).mean() > 1, "the decoded images must change during the drag"
     page.wait_for_timeout(500)
