@@ -114,7 +114,8 @@ def save_checkpoint(path: str | Path, model: AutoEncoder, metadata: dict[str, An
 
 
 def _atomic_write(path: Path, blob: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # the writer's pid in the name: a sweep can tell the leftovers of a killed process from a save under way
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(blob)

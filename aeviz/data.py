@@ -204,12 +204,15 @@ def _cached_uint8(name: str, split: str, loader: Callable) -> tuple[np.ndarray, 
     return images, labels, source
 
 
-def load_dataset(name: str, split: str = "train", *, limit: int | None = None) -> Dataset:
-    """Load `split` ('train' or 'test') of a registered dataset, or of a folder via 'folder:PATH'."""
+def load_dataset(name: str, split: str = "train", *, limit: int | None = None, progress=None) -> Dataset:
+    """Load `split` ('train' or 'test') of a registered dataset, a folder via 'folder:PATH' or an upload.
+
+    `progress(text)` hears how reading a folder goes (the only slow case).
+    """
     if split not in IDX_FILES:
         raise ValueError(f"split must be 'train' or 'test', not {split!r}")
-    if name.startswith("folder:"):
-        return load_folder(name.split(":", 1)[1], split, limit=limit)
+    if name.startswith(("folder:", "upload:")):
+        return load_own(name, split, limit=limit, progress=progress)
     if name not in DATASETS:
         raise KeyError(f"unknown dataset {name!r}; choose from {sorted(DATASETS)} or 'folder:PATH'")
     info = DATASETS[name]
@@ -241,27 +244,17 @@ def _local_folder(name: str) -> Path | None:
     return next((folder for folder in roots if _split_files(folder, "test") is not None), None)
 
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+def load_own(name: str, split: str, *, limit: int | None = None, progress=None) -> Dataset:
+    """A 'folder:PATH' (read within bounds, unreadable files skipped) or 'upload:<id>' dataset."""
+    from .imagesets import ImageSetError, folder_split, upload_split
 
-
-def load_folder(path: str | Path, split: str = "train", *, size: int = 28, limit: int | None = None) -> Dataset:
-    """A folder of images of any size; sub-folders name the classes (like torchvision's ImageFolder)."""
-    from PIL import Image, ImageOps
-
-    root = Path(path).expanduser()
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-    if not files:
-        raise DatasetUnavailable(f"No images found in {root} (looked for {', '.join(sorted(IMAGE_SUFFIXES))}).")
-    class_names = sorted({p.parent.name for p in files}) if any(p.parent != root for p in files) else ["all"]
-    order = np.random.default_rng(0).permutation(len(files))
-    cut = max(1, int(0.8 * len(files))) if len(files) > 1 else 1
-    chosen = order[:cut] if split == "train" else (order[cut:] if len(files) > 1 else order)
-    arrays, labels = [], []
-    for i in chosen[:limit]:
-        with Image.open(files[i]) as img:
-            grey = ImageOps.exif_transpose(img).convert("L").resize((size, size), Image.Resampling.LANCZOS)
-        arrays.append(np.asarray(grey, dtype=np.float32) / 255.0)
-        labels.append(class_names.index(files[i].parent.name) if len(class_names) > 1 else 0)
-    x = torch.from_numpy(np.stack(arrays)).unsqueeze(1)  # (N,size,size) -> (N,1,size,size)
-    return Dataset(f"folder:{root}", split, x, torch.tensor(labels, dtype=torch.int64), tuple(class_names),
-                   str(root))
+    try:
+        if name.startswith("folder:"):
+            images, labels, classes, source = folder_split(name.split(":", 1)[1], split, progress=progress)
+            name = f"folder:{Path(name.split(':', 1)[1]).expanduser()}"
+        else:
+            images, labels, classes, source = upload_split(name, split)
+    except ImageSetError as exc:
+        raise DatasetUnavailable(str(exc)) from None
+    x = torch.from_numpy(images[:limit].astype(np.float32) / 255.0).unsqueeze(1)  # (N,H,W) -> (N,1,H,W)
+    return Dataset(name, split, x, torch.from_numpy(labels[:limit].astype(np.int64)), classes, source)

@@ -179,14 +179,22 @@ def _preview(model: AutoEncoder, probe: torch.Tensor | None) -> np.ndarray | Non
 
 def train(family: str, config: AEConfig, dataset: str = "mnist", train_config: TrainConfig = TrainConfig(), *,
           callback: Callable[[Progress], None] | None = None, should_stop: Callable[[], bool] | None = None,
-          out_dir: str | Path | None = None, save: bool = True, name: str | None = None) -> TrainResult:
-    """Train a model of `family` on `dataset`, evaluate it on the test split, and save a checkpoint."""
-    train_set = load_dataset(dataset, "train", limit=train_config.subset)
-    test_set = load_dataset(dataset, "test")
+          out_dir: str | Path | None = None, save: bool = True, name: str | None = None,
+          on_loading: Callable[[str], None] | None = None,
+          before_fit: Callable[[AutoEncoder, torch.Tensor], None] | None = None) -> TrainResult:
+    """Train a model of `family` on `dataset`, evaluate it on the test split, and save a checkpoint.
+
+    `on_loading(text)` hears how reading the data goes; `before_fit(model, train_images)` runs once the data
+    and the model are ready (the job runner probes memory and time there, and may refuse the job).
+    """
+    train_set = load_dataset(dataset, "train", limit=train_config.subset, progress=on_loading)
+    test_set = load_dataset(dataset, "test", progress=on_loading)
     if tuple(config.input_shape) != train_set.shape:
         config = type(config).from_dict({**config.to_dict(), "input_shape": train_set.shape})
     device = pick_device(train_config.device)
     model = build_model(family, config).to(device)
+    if before_fit is not None:
+        before_fit(model, train_set.images.to(device))
     started = time.perf_counter()
     history = fit(model, train_set.images, train_config, test_x=test_set.images, callback=callback,
                   should_stop=should_stop)

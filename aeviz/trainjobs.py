@@ -1,10 +1,11 @@
-"""Training jobs for the UI: a bounded queue served by worker threads, with thread-safe progress snapshots."""
+"""Training jobs for the UI: a bounded queue, each job trained in its own process, with progress snapshots."""
 
 from __future__ import annotations
 
 import logging
 import os
 import queue
+import re
 import threading
 import time
 import uuid
@@ -17,8 +18,9 @@ import numpy as np
 
 from .checkpoints import SUFFIX, save_checkpoint, user_dir
 from .data import DatasetUnavailable
-from .models import AEConfig
-from .train import Progress, TrainConfig, TrainingCancelled, train
+from .models import AEConfig, build_model
+from .train import Progress, TrainConfig, TrainingCancelled
+from .trainworker import Estimate, TrainProcess, memory_budget_mb
 
 ACTIVE, FINISHED = ("queued", "running"), ("done", "failed", "cancelled")
 KEEP_FINISHED = 32  # finished jobs remembered for their pages; older ones are forgotten (memory stays bounded)
@@ -30,6 +32,10 @@ class JobRejected(RuntimeError):
     """A job the manager will not take: the queue is full or its owner already has one."""
 
 
+class JobFailed(RuntimeError):
+    """A job that ended without a model: its message is what the page shows."""
+
+
 def _env(name: str, default: float) -> float:
     try:
         return float(os.environ.get(name, default))
@@ -38,16 +44,34 @@ def _env(name: str, default: float) -> float:
 
 
 def sweep_temp_files(folder: Path, older_than_s: float = 3600.0) -> list[Path]:
-    """Delete temp files a killed save left behind (never listed as models, but they take space)."""
+    """Delete temp files a killed save left behind (never listed as models, but they take space).
+
+    A temp file whose writer process is gone goes at once; one without a readable writer (or whose pid is
+    alive, perhaps reused) only once older than `older_than_s`.
+    """
     removed = []
     for tmp in Path(folder).glob(f".*{SUFFIX}.*.tmp"):
+        match = _WRITER.search(tmp.name)
         try:
-            if time.time() - tmp.stat().st_mtime > older_than_s:
+            if (match and not _pid_alive(int(match.group(1)))) or time.time() - tmp.stat().st_mtime > older_than_s:
                 tmp.unlink()
                 removed.append(tmp)
         except OSError:
             continue  # another process finished or removed it meanwhile
     return removed
+
+
+_WRITER = re.compile(re.escape(SUFFIX) + r"\.(\d+)-[^.]*\.tmp$")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True  # someone else's process, or a number we cannot check: keep the file
+    return True
 
 
 @dataclass(frozen=True)
@@ -82,6 +106,7 @@ class Snapshot:
     path: Path | None
     metrics: dict[str, float] | None
     queue_position: int = 0
+    estimate: Estimate | None = None  # what the probe of a few steps predicted (memory, time)
 
     @property
     def active(self) -> bool:
@@ -104,6 +129,9 @@ class Job:
     path: Path | None = None
     metrics: dict[str, float] | None = None
     latest: Progress | None = field(default=None, repr=False)
+    estimate: Estimate | None = None
+    pid: int | None = None  # of the training process while it runs
+    browser: str = ""  # the owner's browser (a reloaded page of it takes the job back), "" when unknown
     steps: list = field(default_factory=list, repr=False)
     tests: list = field(default_factory=list, repr=False)
     previews: list = field(default_factory=list, repr=False)
@@ -119,6 +147,17 @@ class Job:
             if not self.stop.is_set() and self.state not in FINISHED:
                 self.message = reason
                 self.stop.set()
+
+    def receive(self, kind: str, payload: Any) -> None:
+        """A message from the training process: progress, the phase it is in, or the probe's estimate."""
+        if kind == "progress":
+            self.record(payload)
+        elif kind == "estimate":
+            with self.lock:
+                self.estimate = payload
+        elif kind == "phase":
+            with self.lock:
+                self.phase = payload
 
     def record(self, p: Progress) -> None:
         """The trainer's callback (worker thread): keep what the page draws."""
@@ -145,7 +184,7 @@ class Job:
                             self.spec.train_config.epochs, 1.0 if self.state == "done" else p.fraction if p else 0.0,
                             elapsed, p.eta if p and p.event != "start" else float("nan"), tuple(self.steps),
                             tuple(self.tests), tuple(self.previews), self.message, self.path, self.metrics,
-                            queue_position)
+                            queue_position, self.estimate)
 
     def set(self, state: str, **fields: Any) -> None:
         with self.lock:
@@ -172,11 +211,12 @@ class JobManager:
 
     def __init__(self, workers: int | None = None, max_queued: int | None = None, idle_s: float | None = None,
                  max_s: float | None = None, alive: Callable[[str], bool] | None = None,
-                 on_finish: Callable[[Job], None] | None = None) -> None:
+                 on_finish: Callable[[Job], None] | None = None, memory_mb: float | None = None) -> None:
         self.workers = max(1, int(workers or _env("AEVIZ_MAX_JOBS", 1)))
         self.max_queued = int(max_queued if max_queued is not None else _env("AEVIZ_MAX_QUEUED", 8))
         self.idle_s = idle_s if idle_s is not None else _env("AEVIZ_JOB_IDLE_S", 120)
         self.max_s = max_s if max_s is not None else _env("AEVIZ_JOB_MAX_S", 3600)
+        self.memory_mb = memory_mb if memory_mb is not None else memory_budget_mb()
         self._alive, self._on_finish = alive or (lambda owner: False), on_finish
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._jobs: dict[str, Job] = {}
@@ -184,8 +224,10 @@ class JobManager:
         self._threads: list[threading.Thread] = []
         sweep_temp_files(user_dir())
 
-    def submit(self, spec: JobSpec, owner: str) -> Job:
-        """Queue a job; JobRejected when its owner already has one or too many wait."""
+    def submit(self, spec: JobSpec, owner: str, browser: str = "") -> Job:
+        """Queue a job; JobRejected when its owner already has one or too many wait.
+
+        `browser` identifies the owner's browser across reloads (see `claim`)."""
         self._reap()
         with self._lock:
             if any(j.owner == owner and j.state in ACTIVE for j in self._jobs.values()):
@@ -193,7 +235,7 @@ class JobManager:
             waiting = sum(j.state == "queued" for j in self._jobs.values())
             if waiting >= self.max_queued:
                 raise JobRejected(f"The server is busy: {waiting} jobs are waiting. Try again in a few minutes.")
-            job = Job(spec, owner)
+            job = Job(spec, owner, browser=browser)
             self._jobs[job.id] = job
             while len(self._threads) < self.workers:  # lazily: a server that never trains starts no thread
                 self._threads.append(threading.Thread(target=self._work, daemon=True,
@@ -220,7 +262,7 @@ class JobManager:
         return job.snapshot(waiting.index(job.id) + 1 if job.id in waiting else 0)
 
     def cancel(self, job_id: str, reason: str = "Cancelled: nothing was saved.") -> bool:
-        """Stop a job: a waiting one at once, a running one at its next progress report (every 0.25 s)."""
+        """Stop a job: a waiting one at once, a running one within 0.1 s (its training process is ended)."""
         job = self.get(job_id)
         if job is None or job.state in FINISHED:
             return False
@@ -229,11 +271,16 @@ class JobManager:
             job.set("cancelled", finished=time.monotonic())
         return True
 
-    def claim(self, job_id: str, owner: str) -> bool:
-        """Give a job to `owner` (a reloaded page) when its owner's browser is gone; True if owner has it."""
+    def claim(self, job_id: str, owner: str, browser: str = "") -> bool:
+        """Give a job back to its browser's new session (a reloaded page); True if `owner` has it now.
+
+        Only the browser that started the job may take it over, only once that session is gone, and only
+        when the new session has no other job: anyone else with the link watches but cannot cancel it."""
         job = self.get(job_id)
         with self._lock:
-            if job is not None and job.owner != owner and not self._alive(job.owner):
+            if job is not None and job.owner != owner and job.browser and browser == job.browser \
+                    and not self._alive(job.owner) and job.state in ACTIVE \
+                    and not any(j.owner == owner and j.state in ACTIVE for j in self._jobs.values()):
                 job.owner = owner
         return job is not None and job.owner == owner
 
@@ -263,25 +310,54 @@ class JobManager:
         if job.state in FINISHED or self._should_stop(job):  # cancelled (or abandoned) while it waited
             job.set("cancelled", finished=job.finished or time.monotonic())
             return
-        job.set("running", phase="loading data", started=time.monotonic())
-        spec = job.spec
+        job.set("running", phase="starting", started=time.monotonic())
         try:
-            result = train(spec.family, spec.config, spec.dataset, spec.train_config, callback=job.record,
-                           should_stop=lambda: self._should_stop(job), save=False)
-            if self._should_stop(job):  # asked for during the final evaluation: nothing is saved
-                raise TrainingCancelled(job.message)
+            result = self._train_in_child(job)
             job.set("running", phase="saving")
-            path = self._save(spec.name, result.model, result.metadata)
-            job.set("done", phase="done", path=path, metrics=result.metadata.get("metrics"),
+            model = build_model(result["family"], result["config"])
+            model.load_state_dict(result["state"])
+            path = self._save(job.spec.name, model, result["metadata"])
+            job.set("done", phase="done", path=path, metrics=result["metadata"].get("metrics"),
                     message=f"Saved as {path.stem}.", finished=time.monotonic())
         except TrainingCancelled as exc:
             job.set("cancelled", message=job.message or str(exc), finished=time.monotonic())
+        except JobFailed as exc:
+            job.set("failed", message=str(exc), finished=time.monotonic())
         except Exception as exc:  # anything else is this job's failure, never the server's
             _log.warning("training job %s failed", job.id, exc_info=True)
             job.set("failed", message=describe(exc), finished=time.monotonic())
 
+    def _train_in_child(self, job: Job) -> dict[str, Any]:
+        """Train in a process of its own, watched from here: a cancel, the limits or the memory budget end it
+        at once, whatever it is doing (a long step, a folder scan), and its out-of-memory death is only its own."""
+        child = TrainProcess({"spec": job.spec, "budget_mb": self.memory_mb, "max_s": self.max_s})
+        job.set("running", pid=child.pid)
+        try:
+            while True:
+                for message in child.messages(timeout=0.1):
+                    if message is None:
+                        code = child.kill()
+                        raise JobFailed(f"The training process ended unexpectedly (exit code {code}"
+                                        f"{', probably out of memory' if code in (-9, 137) else ''}). "
+                                        "Nothing was saved.")
+                    kind, payload = message
+                    if kind == "result":
+                        return payload
+                    if kind in ("refused", "error"):
+                        raise JobFailed(payload)
+                    job.receive(kind, payload)
+                if self._should_stop(job):
+                    raise TrainingCancelled(job.message)
+                rss = child.rss_mb()
+                if rss is not None and rss > self.memory_mb:
+                    raise JobFailed(f"Stopped: the job used {rss:,.0f} MB, more than this server's budget of "
+                                    f"{self.memory_mb:,.0f} MB per job (AEVIZ_JOB_MEMORY_MB). Try a smaller batch "
+                                    "or model. Nothing was saved.")
+        finally:
+            child.kill()
+
     def _should_stop(self, job: Job) -> bool:
-        """Polled by the trainer at every report (0.25 s): a cancel, an abandoned page or the time limit."""
+        """Polled every 0.1 s while a job runs: a cancel, an abandoned page or the time limit."""
         if not job.stop.is_set():
             now = time.monotonic()
             if self._alive(job.owner):

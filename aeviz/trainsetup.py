@@ -32,10 +32,11 @@ def default_name(dataset: str, slug: str, when: float | None = None) -> str:
 
 
 def folder_roots() -> list[Path]:
-    """Server folders a page may train on: AEVIZ_TRAIN_FOLDERS (os.pathsep list; empty: none), else $HOME."""
-    raw = os.environ.get("AEVIZ_TRAIN_FOLDERS")
-    if raw is None:
-        return [Path.home().resolve()]
+    """Server folders a page may train on: AEVIZ_TRAIN_FOLDERS (an os.pathsep list), none when unset.
+
+    None by default: any folder a browser may name is readable by every visitor of a shared server, so the
+    operator opts in; students upload their images into a training set of their own session instead."""
+    raw = os.environ.get("AEVIZ_TRAIN_FOLDERS") or ""
     return [Path(r).expanduser().resolve() for r in raw.split(os.pathsep) if r.strip()]
 
 

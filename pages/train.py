@@ -14,7 +14,7 @@ FAMILIES = {"dense": "Dense", "conv": "Convolutional", "vae": "Variational (VAE)
             "sparse": "Sparse (L1 on the code)", "contractive": "Contractive", "linear": "Linear (≈ PCA)"}
 BODIES = {"dense": {}, "dense, hidden 256": {"hidden": (256,)}, "dense, hidden 512-256": {"hidden": (512, 256)},
           "conv": {"arch": "conv"}}
-FOLDER = "a folder of images"
+FOLDER, UPLOAD = "a folder on this server", "images you upload"
 
 st.title("Train an autoencoder")
 st.markdown(
@@ -23,7 +23,7 @@ st.markdown(
     "same test images redrawn after each epoch: blurry at first, sharper as the code learns what matters. "
     "The finished model is saved and appears in every page's model list."
 )
-ctx, manager, me = ui.context(), ui.job_manager(), ui.session_id()
+ctx, manager, me, browser = ui.context(), ui.job_manager(), ui.session_id(), ui.browser_id()
 
 
 def duration(seconds: float) -> str:
@@ -61,9 +61,13 @@ def live(job_id: str) -> None:
         st.info(f"Waiting for a free trainer: number {snap.queue_position} in the queue.",
                 icon=":material/hourglass_top:")
     else:
-        phase = "stopping" if snap.message else snap.phase  # a cancel was asked for: stops within 0.25 s
+        phase = "stopping" if snap.message else snap.phase  # a cancel was asked for: stops within 0.1 s
         st.progress(snap.fraction, text=f"**{phase}** · epoch {snap.epoch}/{snap.epochs} · "
                     f"{duration(snap.elapsed)} elapsed · about {duration(snap.eta)} left")
+        if snap.estimate is not None:
+            st.caption(f"A probe of a few steps predicted about {snap.estimate.peak_mb:,.0f} MB of memory "
+                       f"(this server allows {manager.memory_mb:,.0f} MB per job) and "
+                       f"{duration(snap.estimate.total_s)} of training.")
     if snap.owner == me and st.button("Cancel", key="train_cancel", icon=":material/stop:"):
         manager.cancel(job_id)
     draw(snap)
@@ -127,8 +131,8 @@ def form(dataset: str, family: str, kind: str | None) -> None:
             fields |= family_fields(family, kind)
         subset = c.number_input("Training images (0 = all)", 0, 60000, 10000 if on_cpu and dataset != "digits"
                                 else 0, 1000, help="Fewer images train faster: on a CPU, 10 000 is a good demo.")
-        folder = c.text_input("Folder on this server", placeholder="~/pictures (sub-folders name the classes)") \
-            if dataset == FOLDER else ""
+        folder = c.text_input("Folder on this server", placeholder="a folder under: " + ", ".join(
+            map(str, trainsetup.folder_roots())) + " (sub-folders name the classes)") if dataset == FOLDER else ""
         name = c.text_input("Model name (optional)", placeholder="automatic: dataset-model-date-time")
         if st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:"):
             start(dataset, folder, family, fields, TrainConfig(epochs, batch, lr, subset=subset or None), name)
@@ -140,23 +144,30 @@ def start(dataset: str, folder: str, family: str, fields: dict, config: TrainCon
         model_config = make_config(family, **fields)
         name = (trainsetup.check_name(name, {m.name for m in ui.list_models()}) if name.strip()
                 else trainsetup.default_name(dataset, model_slug(family, model_config)))
-        job = manager.submit(trainjobs.JobSpec(family, model_config, dataset, config, name), me)
+        job = manager.submit(trainjobs.JobSpec(family, model_config, dataset, config, name), me, browser)
     except (ValueError, trainjobs.JobRejected) as exc:
         st.error(str(exc), icon=":material/error:")
         return
+    if dataset.startswith(("folder:", "upload:")):
+        ui.add_own_dataset(dataset)  # its pages list the model; no other session sees the folder or the images
     st.query_params["train_job"] = job.id
     st.rerun()
 
 
 job_id = st.query_params.get("train_job")
 snap = manager.snapshot(job_id) if job_id else None
+if job_id and snap is None:
+    st.info("The training job in this link is no longer on this server: the server was restarted, or the job "
+            "ended long ago. A model it saved is in the model lists; otherwise start it again below.",
+            icon=":material/history:")
+    del st.query_params["train_job"]
 if snap is not None and snap.active:
-    owner = manager.claim(job_id, me)
+    owner = manager.claim(job_id, me, browser)
     st.fragment(run_every=0.5 if owner else 1.0)(live)(job_id)  # viewers of a shared link poll less often
     st.stop()
 if snap is not None:
     result(snap)
-choices = ui.train_datasets() + ([FOLDER] if trainsetup.folder_roots() else [])
+choices = ui.train_datasets() + [UPLOAD] + ([FOLDER] if trainsetup.folder_roots() else [])
 left, middle, right = st.columns(3)
 with left:
     dataset = ui.url_selectbox("Train on", choices, "train_data", ctx.dataset if ctx else None)
@@ -165,6 +176,10 @@ with middle:
 with right:
     kind = ui.url_selectbox("Noise", list(NOISE_KINDS), "train_noise", format_func=lambda k: NOISE_KINDS[k].label) \
         if family == "denoising" else None
+if dataset == UPLOAD:
+    dataset = ui.upload_training_set("train_upload")
+    if dataset is None:
+        st.stop()
 estimate(family, dataset)
 form(dataset, family, kind)
 states = [j.state for j in manager.jobs()]

@@ -89,13 +89,13 @@ def test_a_bad_model_name_is_refused_before_any_job_starts():
 def test_a_folder_without_images_fails_with_the_reason_on_the_page(tmp_path, monkeypatch):
     monkeypatch.setenv("AEVIZ_TRAIN_FOLDERS", str(tmp_path))
     (tmp_path / "empty").mkdir()
-    at = run_page(PAGE, {"dataset": "digits", "train_data": "a folder of images"})
+    at = run_page(PAGE, {"dataset": "digits", "train_data": "a folder on this server"})
     at = submit(at, folder=str(tmp_path / "empty"))
     job_id = job_in_url(at)
     assert wait_for(lambda: finished(job_id)).state == "failed"
     at.run()
     assert not at.exception and "Training failed: No images found in" in at.error[0].value
-    outside = submit(run_page(PAGE, {"dataset": "digits", "train_data": "a folder of images"}), folder="/etc")
+    outside = submit(run_page(PAGE, {"dataset": "digits", "train_data": "a folder on this server"}), folder="/etc")
     assert "outside the folders this server trains on" in outside.error[0].value
 
 
@@ -111,8 +111,60 @@ def test_a_model_of_an_image_folder_brings_its_folder_to_every_page(tmp_path, mo
         (tmp_path / f"class{label}").mkdir(exist_ok=True)
         Image.fromarray((digits.images[i, 0].numpy() * 255).astype("uint8")).save(tmp_path / f"class{label}/{i}.png")
     monkeypatch.setenv("AEVIZ_TRAIN_FOLDERS", str(tmp_path))
-    at = run_page(PAGE, {"dataset": "digits", "train_data": "a folder of images"})
+    at = run_page(PAGE, {"dataset": "digits", "train_data": "a folder on this server"})
     at = submit(at, folder=str(tmp_path), epochs=2, name="my-folder-model")
     assert wait_for(lambda: finished(job_in_url(at))).state == "done"
-    home = run_page("pages/home.py", {"dataset": f"folder:{tmp_path}"})
+    at.query_params["dataset"] = f"folder:{tmp_path}"
+    at.switch_page("pages/home.py")
+    home = at.run()
     assert not home.exception and by_label(home.selectbox, "Model").options == ["my-folder-model"]
+    # another visitor, even with a link naming the folder, sees neither the folder nor its model
+    other = run_page("pages/home.py", {"dataset": f"folder:{tmp_path}"})
+    assert not other.exception and f"folder:{tmp_path}" not in by_label(other.sidebar.selectbox, "Dataset").options
+    assert "my-folder-model" not in by_label(other.selectbox, "Model").options
+
+
+def test_no_server_folder_is_offered_unless_the_operator_names_one(monkeypatch):
+    monkeypatch.delenv("AEVIZ_TRAIN_FOLDERS", raising=False)
+    at = run_page(PAGE, {"dataset": "digits"})
+    options = by_label(at.selectbox, "Train on").options
+    assert not at.exception and "images you upload" in options and "a folder on this server" not in options
+
+
+def test_an_old_job_link_says_its_job_is_gone():
+    at = run_page(PAGE, {"dataset": "digits", "train_job": "0123456789ab"})
+    assert not at.exception and "no longer on this server" in at.info[0].value
+    assert "train_job" not in at.query_params and by_label(at.button, "Start training")
+
+
+@pytest.mark.slow
+def test_images_a_student_uploads_train_a_model_that_only_their_session_sees():
+    import io
+    import zipfile
+
+    from PIL import Image
+
+    from aeviz.data import load_dataset
+
+    digits, buffer = load_dataset("digits", "test"), io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for i in range(40):  # a zip whose folders name the classes, as a student makes one
+            picture = io.BytesIO()
+            Image.fromarray((digits.images[i, 0].numpy() * 255).astype("uint8")).save(picture, format="PNG")
+            archive.writestr(f"digit{int(digits.labels[i]) % 2}/{i}.png", picture.getvalue())
+        archive.writestr("notes/readme.png", b"a text file in disguise")
+    at = run_page(PAGE, {"dataset": "digits", "train_data": "images you upload"})
+    assert not at.exception and "Upload at least ten images" in at.info[0].value
+    at.file_uploader[0].set_value([("digits.zip", buffer.getvalue(), "application/zip")])
+    at.run()
+    assert not at.exception and "**40** images in 2 classes (digit0, digit1)" in at.caption[0].value
+    assert "readme" in at.warning[0].value and "not an image" in at.warning[0].value
+    at = submit(at, epochs=2, name="my-uploaded-model")
+    assert wait_for(lambda: finished(job_in_url(at))).state == "done"
+    own = [d for d in by_label(at.sidebar.selectbox, "Dataset").options if d.startswith("upload:")]
+    assert len(own) == 1
+    at.query_params["dataset"] = own[0]
+    at.switch_page("pages/home.py")
+    assert by_label(at.run().selectbox, "Model").options == ["my-uploaded-model"]
+    other = run_page("pages/home.py", {"dataset": own[0]})
+    assert own[0] not in by_label(other.sidebar.selectbox, "Dataset").options

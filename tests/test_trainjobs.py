@@ -27,8 +27,8 @@ def digits_spec(name: str = "job-test", epochs: int = 3, batch_size: int = 64, *
 
 
 def long_spec(name: str = "long") -> JobSpec:
-    """A job far longer than any test waits: it only ends by being stopped."""
-    return digits_spec(name, epochs=100_000, batch_size=16)
+    """A job far longer than any test waits (minutes), yet inside the default time limit: it ends by being stopped."""
+    return digits_spec(name, epochs=1000, batch_size=16)
 
 
 def wait_for(predicate, timeout: float = 120.0, every: float = 0.02):
@@ -168,15 +168,18 @@ def test_every_job_has_a_time_limit():
         jm.shutdown()
 
 
-def test_claim_hands_a_job_over_only_when_its_owner_is_gone():
-    connected = {"a": True}
+def test_claim_hands_a_job_back_only_to_its_own_browser_once_its_session_is_gone():
+    connected = {"a": True, "c": True}
     jm = JobManager(alive=lambda owner: connected.get(owner, False))
-    job = jm.submit(digits_spec(epochs=1), owner="a")
+    job = jm.submit(long_spec(), owner="a", browser="tab-1")
+    other = jm.submit(long_spec("other"), owner="c", browser="tab-1")  # the same browser, another tab
     try:
-        assert not jm.claim(job.id, "b") and job.owner == "a"
+        assert not jm.claim(job.id, "b", "tab-1") and job.owner == "a"  # its session is still connected
         connected["a"] = False  # the page was reloaded: a new session asks for the job in its URL
-        assert jm.claim(job.id, "b") and job.owner == "b"
-        assert not jm.claim("no-such-job", "b")
+        assert not jm.claim(job.id, "x", "someone-else") and job.owner == "a"  # a shared link only watches
+        assert not jm.claim(job.id, "c", "tab-1") and job.owner == "a"  # a session with a job takes no second
+        assert jm.claim(job.id, "b", "tab-1") and job.owner == "b"
+        assert not jm.claim("no-such-job", "b", "tab-1") and other.owner == "c"
     finally:
         jm.shutdown()
 
@@ -189,6 +192,15 @@ def test_sweep_removes_only_old_temp_files(tmp_path):
     os.utime(old, (time.time() - 7200, time.time() - 7200))
     assert sweep_temp_files(tmp_path) == [old]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([fresh.name, model.name])
+
+
+def test_sweep_removes_the_leftovers_of_dead_writers_at_once(tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    leftover = tmp_path / f".m.safetensors.{int(dead.stdout)}-abc123.tmp"  # a writer that no longer runs
+    writing = tmp_path / f".n.safetensors.{os.getpid()}-def456.tmp"  # a save under way in this process
+    for path in (leftover, writing):
+        path.write_bytes(b"x")
+    assert sweep_temp_files(tmp_path) == [leftover] and writing.exists()
 
 
 KILLED_SERVER = """

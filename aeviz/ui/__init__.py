@@ -32,7 +32,15 @@ from .maps import (
     submit_map,
 )
 from .shell import DEFAULT_DATASETS, Context, Picked, context, image_picker, page_context, shown_captions, sidebar
-from .training import job_manager, session_id, train_datasets
+from .training import (
+    add_own_dataset,
+    browser_id,
+    job_manager,
+    own_datasets,
+    session_id,
+    train_datasets,
+    upload_training_set,
+)
 from .uploads import (
     add_user_images,
     draw_image,
@@ -54,7 +62,8 @@ from .widgets import (
 )
 
 __all__ = [
-    "DEFAULT_DATASETS", "Context", "Picked", "add_user_images", "background_jobs", "context", "device_label",
+    "DEFAULT_DATASETS", "Context", "Picked", "add_own_dataset", "add_user_images", "browser_id", "own_datasets",
+    "upload_training_set", "background_jobs", "context", "device_label",
     "draw_image", "find_map", "get_codes", "get_dataset", "get_errors", "get_map", "get_model", "get_pca",
     "image_picker", "job_manager", "knn_figure", "knn_rows", "list_models", "map_backdrop", "map_figure",
     "map_images", "map_labels", "map_or_job", "map_worker", "model_or_message", "page_context", "picture",

@@ -13,6 +13,7 @@ from .. import data
 from ..checkpoints import CheckpointInfo
 from .caches import _offline_status, _scan, device_label, get_dataset, list_models
 from .maps import map_worker
+from .training import own_datasets, sweep_leftovers
 from .uploads import _shown_name, user_image_batch, user_images
 from .widgets import set_url_ints, url_ints, url_radio, url_selectbox, url_slider
 
@@ -34,17 +35,16 @@ class Context:
 
 
 def _dataset_choices() -> list[str]:
-    with_models = {c.dataset for c in list_models()}
+    """What loads offline, and the folders and uploads this session trained on (no other session's)."""
     status = _offline_status()
-    # models trained on an image folder (Train page) bring their folder along while it still exists
-    folders = sorted(d for d in with_models if d.startswith("folder:") and Path(d.split(":", 1)[1]).is_dir())
-    return [d for d in DEFAULT_DATASETS if status.get(d) is None] + folders  # issue 9: only what loads offline
+    return [d for d in DEFAULT_DATASETS if status.get(d) is None] + own_datasets()
 
 
 def sidebar() -> Context | None:
     """Dataset picker, what is loaded, available models and device; stores the Context for the pages."""
     _mark_app_run()
     map_worker()  # issue 5: start the map helper process (and its numba warm-up) once per server
+    sweep_leftovers()
     with st.sidebar:
         choices = _dataset_choices()
         default = "mnist" if "mnist" in choices else choices[0]

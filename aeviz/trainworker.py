@@ -1,0 +1,264 @@
+"""A training job in its own process: its out-of-memory kill or endless step ends that process, never the server."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+import os
+import pickle
+import queue
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+MB = 2**20
+PROBE_BATCHES = (2, 10)  # two small batches give memory and time per image; a warm-up step comes first
+
+
+class JobTooBig(RuntimeError):
+    """A job whose probe says it would exceed the memory budget or the time limit: refused before training."""
+
+
+def _env_number(name: str) -> float | None:
+    try:
+        value = float(os.environ.get(name, ""))
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value > 0 else None
+
+
+def memory_budget_mb() -> float:
+    """Peak memory one job may use: AEVIZ_JOB_MEMORY_MB, default a quarter of this machine's memory.
+
+    A quarter leaves the server's own ~2 GB and a class's sessions room on a small lecture machine.
+    """
+    configured = _env_number("AEVIZ_JOB_MEMORY_MB")
+    if configured is not None:
+        return configured
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not a POSIX system: assume a small machine
+        total = 8 * 2**30
+    return total / 4 / MB
+
+
+def job_threads() -> int:
+    """Torch threads of a training process: AEVIZ_JOB_THREADS, default half the cores (the rest serve pages)."""
+    configured = _env_number("AEVIZ_JOB_THREADS")
+    return int(configured) if configured else max(1, (os.cpu_count() or 2) // 2)
+
+
+def _status_mb(pid: int | str, field: str) -> float | None:
+    """A memory figure (VmRSS, VmHWM) of a process from /proc, in MB; None where /proc does not say."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024  # kB
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def rss_mb(pid: int | str = "self") -> float | None:
+    return _status_mb(pid, "VmRSS")
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What a probe of a few training steps predicts for the whole job."""
+
+    peak_mb: float  # resident memory of the training process at the job's batch size
+    step_s: float  # seconds per step at that batch size
+    total_s: float  # all epochs' steps
+    mb_per_image: float
+    base_mb: float  # before any step: the process, torch, the data and the model
+
+    def largest_batch(self, budget_mb: float, offered=(16, 32, 64, 128, 256, 512, 1024)) -> int | None:
+        """The largest offered batch size whose predicted peak fits the budget."""
+        fits = [b for b in offered if self.base_mb + self.mb_per_image * b <= budget_mb]
+        return max(fits) if fits else None
+
+
+def _reset_peak() -> bool:
+    """Reset this process's peak-RSS counter (Linux: writing 5 to clear_refs); False where impossible."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def _step(model, optimizer, batch) -> float:
+    start = time.perf_counter()
+    optimizer.zero_grad(set_to_none=True)
+    model(batch).loss.backward()
+    optimizer.step()
+    return time.perf_counter() - start
+
+
+def probe(model, train_x, batch_size: int, epochs: int) -> Estimate:
+    """Time and measure a few steps of a copy of `model` on real images (the model itself is untouched)."""
+    import torch
+
+    batch_size = max(1, min(batch_size, len(train_x)))  # a set smaller than a batch is one batch
+    trial = copy.deepcopy(model).train()
+    optimizer = torch.optim.Adam(trial.parameters(), lr=1e-3)
+    sizes = [max(1, min(b, batch_size, len(train_x))) for b in PROBE_BATCHES]
+    base = rss_mb() or 0.0
+    _step(trial, optimizer, train_x[:sizes[0]])  # allocator, kernels and Adam's state, counted in the base
+    points = []
+    for b in sizes:
+        measured = _reset_peak()
+        seconds = _step(trial, optimizer, train_x[:b])
+        peak = _status_mb("self", "VmHWM") if measured else rss_mb()
+        points.append((b, (peak or base) - base, seconds))
+    (b1, m1, t1), (b2, m2, t2) = points
+    per_image_mb = max(0.0, (m2 - m1) / (b2 - b1)) if b2 > b1 else max(0.0, m2 / b2)
+    per_image_s = max((t2 - t1) / (b2 - b1) if b2 > b1 else 0.0, 0.0)
+    step_s = max(t1 + per_image_s * (batch_size - b1), t2 * min(1.0, batch_size / b2))
+    steps = math.ceil(len(train_x) / batch_size) * epochs
+    peak_mb = base + max(m1, 0.0) + per_image_mb * max(0, batch_size - b1)
+    return Estimate(peak_mb, step_s, step_s * steps, per_image_mb, base + max(m1, 0.0))
+
+
+def check_estimate(estimate: Estimate, batch_size: int, budget_mb: float, max_s: float) -> None:
+    """Refuse a job that would not fit: say what it needs, what the server allows, and what would fit."""
+    if estimate.peak_mb > budget_mb:
+        fits = estimate.largest_batch(budget_mb)
+        advice = f"a batch size of {fits} or less would fit" if fits else "choose a smaller model"
+        raise JobTooBig(f"This job would need about {_size(estimate.peak_mb)} of memory at batch size "
+                        f"{batch_size}; this server allows {_size(budget_mb)} per job (AEVIZ_JOB_MEMORY_MB): "
+                        f"{advice}. Nothing was trained.")
+    if estimate.total_s > max_s:
+        raise JobTooBig(f"This job would take about {_duration(estimate.total_s)} ({estimate.step_s:.2g} s per "
+                        f"step), beyond this server's limit of {_duration(max_s)} per job (AEVIZ_JOB_MAX_S): "
+                        "choose fewer epochs, fewer images or a smaller model. Nothing was trained.")
+
+
+def _size(mb: float) -> str:
+    return f"{mb / 1024:.1f} GB" if mb >= 1024 else f"{mb:.0f} MB"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
+# --- the parent's side -------------------------------------------------------------------------------------
+
+class TrainProcess:
+    """One child process training one job; its messages arrive through `messages()`.
+
+    A plain subprocess rather than multiprocessing's spawn, which re-runs the parent's __main__ (a server,
+    pytest or notebook) in the child. Messages are pickles between our own two processes only.
+    """
+
+    def __init__(self, request: dict[str, Any]) -> None:
+        root = str(Path(__file__).resolve().parent.parent)
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+        self._process = subprocess.Popen([sys.executable, "-c", "from aeviz.trainworker import _serve; _serve()"],
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        self._inbox: queue.Queue = queue.Queue()
+        self._process.stdin.write(pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL))
+        self._process.stdin.close()
+        threading.Thread(target=self._read, name="aeviz-train-reader", daemon=True).start()
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    def _read(self) -> None:
+        with contextlib.suppress(EOFError, OSError, pickle.UnpicklingError, ValueError):
+            while True:
+                self._inbox.put(pickle.load(self._process.stdout))
+        self._inbox.put(None)  # the child has ended (or closed its end)
+
+    def messages(self, timeout: float) -> list:
+        """The messages that arrived, waiting up to `timeout` for the first; None marks the child's end."""
+        try:
+            found = [self._inbox.get(timeout=timeout)]
+        except queue.Empty:
+            return []
+        while True:
+            try:
+                found.append(self._inbox.get_nowait())
+            except queue.Empty:
+                return found
+
+    def rss_mb(self) -> float | None:
+        return rss_mb(self._process.pid)
+
+    def kill(self) -> int | None:
+        """End the child at once (a long step or a folder scan never delays a cancel); its exit code."""
+        with contextlib.suppress(OSError):
+            self._process.kill()
+        try:
+            return self._process.wait(10)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def exit_code(self) -> int | None:
+        return self._process.poll()
+
+
+# --- the child's side --------------------------------------------------------------------------------------
+
+def _serve() -> None:
+    """Read one job request from stdin, train it, and write (kind, payload) pickles to stdout."""
+    from .background import _exit_with_parent
+
+    replies = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # stray prints from libraries must not corrupt the messages
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(5)  # the students' page reruns come first
+    with contextlib.suppress(OSError):
+        Path("/proc/self/oom_score_adj").write_text("1000")  # if memory runs out, the kernel ends this job first
+    _exit_with_parent()
+    request = pickle.load(sys.stdin.buffer)
+    lock = threading.Lock()
+
+    def send(kind: str, payload: Any = None) -> None:
+        blob = pickle.dumps((kind, payload), protocol=pickle.HIGHEST_PROTOCOL)
+        with lock:
+            replies.write(blob)
+            replies.flush()
+
+    try:
+        send("result", _train(request, send))
+    except JobTooBig as exc:
+        send("refused", str(exc))
+    except BaseException as exc:  # noqa: BLE001 - the parent turns it into the job's message
+        from .trainjobs import describe
+
+        send("error", describe(exc))
+    replies.close()
+
+
+def _train(request: dict[str, Any], send) -> dict[str, Any]:
+    import torch
+
+    from .train import train
+
+    torch.set_num_threads(job_threads())
+    spec = request["spec"]
+    cfg = spec.train_config
+
+    def before_fit(model, train_x) -> None:
+        send("phase", "estimating")
+        estimate = probe(model, train_x, cfg.batch_size, cfg.epochs)
+        send("estimate", estimate)
+        check_estimate(estimate, cfg.batch_size, request["budget_mb"], request["max_s"])
+        send("phase", "training")
+
+    result = train(spec.family, spec.config, spec.dataset, cfg, callback=lambda p: send("progress", p), save=False,
+                   on_loading=lambda text: send("phase", text), before_fit=before_fit)
+    model = result.model.cpu()
+    return {"family": spec.family, "config": model.config,
+            "state": {k: v.detach().clone() for k, v in model.state_dict().items()},
+            "metadata": result.metadata}
