@@ -7,9 +7,12 @@ import json
 import sys
 from pathlib import Path
 
-from .checkpoints import CheckpointError, read_metadata, scan_checkpoints, user_dir, zoo_dir
+import torch
+
+from . import trainargs as ta
+from .checkpoints import SUFFIX, CheckpointError, read_metadata, save_checkpoint, scan_checkpoints, user_dir, zoo_dir
 from .data import DATASETS, DatasetUnavailable
-from .models import MODELS, make_config
+from .models import MODELS
 from .train import Progress, TrainConfig, train
 
 MODEL_CARD_HEAD = """# Model zoo
@@ -19,79 +22,111 @@ own metadata: test-set reconstruction error (mean per pixel), PSNR, and the accu
 classifier fitted on the training codes and scored on the test codes.
 
 """
-FAMILY_FIELDS = {"beta": "beta", "noise": "noise", "l1": "l1", "weight": "weight"}
+TRAIN_EPILOG = """\
+names:
+  Without --name a model is saved as <dataset>-<slug>, e.g. mnist-dense-q16-bce; when a checkpoint
+  in the output folder or the zoo has that name already, the first free -2, -3, ... is appended (and
+  said so): a default name never replaces a file. --name STEM names the model (STEM-q<size> for each
+  of several --bottleneck sizes); a STEM that exists in the output folder is refused unless
+  --overwrite is given, and a zoo model's name is refused (unless --out is the zoo folder).
+
+exit codes:
+  0 trained and saved; 2 a bad argument (nothing is trained or written); 1 training could not run
+  (dataset unavailable, disk full, out of memory); 130 interrupted.
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose errors are one line (its multi-line usage buries the message)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def _train_parser(sub) -> None:
-    p = sub.add_parser("train", help="train one model per bottleneck size and save checkpoints")
-    p.add_argument("--dataset", default="mnist", help=f"{', '.join(DATASETS)} or folder:PATH")
+    p = sub.add_parser("train", help="train one model per bottleneck size and save checkpoints",
+                       epilog=TRAIN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    width = ta.bounded_int(1, ta.MAX_WIDTH)
+    p.add_argument("--dataset", default="mnist", type=ta.dataset_name, help=f"{', '.join(DATASETS)} or folder:PATH")
     p.add_argument("--family", default="dense", choices=sorted(MODELS))
-    p.add_argument("--bottleneck", type=int, nargs="+", default=[16])
+    p.add_argument("--bottleneck", type=width, nargs="+", default=[16], help=f"code sizes, 1 to {ta.MAX_WIDTH}")
     p.add_argument("--arch", choices=["dense", "conv"], help="body for vae/denoising/sparse/contractive")
-    p.add_argument("--hidden", type=int, nargs="*", help="dense hidden widths, e.g. 512 256")
-    p.add_argument("--channels", type=int, nargs="*", help="conv channels per stride-2 layer")
+    p.add_argument("--hidden", type=width, nargs="*", help="dense hidden widths, e.g. 512 256")
+    p.add_argument("--channels", type=width, nargs="*", help="conv channels per stride-2 layer")
     p.add_argument("--loss", choices=["bce", "mse"])
     p.add_argument("--output", choices=["sigmoid", "linear"])
-    p.add_argument("--noise", help="denoising: kind:level, e.g. gaussian:0.5 or masking:0.3")
-    p.add_argument("--beta", type=float, help="VAE: weight of the KL term")
-    p.add_argument("--l1", type=float, help="sparse: weight of the L1 penalty on the code")
-    p.add_argument("--weight", type=float, help="contractive: weight of the Jacobian penalty")
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--subset", type=int, help="train on the first N training images")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
+    p.add_argument("--noise", type=ta.noise_spec, help="denoising: kind:level, e.g. gaussian:0.5 or masking:0.3")
+    p.add_argument("--beta", type=ta.finite_float(0, inclusive=True), help="VAE: weight of the KL term")
+    p.add_argument("--l1", type=ta.finite_float(0, inclusive=True), help="sparse: weight of the L1 penalty on the code")
+    p.add_argument("--weight", type=ta.finite_float(0, inclusive=True),
+                   help="contractive: weight of the Jacobian penalty")
+    p.add_argument("--epochs", type=ta.bounded_int(1), default=30)
+    p.add_argument("--batch-size", type=ta.bounded_int(1), default=256)
+    p.add_argument("--lr", type=ta.finite_float(0, inclusive=False), default=1e-3)
+    p.add_argument("--seed", type=ta.bounded_int(0, ta.MAX_SEED), default=0)
+    p.add_argument("--subset", type=ta.bounded_int(1), help="train on the first N training images")
+    p.add_argument("--device", default="auto", type=ta.device_spec, help="auto, cpu, cuda, cuda:1, mps")
     p.add_argument("--out", type=Path, help=f"output folder (default {user_dir()})")
+    p.add_argument("--name", type=ta.model_name, metavar="STEM", help="checkpoint name (see 'names' below)")
+    p.add_argument("--overwrite", action="store_true", help="with --name: replace an existing checkpoint")
 
 
-def _config_fields(args, bottleneck: int) -> dict:
-    fields = {"bottleneck": bottleneck}
-    for name in ("arch", "loss", "output"):
-        if getattr(args, name) is not None:
-            fields[name] = getattr(args, name)
-    for name in ("hidden", "channels"):
-        if getattr(args, name) is not None:
-            fields[name] = tuple(getattr(args, name))
-    for arg, field in FAMILY_FIELDS.items():
-        if getattr(args, arg) is not None:
-            fields[field] = getattr(args, arg)
-    if fields.get("loss") == "mse" and "output" not in fields and args.family != "linear":
-        fields["output"] = "sigmoid"
-    return fields
+class _ProgressBar:
+    """A tqdm bar opened when training starts, so a failure while loading data leaves no half-drawn bar."""
 
+    def __init__(self, total_epochs: int, label: str) -> None:
+        self.total, self.label, self.bar = total_epochs, label, None
 
-def _progress_bar(total_epochs: int, label: str):
-    from tqdm import tqdm
+    def __call__(self, p: Progress) -> None:
+        if p.event == "start" and self.bar is None:
+            from tqdm import tqdm
 
-    bar = tqdm(total=total_epochs, desc=label, unit="epoch", leave=True)
-
-    def on_progress(p: Progress) -> None:
-        if p.event == "epoch":
+            self.bar = tqdm(total=self.total, desc=self.label, unit="epoch", leave=True)
+        elif p.event == "epoch" and self.bar is not None:
             test = f" test {p.test_losses['recon']:.4f}" if p.test_losses else ""
-            bar.set_postfix_str(f"loss {sum(p.losses.values()):.4f}{test}")
-            bar.update(1)
-        elif p.event == "done":
-            bar.close()
-    return on_progress
+            self.bar.set_postfix_str(f"loss {sum(p.losses.values()):.4f}{test}")
+            self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _fail(command: str, message: str, code: int) -> int:
+    print(f"aeviz {command}: error: {message}", file=sys.stderr)
+    return code
 
 
 def cmd_train(args) -> int:
+    try:
+        jobs = ta.plan_training(args)
+    except ta.UsageError as exc:
+        return _fail("train", str(exc), 2)
     config_base = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                               device=args.device, subset=args.subset)
-    for q in args.bottleneck:
+    for job in filter(lambda j: j.note, jobs):
+        print(job.note)
+    for job in jobs:
+        bar = _ProgressBar(args.epochs, f"{args.family} q={job.bottleneck}")
         try:
-            config = make_config(args.family, **_config_fields(args, q))
-        except (TypeError, ValueError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        label = f"{args.family} q={q}"
-        result = train(args.family, config, args.dataset, config_base, out_dir=args.out,
-                       callback=_progress_bar(args.epochs, label))
+            result = train(args.family, job.config, args.dataset, config_base, save=False, callback=bar)
+        finally:
+            bar.close()
+        path = _save(job.path, result, overwrite=args.overwrite)
         m = result.metadata["metrics"]
-        print(f"saved {result.path}  test mse {m['mse']:.5f}  psnr {m['psnr']:.2f} dB  "
+        print(f"saved {path}  test mse {m['mse']:.5f}  psnr {m['psnr']:.2f} dB  "
               f"kNN-7 {100 * m['knn7']:.1f} %  ({result.metadata['train_seconds']} s on {result.metadata['device']})")
     return 0
+
+
+def _save(path: Path, result, *, overwrite: bool) -> Path:
+    """Save under the planned name; if another process took it during training, under the next free one."""
+    if not overwrite and path.exists():
+        taken = {p.name.removesuffix(SUFFIX) for p in path.parent.glob(f"*{SUFFIX}")}
+        stem = ta.free_stem(path.stem, taken)
+        print(f"note: {path.name} appeared while training; saving as {stem}{SUFFIX}")
+        path = path.with_name(stem + SUFFIX)
+    return save_checkpoint(path, result.model.cpu(), {**result.metadata, "name": path.stem})
 
 
 def zoo_table(markdown: bool = False) -> str:
@@ -130,14 +165,13 @@ def cmd_info(args) -> int:
     try:
         meta = read_metadata(args.path)
     except CheckpointError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return _fail("info", str(exc), 1)
     print(json.dumps(meta, indent=2))
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="aeviz", description="Train and inspect autoencoders.")
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="aeviz", description="Train and inspect autoencoders.")
     sub = parser.add_subparsers(dest="command", required=True)
     _train_parser(sub)
     zoo = sub.add_parser("zoo", help="list checkpoints with their metrics")
@@ -145,12 +179,23 @@ def main(argv: list[str] | None = None) -> int:
     zoo.add_argument("--write", action="store_true", help="with --markdown: rewrite checkpoints/README.md")
     info = sub.add_parser("info", help="print a checkpoint's metadata as JSON")
     info.add_argument("path", type=Path)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; returns the exit code (2 for bad arguments) instead of raising SystemExit."""
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # argparse has printed its one-line error (or --help)
+        return exc.code if isinstance(exc.code, int) else 2
     try:
         return {"train": cmd_train, "zoo": cmd_zoo, "info": cmd_info}[args.command](args)
-    except DatasetUnavailable as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    except (DatasetUnavailable, torch.OutOfMemoryError) as exc:
+        return _fail(args.command, str(exc).splitlines()[0] if str(exc) else type(exc).__name__, 1)
+    except OSError as exc:  # disk full, a folder removed or made read-only while training
+        return _fail(args.command, f"{exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}", 1)
+    except KeyboardInterrupt:
+        return _fail(args.command, "interrupted; nothing was saved for the model in training", 130)
 
 
 if __name__ == "__main__":

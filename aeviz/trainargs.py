@@ -1,0 +1,257 @@
+"""Checks for `aeviz train`: every flag and combination is refused before data is loaded or a file written."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .checkpoints import SUFFIX, user_dir, zoo_dir
+from .data import DATASETS, IMAGE_SUFFIXES
+from .models import MODELS, AEConfig, build_model, make_config, model_slug
+from .noise import parse_noise
+from .trainsetup import check_name
+
+MAX_WIDTH = 4096  # code, hidden and channel widths; wider nets do not fit on a page or in a lecture's memory
+MAX_LAYERS = 32
+MAX_PARAMETERS = 50_000_000
+MIN_TRAIN_IMAGES = 7  # the kNN-7 score of the codes needs seven training images
+MIN_FOLDER_IMAGES = 9  # a folder splits 80/20, so nine images leave seven to train on
+MAX_SEED = 2**63 - 1
+FOLDER_SIZE = (1, 28, 28)  # load_folder's default size
+FAMILY_FIELDS = {"beta": "beta", "noise": "noise", "l1": "l1", "weight": "weight"}
+
+
+class UsageError(ValueError):
+    """A bad argument or combination of arguments: reported as one line with exit code 2."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """One model to train: its config, where it will be saved, and a note when the default name was taken."""
+
+    bottleneck: int
+    config: AEConfig
+    path: Path
+    note: str | None = None
+
+
+# --- per-flag types (argparse turns ArgumentTypeError into "argument --flag: message", exit 2) ---------------
+
+def bounded_int(low: int, high: int | None = None):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low or (high is not None and value > high):
+            span = f"at least {low}" if high is None else f"from {low} to {high}"
+            raise argparse.ArgumentTypeError(f"{value} is out of range: it must be {span}")
+        return value
+    parse.__name__ = "whole number"
+    return parse
+
+
+def finite_float(low: float, *, inclusive: bool):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not math.isfinite(value) or value < low or (value == low and not inclusive):
+            bound = f"{'at least' if inclusive else 'greater than'} {low:g}"
+            raise argparse.ArgumentTypeError(f"{text!r} is not allowed: it must be finite and {bound}")
+        return value
+    parse.__name__ = "number"
+    return parse
+
+
+def noise_spec(text: str) -> str:
+    try:
+        parse_noise(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def dataset_name(text: str) -> str:
+    if text.startswith("folder:"):
+        folder = Path(text.split(":", 1)[1]).expanduser()
+        if not folder.is_dir():
+            what = "is not a folder" if folder.exists() else "does not exist"
+            raise argparse.ArgumentTypeError(f"image folder {str(folder)!r} {what}")
+        return text
+    if text not in DATASETS:
+        raise argparse.ArgumentTypeError(f"unknown dataset {text!r}: choose {', '.join(DATASETS)} or folder:PATH")
+    return text
+
+
+def device_spec(text: str) -> str:
+    text = text.strip().lower()
+    if text == "auto":
+        return text
+    try:
+        device = torch.device(text)
+    except (RuntimeError, ValueError):
+        device = None
+    if device is None or device.type not in ("cpu", "cuda", "mps"):
+        raise argparse.ArgumentTypeError(f"unknown device {text!r}: use auto, cpu, cuda, cuda:N or mps")
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise argparse.ArgumentTypeError(f"{text!r}: CUDA is not available on this machine")
+        if device.index is not None and device.index >= count:
+            raise argparse.ArgumentTypeError(f"{text!r}: this machine has {count} CUDA device(s)")
+    if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise argparse.ArgumentTypeError("'mps': Apple's Metal backend is not available on this machine")
+    return text
+
+
+def model_name(text: str) -> str:
+    try:
+        return check_name(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+# --- cross-field checks ----------------------------------------------------------------------------------
+
+def plan_training(args) -> list[Job]:
+    """Every model `args` asks for, checked and named; raises UsageError. Creates at most the output folder."""
+    if len(set(args.bottleneck)) != len(args.bottleneck):
+        raise UsageError(f"--bottleneck lists a size twice: {' '.join(map(str, args.bottleneck))}")
+    if args.hidden is not None and len(args.hidden) > MAX_LAYERS:
+        raise UsageError(f"--hidden lists {len(args.hidden)} layers; at most {MAX_LAYERS}")
+    if args.overwrite and args.name is None:
+        raise UsageError("--overwrite needs --name: a default name never replaces a file")
+    shape = _check_dataset(args.dataset, args.subset)
+    configs = [_checked_config(args, q, shape) for q in args.bottleneck]
+    out = Path(args.out if args.out is not None else user_dir()).expanduser()
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file, not a folder")
+    jobs = _named_jobs(args, configs, out)
+    _check_writable(out)
+    return jobs
+
+
+def _check_dataset(dataset: str, subset: int | None) -> tuple[int, int, int]:
+    """The image shape the models will see; a folder must hold enough images to train and score on."""
+    if subset is not None and subset < MIN_TRAIN_IMAGES:
+        raise UsageError(f"--subset {subset} is too small: the kNN-7 score needs at least {MIN_TRAIN_IMAGES} images")
+    if not dataset.startswith("folder:"):
+        return DATASETS[dataset].shape
+    folder = Path(dataset.split(":", 1)[1]).expanduser()
+    count = sum(1 for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if count < MIN_FOLDER_IMAGES:
+        raise UsageError(f"{folder} holds {count} image(s); training needs at least {MIN_FOLDER_IMAGES} "
+                         f"({MIN_TRAIN_IMAGES} to train on, the rest to test)")
+    return FOLDER_SIZE
+
+
+def config_fields(args, bottleneck: int) -> dict:
+    """The config fields the flags set; a family flag (--beta, --noise, ...) on another family is refused."""
+    fields = {"bottleneck": bottleneck}
+    for name in ("arch", "loss", "output"):
+        if getattr(args, name) is not None:
+            fields[name] = getattr(args, name)
+    for name in ("hidden", "channels"):
+        if getattr(args, name) is not None:
+            fields[name] = tuple(getattr(args, name))
+    known = {f.name for f in dataclasses.fields(MODELS[args.family][0])}
+    for arg, field in FAMILY_FIELDS.items():
+        if getattr(args, arg) is None:
+            continue
+        if field not in known:
+            users = [f for f, (cls, _) in MODELS.items() if field in {x.name for x in dataclasses.fields(cls)}]
+            raise UsageError(f"--{arg} does not apply to --family {args.family}; it is for {', '.join(users)}")
+        fields[field] = getattr(args, arg)
+    if fields.get("loss") == "mse" and "output" not in fields and args.family != "linear":
+        fields["output"] = "sigmoid"
+    return fields
+
+
+def _checked_config(args, bottleneck: int, shape: tuple[int, int, int]) -> AEConfig:
+    """The config for one bottleneck, with the net built on the meta device (no memory) to check its shape."""
+    try:
+        config = make_config(args.family, **config_fields(args, bottleneck), input_shape=shape)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    except KeyError as exc:
+        raise UsageError(exc.args[0] if exc.args else str(exc)) from None
+    if config.arch == "conv" and not config.channels:
+        raise UsageError("a conv net needs at least one --channels width")
+    try:
+        with torch.device("meta"):
+            model = build_model(args.family, config)
+    except ValueError as exc:  # e.g. an input side not divisible by 2**len(channels)
+        raise UsageError(f"{exc} (--channels {' '.join(map(str, config.channels))})") from None
+    parameters = sum(p.numel() for p in model.parameters())
+    if parameters > MAX_PARAMETERS:
+        raise UsageError(f"{args.family} q={bottleneck} would have {parameters:,} parameters; "
+                         f"the limit is {MAX_PARAMETERS:,}")
+    return config
+
+
+def _stems(folder: Path) -> set[str]:
+    """Names of every checkpoint file in a folder, readable or not: a damaged file is still somebody's."""
+    return {p.name.removesuffix(SUFFIX) for p in folder.glob(f"*{SUFFIX}")} if folder.is_dir() else set()
+
+
+def default_stem(dataset: str, slug: str) -> str:
+    """The name train() gives a model: '<dataset>-<slug>', the dataset as load_dataset names it."""
+    if dataset.startswith("folder:"):
+        dataset = f"folder:{Path(dataset.split(':', 1)[1]).expanduser()}"
+    return f"{dataset.replace(':', '_').replace('/', '_')}-{slug}"
+
+
+def free_stem(base: str, taken: set[str]) -> str:
+    """`base`, or `base-2`, `base-3`, ...: the first that is not taken."""
+    stem, n = base, 2
+    while stem in taken:
+        stem, n = f"{base}-{n}", n + 1
+    return stem
+
+
+def _named_jobs(args, configs: list[AEConfig], out: Path) -> list[Job]:
+    """An explicit --name is used as given (or with -q<size> for several sizes) and replaces a file only with
+    --overwrite; a default name never replaces anything and never repeats a zoo model's name."""
+    here = _stems(out)
+    zoo = _stems(zoo_dir()) if zoo_dir().expanduser().resolve() != out.resolve() else set()
+    jobs: list[Job] = []
+    for config in configs:
+        if args.name is None:
+            base = default_stem(args.dataset, model_slug(args.family, config))
+            stem = free_stem(base, here | zoo | {j.path.stem for j in jobs})
+            where = "the zoo" if base in zoo else str(out)
+            note = f"note: a model named {base} exists in {where}; saving as {stem}" if stem != base else None
+        else:
+            stem = args.name if len(configs) == 1 else f"{args.name}-q{config.bottleneck}"
+            note = None
+            try:
+                check_name(stem)
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
+            if stem in zoo:
+                raise UsageError(f"{stem!r} is the name of a zoo model ({zoo_dir()}); choose another --name")
+            if stem in here and not args.overwrite:
+                raise UsageError(f"{out / (stem + SUFFIX)} exists; pass --overwrite to replace it, "
+                                 "or choose another --name")
+            if (out / (stem + SUFFIX)).is_dir():
+                raise UsageError(f"{out / (stem + SUFFIX)} is a folder; choose another --name")
+        jobs.append(Job(config.bottleneck, config, out / f"{stem}{SUFFIX}", note))
+    return jobs
+
+
+def _check_writable(out: Path) -> None:
+    """Creates the folder and a throwaway file in it: permission bits alone do not tell (root, read-only mounts)."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        raise UsageError(f"cannot write to --out {out}: {exc.strerror or exc}") from None
