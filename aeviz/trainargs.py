@@ -12,7 +12,8 @@ from pathlib import Path
 import torch
 
 from .checkpoints import SUFFIX, user_dir, zoo_dir
-from .data import DATASETS, IMAGE_SUFFIXES
+from .data import DATASETS
+from .imagesets import ImageSetError, Limits, scan_folder
 from .models import MODELS, AEConfig, build_model, make_config, model_slug
 from .noise import parse_noise
 from .trainsetup import check_name
@@ -23,7 +24,7 @@ MAX_PARAMETERS = 50_000_000
 MIN_TRAIN_IMAGES = 7  # the kNN-7 score of the codes needs seven training images
 MIN_FOLDER_IMAGES = 9  # a folder splits 80/20, so nine images leave seven to train on
 MAX_SEED = 2**63 - 1
-FOLDER_SIZE = (1, 28, 28)  # load_folder's default size
+FOLDER_SIZE = (1, 28, 28)  # the size folder images are read at (imagesets.folder_split)
 FAMILY_FIELDS = {"beta": "beta", "noise": "noise", "l1": "l1", "weight": "weight"}
 
 
@@ -146,7 +147,10 @@ def _check_dataset(dataset: str, subset: int | None) -> tuple[int, int, int]:
     if not dataset.startswith("folder:"):
         return DATASETS[dataset].shape
     folder = Path(dataset.split(":", 1)[1]).expanduser()
-    count = sum(1 for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    try:  # bounded like the Train page's: a home folder is not read end to end before a line of output
+        count = len(scan_folder(folder, Limits.from_env())[0])
+    except ImageSetError as exc:
+        raise UsageError(str(exc)) from None
     if count < MIN_FOLDER_IMAGES:
         raise UsageError(f"{folder} holds {count} image(s); training needs at least {MIN_FOLDER_IMAGES} "
                          f"({MIN_TRAIN_IMAGES} to train on, the rest to test)")
