@@ -15,15 +15,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from .headers import FORMAT, CheckpointError, check_fits, read_header  # CheckpointError: re-exported
 from .models import MODELS, AutoEncoder, build_model, series_of
 
-FORMAT = "aeviz-checkpoint/1"
 SUFFIX = ".safetensors"
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint that is missing, truncated, foreign, mismatched or tampered with."""
-
 
 _SHIPPED_ZOO = Path(__file__).resolve().parent.parent / "checkpoints"  # resolved once: pages ask on every run
 
@@ -133,25 +128,8 @@ def _atomic_write(path: Path, blob: bytes) -> None:
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:
-    """The metadata from the header alone (cheap: no weights are read)."""
-    from safetensors import SafetensorError, safe_open
-
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path.name}: no such checkpoint file")
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            header = f.metadata() or {}
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{path.name}: not a readable safetensors file ({exc})") from None
-    try:
-        meta = json.loads(header["aeviz"])
-    except (KeyError, json.JSONDecodeError):
-        raise CheckpointError(f"{path.name}: a safetensors file, but not an aeviz checkpoint") from None
-    if meta.get("format") != FORMAT or meta.get("family") not in MODELS:
-        raise CheckpointError(f"{path.name}: unknown format {meta.get('format')!r} / family "
-                              f"{meta.get('family')!r}")
-    return meta
+    """The metadata from the header alone (cheap: no weights are read), checked against its schema."""
+    return read_header(path)[0]
 
 
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> AutoEncoder:
@@ -159,7 +137,8 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Aut
     from safetensors.torch import load_file
 
     path = Path(path)
-    meta = read_metadata(path)
+    meta, shapes = read_header(path)
+    check_fits(path.name, meta, shapes)  # before anything is allocated: a config may claim gigabytes
     try:
         state = load_file(str(path))
     except Exception as exc:  # safetensors raises several types for a damaged body
@@ -176,19 +155,43 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Aut
     return model.eval().to(device)
 
 
+ZOO, SERVER = "zoo", "server"  # where a checkpoint comes from: shipped with aeviz, or trained on this server
+
+
+def origin_of(folder: str | Path) -> str:
+    """ZOO for the zoo folder, SERVER for any other (the user folder)."""
+    return ZOO if Path(folder).resolve() == zoo_dir().resolve() else SERVER
+
+
 @dataclass(frozen=True)
 class CheckpointInfo:
     """A checkpoint found on disk, described from its header."""
 
     path: Path
     metadata: dict[str, Any]
+    origin: str = ""  # ZOO, SERVER (or another origin's name); found from the file's folder when not given
+
+    def __post_init__(self) -> None:
+        if not self.origin:
+            object.__setattr__(self, "origin", origin_of(self.path.parent))
 
     @property
     def name(self) -> str:
         return self.path.name.removesuffix(SUFFIX)
 
+    @property
+    def key(self) -> str:
+        """Unique across folders: a zoo model by its bare name (so links made before keep working), any other as
+        'origin:name', e.g. 'server:mnist-dense-q16-bce' for a model trained here under a zoo model's name."""
+        return self.name if self.origin == ZOO else f"{self.origin}:{self.name}"
+
     def __str__(self) -> str:  # how a chosen model appears in the URL
-        return self.name
+        return self.key
+
+    @property
+    def label(self) -> str:
+        """How pickers show it: the name, and where it comes from unless it is shipped with the zoo."""
+        return self.name if self.origin == ZOO else f"{self.name} · {self.origin}"
 
     @property
     def family(self) -> str:
@@ -219,13 +222,15 @@ def list_checkpoints(dirs: list[Path] | None = None, dataset: str | None = None)
 
 
 def scan_checkpoints(dirs: list[Path] | None = None) -> tuple[list[CheckpointInfo], list[str]]:
-    """(valid checkpoints sorted by dataset, series, q; messages about files that could not be read)."""
+    """(valid checkpoints sorted by dataset, series, q, the zoo's first; messages about files that could not be
+    read or failed their schema)."""
     infos, errors = [], []
     for folder in dirs if dirs is not None else [zoo_dir(), user_dir()]:
+        origin = origin_of(folder)
         for path in sorted(Path(folder).glob(f"*{SUFFIX}")):
             try:
-                infos.append(CheckpointInfo(path, read_metadata(path)))
+                infos.append(CheckpointInfo(path, read_metadata(path), origin))
             except CheckpointError as exc:
                 errors.append(str(exc))
-    infos.sort(key=lambda c: (c.dataset, c.series, c.bottleneck))
+    infos.sort(key=lambda c: (c.dataset, c.series, c.bottleneck, c.origin != ZOO))
     return infos, errors

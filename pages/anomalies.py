@@ -30,7 +30,7 @@ default = ctx.default_model()
 pick, err_col, how_col = st.columns([3, 1, 1])
 with pick:
     chosen = ui.url_multiselect("Model, or up to four for an ensemble", list(ctx.models), "err_models", [default],
-                                max_selections=4, format_func=lambda m: m.name)
+                                max_selections=4, format_func=lambda m: m.label)
 with err_col:
     metric = ui.url_radio("Error", ["mse", "bce"], "err_metric", horizontal=True, format_func=str.upper)
 with how_col:

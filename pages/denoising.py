@@ -31,7 +31,7 @@ with model_col:
     seed = ui.url_slider("Noise seed", 0, 99, 0, "dn_seed")
     with st.popover("Models", width="stretch"):
         chosen = [ui.url_selectbox(f"Denoising AE ({arch})", group, f"dn_{arch}", group[0],
-                                   format_func=lambda m: m.name) for arch, group in by_arch.items()]
+                                   format_func=lambda m: m.label) for arch, group in by_arch.items()]
         st.caption("Each is compared with the plain autoencoder of the same architecture and code size.")
 
 

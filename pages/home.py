@@ -23,7 +23,7 @@ if not dense:
 default = ctx.default_model(dense)
 left, right = st.columns([1, 2])
 with left:
-    info = ui.url_selectbox("Model", dense, "home_model", default, format_func=lambda m: m.name)
+    info = ui.url_selectbox("Model", dense, "home_model", default, format_func=lambda m: m.label)
     index = ui.url_slider("Test image", 0, len(ctx.test) - 1, 0, "home_idx")
 model = ui.model_or_message(info)
 if model is None:

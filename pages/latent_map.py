@@ -28,10 +28,10 @@ ctx = ui.page_context()
 default = ctx.default_model()
 left, middle, right = st.columns([3, 3, 3])
 with left:
-    info = ui.url_selectbox("Model", ctx.models, "map_model", default, format_func=lambda m: m.name)
+    info = ui.url_selectbox("Model", ctx.models, "map_model", default, format_func=lambda m: m.label)
     others = [None, *(m for m in ctx.models if m != info)]
     other = ui.url_selectbox("Side by side with", others, "map_other", None,
-                             format_func=lambda m: "(no second model)" if m is None else m.name)
+                             format_func=lambda m: "(no second model)" if m is None else m.label)
 with middle:
     methods = [m for m in METHODS if m != "raw" or info.bottleneck == 2]
     method = ui.url_radio("Map", methods, "map_method", methods[0], format_func=METHODS.get, horizontal=True)
@@ -52,7 +52,7 @@ def ready_map(info, method, split):
         return latent_map, split
     if job.state == "failed":
         st.error(f"Could not fit the {METHODS[method]} map of {info.name}: {job.error}")
-        if st.button("Try again", key=f"map_retry_{info.name}"):
+        if st.button("Try again", key=f"map_retry_{info.key}"):
             ui.submit_map(info, method, split)
             st.rerun()
     else:

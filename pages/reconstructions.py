@@ -77,7 +77,7 @@ def grid_view(ctx: ui.Context, series: list[baselines.Series], chosen: baselines
                    "recomputed). PCA is fitted on the train split; its reconstructions are clipped to [0, 1] like "
                    "the networks'.")
     with chart:
-        zoo = tuple(m.name for s in series for m in s.models)
+        zoo = tuple(m.key for s in series for m in s.models)
         st.plotly_chart(rate_distortion(ctx.dataset, zoo, chosen.name, series, pca), width="stretch")
     models = {q: ui.model_or_message(info) if (info := chosen.at(q)) else None for q in sizes}
     usable = tuple(f"{q}:{chosen.at(q).metadata['hash']}" for q, m in models.items() if m is not None)

@@ -21,7 +21,7 @@ if not choices:
     st.stop()
 model_col, image_col = st.columns([2, 3], gap="large")
 with model_col:
-    info = ui.url_selectbox("VAE", choices, "vae_model", choices[0], format_func=lambda m: m.name)
+    info = ui.url_selectbox("VAE", choices, "vae_model", choices[0], format_func=lambda m: m.label)
 with image_col:
     picked = ui.image_picker(ctx, "vae_pair", count=2)
 vae = ui.model_or_message(info)

@@ -89,8 +89,8 @@ with where:
     st.markdown("**Where your images land on the latent map** (stars, numbered as in the list above)")
     map_col, method_col = st.columns(2)
 with map_col:
-    default = next((m for m in ctx.models if m.series == "dense-bce" and m.bottleneck == 16), ctx.models[0])
-    info = ui.url_selectbox("Model", list(ctx.models), "you_map_model", default, format_func=lambda m: m.name)
+    info = ui.url_selectbox("Model", list(ctx.models), "you_map_model", ctx.default_model(),
+                            format_func=lambda m: m.label)
 with method_col:
     method = ui.url_radio("Map", ["pca", "umap"], "you_map_method", horizontal=True,
                           format_func=lambda m: m.upper())

@@ -54,7 +54,8 @@ def open_page(page: str, query: dict[str, str], timeout: float = 300):
 
 
 def texts(elements) -> list[str]:
-    return [e.value for e in elements]
+    """The elements' text as a reader sees it (file names in warnings are shown with markdown escaped)."""
+    return [e.value.replace("\\", "") for e in elements]
 
 
 # --- a checkpoint damaged or deleted while the app runs -----------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from .. import cache, checkpoints, data, projection
 from ..checkpoints import CheckpointError, CheckpointInfo
 from ..metrics import encode_all, image_errors, reconstruct_all
 from ..train import device_name, pick_device
+from .widgets import literal
 
 # One intra-op thread per request: with many sessions on few cores, OpenMP threads fighting over the
 # same cores made elementwise ops hundreds of times slower here. Override with AEVIZ_TORCH_THREADS.
@@ -27,15 +29,35 @@ def get_dataset(name: str, split: str = "test") -> data.Dataset:
     return data.load_dataset(name, split)
 
 
+@dataclass(frozen=True)
+class _Refused:
+    """Why a checkpoint cannot be used, cached in place of its model (only the text: an exception would keep
+    its traceback's frames, and whatever they held, alive in the shared cache)."""
+
+    message: str
+
+
 @st.cache_resource(show_spinner=False, max_entries=64)
 def _load_model(path: str, stamp: tuple[int, int]):
-    return checkpoints.load_checkpoint(path)
+    """The model, or a _Refused: st.cache_resource does not cache exceptions, and without this a link naming a
+    bad file would re-read (and re-refuse) it on every rerun of every session."""
+    try:
+        return checkpoints.load_checkpoint(path)
+    except CheckpointError as exc:
+        return _Refused(str(exc))
+
+
+def _model_at(path: str):
+    stat = Path(path).stat()  # FileNotFoundError -> handled by callers via model_or_message
+    loaded = _load_model(path, (stat.st_mtime_ns, stat.st_size))
+    if isinstance(loaded, _Refused):
+        raise CheckpointError(loaded.message)
+    return loaded
 
 
 def get_model(info: CheckpointInfo):
     """The shared model for a checkpoint; a file changed on disk is reloaded (and re-validated)."""
-    stat = Path(info.path).stat()  # FileNotFoundError -> handled by callers via model_or_message
-    return _load_model(str(info.path), (stat.st_mtime_ns, stat.st_size))
+    return _model_at(str(info.path))
 
 
 def model_or_message(info: CheckpointInfo):
@@ -43,7 +65,7 @@ def model_or_message(info: CheckpointInfo):
     try:
         return get_model(info)
     except (CheckpointError, FileNotFoundError, OSError) as exc:
-        st.warning(f"Model **{info.name}** cannot be used: {exc}", icon="⚠️")
+        st.warning(f"Model **{literal(info.label)}** cannot be used: {literal(str(exc), 300)}", icon="⚠️")
         return None
 
 
@@ -82,7 +104,7 @@ def _readonly(array: np.ndarray) -> np.ndarray:
 @st.cache_resource(show_spinner=False, max_entries=128)
 def _codes(path: str, content_hash: str, dataset: str, split: str) -> np.ndarray:
     def compute():
-        return {"codes": encode_all(_load_model_by_path(path), get_dataset(dataset, split).images)}
+        return {"codes": encode_all(_model_at(path), get_dataset(dataset, split).images)}
     key = cache.cache_key(hash=content_hash, dataset=dataset, split=split)
     return _readonly(cache.cached_arrays("codes", key, compute)["codes"])
 
@@ -96,14 +118,9 @@ def _errors(path: str, content_hash: str, dataset: str, split: str, metric: str)
 
     def compute():
         test = get_dataset(dataset, split).images
-        return {"errors": image_errors(test, reconstruct_all(_load_model_by_path(path), test), metric)}
+        return {"errors": image_errors(test, reconstruct_all(_model_at(path), test), metric)}
     key = cache.cache_key(hash=content_hash, dataset=dataset, split=split, metric=metric)
     return _readonly(cache.cached_arrays("errors", key, compute)["errors"])
-
-
-def _load_model_by_path(path: str):
-    stat = Path(path).stat()
-    return _load_model(path, (stat.st_mtime_ns, stat.st_size))
 
 
 def get_codes(info: CheckpointInfo, split: str = "test") -> np.ndarray:

@@ -10,7 +10,7 @@ import streamlit as st
 import torch
 
 from .. import cache, checkpoints, projection
-from ..checkpoints import CheckpointInfo
+from ..checkpoints import CheckpointError, CheckpointInfo
 from ..metrics import encode_all
 from .caches import _readonly, get_codes, get_dataset, get_map, get_model
 
@@ -222,8 +222,12 @@ def knn_rows(ctx: Context):
         label=f"kNN-7 on the raw pixels of {ctx.dataset}", expected_s=25)
     for info in ctx.models:
         if knn.from_metadata(info.metrics) is None:
+            try:
+                model = get_model(info)
+            except (CheckpointError, OSError):  # a damaged file: its row stays pending, the page goes on
+                continue
             job = jobs.submit(f"knn|codes|{info.metadata['hash']}", functools.partial(
-                _codes_knn_job, get_model(info), info.metadata["hash"], get_dataset(ctx.dataset, "train"),
+                _codes_knn_job, model, info.metadata["hash"], get_dataset(ctx.dataset, "train"),
                 ctx.test), label=f"kNN-7 on the codes of {info.name}", expected_s=10)
             if job.state == background.DONE:
                 computed[info.name] = job.result

@@ -10,12 +10,12 @@ import streamlit as st
 import torch
 
 from .. import data
-from ..checkpoints import CheckpointInfo
+from ..checkpoints import ZOO, CheckpointInfo
 from .caches import _offline_status, _scan, device_label, get_dataset, list_models
 from .maps import map_worker
 from .training import own_datasets, sweep_leftovers
-from .uploads import _shown_name, user_image_batch, user_images
-from .widgets import set_url_ints, url_ints, url_radio, url_selectbox, url_slider
+from .uploads import user_image_batch, user_images
+from .widgets import literal, set_url_ints, url_ints, url_radio, url_selectbox, url_slider
 
 DEFAULT_DATASETS = ("mnist", "fashion-mnist", "digits")
 
@@ -29,9 +29,11 @@ class Context:
     models: tuple[CheckpointInfo, ...]
 
     def default_model(self, among: tuple[CheckpointInfo, ...] | list[CheckpointInfo] | None = None) -> CheckpointInfo:
-        """The model a page opens on: the plain dense q=16 (the lecture's running example) when there is one."""
+        """The model a page opens on: the plain dense q=16 (the lecture's running example) when there is one,
+        the zoo's when a model trained here has the same series and size."""
         among = self.models if among is None else among
-        return next((m for m in among if m.series == "dense-bce" and m.bottleneck == 16), among[0])
+        running = [m for m in among if m.series == "dense-bce" and m.bottleneck == 16]
+        return min(running, key=lambda m: m.origin != ZOO) if running else among[0]
 
 
 def _dataset_choices() -> list[str]:
@@ -60,9 +62,9 @@ def sidebar() -> Context | None:
         st.caption(f"**{len(test):,}** test images from `{test.source}` · **{len(models)}** models · "
                    f"device: {device_label()}")
         broken = _scan()[1]  # issue 9: checkpoint files that are damaged or foreign are named, not hidden
-        if broken:
-            st.warning("Cannot use " + "; ".join(broken[:3]) + (f" (and {len(broken) - 3} more)" if len(broken) > 3
-                                                                else ""), icon="⚠️")
+        if broken:  # escaped: a file's name is anyone's text, and must not turn into a link or formatting
+            st.warning("Cannot use " + "; ".join(literal(b, 300) for b in broken[:3])
+                       + (f" (and {len(broken) - 3} more)" if len(broken) > 3 else ""), icon="⚠️")
         missing = [d for d, why in _offline_status().items() if why]
         if missing:
             st.caption("Not available offline: " + ", ".join(missing) + ". Point `AEVIZ_DATA_DIR` at a copy, or "
@@ -187,4 +189,4 @@ def _pick_indices(ctx: Context, mode: str, key: str, count: int) -> np.ndarray:
 
 def shown_captions(picked: Picked) -> list[str]:
     """The picked images' captions, safe to put in markdown (the user's own images carry their file names)."""
-    return [_shown_name(c) for c in picked.captions]
+    return [literal(c) for c in picked.captions]

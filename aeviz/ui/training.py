@@ -8,7 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from .caches import _offline_status, refresh_models
-from .uploads import _shown_name
+from .widgets import literal
 
 _OWN_DATASETS = "aeviz_own_datasets"
 _TRAIN_UPLOADS = "aeviz_train_uploads"
@@ -78,7 +78,7 @@ def own_datasets() -> list[str]:
     for name in st.session_state.get(_OWN_DATASETS, ()):
         try:
             exists = Path(name.split(":", 1)[1]).is_dir() if name.startswith("folder:") else _upload_path(name).exists()
-        except (ImageSetError, OSError):
+        except (ImageSetError, OSError, ValueError):  # a name too long or odd for the file system
             exists = False
         if exists:
             alive.append(name)
@@ -112,14 +112,14 @@ def upload_training_set(key: str) -> str | None:
         st.session_state[_TRAIN_UPLOADS] = built
     _, name, count, classes, skipped = built
     for file_name, why in skipped[:5]:
-        st.warning(f"**{_shown_name(file_name)}**: {why}; skipped.", icon="⚠️")
+        st.warning(f"**{literal(file_name)}**: {why}; skipped.", icon="⚠️")
     if len(skipped) > 5:
         st.warning(f"{len(skipped) - 5} more files were skipped.", icon="⚠️")
     if name is None:
         st.error(f"Only {count} readable images: a model needs at least ten to train on.", icon=":material/error:")
         return None
     add_own_dataset(name)
-    shown = ", ".join(_shown_name(c) for c in classes[:8]) + (" …" if len(classes) > 8 else "")
+    shown = ", ".join(literal(c) for c in classes[:8]) + (" …" if len(classes) > 8 else "")
     st.caption(f"**{count:,}** images in {len(classes)} class{'es' if len(classes) > 1 else ''} ({shown}); 80 % "
                "train the model, 20 % test it.")
     return name

@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 
 from .. import images
+from .widgets import literal
 
 _USER_IMAGES = "aeviz_user_images"
 MAX_USER_IMAGES = 32
@@ -42,12 +43,6 @@ def user_image_batch(shape: tuple[int, int, int], items: list[images.Preprocesse
     return np.stack([images.resize_to(p.image, (h, w)) for p in items])[:, None]
 
 
-def _shown_name(name: str) -> str:
-    """A file name as literal markdown text: no formatting, links or colours smuggled in, and not a page long."""
-    clean = "".join(c for c in name if c.isprintable())[:80] or "(unnamed file)"
-    return "".join("\\" + c if c in "\\`*_{}[]()<>#+-.!|:$~=" else c for c in clean)
-
-
 _UPLOADS = "aeviz_upload_results"
 
 
@@ -70,7 +65,7 @@ def upload_images(key: str, *, mnist_style: bool = True) -> list[images.Preproce
             done[tag] = (good, bad)
         good, bad = done[tag]
         for name, message in bad:
-            st.warning(f"**{_shown_name(name)}**: {message}", icon="⚠️")
+            st.warning(f"**{literal(name)}**: {message}", icon="⚠️")
         good_all += good
     return good_all
 

@@ -5,6 +5,13 @@ from __future__ import annotations
 import streamlit as st
 
 
+def literal(text: str, limit: int = 80) -> str:
+    """Text (a file name, a message naming one) as literal markdown: no formatting, links or colours smuggled in,
+    and not a page long."""
+    clean = "".join(c for c in text if c.isprintable())[:limit] or "(unnamed file)"
+    return "".join("\\" + c if c in "\\`*_{}[]()<>#+-.!|:$~=" else c for c in clean)
+
+
 def _from_url(key: str, default, cast):
     raw = st.query_params.get(key)
     if raw is None:
