@@ -63,6 +63,8 @@ def _check_header_length(path: Path) -> None:
     if len(prefix) < 8:
         raise CheckpointError(f"{path.name}: not a readable safetensors file (only {len(prefix)} bytes)")
     length = int.from_bytes(prefix, "little")
+    if length > path.stat().st_size - 8:  # a text or other file read as a length: not a safetensors file at all
+        raise CheckpointError(f"{path.name}: not a readable safetensors file (its first bytes are no header length)")
     if length > MAX_HEADER_BYTES:
         raise CheckpointError(f"{path.name}: its header claims {length:,} bytes, over the limit of "
                               f"{MAX_HEADER_BYTES:,}")
