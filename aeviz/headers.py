@@ -108,6 +108,17 @@ def _field_problems(meta: dict[str, Any]) -> list[str]:
     return problems
 
 
+def _shape_problems(meta: dict[str, Any]) -> list[str]:
+    """A model must take its own dataset's images: every page feeds it that dataset's pictures."""
+    from .data import DATASETS
+
+    dataset, config = meta.get("dataset"), meta.get("config")
+    if not isinstance(dataset, str) or dataset not in DATASETS or not isinstance(config, dict) or "input_shape" not in config:
+        return []
+    claimed, expected = config["input_shape"], list(DATASETS[dataset].shape)
+    return [] if claimed == expected else [f"its input {claimed} is not {dataset}'s image shape {expected}"]
+
+
 def _config_problems(family: str, config: Any) -> list[str]:
     """Why the config cannot be used (empty when it can): it must build through its family's config class."""
     if not isinstance(config, dict):
@@ -166,6 +177,9 @@ def check_fits(name: str, meta: dict[str, Any], shapes: dict[str, tuple[int, ...
         key = next(k for k in sorted(set(expected) | set(shapes)) if expected.get(k) != shapes.get(k))
         raise CheckpointError(f"{name}: weights do not fit the recorded config ({key}: the config needs shape "
                               f"{expected.get(key, 'none')}, the file holds {shapes.get(key, 'none')})")
+    mismatch = _shape_problems(meta)
+    if mismatch:
+        raise CheckpointError(f"{name}: {mismatch[0]}, so it cannot run on its own dataset")
 
 
 def parameter_count(shapes: dict[str, tuple[int, ...]]) -> int:

@@ -126,11 +126,8 @@ def test_help_documents_names_overwrite_and_exit_codes(capsys):
 
 def test_dataset_unavailable_is_one_line_exit_1(playground, capsys, monkeypatch):
     monkeypatch.setenv("AEVIZ_DATA_DIR", str(playground / "empty"))
-    data.allow_downloads(False)
-    try:
-        assert main(["train", "--dataset", "mnist", "--epochs", "1", "--out", str(playground / "out")]) == 1
-    finally:
-        data.allow_downloads(True)
+    monkeypatch.setattr(data, "_DOWNLOADS", {"allowed": False})  # put back afterwards, whatever it was
+    assert main(["train", "--dataset", "mnist", "--epochs", "1", "--out", str(playground / "out")]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "aeviz train: error: MNIST is not available" in err and "Traceback" not in err
     assert _files(playground / "out") == []
