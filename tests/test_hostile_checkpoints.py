@@ -169,6 +169,13 @@ def test_a_config_that_does_not_match_the_weights_names_the_first_difference(tmp
         load_checkpoint(path)
 
 
+def test_a_model_for_another_image_size_than_its_dataset_is_refused_at_load(tmp_path):
+    path = save_checkpoint(tmp_path / "wrong-size.safetensors", build_model("dense", bottleneck=3),
+                           {"dataset": "digits"})  # a 28x28 model labelled with the 8x8 digits
+    with pytest.raises(CheckpointError, match=r"its input \[1, 28, 28\] is not digits's image shape \[1, 8, 8\]"):
+        load_checkpoint(path)
+
+
 def test_weights_over_the_parameter_cap_are_not_listed(tmp_path, monkeypatch):
     path = write_good(tmp_path / "big.safetensors")  # 64*3+3 + 3*64+64 = 451 parameters
     monkeypatch.setattr(headers, "MAX_PARAMETERS", 450)
