@@ -113,7 +113,8 @@ def _shape_problems(meta: dict[str, Any]) -> list[str]:
     from .data import DATASETS
 
     dataset, config = meta.get("dataset"), meta.get("config")
-    if not isinstance(dataset, str) or dataset not in DATASETS or not isinstance(config, dict) or "input_shape" not in config:
+    if not isinstance(dataset, str) or dataset not in DATASETS or not isinstance(config, dict) \
+            or "input_shape" not in config:
         return []
     claimed, expected = config["input_shape"], list(DATASETS[dataset].shape)
     return [] if claimed == expected else [f"its input {claimed} is not {dataset}'s image shape {expected}"]

@@ -30,8 +30,12 @@ if not own:
     st.stop()
 pick_col, remove_col, clear_col = st.columns([4, 1, 1], vertical_alignment="bottom")
 with pick_col:
-    if st.session_state.get("you_count") != len(own) or st.session_state.get("w_you_pick", 0) >= len(own):
-        st.session_state["you_count"] = len(own)
+    # The browser sends back the label it shows; once the oldest image has dropped out at the cap, the labels
+    # shift and Streamlit hands back that stale label text instead of an index.
+    pick = st.session_state.get("w_you_pick")
+    if (st.session_state.get("you_count") != len(own) or st.session_state.get("you_newest") is not own[-1]
+            or not isinstance(pick, int) or not 0 <= pick < len(own)):
+        st.session_state["you_count"], st.session_state["you_newest"] = len(own), own[-1]
         st.session_state["w_you_pick"] = len(own) - 1  # something new arrived: study the newest
     chosen = st.selectbox("Image to study", range(len(own)), key="w_you_pick",
                           format_func=lambda i: f"{i + 1}. {own[i].name or 'image'}")

@@ -62,7 +62,7 @@ def test_a_tiny_job_trains_and_its_model_shows_up_on_other_pages():
     assert not at.exception and "Saved **apptest-digits**" in at.success[0].value
     assert "apptest-digits" in [m.name for m in ui.list_models("digits")]
     home = run_page("pages/home.py", {"dataset": "digits"})  # any page, opened by anyone, lists it at once
-    assert not home.exception and "apptest-digits" in by_label(home.selectbox, "Model").options
+    assert not home.exception and "apptest-digits · server" in by_label(home.selectbox, "Model").options
 
 
 @pytest.mark.slow
@@ -117,11 +117,11 @@ def test_a_model_of_an_image_folder_brings_its_folder_to_every_page(tmp_path, mo
     at.query_params["dataset"] = f"folder:{tmp_path}"
     at.switch_page("pages/home.py")
     home = at.run()
-    assert not home.exception and by_label(home.selectbox, "Model").options == ["my-folder-model"]
+    assert not home.exception and by_label(home.selectbox, "Model").options == ["my-folder-model · server"]
     # another visitor, even with a link naming the folder, sees neither the folder nor its model
     other = run_page("pages/home.py", {"dataset": f"folder:{tmp_path}"})
     assert not other.exception and f"folder:{tmp_path}" not in by_label(other.sidebar.selectbox, "Dataset").options
-    assert "my-folder-model" not in by_label(other.selectbox, "Model").options
+    assert all("my-folder-model" not in m for m in by_label(other.selectbox, "Model").options)
 
 
 def test_no_server_folder_is_offered_unless_the_operator_names_one(monkeypatch):
@@ -165,6 +165,6 @@ def test_images_a_student_uploads_train_a_model_that_only_their_session_sees():
     assert len(own) == 1
     at.query_params["dataset"] = own[0]
     at.switch_page("pages/home.py")
-    assert by_label(at.run().selectbox, "Model").options == ["my-uploaded-model"]
+    assert by_label(at.run().selectbox, "Model").options == ["my-uploaded-model · server"]
     other = run_page("pages/home.py", {"dataset": own[0]})
     assert own[0] not in by_label(other.sidebar.selectbox, "Dataset").options

@@ -31,6 +31,7 @@ from .maps import (
     show_job,
     submit_map,
 )
+from .quotas import start_upload_sweep
 from .shell import DEFAULT_DATASETS, Context, Picked, context, image_picker, page_context, shown_captions, sidebar
 from .training import (
     add_own_dataset,
@@ -69,6 +70,6 @@ __all__ = [
     "map_images", "map_labels", "map_or_job", "map_worker", "model_or_message", "page_context", "picture",
     "refresh_models",
     "remove_user_images", "send_image", "session_id", "set_url_ints", "show_job", "shown_captions", "sidebar",
-    "submit_map", "train_datasets", "upload_images", "url_ints", "url_multiselect", "url_radio", "url_selectbox",
-    "url_slider", "url_toggle", "user_image_batch", "user_images",
+    "start_upload_sweep", "submit_map", "train_datasets", "upload_images", "url_ints", "url_multiselect",
+    "url_radio", "url_selectbox", "url_slider", "url_toggle", "user_image_batch", "user_images",
 ]

@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 
 from .. import images
+from . import quotas
 from .widgets import literal
 
 _USER_IMAGES = "aeviz_user_images"
@@ -43,31 +44,61 @@ def user_image_batch(shape: tuple[int, int, int], items: list[images.Preprocesse
     return np.stack([images.resize_to(p.image, (h, w)) for p in items])[:, None]
 
 
-_UPLOADS = "aeviz_upload_results"
+_UPLOADS = "aeviz_uploads"
+
+
+def _upload_state(listed: set[str]) -> dict:
+    """This session's upload bookkeeping, forgetting files no longer in the uploader: per (file id, style) the
+    warnings its decoding gave, the files admitted (id -> size), refused (id -> (name, why)), and stray ones."""
+    state = st.session_state.setdefault(_UPLOADS, {"done": {}, "admitted": {}, "refused": {}, "unlisted": {}})
+    for name in ("admitted", "refused"):
+        state[name] = {i: v for i, v in state[name].items() if i in listed}
+    state["done"] = {tag: v for tag, v in state["done"].items() if tag[0] in listed}
+    return state
+
+
+def _refusals(refused: dict[str, tuple[str, str]], listed: list) -> None:
+    """One warning per reason, naming a few of the files: a hundred files at once get two lines, not a hundred."""
+    by_reason: dict[str, list[str]] = {}
+    for f in listed:
+        if f.file_id in refused:
+            name, why = refused[f.file_id]
+            by_reason.setdefault(why, []).append(literal(name))
+    for why, names in by_reason.items():
+        shown = ", ".join(f"**{n}**" for n in names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        st.warning(f"{shown}: {why}", icon="⚠️")
 
 
 def upload_images(key: str, *, mnist_style: bool = True) -> list[images.Preprocessed]:
     """A multi-file uploader: each file is checked by content and preprocessed once, good ones go to this
-    session's images, each bad one gets a warning with its name. Bytes stay in memory, never on disk."""
+    session's images, each bad one gets a warning with its name; files past this session's upload limits
+    (quotas.limits) are refused unread. Bytes stay in memory, never on disk. Returns this run's new images."""
     files = st.file_uploader("Upload images: PNG, JPEG, WebP, GIF, BMP or TIFF (several at once, 5 MB each)",
                              accept_multiple_files=True, key=f"w_{key}")
-    done = st.session_state.setdefault(_UPLOADS, {})
-    live = {f.file_id for f in files or []}
-    for tag in [t for t in done if t[0] not in live]:
-        del done[tag]  # removed from the uploader: forget it
-    good_all = []
-    for f in files or []:
+    files = files or []
+    # the widget's own value also lists files Streamlit no longer stores, so their warnings stay
+    listed = list(st.session_state.get(f"w_{key}") or files)
+    state = _upload_state({f.file_id for f in listed})
+    refused = quotas.admit([(f.file_id, f.size) for f in files if f.file_id not in state["refused"]],
+                           state["admitted"], quotas.limits())
+    state["refused"].update({f.file_id: (f.name, refused[f.file_id]) for f in files if f.file_id in refused})
+    quotas.release(refused)  # never to be read: Streamlit need not keep the bytes either
+    quotas.release_unlisted({f.file_id for f in listed}, state["unlisted"])
+    _refusals(state["refused"], listed)
+    fresh = []
+    for f in files:
         tag = (f.file_id, mnist_style)
-        if tag not in done:
-            good, bad = images.load_uploads([(f.name, f.getvalue())], mnist_style=mnist_style)
-            good = [images.compact(p) for p in good]
-            add_user_images(good)
-            done[tag] = (good, bad)
-        good, bad = done[tag]
-        for name, message in bad:
+        if f.file_id in state["refused"] or tag in state["done"]:
+            continue
+        good, bad = images.load_uploads([(f.name, f.getvalue())], mnist_style=mnist_style)
+        good = [images.compact(p) for p in good]
+        add_user_images(good)
+        fresh += good
+        state["done"][tag] = bad
+    for f in listed:
+        for name, message in state["done"].get((f.file_id, mnist_style), []):
             st.warning(f"**{literal(name)}**: {message}", icon="⚠️")
-        good_all += good
-    return good_all
+    return fresh
 
 
 def draw_image(key: str, *, mnist_style: bool = True, side: int = 280) -> images.Preprocessed | None:

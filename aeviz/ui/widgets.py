@@ -1,8 +1,18 @@
-"""URL-synced widgets: every choice a lecturer would share round-trips through the query string."""
+"""URL-synced widgets: every choice a lecturer would share round-trips through the query string.
+
+A URL is typed, pasted and forwarded by people, so every value read from it is checked here and only here:
+anything that does not parse, is out of range or too long falls back to the default or is clamped, and the
+widget writes the cleaned value back, so a broken shared link heals on its first run instead of crashing.
+"""
 
 from __future__ import annotations
 
+import math
+
 import streamlit as st
+
+MAX_URL_VALUE = 2000  # characters; no real choice is longer, and a page-long value must not be parsed at all
+MAX_SEED = 2**31 - 1  # torch and numpy seeds both accept this range
 
 
 def literal(text: str, limit: int = 80) -> str:
@@ -14,12 +24,13 @@ def literal(text: str, limit: int = 80) -> str:
 
 def _from_url(key: str, default, cast):
     raw = st.query_params.get(key)
-    if raw is None:
+    if raw is None or len(raw) > MAX_URL_VALUE:
         return default
     try:
-        return cast(raw)
-    except (TypeError, ValueError):
+        value = cast(raw)
+    except (TypeError, ValueError, OverflowError):
         return default
+    return default if value is None else value
 
 
 def _to_url(key: str, value) -> None:
@@ -28,13 +39,17 @@ def _to_url(key: str, value) -> None:
         st.query_params[key] = text
 
 
+def _initial_option(options: list, key: str, default):
+    by_text = {str(o): o for o in options}
+    return by_text.get(_from_url(key, None, str), default if default in options else options[0])
+
+
 def url_selectbox(label: str, options: list, key: str, default=None, **kwargs):
     """A selectbox whose choice round-trips through the URL query string under `key`."""
     options = list(options)
     if not options:
         return None
-    by_text = {str(o): o for o in options}
-    initial = by_text.get(_from_url(key, None, str), default if default in options else options[0])
+    initial = _initial_option(options, key, default)
     value = st.selectbox(label, options, index=options.index(initial), key=f"w_{key}", **kwargs)
     _to_url(key, value)
     return value
@@ -42,23 +57,65 @@ def url_selectbox(label: str, options: list, key: str, default=None, **kwargs):
 
 def url_radio(label: str, options: list, key: str, default=None, **kwargs):
     options = list(options)
-    by_text = {str(o): o for o in options}
-    initial = by_text.get(_from_url(key, None, str), default if default in options else options[0])
+    if not options:
+        return None
+    initial = _initial_option(options, key, default)
     value = st.radio(label, options, index=options.index(initial), key=f"w_{key}", **kwargs)
     _to_url(key, value)
     return value
 
 
+def _number(text: str) -> int | float:
+    """A finite number from URL text: "12", "1e23", "0.5"; ints stay exact (2**64 must clamp, not round)."""
+    text = text.strip()
+    try:
+        return int(text)
+    except ValueError:
+        value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(text)
+    return value
+
+
+def slider_value(value, min_value, max_value, step=None):
+    """`value` clamped to [min_value, max_value] and snapped to the slider's grid, in the slider's own type.
+
+    Streamlit refuses a value outside the range, and one off the step grid shows a position the handle can
+    never return to; an int slider given "1e23" or "2.5" gets an int."""
+    is_float = any(isinstance(v, float) for v in (min_value, max_value, step))
+    step = step or (0.01 if is_float else 1)
+    value = min(max(value, min_value), max_value)
+    ticks = round((value - min_value) / step)
+    snapped = min(min_value + ticks * step, max_value)
+    return round(float(snapped), 10) if is_float else int(snapped)
+
+
 def url_slider(label: str, min_value, max_value, default, key: str, step=None, **kwargs):
-    cast = type(default)
-    initial = min(max(_from_url(key, default, cast), min_value), max_value)
+    if min_value >= max_value:  # nothing to choose, and Streamlit refuses a slider with an empty range
+        return min_value
+    initial = slider_value(_from_url(key, default, _number), min_value, max_value, step)
     value = st.slider(label, min_value, max_value, initial, step=step, key=f"w_{key}", **kwargs)
     _to_url(key, value)
     return value
 
 
-def url_ints(key: str, default: list[int]) -> list[int]:
-    return _from_url(key, default, lambda s: [int(v) for v in s.split(",") if v.strip()])
+def _ints(text: str, low: int, high: int, most: int) -> list[int] | None:
+    values = []
+    for part in text.split(","):
+        try:
+            value = int(part.strip())
+        except ValueError:
+            continue  # not a whole number: "", "0x10", "1e3", "nan"
+        if low <= value <= high:
+            values.append(value)
+            if len(values) == most:
+                break
+    return values or None
+
+
+def url_ints(key: str, default: list[int], low: int = 0, high: int = MAX_SEED, most: int = 64) -> list[int]:
+    """Whole numbers in [low, high] from the URL (comma separated, at most `most`); `default` when none is."""
+    return _from_url(key, default, lambda s: _ints(s, low, high, most))
 
 
 def set_url_ints(key: str, values) -> None:
@@ -66,12 +123,21 @@ def set_url_ints(key: str, values) -> None:
 
 
 def url_multiselect(label: str, options: list, key: str, default: list | None = None, **kwargs) -> list:
-    """A multiselect whose choices round-trip through the URL (comma separated, so no commas in options)."""
+    """A multiselect whose choices round-trip through the URL (comma separated, so no commas in options).
+
+    An empty value is an empty choice; one naming no option at all is a broken link and gets the default.
+    Repeats are dropped and the choice is cut to `max_selections`: Streamlit raises on a longer default."""
     options = list(options)
     by_text = {str(o): o for o in options}
     raw = _from_url(key, None, str)
-    initial = ([by_text[t] for t in raw.split(",") if t in by_text] if raw is not None
-               else [d for d in default or [] if d in options])
+    wanted = [by_text[t] for t in raw.split(",") if t in by_text] if raw is not None else []
+    if raw is None or (not wanted and raw.strip(", ")):
+        wanted = list(default or [])
+    initial = []
+    for choice in wanted:
+        if choice in options and choice not in initial:
+            initial.append(choice)
+    initial = initial[:kwargs.get("max_selections") or len(initial)]
     value = st.multiselect(label, options, default=initial, key=f"w_{key}", **kwargs)
     _to_url(key, [str(v) for v in value])
     return value

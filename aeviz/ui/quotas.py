@@ -1,0 +1,160 @@
+"""What one browser session's uploads may hold on the server, and releasing what Streamlit would keep.
+
+server.maxUploadSize bounds one file. Streamlit keeps every file PUT to a session's upload URL, in memory,
+until the uploader deletes it or the session is shut down; the URL needs only a live session id, not an
+uploader on the page. A session whose browser closed is kept for reconnection and shut down (files and all)
+only once it has expired (server.disconnectedSessionTTL, 120 s) and some later session disconnects; even then
+glibc keeps the freed memory in the process. Here: a session's uploader may hold AEVIZ_UPLOAD_MAX_FILES files
+and AEVIZ_UPLOAD_MAX_MB megabytes (files beyond are refused, never decoded, and dropped from Streamlit's
+storage), and a sweep every SWEEP_EVERY_S drops every stored file of a session whose browser is gone and the
+oldest of one holding more than that, then hands the freed memory back to the OS.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+
+_LOG = logging.getLogger(__name__)
+SWEEP_EVERY_S = 1.0  # between sweeps one session can still PUT what the network carries
+UNLISTED_GRACE_S = 30.0  # a file PUT a moment before the uploader reports it is not a stray one
+
+
+@dataclass(frozen=True)
+class Limits:
+    files: int
+    bytes: int
+
+
+def _env_int(name: str, default: int) -> int:
+    try:
+        return max(1, int(os.environ.get(name, default)))
+    except ValueError:
+        return default
+
+
+def limits() -> Limits:
+    """This server's per-session upload limits: AEVIZ_UPLOAD_MAX_FILES (64), AEVIZ_UPLOAD_MAX_MB (100)."""
+    return Limits(_env_int("AEVIZ_UPLOAD_MAX_FILES", 64), _env_int("AEVIZ_UPLOAD_MAX_MB", 100) * 2**20)
+
+
+def admit(files: list[tuple[str, int]], admitted: dict[str, int], limit: Limits) -> dict[str, str]:
+    """Admit the uploader's files (id, size), in its order, while the session stays within `limit`.
+
+    `admitted` (id -> size: files this session may hold, still in its uploader) grows in place; the result
+    says, for each file refused, why."""
+    refused = {}
+    for file_id, size in files:
+        if file_id in admitted:
+            continue
+        if len(admitted) >= limit.files:
+            refused[file_id] = (f"not read: this session's uploader already holds {limit.files} files, the most "
+                                "it may. Remove some from the list (×) to add others.")
+        elif sum(admitted.values()) + size > limit.bytes:
+            refused[file_id] = (f"not read: it would take this session's uploads past {limit.bytes / 2**20:.0f} "
+                                "MB, the most it may hold. Remove some from the list (×) to add others.")
+        else:
+            admitted[file_id] = size
+    return refused
+
+
+def _storage():
+    """(uploaded-file manager, this session's id) for the running script, or (None, None) outside one."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return (ctx.uploaded_file_mgr, ctx.session_id) if ctx is not None else (None, None)
+
+
+def release(file_ids) -> None:
+    """Drop these files of this session from Streamlit's storage: what was decoded or refused is not read again."""
+    mgr, session_id = _storage()
+    for file_id in file_ids if mgr is not None else ():
+        mgr.remove_file(session_id, file_id)
+
+
+def release_unlisted(listed: set[str], first_unlisted: dict[str, float], now: float | None = None) -> int:
+    """Drop files Streamlit holds for this session that its uploader has not listed for UNLISTED_GRACE_S.
+
+    `first_unlisted` (id -> when first seen unlisted) is this session's memory of them. Returns how many went."""
+    mgr, session_id = _storage()
+    stored = dict(getattr(mgr, "file_storage", {}).get(session_id) or {})  # only Streamlit's in-memory manager
+    now = time.monotonic() if now is None else now
+    for file_id in [f for f in first_unlisted if f not in stored or f in listed]:
+        del first_unlisted[file_id]
+    stale = []
+    for file_id in stored.keys() - listed:
+        if now - first_unlisted.setdefault(file_id, now) >= UNLISTED_GRACE_S:
+            stale.append(file_id)
+            del first_unlisted[file_id]
+    release(stale)
+    return len(stale)
+
+
+def sweep(mgr, is_active, limit: Limits) -> int:
+    """Drop every stored file of a session whose browser is gone (the page kept what it decoded), and a live
+    session's oldest files beyond `limit`. Returns the bytes released."""
+    storage = getattr(mgr, "file_storage", None)
+    if not isinstance(storage, dict):
+        return 0
+    released = 0
+    for session_id in list(storage):
+        files = list(dict(storage.get(session_id) or {}).items())  # oldest first: dicts keep insertion order
+        if not is_active(session_id):
+            released += sum(len(rec.data) for _, rec in files)
+            mgr.remove_session_files(session_id)
+            continue
+        count, total = len(files), sum(len(rec.data) for _, rec in files)
+        for file_id, rec in files:
+            if count <= limit.files and total <= limit.bytes:
+                break
+            mgr.remove_file(session_id, file_id)
+            count, total, released = count - 1, total - len(rec.data), released + len(rec.data)
+    return released
+
+
+def _runtime():
+    from streamlit import runtime
+
+    return runtime.get_instance() if runtime.exists() else None
+
+
+_sweeper: threading.Thread | None = None
+_sweeper_lock = threading.Lock()
+
+
+def start_upload_sweep() -> None:
+    """Start the server's upload sweep once (cheap to call on every run); not under AppTest's mock runtime."""
+    global _sweeper
+    with _sweeper_lock:
+        if _sweeper is not None and _sweeper.is_alive():
+            return
+        rt = _runtime()
+        if rt is None or not isinstance(getattr(rt.uploaded_file_mgr, "file_storage", None), dict):
+            return
+        _sweeper = threading.Thread(target=_sweep_forever, name="aeviz-upload-sweep", daemon=True)
+        _sweeper.start()
+
+
+def _return_to_os() -> None:
+    """Hand freed heap back to the OS: glibc keeps the freed upload buffers mapped otherwise, and the server's
+    resident memory would stay at its peak. Nothing to do on other C libraries."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def _sweep_forever() -> None:
+    while (rt := _runtime()) is not None:
+        try:
+            released = sweep(rt.uploaded_file_mgr, rt.is_active_session, limits())
+            if released:
+                _return_to_os()
+                _LOG.info("released %.1f MB of uploads", released / 2**20)
+        except Exception:  # a failed sweep must not end the thread: the next one may succeed
+            _LOG.exception("upload sweep failed")
+        time.sleep(SWEEP_EVERY_S)
