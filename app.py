@@ -22,6 +22,5 @@ st.set_page_config(page_title="aeviz: what autoencoders learn", page_icon=":mate
 here = Path(__file__).parent
 navigation = st.navigation([st.Page(here / path, title=title, icon=icon, default=(i == 0))
                             for i, (path, title, icon) in enumerate(PAGES) if (here / path).exists()])
-ui.start_upload_sweep()  # any session can be sent files, whatever page it shows (aeviz/ui/quotas.py)
 ui.sidebar()
 navigation.run()

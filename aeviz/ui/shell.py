@@ -13,6 +13,7 @@ from .. import data
 from ..checkpoints import ZOO, CheckpointInfo
 from .caches import _offline_status, _scan, device_label, get_dataset, list_models
 from .maps import map_worker
+from .quotas import start_upload_sweep
 from .training import own_datasets, sweep_leftovers
 from .uploads import user_image_batch, user_images
 from .widgets import literal, set_url_ints, url_ints, url_radio, url_selectbox, url_slider
@@ -47,6 +48,7 @@ def sidebar() -> Context | None:
     _mark_app_run()
     map_worker()  # issue 5: start the map helper process (and its numba warm-up) once per server
     sweep_leftovers()
+    start_upload_sweep()  # any session can be sent files, whatever page it shows
     with st.sidebar:
         choices = _dataset_choices()
         default = "mnist" if "mnist" in choices else choices[0]
