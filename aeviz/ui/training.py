@@ -94,9 +94,11 @@ def add_own_dataset(name: str) -> None:
 def upload_training_set(key: str) -> str | None:
     """Images or zips uploaded to train on; returns this session's dataset ('upload:<id>') once there is one."""
     from .. import imagesets
+    from . import quotas
 
-    files = st.file_uploader("Images to train on: PNG, JPEG, WebP, GIF, BMP, TIFF, or a zip whose folders name the "
-                             f"classes (at most {imagesets.MAX_UPLOAD_IMAGES:,} images)",
+    files = st.file_uploader("Images to train on: PNG, JPEG, WebP, GIF, BMP, TIFF (up to "
+                             f"{quotas.limits().files} files), or a zip whose "
+                             f"folders name the classes (5 MB, at most {imagesets.MAX_UPLOAD_IMAGES:,} images)",
                              accept_multiple_files=True, key=f"w_{key}")
     if not files:
         st.info("Upload at least ten images (or a zip of them) to train a model on your own pictures. They stay "

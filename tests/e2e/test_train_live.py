@@ -73,6 +73,6 @@ def test_train_a_tiny_model_then_pick_it(page, app_url):
     assert curve_points(page, 29) >= 30  # the finished job's curves stay on the page: a point per epoch at least
     assert model_count(page) == before + 1  # the sidebar of this very page already counts it
     tall_shot(page, "train-done")
-    open_page(page, app_url, "", "dataset=digits&home_model=e2e-digits")
+    open_page(page, app_url, "", "dataset=digits&home_model=server:e2e-digits")  # a link names this server's by origin
     no_exceptions(page)
     assert "Model e2e-digits" in page.locator("[data-testid='stMain']").inner_text().replace("`", "")
