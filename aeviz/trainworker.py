@@ -246,6 +246,7 @@ def _train(request: dict[str, Any], send) -> dict[str, Any]:
     from .train import train
 
     torch.set_num_threads(job_threads())
+    send("phase", "loading data")
     spec = request["spec"]
     cfg = spec.train_config
 
