@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from .cache import cache_key, cached_arrays
-from .checkpoints import CheckpointInfo
+from .checkpoints import ORIGINS, ZOO, CheckpointInfo
 from .data import data_dir, load_dataset
 from .metrics import image_errors, reconstruct_all
 from .models import AutoEncoder
@@ -100,6 +100,11 @@ class Series:
     def at(self, q: int) -> CheckpointInfo | None:
         return next((m for m in self.models if m.bottleneck == q), None)
 
+    def row_label(self, q: int) -> str:
+        """'dense q=8', and where its checkpoint comes from when that is not the zoo ('dense q=8 · yours')."""
+        info = self.at(q)
+        return f"{self.label} q={q}" + ("" if info is None or info.origin == ZOO else f" · {info.where}")
+
 
 def arch_label(arch: str) -> str:
     """'dense' -> 'dense', 'dense-h256x128' -> 'dense 256-128', 'vae-conv' -> 'VAE conv'."""
@@ -116,15 +121,30 @@ def split_series(series: str) -> tuple[str, str]:
     return "-".join(p for p in parts if p != loss), loss
 
 
-def group_series(infos, families=FAMILIES) -> list[Series]:
-    """The series of `families` among checkpoints, dense first; at a repeated q the later file wins."""
+def group_series(infos, families=FAMILIES, prefer=ORIGINS) -> list[Series]:
+    """The series of `families` among checkpoints, dense first. Where several checkpoints of a series share a q
+    (a model trained here under the zoo's recipe), the one whose origin comes first in `prefer` is used: the
+    zoo's unless the caller asks otherwise."""
     by_name: dict[str, dict[int, CheckpointInfo]] = {}
+    rank = {origin: i for i, origin in enumerate(prefer)}
     for info in infos:
         if info.family in families:
-            by_name.setdefault(info.series, {})[info.bottleneck] = info
+            sizes = by_name.setdefault(info.series, {})
+            held = sizes.get(info.bottleneck)
+            if held is None or rank.get(info.origin, len(rank)) < rank.get(held.origin, len(rank)):
+                sizes[info.bottleneck] = info
     found = [Series(name, *split_series(name), tuple(models[q] for q in sorted(models)))
              for name, models in by_name.items()]
     return sorted(found, key=lambda s: (families.index(s.models[0].family), s.loss != "bce", len(s.arch), s.arch))
+
+
+def contested(infos, families=FAMILIES) -> bool:
+    """Whether a checkpoint not from the zoo shares a series and q with another one (so `prefer` matters)."""
+    seen: dict[tuple[str, int], set[str]] = {}
+    for info in infos:
+        if info.family in families:
+            seen.setdefault((info.series, info.bottleneck), set()).add(info.origin)
+    return any(len(origins) > 1 for origins in seen.values())
 
 
 def beats_pca(series: Series, pca: PCABaseline) -> tuple[list[int], list[int]]:
@@ -146,18 +166,18 @@ class Grid:
     cell_labels: list[list[str]]
 
 
-def reconstruction_grid(images: np.ndarray, captions, label: str, models: dict[int, AutoEncoder | None],
+def reconstruction_grid(images: np.ndarray, captions, series: Series, models: dict[int, AutoEncoder | None],
                         pca: PCABaseline | None, sizes) -> Grid:
-    """Originals, then per q the model's reconstructions (an empty row where there is none) and PCA's."""
+    """Originals, then per q the series' model's reconstructions (an empty row where there is none) and PCA's."""
     images = np.asarray(images, dtype=np.float32)
     grid = Grid([images], ["original"], [[_short(c) for c in captions]])
     for q in sizes:
         model = models.get(q)
         if model is None:
-            _add(grid, images[:0], f"{label} q={q}: not trained", [])
+            _add(grid, images[:0], f"{series.label} q={q}: not trained", [])
         else:
             recon = reconstruct_all(model, torch.from_numpy(images))
-            _add(grid, recon, f"{label} q={q}", image_errors(images, recon, "mse"))
+            _add(grid, recon, series.row_label(q), image_errors(images, recon, "mse"))
         if pca is not None and q <= pca.max_q:
             recon = pca.reconstruct(images, q)
             _add(grid, recon, f"PCA q={q}", image_errors(images, recon, "mse"))

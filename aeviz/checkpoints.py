@@ -35,6 +35,11 @@ def user_dir() -> Path:
     return Path(home) / "checkpoints"
 
 
+def sessions_dir() -> Path:
+    """Where models trained from browser sessions go, one folder per session (see aeviz.workspaces)."""
+    return user_dir().parent / "sessions"
+
+
 def shipped_path(checkpoint: str | Path, kind: str) -> Path:
     """Where the zoo ships precomputed test-set arrays of a checkpoint: `<name>.<kind>.npz` beside it."""
     checkpoint = Path(checkpoint)
@@ -155,12 +160,24 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Aut
     return model.eval().to(device)
 
 
-ZOO, SERVER = "zoo", "server"  # where a checkpoint comes from: shipped with aeviz, or trained on this server
+# Where a checkpoint comes from: shipped with aeviz, trained or imported on this server (CLI, operator, shared
+# with every session), or trained from one browser session (seen only by it and by its share links).
+ZOO, SERVER, SESSION = "zoo", "server", "session"
+
+
+ORIGINS = (ZOO, SERVER, SESSION)  # the order pickers list them in: the zoo first
+
+
+def _rank(origin: str) -> int:
+    return ORIGINS.index(origin) if origin in ORIGINS else len(ORIGINS)
 
 
 def origin_of(folder: str | Path) -> str:
-    """ZOO for the zoo folder, SERVER for any other (the user folder)."""
-    return ZOO if Path(folder).resolve() == zoo_dir().resolve() else SERVER
+    """ZOO for the zoo folder, SESSION for a session's workspace, SERVER for any other (the user folder)."""
+    folder = Path(folder).resolve()
+    if folder == zoo_dir().resolve():
+        return ZOO
+    return SESSION if folder.parent == sessions_dir().resolve() else SERVER
 
 
 @dataclass(frozen=True)
@@ -182,8 +199,12 @@ class CheckpointInfo:
     @property
     def key(self) -> str:
         """Unique across folders: a zoo model by its bare name (so links made before keep working), any other as
-        'origin:name', e.g. 'server:mnist-dense-q16-bce' for a model trained here under a zoo model's name."""
-        return self.name if self.origin == ZOO else f"{self.origin}:{self.name}"
+        'origin:name', e.g. 'server:mnist-dense-q16-bce' for a model trained here under a zoo model's name; a
+        session's as 'session-<token>:name', so a share link names the workspace it opens."""
+        if self.origin == ZOO:
+            return self.name
+        workspace = f"-{self.path.parent.name}" if self.origin == SESSION else ""
+        return f"{self.origin}{workspace}:{self.name}"
 
     def __str__(self) -> str:  # how a chosen model appears in the URL
         return self.key
@@ -191,7 +212,12 @@ class CheckpointInfo:
     @property
     def label(self) -> str:
         """How pickers show it: the name, and where it comes from unless it is shipped with the zoo."""
-        return self.name if self.origin == ZOO else f"{self.name} · {self.origin}"
+        return self.name if self.origin == ZOO else f"{self.name} · {self.where}"
+
+    @property
+    def where(self) -> str:
+        """Where it comes from, in a word a page can print: 'zoo', 'server' or 'yours'."""
+        return "yours" if self.origin == SESSION else self.origin
 
     @property
     def family(self) -> str:
@@ -232,5 +258,5 @@ def scan_checkpoints(dirs: list[Path] | None = None) -> tuple[list[CheckpointInf
                 infos.append(CheckpointInfo(path, read_metadata(path), origin))
             except CheckpointError as exc:
                 errors.append(str(exc))
-    infos.sort(key=lambda c: (c.dataset, c.series, c.bottleneck, c.origin != ZOO))
+    infos.sort(key=lambda c: (c.dataset, c.series, c.bottleneck, _rank(c.origin)))
     return infos, errors

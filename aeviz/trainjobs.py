@@ -83,6 +83,7 @@ class JobSpec:
     dataset: str
     train_config: TrainConfig
     name: str
+    folder: str = ""  # where the checkpoint goes: a session's workspace, or "" for the server's shared folder
 
 
 @dataclass(frozen=True)
@@ -316,7 +317,7 @@ class JobManager:
             job.set("running", phase="saving")
             model = build_model(result["family"], result["config"])
             model.load_state_dict(result["state"])
-            path = self._save(job.spec.name, model, result["metadata"])
+            path = self._save(job.spec, model, result["metadata"])
             job.set("done", phase="done", path=path, metrics=result["metadata"].get("metrics"),
                     message=f"Saved as {path.stem}.", finished=time.monotonic())
         except TrainingCancelled as exc:
@@ -378,10 +379,11 @@ class JobManager:
             for job in [j for j in self._jobs.values() if j.state in FINISHED][:-KEEP_FINISHED]:
                 del self._jobs[job.id]
 
-    def _save(self, name: str, model, metadata: dict[str, Any]) -> Path:
+    def _save(self, spec: JobSpec, model, metadata: dict[str, Any]) -> Path:
         """Atomic save under a file name nobody has (two queued jobs may have asked for the same)."""
+        name = spec.name
         with self._save_lock:
-            folder = user_dir()
+            folder = Path(spec.folder) if spec.folder else user_dir()
             path, n = folder / f"{name}{SUFFIX}", 2
             while path.exists():
                 path, n = folder / f"{name}-{n}{SUFFIX}", n + 1

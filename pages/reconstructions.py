@@ -3,7 +3,7 @@
 import streamlit as st
 
 import aeviz
-from aeviz import baselines, figures, ui
+from aeviz import baselines, figures, ui, workspaces
 
 CELL_PX = 84  # each image is drawn about this wide, whatever its resolution
 
@@ -25,7 +25,8 @@ def offer_training(dataset: str) -> None:
         bar.progress(p.fraction, text=f"Epoch {p.epoch}/{p.epochs}" + (f" · loss {loss:.4f}" if loss else ""))
 
     try:
-        result = aeviz.train("dense", aeviz.make_config("dense", bottleneck=q), dataset, recipe, callback=report)
+        result = aeviz.train("dense", aeviz.make_config("dense", bottleneck=q), dataset, recipe, callback=report,
+                             out_dir=workspaces.create(ui.own_workspace()))  # this session's, nobody else's
     except (aeviz.DatasetUnavailable, OSError) as exc:
         st.error(f"Training failed: {exc}")
         return
@@ -50,11 +51,11 @@ def rate_distortion(dataset: str, names: tuple[str, ...], highlight: str, _serie
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
-def grid_png(images, captions: tuple[str, ...], label: str, usable: tuple[str, ...], sizes: tuple[int, ...],
-             dataset: str, _models, _pca) -> bytes:
-    """The grid as PNG, once per images and models (keyed by their hashes): a class moving the same slider
-    asks for the same few grids again and again."""
-    grid = baselines.reconstruction_grid(images, captions, label, _models, _pca, sizes)
+def grid_png(images, captions: tuple[str, ...], labels: tuple[str, ...], usable: tuple[str, ...],
+             sizes: tuple[int, ...], dataset: str, _series, _models, _pca) -> bytes:
+    """The grid as PNG, once per images, row labels and models (keyed by their hashes): a class moving the same
+    slider asks for the same few grids again and again."""
+    grid = baselines.reconstruction_grid(images, captions, _series, _models, _pca, sizes)
     picture = figures.compose_grid(grid.rows, row_labels=grid.row_labels, cell_labels=grid.cell_labels,
                                    scale=max(1, CELL_PX // images.shape[-1]))
     return figures.png_bytes(picture)  # encoded once, for the page and the download alike
@@ -62,7 +63,7 @@ def grid_png(images, captions: tuple[str, ...], label: str, usable: tuple[str, .
 
 @st.fragment
 def grid_view(ctx: ui.Context, series: list[baselines.Series], chosen: baselines.Series, sizes: list[int],
-              pca) -> None:
+              pca, mine: bool) -> None:
     """Images, verdict and chart side by side, then the grid at full width: new images rerun only this part."""
     controls, chart = st.columns([2, 3], gap="large")
     with controls:
@@ -81,8 +82,11 @@ def grid_view(ctx: ui.Context, series: list[baselines.Series], chosen: baselines
         st.plotly_chart(rate_distortion(ctx.dataset, zoo, chosen.name, series, pca), width="stretch")
     models = {q: ui.model_or_message(info) if (info := chosen.at(q)) else None for q in sizes}
     usable = tuple(f"{q}:{chosen.at(q).metadata['hash']}" for q, m in models.items() if m is not None)
-    png = grid_png(picked.images, picked.captions, chosen.label, usable, tuple(sizes), ctx.dataset, models, pca)
+    labels = tuple(chosen.row_label(q) for q in sizes)
+    png = grid_png(picked.images, picked.captions, labels, usable, tuple(sizes), ctx.dataset, chosen, models, pca)
     ui.picture(png, caption="The number under each reconstruction is its mean squared error per pixel.")
+    st.caption("Checkpoints: " + " · ".join(f"q={m.bottleneck} `{m.label}`" for m in chosen.models)
+               + (" (the zoo's, where it has the size)" if not mine else ""))
     st.download_button("Download the grid (PNG)", png, icon=":material/download:",
                        file_name=f"reconstructions-{ctx.dataset}-{chosen.name}.png", mime="image/png",
                        on_click="ignore", key="rec_download")
@@ -97,7 +101,11 @@ st.markdown(
 )
 
 ctx = ui.page_context(need_models=False)
-series = baselines.group_series(ui.list_models(ctx.dataset))  # listed afresh: a model trained just now counts
+infos = ctx.models  # the zoo's, the server's and this session's own (nobody else's)
+# the zoo's model at each size unless the viewer asks for the ones trained here (theirs, or the server's)
+mine = baselines.contested(infos) and ui.url_toggle("Use models trained here where the zoo has the same size",
+                                                    "rec_mine")
+series = baselines.group_series(infos, prefer=baselines.ORIGINS[::-1] if mine else baselines.ORIGINS)
 if not series:
     offer_training(ctx.dataset)
     st.stop()
@@ -114,4 +122,4 @@ chosen = next(s for s in series if s.arch == arch and s.loss == loss)
 sizes = sorted({q for s in series for q in s.sizes})  # every size trained for this dataset: gaps show
 pca = pca_or_none(ctx.dataset)
 
-grid_view(ctx, series, chosen, sizes, pca)
+grid_view(ctx, series, chosen, sizes, pca, mine)

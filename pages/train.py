@@ -5,7 +5,7 @@ import math
 import numpy as np
 import streamlit as st
 
-from aeviz import data, figures, trainjobs, trainsetup, ui
+from aeviz import data, figures, trainjobs, trainsetup, ui, workspaces
 from aeviz.models import make_config, model_slug
 from aeviz.noise import NOISE_KINDS
 from aeviz.train import TrainConfig
@@ -21,7 +21,8 @@ st.markdown(
     "Choose a model and press **Start training**. It learns in the background: the curves show the "
     "reconstruction loss on training batches and on held-out test images, and the rows of pictures show the "
     "same test images redrawn after each epoch: blurry at first, sharper as the code learns what matters. "
-    "The finished model is saved and appears in every page's model list."
+    "The finished model is saved for this browser session: it appears in your model lists on every page, "
+    "marked *yours*, and in nobody else's (unless you send them a link)."
 )
 ctx, manager, me, browser = ui.context(), ui.job_manager(), ui.session_id(), ui.browser_id()
 
@@ -78,7 +79,7 @@ def result(snap: trainjobs.Snapshot) -> None:
         m = snap.metrics or {}
         st.success(f"Saved **{snap.path.stem}** after {duration(snap.elapsed)}: test MSE {m.get('mse', 0):.4f}, "
                    f"PSNR {m.get('psnr', 0):.1f} dB, kNN-7 accuracy of the codes {100 * m.get('knn7', 0):.1f} %. "
-                   "Pick it on any page (sidebar dataset: "
+                   "Pick it on any page, marked *yours* (sidebar dataset: "
                    f"`{snap.spec.dataset}`).", icon=":material/check_circle:")
     elif snap.state == "failed":
         st.error(f"Training failed: {snap.message}", icon=":material/error:")
@@ -139,12 +140,15 @@ def form(dataset: str, family: str, kind: str | None) -> None:
 
 
 def start(dataset: str, folder: str, family: str, fields: dict, config: TrainConfig, name: str) -> None:
+    token = ui.own_workspace()
     try:
+        workspaces.check_room(token)
         dataset = trainsetup.folder_dataset(folder) if dataset == FOLDER else dataset
         model_config = make_config(family, **fields)
-        name = (trainsetup.check_name(name, {m.name for m in ui.list_models()}) if name.strip()
+        name = (trainsetup.check_name(name, {p.stem for p in workspaces.models(token)}) if name.strip()
                 else trainsetup.default_name(dataset, model_slug(family, model_config)))
-        job = manager.submit(trainjobs.JobSpec(family, model_config, dataset, config, name), me, browser)
+        spec = trainjobs.JobSpec(family, model_config, dataset, config, name, str(workspaces.create(token)))
+        job = manager.submit(spec, me, browser)
     except (ValueError, trainjobs.JobRejected) as exc:
         st.error(str(exc), icon=":material/error:")
         return
@@ -182,6 +186,7 @@ if dataset == UPLOAD:
         st.stop()
 estimate(family, dataset)
 form(dataset, family, kind)
+ui.your_models(ui.refresh_models)
 states = [j.state for j in manager.jobs()]
 st.caption(f"This server trains {manager.workers} model(s) at a time: {states.count('running')} training now, "
            f"{states.count('queued')} waiting.")

@@ -86,7 +86,7 @@ def test_reconstruction_grid_rows_labels_and_gaps():
     sizes = [2, 4, 8]
     models = {q: load_checkpoint(info.path) if (info := conv.at(q)) else None for q in sizes}
     pca = pca_baseline("digits")
-    grid = baselines.reconstruction_grid(images, [f"#{i}" for i in range(5)], conv.label, models, pca, sizes)
+    grid = baselines.reconstruction_grid(images, [f"#{i}" for i in range(5)], conv, models, pca, sizes)
     assert grid.row_labels == ["original", "conv q=2", "PCA q=2", "conv q=4: not trained", "PCA q=4",
                                "conv q=8", "PCA q=8"]
     assert [len(r) for r in grid.rows] == [5, 5, 5, 0, 5, 5, 5] and grid.cell_labels[3] == []

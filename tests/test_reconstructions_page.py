@@ -7,7 +7,7 @@ import pytest
 from test_pages import run_page
 
 from aeviz import images, ui
-from aeviz.checkpoints import user_dir
+from aeviz.checkpoints import sessions_dir, user_dir
 
 PAGE = "pages/reconstructions.py"
 
@@ -81,6 +81,9 @@ def test_without_a_zoo_it_says_so_and_trains_a_small_model(tmp_path, monkeypatch
     at.selectbox(key="rec_train_q").set_value(4)
     at.button(key="rec_train").click().run()  # 30 epochs on 1,437 8x8 images: a few seconds
     assert not at.exception, [e.value for e in at.exception]
-    assert [p.name for p in user_dir().glob("*.safetensors")] == ["digits-dense-q4-bce.safetensors"]
+    # saved in this session's workspace, not in the server's shared folder: other sessions never list it
+    assert not list(user_dir().glob("*.safetensors"))
+    assert [p.name for p in sessions_dir().glob("*/*.safetensors")] == ["digits-dense-q4-bce.safetensors"]
     assert at.radio(key="w_rec_family").options == ["dense"] and len(at.get("image")) == 1
+    assert "q=4 `digits-dense-q4-bce · yours`" in " ".join(c.value for c in at.caption)
     assert not [i for i in at.info if "no trained autoencoders" in i.value]

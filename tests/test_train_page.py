@@ -7,7 +7,7 @@ from test_pages import run_page
 from test_trainjobs import wait_for
 
 from aeviz import ui
-from aeviz.checkpoints import user_dir
+from aeviz.checkpoints import sessions_dir, user_dir
 
 PAGE = "pages/train.py"
 
@@ -38,9 +38,13 @@ def submit(at, **values):
     return at.run()
 
 
-def job_in_url(at) -> str:
-    value = at.query_params["train_job"]
+def in_url(at, key: str) -> str:
+    value = at.query_params[key]
     return value[0] if isinstance(value, list) else value
+
+
+def job_in_url(at) -> str:
+    return in_url(at, "train_job")
 
 
 def finished(job_id: str):
@@ -49,20 +53,26 @@ def finished(job_id: str):
 
 
 @pytest.mark.slow
-def test_a_tiny_job_trains_and_its_model_shows_up_on_other_pages():
+def test_a_tiny_job_trains_and_its_model_shows_up_on_this_sessions_pages_only():
     at = run_page(PAGE, {"dataset": "digits"})
     assert not at.exception and "images/s" in at.caption[0].value  # the time estimate before starting
     at = submit(at, epochs=3, q=8, name="apptest-digits")
     assert not at.exception and not at.error
-    job_id = job_in_url(at)
+    job_id, token = job_in_url(at), in_url(at, "ws")
     assert by_label(at.button, "Cancel")  # the live panel replaced the form
     snap = wait_for(lambda: finished(job_id))
-    assert snap.state == "done" and (user_dir() / "apptest-digits.safetensors").is_file()
+    assert snap.state == "done" and (sessions_dir() / token / "apptest-digits.safetensors").is_file()
+    assert not (user_dir() / "apptest-digits.safetensors").exists()  # not in the server's shared folder
     at.run()
     assert not at.exception and "Saved **apptest-digits**" in at.success[0].value
-    assert "apptest-digits" in [m.name for m in ui.list_models("digits")]
-    home = run_page("pages/home.py", {"dataset": "digits"})  # any page, opened by anyone, lists it at once
-    assert not home.exception and "apptest-digits · server" in by_label(home.selectbox, "Model").options
+    assert "apptest-digits" not in [m.name for m in ui.list_models("digits")]
+    at.switch_page("pages/home.py")
+    mine = at.run()  # the same session, another page: listed, marked as its own
+    assert not mine.exception and "apptest-digits · yours" in by_label(mine.selectbox, "Model").options
+    other = run_page("pages/home.py", {"dataset": "digits"})  # anyone else: never listed
+    assert not other.exception and not [o for o in by_label(other.selectbox, "Model").options if "apptest" in o]
+    shared = run_page("pages/home.py", {"dataset": "digits", "ws": token})  # whoever opens its share link
+    assert "apptest-digits · yours" in by_label(shared.selectbox, "Model").options
 
 
 @pytest.mark.slow
@@ -117,7 +127,7 @@ def test_a_model_of_an_image_folder_brings_its_folder_to_every_page(tmp_path, mo
     at.query_params["dataset"] = f"folder:{tmp_path}"
     at.switch_page("pages/home.py")
     home = at.run()
-    assert not home.exception and by_label(home.selectbox, "Model").options == ["my-folder-model · server"]
+    assert not home.exception and by_label(home.selectbox, "Model").options == ["my-folder-model · yours"]
     # another visitor, even with a link naming the folder, sees neither the folder nor its model
     other = run_page("pages/home.py", {"dataset": f"folder:{tmp_path}"})
     assert not other.exception and f"folder:{tmp_path}" not in by_label(other.sidebar.selectbox, "Dataset").options
@@ -165,6 +175,6 @@ def test_images_a_student_uploads_train_a_model_that_only_their_session_sees():
     assert len(own) == 1
     at.query_params["dataset"] = own[0]
     at.switch_page("pages/home.py")
-    assert by_label(at.run().selectbox, "Model").options == ["my-uploaded-model · server"]
+    assert by_label(at.run().selectbox, "Model").options == ["my-uploaded-model · yours"]
     other = run_page("pages/home.py", {"dataset": own[0]})
     assert own[0] not in by_label(other.sidebar.selectbox, "Dataset").options

@@ -52,6 +52,7 @@ from .uploads import (
     user_images,
 )
 from .widgets import (
+    literal,
     picture,
     set_url_ints,
     url_ints,
@@ -61,6 +62,7 @@ from .widgets import (
     url_slider,
     url_toggle,
 )
+from .workspace import own_workspace, session_workspaces, your_models
 
 __all__ = [
     "DEFAULT_DATASETS", "Context", "Picked", "add_own_dataset", "add_user_images", "browser_id", "own_datasets",
@@ -72,4 +74,5 @@ __all__ = [
     "remove_user_images", "send_image", "session_id", "set_url_ints", "show_job", "shown_captions", "sidebar",
     "start_upload_sweep", "submit_map", "train_datasets", "upload_images", "url_ints", "url_multiselect",
     "url_radio", "url_selectbox", "url_slider", "url_toggle", "user_image_batch", "user_images",
+    "literal", "own_workspace", "session_workspaces", "your_models",
 ]

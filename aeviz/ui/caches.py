@@ -91,9 +91,19 @@ def _scan_folders(stamps: tuple[tuple[str, int], ...]) -> tuple[list[CheckpointI
     return checkpoints.scan_checkpoints([Path(folder) for folder, _ in stamps])
 
 
-def list_models(dataset: str | None = None) -> list[CheckpointInfo]:
-    infos, _ = _scan()
+def list_models(dataset: str | None = None, workspaces: tuple[str, ...] = ()) -> list[CheckpointInfo]:
+    """The zoo's and the server's models, then those of the given session workspaces (only the session that
+    owns a workspace, or opened its share link, passes its token)."""
+    infos = list(_scan()[0])
+    for token in workspaces:
+        infos += _scan_workspace(_stamp(checkpoints.sessions_dir() / token))
     return [c for c in infos if dataset is None or c.dataset == dataset]
+
+
+@st.cache_resource(show_spinner=False, max_entries=256, ttl=300)
+def _scan_workspace(stamp: tuple[str, int]) -> list[CheckpointInfo]:
+    """A workspace's checkpoints, read again when its folder changes (its damaged files are skipped)."""
+    return checkpoints.scan_checkpoints([Path(stamp[0])])[0] if stamp[1] else []
 
 
 def _readonly(array: np.ndarray) -> np.ndarray:
@@ -164,6 +174,7 @@ def get_pca(dataset: str):
 def refresh_models() -> None:
     """Forget the cached checkpoint listing, so a model saved just now shows up on the next run."""
     _scan_folders.clear()
+    _scan_workspace.clear()
 
 
 @st.cache_data(ttl=60, show_spinner=False)

@@ -10,13 +10,14 @@ import streamlit as st
 import torch
 
 from .. import data
-from ..checkpoints import ZOO, CheckpointInfo
+from ..checkpoints import SESSION, ZOO, CheckpointInfo
 from .caches import _offline_status, _scan, device_label, get_dataset, list_models
 from .maps import map_worker
 from .quotas import start_upload_sweep
 from .training import own_datasets, sweep_leftovers
 from .uploads import user_image_batch, user_images
 from .widgets import literal, set_url_ints, url_ints, url_radio, url_selectbox, url_slider
+from .workspace import expire_old_workspaces, session_workspaces
 
 DEFAULT_DATASETS = ("mnist", "fashion-mnist", "digits")
 
@@ -49,6 +50,7 @@ def sidebar() -> Context | None:
     map_worker()  # issue 5: start the map helper process (and its numba warm-up) once per server
     sweep_leftovers()
     start_upload_sweep()  # any session can be sent files, whatever page it shows
+    expire_old_workspaces()
     with st.sidebar:
         choices = _dataset_choices()
         default = "mnist" if "mnist" in choices else choices[0]
@@ -60,9 +62,10 @@ def sidebar() -> Context | None:
             st.error(str(exc))
             st.session_state["aeviz_context"] = None  # no page may draw on the last dataset's context
             return None
-        models = tuple(list_models(name))
-        st.caption(f"**{len(test):,}** test images from `{test.source}` · **{len(models)}** models · "
-                   f"device: {device_label()}")
+        models = tuple(list_models(name, session_workspaces()))
+        yours = sum(m.origin == SESSION for m in models)
+        st.caption(f"**{len(test):,}** test images from `{test.source}` · **{len(models)}** models"
+                   + (f" ({yours} yours)" if yours else "") + f" · device: {device_label()}")
         broken = _scan()[1]  # issue 9: checkpoint files that are damaged or foreign are named, not hidden
         if broken:  # escaped: a file's name is anyone's text, and must not turn into a link or formatting
             st.warning("Cannot use " + "; ".join(literal(b, 300) for b in broken[:3])

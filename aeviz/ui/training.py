@@ -55,11 +55,13 @@ def job_manager():
 
 @st.cache_resource(show_spinner=False)
 def sweep_leftovers() -> int:
-    """Once per server, at its first page run: delete temp files that killed saves left in the user folder."""
-    from ..checkpoints import user_dir
+    """Once per server, at its first page run: delete temp files that killed saves left in the user folder and
+    the session workspaces."""
+    from ..checkpoints import sessions_dir, user_dir
     from ..trainjobs import sweep_temp_files
 
-    return len(sweep_temp_files(user_dir()))
+    folders = [user_dir(), *(p for p in sessions_dir().glob("*") if p.is_dir() and not p.is_symlink())]
+    return sum(len(sweep_temp_files(folder)) for folder in folders)
 
 
 def train_datasets() -> list[str]:
