@@ -85,16 +85,16 @@ def codes_knn(model, content_hash: str, train, test, k: int = K) -> tuple[float,
 
 def build_rows(dataset: str, pixels: int, models, raw: tuple[float, float] | None,
                computed: dict[str, tuple[float, float]]) -> list[KnnRow]:
-    """The panel's rows: raw pixels first, then each model (CheckpointInfo-like: name, series, bottleneck,
-    metrics) from its checkpoint metadata, else from `computed` by name, else pending."""
+    """The panel's rows: raw pixels first, then each model (CheckpointInfo-like: key, label, series, bottleneck,
+    metrics) from its checkpoint metadata, else from `computed` by key, else pending."""
     rows = [KnnRow("raw pixels", "pixels", pixels, *(raw or (None, None)), "computed" if raw else "pending",
                    published(dataset, "raw"))]
     for m in sorted(models, key=lambda m: (m.series, m.bottleneck)):
-        stored, done = from_metadata(m.metrics), computed.get(m.name)
+        stored, done = from_metadata(m.metrics), computed.get(m.key)
         source = "checkpoint" if stored else "computed" if done else "pending"
         accuracy, seconds = stored or done or (None, None)
         pub = published(dataset, m.bottleneck) if m.series == "dense-bce" else None
-        name = m.name.removeprefix(f"{dataset}-")  # the panel is per dataset already
+        name = m.label.removeprefix(f"{dataset}-")  # the panel is per dataset already; 'name · yours' if not zoo
         rows.append(KnnRow(name, m.series, m.bottleneck, accuracy, seconds, source, pub))
     return rows
 

@@ -68,7 +68,7 @@ with st.spinner("Reconstructing with every model (test-set errors are computed o
         recon, error = anomaly.reconstruct(model, batch, metric)
         reference = ui.get_errors(info, metric)
         rows.append(recon[0, 0])
-        names.append(anomaly.short_name(info.name, ctx.dataset))
+        names.append(anomaly.short_name(info.name, ctx.dataset) + ("" if info.origin == "zoo" else f" · {info.where}"))
         percentiles.append(float(anomaly.percentile_of(error, reference)[0]))
         ranks.append(int(anomaly.rank_among(error, reference)[0]))
         errors.append(float(error[0]))

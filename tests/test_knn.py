@@ -57,16 +57,17 @@ def test_from_metadata():
 
 def test_rows_take_metadata_then_computed_then_pending(zoo_digits):
     class Info:  # what build_rows reads of a CheckpointInfo, for a model trained without evaluate()
-        name, series, bottleneck, metrics = "digits-mine-q3", "mine", 3, {}
+        key = label = "digits-mine-q3 · yours"
+        series, bottleneck, metrics = "mine", 3, {}
 
     models = [*zoo_digits, Info()]
     rows = knn.build_rows("digits", 64, models, None, {})
     assert rows[0].name == "raw pixels" and rows[0].dims == 64 and rows[0].source == "pending"
-    mine = next(r for r in rows if r.name == "mine-q3")
+    mine = next(r for r in rows if r.name == "mine-q3 · yours")
     assert mine.source == "pending" and mine.accuracy is None
-    assert {r.source for r in rows[1:] if r.name != "mine-q3"} == {"checkpoint"}
-    rows = knn.build_rows("digits", 64, models, (0.98, 0.1), {"digits-mine-q3": (0.5, 0.2)})
-    mine = next(r for r in rows if r.name == "mine-q3")
+    assert {r.source for r in rows[1:] if r.name != "mine-q3 · yours"} == {"checkpoint"}
+    rows = knn.build_rows("digits", 64, models, (0.98, 0.1), {"digits-mine-q3 · yours": (0.5, 0.2)})
+    mine = next(r for r in rows if r.name == "mine-q3 · yours")
     assert (rows[0].accuracy, rows[0].source) == (0.98, "computed") and (mine.accuracy, mine.source) == (0.5,
                                                                                                          "computed")
 
@@ -74,7 +75,8 @@ def test_rows_take_metadata_then_computed_then_pending(zoo_digits):
 def test_published_figures_sit_beside_the_matching_rows():
     class Info:
         def __init__(self, series, q):
-            self.name, self.series, self.bottleneck = f"mnist-{series}-q{q}", series, q
+            self.key = self.label = f"mnist-{series}-q{q}"
+            self.series, self.bottleneck = series, q
             self.metrics = {"knn7": 0.8, "knn7_seconds": 0.1}
 
     rows = knn.build_rows("mnist", 784, [Info("dense-bce", 8), Info("conv-bce", 8), Info("dense-bce", 2)],

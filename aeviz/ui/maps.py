@@ -230,7 +230,7 @@ def knn_rows(ctx: Context):
                 _codes_knn_job, model, info.metadata["hash"], get_dataset(ctx.dataset, "train"),
                 ctx.test), label=f"kNN-7 on the codes of {info.name}", expected_s=10)
             if job.state == background.DONE:
-                computed[info.name] = job.result
+                computed[info.key] = job.result
             pending.append(job)
     pending = [j for j in [raw, *pending] if j is not None and not j.done]
     result = shipped if raw is None else raw.result if raw.state == background.DONE else None

@@ -1,0 +1,95 @@
+"""One server, many sessions: a model one session trains changes nothing on another session's screen."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from test_pages import routed_pages, run_page
+from test_train_page import by_label, finished, in_url, no_jobs_left, submit  # noqa: F401 - a fixture
+from test_trainjobs import wait_for
+
+import aeviz
+from aeviz import ui
+from aeviz.checkpoints import user_dir
+
+REC = "pages/reconstructions.py"
+
+
+def shown(at) -> list[bytes]:
+    """Everything a session's page shows, serialized: texts, widgets with their options and values, charts'
+    JSON and pictures (whose media URLs are hashes of their bytes)."""
+    found = []
+
+    def walk(node) -> None:
+        proto = getattr(node, "proto", None)
+        if proto is not None:
+            found.append(proto.SerializeToString())
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+
+    walk(at._tree)
+    return found
+
+
+def settled_tour(at) -> dict[str, list[bytes]]:
+    """The session's pages once background work they started (kNN of the raw pixels, maps) has finished:
+    tours until two in a row show the same."""
+    last = tour(at)
+    for _ in range(10):
+        time.sleep(2)
+        views = tour(at)
+        if views == last:
+            return views
+        last = views
+    raise AssertionError("the pages never settled")
+
+
+def tour(at) -> dict[str, list[bytes]]:
+    """Visit every page in one session, as a student clicking through the sidebar would."""
+    views = {}
+    for page in routed_pages():
+        at.switch_page(page)
+        at.run()
+        assert not at.exception, (page, [e.value for e in at.exception])
+        views[page] = shown(at)
+    return views
+
+
+@pytest.mark.slow
+def test_a_model_session_a_trains_leaves_session_b_byte_identical():
+    b = run_page(routed_pages()[0], {"dataset": "digits"})
+    before = settled_tour(b)
+    # session A trains the zoo's own recipe and name: dense, q = 8, on digits
+    a = submit(run_page("pages/train.py", {"dataset": "digits"}), epochs=2, q=8, name="digits-dense-q8-bce")
+    assert not a.exception and not a.error
+    assert wait_for(lambda: finished(in_url(a, "train_job"))).state == "done"
+    after = tour(b)
+    changed = [page for page in before if before[page] != after[page]]
+    assert not changed, f"session B's view changed on {changed}"
+    # A itself lists it, marked as its own, and still sees the zoo's q = 8 row unless it asks for its own
+    a.switch_page(REC)
+    a.run()
+    rows = next(c.value for c in a.caption if c.value.startswith("Checkpoints:"))
+    assert "q=8 `digits-dense-q8-bce`" in rows and "· yours" not in rows
+    a.toggle(key="w_rec_mine").set_value(True).run()
+    rows = next(c.value for c in a.caption if c.value.startswith("Checkpoints:"))
+    assert "q=8 `digits-dense-q8-bce · yours`" in rows and "q=2 `digits-dense-q2-bce`" in rows
+
+
+@pytest.mark.slow
+def test_a_server_model_never_displaces_the_zoos_row_of_its_size():
+    before = run_page(REC, {"dataset": "digits"})
+    zoo_png = before.get("image")[0].proto.imgs[0].url
+    # trained from the CLI (shared by every session): a 1-epoch dense q = 8, far worse than the zoo's
+    aeviz.train("dense", aeviz.make_config("dense", bottleneck=8, input_shape=(1, 8, 8)), "digits",
+                aeviz.TrainConfig(epochs=1, batch_size=256), out_dir=user_dir(), name="digits-dense-q8-bce")
+    ui.refresh_models()
+    at = run_page(REC, {"dataset": "digits"})
+    assert not at.exception and at.get("image")[0].proto.imgs[0].url == zoo_png  # the same grid, byte for byte
+    assert "digits-dense-q8-bce · server" in by_label(run_page("pages/home.py", {"dataset": "digits"}).selectbox,
+                                                       "Model").options  # shared: listed for everyone
+    at.toggle(key="w_rec_mine").set_value(True).run()
+    rows = next(c.value for c in at.caption if c.value.startswith("Checkpoints:"))
+    assert "q=8 `digits-dense-q8-bce · server`" in rows
+    assert at.get("image")[0].proto.imgs[0].url != zoo_png
