@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import parse_qs, urlparse
 
 from browser import no_exceptions, open_page, tall_shot, wait_idle
 
@@ -73,6 +74,7 @@ def test_train_a_tiny_model_then_pick_it(page, app_url):
     assert curve_points(page, 29) >= 30  # the finished job's curves stay on the page: a point per epoch at least
     assert model_count(page) == before + 1  # the sidebar of this very page already counts it
     tall_shot(page, "train-done")
-    open_page(page, app_url, "", "dataset=digits&home_model=server:e2e-digits")  # a link names this server's by origin
+    token = parse_qs(urlparse(page.url).query)["ws"][0]  # the session's workspace travels in its links
+    open_page(page, app_url, "", f"dataset=digits&ws={token}&home_model=session-{token}:e2e-digits")
     no_exceptions(page)
     assert "Model e2e-digits" in page.locator("[data-testid='stMain']").inner_text().replace("`", "")
