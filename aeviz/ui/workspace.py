@@ -12,7 +12,6 @@ from .widgets import literal
 
 _SEEN = "aeviz_workspaces"  # tokens this session lists models from, its own first
 _OWN = "aeviz_own_workspace"
-URL_KEY = "ws"
 EXPIRY_EVERY_S = 600
 
 
@@ -29,16 +28,16 @@ def session_workspaces() -> tuple[str, ...]:
     The URL keeps those that hold models, so a reload, a bookmark or a link sent to a neighbour shows the same
     models; tokens are 128 random bits, so no other session can list them by guessing."""
     seen = st.session_state.setdefault(_SEEN, [])
-    for token in (st.query_params.get(URL_KEY) or "").split(",")[:8]:
+    for token in (st.query_params.get("ws") or "").split(",")[:8]:
         if token not in seen and workspaces.exists(token):
             seen.append(token)
     own = st.session_state.get(_OWN)
     seen[:] = [t for t in seen if t == own or workspaces.exists(t)]  # expired ones drop out, and out of the URL
     text = ",".join(t for t in seen if workspaces.exists(t))
-    if text and st.query_params.get(URL_KEY) != text:
-        st.query_params[URL_KEY] = text
-    elif not text and URL_KEY in st.query_params:
-        del st.query_params[URL_KEY]
+    if text and st.query_params.get("ws") != text:
+        st.query_params["ws"] = text
+    elif not text and "ws" in st.query_params:
+        del st.query_params["ws"]
     return tuple(seen)
 
 
