@@ -110,11 +110,10 @@ def threshold_view(scores_in, scores_out, det, xlabel, out_label):
     flagged_in, flagged_out = int((scores_in > threshold).sum()), int((scores_out > threshold).sum())
     left, right = st.columns(2) if det is not None else (st.container(), None)
     base = once("histogram", scores_in, xlabel=xlabel, scores_out=scores_out, out_name=out_label)
-    left.plotly_chart(anomaly.with_threshold(base, threshold), width="stretch", height=ui.main_height(300, 420))
+    left.plotly_chart(anomaly.with_threshold(base, threshold), width="stretch", height=300)
     if right is not None:
         point = (flagged_in / len(scores_in), flagged_out / len(scores_out))
-        right.plotly_chart(anomaly.with_point(once("roc", det), point), width="stretch",
-                           height=ui.main_height(300, 420))
+        right.plotly_chart(anomaly.with_point(once("roc", det), point), width="stretch", height=300)
     found = f" and **{flagged_out} of {len(scores_out)}** {out_label}" if len(scores_out) else ""
     st.markdown(f"Threshold **{threshold:.4g}** flags **{flagged_in:,}** test images{found}.")
 

@@ -111,7 +111,7 @@ def explore(latent_map, split, second, other_split):
     """The map and what is selected on it; a selection reruns only this fragment."""
     labels = ui.map_labels(ctx.dataset, split)
     extent = mapview.map_extent(latent_map.points)
-    fig = ui.map_figure(info, latent_map, split, under=under, height=ui.main_height(430, 560))
+    fig = ui.map_figure(info, latent_map, split, under=under, height=ui.main_height(430, 400))
     here, there = st.columns([3, 2] if second is None else [1, 1])
     with here:
         event = st.plotly_chart(fig, key="map_chart", on_select="rerun", selection_mode=("points", "box", "lasso"),
@@ -127,7 +127,7 @@ def explore(latent_map, split, second, other_split):
         st.markdown(f"**{other.name}** · {METHODS[second.method]} · the selection lights up here too")
         st.plotly_chart(mapview.map_figure(second.points, ui.map_labels(ctx.dataset, other_split), ctx.test.classes,
                                            grid=0, highlight=shared if len(shared) else None,
-                                           height=ui.main_height(430, 560)),
+                                           height=ui.main_height(430, 400)),
                         key="map_chart_other", width="stretch")
     show_selection(latent_map, picked, labels, per_row=12)
 

@@ -68,7 +68,7 @@ tab_path, tab_dims, tab_sample, tab_plane = views.tabs(
 
 with tab_path:
     scrub_fig, strip = interpolation(keys, pair, vae, ae)
-    st.plotly_chart(scrub_fig, width="stretch", height=ui.main_height(400, 480), config={"displayModeBar": False},
+    st.plotly_chart(scrub_fig, width="stretch", height=ui.main_height(400, 440), config={"displayModeBar": False},
                     key="vae_scrub")
     st.markdown(f"From **A** = {names[0]} to **B** = {names[1]}. Drag **t**: the middle column is decoded from "
                 "the code (1 - t)·z_A + t·z_B (linear) or along the great circle (spherical).")

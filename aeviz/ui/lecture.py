@@ -21,7 +21,7 @@ _LECTURE_CSS = """
 html { font-size: 20px; }
 .stMainBlockContainer { padding-top: 3.5rem; padding-left: 2rem; padding-right: 2rem; max-width: none; }
 .stMainBlockContainer h1 { font-size: 1.9rem; }
-.stMainBlockContainer [data-testid="stImage"] img { width: 100%; max-height: 80vh; object-fit: contain; }
+.stMainBlockContainer [data-testid="stImage"] img { width: 100%; max-height: calc(100vh - 17rem); object-fit: contain; }
 """
 
 # Presenter clickers send PageDown/PageUp; keyboards arrows. Text fields keep their keys; every other key press
@@ -109,5 +109,7 @@ def explain(lead: str, more: str = "", *, slider: str | None = None) -> None:
 
 
 def main_height(normal: int, lecture: int) -> int:
-    """The pixel height of a page's main plotly figure: fits under the title at 1280x720, larger for a lecture."""
+    """The pixel height of a page's main plotly figure, chosen so that it and its slider fit a 1280x720 screen
+    under the page's controls: with the sidebar folded a lecture's figure is wider, but its larger type leaves
+    less height where controls sit above the figure."""
     return lecture if lecture_on() else normal

@@ -53,6 +53,21 @@ def test_main_figure_and_slider_are_above_the_fold(small, app_url, slug):
     small.screenshot(path=str(SCREENSHOTS / f"fold-{slug or 'home'}-{WIDTH}x{HEIGHT}.png"))
 
 
+@pytest.mark.parametrize("slug", ["", "reconstructions", "latent_map", "denoising", "vae", "anomalies"])
+def test_in_lecture_mode_the_main_figure_still_fills_one_screen(small, app_url, slug):
+    """Larger type and a folded sidebar: the figure grows wider, and it and its slider still fit."""
+    open_deep_link(small, app_url, slug, "dataset=mnist&lecture=1")
+    small.wait_for_timeout(800)
+    wait_idle(small)
+    no_exceptions(small)
+    assert small.locator("[data-testid='stSidebar']").get_attribute("data-collapsed") == "true"
+    content = small.locator("[data-testid='stMainBlockContainer']").bounding_box()
+    assert content["width"] > 1100  # the whole width is the page's: with the sidebar open it is about 820 px
+    for selector in ABOVE_THE_FOLD[slug]:
+        inside_viewport(small, selector)
+    small.screenshot(path=str(SCREENSHOTS / f"fold-lecture-{slug or 'home'}-{WIDTH}x{HEIGHT}.png"))
+
+
 def scrub_label(page, key: str) -> str:
     return page.locator(f".st-key-{key} text.slider-label").first.text_content()
 
