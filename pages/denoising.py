@@ -65,7 +65,7 @@ if not rows:
 models = {label: model for label, (_, model) in rows.items()}
 keys = tuple((label, info.metadata["hash"]) for label, (info, _) in rows.items())
 fig = scrub(keys, picked.images, kind, seed, models)
-figure.plotly_chart(fig, width="stretch", height=ui.main_height(450, 520), config={"displayModeBar": False},
+figure.plotly_chart(fig, width="stretch", height=ui.main_height(530, 520), config={"displayModeBar": False},
                     key="dn_scrub")
 figure.caption("Images: " + ", ".join(ui.shown_captions(picked)) + ". Rows: " + ", ".join(
     f"**{label}** = `{info.name}`" for label, (info, _) in rows.items()) + ".")
