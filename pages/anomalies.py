@@ -17,13 +17,14 @@ def once(kind: str, *args, **kwargs):
 
 
 st.title("Error gallery: what does the model find unusual?")
-st.markdown(
+ui.explain(
     "An autoencoder only rebuilds well what looks like its training data, so its **reconstruction error** is an "
-    "anomaly score. Rank the test images by it: the worst are odd, badly written or mislabelled. Then inject "
+    "anomaly score.",
+    "Rank the test images by it: the worst are odd, badly written or mislabelled. Then inject "
     "images from elsewhere (the classic: *find the shoe* among MNIST digits) and see where they land. "
     "**AUROC** is the chance that a random injected image scores above a random test image. Several models can "
-    "vote: their errors are put on one scale (robust z-score of the log error), then averaged or maxed."
-)
+    "vote: their errors are put on one scale (robust z-score of the log error), then averaged or maxed.",
+    slider="w_err_flag")
 
 ctx = ui.page_context()
 default = ctx.default_model()
@@ -44,6 +45,7 @@ with st.spinner("Scoring the test set (once per model, then cached)…"):
 scores_in = anomaly.ensemble_scores(refs, refs, how)
 xlabel = (f"{metric.upper()} reconstruction error" if len(chosen) == 1
           else f"{how} of normalised log-{metric.upper()} (robust z)")
+errors_view = st.container()  # the histogram and its threshold go first, above the fold; filled once injected
 
 st.subheader("Inject foreign images")
 sources = [d for d in ui.DEFAULT_DATASETS if d != ctx.dataset] + ["your images", "none"]
@@ -108,10 +110,10 @@ def threshold_view(scores_in, scores_out, det, xlabel, out_label):
     flagged_in, flagged_out = int((scores_in > threshold).sum()), int((scores_out > threshold).sum())
     left, right = st.columns(2) if det is not None else (st.container(), None)
     base = once("histogram", scores_in, xlabel=xlabel, scores_out=scores_out, out_name=out_label)
-    left.plotly_chart(anomaly.with_threshold(base, threshold), width="stretch")
+    left.plotly_chart(anomaly.with_threshold(base, threshold), width="stretch", height=300)
     if right is not None:
         point = (flagged_in / len(scores_in), flagged_out / len(scores_out))
-        right.plotly_chart(anomaly.with_point(once("roc", det), point), width="stretch")
+        right.plotly_chart(anomaly.with_point(once("roc", det), point), width="stretch", height=300)
     found = f" and **{flagged_out} of {len(scores_out)}** {out_label}" if len(scores_out) else ""
     st.markdown(f"Threshold **{threshold:.4g}** flags **{flagged_in:,}** test images{found}.")
 
@@ -146,8 +148,8 @@ def gallery_view(scores, ranks, batch, names, model, metric, model_name):
         ui.send_image(anomaly.take(test_np, batch, [picked[choice]])[0], choice)
 
 
-st.subheader("Errors and a threshold")
-threshold_view(scores_in, scores_out, det, xlabel, out_label)
+with errors_view:
+    threshold_view(scores_in, scores_out, det, xlabel, out_label)
 st.subheader("The gallery")
 gallery_view(scores, ranks, batch, names, models[0], metric, chosen[0].name)
 st.subheader("Which classes are hard?")

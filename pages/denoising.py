@@ -7,12 +7,12 @@ from aeviz import denoise, ui
 from aeviz.noise import NOISE_KINDS
 
 st.title("Denoising: rebuilding what was never seen")
-st.markdown(
+ui.explain(
     "A **denoising autoencoder** is fed corrupted images but graded against the clean originals, so it cannot "
-    "just copy its input: it has to learn what digits (or clothes) look like. Drag the **level slider under the "
-    "pictures**: every position was computed in one batch, so the images follow your hand without a reload. "
-    "The number under each picture is its **PSNR** against the clean image (higher is closer)."
-)
+    "just copy its input: it has to learn what digits (or clothes) look like.",
+    "Drag the **level slider under the pictures**: every position was computed in one batch, so the images "
+    "follow your hand without a reload. The number under each picture is its **PSNR** against the clean image "
+    "(higher is closer).", slider="dn_scrub")
 
 ctx = ui.page_context(need_models=False)  # its own message when its family is missing
 by_arch = denoise.denoisers(ctx.models)
@@ -21,13 +21,11 @@ if not by_arch:
             "and come back.")
     st.stop()
 
-noise_col, image_col, model_col = st.columns([2, 3, 2], gap="large")
-with noise_col:
+controls, figure = st.columns([1, 3], gap="medium")  # the scrubber beside its controls: above the fold
+with controls:
     kind = ui.url_radio("Noise", list(NOISE_KINDS), "dn_kind", format_func=lambda k: NOISE_KINDS[k].label)
     st.caption(f"{NOISE_KINDS[kind].label} {NOISE_KINDS[kind].description}.")
-with image_col:
     picked = ui.image_picker(ctx, "dn_img", count=8)
-with model_col:
     seed = ui.url_slider("Noise seed", 0, 99, 0, "dn_seed")
     with st.popover("Models", width="stretch"):
         chosen = [ui.url_selectbox(f"Denoising AE ({arch})", group, f"dn_{arch}", group[0],
@@ -67,8 +65,9 @@ if not rows:
 models = {label: model for label, (_, model) in rows.items()}
 keys = tuple((label, info.metadata["hash"]) for label, (info, _) in rows.items())
 fig = scrub(keys, picked.images, kind, seed, models)
-st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, key="dn_scrub")
-st.caption("Images: " + ", ".join(ui.shown_captions(picked)) + ". Rows: " + ", ".join(
+figure.plotly_chart(fig, width="stretch", height=ui.main_height(530, 520), config={"displayModeBar": False},
+                    key="dn_scrub")
+figure.caption("Images: " + ", ".join(ui.shown_captions(picked)) + ". Rows: " + ", ".join(
     f"**{label}** = `{info.name}`" for label, (info, _) in rows.items()) + ".")
 
 st.subheader("How much does each model recover, level by level?")

@@ -7,13 +7,12 @@ import streamlit as st
 from aeviz import figures, metrics, ui
 
 st.title("What does an autoencoder learn?")
-st.markdown(
-    "An **autoencoder** squeezes an image through a narrow **code** (the bottleneck) and tries to rebuild it. "
+ui.explain(
+    "An **autoencoder** squeezes an image through a narrow **code** (the bottleneck) and tries to rebuild it.",
     "The *encoder* maps its pixels (784 for a 28x28 MNIST digit) to a handful of numbers; the *decoder* maps "
     "those numbers back to pixels. "
     "Training only minimises the **reconstruction error**, so whatever the code keeps is what the network "
-    "found most useful for redrawing the data: stroke thickness, slant, which digit it is."
-)
+    "found most useful for redrawing the data: stroke thickness, slant, which digit it is.", slider="w_home_idx")
 
 ctx = ui.page_context(need_models=False)
 dense = [m for m in ctx.models if m.family in ("dense", "conv")]
@@ -21,9 +20,10 @@ if not dense:
     st.info("No trained models for this dataset yet. Open **Train** to train one in under a minute.")
     st.stop()
 default = ctx.default_model(dense)
-left, right = st.columns([1, 2])
-with left:
+pick_model, pick_image = st.columns([1, 2])  # one row of controls: the picture and the code fit above the fold
+with pick_model:
     info = ui.url_selectbox("Model", dense, "home_model", default, format_func=lambda m: m.label)
+with pick_image:
     index = ui.url_slider("Test image", 0, len(ctx.test) - 1, 0, "home_idx")
 model = ui.model_or_message(info)
 if model is None:
@@ -35,6 +35,7 @@ recon = metrics.reconstruct_all(model, image)
 error = float(metrics.image_errors(image, recon)[0])
 grid = figures.compose_grid([image[:, 0].numpy(), recon[:, 0]], row_labels=["input", "output"],
                            scale=max(8, 224 // image.shape[-1]))  # as large on a projector for 8x8 digits
+left, right = st.columns([1, 2])
 with left:
     ui.picture(grid, caption=f"Class {ctx.test.classes[int(ctx.test.labels[index])]} · MSE {error:.4f}")
 with right:

@@ -17,26 +17,26 @@ DECODE_NOTE = {
 DECODE_NOTE["tsne"] = DECODE_NOTE["umap"].split(" (")[0] + " (t-SNE has no inverse at all.)"
 
 st.title("Latent space: where does the encoder put each image?")
-st.markdown(
-    "The encoder turns every image into a **code** of q numbers. Flattened to two dimensions, the codes of "
-    "similar images lie together: the classes form islands although the model never saw a label. **Select** "
+ui.explain(
+    "The encoder turns every image into a **code** of q numbers; flattened to two dimensions, similar images "
+    "lie together.",
+    "The classes form islands although the model never saw a label. **Select** "
     "points (click, box or lasso) to see their images and reconstructions, or **click an empty spot** to see "
-    "what the decoder draws there: between the islands it invents images that are in no data set."
-)
+    "what the decoder draws there: between the islands it invents images that are in no data set.")
 ctx = ui.page_context()
 
 default = ctx.default_model()
-left, middle, right = st.columns([3, 3, 3])
+left, middle, right = st.columns([3, 3, 2], vertical_alignment="bottom")  # one row: the map above the fold
 with left:
     info = ui.url_selectbox("Model", ctx.models, "map_model", default, format_func=lambda m: m.label)
-    others = [None, *(m for m in ctx.models if m != info)]
-    other = ui.url_selectbox("Side by side with", others, "map_other", None,
-                             format_func=lambda m: "(no second model)" if m is None else m.label)
 with middle:
     methods = [m for m in METHODS if m != "raw" or info.bottleneck == 2]
     method = ui.url_radio("Map", methods, "map_method", methods[0], format_func=METHODS.get, horizontal=True)
+with right.popover("More options", icon=":material/tune:", width="stretch"):
+    others = [None, *(m for m in ctx.models if m != info)]
+    other = ui.url_selectbox("Side by side with", others, "map_other", None,
+                             format_func=lambda m: "(no second model)" if m is None else m.label)
     split = ui.url_radio("Points", list(SPLITS), "map_split", format_func=SPLITS.get, horizontal=True)
-with right:
     under = ui.url_toggle("Decoded images under the map", "map_under")
     st.caption("Click a point or an empty spot. Box and lasso selection are in the chart's toolbar; drag pans, "
                "double-click resets the view.")
@@ -111,12 +111,12 @@ def explore(latent_map, split, second, other_split):
     """The map and what is selected on it; a selection reruns only this fragment."""
     labels = ui.map_labels(ctx.dataset, split)
     extent = mapview.map_extent(latent_map.points)
-    fig = ui.map_figure(info, latent_map, split, under=under, height=620 if second is None else 540)
+    fig = ui.map_figure(info, latent_map, split, under=under, height=ui.main_height(430, 400))
     here, there = st.columns([3, 2] if second is None else [1, 1])
     with here:
-        st.markdown(f"**{info.name}** · {METHODS[latent_map.method]} of {len(labels):,} codes")
         event = st.plotly_chart(fig, key="map_chart", on_select="rerun", selection_mode=("points", "box", "lasso"),
                                 width="stretch")
+        st.markdown(f"**{info.name}** · {METHODS[latent_map.method]} of {len(labels):,} codes")
     picked = mapview.read_selection(event.selection.points, extent, count=len(labels))
     if second is None:
         with there:
@@ -126,7 +126,8 @@ def explore(latent_map, split, second, other_split):
     with there:
         st.markdown(f"**{other.name}** · {METHODS[second.method]} · the selection lights up here too")
         st.plotly_chart(mapview.map_figure(second.points, ui.map_labels(ctx.dataset, other_split), ctx.test.classes,
-                                           grid=0, highlight=shared if len(shared) else None, height=540),
+                                           grid=0, highlight=shared if len(shared) else None,
+                                           height=ui.main_height(430, 400)),
                         key="map_chart_other", width="stretch")
     show_selection(latent_map, picked, labels, per_row=12)
 

@@ -93,12 +93,13 @@ def grid_view(ctx: ui.Context, series: list[baselines.Series], chosen: baselines
 
 
 st.title("Reconstructions across bottleneck sizes")
-st.markdown(
-    "How much of an image survives a code of **q** numbers? Each row rebuilds the same images through a "
+ui.explain(
+    "How much of an image survives a code of **q** numbers?",
+    "Each row rebuilds the same images through a "
     "bottleneck of a different size, and under it is **PCA** with q components: the best that any *linear* "
     "code of that size can do. A plain dense autoencoder barely beats PCA, and not at every size; deeper and "
-    "convolutional ones pull ahead because their decoders can bend the code space into the shape of the data."
-)
+    "convolutional ones pull ahead because their decoders can bend the code space into the shape of the data.",
+    slider="w_rec_seed")
 
 ctx = ui.page_context(need_models=False)
 infos = ctx.models  # the zoo's, the server's and this session's own (nobody else's)

@@ -3,15 +3,15 @@
 import pandas as pd
 import streamlit as st
 
-from aeviz import reproduce
+from aeviz import reproduce, ui
 
 st.title("Do our models reproduce the published results?")
-st.markdown(
-    "Autoencoder tutorials and papers report a handful of figures that every course repeats: how well a "
+ui.explain(
+    "Autoencoder tutorials and papers report a handful of figures that every course repeats; here is what the "
+    "models shipped with aeviz measure, beside the published numbers.",
+    "The figures: how well a "
     "k-nearest-neighbour classifier works on the codes, whether a nonlinear autoencoder beats PCA, how "
-    "clearly a shoe stands out among digits. Here is what the models shipped with aeviz measure, beside the "
-    "published numbers. `python benchmarks/reproduce.py --write` re-measures everything."
-)
+    "clearly a shoe stands out among digits. `python benchmarks/reproduce.py --write` re-measures everything.")
 
 results = reproduce.load_results()
 if results is None:

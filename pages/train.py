@@ -17,13 +17,13 @@ BODIES = {"dense": {}, "dense, hidden 256": {"hidden": (256,)}, "dense, hidden 5
 FOLDER, UPLOAD = "a folder on this server", "images you upload"
 
 st.title("Train an autoencoder")
-st.markdown(
-    "Choose a model and press **Start training**. It learns in the background: the curves show the "
+ui.explain(
+    "Choose a model and press **Start training**; the curves and pictures show it learning, live.",
+    "It learns in the background: the curves show the "
     "reconstruction loss on training batches and on held-out test images, and the rows of pictures show the "
     "same test images redrawn after each epoch: blurry at first, sharper as the code learns what matters. "
     "The finished model is saved for this browser session: it appears in your model lists on every page, "
-    "marked *yours*, and in nobody else's (unless you send them a link)."
-)
+    "marked *yours*, and in nobody else's (unless you send them a link).")
 ctx, manager, me, browser = ui.context(), ui.job_manager(), ui.session_id(), ui.browser_id()
 
 

@@ -6,23 +6,21 @@ import streamlit as st
 from aeviz import denoise, figures, ui, vae_views
 
 st.title("Variational autoencoders: a code space you can walk through")
-st.markdown(
+ui.explain(
     "A **VAE** encodes each image as a small Gaussian cloud and pays a penalty (the **KL** term) when the clouds "
-    "stray from a standard normal N(0, I). The codes therefore fill one smooth region without holes, and every "
-    "point in it decodes to something plausible: you can **interpolate** between two images, turn **one code "
-    "dimension** at a time, or **sample** brand-new images. A plain autoencoder's codes have gaps in between, "
-    "where its decoder draws mush."
-)
+    "stray from a standard normal N(0, I), so its codes fill one smooth region without holes.",
+    "Every point in it decodes to something plausible: you can **interpolate** between two images, turn **one "
+    "code dimension** at a time, or **sample** brand-new images. A plain autoencoder's codes have gaps in "
+    "between, where its decoder draws mush.", slider="vae_scrub")
 
 ctx = ui.page_context(need_models=False)  # its own message when its family is missing
 choices = vae_views.vaes(ctx.models)
 if not choices:
     st.info("No VAE for this dataset yet. Open **Train**, pick the *vae* family, and come back.")
     st.stop()
-model_col, image_col = st.columns([2, 3], gap="large")
-with model_col:
+controls, views = st.columns([1, 3], gap="medium")  # the views beside their controls: above the fold
+with controls:
     info = ui.url_selectbox("VAE", choices, "vae_model", choices[0], format_func=lambda m: m.label)
-with image_col:
     picked = ui.image_picker(ctx, "vae_pair", count=2)
 vae = ui.model_or_message(info)
 if vae is None:
@@ -65,14 +63,15 @@ def manifold(key: str, dataset: str, _model, _info):
                                      test.classes)
 
 
-tab_path, tab_dims, tab_sample, tab_plane = st.tabs(
+tab_path, tab_dims, tab_sample, tab_plane = views.tabs(
     ["Interpolate", "One dimension at a time", "Sample from the prior", "2-d code plane"])
 
 with tab_path:
     scrub_fig, strip = interpolation(keys, pair, vae, ae)
+    st.plotly_chart(scrub_fig, width="stretch", height=ui.main_height(400, 440), config={"displayModeBar": False},
+                    key="vae_scrub")
     st.markdown(f"From **A** = {names[0]} to **B** = {names[1]}. Drag **t**: the middle column is decoded from "
                 "the code (1 - t)·z_A + t·z_B (linear) or along the great circle (spherical).")
-    st.plotly_chart(scrub_fig, width="stretch", config={"displayModeBar": False}, key="vae_scrub")
     ui.picture(strip, caption="Every step at once. " + (
         f"The plain AE (`{twin.name}`, code size {twin.bottleneck}) walks through codes it never saw: "
         "watch the middle."

@@ -6,14 +6,14 @@ import streamlit as st
 from aeviz import anomaly, images, ui
 
 st.title("Your images: how unusual is your digit?")
-st.markdown(
-    "Upload a photo or scan of a digit, or draw one. It is first turned into an MNIST-style picture, step by step "
+ui.explain(
+    "Upload a photo or scan of a digit, or draw one: **every model** rebuilds it and says how unusual it is.",
+    "It is first turned into an MNIST-style picture, step by step "
     "below, because the models only know white strokes, centred, on black. Then **every model** rebuilds it, "
     "and its reconstruction error is compared with the errors on the test set: a digit the models find "
     "*more unusual than 99 % of test digits* is one they have not learned to draw. Your images stay in "
     "this browser session only (never saved, never shown to anyone else); every other page offers them "
-    "under *your images*."
-)
+    "under *your images*.")
 
 ctx = ui.page_context(need_models=False)
 mnist_style = ui.url_toggle("MNIST-style preprocessing (turn off for images that already look like MNIST digits)",

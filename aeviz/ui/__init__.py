@@ -17,6 +17,7 @@ from .caches import (
     model_or_message,
     refresh_models,
 )
+from .lecture import explain, lecture_on, lecture_toggle, main_height
 from .maps import (
     background_jobs,
     find_map,
@@ -67,8 +68,9 @@ from .workspace import own_workspace, session_workspaces, your_models
 __all__ = [
     "DEFAULT_DATASETS", "Context", "Picked", "add_own_dataset", "add_user_images", "browser_id", "own_datasets",
     "upload_training_set", "background_jobs", "context", "device_label",
-    "draw_image", "find_map", "get_codes", "get_dataset", "get_errors", "get_map", "get_model", "get_pca",
-    "image_picker", "job_manager", "knn_figure", "knn_rows", "list_models", "map_backdrop", "map_figure",
+    "draw_image", "explain", "find_map", "get_codes", "get_dataset", "get_errors", "get_map", "get_model", "get_pca",
+    "image_picker", "job_manager", "lecture_on", "lecture_toggle", "main_height",
+    "knn_figure", "knn_rows", "list_models", "map_backdrop", "map_figure",
     "map_images", "map_labels", "map_or_job", "map_worker", "model_or_message", "page_context", "picture",
     "refresh_models",
     "remove_user_images", "send_image", "session_id", "set_url_ints", "show_job", "shown_captions", "sidebar",

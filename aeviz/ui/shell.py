@@ -12,6 +12,7 @@ import torch
 from .. import data
 from ..checkpoints import SESSION, ZOO, CheckpointInfo
 from .caches import _offline_status, _scan, device_label, get_dataset, list_models
+from .lecture import lecture_toggle
 from .maps import map_worker
 from .quotas import start_upload_sweep
 from .training import own_datasets, sweep_leftovers
@@ -52,6 +53,7 @@ def sidebar() -> Context | None:
     start_upload_sweep()  # any session can be sent files, whatever page it shows
     expire_old_workspaces()
     with st.sidebar:
+        lecture_toggle()
         choices = _dataset_choices()
         default = "mnist" if "mnist" in choices else choices[0]
         titles = {name: info.title for name, info in data.DATASETS.items()}

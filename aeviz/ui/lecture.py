@@ -1,0 +1,115 @@
+"""Lecture mode and page explanations: a page's figure and slider above the fold, big type, arrow-key stepping."""
+
+from __future__ import annotations
+
+import json
+
+import streamlit as st
+
+from .widgets import url_toggle
+
+_ON = "aeviz_lecture"
+
+# Streamlit's wide layout leaves 6rem above the title and a 2.75rem title: at 1280x720 that pushed every main
+# figure below the fold. Always on; lecture mode adds the big type on top.
+_COMPACT_CSS = """
+.stMainBlockContainer { padding-top: 4rem; padding-bottom: 2rem; }  /* clear of the 3.75rem header */
+.stMainBlockContainer h1 { font-size: 1.75rem; padding: 0 0 0.25rem 0; }
+.stMainBlockContainer h3 { font-size: 1.35rem; padding: 0.25rem 0; }
+"""
+_LECTURE_CSS = """
+html { font-size: 20px; }
+.stMainBlockContainer { padding-top: 3.5rem; padding-left: 2rem; padding-right: 2rem; max-width: none; }
+.stMainBlockContainer h1 { font-size: 1.9rem; }
+.stMainBlockContainer [data-testid="stImage"] img { width: 100%; max-height: calc(100vh - 17rem); object-fit: contain; }
+"""
+
+# Presenter clickers send PageDown/PageUp; keyboards arrows. Text fields keep their keys; every other key press
+# (a focused radio or slider included) steps the page's main slider, so a click elsewhere cannot steal it.
+_KEYS_JS = """
+<script>
+(() => {
+  window.__aevizMainSlider = %s;
+  if (window.__aevizKeys) return;
+  window.__aevizKeys = true;
+  const steps = {ArrowRight: 1, PageDown: 1, ArrowLeft: -1, PageUp: -1};
+  const typing = 'textarea, select, [contenteditable=true], input:not([type=range]):not([type=checkbox])'
+    + ':not([type=radio])';
+  function stepPlotly(gd, step) {
+    const opts = gd._fullLayout && gd._fullLayout.sliders && gd._fullLayout.sliders[0];
+    const ticks = gd.querySelectorAll('.slider-tick-rect');
+    const rail = gd.querySelector('.slider-rail-touch-rect');
+    if (!opts || !rail || ticks.length !== opts.steps.length) return;
+    const to = Math.max(0, Math.min(ticks.length - 1, opts.active + step));
+    const tick = ticks[to].getBoundingClientRect();
+    const at = {bubbles: true, cancelable: true, view: window, button: 0,
+                clientX: tick.left + tick.width / 2, clientY: rail.getBoundingClientRect().top + 2};
+    rail.dispatchEvent(new MouseEvent('mousedown', at));  // plotly's own click-on-the-rail path
+    gd.dispatchEvent(new MouseEvent('mouseup', at));
+  }
+  function stepSlider(input, step) {  // Streamlit's slider commits on a key press of its own range input
+    const key = step > 0 ? 'ArrowRight' : 'ArrowLeft';
+    input.dispatchEvent(new KeyboardEvent('keydown', {key, bubbles: true, cancelable: true}));
+    input.dispatchEvent(new KeyboardEvent('keyup', {key, bubbles: true, cancelable: true}));
+  }
+  document.addEventListener('keydown', (event) => {
+    const step = steps[event.key];
+    const key = window.__aevizMainSlider;
+    if (!step || !key || event.altKey || event.ctrlKey || event.metaKey || !event.isTrusted) return;
+    if (event.target.closest && event.target.closest(typing)) return;
+    const box = document.querySelector('.st-key-' + CSS.escape(key));
+    if (!box) return;
+    const gd = box.querySelector('.js-plotly-plot');
+    const input = box.querySelector('input[type=range]');
+    if (!gd && !input) return;
+    event.preventDefault();
+    event.stopPropagation();
+    if (gd) stepPlotly(gd, step); else stepSlider(input, step);
+  }, true);
+})();
+</script>
+"""
+
+
+def lecture_on() -> bool:
+    """Whether lecture mode is on in this run (the sidebar's toggle, or `?lecture=1` in a shared link)."""
+    return bool(st.session_state.get(_ON, False))
+
+
+def lecture_toggle() -> bool:
+    """The sidebar's "Lecture mode" switch; applies the page style and folds the sidebar while it is on."""
+    on = url_toggle("Lecture mode", "lecture", help="For a projector: large type and pictures, the sidebar and "
+                    "explanations folded; ← → (or a presenter clicker) step the page's main slider.")
+    st.session_state[_ON] = on
+    st.set_page_config(initial_sidebar_state="collapsed" if on else "auto")
+    st.html(f"<style>{_COMPACT_CSS}{_LECTURE_CSS if on else ''}</style>")
+    return on
+
+
+def explain(lead: str, more: str = "", *, slider: str | None = None) -> None:
+    """A page's explanation: `lead` (one sentence) labels a folded expander that holds `more`; in lecture mode
+    both are folded away under "About this page".
+
+    `slider` names the element key of the page's main slider, which the arrow keys and PageUp/PageDown step in
+    lecture mode: a url_slider's is "w_" + its URL key, a plotly scrubber's its chart key. The main sliders:
+    home "w_home_idx" (test image), reconstructions "w_rec_seed" (the image draw), denoising "dn_scrub" (noise
+    level), VAE "vae_scrub" (interpolation t), error gallery "w_err_flag" (the threshold); the latent map,
+    your images, train and published results have none (they are driven by clicks, uploads and forms).
+    """
+    if lecture_on():
+        with st.expander("About this page", icon=":material/info:"):
+            st.markdown(f"{lead} {more}")
+    elif more:  # the lead is the fold's label: one line of the page instead of two
+        with st.expander(lead, icon=":material/info:"):
+            st.markdown(more)
+    else:
+        st.markdown(lead)
+    with st.sidebar:
+        st.html(_KEYS_JS % json.dumps(slider if lecture_on() else None), unsafe_allow_javascript=True)
+
+
+def main_height(normal: int, lecture: int) -> int:
+    """The pixel height of a page's main plotly figure, chosen so that it and its slider fit a 1280x720 screen
+    under the page's controls: with the sidebar folded a lecture's figure is wider, but its larger type leaves
+    less height where controls sit above the figure."""
+    return lecture if lecture_on() else normal

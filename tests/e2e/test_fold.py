@@ -1,0 +1,133 @@
+"""Every page's main figure and slider above the fold at 1280x720; lecture mode folds and steps with the keys."""
+
+from __future__ import annotations
+
+import pytest
+from browser import SCREENSHOTS, grey_pixels, no_exceptions, open_deep_link, wait_idle
+
+WIDTH, HEIGHT = 1280, 720
+
+# page slug: what must be inside the first screen (the main figure, and its live slider where it has one)
+ABOVE_THE_FOLD = {
+    "": [".st-key-w_home_idx", "[data-testid='stImage']", "[data-testid='stPlotlyChart']"],
+    "reconstructions": ["[data-testid='stPlotlyChart']", ".st-key-w_rec_seed"],
+    "latent_map": [".st-key-map_chart"],
+    "denoising": [".st-key-dn_scrub", ".st-key-dn_scrub .slider-rail-rect"],
+    "vae": [".st-key-vae_scrub", ".st-key-vae_scrub .slider-rail-rect"],
+    "anomalies": [".st-key-w_err_flag", "[data-testid='stPlotlyChart']"],
+    "your_images": ["[data-testid='stFileUploaderDropzone']"],
+    "train": ["[data-testid='stFormSubmitButton']"],
+    "reproduce": ["[data-testid='stDataFrame']"],
+}
+
+
+@pytest.fixture
+def small(browser):
+    """A laptop driving a projector: 1280x720, the sidebar open."""
+    context = browser.new_context(viewport={"width": WIDTH, "height": HEIGHT}, device_scale_factor=1)
+    tab = context.new_page()
+    tab.set_default_timeout(90_000)
+    yield tab
+    context.close()
+
+
+def inside_viewport(page, selector: str) -> dict:
+    element = page.locator(selector).first
+    element.wait_for(state="visible")
+    box = element.bounding_box()
+    assert box is not None and box["width"] > 20 and box["height"] > 3, f"{selector}: not drawn ({box})"
+    assert box["y"] >= 0 and box["y"] + box["height"] <= HEIGHT, f"{selector}: {box} is not inside the first screen"
+    return box
+
+
+@pytest.mark.parametrize("slug", list(ABOVE_THE_FOLD))
+def test_main_figure_and_slider_are_above_the_fold(small, app_url, slug):
+    open_deep_link(small, app_url, slug, "dataset=mnist")
+    small.wait_for_timeout(800)  # plotly lays out after the run
+    wait_idle(small)
+    no_exceptions(small)
+    assert small.evaluate("() => document.querySelector(\"[data-testid='stMain']\").scrollTop") == 0
+    for selector in ABOVE_THE_FOLD[slug]:
+        inside_viewport(small, selector)
+    SCREENSHOTS.mkdir(exist_ok=True)
+    small.screenshot(path=str(SCREENSHOTS / f"fold-{slug or 'home'}-{WIDTH}x{HEIGHT}.png"))
+
+
+@pytest.mark.parametrize("slug", ["", "reconstructions", "latent_map", "denoising", "vae", "anomalies"])
+def test_in_lecture_mode_the_main_figure_still_fills_one_screen(small, app_url, slug):
+    """Larger type and a folded sidebar: the figure grows wider, and it and its slider still fit."""
+    open_deep_link(small, app_url, slug, "dataset=mnist&lecture=1")
+    small.wait_for_timeout(800)
+    wait_idle(small)
+    no_exceptions(small)
+    assert small.locator("[data-testid='stSidebar']").get_attribute("data-collapsed") == "true"
+    content = small.locator("[data-testid='stMainBlockContainer']").bounding_box()
+    assert content["width"] > 1100  # the whole width is the page's: with the sidebar open it is about 820 px
+    for selector in ABOVE_THE_FOLD[slug]:
+        inside_viewport(small, selector)
+    small.screenshot(path=str(SCREENSHOTS / f"fold-lecture-{slug or 'home'}-{WIDTH}x{HEIGHT}.png"))
+
+
+def scrub_label(page, key: str) -> str:
+    return page.locator(f".st-key-{key} text.slider-label").first.text_content()
+
+
+def scrub_picture(page, key: str):
+    return grey_pixels(page.screenshot(clip=page.locator(f".st-key-{key} g.imagelayer image").first.bounding_box()))
+
+
+def test_lecture_mode_folds_the_page_and_the_keys_step_the_noise_level(small, app_url):
+    open_deep_link(small, app_url, "denoising", "dataset=mnist&lecture=1")
+    no_exceptions(small)
+    sidebar = small.locator("[data-testid='stSidebar']")
+    assert sidebar.get_attribute("data-collapsed") == "true"
+    box = sidebar.bounding_box()
+    assert box is None or box["x"] + box["width"] <= 1  # slid out of the screen
+    about = small.locator("[data-testid='stExpander']").filter(has_text="About this page")
+    assert about.count() == 1 and about.locator("details").get_attribute("open") is None
+    assert not small.get_by_text("every position was computed in one batch").is_visible()
+    assert small.evaluate("() => getComputedStyle(document.documentElement).fontSize") == "20px"
+    inside_viewport(small, ".st-key-dn_scrub .slider-rail-rect")
+
+    small.locator(".st-key-dn_scrub .slider-rail-rect").wait_for()
+    before = scrub_picture(small, "dn_scrub")
+    assert scrub_label(small, "dn_scrub") == "Gaussian sigma = 0.50"
+    small.keyboard.press("ArrowRight")
+    small.wait_for_timeout(300)
+    assert scrub_label(small, "dn_scrub") == "Gaussian sigma = 0.55"
+    small.keyboard.press("PageDown")  # what a presenter clicker sends
+    small.wait_for_timeout(300)
+    assert scrub_label(small, "dn_scrub") == "Gaussian sigma = 0.60"
+    assert abs(scrub_picture(small, "dn_scrub") - before).mean() > 1, "the pictures must follow the slider"
+    for _ in range(3):
+        small.keyboard.press("PageUp")
+    small.wait_for_timeout(300)
+    assert scrub_label(small, "dn_scrub") == "Gaussian sigma = 0.45"
+    small.screenshot(path=str(SCREENSHOTS / "fold-lecture-denoising-1280x720.png"))
+
+
+def test_without_lecture_mode_the_keys_leave_the_slider_alone(small, app_url):
+    open_deep_link(small, app_url, "denoising", "dataset=mnist&lecture=0")
+    small.locator(".st-key-dn_scrub .slider-rail-rect").wait_for()
+    assert small.locator("[data-testid='stSidebar']").get_attribute("data-collapsed") == "false"
+    small.keyboard.press("ArrowRight")
+    small.wait_for_timeout(300)
+    assert scrub_label(small, "dn_scrub") == "Gaussian sigma = 0.50"
+
+
+def test_lecture_keys_step_a_streamlit_slider_and_its_picture(small, app_url):
+    open_deep_link(small, app_url, "", "dataset=mnist&lecture=1&home_idx=0")
+    no_exceptions(small)
+    picture = small.locator("[data-testid='stImage'] img").first
+    before = grey_pixels(picture.screenshot())
+    assert "Class 7" in small.locator("[data-testid='stImage']").first.inner_text()
+    small.keyboard.press("ArrowRight")
+    small.wait_for_function("() => location.search.includes('home_idx=1')")
+    wait_idle(small)
+    assert "Class 2" in small.locator("[data-testid='stImage']").first.inner_text()  # test image 1 is a 2
+    after = grey_pixels(small.locator("[data-testid='stImage'] img").first.screenshot())
+    assert before.shape != after.shape or abs(after - before).mean() > 1
+    small.keyboard.press("ArrowLeft")
+    small.wait_for_function("() => location.search.includes('home_idx=0')")
+    wait_idle(small)
+    no_exceptions(small)
