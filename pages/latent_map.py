@@ -146,6 +146,6 @@ rows, pending = ui.knn_rows(ctx)
 for job in pending[:1]:
     ui.show_job(job)
 st.plotly_chart(ui.knn_figure(tuple(rows)), width="stretch")
-st.dataframe(knn.table(rows), hide_index=True, height=300)
+st.dataframe(knn.table(rows), hide_index=True, height=300, placeholder="—")  # no published figure: a dash
 st.caption("Wall time: fitting and querying the classifier when the number was recorded (at training time, or "
            "here in the background on one core for raw pixels). Published: dense autoencoders in the literature.")

@@ -109,6 +109,7 @@ def test_knn_panel_lists_raw_pixels_and_every_model():
     assert list(table["codes of"][:1]) == ["raw pixels"] and len(table) == 1 + len(checkpoints.list_checkpoints(
         dataset="digits"))
     assert table["kNN-7 %"][0] > 95 and set(table["from"]) == {"computed", "checkpoint"}
+    assert at.dataframe[0].proto.placeholder == "—"  # a missing figure (no published one) is a dash, not "None"
 
 
 @pytest.mark.slow
