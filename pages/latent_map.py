@@ -5,7 +5,7 @@ import streamlit as st
 
 from aeviz import knn, mapview, ui
 
-METHODS = {"raw": "code plane", "umap": "UMAP", "pca": "PCA", "tsne": "t-SNE"}
+METHODS = ui.MAP_METHODS  # the same words in the radio, the captions and the background jobs' progress
 SPLITS = {"test": "test set", "all": "test + train"}
 SHOW = 24  # images in the selection gallery
 DECODE_NOTE = {

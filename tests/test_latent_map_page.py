@@ -112,6 +112,16 @@ def test_knn_panel_lists_raw_pixels_and_every_model():
     assert at.dataframe[0].proto.placeholder == "—"  # a missing figure (no published one) is a dash, not "None"
 
 
+def test_map_jobs_name_each_map_as_the_radio_does():
+    from aeviz.ui import maps
+
+    words = {method: maps._map_words(method, 1797) for method in maps.MAP_METHODS}
+    assert words["raw"] == ("code plane of 1,797 codes", "placing 1,797 codes on the code plane")  # was "RAW map"
+    assert words["tsne"] == ("t-SNE map of 1,797 codes", "fitting t-SNE on 1,797 codes")  # was "TSNE"
+    for method, name in maps.MAP_METHODS.items():
+        assert words[method][0].startswith(name)
+
+
 @pytest.mark.slow
 def test_all_images_map_is_fitted_in_the_background_then_shown():
     at = ok(open_page(map_method="pca", map_split="all"))
