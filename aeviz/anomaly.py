@@ -261,14 +261,21 @@ def percentile_figure(names: Sequence[str], percentiles: np.ndarray, errors: np.
     """Horizontal bars: how unusual one image is for each model, as a percentile of its test errors."""
     import plotly.graph_objects as go
 
-    colours = [_OUT if p >= 99 else figures.PALETTE[1] if p >= 90 else _IN for p in percentiles]
+    bands = [(_IN, "below 90", 0), (figures.PALETTE[1], "90 to 99", 90), (_OUT, "99 and above", 99)]
+    colours = [next(c for c, _, low in reversed(bands) if p >= low) for p in percentiles]
     fig = go.Figure(go.Bar(y=list(names), x=percentiles, orientation="h", marker_color=colours,
                            text=[f"{p:.1f} %" for p in percentiles], textposition="outside",
-                           customdata=np.asarray(errors), cliponaxis=False,
+                           customdata=np.asarray(errors), cliponaxis=False, showlegend=False,
                            hovertemplate="%{y}: more unusual than %{x:.1f} % of test images<br>"
                                          f"{metric.upper()} " "%{customdata:.4f}<extra></extra>"))
-    fig.update_layout(height=max(200, 26 * len(names) + 70), xaxis_title="percentile of the test errors",
-                      margin=dict(l=10, r=40, t=10, b=45))
+    for colour, label, _ in bands:  # legend entries only: what each bar colour means
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=label, hoverinfo="skip",
+                                 marker=dict(symbol="square", size=12, color=colour)))
+    # The legend goes under the axis title, at the figure's bottom edge: up top it would meet the toolbar.
+    fig.update_layout(height=max(270, 26 * len(names) + 150), xaxis_title="percentile of the test errors",
+                      legend=dict(orientation="h", xref="container", x=0, yref="container", y=0, yanchor="bottom",
+                                  title_text="percentile:"),
+                      margin=dict(l=10, r=40, t=figures.MODEBAR_CLEARANCE, b=100))
     fig.update_xaxes(range=[0, 108])
     fig.update_yaxes(autorange="reversed")
     return fig

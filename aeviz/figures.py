@@ -14,6 +14,9 @@ from PIL import Image, ImageDraw, ImageFont
 PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
            "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac")
 TEXT = (34, 34, 34)
+# Top margin (px) that holds plotly's toolbar (26 px, top right): a legend at the plot's top-right corner
+# starts below it instead of under its buttons.
+MODEBAR_CLEARANCE = 40
 WHITE = 255
 
 
@@ -308,7 +311,7 @@ def scatter_map(points, labels, class_names: Sequence[str], *, customdata=None, 
             unselected=dict(marker=dict(opacity=0.12))))
     fig.update_layout(title=dict(text=title) if title else None, dragmode="lasso", hovermode="closest",
                       legend=dict(itemsizing="constant"),  # legend dots readable even when markers are tiny
-                      margin=dict(l=10, r=10, t=40 if title else 10, b=10))
+                      margin=dict(l=10, r=10, t=MODEBAR_CLEARANCE, b=10))
     fig.update_yaxes(scaleanchor="x", scaleratio=1)
     return fig
 

@@ -143,7 +143,8 @@ def manifold_figure(decoded: np.ndarray, codes, labels, class_names: Sequence[st
     fig.update_traces(marker=dict(size=5, opacity=0.55))
     fig.update_xaxes(range=[-half, half], title="z1", showgrid=False, zeroline=False, constrain="domain")
     fig.update_yaxes(range=[-half, half], title="z2", showgrid=False, zeroline=False)
-    fig.update_layout(height=640, dragmode="pan", plot_bgcolor="black", margin=dict(l=40, r=10, t=10, b=40))
+    fig.update_layout(height=640, dragmode="pan", plot_bgcolor="black",
+                      margin=dict(l=40, r=10, t=figures.MODEBAR_CLEARANCE, b=40))
     return fig
 
 

@@ -49,10 +49,13 @@ errors_view = st.container()  # the histogram and its threshold go first, above 
 
 st.subheader("Inject foreign images")
 sources = [d for d in ui.DEFAULT_DATASETS if d != ctx.dataset] + ["your images", "none"]
+here = set(ui.train_datasets())  # offline, a missing set stays listed but is not the default
+first = next((s for s in sources if s in here), "your images" if ui.user_images() else "none")
 titles = {name: info.title for name, info in data.DATASETS.items()}
 src_col, cls_col, n_col, seed_col = st.columns([1, 2, 1, 1])
 with src_col:
-    source = ui.url_selectbox("Inject from", sources, "err_src", sources[0], format_func=lambda s: titles.get(s, s))
+    source = ui.url_selectbox("Inject from", sources, "err_src", first, format_func=lambda s: titles.get(s, s) + (
+        " (not on this server)" if s in titles and s not in here else ""))
 batch, names = np.zeros((0, *ctx.test.shape), np.float32), []
 if source == "your images":
     own = ui.user_images()

@@ -5,7 +5,7 @@ import streamlit as st
 
 from aeviz import knn, mapview, ui
 
-METHODS = {"raw": "code plane", "umap": "UMAP", "pca": "PCA", "tsne": "t-SNE"}
+METHODS = ui.MAP_METHODS  # the same words in the radio, the captions and the background jobs' progress
 SPLITS = {"test": "test set", "all": "test + train"}
 SHOW = 24  # images in the selection gallery
 DECODE_NOTE = {
@@ -147,6 +147,6 @@ rows, pending = ui.knn_rows(ctx)
 for job in pending[:1]:
     ui.show_job(job)
 st.plotly_chart(ui.knn_figure(tuple(rows)), width="stretch")
-st.dataframe(knn.table(rows), hide_index=True, height=300)
+st.dataframe(knn.table(rows), hide_index=True, height=300, placeholder="—")  # no published figure: a dash
 st.caption("Wall time: fitting and querying the classifier when the number was recorded (at training time, or "
            "here in the background on one core for raw pixels). Published: dense autoencoders in the literature.")

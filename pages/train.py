@@ -101,41 +101,54 @@ def images_per_second(family: str, shape: tuple) -> float:
     return trainsetup.images_per_second(family, make_config(family, input_shape=shape))
 
 
-def family_fields(family: str, kind: str | None) -> dict:
+def family_fields(family: str, kind: str | None, last: dict) -> dict:
     if family == "denoising":
-        spec = NOISE_KINDS[kind]
-        level = st.slider(f"{spec.label} noise: {spec.param}", spec.min, spec.max, spec.default, 0.05)
+        spec, saved = NOISE_KINDS[kind], last.get("noise", "")
+        level = st.slider(f"{spec.label} noise: {spec.param}", spec.min, spec.max,
+                          float(saved.split(":")[1]) if saved.startswith(f"{kind}:") else spec.default, 0.05)
         return {"noise": f"{kind}:{level:g}"}
     if family == "vae":
-        return {"beta": st.slider("β: weight of the KL term", 0.0, 10.0, 1.0, 0.1)}
+        return {"beta": st.slider("β: weight of the KL term", 0.0, 10.0, last.get("beta", 1.0), 0.1)}
     if family == "sparse":
-        return {"l1": st.select_slider("L1 weight", [1e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2], 1e-3)}
+        return {"l1": st.select_slider("L1 weight", [1e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2], last.get("l1", 1e-3))}
     if family == "contractive":
-        return {"weight": st.select_slider("Penalty weight", [1e-4, 1e-3, 1e-2, 1e-1], 1e-3)}
+        return {"weight": st.select_slider("Penalty weight", [1e-4, 1e-3, 1e-2, 1e-1], last.get("weight", 1e-3))}
     return {}
 
 
 def form(dataset: str, family: str, kind: str | None) -> None:
     on_cpu = ui.device_label().startswith("CPU")
+    # The page shows no form while a job runs, so Streamlit forgets the widgets: their defaults are this
+    # session's last submitted choices, and the form comes back as the user left it.
+    last = st.session_state.setdefault("train_form_last", {})
     with st.form("train_form"):
         a, b, c = st.columns(3)
-        q = a.select_slider("Bottleneck (code size)", [2, 4, 8, 16, 32, 64, 128, 256], 64 if family == "sparse" else 16)
-        loss = "mse" if family == "linear" else a.radio("Loss", ["bce", "mse"], horizontal=True)
+        q = a.select_slider("Bottleneck (code size)", [2, 4, 8, 16, 32, 64, 128, 256],
+                            last.get("q", 64 if family == "sparse" else 16))
+        loss = "mse" if family == "linear" else a.radio("Loss", ["bce", "mse"], ["bce", "mse"].index(
+            last.get("loss", "bce")), horizontal=True)
         fields = {"bottleneck": q} if family == "linear" else {"bottleneck": q, "loss": loss}
+        body = last.get("body")
         if family not in ("linear", "conv"):
             bodies = [b for b in BODIES if family != "dense" or b != "conv"]
-            fields |= BODIES[a.selectbox("Body", bodies, 1 if family == "vae" else 0)]
-        epochs = b.slider("Epochs", 1, 100, 30)
-        batch = b.select_slider("Batch size", [16, 32, 64, 128, 256, 512, 1024], 64 if dataset == "digits" else 256)
-        lr = b.select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2], 1e-3)
+            body = a.selectbox("Body", bodies, bodies.index(body) if body in bodies else 1 if family == "vae" else 0)
+            fields |= BODIES[body]
+        epochs = b.slider("Epochs", 1, 100, last.get("epochs", 30))
+        batch = b.select_slider("Batch size", [16, 32, 64, 128, 256, 512, 1024],
+                                last.get("batch", 64 if dataset == "digits" else 256))
+        lr = b.select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2], last.get("lr", 1e-3))
         with c:
-            fields |= family_fields(family, kind)
-        subset = c.number_input("Training images (0 = all)", 0, 60000, 10000 if on_cpu and dataset != "digits"
-                                else 0, 1000, help="Fewer images train faster: on a CPU, 10 000 is a good demo.")
+            fields |= family_fields(family, kind, last)
+        subset = c.number_input("Training images (0 = all)", 0, 60000, last.get("subset", 10000 if on_cpu and
+                                dataset != "digits" else 0), 1000,
+                                help="Fewer images train faster: on a CPU, 10 000 is a good demo.")
         folder = c.text_input("Folder on this server", placeholder="a folder under: " + ", ".join(
-            map(str, trainsetup.folder_roots())) + " (sub-folders name the classes)") if dataset == FOLDER else ""
+            map(str, trainsetup.folder_roots())) + " (sub-folders name the classes)",
+            value=last.get("folder", "")) if dataset == FOLDER else ""
         name = c.text_input("Model name (optional)", placeholder="automatic: dataset-model-date-time")
         if st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:"):
+            last.update(fields, q=q, loss=loss, body=body, epochs=epochs, batch=batch, lr=lr, subset=subset,
+                        folder=folder)
             start(dataset, folder, family, fields, TrainConfig(epochs, batch, lr, subset=subset or None), name)
 
 

@@ -52,6 +52,8 @@ if item.steps:
     steps = images.step_pictures(item)
     for col, (label, picture) in zip(st.columns(len(steps)), steps, strict=True):
         ui.picture(picture, where=col, caption=label, width="stretch")
+    for note in item.notes:
+        st.warning(note, icon=":material/help:")
 else:
     st.caption("This image was sent from another page, so it had no preprocessing steps.")
 

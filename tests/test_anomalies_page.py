@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
+import streamlit as st
 from test_pages import run_page
 
-from aeviz import images
+from aeviz import data, images
 
 pytestmark = pytest.mark.slow  # each run scores the full 10k test set under real zoo models
 
@@ -75,3 +79,33 @@ def test_digits_get_mnist_resized_to_8x8():
     assert not at.exception, [e.value for e in at.exception]
     assert any("resized from 28x28 to 8x8" in c.value for c in at.caption)
     assert float(metric(at, "AUROC")) > 0.8
+
+
+@pytest.fixture
+def only_fashion_here(tmp_path, monkeypatch):
+    """A server with Fashion-MNIST but no MNIST, and no network (the dataset status is cached per minute)."""
+    real = Path(os.environ.get("AEVIZ_DATA_DIR", "/nonexistent")) / "FashionMNIST"
+    if not real.is_dir():
+        pytest.skip("needs Fashion-MNIST (set AEVIZ_DATA_DIR)")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "FashionMNIST").symlink_to(real)
+    monkeypatch.setenv("AEVIZ_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr(data, "_torchvision_download", lambda name: (_ for _ in ()).throw(OSError("offline")))
+    from aeviz import ui
+
+    st.cache_data.clear()
+    ui.get_dataset.clear()  # MNIST loaded by an earlier test would still be served from memory
+    yield
+    st.cache_data.clear()
+    ui.get_dataset.clear()
+
+
+def test_offline_the_injected_set_defaults_to_one_on_this_server(only_fashion_here):
+    at = run_page(PAGE, {"dataset": "digits"})
+    assert not at.exception, [e.value for e in at.exception]
+    source = at.selectbox(key="w_err_src")
+    assert source.value == "fashion-mnist" and not at.warning  # not MNIST and its "not available" warning
+    assert source.options[:2] == ["MNIST handwritten digits (not on this server)", "Fashion-MNIST clothing"]
+    assert metric(at, "Median rank of an injected image").endswith("of 460")  # 360 test digits + 100 clothes
+    source.set_value("mnist").run()  # still listed: picking it explains what is missing
+    assert any("not available here" in w.value for w in at.warning)

@@ -201,6 +201,9 @@ def test_figures(shoes, dense):
     assert [t.name for t in box.data][-1] == "shoes" and len(box.data) == 11 and box.layout.yaxis.type == "log"
     bars = anomaly.percentile_figure(["a", "b"], np.array([50.0, 99.5]), np.array([0.01, 0.2]), metric="mse")
     assert list(bars.data[0].x) == [50.0, 99.5]
+    meaning = {t.marker.color: t.name for t in bars.data[1:]}  # a legend for the bar colours
+    assert [meaning[c] for c in bars.data[0].marker.color] == ["below 90", "99 and above"]
+    assert list(meaning.values()) == ["below 90", "90 to 99", "99 and above"] and bars.layout.legend.title.text
     pts = np.random.default_rng(0).normal(size=(50, 2))
     fig = anomaly.map_figure(pts, np.arange(50) % 10, [str(i) for i in range(10)], pts[:2], ["<b>x</b>", "y"])
     assert fig.data[-1].name == "your images" and len(fig.data[-1].x) == 2

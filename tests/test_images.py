@@ -124,6 +124,55 @@ def test_dark_on_light_is_inverted_and_light_on_dark_is_not():
     assert dark_on_light.image[0, 0] == 0 and light_on_dark.image[0, 0] == 0  # black background, as MNIST
 
 
+def apple(background=(255, 255, 255), radius=70, side=200) -> bytes:
+    """A colour photo of an apple: a red disc with a bright highlight and a brown stalk, as JPEG."""
+    img = Image.new("RGB", (side, side), background)
+    draw, c = ImageDraw.Draw(img), side // 2
+    draw.ellipse([c - radius, c - radius, c + radius, c + radius], fill=(200, 30, 30))  # grey 0.32
+    draw.ellipse([c - radius // 2, c - radius // 2, c - radius // 5, c - radius // 5], fill=(255, 245, 245))
+    draw.rectangle([c - 3, c - radius - 15, c + 3, c - radius + 5], fill=(90, 60, 20))
+    return encode(img, "JPEG", quality=90)
+
+
+@pytest.mark.parametrize("background", [(255, 255, 255), (150, 150, 150), (115, 115, 115), (140, 100, 60)],
+                         ids=["white", "light grey", "mid grey", "wooden table"])
+def test_an_apple_darker_than_its_background_is_inverted_into_a_light_disc(background):
+    """The ink is the side of the border's level that holds more, not whatever is lightest (the highlight)."""
+    out = prep(apple(background))
+    assert out.inverted
+    flipped = out.steps[1][1]
+    h, w = flipped.shape
+    assert flipped[h // 2 + 20, w // 2 + 20] > flipped[3, 3] + 0.08  # the apple's body is the lighter
+    assert np.mean(out.image > 0.2) > 0.25  # the whole disc, not the highlight alone
+    assert any("does not look like a digit" in note for note in out.notes)
+
+
+def test_an_apple_on_black_is_already_light_ink_and_also_flagged():
+    out = prep(apple((0, 0, 0)))
+    assert not out.inverted and any("does not look like a digit" in note for note in out.notes)
+
+
+def test_an_object_running_off_the_edges_is_flagged():
+    out = prep(apple(radius=130))  # the apple fills the frame: only the corners are background
+    assert any("border is not a plain background" in note for note in out.notes)
+
+
+def test_digits_get_no_notes():
+    strokes = Image.new("L", (400, 300), 0)
+    ImageDraw.Draw(strokes).line([(210, 90), (290, 90), (240, 210)], fill=255, width=14)
+    photo = paper(np.random.default_rng(3)) * (1 - 0.8 * np.asarray(strokes) / 255)
+    cases = [encode(seven(), "PNG"), encode(seven(ink=255, paper=0), "PNG"),
+             encode(Image.fromarray(np.round(photo * 255).astype(np.uint8)), "JPEG", quality=90)]
+    for data in cases:
+        assert prep(data).notes == ()
+    zero = Image.new("L", (28, 28), 0)
+    ImageDraw.Draw(zero).ellipse([6, 4, 21, 23], outline=255, width=4)  # a bold MNIST-sized '0'
+    assert preprocess(zero, mnist_style=False).notes == ()
+    blob = Image.new("L", (28, 28), 0)
+    ImageDraw.Draw(blob).ellipse([6, 4, 21, 23], fill=255)  # the same size, filled: no strokes at all
+    assert "solid shape" in preprocess(blob, mnist_style=False).notes[0]
+
+
 def test_aspect_ratio_is_kept_for_a_tall_thin_bar():
     img = Image.new("L", (100, 100), 255)
     ImageDraw.Draw(img).rectangle([30, 20, 39, 79], fill=0)  # 10 wide, 60 high
@@ -346,6 +395,7 @@ def test_compact_shrinks_big_stages_and_keeps_the_digit():
     big = preprocess(seven(size=(900, 1100), at=(120, 100)), name="big")  # worked on at 512 px
     small = compact(big, side=160)
     assert small.image is big.image and small.name == "big" and small.inverted == big.inverted
+    assert compact(prep(apple())).notes == prep(apple()).notes != ()
     assert [label for label, _ in small.steps] == [label for label, _ in big.steps]
     assert max(max(a.shape) for _, a in small.steps) <= 160 < max(big.steps[0][1].shape)
     assert small.steps[-1][1].shape == (28, 28)  # small stages are kept as they are

@@ -109,6 +109,17 @@ def test_knn_panel_lists_raw_pixels_and_every_model():
     assert list(table["codes of"][:1]) == ["raw pixels"] and len(table) == 1 + len(checkpoints.list_checkpoints(
         dataset="digits"))
     assert table["kNN-7 %"][0] > 95 and set(table["from"]) == {"computed", "checkpoint"}
+    assert at.dataframe[0].proto.placeholder == "—"  # a missing figure (no published one) is a dash, not "None"
+
+
+def test_map_jobs_name_each_map_as_the_radio_does():
+    from aeviz.ui import maps
+
+    words = {method: maps._map_words(method, 1797) for method in maps.MAP_METHODS}
+    assert words["raw"] == ("code plane of 1,797 codes", "placing 1,797 codes on the code plane")  # was "RAW map"
+    assert words["tsne"] == ("t-SNE map of 1,797 codes", "fitting t-SNE on 1,797 codes")  # was "TSNE"
+    for method, name in maps.MAP_METHODS.items():
+        assert words[method][0].startswith(name)
 
 
 @pytest.mark.slow

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
-from test_images import encode, paper, png_claiming, seven
+from test_images import apple, encode, paper, png_claiming, seven
 from test_pages import run_page
 
 from aeviz import images
@@ -93,6 +93,17 @@ def test_the_image_is_rebuilt_by_every_model_with_percentile_and_rank(uploaded):
     summary = next(m.value for m in at.markdown if m.value.startswith("Least surprised"))
     assert "more unusual than" in summary and "rank" in summary and "of 10,001" in summary
     assert len(at.get("plotly_chart")) == 2  # percentiles per model, and the latent map with stars
+
+
+def test_a_photo_unlike_a_digit_is_said_to_be_one_under_its_steps():
+    at = upload(run_page(PAGE, {"dataset": "mnist"}), {"apple.jpg": apple((115, 115, 115))})
+    assert not at.exception
+    (item,) = at.session_state[STORE]
+    assert item.inverted  # the red apple is darker than its grey table: it is the ink, not its highlight
+    notes = [w.value for w in at.warning]
+    assert len(notes) == 1 and notes[0].startswith("This does not look like a digit")
+    upload(at, {"photo.jpg": photo_of_a_two()})
+    assert at.selectbox(key="w_you_pick").value == 1 and not at.warning  # a digit, now studied, gets no note
 
 
 def test_turning_preprocessing_off_keeps_only_the_plain_steps():

@@ -19,6 +19,7 @@ from .caches import (
 )
 from .lecture import explain, lecture_on, lecture_toggle, main_height
 from .maps import (
+    MAP_METHODS,
     background_jobs,
     find_map,
     knn_figure,
@@ -72,7 +73,7 @@ __all__ = [
     "image_picker", "job_manager", "lecture_on", "lecture_toggle", "main_height",
     "knn_figure", "knn_rows", "list_models", "map_backdrop", "map_figure",
     "map_images", "map_labels", "map_or_job", "map_worker", "model_or_message", "page_context", "picture",
-    "refresh_models",
+    "refresh_models", "MAP_METHODS",
     "remove_user_images", "send_image", "session_id", "set_url_ints", "show_job", "shown_captions", "sidebar",
     "start_upload_sweep", "submit_map", "train_datasets", "upload_images", "url_ints", "url_multiselect",
     "url_radio", "url_selectbox", "url_slider", "url_toggle", "user_image_batch", "user_images",

@@ -100,6 +100,18 @@ def map_or_job(info: CheckpointInfo, method: str, split: str = "test"):
     return None, job
 
 
+# What the Latent space page calls each map; job labels and stages use the same words as its radio.
+MAP_METHODS = {"raw": "code plane", "umap": "UMAP", "pca": "PCA", "tsne": "t-SNE"}
+
+
+def _map_words(method: str, n: int) -> tuple[str, str]:
+    """A map job's label and its fitting stage, e.g. ('UMAP map of 360 codes', 'fitting UMAP on 360 codes')."""
+    name = MAP_METHODS.get(method, method)
+    if method == "raw":  # nothing is fitted: the 2-d codes are the positions
+        return f"code plane of {n:,} codes", f"placing {n:,} codes on the code plane"
+    return f"{name} map of {n:,} codes", f"fitting {name} on {n:,} codes"
+
+
 def submit_map(info: CheckpointInfo, method: str, split: str = "test"):
     """Queue the fit of a map (a background.Job to poll); asking again returns the same job."""
     import functools
@@ -111,7 +123,7 @@ def submit_map(info: CheckpointInfo, method: str, split: str = "test"):
                              content_hash=info.metadata["hash"], dataset=info.dataset, method=method,
                              key=_map_key(info, split), cache_root=str(cache.cache_dir()))
     return background_jobs().submit(f"map|{_map_key(info, split)}|{method}", work,
-                                    label=f"{method.upper()} map of {n:,} codes of {info.name}",
+                                    label=f"{_map_words(method, n)[0]} of {info.name}",
                                     expected_s=projection.expected_seconds(method, n) + (0 if train is None else 4))
 
 
@@ -127,7 +139,7 @@ def _fit_map_job(job, *, model, test_codes, train_images, content_hash, dataset,
         train_codes = cache.cached_arrays("codes", _codes_key(content_hash, dataset, "train"),
                                           lambda: {"codes": encode_all(model, train_images)})["codes"]
         codes = np.concatenate([test_codes, train_codes])  # (N_test + N_train, q)
-    stage = f"fitting {method.upper()} on {len(codes):,} codes"
+    stage = _map_words(method, len(codes))[1]
     if method not in ("umap", "tsne"):
         job.set_stage(stage)
         return projection.cached_map(codes, method, key=key, seed=0)

@@ -109,6 +109,7 @@ def draw_image(key: str, *, mnist_style: bool = True, side: int = 280) -> images
         st.info("Drawing needs the `streamlit-drawable-canvas` package (`pip install streamlit-drawable-canvas`); "
                 "uploading images works without it.")
         return None
+    st.space(16)  # the canvas's toolbar floats 36 px above it, over the tab strip without this space
     result = st_canvas(stroke_width=max(6, side // 14), stroke_color="#000000", background_color="#ffffff",
                        height=side, width=side, drawing_mode="freedraw", return_image_data=True, key=f"w_{key}")
     if not st.button("Add the drawing to your images", key=f"w_{key}_add", icon=":material/add:"):

@@ -103,3 +103,19 @@ def test_seventy_thousand_points_pan_and_zoom(page, app_url):
     print("70k map in the browser:", report)
     no_exceptions(page)
     tall_shot(page, "latent-map-70k-zoomed")
+
+
+def overlaps(a: dict, b: dict) -> bool:
+    return a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"] and \
+        a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"]
+
+
+def test_the_chart_toolbar_leaves_the_legend_readable(page, app_url):
+    chart = open_map(page, app_url, "dataset=digits&map_method=pca")
+    chart.hover()  # plotly shows its toolbar while the pointer is over the chart
+    toolbar = chart.locator(".modebar").first
+    toolbar.wait_for()
+    entries = chart.locator(".legend .traces")
+    assert entries.first.text_content() == "0"
+    boxes = [entries.nth(i).bounding_box() for i in range(entries.count())]
+    assert not any(overlaps(toolbar.bounding_box(), box) for box in boxes), (toolbar.bounding_box(), boxes[:2])

@@ -78,3 +78,20 @@ def test_train_a_tiny_model_then_pick_it(page, app_url):
     open_page(page, app_url, "", f"dataset=digits&ws={token}&home_model=session-{token}:e2e-digits")
     no_exceptions(page)
     assert "Model e2e-digits" in page.locator("[data-testid='stMain']").inner_text().replace("`", "")
+
+
+def slider_value(page, label: str) -> str:
+    thumb = page.locator("[data-testid='stSlider']").filter(has_text=label).get_by_role("slider")
+    return thumb.get_attribute("aria-valuenow") or thumb.get_attribute("aria-valuetext")
+
+
+def test_the_form_keeps_its_choices_after_a_job(page, app_url):
+    open_page(page, app_url, "train", "dataset=digits&train_family=dense")
+    press_on_slider(page, "Epochs", "Home")  # 1 epoch: over in seconds
+    press_on_slider(page, "Batch size", "End")
+    chosen = slider_value(page, "Epochs"), slider_value(page, "Batch size")
+    start_training(page, "e2e-kept")
+    page.get_by_text("Saved").first.wait_for(timeout=120_000)
+    wait_idle(page)
+    no_exceptions(page)
+    assert (slider_value(page, "Epochs"), slider_value(page, "Batch size")) == chosen

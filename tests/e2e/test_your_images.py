@@ -87,6 +87,11 @@ def test_draw_a_digit(page, app_url):
         page.mouse.move(box["x"] + fx * box["width"], box["y"] + fy * box["height"], steps=15)
     page.mouse.up()
     wait_idle(page)
+    canvas.hover()  # the canvas's own toolbar shows while the pointer is over it
+    page.get_by_role("button", name="Reset canvas & history").wait_for()
+    tools = page.locator(".dc-toolbar-card").bounding_box()
+    tabs = page.get_by_role("tablist").first.bounding_box()
+    assert tools["y"] > tabs["y"] + tabs["height"], (tools, tabs)  # below the tab strip, not over it
     page.get_by_role("button", name="Add the drawing to your images").click()
     page.wait_for_selector("text=Least surprised", timeout=180_000)
     wait_idle(page, 180_000)
