@@ -33,8 +33,8 @@ image = ctx.test.images[index: index + 1]
 code = metrics.encode_all(model, image)[0]
 recon = metrics.reconstruct_all(model, image)
 error = float(metrics.image_errors(image, recon)[0])
-grid = figures.compose_grid([image[:, 0].numpy(), recon[:, 0]], row_labels=["input", "output"],
-                           scale=max(8, 224 // image.shape[-1]))  # as large on a projector for 8x8 digits
+grid = figures.compose_grid([image[:, 0].numpy(), recon[:, 0]], row_labels=["input", "output"],  # 8x8 digits as large
+                           scale=max(8, 224 // image.shape[-1]), theme=ui.theme_type())
 with left:
     ui.picture(grid, caption=f"Class {ctx.test.classes[int(ctx.test.labels[index])]} · MSE {error:.4f}")
 with right:

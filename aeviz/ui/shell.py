@@ -14,6 +14,7 @@ from ..checkpoints import ZOO, CheckpointInfo
 from .caches import _offline_status, _scan, device_label, get_dataset, list_models
 from .maps import map_worker
 from .quotas import start_upload_sweep
+from .theme import chart_text_style
 from .training import own_datasets, sweep_leftovers
 from .uploads import user_image_batch, user_images
 from .widgets import literal, set_url_ints, url_ints, url_radio, url_selectbox, url_slider
@@ -49,6 +50,7 @@ def sidebar() -> Context | None:
     map_worker()  # issue 5: start the map helper process (and its numba warm-up) once per server
     sweep_leftovers()
     start_upload_sweep()  # any session can be sent files, whatever page it shows
+    chart_text_style()
     with st.sidebar:
         choices = _dataset_choices()
         default = "mnist" if "mnist" in choices else choices[0]
