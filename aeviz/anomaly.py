@@ -131,11 +131,12 @@ def fit_to(batch: np.ndarray, shape: Sequence[int]) -> np.ndarray:
     return out[:, None].astype(np.float32)
 
 
-def gallery(originals: np.ndarray, recons: np.ndarray, captions: Sequence[Sequence[str]], scale: int = 4):
+def gallery(originals: np.ndarray, recons: np.ndarray, captions: Sequence[Sequence[str]], scale: int = 4,
+            theme: str = "light"):
     """Originals, reconstructions and |difference| heat maps as one picture, a caption row under each."""
     rows = [np.asarray(originals), np.asarray(recons), figures.diff_heatmap(originals, recons)]
     return figures.compose_grid(rows, row_labels=["input", "output", "|diff|"], cell_labels=captions,
-                                scale=scale)
+                                scale=scale, theme=theme)
 
 
 # --- figures (plotly is imported lazily: the core must import without it) ----------------------------------
@@ -194,7 +195,7 @@ def with_threshold(spec: dict, threshold: float):
 
     x = float(np.log10(threshold) if spec["layout"]["meta"]["log_x"] else threshold)
     line = dict(type="line", x0=x, x1=x, xref="x", y0=0, y1=1, yref="y domain",
-                line=dict(dash="dash", color="#222"))
+                line=dict(dash="dash", color="#888888"))
     label = dict(text="threshold", x=x, xref="x", y=1, yref="y domain", xanchor="left", yanchor="top",
                  showarrow=False)
     return fast_figure({**spec, "layout": {**spec["layout"], "shapes": [line], "annotations": [label]}})
@@ -209,7 +210,7 @@ def roc_spec(det: Detection) -> dict:
     """The ROC curve and the chance diagonal as a plotly spec, built once per detection result."""
     import plotly.graph_objects as go
 
-    fig = go.Figure([go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="#999"),
+    fig = go.Figure([go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="#888"),
                                 name="chance", hoverinfo="skip"),
                      go.Scatter(x=det.fpr, y=det.tpr, mode="lines", line=dict(color=_OUT, width=3),
                                 name=f"AUROC {det.auroc:.3f}")])
@@ -226,7 +227,7 @@ def with_point(spec: dict, point: tuple[float, float] | None):
     from .figures import fast_figure
 
     marker = [dict(type="scatter", x=[point[0]], y=[point[1]], mode="markers", name="threshold",
-                   marker=dict(size=13, color="#222", symbol="x"))] if point is not None else []
+                   marker=dict(size=13, color="#888888", symbol="x"))] if point is not None else []
     return fast_figure({**spec, "data": [*spec["data"], *marker]})
 
 
@@ -290,7 +291,7 @@ def map_figure(points: np.ndarray, labels: np.ndarray, class_names: Sequence[str
     # WebGL like the dots: an SVG trace would be drawn underneath the WebGL canvas, hidden by the dots
     fig.add_trace(go.Scattergl(x=stars[:, 0], y=stars[:, 1], mode="markers+text", name="your images",
                                text=[str(i + 1) for i in range(len(stars))], textposition="top center",
-                               textfont=dict(size=16, color="#222"),
+                               textfont=dict(size=16),
                                hovertext=[html.escape(str(n)) for n in star_names],
                                hovertemplate="%{hovertext}<extra></extra>",
                                marker=dict(symbol="star", size=24, color=_STAR, line=dict(width=1.5, color="#222"))))
@@ -299,7 +300,7 @@ def map_figure(points: np.ndarray, labels: np.ndarray, class_names: Sequence[str
 
 
 def comparison_grid(image: np.ndarray, recons: np.ndarray, names: Sequence[str], notes: Sequence[str], *,
-                    per_row: int = 8, scale: int = 5) -> np.ndarray:
+                    per_row: int = 8, scale: int = 5, theme: str = "light") -> np.ndarray:
     """One image (H,W) and its reconstructions by many models (M,H,W): the image on top, then for each
     block of `per_row` models a row of reconstructions captioned by `names` and a row of |difference|
     heat maps captioned by `notes`."""
@@ -309,7 +310,7 @@ def comparison_grid(image: np.ndarray, recons: np.ndarray, names: Sequence[str],
         block = recons[start:start + per_row]
         rows += [block, figures.diff_heatmap(np.broadcast_to(image, block.shape), block)]
         captions += [list(names[start:start + per_row]), list(notes[start:start + per_row])]
-    return figures.compose_grid(rows, cell_labels=captions, scale=scale)
+    return figures.compose_grid(rows, cell_labels=captions, scale=scale, theme=theme)
 
 
 def short_name(name: str, dataset: str) -> str:

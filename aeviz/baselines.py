@@ -218,7 +218,7 @@ def rate_distortion_figure(series: list[Series], pca: PCABaseline | None, highli
         keep = pca.sizes <= max(ticks, default=pca.max_q)
         ticks |= set(pca.sizes[keep].tolist())
         fig.add_trace(go.Scatter(x=pca.sizes[keep], y=pca.test_mse[keep], mode="lines+markers", name="PCA",
-                                 line=dict(color="#222222", dash="dash", width=2), marker=dict(symbol="x", size=8),
+                                 line=dict(color="#888888", dash="dash", width=2), marker=dict(symbol="x", size=8),
                                  hovertemplate="PCA q=%{x}: %{y:.4f}<extra></extra>"))
     ticks = sorted(ticks)
     fig.update_xaxes(type="log", tickvals=ticks, ticktext=[str(t) for t in ticks], title="bottleneck size q")

@@ -63,20 +63,20 @@ def db(value: float) -> str:
     return "exact" if value >= EXACT else f"{value:.1f} dB"
 
 
-def sweep_frames(result: Sweep, *, scale: int | None = None) -> np.ndarray:
+def sweep_frames(result: Sweep, *, scale: int | None = None, theme: str = "light") -> np.ndarray:
     """One composed picture per level, (L,H',W') uint8: rows clean, noisy, each model; PSNR under each cell."""
     labels = list(result.outputs)
-    scale = scale or cell_scale(result.clean.shape[-2])
+    scale = scale or cell_scale(result.clean.shape[-2], 112)  # captions of 24 px: readable when shown smaller
     rows = [grey(result.clean), grey(result.noisy)] + [grey(result.outputs[k]) for k in labels]
     n = result.clean.shape[0]
     captions = [[[""] * n] + [[db(v) for v in result.psnr[k][f]] for k in ["noisy", *labels]]
                 for f in range(len(result.levels))]
-    return compose_frames(rows, row_labels=["clean", "noisy", *labels], cell_labels=captions, scale=scale)
+    return compose_frames(rows, row_labels=["clean", "noisy", *labels], cell_labels=captions, scale=scale, theme=theme)
 
 
-def scrub(result: Sweep, kind: str):
+def scrub(result: Sweep, kind: str, *, theme: str = "light"):
     """A plotly figure whose own slider scrubs the levels in the browser, opening at the kind's usual level."""
-    fig = figures.scrub_figure(sweep_frames(result), labels=[level_label(kind, v) for v in result.levels])
+    fig = figures.scrub_figure(sweep_frames(result, theme=theme), labels=[level_label(kind, v) for v in result.levels])
     start = int(np.argmin(np.abs(result.levels - NOISE_KINDS[kind].default)))
     slider = fig.layout.sliders[0]
     slider.active = start
@@ -127,7 +127,7 @@ def curve_figure(curves: Mapping[str, np.ndarray], kind: str, *, trained_at: flo
                                  line=dict(color="#888888" if name == "noisy" else figures.PALETTE[(i - 1) % 10],
                                            dash="dash" if name == "noisy" else "solid", width=3)))
     if trained_at is not None:
-        fig.add_vline(x=trained_at * scale, line=dict(color="#bbbbbb", dash="dot"),
+        fig.add_vline(x=trained_at * scale, line=dict(color="#888888", dash="dot"),
                       annotation_text="training noise", annotation_position="top")
     unit = "" if kind == "gaussian" else " (%)"
     fig.update_layout(xaxis_title=f"{spec.label} {spec.param}{unit}", yaxis_title="mean PSNR (dB), higher is better",

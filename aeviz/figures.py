@@ -5,19 +5,18 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Sequence
-from functools import lru_cache
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
+
+from .lettering import fitted_caption_px, font, label_px, panel, paste_caption, text_height, text_width
 
 # Tableau 10: distinct, kinder to colour-blind eyes than plotly's default; one class colour on every page.
 PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
            "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac")
-TEXT = (34, 34, 34)
 # Top margin (px) that holds plotly's toolbar (26 px, top right): a legend at the plot's top-right corner
 # starts below it instead of under its buttons.
 MODEBAR_CLEARANCE = 40
-WHITE = 255
 
 
 def _numpy(a) -> np.ndarray:
@@ -49,72 +48,18 @@ def _cells(row) -> np.ndarray:
     return to_uint8(a)
 
 
-@lru_cache(maxsize=16)
-def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:  # pillow < 10.1: a fixed-size bitmap font
-        return ImageFont.load_default()
-
-
-def _text_width(text: str, font) -> int:
-    left, _, right, _ = font.getbbox(text)
-    return int(right - left)
-
-
-def _text_height(font) -> int:
-    """From the ascender line (where anchor 't' puts it) to the lowest descender."""
-    return int(font.getbbox("Agjy|0.9", anchor="la")[3])
-
-
-@lru_cache(maxsize=512)
-def _glyph(char: str, size: int) -> np.ndarray:
-    """One character in the caption font on a shared baseline, (h, advance + 2) uint8, dark on white."""
-    font = _font(size)
-    width = max(1, int(np.ceil(font.getlength(char))))
-    canvas = Image.new("L", (width + 2, _text_height(font)), WHITE)
-    ImageDraw.Draw(canvas).text((0, 0), char, fill=TEXT[0], font=font, anchor="la")
-    return np.asarray(canvas)
-
-
-@lru_cache(maxsize=4096)
-def _caption(text: str, size: int) -> np.ndarray:
-    """A caption built from cached glyphs, cropped at its ink top (where PIL's anchor 'mt' puts it).
-
-    Captions are mostly numbers from a small alphabet: PIL draws each character once per process instead
-    of every caption of every grid (11 ms of a 13x8 grid's 25 ms before).
-    """
-    font = _font(size)
-    glyphs = [_glyph(c, size) for c in text]
-    lefts = np.round(np.cumsum([0.0] + [font.getlength(c) for c in text[:-1]])).astype(int)
-    out = np.full((glyphs[0].shape[0], int(lefts[-1]) + glyphs[-1].shape[1]), WHITE, np.uint8)
-    for left, g in zip(lefts, glyphs, strict=True):
-        np.minimum(out[:, left:left + g.shape[1]], g, out=out[:, left:left + g.shape[1]])
-    top = int(font.getbbox(text, anchor="la")[1])
-    return out[max(top, 0):]
-
-
-def paste_caption(canvas: np.ndarray, text: str, size: int, *, mid: int, top: int, width: int) -> None:
-    """Darken `text` into a white-background (H,W) or (H,W,C) canvas, centred on column `mid` below `top`."""
-    if not text:
-        return
-    cap = _caption(str(text), size)[:, :width]
-    left = max(mid - cap.shape[1] // 2, 0)
-    region = canvas[top:top + cap.shape[0], left:left + cap.shape[1]]
-    cap = cap[:region.shape[0], :region.shape[1]]
-    np.minimum(region, cap[..., None] if region.ndim == 3 else cap, out=region)
-
-
 def compose_grid(rows: Sequence, *, row_labels: Sequence[str] | None = None,
                  col_labels: Sequence[str] | None = None, cell_labels: Sequence[Sequence[str]] | None = None,
-                 scale: int = 3, pad: int = 2, label_width: int | None = None) -> np.ndarray:
-    """Rows of images composed into one white-background RGB picture, (H', W', 3) uint8.
+                 scale: int = 3, pad: int = 2, label_width: int | None = None,
+                 theme: str | None = "light") -> np.ndarray:
+    """Rows of images composed into one RGB picture on the theme's label panel, (H', W', 3) uint8.
 
     Each row is (N,H,W) or (N,1,H,W) floats in [0,1] (clipped) or (N,H,W,3) colour; rows may differ in
     length (left-aligned) but share H and W. Cells are upscaled by `scale` (nearest neighbour) and separated
     by `pad` pixels. Layout: W' = label_w + n_cols·(W·scale + pad) + pad and
     H' = header_h + n_rows·(H·scale + caption_h + pad) + pad, where label_w, header_h and caption_h are 0
-    unless row_labels, col_labels or cell_labels (small captions under each cell) are given.
+    unless row_labels, col_labels or cell_labels (captions under each cell) are given. Text is
+    lettering.label_px / caption_px of the cell height; `theme` "dark" gives a dark panel with light text.
     """
     cells = [_cells(r) for r in rows]
     # all-grey grids are composed with one channel (a third of the copying) and widened to RGB at the end
@@ -127,16 +72,17 @@ def compose_grid(rows: Sequence, *, row_labels: Sequence[str] | None = None,
         raise ValueError(f"{len(row_labels)} row labels for {len(cells)} rows")
     (h, w), n_cols = sizes.pop(), max(len(c) for c in cells)
     ch, cw = h * scale, w * scale
-    big, small = _font(int(np.clip(ch // 4, 12, 22))), _font(int(np.clip(ch // 7, 10, 14)))
+    big = font(label_px(ch))
+    small = fitted_caption_px(ch, cw + pad - 2, [t for texts in cell_labels or [] for t in texts])
     if row_labels is None:
         label_w = 0
     else:
         label_w = label_width if label_width is not None else max(
-            [_text_width(str(t), big) for t in row_labels] + [0]) + 2 * pad + 8
-    header_h = _text_height(big) + 2 * pad if col_labels else 0
-    caption_h = _text_height(small) + 3 if cell_labels else 0
+            [text_width(str(t), big) for t in row_labels] + [0]) + 2 * pad + 8
+    header_h = text_height(big) + 2 * pad if col_labels else 0
+    caption_h = text_height(font(small)) + 3 if cell_labels else 0
     canvas = np.full((header_h + len(cells) * (ch + caption_h + pad) + pad,
-                      label_w + n_cols * (cw + pad) + pad, channels), WHITE, np.uint8)
+                      label_w + n_cols * (cw + pad) + pad, channels), panel(theme)[0], np.uint8)
     for r, row in enumerate(cells):
         top = header_h + pad + r * (ch + caption_h + pad)
         upscaled = row.repeat(scale, axis=1).repeat(scale, axis=2)  # (N,ch,cw,C), one call per row
@@ -144,26 +90,27 @@ def compose_grid(rows: Sequence, *, row_labels: Sequence[str] | None = None,
             left = label_w + pad + c * (cw + pad)
             canvas[top:top + ch, left:left + cw] = img
     if row_labels is not None or col_labels:
-        canvas = _draw_labels(canvas, (ch, cw, pad, label_w, header_h, caption_h), big, row_labels, col_labels)
+        canvas = _draw_labels(canvas, (ch, cw, pad, label_w, header_h, caption_h), big, row_labels, col_labels,
+                              panel(theme)[1])
     for r, texts in enumerate(cell_labels or []):
         for c, text in enumerate(texts):
-            paste_caption(canvas, text, small.size, mid=label_w + pad + c * (cw + pad) + cw // 2,
-                          top=header_h + pad + r * (ch + caption_h + pad) + ch + 1, width=cw + pad)
+            paste_caption(canvas, text, small, mid=label_w + pad + c * (cw + pad) + cw // 2,
+                          top=header_h + pad + r * (ch + caption_h + pad) + ch + 1, width=cw + pad, theme=theme)
     return canvas if channels == 3 else np.repeat(canvas, 3, axis=-1)
 
 
-def _draw_labels(canvas, layout, font, row_labels, col_labels) -> np.ndarray:
+def _draw_labels(canvas, layout, face, row_labels, col_labels, ink: int) -> np.ndarray:
     ch, cw, pad, label_w, header_h, caption_h = layout
     grey = canvas.shape[-1] == 1
     image = Image.fromarray(canvas[..., 0] if grey else canvas)
     draw = ImageDraw.Draw(image)
-    ink = TEXT[0] if grey else TEXT
+    fill = ink if grey else (ink, ink, ink)
     for r, text in enumerate(row_labels or []):
-        draw.text((pad + 4, header_h + pad + r * (ch + caption_h + pad) + ch // 2), str(text), fill=ink,
-                  font=font, anchor="lm")
+        draw.text((pad + 4, header_h + pad + r * (ch + caption_h + pad) + ch // 2), str(text), fill=fill,
+                  font=face, anchor="lm")
     for c, text in enumerate(col_labels or []):
-        draw.text((label_w + pad + c * (cw + pad) + cw // 2, header_h // 2 + pad // 2), str(text), fill=ink,
-                  font=font, anchor="mm")
+        draw.text((label_w + pad + c * (cw + pad) + cw // 2, header_h // 2 + pad // 2), str(text), fill=fill,
+                  font=face, anchor="mm")
     out = np.array(image)  # writable: the cell captions are pasted into it next
     return out[..., None] if grey else out
 
@@ -219,7 +166,8 @@ def _bare_axes(fig, height: int) -> None:
     fig.update_xaxes(visible=False, showgrid=False, zeroline=False)
     fig.update_yaxes(visible=False, showgrid=False, zeroline=False, scaleanchor="x", scaleratio=1)
     fig.update_layout(height=max(int(height), 10),  # plotly refuses heights under 10
-                      dragmode=False, plot_bgcolor="white", paper_bgcolor="white")
+                      # transparent: the page's own background (light or dark) shows around the picture
+                      dragmode=False, plot_bgcolor="rgba(0,0,0,0)", paper_bgcolor="rgba(0,0,0,0)")
 
 
 def image_figure(rgb, *, hover: np.ndarray | None = None):
@@ -268,7 +216,8 @@ def scrub_figure(frames, *, labels: Sequence[str], title: str = "", scale: int =
     fig = go.Figure(data=[go.Image(source=uris[0], hoverinfo="skip")], frames=frames)
     slider = dict(active=0, steps=[_step(n, str(lab)) for n, lab in zip(names, labels, strict=True)],
                   transition=dict(duration=0), currentvalue=dict(visible=True, prefix="", xanchor="center"),
-                  x=0, len=1, pad=dict(t=8, b=0))
+                  x=0, len=1, pad=dict(t=8, b=0),
+                  tickcolor="#888888")  # plotly's #333 vanishes on a dark page; 3.5:1 on white, 5.3:1 on dark
     top = 40 if title else 6
     _bare_axes(fig, pics.shape[1] + top + 90)  # 90: room for the slider under the picture
     fig.update_layout(sliders=[slider], updatemenus=[], title=dict(text=title) if title else None,

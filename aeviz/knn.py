@@ -136,10 +136,10 @@ def figure(rows: list[KnnRow], title: str = ""):
     if pub:
         fig.add_trace(go.Scatter(x=[labels[r.dims] for r in pub], y=[100 * r.published for r in pub],
                                  mode="markers", name="published", marker=dict(symbol="diamond", size=11,
-                                                                               color="black")))
+                                                                               color="#888888")))
     for r in rows:
         if r.series == "pixels" and r.accuracy is not None:
-            fig.add_hline(y=100 * r.accuracy, line_dash="dash", line_color="#555",
+            fig.add_hline(y=100 * r.accuracy, line_dash="dash", line_color="#888888",
                           annotation_text=f"raw pixels {100 * r.accuracy:.1f} % ({r.seconds:.1f} s)",
                           annotation_position="top left")
     low = min([100 * r.accuracy for r in rows if r.accuracy is not None] + [100.0])

@@ -71,19 +71,19 @@ def map_figure(points: np.ndarray, labels: np.ndarray, class_names: Sequence[str
             x=spots[:, 0], y=spots[:, 1], mode="markers", name="decode here", showlegend=False,
             customdata=-1 - np.arange(len(spots)), hovertemplate="click: decode here<extra></extra>",
             marker=dict(size=8, opacity=0, color="black"),
-            selected=dict(marker=dict(opacity=0.3, size=6, color="#555")), unselected=dict(marker=dict(opacity=0)))
+            selected=dict(marker=dict(opacity=0.4, size=6, color="#888")), unselected=dict(marker=dict(opacity=0)))
         fig = go.Figure(data=[lattice, *fig.data], layout=fig.layout)
         fig.update_traces(marker_symbol="x", selector=dict(name="decode here"))
     if backdrop is not None:
-        fig.add_layout_image(source=figures.png_data_uri(backdrop), xref="x", yref="y", x=extent.x[0], y=extent.y[1],
-                             sizex=2 * extent.half, sizey=2 * extent.half, sizing="stretch", layer="below",
-                             opacity=0.55)
+        fig.add_layout_image(source=figures.png_data_uri(_grey_ink(backdrop)), xref="x", yref="y", x=extent.x[0],
+                             y=extent.y[1], sizex=2 * extent.half, sizey=2 * extent.half, sizing="stretch",
+                             layer="below", opacity=0.7)
     if highlight is not None:
         chosen = np.asarray(highlight)
         for trace in fig.data:
             if trace.name != "decode here":
                 trace.selectedpoints = np.flatnonzero(np.isin(np.asarray(trace.customdata), chosen))
-    fig.update_layout(height=height, plot_bgcolor="white", legend=dict(itemsizing="constant"))
+    fig.update_layout(height=height, legend=dict(itemsizing="constant"))  # background: the viewer's theme
     # No drag mode of our own: Streamlit then pans on drag and selects on click. In lasso or box mode it
     # turns click-to-select off (clickmode "event"), and a click on the map must decode that spot.
     fig.layout.dragmode = None
@@ -92,6 +92,14 @@ def map_figure(points: np.ndarray, labels: np.ndarray, class_names: Sequence[str
     fig.update_xaxes(range=list(extent.x), showgrid=False, zeroline=False, constrain="domain")
     fig.update_yaxes(range=list(extent.y), showgrid=False, zeroline=False, constrain="domain")
     return fig
+
+
+def _grey_ink(backdrop: np.ndarray) -> np.ndarray:
+    """Dark-on-white tiles as mid-grey ink on transparency (H,W,4): they read on a light and a dark page alike,
+    where a white picture would be a bright square on the dark theme."""
+    rgba = np.full((*backdrop.shape, 4), 128, np.uint8)
+    rgba[..., 3] = 255 - np.asarray(backdrop, np.uint8)
+    return rgba
 
 
 @dataclass(frozen=True)
@@ -148,7 +156,8 @@ def reconstruct(model, images) -> tuple[np.ndarray, np.ndarray]:
     return recon, image_errors(images, recon)
 
 
-def gallery(rows: Sequence[tuple[str, np.ndarray, Sequence[str]]], per_row: int = 12, cell: int = 56) -> np.ndarray:
+def gallery(rows: Sequence[tuple[str, np.ndarray, Sequence[str]]], per_row: int = 12, cell: int = 84,
+            theme: str = "light") -> np.ndarray:
     """One picture of labelled rows (label, images (N,C,H,W), captions), wrapped every `per_row` images:
     originals above their reconstructions, block after block; cells about `cell` pixels (8x8 digits too)."""
     n = len(rows[0][1])
@@ -159,4 +168,4 @@ def gallery(rows: Sequence[tuple[str, np.ndarray, Sequence[str]]], per_row: int 
             blocks.append(np.asarray(images)[start:start + per_row])
             labels.append(label)
             captions.append(list(texts[start:start + per_row]))
-    return figures.compose_grid(blocks, row_labels=labels, cell_labels=captions, scale=scale)
+    return figures.compose_grid(blocks, row_labels=labels, cell_labels=captions, scale=scale, theme=theme)

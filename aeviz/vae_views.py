@@ -50,19 +50,20 @@ def interpolate(vae: VAE, pair, *, ae: AutoEncoder | None = None, steps: int = I
     return Interpolation(ts, ends.numpy(), paths)
 
 
-def interpolation_frames(result: Interpolation, *, scale: int | None = None) -> np.ndarray:
+def interpolation_frames(result: Interpolation, *, scale: int | None = None, theme: str = "light") -> np.ndarray:
     """One picture per t, (T,H',W') uint8: a row per path showing A, the decoded image at t, and B."""
     scale = scale or cell_scale(result.ends.shape[-2], 140)
     a, b = grey(result.ends)
     rows = [np.stack([np.broadcast_to(a, p.shape), p, np.broadcast_to(b, p.shape)], axis=1)
             for p in map(grey, result.paths.values())]  # each (T,3,H,W): A, the image at t, B
     captions = [[["A", f"t = {t:.2f}", "B"]] * len(rows) for t in result.ts]
-    return compose_frames(rows, row_labels=list(result.paths), cell_labels=captions, scale=scale)
+    return compose_frames(rows, row_labels=list(result.paths), cell_labels=captions, scale=scale,
+                          theme=theme)
 
 
-def interpolation_scrub(result: Interpolation):
+def interpolation_scrub(result: Interpolation, *, theme: str = "light"):
     """A figure whose own slider moves t in the browser; it opens half way, where the paths differ most."""
-    fig = figures.scrub_figure(interpolation_frames(result), labels=[f"{t:.2f}" for t in result.ts])
+    fig = figures.scrub_figure(interpolation_frames(result, theme=theme), labels=[f"{t:.2f}" for t in result.ts])
     middle = len(result.ts) // 2
     slider = fig.layout.sliders[0]
     slider.active = middle
@@ -71,12 +72,13 @@ def interpolation_scrub(result: Interpolation):
     return fig
 
 
-def interpolation_strip(result: Interpolation, *, every: int = STRIP_EVERY, scale: int | None = None) -> np.ndarray:
+def interpolation_strip(result: Interpolation, *, every: int = STRIP_EVERY, scale: int | None = None,
+                        theme: str = "light") -> np.ndarray:
     """Every `every`-th step of each path side by side, a column per t: one RGB picture."""
-    scale = scale or cell_scale(result.ends.shape[-2], 56)
+    scale = scale or cell_scale(result.ends.shape[-2], 84)
     ts = result.ts[::every]
     return figures.compose_grid([grey(p[::every]) for p in result.paths.values()], row_labels=list(result.paths),
-                                col_labels=[f"{t:.1f}" for t in ts], scale=scale)
+                                col_labels=[f"{t:.1f}" for t in ts], scale=scale, theme=theme)
 
 
 def code_kl(vae: VAE, x, batch: int = 2048) -> np.ndarray:
@@ -97,13 +99,14 @@ def traverse(vae: VAE, image, dims: Sequence[int], *, steps: int = 9, span: floa
     return decoded.reshape(len(dims), steps, *decoded.shape[1:])
 
 
-def traversal_picture(images: np.ndarray, dims: Sequence[int], kl: np.ndarray, *, span: float = SPAN) -> np.ndarray:
+def traversal_picture(images: np.ndarray, dims: Sequence[int], kl: np.ndarray, *, span: float = SPAN,
+                      theme: str = "light") -> np.ndarray:
     """A grid of dims × steps, each row labelled with its dim and KL, columns with the value set."""
     steps = images.shape[1]
     return figures.compose_grid(list(grey(images)),
                                 row_labels=[f"z{d}  KL {kl[d]:.2f}" for d in dims],
                                 col_labels=[f"{v:+.1f}" for v in np.linspace(-span, span, steps)],
-                                scale=cell_scale(images.shape[-2], 56))
+                                scale=cell_scale(images.shape[-2], 84), theme=theme)
 
 
 def ranked(kl: np.ndarray) -> np.ndarray:
@@ -116,9 +119,9 @@ def sample(vae: VAE, n: int, *, temperature: float = 1.0, seed: int) -> np.ndarr
     return decode_all(vae, prior_samples(n, vae.bottleneck, temperature=temperature, seed=seed))
 
 
-def samples_picture(images: np.ndarray, columns: int = 8) -> np.ndarray:
+def samples_picture(images: np.ndarray, columns: int = 8, theme: str = "light") -> np.ndarray:
     rows = [grey(images[i:i + columns]) for i in range(0, len(images), columns)]
-    return figures.compose_grid(rows, scale=cell_scale(images.shape[-2], 84))
+    return figures.compose_grid(rows, scale=cell_scale(images.shape[-2], 84), theme=theme)
 
 
 def manifold(vae: VAE, n: int = 20, span: float = SPAN) -> np.ndarray:

@@ -101,7 +101,8 @@ if det is not None:
     rows = [order[:12], order[-12:]] if len(order) > 24 else [order[i:i + 12] for i in range(0, len(order), 12)]
     ui.picture(figures.compose_grid([batch[r, 0] for r in rows], scale=max(1, 84 // ctx.test.shape[-1]),
                                     cell_labels=[[f"#{out_ranks[i]:,}" for i in r] for r in rows],
-                                    row_labels=["found first", "hid best"] if len(order) > 24 else None),
+                                    row_labels=["found first", "hid best"] if len(order) > 24 else None,
+                                    theme=ui.theme_type()),
                caption="Injected images and their rank among all images (#1 = the largest error of all).")
 
 
@@ -122,11 +123,11 @@ def threshold_view(scores_in, scores_out, det, xlabel, out_label):
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def gallery_png(originals, captions: list[list[str]], model_hash: str, metric: str, _model) -> bytes:
+def gallery_png(originals, captions: list[list[str]], model_hash: str, metric: str, theme: str, _model) -> bytes:
     """Input, output and difference of some images, once per images and model (a class asks for the same)."""
     recon = anomaly.reconstruct(_model, originals, metric)[0]
     return figures.png_bytes(anomaly.gallery(originals[:, 0], recon[:, 0], captions,
-                                             scale=max(1, 112 // originals.shape[-1])))
+                                             scale=max(1, 112 // originals.shape[-1]), theme=theme))
 
 
 @st.fragment
@@ -141,7 +142,7 @@ def gallery_view(scores, ranks, batch, names, model, metric, model_name):
         originals = anomaly.take(test_np, batch, idx)
         captions = [[describe(i) for i in idx], [f"#{ranks[i]:,}" for i in idx], [f"{scores[i]:.3g}" for i in idx]]
         st.markdown(f"**{title}** (class, rank, score; * = injected; output of `{model_name}`)")
-        ui.picture(gallery_png(originals, captions, model.metadata["hash"], metric, model))
+        ui.picture(gallery_png(originals, captions, model.metadata["hash"], metric, ui.theme_type(), model))
         picked |= {f"rank {ranks[i]:,}: {'test #' + str(i) if i < n_test else 'injected'} ({describe(i)})": i
                    for i in idx}
     choice_col, send_col = st.columns([3, 1], vertical_alignment="bottom")

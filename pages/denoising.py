@@ -47,9 +47,9 @@ def row_models(infos) -> dict:
 
 
 @st.cache_resource(show_spinner="Corrupting and reconstructing every slider position…", max_entries=24, ttl=3600)
-def scrub(keys: tuple, images: np.ndarray, kind: str, seed: int, _models: dict):
+def scrub(keys: tuple, images: np.ndarray, kind: str, seed: int, theme: str, _models: dict):
     """The scrub figure for one choice of models, images, noise and seed (shared by sessions, read-only)."""
-    return denoise.scrub(denoise.sweep(_models, images, kind, denoise.levels(kind), seed=seed), kind)
+    return denoise.scrub(denoise.sweep(_models, images, kind, denoise.levels(kind), seed=seed), kind, theme=theme)
 
 
 @st.cache_resource(show_spinner="Measuring PSNR over test images at every level (once)…", max_entries=64)
@@ -64,7 +64,7 @@ if not rows:
     st.stop()
 models = {label: model for label, (_, model) in rows.items()}
 keys = tuple((label, info.metadata["hash"]) for label, (info, _) in rows.items())
-fig = scrub(keys, picked.images, kind, seed, models)
+fig = scrub(keys, picked.images, kind, seed, ui.theme_type(), models)
 figure.plotly_chart(fig, width="stretch", height=ui.main_height(530, 520), config={"displayModeBar": False},
                     key="dn_scrub")
 figure.caption("Images: " + ", ".join(ui.shown_captions(picked)) + ". Rows: " + ", ".join(

@@ -34,7 +34,7 @@ code = metrics.encode_all(model, image)[0]
 recon = metrics.reconstruct_all(model, image)
 error = float(metrics.image_errors(image, recon)[0])
 grid = figures.compose_grid([image[:, 0].numpy(), recon[:, 0]], row_labels=["input", "output"],
-                           scale=max(8, 224 // image.shape[-1]))  # as large on a projector for 8x8 digits
+                           scale=max(8, 224 // image.shape[-1]), theme=ui.theme_type())  # 8x8 digits as large
 left, right = st.columns([1, 2])
 with left:
     ui.picture(grid, caption=f"Class {ctx.test.classes[int(ctx.test.labels[index])]} · MSE {error:.4f}")

@@ -69,7 +69,7 @@ def gallery(indices, labels, models, per_row):
         recon, errors = mapview.reconstruct(m, images)
         rows.append((f"q={shown.bottleneck}" if len(models) == 1 else f"{shown.family} q={shown.bottleneck}",
                      recon, [f"mse {e:.3f}" for e in errors]))
-    return mapview.gallery(rows, per_row=per_row)
+    return mapview.gallery(rows, per_row=per_row, theme=ui.theme_type())
 
 
 def decode_here(latent_map, spot, labels):
@@ -77,10 +77,11 @@ def decode_here(latent_map, spot, labels):
     decoded = mapview.decode_at(latent_map, model, spot[None])
     near = mapview.nearest(latent_map.points, spot, 6)
     a, b = st.columns([1, 3])
-    ui.picture(mapview.gallery([("", decoded, ["decoded"])], cell=112), where=a,
+    ui.picture(mapview.gallery([("", decoded, ["decoded"])], cell=112, theme=ui.theme_type()), where=a,
                caption=f"at ({spot[0]:.2f}, {spot[1]:.2f})")
     ui.picture(mapview.gallery([("nearest", ui.map_images(ctx.dataset, near),
-                                [ctx.test.classes[labels[i]][:7] for i in near])], cell=72), where=b)
+                                [ctx.test.classes[labels[i]][:7] for i in near])], cell=84,
+                               theme=ui.theme_type()), where=b)
     st.caption(f"Decoding a map position is {DECODE_NOTE[latent_map.method]}")
 
 
@@ -102,7 +103,7 @@ def show_selection(latent_map, picked, labels, per_row):
                            file_name=f"{info.name}-selection.csv", mime="text/csv", key="map_download")
     elif len(picked.spots) > 1:
         decoded = mapview.decode_at(latent_map, model, picked.spots[:SHOW])
-        ui.picture(mapview.gallery([("decoded", decoded, [""] * len(decoded))], per_row=per_row),
+        ui.picture(mapview.gallery([("decoded", decoded, [""] * len(decoded))], per_row=per_row, theme=ui.theme_type()),
                    caption=f"What the decoder draws across the {len(picked.spots)} empty spots you selected.")
 
 

@@ -5,7 +5,9 @@ import streamlit as st
 import aeviz
 from aeviz import baselines, figures, ui, workspaces
 
-CELL_PX = 84  # each image is drawn about this wide, whatever its resolution
+# Each image is drawn about this wide, whatever its resolution, and the grid is shown at the column's width:
+# its 24 px captions stay at least body-text size down to a 1280-pixel-wide screen.
+CELL_PX = 112
 
 
 def offer_training(dataset: str) -> None:
@@ -52,12 +54,12 @@ def rate_distortion(dataset: str, names: tuple[str, ...], highlight: str, _serie
 
 @st.cache_data(show_spinner=False, max_entries=512)
 def grid_png(images, captions: tuple[str, ...], labels: tuple[str, ...], usable: tuple[str, ...],
-             sizes: tuple[int, ...], dataset: str, _series, _models, _pca) -> bytes:
+             sizes: tuple[int, ...], dataset: str, theme: str, _series, _models, _pca) -> bytes:
     """The grid as PNG, once per images, row labels and models (keyed by their hashes): a class moving the same
     slider asks for the same few grids again and again."""
     grid = baselines.reconstruction_grid(images, captions, _series, _models, _pca, sizes)
     picture = figures.compose_grid(grid.rows, row_labels=grid.row_labels, cell_labels=grid.cell_labels,
-                                   scale=max(1, CELL_PX // images.shape[-1]))
+                                   scale=max(1, CELL_PX // images.shape[-1]), theme=theme)
     return figures.png_bytes(picture)  # encoded once, for the page and the download alike
 
 
@@ -83,8 +85,10 @@ def grid_view(ctx: ui.Context, series: list[baselines.Series], chosen: baselines
     models = {q: ui.model_or_message(info) if (info := chosen.at(q)) else None for q in sizes}
     usable = tuple(f"{q}:{chosen.at(q).metadata['hash']}" for q, m in models.items() if m is not None)
     labels = tuple(chosen.row_label(q) for q in sizes)
-    png = grid_png(picked.images, picked.captions, labels, usable, tuple(sizes), ctx.dataset, chosen, models, pca)
-    ui.picture(png, caption="The number under each reconstruction is its mean squared error per pixel.")
+    png = grid_png(picked.images, picked.captions, labels, usable, tuple(sizes), ctx.dataset, ui.theme_type(),
+                   chosen, models, pca)
+    ui.picture(png, caption="The number under each reconstruction is its mean squared error per pixel.",
+               width="stretch")
     st.caption("Checkpoints: " + " · ".join(f"q={m.bottleneck} `{m.label}`" for m in chosen.models)
                + (" (the zoo's, where it has the size)" if not mine else ""))
     st.download_button("Download the grid (PNG)", png, icon=":material/download:",

@@ -48,7 +48,8 @@ def draw(snap: trainjobs.Snapshot) -> None:
         chosen = sorted({int(i) for i in np.linspace(0, len(snap.previews) - 1, min(5, len(snap.previews)))})
         rows = [originals(snap.spec.dataset)] + [snap.previews[i][1] / 255 for i in chosen]
         labels = ["test images"] + [f"epoch {snap.previews[i][0]}" for i in chosen]
-        grid = figures.compose_grid(rows, row_labels=labels, scale=max(2, 84 // rows[0].shape[-1]))
+        grid = figures.compose_grid(rows, row_labels=labels, scale=max(2, 84 // rows[0].shape[-1]),
+                                    theme=ui.theme_type())
         ui.picture(grid, where=pictures, caption="The same test images, reconstructed as training goes on")
 
 

@@ -35,9 +35,10 @@ keys = (info.metadata["hash"], twin.metadata["hash"] if ae is not None else "")
 
 
 @st.cache_resource(show_spinner="Decoding every step of the paths…", max_entries=32, ttl=3600)
-def interpolation(keys: tuple, pair: np.ndarray, _vae, _ae):
+def interpolation(keys: tuple, pair: np.ndarray, theme: str, _vae, _ae):
     result = vae_views.interpolate(_vae, pair, ae=_ae)
-    return vae_views.interpolation_scrub(result), figures.png_bytes(vae_views.interpolation_strip(result))
+    return (vae_views.interpolation_scrub(result, theme=theme),
+            figures.png_bytes(vae_views.interpolation_strip(result, theme=theme)))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -46,14 +47,16 @@ def kl(key: str, dataset: str, _vae) -> np.ndarray:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def traversal(key: str, image: np.ndarray, dims: tuple, kl_values: np.ndarray, _vae) -> bytes:
-    return figures.png_bytes(vae_views.traversal_picture(vae_views.traverse(_vae, image, dims), dims, kl_values))
+def traversal(key: str, image: np.ndarray, dims: tuple, kl_values: np.ndarray, theme: str, _vae) -> bytes:
+    return figures.png_bytes(vae_views.traversal_picture(vae_views.traverse(_vae, image, dims), dims, kl_values,
+                                                         theme=theme))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def samples(key: str, temperature: float, seed: int, _vae) -> bytes:
+def samples(key: str, temperature: float, seed: int, theme: str, _vae) -> bytes:
     """PNG bytes: st.image shows them as they are instead of re-encoding the picture on every rerun."""
-    return figures.png_bytes(vae_views.samples_picture(vae_views.sample(_vae, 32, temperature=temperature, seed=seed)))
+    images = vae_views.sample(_vae, 32, temperature=temperature, seed=seed)
+    return figures.png_bytes(vae_views.samples_picture(images, theme=theme))
 
 
 @st.cache_resource(show_spinner="Decoding the code plane…", max_entries=8)
@@ -67,7 +70,7 @@ tab_path, tab_dims, tab_sample, tab_plane = views.tabs(
     ["Interpolate", "One dimension at a time", "Sample from the prior", "2-d code plane"])
 
 with tab_path:
-    scrub_fig, strip = interpolation(keys, pair, vae, ae)
+    scrub_fig, strip = interpolation(keys, pair, ui.theme_type(), vae, ae)
     st.plotly_chart(scrub_fig, width="stretch", height=ui.main_height(400, 440), config={"displayModeBar": False},
                     key="vae_scrub")
     st.markdown(f"From **A** = {names[0]} to **B** = {names[1]}. Drag **t**: the middle column is decoded from "
@@ -90,7 +93,7 @@ def dims_view():
     values = kl(info.metadata["hash"], ctx.dataset, vae)
     dims = tuple(int(d) for d in vae_views.ranked(values)[:count])
     with right:
-        ui.picture(traversal(info.metadata["hash"], pair[["A", "B"].index(which)], dims, values, vae))
+        ui.picture(traversal(info.metadata["hash"], pair[["A", "B"].index(which)], dims, values, ui.theme_type(), vae))
 
 
 def next_seed() -> None:
@@ -107,7 +110,7 @@ def sample_view():
         st.caption("Temperature scales the codes: below 1 stays near the centre (safe, average-looking images), "
                    "above 1 reaches where little training data was encoded.")
     with right:
-        ui.picture(samples(info.metadata["hash"], temperature, seed, vae),
+        ui.picture(samples(info.metadata["hash"], temperature, seed, ui.theme_type(), vae),
                    caption=f"32 codes drawn from N(0, {temperature:g}²·I) with seed {seed}, decoded.")
 
 with tab_dims:

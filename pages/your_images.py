@@ -79,7 +79,8 @@ if not rows:
     st.stop()
 
 notes = [f"{p:.1f} % · #{r:,}" for p, r in zip(percentiles, ranks, strict=True)]
-comparison = anomaly.comparison_grid(batch[0, 0], np.stack(rows), names, notes, scale=max(1, 140 // batch.shape[-1]))
+comparison = anomaly.comparison_grid(batch[0, 0], np.stack(rows), names, notes, scale=max(1, 140 // batch.shape[-1]),
+                                     theme=ui.theme_type())
 ui.picture(comparison,
            caption="Each model's reconstruction, then where it went wrong (|difference|: black = right, yellow = "
                    "wrong), with the error's percentile and rank among the test images (#1 = the largest error).")

@@ -23,7 +23,8 @@ def test_frames_equal_compose_grid_of_each_frame():
 
 
 def test_captions_are_drawn_where_compose_grid_draws_them():
-    fixed, moving = RNG.random((5, 12, 10)), RNG.random((3, 5, 12, 10))
+    # cells wide enough for every caption at its full size (narrower ones fit the size to all frames at once)
+    fixed, moving = RNG.random((5, 12, 20)), RNG.random((3, 5, 12, 20))
     captions = [[[""] * 5, [f"{v:.1f} dB" for v in RNG.random(5) * 30]] for _ in range(3)]
     frames = compose_frames([fixed, moving], row_labels=["a", "b"], cell_labels=captions, scale=3)
     for f in range(3):

@@ -15,6 +15,7 @@ from .caches import _offline_status, _scan, device_label, get_dataset, list_mode
 from .lecture import lecture_toggle
 from .maps import map_worker
 from .quotas import start_upload_sweep
+from .theme import chart_text_style
 from .training import own_datasets, sweep_leftovers
 from .uploads import user_image_batch, user_images
 from .widgets import literal, set_url_ints, url_ints, url_radio, url_selectbox, url_slider
@@ -52,6 +53,7 @@ def sidebar() -> Context | None:
     sweep_leftovers()
     start_upload_sweep()  # any session can be sent files, whatever page it shows
     expire_old_workspaces()
+    chart_text_style()
     with st.sidebar:
         lecture_toggle()
         choices = _dataset_choices()
