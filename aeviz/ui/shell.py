@@ -16,6 +16,7 @@ from .maps import map_worker
 from .quotas import start_upload_sweep
 from .training import own_datasets, sweep_leftovers
 from .uploads import user_image_batch, user_images
+from .warm import warm_start
 from .widgets import literal, set_url_ints, url_ints, url_radio, url_selectbox, url_slider
 
 DEFAULT_DATASETS = ("mnist", "fashion-mnist", "digits")
@@ -47,6 +48,7 @@ def sidebar() -> Context | None:
     """Dataset picker, what is loaded, available models and device; stores the Context for the pages."""
     _mark_app_run()
     map_worker()  # issue 5: start the map helper process (and its numba warm-up) once per server
+    warm_start()  # once per server: baselines, parsed sets and training speed, off the pages' runs
     sweep_leftovers()
     start_upload_sweep()  # any session can be sent files, whatever page it shows
     with st.sidebar:
