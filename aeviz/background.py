@@ -21,20 +21,43 @@ from typing import Any
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 
 
+class Timings:
+    """How long finished jobs of each kind took on this server, per unit of their size (e.g. per code fitted):
+    a progress bar promises what was measured here, never a figure from another machine or a quiet one (a
+    'UMAP: about 7 s' measured on an idle box took 109 s behind training jobs and the helper's compile)."""
+
+    def __init__(self) -> None:
+        self._per_unit: dict[str, float] = {}
+
+    def record(self, kind: str, size: float, seconds: float) -> None:
+        self._per_unit[kind] = seconds / max(size, 1e-9)
+
+    def estimate(self, kind: str, size: float) -> float | None:
+        per_unit = self._per_unit.get(kind)
+        return None if per_unit is None else per_unit * size
+
+
 @dataclass(eq=False)
 class Job:
-    """One piece of slow work (a UMAP fit, a kNN run). Its fields are written by the worker thread only."""
+    """One piece of slow work (a UMAP fit, a kNN run). Its fields are written by the worker thread only.
+
+    A job of a `kind` is timed (from `begin`, or its start) and its time, per unit of `size`, estimates the
+    next one of that kind; `expected_s` is None until one has been measured, or a fixed figure given."""
 
     key: str
     label: str
-    expected_s: float
+    expected_s: float | None
     fn: Callable[[Job], Any] = field(repr=False)
+    kind: str = ""
+    size: float = 1.0
+    timings: Timings | None = field(default=None, repr=False)
     state: str = QUEUED
     stage: str = "waiting for the worker"
     error: str = ""
     result: Any = field(default=None, repr=False)
     submitted: float = field(default_factory=time.monotonic)
     started: float | None = None
+    clock: float | None = None  # when the timed part of the work began
     finished: float | None = None
 
     @property
@@ -47,19 +70,40 @@ class Job:
             return 0.0
         return (self.finished or time.monotonic()) - self.started
 
-    def progress(self) -> float:
-        """0..1 for a progress bar: elapsed over expected time, held below 1 until the job has ended.
+    def left(self) -> float | None:
+        """Seconds still to go by the measured estimate (negative once overrun), None without an estimate."""
+        if self.expected_s is None or self.clock is None or self.done:
+            return None
+        return self.expected_s - (time.monotonic() - self.clock)
 
-        The fits themselves report no progress, so the estimate comes from measured timings; a job that
-        overruns its estimate creeps towards 0.99 rather than sitting at 100 % while still working.
+    def progress(self) -> float:
+        """0..1 for a progress bar: the timed part over its estimate, held below 1 until the job has ended.
+
+        The fits themselves report no progress; a job that overruns its estimate creeps towards 0.99 rather
+        than sitting at 100 % while still working, and one without an estimate creeps without promising.
         """
         if self.done:
             return 1.0
-        ratio = self.elapsed() / max(self.expected_s, 1e-3)
+        if self.clock is None:
+            return 0.0
+        spent = time.monotonic() - self.clock
+        if self.expected_s is None:
+            return 0.9 * spent / (spent + 30.0)
+        ratio = spent / max(self.expected_s, 1e-3)
         return 0.9 * ratio if ratio < 1 else 0.99 - 0.09 / ratio
 
     def set_stage(self, text: str) -> None:
         self.stage = text
+
+    def begin(self, text: str) -> None:
+        """The timed work starts now (what came before, e.g. waiting for a compiler, is not part of it)."""
+        self.stage, self.clock = text, time.monotonic()
+        if self.kind and self.timings is not None:
+            self.expected_s = self.timings.estimate(self.kind, self.size) or self.expected_s
+
+    def _record(self) -> None:
+        if self.kind and self.timings is not None and self.state == DONE and self.clock is not None:
+            self.timings.record(self.kind, self.size, (self.finished or time.monotonic()) - self.clock)
 
 
 class Jobs:
@@ -75,14 +119,18 @@ class Jobs:
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._workers, self._keep = workers, keep
+        self.timings = Timings()
 
-    def submit(self, key: str, fn: Callable[[Job], Any], *, label: str, expected_s: float = 10.0) -> Job:
-        """The job for `key`: the existing one unless it failed, else a new one queued to run `fn(job)`."""
+    def submit(self, key: str, fn: Callable[[Job], Any], *, label: str, expected_s: float | None = 10.0,
+               kind: str = "", size: float = 1.0) -> Job:
+        """The job for `key`: the existing one unless it failed, else a new one queued to run `fn(job)`.
+
+        With a `kind`, the job is timed and estimated from the last finished job of that kind (see Job)."""
         with self._lock:
             job = self._jobs.get(key)
             if job is not None and job.state != FAILED:
                 return job
-            job = Job(key, label, float(expected_s), fn)
+            job = Job(key, label, None if expected_s is None else float(expected_s), fn, kind, size, self.timings)
             self._jobs[key] = job
             self._prune()
             self._start_workers()
@@ -116,7 +164,8 @@ class Jobs:
     def _work(self) -> None:
         while True:
             job = self._queue.get()
-            job.started, job.state, job.stage = time.monotonic(), RUNNING, "starting"
+            job.started, job.state = time.monotonic(), RUNNING
+            job.begin("starting")
             try:
                 job.result = job.fn(job)
                 job.state = DONE
@@ -128,6 +177,7 @@ class Jobs:
             finally:
                 job.finished = time.monotonic()
                 job.stage = "finished" if job.state == DONE else "failed"
+                job._record()
 
 
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from .cache import cache_key, cached_arrays
-from .checkpoints import ORIGINS, ZOO, CheckpointInfo
-from .data import data_dir, load_dataset
+from .cache import cache_key, cached_arrays, load_arrays, save_arrays
+from .checkpoints import ORIGINS, ZOO, CheckpointInfo, zoo_dir
+from .data import DATASETS, data_dir, fingerprint, load_dataset
 from .metrics import image_errors, reconstruct_all
 from .models import AutoEncoder
 
@@ -66,16 +69,82 @@ def fit_pca(train_x: np.ndarray, test_x: np.ndarray, k: int = MAX_COMPONENTS, si
 
 
 def pca_baseline(dataset: str) -> PCABaseline:
-    """The PCA baseline of a dataset: fitted on its train split once, then read from the on-disk cache."""
-    def compute() -> dict[str, np.ndarray]:
-        train, test = load_dataset(dataset, "train"), load_dataset(dataset, "test")
-        return fit_pca(train.images.flatten(1).numpy(), test.images.flatten(1).numpy())
-
-    key = cache_key(dataset=dataset, root=str(data_dir()), k=MAX_COMPONENTS, sizes=SIZES, version=_VERSION)
-    arrays = cached_arrays("pca-baseline", key, compute)
+    """The PCA baseline of a dataset: the zoo's shipped one when it was fitted on this very data, else fitted
+    on its train split once and read from the on-disk cache."""
+    arrays = load_shipped_pca(dataset)
+    if arrays is None:
+        key = cache_key(dataset=dataset, root=str(data_dir()), k=MAX_COMPONENTS, sizes=SIZES, version=_VERSION)
+        arrays = cached_arrays("pca-baseline", key, lambda: _fit_dataset(dataset))
     for a in arrays.values():
         a.flags.writeable = False  # shared by every session of the app
     return PCABaseline(dataset, arrays["mean"], arrays["components"], arrays["sizes"], arrays["test_mse"])
+
+
+def _fit_dataset(dataset: str) -> dict[str, np.ndarray]:
+    train, test = load_dataset(dataset, "train"), load_dataset(dataset, "test")
+    return fit_pca(train.images.flatten(1).numpy(), test.images.flatten(1).numpy())
+
+
+# --- shipped with the zoo: checkpoints/<dataset>.pca.npz, so a cold server never fits one on a page's time ------
+
+_FITTED = ("mean", "components", "sizes", "test_mse")
+
+
+def shipped_pca_path(dataset: str) -> Path:
+    return zoo_dir() / f"{dataset}.pca.npz"
+
+
+def _digest(arrays: dict[str, np.ndarray]) -> str:
+    """sha256 over the fitted arrays (names, dtypes, shapes, bytes): a file edited by hand no longer matches."""
+    digest = hashlib.sha256()
+    for name in _FITTED:
+        a = np.ascontiguousarray(arrays[name])
+        digest.update(f"{name}|{a.dtype}|{a.shape}|".encode())
+        digest.update(a.data)
+    return digest.hexdigest()
+
+
+def save_shipped_pca(dataset: str, folder: Path | None = None) -> Path:
+    """Fit the dataset's baseline and write it, with the fingerprint of the data it was fitted on."""
+    path = (folder or zoo_dir()) / f"{dataset}.pca.npz"
+    fitted = _fit_dataset(dataset)
+    save_arrays(path, **fitted, version=np.array(_VERSION), data=np.array(fingerprint(dataset)),
+                digest=np.array(_digest(fitted)))
+    return path
+
+
+def load_shipped_pca(dataset: str, path: Path | None = None) -> dict[str, np.ndarray] | None:
+    """The shipped baseline's arrays; None when there is none, it was fitted on other data or by another
+    version (stale: fitted afresh), or it fails its checks (damaged or edited: refused with a warning)."""
+    path = path or shipped_pca_path(dataset)
+    arrays = load_arrays(path, delete_corrupt=False)  # shipped: never delete
+    if arrays is None or dataset not in DATASETS:
+        return None
+    try:
+        if int(arrays["version"]) != _VERSION or str(arrays["data"]) != fingerprint(dataset):
+            return None
+        problem = _check_shipped(arrays, int(np.prod(DATASETS[dataset].shape)))
+    except (KeyError, TypeError, ValueError) as exc:
+        problem = f"unreadable ({type(exc).__name__}: {exc})"
+    if problem:
+        warnings.warn(f"{path}: refused ({problem}); fitting the PCA baseline afresh", RuntimeWarning, stacklevel=2)
+        return None
+    return {name: arrays[name] for name in _FITTED}
+
+
+def _check_shipped(arrays: dict[str, np.ndarray], pixels: int) -> str:
+    """What is wrong with a shipped baseline's arrays ('' when nothing)."""
+    if str(arrays["digest"]) != _digest(arrays):
+        return "its arrays do not match the digest it was written with"
+    mean, components, sizes, mse = (arrays[name] for name in _FITTED)
+    k = min(MAX_COMPONENTS, pixels)
+    if mean.shape != (pixels,) or components.shape != (k, pixels) or sizes.tolist() != [q for q in SIZES if q <= k]:
+        return f"shapes {mean.shape}, {components.shape}, sizes {sizes.tolist()} are not those of {pixels} pixels"
+    if mse.shape != sizes.shape or not all(np.isfinite(a).all() for a in (mean, components, mse)) or (mse < 0).any():
+        return "not finite or negative values"
+    if np.abs(components @ components.T - np.eye(k)).max() > 1e-3:
+        return "its components are not orthonormal"
+    return ""
 
 
 # --- the series: models that differ only in their bottleneck size --------------------------------------

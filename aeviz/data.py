@@ -223,6 +223,24 @@ def load_dataset(name: str, split: str = "train", *, limit: int | None = None, p
     return Dataset(name, split, x, torch.from_numpy(labels.astype(np.int64)), info.classes, source)
 
 
+_FINGERPRINTS: dict[tuple[str, str], str] = {}
+
+
+def fingerprint(name: str) -> str:
+    """sha256 of a registered dataset's parsed contents (both splits, images and labels, as stored uint8): a
+    result shipped for one copy of the data (the zoo's PCA baselines) is never taken for another copy's."""
+    key = (name, str(data_dir()))
+    if key not in _FINGERPRINTS:
+        digest = hashlib.sha256(name.encode())
+        for split in IDX_FILES:
+            images, labels, _ = _cached_uint8(name, split, DATASETS[name].loader)
+            for a in (np.ascontiguousarray(images), np.ascontiguousarray(labels)):
+                digest.update(f"|{split}|{a.dtype}|{a.shape}|".encode())
+                digest.update(a.data)
+        _FINGERPRINTS[key] = digest.hexdigest()
+    return _FINGERPRINTS[key]
+
+
 def available_datasets() -> dict[str, str | None]:
     """Each registered dataset mapped to None when it is on this machine, else the reason it is not.
 

@@ -319,19 +319,3 @@ def _restore(group: dict[str, np.ndarray], codes: np.ndarray) -> LatentMap:
     else:
         points = codes if method == "raw" else group["points"].astype(np.float32)
     return LatentMap.from_arrays({**group, "points": points, "codes": codes})
-
-
-
-# --- background fits for the latent map page (issue 5) ----------------------------------------------------
-
-# Seconds on 2 cores (issue 5): UMAP 10k warm 6.8 s, 70k 24 s; t-SNE 10k 31 s (n log n beyond).
-_EXPECTED = {"umap": ((1_000, 2.0), (10_000, 7.0), (70_000, 24.0)),
-             "tsne": ((1_000, 3.0), (10_000, 31.0), (70_000, 280.0))}
-
-
-def expected_seconds(method: str, n: int) -> float:
-    """A rough fit time for a progress bar: interpolated (log-log) between measured timings."""
-    if method not in _EXPECTED:
-        return 1.0
-    sizes, seconds = zip(*_EXPECTED[method])
-    return float(np.exp(np.interp(np.log(max(n, 1)), np.log(sizes), np.log(seconds))))

@@ -25,6 +25,7 @@ from .trainworker import Estimate, TrainProcess, memory_budget_mb
 ACTIVE, FINISHED = ("queued", "running"), ("done", "failed", "cancelled")
 KEEP_FINISHED = 32  # finished jobs remembered for their pages; older ones are forgotten (memory stays bounded)
 MAX_POINTS = 1000  # loss-curve points kept per job; thinned beyond, so an hour-long job stays small
+RATE_WINDOW_S = 20.0  # the time left is the work left at the speed of the last this many seconds
 _log = logging.getLogger(__name__)
 
 
@@ -136,6 +137,7 @@ class Job:
     steps: list = field(default_factory=list, repr=False)
     tests: list = field(default_factory=list, repr=False)
     previews: list = field(default_factory=list, repr=False)
+    pace: list = field(default_factory=list, repr=False)  # (monotonic time, fraction) of recent reports
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     stop: threading.Event = field(default_factory=threading.Event, repr=False)
 
@@ -164,6 +166,8 @@ class Job:
         """The trainer's callback (worker thread): keep what the page draws."""
         with self.lock:
             self.latest = p
+            now = time.monotonic()
+            self.pace = [(t, f) for t, f in self.pace if now - t <= RATE_WINDOW_S] + [(now, p.fraction)]
             if p.event == "step":
                 self.steps.append((p.epoch - 1 + p.step / p.steps, dict(p.losses)))
             elif p.event == "epoch":
@@ -183,9 +187,20 @@ class Job:
             elapsed = (self.finished or time.monotonic()) - self.started if self.started else 0.0
             return Snapshot(self.id, self.owner, self.spec, self.state, self.phase, p.epoch if p else 0,
                             self.spec.train_config.epochs, 1.0 if self.state == "done" else p.fraction if p else 0.0,
-                            elapsed, p.eta if p and p.event != "start" else float("nan"), tuple(self.steps),
+                            elapsed, self._eta(), tuple(self.steps),
                             tuple(self.tests), tuple(self.previews), self.message, self.path, self.metrics,
                             queue_position, self.estimate)
+
+    def _eta(self) -> float:
+        """Seconds left at the speed measured over the last RATE_WINDOW_S (the whole run's until then): a job
+        slowed down by a second one, or by a class on the server, says so within seconds; nan before any."""
+        p = self.latest
+        if p is None or p.event == "start":
+            return float("nan")
+        (t0, f0), (t1, f1) = self.pace[0], self.pace[-1]
+        if t1 - t0 < 0.5 * RATE_WINDOW_S or f1 <= f0:
+            return p.eta
+        return (1 - f1) * (t1 - t0) / (f1 - f0)  # as of the last report, like the whole run's
 
     def set(self, state: str, **fields: Any) -> None:
         with self.lock:

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO), str(REPO / "tests")]  # aeviz, and the AppTest helpers the tests use
+sys.path[:0] = [str(REPO), str(REPO / "tests"), str(REPO / "tests" / "e2e")]  # aeviz, the tests' helpers
 
 from plotly_events import fragment_run, select  # noqa: E402
 
@@ -137,7 +137,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--browser", choices=["auto", "on", "off"], default="auto",
                         help="cold start and first paint of every page in Chromium (auto: unless --page/--only)")
     parser.add_argument("--browser-repeats", type=int, default=5)
+    parser.add_argument("--cold", action="store_true", help="each page's first visit on a fresh server, empty cache")
+    parser.add_argument("--cold-child", help=argparse.SUPPRESS)  # one page of --cold, in a process of its own
     args = parser.parse_args(argv)
+    if args.cold or args.cold_child:
+        return cold_figures(args)
     os.environ.setdefault("AEVIZ_WARM_UP", "1")
     share_cache_data()
     training = start_training(args.dataset) if args.while_training else None
@@ -158,6 +162,20 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                   flush=True)
     if training is not None:
         results = stop_training(training, results)
+    print(json.dumps(results))
+    return results
+
+
+def cold_figures(args) -> dict[str, float]:
+    """--cold: see benchmarks/cold.py."""
+    import cold
+    from browser import page_slugs
+
+    if args.cold_child:
+        row = cold.child(args.cold_child, args.dataset)
+        print(json.dumps(row))
+        return row
+    results = cold.run_cold(args.page or page_slugs(), args.dataset)
     print(json.dumps(results))
     return results
 

@@ -92,14 +92,18 @@ def result(snap: trainjobs.Snapshot) -> None:
 
 def estimate(family: str, dataset: str) -> None:
     shape = data.DATASETS[dataset].shape if dataset in data.DATASETS else (1, 28, 28)
-    rate = images_per_second(family, shape)
-    st.caption(f"On this server's {ui.device_label()} this model trains at about {rate:,.0f} images/s: 30 epochs "
-               f"of 10 000 images take about {duration(3e5 / rate)}, plus a few seconds of evaluation at the end.")
+    rate = ui.training_rate(family, shape)  # timed off this run, once per server
+    if rate is None:
+        st.fragment(run_every=1.0)(timing)(family, shape)
+    elif math.isfinite(rate):
+        st.caption(f"On this server's {ui.device_label()} this model trains at about {rate:,.0f} images/s: 30 "
+                   f"epochs of 10 000 images take about {duration(3e5 / rate)}, plus a few seconds of evaluation.")
 
 
-@st.cache_data(show_spinner="Timing a few training steps…", ttl=3600)
-def images_per_second(family: str, shape: tuple) -> float:
-    return trainsetup.images_per_second(family, make_config(family, input_shape=shape))
+def timing(family: str, shape: tuple) -> None:
+    if ui.training_rate(family, shape) is not None:
+        st.rerun()  # measured: the whole page again, with the estimate
+    st.caption(f"Timing a few training steps on this server's {ui.device_label()} to estimate how long it takes…")
 
 
 def family_fields(family: str, kind: str | None, last: dict) -> dict:

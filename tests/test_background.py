@@ -117,3 +117,54 @@ def test_worker_restarts_after_its_process_dies(worker):
 @pytest.mark.slow  # starts a Python process that imports torch
 def test_in_cache_dir_points_the_helper_at_the_callers_cache(worker, tmp_path):
     assert worker.call(background.in_cache_dir, str(tmp_path), os.getenv, "AEVIZ_CACHE_DIR") == str(tmp_path)
+
+
+def test_a_kind_of_job_is_estimated_from_the_last_one_measured_here():
+    jobs = Jobs(workers=1)
+    first = jobs.submit("fit-a", lambda job: time.sleep(0.3), label="a", expected_s=None, kind="fit", size=100)
+    deadline = time.monotonic() + 10
+    while first.started is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert first.expected_s is None and first.left() is None  # nothing measured yet: no promise
+    assert 0 < first.progress() < 0.9
+    wait(first)
+    gate = threading.Event()
+    second = jobs.submit("fit-b", lambda job: gate.wait(30), label="b", expected_s=None, kind="fit", size=300)
+    while second.started is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert second.expected_s == pytest.approx(3 * (first.finished - first.clock), rel=0.05)  # 3x the size
+    assert 0 < second.left() <= second.expected_s
+    other = jobs.submit("other", lambda job: 1, label="c", expected_s=None, kind="knn")
+    gate.set()
+    wait(other)
+    assert other.expected_s is None  # another kind: not estimated from the fits
+
+
+def test_time_before_begin_is_not_part_of_the_measurement():
+    jobs = Jobs(workers=1)
+
+    def compile_then_fit(job):
+        time.sleep(0.4)  # e.g. waiting for the helper's compile
+        job.begin("fitting")
+        time.sleep(0.1)
+
+    wait(jobs.submit("a", compile_then_fit, label="a", expected_s=None, kind="fit", size=1))
+    gate = threading.Event()
+    nxt = jobs.submit("b", lambda job: gate.wait(30), label="b", expected_s=None, kind="fit", size=1)
+    deadline = time.monotonic() + 10
+    while nxt.started is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert 0.09 <= nxt.expected_s < 0.3
+    gate.set()
+    wait(nxt)
+
+
+def test_a_failed_job_is_not_measured():
+    jobs = Jobs(workers=1)
+
+    def broken(job):
+        raise ValueError("no")
+
+    with pytest.warns(RuntimeWarning):
+        wait(jobs.submit("a", broken, label="a", expected_s=None, kind="fit"))
+    assert jobs.timings.estimate("fit", 1) is None

@@ -137,7 +137,14 @@ def test_all_images_map_is_fitted_in_the_background_then_shown():
 def test_cold_tsne_shows_progress_then_the_map():
     at = ok(open_page(map_method="tsne", map_model=zoo("dense-bce", 8)))
     assert at.get("progress") and "Meanwhile: the PCA map" in texts(at)
+    assert "left" not in at.get("progress")[0].proto.text  # no t-SNE timed on this server yet: no promise
     at = ok(settle(at))
     assert "t-SNE of 360 codes" in texts(at)
+    again, seen = ok(open_page(map_method="tsne", map_model=zoo("dense-bce", 4))), []
+    while again.get("progress"):
+        seen.append(again.get("progress")[0].proto.text)
+        time.sleep(0.2)
+        again.run()
+    assert any(" s left" in text or "longer than the last one" in text for text in seen), seen  # the first, timed
     at = ok(select(at, "map_chart", [-100]))
     assert "approximate" in texts(at) and "t-SNE has no inverse" in texts(at)

@@ -278,13 +278,3 @@ def test_find_cached_map_never_fits(small, monkeypatch):
     np.testing.assert_array_equal(found.points, fitted.points)
     assert projection.find_cached_map(small, "pca", key="fitted", seed=1) is None  # another seed: another map
     assert projection.find_cached_map(small[:100], "pca", key="fitted") is None  # other codes under that key
-
-
-def test_expected_seconds_follow_the_measured_timings():
-    assert projection.expected_seconds("umap", 10_000) == pytest.approx(7.0)
-    assert projection.expected_seconds("tsne", 10_000) == pytest.approx(31.0)
-    sizes = [300, 1797, 10_000, 70_000]
-    for method in ("umap", "tsne"):
-        times = [projection.expected_seconds(method, n) for n in sizes]
-        assert times == sorted(times) and times[0] > 0
-    assert projection.expected_seconds("pca", 70_000) <= 1.0

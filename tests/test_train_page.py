@@ -8,6 +8,7 @@ from test_trainjobs import wait_for
 
 from aeviz import ui
 from aeviz.checkpoints import sessions_dir, user_dir
+from aeviz.ui.warm import throughput
 
 PAGE = "pages/train.py"
 
@@ -20,6 +21,35 @@ def no_jobs_left():
     for job in manager.jobs():
         manager.cancel(job.id)
     wait_for(lambda: all(j.state not in ("queued", "running") for j in manager.jobs()))
+
+
+def test_the_page_never_waits_for_the_training_speed_probe(monkeypatch):
+    """The probe runs on a thread of its own: the page says it is timing, and shows the estimate once known."""
+    import threading
+
+    from aeviz import trainsetup
+
+    release, probed_on = threading.Event(), []
+
+    def slow_probe(family, config):
+        probed_on.append(threading.current_thread().name)
+        release.wait(30)  # much longer than a page run may take
+        return 5000.0
+
+    monkeypatch.setattr(trainsetup, "images_per_second", slow_probe)
+    throughput.clear()  # a probe of its own, not the process's shared one
+    try:
+        at = run_page(PAGE, {"dataset": "digits", "train_family": "conv"})
+        assert not at.exception and "Timing a few training steps" in at.caption[0].value
+        assert by_label(at.button, "Start training")  # the form is there while it times
+        assert not release.is_set() and probed_on == ["aeviz-throughput"]  # not the script's thread
+        release.set()
+        assert throughput().wait("conv", (1, 8, 8), timeout=10) == 5000.0
+        at.run()
+        assert "trains at about 5,000 images/s" in at.caption[0].value and "take about 60 s" in at.caption[0].value
+    finally:
+        release.set()
+        throughput.clear()
 
 
 def by_label(widgets, label: str):
@@ -54,6 +84,7 @@ def finished(job_id: str):
 
 @pytest.mark.slow
 def test_a_tiny_job_trains_and_its_model_shows_up_on_this_sessions_pages_only():
+    throughput().wait("dense", (1, 8, 8), timeout=60)
     at = run_page(PAGE, {"dataset": "digits"})
     assert not at.exception and "images/s" in at.caption[0].value  # the time estimate before starting
     at = submit(at, epochs=3, q=8, name="apptest-digits")

@@ -244,3 +244,30 @@ def test_kill_9_during_a_save_loses_nothing(tmp_path):
     assert temp.exists() or (folder / f"{name}.safetensors").exists()  # the kill left a temp, or the rename won
     sweep_temp_files(folder, older_than_s=0)
     assert not list(folder.glob(".*.tmp")) and scan_checkpoints([folder]) == (infos, [])
+
+
+def test_time_left_follows_the_speed_of_the_last_seconds(monkeypatch):
+    """A job that slows down (a second job, a class on the server) says so, not the whole run's average."""
+    from aeviz import trainjobs
+    from aeviz.train import Progress
+
+    clock = {"now": 1000.0}
+    monkeypatch.setattr(trainjobs.time, "monotonic", lambda: clock["now"])
+    job = trainjobs.Job(digits_spec(epochs=10), owner="me")
+    job.started = clock["now"]
+    steps = 100  # per epoch: 1000 steps in all
+
+    def report(step: int, elapsed: float) -> None:
+        clock["now"] = 1000.0 + elapsed
+        epoch, within = divmod(step, steps)
+        job.record(Progress("step", epoch + 1, 10, within, steps, {"recon": 0.1}, elapsed))
+
+    assert np.isnan(job.snapshot().eta)  # nothing measured yet
+    for second in range(1, 41):  # 40 s at 10 steps/s: 400 steps
+        report(10 * second, float(second))
+    assert job.snapshot().eta == pytest.approx(60.0, rel=0.02)  # 600 steps left at 10/s
+    for second in range(41, 71):  # then 30 s at 2 steps/s: 460 steps done, 540 left
+        report(400 + 2 * (second - 40), float(second))
+    snap = job.snapshot()
+    assert snap.eta == pytest.approx(270.0, rel=0.02)  # at 2/s: not the run's average (~82 s)
+    assert snap.fraction == pytest.approx(0.46)

@@ -54,6 +54,7 @@ from .uploads import (
     user_image_batch,
     user_images,
 )
+from .warm import training_rate, wait_until_warm, warm_start
 from .widgets import (
     literal,
     picture,
@@ -76,7 +77,7 @@ __all__ = [
     "map_images", "map_labels", "map_or_job", "map_worker", "model_or_message", "page_context", "picture",
     "refresh_models", "MAP_METHODS", "theme_type",
     "remove_user_images", "send_image", "session_id", "set_url_ints", "show_job", "shown_captions", "sidebar",
-    "start_upload_sweep", "submit_map", "train_datasets", "upload_images", "url_ints", "url_multiselect",
-    "url_radio", "url_selectbox", "url_slider", "url_toggle", "user_image_batch", "user_images",
-    "literal", "own_workspace", "session_workspaces", "your_models",
+    "start_upload_sweep", "submit_map", "train_datasets", "training_rate", "upload_images", "url_ints",
+    "url_multiselect", "url_radio", "url_selectbox", "url_slider", "url_toggle", "user_image_batch", "user_images",
+    "wait_until_warm", "warm_start", "literal", "own_workspace", "session_workspaces", "your_models",
 ]

@@ -163,9 +163,9 @@ def device_label() -> str:
     return device_name(pick_device())
 
 
-@st.cache_resource(show_spinner="Fitting the PCA baseline on the train split…", max_entries=8)
+@st.cache_resource(show_spinner="Loading the PCA baseline…", max_entries=8)
 def get_pca(dataset: str):
-    """The dataset's PCA baseline (aeviz.baselines.PCABaseline), fitted once and shared read-only."""
+    """The dataset's PCA baseline (aeviz.baselines.PCABaseline): shipped with the zoo, else fitted once; read-only."""
     from .. import baselines
 
     return baselines.pca_baseline(dataset)

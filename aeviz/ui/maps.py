@@ -122,9 +122,11 @@ def submit_map(info: CheckpointInfo, method: str, split: str = "test"):
     work = functools.partial(_fit_map_job, model=get_model(info), test_codes=test_codes, train_images=train,
                              content_hash=info.metadata["hash"], dataset=info.dataset, method=method,
                              key=_map_key(info, split), cache_root=str(cache.cache_dir()))
+    # timed on this server: the first UMAP/t-SNE fit after a start promises nothing, later ones what it took
     return background_jobs().submit(f"map|{_map_key(info, split)}|{method}", work,
                                     label=f"{_map_words(method, n)[0]} of {info.name}",
-                                    expected_s=projection.expected_seconds(method, n) + (0 if train is None else 4))
+                                    expected_s=None if method in ("umap", "tsne") else 1.0,
+                                    kind=f"map|{method}|{split}", size=n)
 
 
 def _fit_map_job(job, *, model, test_codes, train_images, content_hash, dataset, method, key, cache_root):
@@ -147,7 +149,7 @@ def _fit_map_job(job, *, model, test_codes, train_images, content_hash, dataset,
     while worker.warming:
         job.set_stage("waiting for the map helper to finish compiling UMAP (once per server start)")
         time.sleep(0.5)
-    job.set_stage(stage)
+    job.begin(stage)  # the compile is not part of the fit's time
     return worker.call(background.in_cache_dir, cache_root, projection.cached_map, codes, method, key=key, seed=0)
 
 
@@ -215,10 +217,17 @@ def show_job(job, *, every: float = 1.0) -> None:
             st.rerun()
         ahead = background_jobs().ahead_of(job)
         queued = f" · queued behind {ahead} other job(s)" if ahead else ""
-        st.progress(job.progress(), text=f"{job.label}: {job.stage} · {job.elapsed():.0f} s of about "
-                                         f"{job.expected_s:.0f} s{queued}")
+        st.progress(job.progress(), text=f"{job.label}: {job.stage} · {job.elapsed():.0f} s{_left(job)}{queued}")
 
     poll()
+
+
+def _left(job) -> str:
+    """What the measured estimate says is left, or nothing where no such job has been timed on this server."""
+    left = job.left()
+    if left is None:
+        return " so far" if job.state == "running" else ""
+    return f", about {left:.0f} s left" if left >= 1 else f", longer than the last one ({job.expected_s:.0f} s)"
 
 
 def knn_rows(ctx: Context):
@@ -231,7 +240,7 @@ def knn_rows(ctx: Context):
     shipped = knn.shipped_raw(ctx.dataset)
     raw = None if shipped is not None else jobs.submit(
         f"knn|pixels|{ctx.dataset}", functools.partial(_raw_knn_job, ctx.dataset),
-        label=f"kNN-7 on the raw pixels of {ctx.dataset}", expected_s=25)
+        label=f"kNN-7 on the raw pixels of {ctx.dataset}", expected_s=None, kind="knn|pixels")
     for info in ctx.models:
         if knn.from_metadata(info.metrics) is None:
             try:
@@ -240,7 +249,7 @@ def knn_rows(ctx: Context):
                 continue
             job = jobs.submit(f"knn|codes|{info.metadata['hash']}", functools.partial(
                 _codes_knn_job, model, info.metadata["hash"], get_dataset(ctx.dataset, "train"),
-                ctx.test), label=f"kNN-7 on the codes of {info.name}", expected_s=10)
+                ctx.test), label=f"kNN-7 on the codes of {info.name}", expected_s=None, kind="knn|codes")
             if job.state == background.DONE:
                 computed[info.key] = job.result
             pending.append(job)

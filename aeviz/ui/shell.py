@@ -18,6 +18,7 @@ from .quotas import start_upload_sweep
 from .theme import chart_text_style
 from .training import own_datasets, sweep_leftovers
 from .uploads import user_image_batch, user_images
+from .warm import warm_start
 from .widgets import literal, set_url_ints, url_ints, url_radio, url_selectbox, url_slider
 from .workspace import expire_old_workspaces, session_workspaces
 
@@ -50,6 +51,7 @@ def sidebar() -> Context | None:
     """Dataset picker, what is loaded, available models and device; stores the Context for the pages."""
     _mark_app_run()
     map_worker()  # issue 5: start the map helper process (and its numba warm-up) once per server
+    warm_start()  # once per server: baselines, parsed sets and training speed, off the pages' runs
     sweep_leftovers()
     start_upload_sweep()  # any session can be sent files, whatever page it shows
     expire_old_workspaces()

@@ -1,0 +1,66 @@
+"""A server's start-up work, off every page's run: the datasets parsed, baselines loaded, training speed timed."""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+
+import streamlit as st
+
+from .. import data
+
+
+@st.cache_resource(show_spinner=False)
+def throughput():
+    """The server's training-speed probe (aeviz.trainsetup.Throughput), shared by every session."""
+    from ..trainsetup import Throughput
+
+    return Throughput()
+
+
+def training_rate(family: str, shape: tuple) -> float | None:
+    """Images per second that `family` trains at on this server, or None while it is being timed."""
+    return throughput().rate(family, tuple(shape))
+
+
+def _enabled() -> bool:
+    return os.environ.get("AEVIZ_WARM_UP", "1") != "0"  # tests turn the start-up work off, as the map helper's
+
+
+@st.cache_resource(show_spinner=False)
+def warm_start() -> threading.Event:
+    """Once per server, at its first page run: a daemon thread does what the first visit of each page would
+    otherwise wait for. Returns the event set when it is done (at once with AEVIZ_WARM_UP=0)."""
+    done = threading.Event()
+    if not _enabled():
+        done.set()
+        return done
+    probe = throughput()
+    thread = threading.Thread(target=_warm, args=(probe, done), name="aeviz-warm-start", daemon=True)
+    thread.start()
+    return done
+
+
+def wait_until_warm(timeout: float) -> bool:
+    """Whether the start-up work finished within `timeout` seconds (for benchmarks and tests)."""
+    return warm_start().wait(timeout)
+
+
+def _warm(probe, done: threading.Event) -> None:
+    from .. import baselines
+    from ..models import MODELS
+
+    try:
+        names = [name for name, why in data.available_datasets().items() if why is None]
+        names.sort(key=lambda name: name != "mnist")  # the app opens on MNIST: its pages first
+        for name in names:
+            data.fingerprint(name)  # parses both splits into the cache: what the shipped baseline is checked by
+            baselines.pca_baseline(name)  # shipped (checked) or fitted and cached on disk
+        for shape in dict.fromkeys(data.DATASETS[name].shape for name in names):
+            for family in MODELS:
+                probe.wait(family, shape, timeout=60)
+    except Exception as exc:  # start-up work only saves time: a failure leaves the pages to do it themselves
+        warnings.warn(f"aeviz start-up work stopped: {type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=1)
+    finally:
+        done.set()
