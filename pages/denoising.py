@@ -67,7 +67,7 @@ if not rows:
 models = {label: model for label, (_, model) in rows.items()}
 keys = tuple((label, info.metadata["hash"]) for label, (info, _) in rows.items())
 fig = scrub(keys, picked.images, kind, seed, models)
-st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, key="dn_scrub")
+ui.scrub_chart(fig, "dn_scrub", "dn_level", denoise.levels(kind))
 st.caption("Images: " + ", ".join(ui.shown_captions(picked)) + ". Rows: " + ", ".join(
     f"**{label}** = `{info.name}`" for label, (info, _) in rows.items()) + ".")
 

@@ -66,13 +66,14 @@ def manifold(key: str, dataset: str, _model, _info):
 
 
 tab_path, tab_dims, tab_sample, tab_plane = st.tabs(
-    ["Interpolate", "One dimension at a time", "Sample from the prior", "2-d code plane"])
+    ["Interpolate", "One dimension at a time", "Sample from the prior", "2-d code plane"], key="vae_tab",
+    bind="query-params")
 
 with tab_path:
     scrub_fig, strip = interpolation(keys, pair, vae, ae)
     st.markdown(f"From **A** = {names[0]} to **B** = {names[1]}. Drag **t**: the middle column is decoded from "
                 "the code (1 - t)·z_A + t·z_B (linear) or along the great circle (spherical).")
-    st.plotly_chart(scrub_fig, width="stretch", config={"displayModeBar": False}, key="vae_scrub")
+    ui.scrub_chart(scrub_fig, "vae_scrub", "vae_t", np.linspace(0.0, 1.0, len(scrub_fig.frames)))
     ui.picture(strip, caption="Every step at once. " + (
         f"The plain AE (`{twin.name}`, code size {twin.bottleneck}) walks through codes it never saw: "
         "watch the middle."

@@ -32,6 +32,7 @@ from .maps import (
     submit_map,
 )
 from .quotas import start_upload_sweep
+from .scrubs import scrub_chart
 from .shell import DEFAULT_DATASETS, Context, Picked, context, image_picker, page_context, shown_captions, sidebar
 from .training import (
     add_own_dataset,
@@ -68,7 +69,7 @@ __all__ = [
     "draw_image", "find_map", "get_codes", "get_dataset", "get_errors", "get_map", "get_model", "get_pca",
     "image_picker", "job_manager", "knn_figure", "knn_rows", "list_models", "map_backdrop", "map_figure",
     "map_images", "map_labels", "map_or_job", "map_worker", "model_or_message", "page_context", "picture",
-    "refresh_models",
+    "refresh_models", "scrub_chart",
     "remove_user_images", "send_image", "session_id", "set_url_ints", "show_job", "shown_captions", "sidebar",
     "start_upload_sweep", "submit_map", "train_datasets", "upload_images", "url_ints", "url_multiselect",
     "url_radio", "url_selectbox", "url_slider", "url_toggle", "user_image_batch", "user_images",
