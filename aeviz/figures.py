@@ -225,6 +225,17 @@ def scrub_figure(frames, *, labels: Sequence[str], title: str = "", scale: int =
     return fig
 
 
+def at_frame(fig, frame: int):
+    """A copy of a scrub_figure opened at `frame`: its slider there, and that frame's picture showing before
+    the first drag (the figure itself is left as it was: cached figures are shared)."""
+    import plotly.graph_objects as go
+
+    copy = go.Figure(fig)
+    copy.layout.sliders[0].active = frame
+    copy.data[0].source = copy.frames[frame].data[0].source
+    return copy
+
+
 def marker_size(n: int) -> float:
     """Big dots for a few hundred points, fine ones for 60k so clusters still read as shapes."""
     return float(np.interp(np.log10(max(n, 1)), [2, 3, 4, 5], [9, 6, 4, 2.5]))

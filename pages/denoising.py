@@ -65,8 +65,8 @@ if not rows:
 models = {label: model for label, (_, model) in rows.items()}
 keys = tuple((label, info.metadata["hash"]) for label, (info, _) in rows.items())
 fig = scrub(keys, picked.images, kind, seed, ui.theme_type(), models)
-figure.plotly_chart(fig, width="stretch", height=ui.main_height(530, 520), config={"displayModeBar": False},
-                    key="dn_scrub")
+with figure:
+    ui.scrub_chart(fig, "dn_scrub", "dn_level", denoise.levels(kind), height=ui.main_height(530, 520))
 figure.caption("Images: " + ", ".join(ui.shown_captions(picked)) + ". Rows: " + ", ".join(
     f"**{label}** = `{info.name}`" for label, (info, _) in rows.items()) + ".")
 

@@ -67,12 +67,13 @@ def manifold(key: str, dataset: str, _model, _info):
 
 
 tab_path, tab_dims, tab_sample, tab_plane = views.tabs(
-    ["Interpolate", "One dimension at a time", "Sample from the prior", "2-d code plane"])
+    ["Interpolate", "One dimension at a time", "Sample from the prior", "2-d code plane"], key="vae_tab",
+    bind="query-params")
 
 with tab_path:
     scrub_fig, strip = interpolation(keys, pair, ui.theme_type(), vae, ae)
-    st.plotly_chart(scrub_fig, width="stretch", height=ui.main_height(400, 440), config={"displayModeBar": False},
-                    key="vae_scrub")
+    ui.scrub_chart(scrub_fig, "vae_scrub", "vae_t", np.linspace(0.0, 1.0, len(scrub_fig.frames)),
+                   height=ui.main_height(400, 440))
     st.markdown(f"From **A** = {names[0]} to **B** = {names[1]}. Drag **t**: the middle column is decoded from "
                 "the code (1 - t)·z_A + t·z_B (linear) or along the great circle (spherical).")
     ui.picture(strip, caption="Every step at once. " + (

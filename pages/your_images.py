@@ -18,7 +18,7 @@ ui.explain(
 ctx = ui.page_context(need_models=False)
 mnist_style = ui.url_toggle("MNIST-style preprocessing (turn off for images that already look like MNIST digits)",
                             "you_prep", True)
-upload, draw = st.tabs([":material/upload: Upload", ":material/draw: Draw"])
+upload, draw = st.tabs([":material/upload: Upload", ":material/draw: Draw"], key="you_tab", bind="query-params")
 with upload:
     ui.upload_images("you_upload", mnist_style=mnist_style)
 with draw:

@@ -17,7 +17,7 @@ from test_pages import REPO, routed_pages, run_page
 from aeviz.ui import widgets
 
 KEY_ARG = {"url_selectbox": 2, "url_radio": 2, "url_slider": 4, "url_multiselect": 2, "url_toggle": 1,
-           "url_ints": 0, "set_url_ints": 0}  # position of the URL key among each helper's arguments
+           "url_ints": 0, "set_url_ints": 0, "scrub_chart": 2}  # position of the URL key among each helper's arguments
 
 HOSTILE = ["", ",", "nan", "inf", "-1e23", "1e23", "18446744073709551616", "-1", "0x10", "%00", "\x00", " ",
            "a" * 5000, "9" * 1500, "../../etc/passwd", ",".join(map(str, range(50))), ",".join(["0"] * 50),
@@ -48,6 +48,8 @@ def url_keys(path: Path) -> tuple[set[str], set[str]]:
             arg = node.args[where] if len(node.args) > where else next(k.value for k in node.keywords
                                                                         if k.arg == "key")
             keys.add(_template(arg))
+        elif isinstance(node, ast.Call) and any(k.arg == "bind" for k in node.keywords):  # st.tabs and the like
+            keys.add(_template(next(k.value for k in node.keywords if k.arg == "key")))
         elif isinstance(node, ast.Call) and _name(node.func) == "image_picker" and len(node.args) > 1:
             pickers.add(_template(node.args[1]))
         elif isinstance(node, ast.Call) and _name(node.func) == "get" and "query_params" in ast.unparse(node.func):
@@ -99,7 +101,7 @@ def fuzz(page: str, values: list[str], mode: str | None = None):
 
 def test_keys_are_found_in_the_source():
     assert {"dataset", "train_job", "vae_seed", "err_models", "err_flag", "rec_mode", "rec_idx", "dn_img_idx",
-            "vae_pair_class"} <= set().union(*map(page_keys, routed_pages()))
+            "vae_pair_class", "vae_tab", "vae_t", "dn_level", "you_tab"} <= set().union(*map(page_keys, routed_pages()))
     assert {"dn_dense", "err_cls_fashion-mnist"} <= set(page_keys("pages/denoising.py") +
                                                       page_keys("pages/anomalies.py"))
 

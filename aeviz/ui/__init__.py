@@ -34,6 +34,7 @@ from .maps import (
     submit_map,
 )
 from .quotas import start_upload_sweep
+from .scrubs import scrub_chart
 from .shell import DEFAULT_DATASETS, Context, Picked, context, image_picker, page_context, shown_captions, sidebar
 from .theme import theme_type
 from .training import (
@@ -75,7 +76,7 @@ __all__ = [
     "image_picker", "job_manager", "lecture_on", "lecture_toggle", "main_height",
     "knn_figure", "knn_rows", "list_models", "map_backdrop", "map_figure",
     "map_images", "map_labels", "map_or_job", "map_worker", "model_or_message", "page_context", "picture",
-    "refresh_models", "MAP_METHODS", "theme_type",
+    "refresh_models", "MAP_METHODS", "theme_type", "scrub_chart",
     "remove_user_images", "send_image", "session_id", "set_url_ints", "show_job", "shown_captions", "sidebar",
     "start_upload_sweep", "submit_map", "train_datasets", "training_rate", "upload_images", "url_ints",
     "url_multiselect", "url_radio", "url_selectbox", "url_slider", "url_toggle", "user_image_batch", "user_images",

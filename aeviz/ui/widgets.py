@@ -44,13 +44,24 @@ def _initial_option(options: list, key: str, default):
     return by_text.get(_from_url(key, None, str), default if default in options else options[0])
 
 
+_NO_CHOICE = "\0none"  # stands in for a None option: Streamlit takes a stored None for "nothing chosen"
+
+
 def url_selectbox(label: str, options: list, key: str, default=None, **kwargs):
-    """A selectbox whose choice round-trips through the URL query string under `key`."""
+    """A selectbox whose choice round-trips through the URL query string under `key`.
+
+    None may be an option ("no second model"). Streamlit itself would keep a chosen None as an empty choice
+    and, once the options change (another dataset), show an empty "Choose an option" box; a stand-in
+    keeps it an ordinary option, which falls back to the default like any other vanished choice."""
     options = list(options)
     if not options:
         return None
     initial = _initial_option(options, key, default)
-    value = st.selectbox(label, options, index=options.index(initial), key=f"w_{key}", **kwargs)
+    shown = [_NO_CHOICE if o is None else o for o in options]
+    name = kwargs.pop("format_func", str)
+    value = st.selectbox(label, shown, index=options.index(initial), key=f"w_{key}",
+                         format_func=lambda o: name(None if o == _NO_CHOICE else o), **kwargs)
+    value = None if value == _NO_CHOICE else value
     _to_url(key, value)
     return value
 

@@ -1,0 +1,194 @@
+"""Share links in headless Chromium: on each page, change every control a link can carry, copy the URL, open it in
+a new browser (no shared session) and compare screenshots of the page's main area."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from browser import SCREENSHOTS, drag_scrubber, grey_pixels, no_exceptions, open_page, wait_idle
+
+WIDTH, HEIGHT = 1440, 1000
+
+
+def settle(page, timeout: float = 240_000) -> None:
+    """The run has finished and no background job (a map fit, a kNN score) shows progress any more."""
+    wait_idle(page, timeout)
+    page.wait_for_function("() => !document.querySelector(\"[data-testid='stMain'] [data-testid='stProgress']\")",
+                           timeout=timeout)
+    wait_idle(page, timeout)
+
+
+def widget(page, testid: str, label: str):
+    return page.locator(f"[data-testid='{testid}']").filter(has=page.get_by_text(label, exact=True)).first
+
+
+def choose(page, label: str, option: str) -> None:
+    """Pick `option` in the selectbox (or multiselect) labelled `label`."""
+    box = page.locator("[data-testid='stSelectbox'], [data-testid='stMultiSelect']").filter(
+        has=page.get_by_text(label, exact=True)).first
+    box.locator("input").first.click()
+    page.get_by_role("option", name=option, exact=True).click()
+    page.keyboard.press("Escape")
+    settle(page)
+
+
+def radio(page, label: str, option: str) -> None:
+    widget(page, "stRadio", label).get_by_text(option, exact=True).click()
+    settle(page)
+
+
+def nudge(page, label: str, presses: int) -> None:
+    """Move the slider labelled `label` by `presses` steps with the keyboard (negative: to the left)."""
+    widget(page, "stSlider", label).get_by_role("slider").first.focus()
+    for _ in range(abs(presses)):
+        page.keyboard.press("ArrowRight" if presses > 0 else "ArrowLeft")
+    settle(page)
+
+
+def tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+    settle(page)
+
+
+def scrub(page, chart_key: str, fraction: float) -> str:
+    """Drag a figure's own slider; returns the label it stopped at once the URL has its new position."""
+    before = page.url
+    chart = page.locator(f".st-key-{chart_key}")
+    label = drag_scrubber(page, chart, [fraction])[0][0]
+    page.wait_for_function("(before) => location.href !== before", arg=before)
+    settle(page)
+    return label
+
+
+def main_shot(page, name: str) -> np.ndarray:
+    """The main area as grey pixels, the window made as tall as the content so nothing is cut off."""
+    page.mouse.move(0, 0)  # no hover highlight
+    page.evaluate("() => document.activeElement && document.activeElement.blur()")  # no focus ring
+    height = page.evaluate("() => document.querySelector(\"[data-testid='stMain']\").scrollHeight")
+    page.set_viewport_size({"width": WIDTH, "height": min(max(height, HEIGHT), 6000)})
+    page.wait_for_timeout(1000)  # plotly and images re-lay out to the new size
+    settle(page)
+    png = page.locator("[data-testid='stMain']").screenshot(animations="disabled")
+    page.set_viewport_size({"width": WIDTH, "height": HEIGHT})
+    SCREENSHOTS.mkdir(exist_ok=True)
+    (SCREENSHOTS / f"{name}.png").write_bytes(png)
+    return grey_pixels(png)
+
+
+def same_view(page, browser, name: str) -> str:
+    """Open the page's current URL in a fresh browser context and assert it looks the same; returns the URL."""
+    link = page.url
+    here = main_shot(page, f"share-{name}-made")
+    context = browser.new_context(viewport={"width": WIDTH, "height": HEIGHT}, device_scale_factor=1)
+    try:
+        other = context.new_page()
+        other.set_default_timeout(120_000)
+        other.goto(link)
+        other.wait_for_selector("[data-testid='stApp']")
+        settle(other)
+        no_exceptions(other)
+        assert other.url == link, "opening the link changed it"
+        there = main_shot(other, f"share-{name}-opened")
+    finally:
+        context.close()
+    assert here.shape == there.shape, f"{name}: the page has another size when opened from its link"
+    changed = np.abs(here - there) > 0
+    assert changed.mean() == 0, f"{name}: {changed.sum()} of {changed.size} pixels differ (see screenshots/)"
+    return link
+
+
+def start(page, app_url: str, path: str) -> None:
+    """Open the page on MNIST and switch the sidebar to the small digits set: the dataset is a control too."""
+    open_page(page, app_url, path, "dataset=mnist")
+    settle(page)
+    page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox'] input").first.click()
+    page.get_by_role("option", name="scikit-learn 8x8 digits (offline)").click()
+    settle(page)
+
+
+def home(page):
+    choose(page, "Model", "digits-conv-q8-bce")
+    nudge(page, "Test image", 3)
+
+
+def reconstructions(page):
+    radio(page, "Model family", "conv")
+    radio(page, "Images", "by class")
+    choose(page, "Class", "3")
+    nudge(page, "Draw", 2)
+
+
+def latent_map(page):
+    choose(page, "Model", "digits-conv-q2-bce")
+    choose(page, "Side by side with", "digits-dense-q8-bce")
+    radio(page, "Map", "PCA")
+    radio(page, "Points", "test + train")
+    widget(page, "stCheckbox", "Decoded images under the map").locator("label").click()
+    settle(page)
+
+
+def denoising(page):
+    radio(page, "Noise", "Masking")
+    radio(page, "Images", "by index")
+    box = widget(page, "stTextInput", "Indices (comma separated)").locator("input")
+    box.fill("3,4,5,40")
+    box.press("Enter")
+    settle(page)
+    nudge(page, "Noise seed", 2)
+    assert scrub(page, "dn_scrub", 0.8).startswith("Masking p = ")
+    assert "dn_level=" in page.url
+
+
+def anomalies(page):
+    choose(page, "Model, or up to four for an ensemble", "digits-conv-q16-bce")
+    radio(page, "Error", "MSE")
+    radio(page, "Ensemble", "max")
+    choose(page, "Inject from", "Fashion-MNIST clothing")
+    choose(page, "Classes", "Bag")
+    nudge(page, "How many", -3)
+    nudge(page, "Draw", 1)
+    nudge(page, "Flag the top … % of test images", 4)
+    nudge(page, "Images per gallery", -2)
+
+
+def your_images(page):
+    widget(page, "stCheckbox", "MNIST-style preprocessing (turn off for images that already look like MNIST "
+                               "digits)").locator("label").click()
+    settle(page)
+    tab(page, "Draw")
+
+
+def train(page):
+    choose(page, "Train on", "mnist")
+    choose(page, "Model family", "Denoising")
+    choose(page, "Noise", "Masking")
+
+
+PAGES = {"home": home, "reconstructions": reconstructions, "latent_map": latent_map, "denoising": denoising,
+         "anomalies": anomalies, "your_images": your_images, "train": train}
+
+
+@pytest.mark.parametrize("path", list(PAGES))
+def test_a_link_made_after_changing_every_control_opens_the_same_view(page, browser, app_url, path):
+    start(page, app_url, "" if path == "home" else path)
+    PAGES[path](page)
+    no_exceptions(page)
+    same_view(page, browser, path)
+
+
+def test_the_vae_page_link_keeps_its_tab_t_and_samples(page, browser, app_url):
+    start(page, app_url, "vae")
+    choose(page, "VAE", "digits-vae-h64-q8-bce")
+    radio(page, "Images", "by class")
+    tab(page, "One dimension at a time")
+    radio(page, "Image", "B")
+    nudge(page, "Dimensions", -3)
+    tab(page, "Interpolate")
+    assert scrub(page, "vae_scrub", 0.25) == "t = 0.25"
+    same_view(page, browser, "vae-interpolate")  # the tab, the picked pair and t
+    tab(page, "Sample from the prior")
+    nudge(page, "Temperature", -4)
+    page.get_by_role("button", name="Re-sample").click()
+    settle(page)
+    link = same_view(page, browser, "vae-sample")
+    assert "vae_tab=Sample" in link and "vae_seed=1" in link and "vae_t=0.25" in link
