@@ -86,3 +86,13 @@ def test_a_dataset_switch_leaves_a_second_model_choice_not_an_empty_box():
     assert box.index == 0 and box.options[0] == "(no second model)"  # the box shows that option, not an empty one
     assert at.query_params["map_other"] in ("None", ["None"])
     assert any(o.startswith("mnist-") for o in box.options[1:])  # and offers this dataset's models
+
+
+def test_a_dataset_switch_gives_the_ensemble_picker_this_datasets_default_not_nothing():
+    at = run_page("pages/anomalies.py", {"dataset": "mnist"})
+    assert [m.name for m in at.multiselect(key="w_err_models").value] == ["mnist-dense-q16-bce"]
+    at.selectbox(key="w_dataset").set_value("digits").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [m.name for m in at.multiselect(key="w_err_models").value] == ["digits-dense-q16-bce"]
+    assert at.query_params["err_models"] in ("digits-dense-q16-bce", ["digits-dense-q16-bce"])
+    assert not any("Pick at least one" in i.value for i in at.info)

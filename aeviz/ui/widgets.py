@@ -149,7 +149,14 @@ def url_multiselect(label: str, options: list, key: str, default: list | None = 
         if choice in options and choice not in initial:
             initial.append(choice)
     initial = initial[:kwargs.get("max_selections") or len(initial)]
-    value = st.multiselect(label, options, default=initial, key=f"w_{key}", **kwargs)
+    held = st.session_state.get(f"w_{key}")
+    reset = bool(held) and not any(choice in options for choice in held)
+    if reset:
+        # every held choice vanished with the options (another dataset's models): Streamlit would keep an empty
+        # choice; start again from the link or the default, as a freshly opened page does (set, so the browser's
+        # copy of the choice is replaced too)
+        st.session_state[f"w_{key}"] = initial
+    value = st.multiselect(label, options, default=None if reset else initial, key=f"w_{key}", **kwargs)
     _to_url(key, [str(v) for v in value])
     return value
 
