@@ -57,7 +57,9 @@ def url_frame(url_key: str, values: Sequence[float], default: int) -> int:
     wanted = _from_url(url_key, None, _number)
     if wanted is None or not len(values):
         return default
-    return int(np.argmin(np.abs(np.asarray(values, dtype=float) - float(wanted))))
+    grid = np.asarray(values, dtype=float)
+    wanted = min(max(wanted, float(grid.min())), float(grid.max()))  # clamped first: a 1,500-digit int has no float
+    return int(np.argmin(np.abs(grid - float(wanted))))
 
 
 def _positioned(fig, frame: int):

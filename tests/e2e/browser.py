@@ -118,5 +118,12 @@ def drag_scrubber(page, chart, fractions, name: str | None = None) -> list[tuple
                 (SCREENSHOTS / f"{name}-{i}.png").write_bytes(page.screenshot())
             seen.append((chart.locator("text.slider-label").first.text_content(), png))
     finally:
+        page.evaluate("() => { window.__aevizDuringDrag = (window.__aevizStates || []).slice(); }")
         page.mouse.up()
     return seen
+
+
+def states_during_drag(page) -> list[str]:
+    """The script states recorded from watch_script_state until the last drag_scrubber let go: on release the
+    scrub follower reruns its own fragment once, to put the position in the URL; while dragging nothing runs."""
+    return page.evaluate("() => window.__aevizDuringDrag || []")

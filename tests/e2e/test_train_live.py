@@ -91,7 +91,7 @@ def test_the_form_keeps_its_choices_after_a_job(page, app_url):
     press_on_slider(page, "Batch size", "End")
     chosen = slider_value(page, "Epochs"), slider_value(page, "Batch size")
     start_training(page, "e2e-kept")
-    page.get_by_text("Saved").first.wait_for(timeout=120_000)
+    page.get_by_text("Saved e2e-kept").wait_for(timeout=120_000)
     wait_idle(page)
     no_exceptions(page)
     assert (slider_value(page, "Epochs"), slider_value(page, "Batch size")) == chosen
