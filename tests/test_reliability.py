@@ -255,6 +255,10 @@ def concurrent_apptests():
     from streamlit.testing.v1 import app_test
     from streamlit.testing.v1.util import patch_config_options
 
+    from_app_test = vars(app_test)
+    BidiComponentManager, DataframeSourceManager = (from_app_test["BidiComponentManager"],
+                                                    from_app_test["DataframeSourceManager"])
+
     class Swapped(Runtime):
         """Receives AppTest's per-run `_instance` assignments."""
 
@@ -265,6 +269,10 @@ def concurrent_apptests():
     runtime.media_file_mgr = MediaFileManager(MemoryMediaFileStorage("/mock/media"))
     runtime.cache_storage_manager = MemoryCacheStorageManager()
     runtime.is_active_session.return_value = True
+    runtime.dataframe_source_mgr = DataframeSourceManager()
+    components = BidiComponentManager()  # what AppTest's own mock runtime carries: pages mount v2 components
+    components.discover_and_register_components(start_file_watching=False)
+    runtime.bidi_component_registry = components
     with mock.patch.object(app_test, "Runtime", Swapped), mock.patch.object(app_test, "PagesManager", Pages), \
             mock.patch.object(PagesManager, "uses_pages_directory", False), \
             mock.patch.object(app_test, "patch_config_options", lambda overrides: contextlib.nullcontext()), \
