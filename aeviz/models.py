@@ -88,13 +88,47 @@ class DenoisingConfig(AEConfig):
 
 @dataclass(frozen=True)
 class SparseConfig(AEConfig):
-    """L1 on the code (and optionally KL sparsity towards a target rate); overcomplete codes allowed."""
+    """Sparse codes, overcomplete allowed. sparsity='l1': a ReLU code and `l1` times its L1 norm. sparsity='kl':
+    a sigmoid code whose mean activation per unit over the batch is pulled towards the rate `kl_target` by
+    `kl_weight` times the summed KL divergence (Ng's sparse autoencoder). The other mode's weight is 0."""
 
     bottleneck: int = 256
-    code_activation: str = "relu"
-    l1: float = 1e-3
-    kl_target: float = 0.0
-    kl_weight: float = 0.0
+    sparsity: str = "l1"
+    # "" and NaN stand for the mode's own default and are resolved below, so metadata always holds real values
+    code_activation: str = ""
+    l1: float = math.nan
+    kl_target: float = math.nan
+    kl_weight: float = math.nan
+
+    def __post_init__(self) -> None:
+        if self.sparsity not in SPARSITY_DEFAULTS:
+            raise ValueError(f"sparsity must be one of {tuple(SPARSITY_DEFAULTS)}, not {self.sparsity!r}")
+        for name, default in SPARSITY_DEFAULTS[self.sparsity].items():
+            value = getattr(self, name)
+            if value == "" or (isinstance(value, float) and math.isnan(value)):
+                object.__setattr__(self, name, default)  # frozen: the one place a field is filled in
+        super().__post_init__()
+        for name in ("l1", "kl_target", "kl_weight"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                    or value < 0:
+                raise ValueError(f"{name} must be a finite number >= 0, not {value!r}")
+        if self.sparsity == "l1" and self.kl_weight > 0:
+            raise ValueError("kl_weight > 0 needs sparsity='kl': a ReLU code has no rate for KL to aim at")
+        if self.sparsity == "kl":
+            if self.l1 > 0:
+                raise ValueError("l1 applies to sparsity='l1'; with sparsity='kl' leave it 0")
+            if self.code_activation != "sigmoid":
+                raise ValueError("sparsity='kl' needs a sigmoid code: its activations are the rates KL compares")
+            if not 0 < self.kl_target < 1:
+                raise ValueError(f"kl_target (rho) must lie strictly between 0 and 1, not {self.kl_target!r}")
+
+
+# What "" / NaN fields of a SparseConfig become; l1 keeps the defaults of the configs saved before KL existed
+SPARSITY_DEFAULTS = {
+    "l1": {"code_activation": "relu", "l1": 1e-3, "kl_target": 0.0, "kl_weight": 0.0},
+    "kl": {"code_activation": "sigmoid", "l1": 0.0, "kl_target": 0.05, "kl_weight": 3e-3},
+}
 
 
 @dataclass(frozen=True)
@@ -219,13 +253,16 @@ class SparseAE(AutoEncoder):
     config_class = SparseConfig
 
     def penalties(self, inputs: torch.Tensor, code: torch.Tensor) -> dict[str, torch.Tensor]:
-        parts = {"l1": self.config.l1 * code.abs().sum(dim=1).mean()}
-        if self.config.kl_weight > 0:
-            rho = self.config.kl_target
-            rate = code.clamp(1e-6, 1 - 1e-6).mean(dim=0)  # (q,) mean activation of each unit
-            kl = rho * torch.log(rho / rate) + (1 - rho) * torch.log((1 - rho) / (1 - rate))
-            parts["kl_sparsity"] = self.config.kl_weight * kl.sum()
-        return parts
+        if self.config.sparsity == "l1":
+            return {"l1": self.config.l1 * code.abs().sum(dim=1).mean()}
+        return {"kl_sparsity": self.config.kl_weight * kl_sparsity(code, self.config.kl_target)}
+
+
+def kl_sparsity(code: torch.Tensor, rho: float, eps: float = 1e-6) -> torch.Tensor:
+    """sum_j KL(rho || rho_hat_j), rho_hat_j the mean of unit j over the batch. A sigmoid code keeps rho_hat in
+    (0, 1); the clamp only stops log(0) when float32 rounds a saturated unit to exactly 0 or 1."""
+    rate = code.mean(dim=0).clamp(eps, 1 - eps)  # (q,)
+    return (rho * torch.log(rho / rate) + (1 - rho) * torch.log((1 - rho) / (1 - rate))).sum()
 
 
 class ContractiveAE(AutoEncoder):
@@ -282,6 +319,8 @@ def model_slug(family: str, config: AEConfig) -> str:
     if isinstance(config, DenoisingConfig):
         spec = parse_noise(config.noise)
         parts.append(f"{spec.kind}{spec.level:g}")
+    if isinstance(config, SparseConfig) and config.sparsity == "kl":
+        parts.append(f"kl{config.kl_target:g}")
     if isinstance(config, VAEConfig) and config.beta != 1.0:
         parts.append(f"beta{config.beta:g}")
     return "-".join(parts)

@@ -25,7 +25,8 @@ MIN_TRAIN_IMAGES = 7  # the kNN-7 score of the codes needs seven training images
 MIN_FOLDER_IMAGES = 9  # a folder splits 80/20, so nine images leave seven to train on
 MAX_SEED = 2**63 - 1
 FOLDER_SIZE = (1, 28, 28)  # the size folder images are read at (imagesets.folder_split)
-FAMILY_FIELDS = {"beta": "beta", "noise": "noise", "l1": "l1", "weight": "weight"}
+FAMILY_FIELDS = {"beta": "beta", "noise": "noise", "sparsity": "sparsity", "l1": "l1", "kl_target": "kl_target",
+                 "kl_weight": "kl_weight", "weight": "weight"}
 
 
 class UsageError(ValueError):
@@ -176,7 +177,18 @@ def config_fields(args, bottleneck: int) -> dict:
         fields[field] = getattr(args, arg)
     if fields.get("loss") == "mse" and "output" not in fields and args.family != "linear":
         fields["output"] = "sigmoid"
+    _check_sparsity(fields)
     return fields
+
+
+def _check_sparsity(fields: dict) -> None:
+    """Each sparsity mode takes its own flags only: a flag the mode would not use is refused, not ignored."""
+    mode = fields.get("sparsity", "l1")
+    unused = ["l1"] if mode == "kl" else ["kl_target", "kl_weight"]
+    given = [f"--{name.replace('_', '-')}" for name in unused if name in fields]
+    if given:
+        raise UsageError(f"{' and '.join(given)} {'is' if len(given) == 1 else 'are'} for --sparsity "
+                         f"{'l1' if mode == 'kl' else 'kl'}, not {mode}")
 
 
 def _checked_config(args, bottleneck: int, shape: tuple[int, int, int]) -> AEConfig:

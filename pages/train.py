@@ -6,14 +6,16 @@ import numpy as np
 import streamlit as st
 
 from aeviz import data, figures, trainjobs, trainsetup, ui, workspaces
-from aeviz.models import make_config, model_slug
+from aeviz.models import SPARSITY_DEFAULTS, make_config, model_slug
 from aeviz.noise import NOISE_KINDS
 from aeviz.train import TrainConfig
 
 FAMILIES = {"dense": "Dense", "conv": "Convolutional", "vae": "Variational (VAE)", "denoising": "Denoising",
-            "sparse": "Sparse (L1 on the code)", "contractive": "Contractive", "linear": "Linear (≈ PCA)"}
+            "sparse": "Sparse (L1 or KL on the code)", "contractive": "Contractive", "linear": "Linear (≈ PCA)"}
 BODIES = {"dense": {}, "dense, hidden 256": {"hidden": (256,)}, "dense, hidden 512-256": {"hidden": (512, 256)},
           "conv": {"arch": "conv"}}
+SPARSITY = {"l1": "L1: ReLU code, penalised by its L1 norm", "kl": "KL: sigmoid code, pulled to a target rate"}
+KL_WEIGHT = SPARSITY_DEFAULTS["kl"]["kl_weight"]
 FOLDER, UPLOAD = "a folder on this server", "images you upload"
 
 st.title("Train an autoencoder")
@@ -114,8 +116,15 @@ def family_fields(family: str, kind: str | None, last: dict) -> dict:
         return {"noise": f"{kind}:{level:g}"}
     if family == "vae":
         return {"beta": st.slider("β: weight of the KL term", 0.0, 10.0, last.get("beta", 1.0), 0.1)}
+    if family == "sparse" and kind == "kl":
+        rho = st.select_slider("Target rate ρ", [0.01, 0.02, 0.05, 0.1, 0.2], last.get("kl_target", 0.05),
+                               help="The mean activation each code unit is pushed towards, over a batch.")
+        return {"sparsity": "kl", "kl_target": rho, "kl_weight": st.select_slider(
+            "KL weight", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2], last.get("kl_weight", KL_WEIGHT),
+            help="Weight of the KL divergences between ρ and each unit's mean activation, summed over units.")}
     if family == "sparse":
-        return {"l1": st.select_slider("L1 weight", [1e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2], last.get("l1", 1e-3))}
+        return {"l1": st.select_slider("L1 weight", [1e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2], last.get("l1", 1e-3),
+                                       help="Weight of the code's L1 norm: the sum of its ReLU activations.")}
     if family == "contractive":
         return {"weight": st.select_slider("Penalty weight", [1e-4, 1e-3, 1e-2, 1e-1], last.get("weight", 1e-3))}
     return {}
@@ -196,8 +205,12 @@ with left:
 with middle:
     family = ui.url_selectbox("Model family", list(FAMILIES), "train_family", format_func=FAMILIES.get)
 with right:
-    kind = ui.url_selectbox("Noise", list(NOISE_KINDS), "train_noise", format_func=lambda k: NOISE_KINDS[k].label) \
-        if family == "denoising" else None
+    if family == "denoising":
+        kind = ui.url_selectbox("Noise", list(NOISE_KINDS), "train_noise", format_func=lambda k: NOISE_KINDS[k].label)
+    elif family == "sparse":
+        kind = ui.url_selectbox("Sparsity", list(SPARSITY), "train_sparsity", format_func=SPARSITY.get)
+    else:
+        kind = None
 if dataset == UPLOAD:
     dataset = ui.upload_training_set("train_upload")
     if dataset is None:

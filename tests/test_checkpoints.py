@@ -43,6 +43,18 @@ def test_round_trip_is_exact(tmp_path, family):
     assert torch.equal(loaded.reconstruct(x), model.reconstruct(x))
 
 
+def test_a_kl_sparse_model_round_trips_exactly(tmp_path):
+    model = build_model("sparse", bottleneck=5, input_shape=(1, 8, 8), sparsity="kl", kl_target=0.1, kl_weight=0.02)
+    loaded = load_checkpoint(save_checkpoint(tmp_path / "kl.safetensors", model, {"dataset": "digits"}))
+    assert loaded.config == model.config and loaded.config.sparsity == "kl" and loaded.config.kl_target == 0.1
+    for key, value in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key
+    x = torch.rand(4, 1, 8, 8)
+    model.eval()
+    assert torch.equal(loaded(x).losses["kl_sparsity"], model(x).losses["kl_sparsity"])
+    assert torch.equal(loaded.encode(x), model.encode(x)) and (loaded.encode(x) < 1).all()
+
+
 def test_crash_mid_save_keeps_previous_file(tmp_path, monkeypatch):
     path = save_checkpoint(tmp_path / "m.safetensors", tiny("dense"), {"dataset": "digits"})
     before = path.read_bytes()

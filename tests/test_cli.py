@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+from aeviz.checkpoints import read_metadata
 from aeviz.cli import main
 
 
@@ -26,6 +27,17 @@ def test_train_zoo_info_end_to_end(tmp_path, capsys, monkeypatch):
     assert main(["info", str(tmp_path / "zoo" / "digits-dense-q2-bce.safetensors")]) == 0
     meta = json.loads(capsys.readouterr().out)
     assert meta["config"]["bottleneck"] == 2 and meta["family"] == "dense"
+
+
+def test_train_a_kl_sparse_model(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("AEVIZ_ZOO_DIR", str(tmp_path / "zoo"))
+    argv = ["train", "--dataset", "digits", "--family", "sparse", "--sparsity", "kl", "--kl-target", "0.1",
+            "--kl-weight", "0.01", "--bottleneck", "8", "--epochs", "1", "--subset", "200", "--out", str(tmp_path)]
+    assert main(argv) == 0
+    assert "saved" in capsys.readouterr().out
+    meta = read_metadata(tmp_path / "digits-sparse-q8-bce-kl0.1.safetensors")
+    assert {k: meta["config"][k] for k in ("sparsity", "code_activation", "l1", "kl_target", "kl_weight")} == {
+        "sparsity": "kl", "code_activation": "sigmoid", "l1": 0.0, "kl_target": 0.1, "kl_weight": 0.01}
 
 
 def test_bad_arguments_give_clear_errors(tmp_path, capsys):

@@ -143,3 +143,72 @@ def test_training_is_deterministic(digits):
         fit(model, digits, TrainConfig(epochs=2, batch_size=64, seed=7))
         results.append(np.concatenate([p.detach().numpy().ravel() for p in model.parameters()]))
     assert np.array_equal(results[0], results[1])
+
+
+def test_kl_sparsity_without_a_mode_is_refused_not_nan():
+    """kl_weight > 0 on the ReLU code with rho = 0 was a NaN loss (0 * log 0); it is now a clear error."""
+    with pytest.raises(ValueError, match="needs sparsity='kl'"):
+        make_config("sparse", kl_weight=0.1)
+    for rho in (0.0, 1.0, -0.1, 1.5):
+        with pytest.raises(ValueError, match="kl_target"):
+            make_config("sparse", sparsity="kl", kl_target=rho)  # -0.1 fails the >= 0 check first
+    for bad in ({"l1": -1e-3}, {"sparsity": "kl", "kl_weight": -1.0}, {"sparsity": "kl", "kl_weight": float("inf")}):
+        with pytest.raises(ValueError, match="finite number >= 0"):
+            make_config("sparse", **bad)
+    with pytest.raises(ValueError, match="needs a sigmoid code"):
+        make_config("sparse", sparsity="kl", code_activation="relu")
+    with pytest.raises(ValueError, match="sparsity must be one of"):
+        make_config("sparse", sparsity="kl2")
+
+
+def test_kl_sparse_code_is_a_rate_and_every_unit_gets_a_gradient():
+    """The KL code is a sigmoid, so each unit's mean is a rate in (0, 1); under ReLU, units above 1 got a
+    clamped rate and no gradient. Here every unit, however large its pre-activation, is pulled to rho."""
+    torch.manual_seed(0)
+    model = tiny("sparse", q=16, sparsity="kl", kl_target=0.05, kl_weight=1.0)
+    last = model.encoder[-1]
+    with torch.no_grad():
+        last.bias[:8] += 4.0  # half the units start far above 1 before the activation
+    out = model(torch.rand(32, 1, 8, 8))
+    assert set(out.losses) == {"recon", "kl_sparsity"} and torch.isfinite(out.loss)
+    assert ((out.code > 0) & (out.code < 1)).all()
+    out.losses["kl_sparsity"].backward()
+    assert (last.bias.grad[:8] > 0).all() and (last.bias.grad != 0).all()  # the big ones are pushed down
+
+
+def test_kl_penalty_matches_its_formula_and_vanishes_at_the_target():
+    from aeviz.models import kl_sparsity
+
+    rho, code = 0.05, torch.tensor([[0.1, 0.05], [0.3, 0.05]])  # unit means 0.2 and 0.05
+    expected = rho * np.log(rho / 0.2) + (1 - rho) * np.log((1 - rho) / 0.8)
+    assert kl_sparsity(code, rho).item() == pytest.approx(expected, rel=1e-5)
+    assert kl_sparsity(torch.full((4, 3), rho), rho).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_sparse_configs_saved_before_kl_load_unchanged():
+    """Old sparse metadata has no 'sparsity' key: it means L1 on a ReLU code, with the same penalty as before."""
+    old = {"bottleneck": 16, "input_shape": [1, 8, 8], "arch": "dense", "hidden": [32], "channels": [4, 8],
+           "loss": "bce", "output": "sigmoid", "code_activation": "relu", "l1": 1e-4, "kl_target": 0.0,
+           "kl_weight": 0.0}
+    config = make_config("sparse", **old)
+    assert config.sparsity == "l1" and config.code_activation == "relu"
+    assert {k: v for k, v in config.to_dict().items() if k != "sparsity"} == {
+        k: tuple(v) if isinstance(v, list) else v for k, v in old.items()}
+    assert make_config("sparse") == make_config("sparse", sparsity="l1", code_activation="relu", l1=1e-3)
+    model = build_model("sparse", config)
+    x = torch.rand(5, 1, 8, 8)
+    out = model(x)
+    assert set(out.losses) == {"recon", "l1"}
+    assert torch.equal(out.losses["l1"], 1e-4 * out.code.abs().sum(dim=1).mean())
+    assert model_slug("sparse", config) == "sparse-h32-q16-bce"
+
+
+def test_kl_defaults_and_slug_keep_it_apart_from_l1():
+    from aeviz.models import series_of
+
+    config = make_config("sparse", sparsity="kl", bottleneck=64)
+    assert (config.code_activation, config.l1, config.kl_target) == ("sigmoid", 0.0, 0.05) and config.kl_weight > 0
+    assert type(config).from_dict(config.to_dict()) == config
+    slug = model_slug("sparse", config)
+    assert slug == "sparse-q64-bce-kl0.05" and slug != model_slug("sparse", make_config("sparse", bottleneck=64))
+    assert series_of(slug) == "sparse-bce-kl0.05" != series_of("sparse-q64-bce")

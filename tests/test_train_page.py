@@ -209,3 +209,17 @@ def test_images_a_student_uploads_train_a_model_that_only_their_session_sees():
     assert by_label(at.run().selectbox, "Model").options == ["my-uploaded-model · yours"]
     other = run_page("pages/home.py", {"dataset": own[0]})
     assert own[0] not in by_label(other.sidebar.selectbox, "Dataset").options
+
+
+def test_a_kl_sparse_model_is_offered_beside_l1():
+    at = run_page(PAGE, {"dataset": "digits", "train_family": "sparse"})
+    assert not at.exception and by_label(at.select_slider, "L1 weight")
+    at = run_page(PAGE, {"dataset": "digits", "train_family": "sparse", "train_sparsity": "kl"})
+    labels = [w.label for w in at.select_slider]
+    assert not at.exception and "L1 weight" not in labels and {"Target rate ρ", "KL weight"} <= set(labels)
+    by_label(at.select_slider, "Target rate ρ").set_value(0.1)
+    at = submit(at, epochs=1, q=8)
+    assert not at.exception and not at.error
+    config = ui.job_manager().snapshot(job_in_url(at)).spec.config
+    assert (config.sparsity, config.code_activation, config.kl_target) == ("kl", "sigmoid", 0.1)
+    assert config.kl_weight == 3e-3 and config.l1 == 0
