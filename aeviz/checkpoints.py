@@ -91,6 +91,19 @@ def versions() -> dict[str, str]:
             "python": platform.python_version()}
 
 
+def machine(**extra) -> dict:
+    """What a timing was measured on: CPU model, logical CPUs this process may use, torch's threads."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        names = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                 if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    except OSError:  # not Linux: platform's (vaguer) name
+        pass
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {"cpu": cpu, "logical_cpus": usable, "torch_threads": torch.get_num_threads(), **extra}
+
+
 def save_checkpoint(path: str | Path, model: AutoEncoder, metadata: dict[str, Any] | None = None) -> Path:
     """Write weights + metadata atomically: a crash at any point leaves the previous file intact."""
     from safetensors.torch import save

@@ -40,6 +40,21 @@ def test_train_a_kl_sparse_model(tmp_path, capsys, monkeypatch):
         "sparsity": "kl", "code_activation": "sigmoid", "l1": 0.0, "kl_target": 0.1, "kl_weight": 0.01}
 
 
+def test_model_card_notes_say_what_the_denoisers_and_bce_figures_mean(tmp_path, monkeypatch):
+    from aeviz.cli import MODEL_CARD_HEAD, card_notes
+
+    monkeypatch.setenv("AEVIZ_ZOO_DIR", str(tmp_path))
+    assert card_notes() == ""  # no reproduce run stored: no notes rather than made-up ones
+    (tmp_path / "reproduce.json").write_text(json.dumps({
+        "datasets": {"mnist": {"bce_floor": 0.0581}, "fashion-mnist": {"bce_floor": 0.2422}},
+        "denoisers": {"mnist-denoising-q32-bce-gaussian0.5": {"noise": "gaussian:0.5", "psnr": 17.48,
+                                                              "psnr_input": 9.38}}}))
+    notes = card_notes()
+    assert "BCE floor" in notes and "mnist 0.058, fashion-mnist 0.242" in notes
+    assert "gaussian:0.5" in notes and "17.48 dB" in notes and "9.38 dB" in notes and "clean input" in notes
+    assert "mean of per-image PSNR" in MODEL_CARD_HEAD and "clean test images" in MODEL_CARD_HEAD
+
+
 def test_bad_arguments_give_clear_errors(tmp_path, capsys):
     assert main(["info", str(tmp_path / "nope.safetensors")]) == 1
     assert "no such checkpoint" in capsys.readouterr().err

@@ -58,18 +58,59 @@ def test_from_metadata():
 def test_rows_take_metadata_then_computed_then_pending(zoo_digits):
     class Info:  # what build_rows reads of a CheckpointInfo, for a model trained without evaluate()
         key = label = "digits-mine-q3 · yours"
-        series, bottleneck, metrics = "mine", 3, {}
+        series, bottleneck, metrics, metadata = "mine", 3, {}, {"hash": "abc"}
 
     models = [*zoo_digits, Info()]
     rows = knn.build_rows("digits", 64, models, None, {})
     assert rows[0].name == "raw pixels" and rows[0].dims == 64 and rows[0].source == "pending"
     mine = next(r for r in rows if r.name == "mine-q3 · yours")
     assert mine.source == "pending" and mine.accuracy is None
-    assert {r.source for r in rows[1:] if r.name != "mine-q3 · yours"} == {"checkpoint"}
+    assert {r.source for r in rows if r.series not in ("pixels", "pca", "mine")} == {"checkpoint"}
     rows = knn.build_rows("digits", 64, models, (0.98, 0.1), {"digits-mine-q3 · yours": (0.5, 0.2)})
     mine = next(r for r in rows if r.name == "mine-q3 · yours")
     assert (rows[0].accuracy, rows[0].source) == (0.98, "computed") and (mine.accuracy, mine.source) == (0.5,
                                                                                                          "computed")
+
+
+def test_pca_rows_sit_at_every_code_size_of_the_models(zoo_digits):
+    rows = knn.build_rows("digits", 64, zoo_digits, (0.98, 0.1), {}, pca={8: (0.97, 0.01)})
+    pca = [r for r in rows if r.series == "pca"]
+    # every zoo size below the 64 pixels (a 64-d "code" of 8x8 images is no reduction)
+    assert [r.dims for r in pca] == sorted({m.bottleneck for m in zoo_digits if m.bottleneck < 64}) == [2, 4, 8, 16]
+    assert [r.name for r in pca][2] == "PCA-8" and (pca[2].accuracy, pca[2].source) == (0.97, "computed")
+    assert {r.source for r in pca if r.dims != 8} == {"pending"}
+    assert "PCA-8" in knn.table(rows)["codes of"]
+    assert "PCA" in [t.name for t in knn.figure(rows).data]
+
+
+def test_pca_knn_on_digits_is_real_and_cached(monkeypatch):
+    accuracy, _ = knn.pca_knn("digits", 8)
+    assert 0.9 < accuracy < 1  # 8 principal components of 8x8 digits keep most of the class
+    assert knn.pca_knn("digits", 2)[0] < accuracy  # fewer components, less
+    monkeypatch.setattr(knn, "knn_accuracy", lambda *a, **k: pytest.fail("recomputed"))
+    assert knn.pca_knn("digits", 8)[0] == accuracy
+
+
+def test_shipped_run_figures_win_over_checkpoint_times(zoo_digits):
+    dense8 = next(m for m in zoo_digits if m.series == "dense-bce" and m.bottleneck == 8)
+    ship = knn.Shipped((0.97, 9.0), {8: (0.96, 0.2)}, {dense8.metadata["hash"]: (0.95, 0.3)}, "a test machine")
+    rows = knn.build_rows("digits", 64, zoo_digits, None, {}, ship=ship)
+    by = {r.name: r for r in rows}
+    assert (by["raw pixels"].seconds, by["raw pixels"].source) == (9.0, "shipped")
+    assert (by["PCA-8"].accuracy, by["PCA-8"].source) == (0.96, "shipped")
+    assert (by["dense-q8-bce"].seconds, by["dense-q8-bce"].source) == (0.3, "shipped")
+    assert by["conv-q8-bce"].source == "checkpoint"  # not in that run: its training-time figure, so labelled
+    assert set(knn.table(rows)["from"]) == {"shipped run", "at training", "pending"}
+
+
+def test_pca_verdict_is_computed_from_the_numbers():
+    row = lambda name, series, q, acc: knn.KnnRow(name, series, q, acc, 0.1, "shipped")  # noqa: E731
+    rows = [row("PCA-2", "pca", 2, 0.40), row("d2", "dense-bce", 2, 0.42), row("PCA-8", "pca", 8, 0.899),
+            row("d8", "dense-bce", 8, 0.895), row("c8", "conv-bce", 8, 0.93)]
+    verdict = knn.pca_verdict(rows)
+    assert "q = 8 (PCA-8 89.9 % vs 89.5 %)" in verdict and "not from the autoencoder" in verdict
+    assert "ahead at q = 2 (PCA-2 40.0 % vs 42.0 %)" in verdict
+    assert knn.pca_verdict(rows[2:4]).count("q =") == 1 and knn.pca_verdict(rows[:1]) == ""
 
 
 def test_published_figures_sit_beside_the_matching_rows():
@@ -77,28 +118,43 @@ def test_published_figures_sit_beside_the_matching_rows():
         def __init__(self, series, q):
             self.key = self.label = f"mnist-{series}-q{q}"
             self.series, self.bottleneck = series, q
-            self.metrics = {"knn7": 0.8, "knn7_seconds": 0.1}
+            self.metrics, self.metadata = {"knn7": 0.8, "knn7_seconds": 0.1}, {}
 
     rows = knn.build_rows("mnist", 784, [Info("dense-bce", 8), Info("conv-bce", 8), Info("dense-bce", 2)],
                           (0.969, 20.0), {})
     published = {r.name: r.published for r in rows}
-    assert published == {"raw pixels": 0.964, "conv-bce-q8": None, "dense-bce-q2": None, "dense-bce-q8": 0.89}
+    assert published == {"raw pixels": 0.964, "PCA-2": None, "PCA-8": None, "conv-bce-q8": None,
+                         "dense-bce-q2": None, "dense-bce-q8": 0.89}  # no conv or PCA row borrows the dense figure
     assert knn.published("fashion-mnist", 16) == 0.836 and knn.published("digits", "raw") is None
     table = knn.table(rows)
+    column = f"published % ({knn.ARTICLE_SHORT})"  # the column names where its figures were published
     assert len({len(v) for v in table.values()}) == 1 and table["kNN-7 %"][0] == 96.9
-    assert table["published %"] == [96.4, None, None, 89.0]
+    assert table[column] == [96.4, None, None, None, None, 89.0]
     digits_rows = knn.build_rows("digits", 64, [Info("dense-bce", 8)], (0.98, 0.1), {})
-    assert "published %" not in knn.table(digits_rows)  # no literature figure: no column of blanks
+    assert column not in knn.table(digits_rows)  # no literature figure: no column of blanks
     fig = knn.figure(rows)
     names = [t.name for t in fig.data]
-    assert names == ["conv-bce", "dense-bce", "published"]
+    assert names == ["conv-bce", "dense-bce", "published (dense AE)"]  # PCA pending here: no bars yet
     assert fig.layout.shapes and "raw pixels 96.9 %" in fig.layout.annotations[0].text
 
 
-def test_the_raw_pixel_figure_shipped_with_the_zoo_is_used(tmp_path, monkeypatch):
+def test_only_article_figures_are_published():
+    flat = {v for figures in knn.PUBLISHED.values() for v in figures.values()}
+    assert flat == {0.964, 0.89, 0.854, 0.799, 0.836}  # MNIST raw, 8-d; Fashion raw, 8-d, 16-d: the article's
+    assert "Tables 1-2" in knn.ARTICLE and "Keras" in knn.ARTICLE
+
+
+def test_the_figures_shipped_with_the_zoo_are_used(tmp_path, monkeypatch):
     monkeypatch.setenv("AEVIZ_ZOO_DIR", str(tmp_path))
-    assert knn.shipped_raw("mnist") is None
-    rows = [{"features": "raw pixels", "dims": 784, "accuracy": 0.969, "seconds": 13.3, "published": 0.964}]
-    (tmp_path / "reproduce.json").write_text(json.dumps({"datasets": {"mnist": {"knn": rows}}}))
-    assert knn.shipped_raw("mnist") == (0.969, 13.3)
+    assert knn.shipped_raw("mnist") is None and knn.shipped("mnist").machine == ""
+    rows = [{"features": "raw pixels", "series": "pixels", "dims": 784, "accuracy": 0.969, "seconds": 13.3},
+            {"features": "PCA-8", "series": "pca", "dims": 8, "accuracy": 0.899, "seconds": 0.4},
+            {"features": "dense-q8-bce", "series": "dense-bce", "dims": 8, "accuracy": 0.895, "seconds": 0.5,
+             "hash": "h8"}]
+    machine = {"cpu": "Test CPU", "logical_cpus": 2, "torch_threads": 2, "knn_threads": 1}
+    (tmp_path / "reproduce.json").write_text(json.dumps({"datasets": {"mnist": {"knn": rows}}, "machine": machine,
+                                                         "measured": "2026-01-02"}))
+    ship = knn.shipped("mnist")
+    assert ship.raw == (0.969, 13.3) and ship.pca == {8: (0.899, 0.4)} and ship.models == {"h8": (0.895, 0.5)}
+    assert ship.machine == "Test CPU (2 logical CPUs, torch on 2 threads, kNN on 1 thread), 2026-01-02"
     assert knn.shipped_raw("fashion-mnist") is None

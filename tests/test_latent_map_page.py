@@ -103,13 +103,16 @@ def test_unknown_url_values_fall_back_to_defaults():
     assert at.radio(key="w_map_split").value == "test"
 
 
-def test_knn_panel_lists_raw_pixels_and_every_model():
+def test_knn_panel_lists_raw_pixels_pca_and_every_model():
     at = settle(ok(open_page(map_method="pca")))
     table = at.dataframe[0].value
-    assert list(table["codes of"][:1]) == ["raw pixels"] and len(table) == 1 + len(checkpoints.list_checkpoints(
-        dataset="digits"))
-    assert table["kNN-7 %"][0] > 95 and set(table["from"]) == {"computed", "checkpoint"}
+    models = checkpoints.list_checkpoints(dataset="digits")
+    pca = [f"PCA-{q}" for q in sorted({m.bottleneck for m in models if m.bottleneck < 64})]
+    assert list(table["codes of"][:1 + len(pca)]) == ["raw pixels", *pca] and len(table) == 1 + len(pca) + len(models)
+    assert table["kNN-7 %"][0] > 95 and table["kNN-7 %"].notna().all()
+    assert set(table["from"]) <= {"shipped run", "this server", "at training"}
     assert at.dataframe[0].proto.placeholder == "—"  # a missing figure (no published one) is a dash, not "None"
+    assert "PCA of the same size" in texts(at)  # the verdict, from the numbers
 
 
 def test_map_jobs_name_each_map_as_the_radio_does():

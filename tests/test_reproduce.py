@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from aeviz import reproduce
+from aeviz import data, knn, metrics, reproduce
 
 
 def test_shoe_ranks_count_the_digits_above_each_shoe():
@@ -43,3 +43,56 @@ def test_results_round_trip_through_the_zoo_folder(tmp_path, monkeypatch):
     assert reproduce.load_results() == {"datasets": {}}
     reproduce.results_path().write_text("{broken")
     assert reproduce.load_results() is None
+
+
+def test_knn_rows_measure_pca_at_every_zoo_size_and_lend_no_conv_row_a_published_figure(monkeypatch):
+    infos = [i for i in reproduce.scan_checkpoints()[0] if i.dataset == "digits" and i.bottleneck == 8
+             and i.series in ("dense-bce", "conv-bce")]
+    monkeypatch.setitem(reproduce.PUBLISHED["knn"], "digits", {"raw": 0.9, "8": 0.5})  # a made-up article
+    rows = reproduce.knn_rows("digits", infos)
+    by = {r["features"]: r for r in rows}
+    assert list(by) == ["raw pixels", "PCA-8", "conv-q8-bce", "dense-q8-bce"]
+    assert by["PCA-8"]["series"] == "pca" and 0.9 < by["PCA-8"]["accuracy"] < 1 and by["PCA-8"]["seconds"] > 0
+    assert by["dense-q8-bce"]["published"] == 0.5 and by["conv-q8-bce"]["published"] is None
+    dense = next(i for i in infos if i.series == "dense-bce")
+    assert by["raw pixels"]["published"] == 0.9 and by["dense-q8-bce"]["hash"] == dense.metadata["hash"]
+
+
+def test_knn_table_shows_pca_and_names_the_article_only_beside_published_figures():
+    row = lambda f, s, q, acc, pub=None: {"features": f, "series": s, "dims": q, "accuracy": acc,  # noqa: E731
+                                          "seconds": 0.5, "published": pub}
+    knn_rows = [row("raw pixels", "pixels", 784, 0.969, 0.964), row("dense-q8-bce", "dense-bce", 8, 0.895, 0.89),
+                row("PCA-8", "pca", 8, 0.899), row("conv-q8-bce", "conv-bce", 8, 0.931),
+                row("vae-h256-q16-bce", "vae-h256-bce", 16, 0.97)]
+    results = {"datasets": {"mnist": {"knn": knn_rows, "pca": [], "bce_vs_mse": {}, "denoising": [],
+                                      "bce_floor": 0.058}, "digits": {"knn": knn_rows[:1], "bce_floor": 0.2}}}
+    shown = reproduce.tables(results)["knn"]
+    assert [r["features"] for r in shown] == ["raw pixels", "dense-q8-bce", "PCA-8", "conv-q8-bce"]  # no vae, digits
+    assert [r["published"] for r in shown] == ["96.4 %", "89.0 %", "—", "—"]
+    assert [r["published in"] for r in shown] == [knn.ARTICLE_SHORT] * 2 + ["—"] * 2
+    verdict = reproduce.knn_verdicts(results)
+    assert list(verdict) == ["mnist"] and "PCA-8 89.9 % vs 89.5 %" in verdict["mnist"]
+
+
+def test_published_holds_only_article_figures_and_our_runs_are_labelled_ours():
+    pub = json.dumps(reproduce.PUBLISHED)
+    for ours in ("0.86", "0.95", "0.9998", "0.02688", "0.02686"):  # our reference run's, not the article's
+        assert ours not in pub
+    assert reproduce.PUBLISHED["source"] == knn.ARTICLE and reproduce.PUBLISHED["shoe"]["error"] == 0.062
+    assert "ours" in reproduce.REFERENCE["how"] or "our" in reproduce.REFERENCE["how"]
+    assert reproduce.REFERENCE["linear_vs_pca_q16"]["clipped"] is False
+
+
+def test_unclipped_pca_matches_the_reference_and_the_mse_verdict_is_per_dataset():
+    rows = reproduce.pca_rows("digits", [])
+    assert all(r["pca unclipped"] >= r["pca"] - 1e-9 for r in rows)  # clipping to [0,1] only ever helps
+    fake = [{"q": 2, "pca": 0.05, "dense-bce": 0.06}, {"q": 8, "pca": 0.03, "dense-bce": 0.02}]
+    assert reproduce.mse_vs_pca(fake) == "dense-bce loses to PCA at q = 2 (of 2 sizes)"
+    assert reproduce.mse_vs_pca(fake[1:]) == "dense-bce loses to PCA at no q (of 1 size)"
+
+
+def test_bce_floor_is_the_mean_binary_entropy_of_the_test_pixels():
+    floor = reproduce.bce_floor("digits")
+    x = data.load_dataset("digits", "test").images
+    assert 0 < floor < metrics.image_errors(x, x, "bce").mean() + 1e-4  # a perfect copy scores just the floor
+    assert floor == pytest.approx(metrics.image_errors(x, x, "bce").mean(), rel=1e-3)

@@ -231,18 +231,23 @@ def _left(job) -> str:
 
 
 def knn_rows(ctx: Context):
-    """The kNN panel's rows (aeviz.knn.KnnRow) and the background jobs still computing some of them."""
+    """The kNN panel's rows (aeviz.knn.KnnRow), the background jobs still computing some of them, and the
+    shipped run's figures (aeviz.knn.Shipped: its machine goes in the caption)."""
     import functools
 
     from .. import background, knn
 
     jobs, pending, computed = background_jobs(), [], {}
-    shipped = knn.shipped_raw(ctx.dataset)
-    raw = None if shipped is not None else jobs.submit(
+    ship, pixels = knn.shipped(ctx.dataset), int(np.prod(ctx.test.shape))
+    raw = None if ship.raw is not None else jobs.submit(
         f"knn|pixels|{ctx.dataset}", functools.partial(_raw_knn_job, ctx.dataset),
         label=f"kNN-7 on the raw pixels of {ctx.dataset}", expected_s=None, kind="knn|pixels")
+    missing = tuple(q for q in knn.pca_sizes(ctx.models, pixels) if q not in ship.pca)
+    pca = None if not missing else jobs.submit(
+        f"knn|pca|{ctx.dataset}|{missing}", functools.partial(_pca_knn_job, ctx.dataset, missing),
+        label=f"kNN-7 on the PCA codes of {ctx.dataset}", expected_s=None, kind="knn|pca")
     for info in ctx.models:
-        if knn.from_metadata(info.metrics) is None:
+        if info.metadata.get("hash") not in ship.models and knn.from_metadata(info.metrics) is None:
             try:
                 model = get_model(info)
             except (CheckpointError, OSError):  # a damaged file: its row stays pending, the page goes on
@@ -253,9 +258,10 @@ def knn_rows(ctx: Context):
             if job.state == background.DONE:
                 computed[info.key] = job.result
             pending.append(job)
-    pending = [j for j in [raw, *pending] if j is not None and not j.done]
-    result = shipped if raw is None else raw.result if raw.state == background.DONE else None
-    return knn.build_rows(ctx.dataset, int(np.prod(ctx.test.shape)), ctx.models, result, computed), pending
+    pending = [j for j in [raw, pca, *pending] if j is not None and not j.done]
+    done = lambda job: job.result if job is not None and job.state == background.DONE else None  # noqa: E731
+    rows = knn.build_rows(ctx.dataset, pixels, ctx.models, done(raw), computed, done(pca), ship)
+    return rows, pending, ship
 
 
 def _raw_knn_job(dataset: str, job):
@@ -268,8 +274,21 @@ def _raw_knn_job(dataset: str, job):
         return knn.raw_pixels_knn(dataset)
 
 
+def _pca_knn_job(dataset: str, sizes: tuple[int, ...], job):
+    from threadpoolctl import threadpool_limits
+
+    from .. import knn
+
+    job.set_stage("projecting both splits on the PCA components and classifying the test codes")
+    with threadpool_limits(1):  # as the raw-pixel job: one core, times comparable with the shipped run's
+        return {q: knn.pca_knn(dataset, q) for q in sizes}
+
+
 def _codes_knn_job(model, content_hash: str, train, test, job):
+    from threadpoolctl import threadpool_limits
+
     from .. import knn
 
     job.set_stage("encoding both splits and classifying the test codes")
-    return knn.codes_knn(model, content_hash, train, test)
+    with threadpool_limits(1):  # as the raw-pixel job: one core, times comparable with the shipped run's
+        return knn.codes_knn(model, content_hash, train, test)
