@@ -83,6 +83,17 @@ def rank_among(values, reference: np.ndarray) -> np.ndarray:
     return 1 + len(ref) - np.searchsorted(ref, np.asarray(values, np.float64), side="right")
 
 
+def median_rank(scores_in: np.ndarray, scores_out: np.ndarray) -> str:
+    """'3 of 10,000': the median over the injected images of each one's rank among the test images alone.
+
+    Ranking among test and injected images together would let the injected push each other down: 100 shoes
+    that all beat every digit would read '50 of 10,100' instead of '1 of 10,000'.
+    """
+    middle = float(np.median(rank_among(scores_out, scores_in)))
+    shown = f"{middle:,.0f}" if middle.is_integer() else f"{middle:,.1f}"  # an even count can fall between ranks
+    return f"{shown} of {len(scores_in):,}"
+
+
 def threshold_at(scores: np.ndarray, flag_percent: float) -> float:
     """The score above which `flag_percent` % of `scores` lie."""
     return float(np.quantile(np.asarray(scores, np.float64), 1 - flag_percent / 100))

@@ -87,7 +87,7 @@ def scrub(result: Sweep, kind: str, *, theme: str = "light"):
 
 def psnr_curves(models: Mapping[str, AutoEncoder], x, kind: str, *, steps: int = CURVE_STEPS,
                 seed: int = 0) -> dict[str, np.ndarray]:
-    """Mean PSNR over the images at each level: 'levels' (L,), 'noisy' (L,) and one (L,) per model."""
+    """The mean of per-image PSNR at each level: 'levels' (L,), 'noisy' (L,) and one (L,) per model."""
     result = sweep(models, x, kind, levels(kind, steps), seed=seed)
     return {"levels": result.levels, **{k: v.mean(axis=1) for k, v in result.psnr.items()}}
 
@@ -130,8 +130,9 @@ def curve_figure(curves: Mapping[str, np.ndarray], kind: str, *, trained_at: flo
         fig.add_vline(x=trained_at * scale, line=dict(color="#888888", dash="dot"),
                       annotation_text="training noise", annotation_position="top")
     unit = "" if kind == "gaussian" else " (%)"
-    fig.update_layout(xaxis_title=f"{spec.label} {spec.param}{unit}", yaxis_title="mean PSNR (dB), higher is better",
-                      height=420, margin=dict(l=50, r=10, t=30, b=50), legend=dict(orientation="h", y=-0.2))
+    fig.update_layout(xaxis_title=f"{spec.label} {spec.param}{unit}",
+                      yaxis_title="mean per-image PSNR (dB), higher is better", height=420,
+                      margin=dict(l=50, r=10, t=30, b=50), legend=dict(orientation="h", y=-0.2))
     return fig
 
 

@@ -279,7 +279,8 @@ def scatter_map(points, labels, class_names: Sequence[str], *, customdata=None, 
 # --- issue 8: live training curves ----------------------------------------------------------------------
 
 def loss_curves(steps: Sequence, tests: Sequence, epochs: int, *, height: int = 380):
-    """Train losses by fractional epoch (one line per loss part, recon solid) and test recon per epoch.
+    """Train losses by fractional epoch (one line per loss part, recon solid) and test recon per epoch; a
+    denoiser's test images are corrupted like its training images (see train._mean_losses), so the two compare.
 
     `steps` holds (epoch as float, {part: loss}) pairs, `tests` (epoch, {part: loss}); the x axis spans
     all `epochs` from the start, so a growing curve fills the plot as training goes on.
@@ -294,7 +295,8 @@ def loss_curves(steps: Sequence, tests: Sequence, epochs: int, *, height: int = 
                         name=f"train {part}", line=line)
     fig.add_scatter(x=[e for e, _ in tests], y=[losses.get("recon") for _, losses in tests], name="test recon",
                     mode="lines+markers", line=dict(color=PALETTE[1], width=3))
-    fig.update_layout(height=height, yaxis=dict(title="loss per pixel (log)", type="log"),
+    # Only the reconstruction part is a mean per pixel: a sparse L1 or contractive penalty is a sum per image
+    fig.update_layout(height=height, yaxis=dict(title="loss (log); recon: mean per pixel", type="log"),
                       xaxis=dict(title="epoch", range=[0, max(1, epochs)]), legend=dict(orientation="h", y=1.1),
                       margin=dict(t=40, b=40, l=60, r=10))
     return fig

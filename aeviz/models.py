@@ -202,11 +202,14 @@ class AutoEncoder(nn.Module):
         pred = torch.sigmoid(raw) if self.config.output == "sigmoid" else raw
         return F.mse_loss(pred, target)
 
-    def corrupt(self, x: torch.Tensor) -> torch.Tensor:
+    def corrupt(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """What the encoder sees in training (the image itself, but for a denoiser)."""
         return x
 
-    def forward(self, x: torch.Tensor) -> Output:
-        inputs = self.corrupt(x) if self.training else x
+    def forward(self, x: torch.Tensor, inputs: torch.Tensor | None = None) -> Output:
+        """Losses of rebuilding x from `inputs` (by default x, corrupted in training)."""
+        if inputs is None:
+            inputs = self.corrupt(x) if self.training else x
         code = self.encode(inputs)
         raw = self.decode_raw(code)
         losses = {"recon": self.recon_loss(raw, x), **self.penalties(inputs, code)}
@@ -231,8 +234,8 @@ class VAE(AutoEncoder):
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.encode_stats(x)[0]
 
-    def forward(self, x: torch.Tensor) -> Output:
-        mu, logvar = self.encode_stats(x)
+    def forward(self, x: torch.Tensor, inputs: torch.Tensor | None = None) -> Output:
+        mu, logvar = self.encode_stats(x if inputs is None else inputs)
         code = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if self.training else mu
         raw = self.decode_raw(code)
         kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(dim=1).mean()
@@ -244,9 +247,9 @@ class VAE(AutoEncoder):
 class DenoisingAE(AutoEncoder):
     config_class = DenoisingConfig
 
-    def corrupt(self, x: torch.Tensor) -> torch.Tensor:
+    def corrupt(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         spec = parse_noise(self.config.noise)
-        return add_noise(x, spec.kind, spec.level)
+        return add_noise(x, spec.kind, spec.level, generator=generator)
 
 
 class SparseAE(AutoEncoder):

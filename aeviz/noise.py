@@ -22,12 +22,14 @@ class NoiseKind:
 
 
 NOISE_KINDS: dict[str, NoiseKind] = {
-    "gaussian": NoiseKind("Gaussian", "sigma", 0.0, 1.0, 0.5, "adds N(0, sigma²) to every pixel"),
+    "gaussian": NoiseKind("Gaussian", "sigma", 0.0, 1.0, 0.5,
+                          "adds N(0, sigma²) to every pixel, then clips the result to [0, 1]"),
     "salt_pepper": NoiseKind("Salt & pepper", "p", 0.0, 0.5, 0.2,
                              "sets a fraction p of pixels to black or white, with equal chance"),
     "masking": NoiseKind("Masking", "p", 0.0, 0.7, 0.3, "sets a random fraction p of pixels to black"),
     "occlusion": NoiseKind("Occlusion", "area", 0.0, 0.5, 0.2,
-                           "blacks out one random square block covering a fraction `area` of the image"),
+                           "blacks out one random square block covering about a fraction `area` of the image "
+                           "(its side is rounded to whole pixels)"),
 }
 
 # Levels beyond these make no sense whatever the slider says (a fraction above 1, a negative sigma).

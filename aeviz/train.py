@@ -96,12 +96,17 @@ def _optimizer(model: AutoEncoder, lr: float, device: torch.device) -> torch.opt
 
 
 def _mean_losses(model: AutoEncoder, x: torch.Tensor, batch: int = 2048) -> dict[str, float]:
+    """Test losses on the inputs the model trains on: a denoiser's test images are corrupted like its training
+    images (one fixed draw, the same every epoch), so its test curve compares with its train curve. On clean
+    inputs a finished MNIST denoiser reads 0.196 against 0.124 in training, which looks like overfitting; on
+    noisy ones it reads 0.124."""
     model.eval()
     totals: dict[str, float] = {}
+    noise = torch.Generator(device=x.device).manual_seed(0)  # its own: the training draws stay as they were
     with torch.inference_mode():
         for start in range(0, len(x), batch):
             chunk = x[start:start + batch]
-            for name, value in model(chunk).losses.items():
+            for name, value in model(chunk, inputs=model.corrupt(chunk, noise)).losses.items():
                 totals[name] = totals.get(name, 0.0) + float(value) * len(chunk)
     model.train()
     return {name: total / len(x) for name, total in totals.items()}

@@ -91,19 +91,22 @@ ranks = anomaly.ranks(scores)
 n_test, out_label = len(scores_in), "your images" if source == "your images" else f"injected {source}"
 det = once("detection", scores_in, scores_out) if len(scores_out) else None
 if det is not None:
-    out_ranks = ranks[n_test:]
+    out_ranks = anomaly.rank_among(scores_out, scores_in)  # among the test images alone, not each other
     m1, m2, m3 = st.columns(3)
     m1.metric("AUROC", f"{det.auroc:.3f}", help="1.0: every injected image outranks every test image; 0.5: chance")
     m2.metric("Average precision", f"{det.average_precision:.3f}",
               help=f"A random ranking scores {det.prevalence:.3f} (the share of injected images).")
-    m3.metric("Median rank of an injected image", f"{int(np.median(out_ranks)):,} of {len(scores):,}")
-    order = np.argsort(out_ranks)  # most obvious first
+    m3.metric("Median rank of an injected image", anomaly.median_rank(scores_in, scores_out),
+              help=f"Each injected image is ranked among the {n_test:,} test images alone: #1 = no test image "
+                   "scores higher.")
+    order = np.argsort(-scores_out, kind="stable")  # most obvious first
     rows = [order[:12], order[-12:]] if len(order) > 24 else [order[i:i + 12] for i in range(0, len(order), 12)]
     ui.picture(figures.compose_grid([batch[r, 0] for r in rows], scale=max(1, 84 // ctx.test.shape[-1]),
                                     cell_labels=[[f"#{out_ranks[i]:,}" for i in r] for r in rows],
                                     row_labels=["found first", "hid best"] if len(order) > 24 else None,
                                     theme=ui.theme_type()),
-               caption="Injected images and their rank among all images (#1 = the largest error of all).")
+               caption=f"Injected images and their rank among the {n_test:,} test images (#1 = no test image "
+                       "scores higher).")
 
 
 @st.fragment
@@ -138,10 +141,11 @@ def gallery_view(scores, ranks, batch, names, model, metric, model_name):
     test_np, labels = ctx.test.images.numpy(), ctx.test.labels.numpy()
     describe = lambda i: ctx.test.classes[labels[i]] if i < n_test else f"{names[i - n_test]}*"
     picked = {}
+    pool = f"the {n_test:,} test images" if len(scores) == n_test else f"all {len(scores):,} test and injected images"
     for title, idx in (("Worst: the largest errors", order[:k]), ("Best: the smallest errors", order[::-1][:k])):
         originals = anomaly.take(test_np, batch, idx)
         captions = [[describe(i) for i in idx], [f"#{ranks[i]:,}" for i in idx], [f"{scores[i]:.3g}" for i in idx]]
-        st.markdown(f"**{title}** (class, rank, score; * = injected; output of `{model_name}`)")
+        st.markdown(f"**{title}** (class, rank among {pool}, score; * = injected; output of `{model_name}`)")
         ui.picture(gallery_png(originals, captions, model.metadata["hash"], metric, ui.theme_type(), model))
         picked |= {f"rank {ranks[i]:,}: {'test #' + str(i) if i < n_test else 'injected'} ({describe(i)})": i
                    for i in idx}

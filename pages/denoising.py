@@ -11,8 +11,8 @@ ui.explain(
     "A **denoising autoencoder** is fed corrupted images but graded against the clean originals, so it cannot "
     "just copy its input: it has to learn what digits (or clothes) look like.",
     "Drag the **level slider under the pictures**: every position was computed in one batch, so the images "
-    "follow your hand without a reload. The number under each picture is its **PSNR** against the clean image "
-    "(higher is closer).", slider="dn_scrub")
+    "follow your hand without a reload. The number under each noisy or rebuilt picture is its **PSNR** against "
+    "the clean image, in dB (higher is closer; *exact*: identical).", slider="dn_scrub")
 
 ctx = ui.page_context(need_models=False)  # its own message when its family is missing
 by_arch = denoise.denoisers(ctx.models)
@@ -30,7 +30,8 @@ with controls:
     with st.popover("Models", width="stretch"):
         chosen = [ui.url_selectbox(f"Denoising AE ({arch})", group, f"dn_{arch}", group[0],
                                    format_func=lambda m: m.label) for arch, group in by_arch.items()]
-        st.caption("Each is compared with the plain autoencoder of the same architecture and code size.")
+        st.caption("Each is compared with the plain autoencoder of the same architecture and code size, where "
+                   "there is one.")
 
 
 def row_models(infos) -> dict:
@@ -76,6 +77,7 @@ mark = next((level for k, level in trained if k == kind), None)
 st.plotly_chart(curves(keys, ctx.dataset, kind, mark, models), width="stretch", config={"displayModeBar": False},
                 key="dn_curve")
 seen = ", ".join(f"{NOISE_KINDS[k].label} noise at {v:g}" for k, v in sorted(trained)) or "their own training noise"
-st.caption(f"Mean PSNR over the first {denoise.CURVE_IMAGES} test images, {denoise.CURVE_STEPS} levels, computed "
-           "once and kept on disk. The dashed line is the corrupted input itself: a model helps where its line "
-           f"is above it. The denoising models saw only {seen} during training.")
+st.caption(f"PSNR of each of the first {denoise.CURVE_IMAGES} test images, then averaged (the mean of per-image "
+           f"PSNR, not the PSNR of the mean error), at {denoise.CURVE_STEPS} levels; computed once and kept on "
+           "disk. The dashed line is the corrupted input itself: a model helps where its line is above it. The "
+           f"denoising models saw only {seen} during training.")

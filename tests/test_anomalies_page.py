@@ -33,7 +33,10 @@ def test_shoes_injected_into_mnist_are_found():
     shoes = at.multiselect(key="w_err_cls_fashion-mnist").value
     assert [str(c) for c in shoes] == ["5", "7", "9"]  # sandal, sneaker, ankle boot
     assert float(metric(at, "AUROC")) > 0.9 and float(metric(at, "Average precision")) > 0.5
-    assert metric(at, "Median rank of an injected image").endswith("of 10,100")
+    assert metric(at, "Median rank of an injected image") == "1 of 10,000"  # among the test images alone
+    captions = [img.caption for element in at.get("image") for img in element.proto.imgs]
+    assert any(c.startswith("Injected images and their rank among the 10,000 test images") for c in captions)
+    assert any("rank among all 10,100 test and injected images" in m.value for m in at.markdown)
     assert "of 100** injected fashion-mnist" in threshold_line(at)
     assert len(at.get("image")) == 3  # where the injected landed, the worst and the best galleries
     assert len(at.get("plotly_chart")) == 3  # histogram, ROC curve, per-class boxes
@@ -56,6 +59,7 @@ def test_without_injection_the_gallery_ranks_test_images_and_can_send_one():
     at = run_page(PAGE, {"dataset": "mnist", "err_src": "none"})
     assert not at.exception, [e.value for e in at.exception]
     assert not at.metric and len(at.get("image")) == 2
+    assert any("rank among the 10,000 test images" in m.value for m in at.markdown)
     choice = next(s for s in at.selectbox if s.label.startswith("Send an image"))
     assert choice.value.startswith("rank 1: test #")
     next(b for b in at.button if b.label == "Send to your images").click().run()
@@ -67,11 +71,12 @@ def test_your_own_images_can_be_injected():
     at = run_page(PAGE, {"dataset": "mnist", "err_src": "your images"})
     blob = np.zeros((28, 28), np.float32)
     blob[4:24, 4:24] = 1.0  # a filled square: nothing like a digit
-    at.session_state[STORE] = [images.Preprocessed(blob, (), False, "square")]
+    at.session_state[STORE] = [images.Preprocessed(blob, (), False, f"square {i}") for i in range(3)]
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert metric(at, "AUROC") == "1.000"  # a filled square is worse than every test digit
-    assert metric(at, "Median rank of an injected image") == "1 of 10,001"
+    # three alike, each worse than every test digit: each is #1 among the test images (among all, #1 to #3)
+    assert metric(at, "Median rank of an injected image") == "1 of 10,000"
 
 
 def test_digits_get_mnist_resized_to_8x8():
@@ -106,6 +111,6 @@ def test_offline_the_injected_set_defaults_to_one_on_this_server(only_fashion_he
     source = at.selectbox(key="w_err_src")
     assert source.value == "fashion-mnist" and not at.warning  # not MNIST and its "not available" warning
     assert source.options[:2] == ["MNIST handwritten digits (not on this server)", "Fashion-MNIST clothing"]
-    assert metric(at, "Median rank of an injected image").endswith("of 460")  # 360 test digits + 100 clothes
+    assert metric(at, "Median rank of an injected image").endswith("of 360")  # among the 360 test digits
     source.set_value("mnist").run()  # still listed: picking it explains what is missing
     assert any("not available here" in w.value for w in at.warning)

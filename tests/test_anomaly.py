@@ -74,6 +74,13 @@ def test_ranks_put_the_largest_first_and_break_ties_by_index():
     assert sorted(perm) == list(range(1, 1001))
 
 
+def test_median_rank_ranks_each_injected_image_among_the_test_images_alone():
+    test = np.random.default_rng(0).random(10_000)
+    assert anomaly.median_rank(test, np.full(100, 5.0)) == "1 of 10,000"  # among each other they would be 1..100
+    assert anomaly.median_rank(np.arange(100.0), [100.0, 98.5]) == "1.5 of 100"  # between ranks 1 and 2
+    assert anomaly.median_rank(np.arange(100.0), [98.5, 49.5, 0.5]) == "51 of 100"
+
+
 def test_percentile_and_rank_among_a_reference():
     ref = np.arange(100, dtype=np.float64)  # 0..99
     np.testing.assert_allclose(anomaly.percentile_of([-1, 0, 50, 99, 99.5], ref), [0, 0, 50, 99, 100])
@@ -133,8 +140,8 @@ def test_shoes_injected_into_mnist_rank_near_the_top(mnist, shoes, dense):
     shoe_errors = anomaly.reconstruct(model, shoes, "mse")[1]
     det = anomaly.detection(test_errors, shoe_errors)
     assert det.auroc > 0.9 and det.average_precision > 0.5 > det.prevalence * 10
-    ranks = anomaly.ranks(np.r_[test_errors, shoe_errors])
-    assert np.median(ranks[len(test_errors):]) < 200  # of 10,100: most shoes are among the worst 2 %
+    assert np.median(anomaly.rank_among(shoe_errors, test_errors)) < 20  # most shoes beat nearly every digit
+    assert anomaly.median_rank(test_errors, shoe_errors).endswith(" of 10,000")
     assert np.mean(anomaly.percentile_of(shoe_errors, test_errors)) > 90
 
 

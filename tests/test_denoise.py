@@ -118,6 +118,7 @@ def test_curve_figure_draws_one_line_per_model_and_marks_the_training_noise():
     assert list(fig.data[0].x) == pytest.approx([0, 35, 70])  # percent for fractions
     assert np.isnan(fig.data[0].y[0]) and fig.data[0].line.dash == "dash"  # exact input: no point at 100 dB
     assert "training noise" in json.dumps(fig.to_plotly_json()["layout"]["annotations"])
+    assert fig.layout.yaxis.title.text.startswith("mean per-image PSNR")  # not the PSNR of the mean error
 
 
 def test_each_denoiser_is_paired_with_the_plain_model_of_its_architecture_and_code_size():

@@ -28,6 +28,9 @@ def test_every_noise_kind_gets_its_own_scrubber_and_curve():
     at = run_page(PAGE, {"dataset": "digits"})
     assert not at.exception, [e.value for e in at.exception]
     assert at.radio(key="w_dn_kind").options == [k.label for k in NOISE_KINDS.values()]
+    captions = [c.value for c in at.caption]
+    assert "Gaussian adds N(0, sigma²) to every pixel, then clips the result to [0, 1]." in captions
+    assert any("the mean of per-image PSNR" in c for c in captions)
     seen = set()
     for kind, spec in NOISE_KINDS.items():
         at.radio(key="w_dn_kind").set_value(kind).run()

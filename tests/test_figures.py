@@ -168,5 +168,6 @@ def test_loss_curves_draw_each_train_part_and_the_test_loss_over_all_epochs():
     assert list(fig.data[0].x) == [0.5, 1.0, 1.5] and list(fig.data[1].y) == [0.01, 0.02, 0.02]
     assert list(fig.data[2].x) == [1] and fig.data[1].line.dash == "dot" and fig.data[0].line.dash is None
     assert tuple(fig.layout.xaxis.range) == (0, 30) and fig.layout.yaxis.type == "log"
+    assert fig.layout.yaxis.title.text == "loss (log); recon: mean per pixel"  # a sparse L1 penalty is not
     empty = loss_curves([], [], epochs=5)  # a job that has not reported yet still gets axes
     assert [t.name for t in empty.data] == ["test recon"] and tuple(empty.layout.xaxis.range) == (0, 5)

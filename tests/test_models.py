@@ -73,6 +73,14 @@ def test_denoising_corrupts_only_in_training():
     assert not torch.equal(model(x).code, model.encode(x))
 
 
+def test_forward_rebuilds_x_from_the_inputs_it_is_given():
+    x, other = torch.rand(4, 1, 8, 8), torch.rand(4, 1, 8, 8)
+    for family in ("dense", "vae", "denoising"):
+        model = tiny(family, **({"noise": "masking:0.5"} if family == "denoising" else {})).eval()
+        expected = model.recon_loss(model.decode_raw(model.encode(other)), x)
+        assert torch.allclose(model(x, inputs=other).losses["recon"], expected)
+
+
 def test_sparse_and_contractive_penalties_are_nonzero_and_differentiable():
     x = torch.rand(6, 1, 8, 8)
     for family, key in (("sparse", "l1"), ("contractive", "contractive")):

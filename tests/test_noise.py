@@ -25,6 +25,19 @@ def test_gaussian_residual_std_matches_sigma():
     assert residual.std().item() == pytest.approx(sigma, rel=0.03)
 
 
+def test_gaussian_is_clipped_to_the_unit_range_and_says_so():
+    x = torch.tensor([[[[0.0, 1.0] * 500]]])  # black and white pixels: half of every draw falls outside [0, 1]
+    y = add_noise(x, "gaussian", 0.5, seed=0)
+    assert y.min() == 0 and y.max() == 1 and (y == x).float().mean() > 0.4  # clipped back, not wrapped or kept
+    assert "clips the result to [0, 1]" in NOISE_KINDS["gaussian"].description
+
+
+def test_occlusion_says_its_area_is_rounded_to_whole_pixels():
+    y = add_noise(torch.ones(4, 1, 8, 8), "occlusion", 0.2, seed=0)  # 12.8 pixels: a 4x4 block of 16
+    assert (y == 0).float().mean().item() == 0.25
+    assert "about a fraction" in NOISE_KINDS["occlusion"].description
+
+
 def test_masking_zeroes_fraction_p():
     x = torch.ones(64, 1, 28, 28)
     y = add_noise(x, "masking", 0.3, seed=0)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from aeviz.checkpoints import load_checkpoint
+from aeviz.data import load_dataset
 from aeviz.models import make_config
 from aeviz.train import TrainConfig, TrainingCancelled, pick_device, train
 
@@ -34,6 +36,17 @@ def test_losses_fall_over_epochs():
     history = result.history
     assert history[-1]["train"]["recon"] < history[0]["train"]["recon"]
     assert result.path is None
+
+
+def test_a_denoisers_test_loss_is_taken_on_noisy_inputs_like_its_train_loss():
+    result = train("denoising", make_config("denoising", bottleneck=8, noise="masking:0.5"), "digits",
+                   TrainConfig(epochs=2, batch_size=64), save=False)
+    model, probe = result.model.eval(), load_dataset("digits", "test").images[:2000]
+    with torch.inference_mode():
+        on_noisy = float(model(probe, inputs=model.corrupt(probe, torch.Generator().manual_seed(0))).losses["recon"])
+        on_clean = float(model(probe).losses["recon"])
+    assert result.history[-1]["test"]["recon"] == pytest.approx(on_noisy, rel=1e-5)
+    assert abs(on_clean - on_noisy) > 0.01  # clean inputs would read differently: the curves would not compare
 
 
 def test_cancel_stops_and_saves_nothing(tmp_path):
