@@ -25,7 +25,7 @@ _VERSION = 1  # bump when the fit or the stored arrays change
 
 @dataclass(frozen=True)
 class PCABaseline:
-    """PCA fitted on a train split: the best linear code of each size q, nested (q components = the first q)."""
+    """PCA fitted on a train split: the best linear encoder and decoder of each size q, nested (the first q)."""
 
     dataset: str
     mean: np.ndarray  # (D,)

@@ -18,6 +18,7 @@ METHODS = ("pca", "umap", "tsne", "raw")
 MAP_FORMAT = 1  # bump when fit_map's output for the same inputs changes, to retire cached maps
 _SEP = "__"  # separates map name and field in a maps file: "umap__points"
 _NEIGHBOR_METHODS = ("umap", "tsne")
+NEIGHBOURS = 10  # umap/tsne: new codes are placed, and map positions decoded, from this many nearest neighbours
 
 
 def _as_2d(x: object, name: str, *, cols: int | None = None, min_rows: int = 1) -> np.ndarray:
@@ -84,8 +85,17 @@ class LatentMap:
     def q(self) -> int:
         return int(self.codes.shape[1])
 
-    def transform(self, new_codes: np.ndarray, k: int = 10) -> np.ndarray:
-        """Map positions (M,2) of `new_codes` (M,q): exact for pca/raw, interpolated for umap/tsne."""
+    @property
+    def kept_variance(self) -> float | None:
+        """The share of the codes' total variance the map's two axes carry: PCA's plane (1.0 for a 2-d code),
+        raw 1.0; None for UMAP/t-SNE, whose axes are no linear function of the code."""
+        if self.method not in ("pca", "raw"):
+            return None
+        total = float(self.codes.astype(np.float64).var(axis=0).sum())
+        return 1.0 if total == 0 else float(self.points.astype(np.float64).var(axis=0).sum()) / total
+
+    def transform(self, new_codes: np.ndarray, k: int = NEIGHBOURS) -> np.ndarray:
+        """Map positions (M,2) of `new_codes` (M,q): projected for pca, as is for raw, interpolated for umap/tsne."""
         c = _as_2d(new_codes, "new_codes", cols=self.q)
         if self.method == "pca":
             return ((c - self.mean) @ self.components.T).astype(np.float32)
@@ -95,10 +105,11 @@ class LatentMap:
             self._code_index = _nn_index(self.codes)
         return _idw(self._code_index, c, self.points, k)
 
-    def inverse(self, points: np.ndarray, k: int = 10) -> np.ndarray:
+    def inverse(self, points: np.ndarray, k: int = NEIGHBOURS) -> np.ndarray:
         """Codes (M,q) for map positions (M,2), for decode-anywhere.
 
-        PCA: the exact point on the code plane; raw: the position itself; UMAP/t-SNE: an approximation,
+        PCA: the point of the code plane, the other q-2 PCA coordinates at their mean (0); raw: the position
+        itself; UMAP/t-SNE: an approximation,
         the inverse-distance-weighted mean code of the k nearest map points (UMAP's own
         inverse_transform needs the fitted model and takes seconds per call).
         """

@@ -124,28 +124,54 @@ def samples_picture(images: np.ndarray, columns: int = 8, theme: str = "light") 
     return figures.compose_grid(rows, scale=cell_scale(images.shape[-2], 84), theme=theme)
 
 
-def manifold(vae: VAE, n: int = 20, span: float = SPAN) -> np.ndarray:
-    """Decoded images on an n×n linear grid over [-span, span]² of a 2-d code, row-major, up is +z2."""
+def manifold(vae: VAE, n: int = 20, span: float = SPAN, gaussian: bool = True) -> np.ndarray:
+    """Decoded images on an n×n grid of a 2-d code, row-major, up is +z2: at normal quantiles of
+    linspace(0.05, 0.95, n) (equal prior mass per cell, Kingma & Welling's figure) or linear over ±span."""
     if vae.bottleneck != 2:
         raise ValueError(f"the manifold needs a 2-d code, this model has {vae.bottleneck}")
-    return decode_all(vae, manifold_grid(n, lo=-span, hi=span, gaussian=False))
+    grid = manifold_grid(n) if gaussian else manifold_grid(n, lo=-span, hi=span, gaussian=False)
+    return decode_all(vae, grid)
+
+
+def prior_cdf(codes) -> np.ndarray:
+    """Φ(z): a code's place on the prior's quantile scale, where equal areas hold equal prior mass."""
+    return torch.special.ndtr(torch.as_tensor(np.asarray(codes, dtype=np.float64))).numpy()
+
+
+def empty_cells(codes, n: int = 10) -> int:
+    """How many of the n×n equal-prior-mass cells of a 2-d code plane hold no code: 0 when codes cover the prior."""
+    counts, _, _ = np.histogram2d(*prior_cdf(codes).T, bins=n, range=[[0, 1], [0, 1]])
+    return int((counts == 0).sum())
+
+
+def expected_empty(count: int, n: int = 10) -> float:
+    """How many of those cells `count` codes drawn from the prior itself would leave empty, on average."""
+    return n * n * (1 - 1 / (n * n)) ** count
 
 
 def manifold_figure(decoded: np.ndarray, codes, labels, class_names: Sequence[str], *, span: float = SPAN,
-                    max_points: int = 2000, seed: int = 0):
-    """The decoded manifold as the background of the code plane, with test codes as class-coloured dots."""
+                    gaussian: bool = True, max_points: int = 2000, seed: int = 0):
+    """The decoded manifold as the background of the code plane, with test codes as class-coloured dots. A
+    quantile grid is drawn on the Φ(z) scale (its cells are equal there), axes labelled in z."""
     n = int(round(np.sqrt(len(decoded))))
     scale = max(1, int(np.ceil(600 / (n * decoded.shape[-2]))))  # browsers blur small pictures they stretch
     picture = figures.compose_grid(list(grey(decoded).reshape(n, n, *decoded.shape[-2:])), scale=scale, pad=0)
-    half = span + span / (n - 1)  # grid points are cell centres: the picture reaches half a cell further
+    # grid points are cell centres: the picture reaches half a cell further
+    lo, hi = (0.05 - 0.45 / (n - 1), 0.95 + 0.45 / (n - 1)) if gaussian else (-span - span / (n - 1),
+                                                                               span + span / (n - 1))
     codes, labels = np.asarray(codes), np.asarray(labels)
     keep = np.sort(np.random.default_rng(seed).permutation(len(codes))[:max_points])
-    fig = figures.scatter_map(codes[keep], labels[keep], class_names, customdata=keep)
-    fig.add_layout_image(source=figures.png_data_uri(picture), xref="x", yref="y", x=-half, y=half,
-                         sizex=2 * half, sizey=2 * half, sizing="stretch", layer="below")
+    fig = figures.scatter_map(prior_cdf(codes[keep]) if gaussian else codes[keep], labels[keep], class_names,
+                              customdata=keep)
+    fig.add_layout_image(source=figures.png_data_uri(picture), xref="x", yref="y", x=lo, y=hi,
+                         sizex=hi - lo, sizey=hi - lo, sizing="stretch", layer="below")
     fig.update_traces(marker=dict(size=5, opacity=0.55))
-    fig.update_xaxes(range=[-half, half], title="z1", showgrid=False, zeroline=False, constrain="domain")
-    fig.update_yaxes(range=[-half, half], title="z2", showgrid=False, zeroline=False)
+    ticks = dict(tickvals=prior_cdf(np.arange(-2, 3)).tolist(), ticktext=[f"{z:+d}" for z in range(-2, 3)]) \
+        if gaussian else {}
+    suffix = " (prior-quantile scale)" if gaussian else ""
+    edges = [0, 1] if gaussian else [lo, hi]
+    fig.update_xaxes(range=edges, title="z1" + suffix, showgrid=False, zeroline=False, constrain="domain", **ticks)
+    fig.update_yaxes(range=edges, title="z2" + suffix, showgrid=False, zeroline=False, **ticks)
     fig.update_layout(height=640, dragmode="pan", plot_bgcolor="black",
                       margin=dict(l=40, r=10, t=figures.MODEBAR_CLEARANCE, b=40))
     return fig

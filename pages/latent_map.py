@@ -3,18 +3,27 @@
 import numpy as np
 import streamlit as st
 
-from aeviz import knn, mapview, ui
+from aeviz import knn, mapview, projection, ui
 
 METHODS = ui.MAP_METHODS  # the same words in the radio, the captions and the background jobs' progress
 SPLITS = {"test": "test set", "all": "test + train"}
 SHOW = 24  # images in the selection gallery
 DECODE_NOTE = {
     "raw": "exact: the code is the position itself.",
-    "pca": "exact: the code is the point of the PCA plane through the codes.",
-    "umap": "approximate: the distance-weighted mean of the 10 nearest codes on the map. (UMAP's own "
-            "`inverse_transform` needs the pickled fitted model and takes seconds per call.)",
+    "pca": "a projection, not a code of any image: the point of the PCA plane through the codes, with the other "
+           "{rest} PCA coordinates held at their mean (0). The plane keeps {kept:.0f} % of the code variance, so a "
+           "point's own position decodes to something other than its reconstruction.",
+    "umap": f"approximate: the distance-weighted mean of the {projection.NEIGHBOURS} nearest codes on the map. "
+            "(UMAP's own `inverse_transform` needs the pickled fitted model and takes seconds per call.)",
 }
 DECODE_NOTE["tsne"] = DECODE_NOTE["umap"].split(" (")[0] + " (t-SNE has no inverse at all.)"
+
+
+def decode_note(latent_map) -> str:
+    if latent_map.method == "pca" and latent_map.q == 2:
+        return "exact: with a 2-d code the PCA plane is the whole code space."
+    return DECODE_NOTE[latent_map.method].format(rest=latent_map.q - 2, kept=100 * (latent_map.kept_variance or 0.0))
+
 
 st.title("Latent space: where does the encoder put each image?")
 ui.explain(
@@ -82,7 +91,7 @@ def decode_here(latent_map, spot, labels):
     ui.picture(mapview.gallery([("nearest", ui.map_images(ctx.dataset, near),
                                 [ctx.test.classes[labels[i]][:7] for i in near])], cell=84,
                                theme=ui.theme_type()), where=b)
-    st.caption(f"Decoding a map position is {DECODE_NOTE[latent_map.method]}")
+    st.caption(f"Decoding a map position is {decode_note(latent_map)}")
 
 
 def show_selection(latent_map, picked, labels, per_row):
@@ -117,7 +126,9 @@ def explore(latent_map, split, second, other_split):
     with here:
         event = st.plotly_chart(fig, key="map_chart", on_select="rerun", selection_mode=("points", "box", "lasso"),
                                 width="stretch")
-        st.markdown(f"**{info.name}** · {METHODS[latent_map.method]} of {len(labels):,} codes")
+        kept = latent_map.kept_variance if latent_map.method == "pca" else None
+        st.markdown(f"**{info.name}** · {METHODS[latent_map.method]} of {len(labels):,} codes"
+                    + (f" · the plane keeps {100 * kept:.0f} % of the code variance" if kept is not None else ""))
     picked = mapview.read_selection(event.selection.points, extent, count=len(labels))
     if second is None:
         with there:

@@ -17,6 +17,12 @@ BODIES = {"dense": {}, "dense, hidden 256": {"hidden": (256,)}, "dense, hidden 5
 SPARSITY = {"l1": "L1: ReLU code, penalised by its L1 norm", "kl": "KL: sigmoid code, pulled to a target rate"}
 KL_WEIGHT = SPARSITY_DEFAULTS["kl"]["kl_weight"]
 FOLDER, UPLOAD = "a folder on this server", "images you upload"
+# Measured once with the aeviz API: MNIST, VAE q=16, hidden 256, 8 epochs, batch 128, lr 1e-3, seed 0; the KL on
+# the test set, in nats per image. Per-pixel MSE + beta*KL/pixels is a Gaussian decoder of variance beta/2.
+VAE_MSE_NOTE = ("With the **MSE** loss, MSE + β·KL per pixel is a Gaussian decoder of variance σ² = β/2: at β = 1, "
+                "σ ≈ 0.71 on pixels in [0, 1], a strong pull towards the prior. Measured on MNIST (q = 16, hidden "
+                "256, 8 epochs): MSE with β = 1 ended at 11.9 nats of KL per image and test MSE 0.0176; BCE with "
+                "β = 1 at 23.3 nats and 0.0124; MSE with β = 0.1 (σ ≈ 0.22) at 34.9 nats and 0.0120.")
 
 st.title("Train an autoencoder")
 ui.explain(
@@ -115,7 +121,9 @@ def family_fields(family: str, kind: str | None, last: dict) -> dict:
                           float(saved.split(":")[1]) if saved.startswith(f"{kind}:") else spec.default, 0.05)
         return {"noise": f"{kind}:{level:g}"}
     if family == "vae":
-        return {"beta": st.slider("β: weight of the KL term", 0.0, 10.0, last.get("beta", 1.0), 0.1)}
+        beta = st.slider("β: weight of the KL term", 0.0, 10.0, last.get("beta", 1.0), 0.1)
+        st.caption(VAE_MSE_NOTE)
+        return {"beta": beta}
     if family == "sparse" and kind == "kl":
         rho = st.select_slider("Target rate ρ", [0.01, 0.02, 0.05, 0.1, 0.2], last.get("kl_target", 0.05),
                                help="The mean activation each code unit is pushed towards, over a batch.")

@@ -8,10 +8,11 @@ from aeviz import denoise, figures, ui, vae_views
 st.title("Variational autoencoders: a code space you can walk through")
 ui.explain(
     "A **VAE** encodes each image as a small Gaussian cloud and pays a penalty (the **KL** term) when the clouds "
-    "stray from a standard normal N(0, I), so its codes fill one smooth region without holes.",
-    "Every point in it decodes to something plausible: you can **interpolate** between two images, turn **one "
-    "code dimension** at a time, or **sample** brand-new images. A plain autoencoder's codes have gaps in "
-    "between, where its decoder draws mush.", slider="vae_scrub")
+    "stray from a standard normal N(0, I), which pulls its codes towards one region around the origin.",
+    "You can **interpolate** between two images, turn **one code dimension** at a time, or **sample** brand-new "
+    "images, and compare with a plain autoencoder, whose codes feel no such pull. The pull does not fill the "
+    "whole prior: the **2-d code plane** counts the parts of it that a model's codes leave empty.",
+    slider="vae_scrub")
 
 ctx = ui.page_context(need_models=False)  # its own message when its family is missing
 choices = vae_views.vaes(ctx.models)
@@ -60,10 +61,10 @@ def samples(key: str, temperature: float, seed: int, theme: str, _vae) -> bytes:
 
 
 @st.cache_resource(show_spinner="Decoding the code plane…", max_entries=8)
-def manifold(key: str, dataset: str, _model, _info):
+def manifold(key: str, dataset: str, gaussian: bool, _model, _info):
     test = ui.get_dataset(dataset, "test")
-    return vae_views.manifold_figure(vae_views.manifold(_model), ui.get_codes(_info), test.labels.numpy(),
-                                     test.classes)
+    return vae_views.manifold_figure(vae_views.manifold(_model, gaussian=gaussian), ui.get_codes(_info),
+                                     test.labels.numpy(), test.classes, gaussian=gaussian)
 
 
 tab_path, tab_dims, tab_sample, tab_plane = views.tabs(
@@ -124,8 +125,14 @@ with tab_plane:
     if plane_model is None:
         st.info("No VAE with a 2-d code for this dataset: train one with code size 2 to see its whole code plane.")
     else:
-        st.plotly_chart(manifold(flat.metadata["hash"], ctx.dataset, plane_model, flat), width="stretch",
-                        config={"displayModeBar": False}, key="vae_plane")
-        st.caption(f"`{flat.name}`: the background is decoded from a 20×20 grid over −3…+3 in both code "
-                   "dimensions; the dots are test images' codes (posterior means), coloured by class. The decoder "
-                   "draws something plausible everywhere the dots are, and morphs smoothly between classes.")
+        linear = ui.url_toggle("Linear grid over −3…+3 instead of prior quantiles", "vae_linear")
+        st.plotly_chart(manifold(flat.metadata["hash"], ctx.dataset, not linear, plane_model, flat),
+                        width="stretch", config={"displayModeBar": False}, key="vae_plane")
+        grid = ("a 20×20 grid, linear over −3…+3 in both code dimensions" if linear else
+                "a 20×20 grid at the prior's 5 %…95 % quantiles of both code dimensions (equal prior mass per "
+                "cell, as in Kingma & Welling), drawn on that quantile scale")
+        codes = ui.get_codes(flat)
+        st.caption(f"`{flat.name}`: the background is decoded from {grid}; the dots are test images' codes "
+                   f"(posterior means), coloured by class. Of the 10×10 cells of equal prior mass, "
+                   f"**{vae_views.empty_cells(codes)}** hold none of the {len(codes):,} test codes; as many codes "
+                   f"drawn from the prior would leave about {vae_views.expected_empty(len(codes)):.0f} empty.")

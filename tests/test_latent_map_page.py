@@ -67,9 +67,24 @@ def test_pca_map_then_a_box_selection_shows_the_gallery():
     assert at.get("download_button")
 
 
-def test_a_click_on_an_empty_spot_decodes_it_exactly_on_pca():
+def test_a_click_on_an_empty_spot_decodes_its_projection_on_pca():
+    import re
+
+    import numpy as np
+    from sklearn.decomposition import PCA
+
+    from aeviz import data, metrics
+
     at = ok(select(ok(open_page(map_method="pca")), "map_chart", [-1 - 465]))
-    assert "Decoding a map position is exact" in texts(at)
+    name = at.selectbox(key="w_map_model").value.name
+    model = checkpoints.load_checkpoint(next(c.path for c in checkpoints.list_checkpoints() if c.name == name))
+    codes = metrics.encode_all(model, data.load_dataset("digits", "test").images)
+    kept = PCA(2).fit(codes.astype(np.float64)).explained_variance_ratio_.sum()
+    said = texts(at)
+    assert "Decoding a map position is a projection" in said and "exact" not in said
+    assert f"the other {model.bottleneck - 2} PCA coordinates held at their mean" in said
+    shares = set(re.findall(r"keeps (\d+) % of the code variance", said))
+    assert shares == {f"{100 * kept:.0f}"}, (shares, kept)  # the caption and the map line agree with it
     assert len(at.image) == 2  # the decoded image and its nearest neighbours on the map
     assert "selected" not in texts(at)
 

@@ -116,6 +116,20 @@ def test_pca_transform_and_inverse_are_exact(digits, pca_map):
     np.testing.assert_allclose(pca_map.transform(pca_map.inverse(grid)), grid, atol=1e-3)
 
 
+def test_kept_variance_is_the_planes_share_of_the_code_variance(digits, pca_map):
+    from sklearn.decomposition import PCA
+
+    x = digits[0]
+    direct = PCA(n_components=2).fit(x.astype(np.float64)).explained_variance_ratio_.sum()
+    assert pca_map.kept_variance == pytest.approx(direct, rel=1e-4) and 0.2 < direct < 0.4  # 64 pixels: far from all
+    # the other q-2 PCA coordinates are what decoding a map position loses: its residual carries the rest
+    residual = x - pca_map.inverse(pca_map.transform(x))
+    assert residual.var(axis=0).sum() / x.var(axis=0).sum() == pytest.approx(1 - direct, rel=1e-3)
+    plane = fit_map(x[:, :2], "pca")
+    assert plane.kept_variance == pytest.approx(1.0) and fit_map(x[:, :2], "raw").kept_variance == 1.0
+    assert synthetic_map().kept_variance is None
+
+
 def test_pca_trustworthiness_is_reported(digits, pca_map):
     t = trustworthiness(digits[0], pca_map.points)
     assert 0.5 < t < 1.0

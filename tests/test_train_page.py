@@ -126,6 +126,14 @@ def test_a_bad_model_name_is_refused_before_any_job_starts():
     assert "train_job" not in at.query_params and len(ui.job_manager().jobs()) == before
 
 
+def test_the_vae_form_says_what_beta_means_with_mse():
+    at = run_page(PAGE, {"dataset": "digits", "train_family": "vae"})
+    note = next(c.value for c in at.caption if "Gaussian decoder" in c.value)
+    assert "σ² = β/2" in note and "11.9 nats" in note and "23.3 nats" in note
+    dense = run_page(PAGE, {"dataset": "digits", "train_family": "dense"})
+    assert not any("Gaussian decoder" in c.value for c in dense.caption)
+
+
 @pytest.mark.slow
 def test_a_folder_without_images_fails_with_the_reason_on_the_page(tmp_path, monkeypatch):
     monkeypatch.setenv("AEVIZ_TRAIN_FOLDERS", str(tmp_path))

@@ -33,8 +33,30 @@ def test_all_four_views_render_on_mnist():
     assert [t["type"] for t in plane["data"]] == ["scattergl"] * 10  # test codes, one trace per class
     assert len(picture_urls(at)) == 3  # strip, traversal grid, samples
     assert at.selectbox(key="w_vae_model").value.name == "mnist-vae-h256-q16-bce"
-    assert any("mnist-vae-h256-q2-bce" in c.value for c in at.caption)  # the plane uses the 2-d sibling
+    plane_caption = next(c.value for c in at.caption if "mnist-vae-h256-q2-bce" in c.value)  # the 2-d sibling
+    assert "5 %…95 % quantiles" in plane_caption and "Kingma & Welling" in plane_caption
+    assert plane["layout"]["xaxis"]["range"] == [0, 1]  # drawn on the quantile scale
+    assert "holes" not in at.markdown[0].value + at.caption[0].value  # no 'without holes' in the intro
     assert "plain AE (`mnist-dense" in at.get("image")[0].proto.imgs[0].caption  # the strip compares with it
+
+
+def test_the_code_plane_counts_its_empty_cells_and_toggles_to_a_linear_grid():
+    from aeviz import checkpoints, data, metrics, vae_views
+
+    at = run_page(PAGE, {"dataset": "mnist", "vae_model": "mnist-vae-conv-q2-bce"})
+    assert not at.exception, [e.value for e in at.exception]
+    path = next(c.path for c in checkpoints.list_checkpoints() if c.name == "mnist-vae-conv-q2-bce")
+    codes = metrics.encode_all(checkpoints.load_checkpoint(path), data.load_dataset("mnist", "test").images)
+    holes = vae_views.empty_cells(codes)
+    caption = next(c.value for c in at.caption if "mnist-vae-conv-q2-bce" in c.value)
+    assert holes > 0 and f"**{holes}** hold none of the 10,000 test codes" in caption  # 4 in the zoo's
+    assert "would leave about 0 empty" in caption
+    at.toggle(key="w_vae_linear").set_value(True).run()
+    assert not at.exception and at.query_params["vae_linear"] in ("1", ["1"])
+    caption = next(c.value for c in at.caption if "mnist-vae-conv-q2-bce" in c.value)
+    assert "linear over −3…+3" in caption
+    plane = charts(at)[-1]
+    assert plane["layout"]["xaxis"]["range"] == [-3 - 3 / 19, 3 + 3 / 19]
 
 
 def test_resample_and_temperature_change_the_samples_and_live_in_the_url():

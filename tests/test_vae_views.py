@@ -92,21 +92,47 @@ def test_prior_samples_are_seeded_and_temperature_zero_is_the_mean_image(digits)
 
 
 def test_manifold_decodes_the_code_plane_under_the_test_codes():
+    from scipy.stats import norm
+
     info, vae = zoo_vae("digits", 2)
     test = load_dataset("digits", "test")
-    decoded = vae_views.manifold(vae, n=10)
+    decoded = vae_views.manifold(vae, n=10)  # the default: normal quantiles, equal prior mass per cell
     assert decoded.shape == (100, 1, 8, 8)
+    corner = norm.ppf(0.05)  # about -1.64, not -3
+    np.testing.assert_allclose(decoded[0], decode_all(vae, np.array([[corner, -corner]]))[0], atol=1e-5)
+    linear = vae_views.manifold(vae, n=10, gaussian=False)
     top_left = decode_all(vae, np.array([[-3.0, 3.0]]))[0]  # row-major, up is +z2
-    np.testing.assert_allclose(decoded[0], top_left, atol=1e-6)
+    np.testing.assert_allclose(linear[0], top_left, atol=1e-6)
     from aeviz.metrics import encode_all
 
     codes = encode_all(vae, test.images)
-    fig = vae_views.manifold_figure(decoded, codes, test.labels.numpy(), test.classes, max_points=100)
+    fig = vae_views.manifold_figure(linear, codes, test.labels.numpy(), test.classes, gaussian=False,
+                                    max_points=100)
     assert len(fig.layout.images) == 1 and fig.layout.images[0].layer == "below"
     assert sum(len(t.x) for t in fig.data) == 100
     assert fig.layout.xaxis.range == pytest.approx((-3 - 3 / 9, 3 + 3 / 9))  # half a cell past ±3
+    fig = vae_views.manifold_figure(decoded, codes, test.labels.numpy(), test.classes, max_points=100)
+    for trace in fig.data:  # each dot at Φ(its code)
+        np.testing.assert_allclose(trace.y, norm.cdf(codes[np.asarray(trace.customdata), 1]), atol=1e-6)
+    shown = np.concatenate([t.x for t in fig.data])
+    assert shown.min() > 0 and shown.max() < 1 and fig.layout.xaxis.range == (0, 1)  # Φ(z): the quantile scale
+    picture = fig.layout.images[0]  # 10 cells 0.1 wide, centred on the quantiles 0.05…0.95: exactly 0…1
+    assert picture.x == pytest.approx(0.0, abs=1e-12) and picture.sizex == pytest.approx(1.0)
+    assert list(fig.layout.xaxis.ticktext) == ["-2", "-1", "+0", "+1", "+2"]
+    assert fig.layout.xaxis.tickvals[2] == pytest.approx(0.5)
     with pytest.raises(ValueError, match="2-d code"):
         vae_views.manifold(zoo_vae("digits", 8)[1])
+
+
+def test_empty_cells_count_the_prior_mass_no_code_covers():
+    rng = np.random.default_rng(0)
+    assert vae_views.empty_cells(rng.normal(size=(10000, 2))) == 0  # the prior itself covers every cell
+    one_quadrant = np.abs(rng.normal(size=(10000, 2)))
+    assert vae_views.empty_cells(one_quadrant) == 75  # only the 5×5 cells of z1 > 0, z2 > 0 are reached
+    assert vae_views.empty_cells(np.zeros((50, 2))) == 99
+    assert vae_views.expected_empty(0) == 100 and vae_views.expected_empty(10000) < 1e-30
+    draws = [vae_views.empty_cells(rng.normal(size=(360, 2))) for _ in range(200)]
+    assert np.mean(draws) == pytest.approx(vae_views.expected_empty(360), abs=0.4)
 
 
 def test_model_choice_prefers_dense_large_codes_and_finds_a_2d_vae():

@@ -10,7 +10,7 @@ from PIL import Image, ImageDraw
 from test_images import apple, encode, paper, png_claiming, seven
 from test_pages import run_page
 
-from aeviz import images
+from aeviz import images, projection, ui
 
 pytestmark = pytest.mark.slow  # AppTest runs over the whole zoo (every model rebuilds each upload)
 
@@ -93,6 +93,14 @@ def test_the_image_is_rebuilt_by_every_model_with_percentile_and_rank(uploaded):
     summary = next(m.value for m in at.markdown if m.value.startswith("Least surprised"))
     assert "more unusual than" in summary and "rank" in summary and "of 10,001" in summary
     assert len(at.get("plotly_chart")) == 2  # percentiles per model, and the latent map with stars
+    placed = next(c.value for c in at.caption if c.value.startswith("Your images are placed"))
+    assert "projected onto the PCA plane" in placed and "no measure of how unusual" in placed
+    kept = ui.find_map(at.selectbox(key="w_you_map_model").value, "pca").kept_variance
+    assert f"keeps {100 * kept:.0f} % of their variance" in placed
+    at.radio(key="w_you_map_method").set_value("umap").run()  # the zoo ships its UMAP maps: no job
+    placed = next(c.value for c in at.caption if c.value.startswith("Your images are placed"))
+    assert f"of the {projection.NEIGHBOURS} test codes nearest" in placed and "not by UMAP's own transform" in placed
+    assert "the error percentile (left) is" in placed
 
 
 def test_a_photo_unlike_a_digit_is_said_to_be_one_under_its_steps():

@@ -53,7 +53,7 @@ def test_clicking_an_empty_spot_decodes_it(page, app_url):
     chart = open_map(page, app_url, "dataset=mnist&map_method=pca")
     box = plot_area(chart)
     page.mouse.click(box["x"] + 0.04 * box["width"], box["y"] + 0.04 * box["height"])  # a corner: no digit there
-    settled(page, "Decoding a map position is exact")
+    settled(page, "Decoding a map position is a projection")
     assert page.locator("[data-testid='stImage'] img").count() == 2  # the decoded picture and its neighbours
     assert page.get_by_text("selected").count() == 0  # the click hit no test image
     no_exceptions(page)
