@@ -10,8 +10,9 @@ ui.explain(
     "Upload a photo or scan of a digit, or draw one: **every model** rebuilds it and says how unusual it is.",
     "It is first turned into an MNIST-style picture, step by step "
     "below, because the models only know white strokes, centred, on black. Then **every model** rebuilds it, "
-    "and its reconstruction error is compared with the errors on the test set: a digit the models find "
-    "*more unusual than 99 % of test digits* is one they have not learned to draw. Your images stay in "
+    "and its reconstruction error is compared with the errors on the test set: an image *more unusual than 99 % "
+    "of the test images* is rebuilt worse than nearly all of them, so it is unlike what the models learned to "
+    "draw. Your images stay in "
     "this browser session only (never saved, never shown to anyone else); every other page offers them "
     "under *your images*.")
 
