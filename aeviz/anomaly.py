@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -327,6 +328,7 @@ def comparison_grid(image: np.ndarray, recons: np.ndarray, names: Sequence[str],
 def short_name(name: str, dataset: str) -> str:
     """A model's name short enough for a caption under a small picture: 'mnist-dense-h256x128-q8-bce' -> 'deep-q8'."""
     name = name.removeprefix(f"{dataset}-").replace("-bce", "").replace("dense-h256x128", "deep")
+    name = re.sub(r"^sparse-(q\d+)-kl[0-9.e-]+", r"sparse-kl-\1", name)  # the target rate is in the full name
     return name.replace("denoising", "denoise").split("-gaussian")[0]
 
 

@@ -23,12 +23,13 @@ if results is None:
 shown, pub, ref = reproduce.tables(results), reproduce.PUBLISHED, reproduce.REFERENCE
 machine = f"{reproduce.describe_machine(results.get('machine')) or 'an unrecorded machine'}, {results.get('measured')}"
 st.subheader("kNN (k=7) accuracy: raw pixels, PCA codes and autoencoder codes")
-st.caption(f"A classifier fitted on the training codes, scored on the test codes; PCA codes are the projections on "
-           f"the first q components of the training images. Published: {pub['source']} (dense autoencoders; no "
-           f"conv figure is published). Times: all measured together in one run on {machine}.")
+st.caption("A classifier fitted on the training codes, scored on the test codes; PCA codes are the projections on "
+           "the first q components of the training images.")
+st.dataframe(pd.DataFrame(shown["knn"]), hide_index=True, width="stretch")
 for dataset, verdict in reproduce.knn_verdicts(results).items():
     st.markdown(f"**{dataset}**: {verdict}")
-st.dataframe(pd.DataFrame(shown["knn"]), hide_index=True, width="stretch")
+st.caption(f"Published: {pub['source']} (dense autoencoders; no conv figure is published). Times: all measured "
+           f"together in one run on {machine}.")
 
 shoe = results.get("shoe")
 if shoe:

@@ -179,6 +179,7 @@ def test_short_names_fit_under_a_picture():
     assert anomaly.short_name("mnist-dense-h256x128-q8-bce", "mnist") == "deep-q8"
     assert anomaly.short_name("mnist-denoising-conv-q32-bce-gaussian0.5", "mnist") == "denoise-conv-q32"
     assert anomaly.short_name("fashion-mnist-dense-q16-mse", "fashion-mnist") == "dense-q16-mse"
+    assert anomaly.short_name("mnist-sparse-q256-bce-kl0.05", "mnist") == "sparse-kl-q256"
     names = [anomaly.short_name(c.name, c.dataset) for c in list_checkpoints()]
     assert max(map(len, names)) <= 17
 
