@@ -40,7 +40,12 @@ _KEYS_JS = """
     const ticks = gd.querySelectorAll('.slider-tick-rect');
     const rail = gd.querySelector('.slider-rail-touch-rect');
     if (!opts || !rail || ticks.length !== opts.steps.length) return;
-    const to = Math.max(0, Math.min(ticks.length - 1, opts.active + step));
+    // plotly moves `active` only once its step has run, so quick clicks start from the step still on its way
+    const pending = gd.__aevizPending;
+    const from = pending && pending.to !== opts.active && performance.now() - pending.at < 1000 ? pending.to
+      : opts.active;
+    const to = Math.max(0, Math.min(ticks.length - 1, from + step));
+    gd.__aevizPending = {to, at: performance.now()};
     const tick = ticks[to].getBoundingClientRect();
     const at = {bubbles: true, cancelable: true, view: window, button: 0,
                 clientX: tick.left + tick.width / 2, clientY: rail.getBoundingClientRect().top + 2};
