@@ -56,7 +56,7 @@ ERROR_METRICS = ("mse", "bce")
 
 def save_test_errors(checkpoint: str | Path, content: str, errors: dict[str, np.ndarray]) -> None:
     """Ship per-image test errors beside a zoo checkpoint, so a cold server ranks images at once."""
-    from .cache import save_arrays
+    from .diskcache import save_arrays
 
     save_arrays(shipped_path(checkpoint, "errors"), content_hash=np.array(content),
                 **{m: np.asarray(e, np.float32) for m, e in errors.items()})
@@ -64,7 +64,7 @@ def save_test_errors(checkpoint: str | Path, content: str, errors: dict[str, np.
 
 def load_test_errors(checkpoint: str | Path, content: str, metric: str, n: int) -> np.ndarray | None:
     """The shipped per-image test errors (n,) under `metric`; None if missing, stale or for another split."""
-    from .cache import load_arrays
+    from .diskcache import load_arrays
 
     arrays = load_arrays(shipped_path(checkpoint, "errors"), delete_corrupt=False)  # shipped: never delete
     if arrays is None or str(arrays.get("content_hash", "")) != content or metric not in arrays:

@@ -160,7 +160,7 @@ def zoo_table(markdown: bool = False) -> str:
 
 def card_notes() -> str:
     """The model card's notes from the shipped reproduce run: BCE floors and the denoisers on their own noise."""
-    from .reproduce import load_results
+    from .references import load_results
 
     results = load_results() or {}
     floors = [f"{ds} {r['bce_floor']:.3f}" for ds, r in results.get("datasets", {}).items() if "bce_floor" in r]

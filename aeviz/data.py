@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .cache import cache_dir, load_arrays, save_arrays
+from .diskcache import cache_dir, load_arrays, save_arrays
 
 MNIST_CLASSES = tuple(str(d) for d in range(10))
 FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",

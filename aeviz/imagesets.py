@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .cache import cache_dir, load_arrays, save_arrays
+from .diskcache import cache_dir, load_arrays, save_arrays
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 UPLOAD_PREFIX = "upload:"

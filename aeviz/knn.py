@@ -7,22 +7,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .cache import cache_key, cached_arrays
+from .diskcache import cache_key, cached_arrays
 from .metrics import knn_accuracy
+from .references import PUBLISHED, describe_machine, load_results
 
 K = 7
 MATCH = 0.005  # PCA within half a point of an autoencoder "matches" it: runs of the same recipe differ by more
-# The one article every published kNN figure below comes from (its Tables 1-2: MNIST, Fashion-MNIST); its title
-# was not recorded with the figures. Figures from anywhere else (our own reference runs) never go in PUBLISHED.
-ARTICLE = ("the source article comparing kNN on raw pixels with kNN on dense-autoencoder codes (its Tables 1-2: "
-           "MNIST, Fashion-MNIST)")
-ARTICLE_SHORT = "article, Tables 1-2"
-# Published kNN-7 test accuracies: raw pixels and the article's dense autoencoder codes, by code size.
-PUBLISHED: dict[str, dict[str, float]] = {
-    "mnist": {"raw": 0.964, "8": 0.89},
-    "fashion-mnist": {"raw": 0.854, "8": 0.799, "16": 0.836},
-}
-PUBLISHED_SECONDS = {"mnist": {"8": 1.1}}  # the article's wall time (its machine, not ours)
 PUBLISHED_SERIES = "dense-bce"  # the only zoo series built on the article's recipe
 SOURCES = {"shipped": "shipped run", "checkpoint": "at training", "computed": "this server", "pending": "pending"}
 
@@ -41,7 +31,7 @@ class KnnRow:
 
 
 def published(dataset: str, dims: int | str) -> float | None:
-    return PUBLISHED.get(dataset, {}).get(str(dims))
+    return PUBLISHED["knn"].get(dataset, {}).get(str(dims))
 
 
 def cached_knn(tag: str, train_x, train_y, test_x, test_y, k: int = K) -> tuple[float, float]:
@@ -72,8 +62,6 @@ class Shipped:
 def shipped(dataset: str) -> Shipped:
     """What the shipped run measured for a dataset, so a server need not redo the 15-25 s brute-force run on
     the lecture's cores and every time shown was taken on one machine in one run; empty where not measured."""
-    from .reproduce import describe_machine, load_results
-
     results = load_results() or {}
     rows = ((results.get("datasets") or {}).get(dataset) or {}).get("knn", [])
     pair = lambda r: (float(r["accuracy"]), float(r["seconds"]))  # noqa: E731
@@ -99,15 +87,15 @@ def raw_pixels_knn(dataset: str, k: int = K) -> tuple[float, float]:
 
 def pca_sizes(models, pixels: int) -> list[int]:
     """The code sizes PCA is shown at: every size among the models that PCA can have and that is a reduction."""
-    from .baselines import MAX_COMPONENTS
+    from .pca import MAX_COMPONENTS
 
     return sorted({int(m.bottleneck) for m in models if 0 < m.bottleneck < pixels and m.bottleneck <= MAX_COMPONENTS})
 
 
 def pca_codes(dataset: str, split: str, q: int) -> np.ndarray:
     """(N,q) PCA codes of a split: projections on the first q components of the train-split fit."""
-    from .baselines import pca_baseline
     from .data import load_dataset
+    from .pca import pca_baseline
 
     pca = pca_baseline(dataset)
     x = load_dataset(dataset, split).images.flatten(1).numpy()
@@ -116,8 +104,8 @@ def pca_codes(dataset: str, split: str, q: int) -> np.ndarray:
 
 def pca_knn(dataset: str, q: int, k: int = K) -> tuple[float, float]:
     """kNN-k on the q-d PCA codes (train codes from the train split, test codes projected), cached on disk."""
-    from .baselines import pca_baseline
     from .data import load_dataset
+    from .pca import pca_baseline
 
     train, test = load_dataset(dataset, "train"), load_dataset(dataset, "test")
     fit = pca_baseline(dataset).components[:q]
@@ -188,57 +176,3 @@ def pca_verdict(rows: list[KnnRow], against: str = PUBLISHED_SERIES) -> str:
         parts.append(f"The dense autoencoder is ahead at q = {', '.join(str(p.dims) for p, _ in ahead)} ("
                      f"{'; '.join(fmt(p, a) for p, a in ahead)}).")
     return " ".join(parts)
-
-
-def table(rows: list[KnnRow]) -> dict[str, list]:
-    """Columns for st.dataframe: accuracies in %, seconds rounded, the article's figure beside ours."""
-    pct = lambda v: None if v is None else round(100 * v, 1)  # noqa: E731
-    columns = {
-        "codes of": [r.name for r in rows],
-        "dims": [r.dims for r in rows],
-        "kNN-7 %": [pct(r.accuracy) for r in rows],
-        f"published % ({ARTICLE_SHORT})": [pct(r.published) for r in rows],
-        "time s": [None if r.seconds is None else round(r.seconds, 2) for r in rows],
-        "from": [SOURCES[r.source] for r in rows],
-    }
-    if all(r.published is None for r in rows):  # no published figure for this dataset: no column of blanks
-        del columns[f"published % ({ARTICLE_SHORT})"]
-    return columns
-
-
-def figure(rows: list[KnnRow], title: str = ""):
-    """Accuracy per bottleneck size, one bar group per series (PCA first, in grey); raw pixels as a dashed line,
-    the article's figures as grey diamonds. Hover shows the wall time."""
-    import plotly.graph_objects as go
-
-    from .figures import PALETTE
-
-    fig = go.Figure()
-    codes = [r for r in rows if r.series != "pixels" and r.accuracy is not None]
-    dims = sorted({r.dims for r in codes})
-    labels = {d: f"q={d}" for d in dims}
-    models = [s for s in dict.fromkeys(r.series for r in codes) if s != "pca"]
-    for series in (["pca"] if any(r.series == "pca" for r in codes) else []) + models:
-        mine = [r for r in codes if r.series == series]
-        j = models.index(series) if series in models else None
-        fig.add_trace(go.Bar(x=[labels[r.dims] for r in mine], y=[100 * r.accuracy for r in mine],
-                             name="PCA" if j is None else series, customdata=[r.seconds for r in mine],
-                             marker_color="#9a9a9a" if j is None else PALETTE[j % len(PALETTE)],
-                             marker_pattern_shape="/" if j is not None and j >= len(PALETTE) else "",  # hatch
-                             hovertemplate="%{y:.1f} % in %{customdata:.2f} s<extra>%{fullData.name}</extra>"))
-    pub = [r for r in rows if r.published is not None and r.series != "pixels" and r.dims in labels]
-    if pub:
-        fig.add_trace(go.Scatter(x=[labels[r.dims] for r in pub], y=[100 * r.published for r in pub],
-                                 mode="markers", name="published (dense AE)",
-                                 marker=dict(symbol="diamond", size=11, color="#555555")))
-    for r in rows:
-        if r.series == "pixels" and r.accuracy is not None:
-            fig.add_hline(y=100 * r.accuracy, line_dash="dash", line_color="#888888",
-                          annotation_text=f"raw pixels {100 * r.accuracy:.1f} % ({r.seconds:.1f} s)",
-                          annotation_position="top left")
-    low = min([100 * r.accuracy for r in rows if r.accuracy is not None] + [100.0])
-    fig.update_layout(barmode="group", title=dict(text=title) if title else None, height=380,
-                      yaxis=dict(title="kNN-7 test accuracy (%)", range=[max(0.0, low - 5), 104]),
-                      xaxis=dict(categoryorder="array", categoryarray=[labels[d] for d in dims]),
-                      legend=dict(orientation="h", y=-0.2), margin=dict(l=50, r=10, t=40 if title else 10, b=10))
-    return fig

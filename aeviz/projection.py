@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .cache import cache_dir, cache_key, cached_arrays, load_arrays, save_arrays
+from .diskcache import cache_dir, cache_key, cached_arrays, load_arrays, save_arrays
 
 METHODS = ("pca", "umap", "tsne", "raw")
 MAP_FORMAT = 1  # bump when fit_map's output for the same inputs changes, to retire cached maps

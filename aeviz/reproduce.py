@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 
 from . import knn
-from .baselines import pca_baseline
-from .checkpoints import ZOO, CheckpointInfo, load_checkpoint, machine, scan_checkpoints, versions, zoo_dir
+from .checkpoints import ZOO, CheckpointInfo, load_checkpoint, machine, scan_checkpoints, versions
 from .data import load_dataset
 from .metrics import encode_all, image_errors, knn_accuracy, psnr_from_mse, reconstruct_all
+from .pca import pca_baseline
+from .references import ARTICLE_SHORT, PUBLISHED, REFERENCE
 
-# Published: only figures printed in the source article (knn.ARTICLE), with its name beside them.
-PUBLISHED = {
-    "source": knn.ARTICLE,
-    "knn": knn.PUBLISHED,
-    "knn_seconds": knn.PUBLISHED_SECONDS,
-    "shoe": {"rank": 1, "error": 0.062, "runner_up": 0.022},  # one shoe among MNIST's test digits
-}
-# Ours, not published: the reference run made when the zoo was specified (the plain dense recipe, trained on an
-# H100), kept to check the zoo against. Its PCA figure is the unclipped one (0.02686 = MNIST PCA-16 unclipped).
-REFERENCE = {
-    "how": "our reference run: the plain dense recipe trained on an H100 when the zoo was specified",
-    "shoe": {"share_rank1": 0.86, "share_top10": 0.95, "auroc": 0.9998},
-    "linear_vs_pca_q16": {"dataset": "mnist", "linear": 0.02688, "pca": 0.02686, "clipped": False},
-}
 SHOE_CLASSES = (5, 7, 9)  # Fashion-MNIST: Sandal, Sneaker, Ankle boot
 DENOISE_LEVELS = (0.1, 0.3, 0.5, 0.7)
 DENOISE_IMAGES = 1000
@@ -101,7 +86,7 @@ def _psnr(x, y) -> float:
 
 def shoe_ranks(mnist_errors: np.ndarray, fashion_errors: np.ndarray, fashion_labels: np.ndarray) -> dict:
     """Each Fashion shoe added alone to the MNIST test set: the distribution of its rank (1 = most unusual)."""
-    from .anomaly import detection, rank_among
+    from .scores import detection, rank_among
 
     shoes = fashion_errors[np.isin(fashion_labels, SHOE_CLASSES)]
     ranks = rank_among(shoes, mnist_errors)
@@ -161,7 +146,7 @@ def bce_vs_mse(dataset: str, infos: Sequence[CheckpointInfo], q: int = 16) -> di
 
 def denoising_psnr(dataset: str, infos: Sequence[CheckpointInfo]) -> list[dict]:
     """Mean PSNR of plain vs denoising AE outputs on Gaussian-noised test images (1,000, seeded)."""
-    from .denoise import sweep
+    from .sweeps import sweep
 
     x = load_dataset(dataset, "test").images[:DENOISE_IMAGES]
     rows = []
@@ -206,29 +191,6 @@ def reproduce(datasets: Sequence[str] = ("mnist", "fashion-mnist"), panel_only: 
     return out
 
 
-def describe_machine(m: dict | None) -> str:
-    """'Intel Xeon … (2 logical CPUs, torch on 2 threads, kNN on 1 thread)', or '' when unknown."""
-    if not m:
-        return ""
-    return (f"{m.get('cpu', 'unknown CPU')} ({m.get('logical_cpus', '?')} logical CPUs, torch on "
-            f"{m.get('torch_threads', '?')} threads, kNN on {m.get('knn_threads', '?')} thread"
-            f"{'' if m.get('knn_threads') == 1 else 's'})")
-
-
-def results_path() -> Path:
-    """Where `benchmarks/reproduce.py --write` stores the figures that the app shows."""
-    return zoo_dir() / "reproduce.json"
-
-
-def load_results() -> dict | None:
-    """The stored comparison, or None when it has not been measured for this zoo."""
-    path = results_path()
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
 def _pct(value) -> str:
     return "—" if value is None else f"{100 * value:.1f} %"
 
@@ -247,7 +209,7 @@ def tables(results: dict) -> dict[str, list[dict]]:
         shown = [row for row in r["knn"] if row.get("series", "pixels") in ("pixels", *KNN_SERIES)]
         out["knn"] += [{"dataset": ds, "features": row["features"], "dims": row["dims"], "ours": _pct(row["accuracy"]),
                         "published": _pct(row["published"]),
-                        "published in": knn.ARTICLE_SHORT if row["published"] is not None else "—",
+                        "published in": ARTICLE_SHORT if row["published"] is not None else "—",
                         "fit+predict s": _num(row["seconds"], 2)}
                        for row in sorted(shown, key=lambda row: (row["series"] != "pixels", row["dims"]))]
         out["pca"] += [{"dataset": ds, "q": row["q"], **{k: _num(v, 5) for k, v in row.items() if k != "q"}}

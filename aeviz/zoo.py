@@ -132,7 +132,7 @@ def build_maps(datasets: list[str], folder: Path | None = None, force: bool = Fa
 def build_baselines(datasets: list[str], folder: Path | None = None, force: bool = False) -> None:
     """Ship each dataset's PCA baseline (checkpoints/<dataset>.pca.npz): a cold server's first Reconstructions
     visit took 25 s fitting it on 2 cores."""
-    from .baselines import load_shipped_pca, save_shipped_pca, shipped_pca_path
+    from .pca import load_shipped_pca, save_shipped_pca, shipped_pca_path
 
     for dataset in datasets:
         target = (folder or zoo_dir()) / shipped_pca_path(dataset).name

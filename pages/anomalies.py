@@ -3,10 +3,12 @@
 import numpy as np
 import streamlit as st
 
-from aeviz import anomaly, data, figures, ui
+from aeviz import data, scores, ui
+from aeviz.views import anomalies as view
+from aeviz.views import figures
 
-COSTLY = {"histogram": anomaly.histogram_spec, "roc": anomaly.roc_spec, "box": anomaly.class_box_figure,
-          "detection": anomaly.detection}
+COSTLY = {"histogram": view.histogram_spec, "roc": view.roc_spec, "box": view.class_box_figure,
+          "detection": scores.detection}
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
@@ -35,14 +37,14 @@ with pick:
 with err_col:
     metric = ui.url_radio("Error", ["mse", "bce"], "err_metric", horizontal=True, format_func=str.upper)
 with how_col:
-    how = ui.url_radio("Ensemble", list(anomaly.COMBINE), "err_how", horizontal=True, disabled=len(chosen) < 2)
+    how = ui.url_radio("Ensemble", list(scores.COMBINE), "err_how", horizontal=True, disabled=len(chosen) < 2)
 models = [ui.model_or_message(info) for info in chosen]
 if not chosen or None in models:
     st.info("Pick at least one usable model.")
     st.stop()
 with st.spinner("Scoring the test set (once per model, then cached)…"):
     refs = [ui.get_errors(info, metric) for info in chosen]
-scores_in = anomaly.ensemble_scores(refs, refs, how)
+scores_in = scores.ensemble_scores(refs, refs, how)
 xlabel = (f"{metric.upper()} reconstruction error" if len(chosen) == 1
           else f"{how} of normalised log-{metric.upper()} (robust z)")
 errors_view = st.container()  # the histogram and its threshold go first, above the fold; filled once injected
@@ -77,26 +79,26 @@ elif source != "none":
             count = ui.url_slider("How many", 10, 500, 100, "err_n", step=10)
         with seed_col:
             seed = ui.url_slider("Draw", 0, 99, 0, "err_seed")
-        idx = anomaly.pick_classes(other.labels.numpy(), classes, count, seed)
-        batch = anomaly.fit_to(other.images.numpy()[idx], ctx.test.shape)
+        idx = view.pick_classes(other.labels.numpy(), classes, count, seed)
+        batch = view.fit_to(other.images.numpy()[idx], ctx.test.shape)
         names = [other.classes[c] for c in other.labels.numpy()[idx]]
         if other.shape != ctx.test.shape:
             st.caption(f"{titles[source]} images resized from {other.shape[1]}x{other.shape[2]} to "
                        f"{ctx.test.shape[1]}x{ctx.test.shape[2]} to fit these models.")
 
-out_errors = [anomaly.reconstruct(model, batch, metric)[1] for model in models]
-scores_out = anomaly.ensemble_scores(out_errors, refs, how) if len(batch) else np.zeros(0, np.float32)
+out_errors = [view.reconstruct(model, batch, metric)[1] for model in models]
+scores_out = scores.ensemble_scores(out_errors, refs, how) if len(batch) else np.zeros(0, np.float32)
 scores = np.r_[scores_in, scores_out]
-ranks = anomaly.ranks(scores)
+ranks = scores.ranks(scores)
 n_test, out_label = len(scores_in), "your images" if source == "your images" else f"injected {source}"
 det = once("detection", scores_in, scores_out) if len(scores_out) else None
 if det is not None:
-    out_ranks = anomaly.rank_among(scores_out, scores_in)  # among the test images alone, not each other
+    out_ranks = scores.rank_among(scores_out, scores_in)  # among the test images alone, not each other
     m1, m2, m3 = st.columns(3)
     m1.metric("AUROC", f"{det.auroc:.3f}", help="1.0: every injected image outranks every test image; 0.5: chance")
     m2.metric("Average precision", f"{det.average_precision:.3f}",
               help=f"A random ranking scores {det.prevalence:.3f} (the share of injected images).")
-    m3.metric("Median rank of an injected image", anomaly.median_rank(scores_in, scores_out),
+    m3.metric("Median rank of an injected image", scores.median_rank(scores_in, scores_out),
               help=f"Each injected image is ranked among the {n_test:,} test images alone: #1 = no test image "
                    "scores higher.")
     order = np.argsort(-scores_out, kind="stable")  # most obvious first
@@ -113,14 +115,14 @@ if det is not None:
 def threshold_view(scores_in, scores_out, det, xlabel, out_label):
     """Histogram with a threshold slider; the ROC curve marks where that threshold sits."""
     flag = ui.url_slider("Flag the top … % of test images", 0.1, 10.0, 1.0, "err_flag", step=0.1, format="%.1f %%")
-    threshold = anomaly.threshold_at(scores_in, flag)
+    threshold = scores.threshold_at(scores_in, flag)
     flagged_in, flagged_out = int((scores_in > threshold).sum()), int((scores_out > threshold).sum())
     left, right = st.columns(2) if det is not None else (st.container(), None)
     base = once("histogram", scores_in, xlabel=xlabel, scores_out=scores_out, out_name=out_label)
-    left.plotly_chart(anomaly.with_threshold(base, threshold), width="stretch", height=300)
+    left.plotly_chart(view.with_threshold(base, threshold), width="stretch", height=300)
     if right is not None:
         point = (flagged_in / len(scores_in), flagged_out / len(scores_out))
-        right.plotly_chart(anomaly.with_point(once("roc", det), point), width="stretch", height=300)
+        right.plotly_chart(view.with_point(once("roc", det), point), width="stretch", height=300)
     found = f" and **{flagged_out} of {len(scores_out)}** {out_label}" if len(scores_out) else ""
     st.markdown(f"Threshold **{threshold:.4g}** flags **{flagged_in:,}** test images{found}.")
 
@@ -128,8 +130,8 @@ def threshold_view(scores_in, scores_out, det, xlabel, out_label):
 @st.cache_data(show_spinner=False, max_entries=256)
 def gallery_png(originals, captions: list[list[str]], model_hash: str, metric: str, theme: str, _model) -> bytes:
     """Input, output and difference of some images, once per images and model (a class asks for the same)."""
-    recon = anomaly.reconstruct(_model, originals, metric)[0]
-    return figures.png_bytes(anomaly.gallery(originals[:, 0], recon[:, 0], captions,
+    recon = view.reconstruct(_model, originals, metric)[0]
+    return figures.png_bytes(view.gallery(originals[:, 0], recon[:, 0], captions,
                                              scale=max(1, 112 // originals.shape[-1]), theme=theme))
 
 
@@ -143,7 +145,7 @@ def gallery_view(scores, ranks, batch, names, model, metric, model_name):
     picked = {}
     pool = f"the {n_test:,} test images" if len(scores) == n_test else f"all {len(scores):,} test and injected images"
     for title, idx in (("Worst: the largest errors", order[:k]), ("Best: the smallest errors", order[::-1][:k])):
-        originals = anomaly.take(test_np, batch, idx)
+        originals = view.take(test_np, batch, idx)
         captions = [[describe(i) for i in idx], [f"#{ranks[i]:,}" for i in idx], [f"{scores[i]:.3g}" for i in idx]]
         st.markdown(f"**{title}** (class, rank among {pool}, score; * = injected; output of `{model_name}`)")
         ui.picture(gallery_png(originals, captions, model.metadata["hash"], metric, ui.theme_type(), model))
@@ -153,7 +155,7 @@ def gallery_view(scores, ranks, batch, names, model, metric, model_name):
     choice = choice_col.selectbox("Send an image to the other pages (map, denoising, interpolation)", list(picked),
                               key="err_send")
     if send_col.button("Send to your images", icon=":material/send:"):
-        ui.send_image(anomaly.take(test_np, batch, [picked[choice]])[0], choice)
+        ui.send_image(view.take(test_np, batch, [picked[choice]])[0], choice)
 
 
 with errors_view:

@@ -3,8 +3,9 @@
 import numpy as np
 import streamlit as st
 
-from aeviz import denoise, ui
+from aeviz import catalog, sweeps, ui
 from aeviz.noise import NOISE_KINDS
+from aeviz.views import denoising as view
 
 st.title("Denoising: rebuilding what was never seen")
 ui.explain(
@@ -15,7 +16,7 @@ ui.explain(
     "the clean image, in dB (higher is closer; *exact*: identical).", slider="dn_scrub")
 
 ctx = ui.page_context(need_models=False)  # its own message when its family is missing
-by_arch = denoise.denoisers(ctx.models)
+by_arch = catalog.denoisers(ctx.models)
 if not by_arch:
     st.info("No denoising autoencoders for this dataset yet. Open **Train**, pick the *denoising* family, "
             "and come back.")
@@ -38,8 +39,8 @@ def row_models(infos) -> dict:
     """Row label -> model: each denoiser after its plain twin; unusable checkpoints are reported and left out."""
     rows = {}
     for info in infos:
-        arch = denoise.arch_of(info)
-        twin = denoise.plain_twin(info, ctx.models)
+        arch = catalog.arch_of(info)
+        twin = catalog.plain_twin(info, ctx.models)
         for label, which in ((f"plain ({arch})", twin), (f"denoising ({arch})", info)):
             model = ui.model_or_message(which) if which is not None else None
             if model is not None:
@@ -50,14 +51,14 @@ def row_models(infos) -> dict:
 @st.cache_resource(show_spinner="Corrupting and reconstructing every slider position…", max_entries=24, ttl=3600)
 def scrub(keys: tuple, images: np.ndarray, kind: str, seed: int, theme: str, _models: dict):
     """The scrub figure for one choice of models, images, noise and seed (shared by sessions, read-only)."""
-    return denoise.scrub(denoise.sweep(_models, images, kind, denoise.levels(kind), seed=seed), kind, theme=theme)
+    return view.scrub(sweeps.sweep(_models, images, kind, sweeps.levels(kind), seed=seed), kind, theme=theme)
 
 
 @st.cache_resource(show_spinner="Measuring PSNR over test images at every level (once)…", max_entries=64)
 def curves(keys: tuple, dataset: str, kind: str, mark: float | None, _models: dict):
     """The PSNR-vs-level figure (shared, read-only); its numbers are computed once and kept on disk."""
-    test = ui.get_dataset(dataset, "test").images[:denoise.CURVE_IMAGES].numpy()
-    return denoise.curve_figure(denoise.cached_psnr_curves(_models, test, kind), kind, trained_at=mark)
+    test = ui.get_dataset(dataset, "test").images[:sweeps.CURVE_IMAGES].numpy()
+    return view.curve_figure(sweeps.cached_psnr_curves(_models, test, kind), kind, trained_at=mark)
 
 
 rows = row_models(chosen)
@@ -67,17 +68,17 @@ models = {label: model for label, (_, model) in rows.items()}
 keys = tuple((label, info.metadata["hash"]) for label, (info, _) in rows.items())
 fig = scrub(keys, picked.images, kind, seed, ui.theme_type(), models)
 with figure:
-    ui.scrub_chart(fig, "dn_scrub", "dn_level", denoise.levels(kind), height=ui.main_height(530, 520))
+    ui.scrub_chart(fig, "dn_scrub", "dn_level", sweeps.levels(kind), height=ui.main_height(530, 520))
 figure.caption("Images: " + ", ".join(ui.shown_captions(picked)) + ". Rows: " + ", ".join(
     f"**{label}** = `{info.name}`" for label, (info, _) in rows.items()) + ".")
 
 st.subheader("How much does each model recover, level by level?")
-trained = {denoise.trained_noise(info) for info in chosen} - {None}
+trained = {catalog.trained_noise(info) for info in chosen} - {None}
 mark = next((level for k, level in trained if k == kind), None)
 st.plotly_chart(curves(keys, ctx.dataset, kind, mark, models), width="stretch", config={"displayModeBar": False},
                 key="dn_curve")
 seen = ", ".join(f"{NOISE_KINDS[k].label} noise at {v:g}" for k, v in sorted(trained)) or "their own training noise"
-st.caption(f"PSNR of each of the first {denoise.CURVE_IMAGES} test images, then averaged (the mean of per-image "
-           f"PSNR, not the PSNR of the mean error), at {denoise.CURVE_STEPS} levels; computed once and kept on "
+st.caption(f"PSNR of each of the first {sweeps.CURVE_IMAGES} test images, then averaged (the mean of per-image "
+           f"PSNR, not the PSNR of the mean error), at {sweeps.CURVE_STEPS} levels; computed once and kept on "
            "disk. The dashed line is the corrupted input itself: a model helps where its line is above it. The "
            f"denoising models saw only {seen} during training.")

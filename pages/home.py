@@ -4,7 +4,8 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from aeviz import figures, metrics, ui
+from aeviz import metrics, ui
+from aeviz.views import figures
 
 st.title("What does an autoencoder learn?")
 ui.explain(

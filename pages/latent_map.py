@@ -3,7 +3,8 @@
 import numpy as np
 import streamlit as st
 
-from aeviz import knn, mapview, projection, ui
+from aeviz import knn, projection, references, ui
+from aeviz.views import latent_map as view
 
 METHODS = ui.MAP_METHODS  # the same words in the radio, the captions and the background jobs' progress
 SPLITS = {"test": "test set", "all": "test + train"}
@@ -75,20 +76,20 @@ def gallery(indices, labels, models, per_row):
     images = ui.map_images(ctx.dataset, indices)
     rows = [("input", images, [f"#{i} {ctx.test.classes[labels[i]][:7]}" for i in indices])]
     for m, shown in models:
-        recon, errors = mapview.reconstruct(m, images)
+        recon, errors = view.reconstruct(m, images)
         rows.append((f"q={shown.bottleneck}" if len(models) == 1 else f"{shown.family} q={shown.bottleneck}",
                      recon, [f"mse {e:.3f}" for e in errors]))
-    return mapview.gallery(rows, per_row=per_row, theme=ui.theme_type())
+    return view.gallery(rows, per_row=per_row, theme=ui.theme_type())
 
 
 def decode_here(latent_map, spot, labels):
     """What the decoder draws at one map position, beside the nearest real images on the map."""
-    decoded = mapview.decode_at(latent_map, model, spot[None])
-    near = mapview.nearest(latent_map.points, spot, 6)
+    decoded = view.decode_at(latent_map, model, spot[None])
+    near = view.nearest(latent_map.points, spot, 6)
     a, b = st.columns([1, 3])
-    ui.picture(mapview.gallery([("", decoded, ["decoded"])], cell=112, theme=ui.theme_type()), where=a,
+    ui.picture(view.gallery([("", decoded, ["decoded"])], cell=112, theme=ui.theme_type()), where=a,
                caption=f"at ({spot[0]:.2f}, {spot[1]:.2f})")
-    ui.picture(mapview.gallery([("nearest", ui.map_images(ctx.dataset, near),
+    ui.picture(view.gallery([("nearest", ui.map_images(ctx.dataset, near),
                                 [ctx.test.classes[labels[i]][:7] for i in near])], cell=84,
                                theme=ui.theme_type()), where=b)
     st.caption(f"Decoding a map position is {decode_note(latent_map)}")
@@ -111,8 +112,8 @@ def show_selection(latent_map, picked, labels, per_row):
         st.download_button("Download the selected indices (CSV)", "index\n" + "\n".join(map(str, picked.indices)),
                            file_name=f"{info.name}-selection.csv", mime="text/csv", key="map_download")
     elif len(picked.spots) > 1:
-        decoded = mapview.decode_at(latent_map, model, picked.spots[:SHOW])
-        ui.picture(mapview.gallery([("decoded", decoded, [""] * len(decoded))], per_row=per_row, theme=ui.theme_type()),
+        decoded = view.decode_at(latent_map, model, picked.spots[:SHOW])
+        ui.picture(view.gallery([("decoded", decoded, [""] * len(decoded))], per_row=per_row, theme=ui.theme_type()),
                    caption=f"What the decoder draws across the {len(picked.spots)} empty spots you selected.")
 
 
@@ -120,7 +121,7 @@ def show_selection(latent_map, picked, labels, per_row):
 def explore(latent_map, split, second, other_split):
     """The map and what is selected on it; a selection reruns only this fragment."""
     labels = ui.map_labels(ctx.dataset, split)
-    extent = mapview.map_extent(latent_map.points)
+    extent = view.map_extent(latent_map.points)
     fig = ui.map_figure(info, latent_map, split, under=under, height=ui.main_height(430, 400))
     here, there = st.columns([3, 2] if second is None else [1, 1])
     with here:
@@ -129,7 +130,7 @@ def explore(latent_map, split, second, other_split):
         kept = latent_map.kept_variance if latent_map.method == "pca" else None
         st.markdown(f"**{info.name}** · {METHODS[latent_map.method]} of {len(labels):,} codes"
                     + (f" · the plane keeps {100 * kept:.0f} % of the code variance" if kept is not None else ""))
-    picked = mapview.read_selection(event.selection.points, extent, count=len(labels))
+    picked = view.read_selection(event.selection.points, extent, count=len(labels))
     if second is None:
         with there:
             show_selection(latent_map, picked, labels, per_row=8)
@@ -137,7 +138,7 @@ def explore(latent_map, split, second, other_split):
     shared = picked.indices if split == other_split else picked.indices[picked.indices < len(ctx.test)]
     with there:
         st.markdown(f"**{other.name}** · {METHODS[second.method]} · the selection lights up here too")
-        st.plotly_chart(mapview.map_figure(second.points, ui.map_labels(ctx.dataset, other_split), ctx.test.classes,
+        st.plotly_chart(view.map_figure(second.points, ui.map_labels(ctx.dataset, other_split), ctx.test.classes,
                                            grid=0, highlight=shared if len(shared) else None,
                                            height=ui.main_height(430, 400)),
                         key="map_chart_other", width="stretch")
@@ -162,8 +163,8 @@ for job in pending[:1]:
 st.plotly_chart(ui.knn_figure(tuple(rows)), width="stretch")
 if verdict := knn.pca_verdict(rows):
     st.markdown(verdict)
-st.dataframe(knn.table(rows), hide_index=True, height=300, placeholder="—")  # no published figure: a dash
+st.dataframe(view.knn_table(rows), hide_index=True, height=300, placeholder="—")  # no published figure: a dash
 st.caption("Wall time: fitting and querying the classifier on one thread. "
            + (f"*shipped run*: measured together in one run on {shipped.machine}; " if shipped.machine else "")
            + "*this server*: measured here in the background; *at training*: recorded when the model was trained "
-           f"(another machine and load, not comparable). Published: {knn.ARTICLE}, its dense autoencoders.")
+           f"(another machine and load, not comparable). Published: {references.ARTICLE}, its dense autoencoders.")

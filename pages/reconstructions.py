@@ -3,7 +3,10 @@
 import streamlit as st
 
 import aeviz
-from aeviz import baselines, figures, ui, verdicts, workspaces
+from aeviz import ui, workspaces
+from aeviz.series import ORIGINS, Series, arch_label, contested, group_series
+from aeviz.views import figures
+from aeviz.views import reconstructions as view
 
 # Each image is drawn about this wide, whatever its resolution, and the grid is shown at the column's width:
 # its 24 px captions stay at least body-text size down to a 1280-pixel-wide screen.
@@ -49,7 +52,7 @@ def pca_or_none(dataset: str):
 @st.cache_resource(show_spinner=False, max_entries=64)
 def rate_distortion(dataset: str, names: tuple[str, ...], highlight: str, _series, _pca):
     """The chart changes with the family, not with the images: built once per dataset, zoo and family."""
-    return baselines.rate_distortion_figure(_series, _pca, highlight)
+    return view.rate_distortion_figure(_series, _pca, highlight)
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
@@ -57,27 +60,27 @@ def grid_png(images, captions: tuple[str, ...], labels: tuple[str, ...], usable:
              sizes: tuple[int, ...], dataset: str, theme: str, _series, _models, _pca) -> bytes:
     """The grid as PNG, once per images, row labels and models (keyed by their hashes): a class moving the same
     slider asks for the same few grids again and again."""
-    grid = baselines.reconstruction_grid(images, captions, _series, _models, _pca, sizes)
+    grid = view.reconstruction_grid(images, captions, _series, _models, _pca, sizes)
     picture = figures.compose_grid(grid.rows, row_labels=grid.row_labels, cell_labels=grid.cell_labels,
                                    scale=max(1, CELL_PX // images.shape[-1]), theme=theme)
     return figures.png_bytes(picture)  # encoded once, for the page and the download alike
 
 
 @st.fragment
-def grid_view(ctx: ui.Context, series: list[baselines.Series], chosen: baselines.Series, sizes: list[int],
+def grid_view(ctx: ui.Context, series: list[Series], chosen: Series, sizes: list[int],
               pca, mine: bool) -> None:
     """Images, verdict and chart side by side, then the grid at full width: new images rerun only this part."""
     controls, chart = st.columns([2, 3], gap="large")
     with controls:
         picked = ui.image_picker(ctx, "rec", count=8)
         if pca is not None:
-            st.markdown(verdicts.versus_pca(chosen, pca) or f"No test error of **{chosen.label}** at PCA's sizes.")
-        for line in verdicts.versus_plain(series):  # this dataset's, whichever family is picked
+            st.markdown(view.versus_pca(chosen, pca) or f"No test error of **{chosen.label}** at PCA's sizes.")
+        for line in view.versus_plain(series):  # this dataset's, whichever family is picked
             st.markdown(line)
         st.caption("Chart: test-set errors recorded in each checkpoint when it was trained (nothing is "
                    "recomputed). PCA is fitted on the train split; its reconstructions are clipped to [0, 1] like "
                    "the networks'." + (" **dense** has no hidden layer: its code is an affine map of the pixels, "
-                                       "as PCA's is." if verdicts.plain_is_affine(series) else ""))
+                                       "as PCA's is." if view.plain_is_affine(series) else ""))
     with chart:
         zoo = tuple(m.key for s in series for m in s.models)
         st.plotly_chart(rate_distortion(ctx.dataset, zoo, chosen.name, series, pca), width="stretch")
@@ -109,9 +112,9 @@ ui.explain(
 ctx = ui.page_context(need_models=False)
 infos = ctx.models  # the zoo's, the server's and this session's own (nobody else's)
 # the zoo's model at each size unless the viewer asks for the ones trained here (theirs, or the server's)
-mine = baselines.contested(infos) and ui.url_toggle("Use models trained here where the zoo has the same size",
+mine = contested(infos) and ui.url_toggle("Use models trained here where the zoo has the same size",
                                                     "rec_mine")
-series = baselines.group_series(infos, prefer=baselines.ORIGINS[::-1] if mine else baselines.ORIGINS)
+series = group_series(infos, prefer=ORIGINS[::-1] if mine else ORIGINS)
 if not series:
     offer_training(ctx.dataset)
     st.stop()
@@ -119,7 +122,7 @@ if not series:
 pick_family, pick_loss = st.columns([3, 1])
 with pick_family:
     archs = list(dict.fromkeys(s.arch for s in series))
-    arch = ui.url_radio("Model family", archs, "rec_family", horizontal=True, format_func=baselines.arch_label)
+    arch = ui.url_radio("Model family", archs, "rec_family", horizontal=True, format_func=arch_label)
 losses = [s.loss for s in series if s.arch == arch]
 with pick_loss:
     loss = ui.url_radio("Loss", losses, "rec_loss", horizontal=True, format_func=str.upper) if len(losses) > 1 \

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from aeviz import reproduce, ui
+from aeviz import references, reproduce, ui
 
 st.title("Do our models reproduce the published results?")
 ui.explain(
@@ -14,14 +14,14 @@ ui.explain(
     "k-nearest-neighbour classifier works on the codes, whether a nonlinear autoencoder beats PCA, how "
     "clearly a shoe stands out among digits. `python benchmarks/reproduce.py --write` re-measures everything.")
 
-results = reproduce.load_results()
+results = references.load_results()
 if results is None:
     st.info("No measurements are stored for this zoo yet. Run `python benchmarks/reproduce.py --write` "
-            f"(it writes `{reproduce.results_path()}`).")
+            f"(it writes `{references.results_path()}`).")
     st.stop()
 
-shown, pub, ref = reproduce.tables(results), reproduce.PUBLISHED, reproduce.REFERENCE
-machine = f"{reproduce.describe_machine(results.get('machine')) or 'an unrecorded machine'}, {results.get('measured')}"
+shown, pub, ref = reproduce.tables(results), references.PUBLISHED, references.REFERENCE
+machine = f"{references.describe_machine(results.get('machine')) or 'an unrecorded machine'}, {results.get('measured')}"
 st.subheader("kNN (k=7) accuracy: raw pixels, PCA codes and autoencoder codes")
 st.caption("A classifier fitted on the training codes, scored on the test codes; PCA codes are the projections on "
            "the first q components of the training images.")

@@ -5,10 +5,11 @@ import math
 import numpy as np
 import streamlit as st
 
-from aeviz import data, figures, trainjobs, trainsetup, ui, workspaces
+from aeviz import data, trainjobs, trainsetup, ui, workspaces
 from aeviz.models import SPARSITY_DEFAULTS, make_config, model_slug
 from aeviz.noise import NOISE_KINDS
 from aeviz.train import TrainConfig
+from aeviz.views import figures
 
 FAMILIES = {"dense": "Dense", "conv": "Convolutional", "vae": "Variational (VAE)", "denoising": "Denoising",
             "sparse": "Sparse (L1 or KL on the code)", "contractive": "Contractive", "linear": "Linear (≈ PCA)"}

@@ -3,7 +3,9 @@
 import numpy as np
 import streamlit as st
 
-from aeviz import denoise, figures, ui, vae_views
+from aeviz import catalog, ui
+from aeviz.views import figures
+from aeviz.views import vae as view
 
 st.title("Variational autoencoders: a code space you can walk through")
 ui.explain(
@@ -15,7 +17,7 @@ ui.explain(
     slider="vae_scrub")
 
 ctx = ui.page_context(need_models=False)  # its own message when its family is missing
-choices = vae_views.vaes(ctx.models)
+choices = catalog.vaes(ctx.models)
 if not choices:
     st.info("No VAE for this dataset yet. Open **Train**, pick the *vae* family, and come back.")
     st.stop()
@@ -30,40 +32,40 @@ pair, names = picked.images[:2], ui.shown_captions(picked)[:2]
 if len(pair) < 2:
     st.warning("Interpolation needs two images: the second one is test image #0.", icon="⚠️")
     pair, names = np.concatenate([pair, ctx.test.images[:1].numpy()]), names + ["#0"]
-twin = denoise.plain_twin(info, ctx.models, same_size=False)
+twin = catalog.plain_twin(info, ctx.models, same_size=False)
 ae = ui.model_or_message(twin) if twin is not None else None
 keys = (info.metadata["hash"], twin.metadata["hash"] if ae is not None else "")
 
 
 @st.cache_resource(show_spinner="Decoding every step of the paths…", max_entries=32, ttl=3600)
 def interpolation(keys: tuple, pair: np.ndarray, theme: str, _vae, _ae):
-    result = vae_views.interpolate(_vae, pair, ae=_ae)
-    return (vae_views.interpolation_scrub(result, theme=theme),
-            figures.png_bytes(vae_views.interpolation_strip(result, theme=theme)))
+    result = view.interpolate(_vae, pair, ae=_ae)
+    return (view.interpolation_scrub(result, theme=theme),
+            figures.png_bytes(view.interpolation_strip(result, theme=theme)))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def kl(key: str, dataset: str, _vae) -> np.ndarray:
-    return vae_views.code_kl(_vae, ui.get_dataset(dataset, "test").images[:2000])
+    return view.code_kl(_vae, ui.get_dataset(dataset, "test").images[:2000])
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def traversal(key: str, image: np.ndarray, dims: tuple, kl_values: np.ndarray, theme: str, _vae) -> bytes:
-    return figures.png_bytes(vae_views.traversal_picture(vae_views.traverse(_vae, image, dims), dims, kl_values,
+    return figures.png_bytes(view.traversal_picture(view.traverse(_vae, image, dims), dims, kl_values,
                                                          theme=theme))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def samples(key: str, temperature: float, seed: int, theme: str, _vae) -> bytes:
     """PNG bytes: st.image shows them as they are instead of re-encoding the picture on every rerun."""
-    images = vae_views.sample(_vae, 32, temperature=temperature, seed=seed)
-    return figures.png_bytes(vae_views.samples_picture(images, theme=theme))
+    images = view.sample(_vae, 32, temperature=temperature, seed=seed)
+    return figures.png_bytes(view.samples_picture(images, theme=theme))
 
 
 @st.cache_resource(show_spinner="Decoding the code plane…", max_entries=8)
 def manifold(key: str, dataset: str, gaussian: bool, _model, _info):
     test = ui.get_dataset(dataset, "test")
-    return vae_views.manifold_figure(vae_views.manifold(_model, gaussian=gaussian), ui.get_codes(_info),
+    return view.manifold_figure(view.manifold(_model, gaussian=gaussian), ui.get_codes(_info),
                                      test.labels.numpy(), test.classes, gaussian=gaussian)
 
 
@@ -93,7 +95,7 @@ def dims_view():
         st.caption("Each row sets one code dimension to −3…+3 (the prior's ±3σ) and keeps the rest. "
                    "Rows are sorted by KL: dimensions with KL ≈ 0 were switched off by the VAE and change nothing.")
     values = kl(info.metadata["hash"], ctx.dataset, vae)
-    dims = tuple(int(d) for d in vae_views.ranked(values)[:count])
+    dims = tuple(int(d) for d in view.ranked(values)[:count])
     with right:
         ui.picture(traversal(info.metadata["hash"], pair[["A", "B"].index(which)], dims, values, ui.theme_type(), vae))
 
@@ -120,7 +122,7 @@ with tab_dims:
 with tab_sample:
     sample_view()
 with tab_plane:
-    flat = vae_views.two_d_vae(info, ctx.models)
+    flat = catalog.two_d_vae(info, ctx.models)
     plane_model = ui.model_or_message(flat) if flat is not None else None
     if plane_model is None:
         st.info("No VAE with a 2-d code for this dataset: train one with code size 2 to see its whole code plane.")
@@ -134,5 +136,5 @@ with tab_plane:
         codes = ui.get_codes(flat)
         st.caption(f"`{flat.name}`: the background is decoded from {grid}; the dots are test images' codes "
                    f"(posterior means), coloured by class. Of the 10×10 cells of equal prior mass, "
-                   f"**{vae_views.empty_cells(codes)}** hold none of the {len(codes):,} test codes; as many codes "
-                   f"drawn from the prior would leave about {vae_views.expected_empty(len(codes)):.0f} empty.")
+                   f"**{view.empty_cells(codes)}** hold none of the {len(codes):,} test codes; as many codes "
+                   f"drawn from the prior would leave about {view.expected_empty(len(codes)):.0f} empty.")

@@ -3,7 +3,8 @@
 import numpy as np
 import streamlit as st
 
-from aeviz import anomaly, images, projection, ui
+from aeviz import images, projection, scores, ui
+from aeviz.views import anomalies
 
 st.title("Your images: how unusual is your digit?")
 ui.explain(
@@ -68,19 +69,20 @@ with st.spinner("Reconstructing with every model (test-set errors are computed o
         model = ui.model_or_message(info)
         if model is None:
             continue
-        recon, error = anomaly.reconstruct(model, batch, metric)
+        recon, error = anomalies.reconstruct(model, batch, metric)
         reference = ui.get_errors(info, metric)
         rows.append(recon[0, 0])
-        names.append(anomaly.short_name(info.name, ctx.dataset) + ("" if info.origin == "zoo" else f" · {info.where}"))
-        percentiles.append(float(anomaly.percentile_of(error, reference)[0]))
-        ranks.append(int(anomaly.rank_among(error, reference)[0]))
+        where = "" if info.origin == "zoo" else f" · {info.where}"
+        names.append(anomalies.short_name(info.name, ctx.dataset) + where)
+        percentiles.append(float(scores.percentile_of(error, reference)[0]))
+        ranks.append(int(scores.rank_among(error, reference)[0]))
         errors.append(float(error[0]))
 if not rows:
     st.info("No usable models for this dataset yet. Open **Train** to train one.")
     st.stop()
 
 notes = [f"{p:.1f} % · #{r:,}" for p, r in zip(percentiles, ranks, strict=True)]
-comparison = anomaly.comparison_grid(batch[0, 0], np.stack(rows), names, notes, scale=max(1, 140 // batch.shape[-1]),
+comparison = anomalies.comparison_grid(batch[0, 0], np.stack(rows), names, notes, scale=max(1, 140 // batch.shape[-1]),
                                      theme=ui.theme_type())
 ui.picture(comparison,
            caption="Each model's reconstruction, then where it went wrong (|difference|: black = right, yellow = "
@@ -91,7 +93,7 @@ with bars:
     st.markdown(f"Least surprised: **{names[best]}**, more unusual than **{percentiles[best]:.1f} %** of test "
                 f"images. Most surprised: **{names[worst]}**, more unusual than **{percentiles[worst]:.1f} %** "
                 f"(rank {ranks[worst]:,} of {len(ctx.test) + 1:,}).")
-    st.plotly_chart(anomaly.percentile_figure(names, np.array(percentiles), np.array(errors), metric=metric),
+    st.plotly_chart(anomalies.percentile_figure(names, np.array(percentiles), np.array(errors), metric=metric),
                     width="stretch")
 with where:
     st.markdown("**Where your images land on the latent map** (stars, numbered as in the list above)")
@@ -108,8 +110,8 @@ with where:
     if job is not None:
         ui.show_job(job)  # UMAP is fitted in the background once per model; PCA is instant
     elif latent is not None:
-        stars = latent.transform(anomaly.encode(model, ui.user_image_batch(ctx.test.shape, own)))
-        st.plotly_chart(anomaly.map_figure(latent.points, ctx.test.labels.numpy(), ctx.test.classes, stars,
+        stars = latent.transform(anomalies.encode(model, ui.user_image_batch(ctx.test.shape, own)))
+        st.plotly_chart(anomalies.map_figure(latent.points, ctx.test.labels.numpy(), ctx.test.classes, stars,
                                            [p.name for p in own], title=f"{method.upper()} map of {info.name}"),
                         width="stretch")
         placed = (f"projected onto the PCA plane of the test codes, which keeps {100 * latent.kept_variance:.0f} % "

@@ -42,3 +42,67 @@ def test_core_imports_without_ui_libraries():
             "sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PACKAGE.parent)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# --- layers: core (aeviz/*.py) <- views (aeviz/views) <- ui (aeviz/ui) <- pages ---------------------------------
+
+REPO = PACKAGE.parent
+RANK = {"core": 0, "views": 1, "ui": 2, "pages": 3}
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(REPO).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(p): p for p in [*PACKAGE.rglob("*.py"), *PAGES.glob("*.py")]}
+
+
+def layer(module: str) -> str:
+    parts = module.split(".")
+    if parts[0] == "pages":
+        return "pages"
+    return parts[1] if len(parts) > 1 and parts[1] in ("views", "ui") else "core"
+
+
+def project_imports(path: Path) -> set[str]:
+    """The project's modules that `path` imports anywhere in it (lazy imports inside functions too)."""
+    me = module_name(path)
+    package = me if path.name == "__init__.py" else me.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                up = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(up + ([node.module] if node.module else []))
+            found |= {f"{base}.{a.name}" if f"{base}.{a.name}" in MODULES else base for a in node.names}
+    return {m for m in found if m in MODULES and m != me}
+
+
+def test_each_layer_imports_only_the_layers_below_it():
+    """The core knows no page back-end and no Streamlit; a view knows no widget; the ui knows no page."""
+    upward = [(m, t) for m, p in MODULES.items() for t in project_imports(p) if RANK[layer(t)] > RANK[layer(m)]]
+    assert upward == []
+    assert {layer(m) for m in MODULES} == set(RANK)  # the walk saw every layer
+
+
+def test_no_module_imports_one_that_imports_it_back():
+    """A package's __init__ only re-exports, so edges into a package are left out (`from . import __version__`)."""
+    packages = {m for m, p in MODULES.items() if p.name == "__init__.py"}
+    graph = {m: project_imports(p) - packages for m, p in MODULES.items()}
+
+    def reaches(start: str, goal: str) -> bool:
+        seen, todo = set(), [start]
+        while todo:
+            for nxt in graph[todo.pop()] - seen:
+                if nxt == goal:
+                    return True
+                seen.add(nxt)
+                todo.append(nxt)
+        return False
+
+    cycles = sorted({tuple(sorted((m, t))) for m in graph for t in graph[m] if reaches(t, m)})
+    assert cycles == []

@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from aeviz import checkpoints, data, knn
+from aeviz import checkpoints, data, knn, references
+from aeviz.views import latent_map as view
 
 
 @pytest.fixture(scope="module")
@@ -79,8 +80,8 @@ def test_pca_rows_sit_at_every_code_size_of_the_models(zoo_digits):
     assert [r.dims for r in pca] == sorted({m.bottleneck for m in zoo_digits if m.bottleneck < 64}) == [2, 4, 8, 16]
     assert [r.name for r in pca][2] == "PCA-8" and (pca[2].accuracy, pca[2].source) == (0.97, "computed")
     assert {r.source for r in pca if r.dims != 8} == {"pending"}
-    assert "PCA-8" in knn.table(rows)["codes of"]
-    assert "PCA" in [t.name for t in knn.figure(rows).data]
+    assert "PCA-8" in view.knn_table(rows)["codes of"]
+    assert "PCA" in [t.name for t in view.knn_figure(rows).data]
 
 
 def test_pca_knn_on_digits_is_real_and_cached(monkeypatch):
@@ -100,7 +101,7 @@ def test_shipped_run_figures_win_over_checkpoint_times(zoo_digits):
     assert (by["PCA-8"].accuracy, by["PCA-8"].source) == (0.96, "shipped")
     assert (by["dense-q8-bce"].seconds, by["dense-q8-bce"].source) == (0.3, "shipped")
     assert by["conv-q8-bce"].source == "checkpoint"  # not in that run: its training-time figure, so labelled
-    assert set(knn.table(rows)["from"]) == {"shipped run", "at training", "pending"}
+    assert set(view.knn_table(rows)["from"]) == {"shipped run", "at training", "pending"}
 
 
 def test_pca_verdict_is_computed_from_the_numbers():
@@ -126,22 +127,22 @@ def test_published_figures_sit_beside_the_matching_rows():
     assert published == {"raw pixels": 0.964, "PCA-2": None, "PCA-8": None, "conv-bce-q8": None,
                          "dense-bce-q2": None, "dense-bce-q8": 0.89}  # no conv or PCA row borrows the dense figure
     assert knn.published("fashion-mnist", 16) == 0.836 and knn.published("digits", "raw") is None
-    table = knn.table(rows)
-    column = f"published % ({knn.ARTICLE_SHORT})"  # the column names where its figures were published
+    table = view.knn_table(rows)
+    column = f"published % ({references.ARTICLE_SHORT})"  # the column names where its figures were published
     assert len({len(v) for v in table.values()}) == 1 and table["kNN-7 %"][0] == 96.9
     assert table[column] == [96.4, None, None, None, None, 89.0]
     digits_rows = knn.build_rows("digits", 64, [Info("dense-bce", 8)], (0.98, 0.1), {})
-    assert column not in knn.table(digits_rows)  # no literature figure: no column of blanks
-    fig = knn.figure(rows)
+    assert column not in view.knn_table(digits_rows)  # no literature figure: no column of blanks
+    fig = view.knn_figure(rows)
     names = [t.name for t in fig.data]
     assert names == ["conv-bce", "dense-bce", "published (dense AE)"]  # PCA pending here: no bars yet
     assert fig.layout.shapes and "raw pixels 96.9 %" in fig.layout.annotations[0].text
 
 
 def test_only_article_figures_are_published():
-    flat = {v for figures in knn.PUBLISHED.values() for v in figures.values()}
+    flat = {v for figures in references.PUBLISHED["knn"].values() for v in figures.values()}
     assert flat == {0.964, 0.89, 0.854, 0.799, 0.836}  # MNIST raw, 8-d; Fashion raw, 8-d, 16-d: the article's
-    assert "Tables 1-2" in knn.ARTICLE and "dense-autoencoder codes" in knn.ARTICLE
+    assert "Tables 1-2" in references.ARTICLE and "dense-autoencoder codes" in references.ARTICLE
 
 
 def test_the_figures_shipped_with_the_zoo_are_used(tmp_path, monkeypatch):

@@ -195,7 +195,7 @@ def test_kill_9_at_random_moments_of_repeated_saves_never_leaves_a_partial_check
 @pytest.mark.slow
 def test_without_mnist_or_fashion_the_app_runs_on_digits_and_says_what_is_missing(tmp_path, monkeypatch,
                                                                                     fresh_caches):
-    from test_pages import routed_pages
+    from apptest import routed_pages
 
     monkeypatch.setenv("AEVIZ_DATA_DIR", str(tmp_path / "empty"))
     monkeypatch.setattr(data, "DEBIAN_FASHION_DIR", tmp_path / "no-debian-package")

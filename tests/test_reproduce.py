@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from aeviz import data, knn, metrics, reproduce
+from aeviz import data, metrics, references, reproduce
 
 
 def test_shoe_ranks_count_the_digits_above_each_shoe():
@@ -38,17 +38,17 @@ def test_pca_rows_and_tables_on_the_digits_zoo():
 
 def test_results_round_trip_through_the_zoo_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("AEVIZ_ZOO_DIR", str(tmp_path))
-    assert reproduce.load_results() is None
-    reproduce.results_path().write_text(json.dumps({"datasets": {}}))
-    assert reproduce.load_results() == {"datasets": {}}
-    reproduce.results_path().write_text("{broken")
-    assert reproduce.load_results() is None
+    assert references.load_results() is None
+    references.results_path().write_text(json.dumps({"datasets": {}}))
+    assert references.load_results() == {"datasets": {}}
+    references.results_path().write_text("{broken")
+    assert references.load_results() is None
 
 
 def test_knn_rows_measure_pca_at_every_zoo_size_and_lend_no_conv_row_a_published_figure(monkeypatch):
     infos = [i for i in reproduce.scan_checkpoints()[0] if i.dataset == "digits" and i.bottleneck == 8
              and i.series in ("dense-bce", "conv-bce")]
-    monkeypatch.setitem(reproduce.PUBLISHED["knn"], "digits", {"raw": 0.9, "8": 0.5})  # a made-up article
+    monkeypatch.setitem(references.PUBLISHED["knn"], "digits", {"raw": 0.9, "8": 0.5})  # a made-up article
     rows = reproduce.knn_rows("digits", infos)
     by = {r["features"]: r for r in rows}
     assert list(by) == ["raw pixels", "PCA-8", "conv-q8-bce", "dense-q8-bce"]
@@ -69,18 +69,18 @@ def test_knn_table_shows_pca_and_names_the_article_only_beside_published_figures
     shown = reproduce.tables(results)["knn"]
     assert [r["features"] for r in shown] == ["raw pixels", "dense-q8-bce", "PCA-8", "conv-q8-bce"]  # no vae, digits
     assert [r["published"] for r in shown] == ["96.4 %", "89.0 %", "—", "—"]
-    assert [r["published in"] for r in shown] == [knn.ARTICLE_SHORT] * 2 + ["—"] * 2
+    assert [r["published in"] for r in shown] == [references.ARTICLE_SHORT] * 2 + ["—"] * 2
     verdict = reproduce.knn_verdicts(results)
     assert list(verdict) == ["mnist"] and "PCA-8 89.9 % vs 89.5 %" in verdict["mnist"]
 
 
 def test_published_holds_only_article_figures_and_our_runs_are_labelled_ours():
-    pub = json.dumps(reproduce.PUBLISHED)
+    pub = json.dumps(references.PUBLISHED)
     for ours in ("0.86", "0.95", "0.9998", "0.02688", "0.02686"):  # our reference run's, not the article's
         assert ours not in pub
-    assert reproduce.PUBLISHED["source"] == knn.ARTICLE and reproduce.PUBLISHED["shoe"]["error"] == 0.062
-    assert "ours" in reproduce.REFERENCE["how"] or "our" in reproduce.REFERENCE["how"]
-    assert reproduce.REFERENCE["linear_vs_pca_q16"]["clipped"] is False
+    assert references.PUBLISHED["source"] == references.ARTICLE and references.PUBLISHED["shoe"]["error"] == 0.062
+    assert "ours" in references.REFERENCE["how"] or "our" in references.REFERENCE["how"]
+    assert references.REFERENCE["linear_vs_pca_q16"]["clipped"] is False
 
 
 def test_unclipped_pca_matches_the_reference_and_the_mse_verdict_is_per_dataset():

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 
 import pytest
-from test_pages import routed_pages, run_page
-from test_train_page import by_label, finished, in_url, no_jobs_left, submit  # noqa: F401 - a fixture
+from apptest import routed_pages, run_page
 from test_trainjobs import wait_for
+from trainpage import by_label, finished, in_url, no_jobs_left, submit  # noqa: F401 - a fixture
 
 import aeviz
 from aeviz import ui

@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 import pytest
-from test_pages import run_page
+from apptest import run_page
 
 from aeviz import images
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from apptest import run_page
 from PIL import Image, ImageDraw
 from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
 from streamlit.runtime.uploaded_file_manager import UploadedFileRec
 from streamlit.testing.v1 import AppTest
 from test_images import encode
-from test_pages import run_page
 
 from aeviz import images
 from aeviz.ui import quotas

@@ -12,7 +12,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-from test_pages import REPO, routed_pages, run_page
+from apptest import REPO, routed_pages, run_page
 
 from aeviz.ui import widgets
 

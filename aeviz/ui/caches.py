@@ -10,7 +10,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from .. import cache, checkpoints, data, projection
+from .. import checkpoints, data, diskcache, projection
 from ..checkpoints import CheckpointError, CheckpointInfo
 from ..metrics import encode_all, image_errors, reconstruct_all
 from ..train import device_name, pick_device
@@ -115,8 +115,8 @@ def _readonly(array: np.ndarray) -> np.ndarray:
 def _codes(path: str, content_hash: str, dataset: str, split: str) -> np.ndarray:
     def compute():
         return {"codes": encode_all(_model_at(path), get_dataset(dataset, split).images)}
-    key = cache.cache_key(hash=content_hash, dataset=dataset, split=split)
-    return _readonly(cache.cached_arrays("codes", key, compute)["codes"])
+    key = diskcache.cache_key(hash=content_hash, dataset=dataset, split=split)
+    return _readonly(diskcache.cached_arrays("codes", key, compute)["codes"])
 
 
 @st.cache_resource(show_spinner=False, max_entries=128)
@@ -129,8 +129,8 @@ def _errors(path: str, content_hash: str, dataset: str, split: str, metric: str)
     def compute():
         test = get_dataset(dataset, split).images
         return {"errors": image_errors(test, reconstruct_all(_model_at(path), test), metric)}
-    key = cache.cache_key(hash=content_hash, dataset=dataset, split=split, metric=metric)
-    return _readonly(cache.cached_arrays("errors", key, compute)["errors"])
+    key = diskcache.cache_key(hash=content_hash, dataset=dataset, split=split, metric=metric)
+    return _readonly(diskcache.cached_arrays("errors", key, compute)["errors"])
 
 
 def get_codes(info: CheckpointInfo, split: str = "test") -> np.ndarray:
@@ -165,10 +165,10 @@ def device_label() -> str:
 
 @st.cache_resource(show_spinner="Loading the PCA baseline…", max_entries=8)
 def get_pca(dataset: str):
-    """The dataset's PCA baseline (aeviz.baselines.PCABaseline): shipped with the zoo, else fitted once; read-only."""
-    from .. import baselines
+    """The dataset's PCA baseline (aeviz.pca.PCABaseline): shipped with the zoo, else fitted once; read-only."""
+    from .. import pca
 
-    return baselines.pca_baseline(dataset)
+    return pca.pca_baseline(dataset)
 
 
 def refresh_models() -> None:

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
 import numpy as np
 import streamlit as st
 import torch
 
-from .. import cache, checkpoints, projection
+from .. import checkpoints, diskcache, projection
 from ..checkpoints import CheckpointError, CheckpointInfo
 from ..metrics import encode_all
 from .caches import _readonly, get_codes, get_dataset, get_map, get_model
-
-if TYPE_CHECKING:
-    from .shell import Context
+from .context import Context
 
 # Slow work runs as background jobs (aeviz.background): a job makes no Streamlit calls; UMAP/t-SNE fits go on
 # to a low-priority helper process, because numba holds the GIL for up to ~100 ms at a time.
@@ -58,7 +55,7 @@ def map_worker():
 
 
 def _codes_key(content_hash: str, dataset: str, split: str) -> str:
-    return cache.cache_key(hash=content_hash, dataset=dataset, split=split)  # the key _codes stores under
+    return diskcache.cache_key(hash=content_hash, dataset=dataset, split=split)  # the key _codes stores under
 
 
 def _map_key(info: CheckpointInfo, split: str) -> str:
@@ -121,7 +118,7 @@ def submit_map(info: CheckpointInfo, method: str, split: str = "test"):
     n = len(test_codes) + (0 if train is None else len(train))
     work = functools.partial(_fit_map_job, model=get_model(info), test_codes=test_codes, train_images=train,
                              content_hash=info.metadata["hash"], dataset=info.dataset, method=method,
-                             key=_map_key(info, split), cache_root=str(cache.cache_dir()))
+                             key=_map_key(info, split), cache_root=str(diskcache.cache_dir()))
     # timed on this server: the first UMAP/t-SNE fit after a start promises nothing, later ones what it took
     return background_jobs().submit(f"map|{_map_key(info, split)}|{method}", work,
                                     label=f"{_map_words(method, n)[0]} of {info.name}",
@@ -138,7 +135,7 @@ def _fit_map_job(job, *, model, test_codes, train_images, content_hash, dataset,
     codes = test_codes
     if train_images is not None:
         job.set_stage(f"encoding {len(train_images):,} training images")
-        train_codes = cache.cached_arrays("codes", _codes_key(content_hash, dataset, "train"),
+        train_codes = diskcache.cached_arrays("codes", _codes_key(content_hash, dataset, "train"),
                                           lambda: {"codes": encode_all(model, train_images)})["codes"]
         codes = np.concatenate([test_codes, train_codes])  # (N_test + N_train, q)
     stage = _map_words(method, len(codes))[1]
@@ -174,9 +171,9 @@ def map_images(dataset: str, indices: np.ndarray) -> np.ndarray:
 
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _backdrop(tag: str, _latent_map, _model, n: int) -> np.ndarray:
-    from .. import mapview
+    from ..views import latent_map as view
 
-    return _readonly(mapview.backdrop(_latent_map, _model, mapview.map_extent(_latent_map.points), n))
+    return _readonly(view.backdrop(_latent_map, _model, view.map_extent(_latent_map.points), n))
 
 
 def map_backdrop(info: CheckpointInfo, latent_map: projection.LatentMap, split: str, n: int = 20) -> np.ndarray:
@@ -186,9 +183,9 @@ def map_backdrop(info: CheckpointInfo, latent_map: projection.LatentMap, split: 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
 def _map_figure(tag: str, _latent_map, _labels, classes: tuple, _backdrop, height: int):
-    from .. import mapview
+    from ..views import latent_map as view
 
-    return mapview.map_figure(_latent_map.points, _labels, classes, backdrop=_backdrop, height=height)
+    return view.map_figure(_latent_map.points, _labels, classes, backdrop=_backdrop, height=height)
 
 
 def map_figure(info: CheckpointInfo, latent_map: projection.LatentMap, split: str, *, under: bool, height: int):
@@ -202,10 +199,10 @@ def map_figure(info: CheckpointInfo, latent_map: projection.LatentMap, split: st
 
 @st.cache_resource(show_spinner=False, max_entries=8)
 def knn_figure(rows: tuple):
-    """The kNN panel's bar chart (aeviz.knn.figure), built once per set of rows."""
-    from .. import knn
+    """The kNN panel's bar chart (aeviz.views.latent_map.knn_figure), built once per set of rows."""
+    from ..views import latent_map as view
 
-    return knn.figure(list(rows))
+    return view.knn_figure(list(rows))
 
 
 def show_job(job, *, every: float = 1.0) -> None:

@@ -10,7 +10,7 @@ from functools import cache
 import numpy as np
 import streamlit as st
 
-from ..figures import at_frame
+from ..views.figures import at_frame
 from .widgets import _from_url, _number, _to_url
 
 # The figure's own slider moves in the browser and Streamlit never hears of it. This listener, mounted next

@@ -10,8 +10,9 @@ import streamlit as st
 import torch
 
 from .. import data
-from ..checkpoints import SESSION, ZOO, CheckpointInfo
+from ..checkpoints import SESSION
 from .caches import _offline_status, _scan, device_label, get_dataset, list_models
+from .context import Context
 from .lecture import lecture_toggle
 from .maps import map_worker
 from .quotas import start_upload_sweep
@@ -23,22 +24,6 @@ from .widgets import literal, set_url_ints, url_ints, url_radio, url_selectbox, 
 from .workspace import expire_old_workspaces, session_workspaces
 
 DEFAULT_DATASETS = ("mnist", "fashion-mnist", "digits")
-
-
-@dataclass(frozen=True)
-class Context:
-    """What the sidebar chose, shared by every page of one run."""
-
-    dataset: str
-    test: data.Dataset
-    models: tuple[CheckpointInfo, ...]
-
-    def default_model(self, among: tuple[CheckpointInfo, ...] | list[CheckpointInfo] | None = None) -> CheckpointInfo:
-        """The model a page opens on: the plain dense q=16 (the lecture's running example) when there is one,
-        the zoo's when a model trained here has the same series and size."""
-        among = self.models if among is None else among
-        running = [m for m in among if m.series == "dense-bce" and m.bottleneck == 16]
-        return min(running, key=lambda m: m.origin != ZOO) if running else among[0]
 
 
 def _dataset_choices() -> list[str]:

@@ -48,7 +48,7 @@ def wait_until_warm(timeout: float) -> bool:
 
 
 def _warm(probe, done: threading.Event) -> None:
-    from .. import baselines
+    from .. import pca
     from ..models import MODELS
 
     try:
@@ -56,7 +56,7 @@ def _warm(probe, done: threading.Event) -> None:
         names.sort(key=lambda name: name != "mnist")  # the app opens on MNIST: its pages first
         for name in names:
             data.fingerprint(name)  # parses both splits into the cache: what the shipped baseline is checked by
-            baselines.pca_baseline(name)  # shipped (checked) or fitted and cached on disk
+            pca.pca_baseline(name)  # shipped (checked) or fitted and cached on disk
         for shape in dict.fromkeys(data.DATASETS[name].shape for name in names):
             for family in MODELS:
                 probe.wait(family, shape, timeout=60)

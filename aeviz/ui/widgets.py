@@ -178,7 +178,7 @@ def url_toggle(label: str, key: str, default: bool = False, **kwargs) -> bool:
 def picture(image, *, where=None, **kwargs) -> None:
     """Show a composed picture (array, or PNG bytes) as a lossless PNG: st.image would send an array as JPEG
     (grey halos around digits and captions) and re-encode bytes it does not recognise as its chosen format."""
-    from ..figures import png_bytes
+    from ..views.figures import png_bytes
 
     data = image if isinstance(image, bytes) else png_bytes(image)
     (where or st).image(data, output_format="PNG", **kwargs)

@@ -8,11 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..metrics import decode_all, encode_all
+from ..models import VAE, AutoEncoder
+from ..walks import kl_per_dim, lerp, manifold_grid, prior_samples, slerp, traversal
 from . import figures
-from .checkpoints import CheckpointInfo
-from .latent import kl_per_dim, lerp, manifold_grid, prior_samples, slerp, traversal
-from .metrics import decode_all, encode_all
-from .models import VAE, AutoEncoder
 from .scrub import cell_scale, compose_frames, grey
 
 INTERP_STEPS = 21  # positions of the t slider shipped to the browser
@@ -175,20 +174,3 @@ def manifold_figure(decoded: np.ndarray, codes, labels, class_names: Sequence[st
     fig.update_layout(height=640, dragmode="pan", plot_bgcolor="black",
                       margin=dict(l=40, r=10, t=figures.MODEBAR_CLEARANCE, b=40))
     return fig
-
-
-# --- which models to show --------------------------------------------------------------------------------
-
-def vaes(infos: Sequence[CheckpointInfo]) -> list[CheckpointInfo]:
-    """VAE checkpoints, dense before conv, larger codes first (the interpolation default)."""
-    found = [c for c in infos if c.family == "vae"]
-    return sorted(found, key=lambda c: (c.metadata.get("config", {}).get("arch") != "dense", -c.bottleneck, c.name))
-
-
-def two_d_vae(info: CheckpointInfo, infos: Sequence[CheckpointInfo]) -> CheckpointInfo | None:
-    """`info` itself when its code is 2-d, else a 2-d VAE of the same architecture, else any 2-d VAE."""
-    if info.bottleneck == 2:
-        return info
-    arch = info.metadata.get("config", {}).get("arch")
-    flat = [c for c in vaes(infos) if c.bottleneck == 2]
-    return next((c for c in flat if c.metadata.get("config", {}).get("arch") == arch), flat[0] if flat else None)

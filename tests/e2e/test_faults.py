@@ -6,8 +6,7 @@ import re
 import time
 
 import pytest
-from browser import no_exceptions, open_page, shot, wait_idle
-from conftest import serve_app
+from browser import no_exceptions, open_page, serve_app, shot, wait_idle
 
 
 def test_first_visitors_arriving_together_on_a_fresh_server_all_get_the_whole_app(browser, fresh_app_url):

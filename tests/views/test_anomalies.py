@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from aeviz import anomaly, list_checkpoints, load_checkpoint, load_dataset
+from aeviz import list_checkpoints, load_checkpoint, load_dataset, scores
 from aeviz.metrics import image_errors, reconstruct_all
+from aeviz.views import anomalies as view
 
 SHOES = (5, 7, 9)  # Fashion-MNIST: sandal, sneaker, ankle boot
 
@@ -27,14 +28,14 @@ def mnist():
 @pytest.fixture(scope="module")
 def shoes():
     fashion = load_dataset("fashion-mnist", "test")
-    idx = anomaly.pick_classes(fashion.labels.numpy(), SHOES, 100, seed=0)
+    idx = view.pick_classes(fashion.labels.numpy(), SHOES, 100, seed=0)
     return fashion.images.numpy()[idx]
 
 
 @pytest.fixture(scope="module")
 def dense(mnist):
     _, model = zoo_model("mnist-dense-q16-bce")
-    return model, anomaly.reconstruct(model, mnist.images.numpy(), "mse")[1]
+    return model, view.reconstruct(model, mnist.images.numpy(), "mse")[1]
 
 
 # ---------------------------------------------------------------- scores, ranks, percentiles
@@ -43,79 +44,79 @@ def dense(mnist):
 def test_normalise_centres_and_scales_log_errors_robustly():
     rng = np.random.default_rng(0)
     ref = np.exp(rng.normal(-4, 0.5, 20_000))  # log-normal, as reconstruction errors roughly are
-    z = anomaly.normalise(ref, ref)
+    z = scores.normalise(ref, ref)
     assert abs(np.median(z)) < 0.02 and abs(np.median(np.abs(z)) * 1.4826 - 1) < 0.02
-    assert np.all(np.diff(anomaly.normalise(np.sort(ref), ref)) >= 0)  # order kept
+    assert np.all(np.diff(scores.normalise(np.sort(ref), ref)) >= 0)  # order kept
     outliers = np.r_[ref, [1e6] * 50]  # a few wild outliers barely move a median/MAD reference
-    assert np.allclose(anomaly.normalise(ref[:10], outliers), z[:10], atol=0.01)
-    assert np.isfinite(anomaly.normalise(np.zeros(3), ref)).all()  # a perfect reconstruction
+    assert np.allclose(scores.normalise(ref[:10], outliers), z[:10], atol=0.01)
+    assert np.isfinite(scores.normalise(np.zeros(3), ref)).all()  # a perfect reconstruction
 
 
 def test_single_model_keeps_raw_errors_ensembles_ignore_each_models_scale():
     rng = np.random.default_rng(1)
     a, b = np.exp(rng.normal(-4, 0.5, 500)), np.exp(rng.normal(-2, 1.0, 500))
-    np.testing.assert_array_equal(anomaly.ensemble_scores([a], [a]), a.astype(np.float32))
-    for how in anomaly.COMBINE:
-        base = anomaly.ensemble_scores([a, b], [a, b], how)
-        rescaled = anomaly.ensemble_scores([a * 100, b], [a * 100, b], how)  # a model in other units
+    np.testing.assert_array_equal(scores.ensemble_scores([a], [a]), a.astype(np.float32))
+    for how in scores.COMBINE:
+        base = scores.ensemble_scores([a, b], [a, b], how)
+        rescaled = scores.ensemble_scores([a * 100, b], [a * 100, b], how)  # a model in other units
         np.testing.assert_allclose(base, rescaled, atol=1e-4)
-    za, zb = anomaly.normalise(a, a), anomaly.normalise(b, b)
-    np.testing.assert_allclose(anomaly.ensemble_scores([a, b], [a, b], "mean"), (za + zb) / 2, rtol=1e-5)
-    np.testing.assert_allclose(anomaly.ensemble_scores([a, b], [a, b], "max"), np.maximum(za, zb), rtol=1e-5)
+    za, zb = scores.normalise(a, a), scores.normalise(b, b)
+    np.testing.assert_allclose(scores.ensemble_scores([a, b], [a, b], "mean"), (za + zb) / 2, rtol=1e-5)
+    np.testing.assert_allclose(scores.ensemble_scores([a, b], [a, b], "max"), np.maximum(za, zb), rtol=1e-5)
     with pytest.raises(ValueError):
-        anomaly.ensemble_scores([a, b], [a, b], "median")
+        scores.ensemble_scores([a, b], [a, b], "median")
     with pytest.raises(ValueError):
-        anomaly.ensemble_scores([a, b], [a], "mean")
+        scores.ensemble_scores([a, b], [a], "mean")
 
 
 def test_ranks_put_the_largest_first_and_break_ties_by_index():
-    np.testing.assert_array_equal(anomaly.ranks(np.array([0.1, 0.5, 0.3, 0.5])), [4, 1, 3, 2])
-    perm = anomaly.ranks(np.random.default_rng(2).random(1000))
+    np.testing.assert_array_equal(scores.ranks(np.array([0.1, 0.5, 0.3, 0.5])), [4, 1, 3, 2])
+    perm = scores.ranks(np.random.default_rng(2).random(1000))
     assert sorted(perm) == list(range(1, 1001))
 
 
 def test_median_rank_ranks_each_injected_image_among_the_test_images_alone():
     test = np.random.default_rng(0).random(10_000)
-    assert anomaly.median_rank(test, np.full(100, 5.0)) == "1 of 10,000"  # among each other they would be 1..100
-    assert anomaly.median_rank(np.arange(100.0), [100.0, 98.5]) == "1.5 of 100"  # between ranks 1 and 2
-    assert anomaly.median_rank(np.arange(100.0), [98.5, 49.5, 0.5]) == "51 of 100"
+    assert scores.median_rank(test, np.full(100, 5.0)) == "1 of 10,000"  # among each other they would be 1..100
+    assert scores.median_rank(np.arange(100.0), [100.0, 98.5]) == "1.5 of 100"  # between ranks 1 and 2
+    assert scores.median_rank(np.arange(100.0), [98.5, 49.5, 0.5]) == "51 of 100"
 
 
 def test_percentile_and_rank_among_a_reference():
     ref = np.arange(100, dtype=np.float64)  # 0..99
-    np.testing.assert_allclose(anomaly.percentile_of([-1, 0, 50, 99, 99.5], ref), [0, 0, 50, 99, 100])
-    np.testing.assert_array_equal(anomaly.rank_among([99.5, 99, 50, -1], ref), [1, 1, 50, 101])
-    assert anomaly.threshold_at(ref, 10) == pytest.approx(89.1)  # 10 % of 0..99 lie above it
-    assert (ref > anomaly.threshold_at(ref, 10)).sum() == 10
+    np.testing.assert_allclose(scores.percentile_of([-1, 0, 50, 99, 99.5], ref), [0, 0, 50, 99, 100])
+    np.testing.assert_array_equal(scores.rank_among([99.5, 99, 50, -1], ref), [1, 1, 50, 101])
+    assert scores.threshold_at(ref, 10) == pytest.approx(89.1)  # 10 % of 0..99 lie above it
+    assert (ref > scores.threshold_at(ref, 10)).sum() == 10
 
 
 def test_detection_by_hand():
-    det = anomaly.detection(np.array([0.0, 1.0, 2.0]), np.array([1.5, 3.0]))
+    det = scores.detection(np.array([0.0, 1.0, 2.0]), np.array([1.5, 3.0]))
     assert det.auroc == pytest.approx(5 / 6)  # 5 of the 6 (out, in) pairs are ordered right
     assert det.average_precision == pytest.approx(0.5 * 1 + 0.5 * 2 / 3)  # hits at ranks 1 and 3
     assert det.prevalence == pytest.approx(0.4)
     assert det.fpr[0] == 0 and det.tpr[-1] == 1 and np.all(np.diff(det.fpr) >= 0)
-    perfect = anomaly.detection(np.zeros(5), np.ones(2))
+    perfect = scores.detection(np.zeros(5), np.ones(2))
     assert perfect.auroc == 1 and perfect.average_precision == 1
     with pytest.raises(ValueError):
-        anomaly.detection(np.zeros(5), np.zeros(0))
+        scores.detection(np.zeros(5), np.zeros(0))
 
 
 def test_pick_classes_is_seeded_sorted_and_capped():
     labels = np.repeat(np.arange(10), 30)
-    idx = anomaly.pick_classes(labels, SHOES, 40, seed=3)
+    idx = view.pick_classes(labels, SHOES, 40, seed=3)
     assert len(idx) == 40 and set(labels[idx]) <= set(SHOES) and np.all(np.diff(idx) > 0)
-    np.testing.assert_array_equal(idx, anomaly.pick_classes(labels, SHOES, 40, seed=3))
-    assert not np.array_equal(idx, anomaly.pick_classes(labels, SHOES, 40, seed=4))
-    assert len(anomaly.pick_classes(labels, SHOES, 1000, seed=0)) == 90
-    assert len(anomaly.pick_classes(labels, [], 10, seed=0)) == 0
+    np.testing.assert_array_equal(idx, view.pick_classes(labels, SHOES, 40, seed=3))
+    assert not np.array_equal(idx, view.pick_classes(labels, SHOES, 40, seed=4))
+    assert len(view.pick_classes(labels, SHOES, 1000, seed=0)) == 90
+    assert len(view.pick_classes(labels, [], 10, seed=0)) == 0
 
 
 def test_fit_to_resizes_for_another_dataset(shoes):
-    small = anomaly.fit_to(shoes[:5], (1, 8, 8))
+    small = view.fit_to(shoes[:5], (1, 8, 8))
     assert small.shape == (5, 1, 8, 8) and small.dtype == np.float32 and small.min() >= 0 and small.max() <= 1
     assert abs(small.mean() - shoes[:5].mean()) < 0.05  # the same picture, only coarser
-    np.testing.assert_array_equal(anomaly.fit_to(shoes[:2], (1, 28, 28)), shoes[:2])
+    np.testing.assert_array_equal(view.fit_to(shoes[:2], (1, 28, 28)), shoes[:2])
 
 
 # ---------------------------------------------------------------- the real zoo: find the shoe
@@ -125,37 +126,37 @@ def test_reconstruct_and_encode_take_numpy_and_leave_the_model_alone(mnist):
     _, model = zoo_model("mnist-conv-q8-bce")
     before = {k: v.clone() for k, v in model.state_dict().items()}
     batch = mnist.images[:6].numpy()
-    recon, errors = anomaly.reconstruct(model, batch, "bce")
+    recon, errors = view.reconstruct(model, batch, "bce")
     assert recon.shape == batch.shape and errors.shape == (6,)
     np.testing.assert_allclose(errors, image_errors(batch, reconstruct_all(model, mnist.images[:6]), "bce"),
                                rtol=1e-5)
-    assert anomaly.encode(model, batch).shape == (6, 8)
-    empty_recon, empty_errors = anomaly.reconstruct(model, batch[:0], "mse")
+    assert view.encode(model, batch).shape == (6, 8)
+    empty_recon, empty_errors = view.reconstruct(model, batch[:0], "mse")
     assert empty_recon.shape == (0, 1, 28, 28) and empty_errors.shape == (0,)
     assert not model.training and all(torch.equal(before[k], v) for k, v in model.state_dict().items())
 
 
 def test_shoes_injected_into_mnist_rank_near_the_top(mnist, shoes, dense):
     model, test_errors = dense
-    shoe_errors = anomaly.reconstruct(model, shoes, "mse")[1]
-    det = anomaly.detection(test_errors, shoe_errors)
+    shoe_errors = view.reconstruct(model, shoes, "mse")[1]
+    det = scores.detection(test_errors, shoe_errors)
     assert det.auroc > 0.9 and det.average_precision > 0.5 > det.prevalence * 10
-    assert np.median(anomaly.rank_among(shoe_errors, test_errors)) < 20  # most shoes beat nearly every digit
-    assert anomaly.median_rank(test_errors, shoe_errors).endswith(" of 10,000")
-    assert np.mean(anomaly.percentile_of(shoe_errors, test_errors)) > 90
+    assert np.median(scores.rank_among(shoe_errors, test_errors)) < 20  # most shoes beat nearly every digit
+    assert scores.median_rank(test_errors, shoe_errors).endswith(" of 10,000")
+    assert np.mean(scores.percentile_of(shoe_errors, test_errors)) > 90
 
 
 @pytest.mark.slow  # scores the 10k test set under a conv model
 def test_an_ensemble_also_finds_the_shoes_and_its_scores_are_unitless(mnist, shoes, dense):
     model, dense_test = dense
     _, conv = zoo_model("mnist-conv-q8-bce")
-    conv_test = anomaly.reconstruct(conv, mnist.images.numpy(), "mse")[1]
+    conv_test = view.reconstruct(conv, mnist.images.numpy(), "mse")[1]
     refs = [dense_test, conv_test]
-    outs = [anomaly.reconstruct(m, shoes, "mse")[1] for m in (model, conv)]
-    for how in anomaly.COMBINE:
-        det = anomaly.detection(anomaly.ensemble_scores(refs, refs, how), anomaly.ensemble_scores(outs, refs, how))
+    outs = [view.reconstruct(m, shoes, "mse")[1] for m in (model, conv)]
+    for how in scores.COMBINE:
+        det = scores.detection(scores.ensemble_scores(refs, refs, how), scores.ensemble_scores(outs, refs, how))
         assert det.auroc > 0.9
-    z = anomaly.ensemble_scores(refs, refs, "mean")
+    z = scores.ensemble_scores(refs, refs, "mean")
     assert abs(np.median(z)) < 0.2  # a typical test digit scores about 0 whatever the models' units
 
 
@@ -164,23 +165,23 @@ def test_an_ensemble_also_finds_the_shoes_and_its_scores_are_unitless(mnist, sho
 
 def test_gallery_and_comparison_grid_show_no_difference_for_a_perfect_copy(mnist):
     x = mnist.images[:3, 0].numpy()
-    pic = anomaly.gallery(x, x, [["a"] * 3, ["b"] * 3, ["c"] * 3], scale=2)
+    pic = view.gallery(x, x, [["a"] * 3, ["b"] * 3, ["c"] * 3], scale=2)
     assert pic.ndim == 3 and pic.shape[2] == 3 and pic.dtype == np.uint8
-    grid = anomaly.comparison_grid(x[0], np.stack([x[0]] * 10), [f"m{i}" for i in range(10)], ["x"] * 10,
+    grid = view.comparison_grid(x[0], np.stack([x[0]] * 10), [f"m{i}" for i in range(10)], ["x"] * 10,
                                    per_row=4, scale=1)
     assert grid.shape[1] < 4 * 40 + 60  # 4 per row, not 10
-    wrong = anomaly.comparison_grid(x[0], np.stack([1 - x[0]] * 2), ["a", "b"], ["x", "y"], scale=1)
-    assert wrong.shape == anomaly.comparison_grid(x[0], np.stack([x[0]] * 2), ["a", "b"], ["x", "y"],
+    wrong = view.comparison_grid(x[0], np.stack([1 - x[0]] * 2), ["a", "b"], ["x", "y"], scale=1)
+    assert wrong.shape == view.comparison_grid(x[0], np.stack([x[0]] * 2), ["a", "b"], ["x", "y"],
                                                   scale=1).shape
     assert (wrong[..., 1] > 200).sum() > (grid[..., 1] > 200).sum() / 10  # yellow where the copy is wrong
 
 
 def test_short_names_fit_under_a_picture():
-    assert anomaly.short_name("mnist-dense-h256x128-q8-bce", "mnist") == "deep-q8"
-    assert anomaly.short_name("mnist-denoising-conv-q32-bce-gaussian0.5", "mnist") == "denoise-conv-q32"
-    assert anomaly.short_name("fashion-mnist-dense-q16-mse", "fashion-mnist") == "dense-q16-mse"
-    assert anomaly.short_name("mnist-sparse-q256-bce-kl0.05", "mnist") == "sparse-kl-q256"
-    names = [anomaly.short_name(c.name, c.dataset) for c in list_checkpoints()]
+    assert view.short_name("mnist-dense-h256x128-q8-bce", "mnist") == "deep-q8"
+    assert view.short_name("mnist-denoising-conv-q32-bce-gaussian0.5", "mnist") == "denoise-conv-q32"
+    assert view.short_name("fashion-mnist-dense-q16-mse", "fashion-mnist") == "dense-q16-mse"
+    assert view.short_name("mnist-sparse-q256-bce-kl0.05", "mnist") == "sparse-kl-q256"
+    names = [view.short_name(c.name, c.dataset) for c in list_checkpoints()]
     assert max(map(len, names)) <= 17
 
 
@@ -194,25 +195,25 @@ def counts(values) -> np.ndarray:
 def test_figures(shoes, dense):
     _, test_errors = dense
     out = test_errors[:40] * 10
-    hist = anomaly.histogram_figure(test_errors, 0.05, xlabel="MSE", scores_out=out, out_name="shoes")
+    hist = view.histogram_figure(test_errors, 0.05, xlabel="MSE", scores_out=out, out_name="shoes")
     assert [t.name for t in hist.data] == ["test images", "shoes"]
     assert counts(hist.data[0].y).sum() == len(test_errors) and counts(hist.data[1].y).sum() == len(out)
     assert hist.layout.xaxis.ticktext and hist.layout.shapes[0].x0 == pytest.approx(np.log10(0.05))
-    z_hist = anomaly.histogram_figure(np.array([-1.0, 0.0, 2.0]), 1.0, xlabel="z")  # signed: linear axis
+    z_hist = view.histogram_figure(np.array([-1.0, 0.0, 2.0]), 1.0, xlabel="z")  # signed: linear axis
     assert len(z_hist.data) == 1 and z_hist.layout.shapes[0].x0 == 1.0
-    det = anomaly.detection(test_errors, out)
-    roc = anomaly.roc_figure(det, (0.01, 0.9))
+    det = scores.detection(test_errors, out)
+    roc = view.roc_figure(det, (0.01, 0.9))
     assert len(roc.data) == 3 and "AUROC" in roc.data[1].name
     labels = np.arange(len(test_errors)) % 10
-    box = anomaly.class_box_figure(test_errors, labels, [str(i) for i in range(10)], ylabel="MSE",
+    box = view.class_box_figure(test_errors, labels, [str(i) for i in range(10)], ylabel="MSE",
                                    scores_out=out, out_name="shoes")
     assert [t.name for t in box.data][-1] == "shoes" and len(box.data) == 11 and box.layout.yaxis.type == "log"
-    bars = anomaly.percentile_figure(["a", "b"], np.array([50.0, 99.5]), np.array([0.01, 0.2]), metric="mse")
+    bars = view.percentile_figure(["a", "b"], np.array([50.0, 99.5]), np.array([0.01, 0.2]), metric="mse")
     assert list(bars.data[0].x) == [50.0, 99.5]
     meaning = {t.marker.color: t.name for t in bars.data[1:]}  # a legend for the bar colours
     assert [meaning[c] for c in bars.data[0].marker.color] == ["below 90", "99 and above"]
     assert list(meaning.values()) == ["below 90", "90 to 99", "99 and above"] and bars.layout.legend.title.text
     pts = np.random.default_rng(0).normal(size=(50, 2))
-    fig = anomaly.map_figure(pts, np.arange(50) % 10, [str(i) for i in range(10)], pts[:2], ["<b>x</b>", "y"])
+    fig = view.map_figure(pts, np.arange(50) % 10, [str(i) for i in range(10)], pts[:2], ["<b>x</b>", "y"])
     assert fig.data[-1].name == "your images" and len(fig.data[-1].x) == 2
     assert "<b>" not in fig.data[-1].hovertext[0]  # file names are shown as text, never as markup

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from aeviz.latent import kl_per_dim, lerp, manifold_grid, prior_samples, rank_dims_by_kl, slerp, traversal
+from aeviz.walks import kl_per_dim, lerp, manifold_grid, prior_samples, rank_dims_by_kl, slerp, traversal
 
 
 @pytest.mark.parametrize("interp", [lerp, slerp])

@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from aeviz.figures import (
+from aeviz.views.figures import (
     PALETTE,
     compose_grid,
     diff_heatmap,
@@ -160,7 +160,7 @@ def test_marker_size_shrinks_with_n():
 # --- issue 8: live training curves --------------------------------------------------------------------------
 
 def test_loss_curves_draw_each_train_part_and_the_test_loss_over_all_epochs():
-    from aeviz.figures import loss_curves
+    from aeviz.views.figures import loss_curves
 
     steps = [(0.5, {"recon": 0.4, "kl": 0.01}), (1.0, {"recon": 0.3, "kl": 0.02}), (1.5, {"recon": 0.25, "kl": 0.02})]
     fig = loss_curves(steps, [(1, {"recon": 0.28, "kl": 0.02})], epochs=30)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import streamlit as st
-from test_pages import run_page
+from apptest import run_page
 
 from aeviz import data, images
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_pages import run_page
+from apptest import run_page
 
 from aeviz import images, ui
 from aeviz.checkpoints import sessions_dir, user_dir

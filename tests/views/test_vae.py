@@ -6,14 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from aeviz import denoise, list_checkpoints, load_checkpoint, load_dataset, vae_views
-from aeviz.latent import kl_per_dim
+from aeviz import catalog, list_checkpoints, load_checkpoint, load_dataset
 from aeviz.metrics import decode_all, reconstruct_all
+from aeviz.views import vae as view
+from aeviz.walks import kl_per_dim
 
 
 def zoo_vae(dataset: str, q: int, arch: str = "dense"):
     infos = list_checkpoints(dataset=dataset)
-    info = next(c for c in vae_views.vaes(infos) if c.bottleneck == q and c.metadata["config"]["arch"] == arch)
+    info = next(c for c in catalog.vaes(infos) if c.bottleneck == q and c.metadata["config"]["arch"] == arch)
     return info, load_checkpoint(info.path)
 
 
@@ -21,16 +22,16 @@ def zoo_vae(dataset: str, q: int, arch: str = "dense"):
 def digits():
     infos = list_checkpoints(dataset="digits")
     info, vae = zoo_vae("digits", 8)
-    ae = load_checkpoint(denoise.plain_twin(info, infos).path)
+    ae = load_checkpoint(catalog.plain_twin(info, infos).path)
     return vae, ae, load_dataset("digits", "test").images.numpy()
 
 
 @pytest.mark.parametrize("dataset,q,arch", [("digits", 8, "dense"), ("mnist", 16, "conv")])
 def test_interpolation_endpoints_decode_to_the_endpoints_reconstructions(dataset, q, arch):
     info, vae = zoo_vae(dataset, q, arch)
-    ae = load_checkpoint(denoise.plain_twin(info, list_checkpoints(dataset=dataset), same_size=False).path)
+    ae = load_checkpoint(catalog.plain_twin(info, list_checkpoints(dataset=dataset), same_size=False).path)
     pair = load_dataset(dataset, "test").images[[3, 11]]
-    result = vae_views.interpolate(vae, pair.numpy(), ae=ae, steps=7)
+    result = view.interpolate(vae, pair.numpy(), ae=ae, steps=7)
     assert list(result.paths) == ["VAE · linear", "VAE · spherical", "plain AE · linear"]
     assert result.ts.tolist() == pytest.approx(np.linspace(0, 1, 7).tolist())
     for label, path in result.paths.items():
@@ -45,50 +46,50 @@ def test_interpolation_endpoints_decode_to_the_endpoints_reconstructions(dataset
 
 def test_interpolation_without_a_plain_model_and_its_pictures(digits):
     vae, _, test = digits
-    result = vae_views.interpolate(vae, test[:2], steps=21)
+    result = view.interpolate(vae, test[:2], steps=21)
     assert list(result.paths) == ["VAE · linear", "VAE · spherical"]
-    frames = vae_views.interpolation_frames(result)
+    frames = view.interpolation_frames(result)
     assert frames.shape[0] == 21 and frames.dtype == np.uint8
     assert not np.array_equal(frames[0], frames[20])
-    fig = vae_views.interpolation_scrub(result)
+    fig = view.interpolation_scrub(result)
     assert len(fig.frames) == 21 and fig.layout.sliders[0].active == 10
     assert fig.layout.sliders[0].currentvalue.prefix == "t = " and fig.layout.sliders[0].steps[10].label == "0.50"
-    strip = vae_views.interpolation_strip(result)
+    strip = view.interpolation_strip(result)
     assert strip.ndim == 3 and strip.shape[1] > 11 * 8 * 7  # eleven steps of 8x8 digits, 70 px each
 
 
 def test_code_kl_is_the_mean_kl_per_dim_and_ranks_collapsed_dims_last(digits):
     vae, _, test = digits
-    kl = vae_views.code_kl(vae, test, batch=100)  # several batches
+    kl = view.code_kl(vae, test, batch=100)  # several batches
     with torch.inference_mode():
         mu, logvar = vae.encode_stats(torch.from_numpy(test))
     np.testing.assert_allclose(kl, kl_per_dim(mu, logvar), rtol=1e-5)
-    order = vae_views.ranked(kl)
+    order = view.ranked(kl)
     assert sorted(order.tolist()) == list(range(8)) and np.all(np.diff(kl[order]) <= 0)
     assert kl[order[0]] > 0.5 and kl[order[-1]] < 0.05  # this VAE switched some dims off
 
 
 def test_traversal_moves_informative_dims_and_leaves_collapsed_ones_alone(digits):
     vae, _, test = digits
-    order = vae_views.ranked(vae_views.code_kl(vae, test))
+    order = view.ranked(view.code_kl(vae, test))
     dims = [int(order[0]), int(order[-1])]
-    images = vae_views.traverse(vae, test[5], dims, steps=9)
+    images = view.traverse(vae, test[5], dims, steps=9)
     assert images.shape == (2, 9, 1, 8, 8)
     change = [np.abs(np.diff(row, axis=0)).mean() for row in images]
     assert change[0] > 3 * change[1]
-    picture = vae_views.traversal_picture(images, dims, vae_views.code_kl(vae, test))
+    picture = view.traversal_picture(images, dims, view.code_kl(vae, test))
     assert picture.ndim == 3 and picture.shape[1] > 9 * 56  # 8x8 digits shown 56 px wide
 
 
 def test_prior_samples_are_seeded_and_temperature_zero_is_the_mean_image(digits):
     vae, _, _ = digits
-    a = vae_views.sample(vae, 16, temperature=1.0, seed=4)
+    a = view.sample(vae, 16, temperature=1.0, seed=4)
     assert a.shape == (16, 1, 8, 8) and a.min() >= 0 and a.max() <= 1
-    assert np.array_equal(a, vae_views.sample(vae, 16, temperature=1.0, seed=4))
-    assert not np.array_equal(a, vae_views.sample(vae, 16, temperature=1.0, seed=5))
-    cold = vae_views.sample(vae, 4, temperature=0.0, seed=4)
+    assert np.array_equal(a, view.sample(vae, 16, temperature=1.0, seed=4))
+    assert not np.array_equal(a, view.sample(vae, 16, temperature=1.0, seed=5))
+    cold = view.sample(vae, 4, temperature=0.0, seed=4)
     np.testing.assert_allclose(cold, np.repeat(decode_all(vae, np.zeros((1, 8))), 4, axis=0), atol=1e-6)
-    assert vae_views.samples_picture(a).shape[:2] == (2 * (80 + 2) + 2, 8 * (80 + 2) + 2)
+    assert view.samples_picture(a).shape[:2] == (2 * (80 + 2) + 2, 8 * (80 + 2) + 2)
 
 
 def test_manifold_decodes_the_code_plane_under_the_test_codes():
@@ -96,22 +97,22 @@ def test_manifold_decodes_the_code_plane_under_the_test_codes():
 
     info, vae = zoo_vae("digits", 2)
     test = load_dataset("digits", "test")
-    decoded = vae_views.manifold(vae, n=10)  # the default: normal quantiles, equal prior mass per cell
+    decoded = view.manifold(vae, n=10)  # the default: normal quantiles, equal prior mass per cell
     assert decoded.shape == (100, 1, 8, 8)
     corner = norm.ppf(0.05)  # about -1.64, not -3
     np.testing.assert_allclose(decoded[0], decode_all(vae, np.array([[corner, -corner]]))[0], atol=1e-5)
-    linear = vae_views.manifold(vae, n=10, gaussian=False)
+    linear = view.manifold(vae, n=10, gaussian=False)
     top_left = decode_all(vae, np.array([[-3.0, 3.0]]))[0]  # row-major, up is +z2
     np.testing.assert_allclose(linear[0], top_left, atol=1e-6)
     from aeviz.metrics import encode_all
 
     codes = encode_all(vae, test.images)
-    fig = vae_views.manifold_figure(linear, codes, test.labels.numpy(), test.classes, gaussian=False,
+    fig = view.manifold_figure(linear, codes, test.labels.numpy(), test.classes, gaussian=False,
                                     max_points=100)
     assert len(fig.layout.images) == 1 and fig.layout.images[0].layer == "below"
     assert sum(len(t.x) for t in fig.data) == 100
     assert fig.layout.xaxis.range == pytest.approx((-3 - 3 / 9, 3 + 3 / 9))  # half a cell past ±3
-    fig = vae_views.manifold_figure(decoded, codes, test.labels.numpy(), test.classes, max_points=100)
+    fig = view.manifold_figure(decoded, codes, test.labels.numpy(), test.classes, max_points=100)
     for trace in fig.data:  # each dot at Φ(its code)
         np.testing.assert_allclose(trace.y, norm.cdf(codes[np.asarray(trace.customdata), 1]), atol=1e-6)
     shown = np.concatenate([t.x for t in fig.data])
@@ -121,27 +122,27 @@ def test_manifold_decodes_the_code_plane_under_the_test_codes():
     assert list(fig.layout.xaxis.ticktext) == ["-2", "-1", "+0", "+1", "+2"]
     assert fig.layout.xaxis.tickvals[2] == pytest.approx(0.5)
     with pytest.raises(ValueError, match="2-d code"):
-        vae_views.manifold(zoo_vae("digits", 8)[1])
+        view.manifold(zoo_vae("digits", 8)[1])
 
 
 def test_empty_cells_count_the_prior_mass_no_code_covers():
     rng = np.random.default_rng(0)
-    assert vae_views.empty_cells(rng.normal(size=(10000, 2))) == 0  # the prior itself covers every cell
+    assert view.empty_cells(rng.normal(size=(10000, 2))) == 0  # the prior itself covers every cell
     one_quadrant = np.abs(rng.normal(size=(10000, 2)))
-    assert vae_views.empty_cells(one_quadrant) == 75  # only the 5×5 cells of z1 > 0, z2 > 0 are reached
-    assert vae_views.empty_cells(np.zeros((50, 2))) == 99
-    assert vae_views.expected_empty(0) == 100 and vae_views.expected_empty(10000) < 1e-30
-    draws = [vae_views.empty_cells(rng.normal(size=(360, 2))) for _ in range(200)]
-    assert np.mean(draws) == pytest.approx(vae_views.expected_empty(360), abs=0.4)
+    assert view.empty_cells(one_quadrant) == 75  # only the 5×5 cells of z1 > 0, z2 > 0 are reached
+    assert view.empty_cells(np.zeros((50, 2))) == 99
+    assert view.expected_empty(0) == 100 and view.expected_empty(10000) < 1e-30
+    draws = [view.empty_cells(rng.normal(size=(360, 2))) for _ in range(200)]
+    assert np.mean(draws) == pytest.approx(view.expected_empty(360), abs=0.4)
 
 
 def test_model_choice_prefers_dense_large_codes_and_finds_a_2d_vae():
     infos = list_checkpoints(dataset="mnist")
-    vaes = vae_views.vaes(infos)
+    vaes = catalog.vaes(infos)
     assert vaes and all(c.family == "vae" for c in vaes)
     assert vaes[0].metadata["config"]["arch"] == "dense" and vaes[0].bottleneck == max(c.bottleneck for c in vaes)
     conv16 = next(c for c in vaes if c.metadata["config"]["arch"] == "conv" and c.bottleneck > 2)
-    flat = vae_views.two_d_vae(conv16, infos)
+    flat = catalog.two_d_vae(conv16, infos)
     assert flat.bottleneck == 2 and flat.metadata["config"]["arch"] == "conv"
-    assert vae_views.two_d_vae(flat, infos) is flat
-    assert vae_views.two_d_vae(conv16, [c for c in infos if c.bottleneck != 2]) is None
+    assert catalog.two_d_vae(flat, infos) is flat
+    assert catalog.two_d_vae(conv16, [c for c in infos if c.bottleneck != 2]) is None

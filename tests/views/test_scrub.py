@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy.ndimage import binary_dilation
 
-from aeviz.figures import compose_grid
-from aeviz.scrub import cell_scale, compose_frames, grey
+from aeviz.views.figures import compose_grid
+from aeviz.views.scrub import cell_scale, compose_frames, grey
 
 RNG = np.random.default_rng(0)
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aeviz import cache
-from aeviz.cache import cache_dir, cache_key, cached_arrays, load_arrays, save_arrays
+from aeviz import diskcache
+from aeviz.diskcache import cache_dir, cache_key, cached_arrays, load_arrays, save_arrays
 
 
 def test_round_trip(tmp_path):
@@ -154,7 +154,7 @@ def test_unwritable_cache_still_returns(monkeypatch):
     def fail(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(cache, "save_arrays", fail)
+    monkeypatch.setattr(diskcache, "save_arrays", fail)
     with pytest.warns(RuntimeWarning, match="disk full"):
         out = cached_arrays("ns", "k3", lambda: {"a": np.ones(2)})
     np.testing.assert_array_equal(out["a"], np.ones(2))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
-from test_pages import run_page
+from apptest import run_page
 
 from aeviz import images
 
@@ -41,13 +41,14 @@ def test_all_four_views_render_on_mnist():
 
 
 def test_the_code_plane_counts_its_empty_cells_and_toggles_to_a_linear_grid():
-    from aeviz import checkpoints, data, metrics, vae_views
+    from aeviz import checkpoints, data, metrics
+    from aeviz.views import vae as view
 
     at = run_page(PAGE, {"dataset": "mnist", "vae_model": "mnist-vae-conv-q2-bce"})
     assert not at.exception, [e.value for e in at.exception]
     path = next(c.path for c in checkpoints.list_checkpoints() if c.name == "mnist-vae-conv-q2-bce")
     codes = metrics.encode_all(checkpoints.load_checkpoint(path), data.load_dataset("mnist", "test").images)
-    holes = vae_views.empty_cells(codes)
+    holes = view.empty_cells(codes)
     caption = next(c.value for c in at.caption if "mnist-vae-conv-q2-bce" in c.value)
     assert holes > 0 and f"**{holes}** hold none of the 10,000 test codes" in caption  # 4 in the zoo's
     assert "would leave about 0 empty" in caption

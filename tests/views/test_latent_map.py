@@ -6,8 +6,9 @@ import numpy as np
 import plotly.io as pio
 import pytest
 
-from aeviz import checkpoints, data, mapview, metrics, projection
-from aeviz.mapview import GRID, Extent
+from aeviz import checkpoints, data, metrics, projection
+from aeviz.views import latent_map as view
+from aeviz.views.latent_map import GRID, Extent
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +49,7 @@ def test_grid_covers_the_extent_row_major_top_first():
 def test_extent_is_a_square_around_the_bulk_of_the_points():
     rng = np.random.default_rng(0)
     points = np.concatenate([rng.uniform([0, 0], [10, 4], (2000, 2)), [[1000.0, 1000.0]]])  # one far outlier
-    e = mapview.map_extent(points)
+    e = view.map_extent(points)
     assert e.x[1] - e.x[0] == pytest.approx(e.y[1] - e.y[0])
     assert 10 < 2 * e.half < 12 and e.cx == pytest.approx(5, abs=0.2) and e.cy == pytest.approx(2, abs=0.2)
 
@@ -57,7 +58,7 @@ def test_map_figure_ships_compact_arrays_and_a_click_lattice():
     rng = np.random.default_rng(0)
     n = 70_000
     points, labels = rng.normal(size=(n, 2)), rng.integers(0, 10, n)
-    fig = mapview.map_figure(points, labels, [str(c) for c in range(10)])
+    fig = view.map_figure(points, labels, [str(c) for c in range(10)])
     lattice, *classes = fig.data
     assert len(classes) == 10 and all(t.type == "scattergl" for t in fig.data)
     assert lattice.name == "decode here" and lattice.showlegend is False and len(lattice.x) == GRID * GRID
@@ -74,10 +75,10 @@ def test_map_figure_backdrop_and_linked_highlight(q2, test_set):
     codes = metrics.encode_all(q2, test_set.images)
     raw = projection.fit_map(codes, "raw")
     labels = test_set.labels.numpy()
-    e = mapview.map_extent(raw.points)
-    picture = mapview.backdrop(raw, q2, e, n=5)
+    e = view.map_extent(raw.points)
+    picture = view.backdrop(raw, q2, e, n=5)
     assert picture.shape == (40, 40) and picture.dtype == np.uint8
-    fig = mapview.map_figure(raw.points, labels, test_set.classes, extent=e, backdrop=picture, grid=0,
+    fig = view.map_figure(raw.points, labels, test_set.classes, extent=e, backdrop=picture, grid=0,
                              highlight=np.array([0, 1, 2]))
     assert len(fig.data) == len(np.unique(labels)) and fig.layout.images[0].layer == "below"
     selected = [int(t.customdata[i]) for t in fig.data for i in t.selectedpoints]
@@ -88,34 +89,34 @@ def test_read_selection_splits_points_from_empty_spots():
     e = Extent(0, 0, 1)
     points = [{"customdata": 7}, {"customdata": [3]}, {"customdata": 7}, {"customdata": -1},
               {"customdata": -1 - (GRID * GRID - 1)}, {"x": 1.0}]
-    picked = mapview.read_selection(points, e)
+    picked = view.read_selection(points, e)
     np.testing.assert_array_equal(picked.indices, [7, 3])
     np.testing.assert_allclose(picked.spots, e.grid(GRID)[[0, -1]])
-    np.testing.assert_array_equal(mapview.read_selection(points, e, count=5).indices, [3])  # 7: not on this map
-    empty = mapview.read_selection([], e)
+    np.testing.assert_array_equal(view.read_selection(points, e, count=5).indices, [3])  # 7: not on this map
+    empty = view.read_selection([], e)
     assert empty.indices.shape == (0,) and empty.spots.shape == (0, 2)
 
 
 def test_nearest_orders_by_distance():
     points = np.array([[0, 0], [5, 5], [1, 0], [0, 2]], np.float32)
-    np.testing.assert_array_equal(mapview.nearest(points, np.array([0.1, 0.0]), 3), [0, 2, 3])
+    np.testing.assert_array_equal(view.nearest(points, np.array([0.1, 0.0]), 3), [0, 2, 3])
 
 
 def test_decode_at_is_the_decoder_at_the_inverse_of_the_map(q2, q16, pca_map, test_set):
     spots = np.array([[0.0, 0.0], [1.5, -2.0]], np.float32)
-    images = mapview.decode_at(pca_map, q16, spots)
+    images = view.decode_at(pca_map, q16, spots)
     assert images.shape == (2, 1, 8, 8) and images.min() >= 0 and images.max() <= 1
     np.testing.assert_allclose(images, metrics.decode_all(q16, pca_map.inverse(spots)), atol=1e-6)
     raw = projection.LatentMap("raw", spots, spots)
-    np.testing.assert_allclose(mapview.decode_at(raw, q2, spots), metrics.decode_all(q2, spots), atol=1e-6)
+    np.testing.assert_allclose(view.decode_at(raw, q2, spots), metrics.decode_all(q2, spots), atol=1e-6)
 
 
 def test_reconstruct_and_gallery(q16, test_set):
     images = test_set.images[:10].numpy()
-    recon, errors = mapview.reconstruct(q16, images)
+    recon, errors = view.reconstruct(q16, images)
     assert recon.shape == images.shape and errors.shape == (10,)
     np.testing.assert_allclose(errors, metrics.image_errors(images, recon), rtol=1e-6)
-    picture = mapview.gallery([("input", images, ["a"] * 10), ("q=16", recon, ["b"] * 10)], per_row=4, cell=16)
-    block = mapview.gallery([("input", images[:4], ["a"] * 4), ("q=16", recon[:4], ["b"] * 4)], cell=16)
+    picture = view.gallery([("input", images, ["a"] * 10), ("q=16", recon, ["b"] * 10)], per_row=4, cell=16)
+    block = view.gallery([("input", images[:4], ["a"] * 4), ("q=16", recon[:4], ["b"] * 4)], cell=16)
     assert picture.ndim == 3 and picture.shape[1] == block.shape[1]  # 10 images wrap into rows of 4...
     assert picture.shape[0] > 2.5 * block.shape[0]  # ...in 3 blocks of input + reconstruction

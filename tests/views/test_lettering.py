@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from aeviz import lettering
-from aeviz.figures import compose_grid
-from aeviz.scrub import compose_frames
+from aeviz.views import lettering
+from aeviz.views.figures import compose_grid
+from aeviz.views.scrub import compose_frames
 
 RNG = np.random.default_rng(0)
 

@@ -6,9 +6,9 @@ import sys
 
 import numpy as np
 import pytest
+from apptest import run_page
 from PIL import Image, ImageDraw
 from test_images import apple, encode, paper, png_claiming, seven
-from test_pages import run_page
 
 from aeviz import images, projection, ui
 

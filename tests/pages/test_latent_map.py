@@ -10,7 +10,7 @@ from plotly_events import chart, select
 
 from aeviz import checkpoints
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 PAGE = "pages/latent_map.py"
 
 

@@ -1,0 +1,90 @@
+"""The zoo's series: checkpoints of one architecture and loss that differ only in their code size q."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .checkpoints import ORIGINS, ZOO, CheckpointInfo
+from .pca import PCABaseline
+
+FAMILIES = ("dense", "conv", "vae")  # the families trained at several bottleneck sizes
+LOSSES = ("bce", "mse")
+
+
+@dataclass(frozen=True)
+class Series:
+    """One architecture and loss trained at several q, e.g. arch 'dense-h256x128' with loss 'bce'."""
+
+    name: str  # the checkpoints' series, e.g. 'dense-h256x128-bce'
+    arch: str
+    loss: str
+    models: tuple[CheckpointInfo, ...]  # one per q, ascending
+
+    @property
+    def label(self) -> str:
+        return arch_label(self.arch) + ("" if self.loss == "bce" else f" ({self.loss.upper()})")
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        return tuple(m.bottleneck for m in self.models)
+
+    def at(self, q: int) -> CheckpointInfo | None:
+        return next((m for m in self.models if m.bottleneck == q), None)
+
+    def row_label(self, q: int) -> str:
+        """'dense q=8', and where its checkpoint comes from when that is not the zoo ('dense q=8 · yours')."""
+        info = self.at(q)
+        return f"{self.label} q={q}" + ("" if info is None or info.origin == ZOO else f" · {info.where}")
+
+
+def arch_label(arch: str) -> str:
+    """'dense' -> 'dense', 'dense-h256x128' -> 'dense 256-128', 'vae-conv' -> 'VAE conv'."""
+    words = {"vae": "VAE"}
+    parts = [words.get(p, p[1:].replace("x", "-") if p[:1] == "h" and p[1:2].isdigit() else p)
+             for p in arch.split("-")]
+    return " ".join(parts)
+
+
+def split_series(series: str) -> tuple[str, str]:
+    """'dense-h256x128-bce' -> ('dense-h256x128', 'bce'); the loss is whichever part names one."""
+    parts = series.split("-")
+    loss = next((p for p in parts if p in LOSSES), "")
+    return "-".join(p for p in parts if p != loss), loss
+
+
+def group_series(infos, families=FAMILIES, prefer=ORIGINS) -> list[Series]:
+    """The series of `families` among checkpoints, dense first. Where several checkpoints of a series share a q
+    (a model trained here under the zoo's recipe), the one whose origin comes first in `prefer` is used: the
+    zoo's unless the caller asks otherwise."""
+    by_name: dict[str, dict[int, CheckpointInfo]] = {}
+    rank = {origin: i for i, origin in enumerate(prefer)}
+    for info in infos:
+        if info.family in families:
+            sizes = by_name.setdefault(info.series, {})
+            held = sizes.get(info.bottleneck)
+            if held is None or rank.get(info.origin, len(rank)) < rank.get(held.origin, len(rank)):
+                sizes[info.bottleneck] = info
+    found = [Series(name, *split_series(name), tuple(models[q] for q in sorted(models)))
+             for name, models in by_name.items()]
+    return sorted(found, key=lambda s: (families.index(s.models[0].family), s.loss != "bce", len(s.arch), s.arch))
+
+
+def contested(infos, families=FAMILIES) -> bool:
+    """Whether a checkpoint not from the zoo shares a series and q with another one (so `prefer` matters)."""
+    seen: dict[tuple[str, int], set[str]] = {}
+    for info in infos:
+        if info.family in families:
+            seen.setdefault((info.series, info.bottleneck), set()).add(info.origin)
+    return any(len(origins) > 1 for origins in seen.values())
+
+
+def beats_pca(series: Series, pca: PCABaseline) -> tuple[list[int], list[int]]:
+    """The q's where the series' test MSE is below PCA's, and those where PCA does at least as well."""
+    wins, losses = [], []
+    for m in series.models:
+        baseline = pca.mse(m.bottleneck)
+        if baseline is not None and "mse" in m.metrics:
+            (wins if m.metrics["mse"] < baseline else losses).append(m.bottleneck)
+    return wins, losses
+
+

@@ -1,0 +1,38 @@
+"""The zoo's series of models across bottleneck sizes, grouped from the real zoo and compared with PCA."""
+
+from __future__ import annotations
+
+import pytest
+
+from aeviz import list_checkpoints
+from aeviz.pca import pca_baseline
+from aeviz.series import arch_label, beats_pca, group_series, split_series
+
+
+def test_zoo_series_group_by_architecture_and_loss():
+    series = {s.name: s for s in group_series(list_checkpoints(dataset="mnist"))}
+    assert list(series)[:2] == ["dense-bce", "dense-h256x128-bce"]
+    assert {"conv-bce", "vae-h256-bce", "vae-conv-bce", "dense-mse"} <= set(series)
+    assert not any(name.startswith(("sparse", "denoising", "linear", "contractive")) for name in series)
+    assert series["dense-bce"].sizes == (2, 4, 8, 16, 32, 64)
+    assert {2, 8} <= set(series["conv-bce"].sizes) and not {4, 64} & set(series["conv-bce"].sizes)  # gaps
+    assert series["conv-bce"].at(4) is None and series["conv-bce"].at(8).bottleneck == 8
+    assert series["dense-mse"].loss == "mse" and series["dense-mse"].arch == "dense"
+    digits = {s.name: s for s in group_series(list_checkpoints(dataset="digits"))}
+    assert digits["dense-bce"].sizes == (2, 4, 8, 16)
+
+
+def test_series_names_and_labels():
+    assert split_series("dense-h256x128-bce") == ("dense-h256x128", "bce")
+    assert split_series("vae-conv-bce-beta4") == ("vae-conv-beta4", "bce")
+    assert arch_label("dense-h256x128") == "dense 256-128" and arch_label("vae-conv") == "VAE conv"
+
+
+@pytest.mark.slow
+def test_mnist_deeper_dense_beats_pca_where_the_plain_one_does_not():
+    pca = pca_baseline("mnist")  # fits on 60k train images: a few seconds
+    assert pca.mse(2) == pytest.approx(0.0555, abs=5e-4)
+    series = {s.name: s for s in group_series(list_checkpoints(dataset="mnist"))}
+    plain_wins, plain_losses = beats_pca(series["dense-bce"], pca)
+    deep_wins, deep_losses = beats_pca(series["dense-h256x128-bce"], pca)
+    assert 2 in plain_losses and 2 in deep_wins and 8 in plain_wins
