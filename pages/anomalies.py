@@ -88,8 +88,8 @@ elif source != "none":
 
 out_errors = [view.reconstruct(model, batch, metric)[1] for model in models]
 scores_out = scores.ensemble_scores(out_errors, refs, how) if len(batch) else np.zeros(0, np.float32)
-scores = np.r_[scores_in, scores_out]
-ranks = scores.ranks(scores)
+every_score = np.r_[scores_in, scores_out]
+ranks = scores.ranks(every_score)
 n_test, out_label = len(scores_in), "your images" if source == "your images" else f"injected {source}"
 det = once("detection", scores_in, scores_out) if len(scores_out) else None
 if det is not None:
@@ -161,7 +161,7 @@ def gallery_view(scores, ranks, batch, names, model, metric, model_name):
 with errors_view:
     threshold_view(scores_in, scores_out, det, xlabel, out_label)
 st.subheader("The gallery")
-gallery_view(scores, ranks, batch, names, models[0], metric, chosen[0].name)
+gallery_view(every_score, ranks, batch, names, models[0], metric, chosen[0].name)
 st.subheader("Which classes are hard?")
 st.plotly_chart(once("box", scores_in, ctx.test.labels.numpy(), ctx.test.classes, ylabel=xlabel,
                      scores_out=scores_out, out_name=out_label), width="stretch")
