@@ -1,4 +1,4 @@
-"""Reconstructions across bottleneck sizes: the PCA baseline and the zoo's series of models by code size q."""
+"""The PCA baseline of every code size q: fitted once on a train split, cached on disk, shipped with the zoo."""
 
 from __future__ import annotations
 

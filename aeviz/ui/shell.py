@@ -1,4 +1,4 @@
-"""The shared sidebar, the per-run Context every page reads, and the image picker."""
+"""The shared sidebar that builds each run's Context, and the image picker the pages share."""
 
 from __future__ import annotations
 

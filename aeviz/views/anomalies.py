@@ -1,4 +1,4 @@
-"""Reconstruction error as an anomaly score: ranking, model ensembles, foreign-image injection, AUROC/AP/ROC."""
+"""The Error gallery's figures: ranked galleries, score histograms, ROC, per-class boxes and the upload map."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Denoising views: every level of a noise slider reconstructed in one batched pass, and PSNR-vs-level curves."""
+"""The Denoising page's figures: the noise-level scrub (PSNR under each cell) and PSNR-vs-level curves."""
 
 from __future__ import annotations
 
