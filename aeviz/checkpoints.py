@@ -164,7 +164,7 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Aut
     if content_hash(state) != meta.get("hash"):
         raise CheckpointError(f"{path.name}: weights do not match their recorded hash (modified or damaged)")
     try:
-        model = build_model(meta["family"], MODELS[meta["family"]][0].from_dict(meta["config"]))
+        model = build_model(meta["family"], MODELS[meta["family"]].config_class.from_dict(meta["config"]))
         model.load_state_dict(state, strict=True)
     except (ValueError, TypeError, RuntimeError) as exc:
         raise CheckpointError(f"{path.name}: weights do not fit the recorded config ({exc})") from None

@@ -57,17 +57,8 @@ def _train_parser(sub) -> None:
     p.add_argument("--channels", type=width, nargs="*", help="conv channels per stride-2 layer")
     p.add_argument("--loss", choices=["bce", "mse"])
     p.add_argument("--output", choices=["sigmoid", "linear"])
-    p.add_argument("--noise", type=ta.noise_spec, help="denoising: kind:level, e.g. gaussian:0.5 or masking:0.3")
-    p.add_argument("--beta", type=ta.finite_float(0, inclusive=True), help="VAE: weight of the KL term")
-    p.add_argument("--sparsity", choices=["l1", "kl"],
-                   help="sparse: l1 (ReLU code, L1 penalty; the default) or kl (sigmoid code, KL to a target rate)")
-    p.add_argument("--l1", type=ta.finite_float(0, inclusive=True), help="sparse: weight of the L1 penalty on the code")
-    p.add_argument("--kl-target", type=ta.finite_float(0, inclusive=False), metavar="RHO",
-                   help="sparse, --sparsity kl: each unit's target mean activation, between 0 and 1 (default 0.05)")
-    p.add_argument("--kl-weight", type=ta.finite_float(0, inclusive=True),
-                   help="sparse, --sparsity kl: weight of the summed KL penalty")
-    p.add_argument("--weight", type=ta.finite_float(0, inclusive=True),
-                   help="contractive: weight of the Jacobian penalty")
+    for name, param in ta.family_params().items():  # --beta, --noise, --sparsity, ...: as the families declare
+        p.add_argument(param.flag, dest=name, **ta.flag_options(param))
     p.add_argument("--epochs", type=ta.bounded_int(1), default=30)
     p.add_argument("--batch-size", type=ta.bounded_int(1), default=256)
     p.add_argument("--lr", type=ta.finite_float(0, inclusive=False), default=1e-3)

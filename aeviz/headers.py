@@ -127,7 +127,7 @@ def _config_problems(family: str, config: Any) -> list[str]:
     if "bottleneck" not in config:  # the listing sorts by it
         return ["config has no bottleneck"]
     try:
-        built = MODELS[family][0].from_dict(config)
+        built = MODELS[family].config_class.from_dict(config)
     except (TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
         return [f"config: {_short(exc)}"]
     return [f"config {field.name} must be {_expected(field)}, not {_short(getattr(built, field.name))}"
@@ -167,7 +167,7 @@ def check_fits(name: str, meta: dict[str, Any], shapes: dict[str, tuple[int, ...
     built on the meta device: shapes without storage, so a config claiming gigabytes costs nothing."""
     try:
         with torch.device("meta"):
-            model = build_model(meta["family"], MODELS[meta["family"]][0].from_dict(meta["config"]))
+            model = build_model(meta["family"], MODELS[meta["family"]].config_class.from_dict(meta["config"]))
     except (TypeError, ValueError, RuntimeError, IndexError) as exc:
         raise CheckpointError(f"{name}: its config builds no model ({_short(exc)})") from None
     expected = {key: tuple(value.shape) for key, value in model.state_dict().items()}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import math
 import tempfile
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from .data import DATASETS
 from .imagesets import ImageSetError, Limits, scan_folder
 from .models import MODELS, AEConfig, build_model, make_config, model_slug
 from .noise import parse_noise
+from .params import Param
 from .trainsetup import check_name
 
 MAX_WIDTH = 4096  # code, hidden and channel widths; wider nets do not fit on a page or in a lecture's memory
@@ -25,8 +25,6 @@ MIN_TRAIN_IMAGES = 7  # the kNN-7 score of the codes needs seven training images
 MIN_FOLDER_IMAGES = 9  # a folder splits 80/20, so nine images leave seven to train on
 MAX_SEED = 2**63 - 1
 FOLDER_SIZE = (1, 28, 28)  # the size folder images are read at (imagesets.folder_split)
-FAMILY_FIELDS = {"beta": "beta", "noise": "noise", "sparsity": "sparsity", "l1": "l1", "kl_target": "kl_target",
-                 "kl_weight": "kl_weight", "weight": "weight"}
 
 
 class UsageError(ValueError):
@@ -114,6 +112,25 @@ def device_spec(text: str) -> str:
     return text
 
 
+def family_params() -> dict[str, Param]:
+    """Every family's hyper-parameters by config field, each offered as one flag (a field two families share
+    is one flag, described as the first declares it)."""
+    found: dict[str, Param] = {}
+    for cls in MODELS.values():
+        for param in cls.hyperparams:
+            found.setdefault(param.field, param)
+    return found
+
+
+def flag_options(param: Param) -> dict:
+    """The keywords of `add_argument` for a family's hyper-parameter."""
+    options = {"help": param.cli_help, **({"metavar": param.metavar} if param.metavar else {})}
+    if param.kind == "choice":
+        return {**options, "choices": list(param.choices)}
+    return {**options, "type": noise_spec if param.kind == "noise" else finite_float(param.low,
+                                                                                     inclusive=not param.open_low)}
+
+
 def model_name(text: str) -> str:
     try:
         return check_name(text)
@@ -167,28 +184,28 @@ def config_fields(args, bottleneck: int) -> dict:
     for name in ("hidden", "channels"):
         if getattr(args, name) is not None:
             fields[name] = tuple(getattr(args, name))
-    known = {f.name for f in dataclasses.fields(MODELS[args.family][0])}
-    for arg, field in FAMILY_FIELDS.items():
-        if getattr(args, arg) is None:
+    own = {p.field for p in MODELS[args.family].hyperparams}
+    for name, param in family_params().items():
+        if getattr(args, name) is None:
             continue
-        if field not in known:
-            users = [f for f, (cls, _) in MODELS.items() if field in {x.name for x in dataclasses.fields(cls)}]
-            raise UsageError(f"--{arg} does not apply to --family {args.family}; it is for {', '.join(users)}")
-        fields[field] = getattr(args, arg)
-    if fields.get("loss") == "mse" and "output" not in fields and args.family != "linear":
-        fields["output"] = "sigmoid"
-    _check_sparsity(fields)
+        if name not in own:
+            users = [f for f, cls in MODELS.items() if name in {p.field for p in cls.hyperparams}]
+            raise UsageError(f"{param.flag} does not apply to --family {args.family}; it is for {', '.join(users)}")
+        fields[name] = getattr(args, name)
+    _check_modes(MODELS[args.family].hyperparams, fields)
     return fields
 
 
-def _check_sparsity(fields: dict) -> None:
-    """Each sparsity mode takes its own flags only: a flag the mode would not use is refused, not ignored."""
-    mode = fields.get("sparsity", "l1")
-    unused = ["l1"] if mode == "kl" else ["kl_target", "kl_weight"]
-    given = [f"--{name.replace('_', '-')}" for name in unused if name in fields]
-    if given:
-        raise UsageError(f"{' and '.join(given)} {'is' if len(given) == 1 else 'are'} for --sparsity "
-                         f"{'l1' if mode == 'kl' else 'kl'}, not {mode}")
+def _check_modes(params: tuple[Param, ...], fields: dict) -> None:
+    """Each mode (e.g. --sparsity) takes its own flags only: a flag the mode would not use is refused, not
+    ignored."""
+    for mode in (p for p in params if p.kind == "choice"):
+        value = fields.get(mode.field, mode.default)
+        given = [p for p in params if p.when and p.when[0] == mode.field and p.when[1] != value and p.field in fields]
+        if given:
+            flags = [p.flag for p in given]
+            raise UsageError(f"{' and '.join(flags)} {'is' if len(flags) == 1 else 'are'} for {mode.flag} "
+                             f"{given[0].when[1]}, not {value}")
 
 
 def _checked_config(args, bottleneck: int, shape: tuple[int, int, int]) -> AEConfig:

@@ -1,29 +1,16 @@
 """Train: a model learns in a background job while the page shows its losses and reconstructions live."""
 
-import math
-
 import numpy as np
 import streamlit as st
 
-from aeviz import data, trainjobs, trainsetup, ui, workspaces
-from aeviz.models import SPARSITY_DEFAULTS, make_config, model_slug
-from aeviz.noise import NOISE_KINDS
+from aeviz import trainjobs, trainsetup, ui, workspaces
+from aeviz.models import make_config, model_slug
 from aeviz.train import TrainConfig
+from aeviz.ui import trainform
+from aeviz.ui.trainform import duration
 from aeviz.views import figures
 
-FAMILIES = {"dense": "Dense", "conv": "Convolutional", "vae": "Variational (VAE)", "denoising": "Denoising",
-            "sparse": "Sparse (L1 or KL on the code)", "contractive": "Contractive", "linear": "Linear (≈ PCA)"}
-BODIES = {"dense": {}, "dense, hidden 256": {"hidden": (256,)}, "dense, hidden 512-256": {"hidden": (512, 256)},
-          "conv": {"arch": "conv"}}
-SPARSITY = {"l1": "L1: ReLU code, penalised by its L1 norm", "kl": "KL: sigmoid code, pulled to a target rate"}
-KL_WEIGHT = SPARSITY_DEFAULTS["kl"]["kl_weight"]
 FOLDER, UPLOAD = "a folder on this server", "images you upload"
-# Measured once with the aeviz API: MNIST, VAE q=16, hidden 256, 8 epochs, batch 128, lr 1e-3, seed 0; the KL on
-# the test set, in nats per image. Per-pixel MSE + beta*KL/pixels is a Gaussian decoder of variance beta/2.
-VAE_MSE_NOTE = ("With the **MSE** loss, MSE + β·KL per pixel is a Gaussian decoder of variance σ² = β/2: at β = 1, "
-                "σ ≈ 0.71 on pixels in [0, 1], a strong pull towards the prior. Measured on MNIST (q = 16, hidden "
-                "256, 8 epochs): MSE with β = 1 ended at 11.9 nats of KL per image and test MSE 0.0176; BCE with "
-                "β = 1 at 23.3 nats and 0.0124; MSE with β = 0.1 (σ ≈ 0.22) at 34.9 nats and 0.0120.")
 
 st.title("Train an autoencoder")
 ui.explain(
@@ -34,14 +21,6 @@ ui.explain(
     "The finished model is saved for this browser session: it appears in your model lists on every page, "
     "marked *yours*, and in nobody else's (unless you send them a link).")
 ctx, manager, me, browser = ui.context(), ui.job_manager(), ui.session_id(), ui.browser_id()
-
-
-def duration(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "…"
-    if seconds < 10:
-        return f"{seconds:.1f} s"
-    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds // 60:.0f} min {seconds % 60:02.0f} s"
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -99,69 +78,18 @@ def result(snap: trainjobs.Snapshot) -> None:
         draw(snap)
 
 
-def estimate(family: str, dataset: str) -> None:
-    shape = data.DATASETS[dataset].shape if dataset in data.DATASETS else (1, 28, 28)
-    rate = ui.training_rate(family, shape)  # timed off this run, once per server
-    if rate is None:
-        st.fragment(run_every=1.0)(timing)(family, shape)
-    elif math.isfinite(rate):
-        st.caption(f"On this server's {ui.device_label()} this model trains at about {rate:,.0f} images/s: 30 "
-                   f"epochs of 10 000 images take about {duration(3e5 / rate)}, plus a few seconds of evaluation.")
-
-
-def timing(family: str, shape: tuple) -> None:
-    if ui.training_rate(family, shape) is not None:
-        st.rerun()  # measured: the whole page again, with the estimate
-    st.caption(f"Timing a few training steps on this server's {ui.device_label()} to estimate how long it takes…")
-
-
-def family_fields(family: str, kind: str | None, last: dict) -> dict:
-    if family == "denoising":
-        spec, saved = NOISE_KINDS[kind], last.get("noise", "")
-        level = st.slider(f"{spec.label} noise: {spec.param}", spec.min, spec.max,
-                          float(saved.split(":")[1]) if saved.startswith(f"{kind}:") else spec.default, 0.05)
-        return {"noise": f"{kind}:{level:g}"}
-    if family == "vae":
-        beta = st.slider("β: weight of the KL term", 0.0, 10.0, last.get("beta", 1.0), 0.1)
-        st.caption(VAE_MSE_NOTE)
-        return {"beta": beta}
-    if family == "sparse" and kind == "kl":
-        rho = st.select_slider("Target rate ρ", [0.01, 0.02, 0.05, 0.1, 0.2], last.get("kl_target", 0.05),
-                               help="The mean activation each code unit is pushed towards, over a batch.")
-        return {"sparsity": "kl", "kl_target": rho, "kl_weight": st.select_slider(
-            "KL weight", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2], last.get("kl_weight", KL_WEIGHT),
-            help="Weight of the KL divergences between ρ and each unit's mean activation, summed over units.")}
-    if family == "sparse":
-        return {"l1": st.select_slider("L1 weight", [1e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2], last.get("l1", 1e-3),
-                                       help="Weight of the code's L1 norm: the sum of its ReLU activations.")}
-    if family == "contractive":
-        return {"weight": st.select_slider("Penalty weight", [1e-4, 1e-3, 1e-2, 1e-1], last.get("weight", 1e-3))}
-    return {}
-
-
-def form(dataset: str, family: str, kind: str | None) -> None:
+def form(dataset: str, family, picked: dict) -> None:
     on_cpu = ui.device_label().startswith("CPU")
     # The page shows no form while a job runs, so Streamlit forgets the widgets: their defaults are this
     # session's last submitted choices, and the form comes back as the user left it.
     last = st.session_state.setdefault("train_form_last", {})
     with st.form("train_form"):
         a, b, c = st.columns(3)
-        q = a.select_slider("Bottleneck (code size)", [2, 4, 8, 16, 32, 64, 128, 256],
-                            last.get("q", 64 if family == "sparse" else 16))
-        loss = "mse" if family == "linear" else a.radio("Loss", ["bce", "mse"], ["bce", "mse"].index(
-            last.get("loss", "bce")), horizontal=True)
-        fields = {"bottleneck": q} if family == "linear" else {"bottleneck": q, "loss": loss}
-        body = last.get("body")
-        if family not in ("linear", "conv"):
-            bodies = [b for b in BODIES if family != "dense" or b != "conv"]
-            body = a.selectbox("Body", bodies, bodies.index(body) if body in bodies else 1 if family == "vae" else 0)
-            fields |= BODIES[body]
+        fields, model_choices = trainform.model_fields(family, picked, last, a, c)
         epochs = b.slider("Epochs", 1, 100, last.get("epochs", 30))
         batch = b.select_slider("Batch size", [16, 32, 64, 128, 256, 512, 1024],
                                 last.get("batch", 64 if dataset == "digits" else 256))
         lr = b.select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2], last.get("lr", 1e-3))
-        with c:
-            fields |= family_fields(family, kind, last)
         subset = c.number_input("Training images (0 = all)", 0, 60000, last.get("subset", 10000 if on_cpu and
                                 dataset != "digits" else 0), 1000,
                                 help="Fewer images train faster: on a CPU, 10 000 is a good demo.")
@@ -170,9 +98,8 @@ def form(dataset: str, family: str, kind: str | None) -> None:
             value=last.get("folder", "")) if dataset == FOLDER else ""
         name = c.text_input("Model name (optional)", placeholder="automatic: dataset-model-date-time")
         if st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:"):
-            last.update(fields, q=q, loss=loss, body=body, epochs=epochs, batch=batch, lr=lr, subset=subset,
-                        folder=folder)
-            start(dataset, folder, family, fields, TrainConfig(epochs, batch, lr, subset=subset or None), name)
+            last.update(fields, **model_choices, epochs=epochs, batch=batch, lr=lr, subset=subset, folder=folder)
+            start(dataset, folder, family.family, fields, TrainConfig(epochs, batch, lr, subset=subset or None), name)
 
 
 def start(dataset: str, folder: str, family: str, fields: dict, config: TrainConfig, name: str) -> None:
@@ -212,20 +139,15 @@ left, middle, right = st.columns(3)
 with left:
     dataset = ui.url_selectbox("Train on", choices, "train_data", ctx.dataset if ctx else None)
 with middle:
-    family = ui.url_selectbox("Model family", list(FAMILIES), "train_family", format_func=FAMILIES.get)
+    family = trainform.pick_family()
 with right:
-    if family == "denoising":
-        kind = ui.url_selectbox("Noise", list(NOISE_KINDS), "train_noise", format_func=lambda k: NOISE_KINDS[k].label)
-    elif family == "sparse":
-        kind = ui.url_selectbox("Sparsity", list(SPARSITY), "train_sparsity", format_func=SPARSITY.get)
-    else:
-        kind = None
+    picked = trainform.pick_modes(family)
 if dataset == UPLOAD:
     dataset = ui.upload_training_set("train_upload")
     if dataset is None:
         st.stop()
-estimate(family, dataset)
-form(dataset, family, kind)
+trainform.estimate(family.family, dataset)
+form(dataset, family, picked)
 ui.your_models(ui.refresh_models)
 states = [j.state for j in manager.jobs()]
 st.caption(f"This server trains {manager.workers} model(s) at a time: {states.count('running')} training now, "

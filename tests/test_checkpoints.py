@@ -43,6 +43,19 @@ def test_round_trip_is_exact(tmp_path, family):
     assert torch.equal(loaded.reconstruct(x), model.reconstruct(x))
 
 
+@pytest.mark.parametrize("family", MODELS)
+def test_a_directly_built_model_carries_its_family_and_round_trips(tmp_path, family):
+    """The family is the class's own: a model built without build_model saves and loads as its family."""
+    cls = MODELS[family]
+    model = cls(cls.config_class(bottleneck=3, input_shape=(1, 8, 8), channels=(4, 8)))
+    assert model.family == type(model).family == family
+    loaded = load_checkpoint(save_checkpoint(tmp_path / f"{family}.safetensors", model, {"dataset": "digits"}))
+    assert type(loaded) is cls and loaded.family == family and loaded.config == model.config
+    assert loaded.state_dict().keys() == model.state_dict().keys()
+    for key, value in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key
+
+
 def test_a_kl_sparse_model_round_trips_exactly(tmp_path):
     model = build_model("sparse", bottleneck=5, input_shape=(1, 8, 8), sparsity="kl", kl_target=0.1, kl_weight=0.02)
     loaded = load_checkpoint(save_checkpoint(tmp_path / "kl.safetensors", model, {"dataset": "digits"}))

@@ -66,3 +66,18 @@ def test_bad_arguments_give_clear_errors(tmp_path, capsys):
 def test_console_script_entry_point():
     proc = subprocess.run([sys.executable, "-m", "aeviz.cli", "--help"], capture_output=True, text=True)
     assert proc.returncode == 0 and "train" in proc.stdout and "zoo" in proc.stdout
+
+
+def test_the_family_flags_come_from_the_family_declarations():
+    """--family offers every registered family, and every hyper-parameter a family declares is a flag."""
+    from aeviz.cli import _parser
+    from aeviz.models import MODELS
+
+    train = _parser()._subparsers._group_actions[0].choices["train"]
+    flags = {option: action for action in train._actions for option in action.option_strings}
+    assert flags["--family"].choices == sorted(MODELS)
+    for cls in MODELS.values():
+        for param in cls.hyperparams:
+            action = flags[param.flag]
+            assert action.dest == param.field and action.help == param.cli_help
+            assert action.choices == (list(param.choices) if param.kind == "choice" else None)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -131,6 +134,26 @@ def test_config_validation_and_registry():
     cfg = make_config("dense", hidden=[512, 256], bottleneck=8)
     assert cfg.hidden == (512, 256)
     assert type(cfg).from_dict(cfg.to_dict()) == cfg
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_each_family_declares_itself_once(family):
+    """The registry maps a family's name to its class; the class's declaration builds valid configs."""
+    from aeviz.params import BODIES
+
+    cls = MODELS[family]
+    assert cls.family == family and cls.label and isinstance(make_config(family), cls.config_class)
+    assert set(cls.body_choices) <= set(BODIES) and (not cls.body_choices or cls.default_body in cls.body_choices)
+    assert cls.loss_choices and {p.field for p in cls.hyperparams} <= {f.name for f in
+                                                                       dataclasses.fields(cls.config_class)}
+    modes = [p for p in cls.hyperparams if p.kind == "choice"]
+    for combo in itertools.product(*(list(m.choices) for m in modes)):  # one empty combo when there are none
+        picked = {m.field: value for m, value in zip(modes, combo, strict=True)}
+        offered = [p for p in cls.hyperparams if p.kind == "number" and (p.when is None or
+                                                                         picked.get(p.when[0]) == p.when[1])]
+        make_config(family, **picked, **{p.field: p.default for p in offered})  # the page's defaults are valid
+        for p in offered:
+            assert p.default in p.steps if p.steps else p.low <= p.default <= p.high
 
 
 @pytest.mark.parametrize("family,fields,slug", [

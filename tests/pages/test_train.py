@@ -180,6 +180,43 @@ def test_images_a_student_uploads_train_a_model_that_only_their_session_sees():
     assert own[0] not in by_label(other.sidebar.selectbox, "Dataset").options
 
 
+@pytest.fixture
+def instant_probe(monkeypatch):
+    """A speed probe that answers at once: a real one still timing a model when the tests end aborts Python."""
+    from aeviz import trainsetup
+
+    monkeypatch.setattr(trainsetup, "images_per_second", lambda family, config: 5000.0)
+    throughput.clear()  # a probe of its own, not the process's shared one
+    yield
+    throughput.clear()
+
+
+def test_the_family_choice_and_its_fields_come_from_the_family_declarations(instant_probe):
+    """Every registered family is offered, with the loss, body and hyper-parameter fields it declares, each
+    mode's fields only in that mode."""
+    import itertools
+
+    from aeviz.models import MODELS
+
+    at = run_page(PAGE, {"dataset": "digits"})
+    family_box = by_label(at.selectbox, "Model family")
+    assert family_box.options == [cls.label for cls in MODELS.values()]
+    for family, cls in MODELS.items():
+        modes = [p for p in cls.hyperparams if p.kind == "choice"]
+        for combo in itertools.product(*(list(m.choices) for m in modes)):
+            picked = {m.field: value for m, value in zip(modes, combo, strict=True)}
+            at = run_page(PAGE, {"dataset": "digits", "train_family": family,
+                                 **{f"train_{field}": value for field, value in picked.items()}})
+            labels = {w.label for w in [*at.selectbox, *at.select_slider, *at.slider, *at.radio]}
+            assert not at.exception and ("Loss" in labels) == (len(cls.loss_choices) > 1)
+            assert ("Body" in labels) == bool(cls.body_choices)
+            for param in cls.hyperparams:
+                offered = param.when is None or picked.get(param.when[0]) == param.when[1]
+                assert (param.label in labels) == offered, (family, picked, param.label)
+                if param.kind == "noise":
+                    assert any(label.startswith("Gaussian noise: ") for label in labels)
+
+
 def test_a_kl_sparse_model_is_offered_beside_l1():
     at = run_page(PAGE, {"dataset": "digits", "train_family": "sparse"})
     assert not at.exception and by_label(at.select_slider, "L1 weight")

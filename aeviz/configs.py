@@ -1,0 +1,136 @@
+"""Every family's config: frozen dataclasses that check themselves and round-trip through plain dicts."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from .noise import parse_noise
+
+CODE_ACTIVATION_NAMES = ("linear", "relu", "sigmoid")  # models.py maps each to its torch module
+
+
+@dataclass(frozen=True)
+class AEConfig:
+    """A deterministic autoencoder. `hidden` are dense widths, `channels` conv widths (per stride-2 layer)."""
+
+    bottleneck: int = 16
+    input_shape: tuple[int, int, int] = (1, 28, 28)
+    arch: str = "dense"
+    hidden: tuple[int, ...] = ()
+    channels: tuple[int, ...] = (16, 32)
+    loss: str = "bce"
+    output: str = "sigmoid"
+    code_activation: str = "linear"
+
+    def __post_init__(self) -> None:
+        for field, allowed in (("loss", ("bce", "mse")), ("output", ("sigmoid", "linear")),
+                               ("arch", ("dense", "conv")), ("code_activation", CODE_ACTIVATION_NAMES)):
+            if getattr(self, field) not in allowed:
+                raise ValueError(f"{field} must be one of {allowed}, not {getattr(self, field)!r}")
+        if self.bottleneck < 1:
+            raise ValueError("bottleneck must be a positive integer")
+        if self.loss == "bce" and self.output != "sigmoid":
+            raise ValueError("BCE needs a sigmoid output; use loss='mse' with a linear output")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> AEConfig:
+        names = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = set(values) - set(names)
+        if unknown:
+            raise ValueError(f"unknown config fields for {cls.__name__}: {sorted(unknown)}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+
+@dataclass(frozen=True)
+class LinearConfig(AEConfig):
+    """The linear autoencoder: with MSE it spans the same subspace as PCA."""
+
+    output: str = "linear"
+    loss: str = "mse"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.hidden or self.arch != "dense" or self.code_activation != "linear":
+            raise ValueError("a linear autoencoder has no hidden layers and no activations")
+
+
+@dataclass(frozen=True)
+class ConvConfig(AEConfig):
+    arch: str = "conv"
+
+
+@dataclass(frozen=True)
+class VAEConfig(AEConfig):
+    """Variational: the encoder outputs a Gaussian; beta weighs the KL term (beta-VAE)."""
+
+    beta: float = 1.0
+
+
+@dataclass(frozen=True)
+class DenoisingConfig(AEConfig):
+    """Trained to undo `noise` ('kind:level', e.g. 'gaussian:0.5', 'masking:0.3')."""
+
+    noise: str = "gaussian:0.5"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        parse_noise(self.noise)
+
+
+@dataclass(frozen=True)
+class SparseConfig(AEConfig):
+    """Sparse codes, overcomplete allowed. sparsity='l1': a ReLU code and `l1` times its L1 norm. sparsity='kl':
+    a sigmoid code whose mean activation per unit over the batch is pulled towards the rate `kl_target` by
+    `kl_weight` times the summed KL divergence (Ng's sparse autoencoder). The other mode's weight is 0."""
+
+    bottleneck: int = 256
+    sparsity: str = "l1"
+    # "" and NaN stand for the mode's own default and are resolved below, so metadata always holds real values
+    code_activation: str = ""
+    l1: float = math.nan
+    kl_target: float = math.nan
+    kl_weight: float = math.nan
+
+    def __post_init__(self) -> None:
+        if self.sparsity not in SPARSITY_DEFAULTS:
+            raise ValueError(f"sparsity must be one of {tuple(SPARSITY_DEFAULTS)}, not {self.sparsity!r}")
+        for name, default in SPARSITY_DEFAULTS[self.sparsity].items():
+            value = getattr(self, name)
+            if value == "" or (isinstance(value, float) and math.isnan(value)):
+                object.__setattr__(self, name, default)  # frozen: the one place a field is filled in
+        super().__post_init__()
+        for name in ("l1", "kl_target", "kl_weight"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                    or value < 0:
+                raise ValueError(f"{name} must be a finite number >= 0, not {value!r}")
+        if self.sparsity == "l1" and self.kl_weight > 0:
+            raise ValueError("kl_weight > 0 needs sparsity='kl': a ReLU code has no rate for KL to aim at")
+        if self.sparsity == "kl":
+            if self.l1 > 0:
+                raise ValueError("l1 applies to sparsity='l1'; with sparsity='kl' leave it 0")
+            if self.code_activation != "sigmoid":
+                raise ValueError("sparsity='kl' needs a sigmoid code: its activations are the rates KL compares")
+            if not 0 < self.kl_target < 1:
+                raise ValueError(f"kl_target (rho) must lie strictly between 0 and 1, not {self.kl_target!r}")
+
+
+# What "" / NaN fields of a SparseConfig become; l1 keeps the defaults of the configs saved before KL existed
+SPARSITY_DEFAULTS = {
+    "l1": {"code_activation": "relu", "l1": 1e-3, "kl_target": 0.0, "kl_weight": 0.0},
+    "kl": {"code_activation": "sigmoid", "l1": 0.0, "kl_target": 0.05, "kl_weight": 3e-3},
+}
+
+
+@dataclass(frozen=True)
+class ContractiveConfig(AEConfig):
+    """Penalises the Frobenius norm of the encoder's Jacobian (Rifai et al. 2011)."""
+
+    code_activation: str = "sigmoid"
+    weight: float = 1e-3
