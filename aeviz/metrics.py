@@ -60,9 +60,16 @@ def image_errors(x: np.ndarray | torch.Tensor, recon: np.ndarray | torch.Tensor,
     return per_pixel.flatten(1).mean(dim=1).numpy()
 
 
-def psnr_from_mse(mse: np.ndarray | float) -> np.ndarray | float:
-    """PSNR in dB for data in [0,1]."""
-    return 10 * np.log10(1.0 / np.maximum(mse, 1e-10))
+def psnr_from_mse(mse: np.ndarray | float, data_range: float = 1.0, *, cap: float = 100.0) -> np.ndarray | float:
+    """PSNR in dB of a mean squared error; a zero error (identical images) gets `cap` instead of +inf."""
+    with np.errstate(divide="ignore"):
+        return np.minimum(10 * np.log10(np.divide(data_range**2, mse)), cap)
+
+
+def psnr(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, *, cap: float = 100.0) -> torch.Tensor:
+    """Peak signal-to-noise ratio per image in dB, (N,) float32, from each image's mean squared error."""
+    mse = (x.float() - y.float()).pow(2).flatten(1).mean(dim=1)
+    return torch.from_numpy(np.asarray(psnr_from_mse(mse.detach().cpu().numpy(), data_range, cap=cap)))
 
 
 def knn_accuracy(train_codes, train_labels, test_codes, test_labels, *, k: int = 7) -> tuple[float, float]:
