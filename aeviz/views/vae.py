@@ -108,11 +108,6 @@ def traversal_picture(images: np.ndarray, dims: Sequence[int], kl: np.ndarray, *
                                 scale=cell_scale(images.shape[-2], 84), theme=theme)
 
 
-def ranked(kl: np.ndarray) -> np.ndarray:
-    """Dims by mean KL, most informative first (collapsed dims, KL ~ 0, come last)."""
-    return np.argsort(-np.asarray(kl), kind="stable")
-
-
 def sample(vae: VAE, n: int, *, temperature: float = 1.0, seed: int) -> np.ndarray:
     """n images decoded from codes drawn from N(0, temperature²·I), (n,C,H,W)."""
     return decode_all(vae, prior_samples(n, vae.bottleneck, temperature=temperature, seed=seed))

@@ -9,7 +9,7 @@ import torch
 from aeviz import catalog, list_checkpoints, load_checkpoint, load_dataset
 from aeviz.metrics import decode_all, reconstruct_all
 from aeviz.views import vae as view
-from aeviz.walks import kl_per_dim
+from aeviz.walks import kl_per_dim, rank_dims_by_kl
 
 
 def zoo_vae(dataset: str, q: int, arch: str = "dense"):
@@ -64,14 +64,14 @@ def test_code_kl_is_the_mean_kl_per_dim_and_ranks_collapsed_dims_last(digits):
     with torch.inference_mode():
         mu, logvar = vae.encode_stats(torch.from_numpy(test))
     np.testing.assert_allclose(kl, kl_per_dim(mu, logvar), rtol=1e-5)
-    order = view.ranked(kl)
+    order = rank_dims_by_kl(kl)
     assert sorted(order.tolist()) == list(range(8)) and np.all(np.diff(kl[order]) <= 0)
     assert kl[order[0]] > 0.5 and kl[order[-1]] < 0.05  # this VAE switched some dims off
 
 
 def test_traversal_moves_informative_dims_and_leaves_collapsed_ones_alone(digits):
     vae, _, test = digits
-    order = view.ranked(view.code_kl(vae, test))
+    order = rank_dims_by_kl(view.code_kl(vae, test))
     dims = [int(order[0]), int(order[-1])]
     images = view.traverse(vae, test[5], dims, steps=9)
     assert images.shape == (2, 9, 1, 8, 8)
