@@ -22,9 +22,15 @@ def _batches(x: torch.Tensor, batch: int):
         yield x[start:start + batch]
 
 
-def encode_all(model: AutoEncoder, x: torch.Tensor, batch: int = 2048) -> np.ndarray:
-    """Codes of every image, (N,q) float32, computed in inference mode without touching the model."""
+def _as_batch(x: np.ndarray | torch.Tensor) -> torch.Tensor:
+    # numpy batches (uploads, injected images) become float32 tensors; tensors pass as they are
+    return x if isinstance(x, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+
+
+def encode_all(model: AutoEncoder, x: np.ndarray | torch.Tensor, batch: int = 2048) -> np.ndarray:
+    """Codes of every image (numpy or torch), (N,q) float32, in inference mode without touching the model."""
     device = _device_of(model)
+    x = _as_batch(x)
     with torch.inference_mode():
         parts = [model.encode(b.to(device)).float().cpu() for b in _batches(x, batch)]
     return torch.cat(parts).numpy() if parts else np.zeros((0, model.bottleneck), np.float32)
@@ -45,6 +51,16 @@ def reconstruct_all(model: AutoEncoder, x: torch.Tensor, batch: int = 2048) -> n
     with torch.inference_mode():
         parts = [model.reconstruct(b.to(device)).clamp(0, 1).float().cpu() for b in _batches(x, batch)]
     return torch.cat(parts).numpy()
+
+
+def reconstruct_and_score(model: AutoEncoder, batch: np.ndarray | torch.Tensor,
+                          metric: str = "mse") -> tuple[np.ndarray, np.ndarray]:
+    """Reconstructions (N,C,H,W) and per-image errors (N,) of a batch (numpy or torch) in [0,1]."""
+    x = torch.as_tensor(np.ascontiguousarray(batch, dtype=np.float32))
+    if len(x) == 0:  # e.g. nothing injected: no batches to run
+        return x.numpy().copy(), np.zeros(0, np.float32)
+    recon = reconstruct_all(model, x)
+    return recon, image_errors(x, recon, metric)
 
 
 def image_errors(x: np.ndarray | torch.Tensor, recon: np.ndarray | torch.Tensor, metric: str = "mse") -> np.ndarray:
