@@ -222,6 +222,15 @@ class CheckpointInfo:
         return self.metadata.get("dataset", "?")
 
     @property
+    def config(self) -> dict[str, Any]:
+        return self.metadata.get("config", {})
+
+    @property
+    def arch(self) -> str:
+        """'dense' or 'conv' (the config's default when a config leaves it out)."""
+        return self.config.get("arch", "dense")
+
+    @property
     def bottleneck(self) -> int:
         return int(self.metadata["config"]["bottleneck"])
 

@@ -14,7 +14,7 @@ from aeviz.walks import kl_per_dim, rank_dims_by_kl
 
 def zoo_vae(dataset: str, q: int, arch: str = "dense"):
     infos = list_checkpoints(dataset=dataset)
-    info = next(c for c in catalog.vaes(infos) if c.bottleneck == q and c.metadata["config"]["arch"] == arch)
+    info = next(c for c in catalog.vaes(infos) if c.bottleneck == q and c.arch == arch)
     return info, load_checkpoint(info.path)
 
 
@@ -140,9 +140,9 @@ def test_model_choice_prefers_dense_large_codes_and_finds_a_2d_vae():
     infos = list_checkpoints(dataset="mnist")
     vaes = catalog.vaes(infos)
     assert vaes and all(c.family == "vae" for c in vaes)
-    assert vaes[0].metadata["config"]["arch"] == "dense" and vaes[0].bottleneck == max(c.bottleneck for c in vaes)
-    conv16 = next(c for c in vaes if c.metadata["config"]["arch"] == "conv" and c.bottleneck > 2)
+    assert vaes[0].arch == "dense" and vaes[0].bottleneck == max(c.bottleneck for c in vaes)
+    conv16 = next(c for c in vaes if c.arch == "conv" and c.bottleneck > 2)
     flat = catalog.two_d_vae(conv16, infos)
-    assert flat.bottleneck == 2 and flat.metadata["config"]["arch"] == "conv"
+    assert flat.bottleneck == 2 and flat.arch == "conv"
     assert catalog.two_d_vae(flat, infos) is flat
     assert catalog.two_d_vae(conv16, [c for c in infos if c.bottleneck != 2]) is None
