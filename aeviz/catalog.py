@@ -1,4 +1,4 @@
-"""Which checkpoints a page compares: a denoiser's plain twin, the denoisers and VAEs on offer, a 2-d VAE."""
+"""Which checkpoints a page opens on or compares: the default model, twins, denoisers, VAEs, a 2-d VAE."""
 
 from __future__ import annotations
 
@@ -6,9 +6,16 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .checkpoints import CheckpointInfo
+from .checkpoints import ZOO, CheckpointInfo
 
 PLAIN_FAMILIES = ("dense", "conv")
+
+
+def default_model(infos: Sequence[CheckpointInfo]) -> CheckpointInfo:
+    """The model a page opens on: the plain dense q=16 (the lecture's running example) when there is one,
+    the zoo's when a model trained here has the same series and size; else the first of `infos`."""
+    running = [m for m in infos if m.series == "dense-bce" and m.bottleneck == 16]
+    return min(running, key=lambda m: m.origin != ZOO) if running else infos[0]
 
 
 def plain_twin(info: CheckpointInfo, infos: Sequence[CheckpointInfo], *,
