@@ -1,4 +1,4 @@
-"""Which checkpoints a page compares: a denoiser's plain twin, the denoisers and VAEs on offer, a 2-d VAE."""
+"""Which checkpoints a page opens on or compares: the default model, twins, denoisers, VAEs, a 2-d VAE."""
 
 from __future__ import annotations
 
@@ -6,26 +6,28 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .checkpoints import CheckpointInfo
+from .checkpoints import ZOO, CheckpointInfo
 
 PLAIN_FAMILIES = ("dense", "conv")
 
 
-def arch_of(info: CheckpointInfo) -> str:
-    """'dense' or 'conv', from a checkpoint's config."""
-    return info.metadata.get("config", {}).get("arch", "dense")
+def default_model(infos: Sequence[CheckpointInfo]) -> CheckpointInfo:
+    """The model a page opens on: the plain dense q=16 (the lecture's running example) when there is one,
+    the zoo's when a model trained here has the same series and size; else the first of `infos`."""
+    running = [m for m in infos if m.series == "dense-bce" and m.bottleneck == 16]
+    return min(running, key=lambda m: m.origin != ZOO) if running else infos[0]
 
 
 def plain_twin(info: CheckpointInfo, infos: Sequence[CheckpointInfo], *,
                same_size: bool = True) -> CheckpointInfo | None:
     """The plain autoencoder most like `info`: same dataset and architecture, the same code size (or, with
     same_size=False, the nearest one), then the same loss and layers. None when there is none."""
-    config = info.metadata.get("config", {})
+    config = info.config
     candidates = [c for c in infos if c.family in PLAIN_FAMILIES and c.dataset == info.dataset
-                  and arch_of(c) == arch_of(info) and (c.bottleneck == info.bottleneck or not same_size)]
+                  and c.arch == info.arch and (c.bottleneck == info.bottleneck or not same_size)]
 
     def distance(c: CheckpointInfo) -> tuple:
-        other = c.metadata.get("config", {})
+        other = c.config
         hidden, mine = list(other.get("hidden", [])), list(config.get("hidden", []))
         return (abs(np.log2(c.bottleneck / info.bottleneck)), other.get("loss") != config.get("loss"),
                 abs(len(hidden) - len(mine)), hidden != mine, other.get("channels") != config.get("channels"),
@@ -39,7 +41,7 @@ def denoisers(infos: Sequence[CheckpointInfo]) -> dict[str, list[CheckpointInfo]
     found: dict[str, list[CheckpointInfo]] = {}
     for info in infos:
         if info.family == "denoising":
-            found.setdefault(arch_of(info), []).append(info)
+            found.setdefault(info.arch, []).append(info)
     return {arch: sorted(group, key=lambda c: (abs(np.log2(c.bottleneck / 32)), c.name))
             for arch, group in sorted(found.items(), key=lambda kv: kv[0] != "dense")}
 
@@ -48,7 +50,7 @@ def trained_noise(info: CheckpointInfo) -> tuple[str, float] | None:
     """(kind, level) a denoising model was trained with, from its config."""
     from .noise import parse_noise
 
-    text = info.metadata.get("config", {}).get("noise")
+    text = info.config.get("noise")
     if not text:
         return None
     spec = parse_noise(text)
@@ -58,13 +60,13 @@ def trained_noise(info: CheckpointInfo) -> tuple[str, float] | None:
 def vaes(infos: Sequence[CheckpointInfo]) -> list[CheckpointInfo]:
     """VAE checkpoints, dense before conv, larger codes first (the interpolation default)."""
     found = [c for c in infos if c.family == "vae"]
-    return sorted(found, key=lambda c: (c.metadata.get("config", {}).get("arch") != "dense", -c.bottleneck, c.name))
+    return sorted(found, key=lambda c: (c.arch != "dense", -c.bottleneck, c.name))
 
 
 def two_d_vae(info: CheckpointInfo, infos: Sequence[CheckpointInfo]) -> CheckpointInfo | None:
     """`info` itself when its code is 2-d, else a 2-d VAE of the same architecture, else any 2-d VAE."""
     if info.bottleneck == 2:
         return info
-    arch = info.metadata.get("config", {}).get("arch")
+    arch = info.arch
     flat = [c for c in vaes(infos) if c.bottleneck == 2]
-    return next((c for c in flat if c.metadata.get("config", {}).get("arch") == arch), flat[0] if flat else None)
+    return next((c for c in flat if c.arch == arch), flat[0] if flat else None)

@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import platform
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .atomic import atomic_write
 from .headers import FORMAT, CheckpointError, check_fits, read_header  # CheckpointError: re-exported
 from .models import MODELS, AutoEncoder, build_model, series_of
 
@@ -121,28 +121,9 @@ def save_checkpoint(path: str | Path, model: AutoEncoder, metadata: dict[str, An
         "created": (metadata or {}).get("created") or time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     blob = save(state, metadata={"aeviz": json.dumps(meta)})
-    _atomic_write(path, blob)
+    atomic_write(path, blob)
     model.metadata = meta
     return path
-
-
-def _atomic_write(path: Path, blob: bytes) -> None:
-    # the writer's pid in the name: a sweep can tell the leftovers of a killed process from a save under way
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(blob)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:  # make the rename itself durable
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:
@@ -239,6 +220,15 @@ class CheckpointInfo:
     @property
     def dataset(self) -> str:
         return self.metadata.get("dataset", "?")
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return self.metadata.get("config", {})
+
+    @property
+    def arch(self) -> str:
+        """'dense' or 'conv' (the config's default when a config leaves it out)."""
+        return self.config.get("arch", "dense")
 
     @property
     def bottleneck(self) -> int:

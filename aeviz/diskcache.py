@@ -6,7 +6,6 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 import threading
 import warnings
 import zipfile
@@ -15,6 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+
+from .atomic import atomic_write
 
 # A corrupt or truncated .npz surfaces as one of these, depending on where the damage is.
 _CORRUPT_ERRORS = (ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error, OSError)
@@ -62,29 +63,8 @@ def save_arrays(path: Path, **arrays: np.ndarray) -> None:
     for name, a in arrays.items():
         if a.dtype.hasobject:
             raise TypeError(f"save_arrays: {name!r} has dtype object, which would need pickle")
-    # The temp file lives in the same folder so os.replace is a same-filesystem atomic rename.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)  # object dtypes were refused above, so no pickle
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    # Makes the rename itself durable across a power cut; not possible on every OS, hence best effort.
-    with contextlib.suppress(OSError, AttributeError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    # object dtypes were refused above, so np.savez needs no pickle
+    atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
 def load_arrays(path: Path, *, delete_corrupt: bool = True) -> dict[str, np.ndarray] | None:

@@ -22,9 +22,15 @@ def _batches(x: torch.Tensor, batch: int):
         yield x[start:start + batch]
 
 
-def encode_all(model: AutoEncoder, x: torch.Tensor, batch: int = 2048) -> np.ndarray:
-    """Codes of every image, (N,q) float32, computed in inference mode without touching the model."""
+def _as_batch(x: np.ndarray | torch.Tensor) -> torch.Tensor:
+    # numpy batches (uploads, injected images) become float32 tensors; tensors pass as they are
+    return x if isinstance(x, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+
+
+def encode_all(model: AutoEncoder, x: np.ndarray | torch.Tensor, batch: int = 2048) -> np.ndarray:
+    """Codes of every image (numpy or torch), (N,q) float32, in inference mode without touching the model."""
     device = _device_of(model)
+    x = _as_batch(x)
     with torch.inference_mode():
         parts = [model.encode(b.to(device)).float().cpu() for b in _batches(x, batch)]
     return torch.cat(parts).numpy() if parts else np.zeros((0, model.bottleneck), np.float32)
@@ -47,6 +53,16 @@ def reconstruct_all(model: AutoEncoder, x: torch.Tensor, batch: int = 2048) -> n
     return torch.cat(parts).numpy()
 
 
+def reconstruct_and_score(model: AutoEncoder, batch: np.ndarray | torch.Tensor,
+                          metric: str = "mse") -> tuple[np.ndarray, np.ndarray]:
+    """Reconstructions (N,C,H,W) and per-image errors (N,) of a batch (numpy or torch) in [0,1]."""
+    x = torch.as_tensor(np.ascontiguousarray(batch, dtype=np.float32))
+    if len(x) == 0:  # e.g. nothing injected: no batches to run
+        return x.numpy().copy(), np.zeros(0, np.float32)
+    recon = reconstruct_all(model, x)
+    return recon, image_errors(x, recon, metric)
+
+
 def image_errors(x: np.ndarray | torch.Tensor, recon: np.ndarray | torch.Tensor, metric: str = "mse") -> np.ndarray:
     """Per-image reconstruction error (N,): 'mse' or 'bce' (mean over pixels)."""
     x = torch.as_tensor(np.asarray(x, dtype=np.float32))
@@ -60,9 +76,16 @@ def image_errors(x: np.ndarray | torch.Tensor, recon: np.ndarray | torch.Tensor,
     return per_pixel.flatten(1).mean(dim=1).numpy()
 
 
-def psnr_from_mse(mse: np.ndarray | float) -> np.ndarray | float:
-    """PSNR in dB for data in [0,1]."""
-    return 10 * np.log10(1.0 / np.maximum(mse, 1e-10))
+def psnr_from_mse(mse: np.ndarray | float, data_range: float = 1.0, *, cap: float = 100.0) -> np.ndarray | float:
+    """PSNR in dB of a mean squared error; a zero error (identical images) gets `cap` instead of +inf."""
+    with np.errstate(divide="ignore"):
+        return np.minimum(10 * np.log10(np.divide(data_range**2, mse)), cap)
+
+
+def psnr(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, *, cap: float = 100.0) -> torch.Tensor:
+    """Peak signal-to-noise ratio per image in dB, (N,) float32, from each image's mean squared error."""
+    mse = (x.float() - y.float()).pow(2).flatten(1).mean(dim=1)
+    return torch.from_numpy(np.asarray(psnr_from_mse(mse.detach().cpu().numpy(), data_range, cap=cap)))
 
 
 def knn_accuracy(train_codes, train_labels, test_codes, test_labels, *, k: int = 7) -> tuple[float, float]:

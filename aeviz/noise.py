@@ -1,4 +1,4 @@
-"""Image corruptions for denoising (gaussian, salt & pepper, masking, occlusion), noise sweeps and PSNR."""
+"""Image corruptions for denoising (gaussian, salt & pepper, masking, occlusion), and noise sweeps."""
 
 from __future__ import annotations
 
@@ -146,9 +146,3 @@ def noise_frames(x: torch.Tensor, kind: str, levels: Sequence[float], *, seed: i
         return x.new_zeros((0, *x.shape))
     return _frames(x, kind, levels, _generator(x, None, seed))
 
-
-def psnr(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, *, cap: float = 100.0) -> torch.Tensor:
-    """Peak signal-to-noise ratio per image in dB, (N,); identical images get `cap` instead of +inf."""
-    mse = (x.float() - y.float()).pow(2).flatten(1).mean(dim=1)
-    value = 10 * torch.log10(data_range**2 / mse)  # mse 0 -> +inf, clamped just below
-    return value.clamp(max=cap)

@@ -71,8 +71,8 @@ def denoisers(infos: Sequence[CheckpointInfo]) -> dict[str, dict]:
     from .noise import add_noise, parse_noise
 
     out = {}
-    for info in (i for i in infos if i.origin == ZOO and i.metadata["config"].get("noise")):
-        spec, x = parse_noise(info.metadata["config"]["noise"]), load_dataset(info.dataset, "test").images
+    for info in (i for i in infos if i.origin == ZOO and i.config.get("noise")):
+        spec, x = parse_noise(info.config["noise"]), load_dataset(info.dataset, "test").images
         noisy = add_noise(x, spec.kind, spec.level, seed=0)
         out[info.name] = {"noise": str(spec), "psnr": _psnr(x, reconstruct_all(load_checkpoint(info.path), noisy)),
                           "psnr_input": _psnr(x, noisy)}

@@ -10,9 +10,9 @@ import numpy as np
 import torch
 
 from . import diskcache
-from .metrics import reconstruct_all
+from .metrics import psnr, reconstruct_all
 from .models import AutoEncoder
-from .noise import NOISE_KINDS, noise_frames, psnr
+from .noise import NOISE_KINDS, noise_frames
 
 SCRUB_STEPS = 21  # slider positions shipped to the browser
 CURVE_STEPS = 11

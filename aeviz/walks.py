@@ -82,9 +82,9 @@ def kl_per_dim(mu, logvar) -> np.ndarray:
     return kl.reshape(-1, kl.shape[-1]).mean(axis=0)
 
 
-def rank_dims_by_kl(mu, logvar) -> np.ndarray:
-    """Latent dim indices, most informative (largest mean KL) first; collapsed dims come last."""
-    return np.argsort(-kl_per_dim(mu, logvar), kind="stable")
+def rank_dims_by_kl(kl) -> np.ndarray:
+    """Latent dim indices by their mean KL (kl_per_dim), most informative first; collapsed dims come last."""
+    return np.argsort(-np.asarray(kl), kind="stable")
 
 
 def prior_samples(n: int, q: int, *, temperature: float = 1.0, seed: int) -> torch.Tensor:

@@ -37,10 +37,9 @@ def _session(page: str, dataset: str):
 def _page_run(page: str, dataset: str) -> tuple[float, bool]:
     """Seconds of `page`'s first run in a new session (the home run before it excluded), and whether it left
     a background job's progress bar."""
-    from streamlit.testing.v1 import AppTest
+    from apptest import new_session
 
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=600)
-    at.query_params["dataset"] = dataset
+    at = new_session({"dataset": dataset}, timeout=600)
     start = time.perf_counter()
     at.run()
     if page != "home":

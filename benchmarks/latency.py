@@ -87,14 +87,9 @@ def share_cache_data() -> None:
 
 
 def open_app(page: str, query: dict[str, str], timeout: float = 600):
-    from streamlit.testing.v1 import AppTest
+    from apptest import run_page
 
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=timeout)
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.run()
-    at.switch_page(f"pages/{page}.py")
-    return at.run()
+    return run_page(f"pages/{page}.py", query, timeout)
 
 
 def settle(at, timeout: float):

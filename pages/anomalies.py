@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from aeviz import data, scores, ui
+from aeviz import data, metrics, scores, ui
 from aeviz.views import anomalies as view
 from aeviz.views import figures
 
@@ -86,7 +86,7 @@ elif source != "none":
             st.caption(f"{titles[source]} images resized from {other.shape[1]}x{other.shape[2]} to "
                        f"{ctx.test.shape[1]}x{ctx.test.shape[2]} to fit these models.")
 
-out_errors = [view.reconstruct(model, batch, metric)[1] for model in models]
+out_errors = [metrics.reconstruct_and_score(model, batch, metric)[1] for model in models]
 scores_out = scores.ensemble_scores(out_errors, refs, how) if len(batch) else np.zeros(0, np.float32)
 every_score = np.r_[scores_in, scores_out]
 ranks = scores.ranks(every_score)
@@ -130,7 +130,7 @@ def threshold_view(scores_in, scores_out, det, xlabel, out_label):
 @st.cache_data(show_spinner=False, max_entries=256)
 def gallery_png(originals, captions: list[list[str]], model_hash: str, metric: str, theme: str, _model) -> bytes:
     """Input, output and difference of some images, once per images and model (a class asks for the same)."""
-    recon = view.reconstruct(_model, originals, metric)[0]
+    recon = metrics.reconstruct_and_score(_model, originals, metric)[0]
     return figures.png_bytes(view.gallery(originals[:, 0], recon[:, 0], captions,
                                              scale=max(1, 112 // originals.shape[-1]), theme=theme))
 

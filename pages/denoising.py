@@ -39,7 +39,7 @@ def row_models(infos) -> dict:
     """Row label -> model: each denoiser after its plain twin; unusable checkpoints are reported and left out."""
     rows = {}
     for info in infos:
-        arch = catalog.arch_of(info)
+        arch = info.arch
         twin = catalog.plain_twin(info, ctx.models)
         for label, which in ((f"plain ({arch})", twin), (f"denoising ({arch})", info)):
             model = ui.model_or_message(which) if which is not None else None

@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from aeviz import knn, projection, references, ui
+from aeviz import knn, metrics, projection, references, ui
 from aeviz.views import latent_map as view
 
 METHODS = ui.MAP_METHODS  # the same words in the radio, the captions and the background jobs' progress
@@ -76,7 +76,7 @@ def gallery(indices, labels, models, per_row):
     images = ui.map_images(ctx.dataset, indices)
     rows = [("input", images, [f"#{i} {ctx.test.classes[labels[i]][:7]}" for i in indices])]
     for m, shown in models:
-        recon, errors = view.reconstruct(m, images)
+        recon, errors = metrics.reconstruct_and_score(m, images)
         rows.append((f"q={shown.bottleneck}" if len(models) == 1 else f"{shown.family} q={shown.bottleneck}",
                      recon, [f"mse {e:.3f}" for e in errors]))
     return view.gallery(rows, per_row=per_row, theme=ui.theme_type())

@@ -6,6 +6,7 @@ import streamlit as st
 from aeviz import catalog, ui
 from aeviz.views import figures
 from aeviz.views import vae as view
+from aeviz.walks import rank_dims_by_kl
 
 st.title("Variational autoencoders: a code space you can walk through")
 ui.explain(
@@ -95,7 +96,7 @@ def dims_view():
         st.caption("Each row sets one code dimension to −3…+3 (the prior's ±3σ) and keeps the rest. "
                    "Rows are sorted by KL: dimensions with KL ≈ 0 were switched off by the VAE and change nothing.")
     values = kl(info.metadata["hash"], ctx.dataset, vae)
-    dims = tuple(int(d) for d in view.ranked(values)[:count])
+    dims = tuple(int(d) for d in rank_dims_by_kl(values)[:count])
     with right:
         ui.picture(traversal(info.metadata["hash"], pair[["A", "B"].index(which)], dims, values, ui.theme_type(), vae))
 

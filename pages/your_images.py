@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from aeviz import images, projection, scores, ui
+from aeviz import images, metrics, projection, scores, ui
 from aeviz.views import anomalies
 
 st.title("Your images: how unusual is your digit?")
@@ -69,7 +69,7 @@ with st.spinner("Reconstructing with every model (test-set errors are computed o
         model = ui.model_or_message(info)
         if model is None:
             continue
-        recon, error = anomalies.reconstruct(model, batch, metric)
+        recon, error = metrics.reconstruct_and_score(model, batch, metric)
         reference = ui.get_errors(info, metric)
         rows.append(recon[0, 0])
         where = "" if info.origin == "zoo" else f" · {info.where}"
@@ -110,7 +110,7 @@ with where:
     if job is not None:
         ui.show_job(job)  # UMAP is fitted in the background once per model; PCA is instant
     elif latent is not None:
-        stars = latent.transform(anomalies.encode(model, ui.user_image_batch(ctx.test.shape, own)))
+        stars = latent.transform(metrics.encode_all(model, ui.user_image_batch(ctx.test.shape, own)))
         st.plotly_chart(anomalies.map_figure(latent.points, ctx.test.labels.numpy(), ctx.test.classes, stars,
                                            [p.name for p in own], title=f"{method.upper()} map of {info.name}"),
                         width="stretch")

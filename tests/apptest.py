@@ -16,8 +16,8 @@ def routed_pages() -> list[str]:
     return [path for path, _, _ in pages if (REPO / path).exists()]
 
 
-def run_page(page: str, query: dict[str, str] | None = None, timeout: float = 120, own_images: list | None = None):
-    """Run app.py, switch to `page` with the given query string, and return the finished AppTest.
+def new_session(query: dict[str, str] | None = None, timeout: float = 120, own_images: list | None = None):
+    """An AppTest of app.py with the given query string, not yet run (for callers that time its runs).
 
     `own_images`: aeviz.images.Preprocessed pictures already in the session, as after an upload or a drawing.
     """
@@ -28,6 +28,12 @@ def run_page(page: str, query: dict[str, str] | None = None, timeout: float = 12
         at.query_params[key] = value
     if own_images is not None:
         at.session_state["aeviz_user_images"] = own_images
+    return at
+
+
+def run_page(page: str, query: dict[str, str] | None = None, timeout: float = 120, own_images: list | None = None):
+    """Run app.py, switch to `page` (a path such as 'pages/vae.py') and return the finished AppTest."""
+    at = new_session(query, timeout, own_images)
     at.run()
     if page != routed_pages()[0]:
         at.switch_page(page)

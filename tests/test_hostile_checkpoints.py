@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
+from apptest import routed_pages, run_page
 from safetensors.torch import load_file, save
 
 from aeviz import checkpoints, cli, headers
@@ -243,13 +244,7 @@ def zoo_copy(tmp_path, monkeypatch):
 
 
 def open_home(query: dict[str, str]):
-    from streamlit.testing.v1 import AppTest
-
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.run()
-    return at
+    return run_page(routed_pages()[0], query, timeout=120)
 
 
 def test_home_opens_with_hostile_files_in_the_zoo(zoo_copy, tmp_path):

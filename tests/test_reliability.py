@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import streamlit as st
 import torch
+from apptest import run_page
 
 from aeviz import data
 from aeviz.checkpoints import content_hash, load_checkpoint, read_metadata, scan_checkpoints
@@ -41,16 +42,7 @@ def fresh_caches(monkeypatch):
 
 
 def open_page(page: str, query: dict[str, str], timeout: float = 300):
-    from streamlit.testing.v1 import AppTest
-
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=timeout)
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.run()
-    if page != "home":
-        at.switch_page(f"pages/{page}.py")
-        at.run()
-    return at
+    return run_page(f"pages/{page}.py", query, timeout)
 
 
 def texts(elements) -> list[str]:

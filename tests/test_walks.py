@@ -76,8 +76,8 @@ def test_kl_per_dim_and_ranking():
     assert kl[1] == kl[3] == 0.0
     assert kl[2] == pytest.approx(4.5)
     assert kl[0] == pytest.approx(0.5 * (math.exp(-2) - 1 + 2))
-    assert rank_dims_by_kl(mu, logvar).tolist() == [2, 0, 1, 3]
-    assert rank_dims_by_kl(mu.numpy(), logvar.numpy()).tolist() == [2, 0, 1, 3]
+    assert rank_dims_by_kl(kl).tolist() == [2, 0, 1, 3]
+    assert rank_dims_by_kl(kl_per_dim(mu.numpy(), logvar.numpy())).tolist() == [2, 0, 1, 3]
 
 
 def test_prior_samples_are_seeded_with_temperature():

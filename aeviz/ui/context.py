@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .. import data
-from ..checkpoints import ZOO, CheckpointInfo
+from .. import catalog, data
+from ..checkpoints import CheckpointInfo
 
 
 @dataclass(frozen=True)
@@ -17,8 +17,5 @@ class Context:
     models: tuple[CheckpointInfo, ...]
 
     def default_model(self, among: tuple[CheckpointInfo, ...] | list[CheckpointInfo] | None = None) -> CheckpointInfo:
-        """The model a page opens on: the plain dense q=16 (the lecture's running example) when there is one,
-        the zoo's when a model trained here has the same series and size."""
-        among = self.models if among is None else among
-        running = [m for m in among if m.series == "dense-bce" and m.bottleneck == 16]
-        return min(running, key=lambda m: m.origin != ZOO) if running else among[0]
+        """catalog.default_model among these models (default: all on offer)."""
+        return catalog.default_model(self.models if among is None else among)

@@ -7,29 +7,13 @@ import re
 from collections.abc import Sequence
 
 import numpy as np
-import torch
 
 from .. import images as imaging
-from ..metrics import encode_all, image_errors, reconstruct_all
 from ..scores import Detection
 from . import figures
 
 _LOG_FLOOR = 1e-12  # a perfect reconstruction has error 0; its log must stay finite
 _MIN_SPREAD = 1e-6
-
-
-def reconstruct(model, batch: np.ndarray, metric: str = "mse") -> tuple[np.ndarray, np.ndarray]:
-    """Reconstructions (N,C,H,W) and per-image errors (N,) of a numpy batch (N,C,H,W) in [0,1]."""
-    x = torch.as_tensor(np.ascontiguousarray(batch, dtype=np.float32))
-    if len(x) == 0:  # nothing injected: no batches to run
-        return x.numpy().copy(), np.zeros(0, np.float32)
-    recon = reconstruct_all(model, x)
-    return recon, image_errors(x, recon, metric)
-
-
-def encode(model, batch: np.ndarray) -> np.ndarray:
-    """Codes (N,q) of a numpy batch (N,C,H,W), e.g. to place the user's images on a latent map."""
-    return encode_all(model, torch.as_tensor(np.ascontiguousarray(batch, dtype=np.float32)))
 
 
 def pick_classes(labels: np.ndarray, classes: Sequence[int], n: int, seed: int) -> np.ndarray:

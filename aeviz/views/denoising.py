@@ -9,7 +9,7 @@ import numpy as np
 from ..noise import NOISE_KINDS
 from ..sweeps import Sweep
 from . import figures
-from .scrub import cell_scale, compose_frames, grey
+from .scrub import cell_scale, compose_frames, grey, scrub_at
 
 EXACT = 99.0  # PSNR at or above this (psnr caps identical images at 100) reads "exact"
 
@@ -36,13 +36,9 @@ def sweep_frames(result: Sweep, *, scale: int | None = None, theme: str = "light
 
 def scrub(result: Sweep, kind: str, *, theme: str = "light"):
     """A plotly figure whose own slider scrubs the levels in the browser, opening at the kind's usual level."""
-    fig = figures.scrub_figure(sweep_frames(result, theme=theme), labels=[level_label(kind, v) for v in result.levels])
-    start = int(np.argmin(np.abs(result.levels - NOISE_KINDS[kind].default)))
-    slider = fig.layout.sliders[0]
-    slider.active = start
-    slider.currentvalue.update(prefix=f"{NOISE_KINDS[kind].label} {NOISE_KINDS[kind].param} = ", font=dict(size=18))
-    fig.data[0].source = fig.frames[start].data[0].source  # what shows before the first drag
-    return fig
+    spec = NOISE_KINDS[kind]
+    return scrub_at(sweep_frames(result, theme=theme), labels=[level_label(kind, v) for v in result.levels],
+                    start=int(np.argmin(np.abs(result.levels - spec.default))), prefix=f"{spec.label} {spec.param} = ")
 
 
 def curve_figure(curves: Mapping[str, np.ndarray], kind: str, *, trained_at: float | None = None):

@@ -6,10 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from ..knn import SOURCES, KnnRow
-from ..metrics import decode_all, image_errors, reconstruct_all
+from ..metrics import decode_all
 from ..projection import LatentMap
 from ..references import ARTICLE_SHORT
 from ..walks import manifold_grid
@@ -149,13 +148,6 @@ def backdrop(latent_map: LatentMap, model, extent: Extent, n: int = 20) -> np.nd
     h, w = tiles.shape[1:]
     picture = tiles.reshape(n, n, h, w).transpose(0, 2, 1, 3).reshape(n * h, n * w)  # rows of tiles
     return figures.to_uint8(1.0 - picture)
-
-
-def reconstruct(model, images) -> tuple[np.ndarray, np.ndarray]:
-    """Reconstructions (N,C,H,W) of images (numpy or torch) and their per-image MSE (N,)."""
-    images = torch.as_tensor(np.asarray(images, dtype=np.float32))
-    recon = reconstruct_all(model, images)
-    return recon, image_errors(images, recon)
 
 
 def gallery(rows: Sequence[tuple[str, np.ndarray, Sequence[str]]], per_row: int = 12, cell: int = 84,

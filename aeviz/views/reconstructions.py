@@ -165,6 +165,6 @@ def versus_plain(series: list[Series]) -> list[str]:
 def plain_is_affine(series: list[Series]) -> bool:
     """Whether the plain dense series has no hidden layer and a linear code: an affine encoder, like PCA's."""
     plain = [m for s in series if s.arch == "dense" for m in s.models]
-    configs = [m.metadata.get("config", {}) for m in plain]
+    configs = [m.config for m in plain]
     return bool(configs) and all(not c.get("hidden") and c.get("code_activation", "linear") == "linear"
                                  for c in configs)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .figures import compose_grid, to_uint8
+from .figures import compose_grid, scrub_figure, to_uint8
 from .lettering import fitted_caption_px, paste_caption
 
 PAD = 2
@@ -21,6 +21,16 @@ def grey(images) -> np.ndarray:
     """(...,C,H,W) -> (...,H,W): the channel mean, so colour datasets still compose into grey cells."""
     a = np.asarray(images.detach().cpu() if hasattr(images, "detach") else images)
     return a[..., 0, :, :] if a.shape[-3] == 1 else a.mean(axis=-3)
+
+
+def scrub_at(frames, *, labels: Sequence[str], start: int, prefix: str):
+    """A figures.scrub_figure opened at frame `start`, its slider's value shown large after `prefix`."""
+    fig = scrub_figure(frames, labels=labels)
+    slider = fig.layout.sliders[0]
+    slider.active = start
+    slider.currentvalue.update(prefix=prefix, font=dict(size=18))
+    fig.data[0].source = fig.frames[start].data[0].source  # what shows before the first drag
+    return fig
 
 
 def _frame_rows(rows: Sequence) -> tuple[list[np.ndarray], int]:

@@ -12,7 +12,7 @@ from ..metrics import decode_all, encode_all
 from ..models import VAE, AutoEncoder
 from ..walks import kl_per_dim, lerp, manifold_grid, prior_samples, slerp, traversal
 from . import figures
-from .scrub import cell_scale, compose_frames, grey
+from .scrub import cell_scale, compose_frames, grey, scrub_at
 
 INTERP_STEPS = 21  # positions of the t slider shipped to the browser
 STRIP_EVERY = 2  # the static strip shows every other step: t = 0, 0.1, ..., 1
@@ -62,13 +62,8 @@ def interpolation_frames(result: Interpolation, *, scale: int | None = None, the
 
 def interpolation_scrub(result: Interpolation, *, theme: str = "light"):
     """A figure whose own slider moves t in the browser; it opens half way, where the paths differ most."""
-    fig = figures.scrub_figure(interpolation_frames(result, theme=theme), labels=[f"{t:.2f}" for t in result.ts])
-    middle = len(result.ts) // 2
-    slider = fig.layout.sliders[0]
-    slider.active = middle
-    slider.currentvalue.update(prefix="t = ", font=dict(size=18))
-    fig.data[0].source = fig.frames[middle].data[0].source  # what shows before the first drag
-    return fig
+    return scrub_at(interpolation_frames(result, theme=theme), labels=[f"{t:.2f}" for t in result.ts],
+                    start=len(result.ts) // 2, prefix="t = ")
 
 
 def interpolation_strip(result: Interpolation, *, every: int = STRIP_EVERY, scale: int | None = None,
@@ -106,11 +101,6 @@ def traversal_picture(images: np.ndarray, dims: Sequence[int], kl: np.ndarray, *
                                 row_labels=[f"z{d}  KL {kl[d]:.2f}" for d in dims],
                                 col_labels=[f"{v:+.1f}" for v in np.linspace(-span, span, steps)],
                                 scale=cell_scale(images.shape[-2], 84), theme=theme)
-
-
-def ranked(kl: np.ndarray) -> np.ndarray:
-    """Dims by mean KL, most informative first (collapsed dims, KL ~ 0, come last)."""
-    return np.argsort(-np.asarray(kl), kind="stable")
 
 
 def sample(vae: VAE, n: int, *, temperature: float = 1.0, seed: int) -> np.ndarray:

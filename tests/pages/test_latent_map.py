@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
+from apptest import run_page
 from plotly_events import chart, select
 
 from aeviz import checkpoints
 
-REPO = Path(__file__).resolve().parents[2]
 PAGE = "pages/latent_map.py"
 
 
@@ -20,14 +19,7 @@ def no_warm_up(monkeypatch):
 
 
 def open_page(timeout: float = 180, **query):
-    from streamlit.testing.v1 import AppTest
-
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=timeout)
-    for key, value in {"dataset": "digits", **query}.items():
-        at.query_params[key] = value
-    at.run()
-    at.switch_page(PAGE)
-    return at.run()
+    return run_page(PAGE, {"dataset": "digits", **query}, timeout)
 
 
 def settle(at, timeout: float = 240):

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from aeviz import list_checkpoints, load_checkpoint, load_dataset, scores
-from aeviz.metrics import image_errors, reconstruct_all
+from aeviz.metrics import encode_all, image_errors, reconstruct_all, reconstruct_and_score
 from aeviz.views import anomalies as view
 
 SHOES = (5, 7, 9)  # Fashion-MNIST: sandal, sneaker, ankle boot
@@ -35,7 +35,7 @@ def shoes():
 @pytest.fixture(scope="module")
 def dense(mnist):
     _, model = zoo_model("mnist-dense-q16-bce")
-    return model, view.reconstruct(model, mnist.images.numpy(), "mse")[1]
+    return model, reconstruct_and_score(model, mnist.images.numpy(), "mse")[1]
 
 
 # ---------------------------------------------------------------- scores, ranks, percentiles
@@ -126,19 +126,19 @@ def test_reconstruct_and_encode_take_numpy_and_leave_the_model_alone(mnist):
     _, model = zoo_model("mnist-conv-q8-bce")
     before = {k: v.clone() for k, v in model.state_dict().items()}
     batch = mnist.images[:6].numpy()
-    recon, errors = view.reconstruct(model, batch, "bce")
+    recon, errors = reconstruct_and_score(model, batch, "bce")
     assert recon.shape == batch.shape and errors.shape == (6,)
     np.testing.assert_allclose(errors, image_errors(batch, reconstruct_all(model, mnist.images[:6]), "bce"),
                                rtol=1e-5)
-    assert view.encode(model, batch).shape == (6, 8)
-    empty_recon, empty_errors = view.reconstruct(model, batch[:0], "mse")
+    assert encode_all(model, batch).shape == (6, 8)
+    empty_recon, empty_errors = reconstruct_and_score(model, batch[:0], "mse")
     assert empty_recon.shape == (0, 1, 28, 28) and empty_errors.shape == (0,)
     assert not model.training and all(torch.equal(before[k], v) for k, v in model.state_dict().items())
 
 
 def test_shoes_injected_into_mnist_rank_near_the_top(mnist, shoes, dense):
     model, test_errors = dense
-    shoe_errors = view.reconstruct(model, shoes, "mse")[1]
+    shoe_errors = reconstruct_and_score(model, shoes, "mse")[1]
     det = scores.detection(test_errors, shoe_errors)
     assert det.auroc > 0.9 and det.average_precision > 0.5 > det.prevalence * 10
     assert np.median(scores.rank_among(shoe_errors, test_errors)) < 20  # most shoes beat nearly every digit
@@ -150,9 +150,9 @@ def test_shoes_injected_into_mnist_rank_near_the_top(mnist, shoes, dense):
 def test_an_ensemble_also_finds_the_shoes_and_its_scores_are_unitless(mnist, shoes, dense):
     model, dense_test = dense
     _, conv = zoo_model("mnist-conv-q8-bce")
-    conv_test = view.reconstruct(conv, mnist.images.numpy(), "mse")[1]
+    conv_test = reconstruct_and_score(conv, mnist.images.numpy(), "mse")[1]
     refs = [dense_test, conv_test]
-    outs = [view.reconstruct(m, shoes, "mse")[1] for m in (model, conv)]
+    outs = [reconstruct_and_score(m, shoes, "mse")[1] for m in (model, conv)]
     for how in scores.COMBINE:
         det = scores.detection(scores.ensemble_scores(refs, refs, how), scores.ensemble_scores(outs, refs, how))
         assert det.auroc > 0.9

@@ -129,7 +129,7 @@ def test_each_denoiser_is_paired_with_the_plain_model_of_its_architecture_and_co
     for arch, group in by_arch.items():
         for info in group:
             twin = catalog.plain_twin(info, infos)
-            assert twin.family in ("dense", "conv") and catalog.arch_of(twin) == arch
+            assert twin.family in ("dense", "conv") and twin.arch == arch
             assert twin.bottleneck == info.bottleneck and twin.dataset == "mnist"
             assert twin.metadata["config"]["loss"] == info.metadata["config"]["loss"]
         assert catalog.trained_noise(group[0]) == ("gaussian", 0.5)
@@ -138,4 +138,4 @@ def test_each_denoiser_is_paired_with_the_plain_model_of_its_architecture_and_co
     assert catalog.plain_twin(vae, [c for c in infos if c.bottleneck != 2]) is None
     nearest = catalog.plain_twin(vae, [c for c in infos if c.bottleneck != 2], same_size=False)
     assert nearest.bottleneck == min(c.bottleneck for c in infos if c.family in ("dense", "conv")
-                                     and c.bottleneck != 2 and catalog.arch_of(c) == catalog.arch_of(vae))
+                                     and c.bottleneck != 2 and c.arch == vae.arch)

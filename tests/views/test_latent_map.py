@@ -113,7 +113,7 @@ def test_decode_at_is_the_decoder_at_the_inverse_of_the_map(q2, q16, pca_map, te
 
 def test_reconstruct_and_gallery(q16, test_set):
     images = test_set.images[:10].numpy()
-    recon, errors = view.reconstruct(q16, images)
+    recon, errors = metrics.reconstruct_and_score(q16, images)
     assert recon.shape == images.shape and errors.shape == (10,)
     np.testing.assert_allclose(errors, metrics.image_errors(images, recon), rtol=1e-6)
     picture = view.gallery([("input", images, ["a"] * 10), ("q=16", recon, ["b"] * 10)], per_row=4, cell=16)

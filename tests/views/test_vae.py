@@ -9,12 +9,12 @@ import torch
 from aeviz import catalog, list_checkpoints, load_checkpoint, load_dataset
 from aeviz.metrics import decode_all, reconstruct_all
 from aeviz.views import vae as view
-from aeviz.walks import kl_per_dim
+from aeviz.walks import kl_per_dim, rank_dims_by_kl
 
 
 def zoo_vae(dataset: str, q: int, arch: str = "dense"):
     infos = list_checkpoints(dataset=dataset)
-    info = next(c for c in catalog.vaes(infos) if c.bottleneck == q and c.metadata["config"]["arch"] == arch)
+    info = next(c for c in catalog.vaes(infos) if c.bottleneck == q and c.arch == arch)
     return info, load_checkpoint(info.path)
 
 
@@ -64,14 +64,14 @@ def test_code_kl_is_the_mean_kl_per_dim_and_ranks_collapsed_dims_last(digits):
     with torch.inference_mode():
         mu, logvar = vae.encode_stats(torch.from_numpy(test))
     np.testing.assert_allclose(kl, kl_per_dim(mu, logvar), rtol=1e-5)
-    order = view.ranked(kl)
+    order = rank_dims_by_kl(kl)
     assert sorted(order.tolist()) == list(range(8)) and np.all(np.diff(kl[order]) <= 0)
     assert kl[order[0]] > 0.5 and kl[order[-1]] < 0.05  # this VAE switched some dims off
 
 
 def test_traversal_moves_informative_dims_and_leaves_collapsed_ones_alone(digits):
     vae, _, test = digits
-    order = view.ranked(view.code_kl(vae, test))
+    order = rank_dims_by_kl(view.code_kl(vae, test))
     dims = [int(order[0]), int(order[-1])]
     images = view.traverse(vae, test[5], dims, steps=9)
     assert images.shape == (2, 9, 1, 8, 8)
@@ -140,9 +140,9 @@ def test_model_choice_prefers_dense_large_codes_and_finds_a_2d_vae():
     infos = list_checkpoints(dataset="mnist")
     vaes = catalog.vaes(infos)
     assert vaes and all(c.family == "vae" for c in vaes)
-    assert vaes[0].metadata["config"]["arch"] == "dense" and vaes[0].bottleneck == max(c.bottleneck for c in vaes)
-    conv16 = next(c for c in vaes if c.metadata["config"]["arch"] == "conv" and c.bottleneck > 2)
+    assert vaes[0].arch == "dense" and vaes[0].bottleneck == max(c.bottleneck for c in vaes)
+    conv16 = next(c for c in vaes if c.arch == "conv" and c.bottleneck > 2)
     flat = catalog.two_d_vae(conv16, infos)
-    assert flat.bottleneck == 2 and flat.metadata["config"]["arch"] == "conv"
+    assert flat.bottleneck == 2 and flat.arch == "conv"
     assert catalog.two_d_vae(flat, infos) is flat
     assert catalog.two_d_vae(conv16, [c for c in infos if c.bottleneck != 2]) is None
