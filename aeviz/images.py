@@ -338,21 +338,6 @@ def canvas_to_image(rgba: np.ndarray) -> Image.Image:
     return Image.fromarray(np.round(grey * 255).astype(np.uint8), "L")
 
 
-def to_png_bytes(array: np.ndarray) -> bytes:
-    """PNG bytes of a float [0,1] or uint8 image, (H,W) grey or (H,W,3|4) colour, for downloads."""
-    arr = np.asarray(array)
-    if arr.dtype != np.uint8:
-        scale = 255 if arr.dtype == bool or np.issubdtype(arr.dtype, np.floating) else 1
-        arr = np.round(np.clip(np.nan_to_num(arr.astype(np.float64)) * scale, 0, 255)).astype(np.uint8)
-    if arr.ndim == 3 and arr.shape[2] == 1:
-        arr = arr[..., 0]
-    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (3, 4)):
-        raise ValueError(f"expected an (H,W), (H,W,3) or (H,W,4) array, got shape {arr.shape}")
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(arr)).save(buf, format="PNG")
-    return buf.getvalue()
-
-
 def resize_to(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """A (H,W) float image in [0,1] resized (antialiased) to (h, w); unchanged when already that size."""
     image = np.asarray(image, dtype=np.float32)

@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--dataset", default="mnist")
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--while-training", action="store_true", help="time them while a job trains (issue 8)")
+    parser.add_argument("--while-training", action="store_true", help="time them while a job trains")
     parser.add_argument("--browser", choices=["auto", "on", "off"], default="auto",
                         help="cold start and first paint of every page in Chromium (auto: unless --page/--only)")
     parser.add_argument("--browser-repeats", type=int, default=5)
@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     print(f"{'interaction':45s} {'p50 ms':>8s} {'p95 ms':>8s} {'max ms':>8s}  (n={args.repeats}, cpus={os.cpu_count()}"
           f", affinity={len(os.sched_getaffinity(0))})")
     if args.browser == "on" or (args.browser == "auto" and not (args.page or args.only)):
-        results.update(browser_figures(args.dataset, args.browser_repeats))  # issue 9
+        results.update(browser_figures(args.dataset, args.browser_repeats))  # first paint and cold start, in a real browser
     for page in args.page or sorted(INTERACTIONS):
         for interaction in INTERACTIONS[page]:
             if args.only and interaction.name not in args.only:
@@ -175,7 +175,7 @@ def cold_figures(args) -> dict[str, float]:
     return results
 
 
-# --- issue 8: the same reruns while a training job runs in this (server) process ----------------------------
+# --- the same reruns while a training job runs in this (server) process ----------------------------
 
 TRAINING: dict = {"job": None}  # the job --while-training started: the Train page's live poll watches it
 TRAIN_IMAGES = 10_000
@@ -238,7 +238,7 @@ def stop_training(training, results: dict[str, float]) -> dict[str, float]:
             "training.images_per_s_during_reruns": round(during), "training.cancel_ms": round(cancel_ms)}
 
 
-# --- issue 6: the denoising and VAE pages (their scrub sliders run in the browser: no rerun to time) -------
+# --- the denoising and VAE pages (their scrub sliders run in the browser: no rerun to time) -------
 
 def _slider(key: str, values: tuple, fragment: str | None = None):
     def act(at, i):
@@ -287,7 +287,7 @@ INTERACTIONS.setdefault("vae", []).extend([
 ])
 
 
-# --- issue 9: pages not covered above; page first paint in a real browser; cold start to a usable home -------
+# --- pages not covered above; page first paint in a real browser; cold start to a usable home -------
 
 def _with_own_image(act):
     """Your images needs an image of the user's: put one test image into the session once, then act."""

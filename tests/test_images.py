@@ -24,7 +24,6 @@ from aeviz.images import (
     open_image,
     preprocess,
     step_pictures,
-    to_png_bytes,
 )
 
 # ---------------------------------------------------------------- builders: every file is made here
@@ -371,14 +370,6 @@ def test_blank_canvas_asks_for_a_drawing():
         preprocess(canvas_to_image(np.zeros((200, 200, 4), np.uint8)))
 
 
-def test_to_png_bytes_round_trips():
-    floats = np.linspace(0, 1, 28 * 28, dtype=np.float32).reshape(28, 28)
-    back = np.asarray(Image.open(io.BytesIO(to_png_bytes(floats))))
-    assert back.dtype == np.uint8 and np.abs(back / 255 - floats).max() <= 0.5 / 255 + 1e-6
-    ints = np.arange(256, dtype=np.uint8).reshape(16, 16)
-    np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(to_png_bytes(ints)))), ints)
-
-
 def test_module_imports_with_numpy_and_pillow_only():
     path = Path(__file__).resolve().parent.parent / "aeviz" / "images.py"
     code = ("import sys, importlib.util as u; sys.modules['torch'] = sys.modules['streamlit'] = None; "
@@ -388,7 +379,7 @@ def test_module_imports_with_numpy_and_pillow_only():
     assert proc.returncode == 0, proc.stderr
 
 
-# ---------------------------------------------------------------- issue 7: keeping and showing the stages
+# ------------------------------------------------- keeping and showing the preprocessing stages
 
 
 def test_compact_shrinks_big_stages_and_keeps_the_digit():

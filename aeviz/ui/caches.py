@@ -16,12 +16,18 @@ from ..metrics import encode_all, image_errors, reconstruct_all
 from ..train import device_name, pick_device
 from .widgets import literal
 
-# One intra-op thread per request: with many sessions on few cores, OpenMP threads fighting over the
-# same cores made elementwise ops hundreds of times slower here. Override with AEVIZ_TORCH_THREADS.
-torch.set_num_threads(int(os.environ.get("AEVIZ_TORCH_THREADS", "1")))
-# The app never downloads a dataset (a firewall can leave a download hanging for minutes); it runs on
-# what is on disk and the sidebar names what is missing.
-data.allow_downloads(False)
+
+@st.cache_resource(show_spinner=False)
+def configure_server() -> bool:
+    """The server's settings, once per process (the sidebar calls it first), never as a side effect of an import.
+
+    One intra-op thread per request: with many sessions on few cores, OpenMP threads fighting over the same cores
+    made elementwise ops hundreds of times slower here (override with AEVIZ_TORCH_THREADS). And the app never
+    downloads a dataset (a firewall can leave a download hanging for minutes): it runs on what is on disk and the
+    sidebar names what is missing."""
+    torch.set_num_threads(int(os.environ.get("AEVIZ_TORCH_THREADS", "1")))
+    data.allow_downloads(False)
+    return True
 
 
 @st.cache_resource(show_spinner="Loading dataset…")

@@ -11,7 +11,7 @@ import torch
 
 from .. import data
 from ..checkpoints import SESSION
-from .caches import _offline_status, _scan, device_label, get_dataset, list_models
+from .caches import _offline_status, _scan, configure_server, device_label, get_dataset, list_models
 from .context import Context
 from .lecture import lecture_toggle
 from .maps import map_worker
@@ -34,8 +34,9 @@ def _dataset_choices() -> list[str]:
 
 def sidebar() -> Context | None:
     """Dataset picker, what is loaded, available models and device; stores the Context for the pages."""
+    configure_server()
     _mark_app_run()
-    map_worker()  # issue 5: start the map helper process (and its numba warm-up) once per server
+    map_worker()  # the map helper process (and its numba warm-up) starts once per server, before a page needs it
     warm_start()  # once per server: baselines, parsed sets and training speed, off the pages' runs
     sweep_leftovers()
     start_upload_sweep()  # any session can be sent files, whatever page it shows
@@ -57,7 +58,7 @@ def sidebar() -> Context | None:
         yours = sum(m.origin == SESSION for m in models)
         st.caption(f"**{len(test):,}** test images from `{test.source}` · **{len(models)}** models"
                    + (f" ({yours} yours)" if yours else "") + f" · device: {device_label()}")
-        broken = _scan()[1]  # issue 9: checkpoint files that are damaged or foreign are named, not hidden
+        broken = _scan()[1]  # damaged or foreign checkpoint files are named, not silently hidden
         if broken:  # escaped: a file's name is anyone's text, and must not turn into a link or formatting
             st.warning("Cannot use " + "; ".join(literal(b, 300) for b in broken[:3])
                        + (f" (and {len(broken) - 3} more)" if len(broken) > 3 else ""), icon="⚠️")

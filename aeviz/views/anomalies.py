@@ -56,12 +56,6 @@ def _log_ticks(lo: float, hi: float) -> tuple[list[float], list[str]]:
     return [float(np.log10(v)) for v in values], [f"{v:g}" for v in values]
 
 
-def histogram_figure(scores_in: np.ndarray, threshold: float, *, xlabel: str, scores_out=None, out_name: str = ""):
-    """Error histogram (log counts) of the test set, injected images on the same bins, the threshold line."""
-    return with_threshold(histogram_spec(scores_in, xlabel=xlabel, scores_out=scores_out, out_name=out_name),
-                          threshold)
-
-
 def histogram_spec(scores_in: np.ndarray, *, xlabel: str, scores_out=None, out_name: str = "") -> dict:
     """The histogram without its threshold line, as a plotly spec: built once, then marked per slider move.
 
@@ -103,11 +97,6 @@ def with_threshold(spec: dict, threshold: float):
     label = dict(text="threshold", x=x, xref="x", y=1, yref="y domain", xanchor="left", yanchor="top",
                  showarrow=False)
     return fast_figure({**spec, "layout": {**spec["layout"], "shapes": [line], "annotations": [label]}})
-
-
-def roc_figure(det: Detection, point: tuple[float, float] | None = None):
-    """The ROC curve with the chance diagonal; `point` (fpr, tpr) marks the current threshold."""
-    return with_point(roc_spec(det), point)
 
 
 def roc_spec(det: Detection) -> dict:

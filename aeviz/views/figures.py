@@ -276,7 +276,7 @@ def scatter_map(points, labels, class_names: Sequence[str], *, customdata=None, 
     return fig
 
 
-# --- issue 8: live training curves ----------------------------------------------------------------------
+# --- live training curves -------------------------------------------------------------------------------
 
 def loss_curves(steps: Sequence, tests: Sequence, epochs: int, *, height: int = 380):
     """Train losses by fractional epoch (one line per loss part, recon solid) and test recon per epoch; a

@@ -85,7 +85,7 @@ def tall_shot(page, name: str, max_height: int = 6000) -> Path:
         page.set_viewport_size(size)
 
 
-# --- issue 6: dragging a plotly figure's own slider (client-side scrubbing) --------------------------------
+# --- dragging a plotly figure's own slider (client-side scrubbing) --------------------------------
 
 def watch_script_state(page) -> None:
     """Record every change of Streamlit's script state from now on (read back with script_states)."""

@@ -195,14 +195,14 @@ def counts(values) -> np.ndarray:
 def test_figures(shoes, dense):
     _, test_errors = dense
     out = test_errors[:40] * 10
-    hist = view.histogram_figure(test_errors, 0.05, xlabel="MSE", scores_out=out, out_name="shoes")
+    hist = view.with_threshold(view.histogram_spec(test_errors, xlabel="MSE", scores_out=out, out_name="shoes"), 0.05)
     assert [t.name for t in hist.data] == ["test images", "shoes"]
     assert counts(hist.data[0].y).sum() == len(test_errors) and counts(hist.data[1].y).sum() == len(out)
     assert hist.layout.xaxis.ticktext and hist.layout.shapes[0].x0 == pytest.approx(np.log10(0.05))
-    z_hist = view.histogram_figure(np.array([-1.0, 0.0, 2.0]), 1.0, xlabel="z")  # signed: linear axis
+    z_hist = view.with_threshold(view.histogram_spec(np.array([-1.0, 0.0, 2.0]), xlabel="z"), 1.0)  # signed: linear axis
     assert len(z_hist.data) == 1 and z_hist.layout.shapes[0].x0 == 1.0
     det = scores.detection(test_errors, out)
-    roc = view.roc_figure(det, (0.01, 0.9))
+    roc = view.with_point(view.roc_spec(det), (0.01, 0.9))
     assert len(roc.data) == 3 and "AUROC" in roc.data[1].name
     labels = np.arange(len(test_errors)) % 10
     box = view.class_box_figure(test_errors, labels, [str(i) for i in range(10)], ylabel="MSE",

@@ -157,7 +157,7 @@ def test_marker_size_shrinks_with_n():
     assert marker_size(100) > marker_size(10_000) > marker_size(60_000) > 1
 
 
-# --- issue 8: live training curves --------------------------------------------------------------------------
+# --- live training curves -----------------------------------------------------------------------------------
 
 def test_loss_curves_draw_each_train_part_and_the_test_loss_over_all_epochs():
     from aeviz.views.figures import loss_curves
