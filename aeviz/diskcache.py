@@ -66,7 +66,9 @@ def save_arrays(path: Path, **arrays: np.ndarray) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)  # object dtypes were refused above, so no pickle
+            # object dtypes were refused above, so no pickle; the ignore: numpy's stub lets mypy match the
+            # unpacked arrays against savez's allow_pickle: bool keyword
+            np.savez(f, **arrays)  # type: ignore[arg-type]
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
