@@ -132,9 +132,9 @@ def declared_distributions() -> set[str]:
     return {_normal(re.match(r"[A-Za-z0-9._-]+", req).group()) for req in project["dependencies"]}
 
 
-def distribution_of(module: str) -> str:
-    installed = importlib.metadata.packages_distributions().get(module, [])
-    return _normal(installed[0] if installed else DISTRIBUTIONS.get(module, module))
+def distribution_of(module: str, installed: dict[str, list[str]]) -> str:
+    found = installed.get(module, [])
+    return _normal(found[0] if found else DISTRIBUTIONS.get(module, module))
 
 
 def test_every_third_party_import_is_a_declared_dependency():
@@ -143,6 +143,6 @@ def test_every_third_party_import_is_a_declared_dependency():
     sources = [*PACKAGE.rglob("*.py"), *PAGES.glob("*.py"), REPO / "app.py"]
     third_party = {m for p in sources for m in imported_modules(p)} - set(sys.stdlib_module_names) - {"aeviz"}
     assert {"torch", "streamlit", "numpy"} <= third_party  # the walk really saw the imports
-    missing = sorted(f"{m} ({distribution_of(m)})" for m in third_party
-                     if distribution_of(m) not in declared_distributions())
+    installed, declared = importlib.metadata.packages_distributions(), declared_distributions()  # scans: once
+    missing = sorted(f"{m} ({d})" for m in third_party if (d := distribution_of(m, installed)) not in declared)
     assert missing == []
