@@ -8,6 +8,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -44,7 +45,7 @@ class Dataset:
 
     @property
     def shape(self) -> tuple[int, int, int]:
-        return tuple(self.images.shape[1:])
+        return cast("tuple[int, int, int]", tuple(self.images.shape[1:]))  # (C,H,W) of the (N,C,H,W) images
 
 
 @dataclass(frozen=True)

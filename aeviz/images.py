@@ -334,7 +334,7 @@ def canvas_to_image(rgba: np.ndarray) -> Image.Image:
     else:  # an opaque background colour: ink is how far each pixel is from that colour
         fill = np.median(arr[..., :3][_ring_mask(arr.shape)], axis=0)
         ink = np.abs(arr[..., :3] - fill).max(axis=2)
-    grey = np.clip(1 - ink, 0, 1)
+    grey: np.ndarray = np.clip(1 - ink, 0, 1)  # numpy's stubs lose the float dtype through abs/max/clip
     return Image.fromarray(np.round(grey * 255).astype(np.uint8), "L")
 
 

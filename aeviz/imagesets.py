@@ -232,7 +232,8 @@ def images_from_uploads(files: list[tuple[str, bytes]], size: int = 28):
     A zip's first folder level names the classes; loose images form one class. Zips are read within bounds
     (members, unpacked bytes) so a zip bomb costs nothing.
     """
-    members, skipped = [], []
+    members: list[tuple[str, str, bytes]] = []
+    skipped: list[tuple[str, str]] = []
     for name, blob in files:
         if name.lower().endswith(".zip"):
             members += _unzip(name, blob, skipped)

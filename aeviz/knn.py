@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -147,7 +148,7 @@ def build_rows(dataset: str, pixels: int, models, raw: tuple[float, float] | Non
     rows += [KnnRow(f"PCA-{q}", "pca", q, *_pick(("shipped", ship.pca.get(q)), ("computed", pca.get(q))))
              for q in pca_sizes(models, pixels)]
     for m in sorted(models, key=lambda m: (m.series, m.bottleneck)):
-        content = (getattr(m, "metadata", None) or {}).get("hash")
+        content = (getattr(m, "metadata", None) or {}).get("hash") or ""  # "": no hash, so not shipped
         figure = _pick(("shipped", ship.models.get(content)), ("checkpoint", from_metadata(m.metrics)),
                        ("computed", computed.get(m.key)))
         pub = published(dataset, m.bottleneck) if m.series == PUBLISHED_SERIES else None
@@ -164,8 +165,9 @@ def pca_verdict(rows: list[KnnRow], against: str = PUBLISHED_SERIES) -> str:
     if not pairs:
         return ""
     fmt = lambda p, a: f"PCA-{p.dims} {100 * p.accuracy:.1f} % vs {100 * a.accuracy:.1f} %"  # noqa: E731
-    level = [(p, a) for p, a in pairs if p.accuracy >= a.accuracy - MATCH]
-    ahead = [(p, a) for p, a in pairs if p.accuracy < a.accuracy - MATCH]
+    acc = lambda r: cast(float, r.accuracy)  # noqa: E731  (pairs hold only rows with one; mypy cannot narrow that)
+    level = [(p, a) for p, a in pairs if acc(p) >= acc(a) - MATCH]
+    ahead = [(p, a) for p, a in pairs if acc(p) < acc(a) - MATCH]
     parts = []
     if level:
         parts.append(f"PCA of the same size matches (within {100 * MATCH:.1f} points) or beats the dense "

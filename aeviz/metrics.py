@@ -114,7 +114,7 @@ def evaluate(model: AutoEncoder, train_x, train_y, test_x, test_y, knn_train: in
     return {
         "mse": float(mse.mean()),
         "bce": float(bce.mean()),
-        "psnr": float(psnr_from_mse(mse).mean()),
+        "psnr": float(np.mean(psnr_from_mse(mse))),
         "knn7": accuracy,
         "knn7_seconds": round(seconds, 3),
         "dead_units": int((spread < 1e-6).sum()),

@@ -9,6 +9,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -32,7 +33,7 @@ def _as_2d(x: object, name: str, *, cols: int | None = None, min_rows: int = 1) 
     return a
 
 
-def _idw(index: object, queries: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
+def _idw(index: Any, queries: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
     """Inverse-distance-weighted average of `values` at the k nearest neighbours of each query."""
     dist, idx = index.kneighbors(queries, n_neighbors=min(k, len(values)))
     # An exact hit (distance 0) gets a weight so large that its value is returned unchanged.
@@ -98,6 +99,7 @@ class LatentMap:
         """Map positions (M,2) of `new_codes` (M,q): projected for pca, as is for raw, interpolated for umap/tsne."""
         c = _as_2d(new_codes, "new_codes", cols=self.q)
         if self.method == "pca":
+            assert self.mean is not None and self.components is not None  # __post_init__ refuses a PCA map without
             return ((c - self.mean) @ self.components.T).astype(np.float32)
         if self.method == "raw":
             return c.copy()
@@ -131,6 +133,7 @@ class LatentMap:
             "params": np.array(json.dumps(self.params, sort_keys=True)),
         }
         if self.method == "pca":
+            assert self.mean is not None and self.components is not None  # __post_init__ refuses a PCA map without
             out["mean"], out["components"] = self.mean, self.components
         return out
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from .checkpoints import zoo_dir
 
@@ -12,7 +13,7 @@ from .checkpoints import zoo_dir
 ARTICLE = ("the source article comparing kNN on raw pixels with kNN on dense-autoencoder codes (its Tables 1-2: "
            "MNIST, Fashion-MNIST)")
 ARTICLE_SHORT = "article, Tables 1-2"
-PUBLISHED = {
+PUBLISHED: dict[str, Any] = {
     "source": ARTICLE,
     # kNN-7 test accuracies: raw pixels and the article's dense autoencoder codes, by code size
     "knn": {"mnist": {"raw": 0.964, "8": 0.89}, "fashion-mnist": {"raw": 0.854, "8": 0.799, "16": 0.836}},

@@ -81,7 +81,7 @@ def denoisers(infos: Sequence[CheckpointInfo]) -> dict[str, dict]:
 
 def _psnr(x, y) -> float:
     """The mean of per-image PSNR, as the checkpoints' metrics (not the PSNR of the mean MSE)."""
-    return float(psnr_from_mse(image_errors(x, y, "mse")).mean())
+    return float(np.mean(psnr_from_mse(image_errors(x, y, "mse"))))
 
 
 def shoe_ranks(mnist_errors: np.ndarray, fashion_errors: np.ndarray, fashion_labels: np.ndarray) -> dict:
@@ -152,8 +152,9 @@ def denoising_psnr(dataset: str, infos: Sequence[CheckpointInfo]) -> list[dict]:
     rows = []
     for plain_series, denoiser_series in (("dense-bce", "denoising-bce-gaussian0.5"),
                                           ("conv-bce", "denoising-conv-bce-gaussian0.5")):
-        pair = [_find(infos, dataset, series, 32) for series in (plain_series, denoiser_series)]
-        if None in pair:
+        pair = [info for series in (plain_series, denoiser_series)
+                if (info := _find(infos, dataset, series, 32)) is not None]
+        if len(pair) < 2:
             continue
         models = {info.name: load_checkpoint(info.path) for info in pair}
         result = sweep(models, x, "gaussian", DENOISE_LEVELS, seed=0)

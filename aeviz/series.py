@@ -80,7 +80,8 @@ def contested(infos, families=FAMILIES) -> bool:
 
 def beats_pca(series: Series, pca: PCABaseline) -> tuple[list[int], list[int]]:
     """The q's where the series' test MSE is below PCA's, and those where PCA does at least as well."""
-    wins, losses = [], []
+    wins: list[int] = []
+    losses: list[int] = []
     for m in series.models:
         baseline = pca.mse(m.bottleneck)
         if baseline is not None and "mse" in m.metrics:

@@ -36,7 +36,8 @@ class Sweep:
     psnr: dict[str, np.ndarray]  # "noisy" and each model label -> (L,N) dB
 
 
-def sweep(models: Mapping[str, AutoEncoder], x, kind: str, level_values: Sequence[float], *, seed: int) -> Sweep:
+def sweep(models: Mapping[str, AutoEncoder], x, kind: str, level_values: Sequence[float] | np.ndarray, *,
+          seed: int) -> Sweep:
     """Corrupt x (N,C,H,W) at every level from one random field and reconstruct all levels in one pass."""
     x = torch.as_tensor(np.asarray(x, dtype=np.float32))
     noisy = noise_frames(x, kind, [float(v) for v in level_values], seed=seed)  # (L,N,C,H,W)

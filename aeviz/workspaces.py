@@ -115,7 +115,7 @@ def _last_change(path: Path) -> float:
 def expire(now: float | None = None, keep_s: float | None = None) -> list[str]:
     """Delete workspaces untouched for longer than the retention; returns the tokens deleted."""
     now, keep_s = time.time() if now is None else now, retention_s() if keep_s is None else keep_s
-    gone = []
+    gone: list[str] = []
     try:
         entries = list(root().iterdir())
     except OSError:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import ast
+import importlib.metadata
+import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "aeviz"
 BRIDGE = PACKAGE / "ui"  # the one bridge: a small package of Streamlit-facing modules
@@ -106,3 +110,39 @@ def test_no_module_imports_one_that_imports_it_back():
 
     cycles = sorted({tuple(sorted((m, t))) for m in graph for t in graph[m] if reaches(t, m)})
     assert cycles == []
+
+
+# --- declared dependencies: what the app imports is what pyproject.toml promises ---------------------------------
+
+# Import names whose distribution is named differently (used when the distribution is not installed here).
+DISTRIBUTIONS = {"PIL": "pillow", "sklearn": "scikit-learn", "umap": "umap-learn", "yaml": "pyyaml",
+                 "streamlit_drawable_canvas": "streamlit-drawable-canvas"}
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def declared_distributions() -> set[str]:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10: tomllib is stdlib from 3.11
+        tomllib = pytest.importorskip("tomli")
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    return {_normal(re.match(r"[A-Za-z0-9._-]+", req).group()) for req in project["dependencies"]}
+
+
+def distribution_of(module: str, installed: dict[str, list[str]]) -> str:
+    found = installed.get(module, [])
+    return _normal(found[0] if found else DISTRIBUTIONS.get(module, module))
+
+
+def test_every_third_party_import_is_a_declared_dependency():
+    """aeviz/, pages/ and app.py (lazy imports inside functions too): each third-party top-level module they
+    import comes from a distribution listed in [project] dependencies, so `pip install .` runs the app."""
+    sources = [*PACKAGE.rglob("*.py"), *PAGES.glob("*.py"), REPO / "app.py"]
+    third_party = {m for p in sources for m in imported_modules(p)} - set(sys.stdlib_module_names) - {"aeviz"}
+    assert {"torch", "streamlit", "numpy"} <= third_party  # the walk really saw the imports
+    installed, declared = importlib.metadata.packages_distributions(), declared_distributions()  # scans: once
+    missing = sorted(f"{m} ({d})" for m in third_party if (d := distribution_of(m, installed)) not in declared)
+    assert missing == []

@@ -6,6 +6,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from functools import cache
+from typing import Literal
 
 import numpy as np
 import streamlit as st
@@ -92,7 +93,8 @@ def _follow(chart_key: str, url_key: str, values: tuple) -> None:
                 on_index_change=lambda: _moved(state_key, url_key, values))
 
 
-def scrub_chart(fig, key: str, url_key: str, values: Sequence[float], height: int | str = "content") -> int:
+def scrub_chart(fig, key: str, url_key: str, values: Sequence[float],
+                height: int | Literal["stretch", "content"] = "content") -> int:
     """Show a scrub figure (figures.scrub_figure, frame i showing values[i]) at the frame the URL names under
     `url_key` (the figure's own opening frame when it names none), and keep the URL at the frame the viewer
     drags to. Returns the frame it opened at."""

@@ -149,7 +149,7 @@ def url_multiselect(label: str, options: list, key: str, default: list | None = 
         if choice in options and choice not in initial:
             initial.append(choice)
     initial = initial[:kwargs.get("max_selections") or len(initial)]
-    held = st.session_state.get(f"w_{key}")
+    held = st.session_state.get(f"w_{key}") or []
     reset = bool(held) and not any(choice in options for choice in held)
     if reset:
         # every held choice vanished with the options (another dataset's models): Streamlit would keep an empty

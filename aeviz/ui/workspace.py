@@ -77,7 +77,7 @@ def expire_old_workspaces() -> None:
 
 def your_models(refresh) -> None:
     """This session's own models with a delete button each (the per-session cap counts them)."""
-    token = st.session_state.get(_OWN)
+    token: str = st.session_state.get(_OWN) or ""  # "": none made yet
     paths = workspaces.models(token) if token else []
     label = f"Your models ({len(paths)} of at most {workspaces.max_models()})"
     with st.expander(label, expanded=False, icon=":material/folder_open:"):

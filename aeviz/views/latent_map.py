@@ -114,14 +114,14 @@ class Selection:
 def read_selection(points: Sequence[dict], extent: Extent, grid: int = GRID, count: int | None = None) -> Selection:
     """Split `selection.points` into data points and lattice points (customdata >= 0 or < 0); indices not
     below `count` (a selection left over from a bigger map) are dropped."""
-    values = []
+    found: list[int] = []
     for p in points:
         value = p.get("customdata")
         if isinstance(value, (list, tuple)):
             value = value[0] if value else None
         if value is not None:
-            values.append(int(value))
-    values = np.array(values, dtype=np.int64)
+            found.append(int(value))
+    values = np.array(found, dtype=np.int64)
     data = values[(values >= 0) & (values < (np.iinfo(np.int64).max if count is None else count))]
     _, first = np.unique(data, return_index=True)
     lattice = -1 - values[values < 0]
@@ -170,7 +170,7 @@ def gallery(rows: Sequence[tuple[str, np.ndarray, Sequence[str]]], per_row: int 
 def knn_table(rows: list[KnnRow]) -> dict[str, list]:
     """Columns for st.dataframe: accuracies in %, seconds rounded, the article's figure beside ours."""
     pct = lambda v: None if v is None else round(100 * v, 1)  # noqa: E731
-    columns = {
+    columns: dict[str, list] = {
         "codes of": [r.name for r in rows],
         "dims": [r.dims for r in rows],
         "kNN-7 %": [pct(r.accuracy) for r in rows],
@@ -198,14 +198,16 @@ def knn_figure(rows: list[KnnRow], title: str = ""):
     for series in (["pca"] if any(r.series == "pca" for r in codes) else []) + models:
         mine = [r for r in codes if r.series == series]
         j = models.index(series) if series in models else None
-        fig.add_trace(go.Bar(x=[labels[r.dims] for r in mine], y=[100 * r.accuracy for r in mine],
+        fig.add_trace(go.Bar(x=[labels[r.dims] for r in mine],
+                             y=[100 * r.accuracy for r in mine if r.accuracy is not None],
                              name="PCA" if j is None else series, customdata=[r.seconds for r in mine],
                              marker_color="#9a9a9a" if j is None else PALETTE[j % len(PALETTE)],
                              marker_pattern_shape="/" if j is not None and j >= len(PALETTE) else "",  # hatch
                              hovertemplate="%{y:.1f} % in %{customdata:.2f} s<extra>%{fullData.name}</extra>"))
     pub = [r for r in rows if r.published is not None and r.series != "pixels" and r.dims in labels]
     if pub:
-        fig.add_trace(go.Scatter(x=[labels[r.dims] for r in pub], y=[100 * r.published for r in pub],
+        fig.add_trace(go.Scatter(x=[labels[r.dims] for r in pub],
+                                 y=[100 * r.published for r in pub if r.published is not None],
                                  mode="markers", name="published (dense AE)",
                                  marker=dict(symbol="diamond", size=11, color="#555555")))
     for r in rows:

@@ -77,8 +77,8 @@ def rate_distortion_figure(series: list[Series], pca: PCABaseline | None, highli
         fig.add_trace(go.Scatter(x=pca.sizes[keep], y=pca.test_mse[keep], mode="lines+markers", name="PCA",
                                  line=dict(color="#888888", dash="dash", width=2), marker=dict(symbol="x", size=8),
                                  hovertemplate="PCA q=%{x}: %{y:.4f}<extra></extra>"))
-    ticks = sorted(ticks)
-    fig.update_xaxes(type="log", tickvals=ticks, ticktext=[str(t) for t in ticks], title="bottleneck size q")
+    tickvals = sorted(ticks)
+    fig.update_xaxes(type="log", tickvals=tickvals, ticktext=[str(t) for t in tickvals], title="bottleneck size q")
     levels = [0.001, 0.002, 0.003, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.3, 0.5]  # no minor-digit clutter
     fig.update_yaxes(type="log", tickvals=levels, ticktext=[f"{v:g}" for v in levels],
                      title=f"test {metric.upper()} per pixel")

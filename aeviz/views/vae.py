@@ -129,7 +129,8 @@ def prior_cdf(codes) -> np.ndarray:
 
 def empty_cells(codes, n: int = 10) -> int:
     """How many of the n×n equal-prior-mass cells of a 2-d code plane hold no code: 0 when codes cover the prior."""
-    counts, _, _ = np.histogram2d(*prior_cdf(codes).T, bins=n, range=[[0, 1], [0, 1]])
+    u, v = prior_cdf(codes).T
+    counts, _, _ = np.histogram2d(u, v, bins=n, range=[[0, 1], [0, 1]])
     return int((counts == 0).sum())
 
 
