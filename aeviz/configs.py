@@ -44,7 +44,8 @@ class AEConfig:
         unknown = set(values) - set(names)
         if unknown:
             raise ValueError(f"unknown config fields for {cls.__name__}: {sorted(unknown)}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+        fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+        return cls(**fields)
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,8 @@ def save_arrays(path: Path, **arrays: np.ndarray) -> None:
         if a.dtype.hasobject:
             raise TypeError(f"save_arrays: {name!r} has dtype object, which would need pickle")
     # object dtypes were refused above, so np.savez needs no pickle
-    atomic_write(path, lambda f: np.savez(f, **arrays))
+    # the ignore: numpy's stub matches the unpacked arrays against savez's allow_pickle: bool keyword
+    atomic_write(path, lambda f: np.savez(f, **arrays))  # type: ignore[arg-type]
 
 
 def load_arrays(path: Path, *, delete_corrupt: bool = True) -> dict[str, np.ndarray] | None:

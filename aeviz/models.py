@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple, cast
 
 import torch
 import torch.nn.functional as F
@@ -51,7 +51,7 @@ class Output(NamedTuple):
 
     @property
     def loss(self) -> torch.Tensor:
-        return sum(self.losses.values())
+        return cast(torch.Tensor, sum(self.losses.values()))  # a sum of 0-d tensors, never the start 0
 
 
 class AutoEncoder(nn.Module):
@@ -134,6 +134,7 @@ class ConvAE(AutoEncoder):
 
 class VAE(AutoEncoder):
     """encode() returns the posterior mean; forward samples with the reparameterisation trick."""
+    config: VAEConfig  # the family's own config class (for the type checker)
 
     family, label, config_class = "vae", "Variational (VAE)", VAEConfig
     body_choices, default_body = ALL_BODIES, "dense, hidden 256"
@@ -161,6 +162,7 @@ class VAE(AutoEncoder):
 
 
 class DenoisingAE(AutoEncoder):
+    config: DenoisingConfig  # the family's own config class (for the type checker)
     family, label, config_class = "denoising", "Denoising", DenoisingConfig
     body_choices = ALL_BODIES
     hyperparams = (Param("noise", "Noise", "denoising: kind:level, e.g. gaussian:0.5 or masking:0.3", kind="noise"),)
@@ -171,6 +173,7 @@ class DenoisingAE(AutoEncoder):
 
 
 class SparseAE(AutoEncoder):
+    config: SparseConfig  # the family's own config class (for the type checker)
     family, label, config_class = "sparse", "Sparse (L1 or KL on the code)", SparseConfig
     body_choices, suggested_bottleneck = ALL_BODIES, 64
     hyperparams = (
@@ -203,6 +206,7 @@ def kl_sparsity(code: torch.Tensor, rho: float, eps: float = 1e-6) -> torch.Tens
 
 
 class ContractiveAE(AutoEncoder):
+    config: ContractiveConfig  # the family's own config class (for the type checker)
     family, label, config_class = "contractive", "Contractive", ContractiveConfig
     body_choices = ALL_BODIES
     hyperparams = (Param("weight", "Penalty weight", "contractive: weight of the Jacobian penalty", 1e-3,

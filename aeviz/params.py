@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
 # The Train page's body choices, as the config fields each sets; a family lists the ones it offers
@@ -30,7 +31,7 @@ class Param:
     high: float | None = None
     step: float | None = None
     open_low: bool = False
-    choices: dict[str, str] = field(default_factory=dict, hash=False)
+    choices: dict[str, str] = dataclasses.field(default_factory=dict, hash=False)  # not `field`: a field's name
     when: tuple[str, str] | None = None  # (mode field, value): offered only in that mode, refused in another
     help: str | None = None  # the page's tooltip
     note: str | None = None  # a caption the page shows under the widget

@@ -7,6 +7,7 @@ import math
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -177,7 +178,7 @@ def _check_dataset(dataset: str, subset: int | None) -> tuple[int, int, int]:
 
 def config_fields(args, bottleneck: int) -> dict:
     """The config fields the flags set; a family flag (--beta, --noise, ...) on another family is refused."""
-    fields = {"bottleneck": bottleneck}
+    fields: dict[str, Any] = {"bottleneck": bottleneck}
     for name in ("arch", "loss", "output"):
         if getattr(args, name) is not None:
             fields[name] = getattr(args, name)
@@ -205,7 +206,7 @@ def _check_modes(params: tuple[Param, ...], fields: dict) -> None:
         if given:
             flags = [p.flag for p in given]
             raise UsageError(f"{' and '.join(flags)} {'is' if len(flags) == 1 else 'are'} for {mode.flag} "
-                             f"{given[0].when[1]}, not {value}")
+                             f"{(given[0].when or ('', ''))[1]}, not {value}")
 
 
 def _checked_config(args, bottleneck: int, shape: tuple[int, int, int]) -> AEConfig:

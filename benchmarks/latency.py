@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     print(f"{'interaction':45s} {'p50 ms':>8s} {'p95 ms':>8s} {'max ms':>8s}  (n={args.repeats}, cpus={os.cpu_count()}"
           f", affinity={len(os.sched_getaffinity(0))})")
     if args.browser == "on" or (args.browser == "auto" and not (args.page or args.only)):
-        results.update(browser_figures(args.dataset, args.browser_repeats))  # first paint and cold start, in a real browser
+        results.update(browser_figures(args.dataset, args.browser_repeats))  # first paint and cold start
     for page in args.page or sorted(INTERACTIONS):
         for interaction in INTERACTIONS[page]:
             if args.only and interaction.name not in args.only:
