@@ -280,7 +280,7 @@ def test_warm_up_umap_runs_in_a_daemon_thread():
     assert warm_up_umap(background=False) is None
 
 
-# --- maps looked up without fitting (a page never waits for a fit), fit-time estimates for progress bars ----------------------------
+# --- maps looked up without fitting (a page never waits for a fit), fit-time estimates for progress bars --------
 
 def test_find_cached_map_never_fits(small, monkeypatch):
     calls = []

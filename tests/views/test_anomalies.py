@@ -199,7 +199,8 @@ def test_figures(shoes, dense):
     assert [t.name for t in hist.data] == ["test images", "shoes"]
     assert counts(hist.data[0].y).sum() == len(test_errors) and counts(hist.data[1].y).sum() == len(out)
     assert hist.layout.xaxis.ticktext and hist.layout.shapes[0].x0 == pytest.approx(np.log10(0.05))
-    z_hist = view.with_threshold(view.histogram_spec(np.array([-1.0, 0.0, 2.0]), xlabel="z"), 1.0)  # signed: linear axis
+    signed = np.array([-1.0, 0.0, 2.0])  # z-scores: a linear axis
+    z_hist = view.with_threshold(view.histogram_spec(signed, xlabel="z"), 1.0)
     assert len(z_hist.data) == 1 and z_hist.layout.shapes[0].x0 == 1.0
     det = scores.detection(test_errors, out)
     roc = view.with_point(view.roc_spec(det), (0.01, 0.9))
