@@ -18,6 +18,7 @@ from .caches import (
     refresh_models,
 )
 from .lecture import explain, lecture_on, lecture_toggle, main_height
+from .memo import per_model
 from .maps import (
     MAP_METHODS,
     background_jobs,
@@ -80,5 +81,5 @@ __all__ = [
     "remove_user_images", "send_image", "session_id", "set_url_ints", "show_job", "shown_captions", "sidebar",
     "start_upload_sweep", "submit_map", "train_datasets", "training_rate", "upload_images", "url_ints",
     "url_multiselect", "url_radio", "url_selectbox", "url_slider", "url_toggle", "user_image_batch", "user_images",
-    "wait_until_warm", "warm_start", "literal", "own_workspace", "session_workspaces", "your_models",
+    "wait_until_warm", "warm_start", "literal", "own_workspace", "per_model", "session_workspaces", "your_models",
 ]

@@ -41,6 +41,18 @@ def reconstruction_grid(images: np.ndarray, captions, series: Series, models: di
     return grid
 
 
+def grid_png(images: np.ndarray, captions, series: Series, models: dict[int, AutoEncoder | None],
+             pca: PCABaseline | None, sizes, *, cell_px: int, theme: str) -> bytes:
+    """The reconstruction grid as PNG bytes (encoded once, for the page and the download alike), each image
+    drawn about cell_px wide."""
+    from . import figures
+
+    grid = reconstruction_grid(images, captions, series, models, pca, sizes)
+    picture = figures.compose_grid(grid.rows, row_labels=grid.row_labels, cell_labels=grid.cell_labels,
+                                   scale=max(1, cell_px // images.shape[-1]), theme=theme)
+    return figures.png_bytes(picture)
+
+
 def _add(grid: Grid, recon: np.ndarray, label: str, errors) -> None:
     grid.rows.append(recon)
     grid.row_labels.append(label)
