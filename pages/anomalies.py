@@ -129,7 +129,7 @@ def gallery_view(result, test, info, metric: str):
     choice = choice_col.selectbox("Send an image to the other pages (map, denoising, interpolation)", list(picked),
                               key="err_send")
     if send_col.button("Send to your images", icon=":material/send:"):
-        ui.send_image(view.take(test.images.numpy(), result.batch, [picked[choice]])[0], choice)
+        ui.send_image(view.pool_image(result, test, picked[choice]), choice)
 
 
 with errors_view:

@@ -331,6 +331,11 @@ def gallery_sets(s: Scored, test, k: int):
     return sets
 
 
+def pool_image(s: Scored, test, index: int) -> np.ndarray:
+    """One image (C,H,W) of the pool: a test image, or an injected one past the end of the test set."""
+    return take(test.images.numpy(), s.batch, [index])[0]
+
+
 def gallery_png(model, originals: np.ndarray, captions, metric: str, theme: str) -> bytes:
     """Input, output and difference of some images as PNG bytes."""
     recon = reconstruct(model, originals, metric)[0]
