@@ -16,28 +16,12 @@ def offer_training(dataset: str) -> None:
     """No models on this machine (no zoo): train a small dense one on the CPU, with a progress bar."""
     st.info(f"There are no trained autoencoders for **{dataset}** on this machine (no model zoo, or none for "
             "this dataset). Train a small one now: it takes under a minute on a CPU.", icon=":material/info:")
-    q = st.selectbox("Bottleneck size q", [2, 4, 8, 16], index=2, key="rec_train_q", width=220)
-    if not st.button("Train a small dense autoencoder", key="rec_train", icon=":material/model_training:"):
-        return
-    # a brisk learning rate: digits in ~2 s, a 30k MNIST-like subset in ~15 s on one core, near the zoo's error
-    recipe = (aeviz.TrainConfig(epochs=30, batch_size=64, lr=3e-3) if dataset == "digits"
-              else aeviz.TrainConfig(epochs=6, batch_size=128, lr=3e-3, subset=30000))
-    bar = st.progress(0.0, text="Starting…")
-
-    def report(p) -> None:
-        loss = p.losses.get("recon")
-        bar.progress(p.fraction, text=f"Epoch {p.epoch}/{p.epochs}" + (f" · loss {loss:.4f}" if loss else ""))
-
-    try:
-        result = aeviz.train("dense", aeviz.make_config("dense", bottleneck=q), dataset, recipe, callback=report,
-                             out_dir=workspaces.create(ui.own_workspace()))  # this session's, nobody else's
-    except (aeviz.DatasetUnavailable, OSError) as exc:
-        st.error(f"Training failed: {exc}")
-        return
-    ui.refresh_models()
-    st.toast(f"Trained **{result.metadata['name']}** in {result.metadata['train_seconds']:.0f} s: test MSE "
-             f"{result.metadata['metrics']['mse']:.4f}.", icon=":material/check_circle:")
-    st.rerun()
+    training = ui.training_shown("rec")  # queued on the Train page's job manager: the page never blocks
+    q = st.selectbox("Bottleneck size q", [2, 4, 8, 16], index=2, key="rec_train_q", width=220, disabled=training)
+    if st.button("Train a small dense autoencoder", key="rec_train", icon=":material/model_training:",
+                 disabled=training):
+        # this session's workspace, nobody else's
+        ui.start_training("rec", view.small_model_job(dataset, q, workspaces.create(ui.own_workspace())))
 
 
 def pca_or_none(dataset: str):
