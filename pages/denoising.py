@@ -1,6 +1,5 @@
 """Denoising: drag a noise level and watch plain and denoising autoencoders clean up the same images."""
 
-import numpy as np
 import streamlit as st
 
 from aeviz import catalog, sweeps, ui
@@ -48,25 +47,21 @@ def row_models(infos) -> dict:
     return rows
 
 
-@st.cache_resource(show_spinner="Corrupting and reconstructing every slider position…", max_entries=24, ttl=3600)
-def scrub(keys: tuple, images: np.ndarray, kind: str, seed: int, theme: str, _models: dict):
-    """The scrub figure for one choice of models, images, noise and seed (shared by sessions, read-only)."""
-    return view.scrub(sweeps.sweep(_models, images, kind, sweeps.levels(kind), seed=seed), kind, theme=theme)
+scrub = ui.per_model(view.scrub_for, spinner="Corrupting and reconstructing every slider position…", max_entries=24,
+                     ttl=3600)
 
 
-@st.cache_resource(show_spinner="Measuring PSNR over test images at every level (once)…", max_entries=64)
-def curves(keys: tuple, dataset: str, kind: str, mark: float | None, _models: dict):
-    """The PSNR-vs-level figure (shared, read-only); its numbers are computed once and kept on disk."""
-    test = ui.get_dataset(dataset, "test").images[:sweeps.CURVE_IMAGES].numpy()
-    return view.curve_figure(sweeps.cached_psnr_curves(_models, test, kind), kind, trained_at=mark)
+@ui.per_model(spinner="Measuring PSNR over test images at every level (once)…", max_entries=64)
+def curves(models: dict, dataset: str, kind: str, mark: float | None):
+    """The PSNR-vs-level figure; its numbers are computed once and kept on disk."""
+    return view.curves_for(models, ui.get_dataset(dataset, "test"), kind, mark)
 
 
 rows = row_models(chosen)
 if not rows:
     st.stop()
-models = {label: model for label, (_, model) in rows.items()}
-keys = tuple((label, info.metadata["hash"]) for label, (info, _) in rows.items())
-fig = scrub(keys, picked.images, kind, seed, ui.theme_type(), models)
+checkpoints = {label: info for label, (info, _) in rows.items()}
+fig = scrub(checkpoints, picked.images, kind, seed, ui.theme_type())
 with figure:
     ui.scrub_chart(fig, "dn_scrub", "dn_level", sweeps.levels(kind), height=ui.main_height(530, 520))
 figure.caption("Images: " + ", ".join(ui.shown_captions(picked)) + ". Rows: " + ", ".join(
@@ -75,7 +70,7 @@ figure.caption("Images: " + ", ".join(ui.shown_captions(picked)) + ". Rows: " + 
 st.subheader("How much does each model recover, level by level?")
 trained = {catalog.trained_noise(info) for info in chosen} - {None}
 mark = next((level for k, level in trained if k == kind), None)
-st.plotly_chart(curves(keys, ctx.dataset, kind, mark, models), width="stretch", config={"displayModeBar": False},
+st.plotly_chart(curves(checkpoints, ctx.dataset, kind, mark), width="stretch", config={"displayModeBar": False},
                 key="dn_curve")
 seen = ", ".join(f"{NOISE_KINDS[k].label} noise at {v:g}" for k, v in sorted(trained)) or "their own training noise"
 st.caption(f"PSNR of each of the first {sweeps.CURVE_IMAGES} test images, then averaged (the mean of per-image "

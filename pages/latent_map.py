@@ -1,30 +1,13 @@
 """Latent space: the codes of the test set as a map; select, decode anywhere, compare two models, kNN quality."""
 
-import numpy as np
 import streamlit as st
 
-from aeviz import knn, metrics, projection, references, ui
+from aeviz import knn, references, ui
 from aeviz.views import latent_map as view
 
 METHODS = ui.MAP_METHODS  # the same words in the radio, the captions and the background jobs' progress
 SPLITS = {"test": "test set", "all": "test + train"}
 SHOW = 24  # images in the selection gallery
-DECODE_NOTE = {
-    "raw": "exact: the code is the position itself.",
-    "pca": "a projection, not a code of any image: the point of the PCA plane through the codes, with the other "
-           "{rest} PCA coordinates held at their mean (0). The plane keeps {kept:.0f} % of the code variance, so a "
-           "point's own position decodes to something other than its reconstruction.",
-    "umap": f"approximate: the distance-weighted mean of the {projection.NEIGHBOURS} nearest codes on the map. "
-            "(UMAP's own `inverse_transform` needs the pickled fitted model and takes seconds per call.)",
-}
-DECODE_NOTE["tsne"] = DECODE_NOTE["umap"].split(" (")[0] + " (t-SNE has no inverse at all.)"
-
-
-def decode_note(latent_map) -> str:
-    if latent_map.method == "pca" and latent_map.q == 2:
-        return "exact: with a 2-d code the PCA plane is the whole code space."
-    return DECODE_NOTE[latent_map.method].format(rest=latent_map.q - 2, kept=100 * (latent_map.kept_variance or 0.0))
-
 
 st.title("Latent space: where does the encoder put each image?")
 ui.explain(
@@ -71,18 +54,7 @@ def ready_map(info, method, split):
     return ui.find_map(info, "pca"), "test"
 
 
-def gallery(indices, labels, models, per_row):
-    """Originals of the selected points above their reconstructions by each model, with class and error."""
-    images = ui.map_images(ctx.dataset, indices)
-    rows = [("input", images, [f"#{i} {ctx.test.classes[labels[i]][:7]}" for i in indices])]
-    for m, shown in models:
-        recon, errors = metrics.reconstruct_and_score(m, images)
-        rows.append((f"q={shown.bottleneck}" if len(models) == 1 else f"{shown.family} q={shown.bottleneck}",
-                     recon, [f"mse {e:.3f}" for e in errors]))
-    return view.gallery(rows, per_row=per_row, theme=ui.theme_type())
-
-
-def decode_here(latent_map, spot, labels):
+def decode_here(ctx, model, latent_map, spot, labels):
     """What the decoder draws at one map position, beside the nearest real images on the map."""
     decoded = view.decode_at(latent_map, model, spot[None])
     near = view.nearest(latent_map.points, spot, 6)
@@ -92,24 +64,26 @@ def decode_here(latent_map, spot, labels):
     ui.picture(view.gallery([("nearest", ui.map_images(ctx.dataset, near),
                                 [ctx.test.classes[labels[i]][:7] for i in near])], cell=84,
                                theme=ui.theme_type()), where=b)
-    st.caption(f"Decoding a map position is {decode_note(latent_map)}")
+    st.caption(f"Decoding a map position is {view.decode_note(latent_map)}")
 
 
-def show_selection(latent_map, picked, labels, per_row):
-    if len(picked.indices) == 0 and len(picked.spots) == 0:
+def show_selection(ctx, model, info, other, latent_map, picked, labels, per_row):
+    """The selected points' images and their reconstructions (by the second model too), or decoded empty spots."""
+    chosen = picked.indices
+    if len(chosen) == 0 and len(picked.spots) == 0:
         st.info("Select some points, or click anywhere on the map to decode that spot.", icon="👆")
         return
-    if len(picked.indices) + len(picked.spots) == 1:
-        decode_here(latent_map, picked.spots[0] if len(picked.spots) else latent_map.points[picked.indices[0]],
-                    labels)
-    if len(picked.indices):
-        counts = np.bincount(labels[picked.indices], minlength=len(ctx.test.classes))
-        top = ", ".join(f"{ctx.test.classes[c]} ×{counts[c]}" for c in np.argsort(-counts)[:4] if counts[c])
-        st.markdown(f"**{len(picked.indices):,} selected** ({top}); the first {min(SHOW, len(picked.indices))}:")
+    if len(chosen) + len(picked.spots) == 1:
+        decode_here(ctx, model, latent_map, view.spot_of(latent_map, picked), labels)
+    if len(chosen):
+        st.markdown(f"**{len(chosen):,} selected** ({view.selection_summary(chosen, labels, ctx.test.classes)}); "
+                    f"the first {min(SHOW, len(chosen))}:")
         second_model = ui.model_or_message(other) if other is not None else None  # its file may break meanwhile
         shown = [(model, info)] + ([(second_model, other)] if second_model is not None else [])
-        ui.picture(gallery(picked.indices[:SHOW], labels, shown, per_row))
-        st.download_button("Download the selected indices (CSV)", "index\n" + "\n".join(map(str, picked.indices)),
+        first = chosen[:SHOW]
+        ui.picture(view.selection_gallery(ui.map_images(ctx.dataset, first), first, labels, ctx.test.classes, shown,
+                                          per_row, ui.theme_type()))
+        st.download_button("Download the selected indices (CSV)", "index\n" + "\n".join(map(str, chosen)),
                            file_name=f"{info.name}-selection.csv", mime="text/csv", key="map_download")
     elif len(picked.spots) > 1:
         decoded = view.decode_at(latent_map, model, picked.spots[:SHOW])
@@ -118,7 +92,7 @@ def show_selection(latent_map, picked, labels, per_row):
 
 
 @st.fragment
-def explore(latent_map, split, second, other_split):
+def explore(ctx, info, model, other, under, latent_map, split, second, other_split):
     """The map and what is selected on it; a selection reruns only this fragment."""
     labels = ui.map_labels(ctx.dataset, split)
     extent = view.map_extent(latent_map.points)
@@ -133,23 +107,23 @@ def explore(latent_map, split, second, other_split):
     picked = view.read_selection(event.selection.points, extent, count=len(labels))
     if second is None:
         with there:
-            show_selection(latent_map, picked, labels, per_row=8)
+            show_selection(ctx, model, info, other, latent_map, picked, labels, per_row=8)
         return
-    shared = picked.indices if split == other_split else picked.indices[picked.indices < len(ctx.test)]
+    shared = view.shared_selection(picked.indices, split == other_split, len(ctx.test))
     with there:
         st.markdown(f"**{other.name}** · {METHODS[second.method]} · the selection lights up here too")
         st.plotly_chart(view.map_figure(second.points, ui.map_labels(ctx.dataset, other_split), ctx.test.classes,
                                            grid=0, highlight=shared if len(shared) else None,
                                            height=ui.main_height(430, 400)),
                         key="map_chart_other", width="stretch")
-    show_selection(latent_map, picked, labels, per_row=12)
+    show_selection(ctx, model, info, other, latent_map, picked, labels, per_row=12)
 
 
 latent_map, split = ready_map(info, method, split)
 second, other_split = (None, split)
 if other is not None and ui.model_or_message(other) is not None:
     second, other_split = ready_map(other, method if method != "raw" or other.bottleneck == 2 else "pca", split)
-explore(latent_map, split, second, other_split)
+explore(ctx, info, model, other, under, latent_map, split, second, other_split)
 if split == "all":
     st.caption(f"Indices from {len(ctx.test):,} on are training images.")
 

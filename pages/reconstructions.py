@@ -5,7 +5,6 @@ import streamlit as st
 import aeviz
 from aeviz import ui, workspaces
 from aeviz.series import ORIGINS, Series, arch_label, contested, group_series
-from aeviz.views import figures
 from aeviz.views import reconstructions as view
 
 # Each image is drawn about this wide, whatever its resolution, and the grid is shown at the column's width:
@@ -17,28 +16,12 @@ def offer_training(dataset: str) -> None:
     """No models on this machine (no zoo): train a small dense one on the CPU, with a progress bar."""
     st.info(f"There are no trained autoencoders for **{dataset}** on this machine (no model zoo, or none for "
             "this dataset). Train a small one now: it takes under a minute on a CPU.", icon=":material/info:")
-    q = st.selectbox("Bottleneck size q", [2, 4, 8, 16], index=2, key="rec_train_q", width=220)
-    if not st.button("Train a small dense autoencoder", key="rec_train", icon=":material/model_training:"):
-        return
-    # a brisk learning rate: digits in ~2 s, a 30k MNIST-like subset in ~15 s on one core, near the zoo's error
-    recipe = (aeviz.TrainConfig(epochs=30, batch_size=64, lr=3e-3) if dataset == "digits"
-              else aeviz.TrainConfig(epochs=6, batch_size=128, lr=3e-3, subset=30000))
-    bar = st.progress(0.0, text="Starting…")
-
-    def report(p) -> None:
-        loss = p.losses.get("recon")
-        bar.progress(p.fraction, text=f"Epoch {p.epoch}/{p.epochs}" + (f" · loss {loss:.4f}" if loss else ""))
-
-    try:
-        result = aeviz.train("dense", aeviz.make_config("dense", bottleneck=q), dataset, recipe, callback=report,
-                             out_dir=workspaces.create(ui.own_workspace()))  # this session's, nobody else's
-    except (aeviz.DatasetUnavailable, OSError) as exc:
-        st.error(f"Training failed: {exc}")
-        return
-    ui.refresh_models()
-    st.toast(f"Trained **{result.metadata['name']}** in {result.metadata['train_seconds']:.0f} s: test MSE "
-             f"{result.metadata['metrics']['mse']:.4f}.", icon=":material/check_circle:")
-    st.rerun()
+    training = ui.training_shown("rec")  # queued on the Train page's job manager: the page never blocks
+    q = st.selectbox("Bottleneck size q", [2, 4, 8, 16], index=2, key="rec_train_q", width=220, disabled=training)
+    if st.button("Train a small dense autoencoder", key="rec_train", icon=":material/model_training:",
+                 disabled=training):
+        # this session's workspace, nobody else's
+        ui.start_training("rec", view.small_model_job(dataset, q, workspaces.create(ui.own_workspace())))
 
 
 def pca_or_none(dataset: str):
@@ -49,21 +32,18 @@ def pca_or_none(dataset: str):
         return None
 
 
-@st.cache_resource(show_spinner=False, max_entries=64)
-def rate_distortion(dataset: str, names: tuple[str, ...], highlight: str, _series, _pca):
+@ui.per_model(max_entries=64)
+def rate_distortion(series: list[Series], dataset: str, with_pca: bool, highlight: str):
     """The chart changes with the family, not with the images: built once per dataset, zoo and family."""
-    return view.rate_distortion_figure(_series, _pca, highlight)
+    return view.rate_distortion_figure(series, ui.get_pca(dataset) if with_pca else None, highlight)
 
 
-@st.cache_data(show_spinner=False, max_entries=512)
-def grid_png(images, captions: tuple[str, ...], labels: tuple[str, ...], usable: tuple[str, ...],
-             sizes: tuple[int, ...], dataset: str, theme: str, _series, _models, _pca) -> bytes:
-    """The grid as PNG, once per images, row labels and models (keyed by their hashes): a class moving the same
-    slider asks for the same few grids again and again."""
-    grid = view.reconstruction_grid(images, captions, _series, _models, _pca, sizes)
-    picture = figures.compose_grid(grid.rows, row_labels=grid.row_labels, cell_labels=grid.cell_labels,
-                                   scale=max(1, CELL_PX // images.shape[-1]), theme=theme)
-    return figures.png_bytes(picture)  # encoded once, for the page and the download alike
+@ui.per_model(max_entries=512)
+def grid_png(images, captions: tuple, chosen: Series, models: dict, sizes: tuple, dataset: str, with_pca: bool,
+             theme: str) -> bytes:
+    """The grid as PNG, once per images and models: a class moving one slider asks for the same few grids."""
+    return view.grid_png(images, captions, chosen, models, ui.get_pca(dataset) if with_pca else None, sizes,
+                         cell_px=CELL_PX, theme=theme)
 
 
 @st.fragment
@@ -82,13 +62,10 @@ def grid_view(ctx: ui.Context, series: list[Series], chosen: Series, sizes: list
                    "the networks'." + (" **dense** has no hidden layer: its code is an affine map of the pixels, "
                                        "as PCA's is." if view.plain_is_affine(series) else ""))
     with chart:
-        zoo = tuple(m.key for s in series for m in s.models)
-        st.plotly_chart(rate_distortion(ctx.dataset, zoo, chosen.name, series, pca), width="stretch")
-    models = {q: ui.model_or_message(info) if (info := chosen.at(q)) else None for q in sizes}
-    usable = tuple(f"{q}:{chosen.at(q).metadata['hash']}" for q, m in models.items() if m is not None)
-    labels = tuple(chosen.row_label(q) for q in sizes)
-    png = grid_png(picked.images, picked.captions, labels, usable, tuple(sizes), ctx.dataset, ui.theme_type(),
-                   chosen, models, pca)
+        st.plotly_chart(rate_distortion(series, ctx.dataset, pca is not None, chosen.name), width="stretch")
+    usable = {q: info for q in sizes if (info := chosen.at(q)) and ui.model_or_message(info) is not None}
+    png = grid_png(picked.images, tuple(picked.captions), chosen, usable, tuple(sizes), ctx.dataset, pca is not None,
+                   ui.theme_type())
     ui.picture(png, caption="The number under each reconstruction is its mean squared error per pixel.",
                width="stretch")
     st.caption("Checkpoints: " + " · ".join(f"q={m.bottleneck} `{m.label}`" for m in chosen.models)

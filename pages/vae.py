@@ -1,10 +1,8 @@
 """VAE: walk between two images, along one code dimension at a time, and sample new images from the prior."""
 
-import numpy as np
 import streamlit as st
 
 from aeviz import catalog, ui
-from aeviz.views import figures
 from aeviz.views import vae as view
 from aeviz.walks import rank_dims_by_kl
 
@@ -29,45 +27,27 @@ with controls:
 vae = ui.model_or_message(info)
 if vae is None:
     st.stop()
-pair, names = picked.images[:2], ui.shown_captions(picked)[:2]
-if len(pair) < 2:
+pair, names = view.two_images(picked.images, ui.shown_captions(picked), ctx.test)
+if len(picked.images) < 2:
     st.warning("Interpolation needs two images: the second one is test image #0.", icon="⚠️")
-    pair, names = np.concatenate([pair, ctx.test.images[:1].numpy()]), names + ["#0"]
 twin = catalog.plain_twin(info, ctx.models, same_size=False)
 ae = ui.model_or_message(twin) if twin is not None else None
-keys = (info.metadata["hash"], twin.metadata["hash"] if ae is not None else "")
 
 
-@st.cache_resource(show_spinner="Decoding every step of the paths…", max_entries=32, ttl=3600)
-def interpolation(keys: tuple, pair: np.ndarray, theme: str, _vae, _ae):
-    result = view.interpolate(_vae, pair, ae=_ae)
-    return (view.interpolation_scrub(result, theme=theme),
-            figures.png_bytes(view.interpolation_strip(result, theme=theme)))
+interpolation = ui.per_model(view.interpolation_pictures, spinner="Decoding every step of the paths…", max_entries=32,
+                             ttl=3600)
+traversal = ui.per_model(view.traversal_png, max_entries=64)
+samples = ui.per_model(view.samples_png, max_entries=64)  # PNG bytes: st.image shows them without re-encoding
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
-def kl(key: str, dataset: str, _vae) -> np.ndarray:
-    return view.code_kl(_vae, ui.get_dataset(dataset, "test").images[:2000])
+@ui.per_model(max_entries=32)
+def kl(vae, dataset: str):
+    return view.dataset_kl(vae, ui.get_dataset(dataset, "test"))
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def traversal(key: str, image: np.ndarray, dims: tuple, kl_values: np.ndarray, theme: str, _vae) -> bytes:
-    return figures.png_bytes(view.traversal_picture(view.traverse(_vae, image, dims), dims, kl_values,
-                                                         theme=theme))
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def samples(key: str, temperature: float, seed: int, theme: str, _vae) -> bytes:
-    """PNG bytes: st.image shows them as they are instead of re-encoding the picture on every rerun."""
-    images = view.sample(_vae, 32, temperature=temperature, seed=seed)
-    return figures.png_bytes(view.samples_picture(images, theme=theme))
-
-
-@st.cache_resource(show_spinner="Decoding the code plane…", max_entries=8)
-def manifold(key: str, dataset: str, gaussian: bool, _model, _info):
-    test = ui.get_dataset(dataset, "test")
-    return view.manifold_figure(view.manifold(_model, gaussian=gaussian), ui.get_codes(_info),
-                                     test.labels.numpy(), test.classes, gaussian=gaussian)
+@ui.per_model(spinner="Decoding the code plane…", max_entries=8, models=False)
+def manifold(flat, gaussian: bool):
+    return view.plane_figure(ui.get_model(flat), ui.get_codes(flat), ui.get_dataset(flat.dataset, "test"), gaussian)
 
 
 tab_path, tab_dims, tab_sample, tab_plane = views.tabs(
@@ -75,8 +55,8 @@ tab_path, tab_dims, tab_sample, tab_plane = views.tabs(
     bind="query-params")
 
 with tab_path:
-    scrub_fig, strip = interpolation(keys, pair, ui.theme_type(), vae, ae)
-    ui.scrub_chart(scrub_fig, "vae_scrub", "vae_t", np.linspace(0.0, 1.0, len(scrub_fig.frames)),
+    scrub_fig, strip = interpolation(info, pair, ui.theme_type(), twin if ae is not None else None)
+    ui.scrub_chart(scrub_fig, "vae_scrub", "vae_t", view.scrub_positions(scrub_fig),
                    height=ui.main_height(400, 440))
     st.markdown(f"From **A** = {names[0]} to **B** = {names[1]}. Drag **t**: the middle column is decoded from "
                 "the code (1 - t)·z_A + t·z_B (linear) or along the great circle (spherical).")
@@ -95,10 +75,10 @@ def dims_view():
         count = ui.url_slider("Dimensions", 1, q, min(q, 8), "vae_dims")
         st.caption("Each row sets one code dimension to −3…+3 (the prior's ±3σ) and keeps the rest. "
                    "Rows are sorted by KL: dimensions with KL ≈ 0 were switched off by the VAE and change nothing.")
-    values = kl(info.metadata["hash"], ctx.dataset, vae)
+    values = kl(info, ctx.dataset)
     dims = tuple(int(d) for d in rank_dims_by_kl(values)[:count])
     with right:
-        ui.picture(traversal(info.metadata["hash"], pair[["A", "B"].index(which)], dims, values, ui.theme_type(), vae))
+        ui.picture(traversal(info, pair["AB".index(which)], dims, values, ui.theme_type()))
 
 
 def next_seed() -> None:
@@ -115,7 +95,7 @@ def sample_view():
         st.caption("Temperature scales the codes: below 1 stays near the centre (safe, average-looking images), "
                    "above 1 reaches where little training data was encoded.")
     with right:
-        ui.picture(samples(info.metadata["hash"], temperature, seed, ui.theme_type(), vae),
+        ui.picture(samples(info, temperature, seed, ui.theme_type()),
                    caption=f"32 codes drawn from N(0, {temperature:g}²·I) with seed {seed}, decoded.")
 
 with tab_dims:
@@ -129,7 +109,7 @@ with tab_plane:
         st.info("No VAE with a 2-d code for this dataset: train one with code size 2 to see its whole code plane.")
     else:
         linear = ui.url_toggle("Linear grid over −3…+3 instead of prior quantiles", "vae_linear")
-        st.plotly_chart(manifold(flat.metadata["hash"], ctx.dataset, not linear, plane_model, flat),
+        st.plotly_chart(manifold(flat, not linear),
                         width="stretch", config={"displayModeBar": False}, key="vae_plane")
         grid = ("a 20×20 grid, linear over −3…+3 in both code dimensions" if linear else
                 "a 20×20 grid at the prior's 5 %…95 % quantiles of both code dimensions (equal prior mass per "

@@ -33,6 +33,8 @@ from .maps import (
     show_job,
     submit_map,
 )
+from .memo import per_model
+from .quicktrain import start_training, training_shown
 from .quotas import start_upload_sweep
 from .scrubs import scrub_chart
 from .shell import DEFAULT_DATASETS, Context, Picked, context, image_picker, page_context, shown_captions, sidebar
@@ -78,7 +80,8 @@ __all__ = [
     "map_images", "map_labels", "map_or_job", "map_worker", "model_or_message", "page_context", "picture",
     "refresh_models", "MAP_METHODS", "theme_type", "scrub_chart",
     "remove_user_images", "send_image", "session_id", "set_url_ints", "show_job", "shown_captions", "sidebar",
-    "start_upload_sweep", "submit_map", "train_datasets", "training_rate", "upload_images", "url_ints",
+    "start_training", "start_upload_sweep",
+    "submit_map", "train_datasets", "training_rate", "training_shown", "upload_images", "url_ints",
     "url_multiselect", "url_radio", "url_selectbox", "url_slider", "url_toggle", "user_image_batch", "user_images",
-    "wait_until_warm", "warm_start", "literal", "own_workspace", "session_workspaces", "your_models",
+    "wait_until_warm", "warm_start", "literal", "own_workspace", "per_model", "session_workspaces", "your_models",
 ]

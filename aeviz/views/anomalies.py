@@ -5,10 +5,13 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from .. import images as imaging
+from .. import scores
+from ..metrics import reconstruct_and_score
 from ..scores import Detection
 from . import figures
 
@@ -217,3 +220,98 @@ def take(test: np.ndarray, injected: np.ndarray, indices) -> np.ndarray:
     """Images (K,C,H,W) of a pool made of the test set followed by the injected images, by pool index."""
     n = len(test)
     return np.stack([test[i] if i < n else injected[i - n] for i in np.asarray(indices, np.int64)])
+
+
+# --- the page's data: injected images and every score, computed once per models, metric and injection ----------
+
+@dataclass(frozen=True)
+class Injection:
+    """Images drawn from another dataset: which classes, how many, which draw."""
+
+    source: str
+    classes: tuple[int, ...]
+    count: int
+    seed: int
+
+
+def draw(other, injection: Injection, shape: Sequence[int]) -> tuple[np.ndarray, list[str]]:
+    """The injected batch, resized to `shape`, and each image's class name (other: an aeviz.data.Dataset)."""
+    labels = other.labels.numpy()
+    idx = pick_classes(labels, injection.classes, injection.count, injection.seed)
+    return fit_to(other.images.numpy()[idx], shape), [other.classes[c] for c in labels[idx]]
+
+
+@dataclass(frozen=True)
+class Scored:
+    """Scores of the test images then the injected ones (one pool), their ranks, and the costly figures."""
+
+    batch: np.ndarray  # the injected images (N,C,H,W)
+    names: list[str]
+    scores_in: np.ndarray
+    scores_out: np.ndarray
+    scores: np.ndarray  # the pool: test images, then injected
+    ranks: np.ndarray
+    det: Detection | None
+    out_ranks: np.ndarray  # each injected image's rank among the test images alone
+    histogram: dict
+    roc: dict | None
+    box: object
+
+
+def score_all(refs, models, batch, names, metric: str, how: str, test, *, xlabel: str, out_label: str) -> Scored:
+    """Ensemble scores of the test set (refs: its per-model errors) and of the injected batch, and their figures."""
+    scores_in = scores.ensemble_scores(refs, refs, how)
+    out_errors = [reconstruct_and_score(model, batch, metric)[1] for model in models]
+    scores_out = scores.ensemble_scores(out_errors, refs, how) if len(batch) else np.zeros(0, np.float32)
+    pool = np.r_[scores_in, scores_out]
+    det = scores.detection(scores_in, scores_out) if len(scores_out) else None
+    return Scored(batch, list(names), scores_in, scores_out, pool, scores.ranks(pool), det,
+                  scores.rank_among(scores_out, scores_in),
+                  histogram_spec(scores_in, xlabel=xlabel, scores_out=scores_out, out_name=out_label),
+                  roc_spec(det) if det is not None else None,
+                  class_box_figure(scores_in, test.labels.numpy(), test.classes, ylabel=xlabel, scores_out=scores_out,
+                                   out_name=out_label))
+
+
+def injected_picture(s: Scored, n_test: int, theme: str):
+    """The injected images, most obvious first: the 12 found first and the 12 hidden best when there are many."""
+    order = np.argsort(-s.scores_out, kind="stable")
+    rows = [order[:12], order[-12:]] if len(order) > 24 else [order[i:i + 12] for i in range(0, len(order), 12)]
+    return figures.compose_grid([s.batch[r, 0] for r in rows], scale=max(1, 84 // s.batch.shape[-1]),
+                                cell_labels=[[f"#{s.out_ranks[i]:,}" for i in r] for r in rows],
+                                row_labels=["found first", "hid best"] if len(order) > 24 else None, theme=theme)
+
+
+def flagged(s: Scored, flag_percent: float) -> tuple[float, int, int]:
+    """The threshold flagging the top flag_percent % of test images, and how many test and injected pass it."""
+    threshold = scores.threshold_at(s.scores_in, flag_percent)
+    return threshold, int((s.scores_in > threshold).sum()), int((s.scores_out > threshold).sum())
+
+
+def gallery_sets(s: Scored, test, k: int):
+    """The k worst and k best of the pool: (title, originals, captions, {choice label: pool index}) each."""
+    order, n_test = np.argsort(s.ranks), len(test)
+    labels = test.labels.numpy()
+
+    def describe(i):
+        return test.classes[labels[i]] if i < n_test else f"{s.names[i - n_test]}*"
+    sets = []
+    for title, idx in (("Worst: the largest errors", order[:k]), ("Best: the smallest errors", order[::-1][:k])):
+        captions = ((*(describe(i) for i in idx),), (*(f"#{s.ranks[i]:,}" for i in idx),),
+                    (*(f"{s.scores[i]:.3g}" for i in idx),))
+        picks = {f"rank {s.ranks[i]:,}: {'test #' + str(i) if i < n_test else 'injected'} ({describe(i)})": int(i)
+                 for i in idx}
+        sets.append((title, take(test.images.numpy(), s.batch, idx), captions, picks))
+    return sets
+
+
+def pool_image(s: Scored, test, index: int) -> np.ndarray:
+    """One image (C,H,W) of the pool: a test image, or an injected one past the end of the test set."""
+    return take(test.images.numpy(), s.batch, [index])[0]
+
+
+def gallery_png(model, originals: np.ndarray, captions, metric: str, theme: str) -> bytes:
+    """Input, output and difference of some images as PNG bytes."""
+    recon = reconstruct_and_score(model, originals, metric)[0]
+    return figures.png_bytes(gallery(originals[:, 0], recon[:, 0], captions, scale=max(1, 112 // originals.shape[-1]),
+                                     theme=theme))

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..knn import SOURCES, KnnRow
-from ..metrics import decode_all
-from ..projection import LatentMap
+from ..metrics import decode_all, reconstruct_and_score
+from ..projection import NEIGHBOURS, LatentMap
 from ..references import ARTICLE_SHORT
 from ..walks import manifold_grid
 from . import figures
@@ -163,6 +163,51 @@ def gallery(rows: Sequence[tuple[str, np.ndarray, Sequence[str]]], per_row: int 
             labels.append(label)
             captions.append(list(texts[start:start + per_row]))
     return figures.compose_grid(blocks, row_labels=labels, cell_labels=captions, scale=scale, theme=theme)
+
+
+DECODE_NOTE = {
+    "raw": "exact: the code is the position itself.",
+    "pca": "a projection, not a code of any image: the point of the PCA plane through the codes, with the other "
+           "{rest} PCA coordinates held at their mean (0). The plane keeps {kept:.0f} % of the code variance, so a "
+           "point's own position decodes to something other than its reconstruction.",
+    "umap": f"approximate: the distance-weighted mean of the {NEIGHBOURS} nearest codes on the map. "
+            "(UMAP's own `inverse_transform` needs the pickled fitted model and takes seconds per call.)",
+}
+DECODE_NOTE["tsne"] = DECODE_NOTE["umap"].split(" (")[0] + " (t-SNE has no inverse at all.)"
+
+
+def decode_note(latent_map: LatentMap) -> str:
+    """How exact decoding a map position is, for this map's method and code size."""
+    if latent_map.method == "pca" and latent_map.q == 2:
+        return "exact: with a 2-d code the PCA plane is the whole code space."
+    return DECODE_NOTE[latent_map.method].format(rest=latent_map.q - 2, kept=100 * (latent_map.kept_variance or 0.0))
+
+
+def selection_gallery(images: np.ndarray, indices, labels: np.ndarray, classes: Sequence[str], models, per_row: int,
+                      theme: str) -> np.ndarray:
+    """Originals of the selected points above their reconstructions by each (model, info), with class and error."""
+    rows = [("input", images, [f"#{i} {classes[labels[i]][:7]}" for i in indices])]
+    for model, shown in models:
+        recon, errors = reconstruct_and_score(model, images)
+        rows.append((f"q={shown.bottleneck}" if len(models) == 1 else f"{shown.family} q={shown.bottleneck}",
+                     recon, [f"mse {e:.3f}" for e in errors]))
+    return gallery(rows, per_row=per_row, theme=theme)
+
+
+def selection_summary(indices, labels: np.ndarray, classes: Sequence[str], top: int = 4) -> str:
+    """The most frequent classes of a selection: 'seven ×12, one ×3'."""
+    counts = np.bincount(labels[indices], minlength=len(classes))
+    return ", ".join(f"{classes[c]} ×{counts[c]}" for c in np.argsort(-counts)[:top] if counts[c])
+
+
+def spot_of(latent_map: LatentMap, picked: Selection) -> np.ndarray:
+    """The one map position picked: a clicked empty spot, else the selected point's position."""
+    return picked.spots[0] if len(picked.spots) else latent_map.points[picked.indices[0]]
+
+
+def shared_selection(indices: np.ndarray, same_split: bool, n_test: int) -> np.ndarray:
+    """The selected indices that the other map also has (only test images when it shows the test set alone)."""
+    return indices if same_split else indices[indices < n_test]
 
 
 # --- the kNN panel ----------------------------------------------------------------------------------------

@@ -165,3 +165,47 @@ def manifold_figure(decoded: np.ndarray, codes, labels, class_names: Sequence[st
     fig.update_layout(height=640, dragmode="pan", plot_bgcolor="black",
                       margin=dict(l=40, r=10, t=figures.MODEBAR_CLEARANCE, b=40))
     return fig
+
+
+# --- what the page caches (once per checkpoint and parameters, shared by every session) ----------------------
+
+KL_IMAGES = 2000  # enough test images to rank the code dimensions by KL
+
+
+def two_images(images: np.ndarray, names: Sequence[str], test) -> tuple[np.ndarray, list[str]]:
+    """The first two picked images and their names; test image #0 (of an aeviz.data.Dataset) stands in for a
+    missing second one."""
+    pair, names = images[:2], list(names)[:2]
+    if len(pair) < 2:
+        pair, names = np.concatenate([pair, test.images[:1].numpy()]), names + ["#0"]
+    return pair, names
+
+
+def interpolation_pictures(vae: VAE, pair: np.ndarray, theme: str, ae: AutoEncoder | None = None):
+    """The interpolation scrub figure and its every-step strip (PNG bytes), from one decoding of the paths."""
+    result = interpolate(vae, pair, ae=ae)
+    return interpolation_scrub(result, theme=theme), figures.png_bytes(interpolation_strip(result, theme=theme))
+
+
+def dataset_kl(vae: VAE, test) -> np.ndarray:
+    """KL per code dimension over the first KL_IMAGES images of a dataset (aeviz.data.Dataset)."""
+    return code_kl(vae, test.images[:KL_IMAGES])
+
+
+def traversal_png(vae: VAE, image: np.ndarray, dims: tuple, kl_values: np.ndarray, theme: str) -> bytes:
+    return figures.png_bytes(traversal_picture(traverse(vae, image, dims), dims, kl_values, theme=theme))
+
+
+def samples_png(vae: VAE, temperature: float, seed: int, theme: str, count: int = 32) -> bytes:
+    return figures.png_bytes(samples_picture(sample(vae, count, temperature=temperature, seed=seed), theme=theme))
+
+
+def scrub_positions(fig) -> np.ndarray:
+    """The interpolation parameter t of each frame of the scrub figure."""
+    return np.linspace(0.0, 1.0, len(fig.frames))
+
+
+def plane_figure(vae: VAE, codes: np.ndarray, test, gaussian: bool):
+    """The decoded 2-d code plane under the test codes, coloured by the classes of `test` (a Dataset)."""
+    return manifold_figure(manifold(vae, gaussian=gaussian), codes, test.labels.numpy(), test.classes,
+                           gaussian=gaussian)

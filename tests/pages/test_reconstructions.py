@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 from apptest import run_page
@@ -17,6 +19,14 @@ def grid_url(at) -> str:
     shown = at.get("image")
     assert len(shown) == 1, "the grid is one composed image"
     return shown[0].proto.imgs[0].url
+
+
+def wait_for_jobs(timeout_s: float = 180.0) -> None:
+    """Poll the training-job manager until no job is queued or running (the page's fragment polls it too)."""
+    manager, deadline = ui.job_manager(), time.monotonic() + timeout_s
+    while any(job.snapshot().active for job in manager.jobs()):
+        assert time.monotonic() < deadline, "the training job did not finish"
+        time.sleep(0.1)
 
 
 @pytest.fixture
@@ -86,7 +96,11 @@ def test_without_a_zoo_it_says_so_and_trains_a_small_model(tmp_path, monkeypatch
     assert not at.exception, [e.value for e in at.exception]
     assert "no trained autoencoders for **digits**" in at.info[0].value and not at.get("image")
     at.selectbox(key="rec_train_q").set_value(4)
-    at.button(key="rec_train").click().run()  # 30 epochs on 1,437 8x8 images: a few seconds
+    at.button(key="rec_train").click().run()  # queued on the job manager: the page shows its progress
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.get("progress") and at.button(key="rec_train").disabled  # training, and the page is not blocked
+    wait_for_jobs()  # 30 epochs on 1,437 8x8 images: a few seconds
+    at.run()
     assert not at.exception, [e.value for e in at.exception]
     # saved in this session's workspace, not in the server's shared folder: other sessions never list it
     assert not list(user_dir().glob("*.safetensors"))

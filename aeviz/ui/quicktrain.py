@@ -1,0 +1,55 @@
+"""A small model trained for a page that has none, through the Train page's job manager, its progress polled."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from .caches import refresh_models
+from .training import browser_id, job_manager, session_id
+
+
+def _key(slot: str) -> str:
+    return f"aeviz_{slot}_quick_job"  # session state, not the URL: a link never restarts someone's training
+
+
+def start_training(slot: str, spec) -> None:
+    """Queue the job (an aeviz.trainjobs.JobSpec) for this session and rerun to show its progress."""
+    from ..trainjobs import JobRejected
+
+    try:
+        job = job_manager().submit(spec, session_id(), browser_id())
+    except JobRejected as exc:
+        st.error(str(exc), icon=":material/error:")
+        return
+    st.session_state[_key(slot)] = job.id
+    st.rerun()
+
+
+def training_shown(slot: str) -> bool:
+    """Whether this session's job for `slot` is still queued or training: its progress bar shows, refreshed twice
+    a second without blocking the page, and the whole page reruns once it ends. A failure is reported once."""
+    job_id = st.session_state.get(_key(slot))
+    snap = job_manager().snapshot(job_id) if job_id else None
+    if snap is not None and snap.active:
+        st.fragment(run_every=0.5)(_progress)(job_id)
+        return True
+    st.session_state.pop(_key(slot), None)
+    if snap is not None and snap.state != "done":
+        st.error(f"Training failed: {snap.message}")
+    return False
+
+
+def _progress(job_id: str) -> None:
+    manager = job_manager()
+    snap = manager.snapshot(job_id)
+    if snap is None or not snap.active:
+        refresh_models()
+        if snap is not None and snap.state == "done" and snap.metrics:
+            st.toast(f"Trained **{snap.spec.name}** in {snap.elapsed:.0f} s: test MSE {snap.metrics['mse']:.4f}.",
+                     icon=":material/check_circle:")
+        st.rerun()  # the whole page: it lists the new model now
+    manager.get(job_id).touch()  # a page is watching: not abandoned
+    loss = snap.steps[-1][1].get("recon") if snap.steps else None
+    text = "Starting…" if snap.state == "queued" or not snap.epoch else (
+        f"Epoch {snap.epoch}/{snap.epochs}" + (f" · loss {loss:.4f}" if loss else ""))
+    st.progress(snap.fraction, text=text)
