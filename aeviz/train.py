@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,12 +113,34 @@ def _mean_losses(model: AutoEncoder, x: torch.Tensor, batch: int = 2048) -> dict
     return {name: total / len(x) for name, total in totals.items()}
 
 
+@contextlib.contextmanager
+def seeded(seed: int, device: torch.device) -> Iterator[None]:
+    """The global RNG (CPU, and `device` if a GPU) seeded for the block and put back as it was afterwards.
+
+    The draws inside nn.Module constructors, dropout, a VAE's sampling and training-time noise use the global
+    RNG; seeding it for good would reseed every other user of it in the process (a server's threads)."""
+    gpus = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=gpus):
+        torch.random.default_generator.manual_seed(seed)
+        for gpu in gpus:
+            with torch.cuda.device(gpu):
+                torch.cuda.manual_seed(seed)
+        if device.type == "mps":  # seeded for reproducibility, but not put back: fork_rng keeps CPU and CUDA
+            torch.mps.manual_seed(seed)
+        yield
+
+
 def fit(model: AutoEncoder, train_x: torch.Tensor, config: TrainConfig, *, test_x: torch.Tensor | None = None,
         callback: Callable[[Progress], None] | None = None,
         should_stop: Callable[[], bool] | None = None) -> list[dict[str, Any]]:
-    """Train in place; returns per-epoch history. Deterministic for a given seed on a given device."""
+    """Train in place; returns per-epoch history. Deterministic for a given seed on a given device, and the
+    process's global RNG is left as it was."""
     device = next(model.parameters()).device
-    torch.manual_seed(config.seed)
+    with seeded(config.seed, device):
+        return _fit(model, train_x, config, device, test_x, callback, should_stop)
+
+
+def _fit(model, train_x, config, device, test_x, callback, should_stop) -> list[dict[str, Any]]:
     generator = torch.Generator(device=device).manual_seed(config.seed)
     layout = _memory_format(model)
     model.to(memory_format=layout)
@@ -197,7 +220,8 @@ def train(family: str, config: AEConfig, dataset: str = "mnist", train_config: T
     if tuple(config.input_shape) != train_set.shape:
         config = type(config).from_dict({**config.to_dict(), "input_shape": train_set.shape})
     device = pick_device(train_config.device)
-    model = build_model(family, config).to(device)
+    with seeded(train_config.seed, device):  # the same seed, the same initial weights
+        model = build_model(family, config).to(device)
     if before_fit is not None:
         before_fit(model, train_set.images.to(device))
     started = time.perf_counter()

@@ -208,9 +208,9 @@ def start_training(dataset: str):
     """A job longer than the measurement in the server's job manager, as the Train page starts it."""
     os.environ.setdefault("AEVIZ_JOB_IDLE_S", "1e9")  # no browser keeps it alive here
     from aeviz import ui  # sets torch's threads as the server does
+    from aeviz.jobs import JobSpec
     from aeviz.models import make_config
     from aeviz.train import TrainConfig
-    from aeviz.trainjobs import JobSpec
 
     spec = JobSpec("dense", make_config("dense", bottleneck=16), dataset,
                    TrainConfig(epochs=10_000, subset=TRAIN_IMAGES), "benchmark-never-saved")
@@ -225,12 +225,14 @@ def start_training(dataset: str):
 
 def stop_training(training, results: dict[str, float]) -> dict[str, float]:
     """Prefix the timings, add the job's speed alone and during the reruns, and how fast it cancels."""
+    from aeviz.jobs import State
+
     manager, job, alone, since, fraction = training
     during = (job.snapshot().fraction - fraction) * job.spec.train_config.epochs * TRAIN_IMAGES / (
         time.perf_counter() - since)
     start = time.perf_counter()
     manager.cancel(job.id)
-    while job.snapshot().state != "cancelled":
+    while job.snapshot().state != State.CANCELLED:
         time.sleep(0.005)
     cancel_ms = 1000 * (time.perf_counter() - start)
     print(f"training during the reruns: {during:,.0f} images/s; cancelled in {cancel_ms:.0f} ms", flush=True)

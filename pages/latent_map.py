@@ -3,6 +3,7 @@
 import streamlit as st
 
 from aeviz import knn, references, ui
+from aeviz.jobs import State
 from aeviz.views import latent_map as view
 
 METHODS = ui.MAP_METHODS  # the same words in the radio, the captions and the background jobs' progress
@@ -43,7 +44,7 @@ def ready_map(info, method, split):
     latent_map, job = ui.map_or_job(info, method, split)
     if latent_map is not None:
         return latent_map, split
-    if job.state == "failed":
+    if job.state == State.FAILED:
         st.error(f"Could not fit the {METHODS[method]} map of {info.name}: {job.error}")
         if st.button("Try again", key=f"map_retry_{info.key}"):
             ui.submit_map(info, method, split)

@@ -3,7 +3,9 @@
 import numpy as np
 import streamlit as st
 
-from aeviz import trainjobs, trainsetup, ui, workspaces
+from aeviz import ui, workspaces
+from aeviz.jobs import JobRejected, JobSpec, Snapshot, State
+from aeviz.jobs import setup as job_setup
 from aeviz.models import make_config, model_slug
 from aeviz.train import TrainConfig
 from aeviz.ui import trainform
@@ -28,7 +30,7 @@ def originals(dataset: str) -> np.ndarray:
     return ui.get_dataset(dataset, "test").images[:8, 0].numpy()
 
 
-def draw(snap: trainjobs.Snapshot) -> None:
+def draw(snap: Snapshot) -> None:
     curves, pictures = st.columns(2)
     curves.plotly_chart(figures.loss_curves(snap.steps, snap.tests, snap.epochs), width="stretch",
                         key="train_curves")
@@ -47,7 +49,7 @@ def live(job_id: str) -> None:
         ui.refresh_models()
         st.rerun()  # finished: redraw the whole page, sidebar model count included
     manager.get(job_id).touch()  # a page is watching: not abandoned
-    if snap.state == "queued":
+    if snap.state == State.QUEUED:
         st.info(f"Waiting for a free trainer: number {snap.queue_position} in the queue.",
                 icon=":material/hourglass_top:")
     else:
@@ -63,14 +65,14 @@ def live(job_id: str) -> None:
     draw(snap)
 
 
-def result(snap: trainjobs.Snapshot) -> None:
-    if snap.state == "done":
+def result(snap: Snapshot) -> None:
+    if snap.state == State.DONE:
         m = snap.metrics or {}
         st.success(f"Saved **{snap.path.stem}** after {duration(snap.elapsed)}: test MSE {m.get('mse', 0):.4f}, "
                    f"PSNR {m.get('psnr', 0):.1f} dB, kNN-7 accuracy of the codes {100 * m.get('knn7', 0):.1f} %. "
                    "Pick it on any page, marked *yours* (sidebar dataset: "
                    f"`{snap.spec.dataset}`).", icon=":material/check_circle:")
-    elif snap.state == "failed":
+    elif snap.state == State.FAILED:
         st.error(f"Training failed: {snap.message}", icon=":material/error:")
     else:
         st.warning(snap.message, icon=":material/cancel:")
@@ -94,7 +96,7 @@ def form(dataset: str, family, picked: dict) -> None:
                                 dataset != "digits" else 0), 1000,
                                 help="Fewer images train faster: on a CPU, 10 000 is a good demo.")
         folder = c.text_input("Folder on this server", placeholder="a folder under: " + ", ".join(
-            map(str, trainsetup.folder_roots())) + " (sub-folders name the classes)",
+            map(str, job_setup.folder_roots())) + " (sub-folders name the classes)",
             value=last.get("folder", "")) if dataset == FOLDER else ""
         name = c.text_input("Model name (optional)", placeholder="automatic: dataset-model-date-time")
         if st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:"):
@@ -106,13 +108,13 @@ def start(dataset: str, folder: str, family: str, fields: dict, config: TrainCon
     token = ui.own_workspace()
     try:
         workspaces.check_room(token)
-        dataset = trainsetup.folder_dataset(folder) if dataset == FOLDER else dataset
+        dataset = job_setup.folder_dataset(folder) if dataset == FOLDER else dataset
         model_config = make_config(family, **fields)
-        name = (trainsetup.check_name(name, {p.stem for p in workspaces.models(token)}) if name.strip()
-                else trainsetup.default_name(dataset, model_slug(family, model_config)))
-        spec = trainjobs.JobSpec(family, model_config, dataset, config, name, str(workspaces.create(token)))
+        name = (job_setup.check_name(name, {p.stem for p in workspaces.models(token)}) if name.strip()
+                else job_setup.default_name(dataset, model_slug(family, model_config)))
+        spec = JobSpec(family, model_config, dataset, config, name, str(workspaces.create(token)))
         job = manager.submit(spec, me, browser)
-    except (ValueError, trainjobs.JobRejected) as exc:
+    except (ValueError, JobRejected) as exc:
         st.error(str(exc), icon=":material/error:")
         return
     if dataset.startswith(("folder:", "upload:")):
@@ -134,7 +136,7 @@ if snap is not None and snap.active:
     st.stop()
 if snap is not None:
     result(snap)
-choices = ui.train_datasets() + [UPLOAD] + ([FOLDER] if trainsetup.folder_roots() else [])
+choices = ui.train_datasets() + [UPLOAD] + ([FOLDER] if job_setup.folder_roots() else [])
 left, middle, right = st.columns(3)
 with left:
     dataset = ui.url_selectbox("Train on", choices, "train_data", ctx.dataset if ctx else None)
@@ -150,5 +152,5 @@ trainform.estimate(family.family, dataset)
 form(dataset, family, picked)
 ui.your_models(ui.refresh_models)
 states = [j.state for j in manager.jobs()]
-st.caption(f"This server trains {manager.workers} model(s) at a time: {states.count('running')} training now, "
-           f"{states.count('queued')} waiting.")
+st.caption(f"This server trains {manager.workers} model(s) at a time: {states.count(State.RUNNING)} training now, "
+           f"{states.count(State.QUEUED)} waiting.")

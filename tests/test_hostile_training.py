@@ -7,12 +7,12 @@ import signal
 import time
 
 import pytest
-from test_trainjobs import digits_spec, files_in_user_dir, wait_for
+from test_jobs_training import digits_spec, files_in_user_dir, wait_for
 
+from aeviz.jobs import FINISHED, JobManager, JobSpec, State
+from aeviz.jobs.worker import Estimate, JobTooBig, check_estimate
 from aeviz.models import make_config
 from aeviz.train import TrainConfig
-from aeviz.trainjobs import JobManager, JobSpec
-from aeviz.trainworker import Estimate, JobTooBig, check_estimate
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def make_manager():
 
 
 def ended(jm: JobManager, job_id: str):
-    return wait_for(lambda: (s := jm.snapshot(job_id)).state in ("done", "failed", "cancelled") and s, timeout=300)
+    return wait_for(lambda: (s := jm.snapshot(job_id)).state in FINISHED and s, timeout=300)
 
 
 def test_an_estimate_over_the_budget_is_refused_with_what_would_fit():
@@ -54,7 +54,7 @@ def test_the_worst_job_the_train_form_offers_is_refused_before_it_trains(make_ma
     spec = JobSpec("contractive", config, "mnist", TrainConfig(epochs=30, batch_size=1024, subset=4096), "worst")
     snap = ended(jm, jm.submit(spec, owner="a").id)
     print(f"probe estimate: {snap.estimate}")
-    assert snap.state == "failed" and "Nothing was trained" in snap.message, snap.message
+    assert snap.state == State.FAILED and "Nothing was trained" in snap.message, snap.message
     assert snap.estimate is not None and files_in_user_dir() == []
 
 
@@ -65,9 +65,9 @@ def test_a_training_process_that_dies_fails_its_job_and_the_server_trains_on(mak
     wait_for(lambda: jm.snapshot(job.id).steps)
     os.kill(job.pid, signal.SIGKILL)  # as the kernel's out-of-memory killer would
     snap = ended(jm, job.id)
-    assert snap.state == "failed" and "ended unexpectedly (exit code -9, probably out of memory)" in snap.message
+    assert snap.state == State.FAILED and "ended unexpectedly (exit code -9, probably out of memory)" in snap.message
     after = jm.submit(digits_spec("after", epochs=1), owner="a")
-    assert ended(jm, after.id).state == "done" and files_in_user_dir() == ["after.safetensors"]
+    assert ended(jm, after.id).state == State.DONE and files_in_user_dir() == ["after.safetensors"]
 
 
 @pytest.mark.slow
@@ -77,7 +77,7 @@ def test_a_job_whose_probe_needs_too_much_memory_is_refused_with_what_fits(make_
     spec = JobSpec("contractive", config, "digits", TrainConfig(epochs=30, batch_size=1024), "wide")
     snap = ended(jm, jm.submit(spec, owner="a").id)
     print(f"probe estimate: {snap.estimate}")
-    assert snap.state == "failed" and snap.epoch == 0 and files_in_user_dir() == []
+    assert snap.state == State.FAILED and snap.epoch == 0 and files_in_user_dir() == []
     assert "at batch size 1024; this server allows 2.9 GB per job" in snap.message
     fits = snap.estimate.largest_batch(3000)
     assert f"a batch size of {fits} or less would fit" in snap.message and fits < 1024
@@ -87,7 +87,7 @@ def test_a_job_whose_probe_needs_too_much_memory_is_refused_with_what_fits(make_
 def test_a_process_over_the_memory_budget_is_stopped_by_the_server(make_manager):
     jm = make_manager(memory_mb=1)  # below any process: the server's watch ends it as soon as it starts
     snap = ended(jm, jm.submit(digits_spec("small"), owner="a").id)
-    assert snap.state == "failed" and snap.message.startswith("Stopped: the job used") and snap.epoch == 0
+    assert snap.state == State.FAILED and snap.message.startswith("Stopped: the job used") and snap.epoch == 0
     assert "more than this server's budget of 1 MB per job" in snap.message and files_in_user_dir() == []
 
 
@@ -102,7 +102,7 @@ def test_cancel_acts_within_seconds_during_a_long_step(make_manager):
     jm.cancel(job.id)
     snap = ended(jm, job.id)
     print(f"cancel during a long step took {time.monotonic() - asked:.2f} s")  # reported, not asserted
-    assert snap.state == "cancelled" and files_in_user_dir() == []
+    assert snap.state == State.CANCELLED and files_in_user_dir() == []
 
 
 @pytest.fixture
@@ -128,8 +128,8 @@ def test_cancel_and_the_time_limit_act_while_a_folder_loads(make_manager, slow_f
     wait_for(lambda: jm.snapshot(job.id).phase.startswith("reading images"), timeout=120)
     asked = time.monotonic()
     jm.cancel(job.id)
-    assert ended(jm, job.id).state == "cancelled"
+    assert ended(jm, job.id).state == State.CANCELLED
     print(f"cancel during a folder scan took {time.monotonic() - asked:.2f} s")
     limited = make_manager(max_s=6)
     snap = ended(limited, limited.submit(spec, owner="b").id)
-    assert snap.state == "cancelled" and snap.message.startswith("Cancelled at the limit of 6 s per job")
+    assert snap.state == State.CANCELLED and snap.message.startswith("Cancelled at the limit of 6 s per job")

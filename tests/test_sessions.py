@@ -6,12 +6,13 @@ import time
 
 import pytest
 from apptest import routed_pages, run_page
-from test_trainjobs import wait_for
+from test_jobs_training import wait_for
 from trainpage import by_label, finished, in_url, no_jobs_left, submit  # noqa: F401 - a fixture
 
 import aeviz
 from aeviz import ui
 from aeviz.checkpoints import user_dir
+from aeviz.jobs import State
 
 REC = "pages/reconstructions.py"
 
@@ -63,7 +64,7 @@ def test_a_model_session_a_trains_leaves_session_b_byte_identical():
     # session A trains the zoo's own recipe and name: dense, q = 8, on digits
     a = submit(run_page("pages/train.py", {"dataset": "digits"}), epochs=2, q=8, name="digits-dense-q8-bce")
     assert not a.exception and not a.error
-    assert wait_for(lambda: finished(in_url(a, "train_job"))).state == "done"
+    assert wait_for(lambda: finished(in_url(a, "train_job"))).state == State.DONE
     after = tour(b)
     changed = [page for page in before if before[page] != after[page]]
     assert not changed, f"session B's view changed on {changed}"

@@ -65,3 +65,24 @@ def test_cancel_stops_and_saves_nothing(tmp_path):
 def test_pick_device():
     assert pick_device("cpu").type == "cpu"
     assert pick_device("auto").type in {"cpu", "cuda", "mps"}
+
+
+def weights(model) -> torch.Tensor:
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
+def test_training_leaves_the_global_rng_as_it_was():
+    """A server trains beside other users of torch's global RNG: train() must not reseed it (a VAE draws from it
+    in every step, and the model's constructor for its initial weights)."""
+    torch.manual_seed(1234)
+    before = torch.get_rng_state()
+    train("vae", make_config("vae", bottleneck=2), "digits", TrainConfig(epochs=1, batch_size=256), save=False)
+    assert torch.equal(torch.get_rng_state(), before)
+
+
+def test_the_same_seed_trains_the_same_model_whatever_the_global_rng_holds():
+    config, runs = make_config("vae", bottleneck=2), []
+    for seed, noise in ((3, 0), (3, 99), (4, 0)):
+        torch.manual_seed(noise)  # whatever else the process drew before does not matter
+        runs.append(weights(train("vae", config, "digits", TrainConfig(epochs=1, seed=seed), save=False).model))
+    assert torch.equal(runs[0], runs[1]) and not torch.equal(runs[0], runs[2])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from test_trainjobs import wait_for
+from test_jobs_training import wait_for
 
 from aeviz import ui
 
@@ -15,7 +15,7 @@ def no_jobs_left():
     manager = ui.job_manager()
     for job in manager.jobs():
         manager.cancel(job.id)
-    wait_for(lambda: all(j.state not in ("queued", "running") for j in manager.jobs()))
+    wait_for(lambda: all(j.state.active for j in manager.jobs()))
 
 
 def by_label(widgets, label: str):

@@ -75,7 +75,7 @@ def model_or_message(info: CheckpointInfo):
         return None
 
 
-def _scan() -> tuple[list[CheckpointInfo], list[str]]:
+def scan_models() -> tuple[list[CheckpointInfo], list[str]]:
     """Every checkpoint of the zoo and the user's folder, read again only when a folder changes.
 
     Saving (an atomic rename), adding or deleting a checkpoint changes its folder's mtime; a file damaged in
@@ -100,7 +100,7 @@ def _scan_folders(stamps: tuple[tuple[str, int], ...]) -> tuple[list[CheckpointI
 def list_models(dataset: str | None = None, workspaces: tuple[str, ...] = ()) -> list[CheckpointInfo]:
     """The zoo's and the server's models, then those of the given session workspaces (only the session that
     owns a workspace, or opened its share link, passes its token)."""
-    infos = list(_scan()[0])
+    infos = list(scan_models()[0])
     for token in workspaces:
         infos += _scan_workspace(_stamp(checkpoints.sessions_dir() / token))
     return [c for c in infos if dataset is None or c.dataset == dataset]
@@ -112,7 +112,7 @@ def _scan_workspace(stamp: tuple[str, int]) -> list[CheckpointInfo]:
     return checkpoints.scan_checkpoints([Path(stamp[0])])[0] if stamp[1] else []
 
 
-def _readonly(array: np.ndarray) -> np.ndarray:
+def readonly(array: np.ndarray) -> np.ndarray:
     array.flags.writeable = False  # shared between sessions: any in-place edit raises instead of leaking
     return array
 
@@ -122,7 +122,7 @@ def _codes(path: str, content_hash: str, dataset: str, split: str) -> np.ndarray
     def compute():
         return {"codes": encode_all(_model_at(path), get_dataset(dataset, split).images)}
     key = diskcache.cache_key(hash=content_hash, dataset=dataset, split=split)
-    return _readonly(diskcache.cached_arrays("codes", key, compute)["codes"])
+    return readonly(diskcache.cached_arrays("codes", key, compute)["codes"])
 
 
 @st.cache_resource(show_spinner=False, max_entries=128)
@@ -130,13 +130,13 @@ def _errors(path: str, content_hash: str, dataset: str, split: str, metric: str)
     if split == "test":
         shipped = checkpoints.load_test_errors(path, content_hash, metric, len(get_dataset(dataset, split)))
         if shipped is not None:
-            return _readonly(shipped)
+            return readonly(shipped)
 
     def compute():
         test = get_dataset(dataset, split).images
         return {"errors": image_errors(test, reconstruct_all(_model_at(path), test), metric)}
     key = diskcache.cache_key(hash=content_hash, dataset=dataset, split=split, metric=metric)
-    return _readonly(diskcache.cached_arrays("errors", key, compute)["errors"])
+    return readonly(diskcache.cached_arrays("errors", key, compute)["errors"])
 
 
 def get_codes(info: CheckpointInfo, split: str = "test") -> np.ndarray:
@@ -184,6 +184,6 @@ def refresh_models() -> None:
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def _offline_status() -> dict[str, str | None]:
+def offline_status() -> dict[str, str | None]:
     """Each registered dataset: None when it loads offline, else why not (checked once a minute)."""
     return data.available_datasets()

@@ -10,11 +10,14 @@ import torch
 
 from .. import checkpoints, diskcache, projection
 from ..checkpoints import CheckpointError, CheckpointInfo
+from ..jobs import HelperProcess, Jobs, State, in_cache_dir
 from ..metrics import encode_all
-from .caches import _readonly, get_codes, get_dataset, get_map, get_model
+from .caches import get_codes, get_dataset, get_map, get_model, readonly
 from .context import Context
 
-# Slow work runs as background jobs (aeviz.background): a job makes no Streamlit calls; UMAP/t-SNE fits go on
+# Slow work runs as background jobs (aeviz.jobs): a job makes no Streamlit calls; UMAP/t-SNE fits go on
+
+# Slow work runs as background jobs (aeviz.jobs): a job makes no Streamlit calls; UMAP/t-SNE fits go on
 # to a low-priority helper process, because numba holds the GIL for up to ~100 ms at a time.
 
 MAP_SPLITS = ("test", "all")  # "all": the test images, then the train images (a test image keeps its index)
@@ -24,9 +27,7 @@ MAP_SPLITS = ("test", "all")  # "all": the test images, then the train images (a
 def background_jobs():
     """The process-wide queue for slow work (map fits, kNN runs), shared by all sessions: two threads, so a
     kNN run need not wait for a fit queued in the helper process (fits there run one at a time anyway)."""
-    from .. import background
-
-    return background.Jobs(workers=2, keep=32)
+    return Jobs(workers=2, keep=32)
 
 
 WARM_UP_DELAY_S = 20.0
@@ -38,16 +39,14 @@ def map_worker():
     so the first map a user asks for does not pay ~30 s of JIT. AEVIZ_WARM_UP=0: no warm-up, lazy start.
 
     The start waits WARM_UP_DELAY_S: on 2 cores the compiling helper slowed the server's very first page by
-    ~1.5 s. A fit asked for sooner starts the helper itself (Worker.call is lazy).
+    ~1.5 s. A fit asked for sooner starts the helper itself (HelperProcess.call is lazy).
     """
     import functools
     import threading
 
-    from .. import background
-
     if os.environ.get("AEVIZ_WARM_UP", "1") == "0":
-        return background.Worker()
-    worker = background.Worker(initializer=functools.partial(projection.warm_up_umap, background=False))
+        return HelperProcess()
+    worker = HelperProcess(initializer=functools.partial(projection.warm_up_umap, background=False))
     timer = threading.Timer(WARM_UP_DELAY_S, worker.start)
     timer.daemon = True
     timer.start()
@@ -78,12 +77,10 @@ def _map_stored(info: CheckpointInfo, method: str) -> bool:
 def find_map(info: CheckpointInfo, method: str, split: str = "test") -> projection.LatentMap | None:
     """The map if it is ready without fitting anything now (PCA/raw of the test codes, shipped, cached on
     disk, or fitted by a finished background job), else None: then call submit_map."""
-    from .. import background
-
     if split == "test" and (method in ("pca", "raw") or _map_stored(info, method)):
         return get_map(info, method)
     job = background_jobs().get(f"map|{_map_key(info, split)}|{method}")
-    return job.result if job is not None and job.state == background.DONE else None
+    return job.result if job is not None and job.state == State.DONE else None
 
 
 def map_or_job(info: CheckpointInfo, method: str, split: str = "test"):
@@ -92,7 +89,7 @@ def map_or_job(info: CheckpointInfo, method: str, split: str = "test"):
     if ready is not None:
         return ready, None
     job = background_jobs().get(f"map|{_map_key(info, split)}|{method}")
-    if job is None or job.state != "failed":  # a failed job waits for the user's "try again"
+    if job is None or job.state != State.FAILED:  # a failed job waits for the user's "try again"
         job = submit_map(info, method, split)
     return None, job
 
@@ -110,7 +107,7 @@ def _map_words(method: str, n: int) -> tuple[str, str]:
 
 
 def submit_map(info: CheckpointInfo, method: str, split: str = "test"):
-    """Queue the fit of a map (a background.Job to poll); asking again returns the same job."""
+    """Queue the fit of a map (an aeviz.jobs.QueueJob to poll); asking again returns the same job."""
     import functools
 
     test_codes = get_codes(info)
@@ -130,8 +127,6 @@ def _fit_map_job(job, *, model, test_codes, train_images, content_hash, dataset,
     """Runs on the job thread (no Streamlit): encode the train split if needed, then fit (and cache) the map."""
     import time
 
-    from .. import background
-
     codes = test_codes
     if train_images is not None:
         job.set_stage(f"encoding {len(train_images):,} training images")
@@ -147,7 +142,7 @@ def _fit_map_job(job, *, model, test_codes, train_images, content_hash, dataset,
         job.set_stage("waiting for the map helper to finish compiling UMAP (once per server start)")
         time.sleep(0.5)
     job.begin(stage)  # the compile is not part of the fit's time
-    return worker.call(background.in_cache_dir, cache_root, projection.cached_map, codes, method, key=key, seed=0)
+    return worker.call(in_cache_dir, cache_root, projection.cached_map, codes, method, key=key, seed=0)
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -156,7 +151,7 @@ def map_labels(dataset: str, split: str) -> np.ndarray:
     parts = [get_dataset(dataset, "test").labels.numpy()]
     if split == "all":
         parts.append(get_dataset(dataset, "train").labels.numpy())
-    return _readonly(np.concatenate(parts))
+    return readonly(np.concatenate(parts))
 
 
 def map_images(dataset: str, indices: np.ndarray) -> np.ndarray:
@@ -173,7 +168,7 @@ def map_images(dataset: str, indices: np.ndarray) -> np.ndarray:
 def _backdrop(tag: str, _latent_map, _model, n: int) -> np.ndarray:
     from ..views import latent_map as view
 
-    return _readonly(view.backdrop(_latent_map, _model, view.map_extent(_latent_map.points), n))
+    return readonly(view.backdrop(_latent_map, _model, view.map_extent(_latent_map.points), n))
 
 
 def map_backdrop(info: CheckpointInfo, latent_map: projection.LatentMap, split: str, n: int = 20) -> np.ndarray:
@@ -210,7 +205,7 @@ def show_job(job, *, every: float = 1.0) -> None:
 
     @st.fragment(run_every=every)
     def poll() -> None:
-        if job.done:
+        if job.ended:
             st.rerun()
         ahead = background_jobs().ahead_of(job)
         queued = f" · queued behind {ahead} other job(s)" if ahead else ""
@@ -223,7 +218,7 @@ def _left(job) -> str:
     """What the measured estimate says is left, or nothing where no such job has been timed on this server."""
     left = job.left()
     if left is None:
-        return " so far" if job.state == "running" else ""
+        return " so far" if job.state == State.RUNNING else ""
     return f", about {left:.0f} s left" if left >= 1 else f", longer than the last one ({job.expected_s:.0f} s)"
 
 
@@ -232,7 +227,7 @@ def knn_rows(ctx: Context):
     shipped run's figures (aeviz.knn.Shipped: its machine goes in the caption)."""
     import functools
 
-    from .. import background, knn
+    from .. import knn
 
     jobs, pending, computed = background_jobs(), [], {}
     ship, pixels = knn.shipped(ctx.dataset), int(np.prod(ctx.test.shape))
@@ -252,11 +247,11 @@ def knn_rows(ctx: Context):
             job = jobs.submit(f"knn|codes|{info.metadata['hash']}", functools.partial(
                 _codes_knn_job, model, info.metadata["hash"], get_dataset(ctx.dataset, "train"),
                 ctx.test), label=f"kNN-7 on the codes of {info.name}", expected_s=None, kind="knn|codes")
-            if job.state == background.DONE:
+            if job.state == State.DONE:
                 computed[info.key] = job.result
             pending.append(job)
-    pending = [j for j in [raw, pca, *pending] if j is not None and not j.done]
-    done = lambda job: job.result if job is not None and job.state == background.DONE else None  # noqa: E731
+    pending = [j for j in [raw, pca, *pending] if j is not None and not j.ended]
+    done = lambda job: job.result if job is not None and job.state == State.DONE else None  # noqa: E731
     rows = knn.build_rows(ctx.dataset, pixels, ctx.models, done(raw), computed, done(pca), ship)
     return rows, pending, ship
 

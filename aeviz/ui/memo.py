@@ -33,7 +33,7 @@ def key_of(value: Any) -> Any:
         return ("dict", tuple((key_of(k), key_of(v)) for k, v in value.items()))
     if isinstance(value, _PLAIN):
         return value
-    if dataclasses.is_dataclass(value) and not isinstance(value, type) and value.__dataclass_params__.frozen:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type) and value.__dataclass_params__.frozen:  # type: ignore[attr-defined]
         return (type(value).__qualname__, *(key_of(getattr(value, f.name)) for f in dataclasses.fields(value)))
     raise TypeError(f"per_model cannot key on a {type(value).__name__}: pass a checkpoint, an array or plain values")
 
@@ -88,5 +88,5 @@ def per_model(fn: Callable | None = None, *, spinner: str | bool = False, max_en
         key = (key_of(args), key_of(dict(sorted(kwargs.items()))))
         return cached(key, lambda: fn(*_loaded(args, models), **_loaded(kwargs, models)))
 
-    call.clear = cached.clear
+    call.clear = cached.clear  # type: ignore[attr-defined]  # a function attribute, as st.cache_* gives
     return call

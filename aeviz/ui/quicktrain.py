@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ..jobs import State
 from .caches import refresh_models
 from .training import browser_id, job_manager, session_id
 
@@ -13,8 +14,8 @@ def _key(slot: str) -> str:
 
 
 def start_training(slot: str, spec) -> None:
-    """Queue the job (an aeviz.trainjobs.JobSpec) for this session and rerun to show its progress."""
-    from ..trainjobs import JobRejected
+    """Queue the job (an aeviz.jobs.JobSpec) for this session and rerun to show its progress."""
+    from ..jobs import JobRejected
 
     try:
         job = job_manager().submit(spec, session_id(), browser_id())
@@ -30,11 +31,11 @@ def training_shown(slot: str) -> bool:
     a second without blocking the page, and the whole page reruns once it ends. A failure is reported once."""
     job_id = st.session_state.get(_key(slot))
     snap = job_manager().snapshot(job_id) if job_id else None
-    if snap is not None and snap.active:
+    if job_id and snap is not None and snap.active:
         st.fragment(run_every=0.5)(_progress)(job_id)
         return True
     st.session_state.pop(_key(slot), None)
-    if snap is not None and snap.state != "done":
+    if snap is not None and snap.state != State.DONE:
         st.error(f"Training failed: {snap.message}")
     return False
 
@@ -44,12 +45,12 @@ def _progress(job_id: str) -> None:
     snap = manager.snapshot(job_id)
     if snap is None or not snap.active:
         refresh_models()
-        if snap is not None and snap.state == "done" and snap.metrics:
+        if snap is not None and snap.state == State.DONE and snap.metrics:
             st.toast(f"Trained **{snap.spec.name}** in {snap.elapsed:.0f} s: test MSE {snap.metrics['mse']:.4f}.",
                      icon=":material/check_circle:")
         st.rerun()  # the whole page: it lists the new model now
     manager.get(job_id).touch()  # a page is watching: not abandoned
     loss = snap.steps[-1][1].get("recon") if snap.steps else None
-    text = "Starting…" if snap.state == "queued" or not snap.epoch else (
+    text = "Starting…" if snap.state == State.QUEUED or not snap.epoch else (
         f"Epoch {snap.epoch}/{snap.epochs}" + (f" · loss {loss:.4f}" if loss else ""))
     st.progress(snap.fraction, text=text)

@@ -11,7 +11,7 @@ import torch
 
 from .. import data
 from ..checkpoints import SESSION
-from .caches import _offline_status, _scan, configure_server, device_label, get_dataset, list_models
+from .caches import configure_server, device_label, get_dataset, list_models, offline_status, scan_models
 from .context import Context
 from .lecture import lecture_toggle
 from .maps import map_worker
@@ -28,7 +28,7 @@ DEFAULT_DATASETS = ("mnist", "fashion-mnist", "digits")
 
 def _dataset_choices() -> list[str]:
     """What loads offline, and the folders and uploads this session trained on (no other session's)."""
-    status = _offline_status()
+    status = offline_status()
     return [d for d in DEFAULT_DATASETS if status.get(d) is None] + own_datasets()
 
 
@@ -58,11 +58,11 @@ def sidebar() -> Context | None:
         yours = sum(m.origin == SESSION for m in models)
         st.caption(f"**{len(test):,}** test images from `{test.source}` · **{len(models)}** models"
                    + (f" ({yours} yours)" if yours else "") + f" · device: {device_label()}")
-        broken = _scan()[1]  # damaged or foreign checkpoint files are named, not silently hidden
+        broken = scan_models()[1]  # damaged or foreign checkpoint files are named, not silently hidden
         if broken:  # escaped: a file's name is anyone's text, and must not turn into a link or formatting
             st.warning("Cannot use " + "; ".join(literal(b, 300) for b in broken[:3])
                        + (f" (and {len(broken) - 3} more)" if len(broken) > 3 else ""), icon="⚠️")
-        missing = [d for d, why in _offline_status().items() if why]
+        missing = [d for d, why in offline_status().items() if why]
         if missing:
             st.caption("Not available offline: " + ", ".join(missing) + ". Point `AEVIZ_DATA_DIR` at a copy, or "
                        f"download once from a shell: `python -c \"import aeviz; aeviz.load_dataset('{missing[0]}')\"`.")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from .caches import _offline_status, refresh_models
+from .caches import offline_status, refresh_models
 from .widgets import literal
 
 _OWN_DATASETS = "aeviz_own_datasets"
@@ -47,10 +47,10 @@ def _job_finished(job) -> None:
 
 @st.cache_resource(show_spinner=False)
 def job_manager():
-    """The server's one training-job manager (aeviz.trainjobs.JobManager), shared by every session."""
-    from .. import trainjobs
+    """The server's one training-job manager (aeviz.jobs.JobManager), shared by every session."""
+    from ..jobs import JobManager
 
-    return trainjobs.JobManager(alive=_session_alive, on_finish=_job_finished)
+    return JobManager(alive=_session_alive, on_finish=_job_finished)
 
 
 @st.cache_resource(show_spinner=False)
@@ -58,7 +58,7 @@ def sweep_leftovers() -> int:
     """Once per server, at its first page run: delete temp files that killed saves left in the user folder and
     the session workspaces."""
     from ..checkpoints import sessions_dir, user_dir
-    from ..trainjobs import sweep_temp_files
+    from ..jobs import sweep_temp_files
 
     folders = [user_dir(), *(p for p in sessions_dir().glob("*") if p.is_dir() and not p.is_symlink())]
     return sum(len(sweep_temp_files(folder)) for folder in folders)
@@ -66,7 +66,7 @@ def sweep_leftovers() -> int:
 
 def train_datasets() -> list[str]:
     """Registered datasets that load on this server (offline), for the Train page."""
-    return [name for name, why in _offline_status().items() if why is None]
+    return [name for name, why in offline_status().items() if why is None]
 
 
 def own_datasets() -> list[str]:

@@ -13,8 +13,8 @@ from .. import data
 
 @st.cache_resource(show_spinner=False)
 def throughput():
-    """The server's training-speed probe (aeviz.trainsetup.Throughput), shared by every session."""
-    from ..trainsetup import Throughput
+    """The server's training-speed probe (aeviz.jobs.setup.Throughput), shared by every session."""
+    from ..jobs.setup import Throughput
 
     return Throughput()
 

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..jobs import JobSpec
 from ..metrics import image_errors, reconstruct_all
 from ..models import AutoEncoder, make_config, model_slug
 from ..pca import PCABaseline
 from ..series import Series
 from ..train import TrainConfig
-from ..trainjobs import JobSpec
 
 
 def small_model_job(dataset: str, q: int, folder) -> JobSpec:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 from apptest import run_page
-from test_trainjobs import wait_for
+from test_jobs_training import wait_for
 from trainpage import by_label, finished, in_url, job_in_url, no_jobs_left, submit  # noqa: F401 - a fixture
 
 from aeviz import ui
 from aeviz.checkpoints import sessions_dir, user_dir
+from aeviz.jobs import State
 from aeviz.ui.warm import throughput
 
 PAGE = "pages/train.py"
@@ -18,7 +19,7 @@ def test_the_page_never_waits_for_the_training_speed_probe(monkeypatch):
     """The probe runs on a thread of its own: the page says it is timing, and shows the estimate once known."""
     import threading
 
-    from aeviz import trainsetup
+    from aeviz.jobs import setup
 
     release, probed_on = threading.Event(), []
 
@@ -27,7 +28,7 @@ def test_the_page_never_waits_for_the_training_speed_probe(monkeypatch):
         release.wait(30)  # much longer than a page run may take
         return 5000.0
 
-    monkeypatch.setattr(trainsetup, "images_per_second", slow_probe)
+    monkeypatch.setattr(setup, "images_per_second", slow_probe)
     throughput.clear()  # a probe of its own, not the process's shared one
     try:
         at = run_page(PAGE, {"dataset": "digits", "train_family": "conv"})
@@ -53,7 +54,7 @@ def test_a_tiny_job_trains_and_its_model_shows_up_on_this_sessions_pages_only():
     job_id, token = job_in_url(at), in_url(at, "ws")
     assert by_label(at.button, "Cancel")  # the live panel replaced the form
     snap = wait_for(lambda: finished(job_id))
-    assert snap.state == "done" and (sessions_dir() / token / "apptest-digits.safetensors").is_file()
+    assert snap.state == State.DONE and (sessions_dir() / token / "apptest-digits.safetensors").is_file()
     assert not (user_dir() / "apptest-digits.safetensors").exists()  # not in the server's shared folder
     at.run()
     assert not at.exception and "Saved **apptest-digits**" in at.success[0].value
@@ -74,7 +75,7 @@ def test_cancel_from_the_page_saves_nothing():
     wait_for(lambda: ui.job_manager().snapshot(job_id).steps)
     by_label(at.button, "Cancel").click().run()
     snap = wait_for(lambda: finished(job_id))
-    assert snap.state == "cancelled" and not (user_dir().exists() and any(user_dir().iterdir()))
+    assert snap.state == State.CANCELLED and not (user_dir().exists() and any(user_dir().iterdir()))
     at.run()
     assert not at.exception and at.warning[0].value.startswith("Cancelled")
     assert by_label(at.button, "Start training")  # the form is back
@@ -102,7 +103,7 @@ def test_a_folder_without_images_fails_with_the_reason_on_the_page(tmp_path, mon
     at = run_page(PAGE, {"dataset": "digits", "train_data": "a folder on this server"})
     at = submit(at, folder=str(tmp_path / "empty"))
     job_id = job_in_url(at)
-    assert wait_for(lambda: finished(job_id)).state == "failed"
+    assert wait_for(lambda: finished(job_id)).state == State.FAILED
     at.run()
     assert not at.exception and "Training failed: No images found in" in at.error[0].value
     outside = submit(run_page(PAGE, {"dataset": "digits", "train_data": "a folder on this server"}), folder="/etc")
@@ -123,7 +124,7 @@ def test_a_model_of_an_image_folder_brings_its_folder_to_every_page(tmp_path, mo
     monkeypatch.setenv("AEVIZ_TRAIN_FOLDERS", str(tmp_path))
     at = run_page(PAGE, {"dataset": "digits", "train_data": "a folder on this server"})
     at = submit(at, folder=str(tmp_path), epochs=2, name="my-folder-model")
-    assert wait_for(lambda: finished(job_in_url(at))).state == "done"
+    assert wait_for(lambda: finished(job_in_url(at))).state == State.DONE
     at.query_params["dataset"] = f"folder:{tmp_path}"
     at.switch_page("pages/home.py")
     home = at.run()
@@ -170,7 +171,7 @@ def test_images_a_student_uploads_train_a_model_that_only_their_session_sees():
     assert not at.exception and "**40** images in 2 classes (digit0, digit1)" in at.caption[0].value
     assert "readme" in at.warning[0].value and "not an image" in at.warning[0].value
     at = submit(at, epochs=2, name="my-uploaded-model")
-    assert wait_for(lambda: finished(job_in_url(at))).state == "done"
+    assert wait_for(lambda: finished(job_in_url(at))).state == State.DONE
     own = [d for d in by_label(at.sidebar.selectbox, "Dataset").options if d.startswith("upload:")]
     assert len(own) == 1
     at.query_params["dataset"] = own[0]
@@ -183,7 +184,7 @@ def test_images_a_student_uploads_train_a_model_that_only_their_session_sees():
 @pytest.fixture
 def instant_probe(monkeypatch):
     """A speed probe that answers at once: a real one still timing a model when the tests end aborts Python."""
-    from aeviz import trainsetup
+    from aeviz.jobs import setup as trainsetup
 
     monkeypatch.setattr(trainsetup, "images_per_second", lambda family, config: 5000.0)
     throughput.clear()  # a probe of its own, not the process's shared one

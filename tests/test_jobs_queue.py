@@ -1,24 +1,20 @@
-"""Background jobs and the helper process: dedup, failure, progress, calls across the process boundary."""
+"""The in-process job queue (map fits, kNN runs): dedup, failure, progress, estimates."""
 
 from __future__ import annotations
 
-import functools
-import os
-import pickle
 import threading
 import time
 
 import pytest
 
-from aeviz import background
-from aeviz.background import DONE, FAILED, QUEUED, Jobs, Worker, WorkerError
+from aeviz.jobs import Jobs, State
 
 
 def wait(job, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
-    while not job.done and time.monotonic() < deadline:
+    while not job.ended and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert job.done, f"{job.label} still {job.state} after {timeout} s"
+    assert job.ended, f"{job.label} still {job.state} after {timeout} s"
 
 
 def test_a_job_runs_once_per_key_and_keeps_its_result():
@@ -27,7 +23,7 @@ def test_a_job_runs_once_per_key_and_keeps_its_result():
     again = jobs.submit("k", lambda job: calls.append(2), label="answer")
     assert again is first
     wait(first)
-    assert first.state == DONE and first.result == 42 and calls == [1]
+    assert first.state == State.DONE and first.result == 42 and calls == [1]
     assert first.progress() == 1.0 and first.elapsed() >= 0
     assert jobs.submit("k", lambda job: 0, label="answer") is first  # done jobs are not redone
 
@@ -42,7 +38,7 @@ def test_a_failed_job_reports_and_the_worker_goes_on():
     with pytest.warns(RuntimeWarning, match="no such model"):
         bad = jobs.submit("bad", broken, label="broken")
         wait(bad)
-    assert bad.state == FAILED and bad.error == "ValueError: no such model" and bad.stage == "failed"
+    assert bad.state == State.FAILED and bad.error == "ValueError: no such model" and bad.stage == "failed"
     good = jobs.submit("good", lambda job: "ok", label="fine")
     wait(good)
     assert good.result == "ok"
@@ -60,7 +56,7 @@ def test_jobs_queue_behind_a_busy_worker_and_progress_stays_below_one():
     while slow.started is None and time.monotonic() < deadline:
         time.sleep(0.01)
     time.sleep(0.2)  # four times its expected duration
-    assert waiting.state == QUEUED and jobs.ahead_of(waiting) == 1 and jobs.ahead_of(slow) == 0
+    assert waiting.state == State.QUEUED and jobs.ahead_of(waiting) == 1 and jobs.ahead_of(slow) == 0
     assert 0.9 <= slow.progress() < 1.0 and waiting.progress() == 0.0
     gate.set()
     wait(waiting)
@@ -74,49 +70,6 @@ def test_finished_jobs_are_pruned_beyond_keep():
         wait(job)
     wait(jobs.submit("j3", lambda job: 3, label="3"))
     assert jobs.get("j0") is None and jobs.get("j3") is not None
-
-
-@pytest.fixture(scope="module")
-def start_dir(tmp_path_factory):
-    return str(tmp_path_factory.mktemp("worker-cwd").resolve())
-
-
-@pytest.fixture(scope="module")
-def worker(start_dir):
-    w = Worker(initializer=functools.partial(os.chdir, start_dir))
-    yield w
-    w.stop()
-
-
-@pytest.mark.slow  # starts a Python process that imports torch
-def test_worker_runs_functions_in_another_process_after_its_initializer(worker, start_dir):
-    assert worker.call(os.getpid) != os.getpid()
-    assert worker.call(os.getcwd) == start_dir != os.getcwd()
-    assert not worker.warming
-    assert worker.call(sorted, [3, 1, 2], reverse=True) == [3, 2, 1]
-
-
-@pytest.mark.slow  # starts a Python process that imports torch
-def test_worker_sends_exceptions_back_as_text(worker):
-    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
-        worker.call(divmod, 1, 0)
-    with pytest.raises((AttributeError, TypeError, pickle.PicklingError)):
-        worker.call(lambda: 1)  # not importable by the helper: refused before anything is sent
-    assert worker.call(divmod, 7, 2) == (3, 1)  # still serving
-
-
-@pytest.mark.slow  # starts a Python process that imports torch
-def test_worker_restarts_after_its_process_dies(worker):
-    pid = worker.call(os.getpid)
-    with pytest.raises(WorkerError):
-        worker.call(os._exit, 3)
-    assert not worker.alive
-    assert worker.call(os.getpid) != pid
-
-
-@pytest.mark.slow  # starts a Python process that imports torch
-def test_in_cache_dir_points_the_helper_at_the_callers_cache(worker, tmp_path):
-    assert worker.call(background.in_cache_dir, str(tmp_path), os.getenv, "AEVIZ_CACHE_DIR") == str(tmp_path)
 
 
 def test_a_kind_of_job_is_estimated_from_the_last_one_measured_here():

@@ -5,15 +5,16 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 
-from .checkpoints import SUFFIX
-from .models import AEConfig
+from ..checkpoints import SUFFIX
+from ..models import AEConfig
 
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
-def check_name(name: str, taken: set[str] = frozenset()) -> str:
+def check_name(name: str, taken: AbstractSet[str] = frozenset()) -> str:
     """A model name that is a safe file stem and not taken yet; raises ValueError saying why not."""
     name = name.strip().removesuffix(SUFFIX)
     if not NAME_RE.fullmatch(name) or ".." in name:
@@ -57,8 +58,8 @@ def images_per_second(family: str, config: AEConfig, batch_size: int = 256, devi
     """Training throughput on a few random batches: what the time estimate before a job rests on."""
     import torch
 
-    from .models import build_model
-    from .train import pick_device
+    from ..models import build_model
+    from ..train import pick_device
 
     dev = pick_device(device)
     model = build_model(family, config).to(dev)
@@ -130,6 +131,6 @@ class Throughput:
 
 
 def _config(family: str, shape: tuple) -> AEConfig:
-    from .models import make_config
+    from ..models import make_config
 
     return make_config(family, input_shape=tuple(shape))

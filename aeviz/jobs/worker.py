@@ -160,9 +160,9 @@ class TrainProcess:
     """
 
     def __init__(self, request: dict[str, Any]) -> None:
-        root = str(Path(__file__).resolve().parent.parent)
+        root = str(Path(__file__).resolve().parents[2])
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
-        self._process = subprocess.Popen([sys.executable, "-c", "from aeviz.trainworker import _serve; _serve()"],
+        self._process = subprocess.Popen([sys.executable, "-c", "from aeviz.jobs.worker import _serve; _serve()"],
                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
         self._inbox: queue.Queue = queue.Queue()
         self._process.stdin.write(pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL))
@@ -211,7 +211,7 @@ class TrainProcess:
 
 def _serve() -> None:
     """Read one job request from stdin, train it, and write (kind, payload) pickles to stdout."""
-    from .background import _exit_with_parent
+    from .helper import exit_with_parent
 
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # stray prints from libraries must not corrupt the messages
@@ -219,7 +219,7 @@ def _serve() -> None:
         os.nice(5)  # the students' page reruns come first
     with contextlib.suppress(OSError):
         Path("/proc/self/oom_score_adj").write_text("1000")  # if memory runs out, the kernel ends this job first
-    _exit_with_parent()
+    exit_with_parent()
     request = pickle.load(sys.stdin.buffer)
     lock = threading.Lock()
 
@@ -234,7 +234,7 @@ def _serve() -> None:
     except JobTooBig as exc:
         send("refused", str(exc))
     except BaseException as exc:  # noqa: BLE001 - the parent turns it into the job's message
-        from .trainjobs import describe
+        from .base import describe
 
         send("error", describe(exc))
     replies.close()
@@ -243,7 +243,7 @@ def _serve() -> None:
 def _train(request: dict[str, Any], send) -> dict[str, Any]:
     import torch
 
-    from .train import train
+    from ..train import train
 
     torch.set_num_threads(job_threads())
     send("phase", "loading data")

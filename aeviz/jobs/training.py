@@ -1,0 +1,157 @@
+"""A training job: what to train (JobSpec), its progress as the training process reports it, and its Snapshot."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..models import AEConfig
+from ..train import Progress, TrainConfig
+from .base import Job, State, describe  # noqa: F401 - re-exported
+from .worker import Estimate
+
+MAX_POINTS = 1000  # loss-curve points kept per job; thinned beyond, so an hour-long job stays small
+RATE_WINDOW_S = 20.0  # the time left is the work left at the speed of the last this many seconds
+
+
+class JobRejected(RuntimeError):
+    """A job the manager will not take: the queue is full or its owner already has one."""
+
+
+class JobFailed(RuntimeError):
+    """A job that ended without a model: its message is what the page shows."""
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What to train: the arguments of `aeviz.train.train`, plus the checkpoint's file stem."""
+
+    family: str
+    config: AEConfig
+    dataset: str
+    train_config: TrainConfig
+    name: str
+    folder: str = ""  # where the checkpoint goes: a session's workspace, or "" for the server's shared folder
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A consistent copy of a job's state for a page to draw (no locks needed, nothing shared)."""
+
+    id: str
+    owner: str
+    spec: JobSpec
+    state: State
+    phase: str  # what a running job does: 'loading data', 'training', 'evaluating', 'saving'
+    epoch: int
+    epochs: int
+    fraction: float
+    elapsed: float
+    eta: float
+    steps: tuple[tuple[float, dict[str, float]], ...]  # (fractional epoch, running train losses)
+    tests: tuple[tuple[int, dict[str, float]], ...]  # (epoch, test losses)
+    previews: tuple[tuple[int, np.ndarray], ...]  # (epoch, (8,H,W) uint8 reconstructions of fixed test images)
+    message: str
+    path: Path | None
+    metrics: dict[str, float] | None
+    queue_position: int = 0
+    estimate: Estimate | None = None  # what the probe of a few steps predicted (memory, time)
+
+    @property
+    def active(self) -> bool:
+        return self.state.active
+
+
+@dataclass(eq=False)
+class TrainingJob(Job):
+    """One training job; the worker writes it under its lock, pages read it through `snapshot()`."""
+
+    spec: JobSpec
+    owner: str
+    kind: str = field(default="training", kw_only=True)
+    phase: str = "waiting"
+    last_seen: float = field(default_factory=time.monotonic)
+    message: str = ""
+    path: Path | None = None
+    metrics: dict[str, float] | None = None
+    latest: Progress | None = field(default=None, repr=False)
+    estimate: Estimate | None = None
+    pid: int | None = None  # of the training process while it runs
+    browser: str = ""  # the owner's browser (a reloaded page of it takes the job back), "" when unknown
+    steps: list = field(default_factory=list, repr=False)
+    tests: list = field(default_factory=list, repr=False)
+    previews: list = field(default_factory=list, repr=False)
+    pace: list = field(default_factory=list, repr=False)  # (monotonic time, fraction) of recent reports
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    stop: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    def touch(self) -> None:
+        """A page showed this job: it is not abandoned."""
+        self.last_seen = time.monotonic()
+
+    def request_stop(self, reason: str) -> None:
+        with self.lock:
+            if not self.stop.is_set() and self.active:
+                self.message = reason
+                self.stop.set()
+
+    def receive(self, kind: str, payload: Any) -> None:
+        """A message from the training process: progress, the phase it is in, or the probe's estimate."""
+        if kind == "progress":
+            self.record(payload)
+        elif kind == "estimate":
+            with self.lock:
+                self.estimate = payload
+        elif kind == "phase":
+            with self.lock:
+                self.phase = payload
+
+    def record(self, p: Progress) -> None:
+        """The trainer's callback (worker thread): keep what the page draws."""
+        with self.lock:
+            self.latest = p
+            now = time.monotonic()
+            self.pace = [(t, f) for t, f in self.pace if now - t <= RATE_WINDOW_S] + [(now, p.fraction)]
+            if p.event == "step":
+                self.steps.append((p.epoch - 1 + p.step / p.steps, dict(p.losses)))
+            elif p.event == "epoch":
+                self.steps.append((float(p.epoch), dict(p.losses)))
+                if p.test_losses is not None:
+                    self.tests.append((p.epoch, dict(p.test_losses)))
+                if p.preview is not None:  # uint8: 100 epochs of 8 MNIST previews take 600 kB
+                    self.previews.append((p.epoch, np.round(np.clip(p.preview, 0, 1) * 255).astype(np.uint8)))
+            last = p.event == "epoch" and p.epoch == p.epochs
+            self.phase = "saving" if p.event == "done" else "evaluating" if last else "training"
+            if len(self.steps) > MAX_POINTS:
+                self.steps = self.steps[::2]
+
+    def snapshot(self, queue_position: int = 0) -> Snapshot:
+        with self.lock:
+            p = self.latest
+            fraction = 1.0 if self.state == State.DONE else p.fraction if p else 0.0
+            return Snapshot(self.id, self.owner, self.spec, self.state, self.phase, p.epoch if p else 0,
+                            self.spec.train_config.epochs, fraction, self.elapsed(), self._eta(), tuple(self.steps),
+                            tuple(self.tests), tuple(self.previews), self.message, self.path, self.metrics,
+                            queue_position, self.estimate)
+
+    def _eta(self) -> float:
+        """Seconds left at the speed measured over the last RATE_WINDOW_S (the whole run's until then): a job
+        slowed down by a second one, or by a class on the server, says so within seconds; nan before any."""
+        p = self.latest
+        if p is None or p.event == "start":
+            return float("nan")
+        (t0, f0), (t1, f1) = self.pace[0], self.pace[-1]
+        if t1 - t0 < 0.5 * RATE_WINDOW_S or f1 <= f0:
+            return p.eta
+        return (1 - f1) * (t1 - t0) / (f1 - f0)  # as of the last report, like the whole run's
+
+    def set(self, state: State, **fields: Any) -> None:
+        with self.lock:
+            self.state = state
+            for name, value in fields.items():
+                setattr(self, name, value)
