@@ -165,7 +165,7 @@ class DenoisingAE(AutoEncoder):
     config: DenoisingConfig  # the family's own config class (for the type checker)
     family, label, config_class = "denoising", "Denoising", DenoisingConfig
     body_choices = ALL_BODIES
-    hyperparams = (Param("noise", "Noise", "denoising: kind:level, e.g. gaussian:0.5 or masking:0.3", kind="noise"),)
+    hyperparams = (Param("noise", "Noise", "denoising: kind:level, e.g. gaussian:0.5 or masking:0.3", kind="noise", url_key="train_noise"),)
 
     def corrupt(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         spec = parse_noise(self.config.noise)
@@ -178,7 +178,7 @@ class SparseAE(AutoEncoder):
     body_choices, suggested_bottleneck = ALL_BODIES, 64
     hyperparams = (
         Param("sparsity", "Sparsity", "sparse: l1 (ReLU code, L1 penalty; the default) or kl (sigmoid code, KL to "
-              "a target rate)", "l1", kind="choice", choices={"l1": "L1: ReLU code, penalised by its L1 norm",
+              "a target rate)", "l1", kind="choice", url_key="train_sparsity", choices={"l1": "L1: ReLU code, penalised by its L1 norm",
                                                                "kl": "KL: sigmoid code, pulled to a target rate"}),
         Param("l1", "L1 weight", "sparse: weight of the L1 penalty on the code", SPARSITY_DEFAULTS["l1"]["l1"],
               steps=(1e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2), when=("sparsity", "l1"),

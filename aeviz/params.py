@@ -33,6 +33,7 @@ class Param:
     open_low: bool = False
     choices: dict[str, str] = dataclasses.field(default_factory=dict, hash=False)  # not `field`: a field's name
     when: tuple[str, str] | None = None  # (mode field, value): offered only in that mode, refused in another
+    url_key: str = ""  # a mode's query-string key, written out: the URL fuzz test reads it from the source
     help: str | None = None  # the page's tooltip
     note: str | None = None  # a caption the page shows under the widget
     metavar: str | None = None  # the CLI's
@@ -40,12 +41,10 @@ class Param:
     def __post_init__(self) -> None:
         if self.kind not in ("number", "choice", "noise"):
             raise ValueError(f"kind must be number, choice or noise, not {self.kind!r}")
+        if (self.kind != "number") != bool(self.url_key):
+            raise ValueError(f"{self.field}: a mode picked above the form (and only one) names its url_key")
 
     @property
     def flag(self) -> str:
         return "--" + self.field.replace("_", "-")
 
-    @property
-    def url_key(self) -> str:
-        """The query-string key of a mode picked above the form."""
-        return f"train_{self.field}"

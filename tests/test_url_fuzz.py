@@ -47,7 +47,9 @@ def url_keys(path: Path) -> tuple[set[str], set[str]]:
             where = KEY_ARG[_name(node.func)]
             arg = node.args[where] if len(node.args) > where else next(k.value for k in node.keywords
                                                                         if k.arg == "key")
-            keys.add(_template(arg))
+            keys.add("" if ast.unparse(arg).endswith(".url_key") else _template(arg))  # declared with url_key=
+        elif isinstance(node, ast.keyword) and node.arg == "url_key":  # a family's mode (aeviz.params.Param)
+            keys.add(_template(node.value))
         elif isinstance(node, ast.Call) and any(k.arg == "bind" for k in node.keywords):  # st.tabs and the like
             keys.add(_template(next(k.value for k in node.keywords if k.arg == "key")))
         elif isinstance(node, ast.Call) and _name(node.func) == "image_picker" and len(node.args) > 1:
@@ -64,7 +66,7 @@ def url_keys(path: Path) -> tuple[set[str], set[str]]:
 def shared_keys() -> tuple[frozenset[str], frozenset[str]]:
     """(keys every page reads through the sidebar, the picker's key suffixes like '_mode')."""
     ui_files = [p for p in sorted((REPO / "aeviz" / "ui").glob("*.py")) if p.name != "widgets.py"]  # the helpers
-    keys = set().union(*(url_keys(p)[0] for p in ui_files))
+    keys = set().union(*(url_keys(p)[0] for p in [*ui_files, REPO / "aeviz" / "models.py"])) - {""}
     suffixes = {k.removeprefix("{key}") for k in keys if k.startswith("{key}")}
     plain = {k for k in keys if "{" not in k}
     assert keys == plain | {"{key}" + s for s in suffixes}, keys  # a new kind of template needs a rule here
