@@ -20,7 +20,12 @@ PAGES = [
 
 st.set_page_config(page_title="aeviz: what autoencoders learn", page_icon=":material/hub:", layout="wide")
 here = Path(__file__).parent
-navigation = st.navigation([st.Page(here / path, title=title, icon=icon, default=(i == 0))
-                            for i, (path, title, icon) in enumerate(PAGES) if (here / path).exists()])
+navigation = st.navigation(
+    [
+        st.Page(here / path, title=title, icon=icon, default=(i == 0))
+        for i, (path, title, icon) in enumerate(PAGES)
+        if (here / path).exists()
+    ]
+)
 ui.sidebar()
 navigation.run()

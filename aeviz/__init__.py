@@ -12,7 +12,19 @@ from .train import TrainConfig, TrainingCancelled, train  # noqa: E402
 load_model = load_checkpoint
 
 __all__ = [
-    "DATASETS", "MODELS", "CheckpointError", "Dataset", "DatasetUnavailable", "TrainConfig",
-    "TrainingCancelled", "build_model", "list_checkpoints", "load_checkpoint", "load_dataset",
-    "load_model", "make_config", "save_checkpoint", "train",
+    "DATASETS",
+    "MODELS",
+    "CheckpointError",
+    "Dataset",
+    "DatasetUnavailable",
+    "TrainConfig",
+    "TrainingCancelled",
+    "build_model",
+    "list_checkpoints",
+    "load_checkpoint",
+    "load_dataset",
+    "load_model",
+    "make_config",
+    "save_checkpoint",
+    "train",
 ]

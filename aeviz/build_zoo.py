@@ -54,8 +54,13 @@ def _mnist_like(dataset: str) -> list[ZooEntry]:
 
 def _digits() -> list[ZooEntry]:
     # 1,437 training images: batch 64 gives 23 steps an epoch, enough for the linear AE to reach PCA
-    e = lambda family, epochs=200, **fields: ZooEntry("digits", family, {"input_shape": (1, 8, 8), **fields},  # noqa: E731
-                                                      epochs, 64)
+    e = lambda family, epochs=200, **fields: ZooEntry(
+        "digits",
+        family,
+        {"input_shape": (1, 8, 8), **fields},  # noqa: E731
+        epochs,
+        64,
+    )
     return [
         *(e("dense", bottleneck=q) for q in (2, 4, 8, 16)),
         *(e("conv", bottleneck=q, channels=(16, 32)) for q in (2, 8, 16)),
@@ -71,8 +76,11 @@ def _digits() -> list[ZooEntry]:
     ]
 
 
-ZOO: dict[str, list[ZooEntry]] = {"digits": _digits(), "mnist": _mnist_like("mnist"),
-                                  "fashion-mnist": _mnist_like("fashion-mnist")}
+ZOO: dict[str, list[ZooEntry]] = {
+    "digits": _digits(),
+    "mnist": _mnist_like("mnist"),
+    "fashion-mnist": _mnist_like("fashion-mnist"),
+}
 
 
 def build(datasets: list[str], out_dir: Path | None = None, force: bool = False, device: str = "auto") -> None:
@@ -88,8 +96,10 @@ def build(datasets: list[str], out_dir: Path | None = None, force: bool = False,
             recipe = TrainConfig(epochs=entry.epochs, batch_size=entry.batch_size, device=device)
             result = train(entry.family, config, dataset, recipe, out_dir=out_dir, name=entry.name)
             m = result.metadata["metrics"]
-            print(f"{entry.name}: mse {m['mse']:.5f} knn7 {m['knn7']:.4f} "
-                  f"({time.perf_counter() - start:.0f} s)", flush=True)
+            print(
+                f"{entry.name}: mse {m['mse']:.5f} knn7 {m['knn7']:.4f} ({time.perf_counter() - start:.0f} s)",
+                flush=True,
+            )
 
 
 MAP_METHODS = ("pca", "umap")
@@ -149,8 +159,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path)
     parser.add_argument("--force", action="store_true")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--maps", action="store_true",
-                        help="only fit the shipped 2-D maps of the test codes and the PCA baselines")
+    parser.add_argument(
+        "--maps", action="store_true", help="only fit the shipped 2-D maps of the test codes and the PCA baselines"
+    )
     args = parser.parse_args(argv)
     if not args.maps:
         build(args.dataset, args.out, args.force, args.device)

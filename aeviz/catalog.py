@@ -18,20 +18,33 @@ def default_model(infos: Sequence[CheckpointInfo]) -> CheckpointInfo:
     return min(running, key=lambda m: m.origin != ZOO) if running else infos[0]
 
 
-def plain_twin(info: CheckpointInfo, infos: Sequence[CheckpointInfo], *,
-               same_size: bool = True) -> CheckpointInfo | None:
+def plain_twin(
+    info: CheckpointInfo, infos: Sequence[CheckpointInfo], *, same_size: bool = True
+) -> CheckpointInfo | None:
     """The plain autoencoder most like `info`: same dataset and architecture, the same code size (or, with
     same_size=False, the nearest one), then the same loss and layers. None when there is none."""
     config = info.config
-    candidates = [c for c in infos if c.family in PLAIN_FAMILIES and c.dataset == info.dataset
-                  and c.arch == info.arch and (c.bottleneck == info.bottleneck or not same_size)]
+    candidates = [
+        c
+        for c in infos
+        if c.family in PLAIN_FAMILIES
+        and c.dataset == info.dataset
+        and c.arch == info.arch
+        and (c.bottleneck == info.bottleneck or not same_size)
+    ]
 
     def distance(c: CheckpointInfo) -> tuple:
         other = c.config
         hidden, mine = list(other.get("hidden", [])), list(config.get("hidden", []))
-        return (abs(np.log2(c.bottleneck / info.bottleneck)), other.get("loss") != config.get("loss"),
-                abs(len(hidden) - len(mine)), hidden != mine, other.get("channels") != config.get("channels"),
-                -c.bottleneck, c.name)
+        return (
+            abs(np.log2(c.bottleneck / info.bottleneck)),
+            other.get("loss") != config.get("loss"),
+            abs(len(hidden) - len(mine)),
+            hidden != mine,
+            other.get("channels") != config.get("channels"),
+            -c.bottleneck,
+            c.name,
+        )
 
     return min(candidates, key=distance, default=None)
 
@@ -42,8 +55,10 @@ def denoisers(infos: Sequence[CheckpointInfo]) -> dict[str, list[CheckpointInfo]
     for info in infos:
         if info.family == "denoising":
             found.setdefault(info.arch, []).append(info)
-    return {arch: sorted(group, key=lambda c: (abs(np.log2(c.bottleneck / 32)), c.name))
-            for arch, group in sorted(found.items(), key=lambda kv: kv[0] != "dense")}
+    return {
+        arch: sorted(group, key=lambda c: (abs(np.log2(c.bottleneck / 32)), c.name))
+        for arch, group in sorted(found.items(), key=lambda kv: kv[0] != "dense")
+    }
 
 
 def trained_noise(info: CheckpointInfo) -> tuple[str, float] | None:

@@ -58,8 +58,11 @@ def save_test_errors(checkpoint: str | Path, content: str, errors: dict[str, np.
     """Ship per-image test errors beside a zoo checkpoint, so a cold server ranks images at once."""
     from .diskcache import save_arrays
 
-    save_arrays(shipped_path(checkpoint, "errors"), content_hash=np.array(content),
-                **{m: np.asarray(e, np.float32) for m, e in errors.items()})
+    save_arrays(
+        shipped_path(checkpoint, "errors"),
+        content_hash=np.array(content),
+        **{m: np.asarray(e, np.float32) for m, e in errors.items()},
+    )
 
 
 def load_test_errors(checkpoint: str | Path, content: str, metric: str, n: int) -> np.ndarray | None:
@@ -87,16 +90,23 @@ def versions() -> dict[str, str]:
 
     from . import __version__
 
-    return {"aeviz": __version__, "torch": torch.__version__, "numpy": numpy.__version__,
-            "python": platform.python_version()}
+    return {
+        "aeviz": __version__,
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "python": platform.python_version(),
+    }
 
 
 def machine(**extra) -> dict:
     """What a timing was measured on: CPU model, logical CPUs this process may use, torch's threads."""
     cpu = platform.processor() or platform.machine()
     try:
-        names = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                 if line.startswith("model name")]
+        names = [
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ]
         cpu = names[0] if names else cpu
     except OSError:  # not Linux: platform's (vaguer) name
         pass

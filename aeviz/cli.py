@@ -46,8 +46,12 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _train_parser(sub) -> None:
-    p = sub.add_parser("train", help="train one model per bottleneck size and save checkpoints",
-                       epilog=TRAIN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "train",
+        help="train one model per bottleneck size and save checkpoints",
+        epilog=TRAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     width = ta.bounded_int(1, ta.MAX_WIDTH)
     p.add_argument("--dataset", default="mnist", type=ta.dataset_name, help=f"{', '.join(DATASETS)} or folder:PATH")
     p.add_argument("--family", default="dense", choices=sorted(MODELS))
@@ -101,8 +105,14 @@ def cmd_train(args) -> int:
         jobs = ta.plan_training(args)
     except ta.UsageError as exc:
         return _fail("train", str(exc), 2)
-    config_base = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                              device=args.device, subset=args.subset)
+    config_base = TrainConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        device=args.device,
+        subset=args.subset,
+    )
     for job in filter(lambda j: j.note, jobs):
         print(job.note)
     for job in jobs:
@@ -113,8 +123,10 @@ def cmd_train(args) -> int:
             bar.close()
         path = _save(job.path, result, overwrite=args.overwrite)
         m = result.metadata["metrics"]
-        print(f"saved {path}  test mse {m['mse']:.5f}  psnr {m['psnr']:.2f} dB  "
-              f"kNN-7 {100 * m['knn7']:.1f} %  ({result.metadata['train_seconds']} s on {result.metadata['device']})")
+        print(
+            f"saved {path}  test mse {m['mse']:.5f}  psnr {m['psnr']:.2f} dB  "
+            f"kNN-7 {100 * m['knn7']:.1f} %  ({result.metadata['train_seconds']} s on {result.metadata['device']})"
+        )
     return 0
 
 
@@ -130,15 +142,25 @@ def _save(path: Path, result, *, overwrite: bool) -> Path:
 
 def zoo_table(markdown: bool = False) -> str:
     infos, errors = scan_checkpoints()
-    head = ["name", "family", "q", "loss", "test MSE", "test BCE", "PSNR dB", "kNN-7 %", "epochs", "train s",
-            "device"]
+    head = ["name", "family", "q", "loss", "test MSE", "test BCE", "PSNR dB", "kNN-7 %", "epochs", "train s", "device"]
     rows = []
     for c in infos:
         m, cfg = c.metrics, c.metadata["config"]
-        rows.append([c.name, c.family, str(c.bottleneck), cfg.get("loss", ""), f"{m.get('mse', float('nan')):.5f}",
-                     f"{m.get('bce', float('nan')):.4f}", f"{m.get('psnr', float('nan')):.2f}",
-                     f"{100 * m.get('knn7', float('nan')):.1f}", str(c.metadata.get("training", {}).get("epochs", "")),
-                     str(c.metadata.get("train_seconds", "")), c.metadata.get("device", "")])
+        rows.append(
+            [
+                c.name,
+                c.family,
+                str(c.bottleneck),
+                cfg.get("loss", ""),
+                f"{m.get('mse', float('nan')):.5f}",
+                f"{m.get('bce', float('nan')):.4f}",
+                f"{m.get('psnr', float('nan')):.2f}",
+                f"{100 * m.get('knn7', float('nan')):.1f}",
+                str(c.metadata.get("training", {}).get("epochs", "")),
+                str(c.metadata.get("train_seconds", "")),
+                c.metadata.get("device", ""),
+            ]
+        )
     if markdown:
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         lines += ["| " + " | ".join(r) + " |" for r in rows]
@@ -157,13 +179,17 @@ def card_notes() -> str:
     floors = [f"{ds} {r['bce_floor']:.3f}" for ds, r in results.get("datasets", {}).items() if "bce_floor" in r]
     lines = []
     if floors:
-        lines.append("- BCE floor (the mean binary entropy of the test pixels: the least test BCE any reconstruction "
-                     "can reach, since grey pixels cost their entropy even when reproduced exactly): "
-                     f"{', '.join(floors)}.")
+        lines.append(
+            "- BCE floor (the mean binary entropy of the test pixels: the least test BCE any reconstruction "
+            "can reach, since grey pixels cost their entropy even when reproduced exactly): "
+            f"{', '.join(floors)}."
+        )
     for name, d in results.get("denoisers", {}).items():
-        lines.append(f"- {name}: on test images with its training noise ({d['noise']}, seed 0) its output scores "
-                     f"{d['psnr']:.2f} dB mean PSNR against the clean images (the noisy input "
-                     f"{d['psnr_input']:.2f} dB); the table's MSE/BCE/PSNR are of clean input.")
+        lines.append(
+            f"- {name}: on test images with its training noise ({d['noise']}, seed 0) its output scores "
+            f"{d['psnr']:.2f} dB mean PSNR against the clean images (the noisy input "
+            f"{d['psnr_input']:.2f} dB); the table's MSE/BCE/PSNR are of clean input."
+        )
     return ("\n## Notes\n\n" + "\n".join(lines) + "\n") if lines else ""
 
 

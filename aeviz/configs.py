@@ -26,8 +26,12 @@ class AEConfig:
     code_activation: str = "linear"
 
     def __post_init__(self) -> None:
-        for field, allowed in (("loss", ("bce", "mse")), ("output", ("sigmoid", "linear")),
-                               ("arch", ("dense", "conv")), ("code_activation", CODE_ACTIVATION_NAMES)):
+        for field, allowed in (
+            ("loss", ("bce", "mse")),
+            ("output", ("sigmoid", "linear")),
+            ("arch", ("dense", "conv")),
+            ("code_activation", CODE_ACTIVATION_NAMES),
+        ):
             if getattr(self, field) not in allowed:
                 raise ValueError(f"{field} must be one of {allowed}, not {getattr(self, field)!r}")
         if self.bottleneck < 1:
@@ -108,8 +112,7 @@ class SparseConfig(AEConfig):
         super().__post_init__()
         for name in ("l1", "kl_target", "kl_weight"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-                    or value < 0:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
                 raise ValueError(f"{name} must be a finite number >= 0, not {value!r}")
         if self.sparsity == "l1" and self.kl_weight > 0:
             raise ValueError("kl_weight > 0 needs sparsity='kl': a ReLU code has no rate for KL to aim at")

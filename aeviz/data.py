@@ -16,8 +16,18 @@ import torch
 from .diskcache import cache_dir, load_arrays, save_arrays
 
 MNIST_CLASSES = tuple(str(d) for d in range(10))
-FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+FASHION_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 IDX_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
@@ -72,6 +82,7 @@ def download_dir() -> Path:
 
 # --- IDX parsing -----------------------------------------------------------------------------------------
 
+
 def read_idx(path: Path) -> np.ndarray:
     """Parse an IDX file (gzipped or raw) into a uint8 array."""
     opener = gzip.open if path.suffix == ".gz" else open
@@ -80,7 +91,7 @@ def read_idx(path: Path) -> np.ndarray:
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
         raise ValueError(f"{path} is not an unsigned-byte IDX file")
     ndim = raw[3]
-    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    dims = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
     body = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
     if body.size != int(np.prod(dims)):
         raise ValueError(f"{path} is truncated: expected {int(np.prod(dims))} values, found {body.size}")
@@ -108,8 +119,9 @@ def _read_split(folder: Path, split: str) -> tuple[np.ndarray, np.ndarray] | Non
     try:
         return read_idx(files[0]), read_idx(files[1])
     except (ValueError, OSError, EOFError) as exc:  # truncated, not IDX, a broken gzip stream
-        raise DatasetUnavailable(f"The {split} files in {folder} are damaged ({exc}); replace them or point "
-                                 "AEVIZ_DATA_DIR elsewhere.") from None
+        raise DatasetUnavailable(
+            f"The {split} files in {folder} are damaged ({exc}); replace them or point AEVIZ_DATA_DIR elsewhere."
+        ) from None
 
 
 def _torchvision_download(tv_name: str) -> Path:
@@ -151,6 +163,7 @@ def _mnist_like(tv_name: str, extra_dirs: tuple[Path, ...] = ()) -> Callable:
         if found is None:  # the download ended without this split's files
             raise DatasetUnavailable(_unavailable_message(tv_name, FileNotFoundError(folder)))
         return found[0], found[1], f"{folder} (downloaded)"
+
     return load
 
 
@@ -158,12 +171,11 @@ def _unavailable_message(tv_name: str, exc: Exception | None) -> str:
     """Every way to make the set available; `exc` is why a download failed (None: none was tried)."""
     debian = " or install Debian's package `dataset-fashion-mnist`" if tv_name == "FashionMNIST" else ""
     name = "mnist" if tv_name == "MNIST" else "fashion-mnist"
-    tried = (f"could not be downloaded ({type(exc).__name__})" if exc is not None
-             else "the app does not download it")
+    tried = f"could not be downloaded ({type(exc).__name__})" if exc is not None else "the app does not download it"
     return (
         f"{tv_name} is not available offline and {tried}. "
         f"Either set AEVIZ_DATA_DIR to a folder holding {tv_name}/raw/*-ubyte[.gz] (torchvision's layout)"
-        f"{debian}, or download it once with the internet on: `python -c \"import aeviz; "
+        f'{debian}, or download it once with the internet on: `python -c "import aeviz; '
         f"aeviz.load_dataset('{name}')\"` puts it into {download_dir()}. "
         "The scikit-learn 'digits' dataset always works offline."
     )
@@ -181,10 +193,14 @@ def _digits(split: str) -> tuple[np.ndarray, np.ndarray, str]:
 
 
 DATASETS: dict[str, DatasetInfo] = {
-    "mnist": DatasetInfo("mnist", "MNIST handwritten digits", (1, 28, 28), MNIST_CLASSES,
-                         _mnist_like("MNIST")),
-    "fashion-mnist": DatasetInfo("fashion-mnist", "Fashion-MNIST clothing", (1, 28, 28), FASHION_CLASSES,
-                                 _mnist_like("FashionMNIST", (DEBIAN_FASHION_DIR,))),
+    "mnist": DatasetInfo("mnist", "MNIST handwritten digits", (1, 28, 28), MNIST_CLASSES, _mnist_like("MNIST")),
+    "fashion-mnist": DatasetInfo(
+        "fashion-mnist",
+        "Fashion-MNIST clothing",
+        (1, 28, 28),
+        FASHION_CLASSES,
+        _mnist_like("FashionMNIST", (DEBIAN_FASHION_DIR,)),
+    ),
     "digits": DatasetInfo("digits", "scikit-learn 8x8 digits (offline)", (1, 8, 8), MNIST_CLASSES, _digits),
 }
 

@@ -104,9 +104,7 @@ def _check_component(name: str, what: str) -> None:
         raise ValueError(f"cached_arrays: {what} {name!r} is not a plain file name")
 
 
-def cached_arrays(
-    namespace: str, key: str, compute: Callable[[], dict[str, np.ndarray]]
-) -> dict[str, np.ndarray]:
+def cached_arrays(namespace: str, key: str, compute: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     """Load `cache_dir()/namespace/key.npz`, or call `compute()` once, store its arrays and return them.
 
     Threads asking for the same key wait for one computation. Separate processes may both compute a

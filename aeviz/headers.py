@@ -25,8 +25,16 @@ MAX_LAYERS = 16  # hidden widths or conv channels in a config: the zoo has at mo
 MAX_TEXT = 4096  # characters in a text field (a folder dataset's path included)
 
 _TEXT_FIELDS = ("name", "slug", "series", "dataset", "device", "created")
-_TYPED_FIELDS = {"training": dict, "versions": dict, "metrics": dict, "history": list, "classes": list,
-                 "input_shape": list, "train_images": int, "train_seconds": float}
+_TYPED_FIELDS = {
+    "training": dict,
+    "versions": dict,
+    "metrics": dict,
+    "history": list,
+    "classes": list,
+    "input_shape": list,
+    "train_images": int,
+    "train_seconds": float,
+}
 _KIND_NAMES = {dict: "an object", list: "a list", int: "a whole number", float: "a number", str: "text"}
 
 
@@ -49,8 +57,10 @@ def read_header(path: str | Path) -> tuple[dict[str, Any], dict[str, tuple[int, 
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"{path.name}: not a readable safetensors file ({_short(exc)})") from None
     if parameter_count(shapes) > MAX_PARAMETERS:
-        raise CheckpointError(f"{path.name}: its weights hold {parameter_count(shapes):,} parameters, over the "
-                              f"limit of {MAX_PARAMETERS:,}")
+        raise CheckpointError(
+            f"{path.name}: its weights hold {parameter_count(shapes):,} parameters, over the "
+            f"limit of {MAX_PARAMETERS:,}"
+        )
     meta = _parse_metadata(path.name, header)
     check_metadata(path.name, meta)
     return meta, shapes
@@ -66,8 +76,9 @@ def _check_header_length(path: Path) -> None:
     if length > path.stat().st_size - 8:  # a text or other file read as a length: not a safetensors file at all
         raise CheckpointError(f"{path.name}: not a readable safetensors file (its first bytes are no header length)")
     if length > MAX_HEADER_BYTES:
-        raise CheckpointError(f"{path.name}: its header claims {length:,} bytes, over the limit of "
-                              f"{MAX_HEADER_BYTES:,}")
+        raise CheckpointError(
+            f"{path.name}: its header claims {length:,} bytes, over the limit of {MAX_HEADER_BYTES:,}"
+        )
 
 
 def _parse_metadata(name: str, header: dict[str, str]) -> Any:
@@ -93,10 +104,16 @@ def check_metadata(name: str, meta: Any) -> None:
 
 
 def _field_problems(meta: dict[str, Any]) -> list[str]:
-    problems = [f"{key} must be text of at most {MAX_TEXT:,} characters" for key in _TEXT_FIELDS
-                if key in meta and not (isinstance(meta[key], str) and len(meta[key]) <= MAX_TEXT)]
-    problems += [f"{key} must be {_KIND_NAMES[kind]}, not {_kind_name(meta[key])}"
-                 for key, kind in _TYPED_FIELDS.items() if key in meta and not _is(meta[key], kind)]
+    problems = [
+        f"{key} must be text of at most {MAX_TEXT:,} characters"
+        for key in _TEXT_FIELDS
+        if key in meta and not (isinstance(meta[key], str) and len(meta[key]) <= MAX_TEXT)
+    ]
+    problems += [
+        f"{key} must be {_KIND_NAMES[kind]}, not {_kind_name(meta[key])}"
+        for key, kind in _TYPED_FIELDS.items()
+        if key in meta and not _is(meta[key], kind)
+    ]
     if not (isinstance(meta.get("hash"), str) and re.fullmatch("[0-9a-f]{64}", meta["hash"])):
         problems.append("hash must be 64 hexadecimal digits")
     if _is(meta.get("metrics"), dict) and not all(_is(v, float) for v in meta["metrics"].values()):
@@ -113,8 +130,12 @@ def _shape_problems(meta: dict[str, Any]) -> list[str]:
     from .data import DATASETS
 
     dataset, config = meta.get("dataset"), meta.get("config")
-    if not isinstance(dataset, str) or dataset not in DATASETS or not isinstance(config, dict) \
-            or "input_shape" not in config:
+    if (
+        not isinstance(dataset, str)
+        or dataset not in DATASETS
+        or not isinstance(config, dict)
+        or "input_shape" not in config
+    ):
         return []
     claimed, expected = config["input_shape"], list(DATASETS[dataset].shape)
     return [] if claimed == expected else [f"its input {claimed} is not {dataset}'s image shape {expected}"]
@@ -130,8 +151,11 @@ def _config_problems(family: str, config: Any) -> list[str]:
         built = MODELS[family].config_class.from_dict(config)
     except (TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
         return [f"config: {_short(exc)}"]
-    return [f"config {field.name} must be {_expected(field)}, not {_short(getattr(built, field.name))}"
-            for field in dataclasses.fields(built) if not _field_ok(field, getattr(built, field.name))]
+    return [
+        f"config {field.name} must be {_expected(field)}, not {_short(getattr(built, field.name))}"
+        for field in dataclasses.fields(built)
+        if not _field_ok(field, getattr(built, field.name))
+    ]
 
 
 def _field_ok(field: dataclasses.Field, value: Any) -> bool:
@@ -150,16 +174,22 @@ def _field_ok(field: dataclasses.Field, value: Any) -> bool:
 
 def _expected(field: dataclasses.Field) -> str:
     if isinstance(field.default, tuple):
-        return "three positive whole numbers" if field.name == "input_shape" else \
-            f"a list of at most {MAX_LAYERS} positive whole numbers"
+        return (
+            "three positive whole numbers"
+            if field.name == "input_shape"
+            else f"a list of at most {MAX_LAYERS} positive whole numbers"
+        )
     if type(field.default) is int:
         return f"a whole number from 1 to {MAX_PARAMETERS:,}"
     return _KIND_NAMES.get(type(field.default), "true/false")
 
 
 def _sizes_ok(values: Any, exactly: int | None = None) -> bool:
-    return (isinstance(values, (list, tuple)) and (exactly is None or len(values) == exactly)
-            and all(_is(v, int) and 1 <= v <= MAX_PARAMETERS for v in values))
+    return (
+        isinstance(values, (list, tuple))
+        and (exactly is None or len(values) == exactly)
+        and all(_is(v, int) and 1 <= v <= MAX_PARAMETERS for v in values)
+    )
 
 
 def check_fits(name: str, meta: dict[str, Any], shapes: dict[str, tuple[int, ...]]) -> None:
@@ -172,12 +202,16 @@ def check_fits(name: str, meta: dict[str, Any], shapes: dict[str, tuple[int, ...
         raise CheckpointError(f"{name}: its config builds no model ({_short(exc)})") from None
     expected = {key: tuple(value.shape) for key, value in model.state_dict().items()}
     if parameter_count(expected) > MAX_PARAMETERS:
-        raise CheckpointError(f"{name}: its config claims a model of {parameter_count(expected):,} parameters, "
-                              f"over the limit of {MAX_PARAMETERS:,}")
+        raise CheckpointError(
+            f"{name}: its config claims a model of {parameter_count(expected):,} parameters, "
+            f"over the limit of {MAX_PARAMETERS:,}"
+        )
     if expected != shapes:
         key = next(k for k in sorted(set(expected) | set(shapes)) if expected.get(k) != shapes.get(k))
-        raise CheckpointError(f"{name}: weights do not fit the recorded config ({key}: the config needs shape "
-                              f"{expected.get(key, 'none')}, the file holds {shapes.get(key, 'none')})")
+        raise CheckpointError(
+            f"{name}: weights do not fit the recorded config ({key}: the config needs shape "
+            f"{expected.get(key, 'none')}, the file holds {shapes.get(key, 'none')})"
+        )
     mismatch = _shape_problems(meta)
     if mismatch:
         raise CheckpointError(f"{name}: {mismatch[0]}, so it cannot run on its own dataset")

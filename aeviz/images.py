@@ -20,12 +20,18 @@ WORK_SIDE = 512
 _PLEASE = "please upload PNG, JPEG, WebP, GIF, BMP or TIFF."
 _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1"}
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff")
-_DAMAGED = ("This image file is damaged or incomplete (it may have been cut off while downloading or "
-            "copying); please re-save or re-export it and upload it again.")
-_UNEXPECTED = ("Something went wrong while reading this image; it may be damaged or use an unusual variant "
-               "of its format. Please re-save it as PNG or JPEG and try again.")
-_BLANK = ("No ink found: the image is blank (one flat colour, or marks too faint to see). Please upload or "
-          "draw a digit: dark strokes on a light background, or light strokes on a dark one.")
+_DAMAGED = (
+    "This image file is damaged or incomplete (it may have been cut off while downloading or "
+    "copying); please re-save or re-export it and upload it again."
+)
+_UNEXPECTED = (
+    "Something went wrong while reading this image; it may be damaged or use an unusual variant "
+    "of its format. Please re-save it as PNG or JPEG and try again."
+)
+_BLANK = (
+    "No ink found: the image is blank (one flat colour, or marks too faint to see). Please upload or "
+    "draw a digit: dark strokes on a light background, or light strokes on a dark one."
+)
 # Ink must stand this far (as a fraction of black-to-white) above the paper and its noise to count.
 _MIN_CONTRAST = 0.1
 # Beyond these the picture is unlike a digit on plain paper: MNIST's test digits cover 16 % of the frame (at
@@ -60,13 +66,15 @@ def _sniff(data: bytes) -> str | None:
     if head.startswith(b"<svg") or (head.startswith((b"<?xml", b"<!doctype svg")) and b"<svg" in head):
         return f"This file is an SVG (vector drawing); {_PLEASE}"
     if data[4:8] == b"ftyp":
-        brands = {data[i:i + 4] for i in range(8, min(len(data), 64) - 3, 4)}
+        brands = {data[i : i + 4] for i in range(8, min(len(data), 64) - 3, 4)}
         if brands & {b"avif", b"avis"}:
             return f"This file is an AVIF image, which can't be read here; convert it, or {_PLEASE}"
         if brands & _HEIF_BRANDS:
-            return ("This file is a HEIC/HEIF photo (the iPhone default), which can't be read here; convert "
-                    "it to JPEG or PNG (on iPhone: Settings > Camera > Formats > Most Compatible) and upload "
-                    "it again.")
+            return (
+                "This file is a HEIC/HEIF photo (the iPhone default), which can't be read here; convert "
+                "it to JPEG or PNG (on iPhone: Settings > Camera > Formats > Most Compatible) and upload "
+                "it again."
+            )
         return f"This file is a video or other media file, not a still image; {_PLEASE}"
     return None
 
@@ -76,8 +84,11 @@ def _not_an_image(data: bytes, name: str) -> str:
     text = data[:2048].decode("utf-8", errors="replace")  # UTF-8, so accented or non-Latin text counts
     printable = sum(c.isprintable() or c in "\t\r\n" for c in text)
     if "\0" not in text and text.count("\ufffd") <= 1 and printable >= 0.95 * len(text):
-        renamed = f" (even though its name ends in {name[name.rfind('.'):]})" if name.lower().endswith(
-            _IMAGE_SUFFIXES) else ""
+        renamed = (
+            f" (even though its name ends in {name[name.rfind('.') :]})"
+            if name.lower().endswith(_IMAGE_SUFFIXES)
+            else ""
+        )
         return f"This file contains text, not image data{renamed}; {_PLEASE}"
     return f"This file isn't an image that can be read here; {_PLEASE}"
 
@@ -85,11 +96,15 @@ def _not_an_image(data: bytes, name: str) -> str:
 def _check_size(img: Image.Image) -> None:
     w, h = img.size
     if w * h > MAX_PIXELS:
-        raise ImageError(f"This image is {w} x {h} pixels ({w * h / 1e6:.0f} megapixels), more than the "
-                         f"{MAX_PIXELS / 1e6:.0f}-megapixel limit; please scale it down and upload it again.")
+        raise ImageError(
+            f"This image is {w} x {h} pixels ({w * h / 1e6:.0f} megapixels), more than the "
+            f"{MAX_PIXELS / 1e6:.0f}-megapixel limit; please scale it down and upload it again."
+        )
     if min(w, h) < MIN_SIDE:
-        raise ImageError(f"This image is only {w} x {h} pixels; it must be at least {MIN_SIDE} pixels on "
-                         "each side. Please upload a larger picture of the digit.")
+        raise ImageError(
+            f"This image is only {w} x {h} pixels; it must be at least {MIN_SIDE} pixels on "
+            "each side. Please upload a larger picture of the digit."
+        )
 
 
 def _decode(data: bytes, name: str) -> Image.Image:
@@ -108,8 +123,10 @@ def _decode(data: bytes, name: str) -> Image.Image:
     except UnidentifiedImageError:
         raise ImageError(_not_an_image(data, name)) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError(f"This image's dimensions are far beyond the {MAX_PIXELS / 1e6:.0f}-megapixel "
-                         "limit; please scale it down and upload it again.") from None
+        raise ImageError(
+            f"This image's dimensions are far beyond the {MAX_PIXELS / 1e6:.0f}-megapixel "
+            "limit; please scale it down and upload it again."
+        ) from None
     except (OSError, SyntaxError, EOFError, ValueError):  # Pillow's ways of saying "truncated or corrupt"
         raise ImageError(_DAMAGED) from None
 
@@ -119,8 +136,10 @@ def open_image(data: bytes, name: str = "") -> Image.Image:
     if not data:
         raise ImageError(f"This file is empty (0 bytes); {_PLEASE}")
     if len(data) > MAX_UPLOAD_BYTES:
-        raise ImageError(f"This file is {len(data) / 2**20:.1f} MB; the limit is {MAX_UPLOAD_BYTES // 2**20} "
-                         "MB. Please upload a smaller image (a digit needs only a few hundred pixels).")
+        raise ImageError(
+            f"This file is {len(data) / 2**20:.1f} MB; the limit is {MAX_UPLOAD_BYTES // 2**20} "
+            "MB. Please upload a smaller image (a digit needs only a few hundred pixels)."
+        )
     sniffed = _sniff(bytes(data))
     if sniffed:
         raise ImageError(sniffed)
@@ -197,15 +216,22 @@ def _unlike_a_digit(ink: np.ndarray, sigma: float) -> tuple[str, ...]:
     mask = ink > max(noise, 0.2 * float(ink.max()))
     cover, thick = float(mask.mean()), _thickness(mask)
     if cover > _MAX_COVER or thick > _MAX_THICKNESS:
-        notes.append(f"This does not look like a digit: its ink is a solid shape, not thin strokes (its thickest "
-                     f"part is {thick * 100:.0f} % of its size, a digit's strokes 10 to 25 %; it covers "
-                     f"{cover * 100:.0f} % of the picture). The models will see it as a blob.")
+        notes.append(
+            f"This does not look like a digit: its ink is a solid shape, not thin strokes (its thickest "
+            f"part is {thick * 100:.0f} % of its size, a digit's strokes 10 to 25 %; it covers "
+            f"{cover * 100:.0f} % of the picture). The models will see it as a blob."
+        )
     edge = float(np.mean(np.abs(ink[_ring_mask(ink.shape)]) > noise))
     if sigma > _MAX_BORDER_SIGMA or edge > _MAX_BORDER_OFF:
-        why = (f"{edge * 100:.0f} % of it stands out from the rest" if edge > _MAX_BORDER_OFF
-               else f"its brightness varies by ±{sigma:.2f}")
-        notes.append(f"The border is not a plain background ({why}), so which side is ink is a guess here: a "
-                     "digit on plain paper, clear of the edges, works best.")
+        why = (
+            f"{edge * 100:.0f} % of it stands out from the rest"
+            if edge > _MAX_BORDER_OFF
+            else f"its brightness varies by ±{sigma:.2f}"
+        )
+        notes.append(
+            f"The border is not a plain background ({why}), so which side is ink is a guess here: a "
+            "digit on plain paper, clear of the edges, works best."
+        )
     return tuple(notes)
 
 
@@ -243,8 +269,9 @@ def _shading(ink: np.ndarray) -> tuple[np.ndarray, float]:
         resid = values - grid @ coef
         sigma = 1.4826 * float(np.median(np.abs(resid[keep])))  # robust to a few inked border pixels
         keep = np.abs(resid) < 3 * sigma + 1 / 255
-    fy, fx = np.meshgrid(np.linspace(-1, 1, h, dtype=np.float32), np.linspace(-1, 1, w, dtype=np.float32),
-                         indexing="ij")
+    fy, fx = np.meshgrid(
+        np.linspace(-1, 1, h, dtype=np.float32), np.linspace(-1, 1, w, dtype=np.float32), indexing="ij"
+    )
     return basis(fy, fx) @ coef.astype(np.float32), sigma
 
 
@@ -264,7 +291,7 @@ def _crop(ink: np.ndarray) -> np.ndarray:
     if not mask.any():
         raise ImageError(_BLANK)
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    return ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    return ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
 
 
 def _centre(patch: np.ndarray, size: int) -> np.ndarray:
@@ -276,7 +303,7 @@ def _centre(patch: np.ndarray, size: int) -> np.ndarray:
     top = min(max(math.floor(size / 2 - cy + 0.5), 0), size - h)  # clamped: nothing falls off the canvas
     left = min(max(math.floor(size / 2 - cx + 0.5), 0), size - w)
     canvas = np.zeros((size, size), dtype=np.float32)
-    canvas[top:top + h, left:left + w] = patch
+    canvas[top : top + h, left : left + w] = patch
     return canvas
 
 
@@ -301,13 +328,18 @@ def preprocess(img: Image.Image, *, mnist_style: bool = True, size: int = 28, na
         raise ImageError(_BLANK)
     fitted = fitted / fitted.max()  # thin strokes dim when shrunk; MNIST's strokes peak at full white
     out = _centre(fitted, size)
-    steps += [("Background removed", levelled), ("Cropped to the ink", cropped),
-              (f"Fitted into {box}x{box}", fitted), (f"Centred by mass in {size}x{size}", out)]
+    steps += [
+        ("Background removed", levelled),
+        ("Cropped to the ink", cropped),
+        (f"Fitted into {box}x{box}", fitted),
+        (f"Centred by mass in {size}x{size}", out),
+    ]
     return Preprocessed(out, tuple(steps), inverted, name, notes)
 
 
-def load_uploads(files: list[tuple[str, bytes]], *, mnist_style: bool = True,
-                 size: int = 28) -> tuple[list[Preprocessed], list[tuple[str, str]]]:
+def load_uploads(
+    files: list[tuple[str, bytes]], *, mnist_style: bool = True, size: int = 28
+) -> tuple[list[Preprocessed], list[tuple[str, str]]]:
     """Decode and preprocess each (name, bytes); bad files become (name, message) instead of raising."""
     good: list[Preprocessed] = []
     bad: list[tuple[str, str]] = []
@@ -348,10 +380,13 @@ def resize_to(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 # --- keeping and showing the stages (the "Your images" page) --------------------------------------------------
 
+
 def compact(pre: Preprocessed, side: int = 160) -> Preprocessed:
     """The same result with every stage shrunk to fit side x side: a session keeps dozens of these in memory."""
+
     def shrink(a: np.ndarray) -> np.ndarray:
         return a if max(a.shape) <= side else _resize(a, _fit((a.shape[1], a.shape[0]), side))
+
     steps = tuple((label, shrink(a)) for label, a in pre.steps)
     return Preprocessed(pre.image, steps, pre.inverted, pre.name, pre.notes)
 
@@ -367,6 +402,6 @@ def step_pictures(pre: Preprocessed, side: int = 160) -> list[tuple[str, np.ndar
             big = _resize(big, _fit((big.shape[1], big.shape[0]), side))
         frame = np.full((side, side), 0.5, np.float32)  # mid grey shows where the stage's own pixels end
         top, left = (side - big.shape[0]) // 2, (side - big.shape[1]) // 2
-        frame[top:top + big.shape[0], left:left + big.shape[1]] = big
+        frame[top : top + big.shape[0], left : left + big.shape[1]] = big
         out.append((label, np.round(frame * 255).astype(np.uint8)))
     return out

@@ -45,8 +45,12 @@ class Limits:
 
     @classmethod
     def from_env(cls) -> Limits:
-        return cls(int(_limit("AEVIZ_FOLDER_MAX_ENTRIES", 100_000)), int(_limit("AEVIZ_FOLDER_MAX_FILES", 20_000)),
-                   _limit("AEVIZ_FOLDER_MAX_MB", 1024), _limit("AEVIZ_FOLDER_MAX_S", 120))
+        return cls(
+            int(_limit("AEVIZ_FOLDER_MAX_ENTRIES", 100_000)),
+            int(_limit("AEVIZ_FOLDER_MAX_FILES", 20_000)),
+            _limit("AEVIZ_FOLDER_MAX_MB", 1024),
+            _limit("AEVIZ_FOLDER_MAX_S", 120),
+        )
 
 
 def _inside(path: Path, root: Path) -> bool:
@@ -70,8 +74,10 @@ def scan_folder(root: Path, limits: Limits, progress: Progress = None) -> tuple[
         for entry in entries:
             visited += 1
             if visited > limits.entries:
-                raise ImageSetError(f"{root} holds more than {limits.entries:,} files and folders; point at a "
-                                    "smaller folder (AEVIZ_FOLDER_MAX_ENTRIES).")
+                raise ImageSetError(
+                    f"{root} holds more than {limits.entries:,} files and folders; point at a "
+                    "smaller folder (AEVIZ_FOLDER_MAX_ENTRIES)."
+                )
             if entry.is_dir(follow_symlinks=False):
                 pending.append(Path(entry.path))
                 continue
@@ -97,14 +103,18 @@ def scan_folder(root: Path, limits: Limits, progress: Progress = None) -> tuple[
 
 def _check_bounds(root: Path, count: int, total: int, started: float, limits: Limits) -> None:
     if count > limits.files:
-        raise ImageSetError(f"{root} holds more than {limits.files:,} images; train on a smaller folder "
-                            "(AEVIZ_FOLDER_MAX_FILES).")
+        raise ImageSetError(
+            f"{root} holds more than {limits.files:,} images; train on a smaller folder (AEVIZ_FOLDER_MAX_FILES)."
+        )
     if total > limits.megabytes * 2**20:
-        raise ImageSetError(f"The images in {root} take more than {limits.megabytes:,.0f} MB; train on a smaller "
-                            "folder or smaller pictures (AEVIZ_FOLDER_MAX_MB).")
+        raise ImageSetError(
+            f"The images in {root} take more than {limits.megabytes:,.0f} MB; train on a smaller "
+            "folder or smaller pictures (AEVIZ_FOLDER_MAX_MB)."
+        )
     if time.monotonic() - started > limits.seconds:
-        raise ImageSetError(f"Reading {root} took longer than {limits.seconds:,.0f} s; train on a smaller folder "
-                            "(AEVIZ_FOLDER_MAX_S).")
+        raise ImageSetError(
+            f"Reading {root} took longer than {limits.seconds:,.0f} s; train on a smaller folder (AEVIZ_FOLDER_MAX_S)."
+        )
 
 
 def decode(source, size: int) -> np.ndarray:
@@ -132,8 +142,9 @@ def _read_folder(root: str, stamp: int, size: int) -> tuple[np.ndarray, np.ndarr
     return read_folder(Path(root), size)
 
 
-def read_folder(root: Path, size: int = 28, progress: Progress = None) -> tuple[np.ndarray, np.ndarray,
-                                                                               tuple[str, ...], str]:
+def read_folder(
+    root: Path, size: int = 28, progress: Progress = None
+) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], str]:
     """(images (N,size,size) uint8, labels, class names, a description) of every readable image in `root`.
 
     Sub-folders name the classes (like torchvision's ImageFolder); unreadable files are skipped and counted.
@@ -151,8 +162,10 @@ def read_folder(root: Path, size: int = 28, progress: Progress = None) -> tuple[
         except Exception:  # noqa: BLE001 - Pillow raises many types for a damaged or foreign file: skip it
             pass
         if time.monotonic() - started > limits.seconds:
-            raise ImageSetError(f"Decoding the images in {root} took longer than {limits.seconds:,.0f} s; train "
-                                "on fewer or smaller pictures (AEVIZ_FOLDER_MAX_S).")
+            raise ImageSetError(
+                f"Decoding the images in {root} took longer than {limits.seconds:,.0f} s; train "
+                "on fewer or smaller pictures (AEVIZ_FOLDER_MAX_S)."
+            )
         if progress is not None and time.monotonic() - last > 0.5:
             progress(f"reading images: {i + 1:,} of {len(files):,}")
             last = time.monotonic()
@@ -161,8 +174,12 @@ def read_folder(root: Path, size: int = 28, progress: Progress = None) -> tuple[
     root = root.resolve()
     classes = sorted({p.name for p in parents}) if any(p != root for p in parents) else ["all"]
     labels = [classes.index(p.name) if len(classes) > 1 else 0 for p in parents]
-    return np.stack(pictures), np.array(labels, np.int64), tuple(classes), _describe(root, len(files), pictures,
-                                                                                     outside)
+    return (
+        np.stack(pictures),
+        np.array(labels, np.int64),
+        tuple(classes),
+        _describe(root, len(files), pictures, outside),
+    )
 
 
 def _describe(root: Path, found: int, pictures: list, outside: int) -> str:
@@ -222,8 +239,7 @@ def upload_split(name: str, split: str):
     if arrays is None:
         raise ImageSetError("This uploaded training set is no longer on the server; upload the images again.")
     classes = tuple(str(c) for c in arrays["classes"])
-    return (*_split(arrays["images"], arrays["labels"], split), classes,
-            f"{len(arrays['images']):,} uploaded images")
+    return (*_split(arrays["images"], arrays["labels"], split), classes, f"{len(arrays['images']):,} uploaded images")
 
 
 def images_from_uploads(files: list[tuple[str, bytes]], size: int = 28):

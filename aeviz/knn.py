@@ -82,8 +82,14 @@ def raw_pixels_knn(dataset: str, k: int = K) -> tuple[float, float]:
     from .data import load_dataset
 
     train, test = load_dataset(dataset, "train"), load_dataset(dataset, "test")
-    return cached_knn(f"pixels|{dataset}|{train.source}", train.images.numpy(), train.labels.numpy(),
-                      test.images.numpy(), test.labels.numpy(), k)
+    return cached_knn(
+        f"pixels|{dataset}|{train.source}",
+        train.images.numpy(),
+        train.labels.numpy(),
+        test.images.numpy(),
+        test.labels.numpy(),
+        k,
+    )
 
 
 def pca_sizes(models, pixels: int) -> list[int]:
@@ -111,8 +117,9 @@ def pca_knn(dataset: str, q: int, k: int = K) -> tuple[float, float]:
     train, test = load_dataset(dataset, "train"), load_dataset(dataset, "test")
     fit = pca_baseline(dataset).components[:q]
     tag = f"pca|{dataset}|{train.source}|{q}|{hashlib.sha256(np.ascontiguousarray(fit).data).hexdigest()[:16]}"
-    return cached_knn(tag, pca_codes(dataset, "train", q), train.labels.numpy(), pca_codes(dataset, "test", q),
-                      test.labels.numpy(), k)
+    return cached_knn(
+        tag, pca_codes(dataset, "train", q), train.labels.numpy(), pca_codes(dataset, "test", q), test.labels.numpy(), k
+    )
 
 
 def from_metadata(metrics: dict) -> tuple[float, float] | None:
@@ -126,8 +133,14 @@ def codes_knn(model, content_hash: str, train, test, k: int = K) -> tuple[float,
     """kNN-k on a model's codes of two Dataset splits (for checkpoints trained without evaluate())."""
     from .metrics import encode_all
 
-    return cached_knn(f"codes|{content_hash}|{test.name}", encode_all(model, train.images), train.labels.numpy(),
-                      encode_all(model, test.images), test.labels.numpy(), k)
+    return cached_knn(
+        f"codes|{content_hash}|{test.name}",
+        encode_all(model, train.images),
+        train.labels.numpy(),
+        encode_all(model, test.images),
+        test.labels.numpy(),
+        k,
+    )
 
 
 def _pick(*candidates: tuple[str, tuple[float, float] | None]) -> tuple[float | None, float | None, str]:
@@ -135,22 +148,36 @@ def _pick(*candidates: tuple[str, tuple[float, float] | None]) -> tuple[float | 
     return next(((*pair, source) for source, pair in candidates if pair is not None), (None, None, "pending"))
 
 
-def build_rows(dataset: str, pixels: int, models, raw: tuple[float, float] | None,
-               computed: dict[str, tuple[float, float]], pca: dict[int, tuple[float, float]] | None = None,
-               ship: Shipped | None = None) -> list[KnnRow]:
+def build_rows(
+    dataset: str,
+    pixels: int,
+    models,
+    raw: tuple[float, float] | None,
+    computed: dict[str, tuple[float, float]],
+    pca: dict[int, tuple[float, float]] | None = None,
+    ship: Shipped | None = None,
+) -> list[KnnRow]:
     """The panel's rows: raw pixels, PCA at every size of the models, then each model (CheckpointInfo-like: key,
     label, series, bottleneck, metrics, metadata). Each figure comes from the shipped run where it was measured
     there (one machine, one run: comparable times), else its checkpoint, else this server (`raw`, `pca`,
     `computed` by key), else it is pending."""
     ship, pca = ship or Shipped(None, {}, {}, ""), pca or {}
-    rows = [KnnRow("raw pixels", "pixels", pixels, *_pick(("shipped", ship.raw), ("computed", raw)),
-                   published(dataset, "raw"))]
-    rows += [KnnRow(f"PCA-{q}", "pca", q, *_pick(("shipped", ship.pca.get(q)), ("computed", pca.get(q))))
-             for q in pca_sizes(models, pixels)]
+    rows = [
+        KnnRow(
+            "raw pixels", "pixels", pixels, *_pick(("shipped", ship.raw), ("computed", raw)), published(dataset, "raw")
+        )
+    ]
+    rows += [
+        KnnRow(f"PCA-{q}", "pca", q, *_pick(("shipped", ship.pca.get(q)), ("computed", pca.get(q))))
+        for q in pca_sizes(models, pixels)
+    ]
     for m in sorted(models, key=lambda m: (m.series, m.bottleneck)):
         content = (getattr(m, "metadata", None) or {}).get("hash") or ""  # "": no hash, so not shipped
-        figure = _pick(("shipped", ship.models.get(content)), ("checkpoint", from_metadata(m.metrics)),
-                       ("computed", computed.get(m.key)))
+        figure = _pick(
+            ("shipped", ship.models.get(content)),
+            ("checkpoint", from_metadata(m.metrics)),
+            ("computed", computed.get(m.key)),
+        )
         pub = published(dataset, m.bottleneck) if m.series == PUBLISHED_SERIES else None
         name = m.label.removeprefix(f"{dataset}-")  # the panel is per dataset already; 'name · yours' if not zoo
         rows.append(KnnRow(name, m.series, m.bottleneck, *figure, pub))
@@ -159,9 +186,13 @@ def build_rows(dataset: str, pixels: int, models, raw: tuple[float, float] | Non
 
 def pca_verdict(rows: list[KnnRow], against: str = PUBLISHED_SERIES) -> str:
     """One sentence, from the numbers, on whether PCA of the same size matches or beats the dense autoencoder."""
-    pairs = [(p, a) for p in rows if p.series == "pca" and p.accuracy is not None
-             for a in [next((r for r in rows if r.series == against and r.dims == p.dims and r.accuracy is not None),
-                            None)] if a is not None]
+    pairs = [
+        (p, a)
+        for p in rows
+        if p.series == "pca" and p.accuracy is not None
+        for a in [next((r for r in rows if r.series == against and r.dims == p.dims and r.accuracy is not None), None)]
+        if a is not None
+    ]
     if not pairs:
         return ""
     fmt = lambda p, a: f"PCA-{p.dims} {100 * p.accuracy:.1f} % vs {100 * a.accuracy:.1f} %"  # noqa: E731
@@ -170,11 +201,15 @@ def pca_verdict(rows: list[KnnRow], against: str = PUBLISHED_SERIES) -> str:
     ahead = [(p, a) for p, a in pairs if acc(p) < acc(a) - MATCH]
     parts = []
     if level:
-        parts.append(f"PCA of the same size matches (within {100 * MATCH:.1f} points) or beats the dense "
-                     f"autoencoder at q = {', '.join(str(p.dims) for p, _ in level)} ("
-                     f"{'; '.join(fmt(p, a) for p, a in level)}): at these sizes the speed-up over raw pixels "
-                     "comes from the lower dimension, not from the autoencoder.")
+        parts.append(
+            f"PCA of the same size matches (within {100 * MATCH:.1f} points) or beats the dense "
+            f"autoencoder at q = {', '.join(str(p.dims) for p, _ in level)} ("
+            f"{'; '.join(fmt(p, a) for p, a in level)}): at these sizes the speed-up over raw pixels "
+            "comes from the lower dimension, not from the autoencoder."
+        )
     if ahead:
-        parts.append(f"The dense autoencoder is ahead at q = {', '.join(str(p.dims) for p, _ in ahead)} ("
-                     f"{'; '.join(fmt(p, a) for p, a in ahead)}).")
+        parts.append(
+            f"The dense autoencoder is ahead at q = {', '.join(str(p.dims) for p, _ in ahead)} ("
+            f"{'; '.join(fmt(p, a) for p, a in ahead)})."
+        )
     return " ".join(parts)

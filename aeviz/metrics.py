@@ -19,7 +19,7 @@ def _device_of(model: AutoEncoder) -> torch.device:
 
 def _batches(x: torch.Tensor, batch: int):
     for start in range(0, len(x), batch):
-        yield x[start:start + batch]
+        yield x[start : start + batch]
 
 
 def _as_batch(x: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -53,8 +53,9 @@ def reconstruct_all(model: AutoEncoder, x: torch.Tensor, batch: int = 2048) -> n
     return torch.cat(parts).numpy()
 
 
-def reconstruct_and_score(model: AutoEncoder, batch: np.ndarray | torch.Tensor,
-                          metric: str = "mse") -> tuple[np.ndarray, np.ndarray]:
+def reconstruct_and_score(
+    model: AutoEncoder, batch: np.ndarray | torch.Tensor, metric: str = "mse"
+) -> tuple[np.ndarray, np.ndarray]:
     """Reconstructions (N,C,H,W) and per-image errors (N,) of a batch (numpy or torch) in [0,1]."""
     x = torch.as_tensor(np.ascontiguousarray(batch, dtype=np.float32))
     if len(x) == 0:  # e.g. nothing injected: no batches to run

@@ -27,10 +27,12 @@ ALL_BODIES = tuple(BODIES)
 DENSE_BODIES = tuple(b for b in BODIES if b != "conv")  # a conv body is the conv family
 # Measured once with the aeviz API: MNIST, VAE q=16, hidden 256, 8 epochs, batch 128, lr 1e-3, seed 0; the KL on
 # the test set, in nats per image. Per-pixel MSE + beta*KL/pixels is a Gaussian decoder of variance beta/2.
-VAE_MSE_NOTE = ("With the **MSE** loss, MSE + β·KL per pixel is a Gaussian decoder of variance σ² = β/2: at β = 1, "
-                "σ ≈ 0.71 on pixels in [0, 1], a strong pull towards the prior. Measured on MNIST (q = 16, hidden "
-                "256, 8 epochs): MSE with β = 1 ended at 11.9 nats of KL per image and test MSE 0.0176; BCE with "
-                "β = 1 at 23.3 nats and 0.0124; MSE with β = 0.1 (σ ≈ 0.22) at 34.9 nats and 0.0120.")
+VAE_MSE_NOTE = (
+    "With the **MSE** loss, MSE + β·KL per pixel is a Gaussian decoder of variance σ² = β/2: at β = 1, "
+    "σ ≈ 0.71 on pixels in [0, 1], a strong pull towards the prior. Measured on MNIST (q = 16, hidden "
+    "256, 8 epochs): MSE with β = 1 ended at 11.9 nats of KL per image and test MSE 0.0176; BCE with "
+    "β = 1 at 23.3 nats and 0.0124; MSE with β = 0.1 (σ ≈ 0.22) at 34.9 nats and 0.0120."
+)
 
 
 CODE_ACTIVATIONS = {"linear": nn.Identity, "relu": nn.ReLU, "sigmoid": nn.Sigmoid}
@@ -71,8 +73,9 @@ class AutoEncoder(nn.Module):
     def __init__(self, config: AEConfig) -> None:
         super().__init__()
         self.config = config
-        self.encoder, self.decoder = build_body(config.arch, config.input_shape, config.hidden,
-                                                config.channels, self.code_width(), config.bottleneck)
+        self.encoder, self.decoder = build_body(
+            config.arch, config.input_shape, config.hidden, config.channels, self.code_width(), config.bottleneck
+        )
         self.code_activation = CODE_ACTIVATIONS[config.code_activation]()
         self.metadata: dict[str, Any] = {}
 
@@ -134,12 +137,22 @@ class ConvAE(AutoEncoder):
 
 class VAE(AutoEncoder):
     """encode() returns the posterior mean; forward samples with the reparameterisation trick."""
+
     config: VAEConfig  # the family's own config class (for the type checker)
 
     family, label, config_class = "vae", "Variational (VAE)", VAEConfig
     body_choices, default_body = ALL_BODIES, "dense, hidden 256"
-    hyperparams = (Param("beta", "β: weight of the KL term", "VAE: weight of the KL term", 1.0, high=10.0, step=0.1,
-                         note=VAE_MSE_NOTE),)
+    hyperparams = (
+        Param(
+            "beta",
+            "β: weight of the KL term",
+            "VAE: weight of the KL term",
+            1.0,
+            high=10.0,
+            step=0.1,
+            note=VAE_MSE_NOTE,
+        ),
+    )
 
     def code_width(self) -> int:
         return 2 * self.config.bottleneck  # mean and log-variance
@@ -165,7 +178,15 @@ class DenoisingAE(AutoEncoder):
     config: DenoisingConfig  # the family's own config class (for the type checker)
     family, label, config_class = "denoising", "Denoising", DenoisingConfig
     body_choices = ALL_BODIES
-    hyperparams = (Param("noise", "Noise", "denoising: kind:level, e.g. gaussian:0.5 or masking:0.3", kind="noise", url_key="train_noise"),)
+    hyperparams = (
+        Param(
+            "noise",
+            "Noise",
+            "denoising: kind:level, e.g. gaussian:0.5 or masking:0.3",
+            kind="noise",
+            url_key="train_noise",
+        ),
+    )
 
     def corrupt(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         spec = parse_noise(self.config.noise)
@@ -177,19 +198,47 @@ class SparseAE(AutoEncoder):
     family, label, config_class = "sparse", "Sparse (L1 or KL on the code)", SparseConfig
     body_choices, suggested_bottleneck = ALL_BODIES, 64
     hyperparams = (
-        Param("sparsity", "Sparsity", "sparse: l1 (ReLU code, L1 penalty; the default) or kl (sigmoid code, KL to "
-              "a target rate)", "l1", kind="choice", url_key="train_sparsity", choices={"l1": "L1: ReLU code, penalised by its L1 norm",
-                                                               "kl": "KL: sigmoid code, pulled to a target rate"}),
-        Param("l1", "L1 weight", "sparse: weight of the L1 penalty on the code", SPARSITY_DEFAULTS["l1"]["l1"],
-              steps=(1e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2), when=("sparsity", "l1"),
-              help="Weight of the code's L1 norm: the sum of its ReLU activations."),
-        Param("kl_target", "Target rate ρ", "sparse, --sparsity kl: each unit's target mean activation, between 0 "
-              "and 1 (default 0.05)", SPARSITY_DEFAULTS["kl"]["kl_target"], steps=(0.01, 0.02, 0.05, 0.1, 0.2),
-              open_low=True, when=("sparsity", "kl"), metavar="RHO",
-              help="The mean activation each code unit is pushed towards, over a batch."),
-        Param("kl_weight", "KL weight", "sparse, --sparsity kl: weight of the summed KL penalty",
-              SPARSITY_DEFAULTS["kl"]["kl_weight"], steps=(1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2), when=("sparsity", "kl"),
-              help="Weight of the KL divergences between ρ and each unit's mean activation, summed over units."),
+        Param(
+            "sparsity",
+            "Sparsity",
+            "sparse: l1 (ReLU code, L1 penalty; the default) or kl (sigmoid code, KL to a target rate)",
+            "l1",
+            kind="choice",
+            url_key="train_sparsity",
+            choices={
+                "l1": "L1: ReLU code, penalised by its L1 norm",
+                "kl": "KL: sigmoid code, pulled to a target rate",
+            },
+        ),
+        Param(
+            "l1",
+            "L1 weight",
+            "sparse: weight of the L1 penalty on the code",
+            SPARSITY_DEFAULTS["l1"]["l1"],
+            steps=(1e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2),
+            when=("sparsity", "l1"),
+            help="Weight of the code's L1 norm: the sum of its ReLU activations.",
+        ),
+        Param(
+            "kl_target",
+            "Target rate ρ",
+            "sparse, --sparsity kl: each unit's target mean activation, between 0 and 1 (default 0.05)",
+            SPARSITY_DEFAULTS["kl"]["kl_target"],
+            steps=(0.01, 0.02, 0.05, 0.1, 0.2),
+            open_low=True,
+            when=("sparsity", "kl"),
+            metavar="RHO",
+            help="The mean activation each code unit is pushed towards, over a batch.",
+        ),
+        Param(
+            "kl_weight",
+            "KL weight",
+            "sparse, --sparsity kl: weight of the summed KL penalty",
+            SPARSITY_DEFAULTS["kl"]["kl_weight"],
+            steps=(1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2),
+            when=("sparsity", "kl"),
+            help="Weight of the KL divergences between ρ and each unit's mean activation, summed over units.",
+        ),
     )
 
     def penalties(self, inputs: torch.Tensor, code: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -209,8 +258,15 @@ class ContractiveAE(AutoEncoder):
     config: ContractiveConfig  # the family's own config class (for the type checker)
     family, label, config_class = "contractive", "Contractive", ContractiveConfig
     body_choices = ALL_BODIES
-    hyperparams = (Param("weight", "Penalty weight", "contractive: weight of the Jacobian penalty", 1e-3,
-                         steps=(1e-4, 1e-3, 1e-2, 1e-1)),)
+    hyperparams = (
+        Param(
+            "weight",
+            "Penalty weight",
+            "contractive: weight of the Jacobian penalty",
+            1e-3,
+            steps=(1e-4, 1e-3, 1e-2, 1e-1),
+        ),
+    )
 
     def penalties(self, inputs: torch.Tensor, code: torch.Tensor) -> dict[str, torch.Tensor]:
         return {"contractive": self.config.weight * jacobian_frobenius(self, inputs).mean()}
@@ -228,8 +284,9 @@ def jacobian_frobenius(model: AutoEncoder, x: torch.Tensor) -> torch.Tensor:
 
 
 # In the Train page's order; a new family is one subclass above and its entry here
-MODELS: dict[str, type[AutoEncoder]] = {cls.family: cls for cls in (
-    AutoEncoder, ConvAE, VAE, DenoisingAE, SparseAE, ContractiveAE, LinearAE)}
+MODELS: dict[str, type[AutoEncoder]] = {
+    cls.family: cls for cls in (AutoEncoder, ConvAE, VAE, DenoisingAE, SparseAE, ContractiveAE, LinearAE)
+}
 
 
 def make_config(family: str, **fields: Any) -> AEConfig:

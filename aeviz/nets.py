@@ -32,8 +32,9 @@ def _conv_grid(input_shape: tuple[int, ...], channels: tuple[int, ...]) -> tuple
     _, height, width = input_shape
     factor = 2 ** len(channels)
     if height % factor or width % factor:
-        raise ValueError(f"conv nets with {len(channels)} stride-2 layers need sides divisible by {factor}, "
-                         f"got {height}x{width}")
+        raise ValueError(
+            f"conv nets with {len(channels)} stride-2 layers need sides divisible by {factor}, got {height}x{width}"
+        )
     return height // factor, width // factor
 
 

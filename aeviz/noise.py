@@ -22,14 +22,22 @@ class NoiseKind:
 
 
 NOISE_KINDS: dict[str, NoiseKind] = {
-    "gaussian": NoiseKind("Gaussian", "sigma", 0.0, 1.0, 0.5,
-                          "adds N(0, sigma²) to every pixel, then clips the result to [0, 1]"),
-    "salt_pepper": NoiseKind("Salt & pepper", "p", 0.0, 0.5, 0.2,
-                             "sets a fraction p of pixels to black or white, with equal chance"),
+    "gaussian": NoiseKind(
+        "Gaussian", "sigma", 0.0, 1.0, 0.5, "adds N(0, sigma²) to every pixel, then clips the result to [0, 1]"
+    ),
+    "salt_pepper": NoiseKind(
+        "Salt & pepper", "p", 0.0, 0.5, 0.2, "sets a fraction p of pixels to black or white, with equal chance"
+    ),
     "masking": NoiseKind("Masking", "p", 0.0, 0.7, 0.3, "sets a random fraction p of pixels to black"),
-    "occlusion": NoiseKind("Occlusion", "area", 0.0, 0.5, 0.2,
-                           "blacks out one random square block covering about a fraction `area` of the image "
-                           "(its side is rounded to whole pixels)"),
+    "occlusion": NoiseKind(
+        "Occlusion",
+        "area",
+        0.0,
+        0.5,
+        0.2,
+        "blacks out one random square block covering about a fraction `area` of the image "
+        "(its side is rounded to whole pixels)",
+    ),
 }
 
 # Levels beyond these make no sense whatever the slider says (a fraction above 1, a negative sigma).
@@ -122,8 +130,9 @@ def _frames(x: torch.Tensor, kind: str, levels: Sequence[float], gen: torch.Gene
     return torch.where(u < lv, salt, x[None])
 
 
-def add_noise(x: torch.Tensor, kind: str, level: float, *, generator: torch.Generator | None = None,
-              seed: int | None = None) -> torch.Tensor:
+def add_noise(
+    x: torch.Tensor, kind: str, level: float, *, generator: torch.Generator | None = None, seed: int | None = None
+) -> torch.Tensor:
     """Corrupted copy of x (N,C,H,W) in [0,1], on x's device; deterministic given `seed` or `generator`.
 
     Without either, torch's global RNG is used (what the denoising trainer wants). Level 0 returns a copy.
@@ -145,4 +154,3 @@ def noise_frames(x: torch.Tensor, kind: str, levels: Sequence[float], *, seed: i
     if len(levels) == 0:
         return x.new_zeros((0, *x.shape))
     return _frames(x, kind, levels, _generator(x, None, seed))
-

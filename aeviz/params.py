@@ -8,7 +8,9 @@ from typing import Any
 
 # The Train page's body choices, as the config fields each sets; a family lists the ones it offers
 BODIES: dict[str, dict[str, Any]] = {
-    "dense": {}, "dense, hidden 256": {"hidden": (256,)}, "dense, hidden 512-256": {"hidden": (512, 256)},
+    "dense": {},
+    "dense, hidden 256": {"hidden": (256,)},
+    "dense, hidden 512-256": {"hidden": (512, 256)},
     "conv": {"arch": "conv"},
 }
 
@@ -47,4 +49,3 @@ class Param:
     @property
     def flag(self) -> str:
         return "--" + self.field.replace("_", "-")
-

@@ -105,8 +105,13 @@ def save_shipped_pca(dataset: str, folder: Path | None = None) -> Path:
     """Fit the dataset's baseline and write it, with the fingerprint of the data it was fitted on."""
     path = (folder or zoo_dir()) / f"{dataset}.pca.npz"
     fitted = _fit_dataset(dataset)
-    save_arrays(path, **fitted, version=np.array(_VERSION), data=np.array(fingerprint(dataset)),
-                digest=np.array(_digest(fitted)))
+    save_arrays(
+        path,
+        **fitted,
+        version=np.array(_VERSION),
+        data=np.array(fingerprint(dataset)),
+        digest=np.array(_digest(fitted)),
+    )
     return path
 
 

@@ -159,8 +159,15 @@ def _method_params(method: str, n_neighbors: int, min_dist: float, perplexity: f
     return {}
 
 
-def fit_map(codes: np.ndarray, method: str, *, seed: int = 0, n_neighbors: int = 15,
-            min_dist: float = 0.1, perplexity: float = 30.0) -> LatentMap:
+def fit_map(
+    codes: np.ndarray,
+    method: str,
+    *,
+    seed: int = 0,
+    n_neighbors: int = 15,
+    min_dist: float = 0.1,
+    perplexity: float = 30.0,
+) -> LatentMap:
     """Fit a 2-D `method` map of `codes` (N,q), deterministically for a given seed."""
     if method not in METHODS:
         raise ValueError(f"unknown map method {method!r}; choose from {METHODS}")
@@ -200,8 +207,9 @@ def _fit_umap(codes: np.ndarray, seed: int, params: dict) -> np.ndarray:
     params["n_neighbors"] = min(params["n_neighbors"], len(codes) - 1)
     # random_state makes UMAP single-threaded but reproducible: the same model gives the same map.
     # n_jobs=1 is said explicitly so UMAP does not warn that it overrides it.
-    reducer = umap.UMAP(n_components=2, n_neighbors=params["n_neighbors"], min_dist=params["min_dist"],
-                        random_state=seed, n_jobs=1)
+    reducer = umap.UMAP(
+        n_components=2, n_neighbors=params["n_neighbors"], min_dist=params["min_dist"], random_state=seed, n_jobs=1
+    )
     return reducer.fit_transform(codes)
 
 
@@ -254,8 +262,7 @@ def warm_up_umap(background: bool = True) -> threading.Thread | None:
             # Small inputs take UMAP's exact-neighbour path, large ones (>4096 rows) NNDescent: compile
             # both, else the first real map of a 60k split still pays ~20 s of JIT.
             for approximate in (False, True):
-                umap.UMAP(n_neighbors=10, random_state=0, n_jobs=1,
-                          force_approximation_algorithm=approximate).fit(x)
+                umap.UMAP(n_neighbors=10, random_state=0, n_jobs=1, force_approximation_algorithm=approximate).fit(x)
         except Exception as exc:  # warm-up is an optimisation: never let it take the app down
             warnings.warn(f"UMAP warm-up failed: {exc}", RuntimeWarning, stacklevel=1)
 
@@ -267,8 +274,9 @@ def warm_up_umap(background: bool = True) -> threading.Thread | None:
     return thread
 
 
-def trustworthiness(codes: np.ndarray, points: np.ndarray, k: int = 10, *,
-                    max_points: int = 5000, seed: int = 0) -> float:
+def trustworthiness(
+    codes: np.ndarray, points: np.ndarray, k: int = 10, *, max_points: int = 5000, seed: int = 0
+) -> float:
     """sklearn's trustworthiness of the map, on at most `max_points` rows (it needs N x N distances)."""
     from sklearn.manifold import trustworthiness as sk_trustworthiness
 
@@ -289,8 +297,10 @@ def save_maps(path: Path, maps: dict[str, LatentMap], content_hash: str) -> None
     shapes = {m.codes.shape for m in maps.values()}
     if len(shapes) > 1:
         raise ValueError(f"maps stored together must share their codes, got shapes {sorted(shapes)}")
-    arrays: dict[str, np.ndarray] = {"content_hash": np.array(content_hash),
-                                     "codes_shape": np.array(shapes.pop() if shapes else (0, 0))}
+    arrays: dict[str, np.ndarray] = {
+        "content_hash": np.array(content_hash),
+        "codes_shape": np.array(shapes.pop() if shapes else (0, 0)),
+    }
     for name, latent_map in maps.items():
         if not name or _SEP in name:
             raise ValueError(f"map name {name!r} must be non-empty and not contain {_SEP!r}")
@@ -308,8 +318,11 @@ def load_maps(path: Path, content_hash: str, codes: np.ndarray) -> dict[str, Lat
     # A file shipped next to a checkpoint is the user's: never delete it, even if it is broken.
     arrays = load_arrays(Path(path), delete_corrupt=False)
     codes = np.asarray(codes, dtype=np.float32)
-    if (arrays is None or str(arrays.get("content_hash", "")) != content_hash
-            or tuple(arrays.get("codes_shape", ())) != codes.shape):
+    if (
+        arrays is None
+        or str(arrays.get("content_hash", "")) != content_hash
+        or tuple(arrays.get("codes_shape", ())) != codes.shape
+    ):
         return {}
     groups: dict[str, dict[str, np.ndarray]] = {}
     for full, value in arrays.items():

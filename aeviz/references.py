@@ -10,8 +10,10 @@ from .checkpoints import zoo_dir
 
 # The one article every published figure below comes from (its Tables 1-2: MNIST, Fashion-MNIST); its title was
 # not recorded with the figures. Figures from anywhere else (our own reference runs) never go in PUBLISHED.
-ARTICLE = ("the source article comparing kNN on raw pixels with kNN on dense-autoencoder codes (its Tables 1-2: "
-           "MNIST, Fashion-MNIST)")
+ARTICLE = (
+    "the source article comparing kNN on raw pixels with kNN on dense-autoencoder codes (its Tables 1-2: "
+    "MNIST, Fashion-MNIST)"
+)
 ARTICLE_SHORT = "article, Tables 1-2"
 PUBLISHED: dict[str, Any] = {
     "source": ARTICLE,
@@ -33,9 +35,11 @@ def describe_machine(m: dict | None) -> str:
     """'Intel Xeon … (2 logical CPUs, torch on 2 threads, kNN on 1 thread)', or '' when unknown."""
     if not m:
         return ""
-    return (f"{m.get('cpu', 'unknown CPU')} ({m.get('logical_cpus', '?')} logical CPUs, torch on "
-            f"{m.get('torch_threads', '?')} threads, kNN on {m.get('knn_threads', '?')} thread"
-            f"{'' if m.get('knn_threads') == 1 else 's'})")
+    return (
+        f"{m.get('cpu', 'unknown CPU')} ({m.get('logical_cpus', '?')} logical CPUs, torch on "
+        f"{m.get('torch_threads', '?')} threads, kNN on {m.get('knn_threads', '?')} thread"
+        f"{'' if m.get('knn_threads') == 1 else 's'})"
+    )
 
 
 def results_path() -> Path:

@@ -30,8 +30,12 @@ def _timed_knn(train_x, test_x, train, test) -> dict:
     from threadpoolctl import threadpool_limits  # a scikit-learn dependency
 
     with threadpool_limits(KNN_THREADS):
-        accuracy, seconds = knn_accuracy(np.asarray(train_x).reshape(len(train_x), -1), train.labels.numpy(),
-                                         np.asarray(test_x).reshape(len(test_x), -1), test.labels.numpy())
+        accuracy, seconds = knn_accuracy(
+            np.asarray(train_x).reshape(len(train_x), -1),
+            train.labels.numpy(),
+            np.asarray(test_x).reshape(len(test_x), -1),
+            test.labels.numpy(),
+        )
     return {"accuracy": accuracy, "seconds": seconds}
 
 
@@ -42,17 +46,39 @@ def knn_rows(dataset: str, infos: Sequence[CheckpointInfo], log=None) -> list[di
     train, test = load_dataset(dataset, "train"), load_dataset(dataset, "test")
     pixels = int(np.prod(test.shape))
     zoo = sorted((i for i in infos if i.dataset == dataset and i.origin == ZOO), key=lambda i: (i.series, i.bottleneck))
-    rows = [{"features": "raw pixels", "series": "pixels", "dims": pixels, "published": published.get("raw"),
-             **_timed_knn(train.images.numpy(), test.images.numpy(), train, test)}]
+    rows = [
+        {
+            "features": "raw pixels",
+            "series": "pixels",
+            "dims": pixels,
+            "published": published.get("raw"),
+            **_timed_knn(train.images.numpy(), test.images.numpy(), train, test),
+        }
+    ]
     for q in knn.pca_sizes(zoo, pixels):
-        rows.append({"features": f"PCA-{q}", "series": "pca", "dims": q, "published": None, **_timed_knn(
-            knn.pca_codes(dataset, "train", q), knn.pca_codes(dataset, "test", q), train, test)})
+        rows.append(
+            {
+                "features": f"PCA-{q}",
+                "series": "pca",
+                "dims": q,
+                "published": None,
+                **_timed_knn(knn.pca_codes(dataset, "train", q), knn.pca_codes(dataset, "test", q), train, test),
+            }
+        )
     for info in zoo:
         model = load_checkpoint(info.path)
         pub = published.get(str(info.bottleneck)) if info.series == knn.PUBLISHED_SERIES else None  # no conv row
-        rows.append({"features": info.name.removeprefix(f"{dataset}-"), "series": info.series,
-                     "dims": info.bottleneck, "model": info.name, "hash": info.metadata["hash"], "published": pub,
-                     **_timed_knn(encode_all(model, train.images), encode_all(model, test.images), train, test)})
+        rows.append(
+            {
+                "features": info.name.removeprefix(f"{dataset}-"),
+                "series": info.series,
+                "dims": info.bottleneck,
+                "model": info.name,
+                "hash": info.metadata["hash"],
+                "published": pub,
+                **_timed_knn(encode_all(model, train.images), encode_all(model, test.images), train, test),
+            }
+        )
         if log:
             log(f"kNN {info.name}: {100 * rows[-1]['accuracy']:.1f} % in {rows[-1]['seconds']:.2f} s")
     return rows
@@ -74,8 +100,11 @@ def denoisers(infos: Sequence[CheckpointInfo]) -> dict[str, dict]:
     for info in (i for i in infos if i.origin == ZOO and i.config.get("noise")):
         spec, x = parse_noise(info.config["noise"]), load_dataset(info.dataset, "test").images
         noisy = add_noise(x, spec.kind, spec.level, seed=0)
-        out[info.name] = {"noise": str(spec), "psnr": _psnr(x, reconstruct_all(load_checkpoint(info.path), noisy)),
-                          "psnr_input": _psnr(x, noisy)}
+        out[info.name] = {
+            "noise": str(spec),
+            "psnr": _psnr(x, reconstruct_all(load_checkpoint(info.path), noisy)),
+            "psnr_input": _psnr(x, noisy),
+        }
     return out
 
 
@@ -91,12 +120,17 @@ def shoe_ranks(mnist_errors: np.ndarray, fashion_errors: np.ndarray, fashion_lab
     shoes = fashion_errors[np.isin(fashion_labels, SHOE_CLASSES)]
     ranks = rank_among(shoes, mnist_errors)
     clipped, counts = np.unique(np.minimum(ranks, 11), return_counts=True)  # 11: worse than 10th
-    return {"shoes": int(len(shoes)), "share_rank1": float((ranks == 1).mean()),
-            "share_top10": float((ranks <= 10).mean()), "median_rank": float(np.median(ranks)),
-            "worst_rank": int(ranks.max()), "median_shoe_error": float(np.median(shoes)),
-            "runner_up": float(np.max(mnist_errors)),
-            "auroc": detection(mnist_errors, fashion_errors).auroc,
-            "rank_histogram": {str(k): int(v) for k, v in zip(clipped, counts)}}
+    return {
+        "shoes": int(len(shoes)),
+        "share_rank1": float((ranks == 1).mean()),
+        "share_top10": float((ranks <= 10).mean()),
+        "median_rank": float(np.median(ranks)),
+        "worst_rank": int(ranks.max()),
+        "median_shoe_error": float(np.median(shoes)),
+        "runner_up": float(np.max(mnist_errors)),
+        "auroc": detection(mnist_errors, fashion_errors).auroc,
+        "rank_histogram": {str(k): int(v) for k, v in zip(clipped, counts)},
+    }
 
 
 def _test_errors(model, dataset: str) -> np.ndarray:
@@ -139,8 +173,11 @@ def bce_vs_mse(dataset: str, infos: Sequence[CheckpointInfo], q: int = 16) -> di
     for loss in ("bce", "mse"):
         info = _find(infos, dataset, f"dense-{loss}", q)
         if info is not None:
-            out[f"trained_{loss}"] = {"mse": info.metrics["mse"], "bce": info.metrics["bce"],
-                                      "psnr": info.metrics["psnr"]}
+            out[f"trained_{loss}"] = {
+                "mse": info.metrics["mse"],
+                "bce": info.metrics["bce"],
+                "psnr": info.metrics["psnr"],
+            }
     return out
 
 
@@ -150,43 +187,67 @@ def denoising_psnr(dataset: str, infos: Sequence[CheckpointInfo]) -> list[dict]:
 
     x = load_dataset(dataset, "test").images[:DENOISE_IMAGES]
     rows = []
-    for plain_series, denoiser_series in (("dense-bce", "denoising-bce-gaussian0.5"),
-                                          ("conv-bce", "denoising-conv-bce-gaussian0.5")):
-        pair = [info for series in (plain_series, denoiser_series)
-                if (info := _find(infos, dataset, series, 32)) is not None]
+    for plain_series, denoiser_series in (
+        ("dense-bce", "denoising-bce-gaussian0.5"),
+        ("conv-bce", "denoising-conv-bce-gaussian0.5"),
+    ):
+        pair = [
+            info
+            for series in (plain_series, denoiser_series)
+            if (info := _find(infos, dataset, series, 32)) is not None
+        ]
         if len(pair) < 2:
             continue
         models = {info.name: load_checkpoint(info.path) for info in pair}
         result = sweep(models, x, "gaussian", DENOISE_LEVELS, seed=0)
         for i, level in enumerate(DENOISE_LEVELS):
-            rows.append({"arch": plain_series.split("-")[0], "sigma": level,
-                         "noisy": float(result.psnr["noisy"][i].mean()),
-                         "plain": float(result.psnr[pair[0].name][i].mean()),
-                         "denoising": float(result.psnr[pair[1].name][i].mean())})
+            rows.append(
+                {
+                    "arch": plain_series.split("-")[0],
+                    "sigma": level,
+                    "noisy": float(result.psnr["noisy"][i].mean()),
+                    "plain": float(result.psnr[pair[0].name][i].mean()),
+                    "denoising": float(result.psnr[pair[1].name][i].mean()),
+                }
+            )
     return rows
 
 
-def reproduce(datasets: Sequence[str] = ("mnist", "fashion-mnist"), panel_only: Sequence[str] = ("digits",),
-              log=None) -> dict:
+def reproduce(
+    datasets: Sequence[str] = ("mnist", "fashion-mnist"), panel_only: Sequence[str] = ("digits",), log=None
+) -> dict:
     """Every figure of the comparison, as plain JSON-ready data; for `panel_only` datasets only what the app's
     kNN panel and the model card read (kNN rows, BCE floor)."""
     infos, _ = scan_checkpoints()
     start = time.perf_counter()
-    out: dict = {"published": PUBLISHED, "reference": REFERENCE, "machine": machine(knn_threads=KNN_THREADS),
-                 "datasets": {}}
+    out: dict = {
+        "published": PUBLISHED,
+        "reference": REFERENCE,
+        "machine": machine(knn_threads=KNN_THREADS),
+        "datasets": {},
+    }
     for ds in datasets:
-        out["datasets"][ds] = {"knn": knn_rows(ds, infos, log), "bce_floor": bce_floor(ds),
-                               "pca": pca_rows(ds, infos), "bce_vs_mse": bce_vs_mse(ds, infos),
-                               "denoising": denoising_psnr(ds, infos)}
+        out["datasets"][ds] = {
+            "knn": knn_rows(ds, infos, log),
+            "bce_floor": bce_floor(ds),
+            "pca": pca_rows(ds, infos),
+            "bce_vs_mse": bce_vs_mse(ds, infos),
+            "denoising": denoising_psnr(ds, infos),
+        }
     for ds in panel_only:
         out["datasets"][ds] = {"knn": knn_rows(ds, infos, log), "bce_floor": bce_floor(ds)}
     out["denoisers"] = denoisers(infos)
     shoe_model = _find(infos, "mnist", "dense-bce", 64)
     if shoe_model is not None and "fashion-mnist" in datasets:
         model = load_checkpoint(shoe_model.path)
-        out["shoe"] = {"model": shoe_model.name, **shoe_ranks(
-            _test_errors(model, "mnist"), _test_errors(model, "fashion-mnist"),
-            load_dataset("fashion-mnist", "test").labels.numpy())}
+        out["shoe"] = {
+            "model": shoe_model.name,
+            **shoe_ranks(
+                _test_errors(model, "mnist"),
+                _test_errors(model, "fashion-mnist"),
+                load_dataset("fashion-mnist", "test").labels.numpy(),
+            ),
+        }
     out["seconds"] = round(time.perf_counter() - start, 1)
     out["versions"], out["measured"] = versions(), time.strftime("%Y-%m-%d")
     return out
@@ -208,25 +269,48 @@ def tables(results: dict) -> dict[str, list[dict]]:
         if "pca" not in r:  # a dataset measured for the app's kNN panel only
             continue
         shown = [row for row in r["knn"] if row.get("series", "pixels") in ("pixels", *KNN_SERIES)]
-        out["knn"] += [{"dataset": ds, "features": row["features"], "dims": row["dims"], "ours": _pct(row["accuracy"]),
-                        "published": _pct(row["published"]),
-                        "published in": ARTICLE_SHORT if row["published"] is not None else "—",
-                        "fit+predict s": _num(row["seconds"], 2)}
-                       for row in sorted(shown, key=lambda row: (row["series"] != "pixels", row["dims"]))]
-        out["pca"] += [{"dataset": ds, "q": row["q"], **{k: _num(v, 5) for k, v in row.items() if k != "q"}}
-                       for row in r["pca"]]
+        out["knn"] += [
+            {
+                "dataset": ds,
+                "features": row["features"],
+                "dims": row["dims"],
+                "ours": _pct(row["accuracy"]),
+                "published": _pct(row["published"]),
+                "published in": ARTICLE_SHORT if row["published"] is not None else "—",
+                "fit+predict s": _num(row["seconds"], 2),
+            }
+            for row in sorted(shown, key=lambda row: (row["series"] != "pixels", row["dims"]))
+        ]
+        out["pca"] += [
+            {"dataset": ds, "q": row["q"], **{k: _num(v, 5) for k, v in row.items() if k != "q"}} for row in r["pca"]
+        ]
         floor = _num(r.get("bce_floor"))
-        out["bce_vs_mse"] += [{"dataset": ds, "trained with": k.removeprefix("trained_").upper(),
-                               "test MSE": _num(v["mse"], 5), "test BCE": _num(v["bce"]), "BCE floor": floor,
-                               "PSNR dB": _num(v["psnr"], 2)} for k, v in r["bce_vs_mse"].items()]
-        out["denoising"] += [{"dataset": ds, "arch": row["arch"], "sigma": row["sigma"],
-                              **{k: _num(row[k], 1) for k in ("noisy", "plain", "denoising")}}
-                             for row in r["denoising"]]
+        out["bce_vs_mse"] += [
+            {
+                "dataset": ds,
+                "trained with": k.removeprefix("trained_").upper(),
+                "test MSE": _num(v["mse"], 5),
+                "test BCE": _num(v["bce"]),
+                "BCE floor": floor,
+                "PSNR dB": _num(v["psnr"], 2),
+            }
+            for k, v in r["bce_vs_mse"].items()
+        ]
+        out["denoising"] += [
+            {
+                "dataset": ds,
+                "arch": row["arch"],
+                "sigma": row["sigma"],
+                **{k: _num(row[k], 1) for k in ("noisy", "plain", "denoising")},
+            }
+            for row in r["denoising"]
+        ]
     return out
 
 
 def knn_verdicts(results: dict) -> dict[str, str]:
     """Per dataset, knn.pca_verdict of the shipped rows: does PCA of the same size match the dense AE?"""
+
     def row(r: dict) -> knn.KnnRow:
         return knn.KnnRow(r["features"], r.get("series", ""), r["dims"], r["accuracy"], r["seconds"], "shipped")
 

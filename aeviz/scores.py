@@ -99,5 +99,10 @@ def detection(scores_in: np.ndarray, scores_out: np.ndarray) -> Detection:
     y = np.r_[np.zeros(len(scores_in)), np.ones(len(scores_out))]
     s = np.r_[np.asarray(scores_in, np.float64), np.asarray(scores_out, np.float64)]
     fpr, tpr, _ = roc_curve(y, s)
-    return Detection(float(roc_auc_score(y, s)), float(average_precision_score(y, s)),
-                     float(y.mean()), fpr.astype(np.float32), tpr.astype(np.float32))
+    return Detection(
+        float(roc_auc_score(y, s)),
+        float(average_precision_score(y, s)),
+        float(y.mean()),
+        fpr.astype(np.float32),
+        tpr.astype(np.float32),
+    )

@@ -40,8 +40,7 @@ class Series:
 def arch_label(arch: str) -> str:
     """'dense' -> 'dense', 'dense-h256x128' -> 'dense 256-128', 'vae-conv' -> 'VAE conv'."""
     words = {"vae": "VAE"}
-    parts = [words.get(p, p[1:].replace("x", "-") if p[:1] == "h" and p[1:2].isdigit() else p)
-             for p in arch.split("-")]
+    parts = [words.get(p, p[1:].replace("x", "-") if p[:1] == "h" and p[1:2].isdigit() else p) for p in arch.split("-")]
     return " ".join(parts)
 
 
@@ -64,8 +63,9 @@ def group_series(infos, families=FAMILIES, prefer=ORIGINS) -> list[Series]:
             held = sizes.get(info.bottleneck)
             if held is None or rank.get(info.origin, len(rank)) < rank.get(held.origin, len(rank)):
                 sizes[info.bottleneck] = info
-    found = [Series(name, *split_series(name), tuple(models[q] for q in sorted(models)))
-             for name, models in by_name.items()]
+    found = [
+        Series(name, *split_series(name), tuple(models[q] for q in sorted(models))) for name, models in by_name.items()
+    ]
     return sorted(found, key=lambda s: (families.index(s.models[0].family), s.loss != "bce", len(s.arch), s.arch))
 
 
@@ -87,5 +87,3 @@ def beats_pca(series: Series, pca: PCABaseline) -> tuple[list[int], list[int]]:
         if baseline is not None and "mse" in m.metrics:
             (wins if m.metrics["mse"] < baseline else losses).append(m.bottleneck)
     return wins, losses
-
-

@@ -36,8 +36,9 @@ class Sweep:
     psnr: dict[str, np.ndarray]  # "noisy" and each model label -> (L,N) dB
 
 
-def sweep(models: Mapping[str, AutoEncoder], x, kind: str, level_values: Sequence[float] | np.ndarray, *,
-          seed: int) -> Sweep:
+def sweep(
+    models: Mapping[str, AutoEncoder], x, kind: str, level_values: Sequence[float] | np.ndarray, *, seed: int
+) -> Sweep:
     """Corrupt x (N,C,H,W) at every level from one random field and reconstruct all levels in one pass."""
     x = torch.as_tensor(np.asarray(x, dtype=np.float32))
     noisy = noise_frames(x, kind, [float(v) for v in level_values], seed=seed)  # (L,N,C,H,W)
@@ -46,33 +47,48 @@ def sweep(models: Mapping[str, AutoEncoder], x, kind: str, level_values: Sequenc
     target = x.expand_as(noisy).flatten(0, 1)
     shape = noisy.shape[:2]
     scores = {"noisy": psnr(target, flat).reshape(shape).numpy()}
-    scores |= {label: psnr(target, torch.from_numpy(out).flatten(0, 1)).reshape(shape).numpy()
-               for label, out in outputs.items()}
+    scores |= {
+        label: psnr(target, torch.from_numpy(out).flatten(0, 1)).reshape(shape).numpy()
+        for label, out in outputs.items()
+    }
     return Sweep(np.asarray(level_values, np.float64), x.numpy(), noisy.numpy(), outputs, scores)
 
 
-def psnr_curves(models: Mapping[str, AutoEncoder], x, kind: str, *, steps: int = CURVE_STEPS,
-                seed: int = 0) -> dict[str, np.ndarray]:
+def psnr_curves(
+    models: Mapping[str, AutoEncoder], x, kind: str, *, steps: int = CURVE_STEPS, seed: int = 0
+) -> dict[str, np.ndarray]:
     """The mean of per-image PSNR at each level: 'levels' (L,), 'noisy' (L,) and one (L,) per model."""
     result = sweep(models, x, kind, levels(kind, steps), seed=seed)
     return {"levels": result.levels, **{k: v.mean(axis=1) for k, v in result.psnr.items()}}
 
 
-def cached_psnr_curves(models: Mapping[str, AutoEncoder], x, kind: str, *, steps: int = CURVE_STEPS,
-                       seed: int = 0) -> dict[str, np.ndarray]:
+def cached_psnr_curves(
+    models: Mapping[str, AutoEncoder], x, kind: str, *, steps: int = CURVE_STEPS, seed: int = 0
+) -> dict[str, np.ndarray]:
     """psnr_curves, computed once and kept on disk under the models' content hashes and the images' hash."""
     x = np.ascontiguousarray(np.asarray(x, dtype=np.float32))
     labels = list(models)
-    key = diskcache.cache_key(models=[[k, m.metadata.get("hash", "")] for k, m in models.items()],
-                          images=hashlib.sha256(x.tobytes()).hexdigest(), shape=list(x.shape),
-                          kind=kind, steps=steps, seed=seed)
+    key = diskcache.cache_key(
+        models=[[k, m.metadata.get("hash", "")] for k, m in models.items()],
+        images=hashlib.sha256(x.tobytes()).hexdigest(),
+        shape=list(x.shape),
+        kind=kind,
+        steps=steps,
+        seed=seed,
+    )
 
     def compute():
         curves = psnr_curves(models, x, kind, steps=steps, seed=seed)
         # npz member names stay plain: model labels may hold any character
-        return {"levels": curves["levels"], "noisy": curves["noisy"],
-                **{f"model{i}": curves[k] for i, k in enumerate(labels)}}
+        return {
+            "levels": curves["levels"],
+            "noisy": curves["noisy"],
+            **{f"model{i}": curves[k] for i, k in enumerate(labels)},
+        }
 
     stored = diskcache.cached_arrays("psnr_curves", key, compute)
-    return {"levels": stored["levels"], "noisy": stored["noisy"],
-            **{k: stored[f"model{i}"] for i, k in enumerate(labels)}}
+    return {
+        "levels": stored["levels"],
+        "noisy": stored["noisy"],
+        **{k: stored[f"model{i}"] for i, k in enumerate(labels)},
+    }

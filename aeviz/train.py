@@ -106,7 +106,7 @@ def _mean_losses(model: AutoEncoder, x: torch.Tensor, batch: int = 2048) -> dict
     noise = torch.Generator(device=x.device).manual_seed(0)  # its own: the training draws stay as they were
     with torch.inference_mode():
         for start in range(0, len(x), batch):
-            chunk = x[start:start + batch]
+            chunk = x[start : start + batch]
             for name, value in model(chunk, inputs=model.corrupt(chunk, noise)).losses.items():
                 totals[name] = totals.get(name, 0.0) + float(value) * len(chunk)
     model.train()
@@ -130,9 +130,15 @@ def seeded(seed: int, device: torch.device) -> Iterator[None]:
         yield
 
 
-def fit(model: AutoEncoder, train_x: torch.Tensor, config: TrainConfig, *, test_x: torch.Tensor | None = None,
-        callback: Callable[[Progress], None] | None = None,
-        should_stop: Callable[[], bool] | None = None) -> list[dict[str, Any]]:
+def fit(
+    model: AutoEncoder,
+    train_x: torch.Tensor,
+    config: TrainConfig,
+    *,
+    test_x: torch.Tensor | None = None,
+    callback: Callable[[Progress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> list[dict[str, Any]]:
     """Train in place; returns per-epoch history. Deterministic for a given seed on a given device, and the
     process's global RNG is left as it was."""
     device = next(model.parameters()).device
@@ -156,10 +162,22 @@ def _fit(model, train_x, config, device, test_x, callback, should_stop) -> list[
         sums = _run_epoch(model, data, optimizer, generator, config, epoch, steps, start, report, should_stop)
         losses = {k: float(v) / steps for k, v in sums.items()}
         test_losses = _mean_losses(model, probe) if probe is not None else None
-        history.append({"epoch": epoch, "train": losses, "test": test_losses,
-                        "seconds": round(time.perf_counter() - start, 3)})
-        report(Progress("epoch", epoch, config.epochs, steps, steps, losses, time.perf_counter() - start,
-                        test_losses, _preview(model, probe)))
+        history.append(
+            {"epoch": epoch, "train": losses, "test": test_losses, "seconds": round(time.perf_counter() - start, 3)}
+        )
+        report(
+            Progress(
+                "epoch",
+                epoch,
+                config.epochs,
+                steps,
+                steps,
+                losses,
+                time.perf_counter() - start,
+                test_losses,
+                _preview(model, probe),
+            )
+        )
     model.to(memory_format=torch.contiguous_format).eval()
     return history
 
@@ -177,7 +195,7 @@ def _run_epoch(model, data, optimizer, generator, config, epoch, steps, start, r
     sums: dict[str, torch.Tensor] = {}
     last_report = time.perf_counter()
     for step in range(steps):
-        batch = data[order[step * config.batch_size:(step + 1) * config.batch_size]]
+        batch = data[order[step * config.batch_size : (step + 1) * config.batch_size]]
         out = model(batch)
         optimizer.zero_grad(set_to_none=True)
         out.loss.backward()
@@ -205,11 +223,20 @@ def _preview(model: AutoEncoder, probe: torch.Tensor | None) -> np.ndarray | Non
     return images
 
 
-def train(family: str, config: AEConfig, dataset: str = "mnist", train_config: TrainConfig = TrainConfig(), *,
-          callback: Callable[[Progress], None] | None = None, should_stop: Callable[[], bool] | None = None,
-          out_dir: str | Path | None = None, save: bool = True, name: str | None = None,
-          on_loading: Callable[[str], None] | None = None,
-          before_fit: Callable[[AutoEncoder, torch.Tensor], None] | None = None) -> TrainResult:
+def train(
+    family: str,
+    config: AEConfig,
+    dataset: str = "mnist",
+    train_config: TrainConfig = TrainConfig(),
+    *,
+    callback: Callable[[Progress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    out_dir: str | Path | None = None,
+    save: bool = True,
+    name: str | None = None,
+    on_loading: Callable[[str], None] | None = None,
+    before_fit: Callable[[AutoEncoder, torch.Tensor], None] | None = None,
+) -> TrainResult:
     """Train a model of `family` on `dataset`, evaluate it on the test split, and save a checkpoint.
 
     `on_loading(text)` hears how reading the data goes; `before_fit(model, train_images)` runs once the data
@@ -225,8 +252,9 @@ def train(family: str, config: AEConfig, dataset: str = "mnist", train_config: T
     if before_fit is not None:
         before_fit(model, train_set.images.to(device))
     started = time.perf_counter()
-    history = fit(model, train_set.images, train_config, test_x=test_set.images, callback=callback,
-                  should_stop=should_stop)
+    history = fit(
+        model, train_set.images, train_config, test_x=test_set.images, callback=callback, should_stop=should_stop
+    )
     seconds = time.perf_counter() - started
     metrics = evaluate(model, train_set.images, train_set.labels, test_set.images, test_set.labels)
     metadata = _metadata(family, config, train_set, train_config, metrics, history, seconds, device)
@@ -236,8 +264,19 @@ def train(family: str, config: AEConfig, dataset: str = "mnist", train_config: T
         save_checkpoint(path, model.cpu(), metadata)
         model.to(device)
     if callback:
-        callback(Progress("done", train_config.epochs, train_config.epochs, 1, 1, history[-1]["train"],
-                          seconds, history[-1]["test"], metrics=metrics))
+        callback(
+            Progress(
+                "done",
+                train_config.epochs,
+                train_config.epochs,
+                1,
+                1,
+                history[-1]["train"],
+                seconds,
+                history[-1]["test"],
+                metrics=metrics,
+            )
+        )
     return TrainResult(model.eval(), model.metadata or metadata, path, history)
 
 

@@ -44,6 +44,7 @@ class Job:
 
 # --- per-flag types (argparse turns ArgumentTypeError into "argument --flag: message", exit 2) ---------------
 
+
 def bounded_int(low: int, high: int | None = None):
     def parse(text: str) -> int:
         try:
@@ -54,6 +55,7 @@ def bounded_int(low: int, high: int | None = None):
             span = f"at least {low}" if high is None else f"from {low} to {high}"
             raise argparse.ArgumentTypeError(f"{value} is out of range: it must be {span}")
         return value
+
     parse.__name__ = "whole number"
     return parse
 
@@ -68,6 +70,7 @@ def finite_float(low: float, *, inclusive: bool):
             bound = f"{'at least' if inclusive else 'greater than'} {low:g}"
             raise argparse.ArgumentTypeError(f"{text!r} is not allowed: it must be finite and {bound}")
         return value
+
     parse.__name__ = "number"
     return parse
 
@@ -128,8 +131,10 @@ def flag_options(param: Param) -> dict:
     options = {"help": param.cli_help, **({"metavar": param.metavar} if param.metavar else {})}
     if param.kind == "choice":
         return {**options, "choices": list(param.choices)}
-    return {**options, "type": noise_spec if param.kind == "noise" else finite_float(param.low,
-                                                                                     inclusive=not param.open_low)}
+    return {
+        **options,
+        "type": noise_spec if param.kind == "noise" else finite_float(param.low, inclusive=not param.open_low),
+    }
 
 
 def model_name(text: str) -> str:
@@ -140,6 +145,7 @@ def model_name(text: str) -> str:
 
 
 # --- cross-field checks ----------------------------------------------------------------------------------
+
 
 def plan_training(args) -> list[Job]:
     """Every model `args` asks for, checked and named; raises UsageError. Creates at most the output folder."""
@@ -171,8 +177,10 @@ def _check_dataset(dataset: str, subset: int | None) -> tuple[int, int, int]:
     except ImageSetError as exc:
         raise UsageError(str(exc)) from None
     if count < MIN_FOLDER_IMAGES:
-        raise UsageError(f"{folder} holds {count} image(s); training needs at least {MIN_FOLDER_IMAGES} "
-                         f"({MIN_TRAIN_IMAGES} to train on, the rest to test)")
+        raise UsageError(
+            f"{folder} holds {count} image(s); training needs at least {MIN_FOLDER_IMAGES} "
+            f"({MIN_TRAIN_IMAGES} to train on, the rest to test)"
+        )
     return FOLDER_SIZE
 
 
@@ -205,8 +213,10 @@ def _check_modes(params: tuple[Param, ...], fields: dict) -> None:
         given = [p for p in params if p.when and p.when[0] == mode.field and p.when[1] != value and p.field in fields]
         if given:
             flags = [p.flag for p in given]
-            raise UsageError(f"{' and '.join(flags)} {'is' if len(flags) == 1 else 'are'} for {mode.flag} "
-                             f"{(given[0].when or ('', ''))[1]}, not {value}")
+            raise UsageError(
+                f"{' and '.join(flags)} {'is' if len(flags) == 1 else 'are'} for {mode.flag} "
+                f"{(given[0].when or ('', ''))[1]}, not {value}"
+            )
 
 
 def _checked_config(args, bottleneck: int, shape: tuple[int, int, int]) -> AEConfig:
@@ -226,8 +236,9 @@ def _checked_config(args, bottleneck: int, shape: tuple[int, int, int]) -> AECon
         raise UsageError(f"{exc} (--channels {' '.join(map(str, config.channels))})") from None
     parameters = sum(p.numel() for p in model.parameters())
     if parameters > MAX_PARAMETERS:
-        raise UsageError(f"{args.family} q={bottleneck} would have {parameters:,} parameters; "
-                         f"the limit is {MAX_PARAMETERS:,}")
+        raise UsageError(
+            f"{args.family} q={bottleneck} would have {parameters:,} parameters; the limit is {MAX_PARAMETERS:,}"
+        )
     return config
 
 
@@ -273,8 +284,9 @@ def _named_jobs(args, configs: list[AEConfig], out: Path) -> list[Job]:
             if stem in zoo:
                 raise UsageError(f"{stem!r} is the name of a zoo model ({zoo_dir()}); choose another --name")
             if stem in here and not args.overwrite:
-                raise UsageError(f"{out / (stem + SUFFIX)} exists; pass --overwrite to replace it, "
-                                 "or choose another --name")
+                raise UsageError(
+                    f"{out / (stem + SUFFIX)} exists; pass --overwrite to replace it, or choose another --name"
+                )
             if (out / (stem + SUFFIX)).is_dir():
                 raise UsageError(f"{out / (stem + SUFFIX)} is a folder; choose another --name")
         jobs.append(Job(config.bottleneck, config, out / f"{stem}{SUFFIX}", note))

@@ -54,8 +54,7 @@ def slerp(z0, z1, ts) -> torch.Tensor:
     return torch.where(t == 1, z1, out)
 
 
-def traversal(z, dims: Sequence[int], *, span: float = 3.0, steps: int = 9, scale=None,
-              center=None) -> torch.Tensor:
+def traversal(z, dims: Sequence[int], *, span: float = 3.0, steps: int = 9, scale=None, center=None) -> torch.Tensor:
     """Copies of z with one dim swept over linspace(-span, span, steps), (len(dims), steps, q).
 
     The swept dim d is *set* to center[d] + v·scale[d] (center 0 and scale 1 when not given: absolute
@@ -99,8 +98,10 @@ def _axis(n: int, lo, hi, gaussian: bool) -> tuple[torch.Tensor, torch.Tensor]:
         return values, values
     lo = np.broadcast_to(np.asarray(-3.0 if lo is None else lo, dtype=np.float64), (2,))
     hi = np.broadcast_to(np.asarray(3.0 if hi is None else hi, dtype=np.float64), (2,))
-    return (torch.linspace(float(lo[0]), float(hi[0]), n, dtype=torch.float64),
-            torch.linspace(float(lo[1]), float(hi[1]), n, dtype=torch.float64))
+    return (
+        torch.linspace(float(lo[0]), float(hi[0]), n, dtype=torch.float64),
+        torch.linspace(float(lo[1]), float(hi[1]), n, dtype=torch.float64),
+    )
 
 
 def manifold_grid(n: int, *, lo=None, hi=None, gaussian: bool = True) -> torch.Tensor:

@@ -87,12 +87,16 @@ def check_room(token: str) -> None:
     """ValueError saying what to do when the workspace, or all workspaces together, are full."""
     held = len(models(token))
     if held >= max_models():
-        raise ValueError(f"Your session already has {held} model{'s' * (held != 1)} (this server keeps at most "
-                         f"{max_models()} per session): delete one under **Your models** to train another.")
+        raise ValueError(
+            f"Your session already has {held} model{'s' * (held != 1)} (this server keeps at most "
+            f"{max_models()} per session): delete one under **Your models** to train another."
+        )
     if sum(1 for _ in root().glob(f"*/*{SUFFIX}")) >= max_total():
-        raise ValueError(f"This server holds {max_total()} models trained by its visitors, its limit: ask the "
-                         f"operator to raise AEVIZ_SESSIONS_MAX_MODELS, or try again once older ones expire "
-                         f"({retention_s() / 3600:g} h after their last change).")
+        raise ValueError(
+            f"This server holds {max_total()} models trained by its visitors, its limit: ask the "
+            f"operator to raise AEVIZ_SESSIONS_MAX_MODELS, or try again once older ones expire "
+            f"({retention_s() / 3600:g} h after their last change)."
+        )
 
 
 def delete_model(token: str, name: str) -> bool:

@@ -68,28 +68,52 @@ def child(page: str, dataset: str, ready_timeout: float = 300) -> dict:
     ready = ui.wait_until_warm(ready_timeout) if hasattr(ui, "wait_until_warm") else None  # older versions
     ready_s = time.perf_counter() - start
     seconds, pending = _page_run(page, dataset)
-    return {"page": page, "first_page_s": round(first, 2), "ready_s": round(ready_s, 2), "ready": ready,
-            "first_visit_s": round(seconds, 2), "pending": pending}
+    return {
+        "page": page,
+        "first_page_s": round(first, 2),
+        "ready_s": round(ready_s, 2),
+        "ready": ready,
+        "first_visit_s": round(seconds, 2),
+        "pending": pending,
+    }
 
 
 def run_cold(pages: list[str], dataset: str) -> dict[str, float]:
     """Every page in a process of its own, each with empty caches; prints a table, returns the figures."""
     results: dict[str, float] = {}
-    print(f"{'page (cold server, empty cache)':34s} {'first page':>10s} {'ready':>7s} {'first visit':>11s}  "
-          f"(s, affinity={len(os.sched_getaffinity(0))} cpus, target <= {TARGET_S:g} s)", flush=True)
+    print(
+        f"{'page (cold server, empty cache)':34s} {'first page':>10s} {'ready':>7s} {'first visit':>11s}  "
+        f"(s, affinity={len(os.sched_getaffinity(0))} cpus, target <= {TARGET_S:g} s)",
+        flush=True,
+    )
     for page in pages:
         with tempfile.TemporaryDirectory(prefix="aeviz-cold-") as home:
             env = {**os.environ, "AEVIZ_CACHE_DIR": f"{home}/cache", "AEVIZ_HOME": f"{home}/home"}
             env.pop("AEVIZ_WARM_UP", None)  # the server's own warm-ups, as `streamlit run` has them
-            out = subprocess.run([sys.executable, str(Path(__file__).with_name("latency.py")), "--cold-child",
-                                  page, "--dataset", dataset], env=env, cwd=REPO, capture_output=True, text=True)
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    str(Path(__file__).with_name("latency.py")),
+                    "--cold-child",
+                    page,
+                    "--dataset",
+                    dataset,
+                ],
+                env=env,
+                cwd=REPO,
+                capture_output=True,
+                text=True,
+            )
         line = next((x for x in reversed(out.stdout.splitlines()) if x.startswith("{")), None)
         if out.returncode or line is None:
             raise RuntimeError(f"cold {page} failed:\n{out.stdout[-2000:]}\n{out.stderr[-4000:]}")
         row = json.loads(line)
         mark = " (background job still running)" if row["pending"] else ""
-        print(f"{page:34s} {row['first_page_s']:10.2f} {row['ready_s']:7.2f} {row['first_visit_s']:11.2f}"
-              f"{'' if row['first_visit_s'] <= TARGET_S else '  over target'}{mark}", flush=True)
+        print(
+            f"{page:34s} {row['first_page_s']:10.2f} {row['ready_s']:7.2f} {row['first_visit_s']:11.2f}"
+            f"{'' if row['first_visit_s'] <= TARGET_S else '  over target'}{mark}",
+            flush=True,
+        )
         results[f"cold.{page}.first_visit_s"] = row["first_visit_s"]
         results[f"cold.{page}.start_first_page_s"] = row["first_page_s"]
         results[f"cold.{page}.start_ready_s"] = row["ready_s"]

@@ -38,9 +38,13 @@ def run(jm: JobManager, spec: JobSpec, *, cancel_when=None) -> dict:
             jm.cancel(job.id)
         time.sleep(0.02)
     stopped = time.monotonic()
-    return {"state": snap.state, "message": snap.message, "child_peak_mb": round(child_peak),
-            "cancel_to_stop_s": round(stopped - asked, 3) if asked else None,
-            "estimate_mb": round(snap.estimate.peak_mb) if snap.estimate else None}
+    return {
+        "state": snap.state,
+        "message": snap.message,
+        "child_peak_mb": round(child_peak),
+        "cancel_to_stop_s": round(stopped - asked, 3) if asked else None,
+        "estimate_mb": round(snap.estimate.peak_mb) if snap.estimate else None,
+    }
 
 
 def slow_folder(root: Path, count: int = 3000) -> Path:
@@ -57,18 +61,28 @@ def main() -> None:
     jm = JobManager(alive=lambda owner: True)
     server_before = rss_mb()
     worst = make_config("contractive", bottleneck=256, arch="conv", input_shape=shape)
-    results = {"worst job (refused by the probe)": run(jm, JobSpec("contractive", worst, dataset, TrainConfig(
-        epochs=30, batch_size=1024), "worst"))}
+    results = {
+        "worst job (refused by the probe)": run(
+            jm, JobSpec("contractive", worst, dataset, TrainConfig(epochs=30, batch_size=1024), "worst")
+        )
+    }
     long_steps = make_config("contractive", bottleneck=64, arch="conv", input_shape=shape)
     results["cancel during a long step"] = run(
         JobManager(alive=lambda owner: True, memory_mb=1e9, max_s=1e9),
         JobSpec("contractive", long_steps, dataset, TrainConfig(epochs=5, batch_size=512), "long-steps"),
-        cancel_when=lambda s: s.phase == "training" and s.elapsed > 5)
+        cancel_when=lambda s: s.phase == "training" and s.elapsed > 5,
+    )
     with tempfile.TemporaryDirectory() as tmp:
-        folder = JobSpec("dense", make_config("dense", bottleneck=4), f"folder:{slow_folder(Path(tmp))}",
-                         TrainConfig(epochs=1), "folder")
-        results["cancel during a folder scan"] = run(jm, folder,
-                                                     cancel_when=lambda s: s.phase.startswith("reading images"))
+        folder = JobSpec(
+            "dense",
+            make_config("dense", bottleneck=4),
+            f"folder:{slow_folder(Path(tmp))}",
+            TrainConfig(epochs=1),
+            "folder",
+        )
+        results["cancel during a folder scan"] = run(
+            jm, folder, cancel_when=lambda s: s.phase.startswith("reading images")
+        )
     results["server RSS MB before / after"] = f"{server_before:.0f} / {rss_mb():.0f}"
     print(f"dataset: {dataset}, memory budget {jm.memory_mb:,.0f} MB per job")
     for name, value in results.items():

@@ -53,8 +53,9 @@ def _radio(key: str, values: tuple):
 
 def _box(size: int, fragment: str | None = "explore"):
     """A box selection of `size` points (a different set each time), as the browser reports it."""
-    return lambda at, i: select(at, "map_chart", list(range(i % 7, 10_000, max(1, 10_000 // size)))[:size],
-                                fragment=fragment)
+    return lambda at, i: select(
+        at, "map_chart", list(range(i % 7, 10_000, max(1, 10_000 // size)))[:size], fragment=fragment
+    )
 
 
 def _click_empty(at, i):
@@ -70,8 +71,7 @@ INTERACTIONS: dict[str, list[Interaction]] = {
         Interaction("click_decode", _click_empty, fragment="explore"),
         Interaction("method_switch", _radio("w_map_method", ("pca", "umap"))),
         Interaction("map_warm_side_by_side", _rerun, {"map_other": "{dataset}-conv-q16-bce"}),
-        Interaction("selection_side_by_side", _box(3250), {"map_other": "{dataset}-conv-q16-bce"},
-                    fragment="explore"),
+        Interaction("selection_side_by_side", _box(3250), {"map_other": "{dataset}-conv-q16-bce"}, fragment="explore"),
         Interaction("map_warm_70k_pca", _rerun, {"map_split": "all", "map_method": "pca"}),
     ],
 }
@@ -129,8 +129,12 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--while-training", action="store_true", help="time them while a job trains")
-    parser.add_argument("--browser", choices=["auto", "on", "off"], default="auto",
-                        help="cold start and first paint of every page in Chromium (auto: unless --page/--only)")
+    parser.add_argument(
+        "--browser",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="cold start and first paint of every page in Chromium (auto: unless --page/--only)",
+    )
     parser.add_argument("--browser-repeats", type=int, default=5)
     parser.add_argument("--cold", action="store_true", help="each page's first visit on a fresh server, empty cache")
     parser.add_argument("--cold-child", help=argparse.SUPPRESS)  # one page of --cold, in a process of its own
@@ -141,8 +145,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     share_cache_data()
     training = start_training(args.dataset) if args.while_training else None
     results: dict[str, float] = {}
-    print(f"{'interaction':45s} {'p50 ms':>8s} {'p95 ms':>8s} {'max ms':>8s}  (n={args.repeats}, cpus={os.cpu_count()}"
-          f", affinity={len(os.sched_getaffinity(0))})")
+    print(
+        f"{'interaction':45s} {'p50 ms':>8s} {'p95 ms':>8s} {'max ms':>8s}  (n={args.repeats}, cpus={os.cpu_count()}"
+        f", affinity={len(os.sched_getaffinity(0))})"
+    )
     if args.browser == "on" or (args.browser == "auto" and not (args.page or args.only)):
         results.update(browser_figures(args.dataset, args.browser_repeats))  # first paint and cold start
     for page in args.page or sorted(INTERACTIONS):
@@ -153,8 +159,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             key = f"{page}.{interaction.name}"
             results[f"{key}.p50_ms"] = round(float(np.percentile(ms, 50)), 1)
             results[f"{key}.p95_ms"] = round(float(np.percentile(ms, 95)), 1)
-            print(f"{key:45s} {results[key + '.p50_ms']:8.1f} {results[key + '.p95_ms']:8.1f} {ms.max():8.1f}",
-                  flush=True)
+            print(
+                f"{key:45s} {results[key + '.p50_ms']:8.1f} {results[key + '.p95_ms']:8.1f} {ms.max():8.1f}", flush=True
+            )
     if training is not None:
         results = stop_training(training, results)
     print(json.dumps(results))
@@ -212,8 +219,13 @@ def start_training(dataset: str):
     from aeviz.models import make_config
     from aeviz.train import TrainConfig
 
-    spec = JobSpec("dense", make_config("dense", bottleneck=16), dataset,
-                   TrainConfig(epochs=10_000, subset=TRAIN_IMAGES), "benchmark-never-saved")
+    spec = JobSpec(
+        "dense",
+        make_config("dense", bottleneck=16),
+        dataset,
+        TrainConfig(epochs=10_000, subset=TRAIN_IMAGES),
+        "benchmark-never-saved",
+    )
     manager = ui.job_manager()
     job = TRAINING["job"] = manager.submit(spec, owner="benchmark")
     while job.snapshot().epoch < 2:
@@ -228,24 +240,34 @@ def stop_training(training, results: dict[str, float]) -> dict[str, float]:
     from aeviz.jobs import State
 
     manager, job, alone, since, fraction = training
-    during = (job.snapshot().fraction - fraction) * job.spec.train_config.epochs * TRAIN_IMAGES / (
-        time.perf_counter() - since)
+    during = (
+        (job.snapshot().fraction - fraction)
+        * job.spec.train_config.epochs
+        * TRAIN_IMAGES
+        / (time.perf_counter() - since)
+    )
     start = time.perf_counter()
     manager.cancel(job.id)
     while job.snapshot().state != State.CANCELLED:
         time.sleep(0.005)
     cancel_ms = 1000 * (time.perf_counter() - start)
     print(f"training during the reruns: {during:,.0f} images/s; cancelled in {cancel_ms:.0f} ms", flush=True)
-    return {**{f"while_training.{k}": v for k, v in results.items()}, "training.images_per_s_alone": round(alone),
-            "training.images_per_s_during_reruns": round(during), "training.cancel_ms": round(cancel_ms)}
+    return {
+        **{f"while_training.{k}": v for k, v in results.items()},
+        "training.images_per_s_alone": round(alone),
+        "training.images_per_s_during_reruns": round(during),
+        "training.cancel_ms": round(cancel_ms),
+    }
 
 
 # --- the denoising and VAE pages (their scrub sliders run in the browser: no rerun to time) -------
+
 
 def _slider(key: str, values: tuple, fragment: str | None = None):
     def act(at, i):
         at.slider(key=key).set_value(values[i % len(values)])
         return fragment_run(at, fragment) if fragment else at.run()
+
     return act
 
 
@@ -257,6 +279,7 @@ def _radio_in(key: str, values: tuple, fragment: str):
     def act(at, i):
         at.radio(key=key).set_value(values[i % len(values)])
         return fragment_run(at, fragment)
+
     return act
 
 
@@ -270,29 +293,36 @@ def _new_noise_seed(at, i):
     return at.slider(key="w_dn_seed").set_value(10 + i).run()
 
 
-INTERACTIONS.setdefault("denoising", []).extend([
-    Interaction("page_warm", _rerun),
-    Interaction("noise_kind", _radio("w_dn_kind", ("gaussian", "masking", "salt_pepper"))),
-    Interaction("image_draw_slider", _slider("w_dn_img_seed", (0, 1, 2))),
-    Interaction("noise_seed_slider", _slider("w_dn_seed", (0, 1, 2))),
-    Interaction("noise_seed_slider_uncached", _new_noise_seed),
-])
-INTERACTIONS.setdefault("vae", []).extend([
-    Interaction("page_warm", _rerun),
-    Interaction("model_switch", _select_index("w_vae_model", 2)),
-    Interaction("image_draw_slider", _slider("w_vae_pair_seed", (0, 1, 2))),
-    Interaction("dims_slider", _slider("w_vae_dims", (4, 8, 12), "dims_view"), fragment="dims_view"),
-    Interaction("traverse_image", _radio_in("w_vae_trav", ("A", "B"), "dims_view"), fragment="dims_view"),
-    Interaction("temperature_slider", _slider("w_vae_temp", (0.5, 1.0, 1.5), "sample_view"),
-                fragment="sample_view"),
-    Interaction("resample", _resample, fragment="sample_view"),
-])
+INTERACTIONS.setdefault("denoising", []).extend(
+    [
+        Interaction("page_warm", _rerun),
+        Interaction("noise_kind", _radio("w_dn_kind", ("gaussian", "masking", "salt_pepper"))),
+        Interaction("image_draw_slider", _slider("w_dn_img_seed", (0, 1, 2))),
+        Interaction("noise_seed_slider", _slider("w_dn_seed", (0, 1, 2))),
+        Interaction("noise_seed_slider_uncached", _new_noise_seed),
+    ]
+)
+INTERACTIONS.setdefault("vae", []).extend(
+    [
+        Interaction("page_warm", _rerun),
+        Interaction("model_switch", _select_index("w_vae_model", 2)),
+        Interaction("image_draw_slider", _slider("w_vae_pair_seed", (0, 1, 2))),
+        Interaction("dims_slider", _slider("w_vae_dims", (4, 8, 12), "dims_view"), fragment="dims_view"),
+        Interaction("traverse_image", _radio_in("w_vae_trav", ("A", "B"), "dims_view"), fragment="dims_view"),
+        Interaction(
+            "temperature_slider", _slider("w_vae_temp", (0.5, 1.0, 1.5), "sample_view"), fragment="sample_view"
+        ),
+        Interaction("resample", _resample, fragment="sample_view"),
+    ]
+)
 
 
 # --- pages not covered above; page first paint in a real browser; cold start to a usable home -------
 
+
 def _with_own_image(act):
     """Your images needs an image of the user's: put one test image into the session once, then act."""
+
     def with_image(at, i):
         if not at.session_state.get("aeviz_user_images"):
             from aeviz import images
@@ -301,26 +331,33 @@ def _with_own_image(act):
             at.session_state["aeviz_user_images"] = [images.Preprocessed(picture, (), False, "benchmark")]
             at = at.run()  # the page with the image (only the warm-up runs get here)
         return act(at, i)
+
     return with_image
 
 
-INTERACTIONS.setdefault("reconstructions", []).extend([
-    Interaction("page_warm", _rerun),
-    Interaction("image_draw_slider", _slider("w_rec_seed", (0, 1, 2), "grid_view"), fragment="grid_view"),
-    Interaction("family_switch", _radio("w_rec_family", ("dense", "conv"))),
-])
-INTERACTIONS.setdefault("anomalies", []).extend([
-    Interaction("page_warm", _rerun),
-    Interaction("flag_slider", _slider("w_err_flag", (0.5, 1.0, 2.0), "threshold_view"), fragment="threshold_view"),
-    Interaction("gallery_size_slider", _slider("w_err_k", (4, 8, 12), "gallery_view"), fragment="gallery_view"),
-    Interaction("gallery_size_slider_full_rerun", _slider("w_err_k", (4, 8, 12))),  # a URL shared at that size
-    Interaction("inject_count_slider", _slider("w_err_n", (50, 100, 150))),
-    Interaction("metric_switch", _radio("w_err_metric", ("mse", "bce"))),
-])
-INTERACTIONS.setdefault("your_images", []).extend([
-    Interaction("page_warm", _with_own_image(_rerun)),
-    Interaction("metric_switch", _with_own_image(_radio("w_you_metric", ("mse", "bce")))),
-])
+INTERACTIONS.setdefault("reconstructions", []).extend(
+    [
+        Interaction("page_warm", _rerun),
+        Interaction("image_draw_slider", _slider("w_rec_seed", (0, 1, 2), "grid_view"), fragment="grid_view"),
+        Interaction("family_switch", _radio("w_rec_family", ("dense", "conv"))),
+    ]
+)
+INTERACTIONS.setdefault("anomalies", []).extend(
+    [
+        Interaction("page_warm", _rerun),
+        Interaction("flag_slider", _slider("w_err_flag", (0.5, 1.0, 2.0), "threshold_view"), fragment="threshold_view"),
+        Interaction("gallery_size_slider", _slider("w_err_k", (4, 8, 12), "gallery_view"), fragment="gallery_view"),
+        Interaction("gallery_size_slider_full_rerun", _slider("w_err_k", (4, 8, 12))),  # a URL shared at that size
+        Interaction("inject_count_slider", _slider("w_err_n", (50, 100, 150))),
+        Interaction("metric_switch", _radio("w_err_metric", ("mse", "bce"))),
+    ]
+)
+INTERACTIONS.setdefault("your_images", []).extend(
+    [
+        Interaction("page_warm", _with_own_image(_rerun)),
+        Interaction("metric_switch", _with_own_image(_radio("w_you_metric", ("mse", "bce")))),
+    ]
+)
 INTERACTIONS.setdefault("reproduce", []).append(Interaction("page_warm", _rerun))
 
 
@@ -393,8 +430,11 @@ def browser_figures(dataset: str, repeats: int) -> dict[str, float]:
                 seconds = np.array([_open_s(browser, page_url) for _ in range(repeats)])
                 for q in (50, 95):
                     results[f"{slug}.first_paint_warm.p{q}_s"] = round(float(np.percentile(seconds, q)), 2)
-                print(f"{slug + '.first_paint_warm (s)':45s} {np.percentile(seconds, 50):8.2f} "
-                      f"{np.percentile(seconds, 95):8.2f} {seconds.max():8.2f}", flush=True)
+                print(
+                    f"{slug + '.first_paint_warm (s)':45s} {np.percentile(seconds, 50):8.2f} "
+                    f"{np.percentile(seconds, 95):8.2f} {seconds.max():8.2f}",
+                    flush=True,
+                )
         finally:
             stop_server(proc)
         browser.close()

@@ -57,6 +57,7 @@ RERUN_DONE = """([t0, gaveUp]) => {  // when the first rerun after t0 ended; -1:
 
 # --- the server and its memory --------------------------------------------------------------------------------
 
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -69,11 +70,28 @@ def start_server(home: Path, cpus: set[int] | None = None, **env: str) -> tuple[
     port = free_port()
     environ = {**os.environ, "AEVIZ_CACHE_DIR": str(home / "cache"), "AEVIZ_HOME": str(home / "home"), **env}
     log = open(home / "streamlit.log", "w")  # noqa: SIM115 - the server's whole life
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                             "--server.address", "127.0.0.1", "--server.headless", "true",
-                             "--browser.gatherUsageStats", "false"],
-                            cwd=REPO, env=environ, stdout=log, stderr=subprocess.STDOUT,
-                            preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=REPO,
+        env=environ,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
@@ -126,6 +144,7 @@ def tree_usage(pid: int) -> tuple[float, float]:
 
 
 # --- one student ---------------------------------------------------------------------------------------------
+
 
 class Tally:
     """Every session's timings and errors, by kind of action."""
@@ -187,8 +206,9 @@ async def act(page, slug: str, rng: random.Random, tally: Tally, timeout_s: floa
     main = page.locator("[data-testid='stMain']")
     sliders = await main.locator("[data-testid='stSlider']").all()
     pickers = await main.locator("[data-testid='stSelectbox'], [data-testid='stRadio']").all()
-    choices = [("slider", s) for s in sliders if await s.is_visible()] + \
-        [("picker", p) for p in pickers if await p.is_visible() and not await p.locator("input[disabled]").count()]
+    choices = [("slider", s) for s in sliders if await s.is_visible()] + [
+        ("picker", p) for p in pickers if await p.is_visible() and not await p.locator("input[disabled]").count()
+    ]
     if not choices:
         tally.count("nothing to change")
         return
@@ -235,8 +255,12 @@ async def student(browser, url: str, number: int, args, tally: Tally, stop_at: f
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await context.new_page()
     page.set_default_timeout(args.timeout_s * 1000)
-    page.on("console", lambda m: m.type == "error" and tally.error(console_kind(m), f"session {number}: {m.text} "
-                                                                                 f"({m.location.get('url')})"))
+    page.on(
+        "console",
+        lambda m: (
+            m.type == "error" and tally.error(console_kind(m), f"session {number}: {m.text} ({m.location.get('url')})")
+        ),
+    )
     page.on("pageerror", lambda e: tally.error("page_error", f"session {number}: {e}"))
     query = urllib.parse.urlencode({"dataset": args.dataset})
     await asyncio.sleep(rng.uniform(0, args.ramp_s))  # students arrive over the first seconds, not in one tick
@@ -250,8 +274,10 @@ async def student(browser, url: str, number: int, args, tally: Tally, stop_at: f
                     await asyncio.sleep(args.think_s * rng.uniform(0.5, 1.5))
                     await act(page, slug, rng, tally, args.timeout_s)
             except Exception as exc:  # a timeout or a vanished element: counted, then the next page
-                tally.error("timeout" if "imeout" in type(exc).__name__ + str(exc) else "driver",
-                            f"session {number}: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+                tally.error(
+                    "timeout" if "imeout" in type(exc).__name__ + str(exc) else "driver",
+                    f"session {number}: {type(exc).__name__}: {str(exc).splitlines()[0]}",
+                )
     finally:
         await context.close()
 
@@ -308,22 +334,32 @@ async def run_load(url: str, pid: int | None, args) -> tuple[Tally, list[tuple[f
 
 # --- the report -----------------------------------------------------------------------------------------------
 
+
 def summarise(tally: Tally, samples: list[tuple[float, float]], args) -> dict[str, float]:
-    kinds = {kind: [ms for name, values in tally.ms.items() if name.startswith(kind + " ") for ms in values]
-             for kind in ("slider", "picker", "open")}
+    kinds = {
+        kind: [ms for name, values in tally.ms.items() if name.startswith(kind + " ") for ms in values]
+        for kind in ("slider", "picker", "open")
+    }
     actions, opens = kinds["slider"] + kinds["picker"], kinds["open"]
     pct = lambda values, q, scale=1.0: round(float(np.percentile(values, q)) / scale, 2) if values else None  # noqa: E731
     after = [rss for t, rss in samples if t >= args.warmup_s] or [rss for _, rss in samples] or [0.0]
-    result = {"load_sessions": args.sessions, "load_seconds": args.seconds,
-              "load_errors": sum(len(v) for k, v in tally.errors.items() if not k.startswith("ignored")),
-              "load_interactions": len(actions),
-              "load_interaction_p50_ms": pct(actions, 50), "load_interaction_p95_ms": pct(actions, 95),
-              "load_slider_p95_ms": pct(kinds["slider"], 95), "load_picker_p95_ms": pct(kinds["picker"], 95),
-              "load_page_open_p50_s": pct(opens, 50, 1000), "load_page_open_p95_s": pct(opens, 95, 1000),
-              "load_rss_start_mb": round(after[0], 1), "load_rss_end_mb": round(after[-1], 1),
-              "load_rss_max_mb": round(max(after), 1),
-              "load_server_cpu_share": round(tally.cpu.get("server", 0) / args.seconds / len(args.cpus), 2),
-              "load_browser_cpu_share": round(tally.cpu.get("browser", 0) / args.seconds / len(args.cpus), 2)}
+    result = {
+        "load_sessions": args.sessions,
+        "load_seconds": args.seconds,
+        "load_errors": sum(len(v) for k, v in tally.errors.items() if not k.startswith("ignored")),
+        "load_interactions": len(actions),
+        "load_interaction_p50_ms": pct(actions, 50),
+        "load_interaction_p95_ms": pct(actions, 95),
+        "load_slider_p95_ms": pct(kinds["slider"], 95),
+        "load_picker_p95_ms": pct(kinds["picker"], 95),
+        "load_page_open_p50_s": pct(opens, 50, 1000),
+        "load_page_open_p95_s": pct(opens, 95, 1000),
+        "load_rss_start_mb": round(after[0], 1),
+        "load_rss_end_mb": round(after[-1], 1),
+        "load_rss_max_mb": round(max(after), 1),
+        "load_server_cpu_share": round(tally.cpu.get("server", 0) / args.seconds / len(args.cpus), 2),
+        "load_browser_cpu_share": round(tally.cpu.get("browser", 0) / args.seconds / len(args.cpus), 2),
+    }
     result.update({f"load_errors_{kind}": len(values) for kind, values in sorted(tally.errors.items())})
     return result
 
@@ -336,10 +372,14 @@ def print_report(tally: Tally, result: dict[str, float]) -> None:
     print(", ".join(f"{n} {what}" for what, n in sorted(tally.counts.items())))
     for kind, details in sorted(tally.errors.items()):
         print(f"{len(details)} {kind} error(s), e.g.:", *sorted(set(details))[:5], sep="\n  ")
-    print(f"CPU used: server {result['load_server_cpu_share']:.0%}, browsers {result['load_browser_cpu_share']:.0%} "
-          "of the cores the run could use")
-    print(f"server memory after warm-up: {result['load_rss_start_mb']} MB -> {result['load_rss_end_mb']} MB "
-          f"(max {result['load_rss_max_mb']} MB)")
+    print(
+        f"CPU used: server {result['load_server_cpu_share']:.0%}, browsers {result['load_browser_cpu_share']:.0%} "
+        "of the cores the run could use"
+    )
+    print(
+        f"server memory after warm-up: {result['load_rss_start_mb']} MB -> {result['load_rss_end_mb']} MB "
+        f"(max {result['load_rss_max_mb']} MB)"
+    )
     print(json.dumps(result))
 
 
@@ -366,8 +406,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--timeout-s", type=float, default=60.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cold", action="store_true", help="no warm-up visit of every page before the clock")
-    parser.add_argument("--server-cpus", help="e.g. 0,1: pin the server to these cores (students' browsers are "
-                                              "on their own laptops; pin the benchmark's browser elsewhere)")
+    parser.add_argument(
+        "--server-cpus",
+        help="e.g. 0,1: pin the server to these cores (students' browsers are "
+        "on their own laptops; pin the benchmark's browser elsewhere)",
+    )
     parser.add_argument("--browser-cpus", help="e.g. 2-7: pin this benchmark and its browser to these cores")
     args = parser.parse_args(argv)
     args.cpus = os.sched_getaffinity(0)

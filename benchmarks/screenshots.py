@@ -61,7 +61,8 @@ def main() -> None:
                     path = out / f"{stem}-{theme}-{size}.png"
                     whole_page(page, path)
                     background = page.evaluate(
-                        "() => getComputedStyle(document.querySelector(\"[data-testid='stApp']\")).backgroundColor")
+                        "() => getComputedStyle(document.querySelector(\"[data-testid='stApp']\")).backgroundColor"
+                    )
                     print(f"{path}  background {background}", flush=True)
                 context.close()
         browser.close()

@@ -57,8 +57,12 @@ def recipe_epochs(model, x: torch.Tensor, epochs: int, device: torch.device) -> 
 def aeviz_epochs(model, x: torch.Tensor, epochs: int) -> list[float]:
     """aeviz.train.fit, timed per epoch through its own progress callback."""
     stamps: list[float] = []
-    fit(model, x, TrainConfig(epochs=epochs, report_every_s=1e9),
-        callback=lambda p: stamps.append(time.perf_counter()) if p.event in ("start", "epoch") else None)
+    fit(
+        model,
+        x,
+        TrainConfig(epochs=epochs, report_every_s=1e9),
+        callback=lambda p: stamps.append(time.perf_counter()) if p.event in ("start", "epoch") else None,
+    )
     return [b - a for a, b in zip(stamps[:-1], stamps[1:])]
 
 
@@ -70,8 +74,12 @@ def main() -> None:
     args = parser.parse_args()
     device = pick_device(args.device)
     x = load_dataset(args.dataset, "train").images
-    results = {"device": device_name(device), "dataset": args.dataset, "epochs": args.epochs,
-               "torch_threads": torch.get_num_threads()}
+    results = {
+        "device": device_name(device),
+        "dataset": args.dataset,
+        "epochs": args.epochs,
+        "torch_threads": torch.get_num_threads(),
+    }
     print(f"{len(x)} images of {args.dataset} on {results['device']}: median of {args.epochs} alternating epochs each")
     for label, (family, fields) in MODELS.items():
         torch.manual_seed(0)
@@ -86,10 +94,18 @@ def main() -> None:
         recipe, aeviz = statistics.median(recipe_times[1:]), statistics.median(aeviz_times[1:])
         speedup = recipe / aeviz
         key = label.split()[0]
-        results.update({f"{key}_recipe_s_per_epoch": round(recipe, 4), f"{key}_aeviz_s_per_epoch": round(aeviz, 4),
-                        f"{key}_speedup": round(speedup, 2), f"{key}_aeviz_30_epochs_s": round(30 * aeviz, 2)})
-        print(f"{label:18s} recipe {recipe:7.3f} s/epoch   aeviz {aeviz:7.3f} s/epoch   speed-up {speedup:5.2f}x   "
-              f"30 epochs ≈ {30 * aeviz:.1f} s")
+        results.update(
+            {
+                f"{key}_recipe_s_per_epoch": round(recipe, 4),
+                f"{key}_aeviz_s_per_epoch": round(aeviz, 4),
+                f"{key}_speedup": round(speedup, 2),
+                f"{key}_aeviz_30_epochs_s": round(30 * aeviz, 2),
+            }
+        )
+        print(
+            f"{label:18s} recipe {recipe:7.3f} s/epoch   aeviz {aeviz:7.3f} s/epoch   speed-up {speedup:5.2f}x   "
+            f"30 epochs ≈ {30 * aeviz:.1f} s"
+        )
     print(json.dumps(results))
 
 

@@ -45,11 +45,18 @@ def stored_upload_mb(url: str) -> float:
 def put(url: str, session_id: str, data: bytes) -> int:
     """One multipart PUT of `data` as a new file of this session; returns the HTTP status."""
     boundary = uuid.uuid4().hex
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f.png\"\r\n"
-            f"Content-Type: image/png\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="f.png"\r\n'
+            f"Content-Type: image/png\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
-    request = urllib.request.Request(f"{url}/_stcore/upload_file/{session_id}/{uuid.uuid4()}", data=body,
-                                     method="PUT", headers=headers)
+    request = urllib.request.Request(
+        f"{url}/_stcore/upload_file/{session_id}/{uuid.uuid4()}", data=body, method="PUT", headers=headers
+    )
     with urllib.request.urlopen(request, timeout=60) as response:
         return response.status
 
@@ -80,8 +87,9 @@ async def flood(url: str, pid: int, args) -> dict:
         print(f"{label:>24}: {levels[label]}", flush=True)
 
     levels: dict[str, dict] = {}
-    async with websockets.connect(url.replace("http://", "ws://") + "/_stcore/stream", subprotocols=["streamlit"],
-                                  max_size=2**26) as ws:
+    async with websockets.connect(
+        url.replace("http://", "ws://") + "/_stcore/stream", subprotocols=["streamlit"], max_size=2**26
+    ) as ws:
         session_id = await session_id_of(ws)
         sample("before")
         data = os.urandom(args.mb * 2**20 - 1000)  # just under the per-file limit with the multipart framing
@@ -90,16 +98,19 @@ async def flood(url: str, pid: int, args) -> dict:
         for _ in range(args.files):
             statuses.append(await asyncio.to_thread(put, url, session_id, data))
             peak = max(peak, rss_mb(pid))
-        print(f"{args.files} PUTs in {time.monotonic() - started:.1f} s, statuses {sorted(set(statuses))}, "
-              f"peak resident memory {peak:.0f} MB")
+        print(
+            f"{args.files} PUTs in {time.monotonic() - started:.1f} s, statuses {sorted(set(statuses))}, "
+            f"peak resident memory {peak:.0f} MB"
+        )
         levels["peak during the PUTs"] = {"rss_mb": round(peak)}
         sample("after the PUTs")
         await asyncio.sleep(args.wait_s)
         sample(f"{args.wait_s:g} s later, open")
     await asyncio.sleep(args.wait_s)
     sample(f"{args.wait_s:g} s after closing")
-    async with websockets.connect(url.replace("http://", "ws://") + "/_stcore/stream", subprotocols=["streamlit"],
-                                  max_size=2**26) as ws:
+    async with websockets.connect(
+        url.replace("http://", "ws://") + "/_stcore/stream", subprotocols=["streamlit"], max_size=2**26
+    ) as ws:
         await session_id_of(ws)  # Streamlit reaps expired disconnected sessions when it stores another one
     await asyncio.sleep(2)
     sample("another visitor came, left")

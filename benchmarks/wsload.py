@@ -27,8 +27,7 @@ import numpy as np
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent / "tests" / "e2e")]
 from load import Tally, start_server, stop_server, tree_usage  # noqa: E402
 
-PAGES = ("", "reconstructions", "latent_map", "denoising", "vae", "anomalies", "your_images", "train",
-         "reproduce")
+PAGES = ("", "reconstructions", "latent_map", "denoising", "vae", "anomalies", "your_images", "train", "reproduce")
 
 
 class Student:
@@ -146,23 +145,33 @@ async def run(url: str, pid: int, args) -> tuple[Tally, list[tuple[float, float]
     start = time.monotonic()
     stop_at = start + args.seconds
     cpu_before = tree_usage(pid)[1]
-    await asyncio.gather(sample_memory(pid, samples, start, stop_at),
-                         *(student(url, i, args, tally, stop_at) for i in range(args.sessions)))
+    await asyncio.gather(
+        sample_memory(pid, samples, start, stop_at),
+        *(student(url, i, args, tally, stop_at) for i in range(args.sessions)),
+    )
     return tally, samples, tree_usage(pid)[1] - cpu_before
 
 
 def report(tally: Tally, samples, cpu_s: float, args) -> dict:
     pct = lambda v, q: round(float(np.percentile(v, q)), 1) if v else None  # noqa: E731
-    by_kind = {k: [ms for name, values in tally.ms.items() if name.startswith(k) for ms in values]
-               for k in ("slider", "open")}
+    by_kind = {
+        k: [ms for name, values in tally.ms.items() if name.startswith(k) for ms in values] for k in ("slider", "open")
+    }
     after = [rss for t, rss in samples if t >= args.warmup_s] or [rss for _, rss in samples] or [0.0]
-    result = {"wsload_sessions": args.sessions, "wsload_seconds": args.seconds,
-              "wsload_errors": sum(len(v) for v in tally.errors.values()),
-              "wsload_slider_reruns": len(by_kind["slider"]),
-              "wsload_slider_p50_ms": pct(by_kind["slider"], 50), "wsload_slider_p95_ms": pct(by_kind["slider"], 95),
-              "wsload_page_open_p50_ms": pct(by_kind["open"], 50), "wsload_page_open_p95_ms": pct(by_kind["open"], 95),
-              "wsload_rss_after_warmup_mb": round(after[0], 1), "wsload_rss_end_mb": round(after[-1], 1),
-              "wsload_rss_max_mb": round(max(after), 1), "wsload_server_cpu_s": round(cpu_s, 1)}
+    result = {
+        "wsload_sessions": args.sessions,
+        "wsload_seconds": args.seconds,
+        "wsload_errors": sum(len(v) for v in tally.errors.values()),
+        "wsload_slider_reruns": len(by_kind["slider"]),
+        "wsload_slider_p50_ms": pct(by_kind["slider"], 50),
+        "wsload_slider_p95_ms": pct(by_kind["slider"], 95),
+        "wsload_page_open_p50_ms": pct(by_kind["open"], 50),
+        "wsload_page_open_p95_ms": pct(by_kind["open"], 95),
+        "wsload_rss_after_warmup_mb": round(after[0], 1),
+        "wsload_rss_end_mb": round(after[-1], 1),
+        "wsload_rss_max_mb": round(max(after), 1),
+        "wsload_server_cpu_s": round(cpu_s, 1),
+    }
     print(f"{'action':28s} {'count':>6s} {'p50 ms':>8s} {'p95 ms':>8s} {'max ms':>8s}")
     for kind in sorted(tally.ms):
         ms = np.array(tally.ms[kind])
@@ -171,10 +180,14 @@ def report(tally: Tally, samples, cpu_s: float, args) -> dict:
         print(f"{len(details)} {kind} error(s), e.g.:", *sorted(set(details))[:5], sep="\n  ")
     if SLOW:
         first = min(t for t, _, _ in SLOW)
-        print("runs over 2 s (start s after the first, ms, action):",
-              "; ".join(f"{t - first:.1f} {ms:.0f} {kind}" for t, ms, kind in sorted(SLOW)))
-    print(f"server: {cpu_s:.0f} CPU seconds in {args.seconds:.0f} s; memory after warm-up {after[0]:.0f} MB, "
-          f"at the end {after[-1]:.0f} MB (max {max(after):.0f} MB)")
+        print(
+            "runs over 2 s (start s after the first, ms, action):",
+            "; ".join(f"{t - first:.1f} {ms:.0f} {kind}" for t, ms, kind in sorted(SLOW)),
+        )
+    print(
+        f"server: {cpu_s:.0f} CPU seconds in {args.seconds:.0f} s; memory after warm-up {after[0]:.0f} MB, "
+        f"at the end {after[-1]:.0f} MB (max {max(after):.0f} MB)"
+    )
     print(json.dumps(result))
     return result
 
@@ -204,8 +217,9 @@ def main() -> None:
 async def _visit_all(url: str, args) -> None:
     import websockets
 
-    async with websockets.connect(url.replace("http://", "ws://") + "/_stcore/stream", subprotocols=["streamlit"],
-                                  max_size=2**26) as ws:
+    async with websockets.connect(
+        url.replace("http://", "ws://") + "/_stcore/stream", subprotocols=["streamlit"], max_size=2**26
+    ) as ws:
         me = Student(ws, f"dataset={args.dataset}")
         for page in PAGES:
             await me.run(page_name=page, timeout_s=300)

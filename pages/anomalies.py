@@ -10,10 +10,22 @@ from aeviz.views import anomalies as view
 def scored(chosen: list, metric: str, how: str, injection, own, own_names: tuple, xlabel: str, out_label: str):
     """Every score and costly figure, once per models, metric and injected images (shared read-only)."""
     test = ui.get_dataset(chosen[0].dataset, "test")
-    batch, names = (own, own_names) if injection is None else view.draw(ui.get_dataset(injection.source, "test"),
-                                                                        injection, test.shape)
-    return view.score_all([ui.get_errors(info, metric) for info in chosen], [ui.get_model(i) for i in chosen],
-                          batch, names, metric, how, test, xlabel=xlabel, out_label=out_label)
+    batch, names = (
+        (own, own_names)
+        if injection is None
+        else view.draw(ui.get_dataset(injection.source, "test"), injection, test.shape)
+    )
+    return view.score_all(
+        [ui.get_errors(info, metric) for info in chosen],
+        [ui.get_model(i) for i in chosen],
+        batch,
+        names,
+        metric,
+        how,
+        test,
+        xlabel=xlabel,
+        out_label=out_label,
+    )
 
 
 gallery_png = ui.per_model(view.gallery_png, max_entries=256)  # a class asks for the same images again and again
@@ -27,14 +39,21 @@ ui.explain(
     "images from elsewhere (the classic: *find the shoe* among MNIST digits) and see where they land. "
     "**AUROC** is the chance that a random injected image scores above a random test image. Several models can "
     "vote: their errors are put on one scale (robust z-score of the log error), then averaged or maxed.",
-    slider="w_err_flag")
+    slider="w_err_flag",
+)
 
 ctx = ui.page_context()
 default = ctx.default_model()
 pick, err_col, how_col = st.columns([3, 1, 1])
 with pick:
-    chosen = ui.url_multiselect("Model, or up to four for an ensemble", list(ctx.models), "err_models", [default],
-                                max_selections=4, format_func=lambda m: m.label)
+    chosen = ui.url_multiselect(
+        "Model, or up to four for an ensemble",
+        list(ctx.models),
+        "err_models",
+        [default],
+        max_selections=4,
+        format_func=lambda m: m.label,
+    )
 with err_col:
     metric = ui.url_radio("Error", ["mse", "bce"], "err_metric", horizontal=True, format_func=str.upper)
 with how_col:
@@ -43,8 +62,11 @@ models = [ui.model_or_message(info) for info in chosen]
 if not chosen or None in models:
     st.info("Pick at least one usable model.")
     st.stop()
-xlabel = (f"{metric.upper()} reconstruction error" if len(chosen) == 1
-          else f"{how} of normalised log-{metric.upper()} (robust z)")
+xlabel = (
+    f"{metric.upper()} reconstruction error"
+    if len(chosen) == 1
+    else f"{how} of normalised log-{metric.upper()} (robust z)"
+)
 errors_view = st.container()  # the histogram and its threshold go first, above the fold; filled once injected
 
 st.subheader("Inject foreign images")
@@ -54,14 +76,22 @@ first = next((s for s in sources if s in here), "your images" if ui.user_images(
 titles = {name: info.title for name, info in data.DATASETS.items()}
 src_col, cls_col, n_col, seed_col = st.columns([1, 2, 1, 1])
 with src_col:
-    source = ui.url_selectbox("Inject from", sources, "err_src", first, format_func=lambda s: titles.get(s, s) + (
-        " (not on this server)" if s in titles and s not in here else ""))
+    source = ui.url_selectbox(
+        "Inject from",
+        sources,
+        "err_src",
+        first,
+        format_func=lambda s: titles.get(s, s) + (" (not on this server)" if s in titles and s not in here else ""),
+    )
 injection, own, own_names = None, ui.user_image_batch(ctx.test.shape, []), ()
 if source == "your images":
     own_images = ui.user_images()
     own, own_names = ui.user_image_batch(ctx.test.shape, own_images), tuple(p.name or "yours" for p in own_images)
-    cls_col.caption("Your uploads and drawings (add some on **Your images**)." if own_images else
-                    "You have no images yet: upload or draw some on **Your images**.")
+    cls_col.caption(
+        "Your uploads and drawings (add some on **Your images**)."
+        if own_images
+        else "You have no images yet: upload or draw some on **Your images**."
+    )
 elif source != "none":
     try:
         other = ui.get_dataset(source, "test")
@@ -71,16 +101,23 @@ elif source != "none":
     if other is not None:
         shoes = [5, 7, 9] if source == "fashion-mnist" else list(range(len(other.classes)))
         with cls_col:
-            classes = ui.url_multiselect("Classes", list(range(len(other.classes))), f"err_cls_{source}", shoes,
-                                         format_func=lambda c: other.classes[c])
+            classes = ui.url_multiselect(
+                "Classes",
+                list(range(len(other.classes))),
+                f"err_cls_{source}",
+                shoes,
+                format_func=lambda c: other.classes[c],
+            )
         with n_col:
             count = ui.url_slider("How many", 10, 500, 100, "err_n", step=10)
         with seed_col:
             seed = ui.url_slider("Draw", 0, 99, 0, "err_seed")
         injection = view.Injection(source, tuple(classes), count, seed)
         if other.shape != ctx.test.shape:
-            st.caption(f"{titles[source]} images resized from {other.shape[1]}x{other.shape[2]} to "
-                       f"{ctx.test.shape[1]}x{ctx.test.shape[2]} to fit these models.")
+            st.caption(
+                f"{titles[source]} images resized from {other.shape[1]}x{other.shape[2]} to "
+                f"{ctx.test.shape[1]}x{ctx.test.shape[2]} to fit these models."
+            )
 
 out_label = "your images" if source == "your images" else f"injected {source}"
 with st.spinner("Scoring the test set (once per model, then cached)…"):
@@ -89,14 +126,20 @@ n_test, det = len(result.scores_in), result.det
 if det is not None:
     m1, m2, m3 = st.columns(3)
     m1.metric("AUROC", f"{det.auroc:.3f}", help="1.0: every injected image outranks every test image; 0.5: chance")
-    m2.metric("Average precision", f"{det.average_precision:.3f}",
-              help=f"A random ranking scores {det.prevalence:.3f} (the share of injected images).")
-    m3.metric("Median rank of an injected image", scores.median_rank(result.scores_in, result.scores_out),
-              help=f"Each injected image is ranked among the {n_test:,} test images alone: #1 = no test image "
-                   "scores higher.")
-    ui.picture(view.injected_picture(result, n_test, ui.theme_type()),
-               caption=f"Injected images and their rank among the {n_test:,} test images (#1 = no test image "
-                       "scores higher).")
+    m2.metric(
+        "Average precision",
+        f"{det.average_precision:.3f}",
+        help=f"A random ranking scores {det.prevalence:.3f} (the share of injected images).",
+    )
+    m3.metric(
+        "Median rank of an injected image",
+        scores.median_rank(result.scores_in, result.scores_out),
+        help=f"Each injected image is ranked among the {n_test:,} test images alone: #1 = no test image scores higher.",
+    )
+    ui.picture(
+        view.injected_picture(result, n_test, ui.theme_type()),
+        caption=f"Injected images and their rank among the {n_test:,} test images (#1 = no test image scores higher).",
+    )
 
 
 @st.fragment
@@ -108,8 +151,9 @@ def threshold_view(result, out_label: str):
     left, right = st.columns(2) if result.det is not None else (st.container(), None)
     left.plotly_chart(view.with_threshold(result.histogram, threshold), width="stretch", height=300)
     if right is not None:
-        right.plotly_chart(view.with_point(result.roc, (flagged_in / n_in, flagged_out / n_out)), width="stretch",
-                           height=300)
+        right.plotly_chart(
+            view.with_point(result.roc, (flagged_in / n_in, flagged_out / n_out)), width="stretch", height=300
+        )
     found = f" and **{flagged_out} of {n_out}** {out_label}" if n_out else ""
     st.markdown(f"Threshold **{threshold:.4g}** flags **{flagged_in:,}** test images{found}.")
 
@@ -119,15 +163,19 @@ def gallery_view(result, test, info, metric: str):
     """The k worst and best images as input / output / difference, and sending one to the other pages."""
     k = ui.url_slider("Images per gallery", 4, 16, 8, "err_k")
     n_test, picked = len(test), {}
-    pool = f"the {n_test:,} test images" if len(result.scores) == n_test else \
-        f"all {len(result.scores):,} test and injected images"
+    pool = (
+        f"the {n_test:,} test images"
+        if len(result.scores) == n_test
+        else f"all {len(result.scores):,} test and injected images"
+    )
     for title, originals, captions, picks in view.gallery_sets(result, test, k):
         st.markdown(f"**{title}** (class, rank among {pool}, score; * = injected; output of `{info.name}`)")
         ui.picture(gallery_png(info, originals, captions, metric, ui.theme_type()))
         picked |= picks
     choice_col, send_col = st.columns([3, 1], vertical_alignment="bottom")
-    choice = choice_col.selectbox("Send an image to the other pages (map, denoising, interpolation)", list(picked),
-                              key="err_send")
+    choice = choice_col.selectbox(
+        "Send an image to the other pages (map, denoising, interpolation)", list(picked), key="err_send"
+    )
     if send_col.button("Send to your images", icon=":material/send:"):
         ui.send_image(view.pool_image(result, test, picked[choice]), choice)
 

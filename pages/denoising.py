@@ -12,13 +12,16 @@ ui.explain(
     "just copy its input: it has to learn what digits (or clothes) look like.",
     "Drag the **level slider under the pictures**: every position was computed in one batch, so the images "
     "follow your hand without a reload. The number under each noisy or rebuilt picture is its **PSNR** against "
-    "the clean image, in dB (higher is closer; *exact*: identical).", slider="dn_scrub")
+    "the clean image, in dB (higher is closer; *exact*: identical).",
+    slider="dn_scrub",
+)
 
 ctx = ui.page_context(need_models=False)  # its own message when its family is missing
 by_arch = catalog.denoisers(ctx.models)
 if not by_arch:
-    st.info("No denoising autoencoders for this dataset yet. Open **Train**, pick the *denoising* family, "
-            "and come back.")
+    st.info(
+        "No denoising autoencoders for this dataset yet. Open **Train**, pick the *denoising* family, and come back."
+    )
     st.stop()
 
 controls, figure = st.columns([1, 3], gap="medium")  # the scrubber beside its controls: above the fold
@@ -28,10 +31,13 @@ with controls:
     picked = ui.image_picker(ctx, "dn_img", count=8)
     seed = ui.url_slider("Noise seed", 0, 99, 0, "dn_seed")
     with st.popover("Models", width="stretch"):
-        chosen = [ui.url_selectbox(f"Denoising AE ({arch})", group, f"dn_{arch}", group[0],
-                                   format_func=lambda m: m.label) for arch, group in by_arch.items()]
-        st.caption("Each is compared with the plain autoencoder of the same architecture and code size, where "
-                   "there is one.")
+        chosen = [
+            ui.url_selectbox(f"Denoising AE ({arch})", group, f"dn_{arch}", group[0], format_func=lambda m: m.label)
+            for arch, group in by_arch.items()
+        ]
+        st.caption(
+            "Each is compared with the plain autoencoder of the same architecture and code size, where there is one."
+        )
 
 
 def row_models(infos) -> dict:
@@ -47,8 +53,9 @@ def row_models(infos) -> dict:
     return rows
 
 
-scrub = ui.per_model(view.scrub_for, spinner="Corrupting and reconstructing every slider position…", max_entries=24,
-                     ttl=3600)
+scrub = ui.per_model(
+    view.scrub_for, spinner="Corrupting and reconstructing every slider position…", max_entries=24, ttl=3600
+)
 
 
 @ui.per_model(spinner="Measuring PSNR over test images at every level (once)…", max_entries=64)
@@ -64,16 +71,24 @@ checkpoints = {label: info for label, (info, _) in rows.items()}
 fig = scrub(checkpoints, picked.images, kind, seed, ui.theme_type())
 with figure:
     ui.scrub_chart(fig, "dn_scrub", "dn_level", sweeps.levels(kind), height=ui.main_height(530, 520))
-figure.caption("Images: " + ", ".join(ui.shown_captions(picked)) + ". Rows: " + ", ".join(
-    f"**{label}** = `{info.name}`" for label, (info, _) in rows.items()) + ".")
+figure.caption(
+    "Images: "
+    + ", ".join(ui.shown_captions(picked))
+    + ". Rows: "
+    + ", ".join(f"**{label}** = `{info.name}`" for label, (info, _) in rows.items())
+    + "."
+)
 
 st.subheader("How much does each model recover, level by level?")
 trained = {catalog.trained_noise(info) for info in chosen} - {None}
 mark = next((level for k, level in trained if k == kind), None)
-st.plotly_chart(curves(checkpoints, ctx.dataset, kind, mark), width="stretch", config={"displayModeBar": False},
-                key="dn_curve")
+st.plotly_chart(
+    curves(checkpoints, ctx.dataset, kind, mark), width="stretch", config={"displayModeBar": False}, key="dn_curve"
+)
 seen = ", ".join(f"{NOISE_KINDS[k].label} noise at {v:g}" for k, v in sorted(trained)) or "their own training noise"
-st.caption(f"PSNR of each of the first {sweeps.CURVE_IMAGES} test images, then averaged (the mean of per-image "
-           f"PSNR, not the PSNR of the mean error), at {sweeps.CURVE_STEPS} levels; computed once and kept on "
-           "disk. The dashed line is the corrupted input itself: a model helps where its line is above it. The "
-           f"denoising models saw only {seen} during training.")
+st.caption(
+    f"PSNR of each of the first {sweeps.CURVE_IMAGES} test images, then averaged (the mean of per-image "
+    f"PSNR, not the PSNR of the mean error), at {sweeps.CURVE_STEPS} levels; computed once and kept on "
+    "disk. The dashed line is the corrupted input itself: a model helps where its line is above it. The "
+    f"denoising models saw only {seen} during training."
+)

@@ -13,7 +13,9 @@ ui.explain(
     "The *encoder* maps its pixels (784 for a 28x28 MNIST digit) to a handful of numbers; the *decoder* maps "
     "those numbers back to pixels. "
     "Training only minimises the **reconstruction error**, so whatever the code keeps is what the network "
-    "found most useful for redrawing the data: stroke thickness, slant, which digit it is.", slider="w_home_idx")
+    "found most useful for redrawing the data: stroke thickness, slant, which digit it is.",
+    slider="w_home_idx",
+)
 
 ctx = ui.page_context(need_models=False)
 dense = [m for m in ctx.models if m.family in ("dense", "conv")]
@@ -30,19 +32,30 @@ model = ui.model_or_message(info)
 if model is None:
     st.stop()
 
-image = ctx.test.images[index: index + 1]
+image = ctx.test.images[index : index + 1]
 code = metrics.encode_all(model, image)[0]
 recon = metrics.reconstruct_all(model, image)
 error = float(metrics.image_errors(image, recon)[0])
-grid = figures.compose_grid([image[:, 0].numpy(), recon[:, 0]], row_labels=["input", "output"],
-                           scale=max(8, 224 // image.shape[-1]), theme=ui.theme_type())  # 8x8 digits as large
+grid = figures.compose_grid(
+    [image[:, 0].numpy(), recon[:, 0]],
+    row_labels=["input", "output"],
+    scale=max(8, 224 // image.shape[-1]),
+    theme=ui.theme_type(),
+)  # 8x8 digits as large
 left, right = st.columns([1, 2])
 with left:
     ui.picture(grid, caption=f"Class {ctx.test.classes[int(ctx.test.labels[index])]} · MSE {error:.4f}")
 with right:
     bars = go.Figure(go.Bar(x=np.arange(len(code)), y=code, marker_color=figures.PALETTE[0]))
-    bars.update_layout(title=f"The code: {len(code)} numbers are all the decoder sees", height=360,
-                       xaxis_title="code unit", yaxis_title="value", margin=dict(t=50, b=40, l=40, r=10))
+    bars.update_layout(
+        title=f"The code: {len(code)} numbers are all the decoder sees",
+        height=360,
+        xaxis_title="code unit",
+        yaxis_title="value",
+        margin=dict(t=50, b=40, l=40, r=10),
+    )
     st.plotly_chart(bars, width="stretch")
-st.caption(f"Model `{info.name}`: test MSE {info.metrics.get('mse', float('nan')):.4f}, "
-           f"trained {info.metadata.get('training', {}).get('epochs', '?')} epochs on {info.metadata.get('device')}.")
+st.caption(
+    f"Model `{info.name}`: test MSE {info.metrics.get('mse', float('nan')):.4f}, "
+    f"trained {info.metadata.get('training', {}).get('epochs', '?')} epochs on {info.metadata.get('device')}."
+)

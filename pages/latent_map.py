@@ -16,7 +16,8 @@ ui.explain(
     "lie together.",
     "The classes form islands although the model never saw a label. **Select** "
     "points (click, box or lasso) to see their images and reconstructions, or **click an empty spot** to see "
-    "what the decoder draws there: between the islands it invents images that are in no data set.")
+    "what the decoder draws there: between the islands it invents images that are in no data set.",
+)
 ctx = ui.page_context()
 
 default = ctx.default_model()
@@ -28,12 +29,19 @@ with middle:
     method = ui.url_radio("Map", methods, "map_method", methods[0], format_func=METHODS.get, horizontal=True)
 with right.popover("More options", icon=":material/tune:", width="stretch"):
     others = [None, *(m for m in ctx.models if m != info)]
-    other = ui.url_selectbox("Side by side with", others, "map_other", None,
-                             format_func=lambda m: "(no second model)" if m is None else m.label)
+    other = ui.url_selectbox(
+        "Side by side with",
+        others,
+        "map_other",
+        None,
+        format_func=lambda m: "(no second model)" if m is None else m.label,
+    )
     split = ui.url_radio("Points", list(SPLITS), "map_split", format_func=SPLITS.get, horizontal=True)
     under = ui.url_toggle("Decoded images under the map", "map_under")
-    st.caption("Click a point or an empty spot. Box and lasso selection are in the chart's toolbar; drag pans, "
-               "double-click resets the view.")
+    st.caption(
+        "Click a point or an empty spot. Box and lasso selection are in the chart's toolbar; drag pans, "
+        "double-click resets the view."
+    )
 model = ui.model_or_message(info)
 if model is None:
     st.stop()
@@ -60,11 +68,19 @@ def decode_here(ctx, model, latent_map, spot, labels):
     decoded = view.decode_at(latent_map, model, spot[None])
     near = view.nearest(latent_map.points, spot, 6)
     a, b = st.columns([1, 3])
-    ui.picture(view.gallery([("", decoded, ["decoded"])], cell=112, theme=ui.theme_type()), where=a,
-               caption=f"at ({spot[0]:.2f}, {spot[1]:.2f})")
-    ui.picture(view.gallery([("nearest", ui.map_images(ctx.dataset, near),
-                                [ctx.test.classes[labels[i]][:7] for i in near])], cell=84,
-                               theme=ui.theme_type()), where=b)
+    ui.picture(
+        view.gallery([("", decoded, ["decoded"])], cell=112, theme=ui.theme_type()),
+        where=a,
+        caption=f"at ({spot[0]:.2f}, {spot[1]:.2f})",
+    )
+    ui.picture(
+        view.gallery(
+            [("nearest", ui.map_images(ctx.dataset, near), [ctx.test.classes[labels[i]][:7] for i in near])],
+            cell=84,
+            theme=ui.theme_type(),
+        ),
+        where=b,
+    )
     st.caption(f"Decoding a map position is {view.decode_note(latent_map)}")
 
 
@@ -77,19 +93,31 @@ def show_selection(ctx, model, info, other, latent_map, picked, labels, per_row)
     if len(chosen) + len(picked.spots) == 1:
         decode_here(ctx, model, latent_map, view.spot_of(latent_map, picked), labels)
     if len(chosen):
-        st.markdown(f"**{len(chosen):,} selected** ({view.selection_summary(chosen, labels, ctx.test.classes)}); "
-                    f"the first {min(SHOW, len(chosen))}:")
+        st.markdown(
+            f"**{len(chosen):,} selected** ({view.selection_summary(chosen, labels, ctx.test.classes)}); "
+            f"the first {min(SHOW, len(chosen))}:"
+        )
         second_model = ui.model_or_message(other) if other is not None else None  # its file may break meanwhile
         shown = [(model, info)] + ([(second_model, other)] if second_model is not None else [])
         first = chosen[:SHOW]
-        ui.picture(view.selection_gallery(ui.map_images(ctx.dataset, first), first, labels, ctx.test.classes, shown,
-                                          per_row, ui.theme_type()))
-        st.download_button("Download the selected indices (CSV)", "index\n" + "\n".join(map(str, chosen)),
-                           file_name=f"{info.name}-selection.csv", mime="text/csv", key="map_download")
+        ui.picture(
+            view.selection_gallery(
+                ui.map_images(ctx.dataset, first), first, labels, ctx.test.classes, shown, per_row, ui.theme_type()
+            )
+        )
+        st.download_button(
+            "Download the selected indices (CSV)",
+            "index\n" + "\n".join(map(str, chosen)),
+            file_name=f"{info.name}-selection.csv",
+            mime="text/csv",
+            key="map_download",
+        )
     elif len(picked.spots) > 1:
         decoded = view.decode_at(latent_map, model, picked.spots[:SHOW])
-        ui.picture(view.gallery([("decoded", decoded, [""] * len(decoded))], per_row=per_row, theme=ui.theme_type()),
-                   caption=f"What the decoder draws across the {len(picked.spots)} empty spots you selected.")
+        ui.picture(
+            view.gallery([("decoded", decoded, [""] * len(decoded))], per_row=per_row, theme=ui.theme_type()),
+            caption=f"What the decoder draws across the {len(picked.spots)} empty spots you selected.",
+        )
 
 
 @st.fragment
@@ -100,11 +128,14 @@ def explore(ctx, info, model, other, under, latent_map, split, second, other_spl
     fig = ui.map_figure(info, latent_map, split, under=under, height=ui.main_height(430, 400))
     here, there = st.columns([3, 2] if second is None else [1, 1])
     with here:
-        event = st.plotly_chart(fig, key="map_chart", on_select="rerun", selection_mode=("points", "box", "lasso"),
-                                width="stretch")
+        event = st.plotly_chart(
+            fig, key="map_chart", on_select="rerun", selection_mode=("points", "box", "lasso"), width="stretch"
+        )
         kept = latent_map.kept_variance if latent_map.method == "pca" else None
-        st.markdown(f"**{info.name}** · {METHODS[latent_map.method]} of {len(labels):,} codes"
-                    + (f" · the plane keeps {100 * kept:.0f} % of the code variance" if kept is not None else ""))
+        st.markdown(
+            f"**{info.name}** · {METHODS[latent_map.method]} of {len(labels):,} codes"
+            + (f" · the plane keeps {100 * kept:.0f} % of the code variance" if kept is not None else "")
+        )
     picked = view.read_selection(event.selection.points, extent, count=len(labels))
     if second is None:
         with there:
@@ -113,10 +144,18 @@ def explore(ctx, info, model, other, under, latent_map, split, second, other_spl
     shared = view.shared_selection(picked.indices, split == other_split, len(ctx.test))
     with there:
         st.markdown(f"**{other.name}** · {METHODS[second.method]} · the selection lights up here too")
-        st.plotly_chart(view.map_figure(second.points, ui.map_labels(ctx.dataset, other_split), ctx.test.classes,
-                                           grid=0, highlight=shared if len(shared) else None,
-                                           height=ui.main_height(430, 400)),
-                        key="map_chart_other", width="stretch")
+        st.plotly_chart(
+            view.map_figure(
+                second.points,
+                ui.map_labels(ctx.dataset, other_split),
+                ctx.test.classes,
+                grid=0,
+                highlight=shared if len(shared) else None,
+                height=ui.main_height(430, 400),
+            ),
+            key="map_chart_other",
+            width="stretch",
+        )
     show_selection(ctx, model, info, other, latent_map, picked, labels, per_row=12)
 
 
@@ -129,9 +168,11 @@ if split == "all":
     st.caption(f"Indices from {len(ctx.test):,} on are training images.")
 
 st.subheader("How much does the code know about the class?")
-st.markdown("A k-nearest-neighbour classifier (k = 7) trained on the codes of the training images labels the test "
-            "images. Small codes keep most of what raw pixels know, and classify far faster; PCA codes of the same "
-            "size (grey) show how much of that is the autoencoder's doing.")
+st.markdown(
+    "A k-nearest-neighbour classifier (k = 7) trained on the codes of the training images labels the test "
+    "images. Small codes keep most of what raw pixels know, and classify far faster; PCA codes of the same "
+    "size (grey) show how much of that is the autoencoder's doing."
+)
 rows, pending, shipped = ui.knn_rows(ctx)
 for job in pending[:1]:
     ui.show_job(job)
@@ -139,7 +180,9 @@ st.plotly_chart(ui.knn_figure(tuple(rows)), width="stretch")
 if verdict := knn.pca_verdict(rows):
     st.markdown(verdict)
 st.dataframe(view.knn_table(rows), hide_index=True, height=300, placeholder="—")  # no published figure: a dash
-st.caption("Wall time: fitting and querying the classifier on one thread. "
-           + (f"*shipped run*: measured together in one run on {shipped.machine}; " if shipped.machine else "")
-           + "*this server*: measured here in the background; *at training*: recorded when the model was trained "
-           f"(another machine and load, not comparable). Published: {references.ARTICLE}, its dense autoencoders.")
+st.caption(
+    "Wall time: fitting and querying the classifier on one thread. "
+    + (f"*shipped run*: measured together in one run on {shipped.machine}; " if shipped.machine else "")
+    + "*this server*: measured here in the background; *at training*: recorded when the model was trained "
+    f"(another machine and load, not comparable). Published: {references.ARTICLE}, its dense autoencoders."
+)

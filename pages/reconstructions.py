@@ -14,12 +14,16 @@ CELL_PX = 112
 
 def offer_training(dataset: str) -> None:
     """No models on this machine (no zoo): train a small dense one on the CPU, with a progress bar."""
-    st.info(f"There are no trained autoencoders for **{dataset}** on this machine (no model zoo, or none for "
-            "this dataset). Train a small one now: it takes under a minute on a CPU.", icon=":material/info:")
+    st.info(
+        f"There are no trained autoencoders for **{dataset}** on this machine (no model zoo, or none for "
+        "this dataset). Train a small one now: it takes under a minute on a CPU.",
+        icon=":material/info:",
+    )
     training = ui.training_shown("rec")  # queued on the Train page's job manager: the page never blocks
     q = st.selectbox("Bottleneck size q", [2, 4, 8, 16], index=2, key="rec_train_q", width=220, disabled=training)
-    if st.button("Train a small dense autoencoder", key="rec_train", icon=":material/model_training:",
-                 disabled=training):
+    if st.button(
+        "Train a small dense autoencoder", key="rec_train", icon=":material/model_training:", disabled=training
+    ):
         # this session's workspace, nobody else's
         ui.start_training("rec", view.small_model_job(dataset, q, workspaces.create(ui.own_workspace())))
 
@@ -39,16 +43,17 @@ def rate_distortion(series: list[Series], dataset: str, with_pca: bool, highligh
 
 
 @ui.per_model(max_entries=512)
-def grid_png(images, captions: tuple, chosen: Series, models: dict, sizes: tuple, dataset: str, with_pca: bool,
-             theme: str) -> bytes:
+def grid_png(
+    images, captions: tuple, chosen: Series, models: dict, sizes: tuple, dataset: str, with_pca: bool, theme: str
+) -> bytes:
     """The grid as PNG, once per images and models: a class moving one slider asks for the same few grids."""
-    return view.grid_png(images, captions, chosen, models, ui.get_pca(dataset) if with_pca else None, sizes,
-                         cell_px=CELL_PX, theme=theme)
+    return view.grid_png(
+        images, captions, chosen, models, ui.get_pca(dataset) if with_pca else None, sizes, cell_px=CELL_PX, theme=theme
+    )
 
 
 @st.fragment
-def grid_view(ctx: ui.Context, series: list[Series], chosen: Series, sizes: list[int],
-              pca, mine: bool) -> None:
+def grid_view(ctx: ui.Context, series: list[Series], chosen: Series, sizes: list[int], pca, mine: bool) -> None:
     """Images, verdict and chart side by side, then the grid at full width: new images rerun only this part."""
     controls, chart = st.columns([2, 3], gap="large")
     with controls:
@@ -57,22 +62,46 @@ def grid_view(ctx: ui.Context, series: list[Series], chosen: Series, sizes: list
             st.markdown(view.versus_pca(chosen, pca) or f"No test error of **{chosen.label}** at PCA's sizes.")
         for line in view.versus_plain(series):  # this dataset's, whichever family is picked
             st.markdown(line)
-        st.caption("Chart: test-set errors recorded in each checkpoint when it was trained (nothing is "
-                   "recomputed). PCA is fitted on the train split; its reconstructions are clipped to [0, 1] like "
-                   "the networks'." + (" **dense** has no hidden layer: its code is an affine map of the pixels, "
-                                       "as PCA's is." if view.plain_is_affine(series) else ""))
+        st.caption(
+            "Chart: test-set errors recorded in each checkpoint when it was trained (nothing is "
+            "recomputed). PCA is fitted on the train split; its reconstructions are clipped to [0, 1] like "
+            "the networks'."
+            + (
+                " **dense** has no hidden layer: its code is an affine map of the pixels, as PCA's is."
+                if view.plain_is_affine(series)
+                else ""
+            )
+        )
     with chart:
         st.plotly_chart(rate_distortion(series, ctx.dataset, pca is not None, chosen.name), width="stretch")
     usable = {q: info for q in sizes if (info := chosen.at(q)) and ui.model_or_message(info) is not None}
-    png = grid_png(picked.images, tuple(picked.captions), chosen, usable, tuple(sizes), ctx.dataset, pca is not None,
-                   ui.theme_type())
-    ui.picture(png, caption="The number under each reconstruction is its mean squared error per pixel.",
-               width="stretch")
-    st.caption("Checkpoints: " + " · ".join(f"q={m.bottleneck} `{m.label}`" for m in chosen.models)
-               + (" (the zoo's, where it has the size)" if not mine else ""))
-    st.download_button("Download the grid (PNG)", png, icon=":material/download:",
-                       file_name=f"reconstructions-{ctx.dataset}-{chosen.name}.png", mime="image/png",
-                       on_click="ignore", key="rec_download")
+    png = grid_png(
+        picked.images,
+        tuple(picked.captions),
+        chosen,
+        usable,
+        tuple(sizes),
+        ctx.dataset,
+        pca is not None,
+        ui.theme_type(),
+    )
+    ui.picture(
+        png, caption="The number under each reconstruction is its mean squared error per pixel.", width="stretch"
+    )
+    st.caption(
+        "Checkpoints: "
+        + " · ".join(f"q={m.bottleneck} `{m.label}`" for m in chosen.models)
+        + (" (the zoo's, where it has the size)" if not mine else "")
+    )
+    st.download_button(
+        "Download the grid (PNG)",
+        png,
+        icon=":material/download:",
+        file_name=f"reconstructions-{ctx.dataset}-{chosen.name}.png",
+        mime="image/png",
+        on_click="ignore",
+        key="rec_download",
+    )
 
 
 st.title("Reconstructions across bottleneck sizes")
@@ -84,13 +113,13 @@ ui.explain(
     "a sigmoid, at least), so PCA is no bound on them, even where the code is an affine map of the pixels too. "
     "The lines beside the chart say, from this zoo's own test errors, where each model beats PCA and where "
     "deeper or convolutional models beat the plain dense one, and by how much.",
-    slider="w_rec_seed")
+    slider="w_rec_seed",
+)
 
 ctx = ui.page_context(need_models=False)
 infos = ctx.models  # the zoo's, the server's and this session's own (nobody else's)
 # the zoo's model at each size unless the viewer asks for the ones trained here (theirs, or the server's)
-mine = contested(infos) and ui.url_toggle("Use models trained here where the zoo has the same size",
-                                                    "rec_mine")
+mine = contested(infos) and ui.url_toggle("Use models trained here where the zoo has the same size", "rec_mine")
 series = group_series(infos, prefer=ORIGINS[::-1] if mine else ORIGINS)
 if not series:
     offer_training(ctx.dataset)
@@ -102,8 +131,11 @@ with pick_family:
     arch = ui.url_radio("Model family", archs, "rec_family", horizontal=True, format_func=arch_label)
 losses = [s.loss for s in series if s.arch == arch]
 with pick_loss:
-    loss = ui.url_radio("Loss", losses, "rec_loss", horizontal=True, format_func=str.upper) if len(losses) > 1 \
+    loss = (
+        ui.url_radio("Loss", losses, "rec_loss", horizontal=True, format_func=str.upper)
+        if len(losses) > 1
         else losses[0]
+    )
 chosen = next(s for s in series if s.arch == arch and s.loss == loss)
 sizes = sorted({q for s in series for q in s.sizes})  # every size trained for this dataset: gaps show
 pca = pca_or_none(ctx.dataset)

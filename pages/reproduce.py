@@ -12,58 +12,77 @@ ui.explain(
     "count as published; our own reference runs are labelled as ours).",
     "The figures: how well a "
     "k-nearest-neighbour classifier works on the codes, whether a nonlinear autoencoder beats PCA, how "
-    "clearly a shoe stands out among digits. `python benchmarks/reproduce.py --write` re-measures everything.")
+    "clearly a shoe stands out among digits. `python benchmarks/reproduce.py --write` re-measures everything.",
+)
 
 results = references.load_results()
 if results is None:
-    st.info("No measurements are stored for this zoo yet. Run `python benchmarks/reproduce.py --write` "
-            f"(it writes `{references.results_path()}`).")
+    st.info(
+        "No measurements are stored for this zoo yet. Run `python benchmarks/reproduce.py --write` "
+        f"(it writes `{references.results_path()}`)."
+    )
     st.stop()
 
 shown, pub, ref = reproduce.tables(results), references.PUBLISHED, references.REFERENCE
 machine = f"{references.describe_machine(results.get('machine')) or 'an unrecorded machine'}, {results.get('measured')}"
 st.subheader("kNN (k=7) accuracy: raw pixels, PCA codes and autoencoder codes")
-st.caption("A classifier fitted on the training codes, scored on the test codes; PCA codes are the projections on "
-           "the first q components of the training images.")
+st.caption(
+    "A classifier fitted on the training codes, scored on the test codes; PCA codes are the projections on "
+    "the first q components of the training images."
+)
 st.dataframe(pd.DataFrame(shown["knn"]), hide_index=True, width="stretch")
 for dataset, verdict in reproduce.knn_verdicts(results).items():
     st.markdown(f"**{dataset}**: {verdict}")
-st.caption(f"Published: {pub['source']} (dense autoencoders; no conv figure is published). Times: all measured "
-           f"together in one run on {machine}.")
+st.caption(
+    f"Published: {pub['source']} (dense autoencoders; no conv figure is published). Times: all measured "
+    f"together in one run on {machine}."
+)
 
 shoe = results.get("shoe")
 if shoe:
     st.subheader("Find the shoe")
-    st.caption(f"Each of the {shoe['shoes']:,} Fashion-MNIST shoes (sandals, sneakers, ankle boots) is added alone "
-               f"to the 10,000 MNIST test digits and ranked by `{shoe['model']}`'s reconstruction MSE. Published "
-               f"({pub['source']}): one shoe ranked 1st with error {pub['shoe']['error']}, the most unusual digit "
-               f"{pub['shoe']['runner_up']}. Ours, not published ({ref['how']}): ranked 1st "
-               f"{100 * ref['shoe']['share_rank1']:.0f} %, top 10 {100 * ref['shoe']['share_top10']:.0f} %, "
-               f"AUROC {ref['shoe']['auroc']}.")
+    st.caption(
+        f"Each of the {shoe['shoes']:,} Fashion-MNIST shoes (sandals, sneakers, ankle boots) is added alone "
+        f"to the 10,000 MNIST test digits and ranked by `{shoe['model']}`'s reconstruction MSE. Published "
+        f"({pub['source']}): one shoe ranked 1st with error {pub['shoe']['error']}, the most unusual digit "
+        f"{pub['shoe']['runner_up']}. Ours, not published ({ref['how']}): ranked 1st "
+        f"{100 * ref['shoe']['share_rank1']:.0f} %, top 10 {100 * ref['shoe']['share_top10']:.0f} %, "
+        f"AUROC {ref['shoe']['auroc']}."
+    )
     cols = st.columns(4)
     cols[0].metric("ranked 1st", f"{100 * shoe['share_rank1']:.1f} %", help="share of shoes that beat every digit")
     cols[1].metric("in the top 10", f"{100 * shoe['share_top10']:.1f} %")
-    cols[2].metric("median shoe error", f"{shoe['median_shoe_error']:.3f}",
-                   f"most unusual digit {shoe['runner_up']:.3f}", delta_color="off")
+    cols[2].metric(
+        "median shoe error",
+        f"{shoe['median_shoe_error']:.3f}",
+        f"most unusual digit {shoe['runner_up']:.3f}",
+        delta_color="off",
+    )
     cols[3].metric("AUROC Fashion vs MNIST", f"{shoe['auroc']:.4f}")
 
 st.subheader("Nonlinear autoencoders vs PCA")
 lin = ref["linear_vs_pca_q16"]
-st.caption("Test MSE per pixel at each bottleneck size q; every reconstruction is clipped to [0,1] alike, except "
-           "the 'pca unclipped' column. "
-           + " ".join(f"{ds}: {reproduce.mse_vs_pca(r['pca'])}." for ds, r in results["datasets"].items() if "pca" in r)
-           + f" Ours, not published ({ref['how']}; unclipped, {lin['dataset']} q=16): linear {lin['linear']} vs "
-           f"PCA {lin['pca']}.")
+st.caption(
+    "Test MSE per pixel at each bottleneck size q; every reconstruction is clipped to [0,1] alike, except "
+    "the 'pca unclipped' column. "
+    + " ".join(f"{ds}: {reproduce.mse_vs_pca(r['pca'])}." for ds, r in results["datasets"].items() if "pca" in r)
+    + f" Ours, not published ({ref['how']}; unclipped, {lin['dataset']} q=16): linear {lin['linear']} vs "
+    f"PCA {lin['pca']}."
+)
 st.dataframe(pd.DataFrame(shown["pca"]), hide_index=True, width="stretch")
 
 left, right = st.columns(2)
 with left:
     st.subheader("BCE vs MSE training")
     st.dataframe(pd.DataFrame(shown["bce_vs_mse"]), hide_index=True, width="stretch")
-    st.caption("PSNR: the mean of per-image PSNR. BCE floor: the mean binary entropy of the test pixels, the least "
-               "BCE any reconstruction can reach (grey pixels cost their entropy even when reproduced exactly).")
+    st.caption(
+        "PSNR: the mean of per-image PSNR. BCE floor: the mean binary entropy of the test pixels, the least "
+        "BCE any reconstruction can reach (grey pixels cost their entropy even when reproduced exactly)."
+    )
 with right:
     st.subheader("Denoising (PSNR, dB)")
     st.dataframe(pd.DataFrame(shown["denoising"]), hide_index=True, width="stretch")
-st.caption(f"Measured on {machine} with aeviz {results.get('versions', {}).get('aeviz', '?')} "
-           f"in {results.get('seconds', '?')} s.")
+st.caption(
+    f"Measured on {machine} with aeviz {results.get('versions', {}).get('aeviz', '?')} "
+    f"in {results.get('seconds', '?')} s."
+)

@@ -21,7 +21,8 @@ ui.explain(
     "reconstruction loss on training batches and on held-out test images, and the rows of pictures show the "
     "same test images redrawn after each epoch: blurry at first, sharper as the code learns what matters. "
     "The finished model is saved for this browser session: it appears in your model lists on every page, "
-    "marked *yours*, and in nobody else's (unless you send them a link).")
+    "marked *yours*, and in nobody else's (unless you send them a link).",
+)
 ctx, manager, me, browser = ui.context(), ui.job_manager(), ui.session_id(), ui.browser_id()
 
 
@@ -32,14 +33,14 @@ def originals(dataset: str) -> np.ndarray:
 
 def draw(snap: Snapshot) -> None:
     curves, pictures = st.columns(2)
-    curves.plotly_chart(figures.loss_curves(snap.steps, snap.tests, snap.epochs), width="stretch",
-                        key="train_curves")
+    curves.plotly_chart(figures.loss_curves(snap.steps, snap.tests, snap.epochs), width="stretch", key="train_curves")
     if snap.previews:
         chosen = sorted({int(i) for i in np.linspace(0, len(snap.previews) - 1, min(5, len(snap.previews)))})
         rows = [originals(snap.spec.dataset)] + [snap.previews[i][1] / 255 for i in chosen]
         labels = ["test images"] + [f"epoch {snap.previews[i][0]}" for i in chosen]
-        grid = figures.compose_grid(rows, row_labels=labels, scale=max(2, 84 // rows[0].shape[-1]),
-                                    theme=ui.theme_type())
+        grid = figures.compose_grid(
+            rows, row_labels=labels, scale=max(2, 84 // rows[0].shape[-1]), theme=ui.theme_type()
+        )
         ui.picture(grid, where=pictures, caption="The same test images, reconstructed as training goes on")
 
 
@@ -50,16 +51,22 @@ def live(job_id: str) -> None:
         st.rerun()  # finished: redraw the whole page, sidebar model count included
     manager.get(job_id).touch()  # a page is watching: not abandoned
     if snap.state == State.QUEUED:
-        st.info(f"Waiting for a free trainer: number {snap.queue_position} in the queue.",
-                icon=":material/hourglass_top:")
+        st.info(
+            f"Waiting for a free trainer: number {snap.queue_position} in the queue.", icon=":material/hourglass_top:"
+        )
     else:
         phase = "stopping" if snap.message else snap.phase  # a cancel was asked for: stops within 0.1 s
-        st.progress(snap.fraction, text=f"**{phase}** · epoch {snap.epoch}/{snap.epochs} · "
-                    f"{duration(snap.elapsed)} elapsed · about {duration(snap.eta)} left")
+        st.progress(
+            snap.fraction,
+            text=f"**{phase}** · epoch {snap.epoch}/{snap.epochs} · "
+            f"{duration(snap.elapsed)} elapsed · about {duration(snap.eta)} left",
+        )
         if snap.estimate is not None:
-            st.caption(f"A probe of a few steps predicted about {snap.estimate.peak_mb:,.0f} MB of memory "
-                       f"(this server allows {manager.memory_mb:,.0f} MB per job) and "
-                       f"{duration(snap.estimate.total_s)} of training.")
+            st.caption(
+                f"A probe of a few steps predicted about {snap.estimate.peak_mb:,.0f} MB of memory "
+                f"(this server allows {manager.memory_mb:,.0f} MB per job) and "
+                f"{duration(snap.estimate.total_s)} of training."
+            )
     if snap.owner == me and st.button("Cancel", key="train_cancel", icon=":material/stop:"):
         manager.cancel(job_id)
     draw(snap)
@@ -68,10 +75,13 @@ def live(job_id: str) -> None:
 def result(snap: Snapshot) -> None:
     if snap.state == State.DONE:
         m = snap.metrics or {}
-        st.success(f"Saved **{snap.path.stem}** after {duration(snap.elapsed)}: test MSE {m.get('mse', 0):.4f}, "
-                   f"PSNR {m.get('psnr', 0):.1f} dB, kNN-7 accuracy of the codes {100 * m.get('knn7', 0):.1f} %. "
-                   "Pick it on any page, marked *yours* (sidebar dataset: "
-                   f"`{snap.spec.dataset}`).", icon=":material/check_circle:")
+        st.success(
+            f"Saved **{snap.path.stem}** after {duration(snap.elapsed)}: test MSE {m.get('mse', 0):.4f}, "
+            f"PSNR {m.get('psnr', 0):.1f} dB, kNN-7 accuracy of the codes {100 * m.get('knn7', 0):.1f} %. "
+            "Pick it on any page, marked *yours* (sidebar dataset: "
+            f"`{snap.spec.dataset}`).",
+            icon=":material/check_circle:",
+        )
     elif snap.state == State.FAILED:
         st.error(f"Training failed: {snap.message}", icon=":material/error:")
     else:
@@ -89,15 +99,29 @@ def form(dataset: str, family, picked: dict) -> None:
         a, b, c = st.columns(3)
         fields, model_choices = trainform.model_fields(family, picked, last, a, c)
         epochs = b.slider("Epochs", 1, 100, last.get("epochs", 30))
-        batch = b.select_slider("Batch size", [16, 32, 64, 128, 256, 512, 1024],
-                                last.get("batch", 64 if dataset == "digits" else 256))
+        batch = b.select_slider(
+            "Batch size", [16, 32, 64, 128, 256, 512, 1024], last.get("batch", 64 if dataset == "digits" else 256)
+        )
         lr = b.select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2], last.get("lr", 1e-3))
-        subset = c.number_input("Training images (0 = all)", 0, 60000, last.get("subset", 10000 if on_cpu and
-                                dataset != "digits" else 0), 1000,
-                                help="Fewer images train faster: on a CPU, 10 000 is a good demo.")
-        folder = c.text_input("Folder on this server", placeholder="a folder under: " + ", ".join(
-            map(str, job_setup.folder_roots())) + " (sub-folders name the classes)",
-            value=last.get("folder", "")) if dataset == FOLDER else ""
+        subset = c.number_input(
+            "Training images (0 = all)",
+            0,
+            60000,
+            last.get("subset", 10000 if on_cpu and dataset != "digits" else 0),
+            1000,
+            help="Fewer images train faster: on a CPU, 10 000 is a good demo.",
+        )
+        folder = (
+            c.text_input(
+                "Folder on this server",
+                placeholder="a folder under: "
+                + ", ".join(map(str, job_setup.folder_roots()))
+                + " (sub-folders name the classes)",
+                value=last.get("folder", ""),
+            )
+            if dataset == FOLDER
+            else ""
+        )
         name = c.text_input("Model name (optional)", placeholder="automatic: dataset-model-date-time")
         if st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:"):
             last.update(fields, **model_choices, epochs=epochs, batch=batch, lr=lr, subset=subset, folder=folder)
@@ -110,8 +134,11 @@ def start(dataset: str, folder: str, family: str, fields: dict, config: TrainCon
         workspaces.check_room(token)
         dataset = job_setup.folder_dataset(folder) if dataset == FOLDER else dataset
         model_config = make_config(family, **fields)
-        name = (job_setup.check_name(name, {p.stem for p in workspaces.models(token)}) if name.strip()
-                else job_setup.default_name(dataset, model_slug(family, model_config)))
+        name = (
+            job_setup.check_name(name, {p.stem for p in workspaces.models(token)})
+            if name.strip()
+            else job_setup.default_name(dataset, model_slug(family, model_config))
+        )
         spec = JobSpec(family, model_config, dataset, config, name, str(workspaces.create(token)))
         job = manager.submit(spec, me, browser)
     except (ValueError, JobRejected) as exc:
@@ -126,9 +153,11 @@ def start(dataset: str, folder: str, family: str, fields: dict, config: TrainCon
 job_id = st.query_params.get("train_job")
 snap = manager.snapshot(job_id) if job_id else None
 if job_id and snap is None:
-    st.info("The training job in this link is no longer on this server: the server was restarted, or the job "
-            "ended long ago. A model it saved is in the model lists; otherwise start it again below.",
-            icon=":material/history:")
+    st.info(
+        "The training job in this link is no longer on this server: the server was restarted, or the job "
+        "ended long ago. A model it saved is in the model lists; otherwise start it again below.",
+        icon=":material/history:",
+    )
     del st.query_params["train_job"]
 if snap is not None and snap.active:
     owner = manager.claim(job_id, me, browser)
@@ -152,5 +181,7 @@ trainform.estimate(family.family, dataset)
 form(dataset, family, picked)
 ui.your_models(ui.refresh_models)
 states = [j.state for j in manager.jobs()]
-st.caption(f"This server trains {manager.workers} model(s) at a time: {states.count(State.RUNNING)} training now, "
-           f"{states.count(State.QUEUED)} waiting.")
+st.caption(
+    f"This server trains {manager.workers} model(s) at a time: {states.count(State.RUNNING)} training now, "
+    f"{states.count(State.QUEUED)} waiting."
+)

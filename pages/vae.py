@@ -13,7 +13,8 @@ ui.explain(
     "You can **interpolate** between two images, turn **one code dimension** at a time, or **sample** brand-new "
     "images, and compare with a plain autoencoder, whose codes feel no such pull. The pull does not fill the "
     "whole prior: the **2-d code plane** counts the parts of it that a model's codes leave empty.",
-    slider="vae_scrub")
+    slider="vae_scrub",
+)
 
 ctx = ui.page_context(need_models=False)  # its own message when its family is missing
 choices = catalog.vaes(ctx.models)
@@ -34,8 +35,9 @@ twin = catalog.plain_twin(info, ctx.models, same_size=False)
 ae = ui.model_or_message(twin) if twin is not None else None
 
 
-interpolation = ui.per_model(view.interpolation_pictures, spinner="Decoding every step of the paths…", max_entries=32,
-                             ttl=3600)
+interpolation = ui.per_model(
+    view.interpolation_pictures, spinner="Decoding every step of the paths…", max_entries=32, ttl=3600
+)
 traversal = ui.per_model(view.traversal_png, max_entries=64)
 samples = ui.per_model(view.samples_png, max_entries=64)  # PNG bytes: st.image shows them without re-encoding
 
@@ -51,19 +53,28 @@ def manifold(flat, gaussian: bool):
 
 
 tab_path, tab_dims, tab_sample, tab_plane = views.tabs(
-    ["Interpolate", "One dimension at a time", "Sample from the prior", "2-d code plane"], key="vae_tab",
-    bind="query-params")
+    ["Interpolate", "One dimension at a time", "Sample from the prior", "2-d code plane"],
+    key="vae_tab",
+    bind="query-params",
+)
 
 with tab_path:
     scrub_fig, strip = interpolation(info, pair, ui.theme_type(), twin if ae is not None else None)
-    ui.scrub_chart(scrub_fig, "vae_scrub", "vae_t", view.scrub_positions(scrub_fig),
-                   height=ui.main_height(400, 440))
-    st.markdown(f"From **A** = {names[0]} to **B** = {names[1]}. Drag **t**: the middle column is decoded from "
-                "the code (1 - t)·z_A + t·z_B (linear) or along the great circle (spherical).")
-    ui.picture(strip, caption="Every step at once. " + (
-        f"The plain AE (`{twin.name}`, code size {twin.bottleneck}) walks through codes it never saw: "
-        "watch the middle."
-        if ae is not None else "No plain autoencoder with this code size to compare with."))
+    ui.scrub_chart(scrub_fig, "vae_scrub", "vae_t", view.scrub_positions(scrub_fig), height=ui.main_height(400, 440))
+    st.markdown(
+        f"From **A** = {names[0]} to **B** = {names[1]}. Drag **t**: the middle column is decoded from "
+        "the code (1 - t)·z_A + t·z_B (linear) or along the great circle (spherical)."
+    )
+    ui.picture(
+        strip,
+        caption="Every step at once. "
+        + (
+            f"The plain AE (`{twin.name}`, code size {twin.bottleneck}) walks through codes it never saw: "
+            "watch the middle."
+            if ae is not None
+            else "No plain autoencoder with this code size to compare with."
+        ),
+    )
 
 
 @st.fragment
@@ -73,8 +84,10 @@ def dims_view():
     with left:
         which = ui.url_radio("Image", ["A", "B"], "vae_trav", horizontal=True)
         count = ui.url_slider("Dimensions", 1, q, min(q, 8), "vae_dims")
-        st.caption("Each row sets one code dimension to −3…+3 (the prior's ±3σ) and keeps the rest. "
-                   "Rows are sorted by KL: dimensions with KL ≈ 0 were switched off by the VAE and change nothing.")
+        st.caption(
+            "Each row sets one code dimension to −3…+3 (the prior's ±3σ) and keeps the rest. "
+            "Rows are sorted by KL: dimensions with KL ≈ 0 were switched off by the VAE and change nothing."
+        )
     values = kl(info, ctx.dataset)
     dims = tuple(int(d) for d in rank_dims_by_kl(values)[:count])
     with right:
@@ -92,11 +105,16 @@ def sample_view():
         temperature = ui.url_slider("Temperature", 0.1, 2.0, 1.0, "vae_temp", step=0.1)
         st.button("Re-sample", icon=":material/casino:", key="vae_resample", on_click=next_seed)
         seed = ui.url_ints("vae_seed", [0])[0]
-        st.caption("Temperature scales the codes: below 1 stays near the centre (safe, average-looking images), "
-                   "above 1 reaches where little training data was encoded.")
+        st.caption(
+            "Temperature scales the codes: below 1 stays near the centre (safe, average-looking images), "
+            "above 1 reaches where little training data was encoded."
+        )
     with right:
-        ui.picture(samples(info, temperature, seed, ui.theme_type()),
-                   caption=f"32 codes drawn from N(0, {temperature:g}²·I) with seed {seed}, decoded.")
+        ui.picture(
+            samples(info, temperature, seed, ui.theme_type()),
+            caption=f"32 codes drawn from N(0, {temperature:g}²·I) with seed {seed}, decoded.",
+        )
+
 
 with tab_dims:
     dims_view()
@@ -109,13 +127,17 @@ with tab_plane:
         st.info("No VAE with a 2-d code for this dataset: train one with code size 2 to see its whole code plane.")
     else:
         linear = ui.url_toggle("Linear grid over −3…+3 instead of prior quantiles", "vae_linear")
-        st.plotly_chart(manifold(flat, not linear),
-                        width="stretch", config={"displayModeBar": False}, key="vae_plane")
-        grid = ("a 20×20 grid, linear over −3…+3 in both code dimensions" if linear else
-                "a 20×20 grid at the prior's 5 %…95 % quantiles of both code dimensions (equal prior mass per "
-                "cell, as in Kingma & Welling), drawn on that quantile scale")
+        st.plotly_chart(manifold(flat, not linear), width="stretch", config={"displayModeBar": False}, key="vae_plane")
+        grid = (
+            "a 20×20 grid, linear over −3…+3 in both code dimensions"
+            if linear
+            else "a 20×20 grid at the prior's 5 %…95 % quantiles of both code dimensions (equal prior mass per "
+            "cell, as in Kingma & Welling), drawn on that quantile scale"
+        )
         codes = ui.get_codes(flat)
-        st.caption(f"`{flat.name}`: the background is decoded from {grid}; the dots are test images' codes "
-                   f"(posterior means), coloured by class. Of the 10×10 cells of equal prior mass, "
-                   f"**{view.empty_cells(codes)}** hold none of the {len(codes):,} test codes; as many codes "
-                   f"drawn from the prior would leave about {view.expected_empty(len(codes)):.0f} empty.")
+        st.caption(
+            f"`{flat.name}`: the background is decoded from {grid}; the dots are test images' codes "
+            f"(posterior means), coloured by class. Of the 10×10 cells of equal prior mass, "
+            f"**{view.empty_cells(codes)}** hold none of the {len(codes):,} test codes; as many codes "
+            f"drawn from the prior would leave about {view.expected_empty(len(codes)):.0f} empty."
+        )

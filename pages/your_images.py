@@ -15,11 +15,13 @@ ui.explain(
     "of the test images* is rebuilt worse than nearly all of them, so it is unlike what the models learned to "
     "draw. Your images stay in "
     "this browser session only (never saved, never shown to anyone else); every other page offers them "
-    "under *your images*.")
+    "under *your images*.",
+)
 
 ctx = ui.page_context(need_models=False)
-mnist_style = ui.url_toggle("MNIST-style preprocessing (turn off for images that already look like MNIST digits)",
-                            "you_prep", True)
+mnist_style = ui.url_toggle(
+    "MNIST-style preprocessing (turn off for images that already look like MNIST digits)", "you_prep", True
+)
 upload, draw = st.tabs([":material/upload: Upload", ":material/draw: Draw"], key="you_tab", bind="query-params")
 with upload:
     ui.upload_images("you_upload", mnist_style=mnist_style)
@@ -35,12 +37,17 @@ with pick_col:
     # The browser sends back the label it shows; once the oldest image has dropped out at the cap, the labels
     # shift and Streamlit hands back that stale label text instead of an index.
     pick = st.session_state.get("w_you_pick")
-    if (st.session_state.get("you_count") != len(own) or st.session_state.get("you_newest") is not own[-1]
-            or not isinstance(pick, int) or not 0 <= pick < len(own)):
+    if (
+        st.session_state.get("you_count") != len(own)
+        or st.session_state.get("you_newest") is not own[-1]
+        or not isinstance(pick, int)
+        or not 0 <= pick < len(own)
+    ):
         st.session_state["you_count"], st.session_state["you_newest"] = len(own), own[-1]
         st.session_state["w_you_pick"] = len(own) - 1  # something new arrived: study the newest
-    chosen = st.selectbox("Image to study", range(len(own)), key="w_you_pick",
-                          format_func=lambda i: f"{i + 1}. {own[i].name or 'image'}")
+    chosen = st.selectbox(
+        "Image to study", range(len(own)), key="w_you_pick", format_func=lambda i: f"{i + 1}. {own[i].name or 'image'}"
+    )
 if remove_col.button("Remove it", icon=":material/delete:"):
     ui.remove_user_images([chosen])
     st.rerun()
@@ -60,8 +67,13 @@ else:
     st.caption("This image was sent from another page, so it had no preprocessing steps.")
 
 st.subheader("Every model rebuilds it")
-metric = ui.url_radio("Error", ["mse", "bce"], "you_metric", horizontal=True,
-                      format_func=lambda m: {"mse": "mean squared error", "bce": "binary cross-entropy"}[m])
+metric = ui.url_radio(
+    "Error",
+    ["mse", "bce"],
+    "you_metric",
+    horizontal=True,
+    format_func=lambda m: {"mse": "mean squared error", "bce": "binary cross-entropy"}[m],
+)
 batch = ui.user_image_batch(ctx.test.shape, [item])
 rows, names, percentiles, errors, ranks = [], [], [], [], []
 with st.spinner("Reconstructing with every model (test-set errors are computed once, then cached)…"):
@@ -82,28 +94,34 @@ if not rows:
     st.stop()
 
 notes = [f"{p:.1f} % · #{r:,}" for p, r in zip(percentiles, ranks, strict=True)]
-comparison = anomalies.comparison_grid(batch[0, 0], np.stack(rows), names, notes, scale=max(1, 140 // batch.shape[-1]),
-                                     theme=ui.theme_type())
-ui.picture(comparison,
-           caption="Each model's reconstruction, then where it went wrong (|difference|: black = right, yellow = "
-                   "wrong), with the error's percentile and rank among the test images (#1 = the largest error).")
+comparison = anomalies.comparison_grid(
+    batch[0, 0], np.stack(rows), names, notes, scale=max(1, 140 // batch.shape[-1]), theme=ui.theme_type()
+)
+ui.picture(
+    comparison,
+    caption="Each model's reconstruction, then where it went wrong (|difference|: black = right, yellow = "
+    "wrong), with the error's percentile and rank among the test images (#1 = the largest error).",
+)
 best, worst = int(np.argmin(percentiles)), int(np.argmax(percentiles))
 bars, where = st.columns([2, 3])
 with bars:
-    st.markdown(f"Least surprised: **{names[best]}**, more unusual than **{percentiles[best]:.1f} %** of test "
-                f"images. Most surprised: **{names[worst]}**, more unusual than **{percentiles[worst]:.1f} %** "
-                f"(rank {ranks[worst]:,} of {len(ctx.test) + 1:,}).")
-    st.plotly_chart(anomalies.percentile_figure(names, np.array(percentiles), np.array(errors), metric=metric),
-                    width="stretch")
+    st.markdown(
+        f"Least surprised: **{names[best]}**, more unusual than **{percentiles[best]:.1f} %** of test "
+        f"images. Most surprised: **{names[worst]}**, more unusual than **{percentiles[worst]:.1f} %** "
+        f"(rank {ranks[worst]:,} of {len(ctx.test) + 1:,})."
+    )
+    st.plotly_chart(
+        anomalies.percentile_figure(names, np.array(percentiles), np.array(errors), metric=metric), width="stretch"
+    )
 with where:
     st.markdown("**Where your images land on the latent map** (stars, numbered as in the list above)")
     map_col, method_col = st.columns(2)
 with map_col:
-    info = ui.url_selectbox("Model", list(ctx.models), "you_map_model", ctx.default_model(),
-                            format_func=lambda m: m.label)
+    info = ui.url_selectbox(
+        "Model", list(ctx.models), "you_map_model", ctx.default_model(), format_func=lambda m: m.label
+    )
 with method_col:
-    method = ui.url_radio("Map", ["pca", "umap"], "you_map_method", horizontal=True,
-                          format_func=lambda m: m.upper())
+    method = ui.url_radio("Map", ["pca", "umap"], "you_map_method", horizontal=True, format_func=lambda m: m.upper())
 model = ui.model_or_message(info)
 latent, job = ui.map_or_job(info, method) if model is not None else (None, None)
 with where:
@@ -111,14 +129,27 @@ with where:
         ui.show_job(job)  # UMAP is fitted in the background once per model; PCA is instant
     elif latent is not None:
         stars = latent.transform(metrics.encode_all(model, ui.user_image_batch(ctx.test.shape, own)))
-        st.plotly_chart(anomalies.map_figure(latent.points, ctx.test.labels.numpy(), ctx.test.classes, stars,
-                                           [p.name for p in own], title=f"{method.upper()} map of {info.name}"),
-                        width="stretch")
-        placed = (f"projected onto the PCA plane of the test codes, which keeps {100 * latent.kept_variance:.0f} % "
-                  "of their variance" if method == "pca" else
-                  f"at the inverse-distance-weighted mean position of the {projection.NEIGHBOURS} test codes nearest "
-                  "to theirs, not by UMAP's own transform (no fitted UMAP is kept). For images like the training "
-                  "set the two agree; for unlike ones they can differ by a tenth of the map's width (measured on "
-                  "mnist-dense-q16: a median 0.5 % of it for MNIST digits, 11 % for Fashion-MNIST shoes)")
-        st.caption(f"Your images are placed {placed}. Where a star lands is no measure of how unusual an image is: "
-                   "the error percentile (left) is.")
+        st.plotly_chart(
+            anomalies.map_figure(
+                latent.points,
+                ctx.test.labels.numpy(),
+                ctx.test.classes,
+                stars,
+                [p.name for p in own],
+                title=f"{method.upper()} map of {info.name}",
+            ),
+            width="stretch",
+        )
+        placed = (
+            f"projected onto the PCA plane of the test codes, which keeps {100 * latent.kept_variance:.0f} % "
+            "of their variance"
+            if method == "pca"
+            else f"at the inverse-distance-weighted mean position of the {projection.NEIGHBOURS} test codes nearest "
+            "to theirs, not by UMAP's own transform (no fitted UMAP is kept). For images like the training "
+            "set the two agree; for unlike ones they can differ by a tenth of the map's width (measured on "
+            "mnist-dense-q16: a median 0.5 % of it for MNIST digits, 11 % for Fashion-MNIST shoes)"
+        )
+        st.caption(
+            f"Your images are placed {placed}. Where a star lands is no measure of how unusual an image is: "
+            "the error percentile (left) is."
+        )

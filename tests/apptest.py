@@ -11,8 +11,11 @@ REPO = Path(__file__).resolve().parent.parent
 def routed_pages() -> list[str]:
     """The page files app.py lists in PAGES (read without running it) that exist."""
     tree = ast.parse((REPO / "app.py").read_text())
-    pages = next(ast.literal_eval(n.value) for n in tree.body
-                 if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "PAGES")
+    pages = next(
+        ast.literal_eval(n.value)
+        for n in tree.body
+        if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "PAGES"
+    )
     return [path for path, _, _ in pages if (REPO / path).exists()]
 
 

@@ -31,8 +31,9 @@ def select(at, key: str, customdata: list[int], timeout: float | None = None, fr
     """
     from streamlit.proto.WidgetStates_pb2 import WidgetStates
 
-    points = [{"customdata": int(c), "curve_number": 0, "point_index": i, "point_number": i}
-              for i, c in enumerate(customdata)]
+    points = [
+        {"customdata": int(c), "curve_number": 0, "point_index": i, "point_number": i} for i, c in enumerate(customdata)
+    ]
     state = {"selection": {"points": points, "point_indices": list(range(len(points))), "box": [], "lasso": []}}
     widgets = WidgetStates()
     widgets.CopyFrom(at._tree.get_widget_states())

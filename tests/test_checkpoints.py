@@ -86,7 +86,7 @@ def test_crash_mid_save_keeps_previous_file(tmp_path, monkeypatch):
 def _corrupt_variants(path):
     blob = path.read_bytes()
     header_len = struct.unpack("<Q", blob[:8])[0]
-    header = json.loads(blob[8:8 + header_len])
+    header = json.loads(blob[8 : 8 + header_len])
     yield "truncated", blob[: len(blob) // 2]
     yield "empty", b""
     yield "foreign text", b"this is not a checkpoint at all"
@@ -95,12 +95,12 @@ def _corrupt_variants(path):
     yield "tampered weights", bytes(flipped)
     header["__metadata__"] = {"note": "someone else's safetensors"}
     raw = json.dumps(header).encode()
-    yield "foreign safetensors", struct.pack("<Q", len(raw)) + raw + blob[8 + header_len:]
-    meta = json.loads(json.loads(blob[8:8 + header_len])["__metadata__"]["aeviz"])
+    yield "foreign safetensors", struct.pack("<Q", len(raw)) + raw + blob[8 + header_len :]
+    meta = json.loads(json.loads(blob[8 : 8 + header_len])["__metadata__"]["aeviz"])
     meta["config"]["bottleneck"] = 5
     header["__metadata__"] = {"aeviz": json.dumps(meta)}
     raw = json.dumps(header).encode()
-    yield "mismatched config", struct.pack("<Q", len(raw)) + raw + blob[8 + header_len:]
+    yield "mismatched config", struct.pack("<Q", len(raw)) + raw + blob[8 + header_len :]
 
 
 def test_bad_files_raise_checkpoint_error(tmp_path):

@@ -12,8 +12,22 @@ from aeviz.cli import main
 
 def test_train_zoo_info_end_to_end(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("AEVIZ_ZOO_DIR", str(tmp_path / "zoo"))
-    code = main(["train", "--dataset", "digits", "--family", "dense", "--bottleneck", "2", "4", "--epochs", "2",
-                 "--out", str(tmp_path / "zoo")])
+    code = main(
+        [
+            "train",
+            "--dataset",
+            "digits",
+            "--family",
+            "dense",
+            "--bottleneck",
+            "2",
+            "4",
+            "--epochs",
+            "2",
+            "--out",
+            str(tmp_path / "zoo"),
+        ]
+    )
     assert code == 0
     out = capsys.readouterr().out
     assert out.count("saved") == 2 and "kNN-7" in out
@@ -31,13 +45,37 @@ def test_train_zoo_info_end_to_end(tmp_path, capsys, monkeypatch):
 
 def test_train_a_kl_sparse_model(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("AEVIZ_ZOO_DIR", str(tmp_path / "zoo"))
-    argv = ["train", "--dataset", "digits", "--family", "sparse", "--sparsity", "kl", "--kl-target", "0.1",
-            "--kl-weight", "0.01", "--bottleneck", "8", "--epochs", "1", "--subset", "200", "--out", str(tmp_path)]
+    argv = [
+        "train",
+        "--dataset",
+        "digits",
+        "--family",
+        "sparse",
+        "--sparsity",
+        "kl",
+        "--kl-target",
+        "0.1",
+        "--kl-weight",
+        "0.01",
+        "--bottleneck",
+        "8",
+        "--epochs",
+        "1",
+        "--subset",
+        "200",
+        "--out",
+        str(tmp_path),
+    ]
     assert main(argv) == 0
     assert "saved" in capsys.readouterr().out
     meta = read_metadata(tmp_path / "digits-sparse-q8-bce-kl0.1.safetensors")
     assert {k: meta["config"][k] for k in ("sparsity", "code_activation", "l1", "kl_target", "kl_weight")} == {
-        "sparsity": "kl", "code_activation": "sigmoid", "l1": 0.0, "kl_target": 0.1, "kl_weight": 0.01}
+        "sparsity": "kl",
+        "code_activation": "sigmoid",
+        "l1": 0.0,
+        "kl_target": 0.1,
+        "kl_weight": 0.01,
+    }
 
 
 def test_model_card_notes_say_what_the_denoisers_and_bce_figures_mean(tmp_path, monkeypatch):
@@ -45,10 +83,16 @@ def test_model_card_notes_say_what_the_denoisers_and_bce_figures_mean(tmp_path, 
 
     monkeypatch.setenv("AEVIZ_ZOO_DIR", str(tmp_path))
     assert card_notes() == ""  # no reproduce run stored: no notes rather than made-up ones
-    (tmp_path / "reproduce.json").write_text(json.dumps({
-        "datasets": {"mnist": {"bce_floor": 0.0581}, "fashion-mnist": {"bce_floor": 0.2422}},
-        "denoisers": {"mnist-denoising-q32-bce-gaussian0.5": {"noise": "gaussian:0.5", "psnr": 17.48,
-                                                              "psnr_input": 9.38}}}))
+    (tmp_path / "reproduce.json").write_text(
+        json.dumps(
+            {
+                "datasets": {"mnist": {"bce_floor": 0.0581}, "fashion-mnist": {"bce_floor": 0.2422}},
+                "denoisers": {
+                    "mnist-denoising-q32-bce-gaussian0.5": {"noise": "gaussian:0.5", "psnr": 17.48, "psnr_input": 9.38}
+                },
+            }
+        )
+    )
     notes = card_notes()
     assert "BCE floor" in notes and "mnist 0.058, fashion-mnist 0.242" in notes
     assert "gaussian:0.5" in notes and "17.48 dB" in notes and "9.38 dB" in notes and "clean input" in notes
@@ -58,8 +102,26 @@ def test_model_card_notes_say_what_the_denoisers_and_bce_figures_mean(tmp_path, 
 def test_bad_arguments_give_clear_errors(tmp_path, capsys):
     assert main(["info", str(tmp_path / "nope.safetensors")]) == 1
     assert "no such checkpoint" in capsys.readouterr().err
-    assert main(["train", "--dataset", "digits", "--family", "dense", "--loss", "bce", "--output", "linear",
-                 "--epochs", "1", "--out", str(tmp_path)]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                "digits",
+                "--family",
+                "dense",
+                "--loss",
+                "bce",
+                "--output",
+                "linear",
+                "--epochs",
+                "1",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 2
+    )
     assert "BCE needs a sigmoid" in capsys.readouterr().err
 
 

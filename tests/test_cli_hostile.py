@@ -149,6 +149,7 @@ def test_info_on_a_non_checkpoint_is_one_line(playground, capsys):
 
 # --- a trained model is never lost -------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def good_checkpoint(tmp_path_factory):
     """One real 1-epoch digits model (q=4), trained once for the module and copied where a test needs it."""
@@ -174,8 +175,10 @@ def test_overwrite_replaces_an_explicitly_named_checkpoint(good_checkpoint, play
     out = playground / "out"
     target = shutil.copy(good_checkpoint, out / "mine.safetensors")
     old = read_metadata(target)
-    assert main(["train", *QUICK, "--bottleneck", "4", "--seed", "1", "--name", "mine", "--overwrite",
-                 "--out", str(out)]) == 0
+    assert (
+        main(["train", *QUICK, "--bottleneck", "4", "--seed", "1", "--name", "mine", "--overwrite", "--out", str(out)])
+        == 0
+    )
     new = read_metadata(target)
     assert new["hash"] != old["hash"] and new["training"]["seed"] == 1 and new["name"] == "mine"
     assert f"saved {target}" in capsys.readouterr().out and _files(out) == ["mine.safetensors"]

@@ -15,8 +15,11 @@ from aeviz.diskcache import cache_dir, cache_key, cached_arrays, load_arrays, sa
 
 
 def test_round_trip(tmp_path):
-    arrays = {"a": np.arange(12, dtype=np.float32).reshape(3, 4), "b": np.array([1, 2], np.int64),
-              "s": np.array("a string")}
+    arrays = {
+        "a": np.arange(12, dtype=np.float32).reshape(3, 4),
+        "b": np.array([1, 2], np.int64),
+        "s": np.array("a string"),
+    }
     save_arrays(tmp_path / "sub" / "x.npz", **arrays)
     loaded = load_arrays(tmp_path / "sub" / "x.npz")
     assert set(loaded) == set(arrays)

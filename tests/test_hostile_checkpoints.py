@@ -28,8 +28,17 @@ def tiny():
 
 
 def write_good(path: Path) -> Path:
-    return save_checkpoint(path, tiny(), {"dataset": "digits", "slug": "dense-q3-bce", "series": "dense-bce",
-                                          "metrics": {"mse": 0.1, "knn7": 0.5}, "training": {"epochs": 1}})
+    return save_checkpoint(
+        path,
+        tiny(),
+        {
+            "dataset": "digits",
+            "slug": "dense-q3-bce",
+            "series": "dense-bce",
+            "metrics": {"mse": 0.1, "knn7": 0.5},
+            "training": {"epochs": 1},
+        },
+    )
 
 
 def rewrite(source: Path, target: Path, text: str) -> Path:
@@ -40,9 +49,11 @@ def rewrite(source: Path, target: Path, text: str) -> Path:
 
 def edited(**changes):
     """A variant: the good metadata with top-level fields set (None: removed)."""
+
     def make(meta):
         meta.update(changes)
         return {k: v for k, v in meta.items() if v is not None}
+
     return make
 
 
@@ -50,6 +61,7 @@ def config(**changes):
     def make(meta):
         meta["config"] = {k: v for k, v in {**meta["config"], **changes}.items() if v is not None}
         return meta
+
     return make
 
 
@@ -144,20 +156,28 @@ def test_the_zoo_command_lists_the_good_and_names_the_skipped(tmp_path, monkeypa
 
 # --- a header that claims a huge model, or is huge itself ----------------------------------------------------
 
+
 def claiming(tmp_path, **changes) -> Path:
     good = write_good(tmp_path / "good.safetensors")
     meta = read_metadata(good)
     return rewrite(good, tmp_path / "claims.safetensors", json.dumps({**meta, "config": {**meta["config"], **changes}}))
 
 
-@pytest.mark.parametrize("changes", [{"bottleneck": 3_000_000}, {"hidden": [12000, 12000]},
-                                     {"arch": "conv", "channels": [4096, 4096], "input_shape": [1, 1500, 1500]}],
-                         ids=["bottleneck", "hidden", "conv"])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"bottleneck": 3_000_000},
+        {"hidden": [12000, 12000]},
+        {"arch": "conv", "channels": [4096, 4096], "input_shape": [1, 1500, 1500]},
+    ],
+    ids=["bottleneck", "hidden", "conv"],
+)
 def test_a_config_claiming_a_huge_model_is_refused_before_anything_is_allocated(tmp_path, changes):
     path = claiming(tmp_path, **changes)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    with pytest.raises(CheckpointError, match=f"claims a model of [0-9,]+ parameters, over the limit of "
-                                              f"{headers.MAX_PARAMETERS:,}"):
+    with pytest.raises(
+        CheckpointError, match=f"claims a model of [0-9,]+ parameters, over the limit of {headers.MAX_PARAMETERS:,}"
+    ):
         load_checkpoint(path)
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100_000  # the model would be GBs
     assert read_metadata(path)["config"]["bottleneck"] > 0  # the header itself is well formed: listed
@@ -165,14 +185,18 @@ def test_a_config_claiming_a_huge_model_is_refused_before_anything_is_allocated(
 
 def test_a_config_that_does_not_match_the_weights_names_the_first_difference(tmp_path):
     path = claiming(tmp_path, hidden=[5])
-    with pytest.raises(CheckpointError, match=r"weights do not fit the recorded config \(decoder\.0\.bias: the "
-                                              r"config needs shape \(5,\), the file holds \(64,\)\)"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"weights do not fit the recorded config \(decoder\.0\.bias: the "
+        r"config needs shape \(5,\), the file holds \(64,\)\)",
+    ):
         load_checkpoint(path)
 
 
 def test_a_model_for_another_image_size_than_its_dataset_is_refused_at_load(tmp_path):
-    path = save_checkpoint(tmp_path / "wrong-size.safetensors", build_model("dense", bottleneck=3),
-                           {"dataset": "digits"})  # a 28x28 model labelled with the 8x8 digits
+    path = save_checkpoint(
+        tmp_path / "wrong-size.safetensors", build_model("dense", bottleneck=3), {"dataset": "digits"}
+    )  # a 28x28 model labelled with the 8x8 digits
     with pytest.raises(CheckpointError, match=r"its input \[1, 28, 28\] is not digits's image shape \[1, 8, 8\]"):
         load_checkpoint(path)
 
@@ -228,6 +252,7 @@ def test_a_refused_model_is_remembered_until_its_file_changes(tmp_path, monkeypa
 
 # --- the app with such files in its zoo ----------------------------------------------------------------------
 
+
 @pytest.fixture
 def zoo_copy(tmp_path, monkeypatch):
     """The digits part of the real zoo in a folder of its own, with empty process-wide caches."""
@@ -254,8 +279,11 @@ def test_home_opens_with_hostile_files_in_the_zoo(zoo_copy, tmp_path):
     for path in made.values():
         shutil.copy2(path, zoo_copy / path.name)
     long_path = edited(dataset="folder:" + "a" * 300)  # valid, but too long a name for the file system
-    rewrite(folder / "good.safetensors", zoo_copy / "zz long folder.safetensors",
-            json.dumps(long_path(read_metadata(folder / "good.safetensors"))))
+    rewrite(
+        folder / "good.safetensors",
+        zoo_copy / "zz long folder.safetensors",
+        json.dumps(long_path(read_metadata(folder / "good.safetensors"))),
+    )
     at = open_home({"dataset": "digits"})
     assert not at.exception, [e.value for e in at.exception]
     assert at.query_params["home_model"] in (RUNNING, [RUNNING]) and at.get("image")
@@ -274,13 +302,16 @@ def test_a_damaged_file_named_in_markdown_is_shown_literally(zoo_copy):
 
 # --- the same name in the zoo and in the user folder ---------------------------------------------------------
 
+
 def test_a_model_trained_here_under_a_zoo_name_is_listed_apart(zoo_copy):
     user = checkpoints.user_dir()
     user.mkdir(parents=True)
     shutil.copy2(zoo_copy / f"{RUNNING}.safetensors", user / f"{RUNNING}.safetensors")
     twins = [i for i in scan()[0] if i.name == RUNNING]
     assert [(i.origin, i.key, i.label) for i in twins] == [
-        ("zoo", RUNNING, RUNNING), ("server", f"server:{RUNNING}", f"{RUNNING} · server")]
+        ("zoo", RUNNING, RUNNING),
+        ("server", f"server:{RUNNING}", f"{RUNNING} · server"),
+    ]
 
     at = open_home({"dataset": "digits"})
     assert not at.exception

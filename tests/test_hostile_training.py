@@ -22,6 +22,7 @@ def make_manager():
     def make(**kwargs):
         made.append(JobManager(alive=lambda owner: True, **kwargs))
         return made[-1]
+
     yield make
     for jm in made:
         jm.shutdown()
@@ -33,8 +34,11 @@ def ended(jm: JobManager, job_id: str):
 
 def test_an_estimate_over_the_budget_is_refused_with_what_would_fit():
     estimate = Estimate(peak_mb=16_000, step_s=70, total_s=1e6, mb_per_image=15.0, base_mb=700)
-    with pytest.raises(JobTooBig, match=r"about 15\.6 GB of memory at batch size 1024.*allows 4\.0 GB.*batch size of "
-                                        r"128 or less would fit"):
+    with pytest.raises(
+        JobTooBig,
+        match=r"about 15\.6 GB of memory at batch size 1024.*allows 4\.0 GB.*batch size of "
+        r"128 or less would fit",
+    ):
         check_estimate(estimate, 1024, budget_mb=4096, max_s=3600)
     assert estimate.largest_batch(500) is None  # not even the smallest batch: a smaller model is the advice
     with pytest.raises(JobTooBig, match=r"would take about 277\.8 h.*limit of 60 min"):

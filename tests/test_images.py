@@ -64,7 +64,7 @@ def noisy_jpeg() -> bytes:
 
 def paper(rng: np.random.Generator, shape=(300, 400)) -> np.ndarray:
     """Unevenly lit, slightly noisy white paper, as a phone photo shows it (floats in [0,1])."""
-    ys, xs = np.mgrid[0:shape[0], 0:shape[1]] / shape[0]
+    ys, xs = np.mgrid[0 : shape[0], 0 : shape[1]] / shape[0]
     return np.clip(0.92 - 0.18 * xs + 0.06 * ys + rng.normal(0, 0.03, shape), 0, 1)  # light falls off
 
 
@@ -133,8 +133,11 @@ def apple(background=(255, 255, 255), radius=70, side=200) -> bytes:
     return encode(img, "JPEG", quality=90)
 
 
-@pytest.mark.parametrize("background", [(255, 255, 255), (150, 150, 150), (115, 115, 115), (140, 100, 60)],
-                         ids=["white", "light grey", "mid grey", "wooden table"])
+@pytest.mark.parametrize(
+    "background",
+    [(255, 255, 255), (150, 150, 150), (115, 115, 115), (140, 100, 60)],
+    ids=["white", "light grey", "mid grey", "wooden table"],
+)
 def test_an_apple_darker_than_its_background_is_inverted_into_a_light_disc(background):
     """The ink is the side of the border's level that holds more, not whatever is lightest (the highlight)."""
     out = prep(apple(background))
@@ -160,8 +163,11 @@ def test_digits_get_no_notes():
     strokes = Image.new("L", (400, 300), 0)
     ImageDraw.Draw(strokes).line([(210, 90), (290, 90), (240, 210)], fill=255, width=14)
     photo = paper(np.random.default_rng(3)) * (1 - 0.8 * np.asarray(strokes) / 255)
-    cases = [encode(seven(), "PNG"), encode(seven(ink=255, paper=0), "PNG"),
-             encode(Image.fromarray(np.round(photo * 255).astype(np.uint8)), "JPEG", quality=90)]
+    cases = [
+        encode(seven(), "PNG"),
+        encode(seven(ink=255, paper=0), "PNG"),
+        encode(Image.fromarray(np.round(photo * 255).astype(np.uint8)), "JPEG", quality=90),
+    ]
     for data in cases:
         assert prep(data).notes == ()
     zero = Image.new("L", (28, 28), 0)
@@ -221,21 +227,23 @@ def test_other_sizes_scale_the_box():
 BAD = {
     "empty": (lambda: b"", "empty"),
     "text renamed .png": (lambda: b"Hello, this is my homework.\nDigit: 7\n" * 20, "text"),
-    "truncated PNG": (lambda: encode(Image.fromarray(np.random.default_rng(0).integers(
-        0, 256, (64, 64), dtype=np.uint8)), "PNG")[:1500], "damaged or incomplete"),
+    "truncated PNG": (
+        lambda: encode(Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64), dtype=np.uint8)), "PNG")[
+            :1500
+        ],
+        "damaged or incomplete",
+    ),
     "truncated JPEG": (lambda: noisy_jpeg()[: len(noisy_jpeg()) // 2], "damaged or incomplete"),
     "bomb 6000x6000 (real file)": (lambda: png_claiming(6000, 6000, full=True), "36 megapixels"),
     "bomb past Pillow's warning": (lambda: png_claiming(10_000, 10_000), "far beyond the 20-megapixel"),
     "bomb past Pillow's error": (lambda: png_claiming(20_000, 20_000), "far beyond the 20-megapixel"),
-    "SVG": (lambda: b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"><circle r="4"/></svg>',
-            "SVG"),
+    "SVG": (lambda: b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"><circle r="4"/></svg>', "SVG"),
     "HEIC": (lambda: b"\0\0\0\x18ftypheic\0\0\0\0mif1heic" + b"\0" * 200, "HEIC"),
     "AVIF": (lambda: b"\0\0\0\x1cftypavif\0\0\0\0avifmif1miaf" + b"\0" * 200, "AVIF"),
     "PDF": (lambda: b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n", "PDF"),
     "over-size upload": (lambda: b"\x89PNG\r\n\x1a\n" + b"\0" * MAX_UPLOAD_BYTES, "limit is 5 MB"),
     "1x1 image": (lambda: encode(Image.new("L", (1, 1), 0), "PNG"), "at least 8 pixels"),
-    "random bytes": (lambda: bytes(np.random.default_rng(3).integers(0, 256, 500, dtype=np.uint8)),
-                     "isn't an image"),
+    "random bytes": (lambda: bytes(np.random.default_rng(3).integers(0, 256, 500, dtype=np.uint8)), "isn't an image"),
     "all white": (lambda: encode(Image.new("RGB", (64, 64), "white"), "PNG"), "No ink found"),
     "all black": (lambda: encode(Image.new("L", (64, 64), 0), "JPEG"), "No ink found"),
     "photo of blank paper": (blank_paper_photo, "No ink found"),
@@ -290,19 +298,25 @@ def exif_rotated_jpeg() -> bytes:
 
 
 GOOD = {
-    "CMYK JPEG": lambda: encode(seven(mode="RGB", ink=(0, 0, 0), paper=(255, 255, 255)).convert("CMYK"),
-                                "JPEG", quality=95),
+    "CMYK JPEG": lambda: encode(
+        seven(mode="RGB", ink=(0, 0, 0), paper=(255, 255, 255)).convert("CMYK"), "JPEG", quality=95
+    ),
     "16-bit PNG": sixteen_bit_png,
     "1-bit PNG": lambda: encode(seven().convert("1", dither=Image.Dither.NONE), "PNG"),
-    "palette PNG": lambda: encode(seven(mode="RGB", ink=(20, 20, 160), paper=(250, 240, 120)).convert(
-        "P", palette=Image.Palette.ADAPTIVE, colors=4), "PNG"),
+    "palette PNG": lambda: encode(
+        seven(mode="RGB", ink=(20, 20, 160), paper=(250, 240, 120)).convert(
+            "P", palette=Image.Palette.ADAPTIVE, colors=4
+        ),
+        "PNG",
+    ),
     "RGBA transparent background": rgba_transparent,
     "animated GIF": animated_gif,
     "EXIF-rotated JPEG": exif_rotated_jpeg,
     "WebP": lambda: encode(seven(mode="RGB", ink=(0, 0, 0), paper=(255, 255, 255)), "WEBP", quality=90),
     "BMP": lambda: encode(seven(mode="RGB", ink=(0, 0, 0), paper=(255, 255, 255)), "BMP"),
-    "TIFF (2 pages, LZW)": lambda: encode(seven(), "TIFF", compression="tiff_lzw", save_all=True,
-                                          append_images=[Image.new("L", (90, 110), 128)]),
+    "TIFF (2 pages, LZW)": lambda: encode(
+        seven(), "TIFF", compression="tiff_lzw", save_all=True, append_images=[Image.new("L", (90, 110), 128)]
+    ),
 }
 
 
@@ -326,9 +340,13 @@ def test_open_image_returns_a_loaded_detached_first_frame():
 
 
 def test_load_uploads_splits_good_and_bad_without_raising():
-    files = [("a.png", encode(seven(), "PNG")), ("notes.png", b"not an image\n"), ("empty.jpg", b""),
-             ("b.jpg", encode(seven(mode="RGB", ink=(0, 0, 0), paper=(255, 255, 255)), "JPEG")),
-             ("cut.jpg", noisy_jpeg()[:700])]
+    files = [
+        ("a.png", encode(seven(), "PNG")),
+        ("notes.png", b"not an image\n"),
+        ("empty.jpg", b""),
+        ("b.jpg", encode(seven(mode="RGB", ink=(0, 0, 0), paper=(255, 255, 255)), "JPEG")),
+        ("cut.jpg", noisy_jpeg()[:700]),
+    ]
     good, bad = load_uploads(files)
     assert [p.name for p in good] == ["a.png", "b.jpg"]
     assert [name for name, _ in bad] == ["notes.png", "empty.jpg", "cut.jpg"]
@@ -372,9 +390,11 @@ def test_blank_canvas_asks_for_a_drawing():
 
 def test_module_imports_with_numpy_and_pillow_only():
     path = Path(__file__).resolve().parent.parent / "aeviz" / "images.py"
-    code = ("import sys, importlib.util as u; sys.modules['torch'] = sys.modules['streamlit'] = None; "
-            f"s = u.spec_from_file_location('images', {str(path)!r}); m = u.module_from_spec(s); "
-            "sys.modules['images'] = m; s.loader.exec_module(m); print(m.ALLOWED_FORMATS)")
+    code = (
+        "import sys, importlib.util as u; sys.modules['torch'] = sys.modules['streamlit'] = None; "
+        f"s = u.spec_from_file_location('images', {str(path)!r}); m = u.module_from_spec(s); "
+        "sys.modules['images'] = m; s.loader.exec_module(m); print(m.ALLOWED_FORMATS)"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
 

@@ -56,11 +56,14 @@ def test_links_never_reach_outside_the_folder(tmp_path):
     assert "secret" not in data.classes and "2 links to outside the folder ignored" in data.source
 
 
-@pytest.mark.parametrize(("variable", "value", "message"), [
-    ("AEVIZ_FOLDER_MAX_FILES", "5", "more than 5 images"),
-    ("AEVIZ_FOLDER_MAX_ENTRIES", "8", "more than 8 files and folders"),
-    ("AEVIZ_FOLDER_MAX_MB", "0.0001", "take more than 0 MB"),
-])
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("AEVIZ_FOLDER_MAX_FILES", "5", "more than 5 images"),
+        ("AEVIZ_FOLDER_MAX_ENTRIES", "8", "more than 8 files and folders"),
+        ("AEVIZ_FOLDER_MAX_MB", "0.0001", "take more than 0 MB"),
+    ],
+)
 def test_a_folder_scan_is_bounded(tmp_path, monkeypatch, variable, value, message):
     picture_folder(tmp_path, 12)
     monkeypatch.setenv(variable, value)
@@ -101,8 +104,10 @@ def test_an_uploaded_zip_becomes_a_training_set_of_this_server(tmp_path):
 def test_a_zip_bomb_or_a_foreign_file_costs_nothing():
     bomb = zipped({"big.png": b"\0" * (50 * 2**20)})  # 50 MB of zeros in ~50 kB
     images, _, _, skipped = images_from_uploads([("bomb.zip", bomb), ("fake.zip", b"PK no zip")])
-    assert len(images) == 0 and [why for _, why in skipped] == ["beyond 200 MB unpacked or over 5 MB",
-                                                                 "not a zip archive that can be read"]
+    assert len(images) == 0 and [why for _, why in skipped] == [
+        "beyond 200 MB unpacked or over 5 MB",
+        "not a zip archive that can be read",
+    ]
 
 
 @pytest.mark.parametrize("name", ["upload:../../etc/passwd", "upload:", "upload:0123456789abcdeg"])

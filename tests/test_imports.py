@@ -41,9 +41,11 @@ def test_pages_import_no_torch():
 
 def test_core_imports_without_ui_libraries():
     """`import aeviz` must not pull in streamlit, plotly or umap (the GPU machine has none of them)."""
-    code = ("import sys, aeviz, aeviz.cli, aeviz.metrics; "
-            "bad = [m for m in ('streamlit', 'plotly', 'umap') if m in sys.modules]; print(bad); "
-            "sys.exit(1 if bad else 0)")
+    code = (
+        "import sys, aeviz, aeviz.cli, aeviz.metrics; "
+        "bad = [m for m in ('streamlit', 'plotly', 'umap') if m in sys.modules]; print(bad); "
+        "sys.exit(1 if bad else 0)"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PACKAGE.parent)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
@@ -115,8 +117,13 @@ def test_no_module_imports_one_that_imports_it_back():
 # --- declared dependencies: what the app imports is what pyproject.toml promises ---------------------------------
 
 # Import names whose distribution is named differently (used when the distribution is not installed here).
-DISTRIBUTIONS = {"PIL": "pillow", "sklearn": "scikit-learn", "umap": "umap-learn", "yaml": "pyyaml",
-                 "streamlit_drawable_canvas": "streamlit-drawable-canvas"}
+DISTRIBUTIONS = {
+    "PIL": "pillow",
+    "sklearn": "scikit-learn",
+    "umap": "umap-learn",
+    "yaml": "pyyaml",
+    "streamlit_drawable_canvas": "streamlit-drawable-canvas",
+}
 
 
 def _normal(name: str) -> str:
@@ -146,6 +153,8 @@ def test_every_third_party_import_is_a_declared_dependency():
     installed, declared = importlib.metadata.packages_distributions(), declared_distributions()  # scans: once
     missing = sorted(f"{m} ({d})" for m in third_party if (d := distribution_of(m, installed)) not in declared)
     assert missing == []
+
+
 def test_pages_cache_only_through_the_ui_helper():
     """A page caches with ui.per_model (keyed by checkpoint hashes, results read-only), never st.cache_* with
     hand-built keys and unhashed models. pages/train.py is left to the change that shrinks it."""

@@ -240,8 +240,13 @@ def test_kill_9_during_a_save_loses_nothing(tmp_path):
     job = jm.submit(digits_spec("before", epochs=1), owner="a")
     wait_for(lambda: job.state == State.DONE)
     jm.shutdown()
-    proc = subprocess.Popen([sys.executable, "-c", KILLED_SERVER], cwd=REPO, env=os.environ.copy(),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLED_SERVER],
+        cwd=REPO,
+        env=os.environ.copy(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         temp = wait_for(lambda: next(iter(folder.glob(".big-*.tmp")), None), timeout=300, every=0.0005)
         proc.send_signal(signal.SIGKILL)

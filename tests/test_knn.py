@@ -69,8 +69,10 @@ def test_rows_take_metadata_then_computed_then_pending(zoo_digits):
     assert {r.source for r in rows if r.series not in ("pixels", "pca", "mine")} == {"checkpoint"}
     rows = knn.build_rows("digits", 64, models, (0.98, 0.1), {"digits-mine-q3 · yours": (0.5, 0.2)})
     mine = next(r for r in rows if r.name == "mine-q3 · yours")
-    assert (rows[0].accuracy, rows[0].source) == (0.98, "computed") and (mine.accuracy, mine.source) == (0.5,
-                                                                                                         "computed")
+    assert (rows[0].accuracy, rows[0].source) == (0.98, "computed") and (mine.accuracy, mine.source) == (
+        0.5,
+        "computed",
+    )
 
 
 def test_pca_rows_sit_at_every_code_size_of_the_models(zoo_digits):
@@ -106,8 +108,13 @@ def test_shipped_run_figures_win_over_checkpoint_times(zoo_digits):
 
 def test_pca_verdict_is_computed_from_the_numbers():
     row = lambda name, series, q, acc: knn.KnnRow(name, series, q, acc, 0.1, "shipped")  # noqa: E731
-    rows = [row("PCA-2", "pca", 2, 0.40), row("d2", "dense-bce", 2, 0.42), row("PCA-8", "pca", 8, 0.899),
-            row("d8", "dense-bce", 8, 0.895), row("c8", "conv-bce", 8, 0.93)]
+    rows = [
+        row("PCA-2", "pca", 2, 0.40),
+        row("d2", "dense-bce", 2, 0.42),
+        row("PCA-8", "pca", 8, 0.899),
+        row("d8", "dense-bce", 8, 0.895),
+        row("c8", "conv-bce", 8, 0.93),
+    ]
     verdict = knn.pca_verdict(rows)
     assert "q = 8 (PCA-8 89.9 % vs 89.5 %)" in verdict and "not from the autoencoder" in verdict
     assert "ahead at q = 2 (PCA-2 40.0 % vs 42.0 %)" in verdict
@@ -121,11 +128,18 @@ def test_published_figures_sit_beside_the_matching_rows():
             self.series, self.bottleneck = series, q
             self.metrics, self.metadata = {"knn7": 0.8, "knn7_seconds": 0.1}, {}
 
-    rows = knn.build_rows("mnist", 784, [Info("dense-bce", 8), Info("conv-bce", 8), Info("dense-bce", 2)],
-                          (0.969, 20.0), {})
+    rows = knn.build_rows(
+        "mnist", 784, [Info("dense-bce", 8), Info("conv-bce", 8), Info("dense-bce", 2)], (0.969, 20.0), {}
+    )
     published = {r.name: r.published for r in rows}
-    assert published == {"raw pixels": 0.964, "PCA-2": None, "PCA-8": None, "conv-bce-q8": None,
-                         "dense-bce-q2": None, "dense-bce-q8": 0.89}  # no conv or PCA row borrows the dense figure
+    assert published == {
+        "raw pixels": 0.964,
+        "PCA-2": None,
+        "PCA-8": None,
+        "conv-bce-q8": None,
+        "dense-bce-q2": None,
+        "dense-bce-q8": 0.89,
+    }  # no conv or PCA row borrows the dense figure
     assert knn.published("fashion-mnist", 16) == 0.836 and knn.published("digits", "raw") is None
     table = view.knn_table(rows)
     column = f"published % ({references.ARTICLE_SHORT})"  # the column names where its figures were published
@@ -148,13 +162,15 @@ def test_only_article_figures_are_published():
 def test_the_figures_shipped_with_the_zoo_are_used(tmp_path, monkeypatch):
     monkeypatch.setenv("AEVIZ_ZOO_DIR", str(tmp_path))
     assert knn.shipped_raw("mnist") is None and knn.shipped("mnist").machine == ""
-    rows = [{"features": "raw pixels", "series": "pixels", "dims": 784, "accuracy": 0.969, "seconds": 13.3},
-            {"features": "PCA-8", "series": "pca", "dims": 8, "accuracy": 0.899, "seconds": 0.4},
-            {"features": "dense-q8-bce", "series": "dense-bce", "dims": 8, "accuracy": 0.895, "seconds": 0.5,
-             "hash": "h8"}]
+    rows = [
+        {"features": "raw pixels", "series": "pixels", "dims": 784, "accuracy": 0.969, "seconds": 13.3},
+        {"features": "PCA-8", "series": "pca", "dims": 8, "accuracy": 0.899, "seconds": 0.4},
+        {"features": "dense-q8-bce", "series": "dense-bce", "dims": 8, "accuracy": 0.895, "seconds": 0.5, "hash": "h8"},
+    ]
     machine = {"cpu": "Test CPU", "logical_cpus": 2, "torch_threads": 2, "knn_threads": 1}
-    (tmp_path / "reproduce.json").write_text(json.dumps({"datasets": {"mnist": {"knn": rows}}, "machine": machine,
-                                                         "measured": "2026-01-02"}))
+    (tmp_path / "reproduce.json").write_text(
+        json.dumps({"datasets": {"mnist": {"knn": rows}}, "machine": machine, "measured": "2026-01-02"})
+    )
     ship = knn.shipped("mnist")
     assert ship.raw == (0.969, 13.3) and ship.pca == {8: (0.899, 0.4)} and ship.models == {"h8": (0.895, 0.5)}
     assert ship.machine == "Test CPU (2 logical CPUs, torch on 2 threads, kNN on 1 thread), 2026-01-02"

@@ -144,24 +144,29 @@ def test_each_family_declares_itself_once(family):
     cls = MODELS[family]
     assert cls.family == family and cls.label and isinstance(make_config(family), cls.config_class)
     assert set(cls.body_choices) <= set(BODIES) and (not cls.body_choices or cls.default_body in cls.body_choices)
-    assert cls.loss_choices and {p.field for p in cls.hyperparams} <= {f.name for f in
-                                                                       dataclasses.fields(cls.config_class)}
+    assert cls.loss_choices and {p.field for p in cls.hyperparams} <= {
+        f.name for f in dataclasses.fields(cls.config_class)
+    }
     modes = [p for p in cls.hyperparams if p.kind == "choice"]
     for combo in itertools.product(*(list(m.choices) for m in modes)):  # one empty combo when there are none
         picked = {m.field: value for m, value in zip(modes, combo, strict=True)}
-        offered = [p for p in cls.hyperparams if p.kind == "number" and (p.when is None or
-                                                                         picked.get(p.when[0]) == p.when[1])]
+        offered = [
+            p for p in cls.hyperparams if p.kind == "number" and (p.when is None or picked.get(p.when[0]) == p.when[1])
+        ]
         make_config(family, **picked, **{p.field: p.default for p in offered})  # the page's defaults are valid
         for p in offered:
             assert p.default in p.steps if p.steps else p.low <= p.default <= p.high
 
 
-@pytest.mark.parametrize("family,fields,slug", [
-    ("dense", {"bottleneck": 8}, "dense-q8-bce"),
-    ("dense", {"bottleneck": 8, "hidden": (512, 256)}, "dense-h512x256-q8-bce"),
-    ("vae", {"bottleneck": 2, "arch": "conv"}, "vae-conv-q2-bce"),
-    ("denoising", {"bottleneck": 32, "noise": "gaussian:0.5"}, "denoising-q32-bce-gaussian0.5"),
-])
+@pytest.mark.parametrize(
+    "family,fields,slug",
+    [
+        ("dense", {"bottleneck": 8}, "dense-q8-bce"),
+        ("dense", {"bottleneck": 8, "hidden": (512, 256)}, "dense-h512x256-q8-bce"),
+        ("vae", {"bottleneck": 2, "arch": "conv"}, "vae-conv-q2-bce"),
+        ("denoising", {"bottleneck": 32, "noise": "gaussian:0.5"}, "denoising-q32-bce-gaussian0.5"),
+    ],
+)
 def test_slugs(family, fields, slug):
     assert model_slug(family, make_config(family, **fields)) == slug
 
@@ -218,13 +223,24 @@ def test_kl_penalty_matches_its_formula_and_vanishes_at_the_target():
 
 def test_sparse_configs_saved_before_kl_load_unchanged():
     """Old sparse metadata has no 'sparsity' key: it means L1 on a ReLU code, with the same penalty as before."""
-    old = {"bottleneck": 16, "input_shape": [1, 8, 8], "arch": "dense", "hidden": [32], "channels": [4, 8],
-           "loss": "bce", "output": "sigmoid", "code_activation": "relu", "l1": 1e-4, "kl_target": 0.0,
-           "kl_weight": 0.0}
+    old = {
+        "bottleneck": 16,
+        "input_shape": [1, 8, 8],
+        "arch": "dense",
+        "hidden": [32],
+        "channels": [4, 8],
+        "loss": "bce",
+        "output": "sigmoid",
+        "code_activation": "relu",
+        "l1": 1e-4,
+        "kl_target": 0.0,
+        "kl_weight": 0.0,
+    }
     config = make_config("sparse", **old)
     assert config.sparsity == "l1" and config.code_activation == "relu"
     assert {k: v for k, v in config.to_dict().items() if k != "sparsity"} == {
-        k: tuple(v) if isinstance(v, list) else v for k, v in old.items()}
+        k: tuple(v) if isinstance(v, list) else v for k, v in old.items()
+    }
     assert make_config("sparse") == make_config("sparse", sparsity="l1", code_activation="relu", l1=1e-3)
     model = build_model("sparse", config)
     x = torch.rand(5, 1, 8, 8)

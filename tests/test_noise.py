@@ -60,7 +60,7 @@ def test_occlusion_blacks_out_one_square_of_the_requested_area():
     for mask in zero:  # a single axis-aligned square: its bounding box is full
         rows, cols = mask.any(1).nonzero(), mask.any(0).nonzero()
         assert len(rows) == len(cols) == 14
-        assert mask[rows.min():rows.max() + 1, cols.min():cols.max() + 1].all()
+        assert mask[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1].all()
     assert len({tuple(m.nonzero()[0].tolist()) for m in zero}) > 1  # blocks sit in different places
 
 
@@ -142,9 +142,13 @@ def test_parse_round_trip_and_errors():
     for spec in specs:
         assert parse_noise(str(spec)) == spec
     assert parse_noise(" Salt-Pepper:0.1 ") == NoiseSpec("salt_pepper", 0.1)
-    for bad, match in (("blur:0.3", "unknown noise kind"), ("masking", "no level"),
-                       ("masking:abc", "not a number"), ("masking:0.9", r"\[0, 0.7\]"),
-                       ("gaussian:-1", "sigma"), ("gaussian:nan", "sigma")):
+    for bad, match in (
+        ("blur:0.3", "unknown noise kind"),
+        ("masking", "no level"),
+        ("masking:abc", "not a number"),
+        ("masking:0.9", r"\[0, 0.7\]"),
+        ("gaussian:-1", "sigma"),
+        ("gaussian:nan", "sigma"),
+    ):
         with pytest.raises(ValueError, match=match):
             parse_noise(bad)
-

@@ -57,6 +57,7 @@ def test_digits_baseline_is_cached_on_disk_and_reconstructs(isolated_dirs, monke
 
 SHIPPED = Path(__file__).resolve().parent.parent / "checkpoints"
 
+
 def _shipped_copy(tmp_path, monkeypatch, dataset: str = "digits", **changes) -> Path:
     """The shipped baseline copied into a zoo of its own, with some arrays replaced (the digest kept)."""
     arrays = diskcache.load_arrays(SHIPPED / f"{dataset}.pca.npz", delete_corrupt=False)

@@ -283,6 +283,7 @@ def test_warm_up_umap_runs_in_a_daemon_thread():
 
 # --- maps looked up without fitting (a page never waits for a fit), fit-time estimates for progress bars --------
 
+
 def test_find_cached_map_never_fits(small, monkeypatch):
     calls = []
     monkeypatch.setattr(projection, "fit_map", lambda *a, **k: calls.append(1) or fit_map(*a, **k))

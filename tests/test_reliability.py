@@ -52,6 +52,7 @@ def texts(elements) -> list[str]:
 
 # --- a checkpoint damaged or deleted while the app runs -----------------------------------------------------
 
+
 @pytest.fixture
 def zoo_copy(tmp_path, monkeypatch, fresh_caches):
     """The digits part of the real zoo, copied to a folder the test may damage."""
@@ -86,10 +87,12 @@ def reported(at, how: str) -> bool:
 def test_a_damaged_checkpoint_is_reported_and_the_other_models_keep_working(zoo_copy, how):
     from aeviz import ui
 
-    sessions = {"home": open_page("home", {"dataset": "digits", "home_model": TARGET}),
-                "bystander": open_page("home", {"dataset": "digits", "home_model": BYSTANDER}),
-                "reconstructions": open_page("reconstructions", {"dataset": "digits", "rec_family": "dense"}),
-                "anomalies": open_page("anomalies", {"dataset": "digits", "err_models": TARGET, "err_src": "none"})}
+    sessions = {
+        "home": open_page("home", {"dataset": "digits", "home_model": TARGET}),
+        "bystander": open_page("home", {"dataset": "digits", "home_model": BYSTANDER}),
+        "reconstructions": open_page("reconstructions", {"dataset": "digits", "rec_family": "dense"}),
+        "anomalies": open_page("anomalies", {"dataset": "digits", "err_models": TARGET, "err_src": "none"}),
+    }
     for name, at in sessions.items():
         assert not at.exception and not at.warning and not at.sidebar.warning, (name, texts(at.warning))
     bystander_image = sessions["bystander"].get("image")[0].proto.imgs[0].url
@@ -154,8 +157,9 @@ for line in sys.stdin:
 @pytest.mark.slow
 def test_kill_9_at_random_moments_of_repeated_saves_never_leaves_a_partial_checkpoint(tmp_path):
     target = tmp_path / "model.safetensors"
-    saver = subprocess.Popen([sys.executable, "-c", SAVER, str(target)], cwd=REPO, text=True,
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    saver = subprocess.Popen(
+        [sys.executable, "-c", SAVER, str(target)], cwd=REPO, text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
     rng = random.Random(0)
     seen_hashes, kills_mid_write = set(), 0
     try:
@@ -184,9 +188,9 @@ def test_kill_9_at_random_moments_of_repeated_saves_never_leaves_a_partial_check
 
 # --- no datasets on disk and no network -----------------------------------------------------------------------
 
+
 @pytest.mark.slow
-def test_without_mnist_or_fashion_the_app_runs_on_digits_and_says_what_is_missing(tmp_path, monkeypatch,
-                                                                                    fresh_caches):
+def test_without_mnist_or_fashion_the_app_runs_on_digits_and_says_what_is_missing(tmp_path, monkeypatch, fresh_caches):
     from apptest import routed_pages
 
     monkeypatch.setenv("AEVIZ_DATA_DIR", str(tmp_path / "empty"))
@@ -229,6 +233,7 @@ def test_the_app_never_downloads_but_a_script_still_can(tmp_path, monkeypatch):
 
 # --- several sessions at once: identical results, shared models untouched ---------------------------------
 
+
 @contextlib.contextmanager
 def concurrent_apptests():
     """Let several AppTests run at once in threads, like a server's sessions.
@@ -248,8 +253,10 @@ def concurrent_apptests():
     from streamlit.testing.v1.util import patch_config_options
 
     from_app_test = vars(app_test)
-    BidiComponentManager, DataframeSourceManager = (from_app_test["BidiComponentManager"],
-                                                    from_app_test["DataframeSourceManager"])
+    BidiComponentManager, DataframeSourceManager = (
+        from_app_test["BidiComponentManager"],
+        from_app_test["DataframeSourceManager"],
+    )
 
     class Swapped(Runtime):
         """Receives AppTest's per-run `_instance` assignments."""
@@ -265,10 +272,14 @@ def concurrent_apptests():
     components = BidiComponentManager()  # what AppTest's own mock runtime carries: pages mount v2 components
     components.discover_and_register_components(start_file_watching=False)
     runtime.bidi_component_registry = components
-    with mock.patch.object(app_test, "Runtime", Swapped), mock.patch.object(app_test, "PagesManager", Pages), \
-            mock.patch.object(PagesManager, "uses_pages_directory", False), \
-            mock.patch.object(app_test, "patch_config_options", lambda overrides: contextlib.nullcontext()), \
-            mock.patch.object(Runtime, "_instance", runtime), patch_config_options({"global.appTest": True}):
+    with (
+        mock.patch.object(app_test, "Runtime", Swapped),
+        mock.patch.object(app_test, "PagesManager", Pages),
+        mock.patch.object(PagesManager, "uses_pages_directory", False),
+        mock.patch.object(app_test, "patch_config_options", lambda overrides: contextlib.nullcontext()),
+        mock.patch.object(Runtime, "_instance", runtime),
+        patch_config_options({"global.appTest": True}),
+    ):
         yield
 
 
@@ -296,8 +307,9 @@ def parameters_hash(model: torch.nn.Module) -> str:
 
 
 @pytest.mark.slow
-def test_concurrent_sessions_match_single_sessions_and_leave_shared_models_untouched(tmp_path, monkeypatch,
-                                                                                    fresh_caches):
+def test_concurrent_sessions_match_single_sessions_and_leave_shared_models_untouched(
+    tmp_path, monkeypatch, fresh_caches
+):
     from aeviz import ui
 
     if data.available_datasets()["mnist"] is not None:
@@ -319,8 +331,9 @@ def test_concurrent_sessions_match_single_sessions_and_leave_shared_models_untou
         assert model.metadata == {**read_metadata(model.metadata["path"]), "path": model.metadata["path"]}, name
         assert not model.training and not any(p.requires_grad for p in model.parameters()), name
     fresh = {}
-    thread = threading.Thread(target=lambda: fresh.update(grad=torch.is_grad_enabled(),
-                                                          threads=torch.get_num_threads()))
+    thread = threading.Thread(
+        target=lambda: fresh.update(grad=torch.is_grad_enabled(), threads=torch.get_num_threads())
+    )
     thread.start()
     thread.join()
     assert fresh == {"grad": True, "threads": int(os.environ.get("AEVIZ_TORCH_THREADS", "1"))}

@@ -46,8 +46,11 @@ def test_results_round_trip_through_the_zoo_folder(tmp_path, monkeypatch):
 
 
 def test_knn_rows_measure_pca_at_every_zoo_size_and_lend_no_conv_row_a_published_figure(monkeypatch):
-    infos = [i for i in reproduce.scan_checkpoints()[0] if i.dataset == "digits" and i.bottleneck == 8
-             and i.series in ("dense-bce", "conv-bce")]
+    infos = [
+        i
+        for i in reproduce.scan_checkpoints()[0]
+        if i.dataset == "digits" and i.bottleneck == 8 and i.series in ("dense-bce", "conv-bce")
+    ]
     monkeypatch.setitem(references.PUBLISHED["knn"], "digits", {"raw": 0.9, "8": 0.5})  # a made-up article
     rows = reproduce.knn_rows("digits", infos)
     by = {r["features"]: r for r in rows}
@@ -59,13 +62,27 @@ def test_knn_rows_measure_pca_at_every_zoo_size_and_lend_no_conv_row_a_published
 
 
 def test_knn_table_shows_pca_and_names_the_article_only_beside_published_figures():
-    row = lambda f, s, q, acc, pub=None: {"features": f, "series": s, "dims": q, "accuracy": acc,  # noqa: E731
-                                          "seconds": 0.5, "published": pub}
-    knn_rows = [row("raw pixels", "pixels", 784, 0.969, 0.964), row("dense-q8-bce", "dense-bce", 8, 0.895, 0.89),
-                row("PCA-8", "pca", 8, 0.899), row("conv-q8-bce", "conv-bce", 8, 0.931),
-                row("vae-h256-q16-bce", "vae-h256-bce", 16, 0.97)]
-    results = {"datasets": {"mnist": {"knn": knn_rows, "pca": [], "bce_vs_mse": {}, "denoising": [],
-                                      "bce_floor": 0.058}, "digits": {"knn": knn_rows[:1], "bce_floor": 0.2}}}
+    row = lambda f, s, q, acc, pub=None: {
+        "features": f,
+        "series": s,
+        "dims": q,
+        "accuracy": acc,  # noqa: E731
+        "seconds": 0.5,
+        "published": pub,
+    }
+    knn_rows = [
+        row("raw pixels", "pixels", 784, 0.969, 0.964),
+        row("dense-q8-bce", "dense-bce", 8, 0.895, 0.89),
+        row("PCA-8", "pca", 8, 0.899),
+        row("conv-q8-bce", "conv-bce", 8, 0.931),
+        row("vae-h256-q16-bce", "vae-h256-bce", 16, 0.97),
+    ]
+    results = {
+        "datasets": {
+            "mnist": {"knn": knn_rows, "pca": [], "bce_vs_mse": {}, "denoising": [], "bce_floor": 0.058},
+            "digits": {"knn": knn_rows[:1], "bce_floor": 0.2},
+        }
+    }
     shown = reproduce.tables(results)["knn"]
     assert [r["features"] for r in shown] == ["raw pixels", "dense-q8-bce", "PCA-8", "conv-q8-bce"]  # no vae, digits
     assert [r["published"] for r in shown] == ["96.4 %", "89.0 %", "—", "—"]

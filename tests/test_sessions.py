@@ -83,13 +83,21 @@ def test_a_server_model_never_displaces_the_zoos_row_of_its_size():
     before = run_page(REC, {"dataset": "digits"})
     zoo_png = before.get("image")[0].proto.imgs[0].url
     # trained from the CLI (shared by every session): a 1-epoch dense q = 8, far worse than the zoo's
-    aeviz.train("dense", aeviz.make_config("dense", bottleneck=8, input_shape=(1, 8, 8)), "digits",
-                aeviz.TrainConfig(epochs=1, batch_size=256), out_dir=user_dir(), name="digits-dense-q8-bce")
+    aeviz.train(
+        "dense",
+        aeviz.make_config("dense", bottleneck=8, input_shape=(1, 8, 8)),
+        "digits",
+        aeviz.TrainConfig(epochs=1, batch_size=256),
+        out_dir=user_dir(),
+        name="digits-dense-q8-bce",
+    )
     ui.refresh_models()
     at = run_page(REC, {"dataset": "digits"})
     assert not at.exception and at.get("image")[0].proto.imgs[0].url == zoo_png  # the same grid, byte for byte
-    assert "digits-dense-q8-bce · server" in by_label(run_page("pages/home.py", {"dataset": "digits"}).selectbox,
-                                                       "Model").options  # shared: listed for everyone
+    assert (
+        "digits-dense-q8-bce · server"
+        in by_label(run_page("pages/home.py", {"dataset": "digits"}).selectbox, "Model").options
+    )  # shared: listed for everyone
     at.toggle(key="w_rec_mine").set_value(True).run()
     rows = next(c.value for c in at.caption if c.value.startswith("Checkpoints:"))
     assert "q=8 `digits-dense-q8-bce · server`" in rows

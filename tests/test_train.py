@@ -13,9 +13,14 @@ from aeviz.train import TrainConfig, TrainingCancelled, pick_device, train
 
 def test_train_reports_progress_and_saves_checkpoint(tmp_path):
     events = []
-    result = train("dense", make_config("dense", bottleneck=8), "digits",
-                   TrainConfig(epochs=3, batch_size=64, report_every_s=0.0), callback=events.append,
-                   out_dir=tmp_path)
+    result = train(
+        "dense",
+        make_config("dense", bottleneck=8),
+        "digits",
+        TrainConfig(epochs=3, batch_size=64, report_every_s=0.0),
+        callback=events.append,
+        out_dir=tmp_path,
+    )
     kinds = [e.event for e in events]
     assert kinds[0] == "start" and kinds[-1] == "done" and kinds.count("epoch") == 3 and "step" in kinds
     epoch_events = [e for e in events if e.event == "epoch"]
@@ -31,16 +36,26 @@ def test_train_reports_progress_and_saves_checkpoint(tmp_path):
 
 
 def test_losses_fall_over_epochs():
-    result = train("conv", make_config("conv", bottleneck=8, channels=(8, 16)), "digits",
-                   TrainConfig(epochs=6, batch_size=64), save=False)
+    result = train(
+        "conv",
+        make_config("conv", bottleneck=8, channels=(8, 16)),
+        "digits",
+        TrainConfig(epochs=6, batch_size=64),
+        save=False,
+    )
     history = result.history
     assert history[-1]["train"]["recon"] < history[0]["train"]["recon"]
     assert result.path is None
 
 
 def test_a_denoisers_test_loss_is_taken_on_noisy_inputs_like_its_train_loss():
-    result = train("denoising", make_config("denoising", bottleneck=8, noise="masking:0.5"), "digits",
-                   TrainConfig(epochs=2, batch_size=64), save=False)
+    result = train(
+        "denoising",
+        make_config("denoising", bottleneck=8, noise="masking:0.5"),
+        "digits",
+        TrainConfig(epochs=2, batch_size=64),
+        save=False,
+    )
     model, probe = result.model.eval(), load_dataset("digits", "test").images[:2000]
     with torch.inference_mode():
         on_noisy = float(model(probe, inputs=model.corrupt(probe, torch.Generator().manual_seed(0))).losses["recon"])
@@ -57,8 +72,14 @@ def test_cancel_stops_and_saves_nothing(tmp_path):
         return calls["n"] > 2
 
     with pytest.raises(TrainingCancelled):
-        train("dense", make_config("dense", bottleneck=4), "digits", TrainConfig(epochs=50, report_every_s=0.0),
-              should_stop=stop_after_a_few, out_dir=tmp_path)
+        train(
+            "dense",
+            make_config("dense", bottleneck=4),
+            "digits",
+            TrainConfig(epochs=50, report_every_s=0.0),
+            should_stop=stop_after_a_few,
+            out_dir=tmp_path,
+        )
     assert list(tmp_path.iterdir()) == []
 
 

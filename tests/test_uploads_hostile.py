@@ -76,8 +76,9 @@ def test_admission_counts_files_and_bytes_over_the_session():
     assert list(admitted) == [f"f{i}" for i in range(64)] and list(refused) == [f"f{i}" for i in range(64, 100)]
     assert all("holds 64 files" in why for why in refused.values())
     admitted = {"old": 60 * MB}  # admitted on an earlier run, still in the uploader
-    refused = quotas.admit([("old", 60 * MB), ("a", 30 * MB), ("b", 20 * MB), ("c", 10 * MB)], admitted,
-                           quotas.Limits(64, 100 * MB))
+    refused = quotas.admit(
+        [("old", 60 * MB), ("a", 30 * MB), ("b", 20 * MB), ("c", 10 * MB)], admitted, quotas.Limits(64, 100 * MB)
+    )
     assert list(admitted) == ["old", "a", "c"] and list(refused) == ["b"] and "past 100 MB" in refused["b"]
 
 
@@ -137,8 +138,9 @@ class Runtime:
 
 def put(rt: Runtime, session_id: str, count: int, size: int) -> None:
     for i in range(count):
-        rt.uploaded_file_mgr.add_file(session_id, UploadedFileRec(f"{session_id}-{i}", "f.png", "image/png",
-                                                                  bytes(size)))
+        rt.uploaded_file_mgr.add_file(
+            session_id, UploadedFileRec(f"{session_id}-{i}", "f.png", "image/png", bytes(size))
+        )
 
 
 def test_the_sweep_releases_closed_sessions_and_trims_a_flooded_one():
@@ -186,8 +188,9 @@ def test_the_34th_image_does_not_crash_your_images(stale_label):
     at.run()
     assert at.selectbox(key="w_you_pick").options[-2:] == ["31. img31", "32. s33.png"]
     at._tree.stale = "32. img31"  # what the browser picked before img0 dropped out: no option is called that now
-    at.file_uploader(key="w_you_upload").set_value([("s33.png", stroke(33), "image/png"),
-                                                   ("s34.png", stroke(34), "image/png")])
+    at.file_uploader(key="w_you_upload").set_value(
+        [("s33.png", stroke(33), "image/png"), ("s34.png", stroke(34), "image/png")]
+    )
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert len(at.session_state[STORE]) == 32 and at.session_state[STORE][-1].name == "s34.png"

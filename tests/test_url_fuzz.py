@@ -16,12 +16,39 @@ from apptest import REPO, routed_pages, run_page
 
 from aeviz.ui import widgets
 
-KEY_ARG = {"url_selectbox": 2, "url_radio": 2, "url_slider": 4, "url_multiselect": 2, "url_toggle": 1,
-           "url_ints": 0, "set_url_ints": 0, "scrub_chart": 2}  # position of the URL key among each helper's arguments
+KEY_ARG = {
+    "url_selectbox": 2,
+    "url_radio": 2,
+    "url_slider": 4,
+    "url_multiselect": 2,
+    "url_toggle": 1,
+    "url_ints": 0,
+    "set_url_ints": 0,
+    "scrub_chart": 2,
+}  # position of the URL key among each helper's arguments
 
-HOSTILE = ["", ",", "nan", "inf", "-1e23", "1e23", "18446744073709551616", "-1", "0x10", "%00", "\x00", " ",
-           "a" * 5000, "9" * 1500, "../../etc/passwd", ",".join(map(str, range(50))), ",".join(["0"] * 50),
-           "<script>alert(1)</script>", "True", "☃"]
+HOSTILE = [
+    "",
+    ",",
+    "nan",
+    "inf",
+    "-1e23",
+    "1e23",
+    "18446744073709551616",
+    "-1",
+    "0x10",
+    "%00",
+    "\x00",
+    " ",
+    "a" * 5000,
+    "9" * 1500,
+    "../../etc/passwd",
+    ",".join(map(str, range(50))),
+    ",".join(["0"] * 50),
+    "<script>alert(1)</script>",
+    "True",
+    "☃",
+]
 MODES = ("by index", "by class")  # the picker's branches that read more keys than its default one
 
 
@@ -30,8 +57,9 @@ def _template(node: ast.expr) -> str | None:
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return node.value
     if isinstance(node, ast.JoinedStr):
-        return "".join(v.value if isinstance(v, ast.Constant) else "{" + ast.unparse(v.value) + "}"
-                       for v in node.values)
+        return "".join(
+            v.value if isinstance(v, ast.Constant) else "{" + ast.unparse(v.value) + "}" for v in node.values
+        )
     return None
 
 
@@ -45,8 +73,7 @@ def url_keys(path: Path) -> tuple[set[str], set[str]]:
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Call) and _name(node.func) in KEY_ARG:
             where = KEY_ARG[_name(node.func)]
-            arg = node.args[where] if len(node.args) > where else next(k.value for k in node.keywords
-                                                                        if k.arg == "key")
+            arg = node.args[where] if len(node.args) > where else next(k.value for k in node.keywords if k.arg == "key")
             keys.add("" if ast.unparse(arg).endswith(".url_key") else _template(arg))  # declared with url_key=
         elif isinstance(node, ast.keyword) and node.arg == "url_key":  # a family's mode (aeviz.params.Param)
             keys.add(_template(node.value))
@@ -102,10 +129,24 @@ def fuzz(page: str, values: list[str], mode: str | None = None):
 
 
 def test_keys_are_found_in_the_source():
-    assert {"dataset", "train_job", "vae_seed", "err_models", "err_flag", "rec_mode", "rec_idx", "dn_img_idx",
-            "vae_pair_class", "vae_tab", "vae_t", "dn_level", "you_tab"} <= set().union(*map(page_keys, routed_pages()))
-    assert {"dn_dense", "err_cls_fashion-mnist"} <= set(page_keys("pages/denoising.py") +
-                                                      page_keys("pages/anomalies.py"))
+    assert {
+        "dataset",
+        "train_job",
+        "vae_seed",
+        "err_models",
+        "err_flag",
+        "rec_mode",
+        "rec_idx",
+        "dn_img_idx",
+        "vae_pair_class",
+        "vae_tab",
+        "vae_t",
+        "dn_level",
+        "you_tab",
+    } <= set().union(*map(page_keys, routed_pages()))
+    assert {"dn_dense", "err_cls_fashion-mnist"} <= set(
+        page_keys("pages/denoising.py") + page_keys("pages/anomalies.py")
+    )
 
 
 @pytest.mark.parametrize("page", routed_pages())
@@ -126,13 +167,21 @@ def test_every_page_survives_one_hostile_value_in_every_key(page, value):
 
 
 def test_the_findings_links_open_their_page():
-    for query in ({"vae_seed": ""}, {"vae_seed": ","}, {"vae_seed": "1e23"}, {"vae_seed": "-1e23"},
-                  {"vae_seed": str(2**64)}):
+    for query in (
+        {"vae_seed": ""},
+        {"vae_seed": ","},
+        {"vae_seed": "1e23"},
+        {"vae_seed": "-1e23"},
+        {"vae_seed": str(2**64)},
+    ):
         at = fuzz("pages/vae.py", [query["vae_seed"]])
-        assert "with seed 0," in next(i.proto.imgs[0].caption for i in at.get("image") if "N(0," in
-                                     i.proto.imgs[0].caption)
-    at = run_page("pages/anomalies.py", {"dataset": "mnist", "err_flag": "nan",
-                                         "err_models": ",".join(m.name for m in list_mnist_models()[:6])})
+        assert "with seed 0," in next(
+            i.proto.imgs[0].caption for i in at.get("image") if "N(0," in i.proto.imgs[0].caption
+        )
+    at = run_page(
+        "pages/anomalies.py",
+        {"dataset": "mnist", "err_flag": "nan", "err_models": ",".join(m.name for m in list_mnist_models()[:6])},
+    )
     assert not at.exception, [e.value for e in at.exception]
     assert len(at.multiselect(key="w_err_models").value) == 4  # cut to the widget's max_selections
     assert at.query_params["err_flag"] in ("1.0", ["1.0"])  # the default, written back: the link heals
@@ -152,10 +201,19 @@ def list_mnist_models():
     return list_models("mnist")
 
 
-@pytest.mark.parametrize(("text", "lo", "hi", "step", "expected"), [
-    ("1e23", 0, 99, None, 99), ("-1e23", 0, 99, None, 0), (str(2**64), 0, 99, None, 99), ("2.6", 0, 99, None, 3),
-    ("0.123456", 0.1, 10.0, 0.1, 0.1), ("0.36", 0.1, 2.0, 0.1, 0.4), ("137", 10, 500, 10, 140),
-    ("9.99", 0.1, 10.0, 0.1, 10.0)])
+@pytest.mark.parametrize(
+    ("text", "lo", "hi", "step", "expected"),
+    [
+        ("1e23", 0, 99, None, 99),
+        ("-1e23", 0, 99, None, 0),
+        (str(2**64), 0, 99, None, 99),
+        ("2.6", 0, 99, None, 3),
+        ("0.123456", 0.1, 10.0, 0.1, 0.1),
+        ("0.36", 0.1, 2.0, 0.1, 0.4),
+        ("137", 10, 500, 10, 140),
+        ("9.99", 0.1, 10.0, 0.1, 10.0),
+    ],
+)
 def test_slider_values_are_clamped_and_snapped_in_the_slider_type(text, lo, hi, step, expected):
     value = widgets.slider_value(widgets._number(text), lo, hi, step)
     assert value == expected and type(value) is type(expected)

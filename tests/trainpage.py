@@ -24,9 +24,13 @@ def by_label(widgets, label: str):
 
 def submit(at, **values):
     """Fill the form (epochs, q, batch, name, folder) and press Start training."""
-    fields = {"epochs": (at.slider, "Epochs"), "q": (at.select_slider, "Bottleneck (code size)"),
-              "batch": (at.select_slider, "Batch size"), "name": (at.text_input, "Model name (optional)"),
-              "folder": (at.text_input, "Folder on this server")}
+    fields = {
+        "epochs": (at.slider, "Epochs"),
+        "q": (at.select_slider, "Bottleneck (code size)"),
+        "batch": (at.select_slider, "Batch size"),
+        "name": (at.text_input, "Model name (optional)"),
+        "folder": (at.text_input, "Folder on this server"),
+    }
     for key, value in values.items():
         widgets, label = fields[key]
         by_label(widgets, label).set_value(value)

@@ -9,7 +9,21 @@ from .queue import Jobs, QueueJob, Timings
 from .training import JobFailed, JobRejected, JobSpec, Snapshot, TrainingJob
 
 __all__ = [
-    "ACTIVE", "FINISHED", "HelperError", "HelperProcess", "Job", "JobFailed", "JobManager", "JobRejected",
-    "JobSpec", "Jobs", "QueueJob", "Snapshot", "State", "Timings", "TrainingJob", "in_cache_dir",
+    "ACTIVE",
+    "FINISHED",
+    "HelperError",
+    "HelperProcess",
+    "Job",
+    "JobFailed",
+    "JobManager",
+    "JobRejected",
+    "JobSpec",
+    "Jobs",
+    "QueueJob",
+    "Snapshot",
+    "State",
+    "Timings",
+    "TrainingJob",
+    "in_cache_dir",
     "sweep_temp_files",
 ]

@@ -63,7 +63,10 @@ class HelperProcess:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
         self._process = subprocess.Popen(
             [sys.executable, "-c", f"from aeviz.jobs.helper import _serve; _serve({self._nice})"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+        )
         self._replies_due = 0
         if self._initializer is not None:
             self._send((self._initializer, (), {}))

@@ -70,9 +70,16 @@ class JobManager:
     `on_finish(job)` runs in the worker after every job, however it ended.
     """
 
-    def __init__(self, workers: int | None = None, max_queued: int | None = None, idle_s: float | None = None,
-                 max_s: float | None = None, alive: Callable[[str], bool] | None = None,
-                 on_finish: Callable[[TrainingJob], None] | None = None, memory_mb: float | None = None) -> None:
+    def __init__(
+        self,
+        workers: int | None = None,
+        max_queued: int | None = None,
+        idle_s: float | None = None,
+        max_s: float | None = None,
+        alive: Callable[[str], bool] | None = None,
+        on_finish: Callable[[TrainingJob], None] | None = None,
+        memory_mb: float | None = None,
+    ) -> None:
         self.workers = max(1, int(workers or _env("AEVIZ_MAX_JOBS", 1)))
         self.max_queued = int(max_queued if max_queued is not None else _env("AEVIZ_MAX_QUEUED", 8))
         self.idle_s = idle_s if idle_s is not None else _env("AEVIZ_JOB_IDLE_S", 120)
@@ -99,8 +106,9 @@ class JobManager:
             job = TrainingJob(spec, owner, browser=browser)
             self._jobs[job.id] = job
             while len(self._threads) < self.workers:  # lazily: a server that never trains starts no thread
-                self._threads.append(threading.Thread(target=self._work, daemon=True,
-                                                      name=f"aeviz-train-{len(self._threads)}"))
+                self._threads.append(
+                    threading.Thread(target=self._work, daemon=True, name=f"aeviz-train-{len(self._threads)}")
+                )
                 self._threads[-1].start()
         self._queue.put(job)
         return job
@@ -139,9 +147,15 @@ class JobManager:
         when the new session has no other job: anyone else with the link watches but cannot cancel it."""
         job = self.get(job_id)
         with self._lock:
-            if job is not None and job.owner != owner and job.browser and browser == job.browser \
-                    and not self._alive(job.owner) and job.active \
-                    and not any(j.owner == owner and j.active for j in self._jobs.values()):
+            if (
+                job is not None
+                and job.owner != owner
+                and job.browser
+                and browser == job.browser
+                and not self._alive(job.owner)
+                and job.active
+                and not any(j.owner == owner and j.active for j in self._jobs.values())
+            ):
                 job.owner = owner
         return job is not None and job.owner == owner
 
@@ -178,8 +192,14 @@ class JobManager:
             model = build_model(result["family"], result["config"])
             model.load_state_dict(result["state"])
             path = self._save(job.spec, model, result["metadata"])
-            job.set(State.DONE, phase="done", path=path, metrics=result["metadata"].get("metrics"),
-                    message=f"Saved as {path.stem}.", finished=time.monotonic())
+            job.set(
+                State.DONE,
+                phase="done",
+                path=path,
+                metrics=result["metadata"].get("metrics"),
+                message=f"Saved as {path.stem}.",
+                finished=time.monotonic(),
+            )
         except TrainingCancelled as exc:
             job.set(State.CANCELLED, message=job.message or str(exc), finished=time.monotonic())
         except JobFailed as exc:
@@ -198,9 +218,11 @@ class JobManager:
                 for message in child.messages(timeout=0.1):
                     if message is None:
                         code = child.kill()
-                        raise JobFailed(f"The training process ended unexpectedly (exit code {code}"
-                                        f"{', probably out of memory' if code in (-9, 137) else ''}). "
-                                        "Nothing was saved.")
+                        raise JobFailed(
+                            f"The training process ended unexpectedly (exit code {code}"
+                            f"{', probably out of memory' if code in (-9, 137) else ''}). "
+                            "Nothing was saved."
+                        )
                     kind, payload = message
                     if kind == "result":
                         return payload
@@ -211,9 +233,11 @@ class JobManager:
                     raise TrainingCancelled(job.message)
                 rss = child.rss_mb()
                 if rss is not None and rss > self.memory_mb:
-                    raise JobFailed(f"Stopped: the job used {rss:,.0f} MB, more than this server's budget of "
-                                    f"{self.memory_mb:,.0f} MB per job (AEVIZ_JOB_MEMORY_MB). Try a smaller batch "
-                                    "or model. Nothing was saved.")
+                    raise JobFailed(
+                        f"Stopped: the job used {rss:,.0f} MB, more than this server's budget of "
+                        f"{self.memory_mb:,.0f} MB per job (AEVIZ_JOB_MEMORY_MB). Try a smaller batch "
+                        "or model. Nothing was saved."
+                    )
         finally:
             child.kill()
 
@@ -224,8 +248,10 @@ class JobManager:
             if self._alive(job.owner):
                 job.touch()
             if now - job.last_seen > self.idle_s:
-                job.request_stop(f"Cancelled: no page showed this job for {self.idle_s:g} s and its browser "
-                                 "is gone. Nothing was saved.")
+                job.request_stop(
+                    f"Cancelled: no page showed this job for {self.idle_s:g} s and its browser "
+                    "is gone. Nothing was saved."
+                )
             elif job.started is not None and now - job.started > self.max_s:
                 job.request_stop(f"Cancelled at the limit of {self.max_s:g} s per job. Nothing was saved.")
         return job.stop.is_set()

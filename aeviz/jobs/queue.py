@@ -100,8 +100,16 @@ class Jobs:
         self._workers, self._keep = workers, keep
         self.timings = Timings()
 
-    def submit(self, key: str, fn: Callable[[QueueJob], Any], *, label: str, expected_s: float | None = 10.0,
-               kind: str = "", size: float = 1.0) -> QueueJob:
+    def submit(
+        self,
+        key: str,
+        fn: Callable[[QueueJob], Any],
+        *,
+        label: str,
+        expected_s: float | None = 10.0,
+        kind: str = "",
+        size: float = 1.0,
+    ) -> QueueJob:
         """The job for `key`: the existing one unless it failed, else a new one queued to run `fn(job)`.
 
         With a `kind`, the job is timed and estimated from the last finished job of that kind (see Job)."""
@@ -109,8 +117,15 @@ class Jobs:
             job = self._jobs.get(key)
             if job is not None and job.state != State.FAILED:
                 return job
-            job = QueueJob(label, None if expected_s is None else float(expected_s), fn, id=key, kind=kind, size=size,
-                           timings=self.timings)
+            job = QueueJob(
+                label,
+                None if expected_s is None else float(expected_s),
+                fn,
+                id=key,
+                kind=kind,
+                size=size,
+                timings=self.timings,
+            )
             self._jobs[key] = job
             self._prune()
             self._start_workers()
@@ -131,7 +146,7 @@ class Jobs:
 
     def _prune(self) -> None:
         finished = sorted((j for j in self._jobs.values() if j.ended), key=lambda j: j.finished or 0)
-        for job in finished[:max(0, len(self._jobs) - self._keep)]:
+        for job in finished[: max(0, len(self._jobs) - self._keep)]:
             del self._jobs[job.id]
 
     def _start_workers(self) -> None:
@@ -152,11 +167,10 @@ class Jobs:
             except Exception as exc:  # a failed job must not kill the worker serving everyone else
                 job.error = f"{type(exc).__name__}: {exc}"
                 job.state = State.FAILED
-                warnings.warn(f"aeviz job {job.label!r} failed:\n{traceback.format_exc()}", RuntimeWarning,
-                              stacklevel=1)
+                warnings.warn(
+                    f"aeviz job {job.label!r} failed:\n{traceback.format_exc()}", RuntimeWarning, stacklevel=1
+                )
             finally:
                 job.finished = time.monotonic()
                 job.stage = "finished" if job.state == State.DONE else "failed"
                 job._record()
-
-

@@ -18,8 +18,10 @@ def check_name(name: str, taken: AbstractSet[str] = frozenset()) -> str:
     """A model name that is a safe file stem and not taken yet; raises ValueError saying why not."""
     name = name.strip().removesuffix(SUFFIX)
     if not NAME_RE.fullmatch(name) or ".." in name:
-        raise ValueError(f"{name!r} is not a usable model name: use letters, digits, '.', '-' and '_' "
-                         "(at most 100, starting with a letter or digit)")
+        raise ValueError(
+            f"{name!r} is not a usable model name: use letters, digits, '.', '-' and '_' "
+            "(at most 100, starting with a letter or digit)"
+        )
     if name in taken:
         raise ValueError(f"a model named {name!r} already exists; choose another name")
     return name
@@ -53,8 +55,9 @@ def folder_dataset(path: str) -> str:
     return f"folder:{folder}"
 
 
-def images_per_second(family: str, config: AEConfig, batch_size: int = 256, device: str = "auto",
-                      steps: int = 3) -> float:
+def images_per_second(
+    family: str, config: AEConfig, batch_size: int = 256, device: str = "auto", steps: int = 3
+) -> float:
     """Training throughput on a few random batches: what the time estimate before a job rests on."""
     import torch
 

@@ -134,10 +134,26 @@ class TrainingJob(Job):
         with self.lock:
             p = self.latest
             fraction = 1.0 if self.state == State.DONE else p.fraction if p else 0.0
-            return Snapshot(self.id, self.owner, self.spec, self.state, self.phase, p.epoch if p else 0,
-                            self.spec.train_config.epochs, fraction, self.elapsed(), self._eta(), tuple(self.steps),
-                            tuple(self.tests), tuple(self.previews), self.message, self.path, self.metrics,
-                            queue_position, self.estimate)
+            return Snapshot(
+                self.id,
+                self.owner,
+                self.spec,
+                self.state,
+                self.phase,
+                p.epoch if p else 0,
+                self.spec.train_config.epochs,
+                fraction,
+                self.elapsed(),
+                self._eta(),
+                tuple(self.steps),
+                tuple(self.tests),
+                tuple(self.previews),
+                self.message,
+                self.path,
+                self.metrics,
+                queue_position,
+                self.estimate,
+            )
 
     def _eta(self) -> float:
         """Seconds left at the speed measured over the last RATE_WINDOW_S (the whole run's until then): a job

@@ -110,7 +110,7 @@ def probe(model, train_x, batch_size: int, epochs: int) -> Estimate:
     optimizer = torch.optim.Adam(trial.parameters(), lr=1e-3)
     sizes = [max(1, min(b, batch_size, len(train_x))) for b in PROBE_BATCHES]
     base = rss_mb() or 0.0
-    _step(trial, optimizer, train_x[:sizes[0]])  # allocator, kernels and Adam's state, counted in the base
+    _step(trial, optimizer, train_x[: sizes[0]])  # allocator, kernels and Adam's state, counted in the base
     points = []
     for b in sizes:
         measured = _reset_peak()
@@ -131,13 +131,17 @@ def check_estimate(estimate: Estimate, batch_size: int, budget_mb: float, max_s:
     if estimate.peak_mb > budget_mb:
         fits = estimate.largest_batch(budget_mb)
         advice = f"a batch size of {fits} or less would fit" if fits else "choose a smaller model"
-        raise JobTooBig(f"This job would need about {_size(estimate.peak_mb)} of memory at batch size "
-                        f"{batch_size}; this server allows {_size(budget_mb)} per job (AEVIZ_JOB_MEMORY_MB): "
-                        f"{advice}. Nothing was trained.")
+        raise JobTooBig(
+            f"This job would need about {_size(estimate.peak_mb)} of memory at batch size "
+            f"{batch_size}; this server allows {_size(budget_mb)} per job (AEVIZ_JOB_MEMORY_MB): "
+            f"{advice}. Nothing was trained."
+        )
     if estimate.total_s > max_s:
-        raise JobTooBig(f"This job would take about {_duration(estimate.total_s)} ({estimate.step_s:.2g} s per "
-                        f"step), beyond this server's limit of {_duration(max_s)} per job (AEVIZ_JOB_MAX_S): "
-                        "choose fewer epochs, fewer images or a smaller model. Nothing was trained.")
+        raise JobTooBig(
+            f"This job would take about {_duration(estimate.total_s)} ({estimate.step_s:.2g} s per "
+            f"step), beyond this server's limit of {_duration(max_s)} per job (AEVIZ_JOB_MAX_S): "
+            "choose fewer epochs, fewer images or a smaller model. Nothing was trained."
+        )
 
 
 def _size(mb: float) -> str:
@@ -152,6 +156,7 @@ def _duration(seconds: float) -> str:
 
 # --- the parent's side -------------------------------------------------------------------------------------
 
+
 class TrainProcess:
     """One child process training one job; its messages arrive through `messages()`.
 
@@ -162,8 +167,12 @@ class TrainProcess:
     def __init__(self, request: dict[str, Any]) -> None:
         root = str(Path(__file__).resolve().parents[2])
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
-        self._process = subprocess.Popen([sys.executable, "-c", "from aeviz.jobs.worker import _serve; _serve()"],
-                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", "from aeviz.jobs.worker import _serve; _serve()"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+        )
         self._inbox: queue.Queue = queue.Queue()
         self._process.stdin.write(pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL))
         self._process.stdin.close()
@@ -208,6 +217,7 @@ class TrainProcess:
 
 
 # --- the child's side --------------------------------------------------------------------------------------
+
 
 def _serve() -> None:
     """Read one job request from stdin, train it, and write (kind, payload) pickles to stdout."""
@@ -257,9 +267,20 @@ def _train(request: dict[str, Any], send) -> dict[str, Any]:
         check_estimate(estimate, cfg.batch_size, request["budget_mb"], request["max_s"])
         send("phase", "training")
 
-    result = train(spec.family, spec.config, spec.dataset, cfg, callback=lambda p: send("progress", p), save=False,
-                   on_loading=lambda text: send("phase", text), before_fit=before_fit)
+    result = train(
+        spec.family,
+        spec.config,
+        spec.dataset,
+        cfg,
+        callback=lambda p: send("progress", p),
+        save=False,
+        on_loading=lambda text: send("phase", text),
+        before_fit=before_fit,
+    )
     model = result.model.cpu()
-    return {"family": spec.family, "config": model.config,
-            "state": {k: v.detach().clone() for k, v in model.state_dict().items()},
-            "metadata": result.metadata}
+    return {
+        "family": spec.family,
+        "config": model.config,
+        "state": {k: v.detach().clone() for k, v in model.state_dict().items()},
+        "metadata": result.metadata,
+    }

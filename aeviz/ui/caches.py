@@ -121,6 +121,7 @@ def readonly(array: np.ndarray) -> np.ndarray:
 def _codes(path: str, content_hash: str, dataset: str, split: str) -> np.ndarray:
     def compute():
         return {"codes": encode_all(_model_at(path), get_dataset(dataset, split).images)}
+
     key = diskcache.cache_key(hash=content_hash, dataset=dataset, split=split)
     return readonly(diskcache.cached_arrays("codes", key, compute)["codes"])
 
@@ -135,6 +136,7 @@ def _errors(path: str, content_hash: str, dataset: str, split: str, metric: str)
     def compute():
         test = get_dataset(dataset, split).images
         return {"errors": image_errors(test, reconstruct_all(_model_at(path), test), metric)}
+
     key = diskcache.cache_key(hash=content_hash, dataset=dataset, split=split, metric=metric)
     return readonly(diskcache.cached_arrays("errors", key, compute)["errors"])
 

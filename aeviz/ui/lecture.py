@@ -83,8 +83,12 @@ def lecture_on() -> bool:
 
 def lecture_toggle() -> bool:
     """The sidebar's "Lecture mode" switch; applies the page style and folds the sidebar while it is on."""
-    on = url_toggle("Lecture mode", "lecture", help="For a projector: large type and pictures, the sidebar and "
-                    "explanations folded; ← → (or a presenter clicker) step the page's main slider.")
+    on = url_toggle(
+        "Lecture mode",
+        "lecture",
+        help="For a projector: large type and pictures, the sidebar and "
+        "explanations folded; ← → (or a presenter clicker) step the page's main slider.",
+    )
     st.session_state[_ON] = on
     st.set_page_config(initial_sidebar_state="collapsed" if on else "auto")
     st.html(f"<style>{_COMPACT_CSS}{_LECTURE_CSS if on else ''}</style>")

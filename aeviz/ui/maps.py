@@ -113,14 +113,26 @@ def submit_map(info: CheckpointInfo, method: str, split: str = "test"):
     test_codes = get_codes(info)
     train = get_dataset(info.dataset, "train").images if split == "all" else None
     n = len(test_codes) + (0 if train is None else len(train))
-    work = functools.partial(_fit_map_job, model=get_model(info), test_codes=test_codes, train_images=train,
-                             content_hash=info.metadata["hash"], dataset=info.dataset, method=method,
-                             key=_map_key(info, split), cache_root=str(diskcache.cache_dir()))
+    work = functools.partial(
+        _fit_map_job,
+        model=get_model(info),
+        test_codes=test_codes,
+        train_images=train,
+        content_hash=info.metadata["hash"],
+        dataset=info.dataset,
+        method=method,
+        key=_map_key(info, split),
+        cache_root=str(diskcache.cache_dir()),
+    )
     # timed on this server: the first UMAP/t-SNE fit after a start promises nothing, later ones what it took
-    return background_jobs().submit(f"map|{_map_key(info, split)}|{method}", work,
-                                    label=f"{_map_words(method, n)[0]} of {info.name}",
-                                    expected_s=None if method in ("umap", "tsne") else 1.0,
-                                    kind=f"map|{method}|{split}", size=n)
+    return background_jobs().submit(
+        f"map|{_map_key(info, split)}|{method}",
+        work,
+        label=f"{_map_words(method, n)[0]} of {info.name}",
+        expected_s=None if method in ("umap", "tsne") else 1.0,
+        kind=f"map|{method}|{split}",
+        size=n,
+    )
 
 
 def _fit_map_job(job, *, model, test_codes, train_images, content_hash, dataset, method, key, cache_root):
@@ -130,8 +142,9 @@ def _fit_map_job(job, *, model, test_codes, train_images, content_hash, dataset,
     codes = test_codes
     if train_images is not None:
         job.set_stage(f"encoding {len(train_images):,} training images")
-        train_codes = diskcache.cached_arrays("codes", _codes_key(content_hash, dataset, "train"),
-                                          lambda: {"codes": encode_all(model, train_images)})["codes"]
+        train_codes = diskcache.cached_arrays(
+            "codes", _codes_key(content_hash, dataset, "train"), lambda: {"codes": encode_all(model, train_images)}
+        )["codes"]
         codes = np.concatenate([test_codes, train_codes])  # (N_test + N_train, q)
     stage = _map_words(method, len(codes))[1]
     if method not in ("umap", "tsne"):
@@ -231,22 +244,44 @@ def knn_rows(ctx: Context):
 
     jobs, pending, computed = background_jobs(), [], {}
     ship, pixels = knn.shipped(ctx.dataset), int(np.prod(ctx.test.shape))
-    raw = None if ship.raw is not None else jobs.submit(
-        f"knn|pixels|{ctx.dataset}", functools.partial(_raw_knn_job, ctx.dataset),
-        label=f"kNN-7 on the raw pixels of {ctx.dataset}", expected_s=None, kind="knn|pixels")
+    raw = (
+        None
+        if ship.raw is not None
+        else jobs.submit(
+            f"knn|pixels|{ctx.dataset}",
+            functools.partial(_raw_knn_job, ctx.dataset),
+            label=f"kNN-7 on the raw pixels of {ctx.dataset}",
+            expected_s=None,
+            kind="knn|pixels",
+        )
+    )
     missing = tuple(q for q in knn.pca_sizes(ctx.models, pixels) if q not in ship.pca)
-    pca = None if not missing else jobs.submit(
-        f"knn|pca|{ctx.dataset}|{missing}", functools.partial(_pca_knn_job, ctx.dataset, missing),
-        label=f"kNN-7 on the PCA codes of {ctx.dataset}", expected_s=None, kind="knn|pca")
+    pca = (
+        None
+        if not missing
+        else jobs.submit(
+            f"knn|pca|{ctx.dataset}|{missing}",
+            functools.partial(_pca_knn_job, ctx.dataset, missing),
+            label=f"kNN-7 on the PCA codes of {ctx.dataset}",
+            expected_s=None,
+            kind="knn|pca",
+        )
+    )
     for info in ctx.models:
         if info.metadata.get("hash") not in ship.models and knn.from_metadata(info.metrics) is None:
             try:
                 model = get_model(info)
             except (CheckpointError, OSError):  # a damaged file: its row stays pending, the page goes on
                 continue
-            job = jobs.submit(f"knn|codes|{info.metadata['hash']}", functools.partial(
-                _codes_knn_job, model, info.metadata["hash"], get_dataset(ctx.dataset, "train"),
-                ctx.test), label=f"kNN-7 on the codes of {info.name}", expected_s=None, kind="knn|codes")
+            job = jobs.submit(
+                f"knn|codes|{info.metadata['hash']}",
+                functools.partial(
+                    _codes_knn_job, model, info.metadata["hash"], get_dataset(ctx.dataset, "train"), ctx.test
+                ),
+                label=f"kNN-7 on the codes of {info.name}",
+                expected_s=None,
+                kind="knn|codes",
+            )
             if job.state == State.DONE:
                 computed[info.key] = job.result
             pending.append(job)

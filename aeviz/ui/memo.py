@@ -65,8 +65,14 @@ def frozen(value: Any) -> Any:
     return value
 
 
-def per_model(fn: Callable | None = None, *, spinner: str | bool = False, max_entries: int = 64,
-              ttl: float | None = None, models: bool = True) -> Callable:
+def per_model(
+    fn: Callable | None = None,
+    *,
+    spinner: str | bool = False,
+    max_entries: int = 64,
+    ttl: float | None = None,
+    models: bool = True,
+) -> Callable:
     """Cache `fn` for every session: call it with CheckpointInfos and plain values (small arrays allowed).
 
     The key is the checkpoints' content hashes plus the other arguments (see key_of); the function receives each

@@ -46,11 +46,16 @@ def _progress(job_id: str) -> None:
     if snap is None or not snap.active:
         refresh_models()
         if snap is not None and snap.state == State.DONE and snap.metrics:
-            st.toast(f"Trained **{snap.spec.name}** in {snap.elapsed:.0f} s: test MSE {snap.metrics['mse']:.4f}.",
-                     icon=":material/check_circle:")
+            st.toast(
+                f"Trained **{snap.spec.name}** in {snap.elapsed:.0f} s: test MSE {snap.metrics['mse']:.4f}.",
+                icon=":material/check_circle:",
+            )
         st.rerun()  # the whole page: it lists the new model now
     manager.get(job_id).touch()  # a page is watching: not abandoned
     loss = snap.steps[-1][1].get("recon") if snap.steps else None
-    text = "Starting…" if snap.state == State.QUEUED or not snap.epoch else (
-        f"Epoch {snap.epoch}/{snap.epochs}" + (f" · loss {loss:.4f}" if loss else ""))
+    text = (
+        "Starting…"
+        if snap.state == State.QUEUED or not snap.epoch
+        else (f"Epoch {snap.epoch}/{snap.epochs}" + (f" · loss {loss:.4f}" if loss else ""))
+    )
     st.progress(snap.fraction, text=text)

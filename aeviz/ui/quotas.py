@@ -53,11 +53,15 @@ def admit(files: list[tuple[str, int]], admitted: dict[str, int], limit: Limits)
         if file_id in admitted:
             continue
         if len(admitted) >= limit.files:
-            refused[file_id] = (f"not read: this session's uploader already holds {limit.files} files, the most "
-                                "it may. Remove some from the list (×) to add others.")
+            refused[file_id] = (
+                f"not read: this session's uploader already holds {limit.files} files, the most "
+                "it may. Remove some from the list (×) to add others."
+            )
         elif sum(admitted.values()) + size > limit.bytes:
-            refused[file_id] = (f"not read: it would take this session's uploads past {limit.bytes / 2**20:.0f} "
-                                "MB, the most it may hold. Remove some from the list (×) to add others.")
+            refused[file_id] = (
+                f"not read: it would take this session's uploads past {limit.bytes / 2**20:.0f} "
+                "MB, the most it may hold. Remove some from the list (×) to add others."
+            )
         else:
             admitted[file_id] = size
     return refused

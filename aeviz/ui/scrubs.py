@@ -89,19 +89,20 @@ def _moved(state_key: str, url_key: str, values: tuple) -> None:
 @st.fragment
 def _follow(chart_key: str, url_key: str, values: tuple) -> None:
     state_key = f"{chart_key}_follow"
-    _follower()(key=state_key, data={"chart": chart_key}, height=0,
-                on_index_change=lambda: _moved(state_key, url_key, values))
+    _follower()(
+        key=state_key, data={"chart": chart_key}, height=0, on_index_change=lambda: _moved(state_key, url_key, values)
+    )
 
 
-def scrub_chart(fig, key: str, url_key: str, values: Sequence[float],
-                height: int | Literal["stretch", "content"] = "content") -> int:
+def scrub_chart(
+    fig, key: str, url_key: str, values: Sequence[float], height: int | Literal["stretch", "content"] = "content"
+) -> int:
     """Show a scrub figure (figures.scrub_figure, frame i showing values[i]) at the frame the URL names under
     `url_key` (the figure's own opening frame when it names none), and keep the URL at the frame the viewer
     drags to. Returns the frame it opened at."""
     values = tuple(float(v) for v in values)
     frame = url_frame(url_key, values, int(fig.layout.sliders[0].active or 0))
-    st.plotly_chart(_positioned(fig, frame), width="stretch", height=height, config={"displayModeBar": False},
-                    key=key)
+    st.plotly_chart(_positioned(fig, frame), width="stretch", height=height, config={"displayModeBar": False}, key=key)
     _to_url(url_key, position_text(values[frame]))
     _follow(key, url_key, values)
     return frame

@@ -56,16 +56,25 @@ def sidebar() -> Context | None:
             return None
         models = tuple(list_models(name, session_workspaces()))
         yours = sum(m.origin == SESSION for m in models)
-        st.caption(f"**{len(test):,}** test images from `{test.source}` · **{len(models)}** models"
-                   + (f" ({yours} yours)" if yours else "") + f" · device: {device_label()}")
+        st.caption(
+            f"**{len(test):,}** test images from `{test.source}` · **{len(models)}** models"
+            + (f" ({yours} yours)" if yours else "")
+            + f" · device: {device_label()}"
+        )
         broken = scan_models()[1]  # damaged or foreign checkpoint files are named, not silently hidden
         if broken:  # escaped: a file's name is anyone's text, and must not turn into a link or formatting
-            st.warning("Cannot use " + "; ".join(literal(b, 300) for b in broken[:3])
-                       + (f" (and {len(broken) - 3} more)" if len(broken) > 3 else ""), icon="⚠️")
+            st.warning(
+                "Cannot use "
+                + "; ".join(literal(b, 300) for b in broken[:3])
+                + (f" (and {len(broken) - 3} more)" if len(broken) > 3 else ""),
+                icon="⚠️",
+            )
         missing = [d for d, why in offline_status().items() if why]
         if missing:
-            st.caption("Not available offline: " + ", ".join(missing) + ". Point `AEVIZ_DATA_DIR` at a copy, or "
-                       f"download once from a shell: `python -c \"import aeviz; aeviz.load_dataset('{missing[0]}')\"`.")
+            st.caption(
+                "Not available offline: " + ", ".join(missing) + ". Point `AEVIZ_DATA_DIR` at a copy, or "
+                f"download once from a shell: `python -c \"import aeviz; aeviz.load_dataset('{missing[0]}')\"`."
+            )
     ctx = Context(name, test, models)
     st.session_state["aeviz_context"] = ctx
     return ctx
@@ -164,8 +173,9 @@ def image_picker(ctx: Context, key: str = "img", count: int = 8) -> Picked:
 def _pick_indices(ctx: Context, mode: str, key: str, count: int) -> np.ndarray:
     n = len(ctx.test)
     if mode == "by class":
-        cls = url_selectbox("Class", list(range(len(ctx.test.classes))), f"{key}_class",
-                            format_func=lambda i: ctx.test.classes[i])
+        cls = url_selectbox(
+            "Class", list(range(len(ctx.test.classes))), f"{key}_class", format_func=lambda i: ctx.test.classes[i]
+        )
         seed = url_slider("Draw", 0, 99, 0, f"{key}_seed")
         pool = np.flatnonzero(ctx.test.labels.numpy() == cls)
         return np.sort(np.random.default_rng(seed).choice(pool, size=min(count, len(pool)), replace=False))

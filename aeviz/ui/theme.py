@@ -16,7 +16,7 @@ _CHART_TEXT = """<style>
 
 
 def theme_type() -> str:
-    """"dark" or "light": what the viewer's browser showed at this run (light when it did not say, as under
+    """ "dark" or "light": what the viewer's browser showed at this run (light when it did not say, as under
     AppTest). A theme switched in the menu is seen from the next rerun on: a picture drawn for the other theme
     until then keeps its own readable panel."""
     try:

@@ -29,11 +29,13 @@ def pick_modes(family: type[AutoEncoder]) -> dict[str, str]:
     picked = {}
     for param in family.hyperparams:
         if param.kind == "choice":
-            picked[param.field] = url_selectbox(param.label, list(param.choices), param.url_key,
-                                                format_func=param.choices.get)
+            picked[param.field] = url_selectbox(
+                param.label, list(param.choices), param.url_key, format_func=param.choices.get
+            )
         elif param.kind == "noise":
-            picked[param.field] = url_selectbox(param.label, list(NOISE_KINDS), param.url_key,
-                                                format_func=lambda k: NOISE_KINDS[k].label)
+            picked[param.field] = url_selectbox(
+                param.label, list(NOISE_KINDS), param.url_key, format_func=lambda k: NOISE_KINDS[k].label
+            )
     return picked
 
 
@@ -42,8 +44,13 @@ def model_fields(family: type[AutoEncoder], picked: dict, last: dict, left, righ
     Returns the config fields and the choices to offer again next time; `last` holds the previous ones."""
     q = left.select_slider("Bottleneck (code size)", BOTTLENECKS, last.get("q", family.suggested_bottleneck))
     losses = list(family.loss_choices)
-    loss = losses[0] if len(losses) == 1 else left.radio(
-        "Loss", losses, losses.index(last["loss"]) if last.get("loss") in losses else 0, horizontal=True)
+    loss = (
+        losses[0]
+        if len(losses) == 1
+        else left.radio(
+            "Loss", losses, losses.index(last["loss"]) if last.get("loss") in losses else 0, horizontal=True
+        )
+    )
     fields, body = {"bottleneck": q, "loss": loss}, last.get("body")
     if family.body_choices:
         bodies = list(family.body_choices)
@@ -64,8 +71,13 @@ def _param_widget(param: Param, picked: dict, last: dict):
     if param.kind == "noise":  # the kind is picked above the form; a level set for another kind does not carry over
         kind, saved = picked[param.field], last.get(param.field, "")
         spec = NOISE_KINDS[kind]
-        level = st.slider(f"{spec.label} noise: {spec.param}", spec.min, spec.max,
-                          float(saved.split(":")[1]) if saved.startswith(f"{kind}:") else spec.default, 0.05)
+        level = st.slider(
+            f"{spec.label} noise: {spec.param}",
+            spec.min,
+            spec.max,
+            float(saved.split(":")[1]) if saved.startswith(f"{kind}:") else spec.default,
+            0.05,
+        )
         return f"{kind}:{level:g}"
     value = last.get(param.field, param.default)
     if param.steps:
@@ -88,8 +100,10 @@ def estimate(family: str, dataset: str) -> None:
     if rate is None:
         st.fragment(run_every=1.0)(timing)(family, shape)
     elif math.isfinite(rate):
-        st.caption(f"On this server's {device_label()} this model trains at about {rate:,.0f} images/s: 30 "
-                   f"epochs of 10 000 images take about {duration(3e5 / rate)}, plus a few seconds of evaluation.")
+        st.caption(
+            f"On this server's {device_label()} this model trains at about {rate:,.0f} images/s: 30 "
+            f"epochs of 10 000 images take about {duration(3e5 / rate)}, plus a few seconds of evaluation."
+        )
 
 
 def timing(family: str, shape: tuple) -> None:

@@ -98,13 +98,19 @@ def upload_training_set(key: str) -> str | None:
     from .. import imagesets
     from . import quotas
 
-    files = st.file_uploader("Images to train on: PNG, JPEG, WebP, GIF, BMP, TIFF (up to "
-                             f"{quotas.limits().files} files), or a zip whose "
-                             f"folders name the classes (5 MB, at most {imagesets.MAX_UPLOAD_IMAGES:,} images)",
-                             accept_multiple_files=True, key=f"w_{key}")
+    files = st.file_uploader(
+        "Images to train on: PNG, JPEG, WebP, GIF, BMP, TIFF (up to "
+        f"{quotas.limits().files} files), or a zip whose "
+        f"folders name the classes (5 MB, at most {imagesets.MAX_UPLOAD_IMAGES:,} images)",
+        accept_multiple_files=True,
+        key=f"w_{key}",
+    )
     if not files:
-        st.info("Upload at least ten images (or a zip of them) to train a model on your own pictures. They stay "
-                "on this server for your session only.", icon=":material/upload:")
+        st.info(
+            "Upload at least ten images (or a zip of them) to train a model on your own pictures. They stay "
+            "on this server for your session only.",
+            icon=":material/upload:",
+        )
         return None
     tag = tuple(f.file_id for f in files)
     built = st.session_state.get(_TRAIN_UPLOADS)
@@ -124,6 +130,8 @@ def upload_training_set(key: str) -> str | None:
         return None
     add_own_dataset(name)
     shown = ", ".join(literal(c) for c in classes[:8]) + (" …" if len(classes) > 8 else "")
-    st.caption(f"**{count:,}** images in {len(classes)} class{'es' if len(classes) > 1 else ''} ({shown}); 80 % "
-               "train the model, 20 % test it.")
+    st.caption(
+        f"**{count:,}** images in {len(classes)} class{'es' if len(classes) > 1 else ''} ({shown}); 80 % "
+        "train the model, 20 % test it."
+    )
     return name

@@ -73,14 +73,18 @@ def upload_images(key: str, *, mnist_style: bool = True) -> list[images.Preproce
     """A multi-file uploader: each file is checked by content and preprocessed once, good ones go to this
     session's images, each bad one gets a warning with its name; files past this session's upload limits
     (quotas.limits) are refused unread. Bytes stay in memory, never on disk. Returns this run's new images."""
-    files = st.file_uploader("Upload images: PNG, JPEG, WebP, GIF, BMP or TIFF (several at once, 5 MB each)",
-                             accept_multiple_files=True, key=f"w_{key}")
+    files = st.file_uploader(
+        "Upload images: PNG, JPEG, WebP, GIF, BMP or TIFF (several at once, 5 MB each)",
+        accept_multiple_files=True,
+        key=f"w_{key}",
+    )
     files = files or []
     # the widget's own value also lists files Streamlit no longer stores, so their warnings stay
     listed = list(st.session_state.get(f"w_{key}") or files)
     state = _upload_state({f.file_id for f in listed})
-    refused = quotas.admit([(f.file_id, f.size) for f in files if f.file_id not in state["refused"]],
-                           state["admitted"], quotas.limits())
+    refused = quotas.admit(
+        [(f.file_id, f.size) for f in files if f.file_id not in state["refused"]], state["admitted"], quotas.limits()
+    )
     state["refused"].update({f.file_id: (f.name, refused[f.file_id]) for f in files if f.file_id in refused})
     quotas.release(refused)  # never to be read: Streamlit need not keep the bytes either
     quotas.release_unlisted({f.file_id for f in listed}, state["unlisted"])
@@ -106,12 +110,22 @@ def draw_image(key: str, *, mnist_style: bool = True, side: int = 280) -> images
     try:
         from streamlit_drawable_canvas import st_canvas
     except Exception:  # not installed, or built for another Streamlit: uploads still work
-        st.info("Drawing needs the `streamlit-drawable-canvas` package (`pip install streamlit-drawable-canvas`); "
-                "uploading images works without it.")
+        st.info(
+            "Drawing needs the `streamlit-drawable-canvas` package (`pip install streamlit-drawable-canvas`); "
+            "uploading images works without it."
+        )
         return None
     st.space(16)  # the canvas's toolbar floats 36 px above it, over the tab strip without this space
-    result = st_canvas(stroke_width=max(6, side // 14), stroke_color="#000000", background_color="#ffffff",
-                       height=side, width=side, drawing_mode="freedraw", return_image_data=True, key=f"w_{key}")
+    result = st_canvas(
+        stroke_width=max(6, side // 14),
+        stroke_color="#000000",
+        background_color="#ffffff",
+        height=side,
+        width=side,
+        drawing_mode="freedraw",
+        return_image_data=True,
+        key=f"w_{key}",
+    )
     if not st.button("Add the drawing to your images", key=f"w_{key}_add", icon=":material/add:"):
         return None
     data = None if result is None else result.image_data

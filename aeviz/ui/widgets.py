@@ -59,8 +59,14 @@ def url_selectbox(label: str, options: list, key: str, default=None, **kwargs):
     initial = _initial_option(options, key, default)
     shown = [_NO_CHOICE if o is None else o for o in options]
     name = kwargs.pop("format_func", str)
-    value = st.selectbox(label, shown, index=options.index(initial), key=f"w_{key}",
-                         format_func=lambda o: name(None if o == _NO_CHOICE else o), **kwargs)
+    value = st.selectbox(
+        label,
+        shown,
+        index=options.index(initial),
+        key=f"w_{key}",
+        format_func=lambda o: name(None if o == _NO_CHOICE else o),
+        **kwargs,
+    )
     value = None if value == _NO_CHOICE else value
     _to_url(key, value)
     return value
@@ -148,7 +154,7 @@ def url_multiselect(label: str, options: list, key: str, default: list | None = 
     for choice in wanted:
         if choice in options and choice not in initial:
             initial.append(choice)
-    initial = initial[:kwargs.get("max_selections") or len(initial)]
+    initial = initial[: kwargs.get("max_selections") or len(initial)]
     held = st.session_state.get(f"w_{key}") or []
     reset = bool(held) and not any(choice in options for choice in held)
     if reset:

@@ -82,8 +82,10 @@ def your_models(refresh) -> None:
     label = f"Your models ({len(paths)} of at most {workspaces.max_models()})"
     with st.expander(label, expanded=False, icon=":material/folder_open:"):
         if not paths:
-            st.caption("Models you train here are saved for this browser session (and links you share from it) "
-                       f"for {workspaces.retention_s() / 3600:g} h after your last change; nobody else sees them.")
+            st.caption(
+                "Models you train here are saved for this browser session (and links you share from it) "
+                f"for {workspaces.retention_s() / 3600:g} h after your last change; nobody else sees them."
+            )
         for path in paths:
             name = path.name.removesuffix(".safetensors")
             left, right = st.columns([4, 1], vertical_alignment="center")

@@ -38,12 +38,14 @@ def fit_to(batch: np.ndarray, shape: Sequence[int]) -> np.ndarray:
     return out[:, None].astype(np.float32)
 
 
-def gallery(originals: np.ndarray, recons: np.ndarray, captions: Sequence[Sequence[str]], scale: int = 4,
-            theme: str = "light"):
+def gallery(
+    originals: np.ndarray, recons: np.ndarray, captions: Sequence[Sequence[str]], scale: int = 4, theme: str = "light"
+):
     """Originals, reconstructions and |difference| heat maps as one picture, a caption row under each."""
     rows = [np.asarray(originals), np.asarray(recons), figures.diff_heatmap(originals, recons)]
-    return figures.compose_grid(rows, row_labels=["input", "output", "|diff|"], cell_labels=captions,
-                                scale=scale, theme=theme)
+    return figures.compose_grid(
+        rows, row_labels=["input", "output", "|diff|"], cell_labels=captions, scale=scale, theme=theme
+    )
 
 
 # --- figures (plotly is imported lazily: the core must import without it) ----------------------------------
@@ -54,8 +56,12 @@ _OUT = "#c51b7d"  # magenta: no class uses it, so injected images never pass for
 
 def _log_ticks(lo: float, hi: float) -> tuple[list[float], list[str]]:
     """Tick positions (log10) and labels at 1, 2, 5 x 10^k between lo and hi (both > 0)."""
-    values = [m * 10.0**k for k in range(int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi))) + 1)
-              for m in (1, 2, 5) if lo <= m * 10.0**k <= hi]
+    values = [
+        m * 10.0**k
+        for k in range(int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi))) + 1)
+        for m in (1, 2, 5)
+        if lo <= m * 10.0**k <= hi
+    ]
     return [float(np.log10(v)) for v in values], [f"{v:g}" for v in values]
 
 
@@ -73,16 +79,32 @@ def histogram_spec(scores_in: np.ndarray, *, xlabel: str, scores_out=None, out_n
     log_x = bool(both.min() > 0)
     pos = np.log10 if log_x else (lambda v: np.asarray(v, np.float64))
     edges = np.histogram_bin_edges(pos(both), bins=60)
-    bar = dict(x=(edges[:-1] + edges[1:]) / 2, width=np.diff(edges),
-               customdata=10 ** edges[:-1] if log_x else edges[:-1],
-               hovertemplate="%{y} images from %{customdata:.3g}<extra>%{fullData.name}</extra>")
+    bar = dict(
+        x=(edges[:-1] + edges[1:]) / 2,
+        width=np.diff(edges),
+        customdata=10 ** edges[:-1] if log_x else edges[:-1],
+        hovertemplate="%{y} images from %{customdata:.3g}<extra>%{fullData.name}</extra>",
+    )
     fig = go.Figure(go.Bar(y=np.histogram(pos(scores_in), edges)[0], name="test images", marker_color=_IN, **bar))
     if has_out:
-        fig.add_trace(go.Bar(y=np.histogram(pos(scores_out), edges)[0], name=out_name or "injected",
-                             marker_color=_OUT, opacity=0.85, **bar))
-    fig.update_layout(barmode="overlay", height=360, xaxis_title=xlabel + (" (log scale)" if log_x else ""),
-                      yaxis_title="images (log scale)", margin=dict(l=50, r=10, t=40, b=50),
-                      legend=dict(orientation="h", x=0, y=1.02, yanchor="bottom"), meta={"log_x": log_x})
+        fig.add_trace(
+            go.Bar(
+                y=np.histogram(pos(scores_out), edges)[0],
+                name=out_name or "injected",
+                marker_color=_OUT,
+                opacity=0.85,
+                **bar,
+            )
+        )
+    fig.update_layout(
+        barmode="overlay",
+        height=360,
+        xaxis_title=xlabel + (" (log scale)" if log_x else ""),
+        yaxis_title="images (log scale)",
+        margin=dict(l=50, r=10, t=40, b=50),
+        legend=dict(orientation="h", x=0, y=1.02, yanchor="bottom"),
+        meta={"log_x": log_x},
+    )
     fig.update_yaxes(type="log", dtick=1)
     if log_x:
         ticks, labels = _log_ticks(float(both.min()), float(both.max()))
@@ -95,10 +117,8 @@ def with_threshold(spec: dict, threshold: float):
     from .figures import fast_figure
 
     x = float(np.log10(threshold) if spec["layout"]["meta"]["log_x"] else threshold)
-    line = dict(type="line", x0=x, x1=x, xref="x", y0=0, y1=1, yref="y domain",
-                line=dict(dash="dash", color="#888888"))
-    label = dict(text="threshold", x=x, xref="x", y=1, yref="y domain", xanchor="left", yanchor="top",
-                 showarrow=False)
+    line = dict(type="line", x0=x, x1=x, xref="x", y0=0, y1=1, yref="y domain", line=dict(dash="dash", color="#888888"))
+    label = dict(text="threshold", x=x, xref="x", y=1, yref="y domain", xanchor="left", yanchor="top", showarrow=False)
     return fast_figure({**spec, "layout": {**spec["layout"], "shapes": [line], "annotations": [label]}})
 
 
@@ -106,13 +126,23 @@ def roc_spec(det: Detection) -> dict:
     """The ROC curve and the chance diagonal as a plotly spec, built once per detection result."""
     import plotly.graph_objects as go
 
-    fig = go.Figure([go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="#888"),
-                                name="chance", hoverinfo="skip"),
-                     go.Scatter(x=det.fpr, y=det.tpr, mode="lines", line=dict(color=_OUT, width=3),
-                                name=f"AUROC {det.auroc:.3f}")])
-    fig.update_layout(height=360, xaxis_title="false positive rate (test images flagged)",
-                      yaxis_title="true positive rate (injected found)", margin=dict(l=50, r=10, t=30, b=50),
-                      legend=dict(x=0.45, y=0.08))
+    fig = go.Figure(
+        [
+            go.Scatter(
+                x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="#888"), name="chance", hoverinfo="skip"
+            ),
+            go.Scatter(
+                x=det.fpr, y=det.tpr, mode="lines", line=dict(color=_OUT, width=3), name=f"AUROC {det.auroc:.3f}"
+            ),
+        ]
+    )
+    fig.update_layout(
+        height=360,
+        xaxis_title="false positive rate (test images flagged)",
+        yaxis_title="true positive rate (injected found)",
+        margin=dict(l=50, r=10, t=30, b=50),
+        legend=dict(x=0.45, y=0.08),
+    )
     fig.update_xaxes(range=[0, 1])
     fig.update_yaxes(range=[0, 1.02])
     return fig.to_dict()
@@ -122,20 +152,44 @@ def with_point(spec: dict, point: tuple[float, float] | None):
     """The ROC `spec` with the current threshold marked at (fpr, tpr); `spec` is left as it was."""
     from .figures import fast_figure
 
-    marker = [dict(type="scatter", x=[point[0]], y=[point[1]], mode="markers", name="threshold",
-                   marker=dict(size=13, color="#888888", symbol="x"))] if point is not None else []
+    marker = (
+        [
+            dict(
+                type="scatter",
+                x=[point[0]],
+                y=[point[1]],
+                mode="markers",
+                name="threshold",
+                marker=dict(size=13, color="#888888", symbol="x"),
+            )
+        ]
+        if point is not None
+        else []
+    )
     return fast_figure({**spec, "data": [*spec["data"], *marker]})
 
 
 def _box_stats(values: np.ndarray) -> dict:
     q1, med, q3 = np.quantile(values, [0.25, 0.5, 0.75])
     reach = 1.5 * (q3 - q1)  # Tukey's whiskers, clipped to the data
-    return dict(q1=[q1], median=[med], q3=[q3], lowerfence=[max(values.min(), q1 - reach)],
-                upperfence=[min(values.max(), q3 + reach)])
+    return dict(
+        q1=[q1],
+        median=[med],
+        q3=[q3],
+        lowerfence=[max(values.min(), q1 - reach)],
+        upperfence=[min(values.max(), q3 + reach)],
+    )
 
 
-def class_box_figure(scores: np.ndarray, labels: np.ndarray, class_names: Sequence[str], *, ylabel: str,
-                     scores_out=None, out_name: str = "injected"):
+def class_box_figure(
+    scores: np.ndarray,
+    labels: np.ndarray,
+    class_names: Sequence[str],
+    *,
+    ylabel: str,
+    scores_out=None,
+    out_name: str = "injected",
+):
     """Per-class box plot of scores from precomputed quartiles (a few numbers per box, not 10k points)."""
     import plotly.graph_objects as go
 
@@ -143,8 +197,9 @@ def class_box_figure(scores: np.ndarray, labels: np.ndarray, class_names: Sequen
     for c, name in enumerate(class_names):
         values = np.asarray(scores)[np.asarray(labels) == c]
         if len(values):
-            fig.add_trace(go.Box(x=[str(name)], name=str(name), marker_color=figures.PALETTE[c % 10],
-                                 **_box_stats(values)))
+            fig.add_trace(
+                go.Box(x=[str(name)], name=str(name), marker_color=figures.PALETTE[c % 10], **_box_stats(values))
+            )
     if scores_out is not None and len(scores_out):
         fig.add_trace(go.Box(x=[out_name], name=out_name, marker_color=_OUT, **_box_stats(np.asarray(scores_out))))
     fig.update_layout(height=360, showlegend=False, yaxis_title=ylabel, margin=dict(l=50, r=10, t=30, b=40))
@@ -160,52 +215,98 @@ def percentile_figure(names: Sequence[str], percentiles: np.ndarray, errors: np.
 
     bands = [(_IN, "below 90", 0), (figures.PALETTE[1], "90 to 99", 90), (_OUT, "99 and above", 99)]
     colours = [next(c for c, _, low in reversed(bands) if p >= low) for p in percentiles]
-    fig = go.Figure(go.Bar(y=list(names), x=percentiles, orientation="h", marker_color=colours,
-                           text=[f"{p:.1f} %" for p in percentiles], textposition="outside",
-                           customdata=np.asarray(errors), cliponaxis=False, showlegend=False,
-                           hovertemplate="%{y}: more unusual than %{x:.1f} % of test images<br>"
-                                         f"{metric.upper()} " "%{customdata:.4f}<extra></extra>"))
+    fig = go.Figure(
+        go.Bar(
+            y=list(names),
+            x=percentiles,
+            orientation="h",
+            marker_color=colours,
+            text=[f"{p:.1f} %" for p in percentiles],
+            textposition="outside",
+            customdata=np.asarray(errors),
+            cliponaxis=False,
+            showlegend=False,
+            hovertemplate="%{y}: more unusual than %{x:.1f} % of test images<br>"
+            f"{metric.upper()} "
+            "%{customdata:.4f}<extra></extra>",
+        )
+    )
     for colour, label, _ in bands:  # legend entries only: what each bar colour means
-        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=label, hoverinfo="skip",
-                                 marker=dict(symbol="square", size=12, color=colour)))
+        fig.add_trace(
+            go.Scatter(
+                x=[None],
+                y=[None],
+                mode="markers",
+                name=label,
+                hoverinfo="skip",
+                marker=dict(symbol="square", size=12, color=colour),
+            )
+        )
     # The legend goes under the axis title, at the figure's bottom edge: up top it would meet the toolbar.
-    fig.update_layout(height=max(270, 26 * len(names) + 150), xaxis_title="percentile of the test errors",
-                      legend=dict(orientation="h", xref="container", x=0, yref="container", y=0, yanchor="bottom",
-                                  title_text="percentile:"),
-                      margin=dict(l=10, r=40, t=figures.MODEBAR_CLEARANCE, b=100))
+    fig.update_layout(
+        height=max(270, 26 * len(names) + 150),
+        xaxis_title="percentile of the test errors",
+        legend=dict(
+            orientation="h", xref="container", x=0, yref="container", y=0, yanchor="bottom", title_text="percentile:"
+        ),
+        margin=dict(l=10, r=40, t=figures.MODEBAR_CLEARANCE, b=100),
+    )
     fig.update_xaxes(range=[0, 108])
     fig.update_yaxes(autorange="reversed")
     return fig
 
 
-def map_figure(points: np.ndarray, labels: np.ndarray, class_names: Sequence[str], stars: np.ndarray,
-               star_names: Sequence[str], *, title: str = ""):
+def map_figure(
+    points: np.ndarray,
+    labels: np.ndarray,
+    class_names: Sequence[str],
+    stars: np.ndarray,
+    star_names: Sequence[str],
+    *,
+    title: str = "",
+):
     """The test set's latent map with the user's images as big stars on top."""
     import plotly.graph_objects as go
 
     fig = figures.scatter_map(points, labels, class_names, title=title)
     # WebGL like the dots: an SVG trace would be drawn underneath the WebGL canvas, hidden by the dots
-    fig.add_trace(go.Scattergl(x=stars[:, 0], y=stars[:, 1], mode="markers+text", name="your images",
-                               text=[str(i + 1) for i in range(len(stars))], textposition="top center",
-                               textfont=dict(size=16),
-                               hovertext=[html.escape(str(n)) for n in star_names],
-                               hovertemplate="%{hovertext}<extra></extra>",
-                               marker=dict(symbol="star", size=24, color=_STAR, line=dict(width=1.5, color="#222"))))
+    fig.add_trace(
+        go.Scattergl(
+            x=stars[:, 0],
+            y=stars[:, 1],
+            mode="markers+text",
+            name="your images",
+            text=[str(i + 1) for i in range(len(stars))],
+            textposition="top center",
+            textfont=dict(size=16),
+            hovertext=[html.escape(str(n)) for n in star_names],
+            hovertemplate="%{hovertext}<extra></extra>",
+            marker=dict(symbol="star", size=24, color=_STAR, line=dict(width=1.5, color="#222")),
+        )
+    )
     fig.update_layout(height=520, dragmode="pan")
     return fig
 
 
-def comparison_grid(image: np.ndarray, recons: np.ndarray, names: Sequence[str], notes: Sequence[str], *,
-                    per_row: int = 8, scale: int = 5, theme: str = "light") -> np.ndarray:
+def comparison_grid(
+    image: np.ndarray,
+    recons: np.ndarray,
+    names: Sequence[str],
+    notes: Sequence[str],
+    *,
+    per_row: int = 8,
+    scale: int = 5,
+    theme: str = "light",
+) -> np.ndarray:
     """One image (H,W) and its reconstructions by many models (M,H,W): the image on top, then for each
     block of `per_row` models a row of reconstructions captioned by `names` and a row of |difference|
     heat maps captioned by `notes`."""
     image, recons = np.asarray(image, np.float32), np.asarray(recons, np.float32)
     rows, captions = [image[None]], [["your image"]]
     for start in range(0, len(recons), per_row):
-        block = recons[start:start + per_row]
+        block = recons[start : start + per_row]
         rows += [block, figures.diff_heatmap(np.broadcast_to(image, block.shape), block)]
-        captions += [list(names[start:start + per_row]), list(notes[start:start + per_row])]
+        captions += [list(names[start : start + per_row]), list(notes[start : start + per_row])]
     return figures.compose_grid(rows, cell_labels=captions, scale=scale, theme=theme)
 
 
@@ -223,6 +324,7 @@ def take(test: np.ndarray, injected: np.ndarray, indices) -> np.ndarray:
 
 
 # --- the page's data: injected images and every score, computed once per models, metric and injection ----------
+
 
 @dataclass(frozen=True)
 class Injection:
@@ -265,21 +367,34 @@ def score_all(refs, models, batch, names, metric: str, how: str, test, *, xlabel
     scores_out = scores.ensemble_scores(out_errors, refs, how) if len(batch) else np.zeros(0, np.float32)
     pool = np.r_[scores_in, scores_out]
     det = scores.detection(scores_in, scores_out) if len(scores_out) else None
-    return Scored(batch, list(names), scores_in, scores_out, pool, scores.ranks(pool), det,
-                  scores.rank_among(scores_out, scores_in),
-                  histogram_spec(scores_in, xlabel=xlabel, scores_out=scores_out, out_name=out_label),
-                  roc_spec(det) if det is not None else None,
-                  class_box_figure(scores_in, test.labels.numpy(), test.classes, ylabel=xlabel, scores_out=scores_out,
-                                   out_name=out_label))
+    return Scored(
+        batch,
+        list(names),
+        scores_in,
+        scores_out,
+        pool,
+        scores.ranks(pool),
+        det,
+        scores.rank_among(scores_out, scores_in),
+        histogram_spec(scores_in, xlabel=xlabel, scores_out=scores_out, out_name=out_label),
+        roc_spec(det) if det is not None else None,
+        class_box_figure(
+            scores_in, test.labels.numpy(), test.classes, ylabel=xlabel, scores_out=scores_out, out_name=out_label
+        ),
+    )
 
 
 def injected_picture(s: Scored, n_test: int, theme: str):
     """The injected images, most obvious first: the 12 found first and the 12 hidden best when there are many."""
     order = np.argsort(-s.scores_out, kind="stable")
-    rows = [order[:12], order[-12:]] if len(order) > 24 else [order[i:i + 12] for i in range(0, len(order), 12)]
-    return figures.compose_grid([s.batch[r, 0] for r in rows], scale=max(1, 84 // s.batch.shape[-1]),
-                                cell_labels=[[f"#{s.out_ranks[i]:,}" for i in r] for r in rows],
-                                row_labels=["found first", "hid best"] if len(order) > 24 else None, theme=theme)
+    rows = [order[:12], order[-12:]] if len(order) > 24 else [order[i : i + 12] for i in range(0, len(order), 12)]
+    return figures.compose_grid(
+        [s.batch[r, 0] for r in rows],
+        scale=max(1, 84 // s.batch.shape[-1]),
+        cell_labels=[[f"#{s.out_ranks[i]:,}" for i in r] for r in rows],
+        row_labels=["found first", "hid best"] if len(order) > 24 else None,
+        theme=theme,
+    )
 
 
 def flagged(s: Scored, flag_percent: float) -> tuple[float, int, int]:
@@ -295,12 +410,18 @@ def gallery_sets(s: Scored, test, k: int):
 
     def describe(i):
         return test.classes[labels[i]] if i < n_test else f"{s.names[i - n_test]}*"
+
     sets = []
     for title, idx in (("Worst: the largest errors", order[:k]), ("Best: the smallest errors", order[::-1][:k])):
-        captions = ((*(describe(i) for i in idx),), (*(f"#{s.ranks[i]:,}" for i in idx),),
-                    (*(f"{s.scores[i]:.3g}" for i in idx),))
-        picks = {f"rank {s.ranks[i]:,}: {'test #' + str(i) if i < n_test else 'injected'} ({describe(i)})": int(i)
-                 for i in idx}
+        captions = (
+            (*(describe(i) for i in idx),),
+            (*(f"#{s.ranks[i]:,}" for i in idx),),
+            (*(f"{s.scores[i]:.3g}" for i in idx),),
+        )
+        picks = {
+            f"rank {s.ranks[i]:,}: {'test #' + str(i) if i < n_test else 'injected'} ({describe(i)})": int(i)
+            for i in idx
+        }
         sets.append((title, take(test.images.numpy(), s.batch, idx), captions, picks))
     return sets
 
@@ -313,5 +434,6 @@ def pool_image(s: Scored, test, index: int) -> np.ndarray:
 def gallery_png(model, originals: np.ndarray, captions, metric: str, theme: str) -> bytes:
     """Input, output and difference of some images as PNG bytes."""
     recon = reconstruct_and_score(model, originals, metric)[0]
-    return figures.png_bytes(gallery(originals[:, 0], recon[:, 0], captions, scale=max(1, 112 // originals.shape[-1]),
-                                     theme=theme))
+    return figures.png_bytes(
+        gallery(originals[:, 0], recon[:, 0], captions, scale=max(1, 112 // originals.shape[-1]), theme=theme)
+    )

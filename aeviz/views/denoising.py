@@ -31,16 +31,21 @@ def sweep_frames(result: Sweep, *, scale: int | None = None, theme: str = "light
     scale = scale or cell_scale(result.clean.shape[-2], 112)  # captions of 24 px: readable when shown smaller
     rows = [grey(result.clean), grey(result.noisy)] + [grey(result.outputs[k]) for k in labels]
     n = result.clean.shape[0]
-    captions = [[[""] * n] + [[db(v) for v in result.psnr[k][f]] for k in ["noisy", *labels]]
-                for f in range(len(result.levels))]
+    captions = [
+        [[""] * n] + [[db(v) for v in result.psnr[k][f]] for k in ["noisy", *labels]] for f in range(len(result.levels))
+    ]
     return compose_frames(rows, row_labels=["clean", "noisy", *labels], cell_labels=captions, scale=scale, theme=theme)
 
 
 def scrub(result: Sweep, kind: str, *, theme: str = "light"):
     """A plotly figure whose own slider scrubs the levels in the browser, opening at the kind's usual level."""
     spec = NOISE_KINDS[kind]
-    return scrub_at(sweep_frames(result, theme=theme), labels=[level_label(kind, v) for v in result.levels],
-                    start=int(np.argmin(np.abs(result.levels - spec.default))), prefix=f"{spec.label} {spec.param} = ")
+    return scrub_at(
+        sweep_frames(result, theme=theme),
+        labels=[level_label(kind, v) for v in result.levels],
+        start=int(np.argmin(np.abs(result.levels - spec.default))),
+        prefix=f"{spec.label} {spec.param} = ",
+    )
 
 
 def curve_figure(curves: Mapping[str, np.ndarray], kind: str, *, trained_at: float | None = None):
@@ -54,16 +59,34 @@ def curve_figure(curves: Mapping[str, np.ndarray], kind: str, *, trained_at: flo
     names = [k for k in curves if k != "levels"]
     for i, name in enumerate(names):
         y = np.where(curves[name] >= EXACT, np.nan, curves[name])  # noise-free input is exact: no point
-        fig.add_trace(go.Scatter(x=x, y=y, name=name, mode="lines+markers",
-                                 line=dict(color="#888888" if name == "noisy" else figures.PALETTE[(i - 1) % 10],
-                                           dash="dash" if name == "noisy" else "solid", width=3)))
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=y,
+                name=name,
+                mode="lines+markers",
+                line=dict(
+                    color="#888888" if name == "noisy" else figures.PALETTE[(i - 1) % 10],
+                    dash="dash" if name == "noisy" else "solid",
+                    width=3,
+                ),
+            )
+        )
     if trained_at is not None:
-        fig.add_vline(x=trained_at * scale, line=dict(color="#888888", dash="dot"),
-                      annotation_text="training noise", annotation_position="top")
+        fig.add_vline(
+            x=trained_at * scale,
+            line=dict(color="#888888", dash="dot"),
+            annotation_text="training noise",
+            annotation_position="top",
+        )
     unit = "" if kind == "gaussian" else " (%)"
-    fig.update_layout(xaxis_title=f"{spec.label} {spec.param}{unit}",
-                      yaxis_title="mean per-image PSNR (dB), higher is better", height=420,
-                      margin=dict(l=50, r=10, t=30, b=50), legend=dict(orientation="h", y=-0.2))
+    fig.update_layout(
+        xaxis_title=f"{spec.label} {spec.param}{unit}",
+        yaxis_title="mean per-image PSNR (dB), higher is better",
+        height=420,
+        margin=dict(l=50, r=10, t=30, b=50),
+        legend=dict(orientation="h", y=-0.2),
+    )
     return fig
 
 
@@ -74,5 +97,5 @@ def scrub_for(models: Mapping[str, AutoEncoder], images: np.ndarray, kind: str, 
 
 def curves_for(models: Mapping[str, AutoEncoder], test, kind: str, mark: float | None):
     """The PSNR-vs-level figure over the first CURVE_IMAGES images of `test` (a Dataset), computed once on disk."""
-    images = test.images[:sweeps.CURVE_IMAGES].numpy()
+    images = test.images[: sweeps.CURVE_IMAGES].numpy()
     return curve_figure(sweeps.cached_psnr_curves(models, images, kind), kind, trained_at=mark)

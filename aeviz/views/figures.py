@@ -12,8 +12,7 @@ from PIL import Image, ImageDraw
 from .lettering import fitted_caption_px, font, label_px, panel, paste_caption, text_height, text_width
 
 # Tableau 10: distinct, kinder to colour-blind eyes than plotly's default; one class colour on every page.
-PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
-           "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac")
+PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac")
 # Top margin (px) that holds plotly's toolbar (26 px, top right): a legend at the plot's top-right corner
 # starts below it instead of under its buttons.
 MODEBAR_CLEARANCE = 40
@@ -48,10 +47,17 @@ def _cells(row) -> np.ndarray:
     return to_uint8(a)
 
 
-def compose_grid(rows: Sequence, *, row_labels: Sequence[str] | None = None,
-                 col_labels: Sequence[str] | None = None, cell_labels: Sequence[Sequence[str]] | None = None,
-                 scale: int = 3, pad: int = 2, label_width: int | None = None,
-                 theme: str | None = "light") -> np.ndarray:
+def compose_grid(
+    rows: Sequence,
+    *,
+    row_labels: Sequence[str] | None = None,
+    col_labels: Sequence[str] | None = None,
+    cell_labels: Sequence[Sequence[str]] | None = None,
+    scale: int = 3,
+    pad: int = 2,
+    label_width: int | None = None,
+    theme: str | None = "light",
+) -> np.ndarray:
     """Rows of images composed into one RGB picture on the theme's label panel, (H', W', 3) uint8.
 
     Each row is (N,H,W) or (N,1,H,W) floats in [0,1] (clipped) or (N,H,W,3) colour; rows may differ in
@@ -77,25 +83,39 @@ def compose_grid(rows: Sequence, *, row_labels: Sequence[str] | None = None,
     if row_labels is None:
         label_w = 0
     else:
-        label_w = label_width if label_width is not None else max(
-            [text_width(str(t), big) for t in row_labels] + [0]) + 2 * pad + 8
+        label_w = (
+            label_width
+            if label_width is not None
+            else max([text_width(str(t), big) for t in row_labels] + [0]) + 2 * pad + 8
+        )
     header_h = text_height(big) + 2 * pad if col_labels else 0
     caption_h = text_height(font(small)) + 3 if cell_labels else 0
-    canvas = np.full((header_h + len(cells) * (ch + caption_h + pad) + pad,
-                      label_w + n_cols * (cw + pad) + pad, channels), panel(theme)[0], np.uint8)
+    canvas = np.full(
+        (header_h + len(cells) * (ch + caption_h + pad) + pad, label_w + n_cols * (cw + pad) + pad, channels),
+        panel(theme)[0],
+        np.uint8,
+    )
     for r, row in enumerate(cells):
         top = header_h + pad + r * (ch + caption_h + pad)
         upscaled = row.repeat(scale, axis=1).repeat(scale, axis=2)  # (N,ch,cw,C), one call per row
         for c, img in enumerate(upscaled):
             left = label_w + pad + c * (cw + pad)
-            canvas[top:top + ch, left:left + cw] = img
+            canvas[top : top + ch, left : left + cw] = img
     if row_labels is not None or col_labels:
-        canvas = _draw_labels(canvas, (ch, cw, pad, label_w, header_h, caption_h), big, row_labels, col_labels,
-                              panel(theme)[1])
+        canvas = _draw_labels(
+            canvas, (ch, cw, pad, label_w, header_h, caption_h), big, row_labels, col_labels, panel(theme)[1]
+        )
     for r, texts in enumerate(cell_labels or []):
         for c, text in enumerate(texts):
-            paste_caption(canvas, text, small, mid=label_w + pad + c * (cw + pad) + cw // 2,
-                          top=header_h + pad + r * (ch + caption_h + pad) + ch + 1, width=cw + pad, theme=theme)
+            paste_caption(
+                canvas,
+                text,
+                small,
+                mid=label_w + pad + c * (cw + pad) + cw // 2,
+                top=header_h + pad + r * (ch + caption_h + pad) + ch + 1,
+                width=cw + pad,
+                theme=theme,
+            )
     return canvas if channels == 3 else np.repeat(canvas, 3, axis=-1)
 
 
@@ -106,11 +126,21 @@ def _draw_labels(canvas, layout, face, row_labels, col_labels, ink: int) -> np.n
     draw = ImageDraw.Draw(image)
     fill = ink if grey else (ink, ink, ink)
     for r, text in enumerate(row_labels or []):
-        draw.text((pad + 4, header_h + pad + r * (ch + caption_h + pad) + ch // 2), str(text), fill=fill,
-                  font=face, anchor="lm")
+        draw.text(
+            (pad + 4, header_h + pad + r * (ch + caption_h + pad) + ch // 2),
+            str(text),
+            fill=fill,
+            font=face,
+            anchor="lm",
+        )
     for c, text in enumerate(col_labels or []):
-        draw.text((label_w + pad + c * (cw + pad) + cw // 2, header_h // 2 + pad // 2), str(text), fill=fill,
-                  font=face, anchor="mm")
+        draw.text(
+            (label_w + pad + c * (cw + pad) + cw // 2, header_h // 2 + pad // 2),
+            str(text),
+            fill=fill,
+            font=face,
+            anchor="mm",
+        )
     out = np.array(image)  # writable: the cell captions are pasted into it next
     return out[..., None] if grey else out
 
@@ -135,8 +165,12 @@ def png_bytes(image) -> bytes:
     bytes than RGB at level 6.
     """
     pixels = np.ascontiguousarray(to_uint8(image))
-    if (pixels.ndim == 3 and pixels.shape[2] == 3 and np.array_equal(pixels[..., 0], pixels[..., 1])
-            and np.array_equal(pixels[..., 1], pixels[..., 2])):
+    if (
+        pixels.ndim == 3
+        and pixels.shape[2] == 3
+        and np.array_equal(pixels[..., 0], pixels[..., 1])
+        and np.array_equal(pixels[..., 1], pixels[..., 2])
+    ):
         pixels = np.ascontiguousarray(pixels[..., 0])
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="PNG", compress_level=1)
@@ -165,9 +199,13 @@ def fast_figure(spec: dict):
 def _bare_axes(fig, height: int) -> None:
     fig.update_xaxes(visible=False, showgrid=False, zeroline=False)
     fig.update_yaxes(visible=False, showgrid=False, zeroline=False, scaleanchor="x", scaleratio=1)
-    fig.update_layout(height=max(int(height), 10),  # plotly refuses heights under 10
-                      # transparent: the page's own background (light or dark) shows around the picture
-                      dragmode=False, plot_bgcolor="rgba(0,0,0,0)", paper_bgcolor="rgba(0,0,0,0)")
+    fig.update_layout(
+        height=max(int(height), 10),  # plotly refuses heights under 10
+        # transparent: the page's own background (light or dark) shows around the picture
+        dragmode=False,
+        plot_bgcolor="rgba(0,0,0,0)",
+        paper_bgcolor="rgba(0,0,0,0)",
+    )
 
 
 def image_figure(rgb, *, hover: np.ndarray | None = None):
@@ -214,14 +252,21 @@ def scrub_figure(frames, *, labels: Sequence[str], title: str = "", scale: int =
     names = [str(i) for i in range(len(uris))]
     frames = [go.Frame(data=[go.Image(source=u)], name=n) for u, n in zip(uris, names, strict=True)]
     fig = go.Figure(data=[go.Image(source=uris[0], hoverinfo="skip")], frames=frames)
-    slider = dict(active=0, steps=[_step(n, str(lab)) for n, lab in zip(names, labels, strict=True)],
-                  transition=dict(duration=0), currentvalue=dict(visible=True, prefix="", xanchor="center"),
-                  x=0, len=1, pad=dict(t=8, b=0),
-                  tickcolor="#888888")  # plotly's #333 vanishes on a dark page; 3.5:1 on white, 5.3:1 on dark
+    slider = dict(
+        active=0,
+        steps=[_step(n, str(lab)) for n, lab in zip(names, labels, strict=True)],
+        transition=dict(duration=0),
+        currentvalue=dict(visible=True, prefix="", xanchor="center"),
+        x=0,
+        len=1,
+        pad=dict(t=8, b=0),
+        tickcolor="#888888",
+    )  # plotly's #333 vanishes on a dark page; 3.5:1 on white, 5.3:1 on dark
     top = 40 if title else 6
     _bare_axes(fig, pics.shape[1] + top + 90)  # 90: room for the slider under the picture
-    fig.update_layout(sliders=[slider], updatemenus=[], title=dict(text=title) if title else None,
-                      margin=dict(l=0, r=0, t=top, b=0))
+    fig.update_layout(
+        sliders=[slider], updatemenus=[], title=dict(text=title) if title else None, margin=dict(l=0, r=0, t=top, b=0)
+    )
     return fig
 
 
@@ -241,8 +286,7 @@ def marker_size(n: int) -> float:
     return float(np.interp(np.log10(max(n, 1)), [2, 3, 4, 5], [9, 6, 4, 2.5]))
 
 
-def scatter_map(points, labels, class_names: Sequence[str], *, customdata=None, hover_text=None,
-                title: str = ""):
+def scatter_map(points, labels, class_names: Sequence[str], *, customdata=None, hover_text=None, title: str = ""):
     """A 2-D code map, one Scattergl trace per class present, ready for lasso selection.
 
     `customdata` (default arange(N)) holds each point's GLOBAL index (first column if 2-D): Streamlit's
@@ -263,20 +307,37 @@ def scatter_map(points, labels, class_names: Sequence[str], *, customdata=None, 
     for c in np.unique(labels):
         mask = labels == c
         name = str(class_names[c]) if 0 <= c < len(class_names) else str(c)
-        fig.add_trace(go.Scattergl(
-            x=points[mask, 0], y=points[mask, 1], mode="markers", name=name, customdata=custom[mask],
-            hovertext=None if texts is None else texts[mask], hovertemplate=template,
-            marker=dict(size=marker_size(n), color=PALETTE[c % len(PALETTE)] if c >= 0 else "#888888",
-                        opacity=0.75, line=dict(width=0)),
-            unselected=dict(marker=dict(opacity=0.12))))
-    fig.update_layout(title=dict(text=title) if title else None, dragmode="lasso", hovermode="closest",
-                      legend=dict(itemsizing="constant"),  # legend dots readable even when markers are tiny
-                      margin=dict(l=10, r=10, t=MODEBAR_CLEARANCE, b=10))
+        fig.add_trace(
+            go.Scattergl(
+                x=points[mask, 0],
+                y=points[mask, 1],
+                mode="markers",
+                name=name,
+                customdata=custom[mask],
+                hovertext=None if texts is None else texts[mask],
+                hovertemplate=template,
+                marker=dict(
+                    size=marker_size(n),
+                    color=PALETTE[c % len(PALETTE)] if c >= 0 else "#888888",
+                    opacity=0.75,
+                    line=dict(width=0),
+                ),
+                unselected=dict(marker=dict(opacity=0.12)),
+            )
+        )
+    fig.update_layout(
+        title=dict(text=title) if title else None,
+        dragmode="lasso",
+        hovermode="closest",
+        legend=dict(itemsizing="constant"),  # legend dots readable even when markers are tiny
+        margin=dict(l=10, r=10, t=MODEBAR_CLEARANCE, b=10),
+    )
     fig.update_yaxes(scaleanchor="x", scaleratio=1)
     return fig
 
 
 # --- live training curves -------------------------------------------------------------------------------
+
 
 def loss_curves(steps: Sequence, tests: Sequence, epochs: int, *, height: int = 380):
     """Train losses by fractional epoch (one line per loss part, recon solid) and test recon per epoch; a
@@ -291,12 +352,26 @@ def loss_curves(steps: Sequence, tests: Sequence, epochs: int, *, height: int = 
     parts = sorted({name for _, losses in steps for name in losses}, key=lambda n: (n != "recon", n))
     for i, part in enumerate(parts):
         line = dict(color=PALETTE[0 if i == 0 else 2 + i], dash="dot" if i else None)  # penalties dotted
-        fig.add_scatter(x=[x for x, _ in steps], y=[losses.get(part) for _, losses in steps], mode="lines",
-                        name=f"train {part}", line=line)
-    fig.add_scatter(x=[e for e, _ in tests], y=[losses.get("recon") for _, losses in tests], name="test recon",
-                    mode="lines+markers", line=dict(color=PALETTE[1], width=3))
+        fig.add_scatter(
+            x=[x for x, _ in steps],
+            y=[losses.get(part) for _, losses in steps],
+            mode="lines",
+            name=f"train {part}",
+            line=line,
+        )
+    fig.add_scatter(
+        x=[e for e, _ in tests],
+        y=[losses.get("recon") for _, losses in tests],
+        name="test recon",
+        mode="lines+markers",
+        line=dict(color=PALETTE[1], width=3),
+    )
     # Only the reconstruction part is a mean per pixel: a sparse L1 or contractive penalty is a sum per image
-    fig.update_layout(height=height, yaxis=dict(title="loss (log); recon: mean per pixel", type="log"),
-                      xaxis=dict(title="epoch", range=[0, max(1, epochs)]), legend=dict(orientation="h", y=1.1),
-                      margin=dict(t=40, b=40, l=60, r=10))
+    fig.update_layout(
+        height=height,
+        yaxis=dict(title="loss (log); recon: mean per pixel", type="log"),
+        xaxis=dict(title="epoch", range=[0, max(1, epochs)]),
+        legend=dict(orientation="h", y=1.1),
+        margin=dict(t=40, b=40, l=60, r=10),
+    )
     return fig

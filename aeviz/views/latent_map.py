@@ -48,9 +48,18 @@ def map_extent(points: np.ndarray, margin: float = 0.06) -> Extent:
     return Extent(float(lo[0] + hi[0]) / 2, float(lo[1] + hi[1]) / 2, half)
 
 
-def map_figure(points: np.ndarray, labels: np.ndarray, class_names: Sequence[str], *,
-               index: np.ndarray | None = None, extent: Extent | None = None, grid: int = GRID,
-               backdrop: np.ndarray | None = None, highlight: np.ndarray | None = None, height: int = 620):
+def map_figure(
+    points: np.ndarray,
+    labels: np.ndarray,
+    class_names: Sequence[str],
+    *,
+    index: np.ndarray | None = None,
+    extent: Extent | None = None,
+    grid: int = GRID,
+    backdrop: np.ndarray | None = None,
+    highlight: np.ndarray | None = None,
+    height: int = 620,
+):
     """A Scattergl map, one trace per class, each point's global index in customdata.
 
     `grid`: an invisible n x n lattice of click targets (customdata -1-g), so a click on an empty spot
@@ -69,16 +78,32 @@ def map_figure(points: np.ndarray, labels: np.ndarray, class_names: Sequence[str
         # a single clicked spot shows as a small cross.
         spots = extent.grid(grid)
         lattice = go.Scattergl(
-            x=spots[:, 0], y=spots[:, 1], mode="markers", name="decode here", showlegend=False,
-            customdata=-1 - np.arange(len(spots)), hovertemplate="click: decode here<extra></extra>",
+            x=spots[:, 0],
+            y=spots[:, 1],
+            mode="markers",
+            name="decode here",
+            showlegend=False,
+            customdata=-1 - np.arange(len(spots)),
+            hovertemplate="click: decode here<extra></extra>",
             marker=dict(size=8, opacity=0, color="black"),
-            selected=dict(marker=dict(opacity=0.4, size=6, color="#888")), unselected=dict(marker=dict(opacity=0)))
+            selected=dict(marker=dict(opacity=0.4, size=6, color="#888")),
+            unselected=dict(marker=dict(opacity=0)),
+        )
         fig = go.Figure(data=[lattice, *fig.data], layout=fig.layout)
         fig.update_traces(marker_symbol="x", selector=dict(name="decode here"))
     if backdrop is not None:
-        fig.add_layout_image(source=figures.png_data_uri(_grey_ink(backdrop)), xref="x", yref="y", x=extent.x[0],
-                             y=extent.y[1], sizex=2 * extent.half, sizey=2 * extent.half, sizing="stretch",
-                             layer="below", opacity=0.7)
+        fig.add_layout_image(
+            source=figures.png_data_uri(_grey_ink(backdrop)),
+            xref="x",
+            yref="y",
+            x=extent.x[0],
+            y=extent.y[1],
+            sizex=2 * extent.half,
+            sizey=2 * extent.half,
+            sizing="stretch",
+            layer="below",
+            opacity=0.7,
+        )
     if highlight is not None:
         chosen = np.asarray(highlight)
         for trace in fig.data:
@@ -150,8 +175,9 @@ def backdrop(latent_map: LatentMap, model, extent: Extent, n: int = 20) -> np.nd
     return figures.to_uint8(1.0 - picture)
 
 
-def gallery(rows: Sequence[tuple[str, np.ndarray, Sequence[str]]], per_row: int = 12, cell: int = 84,
-            theme: str = "light") -> np.ndarray:
+def gallery(
+    rows: Sequence[tuple[str, np.ndarray, Sequence[str]]], per_row: int = 12, cell: int = 84, theme: str = "light"
+) -> np.ndarray:
     """One picture of labelled rows (label, images (N,C,H,W), captions), wrapped every `per_row` images:
     originals above their reconstructions, block after block; cells about `cell` pixels (8x8 digits too)."""
     n = len(rows[0][1])
@@ -159,19 +185,19 @@ def gallery(rows: Sequence[tuple[str, np.ndarray, Sequence[str]]], per_row: int 
     blocks, labels, captions = [], [], []
     for start in range(0, n, per_row):
         for label, images, texts in rows:
-            blocks.append(np.asarray(images)[start:start + per_row])
+            blocks.append(np.asarray(images)[start : start + per_row])
             labels.append(label)
-            captions.append(list(texts[start:start + per_row]))
+            captions.append(list(texts[start : start + per_row]))
     return figures.compose_grid(blocks, row_labels=labels, cell_labels=captions, scale=scale, theme=theme)
 
 
 DECODE_NOTE = {
     "raw": "exact: the code is the position itself.",
     "pca": "a projection, not a code of any image: the point of the PCA plane through the codes, with the other "
-           "{rest} PCA coordinates held at their mean (0). The plane keeps {kept:.0f} % of the code variance, so a "
-           "point's own position decodes to something other than its reconstruction.",
+    "{rest} PCA coordinates held at their mean (0). The plane keeps {kept:.0f} % of the code variance, so a "
+    "point's own position decodes to something other than its reconstruction.",
     "umap": f"approximate: the distance-weighted mean of the {NEIGHBOURS} nearest codes on the map. "
-            "(UMAP's own `inverse_transform` needs the pickled fitted model and takes seconds per call.)",
+    "(UMAP's own `inverse_transform` needs the pickled fitted model and takes seconds per call.)",
 }
 DECODE_NOTE["tsne"] = DECODE_NOTE["umap"].split(" (")[0] + " (t-SNE has no inverse at all.)"
 
@@ -183,14 +209,20 @@ def decode_note(latent_map: LatentMap) -> str:
     return DECODE_NOTE[latent_map.method].format(rest=latent_map.q - 2, kept=100 * (latent_map.kept_variance or 0.0))
 
 
-def selection_gallery(images: np.ndarray, indices, labels: np.ndarray, classes: Sequence[str], models, per_row: int,
-                      theme: str) -> np.ndarray:
+def selection_gallery(
+    images: np.ndarray, indices, labels: np.ndarray, classes: Sequence[str], models, per_row: int, theme: str
+) -> np.ndarray:
     """Originals of the selected points above their reconstructions by each (model, info), with class and error."""
     rows = [("input", images, [f"#{i} {classes[labels[i]][:7]}" for i in indices])]
     for model, shown in models:
         recon, errors = reconstruct_and_score(model, images)
-        rows.append((f"q={shown.bottleneck}" if len(models) == 1 else f"{shown.family} q={shown.bottleneck}",
-                     recon, [f"mse {e:.3f}" for e in errors]))
+        rows.append(
+            (
+                f"q={shown.bottleneck}" if len(models) == 1 else f"{shown.family} q={shown.bottleneck}",
+                recon,
+                [f"mse {e:.3f}" for e in errors],
+            )
+        )
     return gallery(rows, per_row=per_row, theme=theme)
 
 
@@ -211,6 +243,7 @@ def shared_selection(indices: np.ndarray, same_split: bool, n_test: int) -> np.n
 
 
 # --- the kNN panel ----------------------------------------------------------------------------------------
+
 
 def knn_table(rows: list[KnnRow]) -> dict[str, list]:
     """Columns for st.dataframe: accuracies in %, seconds rounded, the article's figure beside ours."""
@@ -243,26 +276,45 @@ def knn_figure(rows: list[KnnRow], title: str = ""):
     for series in (["pca"] if any(r.series == "pca" for r in codes) else []) + models:
         mine = [r for r in codes if r.series == series]
         j = models.index(series) if series in models else None
-        fig.add_trace(go.Bar(x=[labels[r.dims] for r in mine],
-                             y=[100 * r.accuracy for r in mine if r.accuracy is not None],
-                             name="PCA" if j is None else series, customdata=[r.seconds for r in mine],
-                             marker_color="#9a9a9a" if j is None else PALETTE[j % len(PALETTE)],
-                             marker_pattern_shape="/" if j is not None and j >= len(PALETTE) else "",  # hatch
-                             hovertemplate="%{y:.1f} % in %{customdata:.2f} s<extra>%{fullData.name}</extra>"))
+        fig.add_trace(
+            go.Bar(
+                x=[labels[r.dims] for r in mine],
+                y=[100 * r.accuracy for r in mine if r.accuracy is not None],
+                name="PCA" if j is None else series,
+                customdata=[r.seconds for r in mine],
+                marker_color="#9a9a9a" if j is None else PALETTE[j % len(PALETTE)],
+                marker_pattern_shape="/" if j is not None and j >= len(PALETTE) else "",  # hatch
+                hovertemplate="%{y:.1f} % in %{customdata:.2f} s<extra>%{fullData.name}</extra>",
+            )
+        )
     pub = [r for r in rows if r.published is not None and r.series != "pixels" and r.dims in labels]
     if pub:
-        fig.add_trace(go.Scatter(x=[labels[r.dims] for r in pub],
-                                 y=[100 * r.published for r in pub if r.published is not None],
-                                 mode="markers", name="published (dense AE)",
-                                 marker=dict(symbol="diamond", size=11, color="#555555")))
+        fig.add_trace(
+            go.Scatter(
+                x=[labels[r.dims] for r in pub],
+                y=[100 * r.published for r in pub if r.published is not None],
+                mode="markers",
+                name="published (dense AE)",
+                marker=dict(symbol="diamond", size=11, color="#555555"),
+            )
+        )
     for r in rows:
         if r.series == "pixels" and r.accuracy is not None:
-            fig.add_hline(y=100 * r.accuracy, line_dash="dash", line_color="#888888",
-                          annotation_text=f"raw pixels {100 * r.accuracy:.1f} % ({r.seconds:.1f} s)",
-                          annotation_position="top left")
+            fig.add_hline(
+                y=100 * r.accuracy,
+                line_dash="dash",
+                line_color="#888888",
+                annotation_text=f"raw pixels {100 * r.accuracy:.1f} % ({r.seconds:.1f} s)",
+                annotation_position="top left",
+            )
     low = min([100 * r.accuracy for r in rows if r.accuracy is not None] + [100.0])
-    fig.update_layout(barmode="group", title=dict(text=title) if title else None, height=380,
-                      yaxis=dict(title="kNN-7 test accuracy (%)", range=[max(0.0, low - 5), 104]),
-                      xaxis=dict(categoryorder="array", categoryarray=[labels[d] for d in dims]),
-                      legend=dict(orientation="h", y=-0.2), margin=dict(l=50, r=10, t=40 if title else 10, b=10))
+    fig.update_layout(
+        barmode="group",
+        title=dict(text=title) if title else None,
+        height=380,
+        yaxis=dict(title="kNN-7 test accuracy (%)", range=[max(0.0, low - 5), 104]),
+        xaxis=dict(categoryorder="array", categoryarray=[labels[d] for d in dims]),
+        legend=dict(orientation="h", y=-0.2),
+        margin=dict(l=50, r=10, t=40 if title else 10, b=10),
+    )
     return fig

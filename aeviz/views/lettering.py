@@ -76,20 +76,21 @@ def _caption(text: str, size: int) -> np.ndarray:
     lefts = np.round(np.cumsum([0.0] + [face.getlength(c) for c in text[:-1]])).astype(int)
     out = np.zeros((glyphs[0].shape[0], int(lefts[-1]) + glyphs[-1].shape[1]), np.uint8)
     for left, g in zip(lefts, glyphs, strict=True):
-        np.maximum(out[:, left:left + g.shape[1]], g, out=out[:, left:left + g.shape[1]])
+        np.maximum(out[:, left : left + g.shape[1]], g, out=out[:, left : left + g.shape[1]])
     top = int(face.getbbox(text, anchor="la")[1])
-    return out[max(top, 0):]
+    return out[max(top, 0) :]
 
 
-def paste_caption(canvas: np.ndarray, text: str, size: int, *, mid: int, top: int, width: int,
-                  theme: str | None = "light") -> None:
+def paste_caption(
+    canvas: np.ndarray, text: str, size: int, *, mid: int, top: int, width: int, theme: str | None = "light"
+) -> None:
     """Blend `text` in the theme's ink into an (H,W) or (H,W,C) canvas, centred on column `mid` below `top`."""
     if not text:
         return
     cover = _caption(str(text), size)[:, :width]
     left = max(mid - cover.shape[1] // 2, 0)
-    region = canvas[top:top + cover.shape[0], left:left + cover.shape[1]]
-    cover = cover[:region.shape[0], :region.shape[1]].astype(np.int32)
+    region = canvas[top : top + cover.shape[0], left : left + cover.shape[1]]
+    cover = cover[: region.shape[0], : region.shape[1]].astype(np.int32)
     if region.ndim == 3:
         cover = cover[..., None]
     ink = panel(theme)[1]

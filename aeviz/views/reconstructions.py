@@ -19,8 +19,11 @@ from ..train import TrainConfig
 def small_model_job(dataset: str, q: int, folder) -> JobSpec:
     """A small dense autoencoder for a dataset without models, trained into `folder`. A brisk learning rate:
     digits in ~2 s, a 30k MNIST-like subset in ~15 s on one core, near the zoo's error."""
-    recipe = (TrainConfig(epochs=30, batch_size=64, lr=3e-3) if dataset == "digits"
-              else TrainConfig(epochs=6, batch_size=128, lr=3e-3, subset=30000))
+    recipe = (
+        TrainConfig(epochs=30, batch_size=64, lr=3e-3)
+        if dataset == "digits"
+        else TrainConfig(epochs=6, batch_size=128, lr=3e-3, subset=30000)
+    )
     config = make_config("dense", bottleneck=q)
     return JobSpec("dense", config, dataset, recipe, f"{dataset}-{model_slug('dense', config)}", str(folder))
 
@@ -34,8 +37,9 @@ class Grid:
     cell_labels: list[list[str]]
 
 
-def reconstruction_grid(images: np.ndarray, captions, series: Series, models: dict[int, AutoEncoder | None],
-                        pca: PCABaseline | None, sizes) -> Grid:
+def reconstruction_grid(
+    images: np.ndarray, captions, series: Series, models: dict[int, AutoEncoder | None], pca: PCABaseline | None, sizes
+) -> Grid:
     """Originals, then per q the series' model's reconstructions (an empty row where there is none) and PCA's."""
     images = np.asarray(images, dtype=np.float32)
     grid = Grid([images], ["original"], [[_short(c) for c in captions]])
@@ -52,15 +56,29 @@ def reconstruction_grid(images: np.ndarray, captions, series: Series, models: di
     return grid
 
 
-def grid_png(images: np.ndarray, captions, series: Series, models: dict[int, AutoEncoder | None],
-             pca: PCABaseline | None, sizes, *, cell_px: int, theme: str) -> bytes:
+def grid_png(
+    images: np.ndarray,
+    captions,
+    series: Series,
+    models: dict[int, AutoEncoder | None],
+    pca: PCABaseline | None,
+    sizes,
+    *,
+    cell_px: int,
+    theme: str,
+) -> bytes:
     """The reconstruction grid as PNG bytes (encoded once, for the page and the download alike), each image
     drawn about cell_px wide."""
     from . import figures
 
     grid = reconstruction_grid(images, captions, series, models, pca, sizes)
-    picture = figures.compose_grid(grid.rows, row_labels=grid.row_labels, cell_labels=grid.cell_labels,
-                                   scale=max(1, cell_px // images.shape[-1]), theme=theme)
+    picture = figures.compose_grid(
+        grid.rows,
+        row_labels=grid.row_labels,
+        cell_labels=grid.cell_labels,
+        scale=max(1, cell_px // images.shape[-1]),
+        theme=theme,
+    )
     return figures.png_bytes(picture)
 
 
@@ -72,11 +90,12 @@ def _add(grid: Grid, recon: np.ndarray, label: str, errors) -> None:
 
 def _short(text: str, limit: int = 14) -> str:
     """Cell captions must fit under a ~84 px cell."""
-    return text if len(text) <= limit else text[:limit - 2] + ".."
+    return text if len(text) <= limit else text[: limit - 2] + ".."
 
 
-def rate_distortion_figure(series: list[Series], pca: PCABaseline | None, highlight: str | None = None,
-                           metric: str = "mse"):
+def rate_distortion_figure(
+    series: list[Series], pca: PCABaseline | None, highlight: str | None = None, metric: str = "mse"
+):
     """Test error against q for each series (from checkpoint metadata) and the PCA baseline, log-log."""
     import plotly.graph_objects as go
 
@@ -88,25 +107,46 @@ def rate_distortion_figure(series: list[Series], pca: PCABaseline | None, highli
         if points:
             q, err = zip(*points)
             bold = s.name == highlight
-            fig.add_trace(go.Scatter(x=q, y=err, mode="lines+markers", name=s.label,
-                                     line=dict(color=PALETTE[i % len(PALETTE)], width=4 if bold else 2),
-                                     marker=dict(size=10 if bold else 7),
-                                     hovertemplate=f"{s.label} q=%{{x}}: %{{y:.4f}}<extra></extra>"))
+            fig.add_trace(
+                go.Scatter(
+                    x=q,
+                    y=err,
+                    mode="lines+markers",
+                    name=s.label,
+                    line=dict(color=PALETTE[i % len(PALETTE)], width=4 if bold else 2),
+                    marker=dict(size=10 if bold else 7),
+                    hovertemplate=f"{s.label} q=%{{x}}: %{{y:.4f}}<extra></extra>",
+                )
+            )
     ticks = {q for s in series for q in s.sizes}
     if pca is not None and metric == "mse":
         # only up to the largest trained q: beyond it PCA runs away to lossless (q = all pixels, for digits)
         keep = pca.sizes <= max(ticks, default=pca.max_q)
         ticks |= set(pca.sizes[keep].tolist())
-        fig.add_trace(go.Scatter(x=pca.sizes[keep], y=pca.test_mse[keep], mode="lines+markers", name="PCA",
-                                 line=dict(color="#888888", dash="dash", width=2), marker=dict(symbol="x", size=8),
-                                 hovertemplate="PCA q=%{x}: %{y:.4f}<extra></extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=pca.sizes[keep],
+                y=pca.test_mse[keep],
+                mode="lines+markers",
+                name="PCA",
+                line=dict(color="#888888", dash="dash", width=2),
+                marker=dict(symbol="x", size=8),
+                hovertemplate="PCA q=%{x}: %{y:.4f}<extra></extra>",
+            )
+        )
     tickvals = sorted(ticks)
     fig.update_xaxes(type="log", tickvals=tickvals, ticktext=[str(t) for t in tickvals], title="bottleneck size q")
     levels = [0.001, 0.002, 0.003, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.3, 0.5]  # no minor-digit clutter
-    fig.update_yaxes(type="log", tickvals=levels, ticktext=[f"{v:g}" for v in levels],
-                     title=f"test {metric.upper()} per pixel")
-    fig.update_layout(title="Test error vs bottleneck size", height=420, hovermode="closest",
-                      legend=dict(orientation="h", yanchor="top", y=-0.18), margin=dict(l=10, r=10, t=50, b=10))
+    fig.update_yaxes(
+        type="log", tickvals=levels, ticktext=[f"{v:g}" for v in levels], title=f"test {metric.upper()} per pixel"
+    )
+    fig.update_layout(
+        title="Test error vs bottleneck size",
+        height=420,
+        hovermode="closest",
+        legend=dict(orientation="h", yanchor="top", y=-0.18),
+        margin=dict(l=10, r=10, t=50, b=10),
+    )
     return fig
 
 
@@ -159,8 +199,10 @@ def sentence(d: Duel) -> str:
         return ""
     if d.wins:
         q, own, other = max(d.wins, key=lambda r: r[2] / max(r[1], 1e-12))
-        head = (f"**{d.name}** beats {d.rival} at q = {_qs(d.wins)}, by {'up to ' * (len(d.wins) > 1)}"
-                f"{_by(other / max(own, 1e-12))} {_at(d.wins, q, own, other)}")
+        head = (
+            f"**{d.name}** beats {d.rival} at q = {_qs(d.wins)}, by {'up to ' * (len(d.wins) > 1)}"
+            f"{_by(other / max(own, 1e-12))} {_at(d.wins, q, own, other)}"
+        )
     else:
         head = f"**{d.name}** never beats {d.rival}"
     if not d.losses:
@@ -189,5 +231,6 @@ def plain_is_affine(series: list[Series]) -> bool:
     """Whether the plain dense series has no hidden layer and a linear code: an affine encoder, like PCA's."""
     plain = [m for s in series if s.arch == "dense" for m in s.models]
     configs = [m.config for m in plain]
-    return bool(configs) and all(not c.get("hidden") and c.get("code_activation", "linear") == "linear"
-                                 for c in configs)
+    return bool(configs) and all(
+        not c.get("hidden") and c.get("code_activation", "linear") == "linear" for c in configs
+    )

@@ -44,8 +44,14 @@ def _frame_rows(rows: Sequence) -> tuple[list[np.ndarray], int]:
     return cells, counts.pop() if counts else 1
 
 
-def compose_frames(rows: Sequence, *, row_labels: Sequence[str] | None = None, cell_labels=None,
-                   scale: int = 3, theme: str | None = "light") -> np.ndarray:
+def compose_frames(
+    rows: Sequence,
+    *,
+    row_labels: Sequence[str] | None = None,
+    cell_labels=None,
+    scale: int = 3,
+    theme: str | None = "light",
+) -> np.ndarray:
     """Frames (F,H',W') uint8 grey, frame f laid out like figures.compose_grid of every row's f-th entry.
 
     Each row is (F,N,H,W) (it changes from frame to frame) or (N,H,W) (the same in every frame), floats in
@@ -55,8 +61,14 @@ def compose_frames(rows: Sequence, *, row_labels: Sequence[str] | None = None, c
     """
     cells, frames = _frame_rows(rows)
     blank = [[""] * c.shape[-3] for c in cells] if cell_labels is not None else None
-    template = compose_grid([c if c.ndim == 3 else c[0] for c in cells], row_labels=row_labels,
-                            cell_labels=blank, scale=scale, pad=PAD, theme=theme)[..., 0]
+    template = compose_grid(
+        [c if c.ndim == 3 else c[0] for c in cells],
+        row_labels=row_labels,
+        cell_labels=blank,
+        scale=scale,
+        pad=PAD,
+        theme=theme,
+    )[..., 0]
     h, w = cells[0].shape[-2:]
     ch, cw, n_cols = h * scale, w * scale, max(c.shape[-3] for c in cells)
     label_w = template.shape[1] - n_cols * (cw + PAD) - PAD
@@ -69,7 +81,7 @@ def compose_frames(rows: Sequence, *, row_labels: Sequence[str] | None = None, c
         top = PAD + r * row_h
         for c in range(row.shape[1]):
             left = label_w + PAD + c * (cw + PAD)
-            out[:, top:top + ch, left:left + cw] = big[:, c]
+            out[:, top : top + ch, left : left + cw] = big[:, c]
     if cell_labels is not None:
         _paste_captions(out, cell_labels, (ch, cw, row_h, label_w), theme)
     return out
@@ -81,5 +93,12 @@ def _paste_captions(out: np.ndarray, cell_labels, layout, theme) -> None:
     for f, frame_labels in enumerate(cell_labels):
         for r, texts in enumerate(frame_labels):
             for c, text in enumerate(texts):
-                paste_caption(out[f], text, size, mid=label_w + PAD + c * (cw + PAD) + cw // 2,
-                              top=PAD + r * row_h + ch + 1, width=cw + PAD, theme=theme)
+                paste_caption(
+                    out[f],
+                    text,
+                    size,
+                    mid=label_w + PAD + c * (cw + PAD) + cw // 2,
+                    top=PAD + r * row_h + ch + 1,
+                    width=cw + PAD,
+                    theme=theme,
+                )

@@ -53,26 +53,37 @@ def interpolation_frames(result: Interpolation, *, scale: int | None = None, the
     """One picture per t, (T,H',W') uint8: a row per path showing A, the decoded image at t, and B."""
     scale = scale or cell_scale(result.ends.shape[-2], 140)
     a, b = grey(result.ends)
-    rows = [np.stack([np.broadcast_to(a, p.shape), p, np.broadcast_to(b, p.shape)], axis=1)
-            for p in map(grey, result.paths.values())]  # each (T,3,H,W): A, the image at t, B
+    rows = [
+        np.stack([np.broadcast_to(a, p.shape), p, np.broadcast_to(b, p.shape)], axis=1)
+        for p in map(grey, result.paths.values())
+    ]  # each (T,3,H,W): A, the image at t, B
     captions = [[["A", f"t = {t:.2f}", "B"]] * len(rows) for t in result.ts]
-    return compose_frames(rows, row_labels=list(result.paths), cell_labels=captions, scale=scale,
-                          theme=theme)
+    return compose_frames(rows, row_labels=list(result.paths), cell_labels=captions, scale=scale, theme=theme)
 
 
 def interpolation_scrub(result: Interpolation, *, theme: str = "light"):
     """A figure whose own slider moves t in the browser; it opens half way, where the paths differ most."""
-    return scrub_at(interpolation_frames(result, theme=theme), labels=[f"{t:.2f}" for t in result.ts],
-                    start=len(result.ts) // 2, prefix="t = ")
+    return scrub_at(
+        interpolation_frames(result, theme=theme),
+        labels=[f"{t:.2f}" for t in result.ts],
+        start=len(result.ts) // 2,
+        prefix="t = ",
+    )
 
 
-def interpolation_strip(result: Interpolation, *, every: int = STRIP_EVERY, scale: int | None = None,
-                        theme: str = "light") -> np.ndarray:
+def interpolation_strip(
+    result: Interpolation, *, every: int = STRIP_EVERY, scale: int | None = None, theme: str = "light"
+) -> np.ndarray:
     """Every `every`-th step of each path side by side, a column per t: one RGB picture."""
     scale = scale or cell_scale(result.ends.shape[-2], 84)
     ts = result.ts[::every]
-    return figures.compose_grid([grey(p[::every]) for p in result.paths.values()], row_labels=list(result.paths),
-                                col_labels=[f"{t:.1f}" for t in ts], scale=scale, theme=theme)
+    return figures.compose_grid(
+        [grey(p[::every]) for p in result.paths.values()],
+        row_labels=list(result.paths),
+        col_labels=[f"{t:.1f}" for t in ts],
+        scale=scale,
+        theme=theme,
+    )
 
 
 def code_kl(vae: VAE, x, batch: int = 2048) -> np.ndarray:
@@ -80,7 +91,7 @@ def code_kl(vae: VAE, x, batch: int = 2048) -> np.ndarray:
     x = _tensor(x)
     device = next(vae.parameters()).device
     with torch.inference_mode():
-        stats = [vae.encode_stats(x[i:i + batch].to(device)) for i in range(0, len(x), batch)]
+        stats = [vae.encode_stats(x[i : i + batch].to(device)) for i in range(0, len(x), batch)]
     return kl_per_dim(torch.cat([m for m, _ in stats]).cpu(), torch.cat([v for _, v in stats]).cpu())
 
 
@@ -93,14 +104,18 @@ def traverse(vae: VAE, image, dims: Sequence[int], *, steps: int = 9, span: floa
     return decoded.reshape(len(dims), steps, *decoded.shape[1:])
 
 
-def traversal_picture(images: np.ndarray, dims: Sequence[int], kl: np.ndarray, *, span: float = SPAN,
-                      theme: str = "light") -> np.ndarray:
+def traversal_picture(
+    images: np.ndarray, dims: Sequence[int], kl: np.ndarray, *, span: float = SPAN, theme: str = "light"
+) -> np.ndarray:
     """A grid of dims × steps, each row labelled with its dim and KL, columns with the value set."""
     steps = images.shape[1]
-    return figures.compose_grid(list(grey(images)),
-                                row_labels=[f"z{d}  KL {kl[d]:.2f}" for d in dims],
-                                col_labels=[f"{v:+.1f}" for v in np.linspace(-span, span, steps)],
-                                scale=cell_scale(images.shape[-2], 84), theme=theme)
+    return figures.compose_grid(
+        list(grey(images)),
+        row_labels=[f"z{d}  KL {kl[d]:.2f}" for d in dims],
+        col_labels=[f"{v:+.1f}" for v in np.linspace(-span, span, steps)],
+        scale=cell_scale(images.shape[-2], 84),
+        theme=theme,
+    )
 
 
 def sample(vae: VAE, n: int, *, temperature: float = 1.0, seed: int) -> np.ndarray:
@@ -109,7 +124,7 @@ def sample(vae: VAE, n: int, *, temperature: float = 1.0, seed: int) -> np.ndarr
 
 
 def samples_picture(images: np.ndarray, columns: int = 8, theme: str = "light") -> np.ndarray:
-    rows = [grey(images[i:i + columns]) for i in range(0, len(images), columns)]
+    rows = [grey(images[i : i + columns]) for i in range(0, len(images), columns)]
     return figures.compose_grid(rows, scale=cell_scale(images.shape[-2], 84), theme=theme)
 
 
@@ -139,31 +154,55 @@ def expected_empty(count: int, n: int = 10) -> float:
     return n * n * (1 - 1 / (n * n)) ** count
 
 
-def manifold_figure(decoded: np.ndarray, codes, labels, class_names: Sequence[str], *, span: float = SPAN,
-                    gaussian: bool = True, max_points: int = 2000, seed: int = 0):
+def manifold_figure(
+    decoded: np.ndarray,
+    codes,
+    labels,
+    class_names: Sequence[str],
+    *,
+    span: float = SPAN,
+    gaussian: bool = True,
+    max_points: int = 2000,
+    seed: int = 0,
+):
     """The decoded manifold as the background of the code plane, with test codes as class-coloured dots. A
     quantile grid is drawn on the Φ(z) scale (its cells are equal there), axes labelled in z."""
     n = int(round(np.sqrt(len(decoded))))
     scale = max(1, int(np.ceil(600 / (n * decoded.shape[-2]))))  # browsers blur small pictures they stretch
     picture = figures.compose_grid(list(grey(decoded).reshape(n, n, *decoded.shape[-2:])), scale=scale, pad=0)
     # grid points are cell centres: the picture reaches half a cell further
-    lo, hi = (0.05 - 0.45 / (n - 1), 0.95 + 0.45 / (n - 1)) if gaussian else (-span - span / (n - 1),
-                                                                               span + span / (n - 1))
+    lo, hi = (
+        (0.05 - 0.45 / (n - 1), 0.95 + 0.45 / (n - 1)) if gaussian else (-span - span / (n - 1), span + span / (n - 1))
+    )
     codes, labels = np.asarray(codes), np.asarray(labels)
     keep = np.sort(np.random.default_rng(seed).permutation(len(codes))[:max_points])
-    fig = figures.scatter_map(prior_cdf(codes[keep]) if gaussian else codes[keep], labels[keep], class_names,
-                              customdata=keep)
-    fig.add_layout_image(source=figures.png_data_uri(picture), xref="x", yref="y", x=lo, y=hi,
-                         sizex=hi - lo, sizey=hi - lo, sizing="stretch", layer="below")
+    fig = figures.scatter_map(
+        prior_cdf(codes[keep]) if gaussian else codes[keep], labels[keep], class_names, customdata=keep
+    )
+    fig.add_layout_image(
+        source=figures.png_data_uri(picture),
+        xref="x",
+        yref="y",
+        x=lo,
+        y=hi,
+        sizex=hi - lo,
+        sizey=hi - lo,
+        sizing="stretch",
+        layer="below",
+    )
     fig.update_traces(marker=dict(size=5, opacity=0.55))
-    ticks = dict(tickvals=prior_cdf(np.arange(-2, 3)).tolist(), ticktext=[f"{z:+d}" for z in range(-2, 3)]) \
-        if gaussian else {}
+    ticks = (
+        dict(tickvals=prior_cdf(np.arange(-2, 3)).tolist(), ticktext=[f"{z:+d}" for z in range(-2, 3)])
+        if gaussian
+        else {}
+    )
     suffix = " (prior-quantile scale)" if gaussian else ""
     edges = [0, 1] if gaussian else [lo, hi]
     fig.update_xaxes(range=edges, title="z1" + suffix, showgrid=False, zeroline=False, constrain="domain", **ticks)
     fig.update_yaxes(range=edges, title="z2" + suffix, showgrid=False, zeroline=False, **ticks)
-    fig.update_layout(height=640, dragmode="pan", plot_bgcolor="black",
-                      margin=dict(l=40, r=10, t=figures.MODEBAR_CLEARANCE, b=40))
+    fig.update_layout(
+        height=640, dragmode="pan", plot_bgcolor="black", margin=dict(l=40, r=10, t=figures.MODEBAR_CLEARANCE, b=40)
+    )
     return fig
 
 
@@ -207,5 +246,6 @@ def scrub_positions(fig) -> np.ndarray:
 
 def plane_figure(vae: VAE, codes: np.ndarray, test, gaussian: bool):
     """The decoded 2-d code plane under the test codes, coloured by the classes of `test` (a Dataset)."""
-    return manifold_figure(manifold(vae, gaussian=gaussian), codes, test.labels.numpy(), test.classes,
-                           gaussian=gaussian)
+    return manifold_figure(
+        manifold(vae, gaussian=gaussian), codes, test.labels.numpy(), test.classes, gaussian=gaussian
+    )

@@ -14,8 +14,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "screenshots"
 CHROMIUM = os.environ.get("AEVIZ_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
-                 "--no-first-run", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def wait_idle(page, timeout: float = 60_000) -> None:
@@ -51,7 +58,8 @@ def grey_pixels(png: bytes):
 def no_exceptions(page) -> None:
     """No exception box and no error element on the page."""
     assert page.locator("[data-testid='stException']").count() == 0, page.locator(
-        "[data-testid='stException']").first.inner_text()
+        "[data-testid='stException']"
+    ).first.inner_text()
 
 
 def shot(page, name: str) -> Path:
@@ -66,8 +74,11 @@ def page_slugs() -> list[str]:
     import ast
 
     tree = ast.parse((REPO / "app.py").read_text())
-    pages = next(ast.literal_eval(n.value) for n in tree.body
-                 if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "PAGES")
+    pages = next(
+        ast.literal_eval(n.value)
+        for n in tree.body
+        if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "PAGES"
+    )
     return [Path(p).stem for p, _, _ in pages if (REPO / p).exists()]
 
 
@@ -86,6 +97,7 @@ def tall_shot(page, name: str, max_height: int = 6000) -> Path:
 
 
 # --- dragging a plotly figure's own slider (client-side scrubbing) --------------------------------
+
 
 def watch_script_state(page) -> None:
     """Record every change of Streamlit's script state from now on (read back with script_states)."""
@@ -137,6 +149,7 @@ def states_during_drag(page) -> list[str]:
 
 # --- the app under test: `streamlit run app.py` on a free port --------------------------------------------------
 
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -161,12 +174,33 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60) -> None
 def serve_app(home: Path, **extra_env: str):
     """`streamlit run app.py` on a free port with its caches and user folder under `home`; yields the URL."""
     port = _free_port()
-    env = {**os.environ, "AEVIZ_CACHE_DIR": str(home / "cache"), "AEVIZ_HOME": str(home / "home"),
-           "PYTHONUNBUFFERED": "1", **extra_env}
+    env = {
+        **os.environ,
+        "AEVIZ_CACHE_DIR": str(home / "cache"),
+        "AEVIZ_HOME": str(home / "home"),
+        "PYTHONUNBUFFERED": "1",
+        **extra_env,
+    }
     log = open(home / "streamlit.log", "w")  # noqa: SIM115 - closed at teardown
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                             "--server.address", "127.0.0.1", "--server.headless", "true"],
-                            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, proc)

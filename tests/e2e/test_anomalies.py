@@ -27,16 +27,21 @@ def test_find_the_shoe_then_move_the_threshold(page, app_url):
     thumb.focus()
     for _ in range(9):  # 1.0 % -> 1.9 %: the slider sends its value when the key is released
         thumb.press("ArrowRight")
-    page.wait_for_function("() => document.querySelector(\"[data-testid='stMain']\").innerText"
-                           ".includes('flags 190 test images')")
+    page.wait_for_function(
+        "() => document.querySelector(\"[data-testid='stMain']\").innerText.includes('flags 190 test images')"
+    )
     wait_idle(page)
     assert "err_flag=1.9" in page.url
     no_exceptions(page)
 
 
 def test_an_ensemble_and_sending_an_image(page, app_url):
-    open_page(page, app_url, "anomalies", "dataset=mnist&err_models=mnist-dense-q16-bce,mnist-conv-q8-bce"
-                                          "&err_how=max&err_src=none")
+    open_page(
+        page,
+        app_url,
+        "anomalies",
+        "dataset=mnist&err_models=mnist-dense-q16-bce,mnist-conv-q8-bce&err_how=max&err_src=none",
+    )
     page.wait_for_selector("text=Threshold", timeout=180_000)
     wait_idle(page)
     no_exceptions(page)

@@ -101,8 +101,10 @@ def test_lecture_mode_folds_the_page_and_the_keys_step_the_noise_level(small, ap
     assert abs(scrub_picture(small, "dn_scrub") - before).mean() > 1, "the pictures must follow the slider"
     for _ in range(3):  # as fast as a presenter clicks: no press may be lost
         small.keyboard.press("PageUp")
-    small.wait_for_function("() => document.querySelector('.st-key-dn_scrub text.slider-label')"
-                            ".textContent === 'Gaussian sigma = 0.45'", timeout=5_000)
+    small.wait_for_function(
+        "() => document.querySelector('.st-key-dn_scrub text.slider-label').textContent === 'Gaussian sigma = 0.45'",
+        timeout=5_000,
+    )
     small.screenshot(path=str(SCREENSHOTS / "fold-lecture-denoising-1280x720.png"))
 
 

@@ -95,9 +95,13 @@ def test_seventy_thousand_points_pan_and_zoom(page, app_url):
     after = x_range()
     assert after != before and (after[1] - after[0]) < (before[1] - before[0])  # it panned and zoomed
     gaps = page.evaluate("() => window.__frames.slice(1).map((t, i) => t - window.__frames[i])")
-    report = {"payload_bytes_largest_frame": max(frames), "interaction_s": round(seconds, 2),
-              "frames": len(gaps) + 1, "frame_gap_ms_p50": round(sorted(gaps)[len(gaps) // 2], 1),
-              "frame_gap_ms_max": round(max(gaps), 1)}
+    report = {
+        "payload_bytes_largest_frame": max(frames),
+        "interaction_s": round(seconds, 2),
+        "frames": len(gaps) + 1,
+        "frame_gap_ms_p50": round(sorted(gaps)[len(gaps) // 2], 1),
+        "frame_gap_ms_max": round(max(gaps), 1),
+    }
     SCREENSHOTS.mkdir(exist_ok=True)
     (SCREENSHOTS / "latent-map-70k.json").write_text(json.dumps(report))
     print("70k map in the browser:", report)
@@ -106,8 +110,12 @@ def test_seventy_thousand_points_pan_and_zoom(page, app_url):
 
 
 def overlaps(a: dict, b: dict) -> bool:
-    return a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"] and \
-        a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"]
+    return (
+        a["x"] < b["x"] + b["width"]
+        and b["x"] < a["x"] + a["width"]
+        and a["y"] < b["y"] + b["height"]
+        and b["y"] < a["y"] + a["height"]
+    )
 
 
 def test_the_chart_toolbar_leaves_the_legend_readable(page, app_url):

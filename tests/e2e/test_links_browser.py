@@ -13,8 +13,9 @@ WIDTH, HEIGHT = 1440, 1000
 def settle(page, timeout: float = 240_000) -> None:
     """The run has finished and no background job (a map fit, a kNN score) shows progress any more."""
     wait_idle(page, timeout)
-    page.wait_for_function("() => !document.querySelector(\"[data-testid='stMain'] [data-testid='stProgress']\")",
-                           timeout=timeout)
+    page.wait_for_function(
+        "() => !document.querySelector(\"[data-testid='stMain'] [data-testid='stProgress']\")", timeout=timeout
+    )
     wait_idle(page, timeout)
 
 
@@ -31,8 +32,11 @@ def widget(page, testid: str, label: str):
 def choose(page, label: str, option: str) -> None:
     """Pick `option` in the selectbox (or multiselect) labelled `label`."""
     before = page.url
-    box = page.locator("[data-testid='stSelectbox'], [data-testid='stMultiSelect']").filter(
-        has=page.get_by_text(label, exact=True)).first
+    box = (
+        page.locator("[data-testid='stSelectbox'], [data-testid='stMultiSelect']")
+        .filter(has=page.get_by_text(label, exact=True))
+        .first
+    )
     box.locator("input").first.click()
     page.get_by_role("option", name=option, exact=True).click()
     page.keyboard.press("Escape")
@@ -103,8 +107,9 @@ def same_view(page, browser, name: str) -> str:
     assert here.shape == there.shape, f"{name}: the page has another size when opened from its link"
     differ = np.abs(here - there)
     # identical but for anti-aliasing: a few pixels of a border drawn a shade or two apart (3 of 1.1 M seen)
-    assert (differ > 16).sum() == 0 and (differ > 0).mean() < 1e-4, \
+    assert (differ > 16).sum() == 0 and (differ > 0).mean() < 1e-4, (
         f"{name}: {(differ > 0).sum()} of {differ.size} pixels differ, {(differ > 16).sum()} clearly (screenshots/)"
+    )
     return link
 
 
@@ -180,8 +185,9 @@ def anomalies(page):
 
 def your_images(page):
     before = page.url
-    widget(page, "stCheckbox", "MNIST-style preprocessing (turn off for images that already look like MNIST "
-                               "digits)").locator("label").click()
+    widget(
+        page, "stCheckbox", "MNIST-style preprocessing (turn off for images that already look like MNIST digits)"
+    ).locator("label").click()
     moved(page, before)
     tab(page, "Draw")
 
@@ -192,18 +198,29 @@ def train(page):
     choose(page, "Noise", "Masking")
 
 
-PAGES = {"home": home, "reconstructions": reconstructions, "latent_map": latent_map, "denoising": denoising,
-         "anomalies": anomalies, "your_images": your_images, "train": train}
+PAGES = {
+    "home": home,
+    "reconstructions": reconstructions,
+    "latent_map": latent_map,
+    "denoising": denoising,
+    "anomalies": anomalies,
+    "your_images": your_images,
+    "train": train,
+}
 
 
-KNOWN = {"latent_map": "81 pixels differ once the controls are set through the 'More options' popover: not yet "
-                        "traced (the popover button's state after use)",
-         "anomalies": "2,468 pixels differ in one strip 28 px tall at the inject controls (x 283-594): not yet "
-                      "traced (the overflowing class tags or a slider label)"}
+KNOWN = {
+    "latent_map": "81 pixels differ once the controls are set through the 'More options' popover: not yet "
+    "traced (the popover button's state after use)",
+    "anomalies": "2,468 pixels differ in one strip 28 px tall at the inject controls (x 283-594): not yet "
+    "traced (the overflowing class tags or a slider label)",
+}
 
 
-@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.xfail(reason=KNOWN[p], strict=False))
-                                  if p in KNOWN else p for p in PAGES])
+@pytest.mark.parametrize(
+    "path",
+    [pytest.param(p, marks=pytest.mark.xfail(reason=KNOWN[p], strict=False)) if p in KNOWN else p for p in PAGES],
+)
 def test_a_link_made_after_changing_every_control_opens_the_same_view(page, browser, app_url, path):
     start(page, app_url, "" if path == "home" else path)
     PAGES[path](page)

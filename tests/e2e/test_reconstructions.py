@@ -22,9 +22,11 @@ def grid_src(page) -> str:
 
 def new_grid(page, old: str) -> str:
     """Wait until the script has rerun and the grid picture is a different one; return its src."""
-    page.wait_for_function("old => { const img = document.querySelector("
-                           "\"[data-testid='stMain'] [data-testid='stImage'] img\"); return img && img.src !== old; }",
-                           arg=old)
+    page.wait_for_function(
+        "old => { const img = document.querySelector("
+        "\"[data-testid='stMain'] [data-testid='stImage'] img\"); return img && img.src !== old; }",
+        arg=old,
+    )
     wait_idle(page)
     return grid_src(page)
 

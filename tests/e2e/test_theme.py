@@ -99,8 +99,10 @@ def test_the_menu_offers_light_dark_and_system_and_dark_applies_at_once(page, ap
     for choice in ("System", "Light", "Dark"):
         assert page.locator(f"[data-testid='stMainMenuItem-theme-{choice}']").count() == 1
     page.locator("[data-testid='stMainMenuItem-theme-Dark']").click()
-    page.wait_for_function("() => getComputedStyle(document.querySelector(\"[data-testid='stApp']\"))"
-                           ".backgroundColor !== 'rgb(255, 255, 255)'")
+    page.wait_for_function(
+        "() => getComputedStyle(document.querySelector(\"[data-testid='stApp']\"))"
+        ".backgroundColor !== 'rgb(255, 255, 255)'"
+    )
     wait_idle(page)
     check_charts(page, dark=True)  # no rerun needed: chart text takes the page's colour
 

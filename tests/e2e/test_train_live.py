@@ -28,8 +28,9 @@ def press_on_slider(page, label: str, key: str) -> None:
 
 def curve_points(page, more_than: int, timeout: float = 120_000) -> int:
     # The count that passed is returned: a second look could land while Plotly redraws the growing chart.
-    found = page.wait_for_function(f"() => {{ const n = ({CURVE_POINTS})(); return n > {more_than} ? n : 0; }}",
-                                   timeout=timeout)
+    found = page.wait_for_function(
+        f"() => {{ const n = ({CURVE_POINTS})(); return n > {more_than} ? n : 0; }}", timeout=timeout
+    )
     return found.json_value()
 
 

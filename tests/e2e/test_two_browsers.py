@@ -18,8 +18,7 @@ def main_png(page) -> bytes:
 
 
 def test_student_a_trains_and_student_b_sees_the_same_pixels(browser, app_url):
-    contexts = [browser.new_context(viewport={"width": 1440, "height": 1000}, device_scale_factor=1)
-                for _ in range(2)]
+    contexts = [browser.new_context(viewport={"width": 1440, "height": 1000}, device_scale_factor=1) for _ in range(2)]
     try:
         a, b = (c.new_page() for c in contexts)
         for tab in (a, b):

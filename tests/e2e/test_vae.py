@@ -31,8 +31,11 @@ def test_dragging_t_moves_along_the_path_while_dragging(page, app_url):
 def test_each_tab_shows_its_view(page, app_url):
     open_deep_link(page, app_url, "vae", "dataset=mnist")
     main = page.locator("[data-testid='stMain']")
-    for tab, name in (("One dimension at a time", "traverse"), ("Sample from the prior", "sample"),
-                      ("2-d code plane", "plane")):
+    for tab, name in (
+        ("One dimension at a time", "traverse"),
+        ("Sample from the prior", "sample"),
+        ("2-d code plane", "plane"),
+    ):
         page.get_by_role("tab", name=tab).click()
         page.wait_for_timeout(800)
         no_exceptions(page)

@@ -51,12 +51,14 @@ def test_upload_a_photo_and_bad_files(page, app_url):
     open_page(page, app_url, "your_images", "dataset=mnist")
     no_exceptions(page)
     page.wait_for_selector("input[type=file]", state="attached")
-    page.locator("input[type=file]").set_input_files([
-        file("phone-photo.jpg", photo_like_digit(), "image/jpeg"),
-        file("homework.png", b"Dear teacher, my digit is 2.\n" * 8),
-        file("cut-off.png", truncated_png()),
-        file("too-big.png", b"\x89PNG\r\n\x1a\n" + b"\0" * (6 * 2**20)),
-    ])
+    page.locator("input[type=file]").set_input_files(
+        [
+            file("phone-photo.jpg", photo_like_digit(), "image/jpeg"),
+            file("homework.png", b"Dear teacher, my digit is 2.\n" * 8),
+            file("cut-off.png", truncated_png()),
+            file("too-big.png", b"\x89PNG\r\n\x1a\n" + b"\0" * (6 * 2**20)),
+        ]
+    )
     page.wait_for_selector("text=Least surprised", timeout=180_000)
     wait_idle(page, 180_000)
     no_exceptions(page)

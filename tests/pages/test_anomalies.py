@@ -43,8 +43,15 @@ def test_shoes_injected_into_mnist_are_found():
 
 
 def test_an_ensemble_and_the_threshold_slider():
-    at = run_page(PAGE, {"dataset": "mnist", "err_models": "mnist-dense-q16-bce,mnist-conv-q8-bce",
-                         "err_how": "max", "err_metric": "bce"})
+    at = run_page(
+        PAGE,
+        {
+            "dataset": "mnist",
+            "err_models": "mnist-dense-q16-bce,mnist-conv-q8-bce",
+            "err_how": "max",
+            "err_metric": "bce",
+        },
+    )
     assert not at.exception, [e.value for e in at.exception]
     assert [m.name for m in at.multiselect(key="w_err_models").value] == ["mnist-dense-q16-bce", "mnist-conv-q8-bce"]
     assert not at.radio(key="w_err_how").disabled and at.radio(key="w_err_how").value == "max"

@@ -43,8 +43,9 @@ def texts(at) -> str:
 
 
 def zoo(series: str, q: int) -> str:
-    return next(c.name for c in checkpoints.list_checkpoints(dataset="digits")
-                if c.series == series and c.bottleneck == q)
+    return next(
+        c.name for c in checkpoints.list_checkpoints(dataset="digits") if c.series == series and c.bottleneck == q
+    )
 
 
 def test_pca_map_then_a_box_selection_shows_the_gallery():
@@ -115,7 +116,7 @@ def test_knn_panel_lists_raw_pixels_pca_and_every_model():
     table = at.dataframe[0].value
     models = checkpoints.list_checkpoints(dataset="digits")
     pca = [f"PCA-{q}" for q in sorted({m.bottleneck for m in models if m.bottleneck < 64})]
-    assert list(table["codes of"][:1 + len(pca)]) == ["raw pixels", *pca] and len(table) == 1 + len(pca) + len(models)
+    assert list(table["codes of"][: 1 + len(pca)]) == ["raw pixels", *pca] and len(table) == 1 + len(pca) + len(models)
     assert table["kNN-7 %"][0] > 95 and table["kNN-7 %"].notna().all()
     assert set(table["from"]) <= {"shipped run", "this server", "at training"}
     assert at.dataframe[0].proto.placeholder == "—"  # a missing figure (no published one) is a dash, not "None"

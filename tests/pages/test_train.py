@@ -206,8 +206,14 @@ def test_the_family_choice_and_its_fields_come_from_the_family_declarations(inst
         modes = [p for p in cls.hyperparams if p.kind == "choice"]
         for combo in itertools.product(*(list(m.choices) for m in modes)):
             picked = {m.field: value for m, value in zip(modes, combo, strict=True)}
-            at = run_page(PAGE, {"dataset": "digits", "train_family": family,
-                                 **{f"train_{field}": value for field, value in picked.items()}})
+            at = run_page(
+                PAGE,
+                {
+                    "dataset": "digits",
+                    "train_family": family,
+                    **{f"train_{field}": value for field, value in picked.items()},
+                },
+            )
             labels = {w.label for w in [*at.selectbox, *at.select_slider, *at.slider, *at.radio]}
             assert not at.exception and ("Loss" in labels) == (len(cls.loss_choices) > 1)
             assert ("Body" in labels) == bool(cls.body_choices)

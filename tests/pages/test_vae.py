@@ -24,8 +24,12 @@ def picture_urls(at) -> list[str]:
 def test_all_four_views_render_on_mnist():
     at = run_page(PAGE, {"dataset": "mnist"})
     assert not at.exception, [e.value for e in at.exception]
-    assert [t.label for t in at.tabs] == ["Interpolate", "One dimension at a time", "Sample from the prior",
-                                          "2-d code plane"]
+    assert [t.label for t in at.tabs] == [
+        "Interpolate",
+        "One dimension at a time",
+        "Sample from the prior",
+        "2-d code plane",
+    ]
     scrub, plane = charts(at)
     slider = scrub["layout"]["sliders"][0]
     assert len(scrub["frames"]) == 21 and slider["active"] == 10 and slider["currentvalue"]["prefix"] == "t = "
@@ -85,8 +89,11 @@ def test_traversal_follows_the_image_and_dimension_count():
 def test_conv_vae_and_a_single_own_image():
     stroke = np.zeros((28, 28), np.float32)
     stroke[6:22, 10:18] = 1.0
-    at = run_page(PAGE, {"dataset": "mnist", "vae_model": "mnist-vae-conv-q16-bce"},
-                  own_images=[images.Preprocessed(stroke, (), False, "my block")])
+    at = run_page(
+        PAGE,
+        {"dataset": "mnist", "vae_model": "mnist-vae-conv-q16-bce"},
+        own_images=[images.Preprocessed(stroke, (), False, "my block")],
+    )
     at.radio(key="w_vae_pair_mode").set_value("your images").run()
     assert not at.exception, [e.value for e in at.exception]
     assert "two images" in at.warning[0].value  # one own image: the second end is a test image

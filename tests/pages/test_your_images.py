@@ -42,6 +42,8 @@ BAD = {  # name -> (bytes, a fragment of the message the user must see)
     "white.png": (encode(Image.new("RGB", (64, 64), "white"), "PNG"), "No ink found"),
     "huge.png": (b"\x89PNG\r\n\x1a\n" + b"\0" * images.MAX_UPLOAD_BYTES, "limit is 5 MB"),
 }
+
+
 def marked(k: int, mode: str = "L") -> Image.Image:
     """A '7' with a small mark at a k-dependent place, so no two uploads preprocess to the same picture."""
     img = seven(mode=mode, ink=(0, 0, 0) if mode == "RGB" else 0, paper=(255, 255, 255) if mode == "RGB" else 255)
@@ -59,8 +61,9 @@ GOOD = {  # awkward but valid files: each one becomes an image
 
 
 def upload(at, files: dict[str, bytes]):
-    at.file_uploader(key="w_you_upload").set_value([(name, data, "application/octet-stream")
-                                                    for name, data in files.items()])
+    at.file_uploader(key="w_you_upload").set_value(
+        [(name, data, "application/octet-stream") for name, data in files.items()]
+    )
     return at.run()
 
 

@@ -128,8 +128,7 @@ def test_reconstruct_and_encode_take_numpy_and_leave_the_model_alone(mnist):
     batch = mnist.images[:6].numpy()
     recon, errors = reconstruct_and_score(model, batch, "bce")
     assert recon.shape == batch.shape and errors.shape == (6,)
-    np.testing.assert_allclose(errors, image_errors(batch, reconstruct_all(model, mnist.images[:6]), "bce"),
-                               rtol=1e-5)
+    np.testing.assert_allclose(errors, image_errors(batch, reconstruct_all(model, mnist.images[:6]), "bce"), rtol=1e-5)
     assert encode_all(model, batch).shape == (6, 8)
     empty_recon, empty_errors = reconstruct_and_score(model, batch[:0], "mse")
     assert empty_recon.shape == (0, 1, 28, 28) and empty_errors.shape == (0,)
@@ -167,12 +166,12 @@ def test_gallery_and_comparison_grid_show_no_difference_for_a_perfect_copy(mnist
     x = mnist.images[:3, 0].numpy()
     pic = view.gallery(x, x, [["a"] * 3, ["b"] * 3, ["c"] * 3], scale=2)
     assert pic.ndim == 3 and pic.shape[2] == 3 and pic.dtype == np.uint8
-    grid = view.comparison_grid(x[0], np.stack([x[0]] * 10), [f"m{i}" for i in range(10)], ["x"] * 10,
-                                   per_row=4, scale=1)
+    grid = view.comparison_grid(
+        x[0], np.stack([x[0]] * 10), [f"m{i}" for i in range(10)], ["x"] * 10, per_row=4, scale=1
+    )
     assert grid.shape[1] < 4 * 40 + 60  # 4 per row, not 10
     wrong = view.comparison_grid(x[0], np.stack([1 - x[0]] * 2), ["a", "b"], ["x", "y"], scale=1)
-    assert wrong.shape == view.comparison_grid(x[0], np.stack([x[0]] * 2), ["a", "b"], ["x", "y"],
-                                                  scale=1).shape
+    assert wrong.shape == view.comparison_grid(x[0], np.stack([x[0]] * 2), ["a", "b"], ["x", "y"], scale=1).shape
     assert (wrong[..., 1] > 200).sum() > (grid[..., 1] > 200).sum() / 10  # yellow where the copy is wrong
 
 
@@ -206,8 +205,9 @@ def test_figures(shoes, dense):
     roc = view.with_point(view.roc_spec(det), (0.01, 0.9))
     assert len(roc.data) == 3 and "AUROC" in roc.data[1].name
     labels = np.arange(len(test_errors)) % 10
-    box = view.class_box_figure(test_errors, labels, [str(i) for i in range(10)], ylabel="MSE",
-                                   scores_out=out, out_name="shoes")
+    box = view.class_box_figure(
+        test_errors, labels, [str(i) for i in range(10)], ylabel="MSE", scores_out=out, out_name="shoes"
+    )
     assert [t.name for t in box.data][-1] == "shoes" and len(box.data) == 11 and box.layout.yaxis.type == "log"
     bars = view.percentile_figure(["a", "b"], np.array([50.0, 99.5]), np.array([0.01, 0.2]), metric="mse")
     assert list(bars.data[0].x) == [50.0, 99.5]

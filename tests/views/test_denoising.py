@@ -85,7 +85,7 @@ def test_scrub_figure_opens_at_the_kinds_usual_level(digits):
 
 @pytest.mark.slow
 def test_denoisers_win_on_their_training_noise_and_plain_models_on_clean_images():
-    test = load_dataset("mnist", "test").images[:sweeps.CURVE_IMAGES].numpy()
+    test = load_dataset("mnist", "test").images[: sweeps.CURVE_IMAGES].numpy()
     curves = sweeps.psnr_curves(pairs("mnist"), test, "gaussian")
     half = int(np.argmin(np.abs(curves["levels"] - 0.5)))
     for arch in ("dense", "conv"):
@@ -112,8 +112,12 @@ def test_psnr_curves_are_computed_once_and_kept_on_disk(digits):
 
 
 def test_curve_figure_draws_one_line_per_model_and_marks_the_training_noise():
-    curves = {"levels": np.array([0.0, 0.35, 0.7]), "noisy": np.array([100.0, 12.0, 8.0]),
-              "plain (dense)": np.array([20.0, 12.0, 9.0]), "denoising (dense)": np.array([15.0, 16.0, 12.0])}
+    curves = {
+        "levels": np.array([0.0, 0.35, 0.7]),
+        "noisy": np.array([100.0, 12.0, 8.0]),
+        "plain (dense)": np.array([20.0, 12.0, 9.0]),
+        "denoising (dense)": np.array([15.0, 16.0, 12.0]),
+    }
     fig = view.curve_figure(curves, "masking", trained_at=0.35)
     assert [t.name for t in fig.data] == ["noisy", "plain (dense)", "denoising (dense)"]
     assert list(fig.data[0].x) == pytest.approx([0, 35, 70])  # percent for fractions
@@ -137,5 +141,6 @@ def test_each_denoiser_is_paired_with_the_plain_model_of_its_architecture_and_co
     assert catalog.plain_twin(vae, infos).bottleneck == 2  # the VAE page's comparison model
     assert catalog.plain_twin(vae, [c for c in infos if c.bottleneck != 2]) is None
     nearest = catalog.plain_twin(vae, [c for c in infos if c.bottleneck != 2], same_size=False)
-    assert nearest.bottleneck == min(c.bottleneck for c in infos if c.family in ("dense", "conv")
-                                     and c.bottleneck != 2 and c.arch == vae.arch)
+    assert nearest.bottleneck == min(
+        c.bottleneck for c in infos if c.family in ("dense", "conv") and c.bottleneck != 2 and c.arch == vae.arch
+    )

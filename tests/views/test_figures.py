@@ -53,7 +53,7 @@ def test_labels_are_drawn_in_dark_text():
 def test_value_mapping_black_and_white():
     row = np.stack([np.zeros((4, 4)), np.ones((4, 4)), np.full((4, 4), 0.5), np.full((4, 4), 7.0)])
     grid = compose_grid([row], scale=1, pad=1)
-    cells = [grid[1:5, 1 + i * 5:5 + i * 5] for i in range(4)]
+    cells = [grid[1:5, 1 + i * 5 : 5 + i * 5] for i in range(4)]
     assert (cells[0] == 0).all() and (cells[1] == 255).all()
     assert (cells[2] == 128).all() and (cells[3] == 255).all()  # out-of-range values are clipped
     assert (grid[0] == 255).all() and (grid[:, 0] == 255).all()  # white background and gaps
@@ -158,6 +158,7 @@ def test_marker_size_shrinks_with_n():
 
 
 # --- live training curves -----------------------------------------------------------------------------------
+
 
 def test_loss_curves_draw_each_train_part_and_the_test_loss_over_all_epochs():
     from aeviz.views.figures import loss_curves

@@ -78,8 +78,9 @@ def test_map_figure_backdrop_and_linked_highlight(q2, test_set):
     e = view.map_extent(raw.points)
     picture = view.backdrop(raw, q2, e, n=5)
     assert picture.shape == (40, 40) and picture.dtype == np.uint8
-    fig = view.map_figure(raw.points, labels, test_set.classes, extent=e, backdrop=picture, grid=0,
-                             highlight=np.array([0, 1, 2]))
+    fig = view.map_figure(
+        raw.points, labels, test_set.classes, extent=e, backdrop=picture, grid=0, highlight=np.array([0, 1, 2])
+    )
     assert len(fig.data) == len(np.unique(labels)) and fig.layout.images[0].layer == "below"
     selected = [int(t.customdata[i]) for t in fig.data for i in t.selectedpoints]
     assert sorted(selected) == [0, 1, 2]
@@ -87,8 +88,14 @@ def test_map_figure_backdrop_and_linked_highlight(q2, test_set):
 
 def test_read_selection_splits_points_from_empty_spots():
     e = Extent(0, 0, 1)
-    points = [{"customdata": 7}, {"customdata": [3]}, {"customdata": 7}, {"customdata": -1},
-              {"customdata": -1 - (GRID * GRID - 1)}, {"x": 1.0}]
+    points = [
+        {"customdata": 7},
+        {"customdata": [3]},
+        {"customdata": 7},
+        {"customdata": -1},
+        {"customdata": -1 - (GRID * GRID - 1)},
+        {"x": 1.0},
+    ]
     picked = view.read_selection(points, e)
     np.testing.assert_array_equal(picked.indices, [7, 3])
     np.testing.assert_allclose(picked.spots, e.grid(GRID)[[0, -1]])

@@ -13,9 +13,11 @@ RNG = np.random.default_rng(0)
 
 def contrast(a: float, b: float) -> float:
     """WCAG contrast ratio of two grey levels 0-255."""
+
     def lum(v):
         c = v / 255
         return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
     hi, lo = sorted([lum(a), lum(b)], reverse=True)
     return (hi + 0.05) / (lo + 0.05)
 
@@ -42,7 +44,7 @@ def test_dark_grids_have_a_dark_panel_and_light_text():
     label_w = light.shape[1] - 3 * (28 * 4 + 2) - 2
     assert light[:, :label_w].min() < 80  # dark text on white
     assert dark[:, :label_w].max() > 180  # light text on the dark panel
-    cells = np.s_[2:2 + 112, label_w + 2:label_w + 2 + 112]
+    cells = np.s_[2 : 2 + 112, label_w + 2 : label_w + 2 + 112]
     assert np.array_equal(light[cells], dark[cells])  # the images themselves do not change
 
 
@@ -70,5 +72,5 @@ def test_scrubber_frames_take_the_theme():
     light = compose_frames([moving], row_labels=["noisy"], cell_labels=captions, scale=4)
     dark = compose_frames([moving], row_labels=["noisy"], cell_labels=captions, scale=4, theme="dark")
     assert light[0, 0, 0] == 255 and dark[0, 0, 0] == lettering.panel("dark")[0]
-    caption_strip = dark[0, 2 + 112:, 120:]  # under the cells: the captions in light ink
+    caption_strip = dark[0, 2 + 112 :, 120:]  # under the cells: the captions in light ink
     assert caption_strip.max() > 180

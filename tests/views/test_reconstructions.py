@@ -17,8 +17,13 @@ from aeviz.views import reconstructions as view
 
 
 def info(series: str, family: str, q: int, mse: float, hidden=()) -> CheckpointInfo:
-    meta = {"family": family, "series": series, "dataset": "fake", "metrics": {"mse": mse},
-            "config": {"bottleneck": q, "hidden": list(hidden), "code_activation": "linear"}}
+    meta = {
+        "family": family,
+        "series": series,
+        "dataset": "fake",
+        "metrics": {"mse": mse},
+        "config": {"bottleneck": q, "hidden": list(hidden), "code_activation": "linear"},
+    }
     return CheckpointInfo(Path(f"/nowhere/fake-{series}-q{q}.safetensors"), meta, origin="zoo")
 
 
@@ -35,11 +40,15 @@ def zoo(plain: dict[int, float], deep: dict[int, float]):
 def test_the_pca_sentence_follows_the_numbers():
     series = zoo({2: 0.06, 4: 0.03, 8: 0.01}, {})
     text = view.versus_pca(series["dense-bce"], pca({2: 0.05, 4: 0.04, 8: 0.03}))
-    assert text == ("**dense** beats PCA at q = 4, 8, by up to 3.0× (q = 8: 0.0100 vs 0.0300); "
-                    "PCA does as well or better at q = 2 (0.0500 vs 0.0600).")
+    assert text == (
+        "**dense** beats PCA at q = 4, 8, by up to 3.0× (q = 8: 0.0100 vs 0.0300); "
+        "PCA does as well or better at q = 2 (0.0500 vs 0.0600)."
+    )
     flipped = view.versus_pca(series["dense-bce"], pca({2: 0.07, 4: 0.02, 8: 0.005}))
-    assert flipped == ("**dense** beats PCA at q = 2, by 1.2× (0.0600 vs 0.0700); PCA does as well or better at "
-                       "q = 4, 8 (q = 8: 0.0050 vs 0.0100).")
+    assert flipped == (
+        "**dense** beats PCA at q = 2, by 1.2× (0.0600 vs 0.0700); PCA does as well or better at "
+        "q = 4, 8 (q = 8: 0.0050 vs 0.0100)."
+    )
 
 
 def test_never_small_gaps_and_no_shared_size():
@@ -53,7 +62,8 @@ def test_deeper_against_plain_says_where_depth_loses():
     series = list(zoo({2: 0.06, 64: 0.004}, {2: 0.03, 64: 0.005}).values())
     assert view.versus_plain(series) == [
         "**dense 8-4** beats dense at q = 2, by 2.0× (0.0300 vs 0.0600); dense does as well or better at q = 64 "
-        "(0.0040 vs 0.0050)."]
+        "(0.0040 vs 0.0050)."
+    ]
     deeper_everywhere = list(zoo({2: 0.06, 64: 0.006}, {2: 0.03, 64: 0.005}).values())
     assert "does as well" not in view.versus_plain(deeper_everywhere)[0]
     assert view.versus_plain([s for s in series if s.arch == "dense"]) == []  # nothing to compare
@@ -73,13 +83,21 @@ def test_reconstruction_grid_rows_labels_and_gaps():
     models = {q: load_checkpoint(info.path) if (info := conv.at(q)) else None for q in sizes}
     pca = pca_baseline("digits")
     grid = view.reconstruction_grid(images, [f"#{i}" for i in range(5)], conv, models, pca, sizes)
-    assert grid.row_labels == ["original", "conv q=2", "PCA q=2", "conv q=4: not trained", "PCA q=4",
-                               "conv q=8", "PCA q=8"]
+    assert grid.row_labels == [
+        "original",
+        "conv q=2",
+        "PCA q=2",
+        "conv q=4: not trained",
+        "PCA q=4",
+        "conv q=8",
+        "PCA q=8",
+    ]
     assert [len(r) for r in grid.rows] == [5, 5, 5, 0, 5, 5, 5] and grid.cell_labels[3] == []
     model_errors = image_errors(images, models[8].reconstruct(torch.from_numpy(images)).numpy())
     assert grid.cell_labels[5] == [f"{e:.4f}" for e in model_errors]
-    assert float(grid.cell_labels[6][0]) == pytest.approx(image_errors(images[:1], pca.reconstruct(images[:1], 8))[0],
-                                                          abs=1e-4)
+    assert float(grid.cell_labels[6][0]) == pytest.approx(
+        image_errors(images[:1], pca.reconstruct(images[:1], 8))[0], abs=1e-4
+    )
 
 
 def test_rate_distortion_figure_has_a_trace_per_series_and_pca():

@@ -28,8 +28,9 @@ def test_captions_are_drawn_where_compose_grid_draws_them():
     captions = [[[""] * 5, [f"{v:.1f} dB" for v in RNG.random(5) * 30]] for _ in range(3)]
     frames = compose_frames([fixed, moving], row_labels=["a", "b"], cell_labels=captions, scale=3)
     for f in range(3):
-        reference = compose_grid([fixed, moving[f]], row_labels=["a", "b"], cell_labels=captions[f],
-                                 scale=3, pad=2)[..., 0]
+        reference = compose_grid([fixed, moving[f]], row_labels=["a", "b"], cell_labels=captions[f], scale=3, pad=2)[
+            ..., 0
+        ]
         assert frames[f].shape == reference.shape
         ours, theirs = frames[f] < 128, reference < 128
         # glyph by glyph vs whole strings: the same ink, give or take a pixel of antialiasing

@@ -107,8 +107,7 @@ def test_manifold_decodes_the_code_plane_under_the_test_codes():
     from aeviz.metrics import encode_all
 
     codes = encode_all(vae, test.images)
-    fig = view.manifold_figure(linear, codes, test.labels.numpy(), test.classes, gaussian=False,
-                                    max_points=100)
+    fig = view.manifold_figure(linear, codes, test.labels.numpy(), test.classes, gaussian=False, max_points=100)
     assert len(fig.layout.images) == 1 and fig.layout.images[0].layer == "below"
     assert sum(len(t.x) for t in fig.data) == 100
     assert fig.layout.xaxis.range == pytest.approx((-3 - 3 / 9, 3 + 3 / 9))  # half a cell past ±3
