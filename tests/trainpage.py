@@ -15,7 +15,7 @@ def no_jobs_left():
     manager = ui.job_manager()
     for job in manager.jobs():
         manager.cancel(job.id)
-    wait_for(lambda: all(j.state.active for j in manager.jobs()))
+    wait_for(lambda: all(not j.state.active for j in manager.jobs()))
 
 
 def by_label(widgets, label: str):
