@@ -157,7 +157,8 @@ def test_every_third_party_import_is_a_declared_dependency():
 
 def test_pages_cache_only_through_the_ui_helper():
     """A page caches with ui.per_model (keyed by checkpoint hashes, results read-only), never st.cache_* with
-    hand-built keys and unhashed models. pages/train.py is left to the change that shrinks it."""
+    hand-built keys and unhashed models. pages/train.py keeps one st.cache_data keyed by a dataset name alone
+    (its eight preview pictures: no model in the key)."""
     offenders = [p.name for p in PAGES.glob("*.py") if "st.cache_" in p.read_text() and p.name != "train.py"]
     assert offenders == []
     assert len(list(PAGES.glob("*.py"))) > 5  # the glob really saw the pages
