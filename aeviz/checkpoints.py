@@ -136,13 +136,32 @@ def save_checkpoint(path: str | Path, model: AutoEncoder, metadata: dict[str, An
     return path
 
 
+def save_imported(path: str | Path, programs: dict[str, bytes], metadata: dict[str, Any]) -> Path:
+    """Write an imported model (its torch.export programs' bytes, as uint8 tensors) like any checkpoint."""
+    from safetensors.torch import save
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {key: torch.frombuffer(bytearray(blob), dtype=torch.uint8) for key, blob in programs.items()}
+    meta = {
+        **metadata,
+        "format": FORMAT,
+        "hash": content_hash(state),
+        "versions": versions(),
+        "created": metadata.get("created") or time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    atomic_write(path, save(state, metadata={"aeviz": json.dumps(meta)}))
+    return path
+
+
 def read_metadata(path: str | Path) -> dict[str, Any]:
     """The metadata from the header alone (cheap: no weights are read), checked against its schema."""
     return read_header(path)[0]
 
 
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> AutoEncoder:
-    """A validated model in eval mode with gradients off, its metadata in `model.metadata`."""
+    """A validated model in eval mode with gradients off, its metadata in `model.metadata` (an imported model:
+    an ImportedModel, which offers the same encode, decode and reconstruct)."""
     from safetensors.torch import load_file
 
     path = Path(path)
@@ -154,6 +173,12 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Aut
         raise CheckpointError(f"{path.name}: weights are unreadable or truncated ({exc})") from None
     if content_hash(state) != meta.get("hash"):
         raise CheckpointError(f"{path.name}: weights do not match their recorded hash (modified or damaged)")
+    if "interface" in meta:  # a model trained elsewhere: its programs, not aeviz's layers
+        from .imported import from_state
+
+        imported = from_state(path.name.removesuffix(SUFFIX), state, meta, device)
+        imported.metadata = {**meta, "path": str(path)}
+        return imported
     try:
         model = build_model(meta["family"], MODELS[meta["family"]].config_class.from_dict(meta["config"]))
         model.load_state_dict(state, strict=True)
@@ -220,8 +245,16 @@ class CheckpointInfo:
 
     @property
     def where(self) -> str:
-        """Where it comes from, in a word a page can print: 'zoo', 'server' or 'yours'."""
+        """Where it comes from, in words a page can print: 'zoo', 'server', 'yours', or 'imported (pythae)'."""
+        if self.imported:
+            return f"imported ({self.imported})"
         return "yours" if self.origin == SESSION else self.origin
+
+    @property
+    def imported(self) -> str:
+        """How a model trained elsewhere came in ('torch.export', 'pythae', 'adapter'); '' for aeviz's own."""
+        interface = self.metadata.get("interface")
+        return str(interface.get("source", "")) if isinstance(interface, dict) else ""
 
     @property
     def family(self) -> str:

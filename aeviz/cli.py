@@ -1,4 +1,4 @@
-"""Command line: `aeviz train`, `aeviz zoo`, `aeviz info`."""
+"""Command line: `aeviz train`, `aeviz import`, `aeviz zoo`, `aeviz info`."""
 
 from __future__ import annotations
 
@@ -204,6 +204,52 @@ def cmd_zoo(args) -> int:
     return 0
 
 
+IMPORT_EPILOG = """\
+a folder to import holds one of:
+  encoder.pt2, decoder.pt2 and aeviz.json: programs saved with torch.export.save (safe: no code of the
+    folder's runs; see README › Import a model for the recipe and aeviz.json's settings);
+  a pythae model folder (model_config.json, model.pt; pip install "aeviz[pythae]"), with --dataset:
+    loading it runs the folder's pickles, so import only folders you trust. aeviz converts it to
+    torch.export programs, so the server never unpickles it.
+
+exit codes:
+  0 imported; 1 refused (the message says why; nothing was written); 2 a bad argument.
+"""
+
+
+def _import_parser(sub) -> None:
+    p = sub.add_parser(
+        "import",
+        help="check a model trained elsewhere on its dataset, measure it, and add it to your models",
+        epilog=IMPORT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("path", type=Path, help="the model's folder")
+    p.add_argument("--name", type=ta.model_name, metavar="NAME", help="the model's name (default: aeviz.json's)")
+    p.add_argument("--dataset", type=ta.dataset_name, help="a pythae folder's dataset (aeviz.json names its own)")
+    p.add_argument("--out", type=Path, help=f"output folder (default {user_dir()})")
+    p.add_argument("--overwrite", action="store_true", help="with --name: replace an existing model")
+
+
+def cmd_import(args) -> int:
+    from .importing import ImportRefused, import_path
+
+    try:
+        result = import_path(
+            args.path, args.out, name=args.name, overwrite=args.overwrite, dataset=args.dataset, progress=print
+        )
+    except ImportRefused as exc:
+        return _fail("import", str(exc), 1)
+    m, meta = result.metadata["metrics"], result.metadata
+    if result.note:
+        print(f"note: {result.note}")
+    print(
+        f"imported {result.path}  {meta['family']} q={meta['config']['bottleneck']} on {meta['dataset']}  "
+        f"test mse {m['mse']:.5f}  psnr {m['psnr']:.2f} dB  kNN-7 {100 * m['knn7']:.1f} %  ({result.seconds:.1f} s)"
+    )
+    return 0
+
+
 def cmd_info(args) -> int:
     try:
         meta = read_metadata(args.path)
@@ -214,9 +260,10 @@ def cmd_info(args) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="aeviz", description="Train and inspect autoencoders.")
+    parser = _Parser(prog="aeviz", description="Train, import and inspect autoencoders.")
     sub = parser.add_subparsers(dest="command", required=True)
     _train_parser(sub)
+    _import_parser(sub)
     zoo = sub.add_parser("zoo", help="list checkpoints with their metrics")
     zoo.add_argument("--markdown", action="store_true", help="print a markdown model card table")
     zoo.add_argument("--write", action="store_true", help="with --markdown: rewrite checkpoints/README.md")
@@ -232,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # argparse has printed its one-line error (or --help)
         return exc.code if isinstance(exc.code, int) else 2
     try:
-        return {"train": cmd_train, "zoo": cmd_zoo, "info": cmd_info}[args.command](args)
+        return {"train": cmd_train, "import": cmd_import, "zoo": cmd_zoo, "info": cmd_info}[args.command](args)
     except (DatasetUnavailable, torch.OutOfMemoryError) as exc:
         return _fail(args.command, str(exc).splitlines()[0] if str(exc) else type(exc).__name__, 1)
     except OSError as exc:  # disk full, a folder removed or made read-only while training

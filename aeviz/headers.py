@@ -34,6 +34,8 @@ _TYPED_FIELDS = {
     "input_shape": list,
     "train_images": int,
     "train_seconds": float,
+    "interface": dict,  # a model trained elsewhere: how to call its programs (see aeviz.imported)
+    "imported": dict,
 }
 _KIND_NAMES = {dict: "an object", list: "a list", int: "a whole number", float: "a number", str: "text"}
 
@@ -195,6 +197,9 @@ def _sizes_ok(values: Any, exactly: int | None = None) -> bool:
 def check_fits(name: str, meta: dict[str, Any], shapes: dict[str, tuple[int, ...]]) -> None:
     """Refuse a config that claims more than MAX_PARAMETERS or other tensors than the header holds. The model is
     built on the meta device: shapes without storage, so a config claiming gigabytes costs nothing."""
+    if "interface" in meta:
+        _check_imported(name, meta, shapes)
+        return
     try:
         with torch.device("meta"):
             model = build_model(meta["family"], MODELS[meta["family"]].config_class.from_dict(meta["config"]))
@@ -212,6 +217,23 @@ def check_fits(name: str, meta: dict[str, Any], shapes: dict[str, tuple[int, ...
             f"{name}: weights do not fit the recorded config ({key}: the config needs shape "
             f"{expected.get(key, 'none')}, the file holds {shapes.get(key, 'none')})"
         )
+    mismatch = _shape_problems(meta)
+    if mismatch:
+        raise CheckpointError(f"{name}: {mismatch[0]}, so it cannot run on its own dataset")
+
+
+def _check_imported(name: str, meta: dict[str, Any], shapes: dict[str, tuple[int, ...]]) -> None:
+    """A model trained elsewhere holds two programs as byte tensors, and an interface aeviz can call them by."""
+    from .interfaces import DECODER_KEY, ENCODER_KEY, Interface
+
+    if set(shapes) != {ENCODER_KEY, DECODER_KEY} or any(len(shape) != 1 for shape in shapes.values()):
+        raise CheckpointError(f"{name}: an imported model must hold exactly {ENCODER_KEY} and {DECODER_KEY} as bytes")
+    try:
+        interface = Interface.from_dict(meta["interface"])
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{name}: bad metadata (interface: {_short(exc)})") from None
+    if interface.bottleneck != meta["config"]["bottleneck"]:
+        raise CheckpointError(f"{name}: bad metadata (its interface's code size is not its config's bottleneck)")
     mismatch = _shape_problems(meta)
     if mismatch:
         raise CheckpointError(f"{name}: {mismatch[0]}, so it cannot run on its own dataset")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import numpy as np
@@ -13,8 +14,10 @@ from .models import AutoEncoder
 EPS = 1e-6
 
 
-def _device_of(model: AutoEncoder) -> torch.device:
-    return next(model.parameters()).device
+def device_of(model: AutoEncoder) -> torch.device:
+    """Where the model's weights are (an imported model without weights: where its buffers are, else the CPU)."""
+    tensor = next(itertools.chain(model.parameters(), model.buffers()), None)
+    return tensor.device if tensor is not None else torch.device("cpu")
 
 
 def _batches(x: torch.Tensor, batch: int):
@@ -29,7 +32,7 @@ def _as_batch(x: np.ndarray | torch.Tensor) -> torch.Tensor:
 
 def encode_all(model: AutoEncoder, x: np.ndarray | torch.Tensor, batch: int = 2048) -> np.ndarray:
     """Codes of every image (numpy or torch), (N,q) float32, in inference mode without touching the model."""
-    device = _device_of(model)
+    device = device_of(model)
     x = _as_batch(x)
     with torch.inference_mode():
         parts = [model.encode(b.to(device)).float().cpu() for b in _batches(x, batch)]
@@ -38,7 +41,7 @@ def encode_all(model: AutoEncoder, x: np.ndarray | torch.Tensor, batch: int = 20
 
 def decode_all(model: AutoEncoder, z: np.ndarray | torch.Tensor, batch: int = 2048) -> np.ndarray:
     """Decoded images (N,C,H,W) float32 clipped to [0,1] for display."""
-    device = _device_of(model)
+    device = device_of(model)
     z = torch.as_tensor(np.asarray(z, dtype=np.float32))
     with torch.inference_mode():
         parts = [model.decode(b.to(device)).clamp(0, 1).float().cpu() for b in _batches(z, batch)]
@@ -47,7 +50,7 @@ def decode_all(model: AutoEncoder, z: np.ndarray | torch.Tensor, batch: int = 20
 
 def reconstruct_all(model: AutoEncoder, x: torch.Tensor, batch: int = 2048) -> np.ndarray:
     """Reconstructions (N,C,H,W) float32 clipped to [0,1]."""
-    device = _device_of(model)
+    device = device_of(model)
     with torch.inference_mode():
         parts = [model.reconstruct(b.to(device)).clamp(0, 1).float().cpu() for b in _batches(x, batch)]
     return torch.cat(parts).numpy()

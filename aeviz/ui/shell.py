@@ -55,11 +55,9 @@ def sidebar() -> Context | None:
             st.session_state["aeviz_context"] = None  # no page may draw on the last dataset's context
             return None
         models = tuple(list_models(name, session_workspaces()))
-        yours = sum(m.origin == SESSION for m in models)
         st.caption(
-            f"**{len(test):,}** test images from `{test.source}` · **{len(models)}** models"
-            + (f" ({yours} yours)" if yours else "")
-            + f" · device: {device_label()}"
+            f"**{len(test):,}** test images from `{test.source}` · **{len(models)}** models{_model_origins(models)}"
+            f" · device: {device_label()}"
         )
         broken = scan_models()[1]  # damaged or foreign checkpoint files are named, not silently hidden
         if broken:  # escaped: a file's name is anyone's text, and must not turn into a link or formatting
@@ -135,6 +133,16 @@ def context() -> Context | None:
     if ctx is None:
         st.info("No dataset is available. Pick another one in the sidebar.")
     return ctx
+
+
+def _model_origins(models) -> str:
+    """' (2 yours, 1 imported: torch.export)': how many models are not the zoo's, and how the imported came in."""
+    yours = sum(m.origin == SESSION and not m.imported for m in models)
+    sources = sorted({m.imported for m in models if m.imported})
+    imported = sum(bool(m.imported) for m in models)
+    parts = [f"{yours} yours"] if yours else []
+    parts += [f"{imported} imported: {', '.join(sources)}"] if imported else []
+    return f" ({'; '.join(parts)})" if parts else ""
 
 
 def page_context(*, need_models: bool = True) -> Context:

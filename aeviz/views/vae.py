@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..metrics import decode_all, encode_all
+from ..metrics import decode_all, device_of, encode_all
 from ..models import VAE, AutoEncoder
 from ..walks import kl_per_dim, lerp, manifold_grid, prior_samples, slerp, traversal
 from . import figures
@@ -89,7 +89,7 @@ def interpolation_strip(
 def code_kl(vae: VAE, x, batch: int = 2048) -> np.ndarray:
     """Mean KL to the prior of each code dimension over the images x, (q,): high means informative."""
     x = _tensor(x)
-    device = next(vae.parameters()).device
+    device = device_of(vae)
     with torch.inference_mode():
         stats = [vae.encode_stats(x[i : i + batch].to(device)) for i in range(0, len(x), batch)]
     return kl_per_dim(torch.cat([m for m, _ in stats]).cpu(), torch.cat([v for _, v in stats]).cpu())

@@ -1,0 +1,123 @@
+"""A model trained elsewhere behind aeviz's model API: its encoder and decoder, and how to read their outputs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from .headers import CheckpointError
+from .interfaces import DECODER_KEY, ENCODER_KEY, Interface
+
+
+class ModelFailed(CheckpointError):
+    """An imported model that raised while running (a device mismatch, an op this machine lacks...)."""
+
+
+def _padded(fn: Callable, x: torch.Tensor, batch: int | None) -> Any:
+    """fn(x), for a program that takes exactly `batch` rows: run in chunks, the last one padded with zeros."""
+    if batch is None or len(x) == batch:
+        return fn(x)
+    outs = []
+    for start in range(0, len(x), batch):
+        chunk = x[start : start + batch]
+        rows = len(chunk)
+        if rows < batch:
+            chunk = torch.cat([chunk, chunk.new_zeros((batch - rows, *chunk.shape[1:]))])
+        out = fn(chunk)
+        outs.append([o[:rows] for o in out] if isinstance(out, (tuple, list)) else out[:rows])
+    if isinstance(outs[0], list):
+        return tuple(torch.cat(parts) for parts in zip(*outs))
+    return torch.cat(outs)
+
+
+class ImportedModel(nn.Module):
+    """encode (N,C,H,W) -> (N,q), decode (N,q) -> (N,C,H,W) in [0, 1], reconstruct; encode_stats for a VAE.
+
+    Like a model aeviz trained, it is shared by every session: it is never changed after loading and keeps
+    no state between calls. Anything the foreign code raises becomes a ModelFailed naming the model."""
+
+    def __init__(
+        self,
+        name: str,
+        family: str,
+        interface: Interface,
+        encoder: Callable[[torch.Tensor], Any],
+        decoder: Callable[[torch.Tensor], Any],
+    ) -> None:
+        super().__init__()
+        self.name, self.family, self.interface = name, family, interface
+        self.encoder, self.decoder = encoder, decoder  # modules are registered, so .to() and .eval() reach them
+        self.register_buffer("_anchor", torch.zeros(0), persistent=False)  # the device, when there are no weights
+        self.metadata: dict[str, Any] = {}
+
+    @property
+    def bottleneck(self) -> int:
+        return self.interface.bottleneck
+
+    def _call(self, what: str, fn: Callable, x: torch.Tensor, batch: int | None) -> Any:
+        try:
+            return _padded(fn, x, batch)
+        except Exception as exc:  # foreign code: anything, reported as this model's failure
+            text = (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:200]
+            raise ModelFailed(f"{self.name}: its {what} failed on this server ({type(exc).__name__}: {text})") from None
+
+    def _encoder_outputs(self, x: torch.Tensor) -> Sequence[torch.Tensor]:
+        low, high = self.interface.input_range
+        out = self._call("encoder", self.encoder, low + (high - low) * x, self.interface.encoder_batch)
+        return out if isinstance(out, (tuple, list)) else (out,)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self._encoder_outputs(x)[self.interface.code_output].flatten(1)  # (N, *code_shape) -> (N, q)
+
+    def encode_stats(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """A VAE's posterior mean and log-variance, (N,q) each."""
+        if self.interface.log_variance_output is None:
+            raise ModelFailed(f"{self.name}: its encoder has no log-variance output (not a VAE)")
+        outs = self._encoder_outputs(x)
+        mu, logvar = outs[self.interface.code_output], outs[self.interface.log_variance_output]
+        return mu.flatten(1), logvar.flatten(1).clamp(-20.0, 10.0)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        z = z.reshape(len(z), *self.interface.decoder_input)  # (N,q) -> (N, *decoder_input)
+        out = self._call("decoder", self.decoder, z, self.interface.decoder_batch)
+        out = out[0] if isinstance(out, (tuple, list)) else out
+        if self.interface.output == "logits":
+            return torch.sigmoid(out)
+        low, high = self.interface.output_range
+        return (out - low) / (high - low)
+
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+    def train(self, mode: bool = True) -> ImportedModel:
+        """Only the flag: an exported program has no train/eval switch (its graph was captured in one mode)."""
+        self.training = mode
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.reconstruct(x)
+
+
+def program_bytes(state: dict[str, torch.Tensor], key: str) -> bytes:
+    return state[key].contiguous().numpy().tobytes()
+
+
+def from_state(name: str, state: dict[str, torch.Tensor], meta: dict[str, Any], device="cpu") -> ImportedModel:
+    """The model a checkpoint of an imported model holds, checked by one run on two blank images."""
+    from .exported import ExportError, load_program
+
+    try:
+        interface = Interface.from_dict(meta["interface"])
+        programs = [load_program(program_bytes(state, k), k, device) for k in (ENCODER_KEY, DECODER_KEY)]
+        encoder, decoder = (program.module() for program in programs)
+    except (ExportError, TypeError, ValueError, KeyError) as exc:
+        raise CheckpointError(f"{name}: its imported programs cannot be used ({exc})") from None
+    model = ImportedModel(name, meta["family"], interface, encoder, decoder).to(device)
+    shape = meta["config"]["input_shape"]
+    with torch.inference_mode():
+        model.reconstruct(torch.zeros(2, *shape, device=device))  # ModelFailed (a CheckpointError) names the failure
+    model.requires_grad_(False)
+    return model.eval()

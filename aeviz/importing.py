@@ -1,0 +1,369 @@
+"""Import a model trained elsewhere: check a torch.export folder on its dataset, measure it, save it as a checkpoint.
+
+A folder holds `encoder.pt2`, `decoder.pt2` (torch.export.save) and `aeviz.json` (see README › Import a model).
+Nothing is written until every check has passed; the checkpoint stores both programs' bytes, the interface
+found on a batch of the dataset (code size, the decoder's input shape, output range) and the test metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import exported
+from .checkpoints import SUFFIX, save_imported, user_dir, versions, zoo_dir
+from .data import DATASETS, Dataset, load_dataset
+from .headers import MAX_PARAMETERS, MAX_TEXT
+from .imported import ImportedModel
+from .interfaces import Interface
+from .metrics import evaluate
+from .models import MODELS, model_slug
+from .noise import parse_noise
+
+MANIFEST, ENCODER, DECODER = "aeviz.json", "encoder.pt2", "decoder.pt2"
+PROBE = 64  # test images every check runs on
+RANGE_SLACK = 1e-3  # float rounding past an output range's ends
+
+
+class ImportRefused(ValueError):
+    """Why a folder cannot be imported, in words for its owner; nothing was written."""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """aeviz.json: what the exporter knows and aeviz cannot find out from the programs."""
+
+    dataset: str
+    input_shape: tuple[int, int, int]
+    name: str = ""
+    family: str = "dense"
+    arch: str = ""  # 'dense' or 'conv': which of the zoo's models it compares with; conv for the conv family
+    loss: str = "mse"
+    noise: str = ""
+    code_output: int = 0
+    log_variance_output: int | None = None
+    input_range: tuple[float, float] = (0.0, 1.0)
+    output_range: tuple[float, float] | str = (0.0, 1.0)  # or "logits"
+
+
+def read_manifest(folder: Path) -> Manifest:
+    path = folder / MANIFEST
+    if not path.is_file():
+        raise ImportRefused(
+            f"{folder} has no {MANIFEST}: write one naming at least the dataset and the input shape, e.g. "
+            '{"dataset": "mnist", "input_shape": [1, 28, 28]} (see README › Import a model)'
+        )
+    if path.stat().st_size > 64 * 1024:
+        raise ImportRefused(f"{MANIFEST} is over 64 kB: it should be a few lines of JSON")
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ImportRefused(f"{MANIFEST} is not valid JSON ({exc})") from None
+    if not isinstance(values, dict):
+        raise ImportRefused(f"{MANIFEST} must be a JSON object of settings")
+    return manifest_from(values)
+
+
+def manifest_from(values: dict[str, Any]) -> Manifest:
+    """A checked Manifest from aeviz.json's (or an adapter's) settings; ImportRefused names the bad field."""
+    known = set(Manifest.__dataclass_fields__)
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ImportRefused(f"{MANIFEST}: unknown setting {unknown[0]!r}; known: {', '.join(sorted(known))}")
+    for required in ("dataset", "input_shape"):
+        if required not in values:
+            raise ImportRefused(
+                f'{MANIFEST} must say {required!r}, e.g. "dataset": "mnist", "input_shape": [1, 28, 28]'
+            )
+    fields = dict(values)
+    fields["input_shape"] = _shape(values["input_shape"])
+    fields["input_range"] = _range(values.get("input_range", [0, 1]), "input_range")
+    output = values.get("output_range", [0, 1])
+    fields["output_range"] = output if output == "logits" else _range(output, "output_range")
+    manifest = Manifest(**fields)
+    _check_words(manifest)
+    return manifest
+
+
+def _shape(value: Any) -> tuple[int, int, int]:
+    if not (isinstance(value, list) and len(value) == 3 and all(_whole(v) and v >= 1 for v in value)):
+        raise ImportRefused(f"{MANIFEST}: input_shape must be [channels, height, width], e.g. [1, 28, 28]")
+    return (value[0], value[1], value[2])
+
+
+def _range(value: Any, name: str) -> tuple[float, float]:
+    ok = isinstance(value, list) and len(value) == 2 and all(_number(v) for v in value) and value[0] < value[1]
+    if not ok:
+        hint = ', or "logits"' if name == "output_range" else ""
+        raise ImportRefused(f"{MANIFEST}: {name} must be [low, high], e.g. [0, 1] or [-1, 1]{hint}")
+    return (float(value[0]), float(value[1]))
+
+
+def _whole(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _check_words(m: Manifest) -> None:
+    problems = []
+    if not isinstance(m.dataset, str) or not (m.dataset in DATASETS or m.dataset.startswith("folder:")):
+        problems.append(f"dataset must be one of {', '.join(DATASETS)} or folder:PATH, not {m.dataset!r}")
+    if m.family not in MODELS or m.family == "linear":
+        problems.append(f"family must be one of {', '.join(f for f in MODELS if f != 'linear')}, not {m.family!r}")
+    if m.arch not in ("", "dense", "conv"):
+        problems.append(f"arch must be 'dense' or 'conv', not {m.arch!r}")
+    if m.loss not in ("bce", "mse"):
+        problems.append(f"loss must be 'bce' or 'mse', not {m.loss!r}")
+    if not isinstance(m.name, str) or len(m.name) > 100:
+        problems.append("name must be text of at most 100 characters")
+    if not _whole(m.code_output) or m.code_output < 0:
+        problems.append("code_output must be a whole number >= 0")
+    if m.log_variance_output is not None and (not _whole(m.log_variance_output) or m.log_variance_output < 0):
+        problems.append("log_variance_output must be a whole number >= 0")
+    if m.family == "vae" and m.log_variance_output is None:
+        problems.append("a vae needs log_variance_output: which of the encoder's outputs is the log-variance")
+    if m.family == "denoising" and not m.noise:
+        problems.append('a denoising model needs noise: what it was trained on, e.g. "gaussian:0.5"')
+    if m.noise:
+        try:
+            parse_noise(m.noise)
+        except ValueError as exc:
+            problems.append(f"noise: {exc}")
+    if problems:
+        raise ImportRefused(f"{MANIFEST}: {'; '.join(problems)}")
+
+
+def read_program(folder: Path, filename: str) -> tuple[bytes, torch.export.ExportedProgram]:
+    path = folder / filename
+    if not path.is_file():
+        raise ImportRefused(f"{folder} has no {filename}: save it with torch.export.save (see README › Import a model)")
+    if path.stat().st_size > MAX_PARAMETERS:
+        size = path.stat().st_size >> 20
+        raise ImportRefused(f"{filename} is {size} MB, over this server's limit of {MAX_PARAMETERS >> 20} MB")
+    data = path.read_bytes()
+    try:
+        return data, exported.load_program(data, filename)
+    except exported.ExportError as exc:
+        raise ImportRefused(str(exc)) from None
+
+
+def _batch_size(program: torch.export.ExportedProgram, filename: str) -> int | None:
+    try:
+        return exported.input_shape(program)[0]
+    except exported.ExportError as exc:
+        raise ImportRefused(f"{filename}: {exc}") from None
+
+
+def probe_interface(manifest: Manifest, source: str, encoder, decoder, probe: torch.Tensor, **shapes) -> Interface:
+    """The Interface found by running the encoder and decoder on `probe` (N,C,H,W) in [0, 1], checked at each
+    step. `shapes`: encoder_batch / decoder_batch (a fixed batch size) and decoder_shape (its input, per code)."""
+    output = "logits" if manifest.output_range == "logits" else "image"
+    outrange = manifest.output_range if isinstance(manifest.output_range, tuple) else (0.0, 1.0)
+    base: dict[str, Any] = dict(source=source, code_output=manifest.code_output, output=output)
+    base.update(log_variance_output=manifest.log_variance_output, input_range=manifest.input_range)
+    base.update(output_range=outrange, encoder_batch=shapes.get("encoder_batch"))
+    base.update(decoder_batch=shapes.get("decoder_batch"))
+    trial = Interface(**base, code_shape=(1,), decoder_input=(1,))
+    with torch.inference_mode():
+        code = _code_output(ImportedModel("the model", manifest.family, trial, encoder, decoder), probe, manifest)
+        code_shape = tuple(code.shape[1:])
+        decoder_input = _decoder_input(shapes.get("decoder_shape"), code_shape)
+        interface = Interface(**base, code_shape=code_shape, decoder_input=decoder_input)
+        model = ImportedModel("the model", manifest.family, interface, encoder, decoder)
+        _check_output(model.decode(code.flatten(1)), probe.shape, manifest)
+    return interface
+
+
+def _code_output(trial: ImportedModel, probe: torch.Tensor, manifest: Manifest) -> torch.Tensor:
+    outs = trial._encoder_outputs(probe)
+    wanted = [manifest.code_output]
+    wanted += [manifest.log_variance_output] if manifest.log_variance_output is not None else []
+    if max(wanted) >= len(outs):
+        raise ImportRefused(
+            f"the encoder returns {len(outs)} output(s); {MANIFEST} asks for output {max(wanted)} (counting from 0)"
+        )
+    for i in wanted:
+        if not isinstance(outs[i], torch.Tensor) or outs[i].ndim < 2 or not outs[i].is_floating_point():
+            raise ImportRefused(f"the encoder's output {i} is not a batch of float codes (N, q)")
+    code = outs[manifest.code_output]
+    if not torch.isfinite(code).all():
+        raise ImportRefused("the encoder's codes hold NaN or infinite values on test images")
+    if manifest.log_variance_output is not None and outs[manifest.log_variance_output].shape != code.shape:
+        raise ImportRefused("the encoder's log-variance output is not the shape of its mean")
+    return code
+
+
+def _decoder_input(declared: tuple[int | None, ...] | None, code_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The decoder's input shape per code: read from its program, else the encoder's code shape."""
+    if declared is None:
+        return code_shape
+    wanted = tuple(declared[1:])
+    if None in wanted or math.prod(wanted) != math.prod(code_shape):
+        raise ImportRefused(
+            f"the encoder's codes, of shape (N, {', '.join(map(str, code_shape))}), do not feed the decoder, which "
+            f"takes (N, {', '.join('?' if s is None else str(s) for s in wanted)})"
+        )
+    return tuple(int(s) for s in wanted if s is not None)
+
+
+def _check_output(recon: torch.Tensor, shape: torch.Size, manifest: Manifest) -> None:
+    if not isinstance(recon, torch.Tensor) or tuple(recon.shape) != tuple(shape):
+        got = tuple(recon.shape) if isinstance(recon, torch.Tensor) else type(recon).__name__
+        raise ImportRefused(f"the decoder returns {got}; it should return images of the input's shape {tuple(shape)}")
+    if not torch.isfinite(recon).all():
+        raise ImportRefused("the decoder's output holds NaN or infinite values on test images")
+    low, high = float(recon.min()), float(recon.max())
+    if manifest.output_range != "logits" and (low < -RANGE_SLACK or high > 1 + RANGE_SLACK):
+        declared = list(manifest.output_range)
+        raise ImportRefused(
+            f"the decoder's outputs run from {_value(low, declared)} to {_value(high, declared)}, outside the "
+            f'output_range {declared} that {MANIFEST} declares (say "output_range": "logits" for a decoder '
+            "without its final sigmoid)"
+        )
+
+
+def _value(mapped: float, declared: list[float]) -> str:
+    return f"{declared[0] + (declared[1] - declared[0]) * mapped:.3g}"  # back in the decoder's own units
+
+
+def probe_images(dataset: Dataset, manifest: Manifest) -> torch.Tensor:
+    if tuple(dataset.shape) != manifest.input_shape:
+        raise ImportRefused(
+            f"the model takes {list(manifest.input_shape)} images, but {dataset.name}'s are {list(dataset.shape)}: "
+            "name the dataset it was trained on"
+        )
+    return dataset.images[:PROBE]
+
+
+@dataclass(frozen=True)
+class Imported:
+    """A model just imported: where its checkpoint went, its metadata, and what importing it cost."""
+
+    path: Path
+    metadata: dict[str, Any]
+    seconds: float
+    note: str = ""  # e.g. that the default name was taken and another was chosen
+
+
+def import_path(
+    folder: str | Path, out_dir: str | Path | None = None, *, dataset: str | None = None, **options
+) -> Imported:
+    """Import a torch.export folder, or a pythae model folder (`dataset` names its data: pythae records none)."""
+    folder = Path(folder).expanduser()
+    if folder.is_dir() and not (folder / MANIFEST).is_file() and (folder / "model_config.json").is_file():
+        from .frompythae import import_pythae
+
+        return import_pythae(folder, out_dir, dataset=dataset, **options)
+    if dataset is not None:
+        raise ImportRefused(f"--dataset is for pythae folders; {folder} names its dataset in its {MANIFEST}")
+    return import_folder(folder, out_dir, **options)
+
+
+def import_folder(folder: str | Path, out_dir: str | Path | None = None, **options) -> Imported:
+    """Import a torch.export folder (encoder.pt2, decoder.pt2, aeviz.json) into `out_dir` (default the user
+    folder). `options`: name, overwrite, progress (a callable hearing each step). ImportRefused says why not."""
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise ImportRefused(f"{folder} {'is not a folder' if folder.exists() else 'does not exist'}")
+    manifest = read_manifest(folder)
+    programs = {key: read_program(folder, key) for key in (ENCODER, DECODER)}
+    return import_programs(programs, manifest, "torch.export", str(folder), out_dir, **options)
+
+
+def import_programs(
+    programs: dict[str, tuple[bytes, torch.export.ExportedProgram]],
+    manifest: Manifest,
+    source: str,
+    origin: str,
+    out_dir: str | Path | None = None,
+    *,
+    name: str | None = None,
+    overwrite: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> Imported:
+    """Check two loaded programs on the manifest's dataset, measure them and save them as one checkpoint."""
+    say = progress or (lambda text: None)
+    started = time.perf_counter()
+    target, note = _target(Path(out_dir or user_dir()).expanduser(), name, manifest, origin, overwrite)
+    (_, encoder), (_, decoder) = programs[ENCODER], programs[DECODER]
+    say(f"checking on {manifest.dataset}'s test images")
+    test = load_dataset(manifest.dataset, "test")
+    shapes = dict(
+        encoder_batch=_batch_size(encoder, ENCODER),
+        decoder_batch=_batch_size(decoder, DECODER),
+        decoder_shape=exported.input_shape(decoder),
+    )
+    interface = probe_interface(
+        manifest, source, encoder.module(), decoder.module(), probe_images(test, manifest), **shapes
+    )
+    model = ImportedModel(target.stem, manifest.family, interface, encoder.module(), decoder.module()).eval()
+    say("measuring test error and kNN-7 of the codes")
+    metrics = measure(model, manifest.dataset, test)
+    meta = _metadata(target.stem, manifest, interface, test, metrics, origin, time.perf_counter() - started)
+    save_imported(target, {key: blob for key, (blob, _) in programs.items()}, meta)
+    return Imported(target, meta, meta["imported"]["seconds"], note)
+
+
+def measure(model: ImportedModel, dataset: str, test: Dataset) -> dict[str, float]:
+    """The metrics every checkpoint records, refused when the model gives NaN on any test image."""
+    train_set = load_dataset(dataset, "train")
+    metrics = evaluate(model, train_set.images, train_set.labels, test.images, test.labels)
+    if not all(math.isfinite(v) for v in metrics.values()):
+        raise ImportRefused("the model's reconstructions hold NaN or infinite values on some test images")
+    return metrics
+
+
+def _target(out: Path, name: str | None, manifest: Manifest, origin: str, overwrite: bool) -> tuple[Path, str]:
+    from .jobs.setup import check_name
+
+    stem = name or manifest.name or Path(origin).name
+    try:
+        stem = check_name(stem)
+    except ValueError as exc:
+        raise ImportRefused(f"the name {stem!r} cannot be used: {exc}") from None
+    if out.exists() and not out.is_dir():
+        raise ImportRefused(f"{out} is a file, not a folder")
+    if out.resolve() != zoo_dir().resolve() and (zoo_dir() / f"{stem}{SUFFIX}").exists():
+        raise ImportRefused(f"{stem} is the name of a zoo model: choose another with --name")
+    if not (out / f"{stem}{SUFFIX}").exists() or overwrite:
+        return out / f"{stem}{SUFFIX}", ""
+    if name:
+        raise ImportRefused(f"{out / (stem + SUFFIX)} exists: choose another --name, or pass --overwrite")
+    taken = {p.name.removesuffix(SUFFIX) for p in out.glob(f"*{SUFFIX}")}
+    free = next(f"{stem}-{i}" for i in range(2, len(taken) + 3) if f"{stem}-{i}" not in taken)
+    return out / f"{free}{SUFFIX}", f"{stem} exists in {out}; importing as {free}"
+
+
+def _metadata(stem, manifest: Manifest, interface: Interface, test: Dataset, metrics, origin: str, seconds) -> dict:
+    family = manifest.family
+    arch = "conv" if family == "conv" else manifest.arch or "dense"
+    fields: dict[str, Any] = dict(bottleneck=interface.bottleneck, input_shape=manifest.input_shape, arch=arch)
+    fields.update(loss=manifest.loss, output="sigmoid" if manifest.loss == "bce" else "linear")
+    if manifest.noise:
+        fields["noise"] = manifest.noise
+    config = MODELS[family].config_class.from_dict(fields)
+    series = "-".join(p for p in stem.split("-") if not (p[:1] == "q" and p[1:].isdigit()) and p not in ("bce", "mse"))
+    return {
+        "name": stem,
+        "family": family,
+        "config": config.to_dict(),
+        "slug": model_slug(family, config),
+        "series": f"{series or 'imported'}-{manifest.loss}",
+        "dataset": test.name,
+        "classes": list(test.classes),
+        "input_shape": list(test.shape),
+        "metrics": metrics,
+        "interface": interface.to_dict(),
+        "imported": {"source": interface.source, "from": origin[:MAX_TEXT], "seconds": round(seconds, 2)},
+        "versions": versions(),
+    }
