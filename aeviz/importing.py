@@ -21,7 +21,7 @@ from . import exported
 from .checkpoints import SUFFIX, save_imported, user_dir, versions, zoo_dir
 from .data import DATASETS, Dataset, load_dataset
 from .headers import MAX_PARAMETERS, MAX_TEXT
-from .imported import ImportedModel
+from .imported import ImportedModel, ModelFailed
 from .interfaces import Interface
 from .metrics import evaluate
 from .models import MODELS, model_slug
@@ -174,10 +174,17 @@ def probe_interface(manifest: Manifest, source: str, encoder, decoder, probe: to
     base.update(output_range=outrange, encoder_batch=shapes.get("encoder_batch"))
     base.update(decoder_batch=shapes.get("decoder_batch"))
     trial = Interface(**base, code_shape=(1,), decoder_input=(1,))
+    try:
+        return _probe(manifest, encoder, decoder, probe, base, trial, shapes.get("decoder_shape"))
+    except ModelFailed as exc:
+        raise ImportRefused(f"on {len(probe)} test images, {str(exc).removeprefix('the model: ')}") from None
+
+
+def _probe(manifest, encoder, decoder, probe, base, trial, decoder_shape) -> Interface:
     with torch.inference_mode():
         code = _code_output(ImportedModel("the model", manifest.family, trial, encoder, decoder), probe, manifest)
         code_shape = tuple(code.shape[1:])
-        decoder_input = _decoder_input(shapes.get("decoder_shape"), code_shape)
+        decoder_input = _decoder_input(decoder_shape, code_shape)
         interface = Interface(**base, code_shape=code_shape, decoder_input=decoder_input)
         model = ImportedModel("the model", manifest.family, interface, encoder, decoder)
         _check_output(model.decode(code.flatten(1)), probe.shape, manifest)
@@ -298,6 +305,9 @@ def import_programs(
     (_, encoder), (_, decoder) = programs[ENCODER], programs[DECODER]
     say(f"checking on {manifest.dataset}'s test images")
     test = load_dataset(manifest.dataset, "test")
+    takes = exported.input_shape(encoder)[1:]
+    if None not in takes and tuple(takes) != manifest.input_shape:
+        raise ImportRefused(f"{ENCODER} takes {list(takes)} images, but {MANIFEST} says {list(manifest.input_shape)}")
     shapes = dict(
         encoder_batch=_batch_size(encoder, ENCODER),
         decoder_batch=_batch_size(decoder, DECODER),
