@@ -3,6 +3,7 @@
 import numpy as np
 import streamlit as st
 
+import aeviz
 from aeviz import images, metrics, projection, scores, ui
 from aeviz.views import anomalies
 
