@@ -48,7 +48,12 @@ def test_the_metadata_records_measured_metrics_and_its_origin(tmp_path, batch):
     mse = float((recon - load_dataset("digits", "test").images).pow(2).mean())
     assert meta["metrics"]["mse"] == pytest.approx(mse, rel=1e-4)
     info = checkpoints.list_checkpoints([tmp_path / "models"])[0]
-    assert (info.imported, info.where, info.family, info.dataset) == ("torch.export", "imported (torch.export)", "dense", "digits")
+    assert (info.imported, info.where, info.family, info.dataset) == (
+        "torch.export",
+        "imported (torch.export)",
+        "dense",
+        "digits",
+    )
     assert info.label == "measured · imported (torch.export)"
     assert info.series == "measured-bce" and meta["imported"]["from"] == str(tmp_path / "export")
 
@@ -180,7 +185,10 @@ def test_a_checkpoint_whose_program_fails_here_is_refused_at_load(tmp_path):
     other.mkdir()
     export(big, torch.rand(2, 1, 28, 28), other / "encoder.pt2")
     meta = checkpoints.read_metadata(result.path)
-    programs = {"encoder.pt2": (other / "encoder.pt2").read_bytes(), "decoder.pt2": _program(result.path, "decoder.pt2")}
+    programs = {
+        "encoder.pt2": (other / "encoder.pt2").read_bytes(),
+        "decoder.pt2": _program(result.path, "decoder.pt2"),
+    }
     checkpoints.save_imported(result.path, programs, {k: v for k, v in meta.items() if k != "hash"})
     with pytest.raises(checkpoints.CheckpointError, match="breaks: its encoder failed on this server"):
         checkpoints.load_checkpoint(result.path)
