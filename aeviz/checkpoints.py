@@ -9,7 +9,7 @@ import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -178,7 +178,7 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Aut
 
         imported = from_state(path.name.removesuffix(SUFFIX), state, meta, device)
         imported.metadata = {**meta, "path": str(path)}
-        return imported
+        return cast(AutoEncoder, imported)  # not a subclass, but the same encode/decode/reconstruct for inference
     try:
         model = build_model(meta["family"], MODELS[meta["family"]].config_class.from_dict(meta["config"]))
         model.load_state_dict(state, strict=True)

@@ -20,7 +20,7 @@ def _padded(fn: Callable, x: torch.Tensor, batch: int | None) -> Any:
     """fn(x), for a program that takes exactly `batch` rows: run in chunks, the last one padded with zeros."""
     if batch is None or len(x) == batch:
         return fn(x)
-    outs = []
+    outs: list[Any] = []
     for start in range(0, len(x), batch):
         chunk = x[start : start + batch]
         rows = len(chunk)

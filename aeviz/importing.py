@@ -215,7 +215,7 @@ def _decoder_input(declared: tuple[int | None, ...] | None, code_shape: tuple[in
     if declared is None:
         return code_shape
     wanted = tuple(declared[1:])
-    if None in wanted or math.prod(wanted) != math.prod(code_shape):
+    if None in wanted or math.prod(s or 0 for s in wanted) != math.prod(code_shape):
         raise ImportRefused(
             f"the encoder's codes, of shape (N, {', '.join(map(str, code_shape))}), do not feed the decoder, which "
             f"takes (N, {', '.join('?' if s is None else str(s) for s in wanted)})"
@@ -231,7 +231,7 @@ def _check_output(recon: torch.Tensor, shape: torch.Size, manifest: Manifest) ->
         raise ImportRefused("the decoder's output holds NaN or infinite values on test images")
     low, high = float(recon.min()), float(recon.max())
     if manifest.output_range != "logits" and (low < -RANGE_SLACK or high > 1 + RANGE_SLACK):
-        declared = list(manifest.output_range)
+        declared = [float(v) for v in manifest.output_range]
         raise ImportRefused(
             f"the decoder's outputs run from {_value(low, declared)} to {_value(high, declared)}, outside the "
             f'output_range {declared} that {MANIFEST} declares (say "output_range": "logits" for a decoder '

@@ -4,7 +4,27 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol
+
+import torch
+
+
+class Codec(Protocol):
+    """What inference needs of a model, aeviz's own (models.AutoEncoder) or one trained elsewhere."""
+
+    @property
+    def bottleneck(self) -> int: ...
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor: ...
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor: ...
+
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor: ...
+
+    def parameters(self, recurse: bool = True) -> Any: ...
+
+    def buffers(self, recurse: bool = True) -> Any: ...
+
 
 OUTPUT_KINDS = ("image", "logits")  # image: values in output_range; logits: a sigmoid gives [0, 1]
 SOURCES = ("torch.export", "pythae", "adapter")
@@ -31,6 +51,14 @@ class Interface:
     def __post_init__(self) -> None:
         if self.source not in SOURCES or self.output not in OUTPUT_KINDS:
             raise ValueError(f"source must be one of {SOURCES} and output one of {OUTPUT_KINDS}")
+        sizes = (*self.code_shape, *self.decoder_input)
+        if not self.code_shape or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in sizes):
+            raise ValueError("code_shape and decoder_input must be positive whole numbers")
+        if math.prod(self.code_shape) != math.prod(self.decoder_input):
+            raise ValueError("code_shape and decoder_input must hold the same number of values")
+        for batch in (self.encoder_batch, self.decoder_batch, self.code_output, self.log_variance_output):
+            if batch is not None and not (isinstance(batch, int) and not isinstance(batch, bool) and batch >= 0):
+                raise ValueError("batch sizes and output indices must be whole numbers")
         for name in ("input_range", "output_range"):
             low, high = getattr(self, name)
             if not low < high:

@@ -9,12 +9,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .models import AutoEncoder
+from .interfaces import Codec
 
 EPS = 1e-6
 
 
-def device_of(model: AutoEncoder) -> torch.device:
+def device_of(model: Codec) -> torch.device:
     """Where the model's weights are (an imported model without weights: where its buffers are, else the CPU)."""
     tensor = next(itertools.chain(model.parameters(), model.buffers()), None)
     return tensor.device if tensor is not None else torch.device("cpu")
@@ -30,7 +30,7 @@ def _as_batch(x: np.ndarray | torch.Tensor) -> torch.Tensor:
     return x if isinstance(x, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
 
 
-def encode_all(model: AutoEncoder, x: np.ndarray | torch.Tensor, batch: int = 2048) -> np.ndarray:
+def encode_all(model: Codec, x: np.ndarray | torch.Tensor, batch: int = 2048) -> np.ndarray:
     """Codes of every image (numpy or torch), (N,q) float32, in inference mode without touching the model."""
     device = device_of(model)
     x = _as_batch(x)
@@ -39,7 +39,7 @@ def encode_all(model: AutoEncoder, x: np.ndarray | torch.Tensor, batch: int = 20
     return torch.cat(parts).numpy() if parts else np.zeros((0, model.bottleneck), np.float32)
 
 
-def decode_all(model: AutoEncoder, z: np.ndarray | torch.Tensor, batch: int = 2048) -> np.ndarray:
+def decode_all(model: Codec, z: np.ndarray | torch.Tensor, batch: int = 2048) -> np.ndarray:
     """Decoded images (N,C,H,W) float32 clipped to [0,1] for display."""
     device = device_of(model)
     z = torch.as_tensor(np.asarray(z, dtype=np.float32))
@@ -48,7 +48,7 @@ def decode_all(model: AutoEncoder, z: np.ndarray | torch.Tensor, batch: int = 20
     return torch.cat(parts).numpy()
 
 
-def reconstruct_all(model: AutoEncoder, x: torch.Tensor, batch: int = 2048) -> np.ndarray:
+def reconstruct_all(model: Codec, x: torch.Tensor, batch: int = 2048) -> np.ndarray:
     """Reconstructions (N,C,H,W) float32 clipped to [0,1]."""
     device = device_of(model)
     with torch.inference_mode():
@@ -57,7 +57,7 @@ def reconstruct_all(model: AutoEncoder, x: torch.Tensor, batch: int = 2048) -> n
 
 
 def reconstruct_and_score(
-    model: AutoEncoder, batch: np.ndarray | torch.Tensor, metric: str = "mse"
+    model: Codec, batch: np.ndarray | torch.Tensor, metric: str = "mse"
 ) -> tuple[np.ndarray, np.ndarray]:
     """Reconstructions (N,C,H,W) and per-image errors (N,) of a batch (numpy or torch) in [0,1]."""
     x = torch.as_tensor(np.ascontiguousarray(batch, dtype=np.float32))
@@ -106,7 +106,7 @@ def knn_accuracy(train_codes, train_labels, test_codes, test_labels, *, k: int =
     return accuracy, time.perf_counter() - start
 
 
-def evaluate(model: AutoEncoder, train_x, train_y, test_x, test_y, knn_train: int = 60000) -> dict[str, float]:
+def evaluate(model: Codec, train_x, train_y, test_x, test_y, knn_train: int = 60000) -> dict[str, float]:
     """Test-set MSE/BCE/PSNR, kNN-7 accuracy of the codes, and dead/active code units."""
     recon = reconstruct_all(model, test_x)
     mse = image_errors(test_x, recon, "mse")
