@@ -207,3 +207,22 @@ def test_a_tampered_program_fails_its_hash(tmp_path):
     result.path.write_bytes(bytes(blob))
     with pytest.raises(checkpoints.CheckpointError, match="hash"):
         checkpoints.load_checkpoint(result.path)
+
+
+def test_a_forged_imported_checkpoint_is_refused_from_its_header(tmp_path):
+    result, _ = imported(tmp_path, *dense(), name="forged")
+    meta = {k: v for k, v in checkpoints.read_metadata(result.path).items() if k != "hash"}
+    programs = {
+        "encoder.pt2": _program(result.path, "encoder.pt2"),
+        "decoder.pt2": _program(result.path, "decoder.pt2"),
+    }
+    checkpoints.save_imported(result.path, {**programs, "extra.pt2": b"\x00"}, meta)
+    with pytest.raises(checkpoints.CheckpointError, match="exactly encoder.pt2 and decoder.pt2"):
+        checkpoints.load_checkpoint(result.path)
+    wrong = {**meta, "interface": {**meta["interface"], "code_shape": [5], "decoder_input": [5]}}
+    checkpoints.save_imported(result.path, programs, wrong)
+    with pytest.raises(checkpoints.CheckpointError, match="code size is not its config's bottleneck"):
+        checkpoints.load_checkpoint(result.path)
+    checkpoints.save_imported(result.path, programs, {**meta, "interface": {**meta["interface"], "code_shape": "x"}})
+    with pytest.raises(checkpoints.CheckpointError, match="interface"):
+        checkpoints.load_checkpoint(result.path)
