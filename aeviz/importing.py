@@ -37,12 +37,32 @@ def read_program(folder: Path, filename: str) -> tuple[bytes, torch.export.Expor
         raise ImportRefused(f"{folder} has no {filename}: save it with torch.export.save (see README › Import a model)")
     if path.stat().st_size > MAX_PARAMETERS:
         size = path.stat().st_size >> 20
-        raise ImportRefused(f"{filename} is {size} MB, over this server's limit of {MAX_PARAMETERS >> 20} MB")
+        raise ImportRefused(
+            f"{filename} is {size} MB, over this server's limit of {MAX_PARAMETERS >> 20} MB{_why_big(path)}"
+        )
     data = path.read_bytes()
     try:
         return data, exported.load_program(data, filename)
     except exported.ExportError as exc:
         raise ImportRefused(str(exc)) from None
+
+
+def _why_big(path: Path) -> str:
+    """A hint when the program's sample inputs, not its weights, make it big: a slice of a dataset tensor
+    exported as the example saves the whole tensor's storage."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            sample = sum(i.file_size for i in archive.infolist() if "/sample_inputs/" in i.filename)
+    except (zipfile.BadZipFile, OSError):
+        return ""
+    if sample < path.stat().st_size / 2:
+        return ""
+    return (
+        f"; {sample >> 20} MB of it is the example input saved with the program: export with a small copy, "
+        "e.g. images[:4].clone() (a slice keeps the whole tensor it was cut from)"
+    )
 
 
 def _batch_size(program: torch.export.ExportedProgram, filename: str) -> int | None:

@@ -40,7 +40,7 @@ def export_model(folder: Path, dataset: str, q: int) -> float:
     started = time.perf_counter()
     folder.mkdir(parents=True)
     dim = torch.export.Dim("batch")
-    example = train[:4]
+    example = train[:4].clone()  # a slice would save all 60k images as the program's sample input
     with torch.no_grad():
         code = encoder(example)
     torch.export.save(torch.export.export(encoder, (example,), dynamic_shapes=({0: dim},)), folder / "encoder.pt2")

@@ -37,7 +37,7 @@ print(f"trained: mse {loss.item():.4f}")
 folder.mkdir(parents=True, exist_ok=True)
 encoder.eval(), decoder.eval()
 batch = torch.export.Dim("batch")
-example = images[:4]
+example = images[:4].clone()  # a copy: a slice would save the whole training set inside each file
 torch.export.save(torch.export.export(encoder, (example,), dynamic_shapes=({0: batch},)), folder / "encoder.pt2")
 torch.export.save(
     torch.export.export(decoder, (encoder(example),), dynamic_shapes=({0: batch},)), folder / "decoder.pt2"

@@ -226,3 +226,15 @@ def test_a_forged_imported_checkpoint_is_refused_from_its_header(tmp_path):
     checkpoints.save_imported(result.path, programs, {**meta, "interface": {**meta["interface"], "code_shape": "x"}})
     with pytest.raises(checkpoints.CheckpointError, match="interface"):
         checkpoints.load_checkpoint(result.path)
+
+
+def test_a_huge_example_input_is_named_as_the_reason_a_file_is_too_big(tmp_path, monkeypatch):
+    monkeypatch.setattr(importing, "MAX_PARAMETERS", 1_000_000)  # the limit, lowered so the test stays small
+    encoder, decoder = dense()
+    folder = tmp_path / "export"
+    folder.mkdir()
+    dataset = torch.rand(4000, *SHAPE)  # 1 MB: a slice of it keeps all of it
+    export(encoder, dataset[:4], folder / "encoder.pt2")
+    export(decoder, torch.rand(4, 4), folder / "decoder.pt2")
+    (folder / "aeviz.json").write_text(json.dumps({"dataset": "digits", "input_shape": list(SHAPE)}))
+    _refused(tmp_path, folder, "over this server's limit", "example input", "images[:4].clone()")
