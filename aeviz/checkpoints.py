@@ -19,6 +19,7 @@ from .headers import FORMAT, CheckpointError, check_fits, read_header  # Checkpo
 from .models import MODELS, AutoEncoder, build_model, series_of
 
 SUFFIX = ".safetensors"
+VIRTUAL_SUFFIX = ".adapter"  # an adapter model's path (aeviz.adapters): a name beside its file, never on disk
 
 _SHIPPED_ZOO = Path(__file__).resolve().parent.parent / "checkpoints"  # resolved once: pages ask on every run
 
@@ -223,7 +224,7 @@ class CheckpointInfo:
 
     @property
     def name(self) -> str:
-        return self.path.name.removesuffix(SUFFIX)
+        return self.path.name.removesuffix(SUFFIX).removesuffix(VIRTUAL_SUFFIX)
 
     @property
     def key(self) -> str:

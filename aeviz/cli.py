@@ -1,4 +1,4 @@
-"""Command line: `aeviz train`, `aeviz import`, `aeviz zoo`, `aeviz info`."""
+"""Command line: `aeviz train`, `aeviz import`, `aeviz zoo`, `aeviz adapters`, `aeviz info`."""
 
 from __future__ import annotations
 
@@ -140,8 +140,14 @@ def _save(path: Path, result, *, overwrite: bool) -> Path:
     return save_checkpoint(path, result.model.cpu(), {**result.metadata, "name": path.stem})
 
 
-def zoo_table(markdown: bool = False) -> str:
+def zoo_table(markdown: bool = False, adapters: bool = True) -> str:
+    """The checkpoints' table; with `adapters`, the operator's adapter models too (measured if not yet)."""
     infos, errors = scan_checkpoints()
+    if adapters:
+        from .adapters import discover
+
+        scan = discover()
+        infos, errors = [*infos, *scan.infos], [*errors, *scan.errors]
     head = ["name", "family", "q", "loss", "test MSE", "test BCE", "PSNR dB", "kNN-7 %", "epochs", "train s", "device"]
     rows = []
     for c in infos:
@@ -194,7 +200,7 @@ def card_notes() -> str:
 
 
 def cmd_zoo(args) -> int:
-    table = zoo_table(markdown=args.markdown)
+    table = zoo_table(markdown=args.markdown, adapters=not args.write)  # the shipped model card: the zoo alone
     if args.markdown and args.write:
         path = zoo_dir() / "README.md"
         path.write_text(MODEL_CARD_HEAD + table + "\n" + card_notes())
@@ -250,6 +256,17 @@ def cmd_import(args) -> int:
     return 0
 
 
+def cmd_adapters(args) -> int:
+    """List the adapter models with their metrics, measuring those not measured yet (exit 1 on any error)."""
+    from .adapters import ENV, GROUP, discover
+
+    scan = discover()
+    print("\n".join(a.summary for a in scan.models) or f"no adapter models ({ENV} files or {GROUP} entry points)")
+    for error in scan.errors:
+        print(f"aeviz adapters: error: {error}", file=sys.stderr)
+    return 1 if scan.errors else 0
+
+
 def cmd_info(args) -> int:
     try:
         meta = read_metadata(args.path)
@@ -267,6 +284,7 @@ def _parser() -> argparse.ArgumentParser:
     zoo = sub.add_parser("zoo", help="list checkpoints with their metrics")
     zoo.add_argument("--markdown", action="store_true", help="print a markdown model card table")
     zoo.add_argument("--write", action="store_true", help="with --markdown: rewrite checkpoints/README.md")
+    sub.add_parser("adapters", help="list (and measure) the models of AEVIZ_ADAPTERS files and installed adapters")
     info = sub.add_parser("info", help="print a checkpoint's metadata as JSON")
     info.add_argument("path", type=Path)
     return parser
@@ -279,7 +297,8 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # argparse has printed its one-line error (or --help)
         return exc.code if isinstance(exc.code, int) else 2
     try:
-        return {"train": cmd_train, "import": cmd_import, "zoo": cmd_zoo, "info": cmd_info}[args.command](args)
+        commands = {"train": cmd_train, "import": cmd_import, "zoo": cmd_zoo, "adapters": cmd_adapters}
+        return {**commands, "info": cmd_info}[args.command](args)
     except (DatasetUnavailable, torch.OutOfMemoryError) as exc:
         return _fail(args.command, str(exc).splitlines()[0] if str(exc) else type(exc).__name__, 1)
     except OSError as exc:  # disk full, a folder removed or made read-only while training

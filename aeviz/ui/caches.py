@@ -10,7 +10,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from .. import checkpoints, data, diskcache, projection
+from .. import adapters, checkpoints, data, diskcache, projection
 from ..checkpoints import CheckpointError, CheckpointInfo
 from ..metrics import encode_all, image_errors, reconstruct_all
 from ..train import device_name, pick_device
@@ -54,6 +54,11 @@ def _load_model(path: str, stamp: tuple[int, int]):
 
 
 def _model_at(path: str):
+    if path.endswith(checkpoints.VIRTUAL_SUFFIX):  # an adapter's model: held by the discovery, not in a file
+        model = adapter_scan().model_at(path)
+        if model is None:
+            raise CheckpointError(f"{Path(path).name}: no adapter offers this model any more")
+        return model
     stat = Path(path).stat()  # FileNotFoundError -> handled by callers via model_or_message
     loaded = _load_model(path, (stat.st_mtime_ns, stat.st_size))
     if isinstance(loaded, _Refused):
@@ -76,13 +81,29 @@ def model_or_message(info: CheckpointInfo):
 
 
 def scan_models() -> tuple[list[CheckpointInfo], list[str]]:
-    """Every checkpoint of the zoo and the user's folder, read again only when a folder changes.
+    """Every checkpoint of the zoo and the user's folder, read again only when a folder changes, then the
+    operator's adapter models (see adapter_scan).
 
     Saving (an atomic rename), adding or deleting a checkpoint changes its folder's mtime; a file damaged in
     place is caught when its model loads (get_model re-validates on any change of the file itself).
     Re-reading 66 headers every few seconds cost ~7 % of the server's CPU under a class's load.
     """
-    return _scan_folders(tuple(_stamp(folder) for folder in (checkpoints.zoo_dir(), checkpoints.user_dir())))
+    found = _scan_folders(tuple(_stamp(folder) for folder in (checkpoints.zoo_dir(), checkpoints.user_dir())))
+    scan = adapter_scan()
+    if not scan.models and not scan.errors:
+        return found
+    return [*found[0], *scan.infos], [*found[1], *scan.errors]
+
+
+def adapter_scan() -> adapters.Scan:
+    """The operator's adapter models (aeviz.adapters), found again only when AEVIZ_ADAPTERS or a file changes:
+    a rerun costs one stat per file; entry points are read once per process (installing a package restarts)."""
+    return _discover_adapters(adapters.stamp())
+
+
+@st.cache_resource(show_spinner="Checking the adapter models…", max_entries=2)
+def _discover_adapters(stamp: tuple) -> adapters.Scan:
+    return adapters.discover()
 
 
 def _stamp(folder: Path) -> tuple[str, int]:
