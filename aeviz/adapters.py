@@ -8,6 +8,7 @@ offered as a CheckpointInfo whose path is virtual: `<file stem>.<name>.adapter` 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -106,9 +107,10 @@ def discover(*, entry_points: bool = True) -> Scan:
     """Import every adapter file and entry point and check their models; nothing raises, errors are listed."""
     found: list[Adapted] = []
     errors: list[str] = []
-    loaders: list[Callable[[], tuple[_Source, list]]] = [lambda p=p: _from_file(p) for p in adapter_files()]
+    loaders: list[Callable[[], tuple[_Source, list]]] = [functools.partial(_from_file, p) for p in adapter_files()]
     if entry_points:
-        loaders += [lambda e=e: _from_entry_point(e) for e in importlib.metadata.entry_points(group=GROUP)]
+        points = importlib.metadata.entry_points(group=GROUP)
+        loaders += [functools.partial(_from_entry_point, e) for e in points]
     for load in loaders:
         try:
             source, objects = load()

@@ -25,3 +25,20 @@ def test_the_export_example_trains_exports_and_imports(tmp_path, capsys):
     assert (info.name, info.bottleneck, info.imported) == ("my-digits-ae", 8, "torch.export")
     assert info.metrics["mse"] < 0.03  # trained, not random: an untrained one scores about 0.18
     assert "imported" in capsys.readouterr().out
+
+
+def test_the_adapter_example_trains_and_its_models_are_measured(tmp_path, monkeypatch, capsys):
+    import os
+    import shutil
+
+    script = shutil.copy(REPO / "examples" / "my_models.py", tmp_path / "my_models.py")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "my_models.pt").is_file()
+    monkeypatch.setenv("AEVIZ_ADAPTERS", str(script))
+    assert cli.main(["adapters"]) == 0
+    out = capsys.readouterr().out
+    assert "my_models.dense8  dense q=8 on digits" in out and "my_models.vae2  vae q=2 on digits" in out
+    dense_mse = float(out.split("test mse ")[1].split()[0])
+    assert dense_mse < 0.03  # the trained weights were loaded: an untrained model scores about 0.18
