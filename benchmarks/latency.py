@@ -131,9 +131,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--while-training", action="store_true", help="time them while a job trains")
     parser.add_argument(
         "--browser",
-        choices=["auto", "on", "off"],
+        choices=["auto", "on", "off", "first-screen"],
         default="auto",
-        help="cold start and first paint of every page in Chromium (auto: unless --page/--only)",
+        help="cold start, first paint and first screen of every page in Chromium (auto: unless --page/--only); "
+        "first-screen: only each page's first screen (benchmarks/firstscreen.py), then the --page reruns",
     )
     parser.add_argument("--browser-repeats", type=int, default=5)
     parser.add_argument("--cold", action="store_true", help="each page's first visit on a fresh server, empty cache")
@@ -151,6 +152,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     )
     if args.browser == "on" or (args.browser == "auto" and not (args.page or args.only)):
         results.update(browser_figures(args.dataset, args.browser_repeats))  # first paint and cold start
+    elif args.browser == "first-screen":
+        results.update(browser_figures(args.dataset, args.browser_repeats, first_screen_only=True, pages=args.page))
+        if not args.page and not args.only:
+            print(json.dumps(results))
+            return results
     for page in args.page or sorted(INTERACTIONS):
         for interaction in INTERACTIONS[page]:
             if args.only and interaction.name not in args.only:
@@ -404,27 +410,33 @@ def _cold_start_s(browser, home: Path, dataset: str) -> float:
         stop_server(proc)
 
 
-def browser_figures(dataset: str, repeats: int) -> dict[str, float]:
+def browser_figures(
+    dataset: str, repeats: int, first_screen_only: bool = False, pages: list[str] | None = None
+) -> dict[str, float]:
     """Cold start to a usable home (empty caches, then a restart with the caches on disk), and each page's
-    first paint on a warm server: a new browser session opening the page, until its run has ended."""
+    first paint on a warm server: a new browser session opening the page, until its run has ended; then
+    each page's first screen (benchmarks/firstscreen.py)."""
     import tempfile
 
     from playwright.sync_api import sync_playwright
 
     sys.path[:0] = [str(Path(__file__).resolve().parent), str(REPO / "tests" / "e2e")]
     from browser import CHROMIUM, CHROMIUM_ARGS, page_slugs
+    from firstscreen import first_screens
     from load import start_server, stop_server
 
     results: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="aeviz-latency-") as home, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        results["app.cold_start_to_usable_home_s"] = round(_cold_start_s(browser, Path(home), dataset), 2)
-        results["app.restart_to_usable_home_s"] = round(_cold_start_s(browser, Path(home), dataset), 2)
-        for key in ("app.cold_start_to_usable_home_s", "app.restart_to_usable_home_s"):
-            print(f"{key:45s} {results[key]:8.2f}", flush=True)
+        if not first_screen_only:
+            results["app.cold_start_to_usable_home_s"] = round(_cold_start_s(browser, Path(home), dataset), 2)
+            results["app.restart_to_usable_home_s"] = round(_cold_start_s(browser, Path(home), dataset), 2)
+            for key in ("app.cold_start_to_usable_home_s", "app.restart_to_usable_home_s"):
+                print(f"{key:45s} {results[key]:8.2f}", flush=True)
         proc, url = start_server(Path(home))
         try:
-            for slug in page_slugs():
+            slugs = [s for s in page_slugs() if not pages or s in pages]
+            for slug in [] if first_screen_only else slugs:
                 page_url = f"{url}/{'' if slug == 'home' else slug}?dataset={dataset}"
                 _open_s(browser, page_url)  # the first visit computes and caches; then it is warm
                 seconds = np.array([_open_s(browser, page_url) for _ in range(repeats)])
@@ -435,6 +447,7 @@ def browser_figures(dataset: str, repeats: int) -> dict[str, float]:
                     f"{np.percentile(seconds, 95):8.2f} {seconds.max():8.2f}",
                     flush=True,
                 )
+            results.update(first_screens(browser, url, dataset, repeats, slugs))
         finally:
             stop_server(proc)
         browser.close()
