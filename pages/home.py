@@ -1,11 +1,9 @@
 """Home: what an autoencoder is, with one live example."""
 
-import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 
 from aeviz import metrics, ui
-from aeviz.views import figures
+from aeviz.views import figures, home
 
 st.title("What does an autoencoder learn?")
 ui.explain(
@@ -45,16 +43,9 @@ grid = figures.compose_grid(
 left, right = st.columns([1, 2])
 with left:
     ui.picture(grid, caption=f"Class {ctx.test.classes[int(ctx.test.labels[index])]} · MSE {error:.4f}")
-with right:
-    bars = go.Figure(go.Bar(x=np.arange(len(code)), y=code, marker_color=figures.PALETTE[0]))
-    bars.update_layout(
-        title=f"The code: {len(code)} numbers are all the decoder sees",
-        height=360,
-        xaxis_title="code unit",
-        yaxis_title="value",
-        margin=dict(t=50, b=40, l=40, r=10),
-    )
-    st.plotly_chart(bars, width="stretch")
+with right.container(key="home_code"):  # a picture: no plotly bundle for a new visitor's first screen
+    title = f"The code: {len(code)} numbers are all the decoder sees"
+    ui.picture(home.code_bars(code, title=title, theme=ui.theme_type()), width="stretch")
 st.caption(
     f"Model `{info.name}`: test MSE {info.metrics.get('mse', float('nan')):.4f}, "
     f"trained {info.metadata.get('training', {}).get('epochs', '?')} epochs on {info.metadata.get('device')}."

@@ -9,7 +9,7 @@ WIDTH, HEIGHT = 1280, 720
 
 # page slug: what must be inside the first screen (the main figure, and its live slider where it has one)
 ABOVE_THE_FOLD = {
-    "": [".st-key-w_home_idx", "[data-testid='stImage']", "[data-testid='stPlotlyChart']"],
+    "": [".st-key-w_home_idx", "[data-testid='stImage']", ".st-key-home_code [data-testid='stImage']"],
     "reconstructions": ["[data-testid='stPlotlyChart']", ".st-key-w_rec_seed"],
     "latent_map": [".st-key-map_chart"],
     "denoising": [".st-key-dn_scrub", ".st-key-dn_scrub .slider-rail-rect"],

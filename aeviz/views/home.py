@@ -1,0 +1,73 @@
+"""Home's back-end: the code of one image as a bar chart drawn on the server (no plotly in a new browser)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from .figures import PALETTE
+from .lettering import font, panel
+
+# Drawn at twice the size it is shown at in its column (about 600 px wide at 1280x720), so it stays sharp on
+# a high-density screen; 36 px text shows as about 16 px, body text size, legible on a projector.
+WIDTH, HEIGHT = 1200, 720
+TITLE_PX, TEXT_PX = 40, 36
+VALUES_UP_TO = 16  # codes this short get each value written on its bar (what hovering told before)
+
+
+def nice_ticks(low: float, high: float, count: int = 5) -> np.ndarray:
+    """Round tick values (1, 2 or 5 times a power of ten) covering [low, high], about `count` of them."""
+    if not high > low:
+        low, high = low - 1, high + 1
+    raw = (high - low) / count
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    return np.arange(math.floor(low / step), math.ceil(high / step) + 1) * step
+
+
+def _label(value: float, step: float) -> str:
+    digits = max(0, -math.floor(math.log10(step))) if step < 1 else 0
+    return f"{value:.{digits}f}"
+
+
+def code_bars(code, *, title: str, theme: str | None = "light") -> np.ndarray:
+    """One bar per code unit (its value; x: the unit's index), on the theme's panel: (HEIGHT, WIDTH, 3) uint8."""
+    code = np.asarray(code, dtype=np.float64).ravel()
+    background, ink = panel(theme)
+    grid = (background + ink) // 2 if theme != "dark" else background + 30
+    image = Image.new("RGB", (WIDTH, HEIGHT), (background,) * 3)
+    draw = ImageDraw.Draw(image)
+    text, title_face = font(TEXT_PX), font(TITLE_PX)
+    room = 1.2 if len(code) <= VALUES_UP_TO else 1.0  # headroom for the values written past the bars' ends
+    ticks = nice_ticks(room * min(float(code.min()), 0.0), room * max(float(code.max()), 0.0))
+    step = float(ticks[1] - ticks[0])
+    labels = [_label(t, step) for t in ticks]
+    left = 30 + TEXT_PX + max(draw.textlength(s, font=text) for s in labels) + 16
+    top, right, bottom = 30 + TITLE_PX + 30, WIDTH - 20, HEIGHT - (2 * TEXT_PX + 50)
+
+    def y(v: float) -> float:
+        return bottom - (v - ticks[0]) / (ticks[-1] - ticks[0]) * (bottom - top)
+
+    draw.text(((left + right) / 2, 20), title, fill=(ink,) * 3, font=title_face, anchor="mt")
+    for t, s in zip(ticks, labels, strict=True):
+        draw.line([(left, y(t)), (right, y(t))], fill=(grid,) * 3, width=3 if t == 0 else 1)
+        draw.text((left - 12, y(t)), s, fill=(ink,) * 3, font=text, anchor="rm")
+    slot = (right - left) / len(code)
+    colour = PALETTE[0]
+    every = next(k for k in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024) if len(code) / k <= 16 or k == 1024)
+    for i, v in enumerate(code):
+        x0, x1 = left + i * slot + 0.12 * slot, left + (i + 1) * slot - 0.12 * slot
+        draw.rectangle([x0, min(y(v), y(0)), max(x1, x0 + 1), max(y(v), y(0))], fill=colour)
+        if i % every == 0:
+            draw.text(((x0 + x1) / 2, bottom + 10), str(i), fill=(ink,) * 3, font=text, anchor="mt")
+        if len(code) <= VALUES_UP_TO:
+            value = f"{v:.2f}"
+            anchor, at = ("md", y(v) - 6) if v >= 0 else ("ma", y(v) + 6)
+            draw.text(((x0 + x1) / 2, at), value, fill=(ink,) * 3, font=font(TEXT_PX * 5 // 6), anchor=anchor)
+    draw.text(((left + right) / 2, HEIGHT - 14), "code unit", fill=(ink,) * 3, font=text, anchor="md")
+    axis = Image.new("RGB", (HEIGHT, TEXT_PX + 12), (background,) * 3)
+    ImageDraw.Draw(axis).text((HEIGHT - (top + bottom) / 2, 4), "value", fill=(ink,) * 3, font=text, anchor="mt")
+    image.paste(axis.rotate(90, expand=True), (14, 0))
+    return np.asarray(image)
