@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import streamlit as st
 import torch
@@ -30,27 +28,12 @@ def background_jobs():
     return Jobs(workers=2, keep=32)
 
 
-WARM_UP_DELAY_S = 20.0
-
-
 @st.cache_resource(show_spinner=False)
 def map_worker():
-    """The helper process for UMAP/t-SNE fits, started once per server: it compiles numba's kernels ahead,
-    so the first map a user asks for does not pay ~30 s of JIT. AEVIZ_WARM_UP=0: no warm-up, lazy start.
-
-    The start waits WARM_UP_DELAY_S: on 2 cores the compiling helper slowed the server's very first page by
-    ~1.5 s. A fit asked for sooner starts the helper itself (HelperProcess.call is lazy).
-    """
-    import functools
-    import threading
-
-    if os.environ.get("AEVIZ_WARM_UP", "1") == "0":
-        return HelperProcess()
-    worker = HelperProcess(initializer=functools.partial(projection.warm_up_umap, background=False))
-    timer = threading.Timer(WARM_UP_DELAY_S, worker.start)
-    timer.daemon = True
-    timer.start()
-    return worker
+    """The helper process for UMAP/t-SNE fits, one per server, started by the first fit queued (HelperProcess.call
+    is lazy). The zoo ships its maps, so most servers never fit one: a helper started ahead to compile numba's
+    kernels held ~0.6 GB on every server for nothing. The first fit compiles only the path it takes."""
+    return HelperProcess()
 
 
 def _codes_key(content_hash: str, dataset: str, split: str) -> str:
@@ -137,7 +120,6 @@ def submit_map(info: CheckpointInfo, method: str, split: str = "test"):
 
 def _fit_map_job(job, *, model, test_codes, train_images, content_hash, dataset, method, key, cache_root):
     """Runs on the job thread (no Streamlit): encode the train split if needed, then fit (and cache) the map."""
-    import time
 
     codes = test_codes
     if train_images is not None:
@@ -150,12 +132,8 @@ def _fit_map_job(job, *, model, test_codes, train_images, content_hash, dataset,
     if method not in ("umap", "tsne"):
         job.set_stage(stage)
         return projection.cached_map(codes, method, key=key, seed=0)
-    worker = map_worker()
-    while worker.warming:
-        job.set_stage("waiting for the map helper to finish compiling UMAP (once per server start)")
-        time.sleep(0.5)
-    job.begin(stage)  # the compile is not part of the fit's time
-    return worker.call(in_cache_dir, cache_root, projection.cached_map, codes, method, key=key, seed=0)
+    job.begin(stage)
+    return map_worker().call(in_cache_dir, cache_root, projection.cached_map, codes, method, key=key, seed=0)
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)

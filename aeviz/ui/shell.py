@@ -14,7 +14,6 @@ from ..checkpoints import SESSION
 from .caches import configure_server, device_label, get_dataset, list_models, offline_status, scan_models
 from .context import Context
 from .lecture import lecture_toggle
-from .maps import map_worker
 from .quotas import start_upload_sweep
 from .theme import chart_text_style
 from .training import own_datasets, sweep_leftovers
@@ -36,7 +35,6 @@ def sidebar() -> Context | None:
     """Dataset picker, what is loaded, available models and device; stores the Context for the pages."""
     configure_server()
     _mark_app_run()
-    map_worker()  # the map helper process (and its numba warm-up) starts once per server, before a page needs it
     warm_start()  # once per server: baselines, parsed sets and training speed, off the pages' runs
     sweep_leftovers()
     start_upload_sweep()  # any session can be sent files, whatever page it shows

@@ -159,3 +159,26 @@ def test_cold_tsne_shows_progress_then_the_map():
     assert any(" s left" in text or "longer than the last one" in text for text in seen), seen  # the first, timed
     at = ok(select(at, "map_chart", [-100]))
     assert "approximate" in texts(at) and "t-SNE has no inverse" in texts(at)
+
+
+def test_the_map_helper_starts_only_when_a_fit_is_queued(monkeypatch):
+    """The zoo ships its maps: home and the UMAP map open with no helper process (and none scheduled)."""
+    import threading
+
+    from aeviz import ui
+
+    monkeypatch.setenv("AEVIZ_WARM_UP", "1")  # as a real server runs
+    ui.map_worker.clear()
+    assert not run_page("pages/home.py", {"dataset": "digits"}).exception
+    at = ok(open_page(map_method="umap"))
+    assert not at.get("progress")  # the shipped map, no job
+    assert not ui.map_worker().alive
+    assert not any(isinstance(t, threading.Timer) for t in threading.enumerate())  # nor one about to start
+    info = at.session_state["aeviz_context"].default_model()
+    job = ui.submit_map(info, "tsne")  # no map shipped for t-SNE: a fit is queued, and the helper starts for it
+    deadline = time.monotonic() + 240
+    while job.state.name not in ("DONE", "FAILED") and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert job.state.name == "DONE", job.state
+    assert ui.map_worker().alive
+    ui.map_worker().stop()
