@@ -88,7 +88,7 @@ def show_selection(ctx, model, info, other, latent_map, picked, labels, per_row)
     """The selected points' images and their reconstructions (by the second model too), or decoded empty spots."""
     chosen = picked.indices
     if len(chosen) == 0 and len(picked.spots) == 0:
-        st.info("Select some points, or click anywhere on the map to decode that spot.", icon="👆")
+        st.info("Select some points, or click anywhere on the map to decode that spot.", icon=":material/touch_app:")
         return
     if len(chosen) + len(picked.spots) == 1:
         decode_here(ctx, model, latent_map, view.spot_of(latent_map, picked), labels)

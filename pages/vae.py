@@ -30,7 +30,7 @@ if vae is None:
     st.stop()
 pair, names = view.two_images(picked.images, ui.shown_captions(picked), ctx.test)
 if len(picked.images) < 2:
-    st.warning("Interpolation needs two images: the second one is test image #0.", icon="⚠️")
+    st.warning("Interpolation needs two images: the second one is test image #0.", icon=":material/warning:")
 twin = catalog.plain_twin(info, ctx.models, same_size=False)
 ae = ui.model_or_message(twin) if twin is not None else None
 

@@ -86,7 +86,10 @@ with st.spinner("Reconstructing with every model (test-set errors are computed o
             recon, error = metrics.reconstruct_and_score(model, batch, metric)
             reference = ui.get_errors(info, metric)
         except aeviz.CheckpointError as exc:  # a model trained elsewhere that fails on this image: the rest go on
-            st.warning(f"**{ui.literal(info.label)}** cannot rebuild it: {ui.literal(str(exc), 300)}", icon="⚠️")
+            st.warning(
+                f"**{ui.literal(info.label)}** cannot rebuild it: {ui.literal(str(exc), 300)}",
+                icon=":material/warning:",
+            )
             continue
         rows.append(recon[0, 0])
         where = "" if info.origin == "zoo" else f" · {info.where}"

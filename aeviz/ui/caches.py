@@ -76,7 +76,9 @@ def model_or_message(info: CheckpointInfo):
     try:
         return get_model(info)
     except (CheckpointError, FileNotFoundError, OSError) as exc:
-        st.warning(f"Model **{literal(info.label)}** cannot be used: {literal(str(exc), 300)}", icon="⚠️")
+        st.warning(
+            f"Model **{literal(info.label)}** cannot be used: {literal(str(exc), 300)}", icon=":material/warning:"
+        )
         return None
 
 

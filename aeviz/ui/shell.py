@@ -63,7 +63,7 @@ def sidebar() -> Context | None:
                 "Cannot use "
                 + "; ".join(literal(b, 300) for b in broken[:3])
                 + (f" (and {len(broken) - 3} more)" if len(broken) > 3 else ""),
-                icon="⚠️",
+                icon=":material/warning:",
             )
         missing = [d for d, why in offline_status().items() if why]
         if missing:

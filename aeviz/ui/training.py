@@ -122,9 +122,9 @@ def upload_training_set(key: str) -> str | None:
         st.session_state[_TRAIN_UPLOADS] = built
     _, name, count, classes, skipped = built
     for file_name, why in skipped[:5]:
-        st.warning(f"**{literal(file_name)}**: {why}; skipped.", icon="⚠️")
+        st.warning(f"**{literal(file_name)}**: {why}; skipped.", icon=":material/warning:")
     if len(skipped) > 5:
-        st.warning(f"{len(skipped) - 5} more files were skipped.", icon="⚠️")
+        st.warning(f"{len(skipped) - 5} more files were skipped.", icon=":material/warning:")
     if name is None:
         st.error(f"Only {count} readable images: a model needs at least ten to train on.", icon=":material/error:")
         return None

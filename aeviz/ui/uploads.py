@@ -32,7 +32,7 @@ def send_image(image: np.ndarray, name: str) -> None:
     """Hand one image (H,W) or (1,H,W) in [0,1] to the other pages, via this session's own images."""
     picture = np.asarray(image, dtype=np.float32).reshape(np.shape(image)[-2:])
     if add_user_images([images.Preprocessed(picture, (), False, name)]):
-        st.toast(f"Sent **{name}** to your images: pick *your images* on any page.", icon="📤")
+        st.toast(f"Sent **{name}** to your images: pick *your images* on any page.", icon=":material/send:")
 
 
 def user_image_batch(shape: tuple[int, int, int], items: list[images.Preprocessed] | None = None) -> np.ndarray:
@@ -66,7 +66,7 @@ def _refusals(refused: dict[str, tuple[str, str]], listed: list) -> None:
             by_reason.setdefault(why, []).append(literal(name))
     for why, names in by_reason.items():
         shown = ", ".join(f"**{n}**" for n in names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-        st.warning(f"{shown}: {why}", icon="⚠️")
+        st.warning(f"{shown}: {why}", icon=":material/warning:")
 
 
 def upload_images(key: str, *, mnist_style: bool = True) -> list[images.Preprocessed]:
@@ -101,7 +101,7 @@ def upload_images(key: str, *, mnist_style: bool = True) -> list[images.Preproce
         state["done"][tag] = bad
     for f in listed:
         for name, message in state["done"].get((f.file_id, mnist_style), []):
-            st.warning(f"**{literal(name)}**: {message}", icon="⚠️")
+            st.warning(f"**{literal(name)}**: {message}", icon=":material/warning:")
     return fresh
 
 
@@ -130,13 +130,13 @@ def draw_image(key: str, *, mnist_style: bool = True, side: int = 280) -> images
         return None
     data = None if result is None else result.image_data
     if data is None:
-        st.warning("Draw a digit on the canvas first.", icon="✏️")
+        st.warning("Draw a digit on the canvas first.", icon=":material/edit:")
         return None
     try:
         name = f"drawing {sum(p.name.startswith('drawing') for p in user_images()) + 1}"
         pre = images.compact(images.preprocess(images.canvas_to_image(data), mnist_style=mnist_style, name=name))
     except images.ImageError as exc:
-        st.warning(str(exc), icon="✏️")
+        st.warning(str(exc), icon=":material/edit:")
         return None
     add_user_images([pre])
     return pre
