@@ -1,6 +1,6 @@
 """A lecture's load on the server alone: N students speaking Streamlit's websocket protocol, no browsers.
 
-Run: `AEVIZ_DATA_DIR=... python benchmarks/wsload.py [--sessions 30] [--seconds 120]`.
+Run: `AEVIZ_DATA_DIR=... python benchmarks/wsload.py [--sessions 30] [--seconds 120] [--placement both]`.
 `load.py` drives real Chromium tabs, but on the lecture server's 2 cores 30 headless browsers use most of
 the CPU themselves (in a lecture they run on the students' laptops). Here each student is a websocket
 client that does what the browser's script runner does: it opens a page (a rerun request with the page's
@@ -8,7 +8,13 @@ hash and a query string), waits for the run's `script_finished`, then moves slid
 with the new widget value) with about a second of thinking in between, and now and then opens another page.
 A slider inside a fragment is rerun as a whole page here, so the figures are an upper bound. Prints a table
 and a final JSON line: errors (exception elements, runs that never finished), p50/p95 per kind of action,
-and the server's memory after warm-up.
+and the server's memory after warm-up and at the end.
+
+Placement: on one machine the load generator takes CPU from the server. `--server-cpus 0 --client-cpus 1`
+pins the server (as `taskset -c 0` would; its helper processes inherit it) and this process to cores of their
+own, so the figures are the server's on that core; `--placement shared` runs both on every core (the default
+runs them unpinned, as before), and `--placement both` runs shared then split back to back, each on a fresh
+server, and prints both tables and one JSON line with `shared.` and `split.` keys.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import sys
 import tempfile
@@ -188,6 +195,63 @@ def report(tally: Tally, samples, cpu_s: float, args) -> dict:
         f"server: {cpu_s:.0f} CPU seconds in {args.seconds:.0f} s; memory after warm-up {after[0]:.0f} MB, "
         f"at the end {after[-1]:.0f} MB (max {max(after):.0f} MB)"
     )
+    return result
+
+
+def cpu_set(text: str | None) -> set[int] | None:
+    """'0', '0,1' or '0-3' as a set of core numbers (None stays None: unpinned)."""
+    if text is None:
+        return None
+    cores: set[int] = set()
+    for part in text.split(","):
+        low, _, high = part.partition("-")
+        cores |= set(range(int(low), int(high or low) + 1))
+    return cores
+
+
+def placements(args) -> list[tuple[str, set[int] | None, set[int] | None]]:
+    """(name, server cores, load generator cores) of each run the arguments ask for."""
+    every = os.sched_getaffinity(0)
+    server, client = cpu_set(args.server_cpus), cpu_set(args.client_cpus)
+    for cores in (server, client):
+        if cores and not cores <= every:
+            raise SystemExit(f"cores {sorted(cores)} are not all available here (this process may use {sorted(every)})")
+    split = ("split", server or {min(every)}, client or {max(every)})
+    if split[1] & split[2]:
+        raise SystemExit("a split placement needs two cores (or disjoint --server-cpus and --client-cpus)")
+    chosen = {
+        "none": [("unpinned", server, client)],
+        "shared": [("shared", every, every)],
+        "split": [split],
+        "both": [("shared", every, every), split],
+    }
+    return chosen[args.placement]
+
+
+def measure(name: str, server_cpus, client_cpus, args) -> dict:
+    """One run on a fresh server: warm-up visit, the class, the report (its keys as `report` returns them)."""
+    SLOW.clear()
+    os.sched_setaffinity(0, client_cpus or os.sched_getaffinity(0))  # threads started later (asyncio's) inherit it
+    cpu_before = os.times()
+    with tempfile.TemporaryDirectory(prefix="aeviz-wsload-") as home:
+        proc, url = start_server(Path(home), cpus=server_cpus)
+        try:
+            asyncio.run(_visit_all(url, args))  # as a lecturer does before class: every page once, caches warm
+            cpu_before = os.times()
+            tally, samples, cpu_s = asyncio.run(run(url, proc.pid, args))
+        finally:
+            stop_server(proc)
+    client_cpu_s = sum(os.times()[:2]) - sum(cpu_before[:2])
+    where = lambda cores: ",".join(map(str, sorted(cores))) if cores else "any"  # noqa: E731
+    print(f"\n== placement {name}: server on cores {where(server_cpus)}, load generator on {where(client_cpus)}")
+    print(f"load generator: {client_cpu_s:.0f} CPU seconds in {args.seconds:.0f} s")
+    extra = {
+        "wsload_placement": name,
+        "wsload_server_cpus": where(server_cpus),
+        "wsload_client_cpus": where(client_cpus),
+        "wsload_client_cpu_s": round(client_cpu_s, 1),
+    }
+    result = {**report(tally, samples, cpu_s, args), **extra}
     print(json.dumps(result))
     return result
 
@@ -203,15 +267,25 @@ def main() -> None:
     parser.add_argument("--warmup-s", type=float, default=30.0, help="memory is judged after this")
     parser.add_argument("--timeout-s", type=float, default=60.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--server-cpus", help="cores of the server, e.g. 0 (as taskset -c); implies split")
+    parser.add_argument("--client-cpus", help="cores of this load generator, e.g. 1; implies split")
+    parser.add_argument(
+        "--placement",
+        choices=["none", "shared", "split", "both"],
+        help="none: unpinned (default); shared: both on every core; split: each on its own; both: shared, then split",
+    )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="aeviz-wsload-") as home:
-        proc, url = start_server(Path(home))
-        try:
-            asyncio.run(_visit_all(url, args))  # as a lecturer does before class: every page once, caches warm
-            tally, samples, cpu_s = asyncio.run(run(url, proc.pid, args))
-        finally:
-            stop_server(proc)
-    report(tally, samples, cpu_s, args)
+    if args.placement is None:
+        args.placement = "split" if args.server_cpus or args.client_cpus else "none"
+    runs = [(name, measure(name, server, client, args)) for name, server, client in placements(args)]
+    if len(runs) > 1:
+        print("\n== placements side by side")
+        keys = ("slider_p50_ms", "slider_p95_ms", "page_open_p50_ms", "page_open_p95_ms", "errors")
+        print(f"{'placement':12s}", *(f"{k:>17s}" for k in keys), f"{'RSS warm/end MB':>17s}")
+        for name, result in runs:
+            rss = f"{result['wsload_rss_after_warmup_mb']:.0f}/{result['wsload_rss_end_mb']:.0f}"
+            print(f"{name:12s}", *(f"{result['wsload_' + k]!s:>17s}" for k in keys), f"{rss:>17s}")
+        print(json.dumps({f"{name}.{k}": v for name, result in runs for k, v in result.items()}))
 
 
 async def _visit_all(url: str, args) -> None:

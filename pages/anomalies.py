@@ -28,6 +28,13 @@ def scored(chosen: list, metric: str, how: str, injection, own, own_names: tuple
     )
 
 
+@ui.per_model(max_entries=64, models=False)
+def injected_png(chosen: list, metric: str, how: str, injection, own, own_names: tuple, xlabel, out_label, theme):
+    """The injected images as PNG bytes, once per scored set and theme: every slider reruns the page."""
+    result = scored(chosen, metric, how, injection, own, own_names, xlabel, out_label)
+    return view.injected_png(result, len(result.scores_in), theme)
+
+
 gallery_png = ui.per_model(view.gallery_png, max_entries=256)  # a class asks for the same images again and again
 
 
@@ -137,7 +144,7 @@ if det is not None:
         help=f"Each injected image is ranked among the {n_test:,} test images alone: #1 = no test image scores higher.",
     )
     ui.picture(
-        view.injected_picture(result, n_test, ui.theme_type()),
+        injected_png(chosen, metric, how, injection, own, own_names, xlabel, out_label, ui.theme_type()),
         caption=f"Injected images and their rank among the {n_test:,} test images (#1 = no test image scores higher).",
     )
 

@@ -397,6 +397,11 @@ def injected_picture(s: Scored, n_test: int, theme: str):
     )
 
 
+def injected_png(s: Scored, n_test: int, theme: str) -> bytes:
+    """injected_picture as PNG bytes, for a cache: composing and encoding it is most of a slider's rerun."""
+    return figures.png_bytes(injected_picture(s, n_test, theme))
+
+
 def flagged(s: Scored, flag_percent: float) -> tuple[float, int, int]:
     """The threshold flagging the top flag_percent % of test images, and how many test and injected pass it."""
     threshold = scores.threshold_at(s.scores_in, flag_percent)
