@@ -195,7 +195,7 @@ def _run_epoch(model, data, optimizer, generator, config, epoch, steps, start, r
     sums: dict[str, torch.Tensor] = {}
     last_report = time.perf_counter()
     for step in range(steps):
-        batch = data[order[step * config.batch_size : (step + 1) * config.batch_size]]
+        batch = _gather(data, order[step * config.batch_size : (step + 1) * config.batch_size])
         out = model(batch)
         optimizer.zero_grad(set_to_none=True)
         out.loss.backward()
@@ -211,6 +211,15 @@ def _run_epoch(model, data, optimizer, generator, config, epoch, steps, start, r
     if should_stop is not None and should_stop():
         raise TrainingCancelled(f"cancelled at the end of epoch {epoch}")
     return sums
+
+
+def _gather(data: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """data[index] in data's layout. index_select copies whole rows (5x faster than advanced indexing for a
+    batch of 256 MNIST images: 48 vs 230 us), but returns the default layout: a channels_last batch is
+    gathered as NHWC rows and viewed back."""
+    if data.dim() == 4 and not data.is_contiguous() and data.is_contiguous(memory_format=torch.channels_last):
+        return data.permute(0, 2, 3, 1).index_select(0, index).permute(0, 3, 1, 2)
+    return data.index_select(0, index)
 
 
 def _preview(model: AutoEncoder, probe: torch.Tensor | None) -> np.ndarray | None:
