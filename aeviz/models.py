@@ -19,6 +19,7 @@ from .configs import (  # noqa: F401  (re-exported: pages, tests and the CLI imp
     SparseConfig,
     VAEConfig,
 )
+from .losses import bce_with_logits
 from .nets import build_body
 from .noise import add_noise, parse_noise
 from .params import BODIES, Param
@@ -104,7 +105,7 @@ class AutoEncoder(nn.Module):
     def recon_loss(self, raw: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Mean per pixel, so every family's numbers are comparable."""
         if self.config.loss == "bce":
-            return F.binary_cross_entropy_with_logits(raw, target)
+            return bce_with_logits(raw, target)  # F.binary_cross_entropy_with_logits, cheaper on the CPU
         pred = torch.sigmoid(raw) if self.config.output == "sigmoid" else raw
         return F.mse_loss(pred, target)
 

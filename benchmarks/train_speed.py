@@ -1,8 +1,14 @@
 """Training speed: the common tutorial recipe (TensorDataset + DataLoader) vs the aeviz trainer, same model.
 
-Run: `python benchmarks/train_speed.py [--epochs 5] [--device auto] [--dataset mnist]`. Prints the median
-seconds per epoch of each way and model, the speed-up, and a final JSON line. Both ways train the same architecture
-from the same initial weights with Adam(1e-3), batch 256 and BCE on the same data and device.
+Run: `python benchmarks/train_speed.py [--epochs 5] [--device auto] [--dataset mnist] [--threads N]`. Prints the
+median seconds per epoch of each way and model, the speed-up, and a final JSON line. Both ways train the same
+architecture from the same initial weights with Adam(1e-3), batch 256 and BCE on the same data and device.
+
+For an all-linear model it also prints the FLOP floor: an nn.Linear(in, out) costs 2*in*out FLOP per image
+forward and about twice that backward (the input's and the weight's gradient), so an epoch costs
+images * sum(6*in*out) FLOP (dense 784-64-784 on MNIST: 60000 * 6 * 2 * 784 * 64 = 36.1 GFLOP; the first layer
+needs no input gradient, so this slightly overstates the work). The machine's peak is the best of a few
+2048x2048 float32 matmuls timed in the same run; the fraction is achieved GFLOP/s over that peak.
 """
 
 from __future__ import annotations
@@ -28,6 +34,28 @@ MODELS = {
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+def linear_flops(model: torch.nn.Module, images: int) -> float | None:
+    """FLOP of one training epoch by the formula above; None for a model with other compute layers (conv)."""
+    layers = [m for m in model.modules() if len(list(m.children())) == 0 and len(list(m.parameters()))]
+    if not layers or not all(isinstance(m, torch.nn.Linear) for m in layers):
+        return None
+    return float(images * sum(6 * m.in_features * m.out_features for m in layers))
+
+
+def matmul_peak(device: torch.device, size: int = 2048, repeats: int = 6) -> float:
+    """The best GFLOP/s of a float32 size^3 matmul on `device` (one warm-up, then `repeats` timed)."""
+    a, b = torch.rand(size, size, device=device), torch.rand(size, size, device=device)
+    a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        _sync(device)
+        start = time.perf_counter()
+        a @ b
+        _sync(device)
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best / 1e9
 
 
 def recipe_epochs(model, x: torch.Tensor, epochs: int, device: torch.device) -> list[float]:
@@ -66,12 +94,60 @@ def aeviz_epochs(model, x: torch.Tensor, epochs: int) -> list[float]:
     return [b - a for a, b in zip(stamps[:-1], stamps[1:])]
 
 
+def flop_figures(key: str, flops: float, recipe: float, aeviz: float, peak: float) -> dict[str, float]:
+    return {
+        f"{key}_gflop_per_epoch": round(flops / 1e9, 2),
+        f"{key}_recipe_gflops": round(flops / recipe / 1e9, 1),
+        f"{key}_aeviz_gflops": round(flops / aeviz / 1e9, 1),
+        f"{key}_floor_s_per_epoch": round(flops / peak / 1e9, 4),
+        f"{key}_floor_fraction": round(flops / aeviz / 1e9 / peak, 3),
+    }
+
+
+def compare(label: str, family: str, fields: dict, x: torch.Tensor, epochs: int, device, peak: float) -> dict:
+    """One model trained both ways, alternating; its figures under keys that start with the label's first word."""
+    torch.manual_seed(0)
+    base = build_model(family, **fields, input_shape=tuple(x.shape[1:])).to(device)
+    theirs, ours = copy.deepcopy(base), copy.deepcopy(base)
+    recipe_times, aeviz_times = [], []
+    # alternate one epoch of each, so drift in the machine's speed hits both alike; the first round pays
+    # one-off costs (allocator, kernel selection) and is dropped
+    for _ in range(epochs + 1):
+        recipe_times += recipe_epochs(theirs, x, 1, device)
+        aeviz_times += aeviz_epochs(ours, x, 1)
+    recipe, aeviz = statistics.median(recipe_times[1:]), statistics.median(aeviz_times[1:])
+    speedup = recipe / aeviz
+    key = label.split()[0]
+    results = {
+        f"{key}_recipe_s_per_epoch": round(recipe, 4),
+        f"{key}_aeviz_s_per_epoch": round(aeviz, 4),
+        f"{key}_speedup": round(speedup, 2),
+        f"{key}_aeviz_30_epochs_s": round(30 * aeviz, 2),
+    }
+    print(
+        f"{label:18s} recipe {recipe:7.3f} s/epoch   aeviz {aeviz:7.3f} s/epoch   speed-up {speedup:5.2f}x   "
+        f"30 epochs ≈ {30 * aeviz:.1f} s"
+    )
+    flops = linear_flops(base, len(x))
+    if flops is not None:
+        results.update(flop_figures(key, flops, recipe, aeviz, peak))
+        print(
+            f"{'':18s} {flops / 1e9:.1f} GFLOP/epoch: recipe {results[f'{key}_recipe_gflops']:.1f}, aeviz "
+            f"{results[f'{key}_aeviz_gflops']:.1f} GFLOP/s = {results[f'{key}_floor_fraction']:.0%} of the peak "
+            f"(floor {results[f'{key}_floor_s_per_epoch']:.3f} s/epoch)"
+        )
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=5, help="timed epochs of each way (plus one warm-up)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--dataset", default="mnist")
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's own)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = pick_device(args.device)
     x = load_dataset(args.dataset, "train").images
     results = {
@@ -81,31 +157,10 @@ def main() -> None:
         "torch_threads": torch.get_num_threads(),
     }
     print(f"{len(x)} images of {args.dataset} on {results['device']}: median of {args.epochs} alternating epochs each")
+    peak = results["peak_gflops"] = round(matmul_peak(device), 1)
+    print(f"peak: {peak:.1f} GFLOP/s (best 2048^3 float32 matmul)")
     for label, (family, fields) in MODELS.items():
-        torch.manual_seed(0)
-        base = build_model(family, **fields, input_shape=tuple(x.shape[1:])).to(device)
-        theirs, ours = copy.deepcopy(base), copy.deepcopy(base)
-        recipe_times, aeviz_times = [], []
-        # alternate one epoch of each, so drift in the machine's speed hits both alike; the first round pays
-        # one-off costs (allocator, kernel selection) and is dropped
-        for _ in range(args.epochs + 1):
-            recipe_times += recipe_epochs(theirs, x, 1, device)
-            aeviz_times += aeviz_epochs(ours, x, 1)
-        recipe, aeviz = statistics.median(recipe_times[1:]), statistics.median(aeviz_times[1:])
-        speedup = recipe / aeviz
-        key = label.split()[0]
-        results.update(
-            {
-                f"{key}_recipe_s_per_epoch": round(recipe, 4),
-                f"{key}_aeviz_s_per_epoch": round(aeviz, 4),
-                f"{key}_speedup": round(speedup, 2),
-                f"{key}_aeviz_30_epochs_s": round(30 * aeviz, 2),
-            }
-        )
-        print(
-            f"{label:18s} recipe {recipe:7.3f} s/epoch   aeviz {aeviz:7.3f} s/epoch   speed-up {speedup:5.2f}x   "
-            f"30 epochs ≈ {30 * aeviz:.1f} s"
-        )
+        results.update(compare(label, family, fields, x, args.epochs, device, peak))
     print(json.dumps(results))
 
 
