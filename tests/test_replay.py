@@ -186,3 +186,22 @@ def load_dataset_images(indices: np.ndarray) -> np.ndarray:
     from aeviz.data import load_dataset
 
     return load_dataset("digits", "test").images.numpy()[indices]
+
+
+def test_a_diverged_models_codes_still_map():
+    """NaN or huge codes (a learning rate too high) must not end the training the map watches."""
+
+    class Diverged(torch.nn.Module):
+        def __init__(self, value: float) -> None:
+            super().__init__()
+            self.value, self.weight = value, torch.nn.Parameter(torch.zeros(1))
+
+        def encode(self, x: torch.Tensor) -> torch.Tensor:
+            codes = torch.randn(len(x), 8)
+            codes[::3] = self.value
+            return codes
+
+    watch = CodeWatch(torch.rand(30, 1, 8, 8))
+    for value in (float("nan"), float("inf"), 1e30):
+        points = watch.record(Diverged(value), 0)
+        assert points.dtype == np.float16 and np.isfinite(points).all()

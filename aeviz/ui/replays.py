@@ -29,9 +29,7 @@ def code_space(snap, where) -> None:
                 snap.maps[-1][1], snap.map_labels, classes, codemap.extent([m for _, m in snap.maps])
             )
             st.plotly_chart(fig, width="stretch", key="train_code_map", config={"displayModeBar": False})
-            st.caption(
-                f"The code space after epoch {epochs[-1]}: " + codemap.caption(len(snap.map_labels), epochs, _q(snap))
-            )
+            st.caption("The code space as it is now: " + codemap.caption(len(snap.map_labels), epochs[-1:], _q(snap)))
             return
         points = np.stack([m for _, m in snap.maps])
         fig = codemap.replay_figure(epochs, points, snap.map_labels, classes)
@@ -50,9 +48,9 @@ def _stored(path: str, content_hash: str):
 
 @st.cache_data(show_spinner=False, max_entries=4)
 def _replay_spec(path: str, content_hash: str, classes: tuple[str, ...]) -> dict:
-    """Its frames figure as a plain spec, built once: 30 frames of 2,000 points take a second to validate."""
+    """Its frames figure spec, built once per checkpoint."""
     replay = _stored(path, content_hash)
-    return codemap.replay_figure(replay.epochs, replay.points, replay.labels, classes).to_dict()
+    return codemap.replay_figure(replay.epochs, replay.points, replay.labels, classes)
 
 
 def training_replay(info: CheckpointInfo, classes) -> None:
