@@ -53,7 +53,7 @@ def _layout(box: tuple[float, float, float, float], height: int, meta: str) -> d
         meta=meta,
         height=height,
         xaxis=dict(range=[x0, x1], **axis),
-        yaxis=dict(range=[y0, y1], **axis),
+        yaxis=dict(range=[y0, y1], scaleanchor="x", scaleratio=1, **axis),  # a map: one unit is one unit
         legend=dict(itemsizing="constant"),
         hovermode="closest",
         dragmode=False,
