@@ -10,6 +10,7 @@ import torch
 
 from .checkpoints import shipped_path
 from .diskcache import load_arrays, save_arrays
+from .models import AutoEncoder
 
 SAMPLE = 2000  # test images per map: enough for the islands to show, 8 kB per epoch as float16
 SEED = 0  # the sample is the same for every model of a dataset, so two replays show the same images
@@ -76,7 +77,7 @@ class CodeWatch:
         self.q = 0
         self._last: np.ndarray | None = None
 
-    def record(self, model: torch.nn.Module, epoch: int) -> np.ndarray:
+    def record(self, model: AutoEncoder, epoch: int) -> np.ndarray:
         """Encode the sample (eval mode, then the model's mode as it was), map it, keep it; (N,2) float16."""
         device = next(model.parameters()).device
         if self.images.device != device:
