@@ -83,13 +83,16 @@ ZOO: dict[str, list[ZooEntry]] = {
 }
 
 
-def build(datasets: list[str], out_dir: Path | None = None, force: bool = False, device: str = "auto") -> None:
-    """Train every missing zoo model of `datasets` (all of them with `force`)."""
+def build(
+    datasets: list[str], out_dir: Path | None = None, force: bool = False, device: str = "auto", only=None
+) -> None:
+    """Train every missing zoo model of `datasets` (all of them with `force`); with `only`, retrain just the
+    models of those names (each with its replay of the code space beside it, as train() saves)."""
     out_dir = out_dir or zoo_dir()
     for dataset in datasets:
         for entry in ZOO[dataset]:
             path = out_dir / f"{entry.name}{SUFFIX}"
-            if path.exists() and not force:
+            if (only and entry.name not in only) or (path.exists() and not force and not only):
                 continue
             start = time.perf_counter()
             config = make_config(entry.family, **entry.fields)
@@ -117,15 +120,16 @@ def _ship_errors(info, model, test, force: bool) -> None:
     save_test_errors(info.path, content, {m: image_errors(test, recon, m) for m in ERROR_METRICS})
 
 
-def build_maps(datasets: list[str], folder: Path | None = None, force: bool = False) -> None:
-    """Store each zoo model's test errors and the seeded PCA and UMAP maps of its test codes beside it."""
+def build_maps(datasets: list[str], folder: Path | None = None, force: bool = False, only=None) -> None:
+    """Store each zoo model's test errors and the seeded PCA and UMAP maps of its test codes beside it (only
+    the models named in `only`, if given; a retrained model's stale maps are refitted: its hash changed)."""
     from .checkpoints import load_checkpoint, maps_path, scan_checkpoints
     from .data import load_dataset
     from .metrics import encode_all
     from .projection import fit_map, load_maps, save_maps
 
     infos, _ = scan_checkpoints([folder or zoo_dir()])
-    for info in (i for i in infos if i.dataset in datasets):
+    for info in (i for i in infos if i.dataset in datasets and (not only or i.name in only)):
         model = load_checkpoint(info.path)
         test = load_dataset(info.dataset, "test").images
         _ship_errors(info, model, test, force)
@@ -162,10 +166,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--maps", action="store_true", help="only fit the shipped 2-D maps of the test codes and the PCA baselines"
     )
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="(re)train and refit only these zoo models")
     args = parser.parse_args(argv)
+    names = {e.name for d in args.dataset for e in ZOO[d]}
+    if args.only and not set(args.only) <= names:
+        parser.error(f"not zoo models of {', '.join(args.dataset)}: {', '.join(sorted(set(args.only) - names))}")
     if not args.maps:
-        build(args.dataset, args.out, args.force, args.device)
-    build_maps(args.dataset, args.out, args.force)
+        build(args.dataset, args.out, args.force, args.device, args.only)
+    build_maps(args.dataset, args.out, args.force, args.only)
     build_baselines(args.dataset, args.out, args.force)
 
 

@@ -20,6 +20,7 @@ from .checkpoints import save_checkpoint, user_dir
 from .data import Dataset, load_dataset
 from .metrics import evaluate
 from .models import AEConfig, AutoEncoder, build_model, model_slug, series_of
+from .replay import CodeWatch, Replay, save_replay
 
 PREVIEW_IMAGES = 8
 
@@ -53,6 +54,8 @@ class Progress:
     test_losses: dict[str, float] | None = None
     preview: np.ndarray | None = None  # (PREVIEW_IMAGES,H,W) reconstructions of fixed test images
     metrics: dict[str, float] | None = None
+    code_map: np.ndarray | None = None  # (N,2) float16 map of a fixed test sample's codes (replay.CodeWatch)
+    code_labels: np.ndarray | None = None  # that sample's classes, on 'start' (whose map is the untrained model's)
 
     @property
     def fraction(self) -> float:
@@ -70,6 +73,7 @@ class TrainResult:
     metadata: dict[str, Any]
     path: Path | None
     history: list[dict[str, Any]] = field(default_factory=list)
+    replay: Replay | None = None  # the code space's evolution (replay.CodeWatch), saved beside the checkpoint
 
 
 def pick_device(requested: str = "auto") -> torch.device:
@@ -142,15 +146,16 @@ def fit(
     test_x: torch.Tensor | None = None,
     callback: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    watch: CodeWatch | None = None,
 ) -> list[dict[str, Any]]:
     """Train in place; returns per-epoch history. Deterministic for a given seed on a given device, and the
-    process's global RNG is left as it was."""
+    process's global RNG is left as it was. `watch` maps its test sample before training and after each epoch."""
     device = next(model.parameters()).device
     with seeded(config.seed, device):
-        return _fit(model, train_x, config, device, test_x, callback, should_stop)
+        return _fit(model, train_x, config, device, test_x, callback, should_stop, watch)
 
 
-def _fit(model, train_x, config, device, test_x, callback, should_stop) -> list[dict[str, Any]]:
+def _fit(model, train_x, config, device, test_x, callback, should_stop, watch=None) -> list[dict[str, Any]]:
     generator = torch.Generator(device=device).manual_seed(config.seed)
     layout = _memory_format(model)
     model.to(memory_format=layout)
@@ -160,7 +165,9 @@ def _fit(model, train_x, config, device, test_x, callback, should_stop) -> list[
     optimizer = _optimizer(model, config.lr, device)
     report = callback or (lambda _: None)
     start, history = time.perf_counter(), []
-    report(Progress("start", 1, config.epochs, 0, steps, {}, 0.0))
+    first = watch.record(model, 0) if watch is not None else None  # the untrained encoder's map: epoch 0
+    labels = watch.labels if watch is not None else None
+    report(Progress("start", 1, config.epochs, 0, steps, {}, 0.0, code_map=first, code_labels=labels))
     model.train()
     for epoch in range(1, config.epochs + 1):
         sums = _run_epoch(model, data, optimizer, generator, config, epoch, steps, start, report, should_stop)
@@ -180,6 +187,7 @@ def _fit(model, train_x, config, device, test_x, callback, should_stop) -> list[
                 time.perf_counter() - start,
                 test_losses,
                 _preview(model, probe),
+                code_map=watch.record(model, epoch) if watch is not None else None,
             )
         )
     model.to(memory_format=torch.contiguous_format).eval()
@@ -284,9 +292,15 @@ def train(
         model = build_model(family, config).to(device)
     if before_fit is not None:
         before_fit(model, train_set.images.to(device))
-    started = time.perf_counter()
+    started, seen = time.perf_counter(), CodeWatch(test_set.images, test_set.labels)
     history = fit(
-        model, train_set.images, train_config, test_x=test_set.images, callback=callback, should_stop=should_stop
+        model,
+        train_set.images,
+        train_config,
+        test_x=test_set.images,
+        callback=callback,
+        should_stop=should_stop,
+        watch=seen,
     )
     seconds = time.perf_counter() - started
     metrics = evaluate(model, train_set.images, train_set.labels, test_set.images, test_set.labels)
@@ -295,22 +309,13 @@ def train(
     if save:
         path = Path(out_dir or user_dir()) / f"{name or metadata['name']}.safetensors"
         save_checkpoint(path, model.cpu(), metadata)
+        if (replay := seen.replay()) is not None:  # for the Latent space page, zoo models included
+            save_replay(path, replay, model.metadata["hash"])
         model.to(device)
     if callback:
-        callback(
-            Progress(
-                "done",
-                train_config.epochs,
-                train_config.epochs,
-                1,
-                1,
-                history[-1]["train"],
-                seconds,
-                history[-1]["test"],
-                metrics=metrics,
-            )
-        )
-    return TrainResult(model.eval(), model.metadata or metadata, path, history)
+        last, epochs = history[-1], train_config.epochs
+        callback(Progress("done", epochs, epochs, 1, 1, last["train"], seconds, last["test"], metrics=metrics))
+    return TrainResult(model.eval(), model.metadata or metadata, path, history, seen.replay())
 
 
 def _metadata(family, config, train_set: Dataset, train_config, metrics, history, seconds, device) -> dict:

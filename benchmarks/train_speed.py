@@ -161,7 +161,40 @@ def main() -> None:
     print(f"peak: {peak:.1f} GFLOP/s (best 2048^3 float32 matmul)")
     for label, (family, fields) in MODELS.items():
         results.update(compare(label, family, fields, x, args.epochs, device, peak))
+    results.update(replay_overhead(x, load_dataset(args.dataset, "test").images, device, results))
     print(json.dumps(results))
+
+
+REPLAY_MODELS = {
+    "dense_q2": ("dense", {"bottleneck": 2}),
+    "dense": MODELS["dense 784-64-784"],
+    "conv": MODELS["conv q16"],
+}
+
+
+def replay_overhead(x: torch.Tensor, test: torch.Tensor, device: torch.device, measured: dict) -> dict:
+    """What the Train page's live code map costs an epoch: encoding the fixed test sample and its aligned PCA
+    (replay.CodeWatch.record, median of 5), as a share of the model's aeviz epoch (timed above, or here for q=2)."""
+    from aeviz.replay import CodeWatch
+
+    out = {}
+    for key, (family, fields) in REPLAY_MODELS.items():
+        torch.manual_seed(0)
+        model = build_model(family, **fields, input_shape=tuple(x.shape[1:])).to(device)
+        epoch = measured.get(f"{key}_aeviz_s_per_epoch") or statistics.median(aeviz_epochs(model, x, 2)[1:])
+        watch, times = CodeWatch(test), []
+        for i in range(6):  # the first pays the copy of the sample to the device, as the trainer's first epoch does
+            _sync(device)
+            start = time.perf_counter()
+            watch.record(model.train(), i)
+            _sync(device)
+            times.append(time.perf_counter() - start)
+        cost = statistics.median(times[1:])
+        out.update(
+            {f"replay_{key}_ms": round(1000 * cost, 2), f"replay_{key}_pct_of_epoch": round(100 * cost / epoch, 2)}
+        )
+        print(f"code map {key:9s} {1000 * cost:7.1f} ms an epoch = {100 * cost / epoch:5.2f} % of {epoch:.3f} s/epoch")
+    return out
 
 
 if __name__ == "__main__":

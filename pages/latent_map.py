@@ -166,6 +166,7 @@ if other is not None and ui.model_or_message(other) is not None:
 explore(ctx, info, model, other, under, latent_map, split, second, other_split)
 if split == "all":
     st.caption(f"Indices from {len(ctx.test):,} on are training images.")
+ui.training_replay(info, ctx.test.classes)  # stored beside the checkpoint when it was trained
 
 st.subheader("How much does the code know about the class?")
 st.markdown(

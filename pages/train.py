@@ -19,7 +19,8 @@ ui.explain(
     "Choose a model and press **Start training**; the curves and pictures show it learning, live.",
     "It learns in the background: the curves show the "
     "reconstruction loss on training batches and on held-out test images, and the rows of pictures show the "
-    "same test images redrawn after each epoch: blurry at first, sharper as the code learns what matters. "
+    "same test images redrawn after each epoch: blurry at first, sharper as the code learns what matters; the "
+    "map shows where the encoder puts test images, the classes drifting apart as it learns. "
     "The finished model is saved for this browser session: it appears in your model lists on every page, "
     "marked *yours*, and in nobody else's (unless you send them a link).",
 )
@@ -32,7 +33,7 @@ def originals(dataset: str) -> np.ndarray:
 
 
 def draw(snap: Snapshot) -> None:
-    curves, pictures = st.columns(2)
+    curves, pictures, space = st.columns(3)
     curves.plotly_chart(figures.loss_curves(snap.steps, snap.tests, snap.epochs), width="stretch", key="train_curves")
     if snap.previews:
         chosen = sorted({int(i) for i in np.linspace(0, len(snap.previews) - 1, min(5, len(snap.previews)))})
@@ -42,6 +43,7 @@ def draw(snap: Snapshot) -> None:
             rows, row_labels=labels, scale=max(2, 84 // rows[0].shape[-1]), theme=ui.theme_type()
         )
         ui.picture(grid, where=pictures, caption="The same test images, reconstructed as training goes on")
+    ui.code_space(snap, space)  # where the encoder puts 2,000 test images, epoch by epoch
 
 
 def live(job_id: str) -> None:

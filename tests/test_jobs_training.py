@@ -16,6 +16,7 @@ import pytest
 from aeviz.checkpoints import load_checkpoint, scan_checkpoints, user_dir
 from aeviz.jobs import ACTIVE, JobManager, JobRejected, JobSpec, State, TrainingJob, sweep_temp_files
 from aeviz.models import make_config
+from aeviz.replay import load_replay
 from aeviz.train import TrainConfig
 
 REPO = Path(__file__).resolve().parent.parent
@@ -67,15 +68,25 @@ def test_job_reports_progress_and_saves_a_loadable_checkpoint(manager):
     assert snap.steps[-1][0] == 4.0 and "recon" in snap.steps[-1][1]
     assert [e for e, _ in snap.previews] == [1, 2, 3, 4]
     assert snap.previews[-1][1].shape == (8, 8, 8) and snap.previews[-1][1].dtype == np.uint8
-    assert snap.path == user_dir() / "digits-tiny.safetensors" and files_in_user_dir() == [snap.path.name]
+    assert snap.path == user_dir() / "digits-tiny.safetensors"
+    assert files_in_user_dir() == ["digits-tiny.replay.npz", snap.path.name]  # the checkpoint and its replay
     model = load_checkpoint(snap.path)
+    replay = load_replay(snap.path, model.metadata["hash"])  # what the page showed live, saved by the manager
+    assert [e for e, _ in snap.maps] == [0, 1, 2, 3, 4] == list(replay.epochs) and snap.maps[-1][1].shape == (360, 2)
+    assert all(np.array_equal(m, p) for (_, m), p in zip(snap.maps, replay.points, strict=True))
+    assert np.array_equal(snap.map_labels, replay.labels)
     assert model.metadata["name"] == "digits-tiny" and model.metadata["dataset"] == "digits"
     assert model.metadata["metrics"] == snap.metrics and 0.3 < snap.metrics["knn7"] <= 1
     wait_for(lambda: manager.finished == [job])
     # the same name again: the second model gets its own file instead of replacing the first
     again = manager.submit(digits_spec("digits-tiny", epochs=1), owner="a")
     assert wait_for(lambda: manager.snapshot(again.id).state == State.DONE)
-    assert files_in_user_dir() == ["digits-tiny-2.safetensors", "digits-tiny.safetensors"]
+    assert files_in_user_dir() == [  # each with its replay beside it
+        "digits-tiny-2.replay.npz",
+        "digits-tiny-2.safetensors",
+        "digits-tiny.replay.npz",
+        "digits-tiny.safetensors",
+    ]
 
 
 @pytest.mark.slow
@@ -124,7 +135,7 @@ def test_one_job_at_a_time_the_rest_queue_in_order_within_bounds(manager):
     manager.cancel(first.id)
     assert wait_for(lambda: manager.snapshot(second.id).state == State.DONE)
     assert manager.snapshot(third.id).state == State.CANCELLED and manager.snapshot(third.id).steps == ()
-    assert files_in_user_dir() == ["second.safetensors"]
+    assert files_in_user_dir() == ["second.replay.npz", "second.safetensors"]
 
 
 @pytest.mark.slow

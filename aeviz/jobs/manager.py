@@ -14,6 +14,7 @@ from typing import Any
 
 from ..checkpoints import SUFFIX, save_checkpoint, user_dir
 from ..models import build_model
+from ..replay import save_replay
 from ..train import TrainingCancelled
 from .base import State
 from .training import JobFailed, JobRejected, JobSpec, Snapshot, TrainingJob, describe
@@ -192,6 +193,8 @@ class JobManager:
             model = build_model(result["family"], result["config"])
             model.load_state_dict(result["state"])
             path = self._save(job.spec, model, result["metadata"])
+            if result.get("replay") is not None:  # the Latent space page replays the code space's training
+                save_replay(path, result["replay"], model.metadata["hash"])
             job.set(
                 State.DONE,
                 phase="done",

@@ -61,6 +61,9 @@ class Snapshot:
     metrics: dict[str, float] | None
     queue_position: int = 0
     estimate: Estimate | None = None  # what the probe of a few steps predicted (memory, time)
+    maps: tuple[tuple[int, np.ndarray], ...] = field(default=(), repr=False)  # (epoch, (N,2) float16 map of a
+    # fixed test sample, replay.CodeWatch); epoch 0 is the untrained encoder's
+    map_labels: np.ndarray | None = field(default=None, repr=False)  # (N,) that sample's classes
 
     @property
     def active(self) -> bool:
@@ -86,6 +89,8 @@ class TrainingJob(Job):
     steps: list = field(default_factory=list, repr=False)
     tests: list = field(default_factory=list, repr=False)
     previews: list = field(default_factory=list, repr=False)
+    maps: list = field(default_factory=list, repr=False)  # 8 kB an epoch: 100 epochs take 800 kB
+    map_labels: np.ndarray | None = field(default=None, repr=False)
     pace: list = field(default_factory=list, repr=False)  # (monotonic time, fraction) of recent reports
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     stop: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -117,6 +122,10 @@ class TrainingJob(Job):
             self.latest = p
             now = time.monotonic()
             self.pace = [(t, f) for t, f in self.pace if now - t <= RATE_WINDOW_S] + [(now, p.fraction)]
+            if p.code_map is not None:
+                self.maps.append((0 if p.event == "start" else p.epoch, p.code_map))
+            if p.code_labels is not None:
+                self.map_labels = p.code_labels
             if p.event == "step":
                 self.steps.append((p.epoch - 1 + p.step / p.steps, dict(p.losses)))
             elif p.event == "epoch":
@@ -153,6 +162,8 @@ class TrainingJob(Job):
                 self.metrics,
                 queue_position,
                 self.estimate,
+                tuple(self.maps),
+                self.map_labels,
             )
 
     def _eta(self) -> float:

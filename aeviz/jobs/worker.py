@@ -283,4 +283,5 @@ def _train(request: dict[str, Any], send) -> dict[str, Any]:
         "config": model.config,
         "state": {k: v.detach().clone() for k, v in model.state_dict().items()},
         "metadata": result.metadata,
+        "replay": result.replay,  # a few float16 arrays: the parent saves it beside the checkpoint
     }

@@ -36,6 +36,7 @@ from .maps import (
 from .memo import per_model
 from .quicktrain import start_training, training_shown
 from .quotas import start_upload_sweep
+from .replays import code_space, training_replay
 from .scrubs import scrub_chart
 from .shell import DEFAULT_DATASETS, Context, Picked, context, image_picker, page_context, shown_captions, sidebar
 from .theme import theme_type
@@ -81,6 +82,7 @@ __all__ = [
     "own_datasets",
     "upload_training_set",
     "background_jobs",
+    "code_space",
     "context",
     "device_label",
     "draw_image",
@@ -125,6 +127,7 @@ __all__ = [
     "submit_map",
     "train_datasets",
     "training_rate",
+    "training_replay",
     "training_shown",
     "upload_images",
     "url_ints",

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
+import numpy as np
 import pytest
 from apptest import run_page
 from test_jobs_training import wait_for
@@ -11,6 +15,7 @@ from aeviz import ui
 from aeviz.checkpoints import sessions_dir, user_dir
 from aeviz.jobs import State
 from aeviz.ui.warm import throughput
+from aeviz.views import codemap
 
 PAGE = "pages/train.py"
 
@@ -236,3 +241,40 @@ def test_a_kl_sparse_model_is_offered_beside_l1():
     config = ui.job_manager().snapshot(job_in_url(at)).spec.config
     assert (config.sparsity, config.code_activation, config.kl_target) == ("kl", "sigmoid", 0.1)
     assert config.kl_weight == 3e-3 and config.l1 == 0
+
+
+def figures_of(at) -> dict[str, dict]:
+    """The page's plotly figures by their layout.meta (the code map's and the replay's are named)."""
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    return {s["layout"].get("meta", ""): s for s in specs}
+
+
+@pytest.mark.slow
+def test_a_jobs_snapshots_carry_each_epochs_code_map_and_the_ended_job_replays_them():
+    at = submit(run_page(PAGE, {"dataset": "digits"}), epochs=100, q=8, batch=16)
+    job_id = job_in_url(at)
+    snap = wait_for(lambda: len((s := ui.job_manager().snapshot(job_id)).maps) >= 3 and s, timeout=300)
+    assert [e for e, _ in snap.maps][:3] == [0, 1, 2]  # the untrained encoder's map, then one per epoch
+    assert snap.maps[-1][1].shape == (360, 2) and snap.maps[-1][1].dtype == np.float16
+    assert snap.map_labels.shape == (360,) and set(snap.map_labels.tolist()) == set(range(10))
+    assert not np.array_equal(snap.maps[0][1], snap.maps[2][1])  # the codes moved
+    at.run()
+    live = figures_of(at)[codemap.LIVE]
+    assert not live.get("frames") and len(live["data"]) == 10  # one trace per class, the latest map only
+    xs = [np.frombuffer(base64.b64decode(t["x"]["bdata"]), np.float32) for t in live["data"]]
+    shown = np.sort(np.concatenate(xs))
+    maps = ui.job_manager().snapshot(job_id).maps  # the page drew the latest map it saw, one of these
+    assert any(np.array_equal(shown, np.sort(m[:, 0].astype(np.float32))) for _, m in maps)
+    assert any("PCA of the 8-d codes per epoch, aligned to the previous epoch's axes" in c.value for c in at.caption)
+    by_label(at.button, "Cancel").click().run()
+    ended = wait_for(lambda: finished(job_id))
+    at.run()
+    assert not at.exception
+    replay = figures_of(at)[codemap.REPLAY]
+    epochs = [str(e) for e, _ in ended.maps]
+    assert [f["name"] for f in replay["frames"]] == epochs and len(epochs) >= 3
+    slider = replay["layout"]["sliders"][0]
+    assert [s["label"] for s in slider["steps"]] == epochs and slider["active"] == len(epochs) - 1
+    assert all(s["method"] == "animate" for s in slider["steps"])  # the browser swaps frames: no rerun
+    words = f"360 test images, epoch 0 (untrained) to {epochs[-1]}; PCA of the 8-d codes per epoch"
+    assert any(words in c.value for c in at.caption)
