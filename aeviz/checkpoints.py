@@ -16,7 +16,7 @@ import torch
 
 from .atomic import atomic_write
 from .headers import FORMAT, CheckpointError, check_fits, read_header  # CheckpointError: re-exported
-from .models import MODELS, AutoEncoder, build_model, series_of
+from .models import AutoEncoder, series_of
 
 SUFFIX = ".safetensors"
 VIRTUAL_SUFFIX = ".adapter"  # an adapter model's path (aeviz.adapters): a name beside its file, never on disk
@@ -167,7 +167,7 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Aut
 
     path = Path(path)
     meta, shapes = read_header(path)
-    check_fits(path.name, meta, shapes)  # before anything is allocated: a config may claim gigabytes
+    skeleton = check_fits(path.name, meta, shapes)  # before anything is allocated: a config may claim gigabytes
     try:
         state = load_file(str(path))
     except Exception as exc:  # safetensors raises several types for a damaged body
@@ -181,8 +181,11 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Aut
         imported.metadata = {**meta, "path": str(path)}
         return cast(AutoEncoder, imported)  # not a subclass, but the same encode/decode/reconstruct for inference
     try:
-        model = build_model(meta["family"], MODELS[meta["family"]].config_class.from_dict(meta["config"]))
-        model.load_state_dict(state, strict=True)
+        # the checked meta-device model takes the loaded tensors as they are: building a second one on the CPU
+        # drew random initial weights only to overwrite them (~40 % of loading a zoo model)
+        model = cast(AutoEncoder, skeleton)
+        wanted = model.state_dict()
+        model.load_state_dict({k: v.to(wanted[k].dtype) for k, v in state.items()}, strict=True, assign=True)
     except (ValueError, TypeError, RuntimeError) as exc:
         raise CheckpointError(f"{path.name}: weights do not fit the recorded config ({exc})") from None
     model.metadata = {**meta, "path": str(path)}

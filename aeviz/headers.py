@@ -194,12 +194,13 @@ def _sizes_ok(values: Any, exactly: int | None = None) -> bool:
     )
 
 
-def check_fits(name: str, meta: dict[str, Any], shapes: dict[str, tuple[int, ...]]) -> None:
+def check_fits(name: str, meta: dict[str, Any], shapes: dict[str, tuple[int, ...]]) -> torch.nn.Module | None:
     """Refuse a config that claims more than MAX_PARAMETERS or other tensors than the header holds. The model is
-    built on the meta device: shapes without storage, so a config claiming gigabytes costs nothing."""
+    built on the meta device: shapes without storage, so a config claiming gigabytes costs nothing. Returns that
+    storage-less model (None for an imported one), for the loader to fill with the weights."""
     if "interface" in meta:
         _check_imported(name, meta, shapes)
-        return
+        return None
     try:
         with torch.device("meta"):
             model = build_model(meta["family"], MODELS[meta["family"]].config_class.from_dict(meta["config"]))
@@ -220,6 +221,7 @@ def check_fits(name: str, meta: dict[str, Any], shapes: dict[str, tuple[int, ...
     mismatch = _shape_problems(meta)
     if mismatch:
         raise CheckpointError(f"{name}: {mismatch[0]}, so it cannot run on its own dataset")
+    return model
 
 
 def _check_imported(name: str, meta: dict[str, Any], shapes: dict[str, tuple[int, ...]]) -> None:

@@ -5,7 +5,7 @@ import streamlit as st
 
 import aeviz
 from aeviz import images, metrics, projection, scores, ui
-from aeviz.views import anomalies
+from aeviz.views import anomalies, figures
 
 st.title("Your images: how unusual is your digit?")
 ui.explain(
@@ -18,6 +18,49 @@ ui.explain(
     "this browser session only (never saved, never shown to anyone else); every other page offers them "
     "under *your images*.",
 )
+
+
+
+def shown_names(usable: list, kept: list, dataset: str) -> list[str]:
+    """Each rebuilding model's caption: its short name, and where it comes from unless it is the zoo's."""
+    return [
+        anomalies.short_name(usable[i].name, dataset) + ("" if usable[i].origin == "zoo" else f" · {usable[i].where}")
+        for i in kept
+    ]
+
+
+@ui.per_model(spinner="Reconstructing with every model (test-set errors are computed once, then cached)…", models=False)
+def rebuilt(usable: list, batch: np.ndarray, metric: str) -> dict:
+    """Every model's reconstruction of one image and its error's percentile and rank among that model's test
+    errors, once per image, model set and metric: a rerun, or switching back to a metric, only redraws."""
+    out: dict = {"kept": [], "rows": [], "percentiles": [], "ranks": [], "errors": [], "failed": []}
+    for i, info in enumerate(usable):
+        try:
+            recon, error = metrics.reconstruct_and_score(ui.get_model(info), batch, metric)
+            reference = ui.get_errors(info, metric)
+        except aeviz.CheckpointError as exc:
+            out["failed"].append((info.label, str(exc)))
+            continue
+        out["kept"].append(i)
+        out["rows"].append(recon[0, 0])
+        out["percentiles"].append(float(scores.percentile_of(error, reference)[0]))
+        out["ranks"].append(int(scores.rank_among(error, reference)[0]))
+        out["errors"].append(float(error[0]))
+    return out
+
+
+@ui.per_model(models=False)
+def comparison_png(usable: list, batch: np.ndarray, metric: str, dataset: str, theme: str) -> bytes:
+    """The reconstructions and their errors as one PNG, once per rebuilt set and theme (composing and encoding
+    it was a large part of every rerun)."""
+    result = rebuilt(usable, batch, metric)
+    notes = [f"{p:.1f} % · #{r:,}" for p, r in zip(result["percentiles"], result["ranks"], strict=True)]
+    names = shown_names(usable, result["kept"], dataset)
+    grid = anomalies.comparison_grid(
+        batch[0, 0], np.stack(result["rows"]), names, notes, scale=max(1, 140 // batch.shape[-1]), theme=theme
+    )
+    return figures.png_bytes(grid)
+
 
 ctx = ui.page_context(need_models=False)
 mnist_style = ui.url_toggle(
@@ -76,37 +119,17 @@ metric = ui.url_radio(
     format_func=lambda m: {"mse": "mean squared error", "bce": "binary cross-entropy"}[m],
 )
 batch = ui.user_image_batch(ctx.test.shape, [item])
-rows, names, percentiles, errors, ranks = [], [], [], [], []
-with st.spinner("Reconstructing with every model (test-set errors are computed once, then cached)…"):
-    for info in ctx.models:
-        model = ui.model_or_message(info)
-        if model is None:
-            continue
-        try:
-            recon, error = metrics.reconstruct_and_score(model, batch, metric)
-            reference = ui.get_errors(info, metric)
-        except aeviz.CheckpointError as exc:  # a model trained elsewhere that fails on this image: the rest go on
-            st.warning(
-                f"**{ui.literal(info.label)}** cannot rebuild it: {ui.literal(str(exc), 300)}",
-                icon=":material/warning:",
-            )
-            continue
-        rows.append(recon[0, 0])
-        where = "" if info.origin == "zoo" else f" · {info.where}"
-        names.append(anomalies.short_name(info.name, ctx.dataset) + where)
-        percentiles.append(float(scores.percentile_of(error, reference)[0]))
-        ranks.append(int(scores.rank_among(error, reference)[0]))
-        errors.append(float(error[0]))
-if not rows:
+usable = [info for info in ctx.models if ui.model_or_message(info) is not None]  # a stat each once loaded
+result = rebuilt(usable, batch, metric)
+for label, why in result["failed"]:  # a model trained elsewhere that fails on this image: the rest go on
+    st.warning(f"**{ui.literal(label)}** cannot rebuild it: {ui.literal(why, 300)}", icon=":material/warning:")
+if not result["kept"]:
     st.info("No usable models for this dataset yet. Open **Train** to train one.")
     st.stop()
-
-notes = [f"{p:.1f} % · #{r:,}" for p, r in zip(percentiles, ranks, strict=True)]
-comparison = anomalies.comparison_grid(
-    batch[0, 0], np.stack(rows), names, notes, scale=max(1, 140 // batch.shape[-1]), theme=ui.theme_type()
-)
+names = shown_names(usable, result["kept"], ctx.dataset)
+percentiles, ranks, errors = result["percentiles"], result["ranks"], result["errors"]
 ui.picture(
-    comparison,
+    comparison_png(usable, batch, metric, ctx.dataset, ui.theme_type()),
     caption="Each model's reconstruction, then where it went wrong (|difference|: black = right, yellow = "
     "wrong), with the error's percentile and rank among the test images (#1 = the largest error).",
 )
