@@ -23,7 +23,8 @@ import torch
 import torch.nn.functional as F
 
 from aeviz import build_model, load_dataset
-from aeviz.train import TrainConfig, device_name, fit, pick_device
+from aeviz.devices import device_name, pick_device
+from aeviz.train import TrainConfig, fit
 
 MODELS = {
     "dense 784-64-784": ("dense", {"bottleneck": 64}),

@@ -8,7 +8,7 @@ import torch
 from aeviz.checkpoints import load_checkpoint
 from aeviz.data import load_dataset
 from aeviz.models import make_config
-from aeviz.train import TrainConfig, TrainingCancelled, pick_device, train
+from aeviz.train import TrainConfig, TrainingCancelled, train
 
 
 def test_train_reports_progress_and_saves_checkpoint(tmp_path):
@@ -81,11 +81,6 @@ def test_cancel_stops_and_saves_nothing(tmp_path):
             out_dir=tmp_path,
         )
     assert list(tmp_path.iterdir()) == []
-
-
-def test_pick_device():
-    assert pick_device("cpu").type == "cpu"
-    assert pick_device("auto").type in {"cpu", "cuda", "mps"}
 
 
 def weights(model) -> torch.Tensor:

@@ -61,8 +61,8 @@ def images_per_second(
     """Training throughput on a few random batches: what the time estimate before a job rests on."""
     import torch
 
+    from ..devices import pick_device
     from ..models import build_model
-    from ..train import pick_device
 
     dev = pick_device(device)
     model = build_model(family, config).to(dev)

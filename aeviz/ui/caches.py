@@ -12,8 +12,8 @@ import torch
 
 from .. import adapters, checkpoints, data, diskcache, projection
 from ..checkpoints import CheckpointError, CheckpointInfo
+from ..devices import device_name, pick_device
 from ..metrics import encode_all, image_errors, reconstruct_all
-from ..train import device_name, pick_device
 from .widgets import literal
 
 

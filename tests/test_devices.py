@@ -1,0 +1,53 @@
+"""Devices, seeding, the optimizer and batch gathering: what the trainer's speed rests on must not change results."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from aeviz.devices import adam, device_name, gather, keep_freed_memory, memory_format, pick_device, seeded
+from aeviz.models import build_model
+
+
+def test_pick_device_and_its_name():
+    assert pick_device("cpu").type == "cpu"
+    assert pick_device("auto").type in {"cpu", "cuda", "mps"}
+    assert device_name(torch.device("cpu")).startswith("CPU (")
+
+
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_gather_equals_indexing_and_keeps_the_layout(layout):
+    data = torch.rand(50, 1, 8, 8).to(memory_format=layout)
+    index = torch.tensor([7, 0, 49, 7, 3])
+    batch = gather(data, index)
+    assert torch.equal(batch, data[index])
+    assert batch.is_contiguous(memory_format=layout)
+
+
+@pytest.mark.parametrize(("family", "layout"), [("dense", torch.contiguous_format), ("conv", torch.channels_last)])
+def test_memory_format_is_channels_last_for_conv_nets_only(family, layout):
+    model = build_model(family, bottleneck=2, input_shape=(1, 28, 28))
+    assert memory_format(model) == layout
+
+
+def test_seeded_gives_the_same_draws_and_puts_the_rng_back():
+    before = torch.random.get_rng_state()
+    with seeded(3, torch.device("cpu")):
+        first = torch.rand(4)
+    with seeded(3, torch.device("cpu")):
+        second = torch.rand(4)
+    assert torch.equal(first, second)
+    assert torch.equal(torch.random.get_rng_state(), before)
+
+
+def test_adam_steps_the_parameters():
+    layer = torch.nn.Linear(3, 1)
+    start = layer.weight.detach().clone()
+    optimizer = adam(layer, 0.1, torch.device("cpu"))
+    layer(torch.ones(2, 3)).sum().backward()
+    optimizer.step()
+    assert not torch.equal(layer.weight, start)
+
+
+def test_keep_freed_memory_answers_once_and_the_same():
+    assert keep_freed_memory() is keep_freed_memory()
