@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from aeviz import metrics, ui
-from aeviz.views import figures, home
+from aeviz import ui
+from aeviz.views import home
 
 st.title("What does an autoencoder learn?")
 ui.explain(
@@ -30,22 +30,15 @@ model = ui.model_or_message(info)
 if model is None:
     st.stop()
 
-image = ctx.test.images[index : index + 1]
-code = metrics.encode_all(model, image)[0]
-recon = metrics.reconstruct_all(model, image)
-error = float(metrics.image_errors(image, recon)[0])
-grid = figures.compose_grid(
-    [image[:, 0].numpy(), recon[:, 0]],
-    row_labels=["input", "output"],
-    scale=max(8, 224 // image.shape[-1]),
-    theme=ui.theme_type(),
-)  # 8x8 digits as large
+# every new visitor opens the same default image: composed and encoded once per model, image and theme
+first_look = ui.per_model(home.first_look, max_entries=256)
+shown = first_look(info, ctx.test.images[index : index + 1].numpy(), ui.theme_type())
 left, right = st.columns([1, 2])
 with left:
-    ui.picture(grid, caption=f"Class {ctx.test.classes[int(ctx.test.labels[index])]} · MSE {error:.4f}")
+    label = ctx.test.classes[int(ctx.test.labels[index])]
+    ui.picture(shown["grid"], caption=f"Class {label} · MSE {shown['mse']:.4f}")
 with right.container(key="home_code"):  # a picture: no plotly bundle for a new visitor's first screen
-    title = f"The code: {len(code)} numbers are all the decoder sees"
-    ui.picture(home.code_bars(code, title=title, theme=ui.theme_type()), width="stretch")
+    ui.picture(shown["bars"], width="stretch")
 st.caption(
     f"Model `{info.name}`: test MSE {info.metrics.get('mse', float('nan')):.4f}, "
     f"trained {info.metadata.get('training', {}).get('epochs', '?')} epochs on {info.metadata.get('device')}."

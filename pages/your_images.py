@@ -20,7 +20,6 @@ ui.explain(
 )
 
 
-
 def shown_names(usable: list, kept: list, dataset: str) -> list[str]:
     """Each rebuilding model's caption: its short name, and where it comes from unless it is the zoo's."""
     return [

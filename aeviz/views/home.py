@@ -7,7 +7,8 @@ import math
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .figures import PALETTE
+from .. import metrics
+from .figures import PALETTE, compose_grid, png_bytes
 from .lettering import font, panel
 
 # Drawn at twice the size it is shown at in its column (about 600 px wide at 1280x720), so it stays sharp on
@@ -71,3 +72,19 @@ def code_bars(code, *, title: str, theme: str | None = "light") -> np.ndarray:
     ImageDraw.Draw(axis).text((HEIGHT - (top + bottom) / 2, 4), "value", fill=(ink,) * 3, font=text, anchor="mt")
     image.paste(axis.rotate(90, expand=True), (14, 0))
     return np.asarray(image)
+
+
+def first_look(model, image: np.ndarray, theme: str | None = "light") -> dict:
+    """What Home shows of one test image (1, C, H, W): the input over its reconstruction and the code's bars,
+    as PNG bytes, and the MSE. Every new visitor sees the same default image, so a page caches this whole."""
+    code = metrics.encode_all(model, image)[0]  # (q,)
+    recon, error = metrics.reconstruct_and_score(model, image, "mse")  # (1, C, H, W), (1,)
+    grid = compose_grid(
+        [image[:, 0], recon[:, 0]], row_labels=["input", "output"], scale=max(8, 224 // image.shape[-1]), theme=theme
+    )  # 8x8 digits as large
+    title = f"The code: {len(code)} numbers are all the decoder sees"
+    return {
+        "grid": png_bytes(grid),
+        "bars": png_bytes(code_bars(code, title=title, theme=theme)),
+        "mse": float(error[0]),
+    }

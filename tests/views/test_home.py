@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from aeviz.views.figures import PALETTE
-from aeviz.views.home import HEIGHT, WIDTH, code_bars, nice_ticks
+from aeviz.views.home import HEIGHT, WIDTH, code_bars, first_look, nice_ticks
 from aeviz.views.lettering import panel
 
 BAR = tuple(int(PALETTE[0][i : i + 2], 16) for i in (1, 3, 5))
@@ -62,3 +62,26 @@ def test_nice_ticks_cover_the_range_with_round_steps(low, high):
     step = ticks[1] - ticks[0]
     mantissa = step / 10 ** np.floor(np.log10(step))
     assert any(np.isclose(mantissa, m) for m in (1, 2, 5, 10))
+
+
+@pytest.mark.parametrize("family", ["dense", "conv"])
+def test_first_look_shows_the_image_its_reconstruction_and_its_code(family):
+    import io
+
+    from PIL import Image
+
+    from aeviz import metrics
+    from aeviz.data import load_dataset
+    from aeviz.models import build_model
+
+    image = load_dataset("digits", "test").images[3:4].numpy()  # (1, 1, 8, 8)
+    model = build_model(family, bottleneck=4, input_shape=(1, 8, 8)).eval()
+    shown = first_look(model, image, theme="dark")
+    recon, error = metrics.reconstruct_and_score(model, image)
+    assert shown["mse"] == pytest.approx(float(error[0]))
+    grid = np.asarray(Image.open(io.BytesIO(shown["grid"])))
+    assert grid.shape[0] > 2 * 8 * 8 and grid.shape[1] >= 8 * 8  # two rows of 8x8 digits drawn at least 8x
+    bars = np.asarray(Image.open(io.BytesIO(shown["bars"])).convert("RGB"))
+    assert bars.shape == (HEIGHT, WIDTH, 3)
+    title = "The code: 4 numbers are all the decoder sees"
+    assert np.array_equal(bars, code_bars(metrics.encode_all(model, image)[0], title=title, theme="dark"))
