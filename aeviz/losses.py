@@ -24,14 +24,16 @@ def bce_with_logits(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return _forward(logits, target)[0]
 
 
-def _forward(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(mean loss, sigmoid(x)). softplus(x) - x*y = relu(x) - x*y + log(1 + exp(-|x|)), the first part exact
-    per element (summing relu(x) and x*y apart would cancel), the second -log(sigmoid(|x|))."""
+def _forward(x: torch.Tensor, y: torch.Tensor, keep_gradient: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(mean loss, sigmoid(x) - y when asked). softplus(x) - x*y = relu(x) - x*y + log(1 + exp(-|x|)), the
+    first part exact per element (summing relu(x) and x*y apart would cancel), the second -log(sigmoid(|x|))."""
     s = torch.sigmoid(x)
-    near = _flat(torch.maximum(s, 1 - s))  # sigmoid(|x|), in [1/2, 1]
+    numerator = s - y if keep_gradient else None  # the gradient's, as the built-in's backward computes it
+    near = torch.rsub(s, 1)
+    near = _flat(torch.maximum(s, near, out=near))  # sigmoid(|x|), in [1/2, 1]
     whole = near.numel() - near.numel() % BLOCK
     log_near = near[:whole].view(-1, BLOCK).prod(dim=1).log_().sum() + near[whole:].log().sum()
-    return (torch.clamp_min(x, 0).addcmul_(x, y, value=-1).sum() - log_near) / x.numel(), s
+    return (torch.clamp_min(x, 0).addcmul_(x, y, value=-1).sum() - log_near) / x.numel(), numerator
 
 
 def _flat(t: torch.Tensor) -> torch.Tensor:
@@ -45,11 +47,13 @@ def _flat(t: torch.Tensor) -> torch.Tensor:
 class _BCEWithLogits(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        loss, s = _forward(x, y)
-        ctx.save_for_backward(s, y)
+        loss, numerator = _forward(x, y, keep_gradient=True)
+        ctx.save_for_backward(numerator)
         return loss
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
-        s, y = ctx.saved_tensors
-        return (s - y).mul_(grad).div_(s.numel()), None  # the built-in's formula and order: the same bits
+        (numerator,) = ctx.saved_tensors
+        if grad.item() == 1.0:  # the loss itself, or the sum of a model's loss parts: one pass, not two
+            return torch.div(numerator, numerator.numel()), None
+        return numerator.mul(grad).div_(numerator.numel()), None  # the built-in's formula and order: the same bits

@@ -47,3 +47,12 @@ def test_mismatched_shapes_get_the_builtins_error():
     x, y = logits_and_targets((4, 10))
     with pytest.raises(ValueError, match="size"):
         bce_with_logits(x, y[:1])
+
+
+def test_a_weighted_loss_gets_the_builtins_gradient_too():
+    """A loss part weighted by a factor (a beta-VAE's, or a sum's chain) reaches the backward with grad != 1."""
+    x, y = logits_and_targets((8, 1, 8, 8))
+    ours_x, theirs_x = x.clone().requires_grad_(), x.clone().requires_grad_()
+    (2.5 * bce_with_logits(ours_x, y)).backward()
+    (2.5 * F.binary_cross_entropy_with_logits(theirs_x, y)).backward()
+    assert torch.equal(ours_x.grad, theirs_x.grad)
