@@ -19,7 +19,7 @@ from .headers import FORMAT, CheckpointError, check_fits, read_header  # Checkpo
 from .models import AutoEncoder, series_of
 
 SUFFIX = ".safetensors"
-VIRTUAL_SUFFIX = ".adapter"  # an adapter model's path (aeviz.adapters): a name beside its file, never on disk
+VIRTUAL_SUFFIX = ".adapter"  # an adapter model's path (aeviz.foreign.adapters): a name beside its file, never on disk
 
 _SHIPPED_ZOO = Path(__file__).resolve().parent.parent / "checkpoints"  # resolved once: pages ask on every run
 
@@ -175,7 +175,7 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Aut
     if content_hash(state) != meta.get("hash"):
         raise CheckpointError(f"{path.name}: weights do not match their recorded hash (modified or damaged)")
     if "interface" in meta:  # a model trained elsewhere: its programs, not aeviz's layers
-        from .imported import from_state
+        from .foreign.model import from_state
 
         imported = from_state(path.name.removesuffix(SUFFIX), state, meta, device)
         imported.metadata = {**meta, "path": str(path)}

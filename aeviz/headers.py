@@ -34,7 +34,7 @@ _TYPED_FIELDS = {
     "input_shape": list,
     "train_images": int,
     "train_seconds": float,
-    "interface": dict,  # a model trained elsewhere: how to call its programs (see aeviz.imported)
+    "interface": dict,  # a model trained elsewhere: how to call its programs (see aeviz.foreign.model)
     "imported": dict,
 }
 _KIND_NAMES = {dict: "an object", list: "a list", int: "a whole number", float: "a number", str: "text"}
@@ -226,7 +226,7 @@ def check_fits(name: str, meta: dict[str, Any], shapes: dict[str, tuple[int, ...
 
 def _check_imported(name: str, meta: dict[str, Any], shapes: dict[str, tuple[int, ...]]) -> None:
     """A model trained elsewhere holds two programs as byte tensors, and an interface aeviz can call them by."""
-    from .interfaces import DECODER_KEY, ENCODER_KEY, Interface
+    from .foreign.interface import DECODER_KEY, ENCODER_KEY, Interface
 
     if set(shapes) != {ENCODER_KEY, DECODER_KEY} or any(len(shape) != 1 for shape in shapes.values()):
         raise CheckpointError(f"{name}: an imported model must hold exactly {ENCODER_KEY} and {DECODER_KEY} as bytes")

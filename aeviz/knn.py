@@ -10,7 +10,7 @@ import numpy as np
 
 from .diskcache import cache_key, cached_arrays
 from .metrics import knn_accuracy
-from .references import PUBLISHED, describe_machine, load_results
+from .zoo.references import PUBLISHED, describe_machine, load_results
 
 K = 7
 MATCH = 0.005  # PCA within half a point of an autoencoder "matches" it: runs of the same recipe differ by more

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .interfaces import Codec
+from .models import Codec
 
 EPS = 1e-6
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import math
 import operator
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -36,6 +36,23 @@ VAE_MSE_NOTE = (
     "256, 8 epochs): MSE with β = 1 ended at 11.9 nats of KL per image and test MSE 0.0176; BCE with "
     "β = 1 at 23.3 nats and 0.0124; MSE with β = 0.1 (σ ≈ 0.22) at 34.9 nats and 0.0120."
 )
+
+
+class Codec(Protocol):
+    """What inference needs of a model, aeviz's own (models.AutoEncoder) or one trained elsewhere."""
+
+    @property
+    def bottleneck(self) -> int: ...
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor: ...
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor: ...
+
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor: ...
+
+    def parameters(self, recurse: bool = True) -> Any: ...
+
+    def buffers(self, recurse: bool = True) -> Any: ...
 
 
 CODE_ACTIVATIONS = {"linear": nn.Identity, "relu": nn.ReLU, "sigmoid": nn.Sigmoid}

@@ -19,6 +19,6 @@ timeout 150 python -m pytest -q -p no:cacheprovider -m "$marker" tests/test_acce
 timeout 200 python benchmarks/train_speed.py --device "$DEVICE" --epochs "$EPOCHS" 2>&1 |
   tee "$OUT/train_speed.txt" | tail -9
 if [ -z "${SKIP_ZOO:-}" ]; then
-  timeout 240 python -m aeviz.build_zoo --dataset fashion-mnist --only fashion-mnist-conv-q16-bce \
+  timeout 240 python -m aeviz.zoo.build --dataset fashion-mnist --only fashion-mnist-conv-q16-bce \
     --device "$DEVICE" --out "$OUT/zoo" 2>&1 | tee "$OUT/zoo.txt" | tail -4
 fi

@@ -21,7 +21,8 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from aeviz import checkpoints, data, importing, metrics, projection  # noqa: E402
+from aeviz import checkpoints, data, metrics, projection
+from aeviz.foreign import importer as importing  # noqa: E402
 
 
 def export_model(folder: Path, dataset: str, q: int) -> float:

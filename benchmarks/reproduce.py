@@ -11,8 +11,8 @@ import argparse
 import json
 import sys
 
-from aeviz.references import PUBLISHED, REFERENCE, describe_machine, results_path
-from aeviz.reproduce import knn_verdicts, mse_vs_pca, reproduce, tables
+from aeviz.zoo.references import PUBLISHED, REFERENCE, describe_machine, results_path
+from aeviz.zoo.reproduce import knn_verdicts, mse_vs_pca, reproduce, tables
 
 
 def print_table(title: str, rows: list[dict]) -> None:

@@ -2,9 +2,10 @@
 
 import streamlit as st
 
-from aeviz import catalog, sweeps, ui
+from aeviz import sweeps, ui
 from aeviz.noise import NOISE_KINDS
 from aeviz.views import denoising as view
+from aeviz.zoo import catalog
 
 st.title("Denoising: rebuilding what was never seen")
 ui.explain(

@@ -2,9 +2,10 @@
 
 import streamlit as st
 
-from aeviz import knn, references, ui
+from aeviz import knn, ui
 from aeviz.jobs import State
 from aeviz.views import latent_map as view
+from aeviz.zoo import references
 
 METHODS = ui.MAP_METHODS  # the same words in the radio, the captions and the background jobs' progress
 SPLITS = {"test": "test set", "all": "test + train"}

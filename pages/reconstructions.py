@@ -4,8 +4,8 @@ import streamlit as st
 
 import aeviz
 from aeviz import ui, workspaces
-from aeviz.series import ORIGINS, Series, arch_label, contested, group_series
 from aeviz.views import reconstructions as view
+from aeviz.zoo.series import ORIGINS, Series, arch_label, contested, group_series
 
 # Each image is drawn about this wide, whatever its resolution, and the grid is shown at the column's width:
 # its 24 px captions stay at least body-text size down to a 1280-pixel-wide screen.

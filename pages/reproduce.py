@@ -3,7 +3,8 @@
 import pandas as pd
 import streamlit as st
 
-from aeviz import references, reproduce, ui
+from aeviz import ui
+from aeviz.zoo import references, reproduce
 
 st.title("Do our models reproduce the published results?")
 ui.explain(

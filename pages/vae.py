@@ -2,9 +2,10 @@
 
 import streamlit as st
 
-from aeviz import catalog, ui
+from aeviz import ui
 from aeviz.views import vae as view
 from aeviz.walks import rank_dims_by_kl
+from aeviz.zoo import catalog
 
 st.title("Variational autoencoders: a code space you can walk through")
 ui.explain(

@@ -7,7 +7,8 @@ import sys
 
 from apptest import REPO
 
-from aeviz import checkpoints, cli
+from aeviz import checkpoints
+from aeviz.cli import main as cli
 
 
 def test_the_export_example_trains_exports_and_imports(tmp_path, capsys):

@@ -13,9 +13,10 @@ import streamlit as st
 from apptest import routed_pages, run_page
 from safetensors.torch import load_file, save
 
-from aeviz import checkpoints, cli, headers
+from aeviz import checkpoints, headers
 from aeviz.checkpoints import CheckpointError, CheckpointInfo, load_checkpoint, read_metadata, save_checkpoint
 from aeviz.checkpoints import scan_checkpoints as scan
+from aeviz.cli import main as cli
 from aeviz.models import build_model
 
 REPO = Path(__file__).resolve().parent.parent

@@ -7,8 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from aeviz import checkpoints, data, knn, references
+from aeviz import checkpoints, data, knn
 from aeviz.views import latent_map as view
+from aeviz.zoo import references
 
 
 @pytest.fixture(scope="module")

@@ -70,7 +70,7 @@ def _shipped_copy(tmp_path, monkeypatch, dataset: str = "digits", **changes) -> 
 @pytest.mark.parametrize("dataset", ["digits", "mnist", "fashion-mnist"])
 def test_shipped_baseline_matches_a_fresh_fit(dataset):
     shipped = pca_module.load_shipped_pca(dataset)
-    assert shipped is not None, f"checkpoints/{dataset}.pca.npz missing or stale: run python -m aeviz.build_zoo --maps"
+    assert shipped is not None, f"checkpoints/{dataset}.pca.npz missing or stale: run python -m aeviz.zoo.build --maps"
     fresh = pca_module._fit_dataset(dataset)
     np.testing.assert_allclose(shipped["mean"], fresh["mean"], atol=1e-6)
     np.testing.assert_array_equal(shipped["sizes"], fresh["sizes"])
@@ -135,7 +135,7 @@ def test_a_damaged_file_is_refused_and_kept(tmp_path, monkeypatch):
 
 
 def test_zoo_writes_baselines_that_load(tmp_path, monkeypatch, capsys):
-    from aeviz import build_zoo as zoo
+    from aeviz.zoo import build as zoo
 
     zoo.build_baselines(["digits"], tmp_path)
     assert "digits: PCA baseline" in capsys.readouterr().out

@@ -10,9 +10,10 @@ import numpy as np
 import streamlit as st
 import torch
 
-from .. import adapters, checkpoints, data, diskcache, projection
+from .. import checkpoints, data, diskcache, projection
 from ..checkpoints import CheckpointError, CheckpointInfo
 from ..devices import device_name, pick_device
+from ..foreign import adapters
 from ..metrics import encode_all, image_errors, reconstruct_all
 from .widgets import literal
 
@@ -100,8 +101,9 @@ def scan_models() -> tuple[list[CheckpointInfo], list[str]]:
 
 
 def adapter_scan() -> adapters.Scan:
-    """The operator's adapter models (aeviz.adapters), found again only when AEVIZ_ADAPTERS or a file changes:
-    a rerun costs one stat per file; entry points are read once per process (installing a package restarts)."""
+    """The operator's adapter models (`aeviz.adapters` entry points, AEVIZ_ADAPTERS files), found again only when
+    AEVIZ_ADAPTERS or a file changes: a rerun costs one stat per file; entry points are read once per process
+    (installing a package restarts)."""
     return _discover_adapters(adapters.stamp())
 
 

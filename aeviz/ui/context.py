@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .. import catalog, data
+from .. import data
 from ..checkpoints import CheckpointInfo
+from ..zoo import catalog
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ import numpy as np
 from ..knn import SOURCES, KnnRow
 from ..metrics import decode_all, reconstruct_and_score
 from ..projection import NEIGHBOURS, LatentMap
-from ..references import ARTICLE_SHORT
 from ..walks import manifold_grid
+from ..zoo.references import ARTICLE_SHORT
 from . import figures
 
 GRID = 30  # click targets per side: a click anywhere on the map lands within 1/60 of its width of one

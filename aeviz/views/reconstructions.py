@@ -12,8 +12,8 @@ from ..jobs import JobSpec
 from ..metrics import image_errors, reconstruct_all
 from ..models import AutoEncoder, make_config, model_slug
 from ..pca import PCABaseline
-from ..series import Series
 from ..train import TrainConfig
+from ..zoo.series import Series
 
 
 def small_model_job(dataset: str, q: int, folder) -> JobSpec:

@@ -6,7 +6,7 @@ import pytest
 from browser import no_exceptions, open_page, serve_app, tall_shot, wait_idle
 from foreign import dense, export_folder
 
-from aeviz import importing
+from aeviz.foreign import importer as importing
 
 
 @pytest.fixture

@@ -7,7 +7,8 @@ import pytest
 from apptest import run_page
 from foreign import conv, dense, export_folder
 
-from aeviz import checkpoints, images, importing
+from aeviz import checkpoints, images
+from aeviz.foreign import importer as importing
 
 
 def ok(at):

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from aeviz import catalog, diskcache, list_checkpoints, load_checkpoint, load_dataset, sweeps
+from aeviz import diskcache, list_checkpoints, load_checkpoint, load_dataset, sweeps
 from aeviz.metrics import reconstruct_all
 from aeviz.noise import NOISE_KINDS, noise_frames
 from aeviz.views import denoising as view
+from aeviz.zoo import catalog
 
 
 def pairs(dataset: str) -> dict[str, object]:

@@ -12,8 +12,8 @@ from aeviz import list_checkpoints, load_checkpoint, load_dataset
 from aeviz.checkpoints import CheckpointInfo
 from aeviz.metrics import image_errors
 from aeviz.pca import PCABaseline, pca_baseline
-from aeviz.series import group_series
 from aeviz.views import reconstructions as view
+from aeviz.zoo.series import group_series
 
 
 def info(series: str, family: str, q: int, mse: float, hidden=()) -> CheckpointInfo:

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from aeviz import catalog, list_checkpoints, load_checkpoint, load_dataset
+from aeviz import list_checkpoints, load_checkpoint, load_dataset
 from aeviz.metrics import decode_all, reconstruct_all
 from aeviz.views import vae as view
 from aeviz.walks import kl_per_dim, rank_dims_by_kl
+from aeviz.zoo import catalog
 
 
 def zoo_vae(dataset: str, q: int, arch: str = "dense"):

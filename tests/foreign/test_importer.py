@@ -10,8 +10,10 @@ import torch
 from foreign import SHAPE, conv, dense, export, export_folder
 from torch import nn
 
-from aeviz import checkpoints, cli, importing
+from aeviz import checkpoints
+from aeviz.cli import main as cli
 from aeviz.data import load_dataset
+from aeviz.foreign import importer as importing
 
 
 @pytest.fixture(scope="module")

@@ -16,15 +16,15 @@ from typing import Any
 
 import torch
 
-from . import exported
-from .checkpoints import SUFFIX, save_imported, user_dir, versions, zoo_dir
-from .data import Dataset, load_dataset
-from .headers import MAX_PARAMETERS, MAX_TEXT
-from .imported import ImportedModel, ModelFailed
-from .interfaces import Interface
-from .manifests import MANIFEST, ImportRefused, Manifest, manifest_from, read_manifest  # noqa: F401 - the API
-from .metrics import evaluate
-from .models import MODELS, model_slug
+from ..checkpoints import SUFFIX, save_imported, user_dir, versions, zoo_dir
+from ..data import Dataset, load_dataset
+from ..headers import MAX_PARAMETERS, MAX_TEXT
+from ..metrics import evaluate
+from ..models import MODELS, model_slug
+from . import programs as pt2
+from .interface import Interface
+from .manifest import MANIFEST, ImportRefused, Manifest, manifest_from, read_manifest  # noqa: F401 - the API
+from .model import ImportedModel, ModelFailed
 
 ENCODER, DECODER = "encoder.pt2", "decoder.pt2"
 PROBE = 64  # test images every check runs on
@@ -42,8 +42,8 @@ def read_program(folder: Path, filename: str) -> tuple[bytes, torch.export.Expor
         )
     data = path.read_bytes()
     try:
-        return data, exported.load_program(data, filename)
-    except exported.ExportError as exc:
+        return data, pt2.load_program(data, filename)
+    except pt2.ExportError as exc:
         raise ImportRefused(str(exc)) from None
 
 
@@ -67,8 +67,8 @@ def _why_big(path: Path) -> str:
 
 def _batch_size(program: torch.export.ExportedProgram, filename: str) -> int | None:
     try:
-        return exported.input_shape(program)[0]
-    except exported.ExportError as exc:
+        return pt2.input_shape(program)[0]
+    except pt2.ExportError as exc:
         raise ImportRefused(f"{filename}: {exc}") from None
 
 
@@ -214,13 +214,13 @@ def import_programs(
     (_, encoder), (_, decoder) = programs[ENCODER], programs[DECODER]
     say(f"checking on {manifest.dataset}'s test images")
     test = load_dataset(manifest.dataset, "test")
-    takes = exported.input_shape(encoder)[1:]
+    takes = pt2.input_shape(encoder)[1:]
     if None not in takes and tuple(takes) != manifest.input_shape:
         raise ImportRefused(f"{ENCODER} takes {list(takes)} images, but {MANIFEST} says {list(manifest.input_shape)}")
     shapes = dict(
         encoder_batch=_batch_size(encoder, ENCODER),
         decoder_batch=_batch_size(decoder, DECODER),
-        decoder_shape=exported.input_shape(decoder),
+        decoder_shape=pt2.input_shape(decoder),
     )
     interface = probe_interface(
         manifest, source, encoder.module(), decoder.module(), probe_images(test, manifest), **shapes
@@ -243,7 +243,7 @@ def measure(model: ImportedModel, dataset: str, test: Dataset) -> dict[str, floa
 
 
 def _target(out: Path, name: str | None, manifest: Manifest, origin: str, overwrite: bool) -> tuple[Path, str]:
-    from .jobs.setup import check_name
+    from ..jobs.setup import check_name
 
     stem = name or manifest.name or Path(origin).name
     try:

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .data import DATASETS
-from .models import MODELS
-from .noise import parse_noise
+from ..data import DATASETS
+from ..models import MODELS
+from ..noise import parse_noise
 
 MANIFEST = "aeviz.json"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aeviz import catalog
 from aeviz.checkpoints import SERVER, ZOO, CheckpointInfo
+from aeviz.zoo import catalog
 
 
 def info(series: str, q: int, origin: str) -> CheckpointInfo:

@@ -7,9 +7,10 @@ import shutil
 import pytest
 import torch
 
-from aeviz import data, trainargs
+from aeviz import data
 from aeviz.checkpoints import read_metadata, user_dir
-from aeviz.cli import main
+from aeviz.cli import trainargs
+from aeviz.cli.main import main
 
 QUICK = ["--dataset", "digits", "--epochs", "1", "--subset", "200"]
 NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")

@@ -10,7 +10,7 @@ import pytest
 import torch
 from foreign import dense, export
 
-from aeviz import exported
+from aeviz.foreign import programs as exported
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .checkpoints import ZOO, CheckpointInfo
+from ..checkpoints import ZOO, CheckpointInfo
 
 PLAIN_FAMILIES = ("dense", "conv")
 
@@ -63,7 +63,7 @@ def denoisers(infos: Sequence[CheckpointInfo]) -> dict[str, list[CheckpointInfo]
 
 def trained_noise(info: CheckpointInfo) -> tuple[str, float] | None:
     """(kind, level) a denoising model was trained with, from its config."""
-    from .noise import parse_noise
+    from ..noise import parse_noise
 
     text = info.config.get("noise")
     if not text:

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import torch
 
+from ..checkpoints import SUFFIX, CheckpointError, read_metadata, save_checkpoint, scan_checkpoints, user_dir, zoo_dir
+from ..data import DATASETS, DatasetUnavailable
+from ..models import MODELS
+from ..train import Progress, TrainConfig, train
 from . import trainargs as ta
-from .checkpoints import SUFFIX, CheckpointError, read_metadata, save_checkpoint, scan_checkpoints, user_dir, zoo_dir
-from .data import DATASETS, DatasetUnavailable
-from .models import MODELS
-from .train import Progress, TrainConfig, train
 
 MODEL_CARD_HEAD = """# Model zoo
 
@@ -144,7 +144,7 @@ def zoo_table(markdown: bool = False, adapters: bool = True) -> str:
     """The checkpoints' table; with `adapters`, the operator's adapter models too (measured if not yet)."""
     infos, errors = scan_checkpoints()
     if adapters:
-        from .adapters import discover
+        from ..foreign.adapters import discover
 
         scan = discover()
         infos, errors = [*infos, *scan.infos], [*errors, *scan.errors]
@@ -179,7 +179,7 @@ def zoo_table(markdown: bool = False, adapters: bool = True) -> str:
 
 def card_notes() -> str:
     """The model card's notes from the shipped reproduce run: BCE floors and the denoisers on their own noise."""
-    from .references import load_results
+    from ..zoo.references import load_results
 
     results = load_results() or {}
     floors = [f"{ds} {r['bce_floor']:.3f}" for ds, r in results.get("datasets", {}).items() if "bce_floor" in r]
@@ -238,7 +238,7 @@ def _import_parser(sub) -> None:
 
 
 def cmd_import(args) -> int:
-    from .importing import ImportRefused, import_path
+    from ..foreign.importer import ImportRefused, import_path
 
     try:
         result = import_path(
@@ -258,7 +258,7 @@ def cmd_import(args) -> int:
 
 def cmd_adapters(args) -> int:
     """List the adapter models with their metrics, measuring those not measured yet (exit 1 on any error)."""
-    from .adapters import ENV, GROUP, discover
+    from ..foreign.adapters import ENV, GROUP, discover
 
     scan = discover()
     print("\n".join(a.summary for a in scan.models) or f"no adapter models ({ENV} files or {GROUP} entry points)")

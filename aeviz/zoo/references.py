@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .checkpoints import zoo_dir
+from ..checkpoints import zoo_dir
 
 # The one article every published figure below comes from (its Tables 1-2: MNIST, Fashion-MNIST); its title was
 # not recorded with the figures. Figures from anywhere else (our own reference runs) never go in PUBLISHED.

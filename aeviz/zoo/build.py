@@ -7,9 +7,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .checkpoints import SUFFIX, zoo_dir
-from .models import make_config, model_slug
-from .train import TrainConfig, train
+from ..checkpoints import SUFFIX, zoo_dir
+from ..models import make_config, model_slug
+from ..train import TrainConfig, train
 
 QS = (2, 4, 8, 16, 32, 64)
 DEEP = (256, 128)
@@ -110,8 +110,8 @@ MAP_METHODS = ("pca", "umap")
 
 def _ship_errors(info, model, test, force: bool) -> None:
     """Per-image test errors (MSE and BCE) beside the checkpoint: the error gallery and percentiles start warm."""
-    from .checkpoints import ERROR_METRICS, load_test_errors, save_test_errors
-    from .metrics import image_errors, reconstruct_all
+    from ..checkpoints import ERROR_METRICS, load_test_errors, save_test_errors
+    from ..metrics import image_errors, reconstruct_all
 
     content = info.metadata["hash"]
     if not force and all(load_test_errors(info.path, content, m, len(test)) is not None for m in ERROR_METRICS):
@@ -123,10 +123,10 @@ def _ship_errors(info, model, test, force: bool) -> None:
 def build_maps(datasets: list[str], folder: Path | None = None, force: bool = False, only=None) -> None:
     """Store each zoo model's test errors and the seeded PCA and UMAP maps of its test codes beside it (only
     the models named in `only`, if given; a retrained model's stale maps are refitted: its hash changed)."""
-    from .checkpoints import load_checkpoint, maps_path, scan_checkpoints
-    from .data import load_dataset
-    from .metrics import encode_all
-    from .projection import fit_map, load_maps, save_maps
+    from ..checkpoints import load_checkpoint, maps_path, scan_checkpoints
+    from ..data import load_dataset
+    from ..metrics import encode_all
+    from ..projection import fit_map, load_maps, save_maps
 
     infos, _ = scan_checkpoints([folder or zoo_dir()])
     for info in (i for i in infos if i.dataset in datasets and (not only or i.name in only)):
@@ -146,7 +146,7 @@ def build_maps(datasets: list[str], folder: Path | None = None, force: bool = Fa
 def build_baselines(datasets: list[str], folder: Path | None = None, force: bool = False) -> None:
     """Ship each dataset's PCA baseline (checkpoints/<dataset>.pca.npz): a cold server's first Reconstructions
     visit took 25 s fitting it on 2 cores."""
-    from .pca import load_shipped_pca, save_shipped_pca, shipped_pca_path
+    from ..pca import load_shipped_pca, save_shipped_pca, shipped_pca_path
 
     for dataset in datasets:
         target = (folder or zoo_dir()) / shipped_pca_path(dataset).name

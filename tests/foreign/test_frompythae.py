@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from aeviz import checkpoints, importing
-from aeviz.cli import main
+from aeviz import checkpoints
+from aeviz.cli.main import main
 from aeviz.data import load_dataset
+from aeviz.foreign import importer as importing
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 # model type -> its config class, in pythae.models (the default MLP networks for 8x8 inputs)
 OTHERS = {
     "BetaVAE": "BetaVAEConfig",
@@ -74,7 +75,7 @@ def test_without_pythae_the_refusal_says_how_to_install_it(tmp_path):
     (tmp_path / "model_config.json").write_text(json.dumps({"name": "AEConfig", "input_dim": [1, 8, 8]}))
     code = (
         "import sys; sys.modules['pythae'] = None\n"
-        "from aeviz import importing\n"
+        "from aeviz.foreign import importer as importing\n"
         f"try:\n    importing.import_path({str(tmp_path)!r}, dataset='digits')\n"
         "except importing.ImportRefused as exc:\n    print(exc)\n"
     )

@@ -9,9 +9,10 @@ import textwrap
 import pytest
 import torch
 
-from aeviz import adapters, diskcache
-from aeviz.cli import main
+from aeviz import diskcache
+from aeviz.cli.main import main
 from aeviz.data import load_dataset
+from aeviz.foreign import adapters
 from aeviz.headers import check_metadata
 
 MODULES = """

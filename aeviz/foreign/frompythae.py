@@ -13,10 +13,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from . import exported
-from .data import DATASETS, load_dataset
-from .interfaces import DECODER_KEY, ENCODER_KEY
-from .manifests import ImportRefused, Manifest, manifest_from
+from ..data import DATASETS, load_dataset
+from . import programs as pt2
+from .interface import DECODER_KEY, ENCODER_KEY
+from .manifest import ImportRefused, Manifest, manifest_from
 
 Programs = dict[str, tuple[bytes, torch.export.ExportedProgram]]
 EXAMPLE_BATCH = 4  # the batch torch.export traces with; the batch size stays free (not 0 or 1: torch fixes those)
@@ -149,10 +149,10 @@ def _export(module: nn.Module, example: torch.Tensor, key: str, model_name: str)
             f"torch.export cannot capture this pythae {model_name}'s {_part(key)} ({_why(exc)}); aeviz "
             "imports pythae models whose networks torch.export can trace with a free batch size"
         ) from None
-    data = exported.save_bytes(program)
+    data = pt2.save_bytes(program)
     try:
-        return data, exported.load_program(data, key)
-    except exported.ExportError as exc:
+        return data, pt2.load_program(data, key)
+    except pt2.ExportError as exc:
         raise ImportRefused(
             f"this pythae {model_name}'s {_part(key)} exports to a program aeviz refuses: {exc}"
         ) from None

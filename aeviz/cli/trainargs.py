@@ -11,13 +11,13 @@ from typing import Any
 
 import torch
 
-from .checkpoints import SUFFIX, user_dir, zoo_dir
-from .data import DATASETS
-from .imagesets import ImageSetError, Limits, scan_folder
-from .jobs.setup import check_name
-from .models import MODELS, AEConfig, build_model, make_config, model_slug
-from .noise import parse_noise
-from .params import Param
+from ..checkpoints import SUFFIX, user_dir, zoo_dir
+from ..data import DATASETS
+from ..imagesets import ImageSetError, Limits, scan_folder
+from ..jobs.setup import check_name
+from ..models import MODELS, AEConfig, build_model, make_config, model_slug
+from ..noise import parse_noise
+from ..params import Param
 
 MAX_WIDTH = 4096  # code, hidden and channel widths; wider nets do not fit on a page or in a lecture's memory
 MAX_LAYERS = 32

@@ -24,13 +24,13 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from . import diskcache
-from .checkpoints import SERVER, VIRTUAL_SUFFIX, CheckpointError, CheckpointInfo, content_hash, user_dir
-from .data import load_dataset
-from .headers import FORMAT
-from .imported import ImportedModel
-from .importing import MANIFEST, ImportRefused, Manifest, manifest_from, measure, probe_images, probe_interface
-from .importing import _metadata as imported_metadata
+from .. import diskcache
+from ..checkpoints import SERVER, VIRTUAL_SUFFIX, CheckpointError, CheckpointInfo, content_hash, user_dir
+from ..data import load_dataset
+from ..headers import FORMAT
+from .importer import MANIFEST, ImportRefused, Manifest, manifest_from, measure, probe_images, probe_interface
+from .importer import _metadata as imported_metadata
+from .model import ImportedModel
 
 ENV, GROUP = "AEVIZ_ADAPTERS", "aeviz.adapters"
 METRICS = "adapter-metrics"  # the disk cache's folder for measured metrics, one file per content hash
@@ -238,7 +238,7 @@ def _manifest(obj: Any, index: int) -> tuple[Manifest, bool]:
 
 
 def _check_name(name: str) -> None:
-    from .jobs.setup import check_name
+    from ..jobs.setup import check_name
 
     try:
         check_name(name)

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from aeviz.checkpoints import read_metadata
-from aeviz.cli import main
+from aeviz.cli.main import main
 
 
 def test_train_zoo_info_end_to_end(tmp_path, capsys, monkeypatch):
@@ -79,7 +79,7 @@ def test_train_a_kl_sparse_model(tmp_path, capsys, monkeypatch):
 
 
 def test_model_card_notes_say_what_the_denoisers_and_bce_figures_mean(tmp_path, monkeypatch):
-    from aeviz.cli import MODEL_CARD_HEAD, card_notes
+    from aeviz.cli.main import MODEL_CARD_HEAD, card_notes
 
     monkeypatch.setenv("AEVIZ_ZOO_DIR", str(tmp_path))
     assert card_notes() == ""  # no reproduce run stored: no notes rather than made-up ones
@@ -132,7 +132,7 @@ def test_console_script_entry_point():
 
 def test_the_family_flags_come_from_the_family_declarations():
     """--family offers every registered family, and every hyper-parameter a family declares is a flag."""
-    from aeviz.cli import _parser
+    from aeviz.cli.main import _parser
     from aeviz.models import MODELS
 
     train = _parser()._subparsers._group_actions[0].choices["train"]

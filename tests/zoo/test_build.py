@@ -1,12 +1,12 @@
-"""`python -m aeviz.build_zoo --only NAME...`: retrain just the named zoo models, each with its replay beside it."""
+"""`python -m aeviz.zoo.build --only NAME...`: retrain just the named zoo models, each with its replay beside it."""
 
 from __future__ import annotations
 
 import pytest
 
-from aeviz import build_zoo
 from aeviz.checkpoints import load_checkpoint
 from aeviz.replay import load_replay
+from aeviz.zoo import build as build_zoo
 
 
 @pytest.fixture

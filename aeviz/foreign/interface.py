@@ -4,27 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
-
-import torch
-
-
-class Codec(Protocol):
-    """What inference needs of a model, aeviz's own (models.AutoEncoder) or one trained elsewhere."""
-
-    @property
-    def bottleneck(self) -> int: ...
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor: ...
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor: ...
-
-    def reconstruct(self, x: torch.Tensor) -> torch.Tensor: ...
-
-    def parameters(self, recurse: bool = True) -> Any: ...
-
-    def buffers(self, recurse: bool = True) -> Any: ...
-
+from typing import Any
 
 OUTPUT_KINDS = ("image", "logits")  # image: values in output_range; logits: a sigmoid gives [0, 1]
 SOURCES = ("torch.export", "pythae", "adapter")

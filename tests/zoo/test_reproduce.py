@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from aeviz import data, metrics, references, reproduce
+from aeviz import data, metrics
+from aeviz.zoo import references, reproduce
 
 
 def test_shoe_ranks_count_the_digits_above_each_shoe():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .checkpoints import ORIGINS, ZOO, CheckpointInfo
-from .pca import PCABaseline
+from ..checkpoints import ORIGINS, ZOO, CheckpointInfo
+from ..pca import PCABaseline
 
 FAMILIES = ("dense", "conv", "vae")  # the families trained at several bottleneck sizes
 LOSSES = ("bce", "mse")

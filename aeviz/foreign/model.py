@@ -8,8 +8,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from .headers import CheckpointError
-from .interfaces import DECODER_KEY, ENCODER_KEY, Interface
+from ..headers import CheckpointError
+from .interface import DECODER_KEY, ENCODER_KEY, Interface
 
 
 class ModelFailed(CheckpointError):
@@ -107,7 +107,7 @@ def program_bytes(state: dict[str, torch.Tensor], key: str) -> bytes:
 
 def from_state(name: str, state: dict[str, torch.Tensor], meta: dict[str, Any], device="cpu") -> ImportedModel:
     """The model a checkpoint of an imported model holds, checked by one run on two blank images."""
-    from .exported import ExportError, load_program
+    from .programs import ExportError, load_program
 
     try:
         interface = Interface.from_dict(meta["interface"])

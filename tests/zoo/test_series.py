@@ -6,7 +6,7 @@ import pytest
 
 from aeviz import list_checkpoints
 from aeviz.pca import pca_baseline
-from aeviz.series import arch_label, beats_pca, group_series, split_series
+from aeviz.zoo.series import arch_label, beats_pca, group_series, split_series
 
 
 def test_zoo_series_group_by_architecture_and_loss():

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from . import knn
-from .checkpoints import ZOO, CheckpointInfo, load_checkpoint, machine, scan_checkpoints, versions
-from .data import load_dataset
-from .metrics import encode_all, image_errors, knn_accuracy, psnr_from_mse, reconstruct_all
-from .pca import pca_baseline
+from .. import knn
+from ..checkpoints import ZOO, CheckpointInfo, load_checkpoint, machine, scan_checkpoints, versions
+from ..data import load_dataset
+from ..metrics import encode_all, image_errors, knn_accuracy, psnr_from_mse, reconstruct_all
+from ..pca import pca_baseline
 from .references import ARTICLE_SHORT, PUBLISHED, REFERENCE
 
 SHOE_CLASSES = (5, 7, 9)  # Fashion-MNIST: Sandal, Sneaker, Ankle boot
@@ -94,7 +94,7 @@ def bce_floor(dataset: str) -> float:
 def denoisers(infos: Sequence[CheckpointInfo]) -> dict[str, dict]:
     """Each zoo denoiser on its own training noise (whole test set, seed 0): mean per-image PSNR of its output
     and of the noisy input; the metadata's MSE/PSNR are measured on clean input."""
-    from .noise import add_noise, parse_noise
+    from ..noise import add_noise, parse_noise
 
     out = {}
     for info in (i for i in infos if i.origin == ZOO and i.config.get("noise")):
@@ -115,7 +115,7 @@ def _psnr(x, y) -> float:
 
 def shoe_ranks(mnist_errors: np.ndarray, fashion_errors: np.ndarray, fashion_labels: np.ndarray) -> dict:
     """Each Fashion shoe added alone to the MNIST test set: the distribution of its rank (1 = most unusual)."""
-    from .scores import detection, rank_among
+    from ..scores import detection, rank_among
 
     shoes = fashion_errors[np.isin(fashion_labels, SHOE_CLASSES)]
     ranks = rank_among(shoes, mnist_errors)
@@ -183,7 +183,7 @@ def bce_vs_mse(dataset: str, infos: Sequence[CheckpointInfo], q: int = 16) -> di
 
 def denoising_psnr(dataset: str, infos: Sequence[CheckpointInfo]) -> list[dict]:
     """Mean PSNR of plain vs denoising AE outputs on Gaussian-noised test images (1,000, seeded)."""
-    from .sweeps import sweep
+    from ..sweeps import sweep
 
     x = load_dataset(dataset, "test").images[:DENOISE_IMAGES]
     rows = []

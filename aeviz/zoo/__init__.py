@@ -1,0 +1,1 @@
+"""The shipped zoo: building it, which models a page compares, and reproducing the articles' figures with it."""
