@@ -14,6 +14,7 @@ from typing import Any, cast
 import numpy as np
 import torch
 
+from . import settings
 from .atomic import atomic_write
 from .headers import FORMAT, CheckpointError, check_fits, read_header  # CheckpointError: re-exported
 from .models import AutoEncoder, series_of
@@ -26,14 +27,12 @@ _SHIPPED_ZOO = Path(__file__).resolve().parent.parent / "checkpoints"  # resolve
 
 def zoo_dir() -> Path:
     """The shipped model zoo (the repository's checkpoints/ folder), overridable by AEVIZ_ZOO_DIR."""
-    override = os.environ.get("AEVIZ_ZOO_DIR")
-    return Path(override) if override else _SHIPPED_ZOO
+    return settings.current().zoo_dir or _SHIPPED_ZOO
 
 
 def user_dir() -> Path:
     """Where models trained by the user go: $AEVIZ_HOME/checkpoints, default ~/.local/share/aeviz."""
-    home = os.environ.get("AEVIZ_HOME") or Path.home() / ".local" / "share" / "aeviz"
-    return Path(home) / "checkpoints"
+    return (settings.current().home or Path.home() / ".local" / "share" / "aeviz") / "checkpoints"
 
 
 def sessions_dir() -> Path:

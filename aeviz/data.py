@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import cast
 import numpy as np
 import torch
 
+from . import settings
 from .diskcache import cache_dir, load_arrays, save_arrays
 
 MNIST_CLASSES = tuple(str(d) for d in range(10))
@@ -71,8 +71,7 @@ class DatasetInfo:
 
 def data_dir() -> Path | None:
     """The user-configured data root (torchvision layout), if any."""
-    root = os.environ.get("AEVIZ_DATA_DIR")
-    return Path(root).expanduser() if root else None
+    return settings.current().data_dir
 
 
 def download_dir() -> Path:

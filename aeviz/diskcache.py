@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import settings
 from .atomic import atomic_write
 
 # A corrupt or truncated .npz surfaces as one of these, depending on where the damage is.
@@ -26,9 +27,9 @@ _LOCKS_GUARD = threading.Lock()
 
 def cache_dir() -> Path:
     """`$AEVIZ_CACHE_DIR`, else `$XDG_CACHE_HOME/aeviz` (default `~/.cache/aeviz`); created on demand."""
-    explicit = os.environ.get("AEVIZ_CACHE_DIR")
+    explicit = settings.current().cache_dir
     if explicit:
-        root = Path(explicit).expanduser()
+        root = explicit
     else:
         base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
         root = Path(base).expanduser() / "aeviz"

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import settings
 from .diskcache import cache_dir, load_arrays, save_arrays
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
@@ -24,14 +25,6 @@ Progress = Callable[[str], None] | None
 
 class ImageSetError(RuntimeError):
     """A folder or upload that cannot become a training set; the message says why and what to do."""
-
-
-def _limit(name: str, default: float) -> float:
-    try:
-        value = float(os.environ.get(name, default))
-    except ValueError:
-        return default
-    return value if value > 0 else default
 
 
 @dataclass(frozen=True)
@@ -45,11 +38,12 @@ class Limits:
 
     @classmethod
     def from_env(cls) -> Limits:
+        configured = settings.current()
         return cls(
-            int(_limit("AEVIZ_FOLDER_MAX_ENTRIES", 100_000)),
-            int(_limit("AEVIZ_FOLDER_MAX_FILES", 20_000)),
-            _limit("AEVIZ_FOLDER_MAX_MB", 1024),
-            _limit("AEVIZ_FOLDER_MAX_S", 120),
+            configured.folder_max_entries,
+            configured.folder_max_files,
+            configured.folder_max_mb,
+            configured.folder_max_s,
         )
 
 

@@ -8,13 +8,13 @@ all afternoon cannot fill the server's disk.
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 import shutil
 import time
 from pathlib import Path
 
+from . import settings
 from .checkpoints import SUFFIX, sessions_dir
 
 TOKEN_RE = re.compile(r"[0-9a-f]{32}")
@@ -54,25 +54,18 @@ def create(token: str) -> Path:
 
 def max_models() -> int:
     """Models one workspace may hold: AEVIZ_SESSION_MAX_MODELS, default 8."""
-    return _int_env("AEVIZ_SESSION_MAX_MODELS", 8)
+    return settings.current().session_max_models
 
 
 def max_total() -> int:
     """Models all workspaces together may hold: AEVIZ_SESSIONS_MAX_MODELS, default 400 (a class of 50 at the
     per-session cap; 400 dense models are ~0.5 GB, the largest family ~4 MB each)."""
-    return _int_env("AEVIZ_SESSIONS_MAX_MODELS", 400)
+    return settings.current().sessions_max_models
 
 
 def retention_s() -> float:
     """How long an untouched workspace is kept: AEVIZ_SESSION_RETENTION_H hours, default 24."""
-    return 3600 * _int_env("AEVIZ_SESSION_RETENTION_H", 24)
-
-
-def _int_env(name: str, default: int) -> int:
-    try:
-        return max(1, int(os.environ.get(name, default)))
-    except ValueError:
-        return default
+    return 3600 * settings.current().session_retention_h
 
 
 def models(token: str) -> list[Path]:

@@ -12,7 +12,7 @@ from streamlit.runtime.uploaded_file_manager import UploadedFileRec
 from streamlit.testing.v1 import AppTest
 from test_images import encode
 
-from aeviz import images
+from aeviz import images, settings
 from aeviz.ui import quotas
 
 MB = 2**20
@@ -66,8 +66,10 @@ def warnings(at) -> list[str]:
 def test_the_limits_come_from_the_environment(monkeypatch):
     assert quotas.limits() == quotas.Limits(64, 100 * MB)
     monkeypatch.setenv("AEVIZ_UPLOAD_MAX_FILES", "5")
+    assert quotas.limits() == quotas.Limits(5, 100 * MB)
     monkeypatch.setenv("AEVIZ_UPLOAD_MAX_MB", "oops")
-    assert quotas.limits() == quotas.Limits(5, 100 * MB)  # a typo keeps the default, not a crash
+    with pytest.raises(settings.SettingsError, match="AEVIZ_UPLOAD_MAX_MB must be a whole number"):
+        quotas.limits()  # a typo is named (the app and the CLI say it in one line), never silently replaced
 
 
 def test_admission_counts_files_and_bytes_over_the_session():

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from aeviz import workspaces
+from aeviz import settings, workspaces
 from aeviz.checkpoints import SESSION, ZOO, list_checkpoints, save_checkpoint, sessions_dir, zoo_dir
 from aeviz.models import build_model, make_config
 
@@ -78,5 +78,7 @@ def test_workspaces_expire_after_the_retention_and_nothing_else_goes(tmp_path):
 
 def test_retention_and_caps_read_the_environment(monkeypatch):
     monkeypatch.setenv("AEVIZ_SESSION_RETENTION_H", "2")
-    monkeypatch.setenv("AEVIZ_SESSION_MAX_MODELS", "nonsense")
     assert workspaces.retention_s() == 7200 and workspaces.max_models() == 8
+    monkeypatch.setenv("AEVIZ_SESSION_MAX_MODELS", "nonsense")
+    with pytest.raises(settings.SettingsError, match="AEVIZ_SESSION_MAX_MODELS"):
+        workspaces.max_models()

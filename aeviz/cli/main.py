@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 
+from .. import settings
 from ..checkpoints import SUFFIX, CheckpointError, read_metadata, save_checkpoint, scan_checkpoints, user_dir, zoo_dir
 from ..data import DATASETS, DatasetUnavailable
 from ..models import MODELS
@@ -292,6 +293,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; returns the exit code (2 for bad arguments) instead of raising SystemExit."""
+    try:
+        settings.current()  # every command needs them: a bad variable is named before anything else happens
+    except settings.SettingsError as exc:
+        print(f"aeviz: error: {exc}", file=sys.stderr)
+        return 2
     try:
         args = _parser().parse_args(argv)
     except SystemExit as exc:  # argparse has printed its one-line error (or --help)

@@ -13,7 +13,6 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import json
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -24,7 +23,7 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from .. import diskcache
+from .. import diskcache, settings
 from ..checkpoints import SERVER, VIRTUAL_SUFFIX, CheckpointError, CheckpointInfo, content_hash, user_dir
 from ..data import load_dataset
 from ..headers import FORMAT
@@ -83,16 +82,15 @@ class _Source:
     code: bytes
 
 
-def adapter_files(value: str | None = None) -> list[Path]:
+def adapter_files() -> tuple[Path, ...]:
     """The files AEVIZ_ADAPTERS names (several separated by os.pathsep)."""
-    value = os.environ.get(ENV, "") if value is None else value
-    return [Path(p.strip()).expanduser() for p in value.split(os.pathsep) if p.strip()]
+    return settings.current().adapters
 
 
 def stamp() -> tuple:
     """What a discovery depends on, cheap to compare on every rerun: AEVIZ_ADAPTERS and each file's mtime."""
-    value = os.environ.get(ENV, "")
-    return value, tuple(_file_stamp(path) for path in adapter_files(value))
+    files = adapter_files()
+    return tuple(map(str, files)), tuple(_file_stamp(path) for path in files)
 
 
 def _file_stamp(path: Path) -> tuple[str, int, int]:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .. import settings
 from ..checkpoints import SUFFIX, save_checkpoint, user_dir
 from ..models import build_model
 from ..replay import save_replay
@@ -22,13 +23,6 @@ from .worker import TrainProcess, memory_budget_mb
 
 KEEP_FINISHED = 32  # finished jobs remembered for their pages; older ones are forgotten (memory stays bounded)
 _log = logging.getLogger(__name__)
-
-
-def _env(name: str, default: float) -> float:
-    try:
-        return float(os.environ.get(name, default))
-    except ValueError:
-        return default
 
 
 def sweep_temp_files(folder: Path, older_than_s: float = 3600.0) -> list[Path]:
@@ -81,10 +75,11 @@ class JobManager:
         on_finish: Callable[[TrainingJob], None] | None = None,
         memory_mb: float | None = None,
     ) -> None:
-        self.workers = max(1, int(workers or _env("AEVIZ_MAX_JOBS", 1)))
-        self.max_queued = int(max_queued if max_queued is not None else _env("AEVIZ_MAX_QUEUED", 8))
-        self.idle_s = idle_s if idle_s is not None else _env("AEVIZ_JOB_IDLE_S", 120)
-        self.max_s = max_s if max_s is not None else _env("AEVIZ_JOB_MAX_S", 3600)
+        configured = settings.current()
+        self.workers = max(1, int(workers or configured.max_jobs))
+        self.max_queued = int(max_queued if max_queued is not None else configured.max_queued)
+        self.idle_s = idle_s if idle_s is not None else configured.job_idle_s
+        self.max_s = max_s if max_s is not None else configured.job_max_s
         self.memory_mb = memory_mb if memory_mb is not None else memory_budget_mb()
         self._alive, self._on_finish = alive or (lambda owner: False), on_finish
         self._queue: queue.Queue[TrainingJob | None] = queue.Queue()

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 
+from .. import settings
 from ..checkpoints import SUFFIX
 from ..models import AEConfig
 
@@ -39,8 +39,7 @@ def folder_roots() -> list[Path]:
 
     None by default: any folder a browser may name is readable by every visitor of a shared server, so the
     operator opts in; students upload their images into a training set of their own session instead."""
-    raw = os.environ.get("AEVIZ_TRAIN_FOLDERS") or ""
-    return [Path(r).expanduser().resolve() for r in raw.split(os.pathsep) if r.strip()]
+    return [root.resolve() for root in settings.current().train_folders]
 
 
 def folder_dataset(path: str) -> str:

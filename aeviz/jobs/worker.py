@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import settings
+
 MB = 2**20
 PROBE_BATCHES = (2, 10)  # two small batches give memory and time per image; a warm-up step comes first
 
@@ -24,20 +26,12 @@ class JobTooBig(RuntimeError):
     """A job whose probe says it would exceed the memory budget or the time limit: refused before training."""
 
 
-def _env_number(name: str) -> float | None:
-    try:
-        value = float(os.environ.get(name, ""))
-    except ValueError:
-        return None
-    return value if math.isfinite(value) and value > 0 else None
-
-
 def memory_budget_mb() -> float:
     """Peak memory one job may use: AEVIZ_JOB_MEMORY_MB, default a quarter of this machine's memory.
 
     A quarter leaves the server's own ~2 GB and a class's sessions room on a small lecture machine.
     """
-    configured = _env_number("AEVIZ_JOB_MEMORY_MB")
+    configured = settings.current().job_memory_mb
     if configured is not None:
         return configured
     try:
@@ -49,7 +43,7 @@ def memory_budget_mb() -> float:
 
 def job_threads() -> int:
     """Torch threads of a training process: AEVIZ_JOB_THREADS, default half the cores (the rest serve pages)."""
-    configured = _env_number("AEVIZ_JOB_THREADS")
+    configured = settings.current().job_threads
     return int(configured) if configured else max(1, (os.cpu_count() or 2) // 2)
 
 

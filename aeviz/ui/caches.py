@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from .. import checkpoints, data, diskcache, projection
+from .. import checkpoints, data, diskcache, projection, settings
 from ..checkpoints import CheckpointError, CheckpointInfo
 from ..devices import device_name, pick_device
 from ..foreign import adapters
@@ -26,7 +25,7 @@ def configure_server() -> bool:
     made elementwise ops hundreds of times slower here (override with AEVIZ_TORCH_THREADS). And the app never
     downloads a dataset (a firewall can leave a download hanging for minutes): it runs on what is on disk and the
     sidebar names what is missing."""
-    torch.set_num_threads(int(os.environ.get("AEVIZ_TORCH_THREADS", "1")))
+    torch.set_num_threads(settings.current().torch_threads)
     data.allow_downloads(False)
     return True
 

@@ -15,10 +15,11 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass
+
+from .. import settings
 
 _LOG = logging.getLogger(__name__)
 SWEEP_EVERY_S = 1.0  # between sweeps one session can still PUT what the network carries
@@ -31,16 +32,10 @@ class Limits:
     bytes: int
 
 
-def _env_int(name: str, default: int) -> int:
-    try:
-        return max(1, int(os.environ.get(name, default)))
-    except ValueError:
-        return default
-
-
 def limits() -> Limits:
     """This server's per-session upload limits: AEVIZ_UPLOAD_MAX_FILES (64), AEVIZ_UPLOAD_MAX_MB (100)."""
-    return Limits(_env_int("AEVIZ_UPLOAD_MAX_FILES", 64), _env_int("AEVIZ_UPLOAD_MAX_MB", 100) * 2**20)
+    configured = settings.current()
+    return Limits(configured.upload_max_files, configured.upload_max_mb * 2**20)
 
 
 def admit(files: list[tuple[str, int]], admitted: dict[str, int], limit: Limits) -> dict[str, str]:

@@ -9,7 +9,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from .. import data
+from .. import data, settings
 from ..checkpoints import SESSION
 from .caches import configure_server, device_label, get_dataset, list_models, offline_status, scan_models
 from .context import Context
@@ -33,6 +33,11 @@ def _dataset_choices() -> list[str]:
 
 def sidebar() -> Context | None:
     """Dataset picker, what is loaded, available models and device; stores the Context for the pages."""
+    try:
+        settings.current()
+    except settings.SettingsError as exc:  # the operator's environment: say which variable, serve nothing
+        st.error(f"This server cannot start: {exc}. Set it right and restart `streamlit run app.py`.")
+        st.stop()
     configure_server()
     _mark_app_run()
     warm_start()  # once per server: baselines, parsed sets and training speed, off the pages' runs

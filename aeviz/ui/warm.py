@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import warnings
 
 import streamlit as st
 
-from .. import data
+from .. import data, settings
 
 
 @st.cache_resource(show_spinner=False)
@@ -25,7 +24,7 @@ def training_rate(family: str, shape: tuple) -> float | None:
 
 
 def _enabled() -> bool:
-    return os.environ.get("AEVIZ_WARM_UP", "1") != "0"  # tests turn the start-up work off, as the map helper's
+    return settings.current().warm_up  # tests turn the start-up work off, as the map helper's
 
 
 @st.cache_resource(show_spinner=False)
