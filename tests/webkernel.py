@@ -18,7 +18,11 @@ def _conv2d(x, w, bias, stride, padding, dilation, groups):
     for g in range(groups):
         for ky in range(kh):
             for kx in range(kw):
-                patch = xp[g * ci : (g + 1) * ci, ky * dh : ky * dh + sh * (oh - 1) + 1 : sh, kx * dw : kx * dw + sw * (ow - 1) + 1 : sw]
+                patch = xp[
+                    g * ci : (g + 1) * ci,
+                    ky * dh : ky * dh + sh * (oh - 1) + 1 : sh,
+                    kx * dw : kx * dw + sw * (ow - 1) + 1 : sw,
+                ]
                 out[g * per : (g + 1) * per] += np.einsum("oc,chw->ohw", w[g * per : (g + 1) * per, :, ky, kx], patch)
     return out + (0 if bias is None else bias[:, None, None])
 
@@ -34,7 +38,11 @@ def _conv_transpose2d(x, w, bias, stride, padding, dilation, groups, output_padd
         for ky in range(kh):
             for kx in range(kw):
                 contrib = np.einsum("chw,co->ohw", x[g * cin : (g + 1) * cin], w[g * cin : (g + 1) * cin, :, ky, kx])
-                full[g * per : (g + 1) * per, ky * dh : ky * dh + sh * (h - 1) + 1 : sh, kx * dw : kx * dw + sw * (wd - 1) + 1 : sw] += contrib
+                full[
+                    g * per : (g + 1) * per,
+                    ky * dh : ky * dh + sh * (h - 1) + 1 : sh,
+                    kx * dw : kx * dw + sw * (wd - 1) + 1 : sw,
+                ] += contrib
     out = full[:, ph : ph + oh, pw : pw + ow]
     return out + (0 if bias is None else bias[:, None, None])
 

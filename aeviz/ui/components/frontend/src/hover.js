@@ -142,7 +142,9 @@ class Hover {
     tip.style.background = style.getPropertyValue("--st-background-color") || "#fff";
     tip.style.color = style.getPropertyValue("--st-text-color") || "#31333f";
     tip.style.border = `1px solid ${style.getPropertyValue("--st-border-color") || "#ccc"}`;
-    label.textContent = `${this.data.label || "decoded at"} (${p.at[0].toFixed(2)}, ${p.at[1].toFixed(2)})`;
+    const shown = code.length === 2 ? code : p.at; // a 2-d code itself; a larger one's map position
+    const words = code.length === 2 ? "z =" : "at";
+    label.textContent = `${words} (${shown[0].toFixed(2)}, ${shown[1].toFixed(2)})`;
     tip.dataset.code = code.map((v) => v.toFixed(5)).join(",");
     tip.dataset.at = p.at.map((v) => v.toFixed(5)).join(",");
     tip.dataset.frames = String((this.frame += 1));

@@ -53,18 +53,22 @@ function column(ui, state, slot) {
   const part = { col, value, track, zero, bar, orig, knob, label, note };
   col.addEventListener("pointerdown", (event) => {
     event.preventDefault();
-    col.setPointerCapture(event.pointerId);
+    try {
+      col.setPointerCapture(event.pointerId); // moves outside the column still drag it
+    } catch {
+      // a scripted pointer (the benchmark's) has no capture to take
+    }
     col.focus({ preventScroll: true });
     state.select(slot);
-    state.dragging = true;
+    state.dragging = slot;
     state.setFromPointer(slot, event.clientY);
   });
   col.addEventListener("pointermove", (event) => {
-    if (state.dragging && col.hasPointerCapture(event.pointerId)) state.setFromPointer(slot, event.clientY);
+    if (state.dragging === slot) state.setFromPointer(slot, event.clientY);
   });
   const release = (event) => {
-    if (!state.dragging) return;
-    state.dragging = false;
+    if (state.dragging !== slot) return;
+    state.dragging = null;
     if (col.hasPointerCapture(event.pointerId)) col.releasePointerCapture(event.pointerId);
     state.released();
   };
@@ -79,8 +83,8 @@ class Playground {
     this.root = root;
     this.ui = build(root, host);
     this.pending = false;
-    this.dragging = false;
-    this.selected = 0;
+    this.dragging = null; // the slot being dragged
+    this.selected = -1; // the slot the arrow keys move: none until one is clicked or focused
     this.armed = false; // the viewer last clicked inside: arrow keys are ours (before lecture mode's handler)
     this.ui.reset.addEventListener("click", () => this.reset());
     this.onKey = (event) => this.key(event);
@@ -142,6 +146,7 @@ class Playground {
 
   select(slot) {
     this.selected = slot;
+    if (slot < 0) return;
     this.ui.columns.forEach((part, i) => part.col.classList.toggle("selected", i === slot));
   }
 
@@ -161,6 +166,7 @@ class Playground {
     const steps = { ArrowUp: 1, ArrowRight: 1, ArrowDown: -1, ArrowLeft: -1 };
     const focused = event.composedPath().includes(this.ui.box);
     if (!(event.key in steps) || !this.data || !(focused || this.armed) || !this.ui.box.isConnected) return;
+    if (this.selected < 0) return;
     if (event.altKey || event.ctrlKey || event.metaKey) return;
     event.preventDefault();
     event.stopImmediatePropagation();
@@ -179,7 +185,7 @@ class Playground {
 
   released() {
     if (this.data && this.data.fallback && this.component) {
-      this.component.setStateValue("code", Array.from(this.code));
+      this.component.setStateValue("code", { origin: this.data.origin, values: Array.from(this.code) });
     }
   }
 
@@ -222,7 +228,7 @@ class Playground {
       part.col.setAttribute("aria-valuenow", value.toFixed(2));
       part.col.classList.toggle("moved", Math.abs(value - origin[dim]) > 1e-9);
     });
-    this.select(this.selected);
+    if (this.selected >= 0) this.select(this.selected);
     if (this.ui.strip.style.display !== "none") this.drawStrip();
   }
 

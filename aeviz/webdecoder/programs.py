@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from .webdecoder import Unsupported, WebDecoder, _Builder
+from .layers import Unsupported, WebDecoder, _Builder
 
 aten = torch.ops.aten
 _ACTIVATIONS = {
@@ -59,7 +59,9 @@ def _op(b: _Builder, node, value) -> None:
     elif target == aten.unflatten.int:
         axis = node.args[1] - 1 if node.args[1] > 0 else len(b.shape) + node.args[1]
         b.reshape((*b.shape[:axis], *node.args[2], *b.shape[axis + 1 :]))
-    elif target == aten.flatten.using_ints and _arg(node, 1, "start_dim", 0) == 1 and _arg(node, 2, "end_dim", -1) == -1:
+    elif (
+        target == aten.flatten.using_ints and _arg(node, 1, "start_dim", 0) == 1 and _arg(node, 2, "end_dim", -1) == -1
+    ):
         b.reshape((math.prod(b.shape),))
     elif target == aten.conv2d.default and not isinstance(_arg(node, 4, "padding", 0), str):
         args = (_arg(node, 3, "stride", 1), _arg(node, 4, "padding", 0), _arg(node, 5, "dilation", 1))
@@ -74,13 +76,17 @@ def _op(b: _Builder, node, value) -> None:
         extra = (output_padding,) if transposed else ()
         b.conv(op, value(w), value(bias), stride, padding, dilation, groups, *extra)
     elif target == aten.batch_norm.default and not _arg(node, 5, "training", True):
-        b.batch_norm(*(value(a) for a in node.args[1:5]), float(_arg(node, 7, "eps", 1e-5)))
+        weight, bias, mean, var = (value(a) for a in node.args[1:5])
+        b.batch_norm(weight, bias, mean, var, float(_arg(node, 7, "eps", 1e-5)))
     elif target == aten._native_batch_norm_legit_no_training.default:
-        b.batch_norm(*(value(a) for a in node.args[1:5]), float(_arg(node, 6, "eps", 1e-5)))
+        weight, bias, mean, var = (value(a) for a in node.args[1:5])
+        b.batch_norm(weight, bias, mean, var, float(_arg(node, 6, "eps", 1e-5)))
     elif target == aten.upsample_nearest2d.vec:
         b.upsample("nearest", _arg(node, 2, "scale_factors"), _arg(node, 1, "output_size"), None)
     elif target == aten.upsample_bilinear2d.vec:
-        b.upsample("bilinear", _arg(node, 3, "scale_factors"), _arg(node, 1, "output_size"), _arg(node, 2, "align_corners"))
+        b.upsample(
+            "bilinear", _arg(node, 3, "scale_factors"), _arg(node, 1, "output_size"), _arg(node, 2, "align_corners")
+        )
     else:
         raise Unsupported(f"its program uses {getattr(target, '__name__', target)}, which the browser's decoder lacks")
 

@@ -1,17 +1,5 @@
-"""A decoder as the browser runs it: a declarative layer list and float32 weights in one safetensors blob.
-
-The list is read from the layers themselves (an nn.Sequential's modules, or an imported torch.export program's
-aten ops), not from a config, so any input shape (grey 28x28, colour 32x32, 8x8) and any mix of the layer types
-below works. The browser's kernel (aeviz/ui/components/frontend/src/kernel.js) implements exactly these ops;
-anything else raises `Unsupported` and the page decodes on the server instead, and says so.
-
-Ops (shapes exclude the batch; every tensor is C-contiguous float32):
-  linear {weight (out,in), bias?}   conv2d / conv_transpose2d {weight, bias?, stride, padding, dilation, groups,
-  output_padding}   scale_shift {scale (C,), shift (C,)} (BatchNorm folded, per channel = first axis)
-  relu, sigmoid, tanh, silu, gelu, leaky_relu {slope}, elu {alpha}   reshape {shape}   upsample {mode: nearest |
-  bilinear, align_corners}   affine {scale, shift} (a number each; an imported model's output range)
-Each layer records its output `shape`.
-"""
+"""The browser decoder's building blocks: the WebDecoder (layer list + weights, as safetensors bytes), the builder
+that follows the shape through a net, and Unsupported."""
 
 from __future__ import annotations
 
@@ -22,13 +10,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 FORMAT = "aeviz-decoder/1"
 METADATA_KEY = "aeviz.decoder"  # the safetensors metadata entry holding the layer list (JSON)
 ID_KEY = "aeviz.id"  # and the one naming the model (its checkpoint's content hash)
-ACTIVATIONS = {nn.ReLU: "relu", nn.Sigmoid: "sigmoid", nn.Tanh: "tanh", nn.SiLU: "silu"}
-ALWAYS_SKIPPED = (nn.Identity, nn.Dropout, nn.Dropout1d, nn.Dropout2d)  # eval mode: the identity
 
 
 class Unsupported(ValueError):
@@ -95,7 +80,11 @@ class _Builder:
         kh, kw = weight.shape[2:]
         (sh, sw), (ph, pw), (dh, dw), (oh, ow) = (_pair(v) for v in (stride, padding, dilation, output_padding))
         if op == "conv2d":
-            out = (weight.shape[0], (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1, (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1)
+            out = (
+                weight.shape[0],
+                (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1,
+                (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1,
+            )
             expected_in = weight.shape[1] * groups
         else:
             out = (
@@ -106,12 +95,18 @@ class _Builder:
             expected_in = weight.shape[0]
         if expected_in != c or min(out) < 1:
             raise Unsupported(f"a {op} with weight {tuple(weight.shape)} on a {self.shape} input")
-        fields = {"kernel": [kh, kw], "stride": [sh, sw], "padding": [ph, pw], "dilation": [dh, dw], "groups": int(groups)}
+        fields = {
+            "kernel": [kh, kw],
+            "stride": [sh, sw],
+            "padding": [ph, pw],
+            "dilation": [dh, dw],
+            "groups": int(groups),
+        }
         if op == "conv_transpose2d":
             fields["output_padding"] = [oh, ow]
         self.add(op, out, weight=self.tensor(weight), bias=self._bias(bias), **fields)
 
-    def batch_norm(self, weight, bias, mean, var, eps: float) -> None:
+    def batch_norm(self, weight, bias, mean, var, eps: float = 1e-5) -> None:
         channels = self.shape[0] if self.shape else 0
         if mean is None or var is None or len(mean) != channels:
             raise Unsupported("a batch norm without running statistics for this shape")
@@ -147,80 +142,3 @@ class _Builder:
 def _pair(value: Any) -> tuple[int, int]:
     values = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
     return (values[0], values[0]) if len(values) == 1 else (values[0], values[1])
-
-
-def _leaves(module: nn.Module) -> list[nn.Module]:
-    """The modules an nn.Sequential runs, nested Sequentials opened, in order."""
-    if isinstance(module, nn.Sequential):
-        return [leaf for child in module for leaf in _leaves(child)]
-    return [module]
-
-
-def _module(b: _Builder, m: nn.Module) -> None:
-    """One module of a Sequential, added to the builder (or Unsupported)."""
-    if isinstance(m, ALWAYS_SKIPPED):
-        return
-    if type(m) in ACTIVATIONS:
-        b.add(ACTIVATIONS[type(m)])
-    elif isinstance(m, nn.LeakyReLU):
-        b.add("leaky_relu", slope=float(m.negative_slope))
-    elif isinstance(m, nn.ELU):
-        b.add("elu", alpha=float(m.alpha))
-    elif isinstance(m, nn.GELU) and m.approximate == "none":
-        b.add("gelu")
-    elif isinstance(m, nn.Linear):
-        b.linear(m.weight, m.bias)
-    elif isinstance(m, nn.Unflatten):
-        axis = m.dim - 1 if m.dim > 0 else len(b.shape) + m.dim  # m.dim counts the batch
-        b.reshape((*b.shape[:axis], *m.unflattened_size, *b.shape[axis + 1 :]))
-    elif isinstance(m, nn.Flatten) and m.start_dim == 1 and m.end_dim == -1:
-        b.reshape((math.prod(b.shape),))
-    elif isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) and m.padding_mode == "zeros" and isinstance(m.padding, tuple):
-        op = "conv2d" if isinstance(m, nn.Conv2d) else "conv_transpose2d"
-        extra = (m.output_padding,) if op == "conv_transpose2d" else ()
-        b.conv(op, m.weight, m.bias, m.stride, m.padding, m.dilation, m.groups, *extra)
-    elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) and not m.training:
-        b.batch_norm(m.weight, m.bias, m.running_mean, m.running_var, m.eps)
-    elif isinstance(m, nn.Upsample):
-        b.upsample(m.mode, m.scale_factor, m.size, m.align_corners)
-    else:
-        raise Unsupported(f"its decoder has a {type(m).__name__} layer, which the browser's decoder lacks")
-
-
-def from_sequential(decoder: nn.Module, code_size: int, output: str = "sigmoid") -> WebDecoder:
-    """The layer list of an nn.Sequential decoder taking (N, code_size), then a sigmoid when `output` is
-    "sigmoid" (aeviz's models return logits and apply it in decode)."""
-    if not isinstance(decoder, nn.Sequential):
-        raise Unsupported(f"its decoder is a {type(decoder).__name__}, not a plain stack of layers")
-    builder = _Builder((code_size,))
-    for m in _leaves(decoder):
-        _module(builder, m)
-    if output == "sigmoid":
-        builder.add("sigmoid")
-    return builder.result(code_size)
-
-
-def export(model: Any) -> WebDecoder:
-    """The browser's form of any model's decoder: aeviz's own families, or an imported torch.export program.
-    Raises Unsupported (the reason in its message) for a decoder the browser cannot run."""
-    from .models import AutoEncoder
-
-    if isinstance(model, AutoEncoder):
-        kind = type(model)
-        if kind.decode is not AutoEncoder.decode or kind.decode_raw is not AutoEncoder.decode_raw:
-            raise Unsupported(f"the {model.config.arch} {kind.__name__} decodes with steps of its own")
-        return from_sequential(model.decoder, model.bottleneck, model.config.output)
-    if hasattr(model, "interface") and isinstance(getattr(model, "decoder", None), torch.fx.GraphModule):
-        from .webprogram import from_program
-
-        return from_program(model.decoder, model.interface)
-    raise Unsupported(f"a {type(model).__name__} is neither an aeviz model nor an imported program")
-
-
-def parse(blob: bytes) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """The header and tensors of `to_bytes`'s output (what the browser reads), for tests and tools."""
-    from safetensors.numpy import load
-
-    length = int.from_bytes(blob[:8], "little")
-    meta = json.loads(blob[8 : 8 + length])["__metadata__"]
-    return json.loads(meta[METADATA_KEY]), load(blob)
