@@ -21,40 +21,6 @@ from aeviz.webdecoder.programs import from_program
 SHAPES = [(1, 8, 8), (1, 28, 28), (3, 32, 32)]
 
 
-def every_layer_type(q: int = 5) -> nn.Sequential:
-    """A decoder with every layer type the browser's kernel has, settings off their defaults, trained-looking
-    batch-norm statistics (eval mode)."""
-    torch.manual_seed(0)
-    net = nn.Sequential(
-        nn.Linear(q, 48),
-        nn.BatchNorm1d(48),
-        nn.LeakyReLU(0.2),
-        nn.Linear(48, 3 * 4 * 4),
-        nn.ELU(0.7),
-        nn.Unflatten(1, (3, 4, 4)),
-        nn.Upsample(scale_factor=2, mode="nearest"),
-        nn.Conv2d(3, 6, 3, padding=1),
-        nn.BatchNorm2d(6),
-        nn.GELU(),
-        nn.ConvTranspose2d(6, 4, 3, stride=2, padding=1, output_padding=1, groups=2),  # 8 -> 16
-        nn.SiLU(),
-        nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),  # 16 -> 32
-        nn.Conv2d(4, 4, 3, stride=2, padding=2, dilation=2, groups=4),  # 32 -> 16
-        nn.Tanh(),
-        nn.ConvTranspose2d(4, 2, 4, stride=2, padding=1, dilation=1, bias=False),  # 16 -> 32
-        nn.Upsample(size=(64, 64), mode="bilinear", align_corners=True),
-        nn.Conv2d(2, 3, 5, stride=2, padding=2),  # 64 -> 32
-        nn.Sigmoid(),
-    )
-    for m in net.modules():
-        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
-            m.running_mean.uniform_(-0.5, 0.5)
-            m.running_var.uniform_(0.5, 2.0)
-            m.weight.data.uniform_(0.5, 1.5)
-            m.bias.data.uniform_(-0.2, 0.2)
-    return net.eval()
-
-
 def numpy_decode(web: webdecoder.WebDecoder, codes: np.ndarray) -> np.ndarray:
     header, tensors = webdecoder.parse(web.to_bytes("test"))
     return np.stack([webkernel.run(header, tensors, code) for code in codes])
@@ -86,7 +52,7 @@ def test_every_family_body_and_shape_exports_the_same_decoder(family, arch, shap
 
 
 def test_every_layer_type_the_kernel_has():
-    net = every_layer_type()
+    net = webkernel.every_layer_type()
     web = webdecoder.from_sequential(net, 5, output="linear")
     ops = {layer["op"] for layer in web.layers}
     assert ops >= {"linear", "scale_shift", "leaky_relu", "elu", "reshape", "upsample", "conv2d", "gelu"}
@@ -100,7 +66,7 @@ def export(net: nn.Module, example: torch.Tensor) -> torch.fx.GraphModule:
 
 
 def test_imported_programs_are_read_op_by_op():
-    net = every_layer_type()
+    net = webkernel.every_layer_type()
     program = export(net, torch.randn(2, 5))
     interface = Interface(code_shape=(5,), decoder_input=(5,), output="image", output_range=(-1.0, 1.0))
     model = ImportedModel("rich", "dense", interface, nn.Identity(), program).eval()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 from scipy.special import erf
+from torch import nn
 
 
 def _conv2d(x, w, bias, stride, padding, dilation, groups):
@@ -106,3 +108,37 @@ def run(header: dict, tensors: dict, code: np.ndarray) -> np.ndarray:
             raise ValueError(f"unknown op {op}")
         assert list(x.shape) == L["shape"], (op, x.shape, L["shape"])
     return x.ravel()
+
+
+def every_layer_type(q: int = 5) -> nn.Sequential:
+    """A decoder with every layer type the browser's kernel has, settings off their defaults, trained-looking
+    batch-norm statistics (eval mode)."""
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        nn.Linear(q, 48),
+        nn.BatchNorm1d(48),
+        nn.LeakyReLU(0.2),
+        nn.Linear(48, 3 * 4 * 4),
+        nn.ELU(0.7),
+        nn.Unflatten(1, (3, 4, 4)),
+        nn.Upsample(scale_factor=2, mode="nearest"),
+        nn.Conv2d(3, 6, 3, padding=1),
+        nn.BatchNorm2d(6),
+        nn.GELU(),
+        nn.ConvTranspose2d(6, 4, 3, stride=2, padding=1, output_padding=1, groups=2),  # 8 -> 16
+        nn.SiLU(),
+        nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),  # 16 -> 32
+        nn.Conv2d(4, 4, 3, stride=2, padding=2, dilation=2, groups=4),  # 32 -> 16
+        nn.Tanh(),
+        nn.ConvTranspose2d(4, 2, 4, stride=2, padding=1, dilation=1, bias=False),  # 16 -> 32
+        nn.Upsample(size=(64, 64), mode="bilinear", align_corners=True),
+        nn.Conv2d(2, 3, 5, stride=2, padding=2),  # 64 -> 32
+        nn.Sigmoid(),
+    )
+    for m in net.modules():
+        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.2, 0.2)
+    return net.eval()

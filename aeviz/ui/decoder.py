@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from .memo import per_model
 
 NAME = "aeviz.kit"  # pyproject.toml's [tool.streamlit.component] declares its asset_dir (the bundle's folder)
 BUNDLE = Path(__file__).parent / "components" / "frontend" / "bundle" / "kit.js"
-_HIDDEN = "<style>[class*='st-key-aeviz_hidden_'] { display: none; }</style>"  # elements that only run code
+HIDDEN = "aeviz_hidden_"  # key prefix of containers whose elements only run code (lecture.py's CSS hides them)
 
 
 @cache
@@ -52,13 +53,12 @@ def _ident(info: CheckpointInfo) -> str:
 
 
 def _weights(info: CheckpointInfo, key: str) -> str:
-    """Mount the model's weights (a hidden element); '' when they are here, else why the browser cannot decode."""
+    """Mount the model's weights (call inside a hidden container); '' when they are here, else why the browser
+    cannot decode."""
     blob, reason = _blob(info, _ident(info))
     if blob is None:
         return reason or "its decoder cannot run in the browser"
-    st.html(_HIDDEN)
-    with st.container(key=f"aeviz_hidden_{key}"):
-        _kit()(key=f"{key}_weights", data=blob, height=0)
+    _kit()(key=f"{key}_weights", data=blob, height=0)
     return ""
 
 
@@ -68,6 +68,11 @@ def _server_picture(info: CheckpointInfo, code: list[float], shape) -> str:
     decoded = metrics.decode_all(get_model(info), np.asarray([code], dtype=np.float32))[0]  # (C,H,W)
     image = decoded[0] if decoded.shape[0] == 1 else np.moveaxis(decoded[:3], 0, -1)
     return png_data_uri(image)
+
+
+def _plain(text: str) -> str:
+    """Text without the Markdown escapes a caption may carry (the component shows text as it is)."""
+    return re.sub(r"\\([\\`*_{}\[\]()#+\-.!|~<>$])", r"\1", text)
 
 
 def _origin(info: CheckpointInfo, code: list[float]) -> str:
@@ -80,10 +85,17 @@ def playground(info: CheckpointInfo, spec: dict[str, Any], *, key: str, title: s
     """The decoder playground for one image's code (`spec` from views.decoding.playground_data): a slider per
     dimension drawn as the code's bars, the decoded picture redrawn in the browser at every frame while one
     moves. A decoder the browser cannot run is decoded here when the slider is let go (the page says so)."""
-    reason = _weights(info, key)
+    with st.container(key=HIDDEN + key):
+        reason = _weights(info, key)
     shape = list(info.config["input_shape"])
-    data: dict[str, Any] = {"view": "playground", "key": key, "model": _ident(info), "shape": shape, "title": title}
-    data |= {"caption": caption, "origin": _origin(info, spec["code"]), "lecture": lecture_on(), **spec}
+    data: dict[str, Any] = {"view": "playground", "key": key, "model": _ident(info), "shape": shape}
+    data |= {
+        "title": _plain(title),
+        "caption": _plain(caption),
+        "origin": _origin(info, spec["code"]),
+        "lecture": lecture_on(),
+        **spec,
+    }
     if reason:
         state: Any = st.session_state.get(key) or {}
         sent: Any = state.get("code") if isinstance(state, dict) else None
@@ -100,14 +112,13 @@ def hover_decoder(info: CheckpointInfo, chart: str, inverse: dict[str, Any] | No
     map has no such inverse, or the decoder cannot run in the browser)."""
     if inverse is None:
         return "a UMAP or t-SNE position has no code of its own until the server interpolates one"
-    reason = _weights(info, key)
-    if reason:
-        return f"this model's decoder cannot run in your browser ({reason})"
     data: dict[str, Any] = {"view": "hover", "key": key, "model": _ident(info), "chart": chart, "inverse": inverse}
     data |= {"shape": list(info.config["input_shape"]), "size": 168 if lecture_on() else 112}
-    with st.container(key=f"aeviz_hidden_{key}_view"):
-        _kit()(key=key, data=data, height=0)
-    return ""
+    with st.container(key=HIDDEN + key):
+        reason = _weights(info, key)
+        if not reason:
+            _kit()(key=key, data=data, height=0)
+    return f"this model's decoder cannot run in your browser ({reason})" if reason else ""
 
 
 def map_hover(info: CheckpointInfo, latent_map: LatentMap, chart: str, *, key: str) -> None:

@@ -34,3 +34,30 @@ def browser_decode(page, blob: bytes, codes: np.ndarray) -> np.ndarray:
         [base64.b64encode(blob).decode(), np.asarray(codes, dtype=np.float64).tolist()],
     )
     return np.asarray(flat, dtype=np.float32)
+
+
+def canvas_pixels(canvas) -> np.ndarray:
+    """A canvas element's pixels (a Playwright locator, shadow DOM allowed): (H, W, 3) uint8."""
+    data = canvas.evaluate(
+        """(c) => ({w: c.width, h: c.height,
+                    px: Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)})"""
+    )
+    return np.asarray(data["px"], dtype=np.uint8).reshape(data["h"], data["w"], 4)[..., :3]
+
+
+def server_pixels(decoded: np.ndarray) -> np.ndarray:
+    """A decoded image (C,H,W) in [0,1] as the kit paints it: (H, W, 3) uint8, grey copied to three channels."""
+    image = np.round(255 * np.clip(decoded, 0, 1)).astype(np.uint8)
+    return np.moveaxis(np.repeat(image, 3, axis=0) if image.shape[0] == 1 else image[:3], 0, -1)
+
+
+def record_websocket(page) -> dict[str, list[int]]:
+    """Sizes of every websocket frame the page sends and receives from now on (attach before opening a page)."""
+    frames: dict[str, list[int]] = {"sent": [], "received": []}
+
+    def attach(ws) -> None:
+        ws.on("framesent", lambda payload: frames["sent"].append(len(payload)))
+        ws.on("framereceived", lambda payload: frames["received"].append(len(payload)))
+
+    page.on("websocket", attach)
+    return frames

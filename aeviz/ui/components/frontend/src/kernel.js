@@ -59,15 +59,25 @@ const ELEMENTWISE = {
   affine: (L) => (v) => v * L.scale + L.shift,
 };
 
-function linear(L, t, x, out) {
-  const w = t[L.weight], b = L.bias ? t[L.bias] : null;
-  const n = x.length, m = out.length;
-  for (let j = 0; j < m; j++) {
-    let s = b ? b[j] : 0;
-    const row = j * n;
-    for (let i = 0; i < n; i++) s += w[row + i] * x[i];
-    out[j] = s;
+// Every weighted layer is a set of dot products over contiguous memory, taken four terms at a time into four
+// sums (double precision): V8 keeps them in registers, which measured several times faster than walking the
+// taps of a convolution with strided loads. Convolutions get their weights reordered once, at load, so that
+// one output's terms lie side by side with the channels-last copy of the input made at each call.
+function dot(a, ai, b, bi, n) {
+  let s0 = 0, s1 = 0, s2 = 0, s3 = 0, k = 0;
+  for (; k + 3 < n; k += 4) {
+    s0 += a[ai + k] * b[bi + k];
+    s1 += a[ai + k + 1] * b[bi + k + 1];
+    s2 += a[ai + k + 2] * b[bi + k + 2];
+    s3 += a[ai + k + 3] * b[bi + k + 3];
   }
+  for (; k < n; k++) s0 += a[ai + k] * b[bi + k];
+  return s0 + s1 + (s2 + s3);
+}
+
+function linear(L, t, x, out) {
+  const w = t[L.weight], b = L.bias ? t[L.bias] : null, n = x.length;
+  for (let j = 0; j < out.length; j++) out[j] = (b ? b[j] : 0) + dot(w, j * n, x, 0, n);
 }
 
 function scaleShift(L, t, x, out, inShape) {
@@ -78,25 +88,51 @@ function scaleShift(L, t, x, out, inShape) {
   }
 }
 
-function conv2d(L, t, x, out, inShape) {
-  const w = t[L.weight], b = L.bias ? t[L.bias] : null;
-  const [, h, wd] = inShape, [co, oh, ow] = L.shape, [kh, kw] = L.kernel;
+/** Buffers and reordered weights of a convolution: weights (out, kh, kw, in/groups), input (groups, H, W, in). */
+function prepareConv(L, t, inShape) {
+  const w = t[L.weight], [cinAll, h, wd] = inShape, [co, oh, ow] = L.shape, [kh, kw] = L.kernel;
+  const groups = L.groups, cin = cinAll / groups, per = co / groups, transposed = L.op === "conv_transpose2d";
+  const wt = new Float32Array(co * kh * kw * cin);
+  for (let o = 0; o < co; o++) {
+    const g = Math.floor(o / per), local = o - g * per;
+    for (let c = 0; c < cin; c++) {
+      for (let ky = 0; ky < kh; ky++) {
+        for (let kx = 0; kx < kw; kx++) {
+          const from = transposed ? (((g * cin + c) * per + local) * kh + ky) * kw + kx : ((o * cin + c) * kh + ky) * kw + kx;
+          wt[((o * kh + ky) * kw + kx) * cin + c] = w[from];
+        }
+      }
+    }
+  }
+  return { wt, xt: new Float32Array(cinAll * h * wd), acc: new Float64Array(co * oh * ow), cin, per };
+}
+
+function channelsLast(x, xt, cinAll, groups, hw) {
+  const cin = cinAll / groups;
+  for (let g = 0; g < groups; g++) {
+    for (let c = 0; c < cin; c++) {
+      const from = (g * cin + c) * hw;
+      for (let p = 0; p < hw; p++) xt[(g * hw + p) * cin + c] = x[from + p];
+    }
+  }
+}
+
+function conv2d(L, t, x, out, inShape, prep) {
+  const { wt, xt, cin, per } = prep, b = L.bias ? t[L.bias] : null;
+  const [cinAll, h, wd] = inShape, [co, oh, ow] = L.shape, [kh, kw] = L.kernel;
   const [sh, sw] = L.stride, [ph, pw] = L.padding, [dh, dw] = L.dilation;
-  const cin = inShape[0] / L.groups, per = co / L.groups;
+  channelsLast(x, xt, cinAll, L.groups, h * wd);
   for (let o = 0; o < co; o++) {
     const g = Math.floor(o / per);
     for (let y = 0; y < oh; y++) {
       for (let xo = 0; xo < ow; xo++) {
         let s = b ? b[o] : 0;
-        for (let c = 0; c < cin; c++) {
-          const plane = (g * cin + c) * h * wd, wbase = (o * cin + c) * kh * kw;
-          for (let ky = 0; ky < kh; ky++) {
-            const iy = y * sh - ph + ky * dh;
-            if (iy < 0 || iy >= h) continue;
-            for (let kx = 0; kx < kw; kx++) {
-              const ix = xo * sw - pw + kx * dw;
-              if (ix >= 0 && ix < wd) s += x[plane + iy * wd + ix] * w[wbase + ky * kw + kx];
-            }
+        for (let ky = 0; ky < kh; ky++) {
+          const iy = y * sh - ph + ky * dh;
+          if (iy < 0 || iy >= h) continue;
+          for (let kx = 0; kx < kw; kx++) {
+            const ix = xo * sw - pw + kx * dw;
+            if (ix >= 0 && ix < wd) s += dot(wt, ((o * kh + ky) * kw + kx) * cin, xt, ((g * h + iy) * wd + ix) * cin, cin);
           }
         }
         out[(o * oh + y) * ow + xo] = s;
@@ -105,37 +141,31 @@ function conv2d(L, t, x, out, inShape) {
   }
 }
 
-// Transposed convolution as a gather: output (y, x) takes input (iy, ix) through tap (ky, kx) when
-// y = iy*stride - padding + ky*dilation. Weight layout (in, out/groups, kh, kw).
-function convTranspose2d(L, t, x, out, inShape) {
-  const w = t[L.weight], b = L.bias ? t[L.bias] : null;
+// Transposed convolution as a scatter of dot products: input (iy, ix) through tap (ky, kx) adds to output
+// (iy*stride - padding + ky*dilation, ...).
+function convTranspose2d(L, t, x, out, inShape, prep) {
+  const { wt, xt, acc, cin, per } = prep, b = L.bias ? t[L.bias] : null;
   const [cinAll, h, wd] = inShape, [co, oh, ow] = L.shape, [kh, kw] = L.kernel;
   const [sh, sw] = L.stride, [ph, pw] = L.padding, [dh, dw] = L.dilation;
-  const cin = cinAll / L.groups, per = co / L.groups;
+  channelsLast(x, xt, cinAll, L.groups, h * wd);
+  for (let o = 0; o < co; o++) acc.fill(b ? b[o] : 0, o * oh * ow, (o + 1) * oh * ow);
   for (let o = 0; o < co; o++) {
-    const g = Math.floor(o / per), local = o - g * per;
-    for (let y = 0; y < oh; y++) {
-      for (let xo = 0; xo < ow; xo++) {
-        let s = b ? b[o] : 0;
-        for (let ky = 0; ky < kh; ky++) {
-          const ny = y + ph - ky * dh;
-          if (ny < 0 || ny % sh !== 0) continue;
-          const iy = ny / sh;
-          if (iy >= h) continue;
-          for (let kx = 0; kx < kw; kx++) {
-            const nx = xo + pw - kx * dw;
-            if (nx < 0 || nx % sw !== 0) continue;
-            const ix = nx / sw;
-            if (ix >= wd) continue;
-            for (let c = g * cin; c < (g + 1) * cin; c++) {
-              s += x[(c * h + iy) * wd + ix] * w[((c * per + local) * kh + ky) * kw + kx];
-            }
-          }
+    const g = Math.floor(o / per);
+    for (let ky = 0; ky < kh; ky++) {
+      for (let kx = 0; kx < kw; kx++) {
+        const row = ((o * kh + ky) * kw + kx) * cin;
+        const ixLo = Math.max(0, Math.ceil((pw - kx * dw) / sw));
+        const ixHi = Math.min(wd - 1, Math.floor((ow - 1 + pw - kx * dw) / sw));
+        for (let iy = 0; iy < h; iy++) {
+          const oy = iy * sh - ph + ky * dh;
+          if (oy < 0 || oy >= oh) continue;
+          const base = (o * oh + oy) * ow - pw + kx * dw, from = (g * h + iy) * wd;
+          for (let ix = ixLo; ix <= ixHi; ix++) acc[base + ix * sw] += dot(wt, row, xt, (from + ix) * cin, cin);
         }
-        out[(o * oh + y) * ow + xo] = s;
       }
     }
   }
+  for (let i = 0; i < out.length; i++) out[i] = acc[i];
 }
 
 function upsampleIndex(n, m, alignCorners, bilinear) {
@@ -192,7 +222,8 @@ export class Decoder {
       }
       const fn = ELEMENTWISE[L.op] ? null : KERNELS[L.op];
       if (!fn && !ELEMENTWISE[L.op]) throw new Error(`the browser's decoder has no ${L.op}`);
-      this.steps.push({ L, fn, map: ELEMENTWISE[L.op] ? ELEMENTWISE[L.op](L) : null, inShape: shape });
+      const prep = L.op === "conv2d" || L.op === "conv_transpose2d" ? prepareConv(L, tensors, shape) : null;
+      this.steps.push({ L, fn, prep, map: ELEMENTWISE[L.op] ? ELEMENTWISE[L.op](L) : null, inShape: shape });
       shape = L.shape;
     }
     this.input = new Float32Array(spec.code_size);
@@ -210,7 +241,7 @@ export class Decoder {
         const f = step.map;
         for (let i = 0; i < x.length; i++) out[i] = f(x[i]);
       } else {
-        step.fn(step.L, this.tensors, x, out, step.inShape);
+        step.fn(step.L, this.tensors, x, out, step.inShape, step.prep);
       }
       x = out;
     }

@@ -14,7 +14,8 @@ function el(tag, cls, parent, text) {
   return node;
 }
 
-const fmt = (v) => (v >= 0 ? "+" : "−") + Math.abs(v).toFixed(2);
+const fmt = (v, digits) => (v >= 0 ? "+" : "−") + Math.abs(v).toFixed(digits);
+const NARROW = 56, TINY = 40; // px per column under which values get one decimal and notes go
 
 function build(root, host) {
   const box = el("div", "pg", root);
@@ -93,6 +94,17 @@ class Playground {
     };
     window.addEventListener("keydown", this.onKey, true); // capture, on window: before document's listeners
     window.addEventListener("pointerdown", this.onPointer, true);
+    this.resize = new ResizeObserver(() => this.fit());
+    this.resize.observe(this.ui.eq);
+  }
+
+  fit() {
+    // a narrow column (the VAE page's, beside its controls) gets smaller numbers; a tiny one drops its note
+    const width = this.ui.eq.clientWidth / Math.max(1, this.ui.columns.length);
+    this.ui.eq.classList.toggle("narrow", width < NARROW);
+    this.ui.eq.classList.toggle("tiny", width < TINY);
+    this.digits = width < NARROW ? 1 : 2;
+    if (this.data) this.drawBars();
   }
 
   update(data, component) {
@@ -109,6 +121,7 @@ class Playground {
     if (data.original) this.ui.original.src = data.original;
     this.ui.canvas.setAttribute("aria-label", data.caption || "decoded picture");
     this.layout();
+    this.fit();
     this.decoder = null;
     if (data.fallback) {
       this.ui.box.classList.add("server");
@@ -135,6 +148,7 @@ class Playground {
       const part = this.ui.columns[slot];
       part.label.textContent = this.data.labels[slot];
       part.note.textContent = (this.data.notes || [])[slot] || "";
+      part.col.title = `${this.data.labels[slot]}: ${part.note.textContent}`;
       const [lo, hi] = this.data.ranges[slot];
       part.col.setAttribute("aria-label", `code dimension ${dim}`);
       part.col.setAttribute("aria-valuemin", lo.toFixed(2));
@@ -224,7 +238,7 @@ class Playground {
       part.bar.style.bottom = `calc(100% - ${at(bottom)})`;
       part.orig.style.top = at(origin[dim]);
       part.knob.style.top = at(value);
-      part.value.textContent = fmt(value);
+      part.value.textContent = fmt(value, this.digits || 2);
       part.col.setAttribute("aria-valuenow", value.toFixed(2));
       part.col.classList.toggle("moved", Math.abs(value - origin[dim]) > 1e-9);
     });
@@ -261,6 +275,7 @@ class Playground {
   destroy() {
     window.removeEventListener("keydown", this.onKey, true);
     window.removeEventListener("pointerdown", this.onPointer, true);
+    this.resize.disconnect();
   }
 }
 

@@ -4,9 +4,9 @@ export const CSS = `
 .pg { display: flex; gap: 1.5rem; align-items: flex-start; font-family: var(--st-font, sans-serif);
   color: var(--st-text-color, #31333f); --pic: 16rem; --track: 12rem; user-select: none; }
 .pg.big { --track: 13rem; }
-.pic { flex: 0 0 auto; display: flex; flex-direction: column; align-items: center; gap: .4rem; width: var(--pic); }
-.pic canvas.decoded { width: var(--pic); height: var(--pic); image-rendering: pixelated; border-radius: .4rem;
-  background: #000; }
+.pic { flex: 0 0 auto; display: flex; flex-direction: column; align-items: center; gap: .4rem;
+  width: min(var(--pic), 36%); }
+.pic canvas.decoded { width: 100%; height: auto; image-rendering: pixelated; border-radius: .4rem; background: #000; }
 .caption { font-size: .85rem; text-align: center; opacity: .85; }
 .row { display: flex; align-items: center; gap: .6rem; }
 .original { width: 3.2rem; height: 3.2rem; image-rendering: pixelated; border-radius: .25rem; }
@@ -33,6 +33,9 @@ export const CSS = `
 .lab { font-size: .85rem; font-weight: 600; }
 .sub { font-size: .7rem; opacity: .8; white-space: nowrap; }
 .strip { width: 100%; height: 3rem; }
+.narrow .val { font-size: .7rem; }
+.narrow .sub { font-size: .6rem; }
+.tiny .sub { display: none; }
 .note { font-size: .8rem; opacity: .85; }
 .server .caption { color: var(--st-primary-color, #c2410c); opacity: 1; }
 `;
