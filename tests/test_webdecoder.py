@@ -4,7 +4,10 @@ tests/e2e/test_decoder_kernel.py."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -114,7 +117,26 @@ def test_the_blob_is_safetensors_with_aligned_float32_and_the_layer_list():
     spec, tensors = webdecoder.parse(blob)
     assert spec["format"] == webdecoder.FORMAT and spec["output_shape"] == [3, 32, 32]
     assert all(np.array_equal(tensors[k], web.tensors[k]) for k in web.tensors)
+    from safetensors.numpy import load  # a safetensors file: its own reader agrees
+
+    assert all(np.array_equal(load(blob)[k], web.tensors[k]) for k in web.tensors)
     assert len(blob) < 4 * web.weight_count + 4096  # float32 and a small header: nothing else travels
+
+
+def test_a_model_gives_the_same_bytes_in_every_process():
+    """Streamlit's message cache spares a rerun the weights only if they are the same bytes each time."""
+    path = next(c.path for c in checkpoints.list_checkpoints([checkpoints.zoo_dir()]) if c.name == "mnist-conv-q16-bce")
+    code = (
+        "import sys, hashlib; from aeviz import checkpoints, webdecoder; "
+        f"blob = webdecoder.export(checkpoints.load_checkpoint({str(path)!r})).to_bytes('x'); "
+        "print(hashlib.sha256(blob).hexdigest())"
+    )
+    runs = {
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+        for _ in range(2)
+    }
+    here = hashlib.sha256(webdecoder.export(checkpoints.load_checkpoint(path)).to_bytes("x")).hexdigest()
+    assert runs == {here}
 
 
 def zoo_by_architecture() -> dict[str, checkpoints.CheckpointInfo]:

@@ -38,14 +38,21 @@ class WebDecoder:
         }
 
     def to_bytes(self, ident: str = "") -> bytes:
-        """safetensors: an 8-byte header length, a JSON header (tensor table, and as metadata the layer list and
-        `ident`, the id views ask for), the data; safetensors pads the header to 8 bytes and every tensor is
-        float32, so the browser can view each as a Float32Array."""
-        from safetensors.numpy import save
-
-        tensors = {name: np.ascontiguousarray(t, dtype=np.float32) for name, t in self.tensors.items()}
-        header = json.dumps(self.header(), separators=(",", ":"))
-        return save(tensors, metadata={METADATA_KEY: header, ID_KEY: ident})
+        """The safetensors layout: an 8-byte header length, a JSON header (the tensor table, and as metadata the
+        layer list and `ident`, the id views ask for), the data. Written here rather than by safetensors, whose
+        tensor order varies from process to process: the same model gives the same bytes, so Streamlit's message
+        cache recognises them. The header is padded to 8 bytes and every tensor is float32, so the browser views
+        each as a Float32Array without copying."""
+        tensors = {name: np.ascontiguousarray(t, dtype="<f4") for name, t in sorted(self.tensors.items())}
+        table: dict[str, Any] = {"__metadata__": {METADATA_KEY: json.dumps(self.header(), separators=(",", ":"))}}
+        table["__metadata__"][ID_KEY] = ident
+        offset = 0
+        for name, t in tensors.items():
+            table[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + t.nbytes]}
+            offset += t.nbytes
+        header = json.dumps(table, separators=(",", ":")).encode()
+        header += b" " * (-len(header) % 8)
+        return len(header).to_bytes(8, "little") + header + b"".join(t.tobytes() for t in tensors.values())
 
     @property
     def weight_count(self) -> int:
