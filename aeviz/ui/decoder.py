@@ -19,11 +19,13 @@ import streamlit as st
 
 from .. import metrics, webdecoder
 from ..checkpoints import CheckpointInfo
+from ..headers import CheckpointError
 from ..projection import LatentMap
 from ..views import decoding
 from ..views.figures import png_data_uri
 from .lecture import lecture_on
 from .memo import per_model
+from .widgets import literal
 
 NAME = "aeviz.kit"  # pyproject.toml's [tool.streamlit.component] declares its asset_dir (the bundle's folder)
 BUNDLE = Path(__file__).parent / "components" / "frontend" / "bundle" / "kit.js"
@@ -62,12 +64,26 @@ def _weights(info: CheckpointInfo, key: str) -> str:
     return ""
 
 
-def _server_picture(info: CheckpointInfo, code: list[float], shape) -> str:
+def _server_picture(info: CheckpointInfo, code: np.ndarray) -> str:
+    """The server's decoding of `code` (q,) as a PNG data URI, for a decoder the browser cannot run."""
     from .caches import get_model
 
-    decoded = metrics.decode_all(get_model(info), np.asarray([code], dtype=np.float32))[0]  # (C,H,W)
+    decoded = metrics.decode_all(get_model(info), code[None])[0]  # (C,H,W)
     image = decoded[0] if decoded.shape[0] == 1 else np.moveaxis(decoded[:3], 0, -1)
     return png_data_uri(image)
+
+
+def _sent_code(state: Any, origin: str, q: int) -> np.ndarray | None:
+    """The code the browser sent back on release, if it is one for this image and model: q finite numbers
+    (anything else, which only a tampered page sends, is ignored)."""
+    sent = state.get("code") if isinstance(state, dict) else None
+    if not isinstance(sent, dict) or sent.get("origin") != origin or not isinstance(sent.get("values"), list):
+        return None
+    try:
+        code = np.asarray(sent["values"], dtype=np.float32)
+    except (TypeError, ValueError):
+        return None
+    return code if code.shape == (q,) and np.isfinite(code).all() else None
 
 
 def _plain(text: str) -> str:
@@ -97,11 +113,13 @@ def playground(info: CheckpointInfo, spec: dict[str, Any], *, key: str, title: s
         **spec,
     }
     if reason:
-        state: Any = st.session_state.get(key) or {}
-        sent: Any = state.get("code") if isinstance(state, dict) else None
-        valid = isinstance(sent, dict) and sent.get("origin") == data["origin"]
-        code = sent["values"] if valid and len(sent.get("values", [])) == len(spec["code"]) else spec["code"]
-        data["fallback"] = {"reason": reason, "picture": _server_picture(info, code, shape)}
+        sent = _sent_code(st.session_state.get(key), data["origin"], len(spec["code"]))
+        code = sent if sent is not None else np.asarray(spec["code"], dtype=np.float32)
+        try:
+            data["fallback"] = {"reason": reason, "picture": _server_picture(info, code)}
+        except CheckpointError as exc:  # an imported model failing on this server: its message, not a traceback
+            st.warning(f"Cannot decode with **{literal(info.label)}**: {literal(str(exc), 300)}")
+            return
         data["caption"] = f"Decoded on the server when you let go: {reason}."
     _kit()(key=key, data=data, on_code_change=lambda: None)
 

@@ -60,3 +60,20 @@ def test_the_vae_page_has_a_playground_ranked_by_kl_and_a_hover_plane():
     assert set(kinds) == {"playground", "hover"} and len(blobs) == 2  # the q16 VAE's and its 2-d sibling's
     assert kinds["playground"]["notes"][0].startswith("KL ") and kinds["playground"]["ranges"][0] == [-3.0, 3.0]
     assert kinds["hover"]["inverse"] == {"kind": "probit"} and kinds["hover"]["chart"] == "vae_plane"
+
+
+def test_a_code_sent_back_is_used_only_when_it_is_this_images_and_well_formed():
+    from aeviz.ui.decoder import _sent_code
+
+    good = {"code": {"origin": "m-1", "values": [0.5, -1.0, 2.0]}}
+    assert np.array_equal(_sent_code(good, "m-1", 3), np.array([0.5, -1.0, 2.0], dtype=np.float32))
+    for state in (
+        None,
+        {"code": {"origin": "m-2", "values": [0.5, -1.0, 2.0]}},  # another image's
+        {"code": {"origin": "m-1", "values": [0.5, -1.0]}},  # too short
+        {"code": {"origin": "m-1", "values": ["x", 1, 2]}},  # not numbers
+        {"code": {"origin": "m-1", "values": [1e39, 0, 0]}},  # past float32: infinite
+        {"code": {"origin": "m-1", "values": [[1], [2], [3]]}},
+        {"code": [1, 2, 3]},
+    ):
+        assert _sent_code(state, "m-1", 3) is None
