@@ -43,3 +43,13 @@ st.caption(
     f"Model `{info.name}`: test MSE {info.metrics.get('mse', float('nan')):.4f}, "
     f"trained {info.metadata.get('training', {}).get('epochs', '?')} epochs on {info.metadata.get('device')}."
 )
+ui.model_diagram(info)
+
+st.subheader("Drag the code: the decoder answers in your browser")
+ui.playground(
+    info,
+    ui.code_sliders(info, ctx.test.images[index].numpy()),
+    key="home_play",
+    title="Each bar is one number of the code: drag it up or down (or click it and use the arrow keys)",
+    caption=f"decoded from the code, test image #{index} to start with",
+)

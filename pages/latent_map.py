@@ -137,6 +137,7 @@ def explore(ctx, info, model, other, under, latent_map, split, second, other_spl
             f"**{info.name}** · {METHODS[latent_map.method]} of {len(labels):,} codes"
             + (f" · the plane keeps {100 * kept:.0f} % of the code variance" if kept is not None else "")
         )
+        ui.map_hover(info, latent_map, "map_chart", key="map_hover")
     picked = view.read_selection(event.selection.points, extent, count=len(labels))
     if second is None:
         with there:

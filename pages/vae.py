@@ -3,6 +3,7 @@
 import streamlit as st
 
 from aeviz import ui
+from aeviz.views import decoding
 from aeviz.views import vae as view
 from aeviz.walks import rank_dims_by_kl
 from aeviz.zoo import catalog
@@ -53,8 +54,8 @@ def manifold(flat, gaussian: bool):
     return view.plane_figure(ui.get_model(flat), ui.get_codes(flat), ui.get_dataset(flat.dataset, "test"), gaussian)
 
 
-tab_path, tab_dims, tab_sample, tab_plane = views.tabs(
-    ["Interpolate", "One dimension at a time", "Sample from the prior", "2-d code plane"],
+tab_path, tab_dims, tab_sample, tab_plane, tab_play = views.tabs(
+    ["Interpolate", "One dimension at a time", "Sample from the prior", "2-d code plane", "Drag the code"],
     key="vae_tab",
     bind="query-params",
 )
@@ -129,6 +130,11 @@ with tab_plane:
     else:
         linear = ui.url_toggle("Linear grid over −3…+3 instead of prior quantiles", "vae_linear")
         st.plotly_chart(manifold(flat, not linear), width="stretch", config={"displayModeBar": False}, key="vae_plane")
+        if not ui.hover_decoder(flat, "vae_plane", decoding.prior_plane_inverse(not linear), key="vae_hover"):
+            st.caption(
+                "Move the mouse over the plane: your browser decodes the code under the cursor as it moves, "
+                "exactly (with a 2-d code the plane is the whole code space)."
+            )
         grid = (
             "a 20×20 grid, linear over −3…+3 in both code dimensions"
             if linear
@@ -142,3 +148,11 @@ with tab_plane:
             f"**{view.empty_cells(codes)}** hold none of the {len(codes):,} test codes; as many codes "
             f"drawn from the prior would leave about {view.expected_empty(len(codes)):.0f} empty."
         )
+with tab_play:
+    ui.playground(
+        info,
+        ui.code_sliders(info, pair[0], kl=kl(info, ctx.dataset)),
+        key="vae_play",
+        title="One slider per code dimension, over the prior's ±3σ: drag one (or click it and use the arrow keys)",
+        caption=f"decoded from the code, image A ({names[0]}) to start with",
+    )

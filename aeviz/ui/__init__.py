@@ -5,6 +5,7 @@ Nothing else in aeviz imports streamlit (tests/test_imports.py keeps it so). Pag
 
 from __future__ import annotations
 
+from .architecture import model_diagram
 from .caches import (
     device_label,
     get_codes,
@@ -17,6 +18,7 @@ from .caches import (
     model_or_message,
     refresh_models,
 )
+from .decoder import code_sliders, hover_decoder, map_hover, playground
 from .lecture import explain, lecture_on, lecture_toggle, main_height
 from .maps import (
     MAP_METHODS,
@@ -82,6 +84,7 @@ __all__ = [
     "own_datasets",
     "upload_training_set",
     "background_jobs",
+    "code_sliders",
     "code_space",
     "context",
     "device_label",
@@ -94,6 +97,7 @@ __all__ = [
     "get_map",
     "get_model",
     "get_pca",
+    "hover_decoder",
     "image_picker",
     "job_manager",
     "lecture_on",
@@ -104,13 +108,16 @@ __all__ = [
     "list_models",
     "map_backdrop",
     "map_figure",
+    "map_hover",
     "map_images",
     "map_labels",
     "map_or_job",
     "map_worker",
+    "model_diagram",
     "model_or_message",
     "page_context",
     "picture",
+    "playground",
     "refresh_models",
     "MAP_METHODS",
     "theme_type",

@@ -16,6 +16,7 @@ _COMPACT_CSS = """
 .stMainBlockContainer { padding-top: 4rem; padding-bottom: 2rem; }  /* clear of the 3.75rem header */
 .stMainBlockContainer h1 { font-size: 1.75rem; padding: 0 0 0.25rem 0; }
 .stMainBlockContainer h3 { font-size: 1.35rem; padding: 0.25rem 0; }
+[class*="st-key-aeviz_hidden_"] { display: none; }  /* elements that only run code (aeviz/ui/decoder.py) */
 """
 _LECTURE_CSS = """
 html { font-size: 20px; }

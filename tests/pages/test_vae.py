@@ -29,6 +29,7 @@ def test_all_four_views_render_on_mnist():
         "One dimension at a time",
         "Sample from the prior",
         "2-d code plane",
+        "Drag the code",
     ]
     scrub, plane = charts(at)
     slider = scrub["layout"]["sliders"][0]
