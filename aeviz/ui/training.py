@@ -70,21 +70,29 @@ def train_datasets() -> list[str]:
 
 
 def own_datasets() -> list[str]:
-    """Folder and uploaded datasets this session trained on or uploaded, while they still exist.
+    """Folder and uploaded datasets this session trained on, while they still exist (an uploaded set once a job
+    has read it: pages show its decoded pictures, never decode one themselves).
 
     They are this session's alone: no other session's dataset picker ever lists them (a folder's name and
     an upload's pictures are the user's own)."""
-    from ..imagesets import ImageSetError, _upload_path
+    from ..imagesets import ImageSetError
 
     alive = []
     for name in st.session_state.get(_OWN_DATASETS, ()):
         try:
-            exists = Path(name.split(":", 1)[1]).is_dir() if name.startswith("folder:") else _upload_path(name).exists()
+            exists = Path(name.split(":", 1)[1]).exists() if name.startswith("folder:") else _decoded(name)
         except (ImageSetError, OSError, ValueError):  # a name too long or odd for the file system
             exists = False
         if exists:
             alive.append(name)
     return alive
+
+
+def _decoded(name: str) -> bool:
+    from .. import uploadsets
+
+    folder = uploadsets.folder_of(name)
+    return folder is not None and (folder / uploadsets.DECODED).is_file()
 
 
 def add_own_dataset(name: str) -> None:
@@ -94,20 +102,23 @@ def add_own_dataset(name: str) -> None:
 
 
 def upload_training_set(key: str) -> str | None:
-    """Images or zips uploaded to train on; returns this session's dataset ('upload:<id>') once there is one."""
-    from .. import imagesets
-    from . import quotas
+    """Images or archives uploaded to train on; returns this session's dataset ('upload:<id>') once there is one.
 
-    files = st.file_uploader(
-        "Images to train on: PNG, JPEG, WebP, GIF, BMP, TIFF (up to "
-        f"{quotas.limits().files} files), or a zip whose "
-        f"folders name the classes (5 MB, at most {imagesets.MAX_UPLOAD_IMAGES:,} images)",
+    Within the session's upload limits, the files are kept as sent in this session's workspace (they expire with
+    its models) and surveyed from their headers in the decoding helper; the training job decodes them."""
+    from .. import uploadsets
+    from .uploads import admitted_uploads
+
+    st.file_uploader(
+        "Images to train on: PNG, JPEG, WebP, GIF, BMP, TIFF, or archives (.zip, .tar, .tar.gz) whose folders "
+        f"name the classes (5 MB a file, at most {uploadsets.MAX_IMAGES:,} images)",
         accept_multiple_files=True,
         key=f"w_{key}",
     )
+    files, _ = admitted_uploads(key)
     if not files:
         st.info(
-            "Upload at least ten images (or a zip of them) to train a model on your own pictures. They stay "
+            "Upload at least ten images (or an archive of them) to train a model on your own pictures. They stay "
             "on this server for your session only.",
             icon=":material/upload:",
         )
@@ -116,22 +127,50 @@ def upload_training_set(key: str) -> str | None:
     built = st.session_state.get(_TRAIN_UPLOADS)
     if built is None or built[0] != tag:
         with st.spinner("Reading your images…"):
-            images, labels, classes, skipped = imagesets.images_from_uploads([(f.name, f.getvalue()) for f in files])
-        name = imagesets.save_upload_set(images, labels, classes) if len(images) >= 10 else None
-        built = (tag, name, len(images), classes, skipped)
+            built = (tag, *_survey([(f.name, f.getvalue()) for f in files]))
         st.session_state[_TRAIN_UPLOADS] = built
-    _, name, count, classes, skipped = built
-    for file_name, why in skipped[:5]:
+    _, name, found, problem = built
+    if problem:
+        st.error(problem, icon=":material/error:")
+        return None
+    for file_name, why in found.skipped[:5]:
         st.warning(f"**{literal(file_name)}**: {why}; skipped.", icon=":material/warning:")
-    if len(skipped) > 5:
-        st.warning(f"{len(skipped) - 5} more files were skipped.", icon=":material/warning:")
+    if len(found.skipped) > 5:
+        st.warning(f"{len(found.skipped) - 5} more files were skipped.", icon=":material/warning:")
     if name is None:
-        st.error(f"Only {count} readable images: a model needs at least ten to train on.", icon=":material/error:")
+        st.error(f"Only {len(found)} readable images: a model needs at least ten to train on.", icon=":material/error:")
         return None
     add_own_dataset(name)
+    classes = found.classes
     shown = ", ".join(literal(c) for c in classes[:8]) + (" …" if len(classes) > 8 else "")
+    split = (
+        f"its test/ folder ({int(found.test.sum()):,}) tests it"
+        if found.test is not None
+        else "80 % train the model, 20 % test it"
+    )
     st.caption(
-        f"**{count:,}** images in {len(classes)} class{'es' if len(classes) > 1 else ''} ({shown}); 80 % "
-        "train the model, 20 % test it."
+        f"**{len(found):,}** images in {len(classes)} class{'es' if len(classes) > 1 else ''} ({shown}); {split}."
     )
     return name
+
+
+def _survey(files: list[tuple[str, bytes]]):
+    """(set name or None, the survey, a refusal) of uploaded files: kept in this session's workspace, read from
+    their headers in the decoding helper; a set refused or too small is deleted again."""
+    import shutil
+
+    from .. import decoding, uploadsets, workspaces
+    from ..imagesets import ImageSetError
+    from .workspace import own_workspace
+
+    uploads = workspaces.create(own_workspace()) / uploadsets.FOLDER
+    name = uploadsets.store(files, uploads)
+    folder = uploads / name.removeprefix(uploadsets.PREFIX)
+    try:
+        found, problem = decoding.survey_upload(folder), ""
+    except ImageSetError as exc:
+        found, problem = None, str(exc)
+    if found is None or len(found) < 10:
+        shutil.rmtree(folder, ignore_errors=True)
+        return None, found, problem
+    return name, found, problem

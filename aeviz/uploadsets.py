@@ -1,0 +1,169 @@
+"""Training sets uploaded from a browser: kept with the session's models, surveyed from headers, decoded by the job.
+
+A page never unpacks or decodes an upload. It writes the files as sent into `<workspace>/uploads/<digest>/`, so
+they expire with the session's models (AEVIZ_SESSION_RETENTION_H); a helper process surveys them from their
+headers alone (images, classes, pixels, every bound checked); the training job's own process, under its memory
+budget, decodes them member by member and leaves the decoded 28x28 set beside them for the pages to show.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from . import settings
+from .archives import ImageSetError, Limits, kind_of
+from .diskcache import Spec, cache_dir, load_arrays, save_arrays
+from .images import MAX_UPLOAD_BYTES
+from .imagesets import ImageSet, Progress, read_images
+
+PREFIX = "upload:"
+MAX_IMAGES = 5000  # pictures in one uploaded set, all its files together
+MAX_UNZIPPED_MB = 200  # their bytes unpacked
+MAX_ENTRIES = 20_000  # entries its archives may list (folders and other files too)
+SETS_KEPT = 4  # uploaded sets a workspace keeps: a fifth pushes out the oldest
+SIZE = 28  # uploaded sets are grey, MNIST-sized
+FOLDER = "uploads"
+MANIFEST = "files.json"
+DECODED = "decoded.npz"
+DECODED_SPEC = {
+    "images": Spec("u", ("N", SIZE, SIZE)),
+    "labels": Spec("i", ("N",)),
+    "classes": Spec("U", ("K",)),
+    "test": Spec("b", ("T",)),  # (N,) from train/ and test/ folders, or (0,): a seeded split
+    "source": Spec("U", ()),
+}
+
+
+def limits() -> Limits:
+    """What one uploaded set may cost, all its files together; the time bound is the folders' one."""
+    configured = settings.current()
+    return Limits(
+        MAX_ENTRIES,
+        MAX_IMAGES,
+        MAX_UNZIPPED_MB,
+        configured.folder_max_s,
+        configured.upload_max_megapixels,
+        {"seconds": "AEVIZ_FOLDER_MAX_S", "megapixels": "AEVIZ_UPLOAD_MAX_MEGAPIXELS"},
+        member_mb=MAX_UPLOAD_BYTES / 2**20,
+    )
+
+
+def store(files: list[tuple[str, bytes]], uploads: Path) -> str:
+    """Write uploaded files as sent into `uploads/<digest>/` (atomically: a folder is complete or absent);
+    returns the set's name 'upload:<digest>'. The oldest sets beyond SETS_KEPT are deleted."""
+    digest = hashlib.sha256()
+    for name, blob in files:
+        digest.update(f"{len(name)}:{name}|{len(blob)}|".encode())
+        digest.update(blob)
+    key = digest.hexdigest()[:16]
+    target = uploads / key
+    if not target.is_dir():
+        partial = uploads / f".{key}.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        listed = []
+        for i, (name, blob) in enumerate(files):
+            stored = f"{i:03d}.{kind_of(name) or 'other'}"
+            (partial / stored).write_bytes(blob)
+            listed.append([stored, name])
+        (partial / MANIFEST).write_text(json.dumps(listed))
+        partial.rename(target)
+    target.touch()  # the newest, whatever it was before
+    _keep_newest(uploads)
+    return PREFIX + key
+
+
+def _keep_newest(uploads: Path) -> None:
+    sets = sorted((p for p in uploads.iterdir() if p.is_dir() and not p.name.startswith(".")), key=_mtime)
+    for old in sets[:-SETS_KEPT]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def folder_of(name: str) -> Path | None:
+    """Where an uploaded set's files are (any workspace holding the same content will do), or None."""
+    from .workspaces import root
+
+    key = name.removeprefix(PREFIX)
+    if not name.startswith(PREFIX) or len(key) != 16 or any(c not in "0123456789abcdef" for c in key):
+        raise ImageSetError(f"{name!r} is not the name of an uploaded training set.")
+    return next((p for p in root().glob(f"*/{FOLDER}/{key}") if (p / MANIFEST).is_file()), None)
+
+
+def _sources(folder: Path) -> list[tuple[str, Path]]:
+    try:
+        listed = json.loads((folder / MANIFEST).read_text())
+        return [(str(name), folder / str(stored)) for stored, name in listed if "/" not in str(stored)]
+    except (OSError, ValueError, TypeError):
+        raise ImageSetError("This uploaded training set is damaged; upload the images again.") from None
+
+
+def survey(folder: str) -> ImageSet:
+    """An uploaded set from its headers alone: pictures, classes, pixels, skipped files; raises past a bound.
+    Runs in the decoding helper (aeviz.decoding), never in a page's thread."""
+    return read_images(_sources(Path(folder)), size=SIZE, limits=limits(), headers_only=True, what="your upload")
+
+
+def decode(name: str, progress: Progress = None) -> ImageSet:
+    """Decode an uploaded set once and keep it beside its files; the training job's process calls this."""
+    folder = folder_of(name)
+    if folder is None:
+        raise ImageSetError("This uploaded training set is no longer on the server; upload the images again.")
+    found = read_images(_sources(folder), size=SIZE, limits=limits(), progress=progress, what="your upload")
+    test = found.test if found.test is not None else np.zeros(0, bool)
+    classes = np.array(found.classes, dtype=str)
+    save_arrays(
+        folder / DECODED,
+        images=found.images[:, 0],
+        labels=found.labels,
+        classes=classes,
+        test=test,
+        source=np.array(found.source),
+    )
+    return found
+
+
+def decoded(name: str) -> ImageSet | None:
+    """The decoded set a training job left, None before one has (or once it expired)."""
+    folder = folder_of(name)
+    arrays = None if folder is None else load_arrays(folder / DECODED, expect=DECODED_SPEC)
+    if arrays is None or len(arrays["test"]) not in (0, len(arrays["labels"])):
+        return None
+    classes = tuple(str(c) for c in arrays["classes"])
+    if arrays["labels"].size and not 0 <= arrays["labels"].min() <= arrays["labels"].max() < len(classes):
+        return None
+    test = arrays["test"] if len(arrays["test"]) else None
+    return ImageSet(arrays["images"][:, None], arrays["labels"], classes, test, str(arrays["source"]), (), 0.0)
+
+
+def upload_split(name: str, split: str):
+    """(images (N,28,28) uint8, labels, classes, description) of an uploaded set's train or test split."""
+    found = decoded(name)
+    if found is None:
+        exists = folder_of(name) is not None
+        raise ImageSetError(
+            "This uploaded training set is read when a model starts training on it; start one first."
+            if exists
+            else "This uploaded training set is no longer on the server; upload the images again."
+        )
+    images, labels = found.split(split)
+    return images[:, 0], labels, found.classes, f"{len(found):,} uploaded images"
+
+
+def remove_legacy() -> int:
+    """Delete the decoded sets earlier versions kept in the cache folder forever; returns how many."""
+    old = list((cache_dir() / FOLDER).glob("*.npz"))
+    for path in old:
+        path.unlink(missing_ok=True)
+    return len(old)
