@@ -67,10 +67,11 @@ def save_test_errors(checkpoint: str | Path, content: str, errors: dict[str, np.
 
 def load_test_errors(checkpoint: str | Path, content: str, metric: str, n: int) -> np.ndarray | None:
     """The shipped per-image test errors (n,) under `metric`; None if missing, stale or for another split."""
-    from .diskcache import load_arrays
+    from .sidecars import floats, load_sidecar, text
 
-    arrays = load_arrays(shipped_path(checkpoint, "errors"), delete_corrupt=False)  # shipped: never delete
-    if arrays is None or str(arrays.get("content_hash", "")) != content or metric not in arrays:
+    expect = {"content_hash": text(), **{m: floats("N", required=False) for m in ERROR_METRICS}}
+    arrays = load_sidecar(shipped_path(checkpoint, "errors"), expect, content_hash=content, max_mb=4)
+    if arrays is None or metric not in arrays:
         return None
     return arrays[metric] if arrays[metric].shape == (n,) else None
 

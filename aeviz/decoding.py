@@ -82,10 +82,10 @@ def load_uploads(files: list[tuple[str, bytes]], *, mnist_style: bool = True, le
 def survey_upload(folder: Path):
     """uploadsets.survey of a stored upload, in the helper: an ImageSet of headers, or ImageSetError."""
     from .archives import ImageSetError
-    from .uploadsets import survey
+    from .uploadsets import limits, survey
 
     try:
-        return helper().call(survey, str(folder), timeout=SURVEY_TIMEOUT_S)
+        return helper().call(survey, str(folder), limits(), timeout=SURVEY_TIMEOUT_S)
     except HelperTimeout:
         raise ImageSetError(_too_long(SURVEY_TIMEOUT_S)) from None
     except HelperError as exc:

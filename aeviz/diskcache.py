@@ -168,8 +168,9 @@ def _header(member, info, spec: Spec, bound: dict, name: str) -> tuple:
 
 
 def _check_shape(name: str, shape: tuple, template: tuple, bound: dict) -> None:
+    wanted = tuple(bound.get(size, size) if isinstance(size, str) else size for size in template)
     if len(shape) != len(template):
-        raise BadArrays(f"{name} has shape {shape}, not {template}")
+        raise BadArrays(f"{name} has shape {shape}, not {wanted}")
     for size, want in zip(shape, template, strict=True):
         if isinstance(want, int):
             ok = size == want
@@ -178,7 +179,7 @@ def _check_shape(name: str, shape: tuple, template: tuple, bound: dict) -> None:
             ok = size in known if isinstance(known, range) else known is None or size == known
             bound[want] = size
         if not ok:
-            raise BadArrays(f"{name} has shape {shape}, not {template}")
+            raise BadArrays(f"{name} has shape {shape}, not {wanted}")
 
 
 def _data(

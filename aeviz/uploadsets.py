@@ -109,10 +109,11 @@ def _sources(folder: Path) -> list[tuple[str, Path]]:
         raise ImageSetError("This uploaded training set is damaged; upload the images again.") from None
 
 
-def survey(folder: str) -> ImageSet:
-    """An uploaded set from its headers alone: pictures, classes, pixels, skipped files; raises past a bound.
-    Runs in the decoding helper (aeviz.decoding), never in a page's thread."""
-    return read_images(_sources(Path(folder)), size=SIZE, limits=limits(), headers_only=True, what="your upload")
+def survey(folder: str, bounds: Limits) -> ImageSet:
+    """An uploaded set from its headers alone: pictures, classes, pixels, skipped files; raises past `bounds`
+    (the server's limits(): the helper's own environment may be older). Runs in the decoding helper
+    (aeviz.decoding), never in a page's thread."""
+    return read_images(_sources(Path(folder)), size=SIZE, limits=bounds, headers_only=True, what="your upload")
 
 
 def decode(name: str, progress: Progress = None) -> ImageSet:

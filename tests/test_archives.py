@@ -239,7 +239,8 @@ def test_cancel_time_and_pixels_bound_a_server_archive(tmp_path, monkeypatch):
 def test_unreadable_members_are_skipped_and_counted_and_a_truncated_tar_keeps_what_came_before():
     members = [(f"c/{i}.png", png(10 * i)) for i in range(4)] + [("c/fake.png", b"text, not a picture")]
     whole = tar_of(members, "w")
-    third = tarfile.open(fileobj=io.BytesIO(whole)).getmembers()[2]
+    with tarfile.open(fileobj=io.BytesIO(whole)) as archive:
+        third = archive.getmembers()[2]
     found = read_images([("set.tar", whole[: third.offset_data + 10])])  # cut inside the third picture
     assert len(found) == 2 and "archives damaged part-way ignored" in found.source
     found = read_images([("set.tar", whole)])
