@@ -10,6 +10,7 @@ another). Every picture's pixels are counted from its header, against one upload
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 from pathlib import Path
 
@@ -28,11 +29,11 @@ def helper() -> HelperProcess:
     global _helper
     with _guard:
         if _helper is None:
-            _helper = HelperProcess(initializer=_bound_memory, nice=10, light=True)
+            _helper = HelperProcess(initializer=functools.partial(_bound_memory, MEMORY_MB), nice=10, light=True)
         return _helper
 
 
-def _bound_memory(extra_mb: float = MEMORY_MB) -> None:
+def _bound_memory(extra_mb: float) -> None:
     """In the helper: import what decoding needs, then cap the address space a little above where it stands."""
     import resource
 

@@ -28,6 +28,10 @@ _UNEXPECTED = (
     "Something went wrong while reading this image; it may be damaged or use an unusual variant "
     "of its format. Please re-save it as PNG or JPEG and try again."
 )
+_TOO_BIG = (
+    "Decoding this image needs more memory than this server gives one upload; please scale it down (a digit "
+    "needs only a few hundred pixels) and upload it again."
+)
 _BLANK = (
     "No ink found: the image is blank (one flat colour, or marks too faint to see). Please upload or "
     "draw a digit: dark strokes on a light background, or light strokes on a dark one."
@@ -381,6 +385,8 @@ def load_uploads_within(
             good.append(compact(preprocess(img, mnist_style=mnist_style, name=name)))
         except ImageError as exc:
             bad.append((name, str(exc)))
+        except MemoryError:  # the helper's address-space cap
+            bad.append((name, _TOO_BIG))
         except Exception:  # hostile input can trip any Pillow decoder path; the user still gets an answer
             bad.append((name, _UNEXPECTED))
     return good, bad, used

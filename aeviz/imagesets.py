@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from .archives import IMAGE_SUFFIXES, ImageSetError, Limits, Member, Tally, members
+from .diskcache import Spec, load_arrays
+from .places import sessions_dir
 
 __all__ = ["IMAGE_SUFFIXES", "ImageSet", "ImageSetError", "Limits", "folder_split", "read_images", "scan_folder"]
 
@@ -250,14 +252,52 @@ def folder_split(root: str | Path, split: str, size: int = 28, progress: Progres
     return images[:, 0], labels, found.classes, found.source
 
 
+# --- training sets uploaded from a browser: what pages read (aeviz.uploadsets keeps, surveys and decodes them) ------
+
+PREFIX = "upload:"
+SIZE = 28  # uploaded sets are grey, MNIST-sized
+FOLDER = "uploads"  # in a session's workspace: the sets expire with its models
+MANIFEST = "files.json"
+DECODED = "decoded.npz"
+DECODED_SPEC = {
+    "images": Spec("u", ("N", SIZE, SIZE)),
+    "labels": Spec("i", ("N",)),
+    "classes": Spec("U", ("K",)),
+    "test": Spec("b", ("T",)),  # (N,) from train/ and test/ folders, or (0,): a seeded split
+    "source": Spec("U", ()),
+}
+
+
+def folder_of(name: str) -> Path | None:
+    """Where an uploaded set's files are (any workspace holding the same content will do), or None."""
+    key = name.removeprefix(PREFIX)
+    if not name.startswith(PREFIX) or len(key) != 16 or any(c not in "0123456789abcdef" for c in key):
+        raise ImageSetError(f"{name!r} is not the name of an uploaded training set.")
+    return next((p for p in sessions_dir().glob(f"*/{FOLDER}/{key}") if (p / MANIFEST).is_file()), None)
+
+
+def decoded(name: str) -> ImageSet | None:
+    """The decoded set a training job left, None before one has (or once it expired)."""
+    folder = folder_of(name)
+    arrays = None if folder is None else load_arrays(folder / DECODED, expect=DECODED_SPEC)
+    if arrays is None or len(arrays["test"]) not in (0, len(arrays["labels"])):
+        return None
+    classes = tuple(str(c) for c in arrays["classes"])
+    if arrays["labels"].size and not 0 <= arrays["labels"].min() <= arrays["labels"].max() < len(classes):
+        return None
+    test = arrays["test"] if len(arrays["test"]) else None
+    return ImageSet(arrays["images"][:, None], arrays["labels"], classes, test, str(arrays["source"]), (), 0.0)
+
+
 def upload_split(name: str, split: str):
-    """(images (N,28,28) uint8, labels, classes, description) of an uploaded set's split (see uploadsets)."""
-    from .uploadsets import upload_split as split_of
-
-    return split_of(name, split)
-
-
-def read_folder(root: Path, size: int = 28, progress: Progress = None):
-    """(images (N,size,size) uint8, labels, class names, a description) of every readable image in `root`."""
-    found = read_images(Path(root), size=size, progress=progress)
-    return found.images[:, 0], found.labels, found.classes, found.source
+    """(images (N,28,28) uint8, labels, classes, description) of an uploaded set's train or test split."""
+    found = decoded(name)
+    if found is None:
+        exists = folder_of(name) is not None
+        raise ImageSetError(
+            "This uploaded training set is read when a model starts training on it; start one first."
+            if exists
+            else "This uploaded training set is no longer on the server; upload the images again."
+        )
+    images, labels = found.split(split)
+    return images[:, 0], labels, found.classes, f"{len(found):,} uploaded images"

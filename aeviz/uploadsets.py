@@ -17,26 +17,14 @@ import numpy as np
 
 from . import settings
 from .archives import ImageSetError, Limits, kind_of
-from .diskcache import Spec, cache_dir, load_arrays, save_arrays
+from .diskcache import cache_dir, save_arrays
 from .images import MAX_UPLOAD_BYTES
-from .imagesets import ImageSet, Progress, read_images
+from .imagesets import DECODED, FOLDER, MANIFEST, PREFIX, SIZE, ImageSet, Progress, folder_of, read_images
 
-PREFIX = "upload:"
 MAX_IMAGES = 5000  # pictures in one uploaded set, all its files together
 MAX_UNZIPPED_MB = 200  # their bytes unpacked
 MAX_ENTRIES = 20_000  # entries its archives may list (folders and other files too)
 SETS_KEPT = 4  # uploaded sets a workspace keeps: a fifth pushes out the oldest
-SIZE = 28  # uploaded sets are grey, MNIST-sized
-FOLDER = "uploads"
-MANIFEST = "files.json"
-DECODED = "decoded.npz"
-DECODED_SPEC = {
-    "images": Spec("u", ("N", SIZE, SIZE)),
-    "labels": Spec("i", ("N",)),
-    "classes": Spec("U", ("K",)),
-    "test": Spec("b", ("T",)),  # (N,) from train/ and test/ folders, or (0,): a seeded split
-    "source": Spec("U", ()),
-}
 
 
 def limits() -> Limits:
@@ -91,16 +79,6 @@ def _mtime(path: Path) -> float:
         return 0.0
 
 
-def folder_of(name: str) -> Path | None:
-    """Where an uploaded set's files are (any workspace holding the same content will do), or None."""
-    from .workspaces import root
-
-    key = name.removeprefix(PREFIX)
-    if not name.startswith(PREFIX) or len(key) != 16 or any(c not in "0123456789abcdef" for c in key):
-        raise ImageSetError(f"{name!r} is not the name of an uploaded training set.")
-    return next((p for p in root().glob(f"*/{FOLDER}/{key}") if (p / MANIFEST).is_file()), None)
-
-
 def _sources(folder: Path) -> list[tuple[str, Path]]:
     try:
         listed = json.loads((folder / MANIFEST).read_text())
@@ -133,33 +111,6 @@ def decode(name: str, progress: Progress = None) -> ImageSet:
         source=np.array(found.source),
     )
     return found
-
-
-def decoded(name: str) -> ImageSet | None:
-    """The decoded set a training job left, None before one has (or once it expired)."""
-    folder = folder_of(name)
-    arrays = None if folder is None else load_arrays(folder / DECODED, expect=DECODED_SPEC)
-    if arrays is None or len(arrays["test"]) not in (0, len(arrays["labels"])):
-        return None
-    classes = tuple(str(c) for c in arrays["classes"])
-    if arrays["labels"].size and not 0 <= arrays["labels"].min() <= arrays["labels"].max() < len(classes):
-        return None
-    test = arrays["test"] if len(arrays["test"]) else None
-    return ImageSet(arrays["images"][:, None], arrays["labels"], classes, test, str(arrays["source"]), (), 0.0)
-
-
-def upload_split(name: str, split: str):
-    """(images (N,28,28) uint8, labels, classes, description) of an uploaded set's train or test split."""
-    found = decoded(name)
-    if found is None:
-        exists = folder_of(name) is not None
-        raise ImageSetError(
-            "This uploaded training set is read when a model starts training on it; start one first."
-            if exists
-            else "This uploaded training set is no longer on the server; upload the images again."
-        )
-    images, labels = found.split(split)
-    return images[:, 0], labels, found.classes, f"{len(found):,} uploaded images"
 
 
 def remove_legacy() -> int:

@@ -176,7 +176,7 @@ with middle:
 with right:
     picked = trainform.pick_modes(family)
 if dataset == UPLOAD:
-    dataset = ui.upload_training_set("train_upload")
+    dataset = ui.upload_training_set("train_upload", ui.own_workspace())
     if dataset is None:
         st.stop()
 trainform.estimate(family.family, dataset)

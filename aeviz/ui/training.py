@@ -89,10 +89,10 @@ def own_datasets() -> list[str]:
 
 
 def _decoded(name: str) -> bool:
-    from .. import uploadsets
+    from ..imagesets import DECODED, folder_of
 
-    folder = uploadsets.folder_of(name)
-    return folder is not None and (folder / uploadsets.DECODED).is_file()
+    folder = folder_of(name)
+    return folder is not None and (folder / DECODED).is_file()
 
 
 def add_own_dataset(name: str) -> None:
@@ -101,11 +101,12 @@ def add_own_dataset(name: str) -> None:
         own.append(name)
 
 
-def upload_training_set(key: str) -> str | None:
+def upload_training_set(key: str, workspace: str) -> str | None:
     """Images or archives uploaded to train on; returns this session's dataset ('upload:<id>') once there is one.
 
     Within the session's upload limits, the files are kept as sent in this session's workspace (they expire with
-    its models) and surveyed from their headers in the decoding helper; the training job decodes them."""
+    its models: `workspace` is its token) and surveyed from their headers in the decoding helper; the training job
+    decodes them."""
     from .. import uploadsets
     from .uploads import admitted_uploads
 
@@ -127,7 +128,7 @@ def upload_training_set(key: str) -> str | None:
     built = st.session_state.get(_TRAIN_UPLOADS)
     if built is None or built[0] != tag:
         with st.spinner("Reading your images…"):
-            built = (tag, *_survey([(f.name, f.getvalue()) for f in files]))
+            built = (tag, *_survey([(f.name, f.getvalue()) for f in files], workspace))
         st.session_state[_TRAIN_UPLOADS] = built
     _, name, found, problem = built
     if problem:
@@ -154,18 +155,17 @@ def upload_training_set(key: str) -> str | None:
     return name
 
 
-def _survey(files: list[tuple[str, bytes]]):
+def _survey(files: list[tuple[str, bytes]], workspace: str):
     """(set name or None, the survey, a refusal) of uploaded files: kept in this session's workspace, read from
     their headers in the decoding helper; a set refused or too small is deleted again."""
     import shutil
 
     from .. import decoding, uploadsets, workspaces
-    from ..imagesets import ImageSetError
-    from .workspace import own_workspace
+    from ..imagesets import FOLDER, PREFIX, ImageSetError
 
-    uploads = workspaces.create(own_workspace()) / uploadsets.FOLDER
+    uploads = workspaces.create(workspace) / FOLDER
     name = uploadsets.store(files, uploads)
-    folder = uploads / name.removeprefix(uploadsets.PREFIX)
+    folder = uploads / name.removeprefix(PREFIX)
     try:
         found, problem = decoding.survey_upload(folder), ""
     except ImageSetError as exc:
