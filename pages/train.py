@@ -116,7 +116,7 @@ def form(dataset: str, family, picked: dict) -> None:
         folder = (
             c.text_input(
                 "Folder on this server",
-                placeholder="a folder under: "
+                placeholder="a folder or archive (.zip, .tar.gz) under: "
                 + ", ".join(map(str, job_setup.folder_roots()))
                 + " (sub-folders name the classes)",
                 value=last.get("folder", ""),

@@ -138,3 +138,24 @@ def test_colour_is_kept_and_a_wide_picture_is_centre_cropped_not_squashed(tmp_pa
 def test_an_upload_name_cannot_point_anywhere_else(name):
     with pytest.raises(DatasetUnavailable, match="not the name of an uploaded training set"):
         load_dataset(name, "test")
+
+
+def test_an_archive_on_the_server_is_a_dataset_like_a_folder(tmp_path, monkeypatch):
+    import tarfile
+
+    from aeviz.jobs import setup
+
+    picture_folder(tmp_path / "set" / "train", 8, ("cat", "dog"))
+    picture_folder(tmp_path / "set" / "test", 4, ("cat", "dog"))
+    archive = tmp_path / "pets.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(tmp_path / "set", arcname="pets")
+    monkeypatch.setenv("AEVIZ_TRAIN_FOLDERS", str(tmp_path))
+    name = setup.folder_dataset(str(archive))
+    train, test = load_dataset(name, "train"), load_dataset(name, "test")
+    assert (
+        (len(train), len(test)) == (8, 4) and train.classes == ("cat", "dog") and train.images.shape[1:] == (1, 28, 28)
+    )
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(ValueError, match="not a folder or an archive"):
+        setup.folder_dataset(str(tmp_path / "notes.txt"))

@@ -56,12 +56,13 @@ def job_manager():
 @st.cache_resource(show_spinner=False)
 def sweep_leftovers() -> int:
     """Once per server, at its first page run: delete temp files that killed saves left in the user folder and
-    the session workspaces."""
+    the session workspaces, and the uploaded sets earlier versions kept in the cache folder for ever."""
     from ..checkpoints import sessions_dir, user_dir
     from ..jobs import sweep_temp_files
+    from ..uploadsets import remove_legacy
 
     folders = [user_dir(), *(p for p in sessions_dir().glob("*") if p.is_dir() and not p.is_symlink())]
-    return sum(len(sweep_temp_files(folder)) for folder in folders)
+    return sum(len(sweep_temp_files(folder)) for folder in folders) + remove_legacy()
 
 
 def train_datasets() -> list[str]:
