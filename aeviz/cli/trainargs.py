@@ -11,9 +11,9 @@ from typing import Any
 
 import torch
 
+from ..archives import kind_of
 from ..checkpoints import SUFFIX, user_dir, zoo_dir
 from ..data import DATASETS
-from ..archives import kind_of
 from ..imagesets import ImageSetError, Limits, scan_folder
 from ..jobs.setup import check_name
 from ..models import MODELS, AEConfig, build_model, make_config, model_slug
