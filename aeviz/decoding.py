@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 
 from . import settings
-from .jobs.helper import HelperError, HelperProcess, HelperTimeout
+from .jobs.helper import HelperBusy, HelperError, HelperProcess, HelperTimeout
 
 DECODE_TIMEOUT_S = 20.0  # one picture (20 megapixels decode in about 1 s), or one upload's survey
 SURVEY_TIMEOUT_S = 60.0  # headers of up to 5,000 pictures
@@ -70,6 +70,8 @@ def load_uploads(files: list[tuple[str, bytes]], *, mnist_style: bool = True, le
             found, refused, pixels = helper().call(
                 load_uploads_within, [(name, data)], mnist_style=mnist_style, left=left - used, timeout=DECODE_TIMEOUT_S
             )
+        except HelperBusy:
+            found, refused, pixels = [], [(name, _BUSY)], 0
         except HelperTimeout:
             found, refused, pixels = [], [(name, _too_long(DECODE_TIMEOUT_S))], 0
         except (HelperError, RuntimeError) as exc:  # the helper died (over its memory) or could not start
@@ -87,12 +89,17 @@ def survey_upload(folder: Path):
 
     try:
         return helper().call(survey, str(folder), limits(), timeout=SURVEY_TIMEOUT_S)
+    except HelperBusy:
+        raise ImageSetError(_BUSY) from None
     except HelperTimeout:
         raise ImageSetError(_too_long(SURVEY_TIMEOUT_S)) from None
     except HelperError as exc:
         raise ImageSetError(_failed(exc)) from None
     except RuntimeError as exc:  # the survey's own refusal, as text: "ImageSetError: ..."
         raise ImageSetError(str(exc).split(": ", 1)[-1]) from None
+
+
+_BUSY = "Not read: this server is busy reading other students' uploads; upload it again in a moment."
 
 
 def _too_long(seconds: float) -> str:

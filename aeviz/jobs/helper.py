@@ -29,6 +29,10 @@ class HelperTimeout(HelperError):
     """A call that took longer than its timeout: the helper was ended."""
 
 
+class HelperBusy(HelperError):
+    """A call that waited its whole timeout for other callers' calls to end: nothing was sent or ended."""
+
+
 _BARE = (
     "for name in ('aeviz', 'aeviz.jobs'):\n"
     "    sys.modules[name] = types.ModuleType(name)\n"
@@ -98,7 +102,7 @@ class HelperProcess:
         and HelperTimeout raised."""
         deadline = None if timeout is None else time.monotonic() + timeout
         if not self._lock.acquire(timeout=-1 if timeout is None else timeout):
-            raise HelperTimeout(f"the helper was busy for {timeout:g} s")
+            raise HelperBusy(f"the helper was busy for {timeout:g} s")
         try:
             self._ensure_started()
             try:
