@@ -373,7 +373,7 @@ def load_uploads_within(
     files: list[tuple[str, bytes]], *, mnist_style: bool = True, left: float = float("inf")
 ) -> tuple[list[Preprocessed], list[tuple[str, str]], int]:
     """load_uploads within a budget of `left` pixels, counted from each header before it is decoded: (good ones
-    compacted for a session to keep, bad ones with their message, pixels decoded). Runs in aeviz.decoding's
+    compacted for a session to keep, bad ones with their message, pixels decoded). Runs in aeviz.decodehelper's
     helper process."""
     good: list[Preprocessed] = []
     bad: list[tuple[str, str]] = []

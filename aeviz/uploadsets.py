@@ -90,7 +90,7 @@ def _sources(folder: Path) -> list[tuple[str, Path]]:
 def survey(folder: str, bounds: Limits) -> ImageSet:
     """An uploaded set from its headers alone: pictures, classes, pixels, skipped files; raises past `bounds`
     (the server's limits(): the helper's own environment may be older). Runs in the decoding helper
-    (aeviz.decoding), never in a page's thread."""
+    (aeviz.decodehelper), never in a page's thread."""
     return read_images(_sources(Path(folder)), size=SIZE, limits=bounds, headers_only=True, what="your upload")
 
 

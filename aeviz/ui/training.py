@@ -161,14 +161,14 @@ def _survey(files: list[tuple[str, bytes]], workspace: str):
     their headers in the decoding helper; a set refused or too small is deleted again."""
     import shutil
 
-    from .. import decoding, uploadsets, workspaces
+    from .. import decodehelper, uploadsets, workspaces
     from ..imagesets import FOLDER, PREFIX, ImageSetError
 
     uploads = workspaces.create(workspace) / FOLDER
     name = uploadsets.store(files, uploads)
     folder = uploads / name.removeprefix(PREFIX)
     try:
-        found, problem = decoding.survey_upload(folder), ""
+        found, problem = decodehelper.survey_upload(folder), ""
     except ImageSetError as exc:
         found, problem = None, str(exc)
     if found is None or len(found) < 10:

@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
-from .. import decoding, images
+from .. import decodehelper, images
 from . import quotas
 from .widgets import literal
 
@@ -105,7 +105,7 @@ def admitted_uploads(key: str) -> tuple[list, dict]:
 
 def upload_images(key: str, *, mnist_style: bool = True) -> list[images.Preprocessed]:
     """A multi-file uploader: each file is checked by content and preprocessed once, in the decoding helper
-    process (aeviz.decoding), good ones go to this session's images, each bad one gets a warning with its name;
+    process (aeviz.decodehelper), good ones go to this session's images, each bad one gets a warning with its name;
     files past this session's upload limits (quotas.limits) are refused unread, pictures past this run's pixel
     budget undecoded. Bytes stay in memory, never on disk. Returns this run's new images."""
     st.file_uploader(
@@ -115,12 +115,12 @@ def upload_images(key: str, *, mnist_style: bool = True) -> list[images.Preproce
     )
     files, state = admitted_uploads(key)
     fresh: list[images.Preprocessed] = []
-    left = decoding.budget()  # this run's new files together: one upload's pixels
+    left = decodehelper.budget()  # this run's new files together: one upload's pixels
     for f in files:
         tag = (f.file_id, mnist_style)
         if tag in state["done"]:
             continue
-        good, bad, used = decoding.load_uploads([(f.name, f.getvalue())], mnist_style=mnist_style, left=left)
+        good, bad, used = decodehelper.load_uploads([(f.name, f.getvalue())], mnist_style=mnist_style, left=left)
         left -= used
         add_user_images(good)
         fresh += good

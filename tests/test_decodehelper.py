@@ -10,7 +10,7 @@ import time
 import pytest
 from PIL import Image
 
-from aeviz import decoding
+from aeviz import decodehelper as decoding
 from aeviz.jobs.helper import HelperProcess, HelperTimeout
 
 
