@@ -18,6 +18,7 @@ from . import settings
 from .atomic import atomic_write
 from .headers import FORMAT, CheckpointError, check_fits, read_header  # CheckpointError: re-exported
 from .models import AutoEncoder, series_of
+from .places import sessions_dir, user_dir  # re-exported: where checkpoints live
 
 SUFFIX = ".safetensors"
 VIRTUAL_SUFFIX = ".adapter"  # an adapter model's path (aeviz.foreign.adapters): a name beside its file, never on disk
@@ -28,16 +29,6 @@ _SHIPPED_ZOO = Path(__file__).resolve().parent.parent / "checkpoints"  # resolve
 def zoo_dir() -> Path:
     """The shipped model zoo (the repository's checkpoints/ folder), overridable by AEVIZ_ZOO_DIR."""
     return settings.current().zoo_dir or _SHIPPED_ZOO
-
-
-def user_dir() -> Path:
-    """Where models trained by the user go: $AEVIZ_HOME/checkpoints, default ~/.local/share/aeviz."""
-    return (settings.current().home or Path.home() / ".local" / "share" / "aeviz") / "checkpoints"
-
-
-def sessions_dir() -> Path:
-    """Where models trained from browser sessions go, one folder per session (see aeviz.workspaces)."""
-    return user_dir().parent / "sessions"
 
 
 def shipped_path(checkpoint: str | Path, kind: str) -> Path:
@@ -67,10 +58,11 @@ def save_test_errors(checkpoint: str | Path, content: str, errors: dict[str, np.
 
 def load_test_errors(checkpoint: str | Path, content: str, metric: str, n: int) -> np.ndarray | None:
     """The shipped per-image test errors (n,) under `metric`; None if missing, stale or for another split."""
-    from .diskcache import load_arrays
+    from .sidecars import floats, load_sidecar, text
 
-    arrays = load_arrays(shipped_path(checkpoint, "errors"), delete_corrupt=False)  # shipped: never delete
-    if arrays is None or str(arrays.get("content_hash", "")) != content or metric not in arrays:
+    expect = {"content_hash": text(), **{m: floats("N", required=False) for m in ERROR_METRICS}}
+    arrays = load_sidecar(shipped_path(checkpoint, "errors"), expect, content_hash=content, max_mb=4)
+    if arrays is None or metric not in arrays:
         return None
     return arrays[metric] if arrays[metric].shape == (n,) else None
 

@@ -7,10 +7,12 @@ import hashlib
 import json
 import os
 import threading
+import typing
 import warnings
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -69,22 +71,131 @@ def save_arrays(path: Path, **arrays: np.ndarray) -> None:
     atomic_write(path, lambda f: np.savez(f, **arrays))  # type: ignore[arg-type]
 
 
-def load_arrays(path: Path, *, delete_corrupt: bool = True) -> dict[str, np.ndarray] | None:
-    """The arrays in the .npz at `path`, or None if it is missing or unreadable (then deleted)."""
+MAX_ARRAYS_MB = 2048  # what one cached .npz may hold unpacked (CIFAR-10's train split as uint8: 150 MB)
+MAX_MEMBERS = 4096  # arrays in one .npz (a maps file holds about 20)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What one array of an .npz must be: its dtype kinds ('f' float, 'iu' integers, 'b' bool, 'U' text) and
+    shape, each size fixed (an int) or named (a str: every array naming it agrees, and `dims` may fix or bound it).
+    """
+
+    kinds: str
+    shape: tuple[int | str, ...] | None = ()  # None: any shape
+    required: bool = True
+
+
+ANY = Spec("biufcUS", None)  # a plain numeric, boolean or text array of any shape: never an object or a record
+
+
+Expect = Mapping[str, Spec] | Callable[[str], "Spec | None"]
+
+
+class BadArrays(ValueError):
+    """An .npz that is damaged, or not what its reader expects; the message says what is wrong."""
+
+
+def load_arrays(
+    path: Path,
+    *,
+    delete_corrupt: bool = True,
+    expect: Expect | None = None,
+    dims: Mapping[str, int | range] | None = None,
+    max_mb: float = MAX_ARRAYS_MB,
+) -> dict[str, np.ndarray] | None:
+    """The arrays in the .npz at `path`, or None if it is missing or unusable (then deleted, if asked).
+
+    Unusable: damaged, holding object arrays (pickles), more than `max_mb` unpacked, or unlike `expect` (arrays
+    a name maps to None are not read). Every array's dtype and shape is checked from its .npy header, against
+    `expect` and the size bound, before any of its data is read; nothing is read whole before a check.
+    """
     path = Path(path)
     try:
         with open(path, "rb") as f:
             opened = os.fstat(f.fileno())
             try:
-                with np.load(f, allow_pickle=False) as npz:
-                    return {name: npz[name] for name in npz.files}
-            except _CORRUPT_ERRORS:
+                return read_checked(f, expect, dims or {}, max_mb)
+            except (BadArrays, MemoryError, *_CORRUPT_ERRORS):
                 pass
     except FileNotFoundError:
         return None
     if delete_corrupt:
         _unlink_if_same(path, opened)
     return None
+
+
+def read_checked(f, expect: Expect | None, dims: Mapping[str, int | range], max_mb: float) -> dict[str, np.ndarray]:
+    """load_arrays' reading, raising BadArrays (or the zip's own errors) with what is wrong."""
+    from .archives import central_directory
+
+    if central_directory(f)[0] > MAX_MEMBERS:
+        raise BadArrays(f"more than {MAX_MEMBERS} arrays")
+    with zipfile.ZipFile(f) as archive:
+        wanted = {}
+        for info in archive.infolist():
+            name = info.filename.removesuffix(".npy")
+            spec = (expect.get(name) if isinstance(expect, Mapping) else expect(name)) if expect else ANY
+            if spec is not None:
+                wanted[name] = (info, spec)
+        if isinstance(expect, Mapping):
+            missing = [n for n, s in expect.items() if s.required and n not in wanted]
+            if missing:
+                raise BadArrays(f"no {', '.join(missing)}")
+        headers, bound, total = {}, dict(dims), 0
+        for name, (info, spec) in wanted.items():
+            with archive.open(info) as member:
+                headers[name] = _header(member, info, spec, bound, name)
+            total += headers[name][3]
+            if total > max_mb * 2**20:
+                raise BadArrays(f"more than {max_mb:g} MB of arrays")
+        return {name: _data(archive, wanted[name][0], *headers[name]) for name in headers}
+
+
+def _header(member, info, spec: Spec, bound: dict, name: str) -> tuple:
+    """(shape, dtype, fortran order, data bytes, header bytes) of one .npy member, checked against `spec`."""
+    version = np.lib.format.read_magic(member)
+    reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, fortran, dtype = reader(member)
+    if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None or dtype.kind not in spec.kinds:
+        raise BadArrays(f"{name} has dtype {dtype.str}, not one of kinds {spec.kinds!r}")
+    if spec.shape is not None:
+        _check_shape(name, shape, spec.shape, bound)
+    nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if info.file_size != member.tell() + nbytes:  # a member whose data outgrows its header is not read
+        raise BadArrays(f"{name}: {info.file_size} bytes, its header says {member.tell() + nbytes}")
+    return shape, dtype, fortran, nbytes, member.tell()
+
+
+def _check_shape(name: str, shape: tuple, template: tuple, bound: dict) -> None:
+    wanted = tuple(bound.get(size, size) if isinstance(size, str) else size for size in template)
+    if len(shape) != len(template):
+        raise BadArrays(f"{name} has shape {shape}, not {wanted}")
+    for size, want in zip(shape, template, strict=True):
+        if isinstance(want, int):
+            ok = size == want
+        else:
+            known = bound.get(want)
+            ok = size in known if isinstance(known, range) else known is None or size == known
+            bound[want] = size
+        if not ok:
+            raise BadArrays(f"{name} has shape {shape}, not {wanted}")
+
+
+def _data(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, shape, dtype, fortran: bool, nbytes: int, skip: int
+) -> np.ndarray:
+    buffer = bytearray(nbytes)
+    view, got = memoryview(buffer), 0
+    with archive.open(info) as opened:
+        member = typing.cast(zipfile.ZipExtFile, opened)  # typeshed's IO[bytes] lacks readinto
+        member.read(skip)
+        while got < nbytes:
+            read = member.readinto(view[got:])
+            if not read:
+                raise BadArrays(f"{info.filename} ends early")
+            got += read
+    return np.frombuffer(buffer, dtype=dtype).reshape(shape, order="F" if fortran else "C")
 
 
 def _unlink_if_same(path: Path, opened: os.stat_result) -> None:

@@ -28,6 +28,10 @@ _UNEXPECTED = (
     "Something went wrong while reading this image; it may be damaged or use an unusual variant "
     "of its format. Please re-save it as PNG or JPEG and try again."
 )
+_TOO_BIG = (
+    "Decoding this image needs more memory than this server gives one upload; please scale it down (a digit "
+    "needs only a few hundred pixels) and upload it again."
+)
 _BLANK = (
     "No ink found: the image is blank (one flat colour, or marks too faint to see). Please upload or "
     "draw a digit: dark strokes on a light background, or light strokes on a dark one."
@@ -107,14 +111,16 @@ def _check_size(img: Image.Image) -> None:
         )
 
 
-def _decode(data: bytes, name: str) -> Image.Image:
-    """Open (restricted to ALLOWED_FORMATS, so no other plugin ever parses hostile bytes) and fully load."""
+def _decode(data: bytes, name: str, left: float | None = None) -> Image.Image:
+    """Open (restricted to ALLOWED_FORMATS, so no other plugin ever parses hostile bytes) and fully load; with
+    `left`, refuse a picture of more pixels than that (what is left of one upload's budget)."""
     try:
         with warnings.catch_warnings():
             # Pillow only warns between its limit and twice it; turn that into the same rejection as an error.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS) as img:
                 _check_size(img)  # from the header alone, before any pixel is decoded
+                _check_budget(img, left)
                 img.seek(0)  # animations: the first frame
                 img.load()
                 return img.copy()  # detached from the byte buffer and from the multi-frame file object
@@ -131,8 +137,18 @@ def _decode(data: bytes, name: str) -> Image.Image:
         raise ImageError(_DAMAGED) from None
 
 
-def open_image(data: bytes, name: str = "") -> Image.Image:
-    """Decode an uploaded file by its content; raise ImageError with a user-facing reason if unusable."""
+def _check_budget(img: Image.Image, left: float | None) -> None:
+    w, h = img.size
+    if left is not None and w * h > left:
+        raise ImageError(
+            f"Not read: this {w} x {h} picture would take the pictures uploaded together past this server's "
+            "limit of pixels per upload (AEVIZ_UPLOAD_MAX_MEGAPIXELS). Upload it again on its own, or smaller."
+        )
+
+
+def open_image(data: bytes, name: str = "", left: float | None = None) -> Image.Image:
+    """Decode an uploaded file by its content; raise ImageError with a user-facing reason if unusable. With
+    `left`, a picture of more pixels than that is refused from its header (one upload's budget)."""
     if not data:
         raise ImageError(f"This file is empty (0 bytes); {_PLEASE}")
     if len(data) > MAX_UPLOAD_BYTES:
@@ -143,7 +159,7 @@ def open_image(data: bytes, name: str = "") -> Image.Image:
     sniffed = _sniff(bytes(data))
     if sniffed:
         raise ImageError(sniffed)
-    img = _decode(bytes(data), name)
+    img = _decode(bytes(data), name, left)
     try:
         return ImageOps.exif_transpose(img)
     except Exception:  # a corrupt EXIF block should cost the rotation, not the whole upload
@@ -351,6 +367,29 @@ def load_uploads(
         except Exception:  # hostile input can trip any Pillow decoder path; the user still gets an answer
             bad.append((name, _UNEXPECTED))
     return good, bad
+
+
+def load_uploads_within(
+    files: list[tuple[str, bytes]], *, mnist_style: bool = True, left: float = float("inf")
+) -> tuple[list[Preprocessed], list[tuple[str, str]], int]:
+    """load_uploads within a budget of `left` pixels, counted from each header before it is decoded: (good ones
+    compacted for a session to keep, bad ones with their message, pixels decoded). Runs in aeviz.decodehelper's
+    helper process."""
+    good: list[Preprocessed] = []
+    bad: list[tuple[str, str]] = []
+    used = 0
+    for name, data in files:
+        try:
+            img = open_image(data, name, left - used)
+            used += img.size[0] * img.size[1]
+            good.append(compact(preprocess(img, mnist_style=mnist_style, name=name)))
+        except ImageError as exc:
+            bad.append((name, str(exc)))
+        except MemoryError:  # the helper's address-space cap
+            bad.append((name, _TOO_BIG))
+        except Exception:  # hostile input can trip any Pillow decoder path; the user still gets an answer
+            bad.append((name, _UNEXPECTED))
+    return good, bad, used
 
 
 def canvas_to_image(rgba: np.ndarray) -> Image.Image:

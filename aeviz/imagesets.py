@@ -1,288 +1,303 @@
-"""The user's own training images: server folders read within bounds, and sets uploaded from a browser."""
+"""The user's own training images: one bounded reader for server folders, archives and uploads, member by member.
+
+Classes come from the folders (torchvision's ImageFolder: `ROOT/{train,test|val}/<class>/*.png`), the split
+from `train/` and `test/` (or `val/`) folders when the set has both, else a seeded 80/20 split. Each picture's
+pixel count is read from its header and counted before it is decoded; it is centre-cropped to a square (never
+squashed) and resized to `size`, grey (`channels=1`) or colour (3).
+"""
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import io
-import os
 import time
 import warnings
-import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from . import settings
-from .diskcache import cache_dir, load_arrays, save_arrays
+from .archives import IMAGE_SUFFIXES, ImageSetError, Limits, Member, Tally, members
+from .diskcache import Spec, load_arrays
+from .places import sessions_dir
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
-UPLOAD_PREFIX = "upload:"
+__all__ = ["IMAGE_SUFFIXES", "ImageSet", "ImageSetError", "Limits", "folder_split", "read_images", "scan_folder"]
+
+HEAD_BYTES = 64 * 1024  # a picture's header (a JPEG's EXIF block comes first and may take 64 kB)
+SPLITS = {"train": "train", "training": "train", "test": "test", "testing": "test"}
+SPLITS |= {"val": "val", "valid": "val", "validation": "val"}
+UNREADABLE = "unreadable files"
 Progress = Callable[[str], None] | None
 
 
-class ImageSetError(RuntimeError):
-    """A folder or upload that cannot become a training set; the message says why and what to do."""
-
-
 @dataclass(frozen=True)
-class Limits:
-    """What reading one folder may cost; each can be set in the environment."""
+class ImageSet:
+    """Pictures read from one source: (N,C,size,size) uint8, their classes, and where each belongs."""
 
-    entries: int  # directory entries visited (a home folder can hold hundreds of thousands)
-    files: int  # image files read
-    megabytes: float  # their total size on disk
-    seconds: float  # scanning and decoding together
+    images: np.ndarray
+    labels: np.ndarray  # (N,) int64 indices into classes
+    classes: tuple[str, ...]
+    test: np.ndarray | None  # (N,) bool from train/ and test/ folders; None: a seeded 80/20 split
+    source: str  # what was read, with what was passed over and why
+    skipped: tuple[tuple[str, str], ...]  # (member, why) of the pictures that could not be read, the first 20
+    megapixels: float  # decoded (or, for a survey, to be decoded)
 
-    @classmethod
-    def from_env(cls) -> Limits:
-        configured = settings.current()
-        return cls(
-            configured.folder_max_entries,
-            configured.folder_max_files,
-            configured.folder_max_mb,
-            configured.folder_max_s,
-        )
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def split(self, which: str) -> tuple[np.ndarray, np.ndarray]:
+        """(images, labels) of the 'train' or 'test' split."""
+        if self.test is not None:
+            chosen = self.test if which == "test" else ~self.test
+            return self.images[chosen], self.labels[chosen]
+        return _seeded_split(self.images, self.labels, which)
 
 
-def _inside(path: Path, root: Path) -> bool:
-    return path == root or root in path.parents
+def _seeded_split(images: np.ndarray, labels: np.ndarray, split: str) -> tuple[np.ndarray, np.ndarray]:
+    order = np.random.default_rng(0).permutation(len(labels))
+    if len(labels) < 2:
+        return images, labels
+    cut = max(1, int(0.8 * len(labels)))
+    chosen = order[:cut] if split == "train" else order[cut:]
+    return images[chosen], labels[chosen]
 
 
-def scan_folder(root: Path, limits: Limits, progress: Progress = None) -> tuple[list[Path], int]:
-    """(image files under `root`, how many links pointing outside it were passed over), bounded by `limits`.
-
-    Linked folders are not followed and a linked file is read only when it resolves inside `root`, so a link
-    cannot smuggle in files from elsewhere on the server.
-    """
-    root = root.resolve()
-    files, outside, visited, total = [], 0, 0, 0
-    pending, started, last = [root], time.monotonic(), time.monotonic()
-    while pending:
+def read_images(
+    source: Path | Sequence[tuple[str, bytes | Path]],
+    *,
+    size: int = 28,
+    channels: int = 1,
+    limits: Limits | None = None,
+    progress: Progress = None,
+    stop: Callable[[], bool] | None = None,
+    headers_only: bool = False,
+    what: str = "",
+) -> ImageSet:
+    """Every readable picture of a folder, a zip or tar (path), or uploaded files (name, bytes or stored path),
+    member by member within `limits` (default: the folder settings); `headers_only` reads headers alone (a
+    survey: pixel counts and classes, nothing decoded). Raises ImageSetError past a bound or with no picture."""
+    if channels not in (1, 3):
+        raise ValueError(f"channels must be 1 (grey) or 3 (colour), not {channels}")
+    what = what or (str(source) if isinstance(source, Path) else "your upload")
+    tally = Tally(limits or Limits.from_env(), what, stop)
+    pictures: list = []
+    places: list[tuple[str, str]] = []
+    skipped: list[tuple[str, str]] = []
+    last = time.monotonic()
+    for member in members(source, tally):
+        name = "/".join(member.parts)
         try:
-            entries = list(os.scandir(pending.pop()))
-        except OSError:
-            continue  # unreadable sub-folder: skipped like an unreadable file
-        for entry in entries:
-            visited += 1
-            if visited > limits.entries:
-                raise ImageSetError(
-                    f"{root} holds more than {limits.entries:,} files and folders; point at a "
-                    "smaller folder (AEVIZ_FOLDER_MAX_ENTRIES)."
-                )
-            if entry.is_dir(follow_symlinks=False):
-                pending.append(Path(entry.path))
-                continue
-            path = Path(entry.path)
-            if path.suffix.lower() not in IMAGE_SUFFIXES:
-                continue
-            if entry.is_symlink() and not _inside(path.resolve(), root):
-                outside += 1
-                continue
-            try:
-                if not path.is_file():
-                    continue
-                total += path.stat().st_size
-            except OSError:
-                continue
-            files.append(path)
-            _check_bounds(root, len(files), total, started, limits)
+            picture = _picture(member, size, channels, tally, headers_only)
+        except ImageSetError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - Pillow raises many types for a damaged or foreign file
+            tally.pass_over(UNREADABLE)
+            if len(skipped) < 20:
+                skipped.append((name, _why(exc)))
+            continue
+        pictures.append(picture)
+        places.append(_place(member.parts))
+        tally.tick()
         if progress is not None and time.monotonic() - last > 0.5:
-            progress(f"looking for images: {visited:,} entries, {len(files):,} images so far")
+            progress(f"reading images: {len(pictures):,} so far ({tally.entries:,} entries)")
             last = time.monotonic()
-    return sorted(files), outside
+    return _assemble(pictures, places, tally, tuple(skipped), (channels, size))
 
 
-def _check_bounds(root: Path, count: int, total: int, started: float, limits: Limits) -> None:
-    if count > limits.files:
-        raise ImageSetError(
-            f"{root} holds more than {limits.files:,} images; train on a smaller folder (AEVIZ_FOLDER_MAX_FILES)."
-        )
-    if total > limits.megabytes * 2**20:
-        raise ImageSetError(
-            f"The images in {root} take more than {limits.megabytes:,.0f} MB; train on a smaller "
-            "folder or smaller pictures (AEVIZ_FOLDER_MAX_MB)."
-        )
-    if time.monotonic() - started > limits.seconds:
-        raise ImageSetError(
-            f"Reading {root} took longer than {limits.seconds:,.0f} s; train on a smaller folder (AEVIZ_FOLDER_MAX_S)."
-        )
+def _why(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, _Refused) else "not an image that can be read here"
 
 
-def decode(source, size: int) -> np.ndarray:
-    """One picture (a path or bytes) as a (size,size) grey float32 array in [0,1]; raises on anything unusable.
+class _Refused(ValueError):
+    """A picture refused before decoding; the message says why."""
 
-    Only the formats uploads accept are parsed, the pixel count is checked from the header before any
-    decoding, and JPEGs are decoded at a reduced scale (a 12-megapixel photo in a fraction of the time).
+
+def _picture(member: Member, size: int, channels: int, tally: Tally, headers_only: bool) -> np.ndarray | None:
+    cap = int(tally.limits.member_mb * 2**20)
+    if member.size > cap:
+        raise _Refused(f"over {tally.limits.member_mb:g} MB")
+    data = member.read(HEAD_BYTES if headers_only else cap + 1)
+    if len(data) > cap:  # a zip member may lie about its size: what it holds beyond is never read
+        raise _Refused(f"over {tally.limits.member_mb:g} MB")
+    try:
+        return decode_picture(data, size, channels, tally.add_pixels, headers_only)
+    except (OSError, SyntaxError, ValueError) as exc:
+        if not headers_only or member.size <= len(data) or isinstance(exc, _Refused):
+            raise
+        return decode_picture(member.read(cap), size, channels, tally.add_pixels, True)
+
+
+def decode_picture(
+    data: bytes, size: int, channels: int = 1, count: Callable[[int], None] | None = None, header_only: bool = False
+) -> np.ndarray | None:
+    """One picture as (channels,size,size) uint8: centre-cropped to a square, then resized. Only the formats
+    uploads accept are parsed; its pixel count is checked (MAX_PIXELS) and handed to `count` from the header,
+    before any decoding, and a JPEG is decoded at a reduced scale (a 12-megapixel photo in a fraction of the time).
     """
     from PIL import Image, ImageOps
 
     from .images import ALLOWED_FORMATS, MAX_PIXELS
 
+    mode = "L" if channels == 1 else "RGB"
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
-        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source, formats=ALLOWED_FORMATS) as img:
-            if img.size[0] * img.size[1] > MAX_PIXELS:
-                raise ValueError(f"{img.size[0]} x {img.size[1]} pixels is beyond the limit")
-            img.draft("L", (4 * size, 4 * size))
-            grey = ImageOps.exif_transpose(img).convert("L").resize((size, size), Image.Resampling.LANCZOS)
-    return np.asarray(grey, dtype=np.float32) / 255.0
+        with Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS) as img:
+            w, h = img.size
+            if w * h > MAX_PIXELS:
+                raise _Refused(f"{w} x {h} pixels, beyond the {MAX_PIXELS / 1e6:.0f}-megapixel limit")
+            img.draft(mode, (4 * size, 4 * size))
+            if count is not None:
+                count(img.size[0] * img.size[1])
+            if header_only:
+                return None
+            try:
+                img = ImageOps.exif_transpose(img)
+            except Exception:  # noqa: BLE001 - a corrupt EXIF block costs the rotation, not the picture
+                img.load()
+            picture = _square(img.convert(mode)).resize((size, size), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    array = np.asarray(picture, dtype=np.uint8)
+    return array[None] if channels == 1 else array.transpose(2, 0, 1)
+
+
+def _square(img):
+    """The centred square of a picture: a non-square photo is cropped, not squashed."""
+    w, h = img.size
+    side = min(w, h)
+    left, top = (w - side) // 2, (h - side) // 2
+    return img.crop((left, top, left + side, top + side)) if w != h else img
+
+
+def decode(source: bytes | Path, size: int) -> np.ndarray:
+    """One picture as a (size,size) grey float32 array in [0,1]; raises on anything unusable."""
+    data = Path(source).read_bytes() if isinstance(source, Path) else source
+    picture = decode_picture(data, size)
+    assert picture is not None
+    return picture[0].astype(np.float32) / 255.0
+
+
+def _place(parts: tuple[str, ...]) -> tuple[str, str]:
+    """(split folder: 'train', 'test', 'val' or '', class) of a member: its folder names the class."""
+    folders = [p for p in parts[:-1]]
+    split = next((SPLITS[p.lower()] for p in folders if p.lower() in SPLITS), "")
+    return split, folders[-1] if folders and folders[-1].lower() not in SPLITS else "all"
+
+
+def _assemble(pictures: list, places: list, tally: Tally, skipped: tuple, shape: tuple[int, int]) -> ImageSet:
+    splits = [s for s, _ in places]
+    held = set(splits)
+    test = None
+    if "train" in held and held & {"test", "val"}:
+        test_split = "test" if "test" in held else "val"
+        keep = [s in ("train", test_split) for s in splits]
+        for _ in range(keep.count(False)):
+            tally.pass_over(f"pictures outside train/ and {test_split}/")
+        pictures = [p for p, k in zip(pictures, keep, strict=True) if k]
+        places = [p for p, k in zip(places, keep, strict=True) if k]
+        test = np.array([s == test_split for s, _ in places], bool)
+    if not pictures:
+        unread = tally.passed.get(UNREADABLE, 0)
+        if unread:
+            raise ImageSetError(f"None of the {unread:,} image files in {tally.what} could be read.")
+        raise ImageSetError(f"No images found in {tally.what} (looked for {', '.join(sorted(IMAGE_SUFFIXES))}).")
+    classes = tuple(sorted({c for _, c in places}))
+    labels = np.array([classes.index(c) for _, c in places], np.int64)
+    channels, size = shape
+    decoded = pictures[0] is not None
+    images = np.stack(pictures) if decoded else np.zeros((0, channels, size, size), np.uint8)
+    return ImageSet(images, labels, classes, test, _describe(tally), skipped, tally.pixels / 1e6)
+
+
+def _describe(tally: Tally) -> str:
+    notes = []
+    for why, count in tally.passed.items():
+        notes.append(f"{count:,} {why} skipped" if why == UNREADABLE else f"{count:,} {why} ignored")
+    return tally.what + (f" ({'; '.join(notes)})" if notes else "")
+
+
+# --- server folders and archives ---------------------------------------------------------------------------------
+
+
+def scan_folder(root: Path, limits: Limits, progress: Progress = None) -> tuple[list[Path], int]:
+    """(image files under `root`, how many links pointing outside it were passed over), bounded by `limits`,
+    without reading a picture (how the CLI counts a folder's images before it trains)."""
+    tally = Tally(limits, str(root))
+    root = Path(root).resolve()
+    found = [root.joinpath(*m.parts) for m in members(root, tally)]
+    return found, tally.passed.get("links to outside the folder", 0)
 
 
 @functools.lru_cache(maxsize=4)
-def _read_folder(root: str, stamp: int, size: int) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], str]:
-    return read_folder(Path(root), size)
+def _read_cached(root: str, stamp: int, size: int, channels: int) -> ImageSet:
+    return read_images(Path(root), size=size, channels=channels)
 
 
-def read_folder(
-    root: Path, size: int = 28, progress: Progress = None
-) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], str]:
-    """(images (N,size,size) uint8, labels, class names, a description) of every readable image in `root`.
-
-    Sub-folders name the classes (like torchvision's ImageFolder); unreadable files are skipped and counted.
-    """
-    limits = Limits.from_env()
-    files, outside = scan_folder(root, limits, progress)
-    if not files:
-        raise ImageSetError(f"No images found in {root} (looked for {', '.join(sorted(IMAGE_SUFFIXES))}).")
-    started, last = time.monotonic(), time.monotonic()
-    pictures, parents = [], []
-    for i, path in enumerate(files):
-        try:
-            pictures.append(np.round(decode(path, size) * 255).astype(np.uint8))
-            parents.append(path.parent)
-        except Exception:  # noqa: BLE001 - Pillow raises many types for a damaged or foreign file: skip it
-            pass
-        if time.monotonic() - started > limits.seconds:
-            raise ImageSetError(
-                f"Decoding the images in {root} took longer than {limits.seconds:,.0f} s; train "
-                "on fewer or smaller pictures (AEVIZ_FOLDER_MAX_S)."
-            )
-        if progress is not None and time.monotonic() - last > 0.5:
-            progress(f"reading images: {i + 1:,} of {len(files):,}")
-            last = time.monotonic()
-    if not pictures:
-        raise ImageSetError(f"None of the {len(files):,} image files in {root} could be read.")
-    root = root.resolve()
-    classes = sorted({p.name for p in parents}) if any(p != root for p in parents) else ["all"]
-    labels = [classes.index(p.name) if len(classes) > 1 else 0 for p in parents]
-    return (
-        np.stack(pictures),
-        np.array(labels, np.int64),
-        tuple(classes),
-        _describe(root, len(files), pictures, outside),
-    )
-
-
-def _describe(root: Path, found: int, pictures: list, outside: int) -> str:
-    notes = [f"{found - len(pictures):,} unreadable files skipped"] if found > len(pictures) else []
-    notes += [f"{outside:,} links to outside the folder ignored"] if outside else []
-    return f"{root}" + (f" ({'; '.join(notes)})" if notes else "")
-
-
-def folder_split(root: str | Path, split: str, size: int = 28, progress: Progress = None):
-    """The fixed 80/20 train/test split of a folder's images: (images uint8, labels, classes, description)."""
-    path = Path(root).expanduser()
+def read_set(path: str | Path, size: int = 28, channels: int = 1, progress: Progress = None) -> ImageSet:
+    """A server folder or archive (.zip, .tar, .tar.gz, .tgz) read once per change of it, within the folder
+    settings; with `progress` it is read afresh and reports as it goes (a training job)."""
+    path = Path(path).expanduser()
     try:
         stamp = path.stat().st_mtime_ns
     except OSError:
-        raise ImageSetError(f"{path} is not a folder on this server.") from None
+        raise ImageSetError(f"{path} is not a folder or an archive on this server.") from None
     if progress is None:
-        images, labels, classes, source = _read_folder(str(path), stamp, size)  # train and test: one scan
-    else:
-        images, labels, classes, source = read_folder(path, size, progress)
-    return (*_split(images, labels, split), classes, source)
+        return _read_cached(str(path), stamp, size, channels)  # train and test: one read
+    return read_images(path, size=size, channels=channels, progress=progress)
 
 
-def _split(images: np.ndarray, labels: np.ndarray, split: str) -> tuple[np.ndarray, np.ndarray]:
-    order = np.random.default_rng(0).permutation(len(images))
-    if len(images) < 2:
-        return images, labels
-    cut = max(1, int(0.8 * len(images)))
-    chosen = order[:cut] if split == "train" else order[cut:]
-    return images[chosen], labels[chosen]
+def folder_split(root: str | Path, split: str, size: int = 28, progress: Progress = None):
+    """(images (N,size,size) uint8, labels, classes, description) of a grey folder or archive's `split`."""
+    found = read_set(root, size, 1, progress)
+    images, labels = found.split(split)
+    return images[:, 0], labels, found.classes, found.source
 
 
-# --- training sets uploaded from a browser -----------------------------------------------------------------
+# --- training sets uploaded from a browser: what pages read (aeviz.uploadsets keeps, surveys and decodes them) ------
 
-MAX_UPLOAD_IMAGES = 5000
-MAX_UNZIPPED_MB = 200
+PREFIX = "upload:"
+SIZE = 28  # uploaded sets are grey, MNIST-sized
+FOLDER = "uploads"  # in a session's workspace: the sets expire with its models
+MANIFEST = "files.json"
+DECODED = "decoded.npz"
+DECODED_SPEC = {
+    "images": Spec("u", ("N", SIZE, SIZE)),
+    "labels": Spec("i", ("N",)),
+    "classes": Spec("U", ("K",)),
+    "test": Spec("b", ("T",)),  # (N,) from train/ and test/ folders, or (0,): a seeded split
+    "source": Spec("U", ()),
+}
 
 
-def _upload_path(name: str) -> Path:
-    digest = name.removeprefix(UPLOAD_PREFIX)
-    if len(digest) != 16 or any(c not in "0123456789abcdef" for c in digest):
+def folder_of(name: str) -> Path | None:
+    """Where an uploaded set's files are (any workspace holding the same content will do), or None."""
+    key = name.removeprefix(PREFIX)
+    if not name.startswith(PREFIX) or len(key) != 16 or any(c not in "0123456789abcdef" for c in key):
         raise ImageSetError(f"{name!r} is not the name of an uploaded training set.")
-    return cache_dir() / "uploads" / f"{digest}.npz"
+    return next((p for p in sessions_dir().glob(f"*/{FOLDER}/{key}") if (p / MANIFEST).is_file()), None)
 
 
-def save_upload_set(images: np.ndarray, labels: np.ndarray, classes: tuple[str, ...]) -> str:
-    """Keep an uploaded set (uint8 (N,H,W)) on the server under a content name 'upload:<16 hex>'."""
-    digest = hashlib.sha256(images.tobytes() + labels.tobytes() + "|".join(classes).encode()).hexdigest()[:16]
-    name = UPLOAD_PREFIX + digest
-    if not _upload_path(name).exists():
-        save_arrays(_upload_path(name), images=images, labels=labels, classes=np.array(classes, dtype=str))
-    return name
+def decoded(name: str) -> ImageSet | None:
+    """The decoded set a training job left, None before one has (or once it expired)."""
+    folder = folder_of(name)
+    arrays = None if folder is None else load_arrays(folder / DECODED, expect=DECODED_SPEC)
+    if arrays is None or len(arrays["test"]) not in (0, len(arrays["labels"])):
+        return None
+    classes = tuple(str(c) for c in arrays["classes"])
+    if arrays["labels"].size and not 0 <= arrays["labels"].min() <= arrays["labels"].max() < len(classes):
+        return None
+    test = arrays["test"] if len(arrays["test"]) else None
+    return ImageSet(arrays["images"][:, None], arrays["labels"], classes, test, str(arrays["source"]), (), 0.0)
 
 
 def upload_split(name: str, split: str):
-    """(images uint8, labels, classes, description) of an uploaded set's fixed train/test split."""
-    arrays = load_arrays(_upload_path(name))
-    if arrays is None:
-        raise ImageSetError("This uploaded training set is no longer on the server; upload the images again.")
-    classes = tuple(str(c) for c in arrays["classes"])
-    return (*_split(arrays["images"], arrays["labels"], split), classes, f"{len(arrays['images']):,} uploaded images")
-
-
-def images_from_uploads(files: list[tuple[str, bytes]], size: int = 28):
-    """Decode uploaded images and zips into (images uint8, labels, classes, skipped [(name, why)]).
-
-    A zip's first folder level names the classes; loose images form one class. Zips are read within bounds
-    (members, unpacked bytes) so a zip bomb costs nothing.
-    """
-    members: list[tuple[str, str, bytes]] = []
-    skipped: list[tuple[str, str]] = []
-    for name, blob in files:
-        if name.lower().endswith(".zip"):
-            members += _unzip(name, blob, skipped)
-        else:
-            members.append(("all", name, blob))
-    pictures, groups = [], []
-    for group, name, blob in members[:MAX_UPLOAD_IMAGES]:
-        try:
-            pictures.append(np.round(decode(blob, size) * 255).astype(np.uint8))
-            groups.append(group)
-        except Exception:  # noqa: BLE001 - a damaged or foreign file is named and skipped
-            skipped.append((name, "not an image that can be read here"))
-    if len(members) > MAX_UPLOAD_IMAGES:
-        skipped.append((f"{len(members) - MAX_UPLOAD_IMAGES:,} more files", f"over {MAX_UPLOAD_IMAGES:,} images"))
-    classes = tuple(sorted(set(groups))) or ("all",)
-    labels = np.array([classes.index(g) for g in groups], np.int64)
-    stacked = np.stack(pictures) if pictures else np.zeros((0, size, size), np.uint8)
-    return stacked, labels, classes, skipped
-
-
-def _unzip(name: str, blob: bytes, skipped: list) -> list[tuple[str, str, bytes]]:
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(blob))
-        infos = [i for i in archive.infolist() if not i.is_dir() and Path(i.filename).suffix.lower() in IMAGE_SUFFIXES]
-    except (zipfile.BadZipFile, OSError, ValueError):
-        skipped.append((name, "not a zip archive that can be read"))
-        return []
-    budget, found = MAX_UNZIPPED_MB * 2**20, []
-    for info in infos[:MAX_UPLOAD_IMAGES]:
-        budget -= info.file_size
-        if budget < 0 or info.file_size > 5 * 2**20:
-            skipped.append((info.filename, f"beyond {MAX_UNZIPPED_MB} MB unpacked or over 5 MB"))
-            continue
-        try:
-            with archive.open(info) as member:
-                data = member.read(info.file_size + 1)  # a member lying about its size is cut off here
-        except (zipfile.BadZipFile, OSError, ValueError, RuntimeError):
-            skipped.append((info.filename, "damaged inside the zip"))
-            continue
-        parts = Path(info.filename).parts
-        found.append((parts[-2] if len(parts) > 1 else "all", info.filename, data))
-    return found
+    """(images (N,28,28) uint8, labels, classes, description) of an uploaded set's train or test split."""
+    found = decoded(name)
+    if found is None:
+        exists = folder_of(name) is not None
+        raise ImageSetError(
+            "This uploaded training set is read when a model starts training on it; start one first."
+            if exists
+            else "This uploaded training set is no longer on the server; upload the images again."
+        )
+    images, labels = found.split(split)
+    return images[:, 0], labels, found.classes, f"{len(found):,} uploaded images"

@@ -11,7 +11,8 @@ import numpy as np
 
 from .checkpoints import zoo_dir
 from .data import DATASETS, data_dir, fingerprint, load_dataset
-from .diskcache import cache_key, cached_arrays, load_arrays, save_arrays
+from .diskcache import cache_key, cached_arrays, save_arrays
+from .sidecars import floats, integers, load_sidecar, text
 
 MAX_COMPONENTS = 64
 SIZES = (2, 4, 8, 16, 32, 64)
@@ -85,6 +86,15 @@ def _fit_dataset(dataset: str) -> dict[str, np.ndarray]:
 # --- shipped with the zoo: checkpoints/<dataset>.pca.npz, so a cold server never fits one on a page's time ------
 
 _FITTED = ("mean", "components", "sizes", "test_mse")
+_SHIPPED = {
+    "mean": floats("D"),
+    "components": floats("K", "D"),
+    "sizes": integers("S"),
+    "test_mse": floats("S"),
+    "version": integers(),
+    "data": text(),
+    "digest": text(),
+}
 
 
 def shipped_pca_path(dataset: str) -> Path:
@@ -119,8 +129,12 @@ def load_shipped_pca(dataset: str, path: Path | None = None) -> dict[str, np.nda
     """The shipped baseline's arrays; None when there is none, it was fitted on other data or by another
     version (stale: fitted afresh), or it fails its checks (damaged or edited: refused with a warning)."""
     path = path or shipped_pca_path(dataset)
-    arrays = load_arrays(path, delete_corrupt=False)  # shipped: never delete
-    if arrays is None or dataset not in DATASETS:
+    if dataset not in DATASETS:
+        return None
+    pixels = int(np.prod(DATASETS[dataset].shape))
+    dims: dict[str, int | range] = {"D": pixels, "K": min(MAX_COMPONENTS, pixels), "S": range(len(SIZES) + 1)}
+    arrays = load_sidecar(path, _SHIPPED, dims=dims, instead="fitting the PCA baseline afresh")
+    if arrays is None:
         return None
     try:
         if int(arrays["version"]) != _VERSION or str(arrays["data"]) != fingerprint(dataset):

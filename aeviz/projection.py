@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from .diskcache import cache_dir, cache_key, cached_arrays, load_arrays, save_arrays
+from .diskcache import Spec, cache_dir, cache_key, cached_arrays, load_arrays, save_arrays
+from .sidecars import floats, integers, load_sidecar, text
 
 METHODS = ("pca", "umap", "tsne", "raw")
 MAP_FORMAT = 1  # bump when fit_map's output for the same inputs changes, to retire cached maps
@@ -313,16 +314,31 @@ def save_maps(path: Path, maps: dict[str, LatentMap], content_hash: str) -> None
     save_arrays(Path(path), **arrays)
 
 
+_MAP_FIELDS = {
+    "method": text(),
+    "params": text(),
+    "points": floats("N", 2),
+    "mean": floats("Q"),
+    "components": floats(2, "Q"),
+}
+
+
+def _map_array(name: str) -> Spec | None:
+    """What each array of a maps file must be (None: not one this version reads)."""
+    if name in ("content_hash", "codes_shape"):
+        return text() if name == "content_hash" else integers(2)
+    _, sep, part = name.partition(_SEP)
+    return _MAP_FIELDS.get(part) if sep else None
+
+
 def load_maps(path: Path, content_hash: str, codes: np.ndarray) -> dict[str, LatentMap]:
     """Maps saved by save_maps for `codes` (N,q); {} if missing, unreadable, stale or for other codes."""
-    # A file shipped next to a checkpoint is the user's: never delete it, even if it is broken.
-    arrays = load_arrays(Path(path), delete_corrupt=False)
     codes = np.asarray(codes, dtype=np.float32)
-    if (
-        arrays is None
-        or str(arrays.get("content_hash", "")) != content_hash
-        or tuple(arrays.get("codes_shape", ())) != codes.shape
-    ):
+    if codes.ndim != 2:
+        return {}
+    dims = {"N": len(codes), "Q": codes.shape[1]}
+    arrays = load_sidecar(Path(path), _map_array, content_hash=content_hash, dims=dims, max_mb=16)
+    if arrays is None or tuple(arrays.get("codes_shape", ())) != codes.shape:
         return {}
     groups: dict[str, dict[str, np.ndarray]] = {}
     for full, value in arrays.items():

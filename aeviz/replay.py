@@ -9,8 +9,9 @@ import numpy as np
 import torch
 
 from .checkpoints import shipped_path
-from .diskcache import load_arrays, save_arrays
+from .diskcache import Spec, save_arrays
 from .models import AutoEncoder
+from .sidecars import integers, load_sidecar, text
 
 SAMPLE = 2000  # test images per map: enough for the islands to show, 8 kB per epoch as float16
 SEED = 0  # the sample is the same for every model of a dataset, so two replays show the same images
@@ -124,21 +125,26 @@ def save_replay(checkpoint: str | Path, replay: Replay, content_hash: str) -> Pa
     return path
 
 
+REPLAY = {  # E epochs' maps of N test images: at most MAX_FRAMES x SAMPLE x 2 float16, 0.8 MB
+    "content_hash": text(),
+    "epochs": integers("E"),
+    "points": Spec("f", ("E", "N", 2)),
+    "labels": integers("N"),
+    "indices": integers("N"),
+    "q": integers(),
+}
+
+
 def load_replay(checkpoint: str | Path, content_hash: str) -> Replay | None:
     """The replay stored beside `checkpoint`; None if missing, unreadable, for other weights or misshapen."""
-    a = load_arrays(replay_path(checkpoint), delete_corrupt=False)  # beside a checkpoint: the user's file
-    names = ("epochs", "points", "labels", "indices", "q")
-    if a is None or str(a.get("content_hash", "")) != content_hash or any(n not in a for n in names):
+    dims = {"E": range(1, MAX_FRAMES + 1), "N": range(SAMPLE + 1)}
+    a = load_sidecar(replay_path(checkpoint), REPLAY, content_hash=content_hash, dims=dims, max_mb=4)
+    if a is None or a["points"].dtype != np.float16:
         return None
-    epochs, points, labels, indices = a["epochs"], a["points"], a["labels"], a["indices"]
-    n = len(labels)
-    if (
-        epochs.ndim != 1
-        or len(epochs) == 0
-        or points.shape != (len(epochs), n, 2)
-        or points.dtype != np.float16
-        or indices.shape != (n,)
-        or a["q"].shape != ()
-    ):
-        return None
-    return Replay(epochs.astype(np.int64), points, labels.astype(np.int64), indices.astype(np.int64), int(a["q"]))
+    return Replay(
+        a["epochs"].astype(np.int64),
+        a["points"],
+        a["labels"].astype(np.int64),
+        a["indices"].astype(np.int64),
+        int(a["q"]),
+    )

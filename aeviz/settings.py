@@ -43,15 +43,28 @@ class Settings:
         None, "peak memory of one training job; default a quarter of the machine's memory", "float", 1
     )
     job_threads: int | None = _setting(None, "torch threads of a training job; default half the cores", "int", 1)
-    folder_max_entries: int = _setting(100_000, "directory entries one folder scan may visit", "int", 1)
+    folder_max_entries: int = _setting(
+        100_000, "directory or archive entries reading one server folder or archive may visit", "int", 1
+    )
     folder_max_files: int = _setting(20_000, "image files one folder or archive may hold", "int", 1)
-    folder_max_mb: float = _setting(1024.0, "megabytes one folder's images may take", "float", 1e-6)
-    folder_max_s: float = _setting(120.0, "seconds scanning and decoding one folder may take", "float", 1)
+    folder_max_mb: float = _setting(
+        1024.0, "megabytes one folder's images may take (an archive's: unpacked)", "float", 1e-6
+    )
+    folder_max_s: float = _setting(120.0, "seconds reading and decoding one folder or archive may take", "float", 1)
+    folder_max_megapixels: float = _setting(
+        4000.0, "megapixels one folder or archive's pictures may decode to (from their headers)", "float", 1e-6
+    )
     session_max_models: int = _setting(8, "models one browser may keep", "int", 1)
     sessions_max_models: int = _setting(400, "models all browser sessions together may keep", "int", 1)
     session_retention_h: int = _setting(24, "hours a browser's models are kept after it last trained", "int", 1)
     upload_max_files: int = _setting(64, "files one session's uploaders may hold", "int", 1)
     upload_max_mb: int = _setting(100, "megabytes one session's uploaders may hold", "int", 1)
+    upload_max_megapixels: float = _setting(
+        200.0,
+        "megapixels one upload's pictures may decode to (a training set, or one batch on Your images)",
+        "float",
+        1e-6,
+    )
 
     @staticmethod
     def variable(name: str) -> str:

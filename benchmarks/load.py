@@ -64,11 +64,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(home: Path, cpus: set[int] | None = None, **env: str) -> tuple[subprocess.Popen, str]:
-    """`streamlit run app.py` on a free localhost port, caches and user folder under `home` (on `cpus` only,
-    if given); returns when it answers its health check."""
+def start_server(
+    home: Path, cpus: set[int] | None = None, repo: Path = REPO, **env: str
+) -> tuple[subprocess.Popen, str]:
+    """`streamlit run app.py` of `repo` (default this one: another checkout measures the code before a change)
+    on a free localhost port, caches and user folder under `home` (on `cpus` only, if given); returns when it
+    answers its health check."""
     port = free_port()
     environ = {**os.environ, "AEVIZ_CACHE_DIR": str(home / "cache"), "AEVIZ_HOME": str(home / "home"), **env}
+    environ["PYTHONPATH"] = os.pathsep.join([str(repo), *filter(None, [env.get("PYTHONPATH")])])
     log = open(home / "streamlit.log", "w")  # noqa: SIM115 - the server's whole life
     proc = subprocess.Popen(
         [
@@ -86,7 +90,7 @@ def start_server(home: Path, cpus: set[int] | None = None, **env: str) -> tuple[
             "--browser.gatherUsageStats",
             "false",
         ],
-        cwd=REPO,
+        cwd=repo,
         env=environ,
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -116,7 +116,7 @@ def form(dataset: str, family, picked: dict) -> None:
         folder = (
             c.text_input(
                 "Folder on this server",
-                placeholder="a folder under: "
+                placeholder="a folder or archive (.zip, .tar.gz) under: "
                 + ", ".join(map(str, job_setup.folder_roots()))
                 + " (sub-folders name the classes)",
                 value=last.get("folder", ""),
@@ -176,7 +176,7 @@ with middle:
 with right:
     picked = trainform.pick_modes(family)
 if dataset == UPLOAD:
-    dataset = ui.upload_training_set("train_upload")
+    dataset = ui.upload_training_set("train_upload", ui.own_workspace())
     if dataset is None:
         st.stop()
 trainform.estimate(family.family, dataset)

@@ -1,4 +1,4 @@
-"""The user's own training images: bounded folder scans, links, unreadable files, and uploaded sets."""
+"""The user's own training images: bounded folder scans, links, unreadable files, splits, crops and colour."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from PIL import Image
 
 from aeviz import imagesets
 from aeviz.data import DatasetUnavailable, load_dataset
-from aeviz.imagesets import ImageSetError, Limits, images_from_uploads, save_upload_set, scan_folder
+from aeviz.imagesets import ImageSetError, Limits, read_images, scan_folder
 
 
 def png(value: int = 128, size: tuple[int, int] = (20, 20)) -> bytes:
@@ -71,11 +71,11 @@ def test_a_folder_scan_is_bounded(tmp_path, monkeypatch, variable, value, messag
         scan_folder(tmp_path, Limits.from_env())
 
 
-def test_a_folder_is_scanned_once_for_both_splits(tmp_path, monkeypatch):
+def test_a_folder_is_read_once_for_both_splits(tmp_path, monkeypatch):
     picture_folder(tmp_path)
     calls = []
-    real = imagesets.scan_folder
-    monkeypatch.setattr(imagesets, "scan_folder", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = imagesets.read_images
+    monkeypatch.setattr(imagesets, "read_images", lambda *a, **k: calls.append(1) or real(*a, **k))
     load_dataset(f"folder:{tmp_path}", "train")
     load_dataset(f"folder:{tmp_path}", "test")
     assert len(calls) == 1
@@ -89,28 +89,73 @@ def zipped(members: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
-def test_an_uploaded_zip_becomes_a_training_set_of_this_server(tmp_path):
+def test_uploaded_files_and_a_zip_read_as_one_set_classes_from_the_folders():
     members = {f"{cls}/{i}.png": png(40 * i) for cls in ("cat", "dog") for i in range(6)}
     members["notes.txt"] = b"ignored: not an image name"
     members["cat/broken.png"] = b"not a png"
-    images, labels, classes, skipped = images_from_uploads([("pets.zip", zipped(members)), ("x.png", png(9))])
-    assert images.shape == (13, 28, 28) and images.dtype == np.uint8 and classes == ("all", "cat", "dog")
-    assert skipped == [("cat/broken.png", "not an image that can be read here")]
-    name = save_upload_set(images, labels, classes)
-    train, test = load_dataset(name, "train"), load_dataset(name, "test")
-    assert name.startswith("upload:") and len(train) + len(test) == 13 and train.classes == classes
+    found = read_images([("pets.zip", zipped(members)), ("x.png", png(9))], what="your upload")
+    assert found.images.shape == (13, 1, 28, 28) and found.images.dtype == np.uint8
+    assert found.classes == ("all", "cat", "dog") and found.test is None
+    assert found.skipped == (("cat/broken.png", "not an image that can be read here"),)
+    assert "1 unreadable files skipped" in found.source and "1 not named like a picture ignored" not in found.source
+    train, test = found.split("train"), found.split("test")
+    assert len(train[0]) + len(test[0]) == 13 and len(test[0]) == 3
 
 
-def test_a_zip_bomb_or_a_foreign_file_costs_nothing():
-    bomb = zipped({"big.png": b"\0" * (50 * 2**20)})  # 50 MB of zeros in ~50 kB
-    images, _, _, skipped = images_from_uploads([("bomb.zip", bomb), ("fake.zip", b"PK no zip")])
-    assert len(images) == 0 and [why for _, why in skipped] == [
-        "beyond 200 MB unpacked or over 5 MB",
-        "not a zip archive that can be read",
-    ]
+def test_train_and_test_folders_give_the_split_and_the_class_is_the_folder_below_them(tmp_path):
+    for split, count in (("train", 6), ("test", 2)):
+        picture_folder(tmp_path / "set" / split, count, ("cat", "dog"))
+    picture_folder(tmp_path / "set" / "extra", 3, ("cat",))  # neither train/ nor test/: not used
+    found = read_images(tmp_path / "set")
+    assert found.classes == ("cat", "dog") and len(found) == 8 and int(found.test.sum()) == 2
+    assert "3 pictures outside train/ and test/ ignored" in found.source
+    images, labels = found.split("test")
+    assert images.shape == (2, 1, 28, 28) and sorted(labels.tolist()) == [0, 1]
+    assert len(folder_split_of(tmp_path / "set", "train")[0]) == 6
+
+
+def folder_split_of(path, split):
+    return imagesets.folder_split(str(path), split)
+
+
+def test_colour_is_kept_and_a_wide_picture_is_centre_cropped_not_squashed(tmp_path):
+    wide = np.zeros((20, 60, 3), np.uint8)
+    wide[:, :20] = (255, 0, 0)  # red left third, green middle, blue right: only the middle survives a crop
+    wide[:, 20:40] = (0, 255, 0)
+    wide[:, 40:] = (0, 0, 255)
+    buffer = io.BytesIO()
+    Image.fromarray(wide).save(buffer, format="PNG")
+    found = read_images([("wide.png", buffer.getvalue())], size=10, channels=3)
+    picture = found.images[0]
+    assert picture.shape == (3, 10, 10) and picture[1].min() > 240 and picture[0].max() < 15 and picture[2].max() < 15
+    grey = read_images([("wide.png", buffer.getvalue())], size=10)
+    assert grey.images.shape == (1, 1, 10, 10) and abs(int(grey.images[0, 0, 5, 5]) - 150) < 3  # green's luma
+    with pytest.raises(ValueError, match="channels"):
+        read_images([("wide.png", buffer.getvalue())], channels=2)
 
 
 @pytest.mark.parametrize("name", ["upload:../../etc/passwd", "upload:", "upload:0123456789abcdeg"])
 def test_an_upload_name_cannot_point_anywhere_else(name):
     with pytest.raises(DatasetUnavailable, match="not the name of an uploaded training set"):
         load_dataset(name, "test")
+
+
+def test_an_archive_on_the_server_is_a_dataset_like_a_folder(tmp_path, monkeypatch):
+    import tarfile
+
+    from aeviz.jobs import setup
+
+    picture_folder(tmp_path / "set" / "train", 8, ("cat", "dog"))
+    picture_folder(tmp_path / "set" / "test", 4, ("cat", "dog"))
+    archive = tmp_path / "pets.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(tmp_path / "set", arcname="pets")
+    monkeypatch.setenv("AEVIZ_TRAIN_FOLDERS", str(tmp_path))
+    name = setup.folder_dataset(str(archive))
+    train, test = load_dataset(name, "train"), load_dataset(name, "test")
+    assert (
+        (len(train), len(test)) == (8, 4) and train.classes == ("cat", "dog") and train.images.shape[1:] == (1, 28, 28)
+    )
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(ValueError, match="not a folder or an archive"):
+        setup.folder_dataset(str(tmp_path / "notes.txt"))

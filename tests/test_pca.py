@@ -123,7 +123,7 @@ def test_a_forged_digest_does_not_pass_the_checks(tmp_path, monkeypatch):
         assert pca_module.load_shipped_pca("digits") is None
     short = {**arrays, "mean": arrays["mean"][:10]}
     _shipped_copy(tmp_path, monkeypatch, mean=short["mean"], digest=np.array(pca_module._digest(short)))
-    with pytest.warns(RuntimeWarning, match="shapes"):
+    with pytest.warns(RuntimeWarning, match=r"shape \(10,\), not \(64,\)"):
         assert pca_module.load_shipped_pca("digits") is None
 
 

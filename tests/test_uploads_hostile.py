@@ -1,7 +1,11 @@
-"""Uploads one session may not grow without bound: files and bytes per session, Streamlit's own stored copies,
-a closed session's files, and the Your images page past its 32-image collection."""
+"""Uploads one session may not grow without bound: files and bytes per session (both uploaders together),
+Streamlit's own stored copies, a closed session's files, the Your images page past its 32-image collection; the
+Train page's archives never unpacked and no picture decoded in the server process; upload sets on disk expire."""
 
 from __future__ import annotations
+
+import io
+import zipfile
 
 import numpy as np
 import pytest
@@ -88,7 +92,7 @@ def test_a_hundred_files_only_the_limit_is_decoded_and_the_rest_is_dropped_unrea
     files = {f"s{k}.png": stroke(k) for k in range(100)}
     at = uploader(files)
     assert not at.exception, [e.value for e in at.exception]
-    state = at.session_state["aeviz_uploads"]
+    state = at.session_state["aeviz_uploads_up"]
     assert len(state["admitted"]) == 64 and len(state["done"]) == 64  # decoded: the first 64 in the list
     assert len(state["refused"]) == 36 and len(at.session_state["stored"]) == 64  # the rest: bytes dropped
     (refusal,) = warnings(at)
@@ -102,7 +106,10 @@ def test_the_bytes_limit_refuses_with_a_message_and_the_warning_outlives_the_byt
     files = {f"n{k}.png": noise_png(k) for k in range(6)}
     assert all(0.2 * MB < len(d) < 0.25 * MB for d in files.values())
     at = uploader(files)
-    admitted, refused = at.session_state["aeviz_uploads"]["admitted"], at.session_state["aeviz_uploads"]["refused"]
+    admitted, refused = (
+        at.session_state["aeviz_uploads_up"]["admitted"],
+        at.session_state["aeviz_uploads_up"]["refused"],
+    )
     assert sum(admitted.values()) <= MB < sum(admitted.values()) + min(len(d) for d in files.values())
     assert len(admitted) == 4 and len(refused) == 2
     assert any("past 1 MB" in w for w in warnings(at)) and len(at.session_state["stored"]) == len(admitted)
@@ -115,7 +122,7 @@ def test_the_bytes_limit_refuses_with_a_message_and_the_warning_outlives_the_byt
     at.run()  # the refused files' bytes are gone, the uploader still lists them
     assert [type(f).__name__ for f in at.session_state["w_up"]].count("DeletedFile") == 2
     assert not at.exception and any("past 1 MB" in w for w in warnings(at))
-    assert len(at.session_state["aeviz_uploads"]["refused"]) == 2 and len(at.session_state[STORE]) == 4
+    assert len(at.session_state["aeviz_uploads_up"]["refused"]) == 2 and len(at.session_state[STORE]) == 4
 
 
 def test_a_file_no_uploader_lists_is_dropped_after_the_grace(monkeypatch):
@@ -197,3 +204,104 @@ def test_the_34th_image_does_not_crash_your_images(stale_label):
     assert not at.exception, [e.value for e in at.exception]
     assert len(at.session_state[STORE]) == 32 and at.session_state[STORE][-1].name == "s34.png"
     assert at.selectbox(key="w_you_pick").value == 31  # the newest is studied
+
+
+# --- the Train page's uploads and decode bombs: nothing unpacked or decoded in the server process ------------------
+
+TRAIN = "pages/train.py"
+
+
+def train_upload(files: list[tuple[str, bytes]]) -> AppTest:
+    at = run_page(TRAIN, {"dataset": "digits", "train_data": "images you upload"})
+    at.file_uploader[0].set_value([(name, data, "application/octet-stream") for name, data in files])
+    return at
+
+
+def zeros_zip(members: int = 40, mb: int = 5) -> bytes:
+    """`members` pictures of `mb` MB of zeros each: 200 MB unpacked in 0.2 MB, the finding's zip."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for i in range(members):
+            archive.writestr(f"c/{i}.png", bytes(mb * MB - 1))
+    return buffer.getvalue()
+
+
+def peak_growth_mb(fn) -> float:
+    """How far this process's peak resident memory rose above its memory before `fn` (Linux's VmHWM)."""
+    from aeviz.jobs.worker import _reset_peak, _status_mb
+
+    before = _status_mb("self", "VmRSS")
+    if before is None or not _reset_peak():
+        pytest.skip("needs Linux's /proc peak-memory counter")
+    fn()
+    return _status_mb("self", "VmHWM") - before
+
+
+def test_zip_bombs_on_the_train_page_are_never_unpacked_in_the_server():
+    """The finding: 8 zips of 0.2 MB took the server from 607 to 2,438 MB, each unpacked whole in memory."""
+    bomb = zeros_zip()
+    assert len(bomb) < 300_000
+    at = train_upload([(f"bomb{i}.zip", bomb) for i in range(3)])  # 600 MB unpacked, all together
+    growth = peak_growth_mb(at.run)
+    assert not at.exception and growth < 100, growth
+    (error,) = [e.value for e in at.error]
+    assert "take more than 200 MB unpacked" in error  # counted over the whole upload, from the zips' directories
+
+
+def test_a_decode_bomb_on_the_train_page_is_refused_from_its_headers_and_never_decoded_here(decodes):
+    """The finding: 20-megapixel black PNGs zip to 300 bytes each, and 400 of them took 180 s of a page thread."""
+    picture = io.BytesIO()
+    Image.new("L", (5000, 4000), 0).save(picture, format="PNG")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for i in range(20):
+            archive.writestr(f"black/{i}.png", picture.getvalue())
+    at = train_upload([("bomb.zip", buffer.getvalue())]).run()
+    assert not at.exception and decodes == []  # not in this process: the survey ran in the decoding helper
+    (error,) = [e.value for e in at.error]
+    assert "more than 200 megapixels" in error and "AEVIZ_UPLOAD_MAX_MEGAPIXELS" in error
+
+
+@pytest.fixture
+def decodes(monkeypatch) -> list[int]:
+    """Pictures Pillow decoded in this (the server's) process."""
+    from PIL import ImageFile
+
+    count: list[int] = []
+    real = ImageFile.ImageFile.load
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: (self.tile and count.append(1)) or real(self))
+    return count
+
+
+def test_your_images_decodes_in_the_helper_within_one_uploads_pixel_budget(decodes):
+    picture = io.BytesIO()
+    Image.new("L", (5000, 4000), 0).save(picture, format="PNG")  # 20 megapixels, 20 kB
+    at = uploader({f"black{i}.png": picture.getvalue() for i in range(12)})
+    assert not at.exception and decodes == []  # decoded in the helper process, never in this one
+    shown = warnings(at)
+    assert sum("AEVIZ_UPLOAD_MAX_MEGAPIXELS" in w for w in shown) == 2  # 10 x 20 fit 200 megapixels
+    assert sum("No ink found" in w for w in shown) == 10  # decoded (there), and black
+    assert at.session_state[STORE] == []
+
+
+def test_the_train_uploader_counts_against_the_sessions_upload_limits(monkeypatch):
+    monkeypatch.setenv("AEVIZ_UPLOAD_MAX_FILES", "12")
+    at = train_upload([(f"s{k}.png", stroke(k)) for k in range(15)]).run()
+    assert not at.exception and any("not read" in w and "12 files" in w for w in warnings(at))
+    assert "**12** images in 1 class" in at.caption[0].value
+
+
+def test_an_uploaded_set_is_kept_with_the_sessions_models_and_expires_with_them():
+    import time
+
+    from aeviz import uploadsets, workspaces
+    from aeviz.diskcache import cache_dir
+
+    at = train_upload([(f"s{k}.png", stroke(k)) for k in range(12)]).run()
+    assert not at.exception and "**12** images" in at.caption[0].value
+    assert not list((cache_dir() / "uploads").glob("*"))  # nothing in the cache, which nothing ever cleaned
+    (folder,) = workspaces.root().glob(f"*/{uploadsets.FOLDER}/*")
+    assert sorted(p.name for p in folder.iterdir()) == [*(f"{k:03d}.image" for k in range(12)), "files.json"]
+    assert sum(p.stat().st_size for p in folder.iterdir()) < 1.2 * sum(len(stroke(k)) for k in range(12)) + 1000
+    assert workspaces.expire(now=time.time() + workspaces.retention_s() + 60) == [folder.parent.parent.name]
+    assert not folder.exists()

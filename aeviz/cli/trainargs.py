@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+from ..archives import kind_of
 from ..checkpoints import SUFFIX, user_dir, zoo_dir
 from ..data import DATASETS
 from ..imagesets import ImageSetError, Limits, scan_folder
@@ -86,8 +87,8 @@ def noise_spec(text: str) -> str:
 def dataset_name(text: str) -> str:
     if text.startswith("folder:"):
         folder = Path(text.split(":", 1)[1]).expanduser()
-        if not folder.is_dir():
-            what = "is not a folder" if folder.exists() else "does not exist"
+        if not (folder.is_dir() or (folder.is_file() and kind_of(folder.name) in ("zip", "tar"))):
+            what = "is not a folder or an archive (.zip, .tar, .tar.gz)" if folder.exists() else "does not exist"
             raise argparse.ArgumentTypeError(f"image folder {str(folder)!r} {what}")
         return text
     if text not in DATASETS:

@@ -25,15 +25,31 @@ class HelperError(RuntimeError):
     """The helper process died (killed, out of memory) or could not start; the next call restarts it."""
 
 
+class HelperTimeout(HelperError):
+    """A call that took longer than its timeout: the helper was ended."""
+
+
+class HelperBusy(HelperError):
+    """A call that waited its whole timeout for other callers' calls to end: nothing was sent or ended."""
+
+
+_BARE = (
+    "for name in ('aeviz', 'aeviz.jobs'):\n"
+    "    sys.modules[name] = types.ModuleType(name)\n"
+    f"    sys.modules[name].__path__ = [{str(Path(__file__).resolve().parents[1])!r} + name[5:].replace('.', '/')]"
+)
+
+
 class HelperProcess:
     """One low-priority helper process running module-level functions one call at a time.
 
     `initializer` runs in the helper as soon as it starts (e.g. warming numba). Calls from several threads
-    queue on a lock. The helper ends when the server does (its stdin closes).
+    queue on a lock. The helper ends when the server does (its stdin closes). A `light` helper starts without
+    running `aeviz/__init__` (and torch's 5 s and 600 MB with it): it may call only modules that import no torch.
     """
 
-    def __init__(self, initializer: Callable[[], Any] | None = None, nice: int = 5) -> None:
-        self._initializer, self._nice = initializer, nice
+    def __init__(self, initializer: Callable[[], Any] | None = None, nice: int = 5, light: bool = False) -> None:
+        self._initializer, self._nice, self._light = initializer, nice, light
         self._lock = threading.Lock()
         self._process: subprocess.Popen | None = None
         self._replies_due = 0  # replies to read before the next call's own (the initializer's)
@@ -61,8 +77,11 @@ class HelperProcess:
             return
         root = str(Path(__file__).resolve().parents[2])
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+        start = f"from aeviz.jobs.helper import _serve; _serve({self._nice})"
+        if self._light:  # the packages as bare namespaces: their __init__ (torch) never runs here
+            start = f"import sys, types\n{_BARE}\n{start}"
         self._process = subprocess.Popen(
-            [sys.executable, "-c", f"from aeviz.jobs.helper import _serve; _serve({self._nice})"],
+            [sys.executable, "-c", start],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
@@ -77,22 +96,40 @@ class HelperProcess:
         self._process.stdin.write(blob)
         self._process.stdin.flush()
 
-    def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """fn(*args, **kwargs) in the helper; its exceptions come back as RuntimeError with their text."""
-        with self._lock:
+    def call(self, fn: Callable[..., Any], *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
+        """fn(*args, **kwargs) in the helper; its exceptions come back as RuntimeError with their text. Past
+        `timeout` seconds (waiting for the lock included) the helper is ended (the next call starts another)
+        and HelperTimeout raised."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if not self._lock.acquire(timeout=-1 if timeout is None else timeout):
+            raise HelperBusy(f"the helper was busy for {timeout:g} s")
+        try:
             self._ensure_started()
             try:
                 self._send((fn, args, kwargs))
                 for _ in range(self._replies_due):
+                    self._wait(deadline)
                     pickle.load(self._process.stdout)  # the initializer's: a failure there only costs speed
                 self._replies_due = 0
+                self._wait(deadline)
                 ok, value = pickle.load(self._process.stdout)
             except (EOFError, OSError, pickle.UnpicklingError) as exc:
                 code = self._stop()
                 raise HelperError(f"the helper process ended (exit code {code}): {exc}") from None
+        finally:
+            self._lock.release()
         if not ok:
             raise RuntimeError(value)
         return value
+
+    def _wait(self, deadline: float | None) -> None:
+        """Until a reply is readable; past the deadline the helper is ended, whatever it was doing."""
+        if deadline is None:
+            return
+        readable, _, _ = select.select([self._process.stdout], [], [], max(0.0, deadline - time.monotonic()))
+        if not readable:
+            self._stop()
+            raise HelperTimeout("the helper took too long and was stopped")
 
     def stop(self) -> None:
         with self._lock:

@@ -8,6 +8,7 @@ from collections.abc import Set as AbstractSet
 from pathlib import Path
 
 from .. import settings
+from ..archives import kind_of
 from ..checkpoints import SUFFIX
 from ..models import AEConfig
 
@@ -43,14 +44,14 @@ def folder_roots() -> list[Path]:
 
 
 def folder_dataset(path: str) -> str:
-    """'folder:<resolved path>' for a folder under an allowed root; ValueError says what is wrong."""
+    """'folder:<resolved path>' for a folder or an archive under an allowed root; ValueError says what is wrong."""
     folder = Path(path.strip() or ".").expanduser().resolve()
     roots = folder_roots()
     if not any(folder == root or root in folder.parents for root in roots):
         allowed = ", ".join(map(str, roots)) or "none (set AEVIZ_TRAIN_FOLDERS)"
         raise ValueError(f"{folder} is outside the folders this server trains on: {allowed}")
-    if not folder.is_dir():
-        raise ValueError(f"{folder} is not a folder on this server")
+    if not (folder.is_dir() or (folder.is_file() and kind_of(folder.name) in ("zip", "tar"))):
+        raise ValueError(f"{folder} is not a folder or an archive (.zip, .tar, .tar.gz) on this server")
     return f"folder:{folder}"
 
 

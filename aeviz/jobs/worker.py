@@ -247,12 +247,19 @@ def _serve() -> None:
 def _train(request: dict[str, Any], send) -> dict[str, Any]:
     import torch
 
+    from .. import uploadsets
+    from ..data import DatasetUnavailable
     from ..train import train
 
     torch.set_num_threads(job_threads())
     send("phase", "loading data")
     spec = request["spec"]
     cfg = spec.train_config
+    if spec.dataset.startswith(uploadsets.PREFIX):  # decoded here, under this process's memory budget
+        try:
+            uploadsets.decode(spec.dataset, progress=lambda text: send("phase", text))
+        except uploadsets.ImageSetError as exc:
+            raise DatasetUnavailable(str(exc)) from None
 
     def before_fit(model, train_x) -> None:
         send("phase", "estimating")

@@ -38,21 +38,24 @@ def limits() -> Limits:
     return Limits(configured.upload_max_files, configured.upload_max_mb * 2**20)
 
 
-def admit(files: list[tuple[str, int]], admitted: dict[str, int], limit: Limits) -> dict[str, str]:
+def admit(
+    files: list[tuple[str, int]], admitted: dict[str, int], limit: Limits, elsewhere: dict[str, int] | None = None
+) -> dict[str, str]:
     """Admit the uploader's files (id, size), in its order, while the session stays within `limit`.
 
-    `admitted` (id -> size: files this session may hold, still in its uploader) grows in place; the result
-    says, for each file refused, why."""
+    `admitted` (id -> size: files this uploader may hold, still in it) grows in place; `elsewhere` are those
+    the session's other uploaders hold, counted too. The result says, for each file refused, why."""
     refused = {}
+    held_files, held_bytes = len(elsewhere or {}), sum((elsewhere or {}).values())
     for file_id, size in files:
         if file_id in admitted:
             continue
-        if len(admitted) >= limit.files:
+        if len(admitted) + held_files >= limit.files:
             refused[file_id] = (
                 f"not read: this session's uploader already holds {limit.files} files, the most "
                 "it may. Remove some from the list (×) to add others."
             )
-        elif sum(admitted.values()) + size > limit.bytes:
+        elif held_bytes + sum(admitted.values()) + size > limit.bytes:
             refused[file_id] = (
                 f"not read: it would take this session's uploads past {limit.bytes / 2**20:.0f} "
                 "MB, the most it may hold. Remove some from the list (×) to add others."
@@ -68,6 +71,12 @@ def _storage():
 
     ctx = get_script_run_ctx()
     return (ctx.uploaded_file_mgr, ctx.session_id) if ctx is not None else (None, None)
+
+
+def stored_ids() -> set[str]:
+    """The ids of the files Streamlit holds for this session (only its in-memory manager says; else none)."""
+    mgr, session_id = _storage()
+    return set(getattr(mgr, "file_storage", {}).get(session_id) or {})
 
 
 def release(file_ids) -> None:

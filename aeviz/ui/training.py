@@ -56,12 +56,13 @@ def job_manager():
 @st.cache_resource(show_spinner=False)
 def sweep_leftovers() -> int:
     """Once per server, at its first page run: delete temp files that killed saves left in the user folder and
-    the session workspaces."""
+    the session workspaces, and the uploaded sets earlier versions kept in the cache folder for ever."""
     from ..checkpoints import sessions_dir, user_dir
     from ..jobs import sweep_temp_files
+    from ..uploadsets import remove_legacy
 
     folders = [user_dir(), *(p for p in sessions_dir().glob("*") if p.is_dir() and not p.is_symlink())]
-    return sum(len(sweep_temp_files(folder)) for folder in folders)
+    return sum(len(sweep_temp_files(folder)) for folder in folders) + remove_legacy()
 
 
 def train_datasets() -> list[str]:
@@ -70,21 +71,29 @@ def train_datasets() -> list[str]:
 
 
 def own_datasets() -> list[str]:
-    """Folder and uploaded datasets this session trained on or uploaded, while they still exist.
+    """Folder and uploaded datasets this session trained on, while they still exist (an uploaded set once a job
+    has read it: pages show its decoded pictures, never decode one themselves).
 
     They are this session's alone: no other session's dataset picker ever lists them (a folder's name and
     an upload's pictures are the user's own)."""
-    from ..imagesets import ImageSetError, _upload_path
+    from ..imagesets import ImageSetError
 
     alive = []
     for name in st.session_state.get(_OWN_DATASETS, ()):
         try:
-            exists = Path(name.split(":", 1)[1]).is_dir() if name.startswith("folder:") else _upload_path(name).exists()
+            exists = Path(name.split(":", 1)[1]).exists() if name.startswith("folder:") else _decoded(name)
         except (ImageSetError, OSError, ValueError):  # a name too long or odd for the file system
             exists = False
         if exists:
             alive.append(name)
     return alive
+
+
+def _decoded(name: str) -> bool:
+    from ..imagesets import DECODED, folder_of
+
+    folder = folder_of(name)
+    return folder is not None and (folder / DECODED).is_file()
 
 
 def add_own_dataset(name: str) -> None:
@@ -93,21 +102,25 @@ def add_own_dataset(name: str) -> None:
         own.append(name)
 
 
-def upload_training_set(key: str) -> str | None:
-    """Images or zips uploaded to train on; returns this session's dataset ('upload:<id>') once there is one."""
-    from .. import imagesets
-    from . import quotas
+def upload_training_set(key: str, workspace: str) -> str | None:
+    """Images or archives uploaded to train on; returns this session's dataset ('upload:<id>') once there is one.
 
-    files = st.file_uploader(
-        "Images to train on: PNG, JPEG, WebP, GIF, BMP, TIFF (up to "
-        f"{quotas.limits().files} files), or a zip whose "
-        f"folders name the classes (5 MB, at most {imagesets.MAX_UPLOAD_IMAGES:,} images)",
+    Within the session's upload limits, the files are kept as sent in this session's workspace (they expire with
+    its models: `workspace` is its token) and surveyed from their headers in the decoding helper; the training job
+    decodes them."""
+    from .. import uploadsets
+    from .uploads import admitted_uploads
+
+    st.file_uploader(
+        "Images to train on: PNG, JPEG, WebP, GIF, BMP, TIFF, or archives (.zip, .tar, .tar.gz) whose folders "
+        f"name the classes (5 MB a file, at most {uploadsets.MAX_IMAGES:,} images)",
         accept_multiple_files=True,
         key=f"w_{key}",
     )
+    files, _ = admitted_uploads(key)
     if not files:
         st.info(
-            "Upload at least ten images (or a zip of them) to train a model on your own pictures. They stay "
+            "Upload at least ten images (or an archive of them) to train a model on your own pictures. They stay "
             "on this server for your session only.",
             icon=":material/upload:",
         )
@@ -116,22 +129,49 @@ def upload_training_set(key: str) -> str | None:
     built = st.session_state.get(_TRAIN_UPLOADS)
     if built is None or built[0] != tag:
         with st.spinner("Reading your images…"):
-            images, labels, classes, skipped = imagesets.images_from_uploads([(f.name, f.getvalue()) for f in files])
-        name = imagesets.save_upload_set(images, labels, classes) if len(images) >= 10 else None
-        built = (tag, name, len(images), classes, skipped)
+            built = (tag, *_survey([(f.name, f.getvalue()) for f in files], workspace))
         st.session_state[_TRAIN_UPLOADS] = built
-    _, name, count, classes, skipped = built
-    for file_name, why in skipped[:5]:
+    _, name, found, problem = built
+    if problem:
+        st.error(problem, icon=":material/error:")
+        return None
+    for file_name, why in found.skipped[:5]:
         st.warning(f"**{literal(file_name)}**: {why}; skipped.", icon=":material/warning:")
-    if len(skipped) > 5:
-        st.warning(f"{len(skipped) - 5} more files were skipped.", icon=":material/warning:")
+    if len(found.skipped) > 5:
+        st.warning(f"{len(found.skipped) - 5} more files were skipped.", icon=":material/warning:")
     if name is None:
-        st.error(f"Only {count} readable images: a model needs at least ten to train on.", icon=":material/error:")
+        st.error(f"Only {len(found)} readable images: a model needs at least ten to train on.", icon=":material/error:")
         return None
     add_own_dataset(name)
+    classes = found.classes
     shown = ", ".join(literal(c) for c in classes[:8]) + (" …" if len(classes) > 8 else "")
+    split = (
+        f"its test/ folder ({int(found.test.sum()):,}) tests it"
+        if found.test is not None
+        else "80 % train the model, 20 % test it"
+    )
     st.caption(
-        f"**{count:,}** images in {len(classes)} class{'es' if len(classes) > 1 else ''} ({shown}); 80 % "
-        "train the model, 20 % test it."
+        f"**{len(found):,}** images in {len(classes)} class{'es' if len(classes) > 1 else ''} ({shown}); {split}."
     )
     return name
+
+
+def _survey(files: list[tuple[str, bytes]], workspace: str):
+    """(set name or None, the survey, a refusal) of uploaded files: kept in this session's workspace, read from
+    their headers in the decoding helper; a set refused or too small is deleted again."""
+    import shutil
+
+    from .. import decodehelper, uploadsets, workspaces
+    from ..imagesets import FOLDER, PREFIX, ImageSetError
+
+    uploads = workspaces.create(workspace) / FOLDER
+    name = uploadsets.store(files, uploads)
+    folder = uploads / name.removeprefix(PREFIX)
+    try:
+        found, problem = decodehelper.survey_upload(folder), ""
+    except ImageSetError as exc:
+        found, problem = None, str(exc)
+    if found is None or len(found) < 10:
+        shutil.rmtree(folder, ignore_errors=True)
+        return None, found, problem
+    return name, found, problem

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import streamlit as st
+from streamlit.runtime.uploaded_file_manager import UploadedFile
 
-from .. import images
+from .. import decodehelper, images
 from . import quotas
 from .widgets import literal
 
@@ -44,17 +45,28 @@ def user_image_batch(shape: tuple[int, int, int], items: list[images.Preprocesse
     return np.stack([images.resize_to(p.image, (h, w)) for p in items])[:, None]
 
 
-_UPLOADS = "aeviz_uploads"
+_UPLOADS = "aeviz_uploads"  # + the uploader's key: each uploader's bookkeeping
 
 
-def _upload_state(listed: set[str]) -> dict:
-    """This session's upload bookkeeping, forgetting files no longer in the uploader: per (file id, style) the
-    warnings its decoding gave, the files admitted (id -> size), refused (id -> (name, why)), and stray ones."""
-    state = st.session_state.setdefault(_UPLOADS, {"done": {}, "admitted": {}, "refused": {}, "unlisted": {}})
+def _upload_state(key: str, listed: set[str]) -> dict:
+    """An uploader's bookkeeping, forgetting files no longer in it: per (file id, style) the warnings its
+    decoding gave, the files admitted (id -> size), refused (id -> (name, why)), and stray ones."""
+    empty: dict = {"done": {}, "admitted": {}, "refused": {}, "unlisted": {}}
+    state = st.session_state.setdefault(f"{_UPLOADS}_{key}", empty)
     for name in ("admitted", "refused"):
         state[name] = {i: v for i, v in state[name].items() if i in listed}
     state["done"] = {tag: v for tag, v in state["done"].items() if tag[0] in listed}
     return state
+
+
+def _held_elsewhere(key: str) -> dict[str, int]:
+    """Files this session's other uploaders admitted that Streamlit still holds: the limits are the session's."""
+    stored = quotas.stored_ids()
+    held: dict[str, int] = {}
+    for name, state in st.session_state.items():
+        if str(name).startswith(f"{_UPLOADS}_") and name != f"{_UPLOADS}_{key}":
+            held |= {i: size for i, size in state.get("admitted", {}).items() if i in stored}
+    return held
 
 
 def _refusals(refused: dict[str, tuple[str, str]], listed: list) -> None:
@@ -69,37 +81,51 @@ def _refusals(refused: dict[str, tuple[str, str]], listed: list) -> None:
         st.warning(f"{shown}: {why}", icon=":material/warning:")
 
 
-def upload_images(key: str, *, mnist_style: bool = True) -> list[images.Preprocessed]:
-    """A multi-file uploader: each file is checked by content and preprocessed once, good ones go to this
-    session's images, each bad one gets a warning with its name; files past this session's upload limits
-    (quotas.limits) are refused unread. Bytes stay in memory, never on disk. Returns this run's new images."""
-    files = st.file_uploader(
-        "Upload images: PNG, JPEG, WebP, GIF, BMP or TIFF (several at once, 5 MB each)",
-        accept_multiple_files=True,
-        key=f"w_{key}",
-    )
-    files = files or []
+def admitted_uploads(key: str) -> tuple[list, dict]:
+    """The files of uploader `key` (drawn before) within this session's upload limits (quotas.limits, all its
+    uploaders together), and its bookkeeping. Files beyond are refused with one warning per reason, never read,
+    and dropped from Streamlit's storage."""
+    files = st.session_state.get(f"w_{key}") or []
     # the widget's own value also lists files Streamlit no longer stores, so their warnings stay
-    listed = list(st.session_state.get(f"w_{key}") or files)
-    state = _upload_state({f.file_id for f in listed})
+    listed = list(files)
+    files = [f for f in files if isinstance(f, UploadedFile)]
+    state = _upload_state(key, {f.file_id for f in listed})
     refused = quotas.admit(
-        [(f.file_id, f.size) for f in files if f.file_id not in state["refused"]], state["admitted"], quotas.limits()
+        [(f.file_id, f.size) for f in files if f.file_id not in state["refused"]],
+        state["admitted"],
+        quotas.limits(),
+        _held_elsewhere(key),
     )
     state["refused"].update({f.file_id: (f.name, refused[f.file_id]) for f in files if f.file_id in refused})
     quotas.release(refused)  # never to be read: Streamlit need not keep the bytes either
     quotas.release_unlisted({f.file_id for f in listed}, state["unlisted"])
     _refusals(state["refused"], listed)
-    fresh = []
+    return [f for f in files if f.file_id in state["admitted"]], state
+
+
+def upload_images(key: str, *, mnist_style: bool = True) -> list[images.Preprocessed]:
+    """A multi-file uploader: each file is checked by content and preprocessed once, in the decoding helper
+    process (aeviz.decodehelper), good ones go to this session's images, each bad one gets a warning with its name;
+    files past this session's upload limits (quotas.limits) are refused unread, pictures past this run's pixel
+    budget undecoded. Bytes stay in memory, never on disk. Returns this run's new images."""
+    st.file_uploader(
+        "Upload images: PNG, JPEG, WebP, GIF, BMP or TIFF (several at once, 5 MB each)",
+        accept_multiple_files=True,
+        key=f"w_{key}",
+    )
+    files, state = admitted_uploads(key)
+    fresh: list[images.Preprocessed] = []
+    left = decodehelper.budget()  # this run's new files together: one upload's pixels
     for f in files:
         tag = (f.file_id, mnist_style)
-        if f.file_id in state["refused"] or tag in state["done"]:
+        if tag in state["done"]:
             continue
-        good, bad = images.load_uploads([(f.name, f.getvalue())], mnist_style=mnist_style)
-        good = [images.compact(p) for p in good]
+        good, bad, used = decodehelper.load_uploads([(f.name, f.getvalue())], mnist_style=mnist_style, left=left)
+        left -= used
         add_user_images(good)
         fresh += good
         state["done"][tag] = bad
-    for f in listed:
+    for f in st.session_state.get(f"w_{key}") or []:
         for name, message in state["done"].get((f.file_id, mnist_style), []):
             st.warning(f"**{literal(name)}**: {message}", icon=":material/warning:")
     return fresh

@@ -177,6 +177,7 @@ def test_images_a_student_uploads_train_a_model_that_only_their_session_sees():
     assert "readme" in at.warning[0].value and "not an image" in at.warning[0].value
     at = submit(at, epochs=2, name="my-uploaded-model")
     assert wait_for(lambda: finished(job_in_url(at))).state == State.DONE
+    at.run()  # as the page's live view does once the job ends: the set its job decoded is now listed
     own = [d for d in by_label(at.sidebar.selectbox, "Dataset").options if d.startswith("upload:")]
     assert len(own) == 1
     at.query_params["dataset"] = own[0]
