@@ -69,7 +69,7 @@ class Settings:
         1024.0, "peak tensor memory of one call of an imported model's program (on up to 256 inputs)", "float", 1
     )
     imported_gops: float = _setting(
-        100.0,
+        25.0,
         "billions of operations one call of an imported model's program may take (up to 256 inputs)",
         "float",
         1e-3,

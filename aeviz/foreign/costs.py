@@ -26,8 +26,6 @@ from .. import settings
 from .archive import ExportError
 
 BATCH_SIZES = (1, 4, 16, 64, 256)  # the batch sizes an imported program is ever called with
-_POOLS = ("max_pool", "avg_pool")  # work: output elements times the window's size
-_ADAPTIVE = ("adaptive_avg_pool", "adaptive_max_pool", "_adaptive_avg_pool")
 
 
 @dataclass(frozen=True)
@@ -96,34 +94,12 @@ def measure(program: torch.export.ExportedProgram, shape: tuple[int, ...], mode:
     """Propagate a fake input of `shape` through the program under `mode` (a FakeTensorMode), with `weights`
     (_fake_weights): shapes only, nothing is allocated or computed. Live storage is counted node by node, freed
     after a value's last use; the weights' storage is the model's own memory, not a call's."""
-    from torch.utils.flop_counter import FlopCounterMode
-
-    graph = program.graph_module.graph
-    last_use = {used: node for node in graph.nodes for used in node.all_input_nodes}
     meter = _Meter({t.untyped_storage()._cdata for t in weights.values()})
-    env: dict[torch.fx.Node, Any] = {}
+    specs = program.graph_signature.input_specs
     with mode:
-        specs = program.graph_signature.input_specs
-        inputs = iter([torch.empty(shape) if s.target is None else weights[s.target] for s in specs])
+        inputs = [torch.empty(shape) if spec.target is None else weights[spec.target] for spec in specs]
         try:
-            with FlopCounterMode(display=False) as flops:
-                for node in graph.nodes:
-                    if node.op == "placeholder":
-                        env[node] = next(inputs)
-                        meter.hold(node, env[node])
-                        if env[node].untyped_storage()._cdata not in meter.resident:
-                            meter.input = env[node].untyped_storage()._cdata
-                    elif node.op == "call_function":
-                        args, kwargs = torch.fx.node.map_arg((node.args, node.kwargs), env.__getitem__)
-                        meter.check_writes(node, args, kwargs)
-                        env[node] = node.target(*args, **kwargs)
-                        meter.hold(node, env[node])
-                        meter.operations += _work(node, env)
-                    for used in [*node.all_input_nodes, *([node] if not node.users else [])]:
-                        if last_use.get(used) is node or used is node:
-                            meter.release(used)
-                output = next(n for n in graph.nodes if n.op == "output")
-                meter.check_outputs(torch.fx.node.map_arg(output.args, env.__getitem__))
+            _propagate(program.graph_module.graph, inputs, meter)
         except ExportError:
             raise
         except Exception as exc:  # a shape read from values, a size torch rejects...
@@ -131,7 +107,30 @@ def measure(program: torch.export.ExportedProgram, shape: tuple[int, ...], mode:
             raise ExportError(
                 f"the program cannot run on {shape[0]} input(s) of shape {list(shape[1:])} ({text})"
             ) from None
-    return Cost(shape[0], meter.peak, meter.operations + int(flops.get_total_flops()))
+    return Cost(shape[0], meter.peak, meter.operations)
+
+
+def _propagate(graph: torch.fx.Graph, inputs: list[torch.Tensor], meter: _Meter) -> None:
+    last_use = {used: node for node in graph.nodes for used in node.all_input_nodes}
+    env: dict[torch.fx.Node, Any] = {}
+    placeholders = iter(inputs)
+    for node in graph.nodes:
+        if node.op == "placeholder":
+            env[node] = next(placeholders)
+            if env[node].untyped_storage()._cdata not in meter.resident:
+                meter.input = env[node].untyped_storage()._cdata
+            meter.hold(node, env[node])
+        elif node.op == "call_function":
+            args, kwargs = torch.fx.node.map_arg((node.args, node.kwargs), env.__getitem__)
+            meter.check_writes(node, args, kwargs)
+            env[node] = node.target(*args, **kwargs)
+            meter.hold(node, env[node])
+            meter.operations += _work(node, args, env[node])
+        elif node.op == "output":
+            meter.check_outputs(torch.fx.node.map_arg(node.args, env.__getitem__))
+        for used in (*node.all_input_nodes, node):
+            if last_use.get(used) is node or (used is node and not node.users):
+                meter.release(used)
 
 
 def _fake_weights(program: torch.export.ExportedProgram, mode: Any) -> dict[str, torch.Tensor]:
@@ -190,21 +189,31 @@ class _Meter:
                 del self.holders[key], self.live[key]
 
 
-def _work(node: torch.fx.Node, env: dict) -> int:
-    """Elements read and written, plus each pooling window's elements (contractions: FlopCounterMode's)."""
-    out = env[node]
-    reads = sum(t.numel() for t in tree_leaves([env[n] for n in node.all_input_nodes]) if isinstance(t, torch.Tensor))
+def _work(node: torch.fx.Node, args: tuple, out: Any) -> int:
+    """Elements read and written, plus two per multiply-add of a contraction and each pooling window's elements:
+    a bound on the time of every allowed operator (operators.py)."""
+    tensors_in = [t for t in tree_leaves(args) if isinstance(t, torch.Tensor)]
     outs = [t for t in tree_leaves(out) if isinstance(t, torch.Tensor)]
-    writes = sum(t.numel() for t in outs)
-    name = getattr(node.target, "__name__", "")
-    if name.startswith(_POOLS) and len(node.args) > 1 and outs:
-        writes += outs[0].numel() * math.prod(_ints(node.args[1]))
-    elif name.startswith(_ADAPTIVE) and outs and isinstance(env[node.all_input_nodes[0]], torch.Tensor):
-        source, target = env[node.all_input_nodes[0]].shape, outs[0].shape
-        dims = len(_ints(node.args[1])) if len(node.args) > 1 else 2
-        window = math.prod(-(-source[-d] // max(target[-d], 1)) + 1 for d in range(1, dims + 1))
-        writes += outs[0].numel() * window
-    return int(reads + writes)
+    work = sum(t.numel() for t in tensors_in) + sum(t.numel() for t in outs)
+    name = getattr(node.target, "_opname", "")
+    if not outs or not tensors_in:
+        return work
+    first, result = args[0], outs[0]
+    if name in ("linear", "matmul", "mm", "bmm"):
+        work += 2 * result.numel() * args[1].shape[-1 if name == "linear" else -2]
+    elif name == "addmm":
+        work += 2 * result.numel() * args[1].shape[-1]
+    elif name.startswith(("conv", "convolution")):
+        transposed = "transpose" in name or (name == "convolution" and len(args) > 6 and bool(args[6]))
+        work += 2 * (first if transposed else result).numel() * args[1][0].numel()
+    elif name.startswith(("max_pool", "avg_pool")) and len(args) > 1:
+        work += result.numel() * math.prod(_ints(args[1]))
+    elif name.startswith(("adaptive_", "_adaptive_")):
+        dims = len(_ints(args[1])) if len(args) > 1 else 2
+        work += result.numel() * math.prod(
+            -(-first.shape[-d] // max(result.shape[-d], 1)) + 1 for d in range(1, dims + 1)
+        )
+    return int(work)
 
 
 def _ints(value: Any) -> list[int]:

@@ -12,13 +12,12 @@ import json
 import pickle
 import re
 import struct
-import warnings
 import zipfile
 from pathlib import Path
 
 import pytest
 import torch
-from foreign import dense, export_folder
+from foreign import Decoy, dense, entries, export_folder, from_file, nodes, with_graph, zipped
 from torch import nn
 
 from aeviz import checkpoints
@@ -40,39 +39,9 @@ class Payload:
         return (Path.touch, (self.marker,))
 
 
-def entries(data: bytes) -> list[tuple[str, bytes]]:
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        return [(info.filename, archive.read(info)) for info in archive.infolist()]
-
-
-def zipped(items: list[tuple[str, bytes]]) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as archive, warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "Duplicate name": the point of one attack
-        for path, blob in items:
-            archive.writestr(path, blob)
-    return out.getvalue()
-
-
-def with_graph(data: bytes, edit) -> bytes:
-    """The archive with edit(program JSON) applied to models/model.json."""
-    items = []
-    for path, blob in entries(data):
-        if path.endswith("/models/model.json"):
-            program = json.loads(blob)
-            edit(program)
-            blob = json.dumps(program).encode()
-        items.append((path, blob))
-    return zipped(items)
-
-
 def exported(module: nn.Module, example: torch.Tensor, **batch) -> bytes:
     program = torch.export.export(module.eval(), (example,), dynamic_shapes=({0: Dim("batch", **batch)},))
     return programs.save_bytes(program)
-
-
-def nodes(program: dict) -> list[dict]:
-    return program["graph_module"]["graph"]["nodes"]
 
 
 @pytest.fixture(scope="module")
@@ -173,33 +142,6 @@ def test_a_member_torch_export_does_not_write_is_refused(decoder_bytes, member, 
 
 
 # 2. File read and write with no pickle: operators outside the allow-list
-
-
-class Decoy(nn.Module):
-    """A decoder whose graph has a uint8 block the attacker swaps for aten.from_file (torch.export cannot trace it)."""
-
-    def forward(self, z):
-        block = torch.zeros(64, dtype=torch.uint8)
-        block.fill_(0)  # an in-place fill of the program's own value: allowed
-        return z.sum(1).reshape(-1, 1, 1, 1) * 0 + block.float().reshape(1, 1, 8, 8) / 255
-
-
-def from_file(data: bytes, path: Path, shared: bool) -> bytes:
-    def edit(program):
-        node = next(n for n in nodes(program) if n["target"] == "torch.ops.aten.zeros.default")
-        dtype = [i for i in node["inputs"] if i["name"] == "dtype"]
-        node["target"] = "torch.ops.aten.from_file.default"
-        node["inputs"] = [
-            {"name": "filename", "arg": {"as_string": str(path)}, "kind": 1},
-            {"name": "shared", "arg": {"as_bool": shared}, "kind": 1},
-            {"name": "size", "arg": {"as_int": 64}, "kind": 1},
-            *dtype,
-        ]
-        if shared:  # the fill writes 0x41 into the mapped file
-            fill = next(n for n in nodes(program) if n["target"] == "torch.ops.aten.fill_.Scalar")
-            next(i for i in fill["inputs"] if i["name"] == "value")["arg"] = {"as_int": 65}
-
-    return with_graph(data, edit)
 
 
 @pytest.mark.parametrize("shared", [False, True], ids=["read", "write"])
