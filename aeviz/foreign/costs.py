@@ -94,6 +94,8 @@ def measure(program: torch.export.ExportedProgram, shape: tuple[int, ...], mode:
     """Propagate a fake input of `shape` through the program under `mode` (a FakeTensorMode), with `weights`
     (_fake_weights): shapes only, nothing is allocated or computed. Live storage is counted node by node, freed
     after a value's last use; the weights' storage is the model's own memory, not a call's."""
+    from torch._subclasses.fake_tensor import DataDependentOutputException, DynamicOutputShapeException
+
     meter = _Meter({t.untyped_storage()._cdata for t in weights.values()})
     specs = program.graph_signature.input_specs
     with mode:
@@ -102,10 +104,15 @@ def measure(program: torch.export.ExportedProgram, shape: tuple[int, ...], mode:
             _propagate(program.graph_module.graph, inputs, meter)
         except ExportError:
             raise
-        except Exception as exc:  # a shape read from values, a size torch rejects...
+        except (DataDependentOutputException, DynamicOutputShapeException):
+            raise ExportError(
+                f"the shape of what {meter.node} returns depends on tensor values; aeviz needs every shape known "
+                "from the input's"
+            ) from None
+        except Exception as exc:  # a size torch rejects, a dtype an operator does not take...
             text = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
             raise ExportError(
-                f"the program cannot run on {shape[0]} input(s) of shape {list(shape[1:])} ({text})"
+                f"the program cannot run on {shape[0]} input(s) of shape {list(shape[1:])} ({meter.node}: {text})"
             ) from None
     return Cost(shape[0], meter.peak, meter.operations)
 
@@ -121,6 +128,7 @@ def _propagate(graph: torch.fx.Graph, inputs: list[torch.Tensor], meter: _Meter)
                 meter.input = env[node].untyped_storage()._cdata
             meter.hold(node, env[node])
         elif node.op == "call_function":
+            meter.node = str(node.target)
             args, kwargs = torch.fx.node.map_arg((node.args, node.kwargs), env.__getitem__)
             meter.check_writes(node, args, kwargs)
             env[node] = node.target(*args, **kwargs)
@@ -143,6 +151,7 @@ class _Meter:
     def __init__(self, resident: set[int]) -> None:
         self.resident = resident
         self.input = -1  # the user input's storage
+        self.node = ""  # the operator being propagated, for messages
         self.live: dict[int, int] = {}  # storage -> bytes
         self.holders: dict[int, int] = {}  # storage -> values holding it
         self.held: dict[torch.fx.Node, list[int]] = {}

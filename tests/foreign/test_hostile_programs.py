@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 from foreign import Decoy, dense, entries, export_folder, from_file, nodes, with_graph, zipped
 from torch import nn
 
@@ -273,6 +274,24 @@ def test_the_batch_sizes_come_from_the_program_not_the_editable_metadata(importe
     path = checkpoints.save_imported(tmp_path / "edited" / imported_model.name, state, meta)
     with pytest.raises(checkpoints.CheckpointError, match="adapter"):
         checkpoints.load_checkpoint(path)
+
+
+class OneHot(nn.Module):
+    def forward(self, z):
+        return F.one_hot(z.argmax(1), 8).float().reshape(-1, 1, 1, 8).expand(-1, 1, 8, 8)
+
+
+def test_a_shape_read_from_tensor_values_is_refused(decoder_bytes):
+    """one_hot with num_classes=-1 sizes its output by the largest index it is given: unknown before it runs."""
+    honest = exported(OneHot(), torch.rand(4, 4))
+    programs.load_program(honest, "decoder.pt2")
+
+    def edit(program):
+        one_hot = next(n for n in nodes(program) if "one_hot" in n["target"])
+        next(i for i in one_hot["inputs"] if i["name"] == "num_classes")["arg"] = {"as_int": -1}
+
+    with pytest.raises(programs.ExportError, match="what aten.one_hot.default returns depends on tensor values"):
+        programs.load_program(with_graph(honest, edit), "decoder.pt2")
 
 
 # Graph fields torch would run as code
