@@ -199,6 +199,8 @@ def _storage(blob: bytes, dtype: torch.dtype, where: str) -> torch.Tensor:
         raise ExportError(f"{where}: its {len(blob)} bytes are not whole {dtype} values")
     if not blob:
         return torch.empty(0, dtype=dtype)
+    if dtype == torch.bool and max(blob) > 1:  # kernels assume 0 or 1 in a bool's byte
+        raise ExportError(f"{where} declares booleans whose bytes are not 0 or 1")
     return torch.frombuffer(bytearray(blob), dtype=dtype)  # a copy: the tensor owns its memory
 
 

@@ -6,7 +6,7 @@ pure operators (`operators`: no loops, branches or other control flow, no output
 so the shapes of all its tensors, and with them its memory and its work, are fixed by the input's shape alone.
 aeviz calls a program only at the batch sizes in BATCH_SIZES (ImportedModel pads a batch up to the next one;
 a program exported for one batch size is called only at that size), and each of those sizes is propagated
-here with fake tensors (shapes, no data; milliseconds). So "behaves at import, misbehaves on a page" cannot
+here on torch's meta device (shapes, no data; milliseconds). So "behaves at import, misbehaves on a page" cannot
 happen: what runs on a page is a size checked here, on every load. Not counted: a kernel's own scratch space
 (e.g. a convolution's workspace) and the machine's speed (the budget is in operations, not seconds).
 Chosen over running foreign programs in a worker process (as training jobs do) because a page's decode-one-
@@ -20,12 +20,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch.utils._pytree import tree_leaves
+from torch.utils._pytree import tree_leaves, tree_map_only
 
 from .. import settings
 from .archive import ExportError
 
 BATCH_SIZES = (1, 4, 16, 64, 256)  # the batch sizes an imported program is ever called with
+_META = torch.device("meta")  # tensors with a shape and no data
 
 
 @dataclass(frozen=True)
@@ -44,16 +45,13 @@ def call_sizes(batch: int | None) -> tuple[int, ...]:
 
 def check_costs(program: torch.export.ExportedProgram, name: str) -> list[Cost]:
     """The program's cost at each batch size it will be called with; ExportError when one is over budget."""
-    from torch._subclasses.fake_tensor import FakeTensorMode
-
     shape, batch = _input_shape(program, name)
     limits = settings.current()
-    mode = FakeTensorMode()
-    weights = _fake_weights(program, mode)  # once for every size
+    weights = {k: v.to(_META) for k, v in {**program.state_dict, **program.constants}.items()}  # shapes only
     costs = []
     for size in call_sizes(batch):
         try:
-            cost = measure(program, (size, *shape), mode, weights)
+            cost = measure(program, (size, *shape), weights)
         except ExportError as exc:
             raise ExportError(f"{name}: {exc}") from None
         if cost.peak_bytes > limits.imported_memory_mb * 2**20:
@@ -90,27 +88,22 @@ def _input_shape(program: torch.export.ExportedProgram, name: str) -> tuple[tupl
     return tuple(sizes[1:]), None
 
 
-def measure(program: torch.export.ExportedProgram, shape: tuple[int, ...], mode: Any, weights: dict) -> Cost:
-    """Propagate a fake input of `shape` through the program under `mode` (a FakeTensorMode), with `weights`
-    (_fake_weights): shapes only, nothing is allocated or computed. Live storage is counted node by node, freed
-    after a value's last use; the weights' storage is the model's own memory, not a call's."""
-    from torch._subclasses.fake_tensor import DataDependentOutputException, DynamicOutputShapeException
-
+def measure(program: torch.export.ExportedProgram, shape: tuple[int, ...], weights: dict) -> Cost:
+    """Propagate an input of `shape` through the program on torch's meta device, with `weights` there too:
+    shapes only, nothing is allocated or computed. Live storage is counted node by node, freed after a value's
+    last use; the weights' storage is the model's own memory, not a call's."""
     meter = _Meter({t.untyped_storage()._cdata for t in weights.values()})
     specs = program.graph_signature.input_specs
-    with mode:
+    with _META:  # factories without a device land there too; explicit devices are rewritten (_propagate)
         inputs = [torch.empty(shape) if spec.target is None else weights[spec.target] for spec in specs]
         try:
             _propagate(program.graph_module.graph, inputs, meter)
         except ExportError:
             raise
-        except (DataDependentOutputException, DynamicOutputShapeException):
-            raise ExportError(
-                f"the shape of what {meter.node} returns depends on tensor values; aeviz needs every shape known "
-                "from the input's"
-            ) from None
-        except Exception as exc:  # a size torch rejects, a dtype an operator does not take...
+        except Exception as exc:  # a shape read from values, a size torch rejects, a dtype an operator refuses...
             text = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+            if isinstance(exc, NotImplementedError) or "cannot be called on meta" in text:
+                text = "its output's shape would depend on tensor values, not known in advance"
             raise ExportError(
                 f"the program cannot run on {shape[0]} input(s) of shape {list(shape[1:])} ({meter.node}: {text})"
             ) from None
@@ -130,6 +123,7 @@ def _propagate(graph: torch.fx.Graph, inputs: list[torch.Tensor], meter: _Meter)
         elif node.op == "call_function":
             meter.node = str(node.target)
             args, kwargs = torch.fx.node.map_arg((node.args, node.kwargs), env.__getitem__)
+            args, kwargs = tree_map_only(torch.device, lambda _: _META, (args, kwargs))  # never a real allocation
             meter.check_writes(node, args, kwargs)
             env[node] = node.target(*args, **kwargs)
             meter.hold(node, env[node])
@@ -139,10 +133,6 @@ def _propagate(graph: torch.fx.Graph, inputs: list[torch.Tensor], meter: _Meter)
         for used in (*node.all_input_nodes, node):
             if last_use.get(used) is node or (used is node and not node.users):
                 meter.release(used)
-
-
-def _fake_weights(program: torch.export.ExportedProgram, mode: Any) -> dict[str, torch.Tensor]:
-    return {k: mode.from_tensor(v) for k, v in {**program.state_dict, **program.constants}.items()}
 
 
 class _Meter:
@@ -208,10 +198,9 @@ def _work(node: torch.fx.Node, args: tuple, out: Any) -> int:
     if not outs or not tensors_in:
         return work
     first, result = args[0], outs[0]
-    if name in ("linear", "matmul", "mm", "bmm"):
-        work += 2 * result.numel() * args[1].shape[-1 if name == "linear" else -2]
-    elif name == "addmm":
-        work += 2 * result.numel() * args[1].shape[-1]
+    if name in ("linear", "matmul", "mm", "bmm", "addmm"):  # each output element: a dot product of K pairs
+        inner = {"linear": args[1].shape[-1], "addmm": args[1].shape[-1]}.get(name, first.shape[-1])
+        work += 2 * result.numel() * inner
     elif name.startswith(("conv", "convolution")):
         transposed = "transpose" in name or (name == "convolution" and len(args) > 6 and bool(args[6]))
         work += 2 * (first if transposed else result).numel() * args[1][0].numel()

@@ -129,7 +129,12 @@ def from_state(name: str, state: dict[str, torch.Tensor], meta: dict[str, Any], 
         raise CheckpointError(f"{name}: its imported programs cannot be used ({exc})") from None
     model = ImportedModel(name, meta["family"], interface, encoder, decoder).to(device)
     shape = meta["config"]["input_shape"]
-    with torch.inference_mode():
-        model.reconstruct(torch.zeros(2, *shape, device=device))  # ModelFailed (a CheckpointError) names the failure
+    try:
+        with torch.inference_mode():
+            model.reconstruct(torch.zeros(2, *shape, device=device))  # ModelFailed names a program's failure
+    except CheckpointError:
+        raise
+    except Exception as exc:  # metadata that does not fit its programs (an output index, a code shape)
+        raise CheckpointError(f"{name}: its recorded interface does not fit its programs ({exc})") from None
     model.requires_grad_(False)
     return model.eval()

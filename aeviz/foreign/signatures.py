@@ -60,9 +60,16 @@ def root_call(entries: list, name: str) -> dict[str, Any]:
             "out_spec": treespec(signature.get("out_spec"), name),
             "forward_arg_names": None
             if arg_names is None
-            else [identifier(a, name) for a in listed(arg_names, name, "")],
+            else [_parameter(a, name) for a in listed(arg_names, name, "")],
         },
     }
+
+
+def _parameter(value: Any, name: str) -> str:
+    """A parameter of the generated forward(self, ...): an identifier other than self."""
+    if value == "self":
+        raise ExportError(f"{name} names its input 'self', which the generated module uses for itself")
+    return identifier(value, name)
 
 
 def treespec(text: Any, name: str) -> str:
