@@ -9,12 +9,15 @@ fields; then torch's `ExportedProgramDeserializer.deserialize` turns that dict a
 (with no sample inputs: their pickle is never read); `operators.check_graph` checks the deserialized graph again;
 and `costs` computes its memory and work at every batch size aeviz calls it with. All of it on every load.
 
-torch code that stays reachable from a file's bytes: `json.loads` (bounded size, RecursionError caught),
-`_dict_to_dataclass` and `ExportedProgramDeserializer` on the rebuilt dict (operator names resolved by
-`getattr` on `torch.ops` for allow-listed names only; `sympy.sympify` on expressions that passed
-`graphs.shape_expression`'s grammar), `torch.fx` code generation from checked identifiers and allow-listed
-targets, fake-tensor propagation of allow-listed operators, and `torch.frombuffer`/`as_strided` on bounds-checked
-bytes. Never: `torch.load`, `pickle`, `PyTorchFileReader`, guard code, node metadata, custom or opaque objects.
+torch code that stays reachable from a file's bytes: `json.loads` (bounded size, RecursionError caught);
+`ExportedProgramDeserializer` and the ExportedProgram verifier on the rebuilt dict (`_schema_object` stands in for
+torch's `_dict_to_dataclass`), which resolve operator names by `getattr` on `torch.ops` (allow-listed names only),
+pass size expressions to `sympy.sympify` (only those matching `values.shape_expression`'s grammar) and build fake
+tensors from the checked tensor descriptions; `torch.fx` code generation (`ExportedProgram.module()`) from
+checked identifiers and allow-listed targets, with no guard code; the allow-listed ATen operators themselves, on
+the meta device (costs) and then on real tensors when a page calls the model; `torch.frombuffer`/`as_strided`
+on bounds-checked bytes. Never reached: `torch.load`, `pickle`, `PyTorchFileReader`, guard code, node metadata,
+custom or opaque objects, higher-order operators, the sample inputs.
 """
 
 from __future__ import annotations
