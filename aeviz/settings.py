@@ -65,6 +65,15 @@ class Settings:
         "float",
         1e-6,
     )
+    imported_memory_mb: float = _setting(
+        1024.0, "peak tensor memory of one call of an imported model's program (on up to 256 inputs)", "float", 1
+    )
+    imported_gops: float = _setting(
+        25.0,
+        "billions of operations one call of an imported model's program may take (up to 256 inputs)",
+        "float",
+        1e-3,
+    )
 
     @staticmethod
     def variable(name: str) -> str:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
+import warnings
+import zipfile
 from pathlib import Path
 
 import torch
@@ -60,3 +63,66 @@ def export_folder(folder: Path, encoder, decoder, *, dynamic: bool = True, **man
     settings = {"dataset": "digits", "input_shape": list(SHAPE), **manifest}
     (folder / "aeviz.json").write_text(json.dumps(settings))
     return folder
+
+
+# Crafted programs (tests/foreign/test_hostile_programs.py, tests/pages/test_imported.py): an attacker's edits
+
+
+def entries(data: bytes) -> list[tuple[str, bytes]]:
+    """A .pt2 archive's members, in order."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return [(info.filename, archive.read(info)) for info in archive.infolist()]
+
+
+def zipped(items: list[tuple[str, bytes]]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "Duplicate name": the point of one attack
+        for path, blob in items:
+            archive.writestr(path, blob)
+    return out.getvalue()
+
+
+def nodes(program: dict) -> list[dict]:
+    return program["graph_module"]["graph"]["nodes"]
+
+
+def with_graph(data: bytes, edit) -> bytes:
+    """The archive with edit(program JSON) applied to models/model.json."""
+    items = []
+    for path, blob in entries(data):
+        if path.endswith("/models/model.json"):
+            program = json.loads(blob)
+            edit(program)
+            blob = json.dumps(program).encode()
+        items.append((path, blob))
+    return zipped(items)
+
+
+class Decoy(nn.Module):
+    """A decoder whose graph has a uint8 block the attacker swaps for aten.from_file (torch.export cannot trace it)."""
+
+    def forward(self, z):
+        block = torch.zeros(64, dtype=torch.uint8)
+        block.fill_(0)  # an in-place fill of the program's own value: allowed
+        return z.sum(1).reshape(-1, 1, 1, 1) * 0 + block.float().reshape(1, 1, 8, 8) / 255
+
+
+def from_file(data: bytes, path: Path, shared: bool) -> bytes:
+    """Decoy's exported bytes with its block read from `path` (aten.from_file); shared: the fill writes 0x41 into it."""
+
+    def edit(program):
+        node = next(n for n in nodes(program) if n["target"] == "torch.ops.aten.zeros.default")
+        dtype = [i for i in node["inputs"] if i["name"] == "dtype"]
+        node["target"] = "torch.ops.aten.from_file.default"
+        node["inputs"] = [
+            {"name": "filename", "arg": {"as_string": str(path)}, "kind": 1},
+            {"name": "shared", "arg": {"as_bool": shared}, "kind": 1},
+            {"name": "size", "arg": {"as_int": 64}, "kind": 1},
+            *dtype,
+        ]
+        if shared:
+            fill = next(n for n in nodes(program) if n["target"] == "torch.ops.aten.fill_.Scalar")
+            next(i for i in fill["inputs"] if i["name"] == "value")["arg"] = {"as_int": 65}
+
+    return with_graph(data, edit)

@@ -222,15 +222,23 @@ def import_programs(
         decoder_batch=_batch_size(decoder, DECODER),
         decoder_shape=pt2.input_shape(decoder),
     )
-    interface = probe_interface(
-        manifest, source, encoder.module(), decoder.module(), probe_images(test, manifest), **shapes
-    )
-    model = ImportedModel(target.stem, manifest.family, interface, encoder.module(), decoder.module()).eval()
+    encoder_module, decoder_module = _modules(encoder, decoder)
+    probe = probe_images(test, manifest)
+    interface = probe_interface(manifest, source, encoder_module, decoder_module, probe, **shapes)
+    model = ImportedModel(target.stem, manifest.family, interface, encoder_module, decoder_module).eval()
     say("measuring test error and kNN-7 of the codes")
     metrics = measure(model, manifest.dataset, test)
     meta = _metadata(target.stem, manifest, interface, test, metrics, origin, time.perf_counter() - started)
     save_imported(target, {key: blob for key, (blob, _) in programs.items()}, meta)
     return Imported(target, meta, meta["imported"]["seconds"], note)
+
+
+def _modules(*programs: torch.export.ExportedProgram) -> list[torch.nn.Module]:
+    """The programs as callable modules (stateless: the probe and the measured model share them)."""
+    try:
+        return [program.module() for program in programs]
+    except Exception as exc:  # torch's code generation on a checked graph: not expected, but never a traceback
+        raise ImportRefused(f"the programs cannot be run on this server ({pt2._first_line(exc)})") from None
 
 
 def measure(model: ImportedModel, dataset: str, test: Dataset) -> dict[str, float]:

@@ -47,6 +47,8 @@ def read_manifest(folder: Path) -> Manifest:
         raise ImportRefused(f"{MANIFEST} is over 64 kB: it should be a few lines of JSON")
     try:
         values = json.loads(path.read_text(encoding="utf-8"))
+    except RecursionError:
+        raise ImportRefused(f"{MANIFEST} is nested too deeply to be a few lines of settings") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ImportRefused(f"{MANIFEST} is not valid JSON ({exc})") from None
     if not isinstance(values, dict):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import torch
 from torch import nn
 
 from ..headers import CheckpointError
+from .costs import call_sizes
 from .interface import DECODER_KEY, ENCODER_KEY, Interface
 
 
@@ -16,16 +18,18 @@ class ModelFailed(CheckpointError):
     """An imported model that raised while running (a device mismatch, an op this machine lacks...)."""
 
 
-def _padded(fn: Callable, x: torch.Tensor, batch: int | None) -> Any:
-    """fn(x), for a program that takes exactly `batch` rows: run in chunks, the last one padded with zeros."""
-    if batch is None or len(x) == batch:
+def _padded(fn: Callable, x: torch.Tensor, sizes: tuple[int, ...] | None) -> Any:
+    """fn(x), for a program called only with a batch size in `sizes` (None: any): run in chunks of at most the
+    largest, each padded with zeros up to the next size (costs.call_sizes: the sizes whose cost was checked)."""
+    if sizes is None or len(x) in sizes:
         return fn(x)
     outs: list[Any] = []
-    for start in range(0, len(x), batch):
-        chunk = x[start : start + batch]
+    for start in range(0, len(x), sizes[-1]):
+        chunk = x[start : start + sizes[-1]]
         rows = len(chunk)
-        if rows < batch:
-            chunk = torch.cat([chunk, chunk.new_zeros((batch - rows, *chunk.shape[1:]))])
+        size = next(s for s in sizes if s >= rows)
+        if rows < size:
+            chunk = torch.cat([chunk, chunk.new_zeros((size - rows, *chunk.shape[1:]))])
         out = fn(chunk)
         outs.append([o[:rows] for o in out] if isinstance(out, (tuple, list)) else out[:rows])
     if isinstance(outs[0], list):
@@ -58,8 +62,10 @@ class ImportedModel(nn.Module):
         return self.interface.bottleneck
 
     def _call(self, what: str, fn: Callable, x: torch.Tensor, batch: int | None) -> Any:
+        # an adapter is the operator's own code, called as it is; a program only at the sizes its cost was checked at
+        sizes = None if self.interface.source == "adapter" else call_sizes(batch)
         try:
-            return _padded(fn, x, batch)
+            return _padded(fn, x, sizes)
         except Exception as exc:  # foreign code: anything, reported as this model's failure
             text = (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:200]
             raise ModelFailed(f"{self.name}: its {what} failed on this server ({type(exc).__name__}: {text})") from None
@@ -106,18 +112,29 @@ def program_bytes(state: dict[str, torch.Tensor], key: str) -> bytes:
 
 
 def from_state(name: str, state: dict[str, torch.Tensor], meta: dict[str, Any], device="cpu") -> ImportedModel:
-    """The model a checkpoint of an imported model holds, checked by one run on two blank images."""
-    from .programs import ExportError, load_program
+    """The model a checkpoint of an imported model holds, checked by one run on two blank images. The programs
+    are checked afresh (programs.load_program), and the batch sizes they are called with come from the programs
+    themselves, never from the (editable) metadata."""
+    from .programs import input_shape, load_program
 
     try:
         interface = Interface.from_dict(meta["interface"])
+        if interface.source == "adapter":
+            raise ValueError("an adapter model is never a checkpoint")
         programs = [load_program(program_bytes(state, k), k, device) for k in (ENCODER_KEY, DECODER_KEY)]
+        batches = [input_shape(program)[0] for program in programs]
+        interface = replace(interface, encoder_batch=batches[0], decoder_batch=batches[1])
         encoder, decoder = (program.module() for program in programs)
-    except (ExportError, TypeError, ValueError, KeyError) as exc:
+    except Exception as exc:  # foreign bytes: whatever fails, the model is unusable and says why
         raise CheckpointError(f"{name}: its imported programs cannot be used ({exc})") from None
     model = ImportedModel(name, meta["family"], interface, encoder, decoder).to(device)
     shape = meta["config"]["input_shape"]
-    with torch.inference_mode():
-        model.reconstruct(torch.zeros(2, *shape, device=device))  # ModelFailed (a CheckpointError) names the failure
+    try:
+        with torch.inference_mode():
+            model.reconstruct(torch.zeros(2, *shape, device=device))  # ModelFailed names a program's failure
+    except CheckpointError:
+        raise
+    except Exception as exc:  # metadata that does not fit its programs (an output index, a code shape)
+        raise CheckpointError(f"{name}: its recorded interface does not fit its programs ({exc})") from None
     model.requires_grad_(False)
     return model.eval()

@@ -1,131 +1,109 @@
-"""torch.export files read safely: an ExportedProgram from bytes, without running a pickle of the file as code.
+"""torch.export files read without running anything of theirs: an ExportedProgram from checked bytes only.
 
-`torch.export.load` falls back to an unrestricted `torch.load` when a tensor pickle fails the weights-only
-check, and unpickles "opaque" constants with plain `pickle.loads`: a crafted .pt2 could run code there. So the
-archive is checked first (a zip of the pt2 layout, no compiled code, no object constants, bounded sizes), and
-loaded with weights-only unpickling forced. Device fields are rewritten to the CPU before loading, so a program
-exported on a GPU machine loads on one without a GPU (and is moved to a GPU afterwards when asked).
+`torch.export.load` is not used: it unpickles "opaque" constants with plain `pickle.loads`, falls back to an
+unrestricted `torch.load`, `exec`s the file's guard code and `sympify`s (evaluates) its shape expressions, and a
+zip with two members of one name lets it read other bytes than a checker did. Instead, every step is aeviz's:
+`archive` reads each member once and decodes weights and constants from raw bytes; `graphs` checks the graph
+JSON (allow-listed operators, plain arguments, identifiers, size expressions) and rebuilds it from the checked
+fields; then torch's `ExportedProgramDeserializer.deserialize` turns that dict and those tensors into a program
+(with no sample inputs: their pickle is never read); `operators.check_graph` checks the deserialized graph again;
+and `costs` computes its memory and work at every batch size aeviz calls it with. All of it on every load.
+
+torch code that stays reachable from a file's bytes: `json.loads` (bounded size, RecursionError caught);
+`ExportedProgramDeserializer` and the ExportedProgram verifier on the rebuilt dict (`_schema_object` stands in for
+torch's `_dict_to_dataclass`), which resolve operator names by `getattr` on `torch.ops` (allow-listed names only),
+pass size expressions to `sympy.sympify` (only those matching `values.shape_expression`'s grammar) and build fake
+tensors from the checked tensor descriptions; `torch.fx` code generation (`ExportedProgram.module()`) from
+checked identifiers and allow-listed targets, with no guard code; the allow-listed ATen operators themselves, on
+the meta device (costs) and then on real tensors when a page calls the model; `torch.frombuffer`/`as_strided`
+on bounds-checked bytes. Never reached: `torch.load`, `pickle`, `PyTorchFileReader`, guard code, node metadata,
+custom or opaque objects, higher-order operators, the sample inputs.
 """
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
+import functools
 import io
-import json
-import os
 import threading
-import zipfile
+import types
+import typing
 from typing import Any
 
 import torch
+from torch._export.serde import schema
+from torch._export.serde.serialize import ExportedProgramDeserializer, _resolve_schema_cls
+from torch._export.serde.union import _Union
 
-MAX_ARCHIVE_BYTES = 200 << 20  # uncompressed: a hundred times the zoo's largest model
-MAX_MEMBERS = 4096
-# Parts of the pt2 layout that hold native code or arbitrary objects: never read
-_REFUSED_DIRS = ("data/aotinductor/", "data/executorch/", "data/mtia", "xl_model_weights/")
-_OBJECT_CONSTANTS = ("custom_obj_", "opaque_obj_")
-_FORCE_WEIGHTS_ONLY = "TORCH_FORCE_WEIGHTS_ONLY_LOAD"
-_load_lock = threading.Lock()  # the weights-only switch is an environment variable: one load at a time
+from . import costs, graphs, operators
+from .archive import MODEL, ExportError, read_members, tensors
 
-
-class ExportError(ValueError):
-    """A file that is not a loadable, safe torch.export program; the message says what it is instead."""
-
-
-def _members(data: bytes, name: str) -> zipfile.ZipFile:
-    if data[:1] == b"\x80":
-        raise ExportError(
-            f"{name} is a Python pickle (torch.save or pickle.dump), not a torch.export file; aeviz never "
-            "unpickles a file (it could run any code). Save the model with torch.export.export and "
-            "torch.export.save (see README › Import a model)"
-        )
-    if not zipfile.is_zipfile(io.BytesIO(data)):
-        raise ExportError(f"{name} is not a torch.export file (a .pt2 archive is a zip file; this one is not)")
-    return zipfile.ZipFile(io.BytesIO(data))
+__all__ = ["ExportError", "check_archive", "input_shape", "load_program", "save_bytes"]
+# torch's deserializer keeps the program being read in a module global and refuses a second at once
+_load_lock = threading.Lock()
 
 
 def check_archive(data: bytes, name: str) -> None:
-    """Raise ExportError unless `data` is a pt2 archive that `load_program` may open."""
-    with _members(data, name) as archive:
-        infos = archive.infolist()
-        paths = [i.filename for i in infos]
-        if not any(_inner(p).startswith("models/") and p.endswith(".json") for p in paths):
-            kind = "a torch.save checkpoint (a pickle in a zip)" if any(p.endswith("data.pkl") for p in paths) else ""
-            raise ExportError(
-                f"{name} is {kind or 'a zip file'}, not a torch.export program: save one with torch.export.save"
-            )
-        if len(infos) > MAX_MEMBERS or sum(i.file_size for i in infos) > MAX_ARCHIVE_BYTES:
-            raise ExportError(f"{name} unpacks to more than {MAX_ARCHIVE_BYTES >> 20} MB, over this server's limit")
-        refused = [p for p in paths if _inner(p).startswith(_REFUSED_DIRS)]
-        if refused:
-            raise ExportError(f"{name} holds compiled code ({refused[0]}); export the model without AOTInductor")
-        for path in paths:
-            if _inner(path).startswith("data/constants/") and path.endswith("_constants_config.json"):
-                _check_constants(archive.read(path), name)
-
-
-def _inner(path: str) -> str:
-    """A member's path below the archive's root folder (torch names the root after the file)."""
-    return path.split("/", 1)[1] if "/" in path else path
-
-
-def _check_constants(config: bytes, name: str) -> None:
-    try:
-        entries = json.loads(config).get("config", {})
-    except (ValueError, AttributeError):
-        raise ExportError(f"{name}: its constants table is not valid JSON") from None
-    objects = [k for k, v in entries.items() if str(v.get("path_name", "")).startswith(_OBJECT_CONSTANTS)]
-    if objects:
-        raise ExportError(
-            f"{name} holds Python objects as constants ({objects[0]}), which load by unpickling; only tensors "
-            "are accepted"
-        )
-
-
-def _on_cpu(value: Any) -> Any:
-    """The JSON with every device (a {'type', 'index'} object) set to the CPU."""
-    if isinstance(value, dict):
-        if set(value) == {"type", "index"} and isinstance(value["type"], str):
-            return {"type": "cpu", "index": None}
-        return {k: _on_cpu(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_on_cpu(v) for v in value]
-    return value
-
-
-def _cpu_archive(data: bytes) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as target:
-        for info in source.infolist():
-            blob = source.read(info)
-            if info.filename.endswith(".json"):
-                with contextlib.suppress(ValueError):  # not JSON after all: torch's loader reports it
-                    blob = json.dumps(_on_cpu(json.loads(blob))).encode()
-            target.writestr(info, blob)
-    return out.getvalue()
+    """Raise ExportError unless `data` is a pt2 archive whose members `load_program` would read."""
+    read_members(data, name)
 
 
 def load_program(data: bytes, name: str, device: str | torch.device = "cpu") -> torch.export.ExportedProgram:
-    """The ExportedProgram in `data` (a .pt2 file's bytes) on `device`; ExportError when it is no safe program."""
-    check_archive(data, name)
-    buffer = io.BytesIO(_cpu_archive(data))
-    with _load_lock:
-        before = os.environ.get(_FORCE_WEIGHTS_ONLY)
-        os.environ[_FORCE_WEIGHTS_ONLY] = "1"
-        try:
-            program = torch.export.load(buffer)
-        except Exception as exc:  # torch raises RuntimeError, KeyError, pickle errors... for a damaged file
-            raise ExportError(f"{name} could not be read as a torch.export program ({_first_line(exc)})") from None
-        finally:
-            if before is None:
-                os.environ.pop(_FORCE_WEIGHTS_ONLY, None)
-            else:
-                os.environ[_FORCE_WEIGHTS_ONLY] = before
+    """The ExportedProgram in `data` (a .pt2 file's bytes) on `device`; ExportError when it is no safe program,
+    or one over this server's budget (costs)."""
+    try:
+        program = _deserialized(data, name)
+        operators.check_graph(program, name)
+        costs.check_costs(program, name)
+    except ExportError:
+        raise
+    except Exception as exc:  # torch raises many kinds (and RecursionError) for a damaged or hostile program
+        raise ExportError(f"{name} could not be read as a torch.export program ({_first_line(exc)})") from None
     if torch.device(device).type != "cpu":
         from torch.export.passes import move_to_device_pass
 
         program = move_to_device_pass(program, str(device))
     return program
+
+
+def _deserialized(data: bytes, name: str) -> torch.export.ExportedProgram:
+    members = read_members(data, name)
+    clean = graphs.clean_program(members.json(f"models/{MODEL}.json"), name)
+    serialized = _schema_object(schema.ExportedProgram, clean)
+    weights, parameters = tensors(members, "weights")
+    constants, _ = tensors(members, "constants")
+    state = {k: torch.nn.Parameter(v, requires_grad=False) if k in parameters else v for k, v in weights.items()}
+    with _load_lock:
+        return ExportedProgramDeserializer().deserialize(serialized, state, constants, None)
+
+
+def _schema_object(schema_type: Any, data: Any) -> Any:
+    """torch's serialize._dict_to_dataclass, with each class's type hints computed once rather than per object
+    (a third of a program's loading time otherwise)."""
+    cls: Any = _resolve_schema_cls(schema_type)
+    origin, args = typing.get_origin(cls), typing.get_args(cls)
+    if origin is typing.Annotated:
+        return _schema_object(cls.__origin__, data)
+    if origin in (typing.Union, types.UnionType) and type(None) in args:
+        return None if data is None else _schema_object(args[0], data)
+    if isinstance(cls, type) and issubclass(cls, _Union):
+        ((kind, value),) = data.items()
+        return cls.create(**{kind: _schema_object(_hints(schema_type)[kind], value)})
+    if dataclasses.is_dataclass(cls):
+        hints, make = _hints(schema_type), typing.cast(Any, cls)
+        return make(
+            **{f.name: _schema_object(hints[f.name], data[f.name]) for f in dataclasses.fields(cls) if f.name in data}
+        )
+    if isinstance(data, list):
+        return [_schema_object(args[0], d) for d in data] if data else data
+    if isinstance(data, dict):
+        return {k: _schema_object(args[1], v) for k, v in data.items()}
+    return float(data) if cls is float else data
+
+
+@functools.cache
+def _hints(schema_type: Any) -> dict[str, Any]:
+    return typing.get_type_hints(_resolve_schema_cls(schema_type), globalns=vars(schema))
 
 
 def _first_line(exc: BaseException, limit: int = 200) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from apptest import run_page
-from foreign import conv, dense, export_folder
+from foreign import Decoy, conv, dense, export_folder, from_file
 
 from aeviz import checkpoints, images
 from aeviz.foreign import importer as importing
@@ -85,6 +85,28 @@ def test_a_model_that_fails_here_is_named_on_the_page_and_the_others_still_work(
     warnings = [w.value.replace("\\", "") for w in at.warning]  # markdown-escaped: a name is anyone's text
     assert any("imp-conv" in w and "its decoder failed on this server" in w for w in warnings), warnings
     assert any("imp-dense" in str(m.value) for m in at.multiselect)
+
+
+def test_a_tampered_checkpoint_reading_a_server_file_is_shown_as_unusable(foreign_models, tmp_path):
+    """A checkpoint whose decoder was edited to call aten.from_file: the Home page names the model and the
+    operator, shows no traceback and no byte of the file."""
+    import torch
+
+    from aeviz.foreign import programs
+
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(b"S" * 64)
+    decoy = programs.save_bytes(
+        torch.export.export(Decoy(), (torch.rand(4, 4),), dynamic_shapes=({0: torch.export.Dim("batch")},))
+    )
+    info = foreign_models["imp-dense"]
+    meta = checkpoints.read_metadata(info.path)
+    crafted = {"encoder.pt2": _program(info.path, "encoder.pt2"), "decoder.pt2": from_file(decoy, secret, False)}
+    checkpoints.save_imported(info.path, crafted, {k: v for k, v in meta.items() if k != "hash"})
+    at = run_page("pages/home.py", {"dataset": "digits", "home_model": "server:imp-dense"})
+    assert not at.exception, [e.value for e in at.exception]
+    warnings = [w.value.replace("\\", "") for w in at.warning]
+    assert any("imp-dense" in w and "cannot be used" in w and "aten.from_file.default" in w for w in warnings), warnings
 
 
 def _program(path, key) -> bytes:
