@@ -5,6 +5,7 @@ Nothing else in aeviz imports streamlit (tests/test_imports.py keeps it so). Pag
 
 from __future__ import annotations
 
+from . import preload  # noqa: F401 - first: what the pages share, imported before any page runs (see there)
 from .architecture import model_diagram
 from .caches import (
     device_label,
