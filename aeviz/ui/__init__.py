@@ -20,6 +20,7 @@ from .caches import (
     refresh_models,
 )
 from .decoder import code_sliders, hover_decoder, map_hover, playground
+from .identity import browser_id
 from .lecture import explain, lecture_on, lecture_toggle, main_height
 from .maps import (
     MAP_METHODS,
@@ -45,7 +46,6 @@ from .shell import DEFAULT_DATASETS, Context, Picked, context, image_picker, pag
 from .theme import theme_type
 from .training import (
     add_own_dataset,
-    browser_id,
     job_manager,
     own_datasets,
     session_id,
