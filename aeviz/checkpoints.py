@@ -107,11 +107,18 @@ def machine(**extra) -> dict:
 
 
 def save_checkpoint(path: str | Path, model: AutoEncoder, metadata: dict[str, Any] | None = None) -> Path:
-    """Write weights + metadata atomically: a crash at any point leaves the previous file intact."""
+    """Write weights + metadata atomically: a crash at any point leaves the previous file intact. (A trained
+    model with its replay: aeviz.saving.save_trained, which writes both or neither.)"""
+    blob, meta = checkpoint_bytes(model, metadata)
+    atomic_write(path, blob)
+    model.metadata = meta
+    return Path(path)
+
+
+def checkpoint_bytes(model: AutoEncoder, metadata: dict[str, Any] | None = None) -> tuple[bytes, dict[str, Any]]:
+    """The checkpoint file's bytes (safetensors, the metadata in its header) and that metadata."""
     from safetensors.torch import save
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     meta = {
         **(metadata or {}),
@@ -122,10 +129,7 @@ def save_checkpoint(path: str | Path, model: AutoEncoder, metadata: dict[str, An
         "versions": versions(),
         "created": (metadata or {}).get("created") or time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    blob = save(state, metadata={"aeviz": json.dumps(meta)})
-    atomic_write(path, blob)
-    model.metadata = meta
-    return path
+    return save(state, metadata={"aeviz": json.dumps(meta)}), meta
 
 
 def save_imported(path: str | Path, programs: dict[str, bytes], metadata: dict[str, Any]) -> Path:
@@ -211,6 +215,7 @@ class CheckpointInfo:
     path: Path
     metadata: dict[str, Any]
     origin: str = ""  # ZOO, SERVER (or another origin's name); found from the file's folder when not given
+    shared: bool = False  # a SESSION model of someone else's workspace, listed through a share link (`?ws=`)
 
     def __post_init__(self) -> None:
         if not self.origin:
@@ -240,10 +245,13 @@ class CheckpointInfo:
 
     @property
     def where(self) -> str:
-        """Where it comes from, in words a page can print: 'zoo', 'server', 'yours', or 'imported (pythae)'."""
+        """Where it comes from, in words a page can print: 'zoo', 'server', 'yours', 'shared' (a model of a link
+        someone sent), or 'imported (pythae)'."""
         if self.imported:
             return f"imported ({self.imported})"
-        return "yours" if self.origin == SESSION else self.origin
+        if self.origin == SESSION:
+            return "shared" if self.shared else "yours"
+        return self.origin
 
     @property
     def imported(self) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import os
 import threading
@@ -60,15 +61,24 @@ def cache_key(**parts: object) -> str:
 
 def save_arrays(path: Path, **arrays: np.ndarray) -> None:
     """Write `arrays` to `path` (.npz) atomically: readers see the old file or the new one, never half."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(Path(path), _npz_writer(arrays))
+
+
+def npz_bytes(**arrays: np.ndarray) -> bytes:
+    """`arrays` as the bytes of an .npz file (for a file written together with others, atomic.atomic_write_all)."""
+    out = io.BytesIO()
+    _npz_writer(arrays)(out)
+    return out.getvalue()
+
+
+def _npz_writer(arrays: dict[str, np.ndarray]):
+    """A function writing `arrays` as .npz to an open binary file, with no pickle (object dtypes are refused)."""
     arrays = {name: np.asarray(a) for name, a in arrays.items()}
     for name, a in arrays.items():
         if a.dtype.hasobject:
             raise TypeError(f"save_arrays: {name!r} has dtype object, which would need pickle")
-    # object dtypes were refused above, so np.savez needs no pickle
     # the ignore: numpy's stub matches the unpacked arrays against savez's allow_pickle: bool keyword
-    atomic_write(path, lambda f: np.savez(f, **arrays))  # type: ignore[arg-type]
+    return lambda f: np.savez(f, **arrays)  # type: ignore[arg-type]
 
 
 MAX_ARRAYS_MB = 2048  # what one cached .npz may hold unpacked (CIFAR-10's train split as uint8: 150 MB)

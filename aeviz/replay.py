@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .atomic import atomic_write
 from .checkpoints import shipped_path
-from .diskcache import Spec, save_arrays
+from .diskcache import Spec, npz_bytes
 from .models import AutoEncoder
 from .sidecars import integers, load_sidecar, text
 
@@ -111,10 +112,16 @@ def replay_path(checkpoint: str | Path) -> Path:
 
 
 def save_replay(checkpoint: str | Path, replay: Replay, content_hash: str) -> Path:
-    """Store `replay` beside `checkpoint`, tagged with the weights' content hash (no pickles, atomic)."""
+    """Store `replay` beside `checkpoint`, tagged with the weights' content hash (no pickles, atomic). A model
+    just trained is saved with its replay by aeviz.saving.save_trained, both or neither."""
     path = replay_path(checkpoint)
-    save_arrays(
-        path,
+    atomic_write(path, replay_bytes(replay, content_hash))
+    return path
+
+
+def replay_bytes(replay: Replay, content_hash: str) -> bytes:
+    """The replay file's bytes (.npz), tagged with the weights' content hash."""
+    return npz_bytes(
         content_hash=np.array(content_hash),
         epochs=np.asarray(replay.epochs, np.int32),
         points=np.asarray(replay.points, np.float16),
@@ -122,7 +129,6 @@ def save_replay(checkpoint: str | Path, replay: Replay, content_hash: str) -> Pa
         indices=np.asarray(replay.indices, np.int32),
         q=np.array(int(replay.q)),
     )
-    return path
 
 
 REPLAY = {  # E epochs' maps of N test images: at most MAX_FRAMES x SAMPLE x 2 float16, 0.8 MB

@@ -37,6 +37,9 @@ class Settings:
     warm_up: bool = _setting(True, "`0`: no start-up thread (parse data, check baselines, time training)", "bool")
     max_jobs: int = _setting(1, "training jobs running at once", "int", 1)
     max_queued: int = _setting(8, "training jobs waiting", "int", 0)
+    browser_max_jobs: int = _setting(
+        1, "training jobs one browser may have running or waiting, all its tabs together", "int", 1
+    )
     job_idle_s: float = _setting(120.0, "a job whose page has not asked for it in this long is stopped", "float", 1)
     job_max_s: float = _setting(3600.0, "the longest a training job may run", "float", 1)
     job_memory_mb: float | None = _setting(
@@ -54,8 +57,14 @@ class Settings:
     folder_max_megapixels: float = _setting(
         4000.0, "megapixels one folder or archive's pictures may decode to (from their headers)", "float", 1e-6
     )
-    session_max_models: int = _setting(8, "models one browser may keep", "int", 1)
-    sessions_max_models: int = _setting(400, "models all browser sessions together may keep", "int", 1)
+    session_max_models: int = _setting(8, "models one browser may keep (all its tabs and visits together)", "int", 1)
+    sessions_max_models: int = _setting(
+        400,
+        "models all browsers together may keep; when full, a new one replaces the oldest model of the browser "
+        "that changed nothing for longest",
+        "int",
+        1,
+    )
     session_retention_h: int = _setting(24, "hours a browser's models are kept after it last trained", "int", 1)
     upload_max_files: int = _setting(64, "files one session's uploaders may hold", "int", 1)
     upload_max_mb: int = _setting(100, "megabytes one session's uploaders may hold", "int", 1)

@@ -11,12 +11,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from .checkpoints import save_checkpoint, user_dir
+from .checkpoints import SUFFIX, user_dir
 from .data import Dataset, load_dataset
 from .devices import adam, device_name, gather, keep_freed_memory, memory_format, pick_device, seeded
 from .metrics import evaluate
 from .models import AEConfig, AutoEncoder, build_model, model_slug, series_of
-from .replay import CodeWatch, Replay, save_replay
+from .replay import CodeWatch, Replay
+from .saving import save_trained
 
 PREVIEW_IMAGES = 8
 
@@ -223,11 +224,9 @@ def train(
     metrics = evaluate(model, train_set.images, train_set.labels, test_set.images, test_set.labels)
     metadata = _metadata(family, config, train_set, train_config, metrics, history, seconds, device)
     path = None
-    if save:
-        path = Path(out_dir or user_dir()) / f"{name or metadata['name']}.safetensors"
-        save_checkpoint(path, model.cpu(), metadata)
-        if (replay := seen.replay()) is not None:  # for the Latent space page, zoo models included
-            save_replay(path, replay, model.metadata["hash"])
+    if save:  # with its replay, for the Latent space page (zoo models included); replaces a model of that name
+        path = Path(out_dir or user_dir()) / f"{name or metadata['name']}{SUFFIX}"
+        path = save_trained(path, model.cpu(), metadata, seen.replay(), overwrite=True)
         model.to(device)
     if callback:
         last, epochs = history[-1], train_config.epochs

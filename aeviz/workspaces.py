@@ -1,13 +1,17 @@
 """Session workspaces: models trained from a browser live in a folder of their own, seen only through its token.
 
-A workspace is `$AEVIZ_HOME/sessions/<token>/`, the token 128 random bits. The session that trained a model,
-and whoever opens a link carrying the token, list its models; nobody else's lists ever do. Each workspace holds
-at most `max_models()` models and is deleted once nothing in it changed for `retention_s()`, so a class training
-all afternoon cannot fill the server's disk.
+A workspace is `$AEVIZ_HOME/sessions/<token>/`, the token 128 bits: one per browser (`token_for` its secret,
+see aeviz.ui.identity), the same on every tab and every visit. That browser, and whoever opens a link carrying
+the token, list its models; nobody else's lists ever do. Each workspace holds at most `max_models()` models and
+is deleted once nothing in it changed for `retention_s()`; all of them together hold at most `max_total()`, the
+idlest making room for new ones, so a class training all afternoon cannot fill the server's disk and no student
+can stop the others from training.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 import secrets
 import shutil
@@ -27,6 +31,12 @@ def root() -> Path:
 
 def new_token() -> str:
     return secrets.token_hex(16)
+
+
+def token_for(secret: str) -> str:
+    """The workspace of the browser whose secret this is: always the same one, so the browser finds its models
+    again on every visit; a one-way hash, so a share link (which carries the token) never reveals the secret."""
+    return hashlib.sha256(b"aeviz-workspace|" + secret.encode()).hexdigest()[:32]
 
 
 def is_token(text: object) -> bool:
@@ -53,13 +63,14 @@ def create(token: str) -> Path:
 
 
 def max_models() -> int:
-    """Models one workspace may hold: AEVIZ_SESSION_MAX_MODELS, default 8."""
+    """Models one workspace, so one browser, may hold: AEVIZ_SESSION_MAX_MODELS, default 8."""
     return settings.current().session_max_models
 
 
 def max_total() -> int:
     """Models all workspaces together may hold: AEVIZ_SESSIONS_MAX_MODELS, default 400 (a class of 50 at the
-    per-session cap; 400 dense models are ~0.5 GB, the largest family ~4 MB each)."""
+    per-browser cap; 400 dense models are ~0.5 GB, the largest family ~4 MB each). Never a refusal: at the cap
+    a save replaces the oldest model of the workspace idle longest (`make_room`)."""
     return settings.current().sessions_max_models
 
 
@@ -76,20 +87,48 @@ def models(token: str) -> list[Path]:
         return []
 
 
-def check_room(token: str) -> None:
-    """ValueError saying what to do when the workspace, or all workspaces together, are full."""
-    held = len(models(token))
+def check_room(token: str, pending: int = 0) -> None:
+    """ValueError saying what to do when the browser's workspace holds, with its `pending` jobs' models, as many
+    as `max_models()`. All workspaces together never refuse: a save makes room (`make_room`)."""
+    held = len(models(token)) + pending
     if held >= max_models():
         raise ValueError(
-            f"Your session already has {held} model{'s' * (held != 1)} (this server keeps at most "
-            f"{max_models()} per session): delete one under **Your models** to train another."
+            f"Your browser already has {held} model{'s' * (held != 1)}"
+            f"{' (counting the one in training)' if pending else ''}: this server keeps at most {max_models()} "
+            "per browser. Delete one under **Your models** to train another."
         )
-    if sum(1 for _ in root().glob(f"*/*{SUFFIX}")) >= max_total():
-        raise ValueError(
-            f"This server holds {max_total()} models trained by its visitors, its limit: ask the "
-            f"operator to raise AEVIZ_SESSIONS_MAX_MODELS, or try again once older ones expire "
-            f"({retention_s() / 3600:g} h after their last change)."
-        )
+
+
+def make_room(token: str) -> list[Path]:
+    """Before a save into `token`'s workspace: while all workspaces together hold `max_total()` models, delete
+    the oldest model of the workspace that changed nothing for longest (never `token`'s own). Returns the
+    deleted checkpoints.
+
+    So the cap keeps the disk bounded without ever blocking the class: a student who fills it (many browsers,
+    many tiny models) only pushes out the models idle longest, at the pace of the one trainer, and their own
+    models are the first to go once they stop."""
+    gone: list[Path] = []
+    others = [p for p in _workspace_folders() if p.name != token]
+    total = sum(len(models(p.name)) for p in _workspace_folders())
+    while total >= max_total() and others:
+        idlest = min(others, key=_last_change)
+        held = models(idlest.name)
+        if not held:
+            others.remove(idlest)
+            continue
+        before = idlest.stat()
+        delete_model(idlest.name, held[0].name.removesuffix(SUFFIX))
+        os.utime(idlest, ns=(before.st_atime_ns, before.st_mtime_ns))  # not its owner's change: retention as it was
+        gone.append(held[0])
+        total -= 1
+    return gone
+
+
+def _workspace_folders() -> list[Path]:
+    try:
+        return [p for p in root().iterdir() if is_token(p.name) and p.is_dir() and not p.is_symlink()]
+    except OSError:
+        return []
 
 
 def delete_model(token: str, name: str) -> bool:

@@ -65,11 +65,15 @@ def free_port() -> int:
 
 
 def start_server(
-    home: Path, cpus: set[int] | None = None, repo: Path = REPO, **env: str
+    home: Path,
+    cpus: set[int] | None = None,
+    repo: Path = REPO,
+    launcher: tuple[str, ...] = ("-m", "streamlit"),
+    **env: str,
 ) -> tuple[subprocess.Popen, str]:
     """`streamlit run app.py` of `repo` (default this one: another checkout measures the code before a change)
     on a free localhost port, caches and user folder under `home` (on `cpus` only, if given); returns when it
-    answers its health check."""
+    answers its health check. `launcher` runs Streamlit's command line (e.g. tests/e2e/slow_imports.py)."""
     port = free_port()
     environ = {**os.environ, "AEVIZ_CACHE_DIR": str(home / "cache"), "AEVIZ_HOME": str(home / "home"), **env}
     environ["PYTHONPATH"] = os.pathsep.join([str(repo), *filter(None, [env.get("PYTHONPATH")])])
@@ -77,8 +81,7 @@ def start_server(
     proc = subprocess.Popen(
         [
             sys.executable,
-            "-m",
-            "streamlit",
+            *launcher,
             "run",
             "app.py",
             "--server.port",

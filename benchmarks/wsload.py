@@ -10,6 +10,12 @@ A slider inside a fragment is rerun as a whole page here, so the figures are an 
 and a final JSON line: errors (exception elements, runs that never finished), p50/p95 per kind of action,
 and the server's memory after warm-up and at the end.
 
+Cold start (`--cold-servers 3 --sessions 12`): a class opening the app at the same moment on a freshly started
+server. For each of that many fresh servers, `--sessions` students connect, then all ask for a chart page in the
+same instant, with no visit before them; it prints each server's error pages (exception elements, runs that never
+finished) and a JSON line with their total. `--slow-import pandas=12` stretches that package's import on the
+server to 12 s, as a loaded machine would, so that a race on it shows every time rather than now and then.
+
 Placement: on one machine the load generator takes CPU from the server. `--server-cpus 0 --client-cpus 1`
 pins the server (as `taskset -c 0` would; its helper processes inherit it) and this process to cores of their
 own, so the figures are the server's on that core; `--placement shared` runs both on every core (the default
@@ -31,71 +37,12 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent / "tests" / "e2e")]
+REPO_TESTS = Path(__file__).resolve().parent.parent / "tests" / "e2e"
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(REPO_TESTS)]
 from load import Tally, start_server, stop_server, tree_usage  # noqa: E402
+from wsclient import Student, cold_class  # noqa: E402
 
 PAGES = ("", "reconstructions", "latent_map", "denoising", "vae", "anomalies", "your_images", "train", "reproduce")
-
-
-class Student:
-    """One browser session's worth of protocol: rerun requests out, deltas and run ends back."""
-
-    def __init__(self, ws, query: str) -> None:
-        self.ws, self.query = ws, query
-        self.pages: dict[str, str] = {}  # url path -> page script hash, from the navigation message
-        self.sliders: dict[str, object] = {}  # widget id -> its Slider proto, from this page's deltas
-
-    async def run(self, *, page_name: str = "", widgets=None, timeout_s: float = 60) -> tuple[float, list[str]]:
-        """Ask for a rerun and read until it ends: (milliseconds, exception messages it showed)."""
-        from streamlit.proto.BackMsg_pb2 import BackMsg
-
-        msg = BackMsg()
-        state = msg.rerun_script
-        state.query_string = self.query
-        state.page_name = page_name
-        state.page_script_hash = self.pages.get(page_name, "")
-        if widgets is not None:
-            state.widget_states.widgets.append(widgets)
-        start = time.perf_counter()
-        await self.ws.send(msg.SerializeToString())
-        errors = await asyncio.wait_for(self._until_finished(), timeout_s)
-        return 1000 * (time.perf_counter() - start), errors
-
-    async def _until_finished(self) -> list[str]:
-        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-
-        errors: list[str] = []
-        while True:
-            msg = ForwardMsg()
-            msg.ParseFromString(await self.ws.recv())
-            kind = msg.WhichOneof("type")
-            if kind == "navigation":
-                self.pages = {p.url_pathname: p.page_script_hash for p in msg.navigation.app_pages}
-            elif kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
-                element = msg.delta.new_element
-                # plain sliders only: a select_slider's state is its options' indices, not values
-                slider = element.slider if element.WhichOneof("type") == "slider" else None
-                if slider is not None and not slider.disabled and not slider.options:
-                    self.sliders[slider.id] = slider
-                elif element.WhichOneof("type") == "exception":
-                    errors.append(element.exception.message[:200])
-            elif kind == "script_finished" and msg.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
-                return errors
-
-    def slider_move(self, rng: random.Random):
-        """A WidgetState that moves one slider of the page by one step (None: the page has none)."""
-        from streamlit.proto.WidgetStates_pb2 import WidgetState
-
-        if not self.sliders:
-            return None
-        slider = self.sliders[rng.choice(sorted(self.sliders))]
-        value = list(slider.value or slider.default)[:1] or [slider.min]
-        step = slider.step or (slider.max - slider.min) / 100
-        moved = min(max(value[0] + rng.choice([-1, 1]) * step, slider.min), slider.max)
-        state = WidgetState(id=slider.id)
-        state.double_array_value.data.append(moved)
-        slider.value[:] = [moved]
-        return state
 
 
 async def student(url: str, index: int, args, tally: Tally, stop_at: float) -> None:
@@ -198,6 +145,37 @@ def report(tally: Tally, samples, cpu_s: float, args) -> dict:
     return result
 
 
+def measure_cold(args) -> dict:
+    """`args.cold_servers` fresh servers, each opened by a whole class at once: error pages per server."""
+    per_server = []
+    for n in range(args.cold_servers):
+        with tempfile.TemporaryDirectory(prefix="aeviz-wsload-cold-") as home:
+            launcher = ("-m", "streamlit")
+            if args.slow_import:  # e.g. pandas=12: a loaded machine's import, stretched (tests/e2e/slow_imports.py)
+                launcher = (str(REPO_TESTS / "slow_imports.py"), *args.slow_import, "--")
+            proc, url = start_server(Path(home), launcher=launcher)
+            try:
+                visits = asyncio.run(cold_class(url, args.sessions, args.dataset, args.timeout_s))
+            finally:
+                stop_server(proc)
+        failed = [v for v in visits if v.errors]
+        per_server.append(len(failed))
+        print(
+            f"server {n + 1}: {args.sessions} sessions opened chart pages at once: {len(failed)} error page(s); "
+            f"slowest page {max(v.ms for v in visits) / 1000:.1f} s"
+        )
+        for visit in failed:
+            print(f"  {visit.page}: {visit.errors[0]}")
+    result = {
+        "wsload_cold_sessions": args.sessions,
+        "wsload_cold_servers": args.cold_servers,
+        "wsload_cold_error_pages": sum(per_server),
+        "wsload_cold_servers_with_errors": sum(e > 0 for e in per_server),
+    }
+    print(json.dumps(result))
+    return result
+
+
 def cpu_set(text: str | None) -> set[int] | None:
     """'0', '0,1' or '0-3' as a set of core numbers (None stays None: unpinned)."""
     if text is None:
@@ -274,7 +252,16 @@ def main() -> None:
         choices=["none", "shared", "split", "both"],
         help="none: unpinned (default); shared: both on every core; split: each on its own; both: shared, then split",
     )
+    parser.add_argument(
+        "--cold-servers", type=int, default=0, help="instead: this many fresh servers, each opened by a class at once"
+    )
+    parser.add_argument(
+        "--slow-import", action="append", default=[], help="with --cold-servers: e.g. pandas=12 (seconds)"
+    )
     args = parser.parse_args()
+    if args.cold_servers:
+        measure_cold(args)
+        return
     if args.placement is None:
         args.placement = "split" if args.server_cpus or args.client_cpus else "none"
     runs = [(name, measure(name, server, client, args)) for name, server, client in placements(args)]

@@ -39,10 +39,7 @@ with left:
     ui.picture(shown["grid"], caption=f"Class {label} · MSE {shown['mse']:.4f}")
 with right.container(key="home_code"):  # a picture: no plotly bundle for a new visitor's first screen
     ui.picture(shown["bars"], width="stretch")
-st.caption(
-    f"Model `{info.name}`: test MSE {info.metrics.get('mse', float('nan')):.4f}, "
-    f"trained {info.metadata.get('training', {}).get('epochs', '?')} epochs on {info.metadata.get('device')}."
-)
+st.caption(home.model_caption(info.name, info.metadata))
 ui.model_diagram(info)
 
 st.subheader("Drag the code: the decoder answers in your browser")

@@ -69,7 +69,7 @@ def live(job_id: str) -> None:
                 f"(this server allows {manager.memory_mb:,.0f} MB per job) and "
                 f"{duration(snap.estimate.total_s)} of training."
             )
-    if snap.owner == me and st.button("Cancel", key="train_cancel", icon=":material/stop:"):
+    if manager.controls(job_id, me, browser) and st.button("Cancel", key="train_cancel", icon=":material/stop:"):
         manager.cancel(job_id)
     draw(snap)
 
@@ -85,7 +85,8 @@ def result(snap: Snapshot) -> None:
             icon=":material/check_circle:",
         )
     elif snap.state == State.FAILED:
-        st.error(f"Training failed: {snap.message}", icon=":material/error:")
+        what = "Saving" if snap.phase == "saving" else "Training"  # trained, but the model could not be kept
+        st.error(f"{what} failed: {snap.message}", icon=":material/error:")
     else:
         st.warning(snap.message, icon=":material/cancel:")
     if snap.steps:
@@ -133,7 +134,7 @@ def form(dataset: str, family, picked: dict) -> None:
 def start(dataset: str, folder: str, family: str, fields: dict, config: TrainConfig, name: str) -> None:
     token = ui.own_workspace()
     try:
-        workspaces.check_room(token)
+        workspaces.check_room(token, pending=len(manager.active(me, browser)))
         dataset = job_setup.folder_dataset(folder) if dataset == FOLDER else dataset
         model_config = make_config(family, **fields)
         name = (
@@ -145,6 +146,8 @@ def start(dataset: str, folder: str, family: str, fields: dict, config: TrainCon
         job = manager.submit(spec, me, browser)
     except (ValueError, JobRejected) as exc:
         st.error(str(exc), icon=":material/error:")
+        if getattr(exc, "job_id", ""):
+            st.session_state["train_other_job"] = exc.job_id  # offered below the form: watch or cancel it here
         return
     if dataset.startswith(("folder:", "upload:")):
         ui.add_own_dataset(dataset)  # its pages list the model; no other session sees the folder or the images
@@ -181,9 +184,15 @@ if dataset == UPLOAD:
         st.stop()
 trainform.estimate(family.family, dataset)
 form(dataset, family, picked)
+other = manager.snapshot(st.session_state.get("train_other_job"))
+shown = other is not None and other.active
+if shown and st.button("Show this browser's job here", key="train_show_other", icon=":material/visibility:"):
+    st.query_params["train_job"] = st.session_state.pop("train_other_job")
+    st.rerun()
 ui.your_models(ui.refresh_models)
 states = [j.state for j in manager.jobs()]
 st.caption(
     f"This server trains {manager.workers} model(s) at a time: {states.count(State.RUNNING)} training now, "
-    f"{states.count(State.QUEUED)} waiting."
+    f"{states.count(State.QUEUED)} waiting. Each browser (all its tabs together) may have "
+    f"{manager.per_browser} job(s) running or waiting and keep {workspaces.max_models()} models."
 )

@@ -31,3 +31,28 @@ def fake_mnist_root(tmp_path):
             write_idx(raw / f"{split}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), gz)
             write_idx(raw / f"{split}-labels-idx1-ubyte", rng.integers(0, 10, n, dtype=np.uint8), gz)
     return tmp_path
+
+
+@pytest.fixture
+def browsers(monkeypatch):
+    """Sessions of chosen browsers: `browsers.use("laptop")` makes every session opened next send the
+    cookies of that browser (AppTest cannot send cookies, so the request's cookies are stood in for)."""
+    import os
+
+    from aeviz import workspaces
+    from aeviz.ui import identity
+
+    cookies: dict[str, str] = {}
+
+    class Browsers:
+        secrets = {name: os.urandom(16).hex() for name in ("laptop", "neighbour")}
+
+        def use(self, name: str) -> None:
+            cookies.clear()
+            cookies["aeviz_browser"] = self.secrets[name]
+
+        def workspace(self, name: str) -> str:
+            return workspaces.token_for(self.secrets[name])
+
+    monkeypatch.setattr(identity, "_cookies", lambda: dict(cookies))
+    return Browsers()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fakes import full_disk_for
 
 from aeviz.checkpoints import load_checkpoint, scan_checkpoints, user_dir
 from aeviz.jobs import ACTIVE, JobManager, JobRejected, JobSpec, State, TrainingJob, sweep_temp_files
@@ -90,6 +91,21 @@ def test_job_reports_progress_and_saves_a_loadable_checkpoint(manager):
 
 
 @pytest.mark.slow
+def test_a_full_disk_when_the_replay_is_saved_leaves_no_model_and_one_message(manager, monkeypatch):
+    """Issue 26: the checkpoint was written, the replay's save failed, the job said "failed" and the sidebar
+    listed a model that loaded fine. One outcome now: no file at all, and a message saying what happened."""
+    failed = full_disk_for(monkeypatch, ".replay.npz")
+    job = manager.submit(digits_spec("full-disk", epochs=1), owner="a")
+    snap = wait_for(lambda: (s := manager.snapshot(job.id)).state == State.FAILED and s)
+    assert failed and snap.phase == "saving" and snap.path is None
+    assert snap.message == (
+        "the model was trained, but could not be saved (the server's disk is full), so nothing was kept. "
+        "Try again later."
+    )
+    assert files_in_user_dir() == [] and scan_checkpoints([user_dir()]) == ([], [])
+
+
+@pytest.mark.slow
 def test_cancel_stops_the_job_and_leaves_no_file(manager):
     job = manager.submit(long_spec(), owner="a")
     wait_for(lambda: len(manager.snapshot(job.id).steps) >= 3)  # well inside training
@@ -126,7 +142,7 @@ def test_one_job_at_a_time_the_rest_queue_in_order_within_bounds(manager):
     second = manager.submit(digits_spec("second", epochs=1), owner="b")
     third = manager.submit(digits_spec("third", epochs=1), owner="c")
     assert [manager.snapshot(j.id).queue_position for j in (first, second, third)] == [0, 1, 2]
-    with pytest.raises(JobRejected, match="already have a training job"):
+    with pytest.raises(JobRejected, match="already has 1 training job"):
         manager.submit(digits_spec(), owner="a")
     with pytest.raises(JobRejected, match="server is busy"):
         manager.submit(digits_spec(), owner="d")  # max_queued=2 are waiting already
@@ -192,19 +208,67 @@ def test_every_job_has_a_time_limit():
 
 
 def test_claim_hands_a_job_back_only_to_its_own_browser_once_its_session_is_gone():
-    connected = {"a": True, "c": True}
+    connected = {"a": True}
     jm = JobManager(alive=lambda owner: connected.get(owner, False))
-    job = jm.submit(long_spec(), owner="a", browser="tab-1")
-    other = jm.submit(long_spec("other"), owner="c", browser="tab-1")  # the same browser, another tab
+    job = jm.submit(long_spec(), owner="a", browser="browser-1")
     try:
-        assert not jm.claim(job.id, "b", "tab-1") and job.owner == "a"  # its session is still connected
+        assert jm.controls(job.id, "c", "browser-1")  # another tab of that browser may cancel it ...
+        assert not jm.controls(job.id, "x", "someone-else")  # ... whoever else opens its link only watches
+        assert not jm.claim(job.id, "b", "browser-1") and job.owner == "a"  # its session is still connected
         connected["a"] = False  # the page was reloaded: a new session asks for the job in its URL
         assert not jm.claim(job.id, "x", "someone-else") and job.owner == "a"  # a shared link only watches
-        assert not jm.claim(job.id, "c", "tab-1") and job.owner == "a"  # a session with a job takes no second
-        assert jm.claim(job.id, "b", "tab-1") and job.owner == "b"
-        assert not jm.claim("no-such-job", "b", "tab-1") and other.owner == "c"
+        assert jm.claim(job.id, "b", "browser-1") and job.owner == "b"
+        assert not jm.claim("no-such-job", "b", "browser-1")
     finally:
         jm.shutdown()
+
+
+@pytest.fixture
+def admissions(monkeypatch):
+    """A manager whose jobs hold their place (running or waiting) until cancelled, without training."""
+
+    def hold(self, job):
+        if not job.ended:
+            job.set(State.RUNNING)
+            job.stop.wait(60)
+            job.set(State.CANCELLED)
+
+    monkeypatch.setattr(JobManager, "_run", hold)
+    jm = JobManager(workers=1, max_queued=8)
+    yield jm
+    jm.shutdown()
+
+
+def test_six_tabs_of_one_browser_hold_one_job_and_the_next_student_is_next(admissions):
+    """Issue 26: the limit was per session, so 6 tabs of one browser had 6 jobs accepted and another student
+    waited at place 4; 9 tabs took the whole trainer and queue. Now one job per browser, all tabs together."""
+    first = admissions.submit(long_spec("tab-1"), owner="tab-1", browser="laptop")
+    wait_for(lambda: admissions.snapshot(first.id).state == State.RUNNING)
+    for tab in range(2, 7):
+        with pytest.raises(JobRejected, match="already has 1 training job, in this tab or another") as refused:
+            admissions.submit(long_spec(f"tab-{tab}"), owner=f"tab-{tab}", browser="laptop")
+        assert refused.value.job_id == first.id  # the page offers to show that job instead
+    other = admissions.submit(long_spec("other"), owner="student-b", browser="other-laptop")
+    assert admissions.snapshot(other.id).queue_position == 1
+    admissions.cancel(first.id)
+    wait_for(lambda: not admissions.snapshot(first.id).active)
+    admissions.submit(long_spec("tab-2"), owner="tab-2", browser="laptop")  # its job ended: room again
+
+
+def test_the_per_browser_limit_is_a_setting_and_an_unknown_browser_counts_per_session(admissions, monkeypatch):
+    monkeypatch.setenv("AEVIZ_BROWSER_MAX_JOBS", "2")
+    jm = JobManager(workers=1, max_queued=8)
+    try:
+        jm.submit(long_spec("a"), owner="tab-1", browser="laptop")
+        jm.submit(long_spec("b"), owner="tab-2", browser="laptop")
+        with pytest.raises(JobRejected, match="already has 2 training jobs"):
+            jm.submit(long_spec("c"), owner="tab-3", browser="laptop")
+    finally:
+        jm.shutdown()
+    admissions.submit(long_spec("x"), owner="session-1")  # no browser id: each session is its own
+    admissions.submit(long_spec("y"), owner="session-2")
+    with pytest.raises(JobRejected):
+        admissions.submit(long_spec("z"), owner="session-1")
 
 
 def test_sweep_removes_only_old_temp_files(tmp_path):

@@ -49,19 +49,54 @@ def test_the_cap_refuses_with_what_to_do_and_delete_makes_room(monkeypatch):
     tiny(folder, "one")
     workspaces.check_room(token)  # one of two: room left
     tiny(folder, "two")
-    with pytest.raises(ValueError, match="at most 2 per session"):
+    with pytest.raises(ValueError, match="at most 2 per browser"):
         workspaces.check_room(token)
+    workspaces.delete_model(token, "two")
+    with pytest.raises(ValueError, match="counting the one in training"):  # a job of it still running
+        workspaces.check_room(token, pending=1)
+    tiny(folder, "two")
     assert not workspaces.delete_model(token, "../two") and not workspaces.delete_model(token, "three")
     assert workspaces.delete_model(token, "two") and [p.stem for p in workspaces.models(token)] == ["one"]
     workspaces.check_room(token)
 
 
-def test_the_server_wide_cap_counts_every_workspace(monkeypatch):
-    monkeypatch.setenv("AEVIZ_SESSIONS_MAX_MODELS", "2")
-    for _ in range(2):
-        tiny(workspaces.create(workspaces.new_token()), "m")
-    with pytest.raises(ValueError, match="holds 2 models trained by its visitors"):
-        workspaces.check_room(workspaces.new_token())
+def aged(token: str, hours_ago: float) -> None:
+    """Make a workspace and its files look last changed `hours_ago`."""
+    past = time.time() - 3600 * hours_ago
+    for path in [workspaces.folder(token), *workspaces.folder(token).iterdir()]:
+        os.utime(path, (past, past))
+
+
+def test_one_student_filling_the_server_wide_cap_blocks_nobody(monkeypatch):
+    """Issue 26: one student with many browsers (or tiny models) filled AEVIZ_SESSIONS_MAX_MODELS and every
+    visitor was refused for 24 h. Now a save makes room: the oldest model of the workspace idle longest goes,
+    never the saver's own, and the total never passes the cap."""
+    monkeypatch.setenv("AEVIZ_SESSIONS_MAX_MODELS", "6")
+    monkeypatch.setenv("AEVIZ_SESSION_MAX_MODELS", "2")
+    classmate, flooder = workspaces.new_token(), [workspaces.new_token() for _ in range(2)]
+    for name in ("first", "second"):
+        tiny(workspaces.create(classmate), name)
+    for token in flooder:  # two browsers of one student, each at its own cap
+        for name in ("a", "b"):
+            tiny(workspaces.create(token), name)
+    aged(classmate, 5)
+    aged(flooder[0], 1)
+    newcomer = workspaces.new_token()
+    workspaces.check_room(newcomer)  # no refusal although all 6 places are taken
+    gone = workspaces.make_room(newcomer)
+    assert [(p.parent.name, p.stem) for p in gone] == [(classmate, "first")]  # idle longest, its oldest model
+    assert workspaces.expire(keep_s=4 * 3600) == [classmate]  # making room was no change of its owner's
+    tiny(workspaces.create(classmate), "back")
+    tiny(workspaces.create(newcomer), "mine")
+    assert sum(len(workspaces.models(t)) for t in [classmate, newcomer, *flooder]) == 6
+    assert workspaces.make_room(flooder[1]) and workspaces.models(flooder[1])  # the saver's own never goes
+
+
+def test_a_browsers_workspace_is_the_same_on_every_visit_and_hides_its_secret():
+    secret = "5" * 32
+    token = workspaces.token_for(secret)
+    assert workspaces.is_token(token) and token == workspaces.token_for(secret)
+    assert token != workspaces.token_for("6" * 32) and secret not in token
 
 
 def test_workspaces_expire_after_the_retention_and_nothing_else_goes(tmp_path):

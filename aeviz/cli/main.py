@@ -10,9 +10,10 @@ from pathlib import Path
 import torch
 
 from .. import settings
-from ..checkpoints import SUFFIX, CheckpointError, read_metadata, save_checkpoint, scan_checkpoints, user_dir, zoo_dir
+from ..checkpoints import CheckpointError, read_metadata, scan_checkpoints, user_dir, zoo_dir
 from ..data import DATASETS, DatasetUnavailable
 from ..models import MODELS
+from ..saving import save_trained
 from ..train import Progress, TrainConfig, train
 from . import trainargs as ta
 
@@ -132,13 +133,12 @@ def cmd_train(args) -> int:
 
 
 def _save(path: Path, result, *, overwrite: bool) -> Path:
-    """Save under the planned name; if another process took it during training, under the next free one."""
-    if not overwrite and path.exists():
-        taken = {p.name.removesuffix(SUFFIX) for p in path.parent.glob(f"*{SUFFIX}")}
-        stem = ta.free_stem(path.stem, taken)
-        print(f"note: {path.name} appeared while training; saving as {stem}{SUFFIX}")
-        path = path.with_name(stem + SUFFIX)
-    return save_checkpoint(path, result.model.cpu(), {**result.metadata, "name": path.stem})
+    """Save with its replay (aeviz.saving, as a browser's job does) under the planned name; if another process
+    took it during training, under the next free one."""
+    saved = save_trained(path, result.model.cpu(), result.metadata, result.replay, overwrite=overwrite)
+    if saved != path:
+        print(f"note: {path.name} appeared while training; saving as {saved.name}")
+    return saved
 
 
 def zoo_table(markdown: bool = False, adapters: bool = True) -> str:

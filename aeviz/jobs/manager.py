@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
+import errno
 import logging
-import os
 import queue
-import re
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .. import settings
-from ..checkpoints import SUFFIX, save_checkpoint, user_dir
+from .. import settings, workspaces
+from ..atomic import sweep_temp_files
+from ..checkpoints import SESSION, SUFFIX, origin_of, user_dir
 from ..models import build_model
-from ..replay import save_replay
+from ..saving import save_trained
 from ..train import TrainingCancelled
 from .base import State
 from .training import JobFailed, JobRejected, JobSpec, Snapshot, TrainingJob, describe
@@ -25,41 +25,11 @@ KEEP_FINISHED = 32  # finished jobs remembered for their pages; older ones are f
 _log = logging.getLogger(__name__)
 
 
-def sweep_temp_files(folder: Path, older_than_s: float = 3600.0) -> list[Path]:
-    """Delete temp files a killed save left behind (never listed as models, but they take space).
-
-    A temp file whose writer process is gone goes at once; one without a readable writer (or whose pid is
-    alive, perhaps reused) only once older than `older_than_s`.
-    """
-    removed = []
-    for tmp in Path(folder).glob(f".*{SUFFIX}.*.tmp"):
-        match = _WRITER.search(tmp.name)
-        try:
-            if (match and not _pid_alive(int(match.group(1)))) or time.time() - tmp.stat().st_mtime > older_than_s:
-                tmp.unlink()
-                removed.append(tmp)
-        except OSError:
-            continue  # another process finished or removed it meanwhile
-    return removed
-
-
-_WRITER = re.compile(re.escape(SUFFIX) + r"\.(\d+)-[^.]*\.tmp$")
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError, ValueError):
-        return True  # someone else's process, or a number we cannot check: keep the file
-    return True
-
-
 class JobManager:
     """A bounded queue of training jobs served by `workers` threads; one per server, shared by all sessions.
 
     Defaults from the environment: AEVIZ_MAX_JOBS workers (1), AEVIZ_MAX_QUEUED waiting jobs (8),
+    AEVIZ_BROWSER_MAX_JOBS running or waiting jobs per browser (1),
     AEVIZ_JOB_IDLE_S (120) and AEVIZ_JOB_MAX_S (3600). A job is cancelled when no page has shown it for
     idle_s while `alive(owner)` says its owner's browser is gone, or once it has run max_s.
     `on_finish(job)` runs in the worker after every job, however it ended.
@@ -78,6 +48,7 @@ class JobManager:
         configured = settings.current()
         self.workers = max(1, int(workers or configured.max_jobs))
         self.max_queued = int(max_queued if max_queued is not None else configured.max_queued)
+        self.per_browser = configured.browser_max_jobs  # all of a browser's tabs together
         self.idle_s = idle_s if idle_s is not None else configured.job_idle_s
         self.max_s = max_s if max_s is not None else configured.job_max_s
         self.memory_mb = memory_mb if memory_mb is not None else memory_budget_mb()
@@ -89,13 +60,21 @@ class JobManager:
         sweep_temp_files(user_dir())
 
     def submit(self, spec: JobSpec, owner: str, browser: str = "") -> TrainingJob:
-        """Queue a job; JobRejected when its owner already has one or too many wait.
+        """Queue a job; JobRejected when its browser (all its tabs together) already has as many as
+        AEVIZ_BROWSER_MAX_JOBS allows, or when too many wait.
 
-        `browser` identifies the owner's browser across reloads (see `claim`)."""
+        `browser` identifies the owner's browser across tabs and reloads ("": unknown, then the session alone
+        counts); see `claim`."""
         self._reap()
+        limit = self.per_browser
         with self._lock:
-            if any(j.owner == owner and j.active for j in self._jobs.values()):
-                raise JobRejected("You already have a training job: cancel it or wait until it finishes.")
+            mine = self._active(owner, browser)
+            if len(mine) >= limit:
+                raise JobRejected(
+                    f"This browser already has {len(mine)} training job{'s' * (len(mine) != 1)}, in this tab or "
+                    f"another (this server allows {limit} per browser): cancel it or wait until it finishes.",
+                    mine[0].id,
+                )
             waiting = sum(j.state == State.QUEUED for j in self._jobs.values())
             if waiting >= self.max_queued:
                 raise JobRejected(f"The server is busy: {waiting} jobs are waiting. Try again in a few minutes.")
@@ -135,6 +114,24 @@ class JobManager:
         if job.state == State.QUEUED:  # frees its place at once; the worker skips it when its turn comes
             job.set(State.CANCELLED, finished=time.monotonic())
         return True
+
+    def active(self, owner: str, browser: str = "") -> list[TrainingJob]:
+        """The jobs of this session's browser (all its tabs; the session alone when the browser is unknown)
+        that still run or wait: each will save a model into its workspace."""
+        with self._lock:
+            return self._active(owner, browser)
+
+    def _active(self, owner: str, browser: str) -> list[TrainingJob]:
+        return [j for j in self._jobs.values() if j.active and self._same_browser(j, owner, browser)]
+
+    @staticmethod
+    def _same_browser(job: TrainingJob, owner: str, browser: str) -> bool:
+        return job.owner == owner or (bool(browser) and job.browser == browser)
+
+    def controls(self, job_id: str, owner: str, browser: str = "") -> bool:
+        """Whether this session may cancel the job: it started it, or another tab of its browser did."""
+        job = self.get(job_id)
+        return job is not None and self._same_browser(job, owner, browser)
 
     def claim(self, job_id: str, owner: str, browser: str = "") -> bool:
         """Give a job back to its browser's new session (a reloaded page); True if `owner` has it now.
@@ -187,9 +184,11 @@ class JobManager:
             job.set(State.RUNNING, phase="saving")
             model = build_model(result["family"], result["config"])
             model.load_state_dict(result["state"])
-            path = self._save(job.spec, model, result["metadata"])
-            if result.get("replay") is not None:  # the Latent space page replays the code space's training
-                save_replay(path, result["replay"], model.metadata["hash"])
+            try:
+                path = self._save(job.spec, model, result["metadata"], result.get("replay"))
+            except OSError as exc:  # a full disk, a folder gone: one outcome, and nothing was kept
+                _log.warning("training job %s could not save its model", job.id, exc_info=True)
+                raise JobFailed(_unsaved(exc)) from exc
             job.set(
                 State.DONE,
                 phase="done",
@@ -263,13 +262,18 @@ class JobManager:
             for job in [j for j in self._jobs.values() if j.ended][:-KEEP_FINISHED]:
                 del self._jobs[job.id]
 
-    def _save(self, spec: JobSpec, model, metadata: dict[str, Any]) -> Path:
-        """Atomic save under a file name nobody has (two queued jobs may have asked for the same)."""
-        name = spec.name
+    def _save(self, spec: JobSpec, model, metadata: dict[str, Any], replay) -> Path:
+        """The model and its replay, all or nothing, under a file name nobody has (two queued jobs may have
+        asked for the same); in a browser's workspace, after making room among all workspaces."""
+        folder = Path(spec.folder) if spec.folder else user_dir()
         with self._save_lock:
-            folder = Path(spec.folder) if spec.folder else user_dir()
-            path, n = folder / f"{name}{SUFFIX}", 2
-            while path.exists():
-                path, n = folder / f"{name}-{n}{SUFFIX}", n + 1
-            save_checkpoint(path, model.cpu(), {**metadata, "name": path.stem})
-        return path
+            if origin_of(folder) == SESSION:
+                for evicted in workspaces.make_room(folder.name):
+                    _log.info("all workspaces full: %s made room for a new model", evicted)
+            return save_trained(folder / f"{spec.name}{SUFFIX}", model.cpu(), metadata, replay)
+
+
+def _unsaved(exc: OSError) -> str:
+    """What the page says when the trained model could not be written: why, and that nothing was kept."""
+    why = "the server's disk is full" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else (exc.strerror or str(exc))
+    return f"the model was trained, but could not be saved ({why}), so nothing was kept. Try again later."

@@ -20,7 +20,12 @@ RATE_WINDOW_S = 20.0  # the time left is the work left at the speed of the last 
 
 
 class JobRejected(RuntimeError):
-    """A job the manager will not take: the queue is full or its owner already has one."""
+    """A job the manager will not take: the queue is full or its browser already has its jobs; `job_id` names
+    that browser's job when it is the reason (a page offers to show it)."""
+
+    def __init__(self, message: str, job_id: str = "") -> None:
+        super().__init__(message)
+        self.job_id = job_id
 
 
 class JobFailed(RuntimeError):

@@ -5,6 +5,7 @@ Nothing else in aeviz imports streamlit (tests/test_imports.py keeps it so). Pag
 
 from __future__ import annotations
 
+from . import preload  # noqa: F401 - first: what the pages share, imported before any page runs (see there)
 from .architecture import model_diagram
 from .caches import (
     device_label,
@@ -19,6 +20,7 @@ from .caches import (
     refresh_models,
 )
 from .decoder import code_sliders, hover_decoder, map_hover, playground
+from .identity import browser_id
 from .lecture import explain, lecture_on, lecture_toggle, main_height
 from .maps import (
     MAP_METHODS,
@@ -44,7 +46,6 @@ from .shell import DEFAULT_DATASETS, Context, Picked, context, image_picker, pag
 from .theme import theme_type
 from .training import (
     add_own_dataset,
-    browser_id,
     job_manager,
     own_datasets,
     session_id,

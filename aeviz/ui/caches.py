@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -123,12 +123,14 @@ def _scan_folders(stamps: tuple[tuple[str, int], ...]) -> tuple[list[CheckpointI
     return checkpoints.scan_checkpoints([Path(folder) for folder, _ in stamps])
 
 
-def list_models(dataset: str | None = None, workspaces: tuple[str, ...] = ()) -> list[CheckpointInfo]:
-    """The zoo's and the server's models, then those of the given session workspaces (only the session that
-    owns a workspace, or opened its share link, passes its token)."""
+def list_models(dataset: str | None = None, workspaces: tuple[str, ...] = (), own: str = "") -> list[CheckpointInfo]:
+    """The zoo's and the server's models, then those of the given session workspaces (only the browser that
+    owns a workspace, or a session that opened its share link, passes its token); those of any workspace but
+    `own` are marked `shared`, never "yours"."""
     infos = list(scan_models()[0])
     for token in workspaces:
-        infos += _scan_workspace(_stamp(checkpoints.sessions_dir() / token))
+        found = _scan_workspace(_stamp(checkpoints.sessions_dir() / token))
+        infos += found if token == own else [replace(c, shared=True) for c in found]
     return [c for c in infos if dataset is None or c.dataset == dataset]
 
 

@@ -6,7 +6,8 @@ import streamlit as st
 
 from ..jobs import State
 from .caches import refresh_models
-from .training import browser_id, job_manager, session_id
+from .identity import browser_id
+from .training import job_manager, session_id
 
 
 def _key(slot: str) -> str:
@@ -14,12 +15,17 @@ def _key(slot: str) -> str:
 
 
 def start_training(slot: str, spec) -> None:
-    """Queue the job (an aeviz.jobs.JobSpec) for this session and rerun to show its progress."""
+    """Queue the job (an aeviz.jobs.JobSpec, trained into this browser's workspace) and rerun to show its
+    progress; the browser's caps apply as on the Train page."""
+    from .. import workspaces
     from ..jobs import JobRejected
+    from .workspace import own_workspace
 
+    manager, browser = job_manager(), browser_id()
     try:
-        job = job_manager().submit(spec, session_id(), browser_id())
-    except JobRejected as exc:
+        workspaces.check_room(own_workspace(), pending=len(manager.active(session_id(), browser)))
+        job = manager.submit(spec, session_id(), browser)
+    except (ValueError, JobRejected) as exc:
         st.error(str(exc), icon=":material/error:")
         return
     st.session_state[_key(slot)] = job.id

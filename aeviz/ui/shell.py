@@ -13,6 +13,7 @@ from .. import data, settings
 from ..checkpoints import SESSION
 from .caches import configure_server, device_label, get_dataset, list_models, offline_status, scan_models
 from .context import Context
+from .identity import remember_browser
 from .lecture import lecture_toggle
 from .quotas import start_upload_sweep
 from .theme import chart_text_style
@@ -20,7 +21,7 @@ from .training import own_datasets, sweep_leftovers
 from .uploads import user_image_batch, user_images
 from .warm import warm_start
 from .widgets import literal, set_url_ints, url_ints, url_radio, url_selectbox, url_slider
-from .workspace import expire_old_workspaces, session_workspaces
+from .workspace import expire_old_workspaces, own_workspace, session_workspaces
 
 DEFAULT_DATASETS = ("mnist", "fashion-mnist", "digits")
 
@@ -45,6 +46,7 @@ def sidebar() -> Context | None:
     start_upload_sweep()  # any session can be sent files, whatever page it shows
     expire_old_workspaces()
     chart_text_style()
+    remember_browser()  # its next visit (a reload, another tab, tomorrow) finds this browser's models and jobs
     with st.sidebar:
         lecture_toggle()
         choices = _dataset_choices()
@@ -57,7 +59,7 @@ def sidebar() -> Context | None:
             st.error(str(exc))
             st.session_state["aeviz_context"] = None  # no page may draw on the last dataset's context
             return None
-        models = tuple(list_models(name, session_workspaces()))
+        models = tuple(list_models(name, session_workspaces(), own_workspace()))
         st.caption(
             f"**{len(test):,}** test images from `{test.source}` · **{len(models)}** models{_model_origins(models)}"
             f" · device: {device_label()}"
@@ -139,11 +141,14 @@ def context() -> Context | None:
 
 
 def _model_origins(models) -> str:
-    """' (2 yours, 1 imported: torch.export)': how many models are not the zoo's, and how the imported came in."""
-    yours = sum(m.origin == SESSION and not m.imported for m in models)
+    """' (2 yours, 1 shared, 1 imported: torch.export)': how many models are not the zoo's (a share link's are
+    someone else's, never "yours"), and how the imported came in."""
+    yours = sum(m.origin == SESSION and not m.shared and not m.imported for m in models)
+    shared = sum(m.origin == SESSION and m.shared and not m.imported for m in models)
     sources = sorted({m.imported for m in models if m.imported})
     imported = sum(bool(m.imported) for m in models)
     parts = [f"{yours} yours"] if yours else []
+    parts += [f"{shared} shared"] if shared else []
     parts += [f"{imported} imported: {', '.join(sources)}"] if imported else []
     return f" ({'; '.join(parts)})" if parts else ""
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import streamlit as st
@@ -20,18 +19,6 @@ def session_id() -> str:
 
     ctx = get_script_run_ctx()
     return ctx.session_id if ctx is not None else "no-session"
-
-
-def browser_id() -> str:
-    """A stable, unguessable id of this browser ("" when unknown), from the XSRF cookie Streamlit sets once
-    per browser: a reloaded page gets a new session but keeps it, so it can take its own job back."""
-    try:
-        cookie = st.context.cookies.get("_streamlit_xsrf", "")
-    except Exception:  # no server (AppTest) or an older Streamlit
-        cookie = ""
-    if not isinstance(cookie, str):  # AppTest mocks the request
-        return ""
-    return hashlib.sha256(cookie.encode()).hexdigest()[:24] if cookie else ""
 
 
 def _session_alive(owner: str) -> bool:

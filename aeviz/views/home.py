@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -72,6 +73,27 @@ def code_bars(code, *, title: str, theme: str | None = "light") -> np.ndarray:
     ImageDraw.Draw(axis).text((HEIGHT - (top + bottom) / 2, 4), "value", fill=(ink,) * 3, font=text, anchor="mt")
     image.paste(axis.rotate(90, expand=True), (14, 0))
     return np.asarray(image)
+
+
+def model_caption(name: str, metadata: dict) -> str:
+    """Home's line about the model shown, true for every kind: its test error and, for a model trained here,
+    for how long and on what; for one trained elsewhere, where it came from and that its error was measured
+    here (aeviz cannot know its epochs or machine, and does not pretend to)."""
+    mse = (metadata.get("metrics") or {}).get("mse")
+    score = f"test MSE {mse:.4f}" if isinstance(mse, (int, float)) and math.isfinite(mse) else ""
+    imported = metadata.get("imported")
+    if isinstance(imported, dict):
+        source = str(imported.get("source") or "another framework")
+        origin = Path(str(imported.get("from") or "")).name.replace("`", "")  # a folder's name, never its path
+        dataset = str(metadata.get("dataset") or "its dataset's")
+        came = f"imported ({source}{f', from `{origin}`' if origin else ''}), trained elsewhere"
+        return f"Model `{name}`: {came}" + (f"; {score}, measured here on the {dataset} test set." if score else ".")
+    training = metadata.get("training") or {}
+    epochs, device = training.get("epochs"), metadata.get("device")
+    how = f"trained {epochs} epoch{'s' * (epochs != 1)}" if isinstance(epochs, int) else ""
+    how += f" on {device}" if how and device else ""
+    said = ", ".join(part for part in (score, how) if part)
+    return f"Model `{name}`" + (f": {said}." if said else ".")
 
 
 def first_look(model, image: np.ndarray, theme: str | None = "light") -> dict:

@@ -182,7 +182,8 @@ def test_overwrite_replaces_an_explicitly_named_checkpoint(good_checkpoint, play
     )
     new = read_metadata(target)
     assert new["hash"] != old["hash"] and new["training"]["seed"] == 1 and new["name"] == "mine"
-    assert f"saved {target}" in capsys.readouterr().out and _files(out) == ["mine.safetensors"]
+    assert f"saved {target}" in capsys.readouterr().out
+    assert _files(out) == ["mine.replay.npz", "mine.safetensors"]  # saved as a browser's job saves: with its replay
 
 
 def test_default_name_taken_in_the_output_folder_gets_a_free_suffix(good_checkpoint, playground, capsys):
@@ -199,7 +200,7 @@ def test_default_name_never_repeats_a_zoo_model(good_checkpoint, playground, cap
     zoo_model = shutil.copy(good_checkpoint, playground / "zoo" / "digits-dense-q4-bce.safetensors")
     assert main(["train", *QUICK, "--bottleneck", "4"]) == 0  # into the user folder, which the pages list too
     assert "exists in the zoo; saving as digits-dense-q4-bce-2" in capsys.readouterr().out
-    assert _files(user_dir()) == ["digits-dense-q4-bce-2.safetensors"]
+    assert _files(user_dir()) == ["digits-dense-q4-bce-2.replay.npz", "digits-dense-q4-bce-2.safetensors"]
     assert main(["zoo"]) == 0
     names = [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]]
     assert names == ["digits-dense-q4-bce", "digits-dense-q4-bce-2"]
@@ -210,5 +211,5 @@ def test_default_name_never_repeats_a_zoo_model(good_checkpoint, playground, cap
 def test_explicit_name_with_several_sizes_names_each(playground, capsys):
     out = playground / "out"
     assert main(["train", *QUICK, "--bottleneck", "2", "4", "--name", "sweep", "--out", str(out)]) == 0
-    assert _files(out) == ["sweep-q2.safetensors", "sweep-q4.safetensors"]
+    assert _files(out) == ["sweep-q2.replay.npz", "sweep-q2.safetensors", "sweep-q4.replay.npz", "sweep-q4.safetensors"]
     assert read_metadata(out / "sweep-q4.safetensors")["config"]["bottleneck"] == 4

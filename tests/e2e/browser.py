@@ -171,8 +171,9 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60) -> None
 
 
 @contextlib.contextmanager
-def serve_app(home: Path, **extra_env: str):
-    """`streamlit run app.py` on a free port with its caches and user folder under `home`; yields the URL."""
+def serve_app(home: Path, launcher: tuple[str, ...] = ("-m", "streamlit"), **extra_env: str):
+    """`streamlit run app.py` on a free port with its caches and user folder under `home`; yields the URL.
+    `launcher`: what runs Streamlit's command line (e.g. tests/e2e/slow_imports.py with its arguments)."""
     port = _free_port()
     env = {
         **os.environ,
@@ -185,8 +186,7 @@ def serve_app(home: Path, **extra_env: str):
     proc = subprocess.Popen(
         [
             sys.executable,
-            "-m",
-            "streamlit",
+            *launcher,
             "run",
             "app.py",
             "--server.port",

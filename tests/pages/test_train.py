@@ -70,7 +70,7 @@ def test_a_tiny_job_trains_and_its_model_shows_up_on_this_sessions_pages_only():
     other = run_page("pages/home.py", {"dataset": "digits"})  # anyone else: never listed
     assert not other.exception and not [o for o in by_label(other.selectbox, "Model").options if "apptest" in o]
     shared = run_page("pages/home.py", {"dataset": "digits", "ws": token})  # whoever opens its share link
-    assert "apptest-digits · yours" in by_label(shared.selectbox, "Model").options
+    assert "apptest-digits · shared" in by_label(shared.selectbox, "Model").options  # sees it, not as theirs
 
 
 @pytest.mark.slow
@@ -84,6 +84,45 @@ def test_cancel_from_the_page_saves_nothing():
     at.run()
     assert not at.exception and at.warning[0].value.startswith("Cancelled")
     assert by_label(at.button, "Start training")  # the form is back
+
+
+@pytest.mark.slow
+def test_the_tabs_of_one_browser_share_one_job_and_any_of_them_may_cancel_it(browsers):
+    """Issue 26: 6 tabs of one browser had 6 jobs accepted (the limit was per session)."""
+    browsers.use("laptop")
+    first = submit(run_page(PAGE, {"dataset": "digits"}), epochs=100, batch=16, name="tab-one")
+    job_id = job_in_url(first)
+    second = run_page(PAGE, {"dataset": "digits"})  # another tab of the same browser
+    assert any("1 job(s) running or waiting" in c.value for c in second.main.caption)  # says what is limited
+    second = submit(second, epochs=1, name="tab-two")
+    assert "already has 1 training job, in this tab or another" in second.error[0].value
+    assert "train_job" not in second.query_params and [j.id for j in ui.job_manager().jobs() if j.active] == [job_id]
+    by_label(second.button, "Show this browser's job here").click().run()
+    assert job_in_url(second) == job_id
+    by_label(second.button, "Cancel").click().run()  # this tab did not start it, but it is the same browser's
+    assert wait_for(lambda: finished(job_id)).state == State.CANCELLED
+    browsers.use("neighbour")
+    other = submit(run_page(PAGE, {"dataset": "digits"}), epochs=1, name="neighbours")
+    assert not other.error and job_in_url(other) != job_id
+
+
+@pytest.mark.slow
+def test_a_full_disk_when_the_model_is_saved_says_so_once_and_lists_no_model(monkeypatch):
+    """Issue 26: the checkpoint was written, the replay failed: "Training failed" beside a listed model."""
+    from fakes import full_disk_for
+
+    at = run_page(PAGE, {"dataset": "digits"})
+    before = next(c.value for c in at.sidebar.caption if " models" in c.value)
+    full_disk_for(monkeypatch, ".replay.npz")
+    at = submit(at, epochs=1, name="never-saved")
+    assert wait_for(lambda: finished(job_in_url(at))).state == State.FAILED
+    at.run()
+    assert [e.value for e in at.error] == [
+        "Saving failed: the model was trained, but could not be saved (the server's disk is full), so nothing "
+        "was kept. Try again later."
+    ]
+    assert not at.success and next(c.value for c in at.sidebar.caption if " models" in c.value) == before
+    assert not any(sessions_dir().rglob("never-saved*"))
 
 
 def test_a_bad_model_name_is_refused_before_any_job_starts():
