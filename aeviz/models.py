@@ -41,6 +41,8 @@ VAE_MSE_NOTE = (
 class Codec(Protocol):
     """What inference needs of a model, aeviz's own (models.AutoEncoder) or one trained elsewhere."""
 
+    metadata: dict[str, Any]  # the checkpoint's, with its "path": set by load_checkpoint
+
     @property
     def bottleneck(self) -> int: ...
 

@@ -16,6 +16,7 @@ from .data import Dataset, load_dataset
 from .devices import adam, device_name, gather, keep_freed_memory, memory_format, pick_device, seeded
 from .metrics import evaluate
 from .models import AEConfig, AutoEncoder, build_model, model_slug, series_of
+from .names import default_name
 from .replay import CodeWatch, Replay
 from .saving import save_trained
 
@@ -237,7 +238,7 @@ def train(
 def _metadata(family, config, train_set: Dataset, train_config, metrics, history, seconds, device) -> dict:
     slug = model_slug(family, config)
     return {
-        "name": f"{train_set.name.replace(':', '_').replace('/', '_')}-{slug}",
+        "name": default_name(train_set.name, slug),
         "slug": slug,
         "series": series_of(slug),
         "dataset": train_set.name,

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..errors import one_line
+
 # Why a process: numba holds the GIL. Measured on 2 cores: a warm UMAP fit of 10k codes in a server thread
 # held the GIL for up to 100 ms at a time (p99 of a 1 ms sleep in another thread: 55-76 ms), and the JIT
 # warm-up for 750 ms: every other session's rerun would stall behind it. In a separate process the server's
@@ -176,7 +178,7 @@ def _serve(nice: int) -> None:
         try:
             reply = (True, fn(*args, **kwargs))
         except Exception as exc:
-            reply = (False, f"{type(exc).__name__}: {exc}")
+            reply = (False, one_line(exc, limit=500))
         try:
             pickle.dump(reply, replies, protocol=pickle.HIGHEST_PROTOCOL)
             replies.flush()

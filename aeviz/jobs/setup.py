@@ -1,38 +1,13 @@
-"""What a training job is made of before it runs: safe model names, allowed folders, a time estimate."""
+"""What a training job is made of before it runs: allowed folders, a time estimate."""
 
 from __future__ import annotations
 
-import re
 import time
-from collections.abc import Set as AbstractSet
 from pathlib import Path
 
 from .. import settings
 from ..archives import kind_of
-from ..checkpoints import SUFFIX
 from ..models import AEConfig
-
-NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
-
-
-def check_name(name: str, taken: AbstractSet[str] = frozenset()) -> str:
-    """A model name that is a safe file stem and not taken yet; raises ValueError saying why not."""
-    name = name.strip().removesuffix(SUFFIX)
-    if not NAME_RE.fullmatch(name) or ".." in name:
-        raise ValueError(
-            f"{name!r} is not a usable model name: use letters, digits, '.', '-' and '_' "
-            "(at most 100, starting with a letter or digit)"
-        )
-    if name in taken:
-        raise ValueError(f"a model named {name!r} already exists; choose another name")
-    return name
-
-
-def default_name(dataset: str, slug: str, when: float | None = None) -> str:
-    """'<dataset>-<slug>-<YYYYmmdd-HHMMSS>': user models never collide with the zoo or each other."""
-    short = Path(dataset.split(":", 1)[1]).name if dataset.startswith("folder:") else dataset
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(when))
-    return check_name(re.sub(r"[^A-Za-z0-9._-]", "_", f"{short}-{slug}-{stamp}"))
 
 
 def folder_roots() -> list[Path]:

@@ -35,6 +35,12 @@ def get_dataset(name: str, split: str = "test") -> data.Dataset:
     return data.load_dataset(name, split)
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def first_test_images(dataset: str, count: int = 8) -> np.ndarray:
+    """The first `count` test images of a dataset, (count,H,W) in [0, 1]: what a training preview sits beside."""
+    return get_dataset(dataset, "test").images[:count, 0].numpy()
+
+
 @dataclass(frozen=True)
 class _Refused:
     """Why a checkpoint cannot be used, cached in place of its model (only the text: an exception would keep

@@ -11,7 +11,7 @@ from ..checkpoints import CheckpointError, CheckpointInfo
 from ..jobs import HelperProcess, Jobs, State, in_cache_dir
 from ..metrics import encode_all
 from .caches import get_codes, get_dataset, get_map, get_model, readonly
-from .context import Context
+from .contexts import Context
 
 # Slow work runs as background jobs (aeviz.jobs): a job makes no Streamlit calls; UMAP/t-SNE fits go on
 

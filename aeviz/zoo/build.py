@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..checkpoints import SUFFIX, zoo_dir
 from ..models import make_config, model_slug
+from ..names import default_name
 from ..train import TrainConfig, train
 
 QS = (2, 4, 8, 16, 32, 64)
@@ -27,7 +28,7 @@ class ZooEntry:
 
     @property
     def name(self) -> str:
-        return f"{self.dataset}-{model_slug(self.family, make_config(self.family, **self.fields))}"
+        return default_name(self.dataset, model_slug(self.family, make_config(self.family, **self.fields)))
 
 
 def _mnist_like(dataset: str) -> list[ZooEntry]:

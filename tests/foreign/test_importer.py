@@ -231,7 +231,9 @@ def test_a_forged_imported_checkpoint_is_refused_from_its_header(tmp_path):
 
 
 def test_a_huge_example_input_is_named_as_the_reason_a_file_is_too_big(tmp_path, monkeypatch):
-    monkeypatch.setattr(importing, "MAX_PARAMETERS", 1_000_000)  # the limit, lowered so the test stays small
+    monkeypatch.setattr(
+        importing.pt2_archive, "MAX_ARCHIVE_BYTES", 1_000_000
+    )  # the limit, lowered so the test stays small
     encoder, decoder = dense()
     folder = tmp_path / "export"
     folder.mkdir()
