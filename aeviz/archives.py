@@ -323,7 +323,7 @@ class _BoundedInfo(tarfile.TarInfo):
     def _proc_member(self, tarfile_):
         if self.type in _HEADER_TYPES and self.size > MAX_TAR_HEADER:
             raise tarfile.HeaderError(f"an extended header of {self.size:,} bytes")
-        return super()._proc_member(tarfile_)
+        return super()._proc_member(tarfile_)  # type: ignore[misc]  # private in typeshed, present since 2.x
 
 
 _HEADER_TYPES = (

@@ -7,8 +7,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fakes import write_idx
+from skips import require_data
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config):
+    """The test process runs as the app server does: one intra-op thread per process (the server's default
+    AEVIZ_TORCH_THREADS, which the first AppTest run would set anyway, so every test runs alike whatever ran
+    before it; on a loaded machine a second OpenMP thread spins for its partner and doubles the CPU time),
+    and glibc's allocator set as aeviz's entry points set it (the trainer itself leaves it alone)."""
+    import torch
+
+    from aeviz.devices import keep_freed_memory
+
+    torch.set_num_threads(1)
+    keep_freed_memory()
 
 
 @pytest.fixture(autouse=True)
@@ -17,8 +31,16 @@ def isolated_dirs(tmp_path_factory, monkeypatch):
     base = tmp_path_factory.mktemp("aeviz-home")
     monkeypatch.setenv("AEVIZ_CACHE_DIR", str(base / "cache"))
     monkeypatch.setenv("AEVIZ_HOME", str(base / "home"))
-    monkeypatch.setenv("AEVIZ_WARM_UP", "0")  # no numba warm-up helper per test process: tests fit tiny maps
+    monkeypatch.setenv("AEVIZ_WARM_UP", "0")  # no start-up thread per test: a test does what it needs itself
     yield base
+
+
+@pytest.fixture(autouse=True)
+def needs_data(request, isolated_dirs):
+    """`@pytest.mark.needs_data("mnist", ...)`: skipped where those datasets do not load offline (looked for
+    in this test's own folders, after isolated_dirs)."""
+    for mark in request.node.iter_markers("needs_data"):
+        require_data(*mark.args)
 
 
 @pytest.fixture
