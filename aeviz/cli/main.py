@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from .. import settings
+from .. import devices, settings
 from ..checkpoints import CheckpointError, read_metadata, scan_checkpoints, user_dir, zoo_dir
 from ..data import DATASETS, DatasetUnavailable
 from ..errors import one_line
@@ -303,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         args = _parser().parse_args(argv)
     except SystemExit as exc:  # argparse has printed its one-line error (or --help)
         return exc.code if isinstance(exc.code, int) else 2
+    devices.keep_freed_memory()  # this process's allocator, as every entry point that trains sets it
     try:
         commands = {"train": cmd_train, "import": cmd_import, "zoo": cmd_zoo, "adapters": cmd_adapters}
         return {**commands, "info": cmd_info}[args.command](args)

@@ -33,25 +33,21 @@ def folder_dataset(path: str) -> str:
 def images_per_second(
     family: str, config: AEConfig, batch_size: int = 256, device: str = "auto", steps: int = 3
 ) -> float:
-    """Training throughput on a few random batches: what the time estimate before a job rests on."""
+    """Training throughput of the trainer's own step on a few random batches: what the time estimate before a
+    job rests on."""
     import torch
 
-    from ..devices import pick_device
+    from ..devices import memory_format, pick_device
     from ..models import build_model
+    from ..train import prepare, timed_step
 
     dev = pick_device(device)
     model = build_model(family, config).to(dev)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    optimizer = prepare(model, 1e-3)
     x = torch.rand((batch_size, *config.input_shape), generator=torch.Generator().manual_seed(0)).to(dev)
-    elapsed = 0.0
-    for i in range(steps + 1):  # the first step warms up allocators and kernels and is not counted
-        start = time.perf_counter()
-        optimizer.zero_grad(set_to_none=True)
-        model(x).loss.backward()
-        optimizer.step()
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
-        elapsed += (time.perf_counter() - start) if i else 0.0
+    x = x.contiguous(memory_format=memory_format(model))
+    timed_step(model, optimizer, x)  # the first step warms up allocators and kernels and is not counted
+    elapsed = sum(timed_step(model, optimizer, x) for _ in range(steps))
     return steps * batch_size / max(elapsed, 1e-9)
 
 
