@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .configs import (  # noqa: F401  (re-exported: pages, tests and the CLI import configs from here)
+from .configs import (
     SPARSITY_DEFAULTS,
     AEConfig,
     ContractiveConfig,

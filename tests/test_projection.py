@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import threading
 
 import numpy as np
 import pytest
@@ -18,7 +17,6 @@ from aeviz.projection import (
     load_maps,
     save_maps,
     trustworthiness,
-    warm_up_umap,
 )
 
 
@@ -272,15 +270,6 @@ def test_umap_transform_and_inverse_stay_near_the_map(digits, umap_map):
     x = digits[0]
     np.testing.assert_allclose(umap_map.transform(x[:50]), umap_map.points[:50], atol=1e-3)
     np.testing.assert_allclose(umap_map.inverse(umap_map.points[:50]), x[:50], atol=1e-3)
-
-
-@pytest.mark.slow
-def test_warm_up_umap_runs_in_a_daemon_thread():
-    thread = warm_up_umap(background=True)
-    assert isinstance(thread, threading.Thread) and thread.daemon
-    thread.join(timeout=300)
-    assert not thread.is_alive()
-    assert warm_up_umap(background=False) is None
 
 
 # --- maps looked up without fitting (a page never waits for a fit), fit-time estimates for progress bars --------

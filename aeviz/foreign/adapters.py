@@ -260,9 +260,3 @@ def _metrics(model: ImportedModel, manifest: Manifest, test, digest: str) -> tup
     key = diskcache.cache_key(hash=digest, dataset=manifest.dataset)
     arrays = diskcache.cached_arrays(METRICS, key, compute)
     return {k: v.item() for k, v in arrays.items()}, bool(measured)
-
-
-def metrics_file(info: CheckpointInfo) -> Path:
-    """Where an adapter model's measured metrics are kept (deleting it has them measured again)."""
-    key = diskcache.cache_key(hash=info.metadata["hash"], dataset=info.dataset)
-    return diskcache.cache_dir() / METRICS / f"{key}.npz"

@@ -14,8 +14,6 @@ from .caches import get_codes, get_dataset, get_map, get_model, readonly
 from .contexts import Context
 
 # Slow work runs as background jobs (aeviz.jobs): a job makes no Streamlit calls; UMAP/t-SNE fits go on
-
-# Slow work runs as background jobs (aeviz.jobs): a job makes no Streamlit calls; UMAP/t-SNE fits go on
 # to a low-priority helper process, because numba holds the GIL for up to ~100 ms at a time.
 
 MAP_SPLITS = ("test", "all")  # "all": the test images, then the train images (a test image keeps its index)
@@ -264,7 +262,7 @@ def knn_rows(ctx: Context):
                 computed[info.key] = job.result
             pending.append(job)
     pending = [j for j in [raw, pca, *pending] if j is not None and not j.ended]
-    done = lambda job: job.result if job is not None and job.state == State.DONE else None  # noqa: E731
+    done = lambda job: job.result if job is not None and job.state == State.DONE else None
     rows = knn.build_rows(ctx.dataset, pixels, ctx.models, done(raw), computed, done(pca), ship)
     return rows, pending, ship
 

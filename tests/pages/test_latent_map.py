@@ -13,11 +13,6 @@ from aeviz import checkpoints
 PAGE = "pages/latent_map.py"
 
 
-@pytest.fixture(autouse=True)
-def no_warm_up(monkeypatch):
-    monkeypatch.setenv("AEVIZ_WARM_UP", "0")  # the UMAP helper process starts when a fit needs it, not per test
-
-
 def open_page(timeout: float = 180, **query):
     return run_page(PAGE, {"dataset": "digits", **query}, timeout)
 
