@@ -2,26 +2,29 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-import numpy as np
-import pytest
-from fakes import write_idx
-from skips import require_data
+# One thread per pool (torch, OpenMP, BLAS), as the app server runs torch (AEVIZ_TORCH_THREADS=1), set before
+# numpy, torch or scikit-learn start theirs: on a machine whose cores are busy a pool's second thread spins
+# waiting for its partner, and the tests' CPU time (the fast loop's budget) doubled or worse with no test
+# running faster; and every test runs alike, whatever ran before it. Child processes inherit it.
+for _pool in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_pool, "1")
+
+import numpy as np  # noqa: E402 - after the thread pools are set
+import pytest  # noqa: E402
+from fakes import write_idx  # noqa: E402
+from skips import require_data  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def pytest_configure(config):
-    """The test process runs as the app server does: one intra-op thread per process (the server's default
-    AEVIZ_TORCH_THREADS, which the first AppTest run would set anyway, so every test runs alike whatever ran
-    before it; on a loaded machine a second OpenMP thread spins for its partner and doubles the CPU time),
-    and glibc's allocator set as aeviz's entry points set it (the trainer itself leaves it alone)."""
-    import torch
-
+    """The test process trains models: it sets glibc's allocator as aeviz's entry points do (the trainer itself
+    leaves it alone), or every training step here faults its memory in afresh."""
     from aeviz.devices import keep_freed_memory
 
-    torch.set_num_threads(1)
     keep_freed_memory()
 
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from aeviz import data
-from aeviz.checkpoints import list_checkpoints, read_metadata, user_dir
+from aeviz.checkpoints import load_checkpoint, read_metadata, save_checkpoint, user_dir
 from aeviz.cli import trainargs
 from aeviz.cli.main import main
 from aeviz.headers import MAX_LAYERS
@@ -144,13 +144,16 @@ def test_dataset_unavailable_is_one_line_exit_1(playground, capsys, monkeypatch)
     assert _files(playground / "out") == []
 
 
-def test_the_deepest_network_the_cli_accepts_is_saved_and_listed(playground, capsys):
-    """The CLI's layer limit is the checkpoint's: a model it trains passes validation and reaches the pages."""
+def test_the_deepest_network_the_cli_accepts_is_one_a_checkpoint_holds(playground):
+    """The CLI's layer limit is the checkpoint's: the deepest model it plans passes validation at load."""
+    from aeviz.cli.main import _parser
+    from aeviz.models import build_model
+
     deepest = ["--hidden", *["4"] * MAX_LAYERS, "--bottleneck", "2", "--name", "deep"]
-    assert main(["train", *QUICK, "--out", str(playground / "out"), *deepest]) == 0
-    assert "saved" in capsys.readouterr().out
-    assert len(read_metadata(playground / "out" / "deep.safetensors")["config"]["hidden"]) == MAX_LAYERS
-    assert [info.name for info in list_checkpoints([playground / "out"])] == ["deep"]
+    args = _parser().parse_args(["train", *QUICK, "--out", str(playground / "out"), *deepest])
+    (job,) = trainargs.plan_training(args)
+    save_checkpoint(job.path, build_model("dense", job.config))
+    assert len(load_checkpoint(job.path).config.hidden) == MAX_LAYERS  # validated, not refused
 
 
 def test_info_on_a_non_checkpoint_is_one_line(playground, capsys):

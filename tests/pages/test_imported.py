@@ -52,7 +52,8 @@ def foreign_models(imported_once):
 
 
 def test_the_sidebar_counts_imported_models_and_pickers_say_where_they_come_from(foreign_models):
-    at = ok(run_page("pages/latent_map.py", {"dataset": "digits", "map_model": "server:imp-dense"}))
+    query = {"dataset": "digits", "map_model": "server:imp-dense", "map_method": "pca"}  # PCA: no fit (see below)
+    at = ok(run_page("pages/latent_map.py", query))
     assert any("4 imported: torch.export" in c.value for c in at.sidebar.caption)
     model = next(s for s in at.selectbox if s.label == "Model")
     assert model.value.name == "imp-dense" and "imp-dense · imported (torch.export)" in model.options
@@ -63,7 +64,8 @@ def test_the_sidebar_counts_imported_models_and_pickers_say_where_they_come_from
     [
         ("pages/home.py", {"home_model": "server:imp-dense"}),
         ("pages/latent_map.py", {"map_model": "server:imp-conv", "map_method": "pca"}),
-        ("pages/latent_map.py", {"map_model": "server:imp-vae", "map_other": "server:imp-dense"}),
+        # PCA: a UMAP map would queue a fit in the helper process that no test waits for (~20 s of CPU)
+        ("pages/latent_map.py", {"map_model": "server:imp-vae", "map_other": "server:imp-dense", "map_method": "pca"}),
         ("pages/reconstructions.py", {"rec_family": "imp-dense"}),
         ("pages/denoising.py", {"dn_dense": "server:imp-denoise"}),
         ("pages/anomalies.py", {"err_models": "server:imp-dense,server:imp-conv"}),
