@@ -1,14 +1,17 @@
-"""aeviz: train, load and explore autoencoders; the facade that pages, the CLI and notebooks use."""
+"""aeviz: train, load and explore autoencoders; the facade that pages, the CLI and notebooks use.
+
+No name here is a module's: `aeviz.train` stays the trainer module (`aeviz.train.TrainConfig`), and its function
+is `aeviz.train_model`."""
 
 from __future__ import annotations
 
+from .checkpoints import CheckpointError, list_checkpoints, load_checkpoint, save_checkpoint
+from .data import DATASETS, Dataset, DatasetUnavailable, load_dataset
+from .models import MODELS, build_model, make_config
+from .train import TrainConfig, TrainingCancelled
+from .train import train as train_model
+
 __version__ = "0.1.0"
-
-from .checkpoints import CheckpointError, list_checkpoints, load_checkpoint, save_checkpoint  # noqa: E402
-from .data import DATASETS, Dataset, DatasetUnavailable, load_dataset  # noqa: E402
-from .models import MODELS, build_model, make_config  # noqa: E402
-from .train import TrainConfig, TrainingCancelled, train  # noqa: E402
-
 load_model = load_checkpoint
 
 __all__ = [
@@ -26,5 +29,5 @@ __all__ = [
     "load_model",
     "make_config",
     "save_checkpoint",
-    "train",
+    "train_model",
 ]

@@ -22,8 +22,8 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from . import settings
+from .images import IMAGE_SUFFIXES
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 ZIP_SUFFIXES = (".zip",)
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
 MAX_MEMBER_MB = 64  # one picture's file: a 20-megapixel RGBA TIFF stored raw is 80 MB, a photo a few MB
@@ -323,7 +323,7 @@ class _BoundedInfo(tarfile.TarInfo):
     def _proc_member(self, tarfile_):
         if self.type in _HEADER_TYPES and self.size > MAX_TAR_HEADER:
             raise tarfile.HeaderError(f"an extended header of {self.size:,} bytes")
-        return super()._proc_member(tarfile_)
+        return super()._proc_member(tarfile_)  # type: ignore[misc]  # private in typeshed, present since 2.x
 
 
 _HEADER_TYPES = (

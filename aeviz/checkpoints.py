@@ -17,7 +17,7 @@ import torch
 from . import settings
 from .atomic import atomic_write
 from .headers import FORMAT, CheckpointError, check_fits, read_header  # CheckpointError: re-exported
-from .models import AutoEncoder, series_of
+from .models import AutoEncoder, Codec, series_of
 from .places import sessions_dir, user_dir  # re-exported: where checkpoints live
 
 SUFFIX = ".safetensors"
@@ -155,7 +155,7 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
     return read_header(path)[0]
 
 
-def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> AutoEncoder:
+def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Codec:
     """A validated model in eval mode with gradients off, its metadata in `model.metadata` (an imported model:
     an ImportedModel, which offers the same encode, decode and reconstruct)."""
     from safetensors.torch import load_file
@@ -174,7 +174,7 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Aut
 
         imported = from_state(path.name.removesuffix(SUFFIX), state, meta, device)
         imported.metadata = {**meta, "path": str(path)}
-        return cast(AutoEncoder, imported)  # not a subclass, but the same encode/decode/reconstruct for inference
+        return imported
     try:
         # the checked meta-device model takes the loaded tensors as they are: building a second one on the CPU
         # drew random initial weights only to overwrite them (~40 % of loading a zoo model)

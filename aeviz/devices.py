@@ -33,65 +33,15 @@ def device_name(device: torch.device) -> str:
     return {"mps": "Apple GPU (MPS)", "cpu": cpu}.get(device.type, str(device))
 
 
-def adam(model: torch.nn.Module, lr: float, device: torch.device) -> torch.optim.Optimizer | DirectAdam:
-    """Adam with the fused kernel, stepped directly (DirectAdam): one launch per parameter group on CUDA, and
-    on 2 CPU cores 15 % faster per epoch than the default per-tensor loop (dense 784-64-784 on MNIST: 0.60 vs
-    0.70 s)."""
+def adam(model: torch.nn.Module, lr: float, device: torch.device) -> torch.optim.Optimizer:
+    """Adam with the fused kernel: one launch per parameter group on CUDA, and on 2 CPU cores 15 % faster per
+    epoch than the default per-tensor loop (dense 784-64-784 on MNIST: 0.60 vs 0.70 s). Stepping the private
+    kernel directly saved another ~100 us a step (90 vs 186), ~22 ms of a 235-step MNIST epoch, too little to
+    rest on a private torch API (benchmarks/train_speed.py, commit history)."""
     try:
-        return DirectAdam(torch.optim.Adam(model.parameters(), lr=lr, fused=True))
+        return torch.optim.Adam(model.parameters(), lr=lr, fused=True)
     except (RuntimeError, TypeError):  # an older torch or a device without the fused kernel
         return torch.optim.Adam(model.parameters(), lr=lr)
-
-
-class DirectAdam:
-    """A fused torch.optim.Adam whose steps after the first call the fused kernel itself: the same update, bit
-    for bit, without torch.optim's per-step Python (hooks, grouping by device, argument checks), which was 84
-    of 131 us a step for dense 784-64-784 on 2 CPU cores, ~20 ms an epoch.
-
-    The first step, and any step where a gradient is missing, goes through torch.optim, which creates the
-    state these lists then share; a torch without `torch._fused_adam_`, several parameter groups or mixed
-    devices and dtypes always do."""
-
-    def __init__(self, optimizer: torch.optim.Adam):
-        self.optimizer = optimizer
-        self.params = [p for group in optimizer.param_groups for p in group["params"]]
-        self.state: tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]] | None = None
-        self.checked = False  # whether the state was looked at after a first full step
-
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        self.optimizer.zero_grad(set_to_none=set_to_none)
-
-    def step(self) -> None:
-        grads = [p.grad for p in self.params]
-        missing = any(g is None for g in grads)
-        if self.state is None or missing:
-            self.optimizer.step()
-            if not (self.checked or missing):
-                self.state, self.checked = self._shared_state(), True
-            return
-        exp_avgs, exp_avg_sqs, steps = self.state
-        group = self.optimizer.param_groups[0]
-        beta1, beta2 = group["betas"]
-        with torch.no_grad():
-            torch._foreach_add_(steps, 1)
-            torch._fused_adam_(  # the call torch.optim.adam._fused_adam makes for one device and dtype
-                self.params, grads, exp_avgs, exp_avg_sqs, [], steps, amsgrad=False, lr=group["lr"],
-                beta1=beta1, beta2=beta2, weight_decay=group["weight_decay"], eps=group["eps"], maximize=False,
-                grad_scale=None, found_inf=None,
-            )  # fmt: skip
-
-    def _shared_state(self):
-        """torch.optim's state as the kernel's lists, or None where only torch.optim's own step is right."""
-        groups, state = self.optimizer.param_groups, self.optimizer.state
-        group = groups[0]
-        flags = ("amsgrad", "maximize", "differentiable", "decoupled_weight_decay", "capturable")
-        plain = len(groups) == 1 and not any(group.get(flag) for flag in flags)
-        kinds = {(p.device, p.dtype) for p in self.params}
-        if not (plain and len(kinds) == 1 and hasattr(torch, "_fused_adam_") and not torch.is_tensor(group["lr"])):
-            return None
-        if not all(p in state and "exp_avg" in state[p] for p in self.params):
-            return None
-        return tuple([state[p][key] for p in self.params] for key in ("exp_avg", "exp_avg_sq", "step"))
 
 
 @contextlib.contextmanager
@@ -125,7 +75,10 @@ def keep_freed_memory() -> bool:
     By default blocks over 128 kB are mmap'ed and the heap's free top over 128 kB is trimmed, so every step
     faults its activations in afresh: 4,100 page faults per conv q16 step of 256 images (16 MB; ~3.5 us each in
     this VM, some 14 ms of a 30-45 ms step) and 107 per dense step; with these thresholds 15 and 0. The heap
-    then keeps up to 256 MB it could have returned; results are unchanged."""
+    then keeps up to 256 MB it could have returned; results are unchanged.
+
+    Called by the entry points of processes that train or time training (the CLI, a job's process, the zoo
+    build, the app server), never by the trainer: importing aeviz into a notebook leaves its allocator alone."""
     if sys.platform != "linux" or platform.libc_ver()[0] != "glibc":
         return False
     try:

@@ -14,12 +14,14 @@ MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 MAX_PIXELS = 20_000_000
 MIN_SIDE = 8
 ALLOWED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")
+# the file names read as pictures (uploads, folders, archives: archives imports it; this module imports nothing
+# of aeviz, so that the decoding helper can load it alone)
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff")
 # Larger pictures are shrunk before the float maths: a 20-pixel digit needs no more, and it bounds memory.
 WORK_SIDE = 512
 
 _PLEASE = "please upload PNG, JPEG, WebP, GIF, BMP or TIFF."
 _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1"}
-_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff")
 _DAMAGED = (
     "This image file is damaged or incomplete (it may have been cut off while downloading or "
     "copying); please re-save or re-export it and upload it again."
@@ -90,7 +92,7 @@ def _not_an_image(data: bytes, name: str) -> str:
     if "\0" not in text and text.count("\ufffd") <= 1 and printable >= 0.95 * len(text):
         renamed = (
             f" (even though its name ends in {name[name.rfind('.') :]})"
-            if name.lower().endswith(_IMAGE_SUFFIXES)
+            if name.lower().endswith(IMAGE_SUFFIXES)
             else ""
         )
         return f"This file contains text, not image data{renamed}; {_PLEASE}"

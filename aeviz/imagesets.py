@@ -91,7 +91,7 @@ def read_images(
             picture = _picture(member, size, channels, tally, headers_only)
         except ImageSetError:
             raise
-        except Exception as exc:  # noqa: BLE001 - Pillow raises many types for a damaged or foreign file
+        except Exception as exc:
             tally.pass_over(UNREADABLE)
             if len(skipped) < 20:
                 skipped.append((name, _why(exc)))
@@ -153,7 +153,7 @@ def decode_picture(
                 return None
             try:
                 img = ImageOps.exif_transpose(img)
-            except Exception:  # noqa: BLE001 - a corrupt EXIF block costs the rotation, not the picture
+            except Exception:
                 img.load()
             picture = _square(img.convert(mode)).resize((size, size), Image.Resampling.LANCZOS, reducing_gap=3.0)
     array = np.asarray(picture, dtype=np.uint8)

@@ -65,16 +65,12 @@ def shipped(dataset: str) -> Shipped:
     the lecture's cores and every time shown was taken on one machine in one run; empty where not measured."""
     results = load_results() or {}
     rows = ((results.get("datasets") or {}).get(dataset) or {}).get("knn", [])
-    pair = lambda r: (float(r["accuracy"]), float(r["seconds"]))  # noqa: E731
+    pair = lambda r: (float(r["accuracy"]), float(r["seconds"]))
     raw = next((pair(r) for r in rows if r.get("features") == "raw pixels"), None)
     pca = {int(r["dims"]): pair(r) for r in rows if r.get("series") == "pca"}
     models = {r["hash"]: pair(r) for r in rows if r.get("hash")}
     where = describe_machine(results.get("machine")) or "an unrecorded machine"
     return Shipped(raw, pca, models, f"{where}, {results.get('measured', 'undated')}" if rows else "")
-
-
-def shipped_raw(dataset: str) -> tuple[float, float] | None:
-    return shipped(dataset).raw
 
 
 def raw_pixels_knn(dataset: str, k: int = K) -> tuple[float, float]:
@@ -195,8 +191,8 @@ def pca_verdict(rows: list[KnnRow], against: str = PUBLISHED_SERIES) -> str:
     ]
     if not pairs:
         return ""
-    fmt = lambda p, a: f"PCA-{p.dims} {100 * p.accuracy:.1f} % vs {100 * a.accuracy:.1f} %"  # noqa: E731
-    acc = lambda r: cast(float, r.accuracy)  # noqa: E731  (pairs hold only rows with one; mypy cannot narrow that)
+    fmt = lambda p, a: f"PCA-{p.dims} {100 * p.accuracy:.1f} % vs {100 * a.accuracy:.1f} %"
+    acc = lambda r: cast(float, r.accuracy)
     level = [(p, a) for p, a in pairs if acc(p) >= acc(a) - MATCH]
     ahead = [(p, a) for p, a in pairs if acc(p) < acc(a) - MATCH]
     parts = []

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .configs import (  # noqa: F401  (re-exported: pages, tests and the CLI import configs from here)
+from .configs import (
     SPARSITY_DEFAULTS,
     AEConfig,
     ContractiveConfig,
@@ -40,6 +40,8 @@ VAE_MSE_NOTE = (
 
 class Codec(Protocol):
     """What inference needs of a model, aeviz's own (models.AutoEncoder) or one trained elsewhere."""
+
+    metadata: dict[str, Any]  # the checkpoint's, with its "path": set by load_checkpoint
 
     @property
     def bottleneck(self) -> int: ...

@@ -12,12 +12,11 @@ import numpy as np
 from .checkpoints import zoo_dir
 from .data import DATASETS, data_dir, fingerprint, load_dataset
 from .diskcache import cache_key, cached_arrays, save_arrays
+from .errors import one_line
 from .sidecars import floats, integers, load_sidecar, text
 
 MAX_COMPONENTS = 64
 SIZES = (2, 4, 8, 16, 32, 64)
-FAMILIES = ("dense", "conv", "vae")  # the families trained at several bottleneck sizes
-LOSSES = ("bce", "mse")
 _VERSION = 1  # bump when the fit or the stored arrays change
 
 
@@ -141,7 +140,7 @@ def load_shipped_pca(dataset: str, path: Path | None = None) -> dict[str, np.nda
             return None
         problem = _check_shipped(arrays, int(np.prod(DATASETS[dataset].shape)))
     except (KeyError, TypeError, ValueError) as exc:
-        problem = f"unreadable ({type(exc).__name__}: {exc})"
+        problem = f"unreadable ({one_line(exc)})"
     if problem:
         warnings.warn(f"{path}: refused ({problem}); fitting the PCA baseline afresh", RuntimeWarning, stacklevel=2)
         return None

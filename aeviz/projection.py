@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -250,29 +249,6 @@ def find_cached_map(codes: np.ndarray, method: str, *, key: str, seed: int = 0, 
     """The map cached_map would return if it is already on disk, else None: never fits."""
     arrays = load_arrays(cache_dir() / "maps" / f"{_map_cache_key(codes, method, key, seed, params)}.npz")
     return None if arrays is None else LatentMap.from_arrays(arrays)
-
-
-def warm_up_umap(background: bool = True) -> threading.Thread | None:
-    """Fit a tiny UMAP so numba compiles its kernels before the first real request."""
-
-    def run() -> None:
-        try:
-            import umap
-
-            x = np.random.default_rng(0).normal(size=(300, 8)).astype(np.float32)
-            # Small inputs take UMAP's exact-neighbour path, large ones (>4096 rows) NNDescent: compile
-            # both, else the first real map of a 60k split still pays ~20 s of JIT.
-            for approximate in (False, True):
-                umap.UMAP(n_neighbors=10, random_state=0, n_jobs=1, force_approximation_algorithm=approximate).fit(x)
-        except Exception as exc:  # warm-up is an optimisation: never let it take the app down
-            warnings.warn(f"UMAP warm-up failed: {exc}", RuntimeWarning, stacklevel=1)
-
-    if not background:
-        run()
-        return None
-    thread = threading.Thread(target=run, name="aeviz-umap-warmup", daemon=True)
-    thread.start()
-    return thread
 
 
 def trustworthiness(

@@ -9,6 +9,7 @@ from typing import Any
 from .atomic import atomic_write_all
 from .checkpoints import SUFFIX, checkpoint_bytes
 from .models import AutoEncoder
+from .names import free_name, stems_in
 from .replay import Replay, replay_bytes, replay_path
 
 _NAMES = threading.Lock()  # two jobs of one server finishing together must not pick the same free name
@@ -16,10 +17,7 @@ _NAMES = threading.Lock()  # two jobs of one server finishing together must not 
 
 def free_path(path: Path) -> Path:
     """`path`, or `<stem>-2`, `<stem>-3`, ... beside it: the first whose checkpoint does not exist."""
-    candidate, n = path, 2
-    while candidate.exists():
-        candidate, n = path.with_name(f"{path.name.removesuffix(SUFFIX)}-{n}{SUFFIX}"), n + 1
-    return candidate
+    return path.with_name(free_name(path.name.removesuffix(SUFFIX), stems_in(path.parent)) + SUFFIX)
 
 
 def save_trained(

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .diskcache import BadArrays, Expect, Spec, read_checked
+from .errors import one_line
 
 MAX_MB = 32  # the largest the zoo writes: CIFAR-10's PCA baseline, 64 x 3072 float32, is 0.8 MB
 
@@ -40,7 +41,7 @@ def load_sidecar(
     except FileNotFoundError:
         return None
     except (BadArrays, MemoryError, ValueError, EOFError, KeyError, OSError, zipfile.BadZipFile, zlib.error) as exc:
-        warnings.warn(f"{path}: refused ({type(exc).__name__}: {exc}); {instead}", RuntimeWarning, stacklevel=2)
+        warnings.warn(f"{path}: refused ({one_line(exc)}); {instead}", RuntimeWarning, stacklevel=2)
         return None
     if content_hash is not None and str(arrays.get("content_hash", "")) != content_hash:
         return None

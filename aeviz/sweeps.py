@@ -11,7 +11,7 @@ import torch
 
 from . import diskcache
 from .metrics import psnr, reconstruct_all
-from .models import AutoEncoder
+from .models import Codec
 from .noise import NOISE_KINDS, noise_frames
 
 SCRUB_STEPS = 21  # slider positions shipped to the browser
@@ -36,9 +36,7 @@ class Sweep:
     psnr: dict[str, np.ndarray]  # "noisy" and each model label -> (L,N) dB
 
 
-def sweep(
-    models: Mapping[str, AutoEncoder], x, kind: str, level_values: Sequence[float] | np.ndarray, *, seed: int
-) -> Sweep:
+def sweep(models: Mapping[str, Codec], x, kind: str, level_values: Sequence[float] | np.ndarray, *, seed: int) -> Sweep:
     """Corrupt x (N,C,H,W) at every level from one random field and reconstruct all levels in one pass."""
     x = torch.as_tensor(np.asarray(x, dtype=np.float32))
     noisy = noise_frames(x, kind, [float(v) for v in level_values], seed=seed)  # (L,N,C,H,W)
@@ -55,7 +53,7 @@ def sweep(
 
 
 def psnr_curves(
-    models: Mapping[str, AutoEncoder], x, kind: str, *, steps: int = CURVE_STEPS, seed: int = 0
+    models: Mapping[str, Codec], x, kind: str, *, steps: int = CURVE_STEPS, seed: int = 0
 ) -> dict[str, np.ndarray]:
     """The mean of per-image PSNR at each level: 'levels' (L,), 'noisy' (L,) and one (L,) per model."""
     result = sweep(models, x, kind, levels(kind, steps), seed=seed)
@@ -63,7 +61,7 @@ def psnr_curves(
 
 
 def cached_psnr_curves(
-    models: Mapping[str, AutoEncoder], x, kind: str, *, steps: int = CURVE_STEPS, seed: int = 0
+    models: Mapping[str, Codec], x, kind: str, *, steps: int = CURVE_STEPS, seed: int = 0
 ) -> dict[str, np.ndarray]:
     """psnr_curves, computed once and kept on disk under the models' content hashes and the images' hash."""
     x = np.ascontiguousarray(np.asarray(x, dtype=np.float32))

@@ -13,9 +13,10 @@ import torch
 
 from .checkpoints import SUFFIX, user_dir
 from .data import Dataset, load_dataset
-from .devices import adam, device_name, gather, keep_freed_memory, memory_format, pick_device, seeded
+from .devices import adam, device_name, gather, memory_format, pick_device, seeded
 from .metrics import evaluate
-from .models import AEConfig, AutoEncoder, build_model, model_slug, series_of
+from .models import AEConfig, AutoEncoder, Output, build_model, model_slug, series_of
+from .names import default_name
 from .replay import CodeWatch, Replay
 from .saving import save_trained
 
@@ -90,6 +91,30 @@ def _mean_losses(model: AutoEncoder, x: torch.Tensor, batch: int = 2048) -> dict
     return {name: total / len(x) for name, total in totals.items()}
 
 
+def prepare(model: AutoEncoder, lr: float) -> torch.optim.Optimizer:
+    """`model` readied to train as fit() trains it (in place: its memory layout), and fit()'s optimizer for it."""
+    model.to(memory_format=memory_format(model))
+    return adam(model, lr, next(model.parameters()).device)
+
+
+def step(model: AutoEncoder, optimizer: torch.optim.Optimizer, batch: torch.Tensor) -> Output:
+    """One training step, fit()'s and the job probes' alike: `batch` (N,C,H,W) in the model's memory layout."""
+    out = model(batch)
+    optimizer.zero_grad(set_to_none=True)
+    out.loss.backward()
+    optimizer.step()
+    return out
+
+
+def timed_step(model: AutoEncoder, optimizer: torch.optim.Optimizer, batch: torch.Tensor) -> float:
+    """Seconds one step() takes, the device synchronised: what a job's time estimate rests on."""
+    start = time.perf_counter()
+    step(model, optimizer, batch)
+    if batch.device.type == "cuda":
+        torch.cuda.synchronize(batch.device)
+    return time.perf_counter() - start
+
+
 def fit(
     model: AutoEncoder,
     train_x: torch.Tensor,
@@ -109,12 +134,10 @@ def fit(
 
 def _fit(model, train_x, config, device, test_x, callback, should_stop, watch=None) -> list[dict[str, Any]]:
     generator = torch.Generator(device=device).manual_seed(config.seed)
-    layout = memory_format(model)
-    model.to(memory_format=layout)
-    data = train_x.to(device).contiguous(memory_format=layout)
+    optimizer = prepare(model, config.lr)
+    data = train_x.to(device).contiguous(memory_format=memory_format(model))
     probe = test_x[:2000].to(device) if test_x is not None else None
     steps = (len(data) + config.batch_size - 1) // config.batch_size
-    optimizer = adam(model, config.lr, device)
     report = callback or (lambda _: None)
     start, history = time.perf_counter(), []
     first = watch.record(model, 0) if watch is not None else None  # the untrained encoder's map: epoch 0
@@ -148,24 +171,18 @@ def _fit(model, train_x, config, device, test_x, callback, should_stop, watch=No
 
 def _run_epoch(model, data, optimizer, generator, config, epoch, steps, start, report, should_stop):
     """One pass over shuffled index batches; loss sums stay on the device to avoid a sync per step."""
-    if data.device.type == "cpu":
-        keep_freed_memory()
     order = torch.randperm(len(data), device=data.device, generator=generator)
     sums: dict[str, torch.Tensor] = {}
     last_report = time.perf_counter()
-    for step in range(steps):
-        batch = gather(data, order[step * config.batch_size : (step + 1) * config.batch_size])
-        out = model(batch)
-        optimizer.zero_grad(set_to_none=True)
-        out.loss.backward()
-        optimizer.step()
+    for i in range(steps):
+        out = step(model, optimizer, gather(data, order[i * config.batch_size : (i + 1) * config.batch_size]))
         for name, value in out.losses.items():
             sums[name] = sums.get(name, 0) + value.detach()
         if time.perf_counter() - last_report > config.report_every_s:
             if should_stop is not None and should_stop():
-                raise TrainingCancelled(f"cancelled in epoch {epoch}, step {step + 1}")
-            running = {k: float(v) / (step + 1) for k, v in sums.items()}
-            report(Progress("step", epoch, config.epochs, step + 1, steps, running, time.perf_counter() - start))
+                raise TrainingCancelled(f"cancelled in epoch {epoch}, step {i + 1}")
+            running = {k: float(v) / (i + 1) for k, v in sums.items()}
+            report(Progress("step", epoch, config.epochs, i + 1, steps, running, time.perf_counter() - start))
             last_report = time.perf_counter()
     if should_stop is not None and should_stop():
         raise TrainingCancelled(f"cancelled at the end of epoch {epoch}")
@@ -237,7 +254,7 @@ def train(
 def _metadata(family, config, train_set: Dataset, train_config, metrics, history, seconds, device) -> dict:
     slug = model_slug(family, config)
     return {
-        "name": f"{train_set.name.replace(':', '_').replace('/', '_')}-{slug}",
+        "name": default_name(train_set.name, slug),
         "slug": slug,
         "series": series_of(slug),
         "dataset": train_set.name,

@@ -23,7 +23,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aeviz import checkpoints, data, metrics, projection
-from aeviz.foreign import importer as importing  # noqa: E402
+from aeviz.foreign import importer as importing
 
 
 def export_model(folder: Path, dataset: str, q: int) -> float:

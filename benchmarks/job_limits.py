@@ -20,11 +20,11 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from aeviz.data import available_datasets  # noqa: E402
-from aeviz.jobs import JobManager, JobSpec  # noqa: E402
-from aeviz.jobs.worker import _status_mb, rss_mb  # noqa: E402
-from aeviz.models import make_config  # noqa: E402
-from aeviz.train import TrainConfig  # noqa: E402
+from aeviz.data import available_datasets
+from aeviz.jobs import JobManager, JobSpec
+from aeviz.jobs.worker import _status_mb, rss_mb
+from aeviz.models import make_config
+from aeviz.train import TrainConfig
 
 
 def run(jm: JobManager, spec: JobSpec, *, cancel_when=None) -> dict:

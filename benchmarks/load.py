@@ -348,7 +348,7 @@ def summarise(tally: Tally, samples: list[tuple[float, float]], args) -> dict[st
         for kind in ("slider", "picker", "open")
     }
     actions, opens = kinds["slider"] + kinds["picker"], kinds["open"]
-    pct = lambda values, q, scale=1.0: round(float(np.percentile(values, q)) / scale, 2) if values else None  # noqa: E731
+    pct = lambda values, q, scale=1.0: round(float(np.percentile(values, q)) / scale, 2) if values else None
     after = [rss for t, rss in samples if t >= args.warmup_s] or [rss for _, rss in samples] or [0.0]
     result = {
         "load_sessions": args.sessions,

@@ -107,7 +107,7 @@ async def run(url: str, pid: int, args) -> tuple[Tally, list[tuple[float, float]
 
 
 def report(tally: Tally, samples, cpu_s: float, args) -> dict:
-    pct = lambda v, q: round(float(np.percentile(v, q)), 1) if v else None  # noqa: E731
+    pct = lambda v, q: round(float(np.percentile(v, q)), 1) if v else None
     by_kind = {
         k: [ms for name, values in tally.ms.items() if name.startswith(k) for ms in values] for k in ("slider", "open")
     }
@@ -220,7 +220,7 @@ def measure(name: str, server_cpus, client_cpus, args) -> dict:
         finally:
             stop_server(proc)
     client_cpu_s = sum(os.times()[:2]) - sum(cpu_before[:2])
-    where = lambda cores: ",".join(map(str, sorted(cores))) if cores else "any"  # noqa: E731
+    where = lambda cores: ",".join(map(str, sorted(cores))) if cores else "any"
     print(f"\n== placement {name}: server on cores {where(server_cpus)}, load generator on {where(client_cpus)}")
     print(f"load generator: {client_cpu_s:.0f} CPU seconds in {args.seconds:.0f} s")
     extra = {

@@ -3,7 +3,7 @@
 import streamlit as st
 
 import aeviz
-from aeviz import ui, workspaces
+from aeviz import jobs, ui, workspaces
 from aeviz.views import reconstructions as view
 from aeviz.zoo.series import ORIGINS, Series, arch_label, contested, group_series
 
@@ -25,7 +25,7 @@ def offer_training(dataset: str) -> None:
         "Train a small dense autoencoder", key="rec_train", icon=":material/model_training:", disabled=training
     ):
         # this session's workspace, nobody else's
-        ui.start_training("rec", view.small_model_job(dataset, q, workspaces.create(ui.own_workspace())))
+        ui.start_training("rec", jobs.small_model_job(dataset, q, workspaces.create(ui.own_workspace())))
 
 
 def pca_or_none(dataset: str):

@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from aeviz import ui, workspaces
+from aeviz import names, ui, workspaces
 from aeviz.jobs import JobRejected, JobSpec, Snapshot, State
 from aeviz.jobs import setup as job_setup
 from aeviz.models import make_config, model_slug
@@ -27,17 +27,12 @@ ui.explain(
 ctx, manager, me, browser = ui.context(), ui.job_manager(), ui.session_id(), ui.browser_id()
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
-def originals(dataset: str) -> np.ndarray:
-    return ui.get_dataset(dataset, "test").images[:8, 0].numpy()
-
-
 def draw(snap: Snapshot) -> None:
     curves, pictures, space = st.columns(3)
     curves.plotly_chart(figures.loss_curves(snap.steps, snap.tests, snap.epochs), width="stretch", key="train_curves")
     if snap.previews:
         chosen = sorted({int(i) for i in np.linspace(0, len(snap.previews) - 1, min(5, len(snap.previews)))})
-        rows = [originals(snap.spec.dataset)] + [snap.previews[i][1] / 255 for i in chosen]
+        rows = [ui.first_test_images(snap.spec.dataset)] + [snap.previews[i][1] / 255 for i in chosen]
         labels = ["test images"] + [f"epoch {snap.previews[i][0]}" for i in chosen]
         grid = figures.compose_grid(
             rows, row_labels=labels, scale=max(2, 84 // rows[0].shape[-1]), theme=ui.theme_type()
@@ -138,9 +133,9 @@ def start(dataset: str, folder: str, family: str, fields: dict, config: TrainCon
         dataset = job_setup.folder_dataset(folder) if dataset == FOLDER else dataset
         model_config = make_config(family, **fields)
         name = (
-            job_setup.check_name(name, {p.stem for p in workspaces.models(token)})
+            names.check_name(name, {p.stem for p in workspaces.models(token)})
             if name.strip()
-            else job_setup.default_name(dataset, model_slug(family, model_config))
+            else names.default_name(dataset, model_slug(family, model_config), stamped=True)
         )
         spec = JobSpec(family, model_config, dataset, config, name, str(workspaces.create(token)))
         job = manager.submit(spec, me, browser)

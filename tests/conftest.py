@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-import numpy as np
-import pytest
-from fakes import write_idx
+# One thread per pool (torch, OpenMP, BLAS), as the app server runs torch (AEVIZ_TORCH_THREADS=1), set before
+# numpy, torch or scikit-learn start theirs: on a machine whose cores are busy a pool's second thread spins
+# waiting for its partner, and the tests' CPU time (the fast loop's budget) doubled or worse with no test
+# running faster; and every test runs alike, whatever ran before it. Child processes inherit it.
+for _pool in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_pool, "1")
+
+import numpy as np  # noqa: E402 - after the thread pools are set
+import pytest  # noqa: E402
+from fakes import write_idx  # noqa: E402
+from skips import require_data  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config):
+    """The test process trains models: it sets glibc's allocator as aeviz's entry points do (the trainer itself
+    leaves it alone), or every training step here faults its memory in afresh."""
+    from aeviz.devices import keep_freed_memory
+
+    keep_freed_memory()
 
 
 @pytest.fixture(autouse=True)
@@ -17,8 +34,16 @@ def isolated_dirs(tmp_path_factory, monkeypatch):
     base = tmp_path_factory.mktemp("aeviz-home")
     monkeypatch.setenv("AEVIZ_CACHE_DIR", str(base / "cache"))
     monkeypatch.setenv("AEVIZ_HOME", str(base / "home"))
-    monkeypatch.setenv("AEVIZ_WARM_UP", "0")  # no numba warm-up helper per test process: tests fit tiny maps
+    monkeypatch.setenv("AEVIZ_WARM_UP", "0")  # no start-up thread per test: a test does what it needs itself
     yield base
+
+
+@pytest.fixture(autouse=True)
+def needs_data(request, isolated_dirs):
+    """`@pytest.mark.needs_data("mnist", ...)`: skipped where those datasets do not load offline (looked for
+    in this test's own folders, after isolated_dirs)."""
+    for mark in request.node.iter_markers("needs_data"):
+        require_data(*mark.args)
 
 
 @pytest.fixture

@@ -5,10 +5,13 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from apptest import REPO
 
 from aeviz import checkpoints
 from aeviz.cli import main as cli
+
+pytestmark = pytest.mark.slow  # each trains a real model in a process of its own (minutes on 2 cores)
 
 
 def test_the_export_example_trains_exports_and_imports(tmp_path, capsys):

@@ -47,12 +47,9 @@ def test_an_estimate_over_the_budget_is_refused_with_what_would_fit():
 
 
 @pytest.mark.slow
+@pytest.mark.needs_data("mnist")
 def test_the_worst_job_the_train_form_offers_is_refused_before_it_trains(make_manager):
     """Contractive, conv body, q=256, batch 1024 on MNIST: the conv Jacobian needs ~16 MB per image per step."""
-    from aeviz.data import available_datasets
-
-    if available_datasets()["mnist"] is not None:
-        pytest.skip("needs MNIST (AEVIZ_DATA_DIR)")
     jm = make_manager(memory_mb=6144)
     config = make_config("contractive", bottleneck=256, arch="conv")
     spec = JobSpec("contractive", config, "mnist", TrainConfig(epochs=30, batch_size=1024, subset=4096), "worst")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import pickle
 
@@ -12,22 +11,15 @@ from aeviz.jobs import HelperError, HelperProcess, in_cache_dir
 
 
 @pytest.fixture(scope="module")
-def start_dir(tmp_path_factory):
-    return str(tmp_path_factory.mktemp("worker-cwd").resolve())
-
-
-@pytest.fixture(scope="module")
-def worker(start_dir):
-    w = HelperProcess(initializer=functools.partial(os.chdir, start_dir))
+def worker():
+    w = HelperProcess()
     yield w
     w.stop()
 
 
 @pytest.mark.slow  # starts a Python process that imports torch
-def test_worker_runs_functions_in_another_process_after_its_initializer(worker, start_dir):
+def test_worker_runs_functions_in_another_process(worker):
     assert worker.call(os.getpid) != os.getpid()
-    assert worker.call(os.getcwd) == start_dir != os.getcwd()
-    assert not worker.warming
     assert worker.call(sorted, [3, 1, 2], reverse=True) == [3, 2, 1]
 
 
@@ -52,3 +44,16 @@ def test_worker_restarts_after_its_process_dies(worker):
 @pytest.mark.slow  # starts a Python process that imports torch
 def test_in_cache_dir_points_the_helper_at_the_callers_cache(worker, tmp_path):
     assert worker.call(in_cache_dir, str(tmp_path), os.getenv, "AEVIZ_CACHE_DIR") == str(tmp_path)
+
+
+@pytest.mark.slow  # starts a Python process that imports torch
+def test_a_helper_dropped_without_stop_is_killed_and_reaped_with_its_pipes_closed():
+    """A cleared cache drops its helper: the process must not outlive it as a zombie with open pipes."""
+    import gc
+
+    helper = HelperProcess()
+    assert helper.call(os.getpid) != os.getpid()
+    process = helper._process
+    del helper
+    gc.collect()
+    assert process.returncode is not None and process.stdin.closed and process.stdout.closed

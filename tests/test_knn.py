@@ -108,7 +108,7 @@ def test_shipped_run_figures_win_over_checkpoint_times(zoo_digits):
 
 
 def test_pca_verdict_is_computed_from_the_numbers():
-    row = lambda name, series, q, acc: knn.KnnRow(name, series, q, acc, 0.1, "shipped")  # noqa: E731
+    row = lambda name, series, q, acc: knn.KnnRow(name, series, q, acc, 0.1, "shipped")
     rows = [
         row("PCA-2", "pca", 2, 0.40),
         row("d2", "dense-bce", 2, 0.42),
@@ -162,7 +162,7 @@ def test_only_article_figures_are_published():
 
 def test_the_figures_shipped_with_the_zoo_are_used(tmp_path, monkeypatch):
     monkeypatch.setenv("AEVIZ_ZOO_DIR", str(tmp_path))
-    assert knn.shipped_raw("mnist") is None and knn.shipped("mnist").machine == ""
+    assert knn.shipped("mnist").raw is None and knn.shipped("mnist").machine == ""
     rows = [
         {"features": "raw pixels", "series": "pixels", "dims": 784, "accuracy": 0.969, "seconds": 13.3},
         {"features": "PCA-8", "series": "pca", "dims": 8, "accuracy": 0.899, "seconds": 0.4},
@@ -175,4 +175,4 @@ def test_the_figures_shipped_with_the_zoo_are_used(tmp_path, monkeypatch):
     ship = knn.shipped("mnist")
     assert ship.raw == (0.969, 13.3) and ship.pca == {8: (0.899, 0.4)} and ship.models == {"h8": (0.895, 0.5)}
     assert ship.machine == "Test CPU (2 logical CPUs, torch on 2 threads, kNN on 1 thread), 2026-01-02"
-    assert knn.shipped_raw("fashion-mnist") is None
+    assert knn.shipped("fashion-mnist").raw is None

@@ -32,7 +32,7 @@ BYSTANDER = "digits-conv-q8-bce"  # must keep working meanwhile
 
 @pytest.fixture
 def fresh_caches(monkeypatch):
-    """Empty process-wide Streamlit caches (they outlive one AppTest) and no numba warm-up helper."""
+    """Empty process-wide Streamlit caches (they outlive one AppTest) and no start-up thread."""
     monkeypatch.setenv("AEVIZ_WARM_UP", "0")
     st.cache_data.clear()
     st.cache_resource.clear()
@@ -307,13 +307,12 @@ def parameters_hash(model: torch.nn.Module) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.needs_data("mnist")
 def test_concurrent_sessions_match_single_sessions_and_leave_shared_models_untouched(
     tmp_path, monkeypatch, fresh_caches
 ):
     from aeviz import ui
 
-    if data.available_datasets()["mnist"] is not None:
-        pytest.skip("needs MNIST (set AEVIZ_DATA_DIR)")
     runs = SESSIONS * 2  # two sessions on each URL, all at once, on empty caches
     with concurrent_apptests():
         with ThreadPoolExecutor(len(runs)) as pool:

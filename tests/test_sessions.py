@@ -83,7 +83,7 @@ def test_a_server_model_never_displaces_the_zoos_row_of_its_size():
     before = run_page(REC, {"dataset": "digits"})
     zoo_png = before.get("image")[0].proto.imgs[0].url
     # trained from the CLI (shared by every session): a 1-epoch dense q = 8, far worse than the zoo's
-    aeviz.train(
+    aeviz.train_model(
         "dense",
         aeviz.make_config("dense", bottleneck=8, input_shape=(1, 8, 8)),
         "digits",

@@ -77,7 +77,12 @@ def scrub_label(at) -> str:
     return slider["steps"][slider["active"]]["label"]
 
 
-@pytest.mark.parametrize("page", list(CONTROLS))
+NEEDS_MNIST = {"pages/anomalies.py", "pages/train.py"}  # their links name MNIST as a source or training set
+
+
+@pytest.mark.parametrize(
+    "page", [pytest.param(p, marks=pytest.mark.needs_data("mnist")) if p in NEEDS_MNIST else p for p in CONTROLS]
+)
 def test_a_link_restores_every_control(page):
     query = {"dataset": "digits", **CONTROLS[page]}
     own = [images.Preprocessed(np.eye(8, dtype=np.float32), (), False, "sent")] if "your" in page else None
@@ -108,6 +113,7 @@ def test_the_scrub_position_is_snapped_to_a_frame_and_a_broken_one_falls_back():
     assert scrub_label(at) == "0.50" and at.query_params["dn_level"] in ("0.5", ["0.5"])  # the kind's usual level
 
 
+@pytest.mark.needs_data("mnist")
 def test_a_dataset_switch_leaves_a_second_model_choice_not_an_empty_box():
     at = run_page("pages/latent_map.py", {"dataset": "digits", "map_method": "pca"})
     at.selectbox(key="w_dataset").set_value("mnist").run()
@@ -118,6 +124,7 @@ def test_a_dataset_switch_leaves_a_second_model_choice_not_an_empty_box():
     assert any(o.startswith("mnist-") for o in box.options[1:])  # and offers this dataset's models
 
 
+@pytest.mark.needs_data("mnist")
 def test_a_dataset_switch_gives_the_ensemble_picker_this_datasets_default_not_nothing():
     at = run_page("pages/anomalies.py", {"dataset": "mnist"})
     assert [m.name for m in at.multiselect(key="w_err_models").value] == ["mnist-dense-q16-bce"]

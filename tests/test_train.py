@@ -102,3 +102,40 @@ def test_the_same_seed_trains_the_same_model_whatever_the_global_rng_holds():
         torch.manual_seed(noise)  # whatever else the process drew before does not matter
         runs.append(weights(train("vae", config, "digits", TrainConfig(epochs=1, seed=seed), save=False).model))
     assert torch.equal(runs[0], runs[1]) and not torch.equal(runs[0], runs[2])
+
+
+def test_the_job_probes_time_the_trainers_own_step(monkeypatch):
+    """The memory/time probe of a job and the Train page's speed estimate step as fit() does: its optimizer
+    (fused Adam), its memory layout (channels_last for a conv net) and its step function."""
+    from aeviz import train as trainer
+    from aeviz.jobs import setup, worker
+    from aeviz.models import build_model
+
+    seen, real = [], trainer.step
+
+    def spy(model, optimizer, batch):
+        seen.append((optimizer.defaults["fused"], batch.is_contiguous(memory_format=torch.channels_last)))
+        return real(model, optimizer, batch)
+
+    monkeypatch.setattr(trainer, "step", spy)
+    config = make_config("conv", bottleneck=4, input_shape=(1, 8, 8), channels=(4, 8))
+    worker.probe(build_model("conv", config), torch.rand(32, 1, 8, 8), batch_size=16, epochs=1)
+    assert setup.images_per_second("conv", config, batch_size=8, steps=2) > 0
+    assert seen == [(True, True)] * 6  # the probe's warm-up and two sizes; the rate's warm-up and two steps
+
+
+def test_training_leaves_the_allocator_to_the_process_entry_points(monkeypatch, tmp_path):
+    """glibc's malloc thresholds are the process's: the CLI sets them, training as a library (a notebook) not."""
+    from aeviz import devices
+    from aeviz import train as trainer
+    from aeviz.cli import main as cli
+    from aeviz.models import build_model
+
+    calls = []
+    monkeypatch.setattr(devices, "keep_freed_memory", lambda: calls.append("set") or True)
+    monkeypatch.setattr(trainer, "keep_freed_memory", devices.keep_freed_memory, raising=False)  # a direct import
+    model = build_model("dense", make_config("dense", bottleneck=2, input_shape=(1, 8, 8)))
+    trainer.fit(model, torch.rand(64, 1, 8, 8), TrainConfig(epochs=1, batch_size=32))
+    assert calls == []
+    assert cli.main(["info", str(tmp_path / "missing.safetensors")]) == 1
+    assert calls == ["set"]

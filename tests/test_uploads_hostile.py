@@ -145,6 +145,10 @@ class Runtime:
         return session_id in self.active
 
 
+def stored(rt: Runtime) -> quotas.Stored:
+    return quotas.Stored(rt.uploaded_file_mgr, rt.uploaded_file_mgr.file_storage, None, rt.is_active_session)
+
+
 def put(rt: Runtime, session_id: str, count: int, size: int) -> None:
     for i in range(count):
         rt.uploaded_file_mgr.add_file(
@@ -157,7 +161,7 @@ def test_the_sweep_releases_closed_sessions_and_trims_a_flooded_one():
     put(rt, "flood", 120, 64 * 1024)  # 120 PUTs to one session's upload URL: 7.5 MB
     put(rt, "calm", 3, 1000)
     put(rt, "closed", 10, 100_000)  # its browser is gone
-    released = quotas.sweep(rt.uploaded_file_mgr, rt.is_active_session, quotas.Limits(64, 2 * MB))
+    released = quotas.sweep(stored(rt), quotas.Limits(64, 2 * MB))
     storage = rt.uploaded_file_mgr.file_storage
     assert "closed" not in storage and len(storage["calm"]) == 3
     assert list(storage["flood"]) == [f"flood-{i}" for i in range(88, 120)]  # the newest 2 MB
@@ -165,7 +169,7 @@ def test_the_sweep_releases_closed_sessions_and_trims_a_flooded_one():
     total = rt.uploaded_file_mgr.get_stats()["cache_memory_bytes"][0].byte_length
     assert total == 32 * 64 * 1024 + 3000  # Streamlit's own accounting agrees
     rt.active.clear()
-    quotas.sweep(rt.uploaded_file_mgr, rt.is_active_session, quotas.Limits(64, 2 * MB))
+    quotas.sweep(stored(rt), quotas.Limits(64, 2 * MB))
     assert not storage and rt.uploaded_file_mgr.get_stats() == {}
 
 

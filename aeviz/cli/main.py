@@ -9,9 +9,10 @@ from pathlib import Path
 
 import torch
 
-from .. import settings
+from .. import devices, settings
 from ..checkpoints import CheckpointError, read_metadata, scan_checkpoints, user_dir, zoo_dir
 from ..data import DATASETS, DatasetUnavailable
+from ..errors import one_line
 from ..models import MODELS
 from ..saving import save_trained
 from ..train import Progress, TrainConfig, train
@@ -302,11 +303,12 @@ def main(argv: list[str] | None = None) -> int:
         args = _parser().parse_args(argv)
     except SystemExit as exc:  # argparse has printed its one-line error (or --help)
         return exc.code if isinstance(exc.code, int) else 2
+    devices.keep_freed_memory()  # this process's allocator, as every entry point that trains sets it
     try:
         commands = {"train": cmd_train, "import": cmd_import, "zoo": cmd_zoo, "adapters": cmd_adapters}
         return {**commands, "info": cmd_info}[args.command](args)
     except (DatasetUnavailable, torch.OutOfMemoryError) as exc:
-        return _fail(args.command, str(exc).splitlines()[0] if str(exc) else type(exc).__name__, 1)
+        return _fail(args.command, one_line(exc, typed=False), 1)
     except OSError as exc:  # disk full, a folder removed or made read-only while training
         return _fail(args.command, f"{exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}", 1)
     except KeyboardInterrupt:

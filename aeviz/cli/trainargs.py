@@ -14,15 +14,14 @@ import torch
 from ..archives import kind_of
 from ..checkpoints import SUFFIX, user_dir, zoo_dir
 from ..data import DATASETS
+from ..headers import MAX_LAYERS, MAX_PARAMETERS
 from ..imagesets import ImageSetError, Limits, scan_folder
-from ..jobs.setup import check_name
 from ..models import MODELS, AEConfig, build_model, make_config, model_slug
+from ..names import check_name, default_name, free_name, stems_in
 from ..noise import parse_noise
 from ..params import Param
 
 MAX_WIDTH = 4096  # code, hidden and channel widths; wider nets do not fit on a page or in a lecture's memory
-MAX_LAYERS = 32
-MAX_PARAMETERS = 50_000_000
 MIN_TRAIN_IMAGES = 7  # the kNN-7 score of the codes needs seven training images
 MIN_FOLDER_IMAGES = 9  # a folder splits 80/20, so nine images leave seven to train on
 MAX_SEED = 2**63 - 1
@@ -152,8 +151,10 @@ def plan_training(args) -> list[Job]:
     """Every model `args` asks for, checked and named; raises UsageError. Creates at most the output folder."""
     if len(set(args.bottleneck)) != len(args.bottleneck):
         raise UsageError(f"--bottleneck lists a size twice: {' '.join(map(str, args.bottleneck))}")
-    if args.hidden is not None and len(args.hidden) > MAX_LAYERS:
-        raise UsageError(f"--hidden lists {len(args.hidden)} layers; at most {MAX_LAYERS}")
+    for flag in ("hidden", "channels"):  # a checkpoint holds at most MAX_LAYERS (headers checks it at load)
+        widths = getattr(args, flag)
+        if widths is not None and len(widths) > MAX_LAYERS:
+            raise UsageError(f"--{flag} lists {len(widths)} layers; at most {MAX_LAYERS}")
     if args.overwrite and args.name is None:
         raise UsageError("--overwrite needs --name: a default name never replaces a file")
     shape = _check_dataset(args.dataset, args.subset)
@@ -243,36 +244,16 @@ def _checked_config(args, bottleneck: int, shape: tuple[int, int, int]) -> AECon
     return config
 
 
-def _stems(folder: Path) -> set[str]:
-    """Names of every checkpoint file in a folder, readable or not: a damaged file is still somebody's."""
-    return {p.name.removesuffix(SUFFIX) for p in folder.glob(f"*{SUFFIX}")} if folder.is_dir() else set()
-
-
-def default_stem(dataset: str, slug: str) -> str:
-    """The name train() gives a model: '<dataset>-<slug>', the dataset as load_dataset names it."""
-    if dataset.startswith("folder:"):
-        dataset = f"folder:{Path(dataset.split(':', 1)[1]).expanduser()}"
-    return f"{dataset.replace(':', '_').replace('/', '_')}-{slug}"
-
-
-def free_stem(base: str, taken: set[str]) -> str:
-    """`base`, or `base-2`, `base-3`, ...: the first that is not taken."""
-    stem, n = base, 2
-    while stem in taken:
-        stem, n = f"{base}-{n}", n + 1
-    return stem
-
-
 def _named_jobs(args, configs: list[AEConfig], out: Path) -> list[Job]:
     """An explicit --name is used as given (or with -q<size> for several sizes) and replaces a file only with
     --overwrite; a default name never replaces anything and never repeats a zoo model's name."""
-    here = _stems(out)
-    zoo = _stems(zoo_dir()) if zoo_dir().expanduser().resolve() != out.resolve() else set()
+    here = stems_in(out)
+    zoo = stems_in(zoo_dir()) if zoo_dir().expanduser().resolve() != out.resolve() else set()
     jobs: list[Job] = []
     for config in configs:
         if args.name is None:
-            base = default_stem(args.dataset, model_slug(args.family, config))
-            stem = free_stem(base, here | zoo | {j.path.stem for j in jobs})
+            base = default_name(args.dataset, model_slug(args.family, config))
+            stem = free_name(base, here | zoo | {j.path.stem for j in jobs})
             where = "the zoo" if base in zoo else str(out)
             note = f"note: a model named {base} exists in {where}; saving as {stem}" if stem != base else None
         else:

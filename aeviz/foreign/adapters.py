@@ -26,7 +26,9 @@ from torch import nn
 from .. import diskcache, settings
 from ..checkpoints import SERVER, VIRTUAL_SUFFIX, CheckpointError, CheckpointInfo, content_hash, user_dir
 from ..data import load_dataset
+from ..errors import one_line
 from ..headers import FORMAT
+from ..names import check_name
 from .importer import MANIFEST, ImportRefused, Manifest, manifest_from, measure, probe_images, probe_interface
 from .importer import _metadata as imported_metadata
 from .model import ImportedModel
@@ -129,11 +131,6 @@ def _words(exc: ImportRefused) -> str:
     return str(exc).replace(MANIFEST, "metadata")
 
 
-def _one_line(exc: BaseException) -> str:
-    text = (str(exc).strip().splitlines() or [""])[-1][:200]
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
 def _from_file(path: Path) -> tuple[_Source, list]:
     if not path.is_file():
         raise ImportRefused(f"{path}: no such file (named in {ENV})")
@@ -148,7 +145,7 @@ def _from_file(path: Path) -> tuple[_Source, list]:
         spec.loader.exec_module(module)
     except (Exception, SystemExit) as exc:  # the operator's code: any error is its message, never a crash
         sys.modules.pop(module_name, None)
-        raise ImportRefused(f"{path}: importing it failed ({_one_line(exc)})") from None
+        raise ImportRefused(f"{path}: importing it failed ({one_line(exc)})") from None
     if not callable(getattr(module, "models", None)):
         raise ImportRefused(f"{path}: it defines no models() function returning the adapter models")
     source = _Source(str(path), path.resolve().parent, path.stem, code)
@@ -160,7 +157,7 @@ def _from_entry_point(ep: importlib.metadata.EntryPoint) -> tuple[_Source, list]
     try:
         fn = ep.load()
     except (Exception, SystemExit) as exc:
-        raise ImportRefused(f"{origin}: loading it failed ({_one_line(exc)})") from None
+        raise ImportRefused(f"{origin}: loading it failed ({one_line(exc)})") from None
     if not callable(fn):
         raise ImportRefused(f"{origin}: it names {type(fn).__name__}, not a callable returning models")
     file = getattr(sys.modules.get(ep.module), "__file__", None)
@@ -174,7 +171,7 @@ def _call_models(fn: Callable, origin: str) -> list:
     try:
         objects = list(fn())
     except (Exception, SystemExit) as exc:
-        raise ImportRefused(f"{origin}: models() raised {_one_line(exc)}") from None
+        raise ImportRefused(f"{origin}: models() raised {one_line(exc)}") from None
     if not objects:
         raise ImportRefused(f"{origin}: models() returned no models")
     return objects
@@ -202,7 +199,7 @@ def _adapt(obj: Any, source: _Source, index: int, taken: set[str]) -> Adapted:
     except CheckpointError as exc:  # a ModelFailed: the message names 'the model' or the model itself
         raise ImportRefused(f"{label}: {str(exc).removeprefix('the model: ').removeprefix(label + ': ')}") from None
     except Exception as exc:
-        raise ImportRefused(f"{label}: checking it failed ({_one_line(exc)})") from None
+        raise ImportRefused(f"{label}: checking it failed ({one_line(exc)})") from None
     seconds = time.perf_counter() - started
     path = source.folder / f"{source.stem}.{label}{VIRTUAL_SUFFIX}"
     meta = imported_metadata(label, manifest, interface, test, metrics, source.origin, seconds)
@@ -236,8 +233,6 @@ def _manifest(obj: Any, index: int) -> tuple[Manifest, bool]:
 
 
 def _check_name(name: str) -> None:
-    from ..jobs.setup import check_name
-
     try:
         check_name(name)
     except ValueError as exc:
@@ -265,9 +260,3 @@ def _metrics(model: ImportedModel, manifest: Manifest, test, digest: str) -> tup
     key = diskcache.cache_key(hash=digest, dataset=manifest.dataset)
     arrays = diskcache.cached_arrays(METRICS, key, compute)
     return {k: v.item() for k, v in arrays.items()}, bool(measured)
-
-
-def metrics_file(info: CheckpointInfo) -> Path:
-    """Where an adapter model's measured metrics are kept (deleting it has them measured again)."""
-    key = diskcache.cache_key(hash=info.metadata["hash"], dataset=info.dataset)
-    return diskcache.cache_dir() / METRICS / f"{key}.npz"

@@ -21,6 +21,8 @@ from typing import Any
 
 import torch
 
+from ..errors import one_line
+
 MAX_ARCHIVE_BYTES = 200 << 20  # uncompressed: a hundred times the zoo's largest model
 MAX_MEMBERS = 4096
 MAX_JSON_BYTES = 32 << 20  # one JSON member: a 10,000-node graph takes about 20 MB
@@ -92,7 +94,7 @@ def read_members(data: bytes, name: str) -> Members:
         try:
             blobs[path] = archive.read(info)
         except (zipfile.BadZipFile, EOFError, OSError, ValueError, RuntimeError) as exc:  # CRC, truncation
-            raise ExportError(f"{name} is damaged ({_first_line(exc)})") from None
+            raise ExportError(f"{name} is damaged ({one_line(exc, typed=False)})") from None
     _check_header(blobs, name)
     return Members(name, blobs)
 
@@ -107,8 +109,9 @@ def _open(data: bytes, name: str) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+        why = one_line(exc, typed=False)
         raise ExportError(
-            f"{name} is not a torch.export file (a .pt2 archive is a zip file; this one is not: {_first_line(exc)})"
+            f"{name} is not a torch.export file (a .pt2 archive is a zip file; this one is not: {why})"
         ) from None
 
 
@@ -136,7 +139,7 @@ def parse_json(blob: bytes, what: str) -> Any:
     except RecursionError:
         raise ExportError(f"{what} is nested too deeply to be a torch.export program") from None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ExportError(f"{what} is not valid JSON ({_first_line(exc)})") from None
+        raise ExportError(f"{what} is not valid JSON ({one_line(exc, typed=False)})") from None
 
 
 def tensors(members: Members, kind: str) -> tuple[dict[str, torch.Tensor], set[str]]:
@@ -211,8 +214,3 @@ def _check_extent(sizes: list[int], strides: list[int], offset: int, numel: int,
     last = offset + sum((size - 1) * stride for size, stride in zip(sizes, strides))
     if last >= numel:
         raise ExportError(f"{where} reaches past the end of its data (truncated or crafted)")
-
-
-def _first_line(exc: BaseException, limit: int = 200) -> str:
-    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    return text if len(text) <= limit else text[:limit] + "…"

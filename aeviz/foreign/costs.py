@@ -23,6 +23,7 @@ import torch
 from torch.utils._pytree import tree_leaves, tree_map_only
 
 from .. import settings
+from ..errors import one_line
 from .archive import ExportError
 
 BATCH_SIZES = (1, 4, 16, 64, 256)  # the batch sizes an imported program is ever called with
@@ -101,7 +102,7 @@ def measure(program: torch.export.ExportedProgram, shape: tuple[int, ...], weigh
         except ExportError:
             raise
         except Exception as exc:  # a shape read from values, a size torch rejects, a dtype an operator refuses...
-            text = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+            text = one_line(exc, limit=160, typed=False)
             if isinstance(exc, NotImplementedError) or "cannot be called on meta" in text:
                 text = "its output's shape would depend on tensor values, not known in advance"
             raise ExportError(

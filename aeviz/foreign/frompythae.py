@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from ..data import DATASETS, load_dataset
+from ..errors import one_line
 from . import programs as pt2
 from .interface import DECODER_KEY, ENCODER_KEY
 from .manifest import ImportRefused, Manifest, manifest_from
@@ -95,7 +96,7 @@ def pythae_programs(folder: Path, dataset: str | None) -> tuple[Programs, Manife
             code = encoder(example)
     except Exception as exc:  # the folder's own code: anything
         raise ImportRefused(
-            f"this pythae {model.model_name}'s encoder fails on {list(shape)} images ({_why(exc)})"
+            f"this pythae {model.model_name}'s encoder fails on {list(shape)} images ({one_line(exc)})"
         ) from None
     code = code[0] if kind == "vae" else code
     programs = {
@@ -122,7 +123,7 @@ def load_model(folder: Path) -> Any:
     try:
         model = AutoModel.load_from_folder(str(folder))
     except Exception as exc:  # pythae's loader raises anything for a damaged or foreign folder
-        raise ImportRefused(f"pythae could not load {folder} ({_why(exc)})") from None
+        raise ImportRefused(f"pythae could not load {folder} ({one_line(exc)})") from None
     return model.cpu().eval()
 
 
@@ -146,7 +147,7 @@ def _export(module: nn.Module, example: torch.Tensor, key: str, model_name: str)
         program = torch.export.export(module, (example,), dynamic_shapes=({0: batch},))
     except Exception as exc:  # torch.export raises many kinds for code it cannot trace
         raise ImportRefused(
-            f"torch.export cannot capture this pythae {model_name}'s {_part(key)} ({_why(exc)}); aeviz "
+            f"torch.export cannot capture this pythae {model_name}'s {_part(key)} ({one_line(exc)}); aeviz "
             "imports pythae models whose networks torch.export can trace with a free batch size"
         ) from None
     data = pt2.save_bytes(program)
@@ -160,8 +161,3 @@ def _export(module: nn.Module, example: torch.Tensor, key: str, model_name: str)
 
 def _part(key: str) -> str:
     return "encoder" if key == ENCODER_KEY else "decoder"
-
-
-def _why(exc: BaseException) -> str:
-    text = (str(exc).strip().splitlines() or [""])[0][:200]
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

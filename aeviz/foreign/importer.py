@@ -18,15 +18,19 @@ import torch
 
 from ..checkpoints import SUFFIX, save_imported, user_dir, versions, zoo_dir
 from ..data import Dataset, load_dataset
-from ..headers import MAX_PARAMETERS, MAX_TEXT
+from ..errors import one_line
+from ..headers import MAX_TEXT
 from ..metrics import evaluate
 from ..models import MODELS, model_slug
+from ..names import check_name, free_name, stems_in
+from . import archive as pt2_archive
 from . import programs as pt2
+from .interface import DECODER_KEY as DECODER
+from .interface import ENCODER_KEY as ENCODER
 from .interface import Interface
 from .manifest import MANIFEST, ImportRefused, Manifest, manifest_from, read_manifest  # noqa: F401 - the API
 from .model import ImportedModel, ModelFailed
 
-ENCODER, DECODER = "encoder.pt2", "decoder.pt2"
 PROBE = 64  # test images every check runs on
 RANGE_SLACK = 1e-3  # float rounding past an output range's ends
 
@@ -35,11 +39,9 @@ def read_program(folder: Path, filename: str) -> tuple[bytes, torch.export.Expor
     path = folder / filename
     if not path.is_file():
         raise ImportRefused(f"{folder} has no {filename}: save it with torch.export.save (see README › Import a model)")
-    if path.stat().st_size > MAX_PARAMETERS:
-        size = path.stat().st_size >> 20
-        raise ImportRefused(
-            f"{filename} is {size} MB, over this server's limit of {MAX_PARAMETERS >> 20} MB{_why_big(path)}"
-        )
+    if path.stat().st_size > pt2_archive.MAX_ARCHIVE_BYTES:  # the limit check_archive holds its unpacked size to
+        size, limit = path.stat().st_size >> 20, pt2_archive.MAX_ARCHIVE_BYTES >> 20
+        raise ImportRefused(f"{filename} is {size} MB, over this server's limit of {limit} MB{_why_big(path)}")
     data = path.read_bytes()
     try:
         return data, pt2.load_program(data, filename)
@@ -238,7 +240,7 @@ def _modules(*programs: torch.export.ExportedProgram) -> list[torch.nn.Module]:
     try:
         return [program.module() for program in programs]
     except Exception as exc:  # torch's code generation on a checked graph: not expected, but never a traceback
-        raise ImportRefused(f"the programs cannot be run on this server ({pt2._first_line(exc)})") from None
+        raise ImportRefused(f"the programs cannot be run on this server ({one_line(exc, typed=False)})") from None
 
 
 def measure(model: ImportedModel, dataset: str, test: Dataset) -> dict[str, float]:
@@ -251,8 +253,6 @@ def measure(model: ImportedModel, dataset: str, test: Dataset) -> dict[str, floa
 
 
 def _target(out: Path, name: str | None, manifest: Manifest, origin: str, overwrite: bool) -> tuple[Path, str]:
-    from ..jobs.setup import check_name
-
     stem = name or manifest.name or Path(origin).name
     try:
         stem = check_name(stem)
@@ -266,8 +266,7 @@ def _target(out: Path, name: str | None, manifest: Manifest, origin: str, overwr
         return out / f"{stem}{SUFFIX}", ""
     if name:
         raise ImportRefused(f"{out / (stem + SUFFIX)} exists: choose another --name, or pass --overwrite")
-    taken = {p.name.removesuffix(SUFFIX) for p in out.glob(f"*{SUFFIX}")}
-    free = next(f"{stem}-{i}" for i in range(2, len(taken) + 3) if f"{stem}-{i}" not in taken)
+    free = free_name(stem, stems_in(out))
     return out / f"{free}{SUFFIX}", f"{stem} exists in {out}; importing as {free}"
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..errors import one_line
 from ..headers import CheckpointError
 from .costs import call_sizes
 from .interface import DECODER_KEY, ENCODER_KEY, Interface
@@ -67,8 +68,7 @@ class ImportedModel(nn.Module):
         try:
             return _padded(fn, x, sizes)
         except Exception as exc:  # foreign code: anything, reported as this model's failure
-            text = (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:200]
-            raise ModelFailed(f"{self.name}: its {what} failed on this server ({type(exc).__name__}: {text})") from None
+            raise ModelFailed(f"{self.name}: its {what} failed on this server ({one_line(exc)})") from None
 
     def _encoder_outputs(self, x: torch.Tensor) -> Sequence[torch.Tensor]:
         low, high = self.interface.input_range

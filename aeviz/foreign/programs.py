@@ -35,6 +35,7 @@ from torch._export.serde import schema
 from torch._export.serde.serialize import ExportedProgramDeserializer, _resolve_schema_cls
 from torch._export.serde.union import _Union
 
+from ..errors import one_line
 from . import costs, graphs, operators
 from .archive import MODEL, ExportError, read_members, tensors
 
@@ -58,7 +59,8 @@ def load_program(data: bytes, name: str, device: str | torch.device = "cpu") -> 
     except ExportError:
         raise
     except Exception as exc:  # torch raises many kinds (and RecursionError) for a damaged or hostile program
-        raise ExportError(f"{name} could not be read as a torch.export program ({_first_line(exc)})") from None
+        why = one_line(exc, typed=False)
+        raise ExportError(f"{name} could not be read as a torch.export program ({why})") from None
     if torch.device(device).type != "cpu":
         from torch.export.passes import move_to_device_pass
 
@@ -104,11 +106,6 @@ def _schema_object(schema_type: Any, data: Any) -> Any:
 @functools.cache
 def _hints(schema_type: Any) -> dict[str, Any]:
     return typing.get_type_hints(_resolve_schema_cls(schema_type), globalns=vars(schema))
-
-
-def _first_line(exc: BaseException, limit: int = 200) -> str:
-    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def input_shape(program: torch.export.ExportedProgram) -> tuple[int | None, ...]:

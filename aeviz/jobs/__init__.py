@@ -6,7 +6,7 @@ from .base import ACTIVE, FINISHED, Job, State
 from .helper import HelperError, HelperProcess, in_cache_dir
 from .manager import JobManager, sweep_temp_files
 from .queue import Jobs, QueueJob, Timings
-from .training import JobFailed, JobRejected, JobSpec, Snapshot, TrainingJob
+from .training import JobFailed, JobRejected, JobSpec, Snapshot, TrainingJob, small_model_job
 
 __all__ = [
     "ACTIVE",
@@ -25,5 +25,6 @@ __all__ = [
     "Timings",
     "TrainingJob",
     "in_cache_dir",
+    "small_model_job",
     "sweep_temp_files",
 ]

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from ..data import DatasetUnavailable
+from ..errors import one_line
 
 
 class State(str, Enum):
@@ -73,4 +74,4 @@ def describe(exc: BaseException) -> str:
     """A message a user can act on: our own errors verbatim, anything else with its type."""
     if isinstance(exc, (DatasetUnavailable, ValueError, KeyError, FileNotFoundError)) and exc.args:
         return str(exc.args[0])
-    return f"{type(exc).__name__}: {exc}"[:500]
+    return one_line(exc, limit=500)

@@ -10,9 +10,12 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from ..errors import one_line
 
 # Why a process: numba holds the GIL. Measured on 2 cores: a warm UMAP fit of 10k codes in a server thread
 # held the GIL for up to 100 ms at a time (p99 of a 1 ms sleep in another thread: 55-76 ms), and the JIT
@@ -41,36 +44,24 @@ _BARE = (
 
 
 class HelperProcess:
-    """One low-priority helper process running module-level functions one call at a time.
+    """One low-priority helper process running module-level functions one call at a time, started by the first.
 
-    `initializer` runs in the helper as soon as it starts (e.g. warming numba). Calls from several threads
-    queue on a lock. The helper ends when the server does (its stdin closes). A `light` helper starts without
-    running `aeviz/__init__` (and torch's 5 s and 600 MB with it): it may call only modules that import no torch.
+    `initializer` runs in the helper as soon as it starts (e.g. bounding its memory). Calls from several threads
+    queue on a lock. The helper ends when the server does (its stdin closes), when stopped, or when this object
+    is dropped (a cleared cache): killed and reaped, its pipes closed. A `light` helper starts without running
+    `aeviz/__init__` (and torch's 5 s and 600 MB with it): it may call only modules that import no torch.
     """
 
     def __init__(self, initializer: Callable[[], Any] | None = None, nice: int = 5, light: bool = False) -> None:
         self._initializer, self._nice, self._light = initializer, nice, light
         self._lock = threading.Lock()
         self._process: subprocess.Popen | None = None
+        self._end: weakref.finalize | None = None
         self._replies_due = 0  # replies to read before the next call's own (the initializer's)
-
-    def start(self) -> None:
-        """Start the helper now (idempotent), so its initializer runs before the first request."""
-        with self._lock:
-            self._ensure_started()
 
     @property
     def alive(self) -> bool:
         return self._process is not None and self._process.poll() is None
-
-    @property
-    def warming(self) -> bool:
-        """Whether the initializer is still running (its reply has not arrived yet)."""
-        process = self._process
-        if not self._replies_due or process is None:
-            return False
-        readable, _, _ = select.select([process.stdout], [], [], 0)
-        return not readable
 
     def _ensure_started(self) -> None:
         if self.alive:
@@ -86,6 +77,7 @@ class HelperProcess:
             stdout=subprocess.PIPE,
             env=env,
         )
+        self._end = weakref.finalize(self, _kill_and_reap, self._process)
         self._replies_due = 0
         if self._initializer is not None:
             self._send((self._initializer, (), {}))
@@ -136,19 +128,28 @@ class HelperProcess:
             self._stop()
 
     def _stop(self) -> int | None:
-        process, self._process = self._process, None
-        if process is None:
-            return None
+        end, self._process, self._end = self._end, None, None
+        return end() if end is not None else None
+
+
+def _kill_and_reap(process: subprocess.Popen) -> int | None:
+    """Kill a helper process and reap it, its pipes closed; its exit code (None if it would not end)."""
+    with contextlib.suppress(OSError):
+        process.kill()
+    for pipe in (process.stdin, process.stdout):
         with contextlib.suppress(OSError):
-            process.kill()
+            pipe.close()
+    try:
         return process.wait(5)
+    except subprocess.TimeoutExpired:
+        return None
 
 
 def exit_with_parent() -> None:
     """End this helper as soon as its server is gone, even in the middle of a long fit.
 
     A closed stdin is only noticed between requests; a server killed (or a test ending) during a
-    minutes-long warm-up or fit would otherwise leave an orphan burning a core.
+    minutes-long fit would otherwise leave an orphan burning a core.
     """
     parent = os.getppid()
 
@@ -176,7 +177,7 @@ def _serve(nice: int) -> None:
         try:
             reply = (True, fn(*args, **kwargs))
         except Exception as exc:
-            reply = (False, f"{type(exc).__name__}: {exc}")
+            reply = (False, one_line(exc, limit=500))
         try:
             pickle.dump(reply, replies, protocol=pickle.HIGHEST_PROTOCOL)
             replies.flush()

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import one_line
 from .base import Job, State
 
 
@@ -165,7 +166,7 @@ class Jobs:
                 job.result = job.fn(job)
                 job.state = State.DONE
             except Exception as exc:  # a failed job must not kill the worker serving everyone else
-                job.error = f"{type(exc).__name__}: {exc}"
+                job.error = one_line(exc, limit=500)
                 job.state = State.FAILED
                 warnings.warn(
                     f"aeviz job {job.label!r} failed:\n{traceback.format_exc()}", RuntimeWarning, stacklevel=1

@@ -1,38 +1,13 @@
-"""What a training job is made of before it runs: safe model names, allowed folders, a time estimate."""
+"""What a training job is made of before it runs: allowed folders, a time estimate."""
 
 from __future__ import annotations
 
-import re
 import time
-from collections.abc import Set as AbstractSet
 from pathlib import Path
 
 from .. import settings
 from ..archives import kind_of
-from ..checkpoints import SUFFIX
 from ..models import AEConfig
-
-NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
-
-
-def check_name(name: str, taken: AbstractSet[str] = frozenset()) -> str:
-    """A model name that is a safe file stem and not taken yet; raises ValueError saying why not."""
-    name = name.strip().removesuffix(SUFFIX)
-    if not NAME_RE.fullmatch(name) or ".." in name:
-        raise ValueError(
-            f"{name!r} is not a usable model name: use letters, digits, '.', '-' and '_' "
-            "(at most 100, starting with a letter or digit)"
-        )
-    if name in taken:
-        raise ValueError(f"a model named {name!r} already exists; choose another name")
-    return name
-
-
-def default_name(dataset: str, slug: str, when: float | None = None) -> str:
-    """'<dataset>-<slug>-<YYYYmmdd-HHMMSS>': user models never collide with the zoo or each other."""
-    short = Path(dataset.split(":", 1)[1]).name if dataset.startswith("folder:") else dataset
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(when))
-    return check_name(re.sub(r"[^A-Za-z0-9._-]", "_", f"{short}-{slug}-{stamp}"))
 
 
 def folder_roots() -> list[Path]:
@@ -58,25 +33,21 @@ def folder_dataset(path: str) -> str:
 def images_per_second(
     family: str, config: AEConfig, batch_size: int = 256, device: str = "auto", steps: int = 3
 ) -> float:
-    """Training throughput on a few random batches: what the time estimate before a job rests on."""
+    """Training throughput of the trainer's own step on a few random batches: what the time estimate before a
+    job rests on."""
     import torch
 
-    from ..devices import pick_device
+    from ..devices import memory_format, pick_device
     from ..models import build_model
+    from ..train import prepare, timed_step
 
     dev = pick_device(device)
     model = build_model(family, config).to(dev)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    optimizer = prepare(model, 1e-3)
     x = torch.rand((batch_size, *config.input_shape), generator=torch.Generator().manual_seed(0)).to(dev)
-    elapsed = 0.0
-    for i in range(steps + 1):  # the first step warms up allocators and kernels and is not counted
-        start = time.perf_counter()
-        optimizer.zero_grad(set_to_none=True)
-        model(x).loss.backward()
-        optimizer.step()
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
-        elapsed += (time.perf_counter() - start) if i else 0.0
+    x = x.contiguous(memory_format=memory_format(model))
+    timed_step(model, optimizer, x)  # the first step warms up allocators and kernels and is not counted
+    elapsed = sum(timed_step(model, optimizer, x) for _ in range(steps))
     return steps * batch_size / max(elapsed, 1e-9)
 
 

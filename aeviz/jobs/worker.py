@@ -11,7 +11,6 @@ import queue
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,28 +86,23 @@ def _reset_peak() -> bool:
         return False
 
 
-def _step(model, optimizer, batch) -> float:
-    start = time.perf_counter()
-    optimizer.zero_grad(set_to_none=True)
-    model(batch).loss.backward()
-    optimizer.step()
-    return time.perf_counter() - start
-
-
 def probe(model, train_x, batch_size: int, epochs: int) -> Estimate:
-    """Time and measure a few steps of a copy of `model` on real images (the model itself is untouched)."""
-    import torch
+    """Time and measure a few of the trainer's own steps (its optimizer, memory layout and step function) of a
+    copy of `model` on real images (the model itself is untouched)."""
+    from ..devices import memory_format
+    from ..train import prepare, timed_step
 
     batch_size = max(1, min(batch_size, len(train_x)))  # a set smaller than a batch is one batch
     trial = copy.deepcopy(model).train()
-    optimizer = torch.optim.Adam(trial.parameters(), lr=1e-3)
+    optimizer = prepare(trial, 1e-3)
     sizes = [max(1, min(b, batch_size, len(train_x))) for b in PROBE_BATCHES]
+    batches = [train_x[:b].contiguous(memory_format=memory_format(trial)) for b in sizes]
     base = rss_mb() or 0.0
-    _step(trial, optimizer, train_x[: sizes[0]])  # allocator, kernels and Adam's state, counted in the base
+    timed_step(trial, optimizer, batches[0])  # allocator, kernels and Adam's state, counted in the base
     points = []
-    for b in sizes:
+    for b, batch in zip(sizes, batches):
         measured = _reset_peak()
-        seconds = _step(trial, optimizer, train_x[:b])
+        seconds = timed_step(trial, optimizer, batch)
         peak = _status_mb("self", "VmHWM") if measured else rss_mb()
         points.append((b, (peak or base) - base, seconds))
     (b1, m1, t1), (b2, m2, t2) = points
@@ -180,6 +174,7 @@ class TrainProcess:
         with contextlib.suppress(EOFError, OSError, pickle.UnpicklingError, ValueError):
             while True:
                 self._inbox.put(pickle.load(self._process.stdout))
+        self._process.stdout.close()  # the only reader: closed here, not left to the garbage collector
         self._inbox.put(None)  # the child has ended (or closed its end)
 
     def messages(self, timeout: float) -> list:
@@ -206,16 +201,16 @@ class TrainProcess:
         except subprocess.TimeoutExpired:
             return None
 
-    def exit_code(self) -> int | None:
-        return self._process.poll()
-
 
 # --- the child's side --------------------------------------------------------------------------------------
 
 
 def _serve() -> None:
     """Read one job request from stdin, train it, and write (kind, payload) pickles to stdout."""
+    from ..devices import keep_freed_memory
     from .helper import exit_with_parent
+
+    keep_freed_memory()  # this process's allocator, as every entry point that trains sets it
 
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # stray prints from libraries must not corrupt the messages
@@ -237,7 +232,7 @@ def _serve() -> None:
         send("result", _train(request, send))
     except JobTooBig as exc:
         send("refused", str(exc))
-    except BaseException as exc:  # noqa: BLE001 - the parent turns it into the job's message
+    except BaseException as exc:
         from .base import describe
 
         send("error", describe(exc))

@@ -9,6 +9,7 @@ from . import preload  # noqa: F401 - first: what the pages share, imported befo
 from .architecture import model_diagram
 from .caches import (
     device_label,
+    first_test_images,
     get_codes,
     get_dataset,
     get_errors,
@@ -89,6 +90,7 @@ __all__ = [
     "code_space",
     "context",
     "device_label",
+    "first_test_images",
     "draw_image",
     "explain",
     "find_map",

@@ -11,7 +11,7 @@ import torch
 
 from .. import checkpoints, data, diskcache, projection, settings
 from ..checkpoints import CheckpointError, CheckpointInfo
-from ..devices import device_name, pick_device
+from ..devices import device_name, keep_freed_memory, pick_device
 from ..foreign import adapters
 from ..metrics import encode_all, image_errors, reconstruct_all
 from .widgets import literal
@@ -26,6 +26,7 @@ def configure_server() -> bool:
     downloads a dataset (a firewall can leave a download hanging for minutes): it runs on what is on disk and the
     sidebar names what is missing."""
     torch.set_num_threads(settings.current().torch_threads)
+    keep_freed_memory()  # the allocator of a process that may time training steps (jobs/setup.Throughput)
     data.allow_downloads(False)
     return True
 
@@ -33,6 +34,12 @@ def configure_server() -> bool:
 @st.cache_resource(show_spinner="Loading dataset…")
 def get_dataset(name: str, split: str = "test") -> data.Dataset:
     return data.load_dataset(name, split)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def first_test_images(dataset: str, count: int = 8) -> np.ndarray:
+    """The first `count` test images of a dataset, (count,H,W) in [0, 1]: what a training preview sits beside."""
+    return get_dataset(dataset, "test").images[:count, 0].numpy()
 
 
 @dataclass(frozen=True)

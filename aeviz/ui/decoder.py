@@ -80,7 +80,8 @@ def _sent_code(state: Any, origin: str, q: int) -> np.ndarray | None:
     if not isinstance(sent, dict) or sent.get("origin") != origin or not isinstance(sent.get("values"), list):
         return None
     try:
-        code = np.asarray(sent["values"], dtype=np.float32)
+        with np.errstate(over="ignore"):  # a number past float32 becomes inf, refused below
+            code = np.asarray(sent["values"], dtype=np.float32)
     except (TypeError, ValueError):
         return None
     return code if code.shape == (q,) and np.isfinite(code).all() else None

@@ -11,9 +11,8 @@ from ..checkpoints import CheckpointError, CheckpointInfo
 from ..jobs import HelperProcess, Jobs, State, in_cache_dir
 from ..metrics import encode_all
 from .caches import get_codes, get_dataset, get_map, get_model, readonly
-from .context import Context
-
-# Slow work runs as background jobs (aeviz.jobs): a job makes no Streamlit calls; UMAP/t-SNE fits go on
+from .contexts import Context
+from .memo import per_model
 
 # Slow work runs as background jobs (aeviz.jobs): a job makes no Streamlit calls; UMAP/t-SNE fits go on
 # to a low-priority helper process, because numba holds the GIL for up to ~100 ms at a time.
@@ -44,11 +43,11 @@ def _map_key(info: CheckpointInfo, split: str) -> str:
     return f"{info.metadata['hash']}|{info.dataset}|{split}"  # the key _map fits under
 
 
-_STORED_MAPS: set[str] = set()  # maps known to be shipped or on disk: no need to look again
+_STORED_MAPS: set[tuple[str, str]] = set()  # maps known to be shipped or on disk: no need to look again
 
 
 def _map_stored(info: CheckpointInfo, method: str) -> bool:
-    tag = f"{_map_key(info, 'test')}|{method}"
+    tag = (_map_key(info, "test"), method)
     if tag not in _STORED_MAPS:
         codes = get_codes(info)
         shipped = projection.load_maps(checkpoints.maps_path(info.path), info.metadata["hash"], codes)
@@ -155,32 +154,33 @@ def map_images(dataset: str, indices: np.ndarray) -> np.ndarray:
     return np.stack([(test[i] if i < len(test) else train[i - len(test)]).numpy() for i in indices])
 
 
-@st.cache_resource(show_spinner=False, max_entries=16)
-def _backdrop(tag: str, _latent_map, _model, n: int) -> np.ndarray:
+@per_model(max_entries=16)
+def _backdrop(model, method: str, split: str, n: int, *, _latent_map: projection.LatentMap) -> np.ndarray:
     from ..views import latent_map as view
 
-    return readonly(view.backdrop(_latent_map, _model, view.map_extent(_latent_map.points), n))
+    return view.backdrop(_latent_map, model, view.map_extent(_latent_map.points), n)
 
 
 def map_backdrop(info: CheckpointInfo, latent_map: projection.LatentMap, split: str, n: int = 20) -> np.ndarray:
     """The decoded manifold under a map (n x n tiles), computed once per model, split and method."""
-    return _backdrop(f"{_map_key(info, split)}|{latent_map.method}", latent_map, get_model(info), n)
+    return _backdrop(info, latent_map.method, split, n, _latent_map=latent_map)
 
 
-@st.cache_resource(show_spinner=False, max_entries=32)
-def _map_figure(tag: str, _latent_map, _labels, classes: tuple, _backdrop, height: int):
+@per_model(max_entries=32, models=False)
+def _map_figure(info, method: str, split: str, under: bool, height: int, *, _latent_map: projection.LatentMap):
     from ..views import latent_map as view
 
-    return view.map_figure(_latent_map.points, _labels, classes, backdrop=_backdrop, height=height)
+    backdrop = map_backdrop(info, _latent_map, split) if under else None
+    classes = tuple(get_dataset(info.dataset).classes)
+    return view.map_figure(
+        _latent_map.points, map_labels(info.dataset, split), classes, backdrop=backdrop, height=height
+    )
 
 
 def map_figure(info: CheckpointInfo, latent_map: projection.LatentMap, split: str, *, under: bool, height: int):
     """The map's figure, built once per model, split, method and look and shared: building a 10k-point plotly
     figure costs ~100 ms of validation, and st.plotly_chart only reads it (to_dict copies)."""
-    backdrop = map_backdrop(info, latent_map, split) if under else None
-    classes = tuple(get_dataset(info.dataset).classes)
-    tag = f"{_map_key(info, split)}|{latent_map.method}|{under}|{height}"
-    return _map_figure(tag, latent_map, map_labels(info.dataset, split), classes, backdrop, height)
+    return _map_figure(info, latent_map.method, split, under, height, _latent_map=latent_map)
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -264,7 +264,7 @@ def knn_rows(ctx: Context):
                 computed[info.key] = job.result
             pending.append(job)
     pending = [j for j in [raw, pca, *pending] if j is not None and not j.ended]
-    done = lambda job: job.result if job is not None and job.state == State.DONE else None  # noqa: E731
+    done = lambda job: job.result if job is not None and job.state == State.DONE else None
     rows = knn.build_rows(ctx.dataset, pixels, ctx.models, done(raw), computed, done(pca), ship)
     return rows, pending, ship
 

@@ -77,7 +77,9 @@ def per_model(
 
     The key is the checkpoints' content hashes plus the other arguments (see key_of); the function receives each
     checkpoint as its model, loaded by get_model (with models=False: the CheckpointInfo itself, for a function
-    that also needs its cached codes or errors). Use as `@ui.per_model(spinner="…")` or `ui.per_model(fn)`.
+    that also needs its cached codes or errors). A keyword argument whose name starts with "_" is passed but not
+    keyed, as in Streamlit's own caches: an object the other arguments already identify. Use as
+    `@ui.per_model(spinner="…")` or `ui.per_model(fn)`.
     """
     if fn is None:
         return functools.partial(per_model, spinner=spinner, max_entries=max_entries, ttl=ttl, models=models)
@@ -91,7 +93,8 @@ def per_model(
 
     @functools.wraps(fn)
     def call(*args, **kwargs):
-        key = (key_of(args), key_of(dict(sorted(kwargs.items()))))
+        keyed = {k: v for k, v in sorted(kwargs.items()) if not k.startswith("_")}  # as Streamlit's caches do
+        key = (key_of(args), key_of(keyed))
         return cached(key, lambda: fn(*_loaded(args, models), **_loaded(kwargs, models)))
 
     call.clear = cached.clear  # type: ignore[attr-defined]  # a function attribute, as st.cache_* gives

@@ -17,7 +17,9 @@ import ctypes
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from .. import settings
 
@@ -65,33 +67,55 @@ def admit(
     return refused
 
 
-def _storage():
-    """(uploaded-file manager, this session's id) for the running script, or (None, None) outside one."""
+@dataclass(frozen=True)
+class Stored:
+    """Streamlit's in-memory store of uploaded files, as the quotas use it; made only by streamlit_uploads()."""
+
+    manager: Any  # a MemoryUploadedFileManager
+    files: dict[str, dict[str, Any]]  # session id -> {file id: record with .data}, oldest first
+    session_id: str | None  # the running script's session; None outside one (the sweep's thread)
+    is_active: Callable[[str], bool]  # whether a session's browser is still connected
+
+
+def streamlit_uploads(*, server: bool = False) -> Stored | None:
+    """Streamlit's uploaded files, as the running script's session sees them (or, with `server`, as the server
+    holds them for every session: the sweep's view). The one place this module reaches into Streamlit's
+    internals, private names an upgrade may rename: tests/ui/test_quotas.py fails loudly then. None where there
+    is nothing to bound: no script or server running, or a file store other than the in-memory one."""
+    from streamlit import runtime
     from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-    ctx = get_script_run_ctx()
-    return (ctx.uploaded_file_mgr, ctx.session_id) if ctx is not None else (None, None)
+    ctx = None if server else get_script_run_ctx()
+    running = runtime.get_instance() if runtime.exists() else None
+    manager = ctx.uploaded_file_mgr if ctx is not None else getattr(running, "uploaded_file_mgr", None)
+    files = getattr(manager, "file_storage", None)
+    if not isinstance(files, dict) or (server and running is None):
+        return None
+    is_active = running.is_active_session if running is not None else lambda session_id: True
+    return Stored(manager, files, ctx.session_id if ctx is not None else None, is_active)
 
 
 def stored_ids() -> set[str]:
     """The ids of the files Streamlit holds for this session (only its in-memory manager says; else none)."""
-    mgr, session_id = _storage()
-    return set(getattr(mgr, "file_storage", {}).get(session_id) or {})
+    store = streamlit_uploads()
+    return set(store.files.get(store.session_id) or {}) if store is not None and store.session_id else set()
 
 
 def release(file_ids) -> None:
     """Drop these files of this session from Streamlit's storage: what was decoded or refused is not read again."""
-    mgr, session_id = _storage()
-    for file_id in file_ids if mgr is not None else ():
-        mgr.remove_file(session_id, file_id)
+    store = streamlit_uploads()
+    if store is None or store.session_id is None:
+        return
+    for file_id in file_ids:
+        store.manager.remove_file(store.session_id, file_id)
 
 
 def release_unlisted(listed: set[str], first_unlisted: dict[str, float], now: float | None = None) -> int:
     """Drop files Streamlit holds for this session that its uploader has not listed for UNLISTED_GRACE_S.
 
     `first_unlisted` (id -> when first seen unlisted) is this session's memory of them. Returns how many went."""
-    mgr, session_id = _storage()
-    stored = dict(getattr(mgr, "file_storage", {}).get(session_id) or {})  # only Streamlit's in-memory manager
+    store = streamlit_uploads()
+    stored = dict(store.files.get(store.session_id) or {}) if store is not None and store.session_id else {}
     now = time.monotonic() if now is None else now
     for file_id in [f for f in first_unlisted if f not in stored or f in listed]:
         del first_unlisted[file_id]
@@ -104,32 +128,23 @@ def release_unlisted(listed: set[str], first_unlisted: dict[str, float], now: fl
     return len(stale)
 
 
-def sweep(mgr, is_active, limit: Limits) -> int:
+def sweep(store: Stored, limit: Limits) -> int:
     """Drop every stored file of a session whose browser is gone (the page kept what it decoded), and a live
     session's oldest files beyond `limit`. Returns the bytes released."""
-    storage = getattr(mgr, "file_storage", None)
-    if not isinstance(storage, dict):
-        return 0
     released = 0
-    for session_id in list(storage):
-        files = list(dict(storage.get(session_id) or {}).items())  # oldest first: dicts keep insertion order
-        if not is_active(session_id):
+    for session_id in list(store.files):
+        files = list(dict(store.files.get(session_id) or {}).items())  # oldest first: dicts keep insertion order
+        if not store.is_active(session_id):
             released += sum(len(rec.data) for _, rec in files)
-            mgr.remove_session_files(session_id)
+            store.manager.remove_session_files(session_id)
             continue
         count, total = len(files), sum(len(rec.data) for _, rec in files)
         for file_id, rec in files:
             if count <= limit.files and total <= limit.bytes:
                 break
-            mgr.remove_file(session_id, file_id)
+            store.manager.remove_file(session_id, file_id)
             count, total, released = count - 1, total - len(rec.data), released + len(rec.data)
     return released
-
-
-def _runtime():
-    from streamlit import runtime
-
-    return runtime.get_instance() if runtime.exists() else None
 
 
 _sweeper: threading.Thread | None = None
@@ -142,8 +157,7 @@ def start_upload_sweep() -> None:
     with _sweeper_lock:
         if _sweeper is not None and _sweeper.is_alive():
             return
-        rt = _runtime()
-        if rt is None or not isinstance(getattr(rt.uploaded_file_mgr, "file_storage", None), dict):
+        if streamlit_uploads(server=True) is None:
             return
         _sweeper = threading.Thread(target=_sweep_forever, name="aeviz-upload-sweep", daemon=True)
         _sweeper.start()
@@ -157,9 +171,9 @@ def _return_to_os() -> None:
 
 
 def _sweep_forever() -> None:
-    while (rt := _runtime()) is not None:
+    while (store := streamlit_uploads(server=True)) is not None:
         try:
-            released = sweep(rt.uploaded_file_mgr, rt.is_active_session, limits())
+            released = sweep(store, limits())
             if released:
                 _return_to_os()
                 _LOG.info("released %.1f MB of uploads", released / 2**20)

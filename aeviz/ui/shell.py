@@ -12,7 +12,7 @@ import torch
 from .. import data, settings
 from ..checkpoints import SESSION
 from .caches import configure_server, device_label, get_dataset, list_models, offline_status, scan_models
-from .context import Context
+from .contexts import Context
 from .identity import remember_browser
 from .lecture import lecture_toggle
 from .quotas import start_upload_sweep

@@ -8,6 +8,7 @@ import warnings
 import streamlit as st
 
 from .. import data, settings
+from ..errors import one_line
 
 
 @st.cache_resource(show_spinner=False)
@@ -60,6 +61,6 @@ def _warm(probe, done: threading.Event) -> None:
             for family in MODELS:
                 probe.wait(family, shape, timeout=60)
     except Exception as exc:  # start-up work only saves time: a failure leaves the pages to do it themselves
-        warnings.warn(f"aeviz start-up work stopped: {type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=1)
+        warnings.warn(f"aeviz start-up work stopped: {one_line(exc)}", RuntimeWarning, stacklevel=1)
     finally:
         done.set()

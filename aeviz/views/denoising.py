@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from .. import sweeps
-from ..models import AutoEncoder
+from ..models import Codec
 from ..noise import NOISE_KINDS
 from ..sweeps import Sweep
 from . import figures
@@ -90,12 +90,12 @@ def curve_figure(curves: Mapping[str, np.ndarray], kind: str, *, trained_at: flo
     return fig
 
 
-def scrub_for(models: Mapping[str, AutoEncoder], images: np.ndarray, kind: str, seed: int, theme: str):
+def scrub_for(models: Mapping[str, Codec], images: np.ndarray, kind: str, seed: int, theme: str):
     """The scrub figure for one choice of models (row label -> model), images, noise and seed."""
     return scrub(sweeps.sweep(models, images, kind, sweeps.levels(kind), seed=seed), kind, theme=theme)
 
 
-def curves_for(models: Mapping[str, AutoEncoder], test, kind: str, mark: float | None):
+def curves_for(models: Mapping[str, Codec], test, kind: str, mark: float | None):
     """The PSNR-vs-level figure over the first CURVE_IMAGES images of `test` (a Dataset), computed once on disk."""
     images = test.images[: sweeps.CURVE_IMAGES].numpy()
     return curve_figure(sweeps.cached_psnr_curves(models, images, kind), kind, trained_at=mark)

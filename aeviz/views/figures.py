@@ -208,29 +208,6 @@ def _bare_axes(fig, height: int) -> None:
     )
 
 
-def image_figure(rgb, *, hover: np.ndarray | None = None):
-    """A composed picture as a plotly figure: no axes or margins, pixels kept square.
-
-    Without `hover` the picture travels as one PNG (small payload, no hover). `hover`, a (H', W') array
-    of per-pixel texts or numbers, ships the raw pixels so plotly can show it under the mouse.
-    """
-    import plotly.graph_objects as go
-
-    rgb = to_uint8(rgb)
-    if hover is None:
-        trace = go.Image(source=png_data_uri(rgb), hoverinfo="skip")
-    else:
-        hover = np.asarray(hover)
-        if hover.shape != rgb.shape[:2]:
-            raise ValueError(f"hover must be {rgb.shape[:2]}, got {hover.shape}")
-        z = rgb if rgb.ndim == 3 else np.repeat(rgb[..., None], 3, axis=-1)
-        trace = go.Image(z=z, hovertext=hover.astype(str), hovertemplate="%{hovertext}<extra></extra>")
-    fig = go.Figure(trace)
-    _bare_axes(fig, rgb.shape[0])
-    fig.update_layout(margin=dict(l=0, r=0, t=0, b=0))
-    return fig
-
-
 def _step(name: str, label: str) -> dict:
     instant = dict(frame=dict(duration=0, redraw=True), transition=dict(duration=0), mode="immediate")
     return dict(method="animate", label=label, args=[[name], instant])

@@ -247,7 +247,7 @@ def shared_selection(indices: np.ndarray, same_split: bool, n_test: int) -> np.n
 
 def knn_table(rows: list[KnnRow]) -> dict[str, list]:
     """Columns for st.dataframe: accuracies in %, seconds rounded, the article's figure beside ours."""
-    pct = lambda v: None if v is None else round(100 * v, 1)  # noqa: E731
+    pct = lambda v: None if v is None else round(100 * v, 1)
     columns: dict[str, list] = {
         "codes of": [r.name for r in rows],
         "dims": [r.dims for r in rows],

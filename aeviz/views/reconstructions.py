@@ -8,24 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..jobs import JobSpec
 from ..metrics import image_errors, reconstruct_all
-from ..models import AutoEncoder, make_config, model_slug
+from ..models import Codec
 from ..pca import PCABaseline
-from ..train import TrainConfig
 from ..zoo.series import Series
-
-
-def small_model_job(dataset: str, q: int, folder) -> JobSpec:
-    """A small dense autoencoder for a dataset without models, trained into `folder`. A brisk learning rate:
-    digits in ~2 s, a 30k MNIST-like subset in ~15 s on one core, near the zoo's error."""
-    recipe = (
-        TrainConfig(epochs=30, batch_size=64, lr=3e-3)
-        if dataset == "digits"
-        else TrainConfig(epochs=6, batch_size=128, lr=3e-3, subset=30000)
-    )
-    config = make_config("dense", bottleneck=q)
-    return JobSpec("dense", config, dataset, recipe, f"{dataset}-{model_slug('dense', config)}", str(folder))
 
 
 @dataclass(frozen=True)
@@ -38,7 +24,7 @@ class Grid:
 
 
 def reconstruction_grid(
-    images: np.ndarray, captions, series: Series, models: dict[int, AutoEncoder | None], pca: PCABaseline | None, sizes
+    images: np.ndarray, captions, series: Series, models: dict[int, Codec | None], pca: PCABaseline | None, sizes
 ) -> Grid:
     """Originals, then per q the series' model's reconstructions (an empty row where there is none) and PCA's."""
     images = np.asarray(images, dtype=np.float32)
@@ -60,7 +46,7 @@ def grid_png(
     images: np.ndarray,
     captions,
     series: Series,
-    models: dict[int, AutoEncoder | None],
+    models: dict[int, Codec | None],
     pca: PCABaseline | None,
     sizes,
     *,

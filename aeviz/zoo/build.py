@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..checkpoints import SUFFIX, zoo_dir
+from ..devices import keep_freed_memory
 from ..models import make_config, model_slug
+from ..names import default_name
+from ..pca import SIZES  # the zoo's code sizes are those the PCA baseline is measured at
 from ..train import TrainConfig, train
 
-QS = (2, 4, 8, 16, 32, 64)
 DEEP = (256, 128)
 
 
@@ -27,17 +29,17 @@ class ZooEntry:
 
     @property
     def name(self) -> str:
-        return f"{self.dataset}-{model_slug(self.family, make_config(self.family, **self.fields))}"
+        return default_name(self.dataset, model_slug(self.family, make_config(self.family, **self.fields)))
 
 
 def _mnist_like(dataset: str) -> list[ZooEntry]:
-    e = lambda family, epochs=30, **fields: ZooEntry(dataset, family, fields, epochs)  # noqa: E731
+    e = lambda family, epochs=30, **fields: ZooEntry(dataset, family, fields, epochs)
     return [
-        *(e("dense", bottleneck=q) for q in QS),
+        *(e("dense", bottleneck=q) for q in SIZES),
         # q=16 conv codes are compared with published kNN figures: trained to convergence (30 epochs)
         *(e("conv", 30 if q == 16 else 20, bottleneck=q) for q in (2, 8, 16, 32)),
         # deeper nets with wide codes converge slower; at 20 epochs Fashion q=64 still lost to PCA
-        *(e("dense", 40 if q >= 32 else 20, bottleneck=q, hidden=DEEP) for q in QS),
+        *(e("dense", 40 if q >= 32 else 20, bottleneck=q, hidden=DEEP) for q in SIZES),
         e("dense", bottleneck=16, loss="mse"),
         e("linear", 60, bottleneck=16),
         e("vae", bottleneck=2, hidden=(256,)),
@@ -57,7 +59,7 @@ def _digits() -> list[ZooEntry]:
     e = lambda family, epochs=200, **fields: ZooEntry(
         "digits",
         family,
-        {"input_shape": (1, 8, 8), **fields},  # noqa: E731
+        {"input_shape": (1, 8, 8), **fields},
         epochs,
         64,
     )
@@ -171,6 +173,7 @@ def main(argv: list[str] | None = None) -> None:
     names = {e.name for d in args.dataset for e in ZOO[d]}
     if args.only and not set(args.only) <= names:
         parser.error(f"not zoo models of {', '.join(args.dataset)}: {', '.join(sorted(set(args.only) - names))}")
+    keep_freed_memory()  # this process's allocator, as every entry point that trains sets it
     if not args.maps:
         build(args.dataset, args.out, args.force, args.device, args.only)
     build_maps(args.dataset, args.out, args.force, args.only)

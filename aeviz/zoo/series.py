@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..checkpoints import ORIGINS, ZOO, CheckpointInfo
-from ..pca import PCABaseline
 
 FAMILIES = ("dense", "conv", "vae")  # the families trained at several bottleneck sizes
 LOSSES = ("bce", "mse")
@@ -76,14 +75,3 @@ def contested(infos, families=FAMILIES) -> bool:
         if info.family in families:
             seen.setdefault((info.series, info.bottleneck), set()).add(info.origin)
     return any(len(origins) > 1 for origins in seen.values())
-
-
-def beats_pca(series: Series, pca: PCABaseline) -> tuple[list[int], list[int]]:
-    """The q's where the series' test MSE is below PCA's, and those where PCA does at least as well."""
-    wins: list[int] = []
-    losses: list[int] = []
-    for m in series.models:
-        baseline = pca.mse(m.bottleneck)
-        if baseline is not None and "mse" in m.metrics:
-            (wins if m.metrics["mse"] < baseline else losses).append(m.bottleneck)
-    return wins, losses

@@ -8,9 +8,10 @@ import pytest
 import torch
 
 from aeviz import data
-from aeviz.checkpoints import read_metadata, user_dir
+from aeviz.checkpoints import load_checkpoint, read_metadata, save_checkpoint, user_dir
 from aeviz.cli import trainargs
 from aeviz.cli.main import main
+from aeviz.headers import MAX_LAYERS
 
 QUICK = ["--dataset", "digits", "--epochs", "1", "--subset", "200"]
 NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
@@ -37,7 +38,8 @@ BAD_ARGUMENTS = {
     "device cuda without CUDA": pytest.param(["--device", "cuda"], marks=NO_CUDA),
     "hidden negative": ["--hidden", "-4"],
     "hidden too wide": ["--hidden", "5000"],
-    "hidden too deep": ["--hidden", *["2"] * 33],
+    "hidden deeper than a checkpoint holds": ["--hidden", *["2"] * (MAX_LAYERS + 1)],
+    "channels deeper than a checkpoint holds": ["--family", "conv", "--channels", *["2"] * (MAX_LAYERS + 1)],
     "channels 0": ["--family", "conv", "--channels", "0"],
     "conv without channels": ["--family", "conv", "--channels"],
     "conv side not divisible": ["--family", "conv", "--channels", "4", "4", "4", "4"],
@@ -140,6 +142,18 @@ def test_dataset_unavailable_is_one_line_exit_1(playground, capsys, monkeypatch)
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "aeviz train: error: MNIST is not available" in err and "Traceback" not in err
     assert _files(playground / "out") == []
+
+
+def test_the_deepest_network_the_cli_accepts_is_one_a_checkpoint_holds(playground):
+    """The CLI's layer limit is the checkpoint's: the deepest model it plans passes validation at load."""
+    from aeviz.cli.main import _parser
+    from aeviz.models import build_model
+
+    deepest = ["--hidden", *["4"] * MAX_LAYERS, "--bottleneck", "2", "--name", "deep"]
+    args = _parser().parse_args(["train", *QUICK, "--out", str(playground / "out"), *deepest])
+    (job,) = trainargs.plan_training(args)
+    save_checkpoint(job.path, build_model("dense", job.config))
+    assert len(load_checkpoint(job.path).config.hidden) == MAX_LAYERS  # validated, not refused
 
 
 def test_info_on_a_non_checkpoint_is_one_line(playground, capsys):

@@ -31,11 +31,8 @@ def test_first_visitors_arriving_together_on_a_fresh_server_all_get_the_whole_ap
 
 
 @pytest.mark.slow
+@pytest.mark.needs_data("mnist")  # a digits job can end before the browser is missed
 def test_a_job_whose_browser_closed_mid_training_is_cancelled_not_left_running(browser, tmp_path):
-    from aeviz import data
-
-    if data.available_datasets()["mnist"] is not None:
-        pytest.skip("needs MNIST (set AEVIZ_DATA_DIR): a digits job can end before the browser is missed")
     with serve_app(tmp_path, AEVIZ_JOB_IDLE_S="3") as url:
         student = browser.new_context(viewport={"width": 1280, "height": 900})
         tab = student.new_page()

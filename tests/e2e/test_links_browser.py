@@ -91,6 +91,16 @@ def main_shot(page, name: str) -> np.ndarray:
 def same_view(page, browser, name: str) -> str:
     """Open the page's current URL in a fresh browser context and assert it looks the same; returns the URL."""
     link = page.url
+    # what the browser keeps of having been used, which no link carries and no view differs by: the focus of the
+    # control used last, and a multiselect whose overflowing tags were scrolled to the one chosen last (the
+    # anomalies page's classes: 2,864 pixels differed before this)
+    page.mouse.move(0, 0)
+    page.evaluate(
+        """() => {
+            document.activeElement?.blur();
+            for (const e of document.querySelectorAll("[data-testid='stMultiSelect'] *")) e.scrollLeft = 0;
+        }"""
+    )
     here = main_shot(page, f"share-{name}-made")
     context = browser.new_context(viewport={"width": WIDTH, "height": HEIGHT}, device_scale_factor=1)
     try:
@@ -209,17 +219,15 @@ PAGES = {
 }
 
 
-KNOWN = {
-    "latent_map": "81 pixels differ once the controls are set through the 'More options' popover: not yet "
-    "traced (the popover button's state after use)",
-    "anomalies": "2,468 pixels differ in one strip 28 px tall at the inject controls (x 283-594): not yet "
-    "traced (the overflowing class tags or a slider label)",
-}
+# A documented difference (strict: the day it goes, this test says so): after the latent page's "More options"
+# popover was opened and closed with Escape, a 1-pixel light-red line (83 pixels, y 229, x 971-1053 at 1440x1000)
+# stays under its button; it is the popover's, not state a link carries (blurring and moving the mouse away leave
+# it). Seen in every run so far.
+KNOWN = {"latent_map": "the closed popover's 1-pixel line under 'More options' (83 pixels), not link state"}
 
 
 @pytest.mark.parametrize(
-    "path",
-    [pytest.param(p, marks=pytest.mark.xfail(reason=KNOWN[p], strict=False)) if p in KNOWN else p for p in PAGES],
+    "path", [pytest.param(p, marks=pytest.mark.xfail(reason=KNOWN[p], strict=True)) if p in KNOWN else p for p in PAGES]
 )
 def test_a_link_made_after_changing_every_control_opens_the_same_view(page, browser, app_url, path):
     start(page, app_url, "" if path == "home" else path)

@@ -122,7 +122,8 @@ def test_metrics_are_measured_once_and_read_from_the_disk_cache(good):
     first = adapters.discover()
     assert all(a.measured for a in first.models)
     files = sorted((diskcache.cache_dir() / adapters.METRICS).glob("*.npz"))
-    assert files == sorted(adapters.metrics_file(a.info) for a in first.models)
+    keys = [diskcache.cache_key(hash=a.info.metadata["hash"], dataset=a.info.dataset) for a in first.models]
+    assert files == sorted(diskcache.cache_dir() / adapters.METRICS / f"{key}.npz" for key in keys)
     marked = dict(diskcache.load_arrays(files[0]), mse=0.123456)  # a figure only the cache file holds
     diskcache.save_arrays(files[0], **marked)
     second = adapters.discover()

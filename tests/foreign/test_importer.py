@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import pickle
+import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -19,6 +21,18 @@ from aeviz.foreign import importer as importing
 @pytest.fixture(scope="module")
 def batch():
     return load_dataset("digits", "test").images[:50]
+
+
+@pytest.fixture(scope="module")
+def exported_once(tmp_path_factory):
+    """The default dense model's folder, exported once for the module (torch.export is the slow part)."""
+    return export_folder(tmp_path_factory.mktemp("dense") / "export", *dense())
+
+
+@pytest.fixture
+def dense_folder(exported_once, tmp_path):
+    """A copy of that folder for one test to change (its aeviz.json, a program) as it likes."""
+    return Path(shutil.copytree(exported_once, tmp_path / "export"))
 
 
 def imported(tmp_path, encoder, decoder, **manifest):
@@ -105,8 +119,8 @@ def _refused(tmp_path, folder, *needles):
     return str(exc.value)
 
 
-def test_a_folder_without_aeviz_json_is_refused(tmp_path):
-    folder = export_folder(tmp_path / "export", *dense())
+def test_a_folder_without_aeviz_json_is_refused(tmp_path, dense_folder):
+    folder = dense_folder
     (folder / "aeviz.json").unlink()
     _refused(tmp_path, folder, "no aeviz.json", '"dataset"')
 
@@ -125,14 +139,14 @@ def test_a_folder_without_aeviz_json_is_refused(tmp_path):
         ('{"dataset": "digits", "input_shape": [1, 8, 8], "family": "denoising"}', "needs noise"),
     ],
 )
-def test_a_bad_aeviz_json_names_the_problem(tmp_path, settings, needle):
-    folder = export_folder(tmp_path / "export", *dense())
+def test_a_bad_aeviz_json_names_the_problem(tmp_path, dense_folder, settings, needle):
+    folder = dense_folder
     (folder / "aeviz.json").write_text(settings)
     _refused(tmp_path, folder, needle)
 
 
-def test_a_model_for_another_input_shape_than_its_dataset_is_refused(tmp_path):
-    folder = export_folder(tmp_path / "export", *dense())
+def test_a_model_for_another_input_shape_than_its_dataset_is_refused(tmp_path, dense_folder):
+    folder = dense_folder
     (folder / "aeviz.json").write_text(json.dumps({"dataset": "digits", "input_shape": [1, 28, 28]}))
     _refused(tmp_path, folder, "encoder.pt2 takes [1, 8, 8] images, but aeviz.json says [1, 28, 28]")
     encoder = nn.Sequential(nn.Flatten(), nn.Linear(784, 4)).eval()
@@ -145,8 +159,8 @@ def test_a_model_for_another_input_shape_than_its_dataset_is_refused(tmp_path):
     _refused(tmp_path, folder, "the model takes [1, 28, 28] images, but digits's are [1, 8, 8]")
 
 
-def test_a_pickle_where_a_pt2_is_expected_is_refused_unread(tmp_path):
-    folder = export_folder(tmp_path / "export", *dense())
+def test_a_pickle_where_a_pt2_is_expected_is_refused_unread(tmp_path, dense_folder):
+    folder = dense_folder
     (folder / "encoder.pt2").write_bytes(pickle.dumps({"weights": [1, 2, 3]}))
     _refused(tmp_path, folder, "encoder.pt2 is a Python pickle", "never unpickles")
     torch.save(dense()[0], folder / "encoder.pt2")  # torch.save's zip: a pickle inside
@@ -231,7 +245,9 @@ def test_a_forged_imported_checkpoint_is_refused_from_its_header(tmp_path):
 
 
 def test_a_huge_example_input_is_named_as_the_reason_a_file_is_too_big(tmp_path, monkeypatch):
-    monkeypatch.setattr(importing, "MAX_PARAMETERS", 1_000_000)  # the limit, lowered so the test stays small
+    monkeypatch.setattr(
+        importing.pt2_archive, "MAX_ARCHIVE_BYTES", 1_000_000
+    )  # the limit, lowered so the test stays small
     encoder, decoder = dense()
     folder = tmp_path / "export"
     folder.mkdir()

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pytest
 import streamlit as st
 from apptest import run_page
+from skips import require_data
 
 from aeviz import data, images
 
@@ -96,9 +94,8 @@ def test_digits_get_mnist_resized_to_8x8():
 @pytest.fixture
 def only_fashion_here(tmp_path, monkeypatch):
     """A server with Fashion-MNIST but no MNIST, and no network (the dataset status is cached per minute)."""
-    real = Path(os.environ.get("AEVIZ_DATA_DIR", "/nonexistent")) / "FashionMNIST"
-    if not real.is_dir():
-        pytest.skip("needs Fashion-MNIST (set AEVIZ_DATA_DIR)")
+    require_data("fashion-mnist")
+    real = data._local_folder("fashion-mnist")  # where this machine keeps it
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "FashionMNIST").symlink_to(real)
     monkeypatch.setenv("AEVIZ_DATA_DIR", str(tmp_path / "data"))

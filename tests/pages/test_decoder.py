@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from apptest import run_page
 
 from aeviz import checkpoints, data, metrics, webdecoder
@@ -24,6 +25,7 @@ def zoo(name: str):
     return info, checkpoints.load_checkpoint(info.path)
 
 
+@pytest.mark.needs_data("mnist")
 def test_home_sends_the_models_decoder_and_the_images_code():
     at = run_page("pages/home.py", {"dataset": "mnist", "home_model": "mnist-conv-q16-bce", "home_idx": "5"})
     assert not at.exception

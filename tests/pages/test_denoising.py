@@ -59,6 +59,7 @@ def test_other_images_and_seed_change_the_frames():
     assert any("\\#5 ·" in c.value and "\\#7 ·" in c.value for c in at.caption)  # escaped markdown
 
 
+@pytest.mark.needs_data("mnist")
 def test_mnist_opens_at_sigma_half_and_names_the_models():
     at = run_page(PAGE, {"dataset": "mnist"})
     assert not at.exception, [e.value for e in at.exception]

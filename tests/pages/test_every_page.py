@@ -11,7 +11,7 @@ def test_app_lists_every_page_file():
     assert on_disk <= set(routed_pages())
 
 
-@pytest.mark.parametrize("dataset", ["mnist", "digits"])
+@pytest.mark.parametrize("dataset", [pytest.param("mnist", marks=pytest.mark.needs_data("mnist")), "digits"])
 @pytest.mark.parametrize("page", routed_pages())
 def test_page_renders_without_exception(page, dataset):
     at = run_page(page, {"dataset": dataset})

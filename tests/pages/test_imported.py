@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 from apptest import run_page
@@ -22,22 +24,36 @@ def shown(at) -> str:
     return "\n".join(str(getattr(e, "value", "")) + str(getattr(e, "options", "")) for k in kinds for e in at.get(k))
 
 
-@pytest.fixture
-def foreign_models(tmp_path):
-    """A dense, a conv, a VAE and a denoising model, imported as `aeviz import` would (into AEVIZ_HOME)."""
+@pytest.fixture(scope="module")
+def imported_once(tmp_path_factory):
+    """A dense, a conv, a VAE and a denoising model, imported once for the module as `aeviz import` would."""
+    base = tmp_path_factory.mktemp("imported")
     made = {
         "imp-dense": (dense(q=4), {}),
         "imp-conv": (conv(q=4), {"family": "conv"}),
         "imp-vae": (dense(q=2, vae=True), {"family": "vae", "log_variance_output": 1}),
         "imp-denoise": (dense(q=8), {"family": "denoising", "noise": "gaussian:0.5"}),
     }
-    for name, ((encoder, decoder), manifest) in made.items():
-        importing.import_path(export_folder(tmp_path / name, encoder, decoder, name=name, **manifest))
+    with pytest.MonkeyPatch.context() as mp:  # the module's fixtures run before the per-test isolated_dirs
+        mp.setenv("AEVIZ_CACHE_DIR", str(base / "cache"))
+        for name, ((encoder, decoder), manifest) in made.items():
+            importing.import_path(export_folder(base / name, encoder, decoder, name=name, **manifest), base / "out")
+    return sorted((base / "out").glob(f"*{checkpoints.SUFFIX}"))
+
+
+@pytest.fixture
+def foreign_models(imported_once):
+    """The four imported checkpoints, copied into this test's user folder (AEVIZ_HOME): a test may damage one."""
+    folder = checkpoints.user_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in imported_once:
+        shutil.copy(path, folder / path.name)
     return {c.name: c for c in checkpoints.list_checkpoints(dataset="digits") if c.imported}
 
 
 def test_the_sidebar_counts_imported_models_and_pickers_say_where_they_come_from(foreign_models):
-    at = ok(run_page("pages/latent_map.py", {"dataset": "digits", "map_model": "server:imp-dense"}))
+    query = {"dataset": "digits", "map_model": "server:imp-dense", "map_method": "pca"}  # PCA: no fit (see below)
+    at = ok(run_page("pages/latent_map.py", query))
     assert any("4 imported: torch.export" in c.value for c in at.sidebar.caption)
     model = next(s for s in at.selectbox if s.label == "Model")
     assert model.value.name == "imp-dense" and "imp-dense · imported (torch.export)" in model.options
@@ -48,7 +64,8 @@ def test_the_sidebar_counts_imported_models_and_pickers_say_where_they_come_from
     [
         ("pages/home.py", {"home_model": "server:imp-dense"}),
         ("pages/latent_map.py", {"map_model": "server:imp-conv", "map_method": "pca"}),
-        ("pages/latent_map.py", {"map_model": "server:imp-vae", "map_other": "server:imp-dense"}),
+        # PCA: a UMAP map would queue a fit in the helper process that no test waits for (~20 s of CPU)
+        ("pages/latent_map.py", {"map_model": "server:imp-vae", "map_other": "server:imp-dense", "map_method": "pca"}),
         ("pages/reconstructions.py", {"rec_family": "imp-dense"}),
         ("pages/denoising.py", {"dn_dense": "server:imp-denoise"}),
         ("pages/anomalies.py", {"err_models": "server:imp-dense,server:imp-conv"}),

@@ -13,11 +13,6 @@ from aeviz import checkpoints
 PAGE = "pages/latent_map.py"
 
 
-@pytest.fixture(autouse=True)
-def no_warm_up(monkeypatch):
-    monkeypatch.setenv("AEVIZ_WARM_UP", "0")  # the UMAP helper process starts when a fit needs it, not per test
-
-
 def open_page(timeout: float = 180, **query):
     return run_page(PAGE, {"dataset": "digits", **query}, timeout)
 
@@ -161,6 +156,7 @@ def test_cold_tsne_shows_progress_then_the_map():
     assert "approximate" in texts(at) and "t-SNE has no inverse" in texts(at)
 
 
+@pytest.mark.slow  # a real t-SNE fit in the helper process
 def test_the_map_helper_starts_only_when_a_fit_is_queued(monkeypatch):
     """The zoo ships its maps: home and the UMAP map open with no helper process (and none scheduled)."""
     import threading

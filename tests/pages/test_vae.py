@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from apptest import run_page
 
 from aeviz import images
@@ -21,6 +22,7 @@ def picture_urls(at) -> list[str]:
     return [img.proto.imgs[0].url for img in at.get("image")]
 
 
+@pytest.mark.needs_data("mnist")
 def test_all_four_views_render_on_mnist():
     at = run_page(PAGE, {"dataset": "mnist"})
     assert not at.exception, [e.value for e in at.exception]
@@ -45,6 +47,7 @@ def test_all_four_views_render_on_mnist():
     assert "plain AE (`mnist-dense" in at.get("image")[0].proto.imgs[0].caption  # the strip compares with it
 
 
+@pytest.mark.needs_data("mnist")
 def test_the_code_plane_counts_its_empty_cells_and_toggles_to_a_linear_grid():
     from aeviz import checkpoints, data, metrics
     from aeviz.views import vae as view
@@ -87,6 +90,7 @@ def test_traversal_follows_the_image_and_dimension_count():
     assert at.query_params["vae_dims"] in ("3", ["3"])
 
 
+@pytest.mark.needs_data("mnist")
 def test_conv_vae_and_a_single_own_image():
     stroke = np.zeros((28, 28), np.float32)
     stroke[6:22, 10:18] = 1.0

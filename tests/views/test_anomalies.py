@@ -7,6 +7,7 @@ import base64
 import numpy as np
 import pytest
 import torch
+from skips import require_data
 
 from aeviz import list_checkpoints, load_checkpoint, load_dataset, scores
 from aeviz.metrics import encode_all, image_errors, reconstruct_all, reconstruct_and_score
@@ -22,11 +23,13 @@ def zoo_model(name: str):
 
 @pytest.fixture(scope="module")
 def mnist():
+    require_data("mnist")
     return load_dataset("mnist", "test")
 
 
 @pytest.fixture(scope="module")
 def shoes():
+    require_data("fashion-mnist")
     fashion = load_dataset("fashion-mnist", "test")
     idx = view.pick_classes(fashion.labels.numpy(), SHOES, 100, seed=0)
     return fashion.images.numpy()[idx]

@@ -13,7 +13,6 @@ from aeviz.views.figures import (
     PALETTE,
     compose_grid,
     diff_heatmap,
-    image_figure,
     marker_size,
     png_bytes,
     scatter_map,
@@ -95,17 +94,6 @@ def test_diff_heatmap_colours():
     half = diff_heatmap(np.zeros((1, 8, 8)), np.full((1, 8, 8), 0.5))
     assert (half == [255, 0, 0]).all()  # half way: red
     assert (diff_heatmap(np.zeros((1, 2, 2)), np.full((1, 2, 2), 0.1), vmax=None) == [255, 255, 0]).all()
-
-
-def test_image_figure_has_no_axes_and_square_pixels():
-    fig = image_figure(compose_grid([RNG.random((3, 8, 8))], scale=2))
-    assert fig.data[0].type == "image" and fig.data[0].source.startswith("data:image/png;base64,")
-    assert fig.layout.xaxis.visible is False and fig.layout.yaxis.visible is False
-    assert fig.layout.yaxis.scaleanchor == "x" and fig.layout.margin.t == 0
-    hovered = image_figure(np.zeros((4, 5, 3)), hover=np.arange(20).reshape(4, 5))
-    assert hovered.data[0].hovertext[1][0] == "5"
-    with pytest.raises(ValueError, match="hover"):
-        image_figure(np.zeros((4, 5, 3)), hover=np.zeros((5, 4)))
 
 
 def test_scrub_figure_frames_and_instant_slider():

@@ -27,7 +27,9 @@ def digits():
     return vae, ae, load_dataset("digits", "test").images.numpy()
 
 
-@pytest.mark.parametrize("dataset,q,arch", [("digits", 8, "dense"), ("mnist", 16, "conv")])
+@pytest.mark.parametrize(
+    "dataset,q,arch", [("digits", 8, "dense"), pytest.param("mnist", 16, "conv", marks=pytest.mark.needs_data("mnist"))]
+)
 def test_interpolation_endpoints_decode_to_the_endpoints_reconstructions(dataset, q, arch):
     info, vae = zoo_vae(dataset, q, arch)
     ae = load_checkpoint(catalog.plain_twin(info, list_checkpoints(dataset=dataset), same_size=False).path)

@@ -67,7 +67,7 @@ def test_knn_table_shows_pca_and_names_the_article_only_beside_published_figures
         "features": f,
         "series": s,
         "dims": q,
-        "accuracy": acc,  # noqa: E731
+        "accuracy": acc,
         "seconds": 0.5,
         "published": pub,
     }
