@@ -153,7 +153,7 @@ def start(dataset: str, folder: str, family: str, fields: dict, config: TrainCon
     try:
         workspaces.check_room(token, pending=len(manager.active(me, browser)))
         dataset = job_setup.folder_dataset(folder) if dataset == FOLDER else dataset
-        model_config = make_config(family, **fields)
+        model_config = make_config(family, input_shape=trainform.shape_of(dataset), **fields)  # as it was timed
         name = (
             names.check_name(name, {p.stem for p in workspaces.models(token)})
             if name.strip()

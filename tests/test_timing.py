@@ -84,3 +84,26 @@ def test_before_the_first_epoch_the_timeline_says_what_the_job_does_and_what_com
     text = timeline_text(job.snapshot().timeline, job.spec.plan)
     assert text.startswith("✓ starting") and "● **loading data**" in text
     assert "training about" in text and "evaluating about 20 s" in text and "saving about" in text
+
+
+def test_a_finished_jobs_own_measurements_replace_the_servers_earlier_ones():
+    """A page's probe taken under a burst of load said 4 min 13 s for a run that took 43 s; the job's own probe
+    said 11.0 s for its last 11.4 s: the next estimate rests on the job's."""
+    from aeviz.jobs.worker import Estimate
+    from aeviz.ui.warm import learn_from, startup_time, throughput, training_rates
+
+    throughput.clear()
+    try:
+        job = job_with_plan()
+        throughput().learn(("startup", "digits", None), {**STARTUP, "starting": 50.0})  # measured in a burst
+        job.set(job.state, phase="starting", started=time.monotonic())
+        for phase in ("loading data", "estimating", "training"):
+            job.receive("phase", phase)
+        own = Rates(0.001, 2e-5, 1e-5, 1e-3, 0.1, probe_s=0.0)
+        job.estimate = Estimate(100.0, 0.003, 5.0, 0.01, 90.0, None, own)
+        learn_from(job)
+        assert training_rates("dense", job.spec.config) == own
+        measured = startup_time("digits")
+        assert measured["starting"] < 5.0 and measured["train_images"] == STARTUP["train_images"]
+    finally:
+        throughput.clear()

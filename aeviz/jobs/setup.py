@@ -96,6 +96,13 @@ class Throughput:
                 self._changed.wait(max(0.0, deadline - time.monotonic()))
             return self._found.get(key)
 
+    def learn(self, key: tuple, found) -> None:
+        """A measurement made elsewhere (a finished job's own): it replaces this key's, asked or not."""
+        with self._changed:
+            self._asked.add(key)
+            self._found[key] = found
+            self._changed.notify_all()
+
     def _work(self) -> None:
         while True:
             key = self._queue.get()

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import settings
-from .timing import Plan, measure, plan
+from .timing import Plan, Rates, measure, plan
 
 MB = 2**20
 PROBE_BATCHES = (2, 10)  # two small batches give memory and time per image; a warm-up step comes first
@@ -71,6 +71,7 @@ class Estimate:
     mb_per_image: float
     base_mb: float  # before any step: the process, torch, the data and the model
     plan: Plan | None = None  # the phases' predicted seconds, those already over as measured
+    rates: Rates | None = None  # what the plan rests on, measured in the job's own process on its own images
 
     def largest_batch(self, budget_mb: float, offered=(16, 32, 64, 128, 256, 512, 1024)) -> int | None:
         """The largest offered batch size whose predicted peak fits the budget."""
@@ -112,7 +113,7 @@ def probe(model, train_x, batch_size: int, epochs: int, test_images: int = 0, st
     rates = measure(model, train_x, batch_size)
     phases = plan(rates, len(train_x), test_images, epochs, batch_size, model.bottleneck, started)
     ahead = phases.seconds["training"] + phases.seconds["evaluating"] + phases.seconds["saving"]
-    return Estimate(peak_mb, rates.step_s(batch_size), ahead, per_image_mb, base + max(m1, 0.0), phases)
+    return Estimate(peak_mb, rates.step_s(batch_size), ahead, per_image_mb, base + max(m1, 0.0), phases, rates)
 
 
 def check_estimate(estimate: Estimate, batch_size: int, budget_mb: float, max_s: float) -> None:

@@ -30,7 +30,10 @@ def _session_alive(owner: str) -> bool:
 
 
 def _job_finished(job) -> None:
+    from .warm import learn_from
+
     refresh_models()  # every page lists the new model on its next run, not after the scan's ttl
+    learn_from(job)  # the next estimate rests on what this job measured in its own process
 
 
 @st.cache_resource(show_spinner=False)

@@ -39,7 +39,7 @@ def test_the_page_never_waits_for_the_training_speed_probe(monkeypatch):
         return RATES
 
     monkeypatch.setattr(setup, "rates_of", slow_probe)
-    monkeypatch.setattr(setup, "measure_startup", lambda dataset, subset: STARTUP)
+    monkeypatch.setattr(setup, "measure_startup", lambda dataset, subset, threads=1: STARTUP)
     throughput.clear()  # a probe of its own, not the process's shared one
     try:
         at = run_page(PAGE, {"dataset": "digits", "train_family": "conv"})
@@ -248,7 +248,7 @@ def instant_probe(monkeypatch):
     from aeviz.jobs import setup as trainsetup
 
     monkeypatch.setattr(trainsetup, "rates_of", lambda family, config: RATES)
-    monkeypatch.setattr(trainsetup, "measure_startup", lambda dataset, subset: STARTUP)
+    monkeypatch.setattr(trainsetup, "measure_startup", lambda dataset, subset, threads=1: STARTUP)
     throughput.clear()  # a probe of its own, not the process's shared one
     yield
     throughput.clear()

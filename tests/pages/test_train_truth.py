@@ -30,7 +30,7 @@ def measured(monkeypatch):
     from aeviz.jobs import setup
 
     monkeypatch.setattr(setup, "rates_of", lambda family, config: RATES)
-    monkeypatch.setattr(setup, "measure_startup", lambda dataset, subset: STARTUP)
+    monkeypatch.setattr(setup, "measure_startup", lambda dataset, subset, threads=1: STARTUP)
     throughput.clear()
     yield
     throughput.clear()
