@@ -14,6 +14,9 @@ import argparse
 import tempfile
 import time
 
+import torch
+
+from aeviz import settings
 from aeviz.jobs import JobManager, JobSpec
 from aeviz.jobs.setup import rates_of
 from aeviz.jobs.timing import PHASES, measure_startup, plan_before
@@ -41,6 +44,7 @@ def main() -> None:
     parser.add_argument("--subset", type=int, default=FIRST_SUBSET)
     args = parser.parse_args()
     args.epochs = args.epochs or MODELS[args.family].suggested_epochs
+    torch.set_num_threads(settings.current().torch_threads)  # the app server's (ui.caches.configure_server)
     began = time.perf_counter()
     startup = measure_startup(args.dataset, None, job_threads())
     config = page_config(args.family, (1, 28, 28) if args.dataset != "digits" else (1, 8, 8))
