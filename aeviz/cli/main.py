@@ -15,7 +15,7 @@ from ..data import DATASETS, DatasetUnavailable
 from ..errors import one_line
 from ..models import MODELS
 from ..saving import save_trained
-from ..train import Progress, TrainConfig, train
+from ..train import Progress, TrainConfig, TrainingDiverged, train
 from . import trainargs as ta
 
 MODEL_CARD_HEAD = """# Model zoo
@@ -37,7 +37,8 @@ names:
 
 exit codes:
   0 trained and saved; 2 a bad argument (nothing is trained or written); 1 training could not run
-  (dataset unavailable, disk full, out of memory); 130 interrupted.
+  (dataset unavailable, disk full, out of memory); 3 training diverged (the loss became NaN or rose
+  far above its start: that model is not saved, the others are); 130 interrupted.
 """
 
 
@@ -118,10 +119,24 @@ def cmd_train(args) -> int:
     )
     for job in filter(lambda j: j.note, jobs):
         print(job.note)
+    diverged = 0
     for job in jobs:
         bar = _ProgressBar(args.epochs, f"{args.family} q={job.bottleneck}")
         try:
-            result = train(args.family, job.config, args.dataset, config_base, save=False, callback=bar)
+            result = train(
+                args.family,
+                job.config,
+                args.dataset,
+                config_base,
+                save=False,
+                callback=bar,
+                on_note=lambda text: print(f"note: {text}"),
+                before_fit=_print_plan,
+            )
+        except TrainingDiverged as exc:  # said, not saved: a NaN model would be listed on every page
+            diverged += 1
+            _fail("train", f"q={job.bottleneck}: {exc}", 3)
+            continue
         finally:
             bar.close()
         path = _save(job.path, result, overwrite=args.overwrite)
@@ -130,7 +145,16 @@ def cmd_train(args) -> int:
             f"saved {path}  test mse {m['mse']:.5f}  psnr {m['psnr']:.2f} dB  "
             f"kNN-7 {100 * m['knn7']:.1f} %  ({result.metadata['train_seconds']} s on {result.metadata['device']})"
         )
-    return 0
+    return 3 if diverged else 0
+
+
+def _print_plan(model, train_x, test_images: int, config: TrainConfig) -> None:
+    """How long the run ahead takes, from the trainer's own step timed here (aeviz.jobs.timing)."""
+    from ..jobs.timing import measure, plan
+
+    rates = measure(model, train_x, config.batch_size)
+    ahead = plan(rates, len(train_x), test_images, config.epochs, config.batch_size, model.bottleneck)
+    print(f"estimate: {ahead.summary()} (measured here in {rates.probe_s:.1f} s)", flush=True)
 
 
 def _save(path: Path, result, *, overwrite: bool) -> Path:

@@ -47,10 +47,12 @@ from .shell import DEFAULT_DATASETS, Context, Picked, context, image_picker, pag
 from .theme import theme_type
 from .training import (
     add_own_dataset,
+    dataset_title,
     job_manager,
     own_datasets,
     session_id,
     train_datasets,
+    upload_sizes,
     upload_training_set,
 )
 from .uploads import (
@@ -62,7 +64,7 @@ from .uploads import (
     user_image_batch,
     user_images,
 )
-from .warm import training_rate, wait_until_warm, warm_start
+from .warm import startup_time, training_rates, wait_until_warm, warm_start
 from .widgets import (
     literal,
     picture,
@@ -136,7 +138,10 @@ __all__ = [
     "start_upload_sweep",
     "submit_map",
     "train_datasets",
-    "training_rate",
+    "training_rates",
+    "upload_sizes",
+    "dataset_title",
+    "startup_time",
     "training_replay",
     "training_shown",
     "upload_images",
