@@ -4,6 +4,7 @@ import streamlit as st
 
 from aeviz import knn, ui
 from aeviz.jobs import State
+from aeviz.views import knnchart
 from aeviz.views import latent_map as view
 from aeviz.zoo import references
 
@@ -96,15 +97,16 @@ def show_selection(ctx, model, info, other, latent_map, picked, labels, per_row)
     if len(chosen):
         st.markdown(
             f"**{len(chosen):,} selected** ({view.selection_summary(chosen, labels, ctx.test.classes)}); "
-            f"the first {min(SHOW, len(chosen))}:"
+            + (f"{SHOW} of them, classes in proportion:" if len(chosen) > SHOW else "all of them:")
         )
         second_model = ui.model_or_message(other) if other is not None else None  # its file may break meanwhile
         shown = [(model, info)] + ([(second_model, other)] if second_model is not None else [])
-        first = chosen[:SHOW]
+        sample = view.representative(chosen, labels, SHOW)
         ui.picture(
             view.selection_gallery(
-                ui.map_images(ctx.dataset, first), first, labels, ctx.test.classes, shown, per_row, ui.theme_type()
-            )
+                ui.map_images(ctx.dataset, sample), sample, labels, ctx.test.classes, shown, per_row, ui.theme_type()
+            ),
+            caption=f"Shown: {view.selection_summary(sample, labels, ctx.test.classes, top=10)}",
         )
         st.download_button(
             "Download the selected indices (CSV)",
@@ -182,7 +184,7 @@ for job in pending[:1]:
 st.plotly_chart(ui.knn_figure(tuple(rows)), width="stretch")
 if verdict := knn.pca_verdict(rows):
     st.markdown(verdict)
-st.dataframe(view.knn_table(rows), hide_index=True, height=300, placeholder="—")  # no published figure: a dash
+st.dataframe(knnchart.knn_table(rows), hide_index=True, height=300, placeholder="—")  # no published figure: a dash
 st.caption(
     "Wall time: fitting and querying the classifier on one thread. "
     + (f"*shipped run*: measured together in one run on {shipped.machine}; " if shipped.machine else "")
