@@ -77,7 +77,10 @@ def _url_choice(widget, label: str, options: list, key: str, default, kwargs: di
         **kwargs,
     )
     value = None if value == _NO_CHOICE else value
-    _to_url(key, value)
+    if value is None and default is None:  # "no choice" is what a link without the key means: no "key=None"
+        st.query_params.pop(key, None)
+    else:
+        _to_url(key, value)
     return value
 
 
