@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..knn import SOURCES, KnnRow
 from ..zoo.references import ARTICLE_SHORT
 
+
 def knn_table(rows: list[KnnRow]) -> dict[str, list]:
     """Columns for st.dataframe: accuracies in %, seconds rounded, the article's figure beside ours."""
     pct = lambda v: None if v is None else round(100 * v, 1)  # noqa: E731
