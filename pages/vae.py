@@ -86,11 +86,10 @@ def dims_view():
     with left:
         which = ui.url_radio("Image", ["A", "B"], "vae_trav", horizontal=True)
         count = ui.url_slider("Dimensions", 1, q, min(q, 8), "vae_dims")
+        values = kl(info, ctx.dataset)
         st.caption(
-            "Each row sets one code dimension to −3…+3 (the prior's ±3σ) and keeps the rest. "
-            "Rows are sorted by KL: dimensions with KL ≈ 0 were switched off by the VAE and change nothing."
+            f"Each row sets one code dimension to −3…+3 (the prior's ±3σ) and keeps the rest. {view.kl_note(values)}"
         )
-    values = kl(info, ctx.dataset)
     dims = tuple(int(d) for d in rank_dims_by_kl(values)[:count])
     with right:
         ui.picture(traversal(info, pair["AB".index(which)], dims, values, ui.theme_type()))
@@ -144,9 +143,7 @@ with tab_plane:
         codes = ui.get_codes(flat)
         st.caption(
             f"`{flat.name}`: the background is decoded from {grid}; the dots are test images' codes "
-            f"(posterior means), coloured by class. Of the 10×10 cells of equal prior mass, "
-            f"**{view.empty_cells(codes)}** hold none of the {len(codes):,} test codes; as many codes "
-            f"drawn from the prior would leave about {view.expected_empty(len(codes)):.0f} empty."
+            f"(posterior means), coloured by class. {view.fill_note(view.cell_counts(codes))}"
         )
 with tab_play:
     ui.playground(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -142,16 +143,61 @@ def prior_cdf(codes) -> np.ndarray:
     return torch.special.ndtr(torch.as_tensor(np.asarray(codes, dtype=np.float64))).numpy()
 
 
-def empty_cells(codes, n: int = 10) -> int:
-    """How many of the n×n equal-prior-mass cells of a 2-d code plane hold no code: 0 when codes cover the prior."""
+def cell_counts(codes, n: int = 10) -> np.ndarray:
+    """(n, n) how many codes fall in each of the n×n equal-prior-mass cells of a 2-d code plane."""
     u, v = prior_cdf(codes).T
-    counts, _, _ = np.histogram2d(u, v, bins=n, range=[[0, 1], [0, 1]])
-    return int((counts == 0).sum())
+    return np.histogram2d(u, v, bins=n, range=[[0, 1], [0, 1]])[0].astype(np.int64)
 
 
-def expected_empty(count: int, n: int = 10) -> float:
-    """How many of those cells `count` codes drawn from the prior itself would leave empty, on average."""
-    return n * n * (1 - 1 / (n * n)) ** count
+def underfilled(counts: np.ndarray) -> int:
+    """Cells holding fewer than half the codes they would hold if the codes followed the prior. Counting empty
+    cells said "0 hold none" of a plane whose cells held 7 to 369 codes against 100 expected."""
+    return int((counts < counts.sum() / counts.size / 2).sum())
+
+
+def expected_underfilled(count: int, n: int = 10) -> float:
+    """How many cells `count` codes drawn from the prior itself would leave that under-filled, on average: n²
+    times P(Binomial(count, 1/n²) < count / (2n²))."""
+    p, below = 1 / (n * n), count / (2 * n * n)
+    log_p, log_q = math.log(p), math.log1p(-p)
+    terms = [
+        math.exp(
+            math.lgamma(count + 1) - math.lgamma(k + 1) - math.lgamma(count - k + 1) + k * log_p + (count - k) * log_q
+        )
+        for k in range(math.ceil(below))
+    ]
+    return n * n * math.fsum(terms)
+
+
+def fill_note(counts: np.ndarray) -> str:
+    """The code plane's coverage in one sentence, from the counts (cell_counts)."""
+    total, cells = int(counts.sum()), counts.size
+    expected, under = total / cells, underfilled(counts)
+    side = int(round(math.sqrt(cells)))
+    return (
+        f"Of the {side}×{side} cells of equal prior mass each would hold about {expected:,.0f} of the {total:,} "
+        f"test codes if they followed the prior; **{under}** hold fewer than half that (the emptiest "
+        f"{counts.min():,}, the fullest {counts.max():,}), where as many codes drawn from the prior would leave "
+        f"about {expected_underfilled(total, side):.0f} so under-filled."
+    )
+
+
+KL_OFF = 0.01  # nats: a dimension whose mean KL is below this carries (almost) nothing about the image
+
+
+def kl_note(kl: np.ndarray) -> str:
+    """What the KL ranking says of this VAE's dimensions, from its numbers: some switched off, or none."""
+    kl = np.asarray(kl, dtype=np.float64)
+    off = int((kl < KL_OFF).sum())
+    if off:
+        return (
+            f"Rows are sorted by KL (nats): {off} of the {len(kl)} dimensions have KL ≈ 0 (below {KL_OFF}); the "
+            "VAE switched them off and they change nothing."
+        )
+    return (
+        f"Rows are sorted by KL (nats), most informative first; all {len(kl)} dimensions carry information "
+        f"(the least KL is {kl.min():.2f})."
+    )
 
 
 def manifold_figure(

@@ -127,15 +127,27 @@ def test_manifold_decodes_the_code_plane_under_the_test_codes():
         view.manifold(zoo_vae("digits", 8)[1])
 
 
-def test_empty_cells_count_the_prior_mass_no_code_covers():
+def test_the_plane_counts_under_filled_cells_not_only_empty_ones():
     rng = np.random.default_rng(0)
-    assert view.empty_cells(rng.normal(size=(10000, 2))) == 0  # the prior itself covers every cell
-    one_quadrant = np.abs(rng.normal(size=(10000, 2)))
-    assert view.empty_cells(one_quadrant) == 75  # only the 5×5 cells of z1 > 0, z2 > 0 are reached
-    assert view.empty_cells(np.zeros((50, 2))) == 99
-    assert view.expected_empty(0) == 100 and view.expected_empty(10000) < 1e-30
-    draws = [view.empty_cells(rng.normal(size=(360, 2))) for _ in range(200)]
-    assert np.mean(draws) == pytest.approx(view.expected_empty(360), abs=0.4)
+    prior = view.cell_counts(rng.normal(size=(10000, 2)))
+    assert prior.sum() == 10000 and view.underfilled(prior) == 0  # the prior fills every cell near its 100
+    one_quadrant = view.cell_counts(np.abs(rng.normal(size=(10000, 2))))
+    assert view.underfilled(one_quadrant) == 75  # only the 5×5 cells of z1 > 0, z2 > 0 are reached
+    squeezed = view.cell_counts(rng.normal(size=(10000, 2)) * 0.6)  # a posterior narrower than the prior
+    assert view.underfilled(squeezed) > 20 * max(1, (squeezed == 0).sum())  # hardly an empty cell, many thin ones
+    note = view.fill_note(squeezed)
+    assert f"**{view.underfilled(squeezed)}** hold fewer than half" in note and "about 100 of the 10,000" in note
+    assert f"the emptiest {squeezed.min()}, the fullest {squeezed.max():,}" in note
+    assert view.expected_underfilled(0) == 0 and view.expected_underfilled(10000) < 1e-5
+    draws = [view.underfilled(view.cell_counts(rng.normal(size=(360, 2)))) for _ in range(200)]
+    assert np.mean(draws) == pytest.approx(view.expected_underfilled(360), abs=0.6)  # P(Bin(360, 1/100) <= 1)
+
+
+def test_the_kl_sentence_says_switched_off_only_where_a_dimension_is():
+    some = view.kl_note(np.array([1.2, 0.0004, 0.9, 0.003]))
+    assert "2 of the 4 dimensions have KL ≈ 0" in some and "change nothing" in some
+    none = view.kl_note(np.array([0.95, 1.4, 2.0]))
+    assert "change nothing" not in none and "all 3 dimensions carry information (the least KL is 0.95)" in none
 
 
 def test_model_choice_prefers_dense_large_codes_and_finds_a_2d_vae():
