@@ -22,7 +22,7 @@ from .caches import (
 )
 from .decoder import code_sliders, hover_decoder, map_hover, playground
 from .identity import browser_id
-from .lecture import explain, lecture_on, lecture_toggle, main_height
+from .lecture import current_screen, explain, fit, lecture_on, lecture_toggle, main_height
 from .maps import (
     MAP_METHODS,
     background_jobs,
@@ -93,6 +93,8 @@ __all__ = [
     "first_test_images",
     "draw_image",
     "explain",
+    "fit",
+    "current_screen",
     "find_map",
     "get_codes",
     "get_dataset",
