@@ -65,21 +65,21 @@ def ready_map(info, method, split):
     return ui.find_map(info, "pca"), "test"
 
 
-def decode_here(ctx, model, latent_map, spot, labels):
+def decode_here(ctx, model, latent_map, spot, labels, share):
     """What the decoder draws at one map position, beside the nearest real images on the map."""
     decoded = view.decode_at(latent_map, model, spot[None])
     near = view.nearest(latent_map.points, spot, 6)
     a, b = st.columns([1, 3])
     ui.picture(
-        view.gallery([("", decoded, ["decoded"])], cell=112, theme=ui.theme_type()),
+        view.gallery([("", decoded, ["decoded"])], theme=ui.theme_type(), fit=ui.fit(share / 4, above=None, gaps=2)),
         where=a,
         caption=f"at ({spot[0]:.2f}, {spot[1]:.2f})",
     )
     ui.picture(
         view.gallery(
             [("nearest", ui.map_images(ctx.dataset, near), [ctx.test.classes[labels[i]][:7] for i in near])],
-            cell=84,
             theme=ui.theme_type(),
+            fit=ui.fit(share * 3 / 4, above=None, gaps=2),
         ),
         where=b,
     )
@@ -92,8 +92,9 @@ def show_selection(ctx, model, info, other, latent_map, picked, labels, per_row)
     if len(chosen) == 0 and len(picked.spots) == 0:
         st.info("Select some points, or click anywhere on the map to decode that spot.", icon=":material/touch_app:")
         return
+    share = 0.4 if per_row == 8 else 1.0  # beside the map, or under two maps
     if len(chosen) + len(picked.spots) == 1:
-        decode_here(ctx, model, latent_map, view.spot_of(latent_map, picked), labels)
+        decode_here(ctx, model, latent_map, view.spot_of(latent_map, picked), labels, share)
     if len(chosen):
         st.markdown(
             f"**{len(chosen):,} selected** ({view.selection_summary(chosen, labels, ctx.test.classes)}); "
@@ -101,10 +102,17 @@ def show_selection(ctx, model, info, other, latent_map, picked, labels, per_row)
         )
         second_model = ui.model_or_message(other) if other is not None else None  # its file may break meanwhile
         shown = [(model, info)] + ([(second_model, other)] if second_model is not None else [])
-        sample = view.representative(chosen, labels, SHOW)
+        sample, fit = view.representative(chosen, labels, SHOW), ui.fit(share, above=None, gaps=1)
         ui.picture(
             view.selection_gallery(
-                ui.map_images(ctx.dataset, sample), sample, labels, ctx.test.classes, shown, per_row, ui.theme_type()
+                ui.map_images(ctx.dataset, sample),
+                sample,
+                labels,
+                ctx.test.classes,
+                shown,
+                per_row,
+                ui.theme_type(),
+                fit,
             ),
             caption=f"Shown: {view.selection_summary(sample, labels, ctx.test.classes, top=10)}",
         )
@@ -118,7 +126,12 @@ def show_selection(ctx, model, info, other, latent_map, picked, labels, per_row)
     elif len(picked.spots) > 1:
         decoded = view.decode_at(latent_map, model, picked.spots[:SHOW])
         ui.picture(
-            view.gallery([("decoded", decoded, [""] * len(decoded))], per_row=per_row, theme=ui.theme_type()),
+            view.gallery(
+                [("decoded", decoded, [""] * len(decoded))],
+                per_row,
+                theme=ui.theme_type(),
+                fit=ui.fit(share, above=None),
+            ),
             caption=f"What the decoder draws across the {len(picked.spots)} empty spots you selected.",
         )
 
@@ -128,7 +141,7 @@ def explore(ctx, info, model, other, under, latent_map, split, second, other_spl
     """The map and what is selected on it; a selection reruns only this fragment."""
     labels = ui.map_labels(ctx.dataset, split)
     extent = view.map_extent(latent_map.points)
-    fig = ui.map_figure(info, latent_map, split, under=under, height=ui.main_height(430, 400))
+    fig = ui.map_figure(info, latent_map, split, under=under, height=ui.fill_height(430, 12.5))
     here, there = st.columns([3, 2] if second is None else [1, 1])
     with here:
         event = st.plotly_chart(
@@ -155,7 +168,7 @@ def explore(ctx, info, model, other, under, latent_map, split, second, other_spl
                 ctx.test.classes,
                 grid=0,
                 highlight=shared if len(shared) else None,
-                height=ui.main_height(430, 400),
+                height=ui.fill_height(430, 12.5),
             ),
             key="map_chart_other",
             width="stretch",

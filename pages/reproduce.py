@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from aeviz import ui
+from aeviz import scores, ui
 from aeviz.zoo import references, reproduce
 
 st.title("Do our models reproduce the published results?")
@@ -59,7 +59,7 @@ if shoe:
         f"most unusual digit {shoe['runner_up']:.3f}",
         delta_color="off",
     )
-    cols[3].metric("AUROC Fashion vs MNIST", f"{shoe['auroc']:.4f}")
+    cols[3].metric("AUROC Fashion vs MNIST", scores.fraction_text(shoe["auroc"], 4))
 
 st.subheader("Nonlinear autoencoders vs PCA")
 lin = ref["linear_vs_pca_q16"]

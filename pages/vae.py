@@ -61,8 +61,9 @@ tab_path, tab_dims, tab_sample, tab_plane, tab_play = views.tabs(
 )
 
 with tab_path:
-    scrub_fig, strip = interpolation(info, pair, ui.theme_type(), twin if ae is not None else None)
-    ui.scrub_chart(scrub_fig, "vae_scrub", "vae_t", view.scrub_positions(scrub_fig), height=ui.main_height(400, 440))
+    fit = ui.fit(0.75, above=13, gaps=2)  # the right column under the tabs: pictures and slider on one screen
+    scrub_fig, strip = interpolation(info, pair, ui.theme_type(), twin if ae is not None else None, fit)
+    ui.scrub_chart(scrub_fig, "vae_scrub", "vae_t", view.scrub_positions(scrub_fig))
     st.markdown(
         f"From **A** = {names[0]} to **B** = {names[1]}. Drag **t**: the middle column is decoded from "
         "the code (1 - t)·z_A + t·z_B (linear) or along the great circle (spherical)."
@@ -92,7 +93,9 @@ def dims_view():
         )
     dims = tuple(int(d) for d in rank_dims_by_kl(values)[:count])
     with right:
-        ui.picture(traversal(info, pair["AB".index(which)], dims, values, ui.theme_type()))
+        ui.picture(
+            traversal(info, pair["AB".index(which)], dims, values, ui.theme_type(), ui.fit(0.56, above=None, gaps=4))
+        )
 
 
 def next_seed() -> None:
@@ -112,7 +115,7 @@ def sample_view():
         )
     with right:
         ui.picture(
-            samples(info, temperature, seed, ui.theme_type()),
+            samples(info, temperature, seed, ui.theme_type(), ui.fit(0.56, above=13, gaps=4)),
             caption=f"32 codes drawn from N(0, {temperature:g}²·I) with seed {seed}, decoded.",
         )
 

@@ -22,7 +22,8 @@ from .caches import (
 )
 from .decoder import code_sliders, hover_decoder, map_hover, playground
 from .identity import browser_id
-from .lecture import current_screen, explain, fit, lecture_on, lecture_toggle, main_height
+from .injection import injection_form
+from .lecture import current_screen, explain, fill_height, fit, lecture_on, lecture_toggle, main_height
 from .maps import (
     MAP_METHODS,
     background_jobs,
@@ -94,6 +95,8 @@ __all__ = [
     "draw_image",
     "explain",
     "fit",
+    "injection_form",
+    "fill_height",
     "current_screen",
     "find_map",
     "get_codes",

@@ -131,6 +131,15 @@ def main_height(normal: int, lecture: int) -> int:
     return round(lecture * current_screen().rem / 20)
 
 
+def fill_height(normal: int, above: float, *, least: int = 300) -> int:
+    """A main figure's pixel height: in lecture mode the window's height less `above` rem (the title and the
+    controls over it: the figure fills the screen, whatever its size), else `normal`."""
+    if not lecture_on():
+        return normal
+    sc = current_screen()
+    return max(least, sc.height - sc.px(above))
+
+
 def current_screen() -> Screen:
     """The viewer's screen (ui.screen): the browser's report, or a 1280x720 guess before it has reported."""
     return screen(lecture_on())

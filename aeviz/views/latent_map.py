@@ -11,6 +11,7 @@ from ..metrics import decode_all, reconstruct_and_score
 from ..projection import NEIGHBOURS, LatentMap
 from ..walks import manifold_grid
 from . import figures
+from .lettering import Fit
 
 GRID = 30  # click targets per side: a click anywhere on the map lands within 1/60 of its width of one
 
@@ -174,19 +175,28 @@ def backdrop(latent_map: LatentMap, model, extent: Extent, n: int = 20) -> np.nd
 
 
 def gallery(
-    rows: Sequence[tuple[str, np.ndarray, Sequence[str]]], per_row: int = 12, cell: int = 84, theme: str = "light"
+    rows: Sequence[tuple[str, np.ndarray, Sequence[str]]],
+    per_row: int = 12,
+    cell: int = 84,
+    theme: str = "light",
+    fit: Fit | None = None,
 ) -> np.ndarray:
     """One picture of labelled rows (label, images (N,C,H,W), captions), wrapped every `per_row` images:
-    originals above their reconstructions, block after block; cells about `cell` pixels (8x8 digits too)."""
+    originals above their reconstructions, block after block; cells about `cell` pixels (8x8 digits too), or
+    as large as `fit` allows (the box on screen, text at the body size)."""
     n = len(rows[0][1])
-    scale = max(1, cell // np.asarray(rows[0][1]).shape[-1])
+    hw = np.asarray(rows[0][1]).shape[-2:]
+    scale = max(1, cell // hw[-1])
+    if fit is not None:
+        scale = fit.scale(hw, len(rows) * -(-n // per_row), min(n, per_row), row_labels=[r[0] for r in rows])
     blocks, labels, captions = [], [], []
     for start in range(0, n, per_row):
         for label, images, texts in rows:
             blocks.append(np.asarray(images)[start : start + per_row])
             labels.append(label)
             captions.append(list(texts[start : start + per_row]))
-    return figures.compose_grid(blocks, row_labels=labels, cell_labels=captions, scale=scale, theme=theme)
+    text = None if fit is None else fit.text_px
+    return figures.compose_grid(blocks, row_labels=labels, cell_labels=captions, scale=scale, theme=theme, text_px=text)
 
 
 DECODE_NOTE = {
@@ -208,7 +218,14 @@ def decode_note(latent_map: LatentMap) -> str:
 
 
 def selection_gallery(
-    images: np.ndarray, indices, labels: np.ndarray, classes: Sequence[str], models, per_row: int, theme: str
+    images: np.ndarray,
+    indices,
+    labels: np.ndarray,
+    classes: Sequence[str],
+    models,
+    per_row: int,
+    theme: str,
+    fit: Fit | None = None,
 ) -> np.ndarray:
     """Originals of the selected points above their reconstructions by each (model, info), with class and error."""
     rows = [("input", images, [f"#{i} {classes[labels[i]][:7]}" for i in indices])]
@@ -221,7 +238,7 @@ def selection_gallery(
                 [f"mse {e:.3f}" for e in errors],
             )
         )
-    return gallery(rows, per_row=per_row, theme=theme)
+    return gallery(rows, per_row=per_row, theme=theme, fit=fit)
 
 
 def representative(indices, labels: np.ndarray, count: int, seed: int = 0) -> np.ndarray:

@@ -13,6 +13,7 @@ from ..metrics import decode_all, device_of, encode_all
 from ..models import VAE, AutoEncoder
 from ..walks import kl_per_dim, lerp, manifold_grid, prior_samples, slerp, traversal
 from . import figures
+from .lettering import Fit
 from .scrub import cell_scale, compose_frames, grey, scrub_at
 
 INTERP_STEPS = 21  # positions of the t slider shipped to the browser
@@ -50,40 +51,54 @@ def interpolate(vae: VAE, pair, *, ae: AutoEncoder | None = None, steps: int = I
     return Interpolation(ts, ends.numpy(), paths)
 
 
-def interpolation_frames(result: Interpolation, *, scale: int | None = None, theme: str = "light") -> np.ndarray:
+def _scale(fit: Fit | None, image_hw, rows: int, cols: int, default: int, **layout) -> tuple[int, int | None]:
+    """(scale, text px): sized to `fit` (the box on screen, text at the body size), or cells of `default` px."""
+    if fit is None:
+        return cell_scale(image_hw[0], default), None
+    return fit.scale(tuple(image_hw), rows, cols, **layout), fit.text_px
+
+
+def interpolation_frames(result: Interpolation, *, fit: Fit | None = None, theme: str = "light") -> np.ndarray:
     """One picture per t, (T,H',W') uint8: a row per path showing A, the decoded image at t, and B."""
-    scale = scale or cell_scale(result.ends.shape[-2], 140)
     a, b = grey(result.ends)
     rows = [
         np.stack([np.broadcast_to(a, p.shape), p, np.broadcast_to(b, p.shape)], axis=1)
         for p in map(grey, result.paths.values())
     ]  # each (T,3,H,W): A, the image at t, B
-    captions = [[["A", f"t = {t:.2f}", "B"]] * len(rows) for t in result.ts]
-    return compose_frames(rows, row_labels=list(result.paths), cell_labels=captions, scale=scale, theme=theme)
+    captions = [[["A", f"t={t:.2f}", "B"]] * len(rows) for t in result.ts]
+    scale, text = _scale(fit, result.ends.shape[-2:], len(rows), 3, 140, row_labels=list(result.paths))
+    return compose_frames(
+        rows, row_labels=list(result.paths), cell_labels=captions, scale=scale, theme=theme, text_px=text
+    )
 
 
-def interpolation_scrub(result: Interpolation, *, theme: str = "light"):
+def interpolation_scrub(result: Interpolation, *, theme: str = "light", fit: Fit | None = None):
     """A figure whose own slider moves t in the browser; it opens half way, where the paths differ most."""
+    text = fit.text_px if fit is not None else 14
+    room = round(figures.SLIDER_LINES * text)
     return scrub_at(
-        interpolation_frames(result, theme=theme),
+        interpolation_frames(result, theme=theme, fit=None if fit is None else fit.shorter(room)),
         labels=[f"{t:.2f}" for t in result.ts],
         start=len(result.ts) // 2,
         prefix="t = ",
+        text_px=text,
     )
 
 
 def interpolation_strip(
-    result: Interpolation, *, every: int = STRIP_EVERY, scale: int | None = None, theme: str = "light"
+    result: Interpolation, *, every: int = STRIP_EVERY, fit: Fit | None = None, theme: str = "light"
 ) -> np.ndarray:
     """Every `every`-th step of each path side by side, a column per t: one RGB picture."""
-    scale = scale or cell_scale(result.ends.shape[-2], 84)
     ts = result.ts[::every]
+    labels = list(result.paths)
+    scale, text = _scale(fit, result.ends.shape[-2:], len(labels), len(ts), 84, row_labels=labels, header=True)
     return figures.compose_grid(
         [grey(p[::every]) for p in result.paths.values()],
-        row_labels=list(result.paths),
+        row_labels=labels,
         col_labels=[f"{t:.1f}" for t in ts],
         scale=scale,
         theme=theme,
+        text_px=text,
     )
 
 
@@ -106,16 +121,25 @@ def traverse(vae: VAE, image, dims: Sequence[int], *, steps: int = 9, span: floa
 
 
 def traversal_picture(
-    images: np.ndarray, dims: Sequence[int], kl: np.ndarray, *, span: float = SPAN, theme: str = "light"
+    images: np.ndarray,
+    dims: Sequence[int],
+    kl: np.ndarray,
+    *,
+    span: float = SPAN,
+    theme: str = "light",
+    fit: Fit | None = None,
 ) -> np.ndarray:
     """A grid of dims × steps, each row labelled with its dim and KL, columns with the value set."""
     steps = images.shape[1]
+    labels = [f"z{d}  KL {kl[d]:.2f}" for d in dims]
+    scale, text = _scale(fit, images.shape[-2:], len(dims), steps, 84, row_labels=labels, header=True, captions=False)
     return figures.compose_grid(
         list(grey(images)),
-        row_labels=[f"z{d}  KL {kl[d]:.2f}" for d in dims],
+        row_labels=labels,
         col_labels=[f"{v:+.1f}" for v in np.linspace(-span, span, steps)],
-        scale=cell_scale(images.shape[-2], 84),
+        scale=scale,
         theme=theme,
+        text_px=text,
     )
 
 
@@ -124,9 +148,10 @@ def sample(vae: VAE, n: int, *, temperature: float = 1.0, seed: int) -> np.ndarr
     return decode_all(vae, prior_samples(n, vae.bottleneck, temperature=temperature, seed=seed))
 
 
-def samples_picture(images: np.ndarray, columns: int = 8, theme: str = "light") -> np.ndarray:
+def samples_picture(images: np.ndarray, columns: int = 8, theme: str = "light", fit: Fit | None = None) -> np.ndarray:
     rows = [grey(images[i : i + columns]) for i in range(0, len(images), columns)]
-    return figures.compose_grid(rows, scale=cell_scale(images.shape[-2], 84), theme=theme)
+    scale, _ = _scale(fit, images.shape[-2:], len(rows), columns, 84, captions=False)
+    return figures.compose_grid(rows, scale=scale, theme=theme)
 
 
 def manifold(vae: VAE, n: int = 20, span: float = SPAN, gaussian: bool = True) -> np.ndarray:
@@ -266,10 +291,15 @@ def two_images(images: np.ndarray, names: Sequence[str], test) -> tuple[np.ndarr
     return pair, names
 
 
-def interpolation_pictures(vae: VAE, pair: np.ndarray, theme: str, ae: AutoEncoder | None = None):
-    """The interpolation scrub figure and its every-step strip (PNG bytes), from one decoding of the paths."""
+def interpolation_pictures(
+    vae: VAE, pair: np.ndarray, theme: str, ae: AutoEncoder | None = None, fit: Fit | None = None
+):
+    """The interpolation scrub figure (filling `fit`) and its every-step strip (as wide; PNG bytes), from one
+    decoding of the paths."""
     result = interpolate(vae, pair, ae=ae)
-    return interpolation_scrub(result, theme=theme), figures.png_bytes(interpolation_strip(result, theme=theme))
+    wide = None if fit is None else Fit(fit.width, None, fit.text_px, fit.cell_px)
+    strip = figures.png_bytes(interpolation_strip(result, theme=theme, fit=wide))
+    return interpolation_scrub(result, theme=theme, fit=fit), strip
 
 
 def dataset_kl(vae: VAE, test) -> np.ndarray:
@@ -277,12 +307,15 @@ def dataset_kl(vae: VAE, test) -> np.ndarray:
     return code_kl(vae, test.images[:KL_IMAGES])
 
 
-def traversal_png(vae: VAE, image: np.ndarray, dims: tuple, kl_values: np.ndarray, theme: str) -> bytes:
-    return figures.png_bytes(traversal_picture(traverse(vae, image, dims), dims, kl_values, theme=theme))
+def traversal_png(
+    vae: VAE, image: np.ndarray, dims: tuple, kl_values: np.ndarray, theme: str, fit: Fit | None = None
+) -> bytes:
+    return figures.png_bytes(traversal_picture(traverse(vae, image, dims), dims, kl_values, theme=theme, fit=fit))
 
 
-def samples_png(vae: VAE, temperature: float, seed: int, theme: str, count: int = 32) -> bytes:
-    return figures.png_bytes(samples_picture(sample(vae, count, temperature=temperature, seed=seed), theme=theme))
+def samples_png(vae: VAE, temperature: float, seed: int, theme: str, fit: Fit | None = None, count: int = 32) -> bytes:
+    decoded = sample(vae, count, temperature=temperature, seed=seed)
+    return figures.png_bytes(samples_picture(decoded, theme=theme, fit=fit))
 
 
 def scrub_positions(fig) -> np.ndarray:

@@ -93,6 +93,19 @@ def test_percentile_and_rank_among_a_reference():
     assert (ref > scores.threshold_at(ref, 10)).sum() == 10
 
 
+def test_no_figure_is_rounded_to_a_perfect_score_or_to_nothing():
+    # AUROC 0.99964 beside a shoe ranked #261 read "1.000"; one injected image ranked low gave AP "0.000"
+    assert scores.fraction_text(0.99964) == "0.9996" and scores.fraction_text(0.99999) == "0.99999"
+    assert scores.fraction_text(0.00021) == "0.0002" and scores.fraction_text(1 / 10001) == "0.0001"
+    assert scores.fraction_text(1.0) == "1.000" and scores.fraction_text(0.0) == "0.000"
+    assert scores.fraction_text(0.975) == "0.975" and scores.fraction_text(0.99987, 4) == "0.9999"
+    assert scores.fraction_text(1 - 1e-9) == "> 0.9999999"
+    rng = np.random.default_rng(0)
+    test = rng.random(10_000)
+    det = scores.detection(test, np.array([0.5]))  # one injected image, ranked near the middle
+    assert 0 < det.average_precision < 0.001 and float(scores.fraction_text(det.average_precision)) > 0
+
+
 def test_detection_by_hand():
     det = scores.detection(np.array([0.0, 1.0, 2.0]), np.array([1.5, 3.0]))
     assert det.auroc == pytest.approx(5 / 6)  # 5 of the 6 (out, in) pairs are ordered right
