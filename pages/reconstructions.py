@@ -56,7 +56,7 @@ def grid_view(ctx: ui.Context, series: list[Series], chosen: Series, sizes: list
         with left:
             picked = ui.image_picker(ctx, "rec", count=8)
         with right:
-            png = show_grid(ctx, picked, chosen, sizes, pca, ui.fit(0.8, above=13, gaps=2), across=True)
+            png = show_grid(ctx, picked, chosen, sizes, pca, ui.fit(0.8, above=14, gaps=2), across=True)
     controls, chart = st.columns([2, 3], gap="large")
     with controls:
         if not lecture:

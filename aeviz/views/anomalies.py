@@ -456,6 +456,14 @@ def pool_image(s: Scored, test, index: int) -> np.ndarray:
     return take(test.images.numpy(), s.batch, [index])[0]
 
 
+def columns_that_fit(fit: Fit, image_hw: tuple[int, int], most: int = 8, least: int = 3) -> int:
+    """How many images a gallery row shows in `fit` with cells at least four text lines tall (readable images
+    under a readable caption): the most that do, else `least`."""
+    labels = ["input", "output", "|diff|"]
+    big = lambda k: fit.scale(image_hw, 3, k, row_labels=labels) * image_hw[0] >= 4 * fit.text_px  # noqa: E731
+    return next((k for k in range(most, least - 1, -1) if big(k)), least)
+
+
 def gallery_png(model, originals: np.ndarray, captions, metric: str, theme: str, fit: Fit | None = None) -> bytes:
     """Input, output and difference of some images as PNG bytes."""
     recon = reconstruct_and_score(model, originals, metric)[0]

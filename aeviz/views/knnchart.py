@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from ..knn import SOURCES, KnnRow
-from ..zoo.references import ARTICLE_SHORT
+from ..zoo.references import ARTICLE_SHORT, printed
 
 
 def knn_table(rows: list[KnnRow]) -> dict[str, list]:
     """Columns for st.dataframe: accuracies in %, seconds rounded, the article's figure beside ours."""
     pct = lambda v: None if v is None else round(100 * v, 1)  # noqa: E731
-    printed = lambda v: None if v is None else published_pct(v)  # noqa: E731  (the article's "89", not 89.0)
+    as_printed = lambda v: None if v is None else printed(v)  # noqa: E731  (the article's "89", not 89.0)
     columns: dict[str, list] = {
         "codes of": [r.name for r in rows],
         "dims": [r.dims for r in rows],
         "kNN-7 %": [pct(r.accuracy) for r in rows],
-        f"published % ({ARTICLE_SHORT})": [printed(r.published) for r in rows],
+        f"published % ({ARTICLE_SHORT})": [as_printed(r.published) for r in rows],
         "time s": [None if r.seconds is None else round(r.seconds, 2) for r in rows],
         "from": [SOURCES[r.source] for r in rows],
     }
@@ -116,11 +116,6 @@ def _published_marks(fig, groups, labels: dict[int, str], band: float = 0.8) -> 
                 showlegend=dims == min(marks),
                 offsetgroup=group,
                 marker_color="#222222",
-                hovertemplate=f"published: {published_pct(value)} %<extra></extra>",
+                hovertemplate=f"published: {printed(value)} %<extra></extra>",
             )
         )
-
-
-def published_pct(value: float) -> str:
-    """A published fraction in percent as printed (0.89 -> "89", 0.964 -> "96.4"): never a digit it lacks."""
-    return f"{round(100 * value, 1):g}"

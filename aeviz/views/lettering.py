@@ -48,8 +48,11 @@ def caption_px(cell_h: int) -> int:
 
 
 def fitted_caption_px(cell_h: int, room: int, texts, size: int | None = None) -> int:
-    """`size` (default caption_px), made smaller only where the longest caption would not fit in `room` pixels."""
-    size = size or caption_px(cell_h)
+    """caption_px, made smaller only where the longest caption would not fit in `room` pixels; a given `size`
+    (the page's body type) is kept as it is, and a caption too long for its cell is shortened instead (clipped)."""
+    if size:
+        return size
+    size = caption_px(cell_h)
     widest = max([font(size).getlength(str(t)) for t in texts] + [0.0])
     return size if widest <= room else max(10, int(size * room / widest))
 
@@ -158,7 +161,7 @@ def paste_caption(
     """Blend `text` in the theme's ink into an (H,W) or (H,W,C) canvas, centred on column `mid` below `top`."""
     if not text:
         return
-    cover = _caption(str(text), size)[:, :width]
+    cover = _caption(clipped(str(text), size, width), size)[:, :width]
     _blend(canvas, cover, max(mid - cover.shape[1] // 2, 0), top, theme)
 
 
@@ -168,8 +171,18 @@ def paste_label(
     """Blend a row label into a canvas from column `left`, its ink centred on row `middle`."""
     if not text:
         return
-    cover = _caption(str(text), size)[:, :width]
+    cover = _caption(clipped(str(text), size, width), size)[:, :width]
     _blend(canvas, cover, left, max(middle - cover.shape[0] // 2, 0), theme)
+
+
+def clipped(text: str, size: int, room: int) -> str:
+    """`text`, shortened to end in "…" where it is wider than `room` pixels at `size` ("Ankle boot*" -> "Ankle…")."""
+    face = font(size)
+    if face.getlength(text) <= room:
+        return text
+    while len(text) > 1 and face.getlength(text + "…") > room:
+        text = text[:-1]
+    return text.rstrip() + "…"
 
 
 def _blend(canvas: np.ndarray, cover: np.ndarray, left: int, top: int, theme: str | None) -> None:

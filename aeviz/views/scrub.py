@@ -7,7 +7,16 @@ from collections.abc import Sequence
 import numpy as np
 
 from .figures import compose_grid, scrub_figure, to_uint8
-from .lettering import fitted_caption_px, font, label_px, lettered, paste_caption, paste_label, text_width
+from .lettering import (
+    fitted_caption_px,
+    font,
+    label_px,
+    lettered,
+    paste_caption,
+    paste_label,
+    text_height,
+    text_width,
+)
 
 PAD = 2
 
@@ -49,6 +58,7 @@ def compose_frames(
     rows: Sequence,
     *,
     row_labels: Sequence[str] | None = None,
+    col_labels: Sequence[str] | None = None,
     cell_labels=None,
     scale: int = 3,
     theme: str | None = "light",
@@ -59,7 +69,8 @@ def compose_frames(
 
     Each row is (F,N,H,W) (it changes from frame to frame) or (N,H,W) (the same in every frame), floats in
     [0,1] or uint8 (grey: drop the channel axis first). `cell_labels[f][r][c]` is the caption under cell
-    (r, c) of frame f; `frame_labels[f][r]` row r's label in frame f (instead of the fixed `row_labels`). The
+    (r, c) of frame f; `frame_labels[f][r]` row r's label in frame f (instead of the fixed `row_labels`);
+    `col_labels` a fixed header over the columns. The
     fixed labels and rows are drawn once; per frame only the changing cells and texts are pasted, so 21
     frames cost a few milliseconds instead of 21 full compositions.
     """
@@ -74,6 +85,7 @@ def compose_frames(
     template = compose_grid(
         [c if c.ndim == 3 else c[0] for c in cells],
         row_labels=row_labels,
+        col_labels=col_labels,
         cell_labels=blank,
         scale=scale,
         pad=PAD,
@@ -84,26 +96,29 @@ def compose_frames(
     h, w = cells[0].shape[-2:]
     ch, cw, n_cols = h * scale, w * scale, max(c.shape[-3] for c in cells)
     label_w = template.shape[1] - n_cols * (cw + PAD) - PAD
-    row_h = (template.shape[0] - PAD) // len(cells)  # ch + caption height + pad, from the documented layout
+    head = text_height(face) + 2 * PAD if col_labels else 0  # compose_grid's header
+    row_h = (template.shape[0] - PAD - head) // len(cells)  # ch + caption height + pad, from the documented layout
     out = np.repeat(template[None], frames, axis=0)  # (F,H',W')
     for r, row in enumerate(cells):
         if row.ndim == 3:
             continue  # already drawn in the template
         big = row.repeat(scale, axis=2).repeat(scale, axis=3)  # (F,N,ch,cw)
-        top = PAD + r * row_h
+        top = head + PAD + r * row_h
         for c in range(row.shape[1]):
             left = label_w + PAD + c * (cw + PAD)
             out[:, top : top + ch, left : left + cw] = big[:, c]
     if cell_labels is not None:
-        out = lettered(out, [_paste_captions(out, cell_labels, (ch, cw, row_h, label_w), theme, text_px)])
+        out = lettered(out, [_paste_captions(out, cell_labels, (ch, cw, row_h, label_w, head), theme, text_px)])
     for f, labels in enumerate(frame_labels or []):
         for r, text in enumerate(labels):
-            paste_label(out[f], text, size, left=PAD + 4, middle=PAD + r * row_h + ch // 2, width=label_w, theme=theme)
-    return lettered(out, [size] if frame_labels is not None else [])
+            paste_label(
+                out[f], text, size, left=PAD + 4, middle=head + PAD + r * row_h + ch // 2, width=label_w, theme=theme
+            )
+    return lettered(out, [size] if frame_labels is not None or col_labels else [])
 
 
 def _paste_captions(out: np.ndarray, cell_labels, layout, theme, text_px: int | None) -> int:
-    ch, cw, row_h, label_w = layout
+    ch, cw, row_h, label_w, head = layout
     texts = [t for frame in cell_labels for row in frame for t in row]
     size = fitted_caption_px(ch, cw + PAD - 2, texts, text_px)
     for f, frame_labels in enumerate(cell_labels):
@@ -114,7 +129,7 @@ def _paste_captions(out: np.ndarray, cell_labels, layout, theme, text_px: int | 
                     text,
                     size,
                     mid=label_w + PAD + c * (cw + PAD) + cw // 2,
-                    top=PAD + r * row_h + ch + 1,
+                    top=head + PAD + r * row_h + ch + 1,
                     width=cw + PAD,
                     theme=theme,
                 )

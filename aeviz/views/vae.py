@@ -65,11 +65,10 @@ def interpolation_frames(result: Interpolation, *, fit: Fit | None = None, theme
         np.stack([np.broadcast_to(a, p.shape), p, np.broadcast_to(b, p.shape)], axis=1)
         for p in map(grey, result.paths.values())
     ]  # each (T,3,H,W): A, the image at t, B
-    captions = [[["A", f"t={t:.2f}", "B"]] * len(rows) for t in result.ts]
-    scale, text = _scale(fit, result.ends.shape[-2:], len(rows), 3, 140, row_labels=list(result.paths))
-    return compose_frames(
-        rows, row_labels=list(result.paths), cell_labels=captions, scale=scale, theme=theme, text_px=text
-    )
+    labels = list(result.paths)
+    scale, text = _scale(fit, result.ends.shape[-2:], len(rows), 3, 140, row_labels=labels, header=True, captions=False)
+    heads = ["A", "at t", "B"]  # t itself is the slider's value, in large type right under the pictures
+    return compose_frames(rows, row_labels=labels, col_labels=heads, scale=scale, theme=theme, text_px=text)
 
 
 def interpolation_scrub(result: Interpolation, *, theme: str = "light", fit: Fit | None = None):
