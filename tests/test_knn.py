@@ -208,3 +208,26 @@ def test_the_chart_draws_one_bar_per_model_and_never_sums_two():
     assert abs(mark.base[0] + mark.y[0] / 2 - 89.0) < 1e-9 and "89 %" in mark.hovertemplate
     assert [t.name for t in bars] == ["PCA", "dense-bce", "dense-bce · server", "dense-bce · server (2)",
                                       "dense-bce · yours", "dense-h256x128-bce"]  # fmt: skip
+
+
+def test_the_islands_sentence_is_computed_from_the_models_numbers():
+    """The retrained MNIST dense q=2 (kNN 30.6 %, PCA-2 42.8 %) showed one overlapping band under a page that
+    said "the classes form islands although the model never saw a label": now said only where it is true."""
+    rows = [
+        _row("PCA-2", "pca", 2, 0.428),
+        _row("dense-q2-bce", "dense-bce", 2, 0.306),
+        _row("vae-h256-q2-bce", "vae-h256-bce", 2, 0.70),
+        _row("PCA-16", "pca", 16, 0.964),
+        _row("dense-q16-bce", "dense-bce", 16, 0.960),
+        _row("conv-q16-bce", "conv-bce", 16, 0.971),
+        _row("mine-q3 · yours", "mine", 3, 0.12),
+        knn.KnnRow("pending-q4", "dense-bce", 4, None, None, "pending"),
+    ]
+    weak = knn.islands(rows, "dense-q2-bce", 10)
+    assert "form islands" not in weak and "Some classes stand apart, most overlap and PCA" in weak
+    assert "30.6 %, chance 10 %, PCA-2 42.8 %" in weak
+    assert knn.islands(rows, "dense-q16-bce", 10).startswith("The classes form islands although")  # 96.0 vs 96.4
+    assert "PCA of the same size separates them better" not in knn.islands(rows, "conv-q16-bce", 10)
+    assert "form islands although" in knn.islands(rows, "vae-h256-q2-bce", 10)
+    assert knn.islands(rows, "mine-q3 · yours", 10).startswith("The classes overlap")
+    assert knn.islands(rows, "pending-q4", 10) == "" and knn.islands(rows, "no-such", 10) == ""

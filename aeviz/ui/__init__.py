@@ -44,6 +44,7 @@ from .quicktrain import start_training, training_shown
 from .quotas import start_upload_sweep
 from .replays import code_space, training_replay
 from .scrubs import scrub_chart
+from .selection import show_selection
 from .shell import DEFAULT_DATASETS, Context, Picked, context, image_picker, page_context, shown_captions, sidebar
 from .theme import theme_type
 from .training import (
@@ -130,6 +131,7 @@ __all__ = [
     "MAP_METHODS",
     "theme_type",
     "scrub_chart",
+    "show_selection",
     "remove_user_images",
     "send_image",
     "session_id",
