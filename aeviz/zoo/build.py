@@ -26,23 +26,35 @@ class ZooEntry:
     fields: dict = field(default_factory=dict)
     epochs: int = 30
     batch_size: int = 256
+    lr: float = 1e-3
+    schedule: str = "constant"
 
     @property
     def name(self) -> str:
         return default_name(self.dataset, model_slug(self.family, make_config(self.family, **self.fields)))
 
 
+def plane(entry: ZooEntry) -> ZooEntry:
+    """The recipe of the code-plane models (q=2) whose planes Latent space shows and replays: twice the epochs,
+    Adam from 1e-2 decaying to 0 (cosine). With the classic recipe a 2-d code lands in whichever basin its first
+    steps find: MNIST's affine dense q=2 read kNN-7 30.6 to 42.6 % over seeds 0-3 at 30 epochs (seed 0 still
+    31.5 % at 100 epochs); from 1e-2 over 60 epochs seed 0 reaches 44.4 % and a lower BCE (0.2249 vs 0.2274)."""
+    return ZooEntry(entry.dataset, entry.family, entry.fields, 2 * entry.epochs, entry.batch_size, 1e-2, "cosine")
+
+
 def _mnist_like(dataset: str) -> list[ZooEntry]:
     e = lambda family, epochs=30, **fields: ZooEntry(dataset, family, fields, epochs)
     return [
-        *(e("dense", bottleneck=q) for q in SIZES),
+        plane(e("dense", bottleneck=2)),
+        *(e("dense", bottleneck=q) for q in SIZES if q != 2),
+        plane(e("conv", 20, bottleneck=2)),
         # q=16 conv codes are compared with published kNN figures: trained to convergence (30 epochs)
-        *(e("conv", 30 if q == 16 else 20, bottleneck=q) for q in (2, 8, 16, 32)),
+        *(e("conv", 30 if q == 16 else 20, bottleneck=q) for q in (8, 16, 32)),
         # deeper nets with wide codes converge slower; at 20 epochs Fashion q=64 still lost to PCA
         *(e("dense", 40 if q >= 32 else 20, bottleneck=q, hidden=DEEP) for q in SIZES),
         e("dense", bottleneck=16, loss="mse"),
         e("linear", 60, bottleneck=16),
-        e("vae", bottleneck=2, hidden=(256,)),
+        plane(e("vae", bottleneck=2, hidden=(256,))),
         e("vae", bottleneck=16, hidden=(256,)),
         e("vae", 20, bottleneck=2, arch="conv"),
         e("vae", 20, bottleneck=16, arch="conv"),
@@ -98,7 +110,9 @@ def build(
                 continue
             start = time.perf_counter()
             config = make_config(entry.family, **entry.fields)
-            recipe = TrainConfig(epochs=entry.epochs, batch_size=entry.batch_size, device=device)
+            recipe = TrainConfig(
+                epochs=entry.epochs, batch_size=entry.batch_size, lr=entry.lr, schedule=entry.schedule, device=device
+            )
             result = train(entry.family, config, dataset, recipe, out_dir=out_dir, name=entry.name)
             m = result.metadata["metrics"]
             print(
