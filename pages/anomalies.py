@@ -147,7 +147,7 @@ def gallery_view(result, test, info, metric: str):
         "Send an image to the other pages (map, denoising, interpolation)", list(picked), key="err_send"
     )
     if send_col.button("Send to your images", icon=":material/send:"):
-        ui.send_image(view.pool_image(result, test, picked[choice]), choice)
+        st.success(ui.send_image(view.pool_image(result, test, picked[choice]), choice), icon=":material/send:")
 
 
 with errors_view:  # lecture mode: the histogram beside the worst images, one screen; its ROC comes with the gallery
