@@ -111,7 +111,9 @@ def threshold_view(result, out_label: str, roc: bool = True):
     threshold, flagged_in, flagged_out = view.flagged(result, flag)
     n_in, n_out = len(result.scores_in), len(result.scores_out)
     left, right = st.columns(2) if result.det is not None and roc else (st.container(), None)
-    left.plotly_chart(view.with_threshold(result.histogram, threshold), width="stretch", height=ui.fill_height(300, 20))
+    left.plotly_chart(
+        view.with_threshold(result.histogram, threshold), width="stretch", height=ui.fill_height(300, 21.5)
+    )
     if right is not None:
         right.plotly_chart(
             view.with_point(result.roc, (flagged_in / n_in, flagged_out / n_out)), width="stretch", height=300
@@ -122,7 +124,7 @@ def threshold_view(result, out_label: str, roc: bool = True):
 
 def worst_view(result, test, info, metric: str, share: float) -> None:
     """Lecture mode's gallery beside the histogram: the worst images, as many as fit the screen at a readable size."""
-    fit = ui.fit(share, above=14, gaps=1)
+    fit = ui.fit(share, above=20.5, gaps=1)
     title, originals, captions, _ = view.gallery_sets(result, test, view.columns_that_fit(fit, test.shape[-2:]))[0]
     st.markdown(f"**{title}** (output of `{info.name}`; * = injected)")
     ui.picture(gallery_png(info, originals, captions, metric, ui.theme_type(), fit))

@@ -70,7 +70,7 @@ def explore(ctx, info, model, other, under, latent_map, split, second, other_spl
     """The map and what is selected on it; a selection reruns only this fragment."""
     labels = ui.map_labels(ctx.dataset, split)
     extent = view.map_extent(latent_map.points)
-    fig = ui.map_figure(info, latent_map, split, under=under, height=ui.fill_height(430, 12.5))
+    fig = ui.map_figure(info, latent_map, split, under=under, height=ui.fill_height(430, 15.5))
     here, there = st.columns([3, 2] if second is None else [1, 1])
     with here:
         event = st.plotly_chart(
@@ -98,7 +98,7 @@ def explore(ctx, info, model, other, under, latent_map, split, second, other_spl
                 ctx.test.classes,
                 grid=0,
                 highlight=shared if len(shared) else None,
-                height=ui.fill_height(430, 12.5),
+                height=ui.fill_height(430, 15.5),
             ),
             key="map_chart_other",
             width="stretch",

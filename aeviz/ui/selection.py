@@ -63,7 +63,8 @@ def show_selection(ctx, model, info, other, latent_map, picked, labels, per_row)
                 theme_type(),
                 box,
             ),
-            caption=f"Shown: {view.selection_summary(sample, labels, ctx.test.classes, top=10)}",
+            caption=f"Shown: {view.selection_summary(sample, labels, ctx.test.classes, top=10)}. Under each "
+            "input its class, under each reconstruction its mean squared error.",
         )
         st.download_button(
             "Download the selected indices (CSV)",

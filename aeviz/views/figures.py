@@ -255,10 +255,15 @@ def scrub_figure(frames, *, labels: Sequence[str], title: str = "", scale: int =
         font=dict(size=text_px),
         tickcolor="#888888",
     )  # plotly's #333 vanishes on a dark page; 3.5:1 on white, 5.3:1 on dark
-    top = 40 if title else 6
-    _bare_axes(fig, pics.shape[1] + top + round(SLIDER_LINES * text_px))  # room for the slider under it
+    top, room = 40 if title else 6, round(SLIDER_LINES * text_px)
+    _bare_axes(fig, pics.shape[1] + top + room)
+    # the slider's room as the bottom margin (plotly only ever widens a margin for it): the plot area is then
+    # the picture's own height, and the picture is drawn at its size, neither shrunk nor stretched
     fig.update_layout(
-        sliders=[slider], updatemenus=[], title=dict(text=title) if title else None, margin=dict(l=0, r=0, t=top, b=0)
+        sliders=[slider],
+        updatemenus=[],
+        title=dict(text=title) if title else None,
+        margin=dict(l=0, r=0, t=top, b=room),
     )
     return fig
 

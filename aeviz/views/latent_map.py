@@ -187,8 +187,11 @@ def gallery(
     n = len(rows[0][1])
     hw = np.asarray(rows[0][1]).shape[-2:]
     scale = max(1, cell // hw[-1])
-    if fit is not None:
-        scale = fit.scale(hw, len(rows) * -(-n // per_row), min(n, per_row), row_labels=[r[0] for r in rows])
+    if fit is not None:  # fewer images a row where the column is narrow: each cell at least 3.5 text lines wide
+        labels = [r[0] for r in rows]
+        size = lambda k: fit.scale(hw, len(rows) * -(-n // k), min(n, k), row_labels=labels)  # noqa: E731
+        per_row = next((k for k in range(per_row, 1, -1) if size(k) * hw[-1] >= 3.5 * fit.text_px), 1)
+        scale = size(per_row)
     blocks, labels, captions = [], [], []
     for start in range(0, n, per_row):
         for label, images, texts in rows:
@@ -227,15 +230,15 @@ def selection_gallery(
     theme: str,
     fit: Fit | None = None,
 ) -> np.ndarray:
-    """Originals of the selected points above their reconstructions by each (model, info), with class and error."""
-    rows = [("input", images, [f"#{i} {classes[labels[i]][:7]}" for i in indices])]
+    """Originals of the selected points above their reconstructions by each (model, info), with class and MSE."""
+    rows = [("input", images, [str(classes[labels[i]]) for i in indices])]
     for model, shown in models:
         recon, errors = reconstruct_and_score(model, images)
         rows.append(
             (
                 f"q={shown.bottleneck}" if len(models) == 1 else f"{shown.family} q={shown.bottleneck}",
                 recon,
-                [f"mse {e:.3f}" for e in errors],
+                [f"{e:.3f}" for e in errors],  # the MSE: the caption under the gallery says so
             )
         )
     return gallery(rows, per_row=per_row, theme=theme, fit=fit)
