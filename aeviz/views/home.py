@@ -117,9 +117,11 @@ def first_look(
     text = None if left is None else left.text_px
     grid = compose_grid([image[:, 0], recon[:, 0]], row_labels=labels, scale=scale, theme=theme, text_px=text)
     title = f"The code: {len(code)} numbers are all the decoder sees"
-    box = {} if right is None else {"size": (right.width, right.height or HEIGHT), "text_px": right.text_px}
+    size, text_px = (
+        ((WIDTH, HEIGHT), TEXT_PX) if right is None else ((right.width, right.height or HEIGHT), right.text_px)
+    )
     return {
         "grid": png_bytes(grid),
-        "bars": png_bytes(code_bars(code, title=title, theme=theme, **box)),
+        "bars": png_bytes(code_bars(code, title=title, theme=theme, size=size, text_px=text_px)),
         "mse": float(error[0]),
     }
