@@ -97,7 +97,7 @@ if det is not None:
     )
     look = (ui.theme_type(), ui.fit(above=None))
     if ui.lecture_on():  # the threshold's histogram stood beside the worst images: the ROC comes here
-        st.plotly_chart(view.with_point(result.roc, None), width="stretch", height=360)
+        st.plotly_chart(ui.readable(view.with_point(result.roc, None)), width="stretch", height=360)
     ui.picture(
         injected_png(chosen, metric, how, injection, own, own_names, xlabel, out_label, look),
         caption=f"Injected images and their rank among the {n_test:,} test images (#1 = no test image scores higher).",
@@ -112,7 +112,7 @@ def threshold_view(result, out_label: str, roc: bool = True):
     n_in, n_out = len(result.scores_in), len(result.scores_out)
     left, right = st.columns(2) if result.det is not None and roc else (st.container(), None)
     left.plotly_chart(
-        view.with_threshold(result.histogram, threshold), width="stretch", height=ui.fill_height(300, 21.5)
+        ui.readable(view.with_threshold(result.histogram, threshold)), width="stretch", height=ui.fill_height(300, 21.5)
     )
     if right is not None:
         right.plotly_chart(
@@ -164,4 +164,4 @@ with errors_view:  # lecture mode: the histogram beside the worst images, one sc
 st.subheader("The gallery")
 gallery_view(result, ctx.test, chosen[0], metric)
 st.subheader("Which classes are hard?")
-st.plotly_chart(result.box, width="stretch")
+st.plotly_chart(ui.readable(result.box), width="stretch")

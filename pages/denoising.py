@@ -85,7 +85,10 @@ st.subheader("How much does each model recover, level by level?")
 trained = {catalog.trained_noise(info) for info in chosen} - {None}
 mark = next((level for k, level in trained if k == kind), None)
 st.plotly_chart(
-    curves(checkpoints, ctx.dataset, kind, mark), width="stretch", config={"displayModeBar": False}, key="dn_curve"
+    ui.readable(curves(checkpoints, ctx.dataset, kind, mark)),
+    width="stretch",
+    config={"displayModeBar": False},
+    key="dn_curve",
 )
 seen = ", ".join(f"{NOISE_KINDS[k].label} noise at {v:g}" for k, v in sorted(trained)) or "their own training noise"
 st.caption(

@@ -74,7 +74,11 @@ def explore(ctx, info, model, other, under, latent_map, split, second, other_spl
     here, there = st.columns([3, 2] if second is None else [1, 1])
     with here:
         event = st.plotly_chart(
-            fig, key="map_chart", on_select="rerun", selection_mode=("points", "box", "lasso"), width="stretch"
+            ui.readable(fig),
+            key="map_chart",
+            on_select="rerun",
+            selection_mode=("points", "box", "lasso"),
+            width="stretch",
         )
         kept = latent_map.kept_variance if latent_map.method == "pca" else None
         st.markdown(
@@ -125,7 +129,7 @@ st.markdown(
 )
 for job in pending[:1]:
     ui.show_job(job)
-st.plotly_chart(ui.knn_figure(tuple(rows)), width="stretch")
+st.plotly_chart(ui.readable(ui.knn_figure(tuple(rows))), width="stretch")
 if verdict := knn.pca_verdict(rows):
     st.markdown(verdict)
 st.dataframe(knnchart.knn_table(rows), hide_index=True, height=300, placeholder="—")  # no published figure: a dash

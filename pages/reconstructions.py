@@ -76,7 +76,9 @@ def grid_view(ctx: ui.Context, series: list[Series], chosen: Series, sizes: list
             )
         )
     with chart:
-        st.plotly_chart(rate_distortion(series, ctx.dataset, pca is not None, chosen.name), width="stretch")
+        st.plotly_chart(
+            ui.readable(rate_distortion(series, ctx.dataset, pca is not None, chosen.name)), width="stretch"
+        )
     if not lecture:
         png = show_grid(ctx, picked, chosen, sizes, pca, ui.fit(above=None))
     st.caption(

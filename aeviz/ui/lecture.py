@@ -140,6 +140,18 @@ def fill_height(normal: int, above: float, *, least: int = 300) -> int:
     return max(least, sc.height - sc.px(above))
 
 
+def readable(fig):
+    """A plotly figure as a lecture shows it: a copy (cached figures are shared) whose text is 0.8 of the
+    page's type, 16 px at 720 rows and 24 at 1080, where plotly's own 12 px ticks could not be read from the
+    back; outside lecture mode the figure itself."""
+    if not lecture_on():
+        return fig
+    spec = fig if isinstance(fig, dict) else fig.to_dict()
+    layout = dict(spec.get("layout") or {})
+    layout["font"] = {**(layout.get("font") or {}), "size": round(0.8 * current_screen().rem)}
+    return {**spec, "layout": layout}
+
+
 def current_screen() -> Screen:
     """The viewer's screen (ui.screen): the browser's report, or a 1280x720 guess before it has reported."""
     return screen(lecture_on())

@@ -457,10 +457,10 @@ def pool_image(s: Scored, test, index: int) -> np.ndarray:
 
 
 def columns_that_fit(fit: Fit, image_hw: tuple[int, int], most: int = 8, least: int = 3) -> int:
-    """How many images a gallery row shows in `fit` with cells at least four text lines tall (readable images
+    """How many images a gallery row shows in `fit` with cells at least three text lines tall (readable images
     under a readable caption): the most that do, else `least`."""
     labels = ["input", "output", "|diff|"]
-    big = lambda k: fit.scale(image_hw, 3, k, row_labels=labels) * image_hw[0] >= 4 * fit.text_px  # noqa: E731
+    big = lambda k: fit.scale(image_hw, 3, k, row_labels=labels) * image_hw[0] >= 3 * fit.text_px  # noqa: E731
     return next((k for k in range(most, least - 1, -1) if big(k)), least)
 
 

@@ -100,7 +100,7 @@ def curve_figure(curves: Mapping[str, np.ndarray], kind: str, *, trained_at: flo
         yaxis_title="mean per-image PSNR (dB), higher is better",
         height=420,
         margin=dict(l=50, r=10, t=30, b=50),
-        legend=dict(x=0.01, y=0.01, xanchor="left", yanchor="bottom", bgcolor="rgba(128,128,128,0.08)"),
+        legend=dict(x=1.02, y=1, xanchor="left", yanchor="top"),
     )
     return fig
 

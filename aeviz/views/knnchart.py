@@ -115,7 +115,9 @@ def _published_marks(fig, groups, labels: dict[int, str], band: float = 0.8) -> 
                 legendgroup="published",
                 showlegend=dims == min(marks),
                 offsetgroup=group,
-                marker_color="#222222",
+                marker=dict(
+                    color="#222222", line=dict(color="#ffffff", width=1.5)
+                ),  # reads on a light page and a dark one
                 hovertemplate=f"published: {printed(value)} %<extra></extra>",
             )
         )

@@ -166,8 +166,8 @@ def rate_distortion_figure(
         title="Test error vs bottleneck size",
         height=420,
         hovermode="closest",
-        # in the empty lower-left corner (errors fall with q): under the plot it sat on the x-axis title
-        legend=dict(x=0.01, y=0.01, xanchor="left", yanchor="bottom", bgcolor="rgba(128,128,128,0.08)"),
+        # beside the plot: under it the legend sat on the x-axis title, inside it on the lines at lecture size
+        legend=dict(x=1.02, y=1, xanchor="left", yanchor="top"),
         margin=dict(l=10, r=10, t=50, b=10),
     )
     return fig
