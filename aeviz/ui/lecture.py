@@ -19,6 +19,10 @@ _COMPACT_CSS = """
 .stMainBlockContainer h1 { font-size: 1.75rem; padding: 0 0 0.25rem 0; }
 .stMainBlockContainer h3 { font-size: 1.35rem; padding: 0.25rem 0; }
 [class*="st-key-aeviz_hidden_"] { display: none; }  /* elements that only run code (aeviz/ui/decoder.py) */
+/* a file over the upload limit gets a red icon whose reason ("File must be 5.0MB or smaller.") only a hover
+   showed: the reason is written beside the file's name */
+[data-testid="stFileChip"][aria-invalid="true"] span[role="alert"] { position: static; width: auto; height: auto;
+  clip: auto; clip-path: none; overflow: visible; white-space: normal; margin: 0 0.5rem; font-size: 0.875rem; }
 """
 # The type grows with the screen (20 px at 720 rows, 30 px at 1080): a page laid out in rem for a 1280x720
 # projector fills a 1920x1080 one alike. Pictures are composed at the size they are shown (ui.screen).
