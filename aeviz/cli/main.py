@@ -166,7 +166,7 @@ def zoo_table(markdown: bool = False, adapters: bool = True) -> str:
                 f"{100 * m.get('knn7', float('nan')):.1f}",
                 str(c.metadata.get("training", {}).get("epochs", "")),
                 str(c.metadata.get("train_seconds", "")),
-                c.metadata.get("device", "").replace("(1 threads)", "(1 thread)"),  # as older trainers wrote it
+                c.trained_on if c.metadata.get("device") else "",
             ]
         )
     if markdown:

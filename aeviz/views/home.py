@@ -9,6 +9,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from .. import metrics
+from ..checkpoints import device_words
 from .figures import PALETTE, compose_grid, png_bytes
 from .lettering import Fit, font, lettered, panel
 
@@ -94,7 +95,7 @@ def model_caption(name: str, metadata: dict) -> str:
         came = f"imported ({source}{f', from `{origin}`' if origin else ''}), trained elsewhere"
         return f"Model `{name}`: {came}" + (f"; {score}, measured here on the {dataset} test set." if score else ".")
     training = metadata.get("training") or {}
-    epochs, device = training.get("epochs"), metadata.get("device")
+    epochs, device = training.get("epochs"), device_words(metadata)
     how = f"trained {epochs} epoch{'s' * (epochs != 1)}" if isinstance(epochs, int) else ""
     how += f" on {device}" if how and device else ""
     said = ", ".join(part for part in (score, how) if part)
