@@ -49,10 +49,11 @@ def describe_machine(m: dict | None) -> str:
     """'Intel Xeon … (2 logical CPUs, torch on 2 threads, kNN on 1 thread)', or '' when unknown."""
     if not m:
         return ""
+    threads = lambda n: f"{n} thread{'' if n == 1 else 's'}"  # noqa: E731
+    load = f", load average {m['load_average']}" if m.get("load_average") is not None else ""
     return (
         f"{m.get('cpu', 'unknown CPU')} ({m.get('logical_cpus', '?')} logical CPUs, torch on "
-        f"{m.get('torch_threads', '?')} threads, kNN on {m.get('knn_threads', '?')} thread"
-        f"{'' if m.get('knn_threads') == 1 else 's'})"
+        f"{threads(m.get('torch_threads', '?'))}, kNN on {threads(m.get('knn_threads', '?'))}{load})"
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 
@@ -227,7 +228,8 @@ def reproduce(
     out: dict = {
         "published": PUBLISHED,
         "reference": REFERENCE,
-        "machine": machine(knn_threads=KNN_THREADS),
+        # the load average too: on a shared machine every time here is longer than on a quiet one, alike
+        "machine": machine(knn_threads=KNN_THREADS, load_average=round(os.getloadavg()[0], 1)),
         "datasets": {},
     }
     for ds in datasets:
