@@ -5,6 +5,7 @@ import streamlit as st
 from aeviz import ui
 from aeviz.views import decoding
 from aeviz.views import vae as view
+from aeviz.views import vaeplane as plane
 from aeviz.walks import rank_dims_by_kl
 from aeviz.zoo import catalog
 
@@ -51,7 +52,7 @@ def kl(vae, dataset: str):
 
 @ui.per_model(spinner="Decoding the code plane…", max_entries=8, models=False)
 def manifold(flat, gaussian: bool):
-    return view.plane_figure(ui.get_model(flat), ui.get_codes(flat), ui.get_dataset(flat.dataset, "test"), gaussian)
+    return plane.plane_figure(ui.get_model(flat), ui.get_codes(flat), ui.get_dataset(flat.dataset, "test"), gaussian)
 
 
 tab_path, tab_dims, tab_sample, tab_plane, tab_play = views.tabs(
@@ -146,7 +147,7 @@ with tab_plane:
         codes = ui.get_codes(flat)
         st.caption(
             f"`{flat.name}`: the background is decoded from {grid}; the dots are test images' codes "
-            f"(posterior means), coloured by class. {view.fill_note(view.cell_counts(codes))}"
+            f"(posterior means), coloured by class. {plane.fill_note(plane.cell_counts(codes))}"
         )
 with tab_play:
     ui.playground(

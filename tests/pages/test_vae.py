@@ -50,15 +50,15 @@ def test_all_four_views_render_on_mnist():
 @pytest.mark.needs_data("mnist")
 def test_the_code_plane_counts_its_empty_cells_and_toggles_to_a_linear_grid():
     from aeviz import checkpoints, data, metrics
-    from aeviz.views import vae as view
+    from aeviz.views import vaeplane as plane
 
     at = run_page(PAGE, {"dataset": "mnist", "vae_model": "mnist-vae-conv-q2-bce"})
     assert not at.exception, [e.value for e in at.exception]
     path = next(c.path for c in checkpoints.list_checkpoints() if c.name == "mnist-vae-conv-q2-bce")
     codes = metrics.encode_all(checkpoints.load_checkpoint(path), data.load_dataset("mnist", "test").images)
-    counts = view.cell_counts(codes)
+    counts = plane.cell_counts(codes)
     caption = next(c.value for c in at.caption if "mnist-vae-conv-q2-bce" in c.value)
-    thin = view.underfilled(counts)
+    thin = plane.underfilled(counts)
     assert thin > 0 and f"**{thin}** hold fewer than half that" in caption and "about 100 of the 10,000" in caption
     assert f"the emptiest {counts.min()}, the fullest {counts.max()}" in caption and "leave about 0 so" in caption
     at.toggle(key="w_vae_linear").set_value(True).run()
