@@ -97,7 +97,7 @@ if det is not None:
     )
     look = (ui.theme_type(), ui.fit(above=None))
     if ui.lecture_on():  # the threshold's histogram stood beside the worst images: the ROC comes here
-        st.plotly_chart(ui.readable(view.with_point(result.roc, None)), width="stretch", height=360)
+        st.plotly_chart(ui.readable(view.with_point(result.roc, None)), width="stretch", height=ui.grown(360))
     ui.picture(
         injected_png(chosen, metric, how, injection, own, own_names, xlabel, out_label, look),
         caption=f"Injected images and their rank among the {n_test:,} test images (#1 = no test image scores higher).",
@@ -164,4 +164,4 @@ with errors_view:  # lecture mode: the histogram beside the worst images, one sc
 st.subheader("The gallery")
 gallery_view(result, ctx.test, chosen[0], metric)
 st.subheader("Which classes are hard?")
-st.plotly_chart(ui.readable(result.box), width="stretch")
+st.plotly_chart(ui.readable(result.box, grow=True), width="stretch")

@@ -129,7 +129,7 @@ st.markdown(
 )
 for job in pending[:1]:
     ui.show_job(job)
-st.plotly_chart(ui.readable(ui.knn_figure(tuple(rows))), width="stretch")
+st.plotly_chart(ui.readable(ui.knn_figure(tuple(rows)), grow=True), width="stretch")
 if verdict := knn.pca_verdict(rows):
     st.markdown(verdict)
 st.dataframe(knnchart.knn_table(rows), hide_index=True, height=300, placeholder="—")  # no published figure: a dash

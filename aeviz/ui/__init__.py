@@ -23,7 +23,17 @@ from .caches import (
 from .decoder import code_sliders, hover_decoder, map_hover, playground
 from .identity import browser_id
 from .injection import injection_form
-from .lecture import current_screen, explain, fill_height, fit, lecture_on, lecture_toggle, main_height, readable
+from .lecture import (
+    current_screen,
+    explain,
+    fill_height,
+    fit,
+    grown,
+    lecture_on,
+    lecture_toggle,
+    main_height,
+    readable,
+)
 from .maps import (
     MAP_METHODS,
     background_jobs,
@@ -97,6 +107,7 @@ __all__ = [
     "explain",
     "fit",
     "readable",
+    "grown",
     "injection_form",
     "fill_height",
     "current_screen",

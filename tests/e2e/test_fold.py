@@ -154,3 +154,30 @@ def test_lecture_keys_step_a_streamlit_slider_and_its_picture(small, app_url):
     small.wait_for_function("() => location.search.includes('home_idx=0')")
     wait_idle(small)
     no_exceptions(small)
+
+
+@pytest.mark.parametrize("slug", ["latent_map", "denoising", "anomalies"])
+def test_in_lecture_mode_at_1080_rows_every_chart_keeps_its_axis_titles_whole(browser, app_url, slug):
+    """Lecture mode's chart text is 24 px at 1080 rows: a chart of fixed height kept too little plot for its
+    y-axis title, which was cut ('kNN-7 test accuracy (%', 'true positive rate (injected fou')."""
+    context = browser.new_context(viewport={"width": 1920, "height": 1080}, device_scale_factor=1)
+    page = context.new_page()
+    page.set_default_timeout(90_000)
+    open_deep_link(page, app_url, slug, "dataset=mnist&lecture=1")
+    page.wait_for_timeout(1500)  # the screen's report reruns the page where it differs from the 720p guess
+    wait_idle(page)
+    no_exceptions(page)
+    charts, checked = page.locator("[data-testid='stPlotlyChart']"), 0
+    for i in range(charts.count()):
+        chart = charts.nth(i)
+        chart.scroll_into_view_if_needed()
+        titles = chart.locator("g.g-ytitle text, g.g-xtitle text")
+        outer = chart.bounding_box()
+        for j in range(titles.count()):
+            box = titles.nth(j).bounding_box()
+            assert box["y"] >= outer["y"] - 1 and box["y"] + box["height"] <= outer["y"] + outer["height"] + 1, (
+                f"chart {i}: its axis title '{titles.nth(j).text_content()}' ({box}) runs out of the chart ({outer})"
+            )
+            checked += 1
+    assert checked >= 1
+    context.close()
