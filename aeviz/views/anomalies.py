@@ -457,11 +457,14 @@ def pool_image(s: Scored, test, index: int) -> np.ndarray:
 
 
 def columns_that_fit(fit: Fit, image_hw: tuple[int, int], most: int = 8, least: int = 3) -> int:
-    """How many images a gallery row shows in `fit` with cells at least three text lines tall (readable images
-    under a readable caption): the most that do, else `least`."""
+    """How many images a gallery row shows in `fit`: the most whose cells are at least three text lines tall
+    (readable images under a readable caption); where the height allows no such cells, the most at the largest
+    size it allows (fewer columns would not make them larger: 3 images of 56 px beside room for 8 at 1280x720)."""
     labels = ["input", "output", "|diff|"]
-    big = lambda k: fit.scale(image_hw, 3, k, row_labels=labels) * image_hw[0] >= 3 * fit.text_px  # noqa: E731
-    return next((k for k in range(most, least - 1, -1) if big(k)), least)
+    scales = {k: fit.scale(image_hw, 3, k, row_labels=labels) for k in range(least, most + 1)}
+    tall = [k for k, scale in scales.items() if scale * image_hw[0] >= 3 * fit.text_px]
+    best = max(scales.values())
+    return max(tall) if tall else max(k for k, scale in scales.items() if scale == best)
 
 
 def gallery_png(model, originals: np.ndarray, captions, metric: str, theme: str, fit: Fit | None = None) -> bytes:

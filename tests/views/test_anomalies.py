@@ -234,3 +234,17 @@ def test_figures(shoes, dense):
     fig = view.map_figure(pts, np.arange(50) % 10, [str(i) for i in range(10)], pts[:2], ["<b>x</b>", "y"])
     assert fig.data[-1].name == "your images" and len(fig.data[-1].x) == 2
     assert "<b>" not in fig.data[-1].hovertext[0]  # file names are shown as text, never as markup
+
+
+def test_the_lecture_row_shows_as_many_images_as_the_height_leaves_room_for():
+    """Beside the histogram at 1280x720 the height allows 56 px cells whatever the count: three of them left
+    room for five more; where the height allows taller cells, as many as stay three text lines tall."""
+    from aeviz.views.lettering import Fit
+
+    labels, digit = ["input", "output", "|diff|"], (28, 28)
+    beside = Fit(580, 310, 20, 160)  # the right half of a 1280x720 lecture screen under its controls
+    assert view.columns_that_fit(beside, digit) == 8
+    assert beside.scale(digit, 3, 8, row_labels=labels) == beside.scale(digit, 3, 3, row_labels=labels)
+    tall = Fit(580, 600, 20, 160)
+    k = view.columns_that_fit(tall, digit)
+    assert tall.scale(digit, 3, k, row_labels=labels) * 28 >= 60 > tall.scale(digit, 3, k + 1, row_labels=labels) * 28
