@@ -71,3 +71,23 @@ def test_every_shipped_zoo_model_ships_its_tsne_map():
         arrays = dict(np.load(maps_path(info.path)))
         assert str(arrays["content_hash"]) == info.metadata["hash"], f"{info.name}: maps of other weights"
         assert {"pca__method", "umap__points", "tsne__points"} <= set(arrays), f"{info.name}: {sorted(arrays)}"
+
+
+def test_every_shipped_zoo_model_was_trained_by_its_recipe():
+    """The zoo's recipe and its shipped weights agree (epochs, batch, learning rate, schedule), so that
+    `python -m aeviz.zoo.build --force` rebuilds what is shipped: a recipe changed without retraining fails here."""
+    from aeviz.checkpoints import list_checkpoints
+
+    shipped = {c.name: c for c in list_checkpoints()}
+    differ = {}
+    for entry in (e for entries in build_zoo.ZOO.values() for e in entries if e.name in shipped):
+        training = shipped[entry.name].metadata.get("training", {})
+        trained = (training.get("epochs"), training.get("batch_size"), training.get("lr"))
+        if trained + (training.get("schedule") or "constant",) != (
+            entry.epochs,
+            entry.batch_size,
+            entry.lr,
+            entry.schedule,
+        ):
+            differ[entry.name] = trained
+    assert not differ, f"retrain: python -m aeviz.zoo.build --only {' '.join(differ)} ({differ})"
