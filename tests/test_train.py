@@ -153,5 +153,5 @@ def test_a_cosine_schedule_decays_to_zero_and_trains_differently():
         "dense", config, "digits", TrainConfig(epochs=4, lr=1e-2, batch_size=64, schedule="cosine"), save=False
     )
     assert decayed.metadata["training"]["schedule"] == "cosine"
-    weights = lambda r: torch.cat([p.flatten() for p in r.model.parameters()])  # noqa: E731
+    weights = lambda r: torch.cat([p.flatten() for p in r.model.parameters()])
     assert not torch.equal(weights(plain), weights(decayed))

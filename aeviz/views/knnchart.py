@@ -8,8 +8,8 @@ from ..zoo.references import ARTICLE_SHORT, printed
 
 def knn_table(rows: list[KnnRow]) -> dict[str, list]:
     """Columns for st.dataframe: accuracies in %, seconds rounded, the article's figure beside ours."""
-    pct = lambda v: None if v is None else round(100 * v, 1)  # noqa: E731
-    as_printed = lambda v: None if v is None else printed(v)  # noqa: E731  (the article's "89", not 89.0)
+    pct = lambda v: None if v is None else round(100 * v, 1)
+    as_printed = lambda v: None if v is None else printed(v)
     columns: dict[str, list] = {
         "codes of": [r.name for r in rows],
         "dims": [r.dims for r in rows],

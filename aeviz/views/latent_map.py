@@ -189,7 +189,7 @@ def gallery(
     scale = max(1, cell // hw[-1])
     if fit is not None:  # fewer images a row where the column is narrow: each cell at least 3.5 text lines wide
         labels = [r[0] for r in rows]
-        size = lambda k: fit.scale(hw, len(rows) * -(-n // k), min(n, k), row_labels=labels)  # noqa: E731
+        size = lambda k: fit.scale(hw, len(rows) * -(-n // k), min(n, k), row_labels=labels)
         per_row = next((k for k in range(per_row, 1, -1) if size(k) * hw[-1] >= 3.5 * fit.text_px), 1)
         scale = size(per_row)
     blocks, labels, captions = [], [], []

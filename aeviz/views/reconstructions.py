@@ -81,7 +81,7 @@ def grid_png(
 
 def rows_that_fit(fit: Fit, image_hw: tuple[int, int], cols: int, labels, most: int = 8) -> int:
     """How many images the across grid shows: as many rows as fit without shrinking its cells (at least one)."""
-    scale = lambda n: fit.scale(image_hw, n, cols, row_labels=labels, header=True)  # noqa: E731
+    scale = lambda n: fit.scale(image_hw, n, cols, row_labels=labels, header=True)
     widest = scale(1)
     return max([n for n in range(1, most + 1) if scale(n) == widest] + [1])
 

@@ -49,7 +49,7 @@ def describe_machine(m: dict | None) -> str:
     """'Intel Xeon … (2 logical CPUs, torch on 2 threads, kNN on 1 thread)', or '' when unknown."""
     if not m:
         return ""
-    threads = lambda n: f"{n} thread{'' if n == 1 else 's'}"  # noqa: E731
+    threads = lambda n: f"{n} thread{'' if n == 1 else 's'}"
     load = f", load average {m['load_average']}" if m.get("load_average") is not None else ""
     return (
         f"{m.get('cpu', 'unknown CPU')} ({m.get('logical_cpus', '?')} logical CPUs, torch on "
