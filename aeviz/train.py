@@ -14,7 +14,7 @@ import torch
 
 from .checkpoints import SUFFIX, user_dir
 from .data import Dataset, load_dataset
-from .devices import adam, device_name, gather, memory_format, pick_device, seeded
+from .devices import adam, device_name, gather, memory_format, pick_device, seeded, set_lr
 from .metrics import evaluate
 from .models import AEConfig, AutoEncoder, Output, build_model, model_slug, series_of
 from .names import default_name
@@ -24,6 +24,7 @@ from .saving import save_trained
 PREVIEW_IMAGES = 8
 TEST_CURVE_IMAGES = 2000  # test images whose loss is measured after every epoch (the test curve)
 DIVERGED_FACTOR = 10.0  # a loss this many times the untrained model's (or the best epoch's) has diverged
+SCHEDULES = ("constant", "cosine")
 
 
 class TrainingCancelled(RuntimeError):
@@ -44,6 +45,17 @@ class TrainConfig:
     device: str = "auto"
     subset: int | None = None
     report_every_s: float = 0.25
+    schedule: str = "constant"  # or "cosine": lr decays to 0 over the run, step by step (the zoo's q=2 recipe)
+
+    def __post_init__(self) -> None:
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, not {self.schedule!r}")
+
+    def lr_at(self, done: float) -> float:
+        """The learning rate once `done` (0..1) of the run's steps are taken."""
+        if self.schedule == "cosine":
+            return self.lr * 0.5 * (1 + math.cos(math.pi * min(max(done, 0.0), 1.0)))
+        return self.lr
 
 
 @dataclass(frozen=True)
@@ -198,6 +210,8 @@ def _run_epoch(model, data, optimizer, generator, config, epoch, steps, start, r
     sums: dict[str, torch.Tensor] = {}
     last_report = time.perf_counter()
     for i in range(steps):
+        if config.schedule != "constant":
+            set_lr(optimizer, config.lr_at(((epoch - 1) * steps + i) / (config.epochs * steps)))
         out = step(model, optimizer, gather(data, order[i * config.batch_size : (i + 1) * config.batch_size]))
         for name, value in out.losses.items():
             sums[name] = sums.get(name, 0) + value.detach()

@@ -158,3 +158,10 @@ def test_the_zoo_ships_the_errors_the_app_would_compute():
     for metric in ("mse", "bce"):
         shipped = load_test_errors(path, model.metadata["hash"], metric, len(test))
         np.testing.assert_allclose(shipped, image_errors(test, recon, metric), rtol=1e-5)
+
+
+def test_older_checkpoints_read_one_thread_not_one_threads():
+    """The zoo's older models recorded 'CPU (1 threads)', which Home printed under the picture."""
+    zoo = {c.name: c for c in list_checkpoints(dataset="digits")}
+    old = zoo["digits-contractive-q16-bce"]
+    assert old.metadata["device"] == "CPU (1 threads)" and old.trained_on == "CPU (1 thread)"

@@ -190,7 +190,7 @@ def zoo_table(markdown: bool = False, adapters: bool = True) -> str:
                 f"{100 * m.get('knn7', float('nan')):.1f}",
                 str(c.metadata.get("training", {}).get("epochs", "")),
                 str(c.metadata.get("train_seconds", "")),
-                c.metadata.get("device", ""),
+                c.trained_on if c.metadata.get("device") else "",
             ]
         )
     if markdown:
@@ -226,8 +226,9 @@ def card_notes() -> str:
 
 
 def cmd_zoo(args) -> int:
-    table = zoo_table(markdown=args.markdown, adapters=not args.write)  # the shipped model card: the zoo alone
-    if args.markdown and args.write:
+    # --write rewrites the model card, which is markdown: it was ignored without --markdown, silently
+    table = zoo_table(markdown=args.markdown or args.write, adapters=not args.write)  # the card: the zoo alone
+    if args.write:
         path = zoo_dir() / "README.md"
         path.write_text(MODEL_CARD_HEAD + table + "\n" + card_notes())
         print(f"wrote {path}")
@@ -309,7 +310,7 @@ def _parser() -> argparse.ArgumentParser:
     _import_parser(sub)
     zoo = sub.add_parser("zoo", help="list checkpoints with their metrics")
     zoo.add_argument("--markdown", action="store_true", help="print a markdown model card table")
-    zoo.add_argument("--write", action="store_true", help="with --markdown: rewrite checkpoints/README.md")
+    zoo.add_argument("--write", action="store_true", help="rewrite checkpoints/README.md, the model card (markdown)")
     sub.add_parser("adapters", help="list (and measure) the models of AEVIZ_ADAPTERS files and installed adapters")
     info = sub.add_parser("info", help="print a checkpoint's metadata as JSON")
     info.add_argument("path", type=Path)

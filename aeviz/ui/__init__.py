@@ -22,7 +22,18 @@ from .caches import (
 )
 from .decoder import code_sliders, hover_decoder, map_hover, playground
 from .identity import browser_id
-from .lecture import explain, lecture_on, lecture_toggle, main_height
+from .injection import injection_form
+from .lecture import (
+    current_screen,
+    explain,
+    fill_height,
+    fit,
+    grown,
+    lecture_on,
+    lecture_toggle,
+    main_height,
+    readable,
+)
 from .maps import (
     MAP_METHODS,
     background_jobs,
@@ -43,6 +54,7 @@ from .quicktrain import start_training, training_shown
 from .quotas import start_upload_sweep
 from .replays import code_space, training_replay
 from .scrubs import scrub_chart
+from .selection import show_selection
 from .shell import DEFAULT_DATASETS, Context, Picked, context, image_picker, page_context, shown_captions, sidebar
 from .theme import theme_type
 from .training import (
@@ -95,6 +107,12 @@ __all__ = [
     "first_test_images",
     "draw_image",
     "explain",
+    "fit",
+    "readable",
+    "grown",
+    "injection_form",
+    "fill_height",
+    "current_screen",
     "find_map",
     "get_codes",
     "get_dataset",
@@ -127,6 +145,7 @@ __all__ = [
     "MAP_METHODS",
     "theme_type",
     "scrub_chart",
+    "show_selection",
     "remove_user_images",
     "send_image",
     "session_id",

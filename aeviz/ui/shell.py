@@ -16,6 +16,7 @@ from .contexts import Context
 from .identity import remember_browser
 from .lecture import lecture_toggle
 from .quotas import start_upload_sweep
+from .screen import watch_screen
 from .theme import chart_text_style
 from .training import dataset_title, own_datasets, sweep_leftovers
 from .uploads import user_image_batch, user_images
@@ -49,6 +50,7 @@ def sidebar() -> Context | None:
     remember_browser()  # its next visit (a reload, another tab, tomorrow) finds this browser's models and jobs
     with st.sidebar:
         lecture_toggle()
+        watch_screen()
         choices = _dataset_choices()
         default = "mnist" if "mnist" in choices else choices[0]
         name = url_selectbox("Dataset", choices, "dataset", default, format_func=dataset_title)

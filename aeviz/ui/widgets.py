@@ -77,7 +77,10 @@ def _url_choice(widget, label: str, options: list, key: str, default, kwargs: di
         **kwargs,
     )
     value = None if value == _NO_CHOICE else value
-    _to_url(key, value)
+    if value is None and default is None:  # "no choice" is what a link without the key means: no "key=None"
+        st.query_params.pop(key, None)
+    else:
+        _to_url(key, value)
     return value
 
 
@@ -194,4 +197,6 @@ def picture(image, *, where=None, **kwargs) -> None:
     from ..views.figures import png_bytes
 
     data = image if isinstance(image, bytes) else png_bytes(image)
+    if "width" not in kwargs and data[12:16] == b"IHDR":  # its own width: a caption wider than the picture
+        kwargs["width"] = int.from_bytes(data[16:20], "big")  # stretched it (1.12x, blurring its text)
     (where or st).image(data, output_format="PNG", **kwargs)

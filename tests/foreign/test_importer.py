@@ -156,7 +156,7 @@ def test_a_model_for_another_input_shape_than_its_dataset_is_refused(tmp_path, d
     export(encoder, torch.rand(2, 1, 28, 28), folder / "encoder.pt2")
     export(decoder, torch.rand(2, 4), folder / "decoder.pt2")
     (folder / "aeviz.json").write_text(json.dumps({"dataset": "digits", "input_shape": [1, 28, 28]}))
-    _refused(tmp_path, folder, "the model takes [1, 28, 28] images, but digits's are [1, 8, 8]")
+    _refused(tmp_path, folder, "the model takes [1, 28, 28] images, but those of digits are [1, 8, 8]")
 
 
 def test_a_pickle_where_a_pt2_is_expected_is_refused_unread(tmp_path, dense_folder):
