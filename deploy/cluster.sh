@@ -71,19 +71,14 @@ up() {
   [ -s "$RUN/cookie_secret" ] || python -c "import secrets; print(secrets.token_hex(32))" >"$RUN/cookie_secret"
   ray_node ray-head --head --port="$RAY_PORT" --num-cpus=0 --include-dashboard=false  # jobs run on workers
   ray_node ray-worker --address="$AEVIZ_RAY_ADDRESS" --num-cpus="$RAY_CPUS"
-  local servers="" port
+  local servers=() port
   for i in $(seq "$replicas"); do
     port=$((FIRST_PORT + i - 1))
     STREAMLIT_SERVER_COOKIE_SECRET=$(cat "$RUN/cookie_secret") spawn "replica-$i" python -m streamlit run app.py \
       --server.port "$port" --server.address 127.0.0.1 --server.headless true --browser.gatherUsageStats false
-    servers+="        server 127.0.0.1:$port max_fails=1 fail_timeout=10s;"$'\n'
+    servers+=("127.0.0.1:$port")
   done
-  python - "$REPO/deploy/nginx.conf" "$RUN/nginx.conf" "$RUN" "$LISTEN" "$servers" <<'PY'
-import sys
-template, out, run, listen, servers = sys.argv[1:]
-text = open(template).read().replace("__RUN__", run).replace("__LISTEN__", listen)
-open(out, "w").write(text.replace("__REPLICAS__", servers.rstrip("\n")))
-PY
+  python deploy/nginxconf.py "$RUN" "$LISTEN" "${servers[@]}" >/dev/null
   "$NGINX" -t -q -p "$RUN" -c "$RUN/nginx.conf"
   spawn nginx "$NGINX" -p "$RUN" -c "$RUN/nginx.conf" -g "daemon off;"
   for i in $(seq "$replicas"); do
