@@ -56,7 +56,14 @@ async def student(url: str, index: int, args, tally: Tally, stop_at: float) -> N
     rng = random.Random(args.seed + index)
     await asyncio.sleep(rng.uniform(0, args.ramp_s))  # the class does not all arrive in the same second
     uri = url.replace("http://", "ws://") + "/_stcore/stream"
-    async with websockets.connect(uri, subprotocols=["streamlit"], max_size=2**26) as ws:
+    try:
+        connection = await websockets.connect(
+            uri, subprotocols=["streamlit"], max_size=2**26, open_timeout=args.timeout_s
+        )
+    except (OSError, TimeoutError, websockets.InvalidHandshake) as exc:  # a server too busy to take the student
+        tally.error("connect", f"{type(exc).__name__}: {exc}"[:200])
+        return
+    async with connection as ws:
         me = Student(ws, f"dataset={args.dataset}")
         page = await open_page(me, rng.choice(PAGES), tally, args)
         while time.monotonic() < stop_at:
@@ -141,7 +148,8 @@ def report(tally: Tally, samples, cpu_s: float, args) -> dict:
         first = min(t for t, _, _ in SLOW)
         print(
             "runs over 2 s (start s after the first, ms, action):",
-            "; ".join(f"{t - first:.1f} {ms:.0f} {kind}" for t, ms, kind in sorted(SLOW)),
+            "; ".join(f"{t - first:.1f} {ms:.0f} {kind}" for t, ms, kind in sorted(SLOW)[:30]),
+            f"... ({len(SLOW)} in all)" if len(SLOW) > 30 else "",
         )
     print(
         f"server: {cpu_s:.0f} CPU seconds in {args.seconds:.0f} s; memory after warm-up {after[0]:.0f} MB, "
@@ -316,7 +324,7 @@ def measure_replicas(args) -> list[dict]:
                 for _, url in servers:  # as a lecturer does before class: every page once on every replica
                     asyncio.run(_visit_all(url, args))
                 for sessions in args.sessions_list:
-                    results.append(_replica_run(f"http://{listen}", [p for p, _ in servers], sessions, args))
+                    results.append(_replica_run(f"http://{listen}", [p.pid for p, _ in servers], sessions, args))
             finally:
                 proxy.terminate()
                 proxy.wait(10)
