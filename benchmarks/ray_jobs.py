@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from raycluster import RayCluster  # noqa: E402
+from raycluster import RayCluster
 
 
 def timed_job(manager, name: str) -> tuple[float, float]:

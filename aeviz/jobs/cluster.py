@@ -26,7 +26,7 @@ from ray.exceptions import RayActorError
 
 from .. import settings
 from .base import State
-from .manager import JobManager
+from .manager import KEEP_FINISHED, JobManager
 from .remote import TrainingActor
 from .store import JobStore
 from .training import JobRejected, JobSpec, Snapshot, TrainingJob, describe
@@ -195,7 +195,7 @@ class RayJobManager(JobManager):
         """Forget old ended jobs, in this replica's memory and in the shared store."""
         self.store.prune()
         with self._lock:
-            for job in [j for j in self._jobs.values() if j.ended][:-32]:
+            for job in [j for j in self._jobs.values() if j.ended][:-KEEP_FINISHED]:
                 del self._jobs[job.id]
 
     def shutdown(self, wait: bool = True) -> None:

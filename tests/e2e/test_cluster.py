@@ -18,7 +18,7 @@ from browser import REPO, no_exceptions, wait_idle
 from test_train_live import curve_points, model_count, press_on_slider, start_training
 
 sys.path.insert(0, str(REPO / "tests"))
-from raycluster import free_port, ray_available  # noqa: E402
+from raycluster import free_port, ray_available
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 pytestmark = [
