@@ -63,19 +63,25 @@ async def student(url: str, index: int, args, tally: Tally, stop_at: float) -> N
     except (OSError, TimeoutError, websockets.InvalidHandshake) as exc:  # a server too busy to take the student
         tally.error("connect", f"{type(exc).__name__}: {exc}"[:200])
         return
-    async with connection as ws:
-        me = Student(ws, f"dataset={args.dataset}")
-        page = await open_page(me, rng.choice(PAGES), tally, args)
-        while time.monotonic() < stop_at:
-            await asyncio.sleep(rng.expovariate(1 / args.think_s))
-            if rng.random() < 1 / args.actions:
-                page = await open_page(me, rng.choice(PAGES), tally, args)
-                continue
-            move = me.slider_move(rng)
-            if move is None:
-                tally.count("nothing to change")
-                continue
-            await timed(me, f"slider {page or 'home'}", tally, args, page_name=page, widgets=move)
+    try:
+        async with connection as ws:
+            await _session(Student(ws, f"dataset={args.dataset}"), rng, tally, args, stop_at)
+    except websockets.ConnectionClosed as exc:  # the server (or nginx) dropped the student: an error, not a crash
+        tally.error("dropped", f"{type(exc).__name__}: {exc}"[:200])
+
+
+async def _session(me: Student, rng: random.Random, tally: Tally, args, stop_at: float) -> None:
+    page = await open_page(me, rng.choice(PAGES), tally, args)
+    while time.monotonic() < stop_at:
+        await asyncio.sleep(rng.expovariate(1 / args.think_s))
+        if rng.random() < 1 / args.actions:
+            page = await open_page(me, rng.choice(PAGES), tally, args)
+            continue
+        move = me.slider_move(rng)
+        if move is None:
+            tally.count("nothing to change")
+            continue
+        await timed(me, f"slider {page or 'home'}", tally, args, page_name=page, widgets=move)
 
 
 async def open_page(me: Student, page: str, tally: Tally, args) -> str:

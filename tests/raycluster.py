@@ -70,18 +70,20 @@ class RayCluster:
                 if b"Ray runtime started" in log.read_bytes():
                     return node
                 time.sleep(0.5)
-            if node.poll() is None:
+            if node.poll() is None:  # still starting at the deadline: this one too is stopped below
+                self.nodes.append(node)
                 break
+        why = log.read_text()[-1500:]
         self.stop()
-        raise TimeoutError(f"a Ray node did not start: {log.read_text()[-1500:]}")
+        raise TimeoutError(f"a Ray node did not start in {timeout_s:.0f} s: {why}")
 
     def _node(self, args: list[str], log_path: Path) -> subprocess.Popen:
         env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "PYTHONPATH": str(REPO)}
         command = ["ray", "start", "--block", "--node-ip-address=127.0.0.1", "--disable-usage-stats", *args]
         command += [f"--temp-dir={self.temp}", f"--dashboard-agent-listen-port={free_port()}"]
         command += [f"--ray-client-server-port={free_port()}"] if "--head" in args else []
-        log = open(log_path, "wb")  # noqa: SIM115 - the process keeps it
-        return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        with open(log_path, "wb") as log:  # the node writes to its own copy of the descriptor
+            return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def kill_node(self, node: subprocess.Popen) -> None:
         """Every process of a node at once (its raylet, its workers): what a machine's crash does."""
