@@ -101,4 +101,5 @@ class RayCluster:
             except subprocess.TimeoutExpired:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(node.pid, signal.SIGKILL)
+                node.wait(30)
         shutil.rmtree(self.temp, ignore_errors=True)
