@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+
 from aeviz.checkpoints import read_metadata
 from aeviz.cli.main import main
 
