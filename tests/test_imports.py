@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.metadata
 import re
 import subprocess
@@ -16,8 +17,14 @@ BRIDGE = PACKAGE / "ui"  # the one bridge: a small package of Streamlit-facing m
 PAGES = Path(__file__).resolve().parent.parent / "pages"
 
 
+@functools.cache
+def parsed(path: Path) -> ast.Module:
+    """Each module's tree, parsed once for all the walks here (only read, never changed)."""
+    return ast.parse(path.read_text())
+
+
 def imported_modules(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text())
+    tree = parsed(path)
     names = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -39,6 +46,7 @@ def test_pages_import_no_torch():
     assert offenders == []
 
 
+@pytest.mark.slow  # a fresh interpreter importing torch: ~3 s of CPU (the static walks here stay in the fast loop)
 def test_core_imports_without_ui_libraries():
     """`import aeviz` must not pull in streamlit, plotly or umap (the GPU machine has none of them)."""
     code = (
@@ -76,7 +84,7 @@ def project_imports(path: Path) -> set[str]:
     me = module_name(path)
     package = me if path.name == "__init__.py" else me.rpartition(".")[0]
     found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(parsed(path)):
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom):
@@ -145,7 +153,7 @@ def declared_distributions(extras: bool = False) -> set[str]:
 def eager_modules(path: Path) -> set[str]:
     """The top-level modules `path` imports outside any function: what importing the module itself needs."""
     names: set[str] = set()
-    todo = list(ast.parse(path.read_text()).body)
+    todo = list(parsed(path).body)
     while todo:
         node = todo.pop()
         if isinstance(node, ast.Import):
