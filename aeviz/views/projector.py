@@ -227,6 +227,22 @@ def map3d_figure(
     return fig
 
 
+def rings_3d(points: np.ndarray, focus: int, near: np.ndarray) -> dict:
+    """A Scatter3d trace (a plain spec) marking the focus point and its neighbours in a 3-D view."""
+    chosen = np.concatenate([[focus], np.asarray(near, np.int64)])
+    return {
+        "type": "scatter3d",
+        "x": points[chosen, 0].tolist(),
+        "y": points[chosen, 1].tolist(),
+        "z": points[chosen, 2].tolist(),
+        "mode": "markers",
+        "name": f"#{focus} and neighbours",
+        "customdata": chosen.tolist(),
+        "hovertemplate": "#%{customdata}<extra>neighbour</extra>",
+        "marker": {"size": [9] + [6] * len(near), "color": "rgba(0,0,0,0)", "line": {"width": 3, "color": "#c2410c"}},
+    }
+
+
 # --- exports ------------------------------------------------------------------------------------------------
 
 
