@@ -50,6 +50,7 @@ from .maps import (
     submit_map,
 )
 from .memo import per_model
+from .posterior import posterior_view
 from .projector import (
     explorer_controls,
     export_buttons,
@@ -102,6 +103,7 @@ from .widgets import (
 from .workspace import own_workspace, session_workspaces, your_models
 
 __all__ = [
+    "posterior_view",
     "explorer_controls",
     "export_buttons",
     "focus_of",

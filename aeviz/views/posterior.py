@@ -44,7 +44,8 @@ def draws(post: Posterior, n: int, seed: int) -> np.ndarray:
     """n codes z = mean + std * eps with eps ~ N(0, I) from its own generator: (n,q) float32; a seed, the same
     draws (the reparameterisation the VAE trains with)."""
     eps = torch.randn(n, len(post.mean), generator=torch.Generator().manual_seed(int(seed)), dtype=torch.float64)
-    return (torch.as_tensor(post.mean) + torch.as_tensor(post.std) * eps).float().numpy()
+    mean, std = torch.tensor(post.mean, dtype=torch.float64), torch.tensor(post.std, dtype=torch.float64)
+    return (mean + std * eps).float().numpy()
 
 
 def decoded_draws(vae, image: np.ndarray, n: int = SAMPLES, seed: int = 0) -> tuple[Posterior, np.ndarray]:
