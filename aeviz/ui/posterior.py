@@ -40,7 +40,7 @@ def posterior_view(info: CheckpointInfo, image: np.ndarray, name: str, flat: Che
     code: the chosen one or another), and the loss terms from the checkpoint's history."""
     seed = url_ints("vae_post_seed", [0])[0]
     post, decoded = _draws(info, image, seed)
-    left, right = st.columns([4, 1], vertical_alignment="bottom")
+    left, right = st.columns([3, 1], vertical_alignment="bottom")
     picture(
         view.draws_picture(image, decoded, theme_type()),
         where=left,

@@ -58,7 +58,11 @@ def decoded_draws(vae, image: np.ndarray, n: int = SAMPLES, seed: int = 0) -> tu
 def draws_picture(image: np.ndarray, decoded: np.ndarray, theme: str = "light", scale: int | None = None):
     """One row: the input, the mean's decoding, then each draw's: RGB picture."""
     cells = np.concatenate([np.asarray(image, np.float32)[None], decoded])  # (2+n,C,H,W)
-    heads = ["input", "mean μ", *(f"z{i + 1} ~ q" for i in range(len(decoded) - 1))]
+    heads = [
+        "input",
+        "mean",  # Pillow's built-in face has no μ
+        *(f"z{i + 1} ~ q" for i in range(len(decoded) - 1)),
+    ]
     scale = scale or cell_scale(cells.shape[-2], 84)
     return figures.compose_grid([grey(cells)], col_labels=heads, scale=scale, theme=theme)
 

@@ -239,7 +239,7 @@ def rings_3d(points: np.ndarray, focus: int, near: np.ndarray) -> dict:
         "name": f"#{focus} and neighbours",
         "customdata": chosen.tolist(),
         "hovertemplate": "#%{customdata}<extra>neighbour</extra>",
-        "marker": {"size": [9] + [6] * len(near), "color": "rgba(0,0,0,0)", "line": {"width": 3, "color": "#c2410c"}},
+        "marker": {"size": [14] + [10] * len(near), "symbol": "circle-open", "color": "#c2410c", "opacity": 1},
     }
 
 
