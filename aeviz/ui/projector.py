@@ -157,7 +157,12 @@ def show_neighbours(info, latent_map, split, picked, labels, classes, *, where, 
     found, distances = code_index(info, latent_map, split).neighbours(focus, view.NEIGHBOURS)
     rows = view.neighbour_rows(found, distances, labels, classes, latent_map.points)
     (point,) = view.neighbour_rows(np.array([focus]), np.zeros(1), labels, classes, latent_map.points)
-    data = {"view": "neighbours", "key": key, "chart": CHART, "sprites": list(sprite_index(info.dataset, split))}
+    data: dict[str, object] = {
+        "view": "neighbours",
+        "key": key,
+        "chart": CHART,
+        "sprites": list(sprite_index(info.dataset, split)),
+    }
     data |= {"focus": point, "items": rows, "lecture": lecture_on()}
     data["title"] = f"#{focus} and its {len(rows)} nearest codes (ringed on the map)"
     data["note"] = view.neighbours_note(labels, classes, focus, found, distances, latent_map.q) if len(rows) else ""

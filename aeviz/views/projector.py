@@ -160,7 +160,7 @@ def sprite_blob(images: np.ndarray, first: int = 0) -> bytes:
     encoded, mime = _encoded(sheet)
     digest = hashlib.blake2b(np.ascontiguousarray(sheet).data, digest_size=8)
     digest.update(f"{SPRITE_FORMAT}|{first}|{layout}".encode())
-    meta = {"first": first, "count": layout.count, "cols": layout.cols, "height": layout.height}
+    meta: dict[str, int | str] = {"first": first, "count": layout.count, "cols": layout.cols, "height": layout.height}
     meta |= {"width": layout.width, "mime": mime, "levels": SPRITE_LEVELS if sheet.ndim == 2 else 256}
     table = {
         "__metadata__": {SPRITES_KEY: json.dumps(meta, separators=(",", ":")), ID_KEY: digest.hexdigest()},
