@@ -88,6 +88,7 @@ _KEYS_JS = """
     if (!step || event.altKey || event.ctrlKey || event.metaKey || !event.isTrusted) return;
     if (event.target.closest && event.target.closest(typing)) return;
     const key = window.__aevizMainSlider;
+    if (key && document.querySelector('.st-key-' + CSS.escape(key + '_still'))) return;  // its chart is on the way
     const box = key && document.querySelector('.st-key-' + CSS.escape(key));
     const gd = box && box.querySelector('.js-plotly-plot');
     const input = box && !gd && box.querySelector('input[type=range]');
