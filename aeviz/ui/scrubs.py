@@ -106,9 +106,9 @@ export default function ({ setStateValue }) {
   requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(ask, 30)));
 }
 """
-STILL_HTML = """<div style="height:{height}px;display:flex;flex-direction:column;align-items:center;gap:6px">
-<div style="font-size:0.9rem;opacity:0.8">{label}</div>
-<img src="{src}" alt="{label}" style="max-width:100%;max-height:{room}px;object-fit:contain"></div>"""
+STILL_HTML = """<div style="height:{height}px;display:flex;flex-direction:column;align-items:center;gap:8px">
+<img src="{src}" alt="{label}" style="max-width:100%;max-height:{room}px;object-fit:contain">
+<div style="font-size:1rem">{label}</div></div>"""
 
 
 @cache
@@ -133,7 +133,8 @@ def _layer(fig, key: str, frame: int, height) -> None:
     if st.session_state.get(f"aeviz_live_{key}") or _in_apptest() or not isinstance(height, int):
         st.plotly_chart(shown, width="stretch", height=height, config={"displayModeBar": False}, key=key)
         return
-    label = shown.layout.sliders[0].steps[frame].label
+    slider = shown.layout.sliders[0]
+    label = f"{slider.currentvalue.prefix or ''}{slider.steps[frame].label}"  # as the chart's slider says it
     room = height - int(shown.layout.margin.t or 0) - 90  # the chart's own room for its picture (scrub_figure)
     with st.container(key=f"{key}_still", height=height, border=False):
         still = STILL_HTML.format(height=height - 8, label=html.escape(str(label)), src=shown.data[0].source, room=room)

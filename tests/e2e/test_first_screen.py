@@ -34,7 +34,8 @@ def test_the_denoising_scrub_shows_its_frame_first_then_turns_interactive_at_it(
     chart.locator(".main-svg").first.wait_for()
     wait_idle(page)
     stills = page.evaluate("() => window.__stills")
-    assert len(stills) == 1 and stills[0]["alt"] == "0.30" and not stills[0]["chart"]  # before the chart
+    assert len(stills) == 1 and not stills[0]["chart"]  # shown before the chart
+    assert stills[0]["alt"] == "Gaussian sigma = 0.30"  # the frame the link names, labelled as the chart does
     assert page.locator(".st-key-dn_scrub_still").count() == 0  # replaced by it
     active, source = page.evaluate(
         "() => { const gd = document.querySelector('.st-key-dn_scrub .js-plotly-plot');"
