@@ -191,7 +191,7 @@ def loss_terms(history: Sequence[dict] | None) -> LossTerms | None:
     if not rows:
         return None
     tests = [h for h in rows if {"recon", "kl"} <= set((h.get("test") or {}).keys())]
-    value = lambda hs, part, key: np.array([float(h[part][key]) for h in hs])  # noqa: E731
+    value = lambda hs, part, key: np.array([float(h[part][key]) for h in hs])
     return LossTerms(
         np.array([int(h.get("epoch", i + 1)) for i, h in enumerate(rows)]),
         value(rows, "train", "recon"),
@@ -251,7 +251,7 @@ def loss_sentence(terms: LossTerms, beta: float = 1.0) -> str:
     share = kl / (recon + kl) if recon + kl > 0 else 0.0
     bigger = "reconstruction" if recon >= kl else "KL"
     kl_name = "KL term" if beta == 1 else f"KL term (weighted by β = {beta:g})"
-    moved = lambda v: "rose" if v[-1] > v[0] else "fell"  # noqa: E731
+    moved = lambda v: "rose" if v[-1] > v[0] else "fell"
     at = settled_epoch(terms.kl)
     when = (
         f"settled by epoch {epochs[at - 1]} (within {SETTLED:.0%} of its last value from then on)"
