@@ -188,9 +188,9 @@ def test_a_selection_exports_as_csv_and_as_an_image_grid(page, app_url):
         assert [float(v) for v in row[4:]] == pytest.approx(latent_map.codes[i].tolist(), abs=1e-4)
     with page.expect_download() as got:
         page.get_by_role("button", name="Images as PNG").click()
-    grid = Image.open(got.value.path())
-    per_row = int(np.ceil(np.sqrt(count)))
-    assert grid.format == "PNG" and grid.width >= per_row * 8 * 7  # digits drawn 7 times their 8 px
+    with Image.open(got.value.path()) as grid:
+        per_row = int(np.ceil(np.sqrt(count)))
+        assert grid.format == "PNG" and grid.width >= per_row * 8 * 7  # digits drawn 7 times their 8 px
     no_exceptions(page)
 
 
