@@ -130,9 +130,11 @@ def _go_live(key: str) -> None:
 def _layer(fig, key: str, frame: int, height) -> None:
     """The chart at `frame`; in a session's first run, its still picture until the browser asks for the chart."""
     shown = _positioned(fig, frame)
-    if st.session_state.get(f"aeviz_live_{key}") or _in_apptest() or not isinstance(height, int):
+    tall = height if isinstance(height, int) else shown.layout.height  # "content": the figure's own height
+    if st.session_state.get(f"aeviz_live_{key}") or _in_apptest() or not tall:
         st.plotly_chart(shown, width="stretch", height=height, config={"displayModeBar": False}, key=key)
         return
+    height = int(tall)
     slider = shown.layout.sliders[0]
     label = f"{slider.currentvalue.prefix or ''}{slider.steps[frame].label}"  # as the chart's slider says it
     room = height - int(shown.layout.margin.t or 0) - 90  # the chart's own room for its picture (scrub_figure)
