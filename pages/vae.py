@@ -55,8 +55,8 @@ def manifold(flat, gaussian: bool):
     return plane.plane_figure(ui.get_model(flat), ui.get_codes(flat), ui.get_dataset(flat.dataset, "test"), gaussian)
 
 
-tab_path, tab_dims, tab_sample, tab_plane, tab_play = views.tabs(
-    ["Interpolate", "One dimension at a time", "Sample from the prior", "2-d code plane", "Drag the code"],
+tab_path, tab_dims, tab_sample, tab_plane, tab_play, tab_post = views.tabs(
+    ["Interpolate", "One dimension at a time", "Sample from the prior", "2-d code plane", "Drag the code", "Posterior"],
     key="vae_tab",
     bind="query-params",
 )
@@ -157,3 +157,5 @@ with tab_play:
         title="One slider per code dimension, over the prior's ±3σ: drag one (or click it and use the arrow keys)",
         caption=f"decoded from the code, image A ({names[0]}) to start with",
     )
+with tab_post:  # image A's q(z|x): per dimension, on the 2-d plane, drawn from; the loss's two terms
+    ui.posterior_view(info, pair[0], f"Image A ({names[0]})", flat)

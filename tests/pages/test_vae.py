@@ -32,13 +32,15 @@ def test_all_four_views_render_on_mnist():
         "Sample from the prior",
         "2-d code plane",
         "Drag the code",
+        "Posterior",
     ]
-    scrub, plane = charts(at)
+    scrub, plane, *posterior = charts(at)
+    assert len(posterior) == 3  # per dimension, the 2-d plane's ellipses, the loss terms
     slider = scrub["layout"]["sliders"][0]
     assert len(scrub["frames"]) == 21 and slider["active"] == 10 and slider["currentvalue"]["prefix"] == "t = "
     assert len(plane["layout"]["images"]) == 1  # the decoded plane behind the codes
     assert [t["type"] for t in plane["data"]] == ["scattergl"] * 10  # test codes, one trace per class
-    assert len(picture_urls(at)) == 3  # strip, traversal grid, samples
+    assert len(picture_urls(at)) == 4  # strip, traversal grid, samples, the posterior's draws
     assert at.selectbox(key="w_vae_model").value.name == "mnist-vae-h256-q16-bce"
     plane_caption = next(c.value for c in at.caption if "mnist-vae-h256-q2-bce" in c.value)  # the 2-d sibling
     assert "5 %…95 % quantiles" in plane_caption and "Kingma & Welling" in plane_caption
@@ -65,13 +67,13 @@ def test_the_code_plane_counts_its_empty_cells_and_toggles_to_a_linear_grid():
     assert not at.exception and at.query_params["vae_linear"] in ("1", ["1"])
     caption = next(c.value for c in at.caption if "mnist-vae-conv-q2-bce" in c.value)
     assert "linear over −3…+3" in caption
-    plane = charts(at)[-1]
+    plane = charts(at)[1]  # after the scrubber
     assert plane["layout"]["xaxis"]["range"] == [-3 - 3 / 19, 3 + 3 / 19]
 
 
 def test_resample_and_temperature_change_the_samples_and_live_in_the_url():
     at = run_page(PAGE, {"dataset": "digits"})
-    strip, traversal, samples = picture_urls(at)
+    strip, traversal, samples, _ = picture_urls(at)
     at.button(key="vae_resample").click().run()
     assert not at.exception and at.query_params["vae_seed"] in ("1", ["1"])
     resampled = picture_urls(at)
@@ -106,3 +108,57 @@ def test_conv_vae_and_a_single_own_image():
     assert any("my block" in m.value for m in at.markdown)
     assert at.selectbox(key="w_vae_model").value.name == "mnist-vae-conv-q16-bce"
     assert any("mnist-vae-conv-q2-bce" in c.value for c in at.caption)
+
+
+def values(array) -> np.ndarray:
+    """A plotly spec's array: a list, or a typed array ({dtype, bdata})."""
+    import base64
+
+    if isinstance(array, dict):
+        return np.frombuffer(base64.b64decode(array["bdata"]), np.dtype(array["dtype"]))
+    return np.asarray(array, dtype=np.float64)
+
+
+def test_the_posterior_tab_shows_image_as_posterior_draws_and_loss_terms():
+    import torch
+
+    from aeviz import checkpoints, data
+    from aeviz.views import posterior as view
+
+    query = {"dataset": "mnist", "vae_model": "mnist-vae-h256-q2-bce", "vae_pair_mode": "by index"}
+    query["vae_pair_idx"] = "3,11"
+    at = run_page(PAGE, query)
+    assert not at.exception, [e.value for e in at.exception]
+    info = next(c for c in checkpoints.list_checkpoints() if c.name == "mnist-vae-h256-q2-bce")
+    vae = checkpoints.load_checkpoint(info.path)
+    image = data.load_dataset("mnist", "test").images[3]
+    with torch.inference_mode():
+        mu, logvar = vae.encode_stats(image[None])
+    specs = {c.key: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
+    dims = next(t for t in specs["vae_post_dims"]["data"] if t["name"] == "mean μ")
+    assert np.allclose(values(dims["y"]), mu[0].numpy(), atol=1e-5)
+    ring = next(t for t in specs["vae_post_plane"]["data"] if t["name"] == "μ ± 2σ")
+    std = torch.exp(0.5 * logvar[0]).numpy()
+    assert values(ring["x"]).max() == pytest.approx(float(mu[0, 0] + 2 * std[0]), abs=1e-4)
+    terms = view.loss_terms(info.metadata["history"])
+    assert view.loss_sentence(terms) in [m.value for m in at.markdown]
+    assert "After 30 epochs" in view.loss_sentence(terms)
+    draws = next(i for i in at.get("image") if "codes drawn from q(z|x) with seed 0" in i.proto.imgs[0].caption)
+    at.button(key="vae_post_redraw").click().run()
+    again = next(i for i in at.get("image") if "with seed 1" in i.proto.imgs[0].caption)
+    assert again.proto.imgs[0].url != draws.proto.imgs[0].url  # other draws, another picture
+    assert at.query_params["vae_post_seed"] in ("1", ["1"])
+
+
+def test_a_vae_without_loss_terms_says_so():
+    from streamlit.testing.v1 import AppTest
+
+    def app():
+        from types import SimpleNamespace
+
+        from aeviz.ui.posterior import loss_terms
+
+        loss_terms(SimpleNamespace(name="imported-vae", metadata={"history": []}, config={}))
+
+    at = AppTest.from_function(app).run()
+    assert not at.exception and "`imported-vae` records no per-epoch reconstruction and KL terms" in at.info[0].value
