@@ -215,7 +215,16 @@ def test_all_images_map_is_fitted_in_the_background_then_shown():
 
 
 @pytest.mark.slow
-def test_cold_tsne_shows_progress_then_the_map():
+def test_cold_tsne_shows_progress_then_the_map(monkeypatch):
+    from aeviz import projection
+    from aeviz.ui import caches, maps
+
+    shipped = projection.load_maps  # the zoo now ships t-SNE maps: these models play ones trained here, without
+    monkeypatch.setattr(
+        projection, "load_maps", lambda *a, **k: {m: v for m, v in shipped(*a, **k).items() if m != "tsne"}
+    )
+    monkeypatch.setattr(maps, "_STORED_MAPS", set())
+    caches._map.clear()
     at = ok(open_page(map_method="tsne", map_model=zoo("dense-bce", 8)))
     assert at.get("progress") and "Meanwhile: the PCA map" in texts(at)
     assert "left" not in at.get("progress")[0].proto.text  # no t-SNE timed on this server yet: no promise
