@@ -59,7 +59,12 @@ def _train_parser(sub) -> None:
     width = ta.bounded_int(1, ta.MAX_WIDTH)
     p.add_argument("--dataset", default="mnist", type=ta.dataset_name, help=f"{', '.join(DATASETS)} or folder:PATH")
     p.add_argument("--family", default="dense", choices=sorted(MODELS))
-    p.add_argument("--bottleneck", type=width, nargs="+", default=[16], help=f"code sizes, 1 to {ta.MAX_WIDTH}")
+    p.add_argument(
+        "--bottleneck",
+        type=width,
+        nargs="+",
+        help=f"code sizes, 1 to {ta.MAX_WIDTH} (default {ta.DEFAULT_BOTTLENECK[0]}; vq derives its own)",
+    )
     p.add_argument("--arch", choices=["dense", "conv"], help="body for vae/denoising/sparse/contractive")
     p.add_argument("--hidden", type=width, nargs="*", help="dense hidden widths, e.g. 512 256")
     p.add_argument("--channels", type=width, nargs="*", help="conv channels per stride-2 layer")
