@@ -510,7 +510,7 @@ def model_slug(family: str, config: AEConfig) -> str:
         parts.append(f"kl{config.kl_target:g}")
     if isinstance(config, SparseConfig) and config.sparsity == "topk":
         parts.append(f"top{config.topk}")
-    if isinstance(config, VQConfig):
+    if isinstance(config, VQConfig) and config.arch == "conv":  # aeviz's own (an imported one states no codebook)
         parts.append(f"codes{config.codebook_size}" + ("" if config.codebook == "ema" else "-gradcodes"))
     if isinstance(config, VAEConfig) and config.beta != 1.0:
         parts.append(f"beta{config.beta:g}")

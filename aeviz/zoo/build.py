@@ -63,6 +63,23 @@ def _mnist_like(dataset: str) -> list[ZooEntry]:
         e("sparse", bottleneck=256, l1=1e-4),
         e("sparse", bottleneck=256, sparsity="kl", kl_target=0.05, kl_weight=3e-3),
         e("contractive", bottleneck=32, weight=1e-4),
+        *_students_next(e),
+    ]
+
+
+BETAS = (0.25, 4.0, 16.0)  # beside the beta = 1 VAEs above: the VAE page's beta control switches among them
+TOPKS = (8, 16, 32, 64)
+
+
+def _students_next(e) -> list[ZooEntry]:
+    """beta-VAEs (the same recipes as the beta = 1 ones, beta apart), a VQ-VAE, and overcomplete TopK sparse
+    dictionaries (q = 1024 > 784 pixels) at several k, beside the L1 and KL ones for the L0-vs-error frontier."""
+    return [
+        *(e("vae", bottleneck=2, hidden=(256,), beta=b) for b in BETAS),
+        *(e("vae", bottleneck=16, hidden=(256,), beta=b) for b in BETAS),
+        *(e("vae", 20, bottleneck=16, arch="conv", beta=b) for b in BETAS),
+        e("vq"),  # 7x7 tokens of 8 numbers from 128 codes (EMA updates): q = 392
+        *(e("sparse", bottleneck=1024, sparsity="topk", topk=k) for k in TOPKS),
     ]
 
 
@@ -87,6 +104,9 @@ def _digits() -> list[ZooEntry]:
         # a sigmoid code converges slower than a ReLU one: test MSE 0.0069 at 200 epochs, 0.0035 at 1000
         e("sparse", 1000, bottleneck=64, sparsity="kl", kl_target=0.05, kl_weight=3e-3),
         e("contractive", bottleneck=16, weight=1e-4),
+        *(e("vae", bottleneck=8, hidden=(64,), beta=b) for b in BETAS),
+        e("vq", channels=(32,), codebook_size=64),  # one stride-2 layer: 4x4 tokens of 8 numbers, q = 128
+        *(e("sparse", bottleneck=128, sparsity="topk", topk=k) for k in (4, 8, 16)),  # overcomplete: 128 > 64
     ]
 
 

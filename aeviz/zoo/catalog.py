@@ -85,3 +85,21 @@ def two_d_vae(info: CheckpointInfo, infos: Sequence[CheckpointInfo]) -> Checkpoi
     arch = info.arch
     flat = [c for c in vaes(infos) if c.bottleneck == 2]
     return next((c for c in flat if c.arch == arch), flat[0] if flat else None)
+
+
+def feature_models(infos: Sequence[CheckpointInfo]) -> list[CheckpointInfo]:
+    """Models whose code units the feature dashboard shows: sparse ones (L1, KL, TopK), and any other with more
+    units than pixels (overcomplete), except VAEs and VQ-VAEs, whose codes are distributions and token vectors.
+    Sparse first (TopK by k), then by code size."""
+    found = [c for c in infos if c.family == "sparse" or (c.family not in ("vae", "vq") and c.bottleneck > pixels(c))]
+
+    def order(c: CheckpointInfo) -> tuple:
+        config = c.config
+        return (c.family != "sparse", config.get("sparsity", ""), config.get("topk", 0), -c.bottleneck, c.name)
+
+    return sorted(found, key=order)
+
+
+def pixels(info: CheckpointInfo) -> int:
+    """The numbers in one of the model's input images (C·H·W)."""
+    return int(np.prod(info.config["input_shape"]))
