@@ -81,6 +81,25 @@ def test_train_a_kl_sparse_model(tmp_path, capsys, monkeypatch):
     }
 
 
+def test_train_a_vq_vae_and_a_topk_dictionary(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("AEVIZ_ZOO_DIR", str(tmp_path / "zoo"))
+    quick = ["train", "--dataset", "digits", "--epochs", "1", "--subset", "200", "--out", str(tmp_path)]
+    assert main([*quick, "--family", "vq", "--codebook-size", "32", "--code-dim", "4", "--channels", "16"]) == 0
+    assert "vq q=64" in capsys.readouterr().err  # the progress bar: 8x8 digits, one stride-2 layer, 4x4x4
+    meta = read_metadata(tmp_path / "digits-vq-q64-bce-codes32.safetensors")
+    assert {k: meta["config"][k] for k in ("bottleneck", "code_dim", "codebook_size", "codebook")} == {
+        "bottleneck": 64,
+        "code_dim": 4,
+        "codebook_size": 32,
+        "codebook": "ema",
+    }
+    assert set(meta["history"][-1]["diagnostics"]) == {"perplexity", "dead_codes"}
+    assert main([*quick, "--family", "sparse", "--sparsity", "topk", "--topk", "4", "--bottleneck", "128"]) == 0
+    meta = read_metadata(tmp_path / "digits-sparse-q128-bce-top4.safetensors")
+    assert (meta["config"]["topk"], meta["config"]["code_activation"]) == (4, "relu")
+    assert meta["history"][-1]["diagnostics"]["l0"] <= 4
+
+
 def test_model_card_notes_say_what_the_denoisers_and_bce_figures_mean(tmp_path, monkeypatch):
     from aeviz.cli.main import MODEL_CARD_HEAD, card_notes
 
