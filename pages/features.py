@@ -60,19 +60,19 @@ codes = ui.get_codes(info)
 test = ui.get_dataset(ctx.dataset, "test").images.numpy()
 with figure:
     st.markdown(view.unit_sentence(d, unit, len(codes)))
-    atom, tops, density = st.columns([1, 2, 2])
+    atom, density = st.columns([2, 3])
     ui.picture(view.atom_picture(d, unit, theme=ui.theme_type()), where=atom, caption="its decoder atom")
-    top = view.top_picture(d, codes, test, unit, theme=ui.theme_type())
-    if top is None:
-        tops.caption("No test image turns this unit on.")
-    else:
-        ui.picture(top, where=tops, caption="the test images that turn it on most, with its activation")
     density.plotly_chart(
-        view.density_figure(codes, d, unit, height=ui.main_height(260, 240)),
+        view.density_figure(codes, d, unit, height=ui.main_height(200, 180)),
         width="stretch",
         config={"displayModeBar": False},
         key="ft_density",
     )
+    top = view.top_picture(d, codes, test, unit, theme=ui.theme_type())
+    if top is None:
+        st.caption("No test image turns this unit on.")
+    else:
+        ui.picture(top, caption="the test images that turn it on most, with its activation")
 
 st.subheader("Sparsity against reconstruction error")
 points = frontier(tuple(i for i in infos if i.family == "sparse"))

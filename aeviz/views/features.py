@@ -73,7 +73,7 @@ def top_picture(d: Dictionary, codes: np.ndarray, images: np.ndarray, unit: int,
     )
 
 
-def density_figure(codes: np.ndarray, d: Dictionary, unit: int, *, height: int = 260):
+def density_figure(codes: np.ndarray, d: Dictionary, unit: int, *, height: int = 200):
     """Histogram of the unit's activations on the images it fires on."""
     import plotly.graph_objects as go
 
@@ -89,8 +89,8 @@ def density_figure(codes: np.ndarray, d: Dictionary, unit: int, *, height: int =
     )
     fig.update_layout(
         height=height,
-        margin=dict(l=10, r=10, t=30, b=10),
-        title=f"Unit {unit}: its activation where it fires",
+        margin=dict(l=10, r=10, t=30, b=0),
+        title=f"Unit {unit}: how strongly it fires",
         xaxis_title="activation",
         yaxis_title="test images",
         bargap=0,
