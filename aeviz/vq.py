@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-USAGE_DECAY = 0.98  # of each code's share of a batch's tokens, a moving average over about 50 batches
-DEAD_SHARE = 0.1  # a code whose share falls under this fraction of a fair one (1/K) is restarted: ~110 batches
+USAGE_DECAY = 0.9  # of each code's share of a batch's tokens: a moving average over about ten batches
+DEAD_SHARE = 0.1  # a code whose share falls under this fraction of a fair one (1/K) is restarted: ~20 batches
 
 
 def grid_encoder(in_channels: int, channels: tuple[int, ...], code_dim: int) -> nn.Sequential:

@@ -45,8 +45,10 @@ def dictionary(model, codes: np.ndarray, code_activation: str) -> Dictionary:
     return Dictionary(threshold, rates, order, typical, alone, blank, ft.l0(codes, threshold), int((rates == 0).sum()))
 
 
-def atom_picture(d: Dictionary, unit: int, *, scale: int = 6, theme: str = "light") -> np.ndarray:
-    """The unit drawn alone, and what it adds to the zero code's picture (red brighter, blue darker)."""
+def atom_picture(d: Dictionary, unit: int, *, side: int = 168, theme: str = "light") -> np.ndarray:
+    """The unit drawn alone, and what it adds to the zero code's picture (red brighter, blue darker), each about
+    `side` pixels wide whatever the image size."""
+    scale = max(1, side // d.blank.shape[-1])
     added = (d.alone[unit] - d.blank).mean(axis=0)  # (H,W), channels averaged for a colour image
     peak = max(float(np.abs(added).max()), 1e-6)
     t = added / peak
