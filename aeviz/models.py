@@ -244,13 +244,14 @@ class DenoisingAE(AutoEncoder):
 
 class SparseAE(AutoEncoder):
     config: SparseConfig  # the family's own config class (for the type checker)
-    family, label, config_class = "sparse", "Sparse (L1 or KL on the code)", SparseConfig
+    family, label, config_class = "sparse", "Sparse (L1, KL or TopK)", SparseConfig
     body_choices, suggested_bottleneck = ALL_BODIES, 64
     hyperparams = (
         Param(
             "sparsity",
             "Sparsity",
-            "sparse: l1 (ReLU code, L1 penalty; the default) or kl (sigmoid code, KL to a target rate)",
+            "sparse: l1 (ReLU code, L1 penalty; the default), kl (sigmoid code, KL to a target rate) or topk "
+            "(the k largest units fire, the rest are 0)",
             "l1",
             kind="choice",
             url_key="train_sparsity",
