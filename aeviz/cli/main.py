@@ -96,7 +96,8 @@ class _ProgressBar:
             self.bar = tqdm(total=self.total, desc=self.label, unit="epoch", leave=True)
         elif p.event == "epoch" and self.bar is not None:
             test = f" test {p.test_losses['recon']:.4f}" if p.test_losses else ""
-            self.bar.set_postfix_str(f"loss {sum(p.losses.values()):.4f}{test}")
+            code = "".join(f" {name.replace('_', ' ')} {value:.3g}" for name, value in (p.diagnostics or {}).items())
+            self.bar.set_postfix_str(f"loss {sum(p.losses.values()):.4f}{test}{code}")  # code: e.g. perplexity
             self.bar.update(1)
 
     def close(self) -> None:

@@ -85,7 +85,8 @@ def test_train_a_vq_vae_and_a_topk_dictionary(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("AEVIZ_ZOO_DIR", str(tmp_path / "zoo"))
     quick = ["train", "--dataset", "digits", "--epochs", "1", "--subset", "200", "--out", str(tmp_path)]
     assert main([*quick, "--family", "vq", "--codebook-size", "32", "--code-dim", "4", "--channels", "16"]) == 0
-    assert "vq q=64" in capsys.readouterr().err  # the progress bar: 8x8 digits, one stride-2 layer, 4x4x4
+    bar = capsys.readouterr().err
+    assert "vq q=64" in bar and "perplexity" in bar and "dead codes" in bar  # 8x8 digits, one layer: 4x4x4
     meta = read_metadata(tmp_path / "digits-vq-q64-bce-codes32.safetensors")
     assert {k: meta["config"][k] for k in ("bottleneck", "code_dim", "codebook_size", "codebook")} == {
         "bottleneck": 64,
