@@ -181,6 +181,7 @@ def zoo_table(markdown: bool = False, adapters: bool = True) -> str:
         scan = discover()
         infos, errors = [*infos, *scan.infos], [*errors, *scan.errors]
     head = ["name", "family", "q", "loss", "test MSE", "test BCE", "PSNR dB", "kNN-7 %", "epochs", "train s", "device"]
+    head.append("code (last epoch)")
     rows = []
     for c in infos:
         m, cfg = c.metrics, c.metadata["config"]
@@ -197,6 +198,7 @@ def zoo_table(markdown: bool = False, adapters: bool = True) -> str:
                 str(c.metadata.get("training", {}).get("epochs", "")),
                 str(c.metadata.get("train_seconds", "")),
                 c.trained_on if c.metadata.get("device") else "",
+                code_figures(c.metadata),
             ]
         )
     if markdown:
@@ -207,6 +209,18 @@ def zoo_table(markdown: bool = False, adapters: bool = True) -> str:
         lines = ["  ".join(x.ljust(w) for x, w in zip(r, widths, strict=False)) for r in [head, *rows]]
     lines += [f"skipped: {e}" for e in errors]
     return "\n".join(lines)
+
+
+def code_figures(metadata: dict) -> str:
+    """The family's figures of its code after the last epoch, on held-out images: 'active units 9',
+    'perplexity 84.8, dead codes 2', 'l0 31.9, dead units 12'; '' for a family that records none."""
+    history = metadata.get("history")
+    last = history[-1] if isinstance(history, list) and history else {}
+    seen = last.get("diagnostics") if isinstance(last, dict) else None
+    if not isinstance(seen, dict):
+        return ""
+    numbers = {str(k)[:40]: v for k, v in seen.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    return ", ".join(f"{name.replace('_', ' ')} {value:.3g}" for name, value in numbers.items())
 
 
 def card_notes() -> str:

@@ -101,6 +101,17 @@ def test_train_a_vq_vae_and_a_topk_dictionary(tmp_path, capsys, monkeypatch):
     assert meta["history"][-1]["diagnostics"]["l0"] <= 4
 
 
+def test_the_model_cards_code_column_reads_the_last_epochs_diagnostics():
+    from aeviz.cli.main import code_figures
+
+    history = [{"diagnostics": {"perplexity": 3.2, "dead_codes": 118.0}}, {"diagnostics": {"perplexity": 84.81}}]
+    assert code_figures({"history": history}) == "perplexity 84.8"
+    assert code_figures({"history": [{"diagnostics": {"active_units": 9.0, "l0": 31.94}}]}) == "active units 9, l0 31.9"
+    for hostile in ({}, {"history": []}, {"history": "x"}, {"history": [3]}, {"history": [{"diagnostics": [1]}]}):
+        assert code_figures(hostile) == ""
+    assert code_figures({"history": [{"diagnostics": {"a": "text", "b": True, "c": 2}}]}) == "c 2"
+
+
 def test_model_card_notes_say_what_the_denoisers_and_bce_figures_mean(tmp_path, monkeypatch):
     from aeviz.cli.main import MODEL_CARD_HEAD, card_notes
 
