@@ -98,7 +98,8 @@ class SparseConfig(AEConfig):
     a sigmoid code whose mean activation per unit over the batch is pulled towards the rate `kl_target` by
     `kl_weight` times the summed KL divergence (Ng's sparse autoencoder). sparsity='topk': the `topk` largest
     pre-activations of each image kept, the rest set to 0, then a ReLU (Gao et al. 2024): no penalty, at most
-    `topk` units fire. Another mode's settings are 0."""
+    `topk` units fire; `auxk` weighs Gao et al.'s auxiliary loss that revives dead units (those idle for a while
+    rebuild the image beside the live code, so they get gradients again). Another mode's settings are 0."""
 
     bottleneck: int = 256
     sparsity: str = "l1"
@@ -109,6 +110,7 @@ class SparseConfig(AEConfig):
     kl_target: float = math.nan
     kl_weight: float = math.nan
     topk: int = 0
+    auxk: float = math.nan
 
     def __post_init__(self) -> None:
         if self.sparsity not in SPARSITY_DEFAULTS:
@@ -118,7 +120,7 @@ class SparseConfig(AEConfig):
             if value == "" or (isinstance(value, float) and math.isnan(value)) or (name == "topk" and value == 0):
                 object.__setattr__(self, name, default)  # frozen: the one place a field is filled in
         super().__post_init__()
-        for name in ("l1", "kl_target", "kl_weight"):
+        for name in ("l1", "kl_target", "kl_weight", "auxk"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
                 raise ValueError(f"{name} must be a finite number >= 0, not {value!r}")
@@ -137,8 +139,8 @@ class SparseConfig(AEConfig):
         if isinstance(self.topk, bool) or not isinstance(self.topk, int):
             raise ValueError(f"topk must be a whole number, not {self.topk!r}")
         if self.sparsity != "topk":
-            if self.topk:
-                raise ValueError(f"topk applies to sparsity='topk'; with sparsity={self.sparsity!r} leave it 0")
+            if self.topk or self.auxk:
+                raise ValueError(f"topk and auxk apply to sparsity='topk'; with {self.sparsity!r} leave them 0")
             return
         if not 1 <= self.topk <= self.bottleneck:
             raise ValueError(f"topk (k) must be from 1 to the bottleneck ({self.bottleneck}), not {self.topk}")
@@ -148,9 +150,9 @@ class SparseConfig(AEConfig):
 
 # What "" / NaN / 0 fields of a SparseConfig become; l1 keeps the defaults of the configs saved before KL existed
 SPARSITY_DEFAULTS: dict[str, dict[str, Any]] = {
-    "l1": {"code_activation": "relu", "l1": 1e-3, "kl_target": 0.0, "kl_weight": 0.0, "topk": 0},
-    "kl": {"code_activation": "sigmoid", "l1": 0.0, "kl_target": 0.05, "kl_weight": 3e-3, "topk": 0},
-    "topk": {"code_activation": "relu", "l1": 0.0, "kl_target": 0.0, "kl_weight": 0.0, "topk": 32},
+    "l1": {"code_activation": "relu", "l1": 1e-3, "kl_target": 0.0, "kl_weight": 0.0, "topk": 0, "auxk": 0.0},
+    "kl": {"code_activation": "sigmoid", "l1": 0.0, "kl_target": 0.05, "kl_weight": 3e-3, "topk": 0, "auxk": 0.0},
+    "topk": {"code_activation": "relu", "l1": 0.0, "kl_target": 0.0, "kl_weight": 0.0, "topk": 32, "auxk": 1 / 32},
 }
 
 

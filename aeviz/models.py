@@ -303,14 +303,57 @@ class SparseAE(AutoEncoder):
             help="Each image keeps its k largest units (after a ReLU, at most k are non-zero): the code's L0 is "
             "fixed instead of penalised (Gao et al. 2024).",
         ),
+        Param(
+            "auxk",
+            "Dead-unit revival (AuxK)",
+            "sparse, --sparsity topk: weight of the auxiliary loss that revives dead units, 0 to turn it off "
+            "(default 1/32, as Gao et al.)",
+            SPARSITY_DEFAULTS["topk"]["auxk"],
+            steps=(0.0, 1 / 64, 1 / 32, 1 / 16, 1 / 8),
+            when=("sparsity", "topk"),
+            help="Units idle for 50 batches rebuild the image beside the live code (the 4k largest of them), "
+            "so they get gradients again; at 0, a unit that loses every top-k race stays dead.",
+        ),
     )
+
+    idle: torch.Tensor  # TopK: training batches since each unit last fired (a buffer, not saved)
+
+    def __init__(self, config: SparseConfig) -> None:
+        super().__init__(config)
+        if config.sparsity == "topk":
+            self.register_buffer("idle", torch.zeros(config.bottleneck), persistent=False)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         if self.config.sparsity != "topk":
             return super().encode(x)
-        pre = self.encoder(x)  # (N,q)
-        kept = pre.topk(self.config.topk, dim=1)  # the k largest pre-activations of each image
+        return self._keep(self.encoder(x), self.config.topk)
+
+    def _keep(self, pre: torch.Tensor, k: int) -> torch.Tensor:
+        """(N,q) pre-activations -> the code: each row's k largest, through the ReLU; the rest 0."""
+        kept = pre.topk(min(k, pre.shape[1]), dim=1)
         return torch.zeros_like(pre).scatter(1, kept.indices, self.code_activation(kept.values))
+
+    def forward(self, x: torch.Tensor, inputs: torch.Tensor | None = None) -> Output:
+        if self.config.sparsity != "topk":
+            return super().forward(x, inputs)
+        pre = self.encoder(x if inputs is None else inputs)  # (N,q)
+        code = self._keep(pre, self.config.topk)
+        raw = self.decode_raw(code)
+        losses = {"recon": self.recon_loss(raw, x)}
+        if self.training and self.config.auxk > 0:
+            losses |= self._revive(pre, code, x)
+        return Output(raw, code, losses, self.config.output == "sigmoid")
+
+    def _revive(self, pre: torch.Tensor, code: torch.Tensor, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Gao et al.'s AuxK for any decoder: the 4k largest of the units idle for IDLE_BATCHES rebuild x beside
+        the (fixed) live code, so their encoder and decoder weights get gradients again."""
+        with torch.no_grad():
+            self.idle.add_(1).masked_fill_((code > 0).any(dim=0), 0)
+        dead = self.idle > IDLE_BATCHES
+        if not bool(dead.any()):
+            return {}
+        revived = self._keep(pre.masked_fill(~dead, float("-inf")), AUX_K_FACTOR * self.config.topk)
+        return {"auxk": self.config.auxk * self.recon_loss(self.decode_raw(code.detach() + revived), x)}
 
     def penalties(self, inputs: torch.Tensor, code: torch.Tensor) -> dict[str, torch.Tensor]:
         if self.config.sparsity == "l1":
@@ -324,6 +367,10 @@ class SparseAE(AutoEncoder):
         code = self.encode(x).detach().cpu().numpy()
         threshold = firing_threshold(self.config.code_activation)
         return {"l0": l0(code, threshold), "dead_units": float(dead_units(code, threshold))}
+
+
+IDLE_BATCHES = 50  # a TopK unit that fired in none of the last 50 training batches counts as dead for AuxK
+AUX_K_FACTOR = 4  # AuxK lets the 4k largest dead units rebuild the image (Gao et al.: k_aux 512 for k = 32)
 
 
 def kl_sparsity(code: torch.Tensor, rho: float, eps: float = 1e-6) -> torch.Tensor:
@@ -511,6 +558,8 @@ def model_slug(family: str, config: AEConfig) -> str:
         parts.append(f"kl{config.kl_target:g}")
     if isinstance(config, SparseConfig) and config.sparsity == "topk":
         parts.append(f"top{config.topk}")
+        if config.auxk != SPARSITY_DEFAULTS["topk"]["auxk"]:
+            parts.append(f"auxk{config.auxk:g}")
     if isinstance(config, VQConfig) and config.arch == "conv":  # aeviz's own (an imported one states no codebook)
         parts.append(f"codes{config.codebook_size}" + ("" if config.codebook == "ema" else "-gradcodes"))
     if isinstance(config, VAEConfig) and config.beta != 1.0:

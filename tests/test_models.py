@@ -232,8 +232,8 @@ def test_kl_penalty_matches_its_formula_and_vanishes_at_the_target():
 
 
 def test_sparse_configs_saved_before_kl_load_unchanged():
-    """Old sparse metadata has no 'sparsity' (or 'topk') key: it means L1 on a ReLU code, with the same penalty as
-    before."""
+    """Old sparse metadata has no 'sparsity' (or 'topk', 'auxk') key: it means L1 on a ReLU code, with the same
+    penalty as before."""
     old = {
         "bottleneck": 16,
         "input_shape": [1, 8, 8],
@@ -248,8 +248,8 @@ def test_sparse_configs_saved_before_kl_load_unchanged():
         "kl_weight": 0.0,
     }
     config = make_config("sparse", **old)
-    assert config.sparsity == "l1" and config.code_activation == "relu" and config.topk == 0
-    assert {k: v for k, v in config.to_dict().items() if k not in ("sparsity", "topk")} == {
+    assert config.sparsity == "l1" and config.code_activation == "relu" and config.topk == 0 and config.auxk == 0
+    assert {k: v for k, v in config.to_dict().items() if k not in ("sparsity", "topk", "auxk")} == {
         k: tuple(v) if isinstance(v, list) else v for k, v in old.items()
     }
     assert make_config("sparse") == make_config("sparse", sparsity="l1", code_activation="relu", l1=1e-3)
@@ -303,8 +303,11 @@ def test_topk_configs_and_their_defaults():
     assert type(config).from_dict(config.to_dict()) == config
     with pytest.raises(ValueError, match="at most|from 1 to the bottleneck"):
         make_config("sparse", sparsity="topk", bottleneck=16, topk=32)
-    with pytest.raises(ValueError, match="topk applies to sparsity='topk'"):
+    with pytest.raises(ValueError, match="topk and auxk apply to sparsity='topk'"):
         make_config("sparse", topk=8)
+    with pytest.raises(ValueError, match="topk and auxk apply"):
+        make_config("sparse", sparsity="kl", auxk=0.1)
+    assert config.auxk == 1 / 32 and make_config("sparse", sparsity="topk", auxk=0.0).auxk == 0.0
     with pytest.raises(ValueError, match="l1 applies"):
         make_config("sparse", sparsity="topk", l1=1e-3)
     assert make_config("sparse").topk == 0 and make_config("sparse", sparsity="kl").topk == 0
@@ -322,3 +325,26 @@ def test_each_family_reports_what_its_regulariser_does_to_the_code():
     vae = tiny("vae").eval()
     assert set(vae.diagnostics(x)) == {"active_units", "kl_nats"} and vae.diagnostics(x)["active_units"] <= 4
     assert tiny("dense").diagnostics(x) == {}
+
+
+def test_auxk_gives_dead_topk_units_gradients_and_only_them():
+    """Units idle for IDLE_BATCHES rebuild the image beside the detached live code (Gao et al.'s AuxK), so the
+    gradient of that loss reaches dead units' encoder rows and no live unit's; with auxk 0 there is no such part."""
+    from aeviz.models import IDLE_BATCHES
+
+    torch.manual_seed(0)
+    model = build_model("sparse", bottleneck=12, input_shape=(1, 4, 4), sparsity="topk", topk=2).train()
+    x = torch.rand(5, 1, 4, 4)
+    assert set(model(x).losses) == {"recon"}  # nobody has been idle long enough yet
+    model.idle.fill_(IDLE_BATCHES)  # as if no unit had fired for IDLE_BATCHES batches
+    out = model(x)
+    live = (out.code > 0).any(dim=0)
+    assert model.idle[live].eq(0).all() and model.idle[~live].eq(IDLE_BATCHES + 1).all()
+    assert set(out.losses) == {"recon", "auxk"}
+    out.losses["auxk"].backward()
+    rows = model.encoder[-1].weight.grad.abs().sum(dim=1) > 0
+    assert rows.any() and not (rows & live).any()
+    assert "idle" not in model.state_dict()  # training state only: checkpoints stay as they were
+    off = build_model("sparse", bottleneck=12, input_shape=(1, 4, 4), sparsity="topk", topk=2, auxk=0.0).train()
+    off.idle.fill_(IDLE_BATCHES)
+    assert set(off(x).losses) == {"recon"}
