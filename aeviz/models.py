@@ -322,11 +322,14 @@ class SparseAE(AutoEncoder):
         super().__init__(config)
         if config.sparsity == "topk":
             self.register_buffer("idle", torch.zeros(config.bottleneck), persistent=False)
+            # Gao et al.'s b_pre: the encoder sees x - b_pre. Set to the first training batch's mean, learned after
+            self.center = nn.Parameter(torch.zeros(config.input_shape))
+            self._centred = False
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         if self.config.sparsity != "topk":
             return super().encode(x)
-        return self._keep(self.encoder(x), self.config.topk)
+        return self._keep(self.encoder(x - self.center), self.config.topk)
 
     def _keep(self, pre: torch.Tensor, k: int) -> torch.Tensor:
         """(N,q) pre-activations -> the code: each row's k largest, through the ReLU; the rest 0."""
@@ -336,7 +339,13 @@ class SparseAE(AutoEncoder):
     def forward(self, x: torch.Tensor, inputs: torch.Tensor | None = None) -> Output:
         if self.config.sparsity != "topk":
             return super().forward(x, inputs)
-        pre = self.encoder(x if inputs is None else inputs)  # (N,q)
+        inputs = x if inputs is None else inputs
+        if self.training and not self._centred:  # once: what all images share no longer decides who wins
+            self._centred = True
+            if not bool(self.center.any()):
+                with torch.no_grad():
+                    self.center.copy_(inputs.mean(dim=0))
+        pre = self.encoder(inputs - self.center)  # (N,q)
         code = self._keep(pre, self.config.topk)
         raw = self.decode_raw(code)
         losses = {"recon": self.recon_loss(raw, x)}

@@ -290,11 +290,13 @@ def test_topk_keeps_exactly_k_units_and_only_they_learn():
     assert ((model.encode(x) != 0).sum(dim=1) <= 3).all()
     with torch.no_grad():
         model.encoder[-1].bias.fill_(5.0)
-    out = model(x[:1])
+    out = model(x[:2])  # the first training batch also sets the encoder's centre (Gao et al.'s b_pre) to its mean
+    assert torch.allclose(model.center.detach(), x[:2].mean(dim=0))
+    assert torch.equal(out.code, model.encode(x[:2])) and ((out.code != 0).sum(dim=1) == 3).all()
     assert set(out.losses) == {"recon"}  # no penalty: sparse by construction
     out.loss.backward()
     rows_with_grad = model.encoder[-1].weight.grad.abs().sum(dim=1) > 0
-    assert torch.equal(rows_with_grad, kept[0])
+    assert torch.equal(rows_with_grad, (out.code != 0).any(dim=0))
 
 
 def test_topk_configs_and_their_defaults():
