@@ -171,7 +171,11 @@ class VQConfig(AEConfig):
     'ema': the codebook follows the mean of the vectors assigned to each entry (decay `decay`); 'loss': it is
     learned by gradient from the codebook loss. Both add `commitment` times the commitment loss, and restart a
     code no vector picked lately at a random encoder output. The code is the quantized grid, flattened: the
-    bottleneck q is the grid's cells × code_dim, filled in from them (0 means: derive it)."""
+    bottleneck q is the grid's cells × code_dim, filled in from them (0 means: derive it).
+
+    EMA is the default: on MNIST (10,000 images, 4 epochs, K=128, D=8; benchmarks/vq_codebook.py) it reached
+    test MSE 0.0118 with perplexity 86 and no dead code, the gradient codebook 0.0176 (perplexity 81); without
+    restarts both collapse to a handful of codes (perplexity 4.7 and 2.8, MSE 0.0168 and 0.0324)."""
 
     bottleneck: int = 0
     arch: str = "conv"
