@@ -316,12 +316,12 @@ class SparseAE(AutoEncoder):
         ),
     )
 
-    idle: torch.Tensor  # TopK: training batches since each unit last fired (a buffer, not saved)
-
     def __init__(self, config: SparseConfig) -> None:
         super().__init__(config)
+        # TopK: training batches since each unit last fired. Training state, not a buffer: a checkpoint holds
+        # none, and a loaded model (built on the meta device) has nothing left unfilled
+        self.idle: torch.Tensor | None = None
         if config.sparsity == "topk":
-            self.register_buffer("idle", torch.zeros(config.bottleneck), persistent=False)
             # Gao et al.'s b_pre: the encoder sees x - b_pre. Set to the first training batch's mean, learned after
             self.center = nn.Parameter(torch.zeros(config.input_shape))
             self._centred = False
@@ -356,6 +356,8 @@ class SparseAE(AutoEncoder):
     def _revive(self, pre: torch.Tensor, code: torch.Tensor, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Gao et al.'s AuxK for any decoder: the 4k largest of the units idle for IDLE_BATCHES rebuild x beside
         the (fixed) live code, so their encoder and decoder weights get gradients again."""
+        if self.idle is None or self.idle.device != code.device:
+            self.idle = torch.zeros(code.shape[1], device=code.device)
         with torch.no_grad():
             self.idle.add_(1).masked_fill_((code > 0).any(dim=0), 0)
         dead = self.idle > IDLE_BATCHES

@@ -338,6 +338,7 @@ def test_auxk_gives_dead_topk_units_gradients_and_only_them():
     model = build_model("sparse", bottleneck=12, input_shape=(1, 4, 4), sparsity="topk", topk=2).train()
     x = torch.rand(5, 1, 4, 4)
     assert set(model(x).losses) == {"recon"}  # nobody has been idle long enough yet
+    assert model.idle is not None
     model.idle.fill_(IDLE_BATCHES)  # as if no unit had fired for IDLE_BATCHES batches
     out = model(x)
     live = (out.code > 0).any(dim=0)
@@ -348,5 +349,5 @@ def test_auxk_gives_dead_topk_units_gradients_and_only_them():
     assert rows.any() and not (rows & live).any()
     assert "idle" not in model.state_dict()  # training state only: checkpoints stay as they were
     off = build_model("sparse", bottleneck=12, input_shape=(1, 4, 4), sparsity="topk", topk=2, auxk=0.0).train()
-    off.idle.fill_(IDLE_BATCHES)
+    off.idle = torch.full((12,), float(IDLE_BATCHES))
     assert set(off(x).losses) == {"recon"}
