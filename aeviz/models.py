@@ -117,6 +117,10 @@ class AutoEncoder(nn.Module):
     def code_width(self) -> int:
         return self.config.bottleneck
 
+    def decoder_input(self) -> tuple[int, ...]:
+        """The shape (without the batch) the decoder network takes: the code, (q,), for all but a VQ-VAE."""
+        return (self.config.bottleneck,)
+
     @property
     def bottleneck(self) -> int:
         return self.config.bottleneck
@@ -507,9 +511,12 @@ class VQVAE(AutoEncoder):
             c.input_shape[0], c.channels, c.code_dim
         )
 
+    def decoder_input(self) -> tuple[int, ...]:
+        return (self.config.code_dim, *self.config.grid)
+
     def _grid(self, z: torch.Tensor) -> torch.Tensor:
         """(N,q) -> (N,D,h,w)."""
-        return z.reshape(len(z), self.config.code_dim, *self.config.grid)
+        return z.reshape(len(z), *self.decoder_input())
 
     def tokens(self, x: torch.Tensor) -> torch.Tensor:
         """(N,C,H,W) -> (N,h,w) long: each cell's codebook index."""
