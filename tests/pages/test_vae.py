@@ -9,6 +9,9 @@ import pytest
 from apptest import run_page
 
 from aeviz import images
+from aeviz.checkpoints import user_dir
+from aeviz.models import make_config
+from aeviz.train import TrainConfig, train
 
 PAGE = "pages/vae.py"
 
@@ -32,6 +35,7 @@ def test_all_four_views_render_on_mnist():
         "Sample from the prior",
         "2-d code plane",
         "Drag the code",
+        "β",
     ]
     scrub, plane = charts(at)
     slider = scrub["layout"]["sliders"][0]
@@ -106,3 +110,40 @@ def test_conv_vae_and_a_single_own_image():
     assert any("my block" in m.value for m in at.markdown)
     assert at.selectbox(key="w_vae_model").value.name == "mnist-vae-conv-q16-bce"
     assert any("mnist-vae-conv-q2-bce" in c.value for c in at.caption)
+
+
+@pytest.fixture
+def beta4_vae():
+    """The zoo's digits VAE (h64, q=8) again at beta = 4, trained briefly into the server's folder."""
+    config = make_config("vae", bottleneck=8, hidden=(64,), input_shape=(1, 8, 8), beta=4.0)
+    return train("vae", config, "digits", TrainConfig(epochs=20, batch_size=64), out_dir=user_dir())
+
+
+def test_the_beta_tab_switches_among_the_same_vae_at_each_beta(beta4_vae):
+    from aeviz import checkpoints, data
+    from aeviz.collapse import posterior_collapse
+
+    at = run_page(PAGE, {"dataset": "digits", "vae_model": "digits-vae-h64-q8-bce"})
+    assert not at.exception, [e.value for e in at.exception]
+    radio = at.radio(key="w_vae_beta")
+    assert list(radio.options) == ["1", "4"] and radio.value == 1.0  # the page's VAE first
+    test = data.load_dataset("digits", "test")
+    zoo = next(c for c in checkpoints.list_checkpoints() if c.name == "digits-vae-h64-q8-bce")
+    seen = {1.0: posterior_collapse(checkpoints.load_checkpoint(zoo.path), test.images)}
+    seen[4.0] = posterior_collapse(beta4_vae.model, test.images)
+    text = " ".join(m.value for m in at.markdown)
+    one, four = seen[1.0], seen[4.0]
+    assert f"At **β = 1**, **{one.active_units} of 8** code dimensions are active" in text
+    assert f"carries **{one.kl_total:.1f} nats** per image" in text
+    assert f"go from {one.active_units} to {four.active_units} and the KL from {one.kl_total:.1f}" in text
+    assert four.kl_total < one.kl_total  # a stronger pull to the prior: less information in the code
+    assert "Trained differently (β = 1: 200 epochs on 1,437 images; β = 4: 20 epochs on 1,437 images)" in text
+
+    radio.set_value(4.0).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.query_params["vae_beta"] in ("4.0", ["4.0"])
+    text = " ".join(m.value for m in at.markdown)
+    assert f"At **β = 4**, **{four.active_units} of 8** code dimensions are active" in text
+    bars = json.loads(at.get("plotly_chart")[-1].proto.spec)["data"][0]
+    assert sorted(bars["y"], reverse=True) == pytest.approx(sorted(four.kl.tolist(), reverse=True), rel=1e-5)
+    assert bars["marker"]["color"].count("#e4572e") == four.active_units  # active dimensions coloured
