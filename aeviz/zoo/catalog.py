@@ -101,10 +101,10 @@ def beta_siblings(info: CheckpointInfo, infos: Sequence[CheckpointInfo]) -> list
         if c.dataset == info.dataset
         and c.bottleneck == info.bottleneck
         and _net(c) == _net(info)
-        and (c is info or beta(c) != beta(info))
+        and (c.path == info.path or beta(c) != beta(info))  # a widget may hand back a copy of `info`
     ]
     by_beta: dict[float, CheckpointInfo] = {}
-    for c in sorted(same, key=lambda c: (c is not info, c.origin != ZOO, c.name)):
+    for c in sorted(same, key=lambda c: (c.path != info.path, c.origin != ZOO, c.name)):
         by_beta.setdefault(beta(c), c)
     return [by_beta[b] for b in sorted(by_beta)]
 
