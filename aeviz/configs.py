@@ -57,6 +57,25 @@ class AEConfig:
 
 
 @dataclass(frozen=True)
+class DenseConfig(AEConfig):
+    """The plain autoencoder, with two classic regularisers of its weights: `weights='tied'` makes each decoder
+    layer the transpose of its mirror in the encoder (only the biases are the decoder's own), and `l2` adds
+    l2 times the sum of the squared weights to the loss (weight decay)."""
+
+    weights: str = "free"
+    l2: float = 0.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.weights not in ("free", "tied"):
+            raise ValueError(f"weights must be 'free' or 'tied', not {self.weights!r}")
+        if self.weights == "tied" and self.arch != "dense":
+            raise ValueError("tied weights need a dense body: a decoder layer is its encoder mirror transposed")
+        if not (math.isfinite(self.l2) and self.l2 >= 0):
+            raise ValueError(f"l2 must be a finite number >= 0, not {self.l2!r}")
+
+
+@dataclass(frozen=True)
 class LinearConfig(AEConfig):
     """The linear autoencoder: with MSE it spans the same subspace as PCA."""
 

@@ -17,6 +17,7 @@ from .configs import (
     ContractiveConfig,
     ConvConfig,
     DenoisingConfig,
+    DenseConfig,
     LinearConfig,
     SparseConfig,
     VAEConfig,
@@ -24,7 +25,7 @@ from .configs import (
 )
 from .features import dead_units, firing_threshold, l0
 from .losses import bce_with_logits
-from .nets import build_body
+from .nets import build_body, tie
 from .noise import add_noise, parse_noise
 from .params import BODIES, Param
 from .vq import Codebook, codebook_usage, grid_decoder, grid_encoder
@@ -90,8 +91,27 @@ class AutoEncoder(nn.Module):
 
     family: ClassVar[str] = "dense"
     label: ClassVar[str] = "Dense"
-    config_class: ClassVar[type[AEConfig]] = AEConfig
-    hyperparams: ClassVar[tuple[Param, ...]] = ()
+    config_class: ClassVar[type[AEConfig]] = DenseConfig
+    hyperparams: ClassVar[tuple[Param, ...]] = (
+        Param(
+            "weights",
+            "Decoder weights",
+            "dense: free (the decoder learns its own weights; the default) or tied (each decoder layer is its "
+            "mirror encoder layer transposed)",
+            "free",
+            kind="choice",
+            url_key="train_weights",
+            choices={"free": "Free: the decoder's own", "tied": "Tied: the encoder's, transposed"},
+        ),
+        Param(
+            "l2",
+            "L2 weight decay",
+            "dense: weight of the sum of the squared weights added to the loss (default 0: none)",
+            0.0,
+            steps=(0.0, 1e-6, 1e-5, 1e-4, 1e-3),
+            help="Pulls every weight towards 0: smoother, smaller weights.",
+        ),
+    )
     loss_choices: ClassVar[tuple[str, ...]] = ("bce", "mse")  # one: the page offers no choice
     body_choices: ClassVar[tuple[str, ...]] = DENSE_BODIES  # none: the page offers no choice
     default_body: ClassVar[str] = "dense"
@@ -110,9 +130,13 @@ class AutoEncoder(nn.Module):
         self.metadata: dict[str, Any] = {}
 
     def bodies(self) -> tuple[nn.Module, nn.Module]:
-        """(encoder, decoder) as the config's arch, hidden and channels say."""
+        """(encoder, decoder) as the config's arch, hidden and channels say (the decoder tied to the encoder when
+        the config says so)."""
         c = self.config
-        return build_body(c.arch, c.input_shape, c.hidden, c.channels, self.code_width(), c.bottleneck)
+        encoder, decoder = build_body(c.arch, c.input_shape, c.hidden, c.channels, self.code_width(), c.bottleneck)
+        if getattr(c, "weights", "free") == "tied":
+            decoder = tie(encoder, decoder)
+        return encoder, decoder
 
     def code_width(self) -> int:
         return self.config.bottleneck
@@ -161,7 +185,12 @@ class AutoEncoder(nn.Module):
         return Output(raw, code, losses, self.config.output == "sigmoid")
 
     def penalties(self, inputs: torch.Tensor, code: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {}
+        """The family's regularisers as named loss parts: for the dense family, L2 on its weights (if any)."""
+        l2 = getattr(self.config, "l2", 0.0)
+        if not l2:
+            return {}
+        weights = [p for p in self.parameters() if p.ndim > 1]  # tied weights counted once
+        return {"l2": l2 * torch.stack([w.pow(2).sum() for w in weights]).sum()}
 
     def diagnostics(self, x: torch.Tensor) -> dict[str, float]:
         """Figures of the code the trainer records after each epoch, on held-out images x (eval mode): what the
@@ -171,12 +200,12 @@ class AutoEncoder(nn.Module):
 
 class LinearAE(AutoEncoder):
     family, label, config_class = "linear", "Linear (≈ PCA)", LinearConfig
-    loss_choices, body_choices = ("mse",), ()
+    loss_choices, body_choices, hyperparams = ("mse",), (), ()
 
 
 class ConvAE(AutoEncoder):
     family, label, config_class = "conv", "Convolutional", ConvConfig
-    body_choices = ()
+    body_choices, hyperparams = (), ()
     suggested_epochs = 4  # 316 steps: MSE 0.018 after 10 epochs, but a step costs 10-40x a dense one
 
 
@@ -582,6 +611,10 @@ def model_slug(family: str, config: AEConfig) -> str:
         parts.append(f"codes{config.codebook_size}" + ("" if config.codebook == "ema" else "-gradcodes"))
     if isinstance(config, VAEConfig) and config.beta != 1.0:
         parts.append(f"beta{config.beta:g}")
+    if isinstance(config, DenseConfig) and config.weights == "tied":
+        parts.append("tied")
+    if isinstance(config, DenseConfig) and config.l2:
+        parts.append(f"l2{config.l2:g}")
     return "-".join(parts)
 
 
