@@ -110,7 +110,7 @@ def _digits() -> list[ZooEntry]:
         e("sparse", 1000, bottleneck=64, sparsity="kl", kl_target=0.05, kl_weight=3e-3),
         e("contractive", bottleneck=16, weight=1e-4),
         *(e("vae", bottleneck=8, hidden=(64,), beta=b) for b in BETAS),
-        e("vq", 60, channels=(32,), codebook_size=64),  # one stride-2 layer: 4x4 tokens of 8 numbers, q = 128
+        e("vq", 30, channels=(32,), codebook_size=64),  # one stride-2 layer: 4x4 tokens of 8 numbers, q = 128
         *(e("sparse", bottleneck=128, sparsity="topk", topk=k) for k in (4, 8, 16)),  # overcomplete: 128 > 64
     ]
 
