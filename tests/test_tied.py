@@ -24,7 +24,7 @@ def test_the_decoder_reads_the_encoders_weights_transposed_and_owns_only_its_bia
     for layer, mirror in zip(decoders, reversed(encoders), strict=True):
         assert layer.weight.data_ptr() == mirror.weight.data_ptr()  # the same storage, not a copy
         assert torch.equal(layer.weight, mirror.weight.t())
-    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    count = lambda m: sum(p.numel() for p in m.parameters())
     assert count(free) - count(model) == 64 * 16 + 16 * 4  # the decoder's two weight matrices, gone
     assert not any(k.startswith("decoder") and k.endswith("weight") for k in model.state_dict())
 

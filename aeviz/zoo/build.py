@@ -79,7 +79,7 @@ SHORT = 10_000
 def _students_next(dataset: str) -> list[ZooEntry]:
     """beta-VAEs (the beta = 1 ones' nets, beta apart), a VQ-VAE, and overcomplete TopK sparse dictionaries
     (q = 1024 > 784 pixels) at two k, beside the L1 and KL ones for the L0-vs-error frontier."""
-    e = lambda family, epochs, subset, **fields: ZooEntry(dataset, family, fields, epochs, 256, subset=subset)  # noqa: E731
+    e = lambda family, epochs, subset, **fields: ZooEntry(dataset, family, fields, epochs, 256, subset=subset)
     return [
         *(e("vae", 3, SHORT, bottleneck=2, hidden=(256,), beta=b) for b in BETAS),
         *(e("vae", 3, SHORT, bottleneck=16, hidden=(256,), beta=b) for b in BETAS),

@@ -15,7 +15,7 @@ def collapse(kl, variance) -> Collapse:
 
 
 def rows():
-    meta = lambda mse, epochs, images: {"metrics": {"mse": mse}, "training": {"epochs": epochs}, "train_images": images}  # noqa: E731
+    meta = lambda mse, epochs, images: {"metrics": {"mse": mse}, "training": {"epochs": epochs}, "train_images": images}
     return [
         betas.row("b0.25", 0.25, collapse([3, 2, 1, 0.5], [1, 1, 0.5, 0.2]), meta(0.02, 3, 10_000), 9),
         betas.row("b1", 1.0, collapse([2, 1.5, 0.001, 0], [1, 1, 0.001, 0]), meta(0.03, 30, 60_000), 3),
