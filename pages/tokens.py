@@ -92,7 +92,9 @@ found = token_picture(info, ctx.dataset, int(token), ui.theme_type())
 if found is None:
     st.caption(f"No cell of any test image picks token {int(token)}: it is a dead code.")
 else:
-    ui.picture(found, caption="The test images whose grids hold it most (×: in how many cells); other cells dimmed.")
+    ui.picture(
+        found, caption="The test images whose grids hold it most (#index: in how many cells); other cells dimmed."
+    )
 
 st.subheader("Codebook usage")
 points = view.usage_over_training(info.metadata.get("history", []))

@@ -173,17 +173,15 @@ def beta_view():
         betas.row(c.name, catalog.beta(c), collapse(c, ctx.dataset), c.metadata, empty.get(catalog.beta(c)))
         for c in family
     ]
-    left, right = st.columns([1, 3])
-    with left:
-        chosen = ui.url_radio("β", [r.beta for r in rows], "vae_beta", catalog.beta(info), format_func="{:g}".format)
-        picked_row = next(r for r in rows if r.beta == chosen)
-        st.markdown(betas.chosen_sentence(picked_row))
+    chosen = ui.url_radio(
+        "β", [r.beta for r in rows], "vae_beta", catalog.beta(info), format_func="{:g}".format, horizontal=True
+    )
+    picked_row = next(r for r in rows if r.beta == chosen)
     model = family[rows.index(picked_row)]
     seen = collapse(model, ctx.dataset)
-    with right:
-        figure = betas.collapse_figure(seen, rows, chosen, height=ui.main_height(260, 240))
-        st.plotly_chart(figure, width="stretch", config={"displayModeBar": False}, key="vae_beta_fig")
-        st.markdown(betas.trend_sentence(rows))
+    figure = betas.collapse_figure(seen, rows, chosen, height=ui.main_height(260, 240))
+    st.plotly_chart(figure, width="stretch", config={"displayModeBar": False}, key="vae_beta_fig")
+    st.markdown(betas.chosen_sentence(picked_row) + " " + betas.trend_sentence(rows))
     pictures, walk = st.columns(2)
     ui.picture(betas_samples(model, ctx.test.images[:8].numpy(), ui.theme_type()), where=pictures)
     pictures.caption("Test images, their reconstructions, and 8 images decoded from codes drawn from the prior.")

@@ -60,7 +60,7 @@ def dataset_collapse(vae: VAE, test) -> Collapse:
 
 def collapse_figure(collapse: Collapse, rows: Sequence[BetaRow], beta: float, *, height: int = 300) -> go.Figure:
     """Left: the chosen VAE's KL per dimension, largest first, active ones coloured. Right: active units by beta."""
-    fig = make_subplots(1, 2, column_widths=[0.6, 0.4], horizontal_spacing=0.12)
+    fig = make_subplots(1, 2, column_widths=[0.6, 0.4], horizontal_spacing=0.16)
     order = np.argsort(-collapse.kl, kind="stable")
     fig.add_bar(
         x=[f"z{d}" for d in order],

@@ -108,7 +108,7 @@ def token_picture(tokens: np.ndarray, images, token: int, theme: str = "light", 
     shown = pictures * np.where(mask > 0, 1.0, DIM) if mask.shape == pictures.shape else pictures
     return figures.compose_grid(
         [list(shown)],
-        cell_labels=[[f"#{i} ×{c}" for i, c in zip(order, counts, strict=True)]],
+        cell_labels=[[f"#{i}: {c}" for i, c in zip(order, counts, strict=True)]],
         scale=cell_scale(pictures.shape[-2], 64),
         theme=theme,
     )
@@ -134,7 +134,7 @@ def usage_figure(points: Sequence[tuple[int, float, float]], size: int, *, heigh
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
         xaxis={"title": "epoch", "dtick": 1},
         yaxis={"title": f"perplexity (of {size})", "rangemode": "tozero"},
-        yaxis2={"title": "dead codes", "overlaying": "y", "side": "right", "rangemode": "tozero"},
+        yaxis2={"title": "dead codes", "overlaying": "y", "side": "right", "rangemode": "tozero", "tickformat": "d"},
         legend={"orientation": "h", "y": 1.1},
     )
     return fig
