@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import numpy as np
@@ -112,6 +113,11 @@ def test_conv_vae_and_a_single_own_image():
     assert any("mnist-vae-conv-q2-bce" in c.value for c in at.caption)
 
 
+def plotly_array(spec: dict) -> list[float]:
+    """A numeric array as plotly's JSON sends it: {'dtype': 'f8', 'bdata': base64 bytes}."""
+    return np.frombuffer(base64.b64decode(spec["bdata"]), dtype=spec["dtype"]).tolist()
+
+
 @pytest.fixture
 def beta4_vae():
     """The zoo's digits VAE (h64, q=8) again at beta = 4, trained briefly into the server's folder."""
@@ -145,5 +151,6 @@ def test_the_beta_tab_switches_among_the_same_vae_at_each_beta(beta4_vae):
     text = " ".join(m.value for m in at.markdown)
     assert f"At **β = 4**, **{four.active_units} of 8** code dimensions are active" in text
     bars = json.loads(at.get("plotly_chart")[-1].proto.spec)["data"][0]
-    assert sorted(bars["y"], reverse=True) == pytest.approx(sorted(four.kl.tolist(), reverse=True), rel=1e-5)
+    heights = bars["y"] if isinstance(bars["y"], list) else plotly_array(bars["y"])
+    assert sorted(heights, reverse=True) == pytest.approx(sorted(four.kl.tolist(), reverse=True), rel=1e-5)
     assert bars["marker"]["color"].count("#e4572e") == four.active_units  # active dimensions coloured
