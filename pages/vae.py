@@ -168,7 +168,7 @@ with tab_play:
 @st.fragment
 def beta_view():
     family, planes = catalog.beta_siblings(info, ctx.models), catalog.beta_planes(info, ctx.models)
-    empty = {b: view.empty_cells(ui.get_codes(c)) for b, c in planes.items()}
+    empty = {b: plane.underfilled(plane.cell_counts(ui.get_codes(c))) for b, c in planes.items()}
     rows = [
         betas.row(c.name, catalog.beta(c), collapse(c, ctx.dataset), c.metadata, empty.get(catalog.beta(c)))
         for c in family

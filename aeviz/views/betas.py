@@ -16,7 +16,8 @@ from ..metrics import reconstruct_all
 from ..models import VAE
 from . import figures
 from .scrub import cell_scale, grey
-from .vae import expected_empty, sample
+from .vae import sample
+from .vaeplane import expected_underfilled
 
 SHOWN = 8  # test images (and prior samples) in the samples-vs-reconstructions picture
 ACTIVE, INERT = "#e4572e", "#9aa0a6"
@@ -25,7 +26,8 @@ ACTIVE, INERT = "#e4572e", "#9aa0a6"
 @dataclass(frozen=True)
 class BetaRow:
     """One VAE of the family: its beta, code size, active units, KL in nats per image, test MSE, its recipe,
-    and how many of the 100 equal-prior-mass cells its 2-d sibling at this beta leaves empty (None: no sibling)."""
+    and how many of the 100 equal-prior-mass cells its 2-d sibling at this beta leaves under-filled (fewer than
+    half the codes the prior would put there, vaeplane.underfilled; None: no sibling)."""
 
     name: str
     beta: float
@@ -131,14 +133,15 @@ def trend_sentence(rows: Sequence[BetaRow]) -> str:
 
 
 def coverage_sentence(rows: Sequence[BetaRow], tests: int) -> str | None:
-    """The 2-d siblings' empty cells by beta, beside what the prior itself would leave empty."""
+    """The 2-d siblings' under-filled cells by beta, beside what the prior itself would leave under-filled."""
     known = [r for r in rows if r.empty is not None]
     if not known:
         return None
     cells = ", ".join(f"β = {r.beta:g}: **{r.empty}**" for r in known)
     return (
-        f"The 2-d VAEs of the same net leave this many of the 100 cells of equal prior mass without a test code: "
-        f"{cells}; {tests:,} codes drawn from the prior itself would leave about {expected_empty(tests):.0f}."
+        f"The 2-d VAEs of the same net leave this many of the 100 cells of equal prior mass under-filled (fewer "
+        f"than half the test codes the prior would put there): {cells}; {tests:,} codes drawn from the prior "
+        f"itself would leave about {expected_underfilled(tests):.0f}."
     )
 
 
