@@ -38,12 +38,12 @@ def test_all_four_views_render_on_mnist():
         "Drag the code",
         "β",
     ]
-    scrub, plane = charts(at)
+    scrub, plane, _beta = charts(at)  # the beta tab draws the third
     slider = scrub["layout"]["sliders"][0]
     assert len(scrub["frames"]) == 21 and slider["active"] == 10 and slider["currentvalue"]["prefix"] == "t = "
     assert len(plane["layout"]["images"]) == 1  # the decoded plane behind the codes
     assert [t["type"] for t in plane["data"]] == ["scattergl"] * 10  # test codes, one trace per class
-    assert len(picture_urls(at)) == 3  # strip, traversal grid, samples
+    assert len(picture_urls(at)) == 5  # strip, traversal grid, samples; the beta tab's samples and traversal
     assert at.selectbox(key="w_vae_model").value.name == "mnist-vae-h256-q16-bce"
     plane_caption = next(c.value for c in at.caption if "mnist-vae-h256-q2-bce" in c.value)  # the 2-d sibling
     assert "5 %…95 % quantiles" in plane_caption and "Kingma & Welling" in plane_caption
@@ -70,13 +70,13 @@ def test_the_code_plane_counts_its_empty_cells_and_toggles_to_a_linear_grid():
     assert not at.exception and at.query_params["vae_linear"] in ("1", ["1"])
     caption = next(c.value for c in at.caption if "mnist-vae-conv-q2-bce" in c.value)
     assert "linear over −3…+3" in caption
-    plane = charts(at)[-1]
+    plane = charts(at)[1]  # after the scrubber, before the beta tab
     assert plane["layout"]["xaxis"]["range"] == [-3 - 3 / 19, 3 + 3 / 19]
 
 
 def test_resample_and_temperature_change_the_samples_and_live_in_the_url():
     at = run_page(PAGE, {"dataset": "digits"})
-    strip, traversal, samples = picture_urls(at)
+    strip, traversal, samples, *_ = picture_urls(at)  # then the beta tab's two
     at.button(key="vae_resample").click().run()
     assert not at.exception and at.query_params["vae_seed"] in ("1", ["1"])
     resampled = picture_urls(at)
