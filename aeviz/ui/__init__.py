@@ -8,6 +8,7 @@ from __future__ import annotations
 from . import preload  # noqa: F401 - first: what the pages share, imported before any page runs (see there)
 from .architecture import model_diagram
 from .caches import (
+    curse_table,
     device_label,
     first_test_images,
     get_codes,
@@ -125,6 +126,7 @@ __all__ = [
     "code_sliders",
     "code_space",
     "context",
+    "curse_table",
     "device_label",
     "first_test_images",
     "draw_image",

@@ -126,3 +126,19 @@ def first_look(
         "bars": png_bytes(code_bars(code, title=title, theme=theme, size=size, text_px=text_px)),
         "mse": float(error[0]),
     }
+
+
+def curse_frame(rows) -> list[dict]:
+    """The curse-of-dimensionality table as display rows, the article's figure beside ours where it has one."""
+    from ..lessons import ARTICLE_CURSE
+
+    return [
+        {
+            "d": r.d,
+            "nearest neighbour": f"{r.nearest:.3f}",
+            "typical distance": f"{r.mean:.3f}",
+            "ratio (ours)": f"{r.ratio:.3f}",
+            "ratio (article)": str(ARTICLE_CURSE.get(r.d, "—")),
+        }
+        for r in rows
+    ]
