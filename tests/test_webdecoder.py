@@ -145,6 +145,8 @@ def zoo_by_architecture() -> dict[str, checkpoints.CheckpointInfo]:
     """One zoo checkpoint per decoder architecture: its layer list without weights, and its code size."""
     found: dict[str, checkpoints.CheckpointInfo] = {}
     for info in checkpoints.list_checkpoints([checkpoints.zoo_dir()]):
+        if info.family == "vq":
+            continue  # its decode snaps codes to the codebook first: the page decodes it on the server (tested there)
         web = webdecoder.export(checkpoints.load_checkpoint(info.path))
         layers = [{k: v for k, v in layer.items() if k not in ("weight", "bias")} for layer in web.layers]
         found.setdefault(json.dumps([web.code_size, layers]), info)

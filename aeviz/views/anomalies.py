@@ -327,6 +327,7 @@ def short_name(name: str, dataset: str) -> str:
     """A model's name short enough for a caption under a small picture: 'mnist-dense-h256x128-q8-bce' -> 'deep-q8'."""
     name = name.removeprefix(f"{dataset}-").replace("-bce", "").replace("dense-h256x128", "deep")
     name = re.sub(r"^sparse-(q\d+)-kl[0-9.e-]+", r"sparse-kl-\1", name)  # the target rate is in the full name
+    name = re.sub(r"^vae-h\d+-(q\d+)-beta", r"vae-\1-beta", name)  # a beta-VAE: its beta says more than its width
     return name.replace("denoising", "denoise").split("-gaussian")[0]
 
 

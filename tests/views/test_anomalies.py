@@ -196,6 +196,7 @@ def test_short_names_fit_under_a_picture():
     assert view.short_name("mnist-denoising-conv-q32-bce-gaussian0.5", "mnist") == "denoise-conv-q32"
     assert view.short_name("fashion-mnist-dense-q16-mse", "fashion-mnist") == "dense-q16-mse"
     assert view.short_name("mnist-sparse-q256-bce-kl0.05", "mnist") == "sparse-kl-q256"
+    assert view.short_name("mnist-vae-h256-q16-bce-beta0.25", "mnist") == "vae-q16-beta0.25"
     names = [view.short_name(c.name, c.dataset) for c in list_checkpoints()]
     assert max(map(len, names)) <= 17
 
