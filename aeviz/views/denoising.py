@@ -11,7 +11,7 @@ from ..models import Codec
 from ..noise import NOISE_KINDS
 from ..sweeps import Sweep
 from . import figures
-from .scrub import cell_scale, compose_frames, grey, scrub_at
+from .scrub import cell_scale, compose_frames, scrub_at
 
 EXACT = 99.0  # PSNR at or above this (psnr caps identical images at 100) reads "exact"
 
@@ -26,10 +26,11 @@ def db(value: float) -> str:
 
 
 def sweep_frames(result: Sweep, *, scale: int | None = None, theme: str = "light") -> np.ndarray:
-    """One composed picture per level, (L,H',W') uint8: rows clean, noisy, each model; PSNR under each cell."""
+    """One composed picture per level, (L,H',W') uint8 ((L,H',W',3) in colour): rows clean, noisy, each model;
+    PSNR under each cell."""
     labels = list(result.outputs)
     scale = scale or cell_scale(result.clean.shape[-2], 112)  # captions of 24 px: readable when shown smaller
-    rows = [grey(result.clean), grey(result.noisy)] + [grey(result.outputs[k]) for k in labels]
+    rows = [result.clean, result.noisy] + [result.outputs[k] for k in labels]  # (N,C,H,W), then (L,N,C,H,W)
     n = result.clean.shape[0]
     captions = [
         [[""] * n] + [[db(v) for v in result.psnr[k][f]] for k in ["noisy", *labels]] for f in range(len(result.levels))

@@ -102,7 +102,7 @@ def first_look(model, image: np.ndarray, theme: str | None = "light") -> dict:
     code = metrics.encode_all(model, image)[0]  # (q,)
     recon, error = metrics.reconstruct_and_score(model, image, "mse")  # (1, C, H, W), (1,)
     grid = compose_grid(
-        [image[:, 0], recon[:, 0]], row_labels=["input", "output"], scale=max(8, 224 // image.shape[-1]), theme=theme
+        [image, recon], row_labels=["input", "output"], scale=max(8, 224 // image.shape[-1]), theme=theme
     )  # 8x8 digits as large
     title = f"The code: {len(code)} numbers are all the decoder sees"
     return {

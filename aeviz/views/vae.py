@@ -12,7 +12,7 @@ from ..metrics import decode_all, device_of, encode_all
 from ..models import VAE, AutoEncoder
 from ..walks import kl_per_dim, lerp, manifold_grid, prior_samples, slerp, traversal
 from . import figures
-from .scrub import cell_scale, compose_frames, grey, scrub_at
+from .scrub import cell_scale, compose_frames, scrub_at
 
 INTERP_STEPS = 21  # positions of the t slider shipped to the browser
 STRIP_EVERY = 2  # the static strip shows every other step: t = 0, 0.1, ..., 1
@@ -50,13 +50,13 @@ def interpolate(vae: VAE, pair, *, ae: AutoEncoder | None = None, steps: int = I
 
 
 def interpolation_frames(result: Interpolation, *, scale: int | None = None, theme: str = "light") -> np.ndarray:
-    """One picture per t, (T,H',W') uint8: a row per path showing A, the decoded image at t, and B."""
+    """One picture per t, (T,H',W') uint8 ((T,H',W',3) in colour): a row per path: A, the image at t, B."""
     scale = scale or cell_scale(result.ends.shape[-2], 140)
-    a, b = grey(result.ends)
+    a, b = result.ends  # each (C,H,W)
     rows = [
         np.stack([np.broadcast_to(a, p.shape), p, np.broadcast_to(b, p.shape)], axis=1)
-        for p in map(grey, result.paths.values())
-    ]  # each (T,3,H,W): A, the image at t, B
+        for p in map(np.asarray, result.paths.values())
+    ]  # each (T,3,C,H,W): A, the image at t, B
     captions = [[["A", f"t = {t:.2f}", "B"]] * len(rows) for t in result.ts]
     return compose_frames(rows, row_labels=list(result.paths), cell_labels=captions, scale=scale, theme=theme)
 
@@ -78,7 +78,7 @@ def interpolation_strip(
     scale = scale or cell_scale(result.ends.shape[-2], 84)
     ts = result.ts[::every]
     return figures.compose_grid(
-        [grey(p[::every]) for p in result.paths.values()],
+        [p[::every] for p in result.paths.values()],
         row_labels=list(result.paths),
         col_labels=[f"{t:.1f}" for t in ts],
         scale=scale,
@@ -110,7 +110,7 @@ def traversal_picture(
     """A grid of dims × steps, each row labelled with its dim and KL, columns with the value set."""
     steps = images.shape[1]
     return figures.compose_grid(
-        list(grey(images)),
+        list(images),  # a (S,C,H,W) row per dim
         row_labels=[f"z{d}  KL {kl[d]:.2f}" for d in dims],
         col_labels=[f"{v:+.1f}" for v in np.linspace(-span, span, steps)],
         scale=cell_scale(images.shape[-2], 84),
@@ -124,7 +124,7 @@ def sample(vae: VAE, n: int, *, temperature: float = 1.0, seed: int) -> np.ndarr
 
 
 def samples_picture(images: np.ndarray, columns: int = 8, theme: str = "light") -> np.ndarray:
-    rows = [grey(images[i : i + columns]) for i in range(0, len(images), columns)]
+    rows = [images[i : i + columns] for i in range(0, len(images), columns)]
     return figures.compose_grid(rows, scale=cell_scale(images.shape[-2], 84), theme=theme)
 
 
@@ -169,7 +169,7 @@ def manifold_figure(
     quantile grid is drawn on the Φ(z) scale (its cells are equal there), axes labelled in z."""
     n = int(round(np.sqrt(len(decoded))))
     scale = max(1, int(np.ceil(600 / (n * decoded.shape[-2]))))  # browsers blur small pictures they stretch
-    picture = figures.compose_grid(list(grey(decoded).reshape(n, n, *decoded.shape[-2:])), scale=scale, pad=0)
+    picture = figures.compose_grid(list(np.asarray(decoded).reshape(n, n, *decoded.shape[-3:])), scale=scale, pad=0)
     # grid points are cell centres: the picture reaches half a cell further
     lo, hi = (
         (0.05 - 0.45 / (n - 1), 0.95 + 0.45 / (n - 1)) if gaussian else (-span - span / (n - 1), span + span / (n - 1))
