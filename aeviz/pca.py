@@ -68,11 +68,12 @@ def fit_pca(
     Up to EIGH_MAX_PIXELS values an image, one DxD eigendecomposition of the covariance: exact and
     deterministic; well under a second for MNIST (D = 784), about 10 s for CIFAR-10 (D = 3072, 50,000
     images, 2 cores). Beyond (64x64 colour: D = 12,288, a 600 MB covariance whose eigendecomposition takes
-    minutes), a seeded randomized SVD of the top k only (Halko et al.)."""
+    minutes), or with fewer images than values, a seeded randomized SVD of the top k only (Halko et al.)."""
     from sklearn.decomposition import PCA
 
-    k = min(k if k is not None else max_components(train_x.shape[1]), *train_x.shape)
-    if train_x.shape[1] <= EIGH_MAX_PIXELS:
+    images, pixels = train_x.shape
+    k = min(k if k is not None else max_components(pixels), images, pixels)
+    if pixels <= EIGH_MAX_PIXELS and images >= pixels:  # with fewer images than values the DxD route is waste
         pca = PCA(n_components=k, svd_solver="covariance_eigh")
     else:
         pca = PCA(n_components=k, svd_solver="randomized", random_state=seed)

@@ -115,16 +115,21 @@ def recipe_epochs(model, x: torch.Tensor, epochs: int, device: torch.device, bat
     return times
 
 
+CPU_SECONDS: list[float] = []  # the process's CPU time of each aeviz epoch (all threads): steadier than wall
+# time on a shared machine, and what a zoo's CPU budget is counted in
+
+
 def aeviz_epochs(model, x: torch.Tensor, epochs: int, batch: int = 256) -> list[float]:
-    """aeviz.train.fit, timed per epoch through its own progress callback."""
-    stamps: list[float] = []
-    fit(
-        model,
-        x,
-        TrainConfig(epochs=epochs, batch_size=batch, report_every_s=1e9),
-        callback=lambda p: stamps.append(time.perf_counter()) if p.event in ("start", "epoch") else None,
-    )
-    return [b - a for a, b in zip(stamps[:-1], stamps[1:])]
+    """aeviz.train.fit, timed per epoch through its own progress callback (wall; CPU time into CPU_SECONDS)."""
+    stamps: list[tuple[float, float]] = []
+
+    def stamp(p) -> None:
+        if p.event in ("start", "epoch"):
+            stamps.append((time.perf_counter(), time.process_time()))
+
+    fit(model, x, TrainConfig(epochs=epochs, batch_size=batch, report_every_s=1e9), callback=stamp)
+    CPU_SECONDS.extend(b[1] - a[1] for a, b in zip(stamps[:-1], stamps[1:]))
+    return [b[0] - a[0] for a, b in zip(stamps[:-1], stamps[1:])]
 
 
 def flop_figures(key: str, flops: float, recipe: float, aeviz: float, peak: float) -> dict[str, float]:
@@ -184,6 +189,7 @@ def compare(label: str, family: str, fields: dict, x: torch.Tensor, args, device
     batch = batch_size(args.dataset)
     alone = RecipeProcess(family, fields, args)
     alone_times, recipe_times, aeviz_times = [], [], []
+    CPU_SECONDS.clear()
     # alternate one epoch of each, so drift in the machine's speed hits all alike; the first round pays
     # one-off costs (allocator, kernel selection) and is dropped
     try:
@@ -206,11 +212,14 @@ def compare(label: str, family: str, fields: dict, x: torch.Tensor, args, device
         f"{key}_speedup_min": round(min(ratios), 2),
         f"{key}_speedup_max": round(max(ratios), 2),
         f"{key}_aeviz_30_epochs_s": round(30 * aeviz, 2),
+        f"{key}_aeviz_cpu_s_per_epoch": round(statistics.median(CPU_SECONDS[1:]), 3),
+        f"{key}_images": len(x),
     }
     print(
         f"{label:18s} recipe {own:7.3f} s/epoch (its own process; {recipe:.3f} in this one)   aeviz {aeviz:7.3f} "
         f"s/epoch   speed-up {own / aeviz:5.2f}x ({recipe / aeviz:.2f}x; per round {min(ratios):.2f}-"
-        f"{max(ratios):.2f}x)   30 epochs ≈ {30 * aeviz:.1f} s"
+        f"{max(ratios):.2f}x)   30 epochs ≈ {30 * aeviz:.1f} s   aeviz CPU "
+        f"{results[f'{key}_aeviz_cpu_s_per_epoch']:.1f} s/epoch"
     )
     flops = linear_flops(base, len(x))
     if flops is not None:

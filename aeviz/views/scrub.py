@@ -75,7 +75,7 @@ def compose_frames(
         if row.ndim == 4:
             continue  # already drawn in the template
         pictures = channels_last(row)  # (F,N,H,W) or (F,N,H,W,3)
-        if pictures.ndim < out.ndim:
+        if channels == 3 and row.shape[-3] == 1:
             pictures = np.repeat(pictures[..., None], 3, axis=-1)  # a grey row in a colour picture
         big = pictures.repeat(scale, axis=2).repeat(scale, axis=3)  # (F,N,ch,cw[,3])
         top = PAD + r * row_h
