@@ -236,11 +236,15 @@ def _decode(raw: bytes) -> np.ndarray | None:
 
 
 def find_source(roots: list[Path]) -> Path | None:
-    """The first CIFAR-10 copy under the roots: batches-py, batches-bin, an image-folder tree, an archive."""
+    """The first CIFAR-10 copy under the roots: batches-py, batches-bin, an image-folder tree, an archive. A root
+    named CIFAR10 is the set's own folder, searched for every layout; any other (torchvision's `root`, which
+    other sets share) only for the official batch folders, whose names say what they hold."""
     for root in roots:
         for folder in (root / PY_FOLDER, root / BIN_FOLDER):
             if all((folder / n).is_file() for n in (BIN_FILES if folder.name == BIN_FOLDER else PY_FILES)["test"]):
                 return folder
+        if root.name != "CIFAR10":
+            continue
         for tree in (root, *sorted(p for p in root.glob("*") if p.is_dir())):
             if (tree / "train").is_dir() and (tree / "test").is_dir():
                 return tree

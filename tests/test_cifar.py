@@ -236,3 +236,14 @@ def test_missing_cifar_names_every_way_and_downloads_only_when_allowed(tmp_path,
     with pytest.raises(DatasetUnavailable, match=r"could not be downloaded \(OSError\)"):
         load_dataset("cifar10", "test")
     assert tried == [data.download_dir() / "CIFAR10"]
+
+
+def test_other_sets_beside_cifar_in_the_data_root_are_not_taken_for_it(tmp_path, monkeypatch):
+    """The data root is shared: an image-folder tree or archive there is some other set; only CIFAR10/ holds one."""
+    for name, blob in _tree_members("imagenette/").items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(blob)
+    _image_tar(tmp_path / "photos.tar.gz", _tree_members())
+    assert cifar.find_source([tmp_path / "CIFAR10", tmp_path]) is None
+    write_cifar_bin(tmp_path, TRAIN, TEST)  # torchvision's root holding the official batches: those are CIFAR-10
+    assert cifar.find_source([tmp_path / "CIFAR10", tmp_path]) == tmp_path / "cifar-10-batches-bin"
