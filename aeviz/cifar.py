@@ -3,14 +3,14 @@ an image-folder tree or archive; and the download through torchvision for the CL
 
 from __future__ import annotations
 
-import io
+import functools
 import pickle
-import tarfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .imagesets import ImageSet, ImageSetError, Limits, read_images
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 SHAPE = (3, 32, 32)
@@ -19,10 +19,7 @@ PY_FOLDER, BIN_FOLDER = "cifar-10-batches-py", "cifar-10-batches-bin"
 PY_FILES = {"train": tuple(f"data_batch_{i}" for i in range(1, 6)), "test": ("test_batch",)}
 BIN_FILES = {split: tuple(f"{name}.bin" for name in names) for split, names in PY_FILES.items()}
 MAX_BATCH_BYTES = 64 << 20  # an official batch is 31 MB; a bigger file is not one
-ARCHIVES = ("*.tar.gz", "*.tgz", "*.tar")
-# bounds of the interim image-folder reader (60,000 images of about 1 kB in the shared copy)
-MAX_IMAGES, MAX_IMAGE_BYTES, MAX_TOTAL_BYTES = 100_000, 1 << 20, 2 << 30
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+ARCHIVES = ("*.tar.gz", "*.tgz", "*.tar", "*.zip")
 
 
 class CifarError(ValueError):
@@ -157,79 +154,43 @@ def read_batches(folder: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 # --- an image-folder tree or archive: <root>/{train,test}/<class>/<image> ------------------------------------
+# Read by aeviz.imagesets, the same bounded reader a user's folder or archive takes, with bounds that fit
+# CIFAR-10's 60,000 small pictures (the folder settings' defaults are sized for a user's own photos).
+
+LIMITS = Limits(
+    entries=80_000,  # 60,000 pictures, 22 folders, a few stray files
+    files=70_000,
+    megabytes=1024,  # the shared JPEG copy is about 100 MB unpacked; PNGs about 150 MB
+    seconds=900,  # 60,000 decodes on a busy 2-core machine
+    megapixels=100,  # 60,000 x 1,024 pixels = 61 megapixels, counted from the headers first
+)
+
+
+@functools.lru_cache(maxsize=1)
+def _read_tree(path: str, stamp: int) -> ImageSet:
+    """Both splits in one read (the second split is then free), kept until another source is read."""
+    return read_images(Path(path), size=SHAPE[1], channels=SHAPE[0], limits=LIMITS, what=path)
 
 
 def _cifar_from_archive(path: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """One split of an image-folder tree (a folder) or a .tar/.tar.gz archive of one, as CIFAR-10 arrays.
-
-    INTERIM: a minimal bounded reader (regular files only, sizes and counts capped, 32x32 images only), to be
-    replaced by the shared image-folder reader (aeviz.imagesets: folders, .zip, .tar/.tar.gz, bounded,
-    centre-cropped) when it lands; the cifar10 loader calls nothing else for this path."""
-    found: list[tuple[int, str, np.ndarray]] = []
-    total = skipped = 0
-    for name, size, read in _members(path):
-        label = _member_label(name, split)
-        if label is None:
-            continue
-        total += size
-        if len(found) >= MAX_IMAGES or total > MAX_TOTAL_BYTES:
-            raise CifarError(f"{path} holds more than {MAX_IMAGES:,} images or {MAX_TOTAL_BYTES >> 20:,} MB")
-        pixels = _decode(read()) if size <= MAX_IMAGE_BYTES else None
-        if pixels is None:
-            skipped += 1
-        else:
-            found.append((label, name, pixels))
-    if not found:
-        raise CifarError(f"{path} holds no 32x32 images under {split}/<class>/ ({skipped} unreadable)")
-    found.sort(key=lambda item: (item[0], item[1]))  # archives list members in any order
+    """One split of an image-folder tree or archive (.tar, .tar.gz, .tgz, .zip) as CIFAR-10 arrays."""
+    try:
+        found = _read_tree(str(path), path.stat().st_mtime_ns)
+    except ImageSetError as exc:
+        raise CifarError(str(exc)) from None
+    if found.test is None:
+        raise CifarError(f"{path} has no train/ and test/ folders, which CIFAR-10's image-folder layout has")
+    strays = sorted(set(found.classes) - set(CLASSES))
+    if strays:
+        raise CifarError(f"{path} has class folders that are not CIFAR-10's: {', '.join(strays[:5])}")
+    images, labels = found.split(split)
+    if not len(labels):
+        raise CifarError(f"{path} holds no readable images under {split}/<class>/")
+    labels = np.array([CLASSES.index(found.classes[i]) for i in range(len(found.classes))], np.uint8)[labels]
     # then a fixed shuffle: classes mixed as in the official batches, so the first N images (a subset, a
-    # page's sample) hold every class, and the same N on every machine
-    order = np.random.default_rng(0).permutation(len(found))
-    return np.stack([found[i][2] for i in order]), np.array([found[i][0] for i in order], dtype=np.uint8)
-
-
-def _member_label(name: str, split: str) -> int | None:
-    """The class number of `<anything>/<split>/<class>/<file>.<image suffix>`, else None."""
-    parts = name.replace("\\", "/").split("/")
-    if (
-        len(parts) < 3
-        or ".." in parts
-        or parts[0] == ""
-        or parts[-3] != split
-        or not parts[-1].lower().endswith(IMAGE_SUFFIXES)
-    ):
-        return None
-    return CLASSES.index(parts[-2]) if parts[-2] in CLASSES else None
-
-
-def _members(path: Path) -> Iterator[tuple[str, int, Any]]:
-    """(relative name, size, read()) of every regular file in a folder (no links followed) or a tar archive."""
-    if path.is_dir():
-        for file in sorted(path.rglob("*")):
-            if file.is_file() and not file.is_symlink():
-                yield file.relative_to(path).as_posix(), file.stat().st_size, file.read_bytes
-        return
-    try:
-        with tarfile.open(path, "r|*") as archive:  # a stream: one pass, nothing extracted to disk
-            for member in archive:
-                if member.isfile():
-                    stream = archive.extractfile(member)
-                    yield member.name, member.size, (lambda s=stream: s.read(MAX_IMAGE_BYTES + 1) if s else b"")
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        raise CifarError(f"{path} is not a readable tar archive ({exc})") from None
-
-
-def _decode(raw: bytes) -> np.ndarray | None:
-    """(3,32,32) uint8 of one image file, or None when it is unreadable or not 32x32."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(io.BytesIO(raw)) as img:
-            if img.size != SHAPE[1:]:
-                return None  # checked before decoding: no pixels are read for a bomb
-            return np.asarray(img.convert("RGB")).transpose(2, 0, 1).copy()
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-        return None
+    # page's sample) hold every class, and the same N on every machine (the reader goes in name order)
+    order = np.random.default_rng(0).permutation(len(labels))
+    return np.ascontiguousarray(images[order]), labels[order]
 
 
 # --- where CIFAR-10 is found ---------------------------------------------------------------------------------
@@ -293,7 +254,7 @@ def unavailable_message(download_root: Path, exc: Exception | None) -> str:
     return (
         f"CIFAR-10 is not available offline and {tried}. Either set AEVIZ_DATA_DIR to a folder holding "
         f"CIFAR10/{PY_FOLDER} or CIFAR10/{BIN_FOLDER} (torchvision's layout), or an image-folder tree or "
-        ".tar/.tar.gz archive of it (train/<class>/*.png and test/<class>/*.png), or download it once with the "
+        ".tar/.tar.gz/.zip archive of it (train/<class>/*.png and test/<class>/*.png), or download it once with the "
         'internet on: `aeviz train --dataset cifar10 ...` or `python -c "import aeviz; '
         f"aeviz.load_dataset('cifar10')\"` puts it into {download_root}."
     )

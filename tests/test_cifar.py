@@ -151,36 +151,59 @@ def _sorted_by_class(images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray
     return images[order], labels[order]
 
 
-def test_an_image_folder_archive_reads_each_split_and_skips_what_is_not_an_image(tmp_path):
+def test_an_image_folder_archive_reads_each_split_through_the_user_archive_reader(tmp_path):
     link = tarfile.TarInfo("cifar10-png/test/cat/link.png")
     link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
     members = {
         **_tree_members(),
-        "cifar10-png/test/cat/big.png": _png(np.zeros((3, 40, 40), np.uint8)),  # not 32x32: skipped
-        "cifar10-png/test/cat/broken.png": b"not a png",
-        "cifar10-png/test/unicorn/0000.png": _png(TEST[0][0]),  # no CIFAR-10 class
-        "../test/cat/escape.png": _png(TEST[0][0]),  # a name leading out of the tree: skipped
+        "cifar10-png/test/cat/big.png": _png(np.full((3, 40, 64), 200, np.uint8)),  # centre-cropped, resized
+        "cifar10-png/test/cat/broken.png": b"not a png",  # unreadable: skipped and counted
+        "../test/cat/escape.png": _png(TEST[0][0]),  # a name leading out of the tree: passed over
     }
     archive = tmp_path / "cifar10-png.tar.gz"
     _image_tar(archive, members, [link])
     images, labels = cifar._cifar_from_archive(archive, "test")
-    assert images.shape == (6, 3, 32, 32) and sorted(labels.tolist()) == sorted(TEST[1].tolist())
-    ours, theirs = _sorted_by_class(images, labels), _sorted_by_class(*TEST)
-    np.testing.assert_array_equal(ours[1], theirs[1])
-    assert {a.tobytes() for a in ours[0]} == {a.tobytes() for a in theirs[0]}  # PNG: the pixels exactly
+    assert images.shape == (len(TEST[1]) + 1, 3, 32, 32)
+    assert sorted(labels.tolist()) == sorted([*TEST[1].tolist(), cifar.CLASSES.index("cat")])
+    resized = [a for a in images if (a == 200).all()]
+    assert len(resized) == 1  # the 40x64 picture, cropped to its centre square and resized to 32x32
+    ours = {a.tobytes() for a in images}
+    assert {a.tobytes() for a in TEST[0]} <= ours  # PNG: the pixels exactly
+    train, _ = cifar._cifar_from_archive(archive, "train")
+    assert {a.tobytes() for a in train} == {a.tobytes() for a in TRAIN[0]}
     again, _ = cifar._cifar_from_archive(archive, "test")
     np.testing.assert_array_equal(again, images)  # a fixed order, whatever the archive's
 
 
-def test_an_archive_without_images_or_not_an_archive_says_so(tmp_path):
+def test_cifar_archives_are_read_by_the_same_reader_as_a_users(tmp_path, monkeypatch):
+    from aeviz import imagesets
+
+    calls = []
+    real = imagesets.read_images
+    monkeypatch.setattr(cifar, "read_images", lambda *a, **k: calls.append(k) or real(*a, **k))
+    archive = tmp_path / "c.tar.gz"
+    _image_tar(archive, _tree_members())
+    cifar._cifar_from_archive(archive, "test")
+    assert calls and calls[0]["limits"] == cifar.LIMITS and calls[0]["channels"] == 3
+
+
+def test_an_archive_without_images_or_not_an_archive_or_foreign_classes_says_so(tmp_path):
     empty = tmp_path / "empty.tar.gz"
     _image_tar(empty, {"readme.txt": b"hello"})
-    with pytest.raises(cifar.CifarError, match="no 32x32 images under test"):
+    with pytest.raises(cifar.CifarError, match="No images found"):
         cifar._cifar_from_archive(empty, "test")
     bogus = tmp_path / "bogus.tar.gz"
     bogus.write_bytes(b"\x1f\x8b not really gzip")
-    with pytest.raises(cifar.CifarError, match="not a readable tar archive"):
+    with pytest.raises(cifar.CifarError, match="bogus.tar.gz"):
         cifar._cifar_from_archive(bogus, "test")
+    unicorn = tmp_path / "unicorn.tar.gz"
+    _image_tar(unicorn, {**_tree_members(), "c/test/unicorn/0000.png": _png(TEST[0][0])})
+    with pytest.raises(cifar.CifarError, match="not CIFAR-10's: unicorn"):
+        cifar._cifar_from_archive(unicorn, "test")
+    flat = tmp_path / "flat.tar.gz"
+    _image_tar(flat, {"c/cat/0.png": _png(TEST[0][0]), "c/dog/0.png": _png(TEST[0][1])})
+    with pytest.raises(cifar.CifarError, match="no train/ and test/"):
+        cifar._cifar_from_archive(flat, "test")
 
 
 @pytest.mark.parametrize("layout", ["py", "bin", "tree", "archive"])
