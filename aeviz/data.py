@@ -70,6 +70,7 @@ class DatasetInfo:
     classes: tuple[str, ...]
     loader: Callable[[str], tuple[np.ndarray, np.ndarray, str]]
     unavailable: Callable[[], str | None] = lambda: None
+    item: str = "picture"  # what one image is called on the pages: "digit", "clothing item", "photo"
 
 
 def data_dir() -> Path | None:
@@ -211,13 +212,17 @@ def _digits(split: str) -> tuple[np.ndarray, np.ndarray, str]:
 
 def _idx_set(name: str, title: str, classes: tuple[str, ...], extra: tuple[Path, ...] = ()) -> DatasetInfo:
     tv_name = "MNIST" if name == "mnist" else "FashionMNIST"
-    return DatasetInfo(name, title, (1, 28, 28), classes, _mnist_like(tv_name, extra), lambda: _mnist_unavailable(name))
+    item = "digit" if name == "mnist" else "clothing item"
+    load, missing = _mnist_like(tv_name, extra), lambda: _mnist_unavailable(name)
+    return DatasetInfo(name, title, (1, 28, 28), classes, load, missing, item)
 
 
 DATASETS: dict[str, DatasetInfo] = {
     "mnist": _idx_set("mnist", "MNIST handwritten digits", MNIST_CLASSES),
     "fashion-mnist": _idx_set("fashion-mnist", "Fashion-MNIST clothing", FASHION_CLASSES, (DEBIAN_FASHION_DIR,)),
-    "digits": DatasetInfo("digits", "scikit-learn 8x8 digits (offline)", (1, 8, 8), MNIST_CLASSES, _digits),
+    "digits": DatasetInfo(
+        "digits", "scikit-learn 8x8 digits (offline)", (1, 8, 8), MNIST_CLASSES, _digits, item="digit"
+    ),
     "cifar10": DatasetInfo(
         "cifar10",
         "CIFAR-10 colour photographs",
@@ -225,8 +230,15 @@ DATASETS: dict[str, DatasetInfo] = {
         cifar.CLASSES,
         _cifar10,
         lambda: cifar.unavailable(_cifar_roots(), download_dir() / "CIFAR10"),
+        "photo",
     ),
 }
+
+
+def item_noun(name: str) -> str:
+    """What one image of a dataset is called on the pages ('digit', 'clothing item', 'photo', 'picture')."""
+    info = DATASETS.get(name)
+    return info.item if info is not None else "picture"
 
 
 def _cache_path(name: str, split: str) -> Path:
