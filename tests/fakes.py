@@ -7,6 +7,7 @@ import struct
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, ImageDraw
 
 
 def write_idx(path: Path, array: np.ndarray, gz: bool) -> Path:
@@ -91,3 +92,16 @@ def write_cifar_bin(root: Path, train: tuple[np.ndarray, np.ndarray], test: tupl
 def cifar_arrays(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     return rng.integers(0, 256, (n, 3, 32, 32), dtype=np.uint8), rng.integers(0, 10, n, dtype=np.uint8)
+
+
+def colour_photo(size=(300, 200)) -> Image.Image:
+    """A photo-like colour picture: a warm gradient with a green disc and a blue square, wider than tall."""
+    w, h = size
+    x = np.linspace(0, 1, w)[None, :, None]
+    y = np.linspace(0, 1, h)[:, None, None]
+    rgb = np.concatenate([0.8 - 0.3 * y + 0 * x, 0.5 + 0.2 * x + 0 * y, 0.3 + 0 * x * y], axis=2)
+    img = Image.fromarray(np.round(rgb * 255).astype(np.uint8), "RGB")
+    draw = ImageDraw.Draw(img)
+    draw.ellipse([w // 2 - 60, h // 2 - 60, w // 2 + 60, h // 2 + 60], fill=(40, 160, 60))
+    draw.rectangle([10, 10, 50, 50], fill=(20, 40, 200))
+    return img

@@ -87,7 +87,12 @@ def _cifar10() -> list[ZooEntry]:
     each with the body conv_widths gives 32x32 colour ((32, 64, 128) to a 4x4 grid). MSE: the error PSNR
     reports (BCE on photos' mid-grey pixels never reaches 0 and weighs the extremes)."""
     e = lambda family, **fields: ZooEntry(  # noqa: E731
-        "cifar10", family, {"input_shape": (3, 32, 32), "loss": "mse", **fields}, EPOCHS_CIFAR, BATCH_CIFAR, SUBSET_CIFAR
+        "cifar10",
+        family,
+        {"input_shape": (3, 32, 32), "loss": "mse", **fields},
+        EPOCHS_CIFAR,
+        BATCH_CIFAR,
+        SUBSET_CIFAR,
     )
     return [
         *(e("conv", bottleneck=q) for q in CIFAR_QS),

@@ -4,23 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from fakes import colour_photo
 from PIL import Image, ImageDraw
 
 from aeviz import images
 from aeviz.views import your_images as yours
-
-
-def colour_photo(size=(300, 200)) -> Image.Image:
-    """A photo-like colour picture: a warm gradient with a green disc and a blue square, wider than tall."""
-    w, h = size
-    x = np.linspace(0, 1, w)[None, :, None]
-    y = np.linspace(0, 1, h)[:, None, None]
-    rgb = np.concatenate([0.8 - 0.3 * y + 0 * x, 0.5 + 0.2 * x + 0 * y, 0.3 + 0 * x * y], axis=2)
-    img = Image.fromarray(np.round(rgb * 255).astype(np.uint8), "RGB")
-    draw = ImageDraw.Draw(img)
-    draw.ellipse([w // 2 - 60, h // 2 - 60, w // 2 + 60, h // 2 + 60], fill=(40, 160, 60))
-    draw.rectangle([10, 10, 50, 50], fill=(20, 40, 200))
-    return img
 
 
 def pencil_seven() -> Image.Image:
@@ -31,7 +19,12 @@ def pencil_seven() -> Image.Image:
 
 @pytest.mark.parametrize(
     ("dataset", "channels", "noun"),
-    [("mnist", 1, "digit"), ("fashion-mnist", 1, "clothing item"), ("cifar10", 3, "photo"), ("folder:/x", 3, "picture")],
+    [
+        ("mnist", 1, "digit"),
+        ("fashion-mnist", 1, "clothing item"),
+        ("cifar10", 3, "photo"),
+        ("folder:/x", 3, "picture"),
+    ],
 )
 def test_the_wording_follows_the_dataset(dataset, channels, noun):
     say = yours.wording(dataset, channels)
@@ -59,7 +52,11 @@ def test_a_colour_photo_on_a_grey_digit_model_is_told_what_it_lost():
 def test_a_colour_model_sees_the_centre_square_resized_and_the_steps_say_so():
     photo = images.preprocess(colour_photo((300, 200)), mnist_style=True)
     steps = images.photo_steps(photo, 32)
-    assert [label for label, _ in steps] == ["Your picture (300 x 200)", "Centre-cropped to 200 x 200", "Resized to 32 x 32"]
+    assert [label for label, _ in steps] == [
+        "Your picture (300 x 200)",
+        "Centre-cropped to 200 x 200",
+        "Resized to 32 x 32",
+    ]
     assert steps[0][1].shape == (107, 160, 3) and steps[2][1].shape == (32, 32, 3)
     batch = images.photo_batch([photo], (3, 32, 32))
     assert batch.shape == (1, 3, 32, 32) and batch.dtype == np.float32
@@ -75,10 +72,8 @@ def test_a_colour_model_sees_the_centre_square_resized_and_the_steps_say_so():
 @pytest.mark.parametrize("mode", ["CMYK", "I;16", "P", "RGBA", "LA", "1"])
 def test_every_pillow_mode_gives_an_rgb_square(mode):
     img = colour_photo((80, 60)).convert("RGBA" if mode in ("RGBA", "LA") else "RGB")
-    if mode == "I;16":
-        img = Image.fromarray(np.asarray(img.convert("L"), np.uint16) * 257)  # 16-bit grey, as a PNG holds it
-    else:
-        img = img.convert(mode)
+    deep = Image.fromarray(np.asarray(img.convert("L"), np.uint16) * 257)  # 16-bit grey, as a PNG holds it
+    img = deep if mode == "I;16" else img.convert(mode)
     square, whole, _ = images.photo_of(img)
     assert square.shape == (images.PHOTO_SIDE, images.PHOTO_SIDE, 3) and square.dtype == np.uint8
     assert whole.shape[2] == 3 and square.std() > 5  # the picture survived, not a flat frame
