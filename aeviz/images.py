@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 import math
 import warnings
@@ -400,7 +401,7 @@ def preprocess(img: Image.Image, *, mnist_style: bool = True, size: int = 28, na
     if size < 4:
         raise ValueError(f"size must be at least 4, got {size}")
     photo, original, colourful = photo_of(img)
-    kept = {"photo": photo, "original": original, "size": img.size, "colourful": colourful}
+    kept = functools.partial(Preprocessed, photo=photo, original=original, size=img.size, colourful=colourful)
     grey = _to_grey(img)
     ink, inverted, flat, sigma = _orient(grey)
     notes = _unlike_a_digit(flat, sigma)
@@ -409,7 +410,7 @@ def preprocess(img: Image.Image, *, mnist_style: bool = True, size: int = 28, na
     if not mnist_style:
         out = _resize(ink, (size, size))
         steps.append((f"Resized to {size}x{size}", out))
-        return Preprocessed(out, tuple(steps), inverted, name, notes, **kept)
+        return kept(out, tuple(steps), inverted, name, notes)
     levelled = _level(flat, sigma)
     cropped = _crop(levelled)
     box = max(1, round(size * 20 / 28))
@@ -424,7 +425,7 @@ def preprocess(img: Image.Image, *, mnist_style: bool = True, size: int = 28, na
         (f"Fitted into {box}x{box}", fitted),
         (f"Centred by mass in {size}x{size}", out),
     ]
-    return Preprocessed(out, tuple(steps), inverted, name, notes, **kept)
+    return kept(out, tuple(steps), inverted, name, notes)
 
 
 def load_uploads(

@@ -77,8 +77,9 @@ with draw:
 own = ui.user_images()
 if not own:
     st.info(
-        f"Upload an image or draw {say['a']} to begin. "
-        + ("Any photo works: dark ink on light paper or the reverse." if channels == 1 else "Any photo works.")
+        f"Upload an image or draw {say['a']} to begin. Any photo works: dark ink on light paper or the reverse."
+        if channels == 1
+        else "Upload a photo to begin: any picture works, cropped to its centre square."
     )
     st.stop()
 pick_col, remove_col, clear_col = st.columns([4, 1, 1], vertical_alignment="bottom")

@@ -270,3 +270,19 @@ def test_other_sets_beside_cifar_in_the_data_root_are_not_taken_for_it(tmp_path,
     assert cifar.find_source([tmp_path / "CIFAR10", tmp_path]) is None
     write_cifar_bin(tmp_path, TRAIN, TEST)  # torchvision's root holding the official batches: those are CIFAR-10
     assert cifar.find_source([tmp_path / "CIFAR10", tmp_path]) == tmp_path / "cifar-10-batches-bin"
+
+
+def test_a_hostile_archive_in_the_cifar10_folder_is_one_clear_message(tmp_path, monkeypatch):
+    """The CIFAR-10 path is the user's archive path: a .tgz bomb is refused from its header, with the reader's
+    message, and the app's dataset loader turns it into DatasetUnavailable (a sidebar message, no traceback)."""
+    from test_archives import MB, header, zeros_gz
+
+    from aeviz.data import DatasetUnavailable, load_dataset
+
+    root = tmp_path / "CIFAR10"
+    root.mkdir()
+    (root / "cifar10.tgz").write_bytes(zeros_gz([header("c/test/cat/0.png", 2048 * MB), 2048 * MB, bytes(1024)]))
+    monkeypatch.setenv("AEVIZ_DATA_DIR", str(tmp_path))
+    with pytest.raises(DatasetUnavailable, match="unpacks to more than 1,024 MB"):
+        load_dataset("cifar10", "test")
+    assert sorted(p.name for p in root.iterdir()) == ["cifar10.tgz"]  # nothing was extracted beside it
