@@ -110,3 +110,23 @@ def first_look(model, image: np.ndarray, theme: str | None = "light") -> dict:
         "bars": png_bytes(code_bars(code, title=title, theme=theme)),
         "mse": float(error[0]),
     }
+
+
+def pixels_phrase(dataset: str, shape) -> str:
+    """'784 for a 28x28 digit', '3,072 values for a 32x32 colour photo'."""
+    from ..data import item_noun
+
+    channels, height, width = shape
+    colour = "colour " if channels == 3 else ""
+    return f"{channels * height * width:,} values for a {height}x{width} {colour}{item_noun(dataset)}"
+
+
+def traits(dataset: str) -> str:
+    """What the code is known to keep, where the dataset has a textbook answer; '' elsewhere."""
+    from ..data import item_noun
+
+    known = {
+        "digit": ": stroke thickness, slant, which digit it is",
+        "clothing item": ": outline, brightness, which kind of garment it is",
+    }
+    return known.get(item_noun(dataset), "")
