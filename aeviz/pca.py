@@ -154,7 +154,7 @@ def load_shipped_pca(dataset: str, path: Path | None = None) -> dict[str, np.nda
     if dataset not in DATASETS:
         return None
     pixels = int(np.prod(DATASETS[dataset].shape))
-    dims: dict[str, int | range] = {"D": pixels, "K": min(MAX_COMPONENTS, pixels), "S": range(len(SIZES) + 1)}
+    dims: dict[str, int | range] = {"D": pixels, "K": max_components(pixels), "S": range(len(SIZES) + 1)}
     arrays = load_sidecar(path, _SHIPPED, dims=dims, instead="fitting the PCA baseline afresh")
     if arrays is None:
         return None

@@ -146,7 +146,7 @@ best, worst = int(np.argmin(percentiles)), int(np.argmax(percentiles))
 raw = rebuilt(usable, ui.user_image_batch(ctx.test.shape, [item], raw=True), metric)["percentiles"] if converted else []
 bars, where = st.columns([2, 3])
 with bars:
-    as_is = lambda i: f" (the picture as it is: **{raw[i]:.1f} %**)" if raw else ""  # noqa: E731
+    as_is = lambda i: f" (the picture as it is: **{raw[i]:.1f} %**)" if raw else ""
     st.markdown(
         f"Least surprised: **{names[best]}**, more unusual than **{percentiles[best]:.1f} %** of test "
         f"images{as_is(best)}. Most surprised: **{names[worst]}**, more unusual than **{percentiles[worst]:.1f} "
