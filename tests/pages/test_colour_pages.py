@@ -6,6 +6,8 @@ import colourworld
 import pytest
 from apptest import routed_pages, run_page
 
+pytestmark = pytest.mark.slow  # a tiny colour zoo is trained first, then every page runs on it
+
 
 @pytest.fixture(scope="module")
 def colour_world(tmp_path_factory):
