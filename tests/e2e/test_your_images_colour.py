@@ -45,10 +45,7 @@ def test_upload_a_colour_photo_to_a_colour_model(page, colour_app):
     done.or_(slow).first.wait_for(timeout=180_000)
     if slow.count():  # the decoding helper's cold start on a loaded machine
         page.locator("input[type=file]").set_input_files([{**photo, "name": "garden-again.jpg"}])
-    try:
-        done.wait_for(timeout=180_000)
-    finally:
-        page.screenshot(path="/tmp/colour-debug.png", full_page=True)
+    done.wait_for(timeout=180_000)
     page.wait_for_selector("text=Which class is it?", timeout=180_000)
     wait_idle(page, 180_000)
     no_exceptions(page)
