@@ -208,6 +208,12 @@ def origin_of(folder: str | Path) -> str:
     return SESSION if folder.parent == sessions_dir().resolve() else SERVER
 
 
+def device_words(metadata: dict) -> str:
+    """The device a model was trained on as its metadata says ('' if unrecorded); older trainers' 'CPU (1 threads)'
+    reads 'CPU (1 thread)'."""
+    return str(metadata.get("device") or "").replace("(1 threads)", "(1 thread)")
+
+
 @dataclass(frozen=True)
 class CheckpointInfo:
     """A checkpoint found on disk, described from its header."""
@@ -242,6 +248,11 @@ class CheckpointInfo:
     def label(self) -> str:
         """How pickers show it: the name, and where it comes from unless it is shipped with the zoo."""
         return self.name if self.origin == ZOO else f"{self.name} · {self.where}"
+
+    @property
+    def trained_on(self) -> str:
+        """The device it was trained on, as its metadata says."""
+        return device_words(self.metadata) or "an unrecorded device"
 
     @property
     def where(self) -> str:

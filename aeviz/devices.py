@@ -44,6 +44,12 @@ def adam(model: torch.nn.Module, lr: float, device: torch.device) -> torch.optim
         return torch.optim.Adam(model.parameters(), lr=lr)
 
 
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    """Set every parameter group's learning rate (a schedule's, between steps: the fused step reads it)."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+
+
 @contextlib.contextmanager
 def seeded(seed: int, device: torch.device) -> Iterator[None]:
     """The global RNG (CPU, and `device` if a GPU) seeded for the block and put back as it was afterwards.

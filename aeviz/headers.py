@@ -140,7 +140,7 @@ def _shape_problems(meta: dict[str, Any]) -> list[str]:
     ):
         return []
     claimed, expected = config["input_shape"], list(DATASETS[dataset].shape)
-    return [] if claimed == expected else [f"its input {claimed} is not {dataset}'s image shape {expected}"]
+    return [] if claimed == expected else [f"its input {claimed} is not the image shape of {dataset}, {expected}"]
 
 
 def _config_problems(family: str, config: Any) -> list[str]:

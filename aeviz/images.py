@@ -198,8 +198,11 @@ def _to_grey(img: Image.Image) -> np.ndarray:
     if not has_alpha:
         return np.asarray(img, dtype=np.float32) / 255
     rgba = np.asarray(img, dtype=np.float32) / 255
-    luma = rgba[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-    return np.clip(luma * rgba[..., 3] + (1 - rgba[..., 3]), 0, 1)
+    luma, alpha = rgba[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32), rgba[..., 3]
+    # the paper under the strokes: white under dark ones, black under light ones (a white digit drawn on a
+    # transparent background, composited on white, came out blank: "No ink found")
+    paper = 0.0 if float((luma * alpha).sum()) > 0.5 * max(float(alpha.sum()), 1e-6) else 1.0
+    return np.clip(luma * alpha + paper * (1 - alpha), 0, 1)
 
 
 def _fit(size: tuple[int, int], side: int) -> tuple[int, int]:

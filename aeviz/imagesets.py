@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import io
+import json
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -52,6 +53,16 @@ class ImageSet:
             chosen = self.test if which == "test" else ~self.test
             return self.images[chosen], self.labels[chosen]
         return _seeded_split(self.images, self.labels, which)
+
+
+def split_sizes(count: int, test: np.ndarray | None) -> tuple[int, int]:
+    """(train, test) image counts of a set of `count` images: its test/ folder's, else the seeded 80/20 split."""
+    if test is not None:
+        return count - int(test.sum()), int(test.sum())
+    if count < 2:
+        return count, count
+    cut = max(1, int(0.8 * count))
+    return cut, count - cut
 
 
 def _seeded_split(images: np.ndarray, labels: np.ndarray, split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -274,6 +285,33 @@ def folder_of(name: str) -> Path | None:
     if not name.startswith(PREFIX) or len(key) != 16 or any(c not in "0123456789abcdef" for c in key):
         raise ImageSetError(f"{name!r} is not the name of an uploaded training set.")
     return next((p for p in sessions_dir().glob(f"*/{FOLDER}/{key}") if (p / MANIFEST).is_file()), None)
+
+
+def upload_files(name: str) -> list[str]:
+    """The names the uploaded set's files had on the user's machine, in upload order ([] when unreadable)."""
+    try:
+        folder = folder_of(name)
+        listed = json.loads((folder / MANIFEST).read_text()) if folder is not None else []
+        return [str(original) for _, original in listed]
+    except (ImageSetError, OSError, ValueError, TypeError):
+        return []
+
+
+def upload_title(name: str) -> str:
+    """What an uploaded set is called where people read it: its file's name ('shoes.zip', 'a.png and 79 more
+    files'), never its 'upload:<digest>' key."""
+    files = upload_files(name)
+    if not files:
+        return "your uploaded images"
+    first = Path(files[0].replace("\\", "/")).name or files[0]
+    return first if len(files) == 1 else f"{first} and {len(files) - 1} more file{'s' * (len(files) > 2)}"
+
+
+def upload_stem(name: str) -> str:
+    """A short name for models of an uploaded set: its (first) file's name without suffixes ('shoes')."""
+    files = upload_files(name)
+    stem = Path(files[0].replace("\\", "/")).name.split(".")[0] if files else ""
+    return stem or "upload"
 
 
 def decoded(name: str) -> ImageSet | None:

@@ -210,3 +210,27 @@ def pca_verdict(rows: list[KnnRow], against: str = PUBLISHED_SERIES) -> str:
             f"{'; '.join(fmt(p, a) for p, a in ahead)})."
         )
     return " ".join(parts)
+
+
+ISLANDS = 0.7  # kNN-7 on the codes at least this: the classes stand apart on a map of them
+
+
+def islands(rows: list[KnnRow], name: str, classes: int) -> str:
+    """Whether a model's classes form islands although it never saw a label, from kNN-7 on its codes against
+    chance and PCA of the same size (the panel's rows); '' while its figure is still being computed."""
+    mine = next((r for r in rows if r.name == name and r.series not in ("pixels", "pca")), None)
+    if mine is None or mine.accuracy is None:
+        return ""
+    pca = next((r.accuracy for r in rows if r.series == "pca" and r.dims == mine.dims), None)
+    chance, acc = 1 / max(classes, 1), mine.accuracy
+    figures = f"kNN-7 on its codes {100 * acc:.1f} %, chance {100 * chance:.0f} %" + (
+        f", PCA-{mine.dims} {100 * pca:.1f} %" if pca is not None else ""
+    )
+    if acc >= ISLANDS and (pca is None or acc >= pca - MATCH):
+        return f"The classes form islands although the model never saw a label ({figures})."
+    if acc >= ISLANDS:
+        return f"The classes form islands, though PCA of the same size separates them better ({figures})."
+    if acc >= 2 * chance:
+        worse = " and PCA of the same size does better" if pca is not None and acc < pca - MATCH else ""
+        return f"Some classes stand apart, most overlap{worse} ({figures})."
+    return f"The classes overlap: a code's neighbours share its class hardly more often than chance ({figures})."

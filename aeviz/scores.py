@@ -106,3 +106,14 @@ def detection(scores_in: np.ndarray, scores_out: np.ndarray) -> Detection:
         fpr.astype(np.float32),
         tpr.astype(np.float32),
     )
+
+
+def fraction_text(value: float, digits: int = 3) -> str:
+    """A score in [0, 1] with `digits` decimals, and more wherever rounding would print a perfect 1 or a 0 that
+    it is not: an AUROC of 0.99964 read "1.000" beside a shoe ranked #261, one injected image's AP "0.000"."""
+    value = float(value)
+    for decimals in range(digits, 8):
+        text = f"{value:.{decimals}f}"
+        if (float(text) != 1.0 or value >= 1.0) and (float(text) != 0.0 or value <= 0.0):
+            return text
+    return "> 0.9999999" if value > 0.5 else "< 0.0000001"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -13,7 +14,7 @@ import torch
 
 from .checkpoints import SUFFIX, user_dir
 from .data import Dataset, load_dataset
-from .devices import adam, device_name, gather, memory_format, pick_device, seeded
+from .devices import adam, device_name, gather, memory_format, pick_device, seeded, set_lr
 from .metrics import evaluate
 from .models import AEConfig, AutoEncoder, Output, build_model, model_slug, series_of
 from .names import default_name
@@ -22,10 +23,18 @@ from .saving import save_trained
 
 PREVIEW_IMAGES = 8
 MAX_SOURCE = 4096  # headers.MAX_TEXT: a text field a checkpoint's header accepts
+TEST_CURVE_IMAGES = 2000  # test images whose loss is measured after every epoch (the test curve)
+DIVERGED_FACTOR = 10.0  # a loss this many times the untrained model's (or the best epoch's) has diverged
+SCHEDULES = ("constant", "cosine")
 
 
 class TrainingCancelled(RuntimeError):
     """Raised when `should_stop` turns true; nothing is saved."""
+
+
+class TrainingDiverged(RuntimeError):
+    """Raised when the loss turns NaN or infinite, or climbs far above where it started; nothing is saved: a
+    diverged model's pictures are noise or flat grey, and every page would list it beside the real ones."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +46,17 @@ class TrainConfig:
     device: str = "auto"
     subset: int | None = None
     report_every_s: float = 0.25
+    schedule: str = "constant"  # or "cosine": lr decays to 0 over the run, step by step (the zoo's q=2 recipe)
+
+    def __post_init__(self) -> None:
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, not {self.schedule!r}")
+
+    def lr_at(self, done: float) -> float:
+        """The learning rate once `done` (0..1) of the run's steps are taken."""
+        if self.schedule == "cosine":
+            return self.lr * 0.5 * (1 + math.cos(math.pi * min(max(done, 0.0), 1.0)))
+        return self.lr
 
 
 @dataclass(frozen=True)
@@ -116,6 +136,18 @@ def timed_step(model: AutoEncoder, optimizer: torch.optim.Optimizer, batch: torc
     return time.perf_counter() - start
 
 
+def divergence(losses: dict[str, float], reference: float | None) -> str:
+    """Why these losses mean the run has diverged ('' when they do not): a loss NaN or infinite, or their sum
+    DIVERGED_FACTOR times `reference` (the untrained model's test loss, or the lowest epoch's so far)."""
+    total = sum(losses.values())
+    if not math.isfinite(total):
+        bad = next(name for name, value in losses.items() if not math.isfinite(value))
+        return f"the {bad} loss became {'NaN' if math.isnan(losses[bad]) else 'infinite'}"
+    if reference is not None and reference > 0 and total > DIVERGED_FACTOR * reference:
+        return f"the loss rose to {total:.3g}, {total / reference:,.0f} times its starting value of {reference:.3g}"
+    return ""
+
+
 def fit(
     model: AutoEncoder,
     train_x: torch.Tensor,
@@ -137,10 +169,11 @@ def _fit(model, train_x, config, device, test_x, callback, should_stop, watch=No
     generator = torch.Generator(device=device).manual_seed(config.seed)
     optimizer = prepare(model, config.lr)
     data = train_x.to(device).contiguous(memory_format=memory_format(model))
-    probe = test_x[:2000].to(device) if test_x is not None else None
+    probe = test_x[:TEST_CURVE_IMAGES].to(device) if test_x is not None else None
     steps = (len(data) + config.batch_size - 1) // config.batch_size
     report = callback or (lambda _: None)
     start, history = time.perf_counter(), []
+    reference = sum(_mean_losses(model, probe).values()) if probe is not None else None  # the untrained model's
     first = watch.record(model, 0) if watch is not None else None  # the untrained encoder's map: epoch 0
     labels = watch.labels if watch is not None else None
     report(Progress("start", 1, config.epochs, 0, steps, {}, 0.0, code_map=first, code_labels=labels))
@@ -148,6 +181,8 @@ def _fit(model, train_x, config, device, test_x, callback, should_stop, watch=No
     for epoch in range(1, config.epochs + 1):
         sums = _run_epoch(model, data, optimizer, generator, config, epoch, steps, start, report, should_stop)
         losses = {k: float(v) / steps for k, v in sums.items()}
+        _check_divergence(losses, reference, config, f"epoch {epoch}")
+        reference = min(filter(None, [reference, sum(losses.values())]))
         test_losses = _mean_losses(model, probe) if probe is not None else None
         history.append(
             {"epoch": epoch, "train": losses, "test": test_losses, "seconds": round(time.perf_counter() - start, 3)}
@@ -176,6 +211,8 @@ def _run_epoch(model, data, optimizer, generator, config, epoch, steps, start, r
     sums: dict[str, torch.Tensor] = {}
     last_report = time.perf_counter()
     for i in range(steps):
+        if config.schedule != "constant":
+            set_lr(optimizer, config.lr_at(((epoch - 1) * steps + i) / (config.epochs * steps)))
         out = step(model, optimizer, gather(data, order[i * config.batch_size : (i + 1) * config.batch_size]))
         for name, value in out.losses.items():
             sums[name] = sums.get(name, 0) + value.detach()
@@ -183,11 +220,21 @@ def _run_epoch(model, data, optimizer, generator, config, epoch, steps, start, r
             if should_stop is not None and should_stop():
                 raise TrainingCancelled(f"cancelled in epoch {epoch}, step {i + 1}")
             running = {k: float(v) / (i + 1) for k, v in sums.items()}
+            _check_divergence(running, None, config, f"epoch {epoch}, step {i + 1}")  # NaN: no need to go on
             report(Progress("step", epoch, config.epochs, i + 1, steps, running, time.perf_counter() - start))
             last_report = time.perf_counter()
     if should_stop is not None and should_stop():
         raise TrainingCancelled(f"cancelled at the end of epoch {epoch}")
     return sums
+
+
+def _check_divergence(losses: dict[str, float], reference: float | None, config: TrainConfig, where: str) -> None:
+    why = divergence(losses, reference)
+    if why:
+        raise TrainingDiverged(
+            f"Training diverged in {where}: {why} (learning rate {config.lr:g}). Nothing was saved; try a "
+            f"smaller learning rate (the default is {TrainConfig.lr:g})."
+        )
 
 
 def _preview(model: AutoEncoder, probe: torch.Tensor | None) -> np.ndarray | None:
@@ -212,14 +259,22 @@ def train(
     save: bool = True,
     name: str | None = None,
     on_loading: Callable[[str], None] | None = None,
-    before_fit: Callable[[AutoEncoder, torch.Tensor], None] | None = None,
+    before_fit: Callable[[AutoEncoder, torch.Tensor, int, TrainConfig], None] | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> TrainResult:
     """Train a model of `family` on `dataset`, evaluate it on the test split, and save a checkpoint.
 
-    `on_loading(text)` hears how reading the data goes; `before_fit(model, train_images)` runs once the data
-    and the model are ready (the job runner probes memory and time there, and may refuse the job).
+    `on_loading(text)` hears how reading the data goes; `before_fit(model, train_images, test_count, config)`
+    runs once the data and the model are ready (the job runner probes memory and time there, and may refuse the
+    job); `config` is `train_config` as it will train (aeviz.fitplan may have shrunk its batch).
+    `on_note(text)` hears what was changed or cannot learn (aeviz.fitplan: a batch larger than the set).
     """
+    from .fitplan import adapt, mean_image_mse, unlearnt
+
     train_set = load_dataset(dataset, "train", limit=train_config.subset, progress=on_loading)
+    train_config, notes = adapt(len(train_set), train_config)
+    for note in notes:
+        (on_note or (lambda _: None))(note)
     test_set = load_dataset(dataset, "test", progress=on_loading)
     if tuple(config.input_shape) != train_set.shape:
         config = type(config).from_dict({**config.to_dict(), "input_shape": train_set.shape})
@@ -227,7 +282,7 @@ def train(
     with seeded(train_config.seed, device):  # the same seed, the same initial weights
         model = build_model(family, config).to(device)
     if before_fit is not None:
-        before_fit(model, train_set.images.to(device))
+        before_fit(model, train_set.images.to(device), len(test_set), train_config)
     started, seen = time.perf_counter(), CodeWatch(test_set.images, test_set.labels)
     history = fit(
         model,
@@ -241,6 +296,12 @@ def train(
     seconds = time.perf_counter() - started
     metrics = evaluate(model, train_set.images, train_set.labels, test_set.images, test_set.labels)
     metadata = _metadata(family, config, train_set, train_config, metrics, history, seconds, device)
+    metadata["mean_image_mse"] = mean_image_mse(train_set.images, test_set.images)
+    if why := unlearnt(metrics["mse"], metadata["mean_image_mse"]):
+        notes.append(why)
+        (on_note or (lambda _: None))(why)
+    if notes:
+        metadata["notes"] = notes
     path = None
     if save:  # with its replay, for the Latent space page (zoo models included); replaces a model of that name
         path = Path(out_dir or user_dir()) / f"{name or metadata['name']}{SUFFIX}"

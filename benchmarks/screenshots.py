@@ -4,7 +4,8 @@ Run: `AEVIZ_DATA_DIR=... python benchmarks/screenshots.py [--out DIR] [--pages h
 [--sizes 1280x720,1920x1080] [--themes light,dark] [--query dataset=mnist]`. Starts `streamlit run app.py`
 on a free port (caches and user folder in a temp dir), opens each page with `?embed_options=<theme>_theme`
 (Streamlit's own switch, as the settings menu's choice would) and writes `<page>-<theme>-<WxH>.png`, the
-whole page, to DIR (default: a new temp dir). Prints each file with the page's background colour.
+page screen by screen (the first screen on top), to DIR (default: a new temp dir). Prints each file with the
+page's background colour.
 """
 
 from __future__ import annotations
@@ -21,15 +22,29 @@ from browser import CHROMIUM, CHROMIUM_ARGS, open_deep_link, page_slugs, wait_id
 from conftest import serve_app  # noqa: E402
 
 
-def whole_page(page, path: Path, max_height: int = 5000) -> None:
-    """Streamlit scrolls inside stMain: grow the viewport to the content first, then put it back."""
-    size = page.viewport_size
-    height = page.evaluate("() => document.querySelector(\"[data-testid='stMain']\").scrollHeight")
-    page.set_viewport_size({"width": size["width"], "height": min(max(height, size["height"]), max_height)})
-    page.wait_for_timeout(1000)  # plotly and images re-lay out to the new size
-    wait_idle(page)
-    page.screenshot(path=str(path), full_page=True)
-    page.set_viewport_size(size)
+def whole_page(page, path: Path, max_screens: int = 6) -> None:
+    """The page as the screen shows it, screen after screen, stacked into one picture: Streamlit scrolls inside
+    stMain, and growing the window to the content instead would change what lecture mode sizes by (100vh)."""
+    import io
+
+    from PIL import Image
+
+    main = "document.querySelector(\"[data-testid='stMain']\")"
+    height = page.viewport_size["height"]
+    total = page.evaluate(f"() => {main}.scrollHeight")
+    shots = []
+    for i in range(min(max_screens, -(-total // height))):
+        top = page.evaluate(f"(y) => {{ {main}.scrollTo(0, y); return {main}.scrollTop; }}", i * height)
+        page.wait_for_timeout(400)  # plotly's WebGL layers redraw after a scroll
+        shot = Image.open(io.BytesIO(page.screenshot()))
+        shots.append(shot.crop((0, i * height - top, shot.width, shot.height)) if top < i * height else shot)
+        if top < i * height:
+            break
+    page.evaluate(f"() => {main}.scrollTo(0, 0)")
+    whole = Image.new("RGB", (shots[0].width, sum(s.height for s in shots)))
+    for i, shot in enumerate(shots):
+        whole.paste(shot, (0, sum(s.height for s in shots[:i])))
+    whole.save(path)
 
 
 def main() -> None:

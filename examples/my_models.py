@@ -54,8 +54,10 @@ if __name__ == "__main__":  # python my_models.py: a quick training on digits' t
     torch.manual_seed(0)
     trained = models()
     for model in trained:
+        name = model.metadata["name"]
+        print(f"training {name} on {len(x)} digits: 300 steps", flush=True)
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-        for _ in range(300):
+        for step in range(1, 301):
             if isinstance(model, VAE):
                 mean, log_variance = model.encode_stats(x)
                 z = mean + torch.randn_like(mean) * (0.5 * log_variance).exp()
@@ -66,4 +68,7 @@ if __name__ == "__main__":  # python my_models.py: a quick training on digits' t
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+            if step % 50 == 0:  # a few seconds apart: the whole run takes up to a minute on a busy laptop
+                print(f"  {name}: step {step}/300, loss {loss.item():.4f}", flush=True)
     torch.save({model.metadata["name"]: model.state_dict() for model in trained}, WEIGHTS)
+    print(f"wrote {WEIGHTS}; now: AEVIZ_ADAPTERS={Path(__file__).name} aeviz adapters", flush=True)

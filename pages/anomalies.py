@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from aeviz import data, scores, ui
+from aeviz import scores, ui
 from aeviz.views import anomalies as view
 
 
@@ -29,10 +29,10 @@ def scored(chosen: list, metric: str, how: str, injection, own, own_names: tuple
 
 
 @ui.per_model(max_entries=64, models=False)
-def injected_png(chosen: list, metric: str, how: str, injection, own, own_names: tuple, xlabel, out_label, theme):
-    """The injected images as PNG bytes, once per scored set and theme: every slider reruns the page."""
+def injected_png(chosen: list, metric: str, how: str, injection, own, own_names: tuple, xlabel, out_label, look):
+    """The injected images as PNG bytes, once per scored set, theme and screen: every slider reruns the page."""
     result = scored(chosen, metric, how, injection, own, own_names, xlabel, out_label)
-    return view.injected_png(result, len(result.scores_in), theme)
+    return view.injected_png(result, len(result.scores_in), *look)
 
 
 gallery_png = ui.per_model(view.gallery_png, max_entries=256)  # a class asks for the same images again and again
@@ -78,92 +78,57 @@ xlabel = (
 errors_view = st.container()  # the histogram and its threshold go first, above the fold; filled once injected
 
 st.subheader("Inject foreign images")
-sources = [d for d in ui.DEFAULT_DATASETS if d != ctx.dataset] + ["your images", "none"]
-here = set(ui.train_datasets())  # offline, a missing set stays listed but is not the default
-first = next((s for s in sources if s in here), "your images" if ui.user_images() else "none")
-titles = {name: info.title for name, info in data.DATASETS.items()}
-src_col, cls_col, n_col, seed_col = st.columns([1, 2, 1, 1])
-with src_col:
-    source = ui.url_selectbox(
-        "Inject from",
-        sources,
-        "err_src",
-        first,
-        format_func=lambda s: titles.get(s, s) + (" (not on this server)" if s in titles and s not in here else ""),
-    )
-injection, own, own_names = None, ui.user_image_batch(ctx.test.shape, []), ()
-if source == "your images":
-    own_images = ui.user_images()
-    own, own_names = ui.user_image_batch(ctx.test.shape, own_images), tuple(p.name or "yours" for p in own_images)
-    cls_col.caption(
-        "Your uploads and drawings (add some on **Your images**)."
-        if own_images
-        else "You have no images yet: upload or draw some on **Your images**."
-    )
-elif source != "none":
-    try:
-        other = ui.get_dataset(source, "test")
-    except data.DatasetUnavailable as exc:
-        st.warning(f"{titles.get(source, source)} is not available here: {exc}")
-        other = None
-    if other is not None:
-        shoes = [5, 7, 9] if source == "fashion-mnist" else list(range(len(other.classes)))
-        with cls_col:
-            classes = ui.url_multiselect(
-                "Classes",
-                list(range(len(other.classes))),
-                f"err_cls_{source}",
-                shoes,
-                format_func=lambda c: other.classes[c],
-            )
-        with n_col:
-            count = ui.url_slider("How many", 10, 500, 100, "err_n", step=10)
-        with seed_col:
-            seed = ui.url_slider("Draw", 0, 99, 0, "err_seed")
-        injection = view.Injection(source, tuple(classes), count, seed)
-        if other.shape != ctx.test.shape:
-            st.caption(
-                f"{titles[source]} images resized from {other.shape[1]}x{other.shape[2]} to "
-                f"{ctx.test.shape[1]}x{ctx.test.shape[2]} to fit these models."
-            )
-
+source, injection, own, own_names = ui.injection_form(ctx, view.Injection)
 out_label = "your images" if source == "your images" else f"injected {source}"
 with st.spinner("Scoring the test set (once per model, then cached)…"):
     result = scored(chosen, metric, how, injection, own, own_names, xlabel, out_label)
 n_test, det = len(result.scores_in), result.det
 if det is not None:
     m1, m2, m3 = st.columns(3)
-    m1.metric("AUROC", f"{det.auroc:.3f}", help="1.0: every injected image outranks every test image; 0.5: chance")
+    m1.metric("AUROC", scores.fraction_text(det.auroc), help="1: every injected image outranks every test image")
     m2.metric(
         "Average precision",
-        f"{det.average_precision:.3f}",
-        help=f"A random ranking scores {det.prevalence:.3f} (the share of injected images).",
+        scores.fraction_text(det.average_precision),
+        help=f"A random ranking scores {scores.fraction_text(det.prevalence)} (the share of injected images).",
     )
     m3.metric(
         "Median rank of an injected image",
         scores.median_rank(result.scores_in, result.scores_out),
         help=f"Each injected image is ranked among the {n_test:,} test images alone: #1 = no test image scores higher.",
     )
+    look = (ui.theme_type(), ui.fit(above=None))
+    if ui.lecture_on():  # the threshold's histogram stood beside the worst images: the ROC comes here
+        st.plotly_chart(ui.readable(view.with_point(result.roc, None)), width="stretch", height=ui.grown(360))
     ui.picture(
-        injected_png(chosen, metric, how, injection, own, own_names, xlabel, out_label, ui.theme_type()),
+        injected_png(chosen, metric, how, injection, own, own_names, xlabel, out_label, look),
         caption=f"Injected images and their rank among the {n_test:,} test images (#1 = no test image scores higher).",
     )
 
 
 @st.fragment
-def threshold_view(result, out_label: str):
-    """Histogram with a threshold slider; the ROC curve marks where that threshold sits."""
+def threshold_view(result, out_label: str, roc: bool = True):
+    """Histogram with a threshold slider; the ROC curve (`roc`) marks where that threshold sits."""
     flag = ui.url_slider("Flag the top … % of test images", 0.1, 10.0, 1.0, "err_flag", step=0.1, format="%.1f %%")
     threshold, flagged_in, flagged_out = view.flagged(result, flag)
     n_in, n_out = len(result.scores_in), len(result.scores_out)
-    left, right = st.columns(2) if result.det is not None else (st.container(), None)
-    left.plotly_chart(view.with_threshold(result.histogram, threshold), width="stretch", height=300)
+    left, right = st.columns(2) if result.det is not None and roc else (st.container(), None)
+    left.plotly_chart(
+        ui.readable(view.with_threshold(result.histogram, threshold)), width="stretch", height=ui.fill_height(300, 21.5)
+    )
     if right is not None:
         right.plotly_chart(
             view.with_point(result.roc, (flagged_in / n_in, flagged_out / n_out)), width="stretch", height=300
         )
     found = f" and **{flagged_out} of {n_out}** {out_label}" if n_out else ""
     st.markdown(f"Threshold **{threshold:.4g}** flags **{flagged_in:,}** test images{found}.")
+
+
+def worst_view(result, test, info, metric: str, share: float) -> None:
+    """Lecture mode's gallery beside the histogram: the worst images, as many as fit the screen at a readable size."""
+    fit = ui.fit(share, above=20.5, gaps=1)
+    title, originals, captions, _ = view.gallery_sets(result, test, view.columns_that_fit(fit, test.shape[-2:]))[0]
+    st.markdown(f"**{title}** (output of `{info.name}`; * = injected)")
+    ui.picture(gallery_png(info, originals, captions, metric, ui.theme_type(), fit))
 
 
 @st.fragment
@@ -178,19 +143,26 @@ def gallery_view(result, test, info, metric: str):
     )
     for title, originals, captions, picks in view.gallery_sets(result, test, k):
         st.markdown(f"**{title}** (class, rank among {pool}, score; * = injected; output of `{info.name}`)")
-        ui.picture(gallery_png(info, originals, captions, metric, ui.theme_type()))
+        ui.picture(gallery_png(info, originals, captions, metric, ui.theme_type(), ui.fit(above=None)))
         picked |= picks
     choice_col, send_col = st.columns([3, 1], vertical_alignment="bottom")
     choice = choice_col.selectbox(
         "Send an image to the other pages (map, denoising, interpolation)", list(picked), key="err_send"
     )
     if send_col.button("Send to your images", icon=":material/send:"):
-        ui.send_image(view.pool_image(result, test, picked[choice]), choice)
+        st.success(ui.send_image(view.pool_image(result, test, picked[choice]), choice), icon=":material/send:")
 
 
-with errors_view:
-    threshold_view(result, out_label)
+with errors_view:  # lecture mode: the histogram beside the worst images, one screen; its ROC comes with the gallery
+    if ui.lecture_on():
+        left, right = st.columns(2, gap="medium")
+        with left:
+            threshold_view(result, out_label, roc=False)
+        with right:
+            worst_view(result, ctx.test, chosen[0], metric, 0.5)
+    else:
+        threshold_view(result, out_label)
 st.subheader("The gallery")
 gallery_view(result, ctx.test, chosen[0], metric)
 st.subheader("Which classes are hard?")
-st.plotly_chart(result.box, width="stretch")
+st.plotly_chart(ui.readable(result.box, grow=True), width="stretch")

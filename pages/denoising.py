@@ -69,9 +69,10 @@ rows = row_models(chosen)
 if not rows:
     st.stop()
 checkpoints = {label: info for label, (info, _) in rows.items()}
-fig = scrub(checkpoints, picked.images, kind, seed, ui.theme_type())
+fit = ui.fit(0.75, above=10.5, gaps=2)  # the right column, under the title: pictures and slider on one screen
+fig = scrub(checkpoints, picked.images, kind, seed, ui.theme_type(), fit)
 with figure:
-    ui.scrub_chart(fig, "dn_scrub", "dn_level", sweeps.levels(kind), height=ui.main_height(530, 520))
+    ui.scrub_chart(fig, "dn_scrub", "dn_level", sweeps.levels(kind))
 figure.caption(
     "Images: "
     + ", ".join(ui.shown_captions(picked))
@@ -84,7 +85,10 @@ st.subheader("How much does each model recover, level by level?")
 trained = {catalog.trained_noise(info) for info in chosen} - {None}
 mark = next((level for k, level in trained if k == kind), None)
 st.plotly_chart(
-    curves(checkpoints, ctx.dataset, kind, mark), width="stretch", config={"displayModeBar": False}, key="dn_curve"
+    ui.readable(curves(checkpoints, ctx.dataset, kind, mark), grow=True),
+    width="stretch",
+    config={"displayModeBar": False},
+    key="dn_curve",
 )
 seen = ", ".join(f"{NOISE_KINDS[k].label} noise at {v:g}" for k, v in sorted(trained)) or "their own training noise"
 st.caption(

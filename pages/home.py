@@ -32,13 +32,14 @@ if model is None:
 
 # every new visitor opens the same default image: composed and encoded once per model, image and theme
 first_look = ui.per_model(home.first_look, max_entries=256)
-shown = first_look(info, ctx.test.images[index : index + 1].numpy(), ui.theme_type())
+boxes = ui.fit(1 / 3, above=15, below=2.5, gaps=1), ui.fit(2 / 3, above=15, below=1, gaps=1)  # one screen
+shown = first_look(info, ctx.test.images[index : index + 1].numpy(), ui.theme_type(), *boxes)
 left, right = st.columns([1, 2])
 with left:
     label = ctx.test.classes[int(ctx.test.labels[index])]
     ui.picture(shown["grid"], caption=f"Class {label} · MSE {shown['mse']:.4f}")
 with right.container(key="home_code"):  # a picture: no plotly bundle for a new visitor's first screen
-    ui.picture(shown["bars"], width="stretch")
+    ui.picture(shown["bars"])
 st.caption(home.model_caption(info.name, info.metadata))
 ui.model_diagram(info)
 

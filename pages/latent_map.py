@@ -4,20 +4,21 @@ import streamlit as st
 
 from aeviz import knn, ui
 from aeviz.jobs import State
+from aeviz.views import knnchart
 from aeviz.views import latent_map as view
 from aeviz.zoo import references
 
 METHODS = ui.MAP_METHODS  # the same words in the radio, the captions and the background jobs' progress
 SPLITS = {"test": "test set", "all": "test + train"}
-SHOW = 24  # images in the selection gallery
 
 st.title("Latent space: where does the encoder put each image?")
 ui.explain(
     "The encoder turns every image into a **code** of q numbers; flattened to two dimensions, similar images "
     "lie together.",
-    "The classes form islands although the model never saw a label. **Select** "
-    "points (click, box or lasso) to see their images and reconstructions, or **click an empty spot** to see "
-    "what the decoder draws there: between the islands it invents images that are in no data set.",
+    "The model never saw a label: the line under the map says, from a classifier on its codes, whether the "
+    "classes form islands anyway. **Select** points (click, box or lasso) to see their images and "
+    "reconstructions, or **click an empty spot** to see what the decoder draws there, including between the "
+    "classes, where it invents images that are in no data set.",
 )
 ctx = ui.page_context()
 
@@ -64,84 +65,32 @@ def ready_map(info, method, split):
     return ui.find_map(info, "pca"), "test"
 
 
-def decode_here(ctx, model, latent_map, spot, labels):
-    """What the decoder draws at one map position, beside the nearest real images on the map."""
-    decoded = view.decode_at(latent_map, model, spot[None])
-    near = view.nearest(latent_map.points, spot, 6)
-    a, b = st.columns([1, 3])
-    ui.picture(
-        view.gallery([("", decoded, ["decoded"])], cell=112, theme=ui.theme_type()),
-        where=a,
-        caption=f"at ({spot[0]:.2f}, {spot[1]:.2f})",
-    )
-    ui.picture(
-        view.gallery(
-            [("nearest", ui.map_images(ctx.dataset, near), [ctx.test.classes[labels[i]][:7] for i in near])],
-            cell=84,
-            theme=ui.theme_type(),
-        ),
-        where=b,
-    )
-    st.caption(f"Decoding a map position is {view.decode_note(latent_map)}")
-
-
-def show_selection(ctx, model, info, other, latent_map, picked, labels, per_row):
-    """The selected points' images and their reconstructions (by the second model too), or decoded empty spots."""
-    chosen = picked.indices
-    if len(chosen) == 0 and len(picked.spots) == 0:
-        st.info("Select some points, or click anywhere on the map to decode that spot.", icon=":material/touch_app:")
-        return
-    if len(chosen) + len(picked.spots) == 1:
-        decode_here(ctx, model, latent_map, view.spot_of(latent_map, picked), labels)
-    if len(chosen):
-        st.markdown(
-            f"**{len(chosen):,} selected** ({view.selection_summary(chosen, labels, ctx.test.classes)}); "
-            f"the first {min(SHOW, len(chosen))}:"
-        )
-        second_model = ui.model_or_message(other) if other is not None else None  # its file may break meanwhile
-        shown = [(model, info)] + ([(second_model, other)] if second_model is not None else [])
-        first = chosen[:SHOW]
-        ui.picture(
-            view.selection_gallery(
-                ui.map_images(ctx.dataset, first), first, labels, ctx.test.classes, shown, per_row, ui.theme_type()
-            )
-        )
-        st.download_button(
-            "Download the selected indices (CSV)",
-            "index\n" + "\n".join(map(str, chosen)),
-            file_name=f"{info.name}-selection.csv",
-            mime="text/csv",
-            key="map_download",
-        )
-    elif len(picked.spots) > 1:
-        decoded = view.decode_at(latent_map, model, picked.spots[:SHOW])
-        ui.picture(
-            view.gallery([("decoded", decoded, [""] * len(decoded))], per_row=per_row, theme=ui.theme_type()),
-            caption=f"What the decoder draws across the {len(picked.spots)} empty spots you selected.",
-        )
-
-
 @st.fragment
-def explore(ctx, info, model, other, under, latent_map, split, second, other_split):
+def explore(ctx, info, model, other, under, latent_map, split, second, other_split, islands):
     """The map and what is selected on it; a selection reruns only this fragment."""
     labels = ui.map_labels(ctx.dataset, split)
     extent = view.map_extent(latent_map.points)
-    fig = ui.map_figure(info, latent_map, split, under=under, height=ui.main_height(430, 400))
+    fig = ui.map_figure(info, latent_map, split, under=under, height=ui.fill_height(430, 15.5))
     here, there = st.columns([3, 2] if second is None else [1, 1])
     with here:
         event = st.plotly_chart(
-            fig, key="map_chart", on_select="rerun", selection_mode=("points", "box", "lasso"), width="stretch"
+            ui.readable(fig),
+            key="map_chart",
+            on_select="rerun",
+            selection_mode=("points", "box", "lasso"),
+            width="stretch",
         )
         kept = latent_map.kept_variance if latent_map.method == "pca" else None
         st.markdown(
             f"**{info.name}** · {METHODS[latent_map.method]} of {len(labels):,} codes"
             + (f" · the plane keeps {100 * kept:.0f} % of the code variance" if kept is not None else "")
+            + (f". {islands}" if islands else "")
         )
         ui.map_hover(info, latent_map, "map_chart", key="map_hover")
     picked = view.read_selection(event.selection.points, extent, count=len(labels))
     if second is None:
         with there:
-            show_selection(ctx, model, info, other, latent_map, picked, labels, per_row=8)
+            ui.show_selection(ctx, model, info, other, latent_map, picked, labels, per_row=8)
         return
     shared = view.shared_selection(picked.indices, split == other_split, len(ctx.test))
     with there:
@@ -153,19 +102,21 @@ def explore(ctx, info, model, other, under, latent_map, split, second, other_spl
                 ctx.test.classes,
                 grid=0,
                 highlight=shared if len(shared) else None,
-                height=ui.main_height(430, 400),
+                height=ui.fill_height(430, 15.5),
             ),
             key="map_chart_other",
             width="stretch",
         )
-    show_selection(ctx, model, info, other, latent_map, picked, labels, per_row=12)
+    ui.show_selection(ctx, model, info, other, latent_map, picked, labels, per_row=12)
 
 
 latent_map, split = ready_map(info, method, split)
 second, other_split = (None, split)
 if other is not None and ui.model_or_message(other) is not None:
     second, other_split = ready_map(other, method if method != "raw" or other.bottleneck == 2 else "pca", split)
-explore(ctx, info, model, other, under, latent_map, split, second, other_split)
+rows, pending, shipped = ui.knn_rows(ctx)  # the kNN panel's figures: the sentence under the map uses them
+islands = knn.islands(rows, info.label.removeprefix(f"{ctx.dataset}-"), len(ctx.test.classes))
+explore(ctx, info, model, other, under, latent_map, split, second, other_split, islands)
 if split == "all":
     st.caption(f"Indices from {len(ctx.test):,} on are training images.")
 ui.training_replay(info, ctx.test.classes)  # stored beside the checkpoint when it was trained
@@ -176,13 +127,12 @@ st.markdown(
     "images. Small codes keep most of what raw pixels know, and classify far faster; PCA codes of the same "
     "size (grey) show how much of that is the autoencoder's doing."
 )
-rows, pending, shipped = ui.knn_rows(ctx)
 for job in pending[:1]:
     ui.show_job(job)
-st.plotly_chart(ui.knn_figure(tuple(rows)), width="stretch")
+st.plotly_chart(ui.readable(ui.knn_figure(tuple(rows)), grow=True), width="stretch")
 if verdict := knn.pca_verdict(rows):
     st.markdown(verdict)
-st.dataframe(view.knn_table(rows), hide_index=True, height=300, placeholder="—")  # no published figure: a dash
+st.dataframe(knnchart.knn_table(rows), hide_index=True, height=300, placeholder="—")  # no published figure: a dash
 st.caption(
     "Wall time: fitting and querying the classifier on one thread. "
     + (f"*shipped run*: measured together in one run on {shipped.machine}; " if shipped.machine else "")

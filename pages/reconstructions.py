@@ -7,10 +7,6 @@ from aeviz import jobs, ui, workspaces
 from aeviz.views import reconstructions as view
 from aeviz.zoo.series import ORIGINS, Series, arch_label, contested, group_series
 
-# Each image is drawn about this wide, whatever its resolution, and the grid is shown at the column's width:
-# its 24 px captions stay at least body-text size down to a 1280-pixel-wide screen.
-CELL_PX = 112
-
 
 def offer_training(dataset: str) -> None:
     """No models on this machine (no zoo): train a small dense one on the CPU, with a progress bar."""
@@ -43,21 +39,28 @@ def rate_distortion(series: list[Series], dataset: str, with_pca: bool, highligh
 
 
 @ui.per_model(max_entries=512)
-def grid_png(
-    images, captions: tuple, chosen: Series, models: dict, sizes: tuple, dataset: str, with_pca: bool, theme: str
-) -> bytes:
-    """The grid as PNG, once per images and models: a class moving one slider asks for the same few grids."""
-    return view.grid_png(
-        images, captions, chosen, models, ui.get_pca(dataset) if with_pca else None, sizes, cell_px=CELL_PX, theme=theme
-    )
+def grid_png(images, captions: tuple, chosen: Series, models: dict, sizes: tuple, dataset: str, with_pca: bool, look):
+    """The grid as PNG, once per images, models and screen: a class moving one slider asks for the same few."""
+    pca = ui.get_pca(dataset) if with_pca else None
+    fit, theme, across = look
+    return view.grid_png(images, captions, chosen, models, pca, sizes, fit=fit, theme=theme, across=across)
 
 
 @st.fragment
 def grid_view(ctx: ui.Context, series: list[Series], chosen: Series, sizes: list[int], pca, mine: bool) -> None:
-    """Images, verdict and chart side by side, then the grid at full width: new images rerun only this part."""
+    """In lecture mode the grid first (a row per image, beside the image picker: one screen); otherwise the
+    images, verdict and chart side by side, then the grid at full width. New images rerun only this part."""
+    lecture = ui.lecture_on()
+    if lecture:
+        left, right = st.columns([1, 4], gap="medium")
+        with left:
+            picked = ui.image_picker(ctx, "rec", count=8)
+        with right:
+            png = show_grid(ctx, picked, chosen, sizes, pca, ui.fit(0.8, above=14, gaps=2), across=True)
     controls, chart = st.columns([2, 3], gap="large")
     with controls:
-        picked = ui.image_picker(ctx, "rec", count=8)
+        if not lecture:
+            picked = ui.image_picker(ctx, "rec", count=8)
         if pca is not None:
             st.markdown(view.versus_pca(chosen, pca) or f"No test error of **{chosen.label}** at PCA's sizes.")
         for line in view.versus_plain(series):  # this dataset's, whichever family is picked
@@ -73,21 +76,11 @@ def grid_view(ctx: ui.Context, series: list[Series], chosen: Series, sizes: list
             )
         )
     with chart:
-        st.plotly_chart(rate_distortion(series, ctx.dataset, pca is not None, chosen.name), width="stretch")
-    usable = {q: info for q in sizes if (info := chosen.at(q)) and ui.model_or_message(info) is not None}
-    png = grid_png(
-        picked.images,
-        tuple(picked.captions),
-        chosen,
-        usable,
-        tuple(sizes),
-        ctx.dataset,
-        pca is not None,
-        ui.theme_type(),
-    )
-    ui.picture(
-        png, caption="The number under each reconstruction is its mean squared error per pixel.", width="stretch"
-    )
+        st.plotly_chart(
+            ui.readable(rate_distortion(series, ctx.dataset, pca is not None, chosen.name)), width="stretch"
+        )
+    if not lecture:
+        png = show_grid(ctx, picked, chosen, sizes, pca, ui.fit(above=None))
     st.caption(
         "Checkpoints: "
         + " · ".join(f"q={m.bottleneck} `{m.label}`" for m in chosen.models)
@@ -102,6 +95,22 @@ def grid_view(ctx: ui.Context, series: list[Series], chosen: Series, sizes: list
         on_click="ignore",
         key="rec_download",
     )
+
+
+def show_grid(ctx, picked, chosen: Series, sizes: list[int], pca, fit, across: bool = False) -> bytes:
+    """The grid of the picked images through every size of `chosen` and PCA, as large as `fit` allows."""
+    usable = {q: info for q in sizes if (info := chosen.at(q)) and ui.model_or_message(info) is not None}
+    count = len(picked.images)
+    if across:
+        count = view.rows_that_fit(fit, picked.images.shape[-2:], 1 + 2 * len(sizes), picked.captions, count)
+    images, captions, look = picked.images[:count], tuple(picked.captions[:count]), (fit, ui.theme_type(), across)
+    png = grid_png(images, captions, chosen, usable, tuple(sizes), ctx.dataset, pca is not None, look)
+    ui.picture(
+        png,
+        caption="The number under each reconstruction is its mean squared error per pixel"
+        + (" (each PCA column: PCA at the size to its left)." if across else "."),
+    )
+    return png
 
 
 st.title("Reconstructions across bottleneck sizes")

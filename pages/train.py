@@ -6,6 +6,7 @@ import streamlit as st
 from aeviz import names, ui, workspaces
 from aeviz.jobs import JobRejected, JobSpec, Snapshot, State
 from aeviz.jobs import setup as job_setup
+from aeviz.jobs.timing import timeline_text
 from aeviz.models import make_config, model_slug
 from aeviz.train import TrainConfig
 from aeviz.ui import trainform
@@ -53,20 +54,27 @@ def live(job_id: str) -> None:
         )
     else:
         phase = "stopping" if snap.message else snap.phase  # a cancel was asked for: stops within 0.1 s
-        st.progress(
-            snap.fraction,
-            text=f"**{phase}** · epoch {snap.epoch}/{snap.epochs} · "
-            f"{duration(snap.elapsed)} elapsed · about {duration(snap.eta)} left",
+        left = (
+            f"{duration(snap.overdue)} longer than measured, nearly done"
+            if snap.overdue > 0.5
+            else f"about {duration(snap.eta)} left"
         )
+        st.progress(
+            snap.fraction, text=f"**{phase}** · epoch {snap.epoch}/{snap.epochs} · {duration(snap.elapsed)} · {left}"
+        )
+        plan = snap.estimate.plan if snap.estimate is not None and snap.estimate.plan else snap.spec.plan
+        st.caption(timeline_text(snap.timeline, plan))  # what it is doing now, before the first curve too
         if snap.estimate is not None:
             st.caption(
-                f"A probe of a few steps predicted about {snap.estimate.peak_mb:,.0f} MB of memory "
-                f"(this server allows {manager.memory_mb:,.0f} MB per job) and "
-                f"{duration(snap.estimate.total_s)} of training."
+                f"Its probe predicted about {snap.estimate.peak_mb:,.0f} MB of memory "
+                f"(this server allows {manager.memory_mb:,.0f} MB per job)."
             )
+    for note in snap.notes:
+        st.warning(note, icon=":material/warning:")
     if manager.controls(job_id, me, browser) and st.button("Cancel", key="train_cancel", icon=":material/stop:"):
         manager.cancel(job_id)
-    draw(snap)
+    if snap.steps:
+        draw(snap)
 
 
 def result(snap: Snapshot) -> None:
@@ -76,38 +84,45 @@ def result(snap: Snapshot) -> None:
             f"Saved **{snap.path.stem}** after {duration(snap.elapsed)}: test MSE {m.get('mse', 0):.4f}, "
             f"PSNR {m.get('psnr', 0):.1f} dB, kNN-7 accuracy of the codes {100 * m.get('knn7', 0):.1f} %. "
             "Pick it on any page, marked *yours* (sidebar dataset: "
-            f"`{snap.spec.dataset}`).",
+            f"{ui.literal(ui.dataset_title(snap.spec.dataset))}).",
             icon=":material/check_circle:",
         )
+    elif snap.state == State.FAILED and snap.phase == "diverged":  # the trainer's words: when, why, what to try
+        st.error(snap.message, icon=":material/trending_up:")
     elif snap.state == State.FAILED:
         what = "Saving" if snap.phase == "saving" else "Training"  # trained, but the model could not be kept
         st.error(f"{what} failed: {snap.message}", icon=":material/error:")
     else:
         st.warning(snap.message, icon=":material/cancel:")
+    for note in snap.notes:
+        st.warning(note, icon=":material/warning:")
+    if snap.timeline:
+        st.caption(timeline_text(snap.timeline, None, active=False))  # where the time went
     if snap.steps:
         draw(snap)
 
 
+@st.fragment  # a change of epochs or batch redraws the form and its estimate, not the page
 def form(dataset: str, family, picked: dict) -> None:
-    on_cpu = ui.device_label().startswith("CPU")
     # The page shows no form while a job runs, so Streamlit forgets the widgets: their defaults are this
     # session's last submitted choices, and the form comes back as the user left it.
     last = st.session_state.setdefault("train_form_last", {})
-    with st.form("train_form"):
+    if refused := st.session_state.pop("train_refused", ""):
+        st.error(refused, icon=":material/error:")
+    first = trainform.first_choices(dataset, family, ui.device_label().startswith("CPU"))
+    with st.container(border=True):
         a, b, c = st.columns(3)
         fields, model_choices = trainform.model_fields(family, picked, last, a, c)
-        epochs = b.slider("Epochs", 1, 100, last.get("epochs", 30))
-        batch = b.select_slider(
-            "Batch size", [16, 32, 64, 128, 256, 512, 1024], last.get("batch", 64 if dataset == "digits" else 256)
-        )
-        lr = b.select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2], last.get("lr", 1e-3))
+        epochs = b.slider("Epochs", 1, 100, last.get("epochs", first["epochs"]))
+        batch = b.select_slider("Batch size", trainform.BATCHES, last.get("batch", first["batch"]))
+        lr = b.select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2], last.get("lr", first["lr"]))
         subset = c.number_input(
             "Training images (0 = all)",
             0,
             60000,
-            last.get("subset", 10000 if on_cpu and dataset != "digits" else 0),
+            last.get("subset", first["subset"]),
             1000,
-            help="Fewer images train faster: on a CPU, 10 000 is a good demo.",
+            help="Fewer images train faster: on a CPU, 5 000 is a good demo.",
         )
         folder = (
             c.text_input(
@@ -121,33 +136,42 @@ def form(dataset: str, family, picked: dict) -> None:
             else ""
         )
         name = c.text_input("Model name (optional)", placeholder="automatic: dataset-model-date-time")
-        if st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:"):
+        config = TrainConfig(epochs, batch, lr, subset=subset or None)
+        model_config = make_config(family.family, input_shape=trainform.shape_of(dataset), **fields)
+        sizes = ui.upload_sizes(dataset)
+        adapted, notes = trainform.fit_notes(dataset, sizes, config)  # a batch larger than the set, too few steps
+        for note in notes:
+            st.warning(note, icon=":material/warning:")
+        plan = trainform.estimate(family.family, model_config, dataset, sizes, adapted)
+        if st.button("Start training", type="primary", icon=":material/play_arrow:"):
             last.update(fields, **model_choices, epochs=epochs, batch=batch, lr=lr, subset=subset, folder=folder)
-            start(dataset, folder, family.family, fields, TrainConfig(epochs, batch, lr, subset=subset or None), name)
+            start(dataset, folder, family.family, fields, config, name, plan)
 
 
-def start(dataset: str, folder: str, family: str, fields: dict, config: TrainConfig, name: str) -> None:
+def start(dataset: str, folder: str, family: str, fields: dict, config: TrainConfig, name: str, plan) -> None:
     token = ui.own_workspace()
     try:
         workspaces.check_room(token, pending=len(manager.active(me, browser)))
         dataset = job_setup.folder_dataset(folder) if dataset == FOLDER else dataset
-        model_config = make_config(family, **fields)
+        model_config = make_config(family, input_shape=trainform.shape_of(dataset), **fields)  # as it was timed
         name = (
             names.check_name(name, {p.stem for p in workspaces.models(token)})
             if name.strip()
             else names.default_name(dataset, model_slug(family, model_config), stamped=True)
         )
-        spec = JobSpec(family, model_config, dataset, config, name, str(workspaces.create(token)))
+        spec = JobSpec(family, model_config, dataset, config, name, str(workspaces.create(token)), plan)
         job = manager.submit(spec, me, browser)
     except (ValueError, JobRejected) as exc:
         st.error(str(exc), icon=":material/error:")
         if getattr(exc, "job_id", ""):
             st.session_state["train_other_job"] = exc.job_id  # offered below the form: watch or cancel it here
+            st.session_state["train_refused"] = str(exc)  # said again by the page's next run
+            st.rerun(scope="app")
         return
     if dataset.startswith(("folder:", "upload:")):
         ui.add_own_dataset(dataset)  # its pages list the model; no other session sees the folder or the images
     st.query_params["train_job"] = job.id
-    st.rerun()
+    st.rerun(scope="app")
 
 
 job_id = st.query_params.get("train_job")
@@ -177,7 +201,6 @@ if dataset == UPLOAD:
     dataset = ui.upload_training_set("train_upload", ui.own_workspace())
     if dataset is None:
         st.stop()
-trainform.estimate(family.family, dataset)
 form(dataset, family, picked)
 other = manager.snapshot(st.session_state.get("train_other_job"))
 shown = other is not None and other.active

@@ -5,6 +5,7 @@ import streamlit as st
 from aeviz import ui
 from aeviz.views import decoding
 from aeviz.views import vae as view
+from aeviz.views import vaeplane as plane
 from aeviz.walks import rank_dims_by_kl
 from aeviz.zoo import catalog
 
@@ -51,7 +52,7 @@ def kl(vae, dataset: str):
 
 @ui.per_model(spinner="Decoding the code plane…", max_entries=8, models=False)
 def manifold(flat, gaussian: bool):
-    return view.plane_figure(ui.get_model(flat), ui.get_codes(flat), ui.get_dataset(flat.dataset, "test"), gaussian)
+    return plane.plane_figure(ui.get_model(flat), ui.get_codes(flat), ui.get_dataset(flat.dataset, "test"), gaussian)
 
 
 tab_path, tab_dims, tab_sample, tab_plane, tab_play = views.tabs(
@@ -61,8 +62,9 @@ tab_path, tab_dims, tab_sample, tab_plane, tab_play = views.tabs(
 )
 
 with tab_path:
-    scrub_fig, strip = interpolation(info, pair, ui.theme_type(), twin if ae is not None else None)
-    ui.scrub_chart(scrub_fig, "vae_scrub", "vae_t", view.scrub_positions(scrub_fig), height=ui.main_height(400, 440))
+    fit = ui.fit(0.75, above=13, gaps=2)  # the right column under the tabs: pictures and slider on one screen
+    scrub_fig, strip = interpolation(info, pair, ui.theme_type(), twin if ae is not None else None, fit)
+    ui.scrub_chart(scrub_fig, "vae_scrub", "vae_t", view.scrub_positions(scrub_fig))
     st.markdown(
         f"From **A** = {names[0]} to **B** = {names[1]}. Drag **t**: the middle column is decoded from "
         "the code (1 - t)·z_A + t·z_B (linear) or along the great circle (spherical)."
@@ -86,14 +88,15 @@ def dims_view():
     with left:
         which = ui.url_radio("Image", ["A", "B"], "vae_trav", horizontal=True)
         count = ui.url_slider("Dimensions", 1, q, min(q, 8), "vae_dims")
+        values = kl(info, ctx.dataset)
         st.caption(
-            "Each row sets one code dimension to −3…+3 (the prior's ±3σ) and keeps the rest. "
-            "Rows are sorted by KL: dimensions with KL ≈ 0 were switched off by the VAE and change nothing."
+            f"Each row sets one code dimension to −3…+3 (the prior's ±3σ) and keeps the rest. {view.kl_note(values)}"
         )
-    values = kl(info, ctx.dataset)
     dims = tuple(int(d) for d in rank_dims_by_kl(values)[:count])
     with right:
-        ui.picture(traversal(info, pair["AB".index(which)], dims, values, ui.theme_type()))
+        ui.picture(
+            traversal(info, pair["AB".index(which)], dims, values, ui.theme_type(), ui.fit(0.56, above=None, gaps=4))
+        )
 
 
 def next_seed() -> None:
@@ -113,7 +116,7 @@ def sample_view():
         )
     with right:
         ui.picture(
-            samples(info, temperature, seed, ui.theme_type()),
+            samples(info, temperature, seed, ui.theme_type(), ui.fit(0.56, above=13, gaps=4)),
             caption=f"32 codes drawn from N(0, {temperature:g}²·I) with seed {seed}, decoded.",
         )
 
@@ -144,9 +147,7 @@ with tab_plane:
         codes = ui.get_codes(flat)
         st.caption(
             f"`{flat.name}`: the background is decoded from {grid}; the dots are test images' codes "
-            f"(posterior means), coloured by class. Of the 10×10 cells of equal prior mass, "
-            f"**{view.empty_cells(codes)}** hold none of the {len(codes):,} test codes; as many codes "
-            f"drawn from the prior would leave about {view.expected_empty(len(codes)):.0f} empty."
+            f"(posterior means), coloured by class. {plane.fill_note(plane.cell_counts(codes))}"
         )
 with tab_play:
     ui.playground(

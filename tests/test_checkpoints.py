@@ -78,7 +78,9 @@ def test_a_colour_model_round_trips_exactly(tmp_path, family, shape, dataset):
 def test_a_model_that_does_not_take_its_datasets_shape_is_refused(tmp_path):
     grey = build_model("dense", bottleneck=3, input_shape=(1, 32, 32))
     path = save_checkpoint(tmp_path / "grey.safetensors", grey, {"dataset": "cifar10"})
-    with pytest.raises(CheckpointError, match=r"its input \[1, 32, 32\] is not cifar10's image shape \[3, 32, 32\]"):
+    with pytest.raises(
+        CheckpointError, match=r"its input \[1, 32, 32\] is not the image shape of cifar10, \[3, 32, 32\]"
+    ):
         load_checkpoint(path)
 
 
@@ -184,3 +186,10 @@ def test_the_zoo_ships_the_errors_the_app_would_compute():
     for metric in ("mse", "bce"):
         shipped = load_test_errors(path, model.metadata["hash"], metric, len(test))
         np.testing.assert_allclose(shipped, image_errors(test, recon, metric), rtol=1e-5)
+
+
+def test_older_checkpoints_read_one_thread_not_one_threads():
+    """The zoo's older models recorded 'CPU (1 threads)', which Home printed under the picture."""
+    zoo = {c.name: c for c in list_checkpoints(dataset="digits")}
+    old = zoo["digits-contractive-q16-bce"]
+    assert old.metadata["device"] == "CPU (1 threads)" and old.trained_on == "CPU (1 thread)"

@@ -13,6 +13,7 @@ from aeviz.devices import (
     memory_format,
     pick_device,
     seeded,
+    set_lr,
 )
 from aeviz.models import build_model
 
@@ -55,6 +56,20 @@ def test_adam_steps_the_parameters():
     layer(torch.ones(2, 3)).sum().backward()
     optimizer.step()
     assert not torch.equal(layer.weight, start)
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_set_lr_is_what_the_next_step_uses(fused):
+    """A schedule sets the rate between steps: fused and plain Adam both read it, 0 moves nothing."""
+    layer = torch.nn.Linear(3, 1)
+    optimizer = adam(layer, 0.1, torch.device("cpu")) if fused else torch.optim.Adam(layer.parameters(), lr=0.1)
+    for lr, moves in ((0.1, True), (0.1, True), (0.0, False), (0.05, True)):  # the first steps build the state
+        set_lr(optimizer, lr)
+        before = layer.weight.detach().clone()
+        optimizer.zero_grad()
+        layer(torch.ones(2, 3)).sum().backward()
+        optimizer.step()
+        assert torch.equal(layer.weight, before) != moves
 
 
 def test_keep_freed_memory_answers_once_and_the_same():

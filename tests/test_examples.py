@@ -40,6 +40,8 @@ def test_the_adapter_example_trains_and_its_models_are_measured(tmp_path, monkey
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "my_models.pt").is_file()
+    progress = [line for line in done.stdout.splitlines() if "step" in line]  # it said nothing for 50 s
+    assert len(progress) >= 12 and "dense8: step 50/300, loss" in done.stdout and "wrote " in done.stdout
     monkeypatch.setenv("AEVIZ_ADAPTERS", str(script))
     assert cli.main(["adapters"]) == 0
     out = capsys.readouterr().out

@@ -198,7 +198,7 @@ def test_a_model_for_another_image_size_than_its_dataset_is_refused_at_load(tmp_
     path = save_checkpoint(
         tmp_path / "wrong-size.safetensors", build_model("dense", bottleneck=3), {"dataset": "digits"}
     )  # a 28x28 model labelled with the 8x8 digits
-    with pytest.raises(CheckpointError, match=r"its input \[1, 28, 28\] is not digits's image shape \[1, 8, 8\]"):
+    with pytest.raises(CheckpointError, match=r"its input \[1, 28, 28\] is not the image shape of digits, \[1, 8, 8\]"):
         load_checkpoint(path)
 
 

@@ -330,6 +330,14 @@ def test_awkward_but_valid_files_give_the_same_centred_digit(case, reference):
     assert similarity(out.image, reference) > 0.9
 
 
+@pytest.mark.parametrize("paper", [(255, 255, 255, 0), (0, 0, 0, 0)], ids=["transparent white", "transparent black"])
+def test_a_white_digit_on_a_transparent_background_is_found(paper, reference):
+    """Composited on white, a white digit vanished ("No ink found"): the paper is the strokes' opposite."""
+    out = prep(encode(seven(mode="RGBA", ink=(255, 255, 255, 255), paper=paper), "PNG"), "white on transparent")
+    assert not out.inverted  # light ink on the dark paper it now lies on, as MNIST's
+    assert similarity(out.image, reference) > 0.9
+
+
 def test_open_image_returns_a_loaded_detached_first_frame():
     img = open_image(animated_gif())
     assert getattr(img, "n_frames", 1) == 1 and img.size == (90, 110)

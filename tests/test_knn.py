@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from aeviz import checkpoints, data, knn
-from aeviz.views import latent_map as view
+from aeviz.views import knnchart as view
 from aeviz.zoo import references
 
 
@@ -145,12 +145,13 @@ def test_published_figures_sit_beside_the_matching_rows():
     table = view.knn_table(rows)
     column = f"published % ({references.ARTICLE_SHORT})"  # the column names where its figures were published
     assert len({len(v) for v in table.values()}) == 1 and table["kNN-7 %"][0] == 96.9
-    assert table[column] == [96.4, None, None, None, None, 89.0]
+    assert table[column] == ["96.4", None, None, None, None, "89"]  # as the article prints them
     digits_rows = knn.build_rows("digits", 64, [Info("dense-bce", 8)], (0.98, 0.1), {})
     assert column not in view.knn_table(digits_rows)  # no literature figure: no column of blanks
     fig = view.knn_figure(rows)
     names = [t.name for t in fig.data]
     assert names == ["conv-bce", "dense-bce", "published (dense AE)"]  # PCA pending here: no bars yet
+    assert fig.data[2].offsetgroup == "dense-bce" and fig.data[2].base[0] + fig.data[2].y[0] / 2 == 89.0
     assert fig.layout.shapes and "raw pixels 96.9 %" in fig.layout.annotations[0].text
 
 
@@ -176,3 +177,57 @@ def test_the_figures_shipped_with_the_zoo_are_used(tmp_path, monkeypatch):
     assert ship.raw == (0.969, 13.3) and ship.pca == {8: (0.899, 0.4)} and ship.models == {"h8": (0.895, 0.5)}
     assert ship.machine == "Test CPU (2 logical CPUs, torch on 2 threads, kNN on 1 thread), 2026-01-02"
     assert knn.shipped("fashion-mnist").raw is None
+
+
+def _row(name, series, q, accuracy, published=None):
+    return knn.KnnRow(name, series, q, accuracy, 0.1, "shipped", published)
+
+
+def test_the_chart_draws_one_bar_per_model_and_never_sums_two():
+    """A server model of a zoo model's size (README's `aeviz train ... --bottleneck 8 16 64`) and a browser-trained
+    q=2 model: each its own bar. One trace holding two rows at one size made plotly stack them (89.5 + 54.3 %)."""
+    rows = [
+        _row("PCA-8", "pca", 8, 0.899),
+        _row("dense-q2-bce", "dense-bce", 2, 0.42),
+        _row("dense-q8-bce", "dense-bce", 8, 0.895, published=0.89),
+        _row("dense-q8-bce · server", "dense-bce", 8, 0.543, published=0.89),
+        _row("dense-q8-bce-2 · server", "dense-bce", 8, 0.347, published=0.89),
+        _row("dense-q2-bce · yours", "dense-bce", 2, 0.30),
+        _row("dense-h256x128-q8-bce", "dense-h256x128-bce", 8, 0.936),
+    ]
+    fig = view.knn_figure(rows)
+    bars = [t for t in fig.data if t.name != "published (dense AE)"]
+    for trace in bars:
+        assert len(set(trace.x)) == len(trace.x), f"{trace.name} holds two bars at one size: plotly sums them"
+    heights = sorted(round(y, 1) for t in bars for y in t.y)
+    assert heights == sorted(round(100 * r.accuracy, 1) for r in rows)  # every model once, none summed
+    assert len({t.offsetgroup for t in bars}) == len(bars)
+    mark = next(t for t in fig.data if t.name == "published (dense AE)")
+    zoo = next(t for t in bars if "q=8" in t.x and 89.5 in [round(y, 1) for y in t.y])
+    assert mark.offsetgroup == zoo.offsetgroup == "dense-bce"  # on the zoo dense-bce bar, not the 256-128 one
+    assert abs(mark.base[0] + mark.y[0] / 2 - 89.0) < 1e-9 and "89 %" in mark.hovertemplate
+    assert [t.name for t in bars] == ["PCA", "dense-bce", "dense-bce · server", "dense-bce · server (2)",
+                                      "dense-bce · yours", "dense-h256x128-bce"]  # fmt: skip
+
+
+def test_the_islands_sentence_is_computed_from_the_models_numbers():
+    """The retrained MNIST dense q=2 (kNN 30.6 %, PCA-2 42.8 %) showed one overlapping band under a page that
+    said "the classes form islands although the model never saw a label": now said only where it is true."""
+    rows = [
+        _row("PCA-2", "pca", 2, 0.428),
+        _row("dense-q2-bce", "dense-bce", 2, 0.306),
+        _row("vae-h256-q2-bce", "vae-h256-bce", 2, 0.70),
+        _row("PCA-16", "pca", 16, 0.964),
+        _row("dense-q16-bce", "dense-bce", 16, 0.960),
+        _row("conv-q16-bce", "conv-bce", 16, 0.971),
+        _row("mine-q3 · yours", "mine", 3, 0.12),
+        knn.KnnRow("pending-q4", "dense-bce", 4, None, None, "pending"),
+    ]
+    weak = knn.islands(rows, "dense-q2-bce", 10)
+    assert "form islands" not in weak and "Some classes stand apart, most overlap and PCA" in weak
+    assert "30.6 %, chance 10 %, PCA-2 42.8 %" in weak
+    assert knn.islands(rows, "dense-q16-bce", 10).startswith("The classes form islands although")  # 96.0 vs 96.4
+    assert "PCA of the same size separates them better" not in knn.islands(rows, "conv-q16-bce", 10)
+    assert "form islands although" in knn.islands(rows, "vae-h256-q2-bce", 10)
+    assert knn.islands(rows, "mine-q3 · yours", 10).startswith("The classes overlap")
+    assert knn.islands(rows, "pending-q4", 10) == "" and knn.islands(rows, "no-such", 10) == ""

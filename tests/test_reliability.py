@@ -217,9 +217,14 @@ def test_without_mnist_or_fashion_the_app_runs_on_digits_and_says_what_is_missin
 
 
 def test_the_app_never_downloads_but_a_script_still_can(tmp_path, monkeypatch):
-    from aeviz import ui  # noqa: F401 - importing the app's Streamlit module switches downloads off
+    from aeviz.ui import caches
 
     monkeypatch.setenv("AEVIZ_DATA_DIR", str(tmp_path / "empty"))
+    monkeypatch.setattr(data, "_DOWNLOADS", {"allowed": True})  # whatever earlier tests left
+    monkeypatch.setattr(caches.torch, "set_num_threads", lambda n: None)  # only the download switch is tested here
+    monkeypatch.setattr(caches, "keep_freed_memory", lambda: None)
+    caches.configure_server.clear()
+    caches.configure_server()  # what the sidebar calls first on every page
     tried = []
     monkeypatch.setattr(data, "_torchvision_download", lambda name: tried.append(name) or tmp_path / "nowhere")
     with pytest.raises(data.DatasetUnavailable, match="does not download it.*load_dataset"):

@@ -120,8 +120,10 @@ def test_the_job_probes_time_the_trainers_own_step(monkeypatch):
     monkeypatch.setattr(trainer, "step", spy)
     config = make_config("conv", bottleneck=4, input_shape=(1, 8, 8), channels=(4, 8))
     worker.probe(build_model("conv", config), torch.rand(32, 1, 8, 8), batch_size=16, epochs=1)
-    assert setup.images_per_second("conv", config, batch_size=8, steps=2) > 0
-    assert seen == [(True, True)] * 6  # the probe's warm-up and two sizes; the rate's warm-up and two steps
+    probed = len(seen)  # memory: a warm-up and two sizes; time (timing.measure): a warm-up, 3+ steps at two sizes
+    assert probed >= 3 + 1 + 2 * 3
+    assert setup.rates_of("conv", config, batch_size=8).step_s(8) > 0
+    assert len(seen) >= probed + 1 + 2 * 3 and set(seen) == {(True, True)}
 
 
 def test_training_leaves_the_allocator_to_the_process_entry_points(monkeypatch, tmp_path):
@@ -139,3 +141,19 @@ def test_training_leaves_the_allocator_to_the_process_entry_points(monkeypatch, 
     assert calls == []
     assert cli.main(["info", str(tmp_path / "missing.safetensors")]) == 1
     assert calls == ["set"]
+
+
+def test_a_cosine_schedule_decays_to_zero_and_trains_differently():
+    recipe = TrainConfig(epochs=4, lr=1e-2, schedule="cosine")
+    assert recipe.lr_at(0) == 1e-2 and recipe.lr_at(0.5) == pytest.approx(5e-3) and recipe.lr_at(1) == 0
+    assert TrainConfig(lr=1e-2).lr_at(0.9) == 1e-2  # constant by default: every zoo recipe before it
+    with pytest.raises(ValueError, match="schedule"):
+        TrainConfig(schedule="step")
+    config = make_config("dense", bottleneck=2, input_shape=(1, 8, 8))
+    plain = train("dense", config, "digits", TrainConfig(epochs=4, lr=1e-2, batch_size=64), save=False)
+    decayed = train(
+        "dense", config, "digits", TrainConfig(epochs=4, lr=1e-2, batch_size=64, schedule="cosine"), save=False
+    )
+    assert decayed.metadata["training"]["schedule"] == "cosine"
+    weights = lambda r: torch.cat([p.flatten() for p in r.model.parameters()])
+    assert not torch.equal(weights(plain), weights(decayed))

@@ -292,7 +292,7 @@ def test_the_train_uploader_counts_against_the_sessions_upload_limits(monkeypatc
     monkeypatch.setenv("AEVIZ_UPLOAD_MAX_FILES", "12")
     at = train_upload([(f"s{k}.png", stroke(k)) for k in range(15)]).run()
     assert not at.exception and any("not read" in w and "12 files" in w for w in warnings(at))
-    assert "**12** images in 1 class" in at.caption[0].value
+    assert "**12** images from s0\\.png and 11 more files in 1 class" in at.caption[0].value
 
 
 def test_an_uploaded_set_is_kept_with_the_sessions_models_and_expires_with_them():

@@ -15,7 +15,7 @@ from ..data import DATASETS, DatasetUnavailable
 from ..errors import one_line
 from ..models import MODELS
 from ..saving import save_trained
-from ..train import Progress, TrainConfig, train
+from ..train import Progress, TrainConfig, TrainingDiverged, train
 from . import trainargs as ta
 
 MODEL_CARD_HEAD = """# Model zoo
@@ -37,7 +37,8 @@ names:
 
 exit codes:
   0 trained and saved; 2 a bad argument (nothing is trained or written); 1 training could not run
-  (dataset unavailable, disk full, out of memory); 130 interrupted.
+  (dataset unavailable, disk full, out of memory); 3 training diverged (the loss became NaN or rose
+  far above its start: that model is not saved, the others are); 130 interrupted.
 """
 
 
@@ -118,10 +119,24 @@ def cmd_train(args) -> int:
     )
     for job in filter(lambda j: j.note, jobs):
         print(job.note)
+    diverged = 0
     for job in jobs:
         bar = _ProgressBar(args.epochs, f"{args.family} q={job.bottleneck}")
         try:
-            result = train(args.family, job.config, args.dataset, config_base, save=False, callback=bar)
+            result = train(
+                args.family,
+                job.config,
+                args.dataset,
+                config_base,
+                save=False,
+                callback=bar,
+                on_note=lambda text: print(f"note: {text}"),
+                before_fit=_print_plan,
+            )
+        except TrainingDiverged as exc:  # said, not saved: a NaN model would be listed on every page
+            diverged += 1
+            _fail("train", f"q={job.bottleneck}: {exc}", 3)
+            continue
         finally:
             bar.close()
         path = _save(job.path, result, overwrite=args.overwrite)
@@ -130,7 +145,16 @@ def cmd_train(args) -> int:
             f"saved {path}  test mse {m['mse']:.5f}  psnr {m['psnr']:.2f} dB  "
             f"kNN-7 {100 * m['knn7']:.1f} %  ({result.metadata['train_seconds']} s on {result.metadata['device']})"
         )
-    return 0
+    return 3 if diverged else 0
+
+
+def _print_plan(model, train_x, test_images: int, config: TrainConfig) -> None:
+    """How long the run ahead takes, from the trainer's own step timed here (aeviz.jobs.timing)."""
+    from ..jobs.timing import measure, plan
+
+    rates = measure(model, train_x, config.batch_size)
+    ahead = plan(rates, len(train_x), test_images, config.epochs, config.batch_size, model.bottleneck)
+    print(f"estimate: {ahead.summary()} (measured here in {rates.probe_s:.1f} s)", flush=True)
 
 
 def _save(path: Path, result, *, overwrite: bool) -> Path:
@@ -166,7 +190,7 @@ def zoo_table(markdown: bool = False, adapters: bool = True) -> str:
                 f"{100 * m.get('knn7', float('nan')):.1f}",
                 str(c.metadata.get("training", {}).get("epochs", "")),
                 str(c.metadata.get("train_seconds", "")),
-                c.metadata.get("device", ""),
+                c.trained_on if c.metadata.get("device") else "",
             ]
         )
     if markdown:
@@ -232,8 +256,9 @@ def colour_notes() -> list[str]:
 
 
 def cmd_zoo(args) -> int:
-    table = zoo_table(markdown=args.markdown, adapters=not args.write)  # the shipped model card: the zoo alone
-    if args.markdown and args.write:
+    # --write rewrites the model card, which is markdown: it was ignored without --markdown, silently
+    table = zoo_table(markdown=args.markdown or args.write, adapters=not args.write)  # the card: the zoo alone
+    if args.write:
         path = zoo_dir() / "README.md"
         path.write_text(MODEL_CARD_HEAD + table + "\n" + card_notes())
         print(f"wrote {path}")
@@ -315,7 +340,7 @@ def _parser() -> argparse.ArgumentParser:
     _import_parser(sub)
     zoo = sub.add_parser("zoo", help="list checkpoints with their metrics")
     zoo.add_argument("--markdown", action="store_true", help="print a markdown model card table")
-    zoo.add_argument("--write", action="store_true", help="with --markdown: rewrite checkpoints/README.md")
+    zoo.add_argument("--write", action="store_true", help="rewrite checkpoints/README.md, the model card (markdown)")
     sub.add_parser("adapters", help="list (and measure) the models of AEVIZ_ADAPTERS files and installed adapters")
     info = sub.add_parser("info", help="print a checkpoint's metadata as JSON")
     info.add_argument("path", type=Path)

@@ -137,7 +137,7 @@ def _image_shape(config, dataset: str) -> tuple[int, int, int]:
         return (images[0], images[1], images[2])
     raise ImportRefused(
         f"model_config.json's input_dim is {list(dims)}; aeviz imports image models: input_dim [channels, height, "
-        f"width], or flat: [{torch.Size(images).numel()}] for {dataset}'s {list(images)} images"
+        f"width], or flat: [{torch.Size(images).numel()}] for the {list(images)} images of {dataset}"
     )
 
 

@@ -156,7 +156,8 @@ def _value(mapped: float, declared: list[float]) -> str:
 def probe_images(dataset: Dataset, manifest: Manifest) -> torch.Tensor:
     if tuple(dataset.shape) != manifest.input_shape:
         raise ImportRefused(
-            f"the model takes {list(manifest.input_shape)} images, but {dataset.name}'s are {list(dataset.shape)}: "
+            f"the model takes {list(manifest.input_shape)} images, but those of {dataset.name} are "
+            f"{list(dataset.shape)}: "
             "name the dataset it was trained on"
         )
     return dataset.images[:PROBE]
@@ -214,7 +215,7 @@ def import_programs(
     started = time.perf_counter()
     target, note = _target(Path(out_dir or user_dir()).expanduser(), name, manifest, origin, overwrite)
     (_, encoder), (_, decoder) = programs[ENCODER], programs[DECODER]
-    say(f"checking on {manifest.dataset}'s test images")
+    say(f"checking on the test images of {manifest.dataset}")
     test = load_dataset(manifest.dataset, "test")
     takes = pt2.input_shape(encoder)[1:]
     if None not in takes and tuple(takes) != manifest.input_shape:

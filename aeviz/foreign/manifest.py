@@ -111,9 +111,8 @@ def _check_words(m: Manifest) -> None:
     if not isinstance(m.dataset, str) or not (m.dataset in DATASETS or m.dataset.startswith("folder:")):
         problems.append(f"dataset must be one of {', '.join(DATASETS)} or folder:PATH, not {m.dataset!r}")
     elif m.dataset in DATASETS and tuple(m.input_shape) != DATASETS[m.dataset].shape:
-        problems.append(
-            f"input_shape {list(m.input_shape)} is not {m.dataset}'s image shape {list(DATASETS[m.dataset].shape)}"
-        )
+        shape = list(DATASETS[m.dataset].shape)
+        problems.append(f"input_shape {list(m.input_shape)} is not the image shape of {m.dataset}, {shape}")
     if m.family not in MODELS or m.family == "linear":
         problems.append(f"family must be one of {', '.join(f for f in MODELS if f != 'linear')}, not {m.family!r}")
     if m.arch not in ("", "dense", "conv"):

@@ -225,6 +225,9 @@ class JobManager:
                         return payload
                     if kind in ("refused", "error"):
                         raise JobFailed(payload)
+                    if kind == "diverged":
+                        job.set(State.RUNNING, phase="diverged")  # the page says so, in the trainer's words
+                        raise JobFailed(payload)
                     job.receive(kind, payload)
                 if self._should_stop(job):
                     raise TrainingCancelled(job.message)

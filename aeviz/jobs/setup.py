@@ -1,4 +1,4 @@
-"""What a training job is made of before it runs: allowed folders, a time estimate."""
+"""What a training job is made of before it runs: allowed folders, measured rates for its time."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 from .. import settings
 from ..archives import kind_of
 from ..models import AEConfig
+from .timing import Rates, measure, measure_startup
 
 
 def folder_roots() -> list[Path]:
@@ -30,51 +31,54 @@ def folder_dataset(path: str) -> str:
     return f"folder:{folder}"
 
 
-def images_per_second(
-    family: str, config: AEConfig, batch_size: int = 256, device: str = "auto", steps: int = 3
-) -> float:
-    """Training throughput of the trainer's own step on a few random batches: what the time estimate before a
-    job rests on."""
+def rates_of(family: str, config: AEConfig, batch_size: int = 256, device: str = "auto") -> Rates:
+    """The trainer's own step, inference, kNN and saving timed on random images of the model's input shape:
+    what the time estimate before a job rests on (timing.measure, as a job's own probe measures them)."""
     import torch
 
-    from ..devices import memory_format, pick_device
+    from ..devices import pick_device
     from ..models import build_model
-    from ..train import prepare, timed_step
 
     dev = pick_device(device)
     model = build_model(family, config).to(dev)
-    optimizer = prepare(model, 1e-3)
     x = torch.rand((batch_size, *config.input_shape), generator=torch.Generator().manual_seed(0)).to(dev)
-    x = x.contiguous(memory_format=memory_format(model))
-    timed_step(model, optimizer, x)  # the first step warms up allocators and kernels and is not counted
-    elapsed = sum(timed_step(model, optimizer, x) for _ in range(steps))
-    return steps * batch_size / max(elapsed, 1e-9)
+    return measure(model, x, batch_size)
+
+
+def _measure(key: tuple):
+    """What a Throughput key asks for: ('rates', family, config) or ('startup', dataset, subset)."""
+    if key[0] == "startup":
+        from .worker import job_threads
+
+        return measure_startup(key[1], key[2], job_threads())
+    return rates_of(key[1], key[2])
 
 
 class Throughput:
-    """Training speed per (family, input shape), timed once on a thread of its own, so that no page run waits
-    for it (timing the steps made the Train page's first visit take 9-14 s on a loaded 2-core server)."""
+    """Training speed per model config, and a training process's start per dataset, each measured once on a
+    thread of its own, so that no page run waits for it (timing the steps made the Train page's first visit take
+    9-14 s on a loaded 2-core server)."""
 
     def __init__(self, probe=None) -> None:
         import queue
         import threading
 
-        self._probe = probe or (lambda family, shape: images_per_second(family, _config(family, shape)))
-        self._rates: dict[tuple, float] = {}
+        self._probe = probe or _measure
+        self._found: dict[tuple, object] = {}
         self._asked: set[tuple] = set()
         self._queue: queue.Queue = queue.Queue()
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._thread: threading.Thread | None = None
 
-    def rate(self, family: str, shape: tuple) -> float | None:
-        """Images per second, or None while it is being timed (asking starts that, once per key)."""
+    def get(self, key: tuple):
+        """The measurement, FAILED if it could not be made, or None while it is being made (asking starts that,
+        once per key)."""
         import threading
 
-        key = (family, tuple(shape))
         with self._lock:
-            if key in self._rates:
-                return self._rates[key]
+            if key in self._found:
+                return self._found[key]
             if key not in self._asked:
                 self._asked.add(key)
                 self._queue.put(key)
@@ -83,25 +87,35 @@ class Throughput:
                     self._thread.start()
         return None
 
-    def wait(self, family: str, shape: tuple, timeout: float) -> float | None:
-        """The rate, asking for it and waiting up to `timeout` seconds (for start-up work, never a page)."""
-        key, deadline = (family, tuple(shape)), time.monotonic() + timeout
-        self.rate(family, shape)
+    def wait(self, key: tuple, timeout: float):
+        """The measurement, asking for it and waiting up to `timeout` seconds (for start-up work, never a page)."""
+        deadline = time.monotonic() + timeout
+        self.get(key)
         with self._changed:
-            while key not in self._rates and time.monotonic() < deadline:
+            while key not in self._found and time.monotonic() < deadline:
                 self._changed.wait(max(0.0, deadline - time.monotonic()))
-            return self._rates.get(key)
+            return self._found.get(key)
+
+    def learn(self, key: tuple, found) -> None:
+        """A measurement made elsewhere (a finished job's own): it replaces this key's, asked or not."""
+        with self._changed:
+            self._asked.add(key)
+            self._found[key] = found
+            self._changed.notify_all()
 
     def _work(self) -> None:
         while True:
-            family, shape = key = self._queue.get()
+            key = self._queue.get()
             try:
-                rate = float(self._probe(family, shape))
-            except Exception:  # an untimeable model says so on the page (nan) instead of "measuring" forever
-                rate = float("nan")
+                found = self._probe(key)
+            except Exception:  # an untimeable model says so on the page instead of "measuring" forever
+                found = FAILED
             with self._changed:
-                self._rates[key] = rate
+                self._found[key] = found
                 self._changed.notify_all()
+
+
+FAILED = "failed"  # a measurement that could not be made
 
 
 def _config(family: str, shape: tuple) -> AEConfig:

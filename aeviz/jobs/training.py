@@ -14,6 +14,7 @@ from ..models import AEConfig, make_config, model_slug
 from ..names import default_name
 from ..train import Progress, TrainConfig
 from .base import Job, State, describe  # noqa: F401 - re-exported
+from .timing import PHASES, Plan
 from .worker import Estimate
 
 MAX_POINTS = 1000  # loss-curve points kept per job; thinned beyond, so an hour-long job stays small
@@ -43,6 +44,7 @@ class JobSpec:
     train_config: TrainConfig
     name: str
     folder: str = ""  # where the checkpoint goes: a session's workspace, or "" for the server's shared folder
+    plan: Plan | None = field(default=None, compare=False)  # the page's estimate before the run (timing.plan_before)
 
 
 def small_model_job(dataset: str, q: int, folder) -> JobSpec:
@@ -82,10 +84,31 @@ class Snapshot:
     maps: tuple[tuple[int, np.ndarray], ...] = field(default=(), repr=False)  # (epoch, (N,2) float16 map of a
     # fixed test sample, replay.CodeWatch); epoch 0 is the untrained encoder's
     map_labels: np.ndarray | None = field(default=None, repr=False)  # (N,) that sample's classes
+    timeline: tuple[tuple[str, float, float | None], ...] = ()  # (phase, seconds in it, predicted seconds)
+    notes: tuple[str, ...] = ()  # what the trainer changed or warns of (aeviz.fitplan)
 
     @property
     def active(self) -> bool:
         return self.state.active
+
+    @property
+    def overdue(self) -> float:
+        """Seconds the current phase has run past its prediction (0 when within it or unknown)."""
+        for phase, spent, predicted in self.timeline[-1:]:
+            if phase == self.phase_group and predicted is not None:
+                return max(0.0, spent - predicted)
+        return 0.0
+
+    @property
+    def phase_group(self) -> str:
+        return phase_group(self.phase)
+
+
+def phase_group(phase: str) -> str:
+    """The PHASES entry a phase's text belongs to (a folder's 'reading 120 of 400 images' is 'loading data')."""
+    if phase in PHASES or phase in ("waiting", "done", "diverged"):
+        return phase
+    return "loading data"
 
 
 @dataclass(eq=False)
@@ -110,6 +133,8 @@ class TrainingJob(Job):
     maps: list = field(default_factory=list, repr=False)  # 8 kB an epoch: 100 epochs take 800 kB
     map_labels: np.ndarray | None = field(default=None, repr=False)
     pace: list = field(default_factory=list, repr=False)  # (monotonic time, fraction) of recent reports
+    began: dict = field(default_factory=dict, repr=False)  # phase group -> monotonic time it began
+    notes: list = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     stop: threading.Event = field(default_factory=threading.Event, repr=False)
 
@@ -132,7 +157,15 @@ class TrainingJob(Job):
                 self.estimate = payload
         elif kind == "phase":
             with self.lock:
-                self.phase = payload
+                self._enter(payload)
+        elif kind == "note":
+            with self.lock:
+                self.notes.append(str(payload))
+
+    def _enter(self, phase: str) -> None:
+        """Under the lock: the job is in `phase` now; the time its group began is kept for the timeline."""
+        self.phase = phase
+        self.began.setdefault(phase_group(phase), time.monotonic())
 
     def record(self, p: Progress) -> None:
         """The trainer's callback (worker thread): keep what the page draws."""
@@ -153,7 +186,7 @@ class TrainingJob(Job):
                 if p.preview is not None:  # uint8: 100 epochs of 8 MNIST previews take 600 kB
                     self.previews.append((p.epoch, np.round(np.clip(p.preview, 0, 1) * 255).astype(np.uint8)))
             last = p.event == "epoch" and p.epoch == p.epochs
-            self.phase = "saving" if p.event == "done" else "evaluating" if last else "training"
+            self._enter("saving" if p.event == "done" else "evaluating" if last else "training")
             if len(self.steps) > MAX_POINTS:
                 self.steps = self.steps[::2]
 
@@ -182,11 +215,40 @@ class TrainingJob(Job):
                 self.estimate,
                 tuple(self.maps),
                 self.map_labels,
+                self._timeline(),
+                tuple(self.notes),
             )
 
+    def _plan(self) -> Plan | None:
+        """The job's own probe's plan once it has one, the page's before."""
+        own = self.estimate.plan if self.estimate is not None else None
+        return own or self.spec.plan
+
+    def _timeline(self) -> tuple[tuple[str, float, float | None], ...]:
+        """(phase, seconds spent in it, predicted seconds) of every phase begun so far, in order."""
+        plan, now = self._plan(), time.monotonic()
+        begun = sorted(self.began.items(), key=lambda item: item[1])
+        ends = [t for _, t in begun[1:]] + [self.finished or now]
+        predicted = plan.seconds if plan is not None else {}
+        return tuple((phase, end - t, predicted.get(phase)) for (phase, t), end in zip(begun, ends))
+
     def _eta(self) -> float:
-        """Seconds left at the speed measured over the last RATE_WINDOW_S (the whole run's until then): a job
-        slowed down by a second one, or by a class on the server, says so within seconds; nan before any."""
+        """Seconds until the model is saved: what is left of the current phase and all of the later ones, from
+        the plan (the page's before the job's own probe); the epochs at the speed measured over the last
+        RATE_WINDOW_S once training runs, so a job slowed down by another says so within seconds."""
+        plan, group = self._plan(), phase_group(self.phase)
+        if plan is None or group not in PHASES:
+            return self._epochs_left() if group == "training" else float("nan")
+        spent = time.monotonic() - self.began.get(group, time.monotonic())
+        if group == "training":
+            left = self._epochs_left()
+            if not np.isfinite(left):
+                left = max(0.0, plan.seconds["training"] - spent)
+        else:
+            left = max(0.0, plan.seconds.get(group, 0.0) - spent)
+        return left + plan.left_after(group)
+
+    def _epochs_left(self) -> float:
         p = self.latest
         if p is None or p.event == "start":
             return float("nan")
@@ -200,3 +262,5 @@ class TrainingJob(Job):
             self.state = state
             for name, value in fields.items():
                 setattr(self, name, value)
+            if "phase" in fields:
+                self._enter(fields["phase"])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import math
 import os
 import pickle
 import queue
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import settings
+from .timing import Plan, Rates, measure, plan
 
 MB = 2**20
 PROBE_BATCHES = (2, 10)  # two small batches give memory and time per image; a warm-up step comes first
@@ -67,9 +67,11 @@ class Estimate:
 
     peak_mb: float  # resident memory of the training process at the job's batch size
     step_s: float  # seconds per step at that batch size
-    total_s: float  # all epochs' steps
+    total_s: float  # every phase still ahead: the epochs, the evaluation and the save (plan.total_s)
     mb_per_image: float
     base_mb: float  # before any step: the process, torch, the data and the model
+    plan: Plan | None = None  # the phases' predicted seconds, those already over as measured
+    rates: Rates | None = None  # what the plan rests on, measured in the job's own process on its own images
 
     def largest_batch(self, budget_mb: float, offered=(16, 32, 64, 128, 256, 512, 1024)) -> int | None:
         """The largest offered batch size whose predicted peak fits the budget."""
@@ -86,11 +88,11 @@ def _reset_peak() -> bool:
         return False
 
 
-def probe(model, train_x, batch_size: int, epochs: int) -> Estimate:
-    """Time and measure a few of the trainer's own steps (its optimizer, memory layout and step function) of a
-    copy of `model` on real images (the model itself is untouched)."""
+def probe(model, train_x, batch_size: int, epochs: int, test_images: int = 0, started: dict | None = None) -> Estimate:
+    """Measure the memory of a few steps of a copy of `model` on real images (the model itself is untouched),
+    and time the trainer's own step, inference, kNN and saving (timing.measure) for every phase's seconds."""
     from ..devices import memory_format
-    from ..train import prepare, timed_step
+    from ..train import prepare, step
 
     batch_size = max(1, min(batch_size, len(train_x)))  # a set smaller than a batch is one batch
     trial = copy.deepcopy(model).train()
@@ -98,20 +100,20 @@ def probe(model, train_x, batch_size: int, epochs: int) -> Estimate:
     sizes = [max(1, min(b, batch_size, len(train_x))) for b in PROBE_BATCHES]
     batches = [train_x[:b].contiguous(memory_format=memory_format(trial)) for b in sizes]
     base = rss_mb() or 0.0
-    timed_step(trial, optimizer, batches[0])  # allocator, kernels and Adam's state, counted in the base
+    step(trial, optimizer, batches[0])  # allocator, kernels and Adam's state, counted in the base
     points = []
     for b, batch in zip(sizes, batches):
         measured = _reset_peak()
-        seconds = timed_step(trial, optimizer, batch)
+        step(trial, optimizer, batch)
         peak = _status_mb("self", "VmHWM") if measured else rss_mb()
-        points.append((b, (peak or base) - base, seconds))
-    (b1, m1, t1), (b2, m2, t2) = points
+        points.append((b, (peak or base) - base))
+    (b1, m1), (b2, m2) = points
     per_image_mb = max(0.0, (m2 - m1) / (b2 - b1)) if b2 > b1 else max(0.0, m2 / b2)
-    per_image_s = max((t2 - t1) / (b2 - b1) if b2 > b1 else 0.0, 0.0)
-    step_s = max(t1 + per_image_s * (batch_size - b1), t2 * min(1.0, batch_size / b2))
-    steps = math.ceil(len(train_x) / batch_size) * epochs
     peak_mb = base + max(m1, 0.0) + per_image_mb * max(0, batch_size - b1)
-    return Estimate(peak_mb, step_s, step_s * steps, per_image_mb, base + max(m1, 0.0))
+    rates = measure(model, train_x, batch_size)
+    phases = plan(rates, len(train_x), test_images, epochs, batch_size, model.bottleneck, started)
+    ahead = phases.seconds["training"] + phases.seconds["evaluating"] + phases.seconds["saving"]
+    return Estimate(peak_mb, rates.step_s(batch_size), ahead, per_image_mb, base + max(m1, 0.0), phases, rates)
 
 
 def check_estimate(estimate: Estimate, batch_size: int, budget_mb: float, max_s: float) -> None:
@@ -208,6 +210,7 @@ class TrainProcess:
 def _serve() -> None:
     """Read one job request from stdin, train it, and write (kind, payload) pickles to stdout."""
     from ..devices import keep_freed_memory
+    from ..train import TrainingDiverged
     from .helper import exit_with_parent
 
     keep_freed_memory()  # this process's allocator, as every entry point that trains sets it
@@ -232,6 +235,8 @@ def _serve() -> None:
         send("result", _train(request, send))
     except JobTooBig as exc:
         send("refused", str(exc))
+    except TrainingDiverged as exc:  # the trainer's own words: what happened, and that nothing was kept
+        send("diverged", str(exc))
     except BaseException as exc:
         from .base import describe
 
@@ -256,11 +261,11 @@ def _train(request: dict[str, Any], send) -> dict[str, Any]:
         except uploadsets.ImageSetError as exc:
             raise DatasetUnavailable(str(exc)) from None
 
-    def before_fit(model, train_x) -> None:
+    def before_fit(model, train_x, test_images: int, adapted) -> None:
         send("phase", "estimating")
-        estimate = probe(model, train_x, cfg.batch_size, cfg.epochs)
+        estimate = probe(model, train_x, adapted.batch_size, adapted.epochs, test_images)
         send("estimate", estimate)
-        check_estimate(estimate, cfg.batch_size, request["budget_mb"], request["max_s"])
+        check_estimate(estimate, adapted.batch_size, request["budget_mb"], request["max_s"])
         send("phase", "training")
 
     result = train(
@@ -272,6 +277,7 @@ def _train(request: dict[str, Any], send) -> dict[str, Any]:
         save=False,
         on_loading=lambda text: send("phase", text),
         before_fit=before_fit,
+        on_note=lambda text: send("note", text),
     )
     model = result.model.cpu()
     return {

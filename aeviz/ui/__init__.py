@@ -22,7 +22,18 @@ from .caches import (
 )
 from .decoder import code_sliders, hover_decoder, map_hover, playground
 from .identity import browser_id
-from .lecture import explain, lecture_on, lecture_toggle, main_height
+from .injection import injection_form
+from .lecture import (
+    current_screen,
+    explain,
+    fill_height,
+    fit,
+    grown,
+    lecture_on,
+    lecture_toggle,
+    main_height,
+    readable,
+)
 from .maps import (
     MAP_METHODS,
     background_jobs,
@@ -43,14 +54,17 @@ from .quicktrain import start_training, training_shown
 from .quotas import start_upload_sweep
 from .replays import code_space, training_replay
 from .scrubs import scrub_chart
+from .selection import show_selection
 from .shell import DEFAULT_DATASETS, Context, Picked, context, image_picker, page_context, shown_captions, sidebar
 from .theme import theme_type
 from .training import (
     add_own_dataset,
+    dataset_title,
     job_manager,
     own_datasets,
     session_id,
     train_datasets,
+    upload_sizes,
     upload_training_set,
 )
 from .uploads import (
@@ -62,7 +76,7 @@ from .uploads import (
     user_image_batch,
     user_images,
 )
-from .warm import training_rate, wait_until_warm, warm_start
+from .warm import startup_time, training_rates, wait_until_warm, warm_start
 from .widgets import (
     literal,
     picture,
@@ -93,6 +107,12 @@ __all__ = [
     "first_test_images",
     "draw_image",
     "explain",
+    "fit",
+    "readable",
+    "grown",
+    "injection_form",
+    "fill_height",
+    "current_screen",
     "find_map",
     "get_codes",
     "get_dataset",
@@ -125,6 +145,7 @@ __all__ = [
     "MAP_METHODS",
     "theme_type",
     "scrub_chart",
+    "show_selection",
     "remove_user_images",
     "send_image",
     "session_id",
@@ -136,7 +157,10 @@ __all__ = [
     "start_upload_sweep",
     "submit_map",
     "train_datasets",
-    "training_rate",
+    "training_rates",
+    "upload_sizes",
+    "dataset_title",
+    "startup_time",
     "training_replay",
     "training_shown",
     "upload_images",

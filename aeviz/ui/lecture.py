@@ -6,6 +6,8 @@ import json
 
 import streamlit as st
 
+from ..views.lettering import Fit
+from .screen import Screen, screen
 from .widgets import url_toggle
 
 _ON = "aeviz_lecture"
@@ -17,12 +19,17 @@ _COMPACT_CSS = """
 .stMainBlockContainer h1 { font-size: 1.75rem; padding: 0 0 0.25rem 0; }
 .stMainBlockContainer h3 { font-size: 1.35rem; padding: 0.25rem 0; }
 [class*="st-key-aeviz_hidden_"] { display: none; }  /* elements that only run code (aeviz/ui/decoder.py) */
+/* a file over the upload limit gets a red icon whose reason ("File must be 5.0MB or smaller.") only a hover
+   showed: the reason is written beside the file's name */
+[data-testid="stFileChip"][aria-invalid="true"] span[role="alert"] { position: static; width: auto; height: auto;
+  clip: auto; clip-path: none; overflow: visible; white-space: normal; margin: 0 0.5rem; font-size: 0.875rem; }
 """
+# The type grows with the screen (20 px at 720 rows, 30 px at 1080): a page laid out in rem for a 1280x720
+# projector fills a 1920x1080 one alike. Pictures are composed at the size they are shown (ui.screen).
 _LECTURE_CSS = """
-html { font-size: 20px; }
+html { font-size: clamp(20px, calc(100vh / 36), 32px); }
 .stMainBlockContainer { padding-top: 3.5rem; padding-left: 2rem; padding-right: 2rem; max-width: none; }
 .stMainBlockContainer h1 { font-size: 1.9rem; }
-.stMainBlockContainer [data-testid="stImage"] img { width: 100%; max-height: calc(100vh - 17rem); object-fit: contain; }
 """
 
 # Presenter clickers send PageDown/PageUp; keyboards arrows. Text fields keep their keys; every other key press
@@ -121,5 +128,60 @@ def explain(lead: str, more: str = "", *, slider: str | None = None) -> None:
 def main_height(normal: int, lecture: int) -> int:
     """The pixel height of a page's main plotly figure, chosen so that it and its slider fit a 1280x720 screen
     under the page's controls: with the sidebar folded a lecture's figure is wider, but its larger type leaves
-    less height where controls sit above the figure."""
-    return lecture if lecture_on() else normal
+    less height where controls sit above the figure. Lecture mode's type grows with the screen, and the figure
+    with it (`lecture` px at 720 rows, 1.5 times that at 1080)."""
+    if not lecture_on():
+        return normal
+    return round(lecture * current_screen().rem / 20)
+
+
+def fill_height(normal: int, above: float, *, least: int = 300) -> int:
+    """A main figure's pixel height: in lecture mode the window's height less `above` rem (the title and the
+    controls over it: the figure fills the screen, whatever its size), else `normal`."""
+    if not lecture_on():
+        return normal
+    sc = current_screen()
+    return max(least, sc.height - sc.px(above))
+
+
+def readable(fig, *, grow: bool = False):
+    """A plotly figure as a lecture shows it: a copy (cached figures are shared) whose text is 0.8 of the
+    page's type, 16 px at 720 rows and 24 at 1080, where plotly's own 12 px ticks could not be read from the
+    back; with `grow`, its height grows with its text (a fixed-height chart's axis title and legend squeezed
+    its plot until the title was cut: 'kNN-7 test accuracy (%' at 1080 rows). Outside lecture mode the figure
+    itself."""
+    if not lecture_on():
+        return fig
+    spec = fig if isinstance(fig, dict) else fig.to_dict()
+    layout = dict(spec.get("layout") or {})
+    layout["font"] = {**(layout.get("font") or {}), "size": _chart_text_px()}
+    if grow and layout.get("height"):
+        layout["height"] = grown(layout["height"])
+    return {**spec, "layout": layout}
+
+
+def grown(height: int) -> int:
+    """A chart's pixel height grown as ui.readable grows its text from plotly's 12 px (lecture mode), else as is."""
+    return round(height * _chart_text_px() / PLOTLY_TEXT_PX) if lecture_on() else height
+
+
+PLOTLY_TEXT_PX = 12  # plotly's default font size, which the charts' heights were chosen for
+
+
+def _chart_text_px() -> int:
+    return round(0.8 * current_screen().rem)
+
+
+def current_screen() -> Screen:
+    """The viewer's screen (ui.screen): the browser's report, or a 1280x720 guess before it has reported."""
+    return screen(lecture_on())
+
+
+def fit(share: float = 1.0, *, above: float | None = 0.0, below: float = 0.0, gaps: float = 0.0) -> Fit:
+    """Where a page's picture goes (lettering.Fit): `share` of the main column's width less `gaps` rem (the
+    gaps between st.columns), and the window's height less `above` and `below` rem (None: no height limit);
+    text at the body size. Lecture mode draws images up to 8 rem (160 px at 720 rows, 240 at 1080), else 112 px."""
+    sc = current_screen()
+    width = int((sc.width - sc.px(gaps)) * share)
+    height = None if above is None else sc.height - sc.px(above + below)
+    return Fit(width, height, round(sc.rem), sc.px(8) if lecture_on() else 112)

@@ -185,10 +185,10 @@ def map_figure(info: CheckpointInfo, latent_map: projection.LatentMap, split: st
 
 @st.cache_resource(show_spinner=False, max_entries=8)
 def knn_figure(rows: tuple):
-    """The kNN panel's bar chart (aeviz.views.latent_map.knn_figure), built once per set of rows."""
-    from ..views import latent_map as view
+    """The kNN panel's bar chart (aeviz.views.knnchart.knn_figure), built once per set of rows."""
+    from ..views import knnchart
 
-    return view.knn_figure(list(rows))
+    return knnchart.knn_figure(list(rows))
 
 
 def show_job(job, *, every: float = 1.0) -> None:

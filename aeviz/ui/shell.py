@@ -16,8 +16,9 @@ from .contexts import Context
 from .identity import remember_browser
 from .lecture import lecture_toggle
 from .quotas import start_upload_sweep
+from .screen import watch_screen
 from .theme import chart_text_style
-from .training import own_datasets, sweep_leftovers
+from .training import dataset_title, own_datasets, sweep_leftovers
 from .uploads import user_image_batch, user_images
 from .warm import warm_start
 from .widgets import literal, set_url_ints, url_ints, url_radio, url_selectbox, url_slider
@@ -49,10 +50,10 @@ def sidebar() -> Context | None:
     remember_browser()  # its next visit (a reload, another tab, tomorrow) finds this browser's models and jobs
     with st.sidebar:
         lecture_toggle()
+        watch_screen()
         choices = _dataset_choices()
         default = "mnist" if "mnist" in choices else choices[0]
-        titles = {name: info.title for name, info in data.DATASETS.items()}
-        name = url_selectbox("Dataset", choices, "dataset", default, format_func=lambda n: titles.get(n, n))
+        name = url_selectbox("Dataset", choices, "dataset", default, format_func=dataset_title)
         try:
             test = get_dataset(name, "test")
         except data.DatasetUnavailable as exc:

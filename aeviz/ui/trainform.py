@@ -1,5 +1,5 @@
 """The Train page's model choice, drawn from each family's declaration (aeviz.models; no family is named here),
-and how long the chosen model takes to train on this server."""
+and how long the chosen run takes on this server, every phase of it."""
 
 from __future__ import annotations
 
@@ -11,11 +11,14 @@ from ..data import DATASETS
 from ..models import MODELS, AutoEncoder
 from ..noise import NOISE_KINDS
 from ..params import BODIES, Param
+from ..train import TrainConfig
 from .caches import device_label
-from .warm import training_rate
+from .warm import startup_time, training_rates
 from .widgets import url_selectbox
 
 BOTTLENECKS = [2, 4, 8, 16, 32, 64, 128, 256]
+BATCHES = [16, 32, 64, 128, 256, 512, 1024]
+FIRST_BATCH, FIRST_SUBSET = 64, 5000  # see first_choices
 
 
 def pick_family() -> type[AutoEncoder]:
@@ -93,20 +96,61 @@ def duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 90 else f"{seconds // 60:.0f} min {seconds % 60:02.0f} s"
 
 
-def estimate(family: str, dataset: str) -> None:
-    """How long the chosen model takes to train here, once a probe has timed a few of its steps."""
-    shape = DATASETS[dataset].shape if dataset in DATASETS else (1, 28, 28)
-    rate = training_rate(family, shape)  # timed off this run, once per server
-    if rate is None:
-        st.fragment(run_every=1.0)(timing)(family, shape)
-    elif math.isfinite(rate):
-        st.caption(
-            f"On this server's {device_label()} this model trains at about {rate:,.0f} images/s: 30 "
-            f"epochs of 10 000 images take about {duration(3e5 / rate)}, plus a few seconds of evaluation."
-        )
+def estimate(family: str, config, dataset: str, sizes: tuple[int, int] | None, train: TrainConfig):
+    """How long the whole run takes here, phase by phase (aeviz.jobs.timing), once its rates and a training
+    process's start are measured; says so while they are. Returns the plan (None until measured)."""
+    from ..jobs.setup import FAILED
+    from ..jobs.timing import plan_before
+
+    rates, startup = training_rates(family, config), startup_time(dataset)
+    if FAILED in (rates, startup):
+        st.caption("This model could not be timed on this server, so there is no estimate of how long it takes.")
+        return None
+    if rates is None or startup is None:
+        st.fragment(run_every=1.0)(_timing)(family, config, dataset)
+        return None
+    own = dataset not in DATASETS
+    train_n, test_n = sizes or (startup["train_images"], startup["test_images"])
+    train_n = min(train_n, train.subset or train_n)
+    plan = plan_before(rates, startup, train_n, test_n, train.epochs, train.batch_size, config.bottleneck)
+    st.caption(
+        f"Measured on this server's {device_label()}: {plan.summary()}"
+        + (", plus reading your images" if own else "")
+        + f" ({train_n:,} training images)."
+    )
+    return plan
 
 
-def timing(family: str, shape: tuple) -> None:
-    if training_rate(family, shape) is not None:
-        st.rerun()  # measured: the whole page again, with the estimate
-    st.caption(f"Timing a few training steps on this server's {device_label()} to estimate how long it takes…")
+def _timing(family: str, config, dataset: str) -> None:
+    if training_rates(family, config) is not None and startup_time(dataset) is not None:
+        st.rerun(scope="app")  # measured: the page again, with the estimate
+    st.caption(
+        f"Timing a training process's start and a few training steps on this server's {device_label()} to "
+        "estimate how long the run takes…"
+    )
+
+
+def first_choices(dataset: str, family: type[AutoEncoder], on_cpu: bool) -> dict:
+    """The form's first epochs, batch, learning rate and image count: on a 2-core CPU each family gives a
+    recognisable model in about 30 s with them (its suggested epochs and learning rate, declared with it)."""
+    if dataset == "digits":  # 1,437 tiny images: more epochs of smaller batches give the steps it needs
+        return {"epochs": 30, "batch": 32, "lr": family.suggested_lr, "subset": 0}
+    subset = FIRST_SUBSET if on_cpu else 0
+    return {"epochs": family.suggested_epochs, "batch": FIRST_BATCH, "lr": family.suggested_lr, "subset": subset}
+
+
+def shape_of(dataset: str) -> tuple[int, int, int]:
+    return DATASETS[dataset].shape if dataset in DATASETS else (1, 28, 28)  # own sets are read as 28x28 grey
+
+
+def fit_notes(dataset: str, sizes: tuple[int, int] | None, config: TrainConfig) -> tuple[TrainConfig, list[str]]:
+    """The run as aeviz.fitplan will train it (a batch shrunk for a small set) and what it says of it, once the
+    set's size is known (until then, the run as chosen and nothing)."""
+    from ..fitplan import adapt
+    from ..jobs.setup import FAILED
+
+    startup = startup_time(dataset) if sizes is None and dataset in DATASETS else None
+    known = sizes[0] if sizes else startup["train_images"] if startup not in (None, FAILED) else None
+    if known is None:
+        return config, []
+    return adapt(min(known, config.subset or known), config)

@@ -11,6 +11,7 @@ from .widgets import literal
 
 _OWN_DATASETS = "aeviz_own_datasets"
 _TRAIN_UPLOADS = "aeviz_train_uploads"
+_UPLOAD_SIZES = "aeviz_upload_sizes"  # upload:<id> -> (train, test) images, from the survey
 
 
 def session_id() -> str:
@@ -29,7 +30,10 @@ def _session_alive(owner: str) -> bool:
 
 
 def _job_finished(job) -> None:
+    from .warm import learn_from
+
     refresh_models()  # every page lists the new model on its next run, not after the scan's ttl
+    learn_from(job)  # the next estimate rests on what this job measured in its own process
 
 
 @st.cache_resource(show_spinner=False)
@@ -130,6 +134,9 @@ def upload_training_set(key: str, workspace: str) -> str | None:
         st.error(f"Only {len(found)} readable images: a model needs at least ten to train on.", icon=":material/error:")
         return None
     add_own_dataset(name)
+    from ..imagesets import split_sizes
+
+    st.session_state.setdefault(_UPLOAD_SIZES, {})[name] = split_sizes(len(found), found.test)
     classes = found.classes
     shown = ", ".join(literal(c) for c in classes[:8]) + (" …" if len(classes) > 8 else "")
     split = (
@@ -137,10 +144,31 @@ def upload_training_set(key: str, workspace: str) -> str | None:
         if found.test is not None
         else "80 % train the model, 20 % test it"
     )
+    from ..imagesets import upload_title
+
     st.caption(
-        f"**{len(found):,}** images in {len(classes)} class{'es' if len(classes) > 1 else ''} ({shown}); {split}."
+        f"**{len(found):,}** images from {literal(upload_title(name))} in {len(classes)} "
+        f"class{'es' if len(classes) > 1 else ''} ({shown}); {split}."
     )
     return name
+
+
+def dataset_title(name: str) -> str:
+    """How a dataset is named where people read it: the registry's title, an upload by its file's name
+    ('shoes.zip (your upload)'), a server folder by its own name."""
+    from ..data import DATASETS
+    from ..imagesets import PREFIX, upload_title
+
+    if name in DATASETS:
+        return DATASETS[name].title
+    if name.startswith(PREFIX):
+        return f"{upload_title(name)} (your upload)"
+    return Path(name.split(":", 1)[-1]).name or name
+
+
+def upload_sizes(dataset: str) -> tuple[int, int] | None:
+    """(train, test) images of an uploaded set this session surveyed; None for any other set."""
+    return st.session_state.get(_UPLOAD_SIZES, {}).get(dataset)
 
 
 def _survey(files: list[tuple[str, bytes]], workspace: str):

@@ -29,11 +29,14 @@ def add_user_images(items: list[images.Preprocessed]) -> int:
     return len(fresh)
 
 
-def send_image(image: np.ndarray, name: str) -> None:
-    """Hand one image (H,W) or (1,H,W) in [0,1] to the other pages, via this session's own images."""
+def send_image(image: np.ndarray, name: str) -> str:
+    """Hand one image (H,W) or (1,H,W) in [0,1] to the other pages, via this session's own images; says so (a
+    toast, and the returned line for the page to keep showing: a second click on the same image said nothing)."""
     picture = np.asarray(image, dtype=np.float32).reshape(np.shape(image)[-2:])
-    if add_user_images([images.Preprocessed(picture, (), False, name)]):
-        st.toast(f"Sent **{name}** to your images: pick *your images* on any page.", icon=":material/send:")
+    new = add_user_images([images.Preprocessed(picture, (), False, name)])
+    done = f"{'Sent' if new else 'Already sent'} **{literal(name)}** to your images: pick *your images* on any page."
+    st.toast(done, icon=":material/send:")
+    return done
 
 
 def user_image_batch(

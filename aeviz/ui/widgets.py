@@ -3,6 +3,15 @@
 A URL is typed, pasted and forwarded by people, so every value read from it is checked here and only here:
 anything that does not parse, is out of range or too long falls back to the default or is clamped, and the
 widget writes the cleaned value back, so a broken shared link heals on its first run instead of crashing.
+
+Why not Streamlit's own `bind="query-params"` (1.67; each difference pinned by tests/ui/test_widgets.py, which fails
+the day an upgrade removes it): a bound radio or selectbox spells its value by its shown label (`map_method=PCA`,
+`dataset=scikit-learn 8x8 digits (offline)`), so every link made so far with a `format_func` would open the default;
+a bound multiselect reads repeated parameters, not the `err_models=a,b` of today's links; a bound toggle reads only
+true/false, not the `1` of `?lecture=1`; a bound slider keeps a value off its step grid (0.36 on a 0.1 grid, 137 on
+a 10 grid); and a value equal to the default leaves the URL, so a link would open another view once a default moves
+(the default model is picked from the zoo, `vae_dims` from the code size). Links here carry every value, so they
+keep opening the view they were made on.
 """
 
 from __future__ import annotations
@@ -47,8 +56,8 @@ def _initial_option(options: list, key: str, default):
 _NO_CHOICE = "\0none"  # stands in for a None option: Streamlit takes a stored None for "nothing chosen"
 
 
-def url_selectbox(label: str, options: list, key: str, default=None, **kwargs):
-    """A selectbox whose choice round-trips through the URL query string under `key`.
+def _url_choice(widget, label: str, options: list, key: str, default, kwargs: dict):
+    """`widget` (st.selectbox or st.radio) whose choice round-trips through the URL under `key`.
 
     None may be an option ("no second model"). Streamlit itself would keep a chosen None as an empty choice
     and, once the options change (another dataset), show an empty "Choose an option" box; a stand-in
@@ -59,7 +68,7 @@ def url_selectbox(label: str, options: list, key: str, default=None, **kwargs):
     initial = _initial_option(options, key, default)
     shown = [_NO_CHOICE if o is None else o for o in options]
     name = kwargs.pop("format_func", str)
-    value = st.selectbox(
+    value = widget(
         label,
         shown,
         index=options.index(initial),
@@ -68,18 +77,19 @@ def url_selectbox(label: str, options: list, key: str, default=None, **kwargs):
         **kwargs,
     )
     value = None if value == _NO_CHOICE else value
-    _to_url(key, value)
+    if value is None and default is None:  # "no choice" is what a link without the key means: no "key=None"
+        st.query_params.pop(key, None)
+    else:
+        _to_url(key, value)
     return value
+
+
+def url_selectbox(label: str, options: list, key: str, default=None, **kwargs):
+    return _url_choice(st.selectbox, label, options, key, default, kwargs)
 
 
 def url_radio(label: str, options: list, key: str, default=None, **kwargs):
-    options = list(options)
-    if not options:
-        return None
-    initial = _initial_option(options, key, default)
-    value = st.radio(label, options, index=options.index(initial), key=f"w_{key}", **kwargs)
-    _to_url(key, value)
-    return value
+    return _url_choice(st.radio, label, options, key, default, kwargs)
 
 
 def _number(text: str) -> int | float:
@@ -187,4 +197,6 @@ def picture(image, *, where=None, **kwargs) -> None:
     from ..views.figures import png_bytes
 
     data = image if isinstance(image, bytes) else png_bytes(image)
+    if "width" not in kwargs and data[12:16] == b"IHDR":  # its own width: a caption wider than the picture
+        kwargs["width"] = int.from_bytes(data[16:20], "big")  # stretched it (1.12x, blurring its text)
     (where or st).image(data, output_format="PNG", **kwargs)

@@ -14,6 +14,7 @@ from .. import scores
 from ..metrics import reconstruct_and_score
 from ..scores import Detection
 from . import figures
+from .lettering import Fit
 
 _LOG_FLOOR = 1e-12  # a perfect reconstruction has error 0; its log must stay finite
 _MIN_SPREAD = 1e-6
@@ -42,13 +43,21 @@ def fit_to(batch: np.ndarray, shape: Sequence[int]) -> np.ndarray:
 
 
 def gallery(
-    originals: np.ndarray, recons: np.ndarray, captions: Sequence[Sequence[str]], scale: int = 4, theme: str = "light"
+    originals: np.ndarray,
+    recons: np.ndarray,
+    captions: Sequence[Sequence[str]],
+    scale: int = 4,
+    theme: str = "light",
+    fit: Fit | None = None,
 ):
-    """Originals, reconstructions and |difference| heat maps as one picture, a caption row under each."""
+    """Originals, reconstructions and |difference| heat maps as one picture, a caption row under each; as large
+    as `fit` allows (the box on screen, text at the body size), else at `scale`."""
     rows = [np.asarray(originals), np.asarray(recons), figures.diff_heatmap(originals, recons)]
-    return figures.compose_grid(
-        rows, row_labels=["input", "output", "|diff|"], cell_labels=captions, scale=scale, theme=theme
-    )
+    labels = ["input", "output", "|diff|"]
+    if fit is not None:
+        scale = fit.scale(rows[0].shape[-2:], 3, len(rows[0]), row_labels=labels)
+    text = None if fit is None else fit.text_px
+    return figures.compose_grid(rows, row_labels=labels, cell_labels=captions, scale=scale, theme=theme, text_px=text)
 
 
 # --- figures (plotly is imported lazily: the core must import without it) ----------------------------------
@@ -135,7 +144,11 @@ def roc_spec(det: Detection) -> dict:
                 x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="#888"), name="chance", hoverinfo="skip"
             ),
             go.Scatter(
-                x=det.fpr, y=det.tpr, mode="lines", line=dict(color=_OUT, width=3), name=f"AUROC {det.auroc:.3f}"
+                x=det.fpr,
+                y=det.tpr,
+                mode="lines",
+                line=dict(color=_OUT, width=3),
+                name=f"AUROC {scores.fraction_text(det.auroc)}",
             ),
         ]
     )
@@ -387,22 +400,29 @@ def score_all(refs, models, batch, names, metric: str, how: str, test, *, xlabel
     )
 
 
-def injected_picture(s: Scored, n_test: int, theme: str):
-    """The injected images, most obvious first: the 12 found first and the 12 hidden best when there are many."""
+def injected_picture(s: Scored, n_test: int, theme: str, fit: Fit | None = None):
+    """The injected images, most obvious first: the 12 found first and the 12 hidden best when there are many;
+    cells of 84 px at most (a single image is not blown up), smaller where `fit` is narrower."""
     order = np.argsort(-s.scores_out, kind="stable")
     rows = [order[:12], order[-12:]] if len(order) > 24 else [order[i : i + 12] for i in range(0, len(order), 12)]
+    labels = ["found first", "hid best"] if len(order) > 24 else None
+    scale = max(1, 84 // s.batch.shape[-1])
+    if fit is not None:
+        box = Fit(fit.width, None, fit.text_px, min(fit.cell_px, 84 * fit.text_px // 16))
+        scale = box.scale(s.batch.shape[-2:], len(rows), max(len(r) for r in rows), row_labels=labels or ())
     return figures.compose_grid(
         [s.batch[r] for r in rows],  # (n,C,H,W) each
-        scale=max(1, 84 // s.batch.shape[-1]),
+        scale=scale,
         cell_labels=[[f"#{s.out_ranks[i]:,}" for i in r] for r in rows],
-        row_labels=["found first", "hid best"] if len(order) > 24 else None,
+        row_labels=labels,
         theme=theme,
+        text_px=None if fit is None else fit.text_px,
     )
 
 
-def injected_png(s: Scored, n_test: int, theme: str) -> bytes:
+def injected_png(s: Scored, n_test: int, theme: str, fit: Fit | None = None) -> bytes:
     """injected_picture as PNG bytes, for a cache: composing and encoding it is most of a slider's rerun."""
-    return figures.png_bytes(injected_picture(s, n_test, theme))
+    return figures.png_bytes(injected_picture(s, n_test, theme, fit))
 
 
 def flagged(s: Scored, flag_percent: float) -> tuple[float, int, int]:
@@ -439,7 +459,19 @@ def pool_image(s: Scored, test, index: int) -> np.ndarray:
     return take(test.images.numpy(), s.batch, [index])[0]
 
 
-def gallery_png(model, originals: np.ndarray, captions, metric: str, theme: str) -> bytes:
+def columns_that_fit(fit: Fit, image_hw: tuple[int, int], most: int = 8, least: int = 3) -> int:
+    """How many images a gallery row shows in `fit`: the most whose cells are at least three text lines tall
+    (readable images under a readable caption); where the height allows no such cells, the most at the largest
+    size it allows (fewer columns would not make them larger: 3 images of 56 px beside room for 8 at 1280x720)."""
+    labels = ["input", "output", "|diff|"]
+    scales = {k: fit.scale(image_hw, 3, k, row_labels=labels) for k in range(least, most + 1)}
+    tall = [k for k, scale in scales.items() if scale * image_hw[0] >= 3 * fit.text_px]
+    best = max(scales.values())
+    return max(tall) if tall else max(k for k, scale in scales.items() if scale == best)
+
+
+def gallery_png(model, originals: np.ndarray, captions, metric: str, theme: str, fit: Fit | None = None) -> bytes:
     """Input, output and difference of some images as PNG bytes."""
     recon = reconstruct_and_score(model, originals, metric)[0]
-    return figures.png_bytes(gallery(originals, recon, captions, scale=max(1, 112 // originals.shape[-1]), theme=theme))
+    scale = max(1, 112 // originals.shape[-1])
+    return figures.png_bytes(gallery(originals, recon, captions, scale=scale, theme=theme, fit=fit))

@@ -11,6 +11,7 @@ from ..models import Codec
 from ..noise import NOISE_KINDS
 from ..sweeps import Sweep
 from . import figures
+from .lettering import Fit
 from .scrub import cell_scale, compose_frames, scrub_at
 
 EXACT = 99.0  # PSNR at or above this (psnr caps identical images at 100) reads "exact"
@@ -21,31 +22,44 @@ def level_label(kind: str, level: float) -> str:
     return f"{level:.2f}" if kind == "gaussian" else f"{round(100 * level, 1):g} %"
 
 
-def db(value: float) -> str:
-    return "exact" if value >= EXACT else f"{value:.1f} dB"
+def db(value: float, unit: bool = True) -> str:
+    return "exact" if value >= EXACT else f"{value:.1f}" + (" dB" if unit else "")
 
 
-def sweep_frames(result: Sweep, *, scale: int | None = None, theme: str = "light") -> np.ndarray:
-    """One composed picture per level, (L,H',W') uint8 ((L,H',W',3) in colour): rows clean, noisy, each model;
-    PSNR under each cell."""
+def sweep_frames(result: Sweep, *, fit: Fit | None = None, theme: str = "light") -> np.ndarray:
+    """One composed picture per level, (L,H',W') uint8 ((L,H',W',3) in colour): rows clean, noisy, each model,
+    each row's label with its mean PSNR at that level; each cell's own PSNR under it where `fit` (the box on
+    screen, text at the body size) leaves room for a line of captions, and always without it (112 px cells)."""
     labels = list(result.outputs)
-    scale = scale or cell_scale(result.clean.shape[-2], 112)  # captions of 24 px: readable when shown smaller
     rows = [result.clean, result.noisy] + [result.outputs[k] for k in labels]  # (N,C,H,W), then (L,N,C,H,W)
-    n = result.clean.shape[0]
-    captions = [
-        [[""] * n] + [[db(v) for v in result.psnr[k][f]] for k in ["noisy", *labels]] for f in range(len(result.levels))
+    n, levels = result.clean.shape[0], range(len(result.levels))
+    named = [["clean"] + [f"{k}  {db(float(result.psnr[k][f].mean()))}" for k in ["noisy", *labels]] for f in levels]
+    captions: list | None = [
+        [[""] * n] + [[db(v, unit=False) for v in result.psnr[k][f]] for k in ["noisy", *labels]] for f in levels
     ]
-    return compose_frames(rows, row_labels=["clean", "noisy", *labels], cell_labels=captions, scale=scale, theme=theme)
+    if fit is None:
+        scale, text = cell_scale(result.clean.shape[-2], 112), None
+    else:
+        layout = dict(row_labels=[t for frame in named for t in frame])
+        tight, text = fit.scale(result.clean.shape[-2:], len(rows), n, captions=False, **layout), fit.text_px
+        scale = fit.scale(result.clean.shape[-2:], len(rows), n, captions=True, **layout)
+        if scale < min(tight, 3):  # a line of numbers under each row would cost the pictures their size
+            scale, captions = tight, None
+    return compose_frames(rows, frame_labels=named, cell_labels=captions, scale=scale, theme=theme, text_px=text)
 
 
-def scrub(result: Sweep, kind: str, *, theme: str = "light"):
-    """A plotly figure whose own slider scrubs the levels in the browser, opening at the kind's usual level."""
+def scrub(result: Sweep, kind: str, *, theme: str = "light", fit: Fit | None = None):
+    """A plotly figure whose own slider scrubs the levels in the browser, opening at the kind's usual level;
+    with `fit`, the pictures and the slider under them fill that box."""
     spec = NOISE_KINDS[kind]
+    text = fit.text_px if fit is not None else 14
+    room = round(figures.SLIDER_LINES * text)
     return scrub_at(
-        sweep_frames(result, theme=theme),
+        sweep_frames(result, theme=theme, fit=None if fit is None else fit.shorter(room)),
         labels=[level_label(kind, v) for v in result.levels],
         start=int(np.argmin(np.abs(result.levels - spec.default))),
         prefix=f"{spec.label} {spec.param} = ",
+        text_px=text,
     )
 
 
@@ -86,14 +100,16 @@ def curve_figure(curves: Mapping[str, np.ndarray], kind: str, *, trained_at: flo
         yaxis_title="mean per-image PSNR (dB), higher is better",
         height=420,
         margin=dict(l=50, r=10, t=30, b=50),
-        legend=dict(orientation="h", y=-0.2),
+        legend=dict(x=1.02, y=1, xanchor="left", yanchor="top"),
     )
     return fig
 
 
-def scrub_for(models: Mapping[str, Codec], images: np.ndarray, kind: str, seed: int, theme: str):
+def scrub_for(
+    models: Mapping[str, Codec], images: np.ndarray, kind: str, seed: int, theme: str, fit: Fit | None = None
+):
     """The scrub figure for one choice of models (row label -> model), images, noise and seed."""
-    return scrub(sweeps.sweep(models, images, kind, sweeps.levels(kind), seed=seed), kind, theme=theme)
+    return scrub(sweeps.sweep(models, images, kind, sweeps.levels(kind), seed=seed), kind, theme=theme, fit=fit)
 
 
 def curves_for(models: Mapping[str, Codec], test, kind: str, mark: float | None):

@@ -8,11 +8,14 @@ from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw
+from PIL.PngImagePlugin import PngInfo
 
-from .lettering import fitted_caption_px, font, label_px, panel, paste_caption, text_height, text_width
+from .lettering import fitted_caption_px, font, label_px, lettered, panel, paste_caption, text_height, text_width
 
 # Tableau 10: distinct, kinder to colour-blind eyes than plotly's default; one class colour on every page.
 PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac")
+SLIDER_LINES = 6.4  # a scrub figure's slider under its picture (value, rail, ticks, labels), in its type's px
+TEXT_PX_KEY = "aeviz:text_px"  # PNG text chunk: the smallest text drawn in a composed picture, font pixels
 # Top margin (px) that holds plotly's toolbar (26 px, top right): a legend at the plot's top-right corner
 # starts below it instead of under its buttons.
 MODEBAR_CLEARANCE = 40
@@ -66,6 +69,7 @@ def compose_grid(
     pad: int = 2,
     label_width: int | None = None,
     theme: str | None = "light",
+    text_px: int | None = None,
 ) -> np.ndarray:
     """Rows of images composed into one RGB picture on the theme's label panel, (H', W', 3) uint8.
 
@@ -74,7 +78,8 @@ def compose_grid(
     length (left-aligned) but share H and W. Cells are upscaled by `scale` (nearest neighbour) and separated
     by `pad` pixels. Layout: W' = label_w + n_cols·(W·scale + pad) + pad and
     H' = header_h + n_rows·(H·scale + caption_h + pad) + pad, where label_w, header_h and caption_h are 0
-    unless row_labels, col_labels or cell_labels (captions under each cell) are given. Text is
+    unless row_labels, col_labels or cell_labels (captions under each cell) are given. Text is `text_px`
+    tall (the page's body size: pages compose a picture at the size it is shown, lettering.fit_scale), else
     lettering.label_px / caption_px of the cell height; `theme` "dark" gives a dark panel with light text.
     """
     cells = [_cells(r) for r in rows]
@@ -88,8 +93,9 @@ def compose_grid(
         raise ValueError(f"{len(row_labels)} row labels for {len(cells)} rows")
     (h, w), n_cols = sizes.pop(), max(len(c) for c in cells)
     ch, cw = h * scale, w * scale
-    big = font(label_px(ch))
-    small = fitted_caption_px(ch, cw + pad - 2, [t for texts in cell_labels or [] for t in texts])
+    label_size = text_px or label_px(ch)
+    big = font(label_size)
+    small = fitted_caption_px(ch, cw + pad - 2, [t for texts in cell_labels or [] for t in texts], text_px)
     if row_labels is None:
         label_w = 0
     else:
@@ -126,7 +132,8 @@ def compose_grid(
                 width=cw + pad,
                 theme=theme,
             )
-    return canvas if channels == 3 else np.repeat(canvas, 3, axis=-1)
+    drawn = ([label_size] if row_labels is not None or col_labels else []) + ([small] if cell_labels else [])
+    return lettered(canvas if channels == 3 else np.repeat(canvas, 3, axis=-1), drawn)
 
 
 def _draw_labels(canvas, layout, face, row_labels, col_labels, ink: int) -> np.ndarray:
@@ -175,6 +182,7 @@ def png_bytes(image) -> bytes:
     stored as greyscale, and zlib runs at level 1. A 13x8 grid of digits: 9 ms instead of 47 ms, 27 % fewer
     bytes than RGB at level 6.
     """
+    text_px = getattr(image, "text_px", None)  # lettering.Lettered: the smallest text in the picture
     pixels = np.ascontiguousarray(to_uint8(image))
     if (
         pixels.ndim == 3
@@ -184,7 +192,11 @@ def png_bytes(image) -> bytes:
     ):
         pixels = np.ascontiguousarray(pixels[..., 0])
     buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="PNG", compress_level=1)
+    info = None
+    if text_px:
+        info = PngInfo()
+        info.add_text(TEXT_PX_KEY, str(int(text_px)))
+    Image.fromarray(pixels).save(buffer, format="PNG", compress_level=1, pnginfo=info)
     return buffer.getvalue()
 
 
@@ -224,18 +236,20 @@ def _step(name: str, label: str) -> dict:
     return dict(method="animate", label=label, args=[[name], instant])
 
 
-def scrub_figure(frames, *, labels: Sequence[str], title: str = "", scale: int = 1):
+def scrub_figure(frames, *, labels: Sequence[str], title: str = "", scale: int = 1, text_px: int = 14):
     """A figure whose slider swaps between pictures in the browser, without a Streamlit rerun.
 
     `frames` is (F,H',W') or (F,H',W',3), floats in [0,1] or uint8, each one composed picture. Every frame
-    is shipped once as a PNG; the slider snaps (zero durations) and there is no play button.
+    is shipped once as a PNG; the slider snaps (zero durations) and there is no play button. Its tick labels
+    are `text_px` tall, and the rail keeps clear of the figure's edges so the first and last are whole.
     """
     import plotly.graph_objects as go
 
+    text = getattr(frames, "text_px", None)
     pics = to_uint8(frames)
     if len(pics) != len(labels) or len(pics) == 0:
         raise ValueError(f"need one label per frame (and a frame): {len(pics)} frames, {len(labels)} labels")
-    pics = pics.repeat(scale, axis=1).repeat(scale, axis=2)
+    pics = lettered(pics.repeat(scale, axis=1).repeat(scale, axis=2), [text * scale if text else None])
     uris = [png_data_uri(p) for p in pics]
     names = [str(i) for i in range(len(uris))]
     frames = [go.Frame(data=[go.Image(source=u)], name=n) for u, n in zip(uris, names, strict=True)]
@@ -247,13 +261,20 @@ def scrub_figure(frames, *, labels: Sequence[str], title: str = "", scale: int =
         currentvalue=dict(visible=True, prefix="", xanchor="center"),
         x=0,
         len=1,
-        pad=dict(t=8, b=0),
+        # the rail starts and ends a label's half width in: "0.00" and "1.00" were cut to ".00" and "1.0("
+        pad=dict(t=8, b=0, l=2 * text_px, r=2 * text_px),
+        font=dict(size=text_px),
         tickcolor="#888888",
     )  # plotly's #333 vanishes on a dark page; 3.5:1 on white, 5.3:1 on dark
-    top = 40 if title else 6
-    _bare_axes(fig, pics.shape[1] + top + 90)  # 90: room for the slider under the picture
+    top, room = 40 if title else 6, round(SLIDER_LINES * text_px)
+    _bare_axes(fig, pics.shape[1] + top + room)
+    # the slider's room as the bottom margin (plotly only ever widens a margin for it): the plot area is then
+    # the picture's own height, and the picture is drawn at its size, neither shrunk nor stretched
     fig.update_layout(
-        sliders=[slider], updatemenus=[], title=dict(text=title) if title else None, margin=dict(l=0, r=0, t=top, b=0)
+        sliders=[slider],
+        updatemenus=[],
+        title=dict(text=title) if title else None,
+        margin=dict(l=0, r=0, t=top, b=room),
     )
     return fig
 

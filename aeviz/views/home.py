@@ -9,11 +9,13 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from .. import metrics
+from ..checkpoints import device_words
 from .figures import PALETTE, compose_grid, png_bytes
-from .lettering import font, panel
+from .lettering import Fit, font, lettered, panel
 
-# Drawn at twice the size it is shown at in its column (about 600 px wide at 1280x720), so it stays sharp on
-# a high-density screen; 36 px text shows as about 16 px, body text size, legible on a projector.
+# Without a box on the screen (lettering.Fit): drawn at twice the size it is shown at in its column (about 600
+# px wide at 1280x720), 36 px text showing as about 16 px. With one, drawn at the size it is shown, text at
+# the page's body size.
 WIDTH, HEIGHT = 1200, 720
 TITLE_PX, TEXT_PX = 40, 36
 VALUES_UP_TO = 16  # codes this short get each value written on its bar (what hovering told before)
@@ -34,20 +36,24 @@ def _label(value: float, step: float) -> str:
     return f"{value:.{digits}f}"
 
 
-def code_bars(code, *, title: str, theme: str | None = "light") -> np.ndarray:
-    """One bar per code unit (its value; x: the unit's index), on the theme's panel: (HEIGHT, WIDTH, 3) uint8."""
+def code_bars(
+    code, *, title: str, theme: str | None = "light", size: tuple[int, int] = (WIDTH, HEIGHT), text_px: int = TEXT_PX
+) -> np.ndarray:
+    """One bar per code unit (its value; x: the unit's index), on the theme's panel: (height, width, 3) uint8."""
     code = np.asarray(code, dtype=np.float64).ravel()
     background, ink = panel(theme)
     grid = (background + ink) // 2 if theme != "dark" else background + 30
-    image = Image.new("RGB", (WIDTH, HEIGHT), (background,) * 3)
+    width, height = size
+    title_px = round(text_px * TITLE_PX / TEXT_PX)
+    image = Image.new("RGB", (width, height), (background,) * 3)
     draw = ImageDraw.Draw(image)
-    text, title_face = font(TEXT_PX), font(TITLE_PX)
+    text, title_face = font(text_px), font(title_px)
     room = 1.2 if len(code) <= VALUES_UP_TO else 1.0  # headroom for the values written past the bars' ends
     ticks = nice_ticks(room * min(float(code.min()), 0.0), room * max(float(code.max()), 0.0))
     step = float(ticks[1] - ticks[0])
     labels = [_label(t, step) for t in ticks]
-    left = 30 + TEXT_PX + max(draw.textlength(s, font=text) for s in labels) + 16
-    top, right, bottom = 30 + TITLE_PX + 30, WIDTH - 20, HEIGHT - (2 * TEXT_PX + 50)
+    left = 30 + text_px + max(draw.textlength(s, font=text) for s in labels) + 16
+    top, right, bottom = 30 + title_px + 30, width - 20, height - (2 * text_px + 50)
 
     def y(v: float) -> float:
         return bottom - (v - ticks[0]) / (ticks[-1] - ticks[0]) * (bottom - top)
@@ -67,12 +73,12 @@ def code_bars(code, *, title: str, theme: str | None = "light") -> np.ndarray:
         if len(code) <= VALUES_UP_TO:
             value = f"{v:.2f}"
             anchor, at = ("md", y(v) - 6) if v >= 0 else ("ma", y(v) + 6)
-            draw.text(((x0 + x1) / 2, at), value, fill=(ink,) * 3, font=font(TEXT_PX * 5 // 6), anchor=anchor)
-    draw.text(((left + right) / 2, HEIGHT - 14), "code unit", fill=(ink,) * 3, font=text, anchor="md")
-    axis = Image.new("RGB", (HEIGHT, TEXT_PX + 12), (background,) * 3)
-    ImageDraw.Draw(axis).text((HEIGHT - (top + bottom) / 2, 4), "value", fill=(ink,) * 3, font=text, anchor="mt")
+            draw.text(((x0 + x1) / 2, at), value, fill=(ink,) * 3, font=font(text_px * 5 // 6), anchor=anchor)
+    draw.text(((left + right) / 2, height - 14), "code unit", fill=(ink,) * 3, font=text, anchor="md")
+    axis = Image.new("RGB", (height, text_px + 12), (background,) * 3)
+    ImageDraw.Draw(axis).text((height - (top + bottom) / 2, 4), "value", fill=(ink,) * 3, font=text, anchor="mt")
     image.paste(axis.rotate(90, expand=True), (14, 0))
-    return np.asarray(image)
+    return lettered(np.asarray(image), [text_px * 5 // 6 if len(code) <= VALUES_UP_TO else text_px])
 
 
 def model_caption(name: str, metadata: dict) -> str:
@@ -89,25 +95,35 @@ def model_caption(name: str, metadata: dict) -> str:
         came = f"imported ({source}{f', from `{origin}`' if origin else ''}), trained elsewhere"
         return f"Model `{name}`: {came}" + (f"; {score}, measured here on the {dataset} test set." if score else ".")
     training = metadata.get("training") or {}
-    epochs, device = training.get("epochs"), metadata.get("device")
+    epochs, device = training.get("epochs"), device_words(metadata)
     how = f"trained {epochs} epoch{'s' * (epochs != 1)}" if isinstance(epochs, int) else ""
     how += f" on {device}" if how and device else ""
     said = ", ".join(part for part in (score, how) if part)
     return f"Model `{name}`" + (f": {said}." if said else ".")
 
 
-def first_look(model, image: np.ndarray, theme: str | None = "light") -> dict:
-    """What Home shows of one test image (1, C, H, W): the input over its reconstruction and the code's bars,
-    as PNG bytes, and the MSE. Every new visitor sees the same default image, so a page caches this whole."""
+def first_look(
+    model, image: np.ndarray, theme: str | None = "light", left: Fit | None = None, right: Fit | None = None
+) -> dict:
+    """What Home shows of one test image (1, C, H, W): the input over its reconstruction (in `left`, the box on
+    screen) and the code's bars (in `right`), as PNG bytes, and the MSE. Every new visitor sees the same
+    default image, so a page caches this whole."""
     code = metrics.encode_all(model, image)[0]  # (q,)
     recon, error = metrics.reconstruct_and_score(model, image, "mse")  # (1, C, H, W), (1,)
-    grid = compose_grid(
-        [image, recon], row_labels=["input", "output"], scale=max(8, 224 // image.shape[-1]), theme=theme
-    )  # 8x8 digits as large
+    labels, hw = ["input", "output"], image.shape[-2:]
+    scale = max(8, 224 // image.shape[-1])  # 8x8 digits as large
+    if left is not None:
+        big = Fit(left.width, left.height, left.text_px, max(left.cell_px, 3 * left.text_px * 4))
+        scale = big.scale(hw, 2, 1, row_labels=labels, captions=False)
+    text = None if left is None else left.text_px
+    grid = compose_grid([image, recon], row_labels=labels, scale=scale, theme=theme, text_px=text)  # (1,C,H,W) rows
     title = f"The code: {len(code)} numbers are all the decoder sees"
+    size, text_px = (
+        ((WIDTH, HEIGHT), TEXT_PX) if right is None else ((right.width, right.height or HEIGHT), right.text_px)
+    )
     return {
         "grid": png_bytes(grid),
-        "bars": png_bytes(code_bars(code, title=title, theme=theme)),
+        "bars": png_bytes(code_bars(code, title=title, theme=theme, size=size, text_px=text_px)),
         "mse": float(error[0]),
     }
 

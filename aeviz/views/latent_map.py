@@ -7,12 +7,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..knn import SOURCES, KnnRow
 from ..metrics import decode_all, reconstruct_and_score
 from ..projection import NEIGHBOURS, LatentMap
 from ..walks import manifold_grid
-from ..zoo.references import ARTICLE_SHORT
 from . import figures
+from .lettering import Fit
 
 GRID = 30  # click targets per side: a click anywhere on the map lands within 1/60 of its width of one
 
@@ -178,19 +177,31 @@ def backdrop(latent_map: LatentMap, model, extent: Extent, n: int = 20) -> np.nd
 
 
 def gallery(
-    rows: Sequence[tuple[str, np.ndarray, Sequence[str]]], per_row: int = 12, cell: int = 84, theme: str = "light"
+    rows: Sequence[tuple[str, np.ndarray, Sequence[str]]],
+    per_row: int = 12,
+    cell: int = 84,
+    theme: str = "light",
+    fit: Fit | None = None,
 ) -> np.ndarray:
     """One picture of labelled rows (label, images (N,C,H,W), captions), wrapped every `per_row` images:
-    originals above their reconstructions, block after block; cells about `cell` pixels (8x8 digits too)."""
+    originals above their reconstructions, block after block; cells about `cell` pixels (8x8 digits too), or
+    as large as `fit` allows (the box on screen, text at the body size)."""
     n = len(rows[0][1])
-    scale = max(1, cell // np.asarray(rows[0][1]).shape[-1])
+    hw = np.asarray(rows[0][1]).shape[-2:]
+    scale = max(1, cell // hw[-1])
+    if fit is not None:  # fewer images a row where the column is narrow: each cell at least 3.5 text lines wide
+        labels = [r[0] for r in rows]
+        size = lambda k: fit.scale(hw, len(rows) * -(-n // k), min(n, k), row_labels=labels)
+        per_row = next((k for k in range(per_row, 1, -1) if size(k) * hw[-1] >= 3.5 * fit.text_px), 1)
+        scale = size(per_row)
     blocks, labels, captions = [], [], []
     for start in range(0, n, per_row):
         for label, images, texts in rows:
             blocks.append(np.asarray(images)[start : start + per_row])
             labels.append(label)
             captions.append(list(texts[start : start + per_row]))
-    return figures.compose_grid(blocks, row_labels=labels, cell_labels=captions, scale=scale, theme=theme)
+    text = None if fit is None else fit.text_px
+    return figures.compose_grid(blocks, row_labels=labels, cell_labels=captions, scale=scale, theme=theme, text_px=text)
 
 
 DECODE_NOTE = {
@@ -212,20 +223,51 @@ def decode_note(latent_map: LatentMap) -> str:
 
 
 def selection_gallery(
-    images: np.ndarray, indices, labels: np.ndarray, classes: Sequence[str], models, per_row: int, theme: str
+    images: np.ndarray,
+    indices,
+    labels: np.ndarray,
+    classes: Sequence[str],
+    models,
+    per_row: int,
+    theme: str,
+    fit: Fit | None = None,
 ) -> np.ndarray:
-    """Originals of the selected points above their reconstructions by each (model, info), with class and error."""
-    rows = [("input", images, [f"#{i} {classes[labels[i]][:7]}" for i in indices])]
+    """Originals of the selected points above their reconstructions by each (model, info), with class and MSE."""
+    rows = [("input", images, [str(classes[labels[i]]) for i in indices])]
     for model, shown in models:
         recon, errors = reconstruct_and_score(model, images)
         rows.append(
             (
                 f"q={shown.bottleneck}" if len(models) == 1 else f"{shown.family} q={shown.bottleneck}",
                 recon,
-                [f"mse {e:.3f}" for e in errors],
+                [f"{e:.3f}" for e in errors],  # the MSE: the caption under the gallery says so
             )
         )
-    return gallery(rows, per_row=per_row, theme=theme)
+    return gallery(rows, per_row=per_row, theme=theme, fit=fit)
+
+
+def representative(indices, labels: np.ndarray, count: int, seed: int = 0) -> np.ndarray:
+    """`count` of the selected `indices` (all when fewer), classes in proportion to their share of the selection
+    (largest remainders round up), drawn at random within each class (seeded), the most frequent class first.
+
+    Plotly reports a selection trace by trace, one trace per class: the first 24 of a lasso around the 7s
+    were 0s, 2s and 3s from its fringe."""
+    indices = np.asarray(indices, dtype=np.int64)
+    if len(indices) <= count:
+        return indices
+    classes = np.asarray(labels)[indices]
+    values, counts = np.unique(classes, return_counts=True)
+    quota = counts * count / len(indices)
+    take = np.floor(quota).astype(int)
+    take[np.argsort(-(quota - take), kind="stable")[: count - take.sum()]] += 1
+    rng = np.random.default_rng(seed)
+    return np.concatenate(
+        [
+            np.sort(rng.choice(indices[classes == values[c]], take[c], replace=False))
+            for c in np.argsort(-counts, kind="stable")
+            if take[c]
+        ]
+    )
 
 
 def selection_summary(indices, labels: np.ndarray, classes: Sequence[str], top: int = 4) -> str:
@@ -242,81 +284,3 @@ def spot_of(latent_map: LatentMap, picked: Selection) -> np.ndarray:
 def shared_selection(indices: np.ndarray, same_split: bool, n_test: int) -> np.ndarray:
     """The selected indices that the other map also has (only test images when it shows the test set alone)."""
     return indices if same_split else indices[indices < n_test]
-
-
-# --- the kNN panel ----------------------------------------------------------------------------------------
-
-
-def knn_table(rows: list[KnnRow]) -> dict[str, list]:
-    """Columns for st.dataframe: accuracies in %, seconds rounded, the article's figure beside ours."""
-    pct = lambda v: None if v is None else round(100 * v, 1)
-    columns: dict[str, list] = {
-        "codes of": [r.name for r in rows],
-        "dims": [r.dims for r in rows],
-        "kNN-7 %": [pct(r.accuracy) for r in rows],
-        f"published % ({ARTICLE_SHORT})": [pct(r.published) for r in rows],
-        "time s": [None if r.seconds is None else round(r.seconds, 2) for r in rows],
-        "from": [SOURCES[r.source] for r in rows],
-    }
-    if all(r.published is None for r in rows):  # no published figure for this dataset: no column of blanks
-        del columns[f"published % ({ARTICLE_SHORT})"]
-    return columns
-
-
-def knn_figure(rows: list[KnnRow], title: str = ""):
-    """Accuracy per bottleneck size, one bar group per series (PCA first, in grey); raw pixels as a dashed line,
-    the article's figures as grey diamonds. Hover shows the wall time."""
-    import plotly.graph_objects as go
-
-    from .figures import PALETTE
-
-    fig = go.Figure()
-    codes = [r for r in rows if r.series != "pixels" and r.accuracy is not None]
-    dims = sorted({r.dims for r in codes})
-    labels = {d: f"q={d}" for d in dims}
-    models = [s for s in dict.fromkeys(r.series for r in codes) if s != "pca"]
-    for series in (["pca"] if any(r.series == "pca" for r in codes) else []) + models:
-        mine = [r for r in codes if r.series == series]
-        j = models.index(series) if series in models else None
-        fig.add_trace(
-            go.Bar(
-                x=[labels[r.dims] for r in mine],
-                y=[100 * r.accuracy for r in mine if r.accuracy is not None],
-                name="PCA" if j is None else series,
-                customdata=[r.seconds for r in mine],
-                marker_color="#9a9a9a" if j is None else PALETTE[j % len(PALETTE)],
-                marker_pattern_shape="/" if j is not None and j >= len(PALETTE) else "",  # hatch
-                hovertemplate="%{y:.1f} % in %{customdata:.2f} s<extra>%{fullData.name}</extra>",
-            )
-        )
-    pub = [r for r in rows if r.published is not None and r.series != "pixels" and r.dims in labels]
-    if pub:
-        fig.add_trace(
-            go.Scatter(
-                x=[labels[r.dims] for r in pub],
-                y=[100 * r.published for r in pub if r.published is not None],
-                mode="markers",
-                name="published (dense AE)",
-                marker=dict(symbol="diamond", size=11, color="#555555"),
-            )
-        )
-    for r in rows:
-        if r.series == "pixels" and r.accuracy is not None:
-            fig.add_hline(
-                y=100 * r.accuracy,
-                line_dash="dash",
-                line_color="#888888",
-                annotation_text=f"raw pixels {100 * r.accuracy:.1f} % ({r.seconds:.1f} s)",
-                annotation_position="top left",
-            )
-    low = min([100 * r.accuracy for r in rows if r.accuracy is not None] + [100.0])
-    fig.update_layout(
-        barmode="group",
-        title=dict(text=title) if title else None,
-        height=380,
-        yaxis=dict(title="kNN-7 test accuracy (%)", range=[max(0.0, low - 5), 104]),
-        xaxis=dict(categoryorder="array", categoryarray=[labels[d] for d in dims]),
-        legend=dict(orientation="h", y=-0.2),
-        margin=dict(l=50, r=10, t=40 if title else 10, b=10),
-    )
-    return fig

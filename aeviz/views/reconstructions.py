@@ -12,6 +12,7 @@ from ..metrics import image_errors, reconstruct_all
 from ..models import Codec
 from ..pca import PCABaseline
 from ..zoo.series import Series
+from .lettering import Fit
 
 
 @dataclass(frozen=True)
@@ -50,22 +51,57 @@ def grid_png(
     pca: PCABaseline | None,
     sizes,
     *,
-    cell_px: int,
+    fit: Fit,
     theme: str,
+    across: bool = False,
 ) -> bytes:
-    """The reconstruction grid as PNG bytes (encoded once, for the page and the download alike), each image
-    drawn about cell_px wide."""
+    """The reconstruction grid as PNG bytes (encoded once, for the page and the download alike), sized to `fit`
+    (the box on screen, text at the body size). `across`: one row per image and a column per model, for a wide
+    screen (lecture mode), where thirteen rows of sizes cannot fit its height."""
     from . import figures
 
     grid = reconstruction_grid(images, captions, series, models, pca, sizes)
+    if across:
+        grid, heads = _across(grid)
+    else:
+        heads = None
+    rows, cols = len(grid.rows), max(len(r) for r in grid.rows)
+    scale = fit.scale(images.shape[-2:], rows, cols, row_labels=grid.row_labels, header=heads is not None)
     picture = figures.compose_grid(
         grid.rows,
         row_labels=grid.row_labels,
+        col_labels=heads,
         cell_labels=grid.cell_labels,
-        scale=max(1, cell_px // images.shape[-1]),
+        scale=scale,
         theme=theme,
+        text_px=fit.text_px,
     )
     return figures.png_bytes(picture)
+
+
+def rows_that_fit(fit: Fit, image_hw: tuple[int, int], cols: int, labels, most: int = 8) -> int:
+    """How many images the across grid shows: as many rows as fit without shrinking its cells (at least one)."""
+    scale = lambda n: fit.scale(image_hw, n, cols, row_labels=labels, header=True)
+    widest = scale(1)
+    return max([n for n in range(1, most + 1) if scale(n) == widest] + [1])
+
+
+def _across(grid: Grid) -> tuple[Grid, list[str]]:
+    """The grid turned a quarter: a row per image, a column per model ('q=8' the series, then 'PCA' at that
+    size; 'input' the originals), a model without reconstructions an even grey cell captioned '—'."""
+    originals = grid.rows[0]
+    blank = np.full_like(originals[:1], 0.5)
+    sizes = [label.split(" q=")[1].split(" ")[0].rstrip(":") for label in grid.row_labels[1:]]
+    heads = ["input"] + [
+        "PCA" if label.startswith("PCA ") else f"q={q}" for q, label in zip(sizes, grid.row_labels[1:], strict=True)
+    ]
+    rows, texts = [], []
+    for i in range(len(originals)):
+        cells = [r[i : i + 1] if len(r) > i else blank for r in grid.rows]
+        rows.append(np.concatenate(cells))
+        errors = [f"{float(t[i]):.3f}" if len(t) > i else "—" for t in grid.cell_labels[1:]]  # 3 decimals: narrow
+        texts.append(["", *errors])
+    return Grid(rows, [grid.cell_labels[0][i] for i in range(len(originals))], texts), heads
 
 
 def _add(grid: Grid, recon: np.ndarray, label: str, errors) -> None:
@@ -130,7 +166,8 @@ def rate_distortion_figure(
         title="Test error vs bottleneck size",
         height=420,
         hovermode="closest",
-        legend=dict(orientation="h", yanchor="top", y=-0.18),
+        # beside the plot: under it the legend sat on the x-axis title, inside it on the lines at lecture size
+        legend=dict(x=1.02, y=1, xanchor="left", yanchor="top"),
         margin=dict(l=10, r=10, t=50, b=10),
     )
     return fig

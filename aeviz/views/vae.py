@@ -10,13 +10,14 @@ import torch
 
 from ..metrics import decode_all, device_of, encode_all
 from ..models import VAE, AutoEncoder
-from ..walks import kl_per_dim, lerp, manifold_grid, prior_samples, slerp, traversal
+from ..walks import kl_per_dim, lerp, prior_samples, slerp, traversal
 from . import figures
+from .lettering import Fit
 from .scrub import cell_scale, compose_frames, scrub_at
 
 INTERP_STEPS = 21  # positions of the t slider shipped to the browser
 STRIP_EVERY = 2  # the static strip shows every other step: t = 0, 0.1, ..., 1
-SPAN = 3.0  # traversals and the manifold cover ±3 prior standard deviations
+SPAN = 3.0  # traversals and the manifold (vaeplane) cover ±3 prior standard deviations
 
 
 def _tensor(x) -> torch.Tensor:
@@ -49,40 +50,53 @@ def interpolate(vae: VAE, pair, *, ae: AutoEncoder | None = None, steps: int = I
     return Interpolation(ts, ends.numpy(), paths)
 
 
-def interpolation_frames(result: Interpolation, *, scale: int | None = None, theme: str = "light") -> np.ndarray:
+def _scale(fit: Fit | None, image_hw, rows: int, cols: int, default: int, **layout) -> tuple[int, int | None]:
+    """(scale, text px): sized to `fit` (the box on screen, text at the body size), or cells of `default` px."""
+    if fit is None:
+        return cell_scale(image_hw[0], default), None
+    return fit.scale(tuple(image_hw), rows, cols, **layout), fit.text_px
+
+
+def interpolation_frames(result: Interpolation, *, fit: Fit | None = None, theme: str = "light") -> np.ndarray:
     """One picture per t, (T,H',W') uint8 ((T,H',W',3) in colour): a row per path: A, the image at t, B."""
-    scale = scale or cell_scale(result.ends.shape[-2], 140)
     a, b = result.ends  # each (C,H,W)
     rows = [
         np.stack([np.broadcast_to(a, p.shape), p, np.broadcast_to(b, p.shape)], axis=1)
         for p in map(np.asarray, result.paths.values())
     ]  # each (T,3,C,H,W): A, the image at t, B
-    captions = [[["A", f"t = {t:.2f}", "B"]] * len(rows) for t in result.ts]
-    return compose_frames(rows, row_labels=list(result.paths), cell_labels=captions, scale=scale, theme=theme)
+    labels = list(result.paths)
+    scale, text = _scale(fit, result.ends.shape[-2:], len(rows), 3, 140, row_labels=labels, header=True, captions=False)
+    heads = ["A", "at t", "B"]  # t itself is the slider's value, in large type right under the pictures
+    return compose_frames(rows, row_labels=labels, col_labels=heads, scale=scale, theme=theme, text_px=text)
 
 
-def interpolation_scrub(result: Interpolation, *, theme: str = "light"):
+def interpolation_scrub(result: Interpolation, *, theme: str = "light", fit: Fit | None = None):
     """A figure whose own slider moves t in the browser; it opens half way, where the paths differ most."""
+    text = fit.text_px if fit is not None else 14
+    room = round(figures.SLIDER_LINES * text)
     return scrub_at(
-        interpolation_frames(result, theme=theme),
+        interpolation_frames(result, theme=theme, fit=None if fit is None else fit.shorter(room)),
         labels=[f"{t:.2f}" for t in result.ts],
         start=len(result.ts) // 2,
         prefix="t = ",
+        text_px=text,
     )
 
 
 def interpolation_strip(
-    result: Interpolation, *, every: int = STRIP_EVERY, scale: int | None = None, theme: str = "light"
+    result: Interpolation, *, every: int = STRIP_EVERY, fit: Fit | None = None, theme: str = "light"
 ) -> np.ndarray:
     """Every `every`-th step of each path side by side, a column per t: one RGB picture."""
-    scale = scale or cell_scale(result.ends.shape[-2], 84)
     ts = result.ts[::every]
+    labels = list(result.paths)
+    scale, text = _scale(fit, result.ends.shape[-2:], len(labels), len(ts), 84, row_labels=labels, header=True)
     return figures.compose_grid(
         [p[::every] for p in result.paths.values()],
-        row_labels=list(result.paths),
+        row_labels=labels,
         col_labels=[f"{t:.1f}" for t in ts],
         scale=scale,
         theme=theme,
+        text_px=text,
     )
 
 
@@ -105,16 +119,25 @@ def traverse(vae: VAE, image, dims: Sequence[int], *, steps: int = 9, span: floa
 
 
 def traversal_picture(
-    images: np.ndarray, dims: Sequence[int], kl: np.ndarray, *, span: float = SPAN, theme: str = "light"
+    images: np.ndarray,
+    dims: Sequence[int],
+    kl: np.ndarray,
+    *,
+    span: float = SPAN,
+    theme: str = "light",
+    fit: Fit | None = None,
 ) -> np.ndarray:
     """A grid of dims × steps, each row labelled with its dim and KL, columns with the value set."""
     steps = images.shape[1]
+    labels = [f"z{d}  KL {kl[d]:.2f}" for d in dims]
+    scale, text = _scale(fit, images.shape[-2:], len(dims), steps, 84, row_labels=labels, header=True, captions=False)
     return figures.compose_grid(
         list(images),  # a (S,C,H,W) row per dim
-        row_labels=[f"z{d}  KL {kl[d]:.2f}" for d in dims],
+        row_labels=labels,
         col_labels=[f"{v:+.1f}" for v in np.linspace(-span, span, steps)],
-        scale=cell_scale(images.shape[-2], 84),
+        scale=scale,
         theme=theme,
+        text_px=text,
     )
 
 
@@ -123,87 +146,28 @@ def sample(vae: VAE, n: int, *, temperature: float = 1.0, seed: int) -> np.ndarr
     return decode_all(vae, prior_samples(n, vae.bottleneck, temperature=temperature, seed=seed))
 
 
-def samples_picture(images: np.ndarray, columns: int = 8, theme: str = "light") -> np.ndarray:
+def samples_picture(images: np.ndarray, columns: int = 8, theme: str = "light", fit: Fit | None = None) -> np.ndarray:
     rows = [images[i : i + columns] for i in range(0, len(images), columns)]
-    return figures.compose_grid(rows, scale=cell_scale(images.shape[-2], 84), theme=theme)
+    scale, _ = _scale(fit, images.shape[-2:], len(rows), columns, 84, captions=False)
+    return figures.compose_grid(rows, scale=scale, theme=theme)
 
 
-def manifold(vae: VAE, n: int = 20, span: float = SPAN, gaussian: bool = True) -> np.ndarray:
-    """Decoded images on an n×n grid of a 2-d code, row-major, up is +z2: at normal quantiles of
-    linspace(0.05, 0.95, n) (equal prior mass per cell, Kingma & Welling's figure) or linear over ±span."""
-    if vae.bottleneck != 2:
-        raise ValueError(f"the manifold needs a 2-d code, this model has {vae.bottleneck}")
-    grid = manifold_grid(n) if gaussian else manifold_grid(n, lo=-span, hi=span, gaussian=False)
-    return decode_all(vae, grid)
+KL_OFF = 0.01  # nats: a dimension whose mean KL is below this carries (almost) nothing about the image
 
 
-def prior_cdf(codes) -> np.ndarray:
-    """Φ(z): a code's place on the prior's quantile scale, where equal areas hold equal prior mass."""
-    return torch.special.ndtr(torch.as_tensor(np.asarray(codes, dtype=np.float64))).numpy()
-
-
-def empty_cells(codes, n: int = 10) -> int:
-    """How many of the n×n equal-prior-mass cells of a 2-d code plane hold no code: 0 when codes cover the prior."""
-    u, v = prior_cdf(codes).T
-    counts, _, _ = np.histogram2d(u, v, bins=n, range=[[0, 1], [0, 1]])
-    return int((counts == 0).sum())
-
-
-def expected_empty(count: int, n: int = 10) -> float:
-    """How many of those cells `count` codes drawn from the prior itself would leave empty, on average."""
-    return n * n * (1 - 1 / (n * n)) ** count
-
-
-def manifold_figure(
-    decoded: np.ndarray,
-    codes,
-    labels,
-    class_names: Sequence[str],
-    *,
-    span: float = SPAN,
-    gaussian: bool = True,
-    max_points: int = 2000,
-    seed: int = 0,
-):
-    """The decoded manifold as the background of the code plane, with test codes as class-coloured dots. A
-    quantile grid is drawn on the Φ(z) scale (its cells are equal there), axes labelled in z."""
-    n = int(round(np.sqrt(len(decoded))))
-    scale = max(1, int(np.ceil(600 / (n * decoded.shape[-2]))))  # browsers blur small pictures they stretch
-    picture = figures.compose_grid(list(np.asarray(decoded).reshape(n, n, *decoded.shape[-3:])), scale=scale, pad=0)
-    # grid points are cell centres: the picture reaches half a cell further
-    lo, hi = (
-        (0.05 - 0.45 / (n - 1), 0.95 + 0.45 / (n - 1)) if gaussian else (-span - span / (n - 1), span + span / (n - 1))
+def kl_note(kl: np.ndarray) -> str:
+    """What the KL ranking says of this VAE's dimensions, from its numbers: some switched off, or none."""
+    kl = np.asarray(kl, dtype=np.float64)
+    off = int((kl < KL_OFF).sum())
+    if off:
+        return (
+            f"Rows are sorted by KL (nats): {off} of the {len(kl)} dimensions have KL ≈ 0 (below {KL_OFF}); the "
+            "VAE switched them off and they change nothing."
+        )
+    return (
+        f"Rows are sorted by KL (nats), most informative first; all {len(kl)} dimensions carry information "
+        f"(the least KL is {kl.min():.2f})."
     )
-    codes, labels = np.asarray(codes), np.asarray(labels)
-    keep = np.sort(np.random.default_rng(seed).permutation(len(codes))[:max_points])
-    fig = figures.scatter_map(
-        prior_cdf(codes[keep]) if gaussian else codes[keep], labels[keep], class_names, customdata=keep
-    )
-    fig.add_layout_image(
-        source=figures.png_data_uri(picture),
-        xref="x",
-        yref="y",
-        x=lo,
-        y=hi,
-        sizex=hi - lo,
-        sizey=hi - lo,
-        sizing="stretch",
-        layer="below",
-    )
-    fig.update_traces(marker=dict(size=5, opacity=0.55))
-    ticks = (
-        dict(tickvals=prior_cdf(np.arange(-2, 3)).tolist(), ticktext=[f"{z:+d}" for z in range(-2, 3)])
-        if gaussian
-        else {}
-    )
-    suffix = " (prior-quantile scale)" if gaussian else ""
-    edges = [0, 1] if gaussian else [lo, hi]
-    fig.update_xaxes(range=edges, title="z1" + suffix, showgrid=False, zeroline=False, constrain="domain", **ticks)
-    fig.update_yaxes(range=edges, title="z2" + suffix, showgrid=False, zeroline=False, **ticks)
-    fig.update_layout(
-        height=640, dragmode="pan", plot_bgcolor="black", margin=dict(l=40, r=10, t=figures.MODEBAR_CLEARANCE, b=40)
-    )
-    return fig
 
 
 # --- what the page caches (once per checkpoint and parameters, shared by every session) ----------------------
@@ -220,10 +184,15 @@ def two_images(images: np.ndarray, names: Sequence[str], test) -> tuple[np.ndarr
     return pair, names
 
 
-def interpolation_pictures(vae: VAE, pair: np.ndarray, theme: str, ae: AutoEncoder | None = None):
-    """The interpolation scrub figure and its every-step strip (PNG bytes), from one decoding of the paths."""
+def interpolation_pictures(
+    vae: VAE, pair: np.ndarray, theme: str, ae: AutoEncoder | None = None, fit: Fit | None = None
+):
+    """The interpolation scrub figure (filling `fit`) and its every-step strip (as wide; PNG bytes), from one
+    decoding of the paths."""
     result = interpolate(vae, pair, ae=ae)
-    return interpolation_scrub(result, theme=theme), figures.png_bytes(interpolation_strip(result, theme=theme))
+    wide = None if fit is None else Fit(fit.width, None, fit.text_px, fit.cell_px)
+    strip = figures.png_bytes(interpolation_strip(result, theme=theme, fit=wide))
+    return interpolation_scrub(result, theme=theme, fit=fit), strip
 
 
 def dataset_kl(vae: VAE, test) -> np.ndarray:
@@ -231,21 +200,17 @@ def dataset_kl(vae: VAE, test) -> np.ndarray:
     return code_kl(vae, test.images[:KL_IMAGES])
 
 
-def traversal_png(vae: VAE, image: np.ndarray, dims: tuple, kl_values: np.ndarray, theme: str) -> bytes:
-    return figures.png_bytes(traversal_picture(traverse(vae, image, dims), dims, kl_values, theme=theme))
+def traversal_png(
+    vae: VAE, image: np.ndarray, dims: tuple, kl_values: np.ndarray, theme: str, fit: Fit | None = None
+) -> bytes:
+    return figures.png_bytes(traversal_picture(traverse(vae, image, dims), dims, kl_values, theme=theme, fit=fit))
 
 
-def samples_png(vae: VAE, temperature: float, seed: int, theme: str, count: int = 32) -> bytes:
-    return figures.png_bytes(samples_picture(sample(vae, count, temperature=temperature, seed=seed), theme=theme))
+def samples_png(vae: VAE, temperature: float, seed: int, theme: str, fit: Fit | None = None, count: int = 32) -> bytes:
+    decoded = sample(vae, count, temperature=temperature, seed=seed)
+    return figures.png_bytes(samples_picture(decoded, theme=theme, fit=fit))
 
 
 def scrub_positions(fig) -> np.ndarray:
     """The interpolation parameter t of each frame of the scrub figure."""
     return np.linspace(0.0, 1.0, len(fig.frames))
-
-
-def plane_figure(vae: VAE, codes: np.ndarray, test, gaussian: bool):
-    """The decoded 2-d code plane under the test codes, coloured by the classes of `test` (a Dataset)."""
-    return manifold_figure(
-        manifold(vae, gaussian=gaussian), codes, test.labels.numpy(), test.classes, gaussian=gaussian
-    )

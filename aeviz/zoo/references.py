@@ -31,14 +31,29 @@ REFERENCE = {
 }
 
 
+def printed(value: float) -> str:
+    """A published fraction in percent as the article prints it (0.89 -> "89", 0.964 -> "96.4"): no digit it lacks."""
+    return f"{round(100 * value, 1):g}"
+
+
+def stale(results: dict | None, infos) -> list[str]:
+    """The zoo checkpoints (CheckpointInfo) of the measured datasets whose weights are not the ones measured:
+    a model retrained after the report was written, or one it never saw."""
+    if not results:
+        return []
+    measured, datasets = results.get("models") or {}, set(results.get("datasets") or {})
+    return sorted(i.name for i in infos if i.dataset in datasets and measured.get(i.name) != i.metadata.get("hash"))
+
+
 def describe_machine(m: dict | None) -> str:
     """'Intel Xeon … (2 logical CPUs, torch on 2 threads, kNN on 1 thread)', or '' when unknown."""
     if not m:
         return ""
+    threads = lambda n: f"{n} thread{'' if n == 1 else 's'}"
+    load = f", load average {m['load_average']}" if m.get("load_average") is not None else ""
     return (
         f"{m.get('cpu', 'unknown CPU')} ({m.get('logical_cpus', '?')} logical CPUs, torch on "
-        f"{m.get('torch_threads', '?')} threads, kNN on {m.get('knn_threads', '?')} thread"
-        f"{'' if m.get('knn_threads') == 1 else 's'})"
+        f"{threads(m.get('torch_threads', '?'))}, kNN on {threads(m.get('knn_threads', '?'))}{load})"
     )
 
 

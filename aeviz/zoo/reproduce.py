@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 
@@ -12,7 +13,7 @@ from ..checkpoints import ZOO, CheckpointInfo, load_checkpoint, machine, scan_ch
 from ..data import load_dataset
 from ..metrics import encode_all, image_errors, knn_accuracy, psnr_from_mse, reconstruct_all
 from ..pca import pca_baseline
-from .references import ARTICLE_SHORT, PUBLISHED, REFERENCE
+from .references import ARTICLE_SHORT, PUBLISHED, REFERENCE, printed
 
 SHOE_CLASSES = (5, 7, 9)  # Fashion-MNIST: Sandal, Sneaker, Ankle boot
 DENOISE_LEVELS = (0.1, 0.3, 0.5, 0.7)
@@ -168,12 +169,13 @@ def mse_vs_pca(rows: list[dict]) -> str:
 
 
 def bce_vs_mse(dataset: str, infos: Sequence[CheckpointInfo], q: int = 16) -> dict:
-    """The same dense q=16 net trained with BCE and with MSE: both test errors of each."""
+    """The same dense q=16 net trained with BCE and with MSE: both test errors of each, and which model."""
     out = {}
     for loss in ("bce", "mse"):
         info = _find(infos, dataset, f"dense-{loss}", q)
         if info is not None:
             out[f"trained_{loss}"] = {
+                "model": info.name,
                 "mse": info.metrics["mse"],
                 "bce": info.metrics["bce"],
                 "psnr": info.metrics["psnr"],
@@ -204,6 +206,9 @@ def denoising_psnr(dataset: str, infos: Sequence[CheckpointInfo]) -> list[dict]:
             rows.append(
                 {
                     "arch": plain_series.split("-")[0],
+                    "plain model": pair[0].name,
+                    "denoising model": pair[1].name,
+                    "trained on": pair[1].config.get("noise"),
                     "sigma": level,
                     "noisy": float(result.psnr["noisy"][i].mean()),
                     "plain": float(result.psnr[pair[0].name][i].mean()),
@@ -223,7 +228,8 @@ def reproduce(
     out: dict = {
         "published": PUBLISHED,
         "reference": REFERENCE,
-        "machine": machine(knn_threads=KNN_THREADS),
+        # the load average too: on a shared machine every time here is longer than on a quiet one, alike
+        "machine": machine(knn_threads=KNN_THREADS, load_average=round(os.getloadavg()[0], 1)),
         "datasets": {},
     }
     for ds in datasets:
@@ -249,7 +255,10 @@ def reproduce(
             ),
         }
     out["seconds"] = round(time.perf_counter() - start, 1)
-    out["versions"], out["measured"] = versions(), time.strftime("%Y-%m-%d")
+    out["versions"], out["measured"] = versions(), time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    # what was measured: every zoo checkpoint of these datasets by its weights' hash (references.stale checks)
+    measured = set(datasets) | set(panel_only)
+    out["models"] = {i.name: i.metadata["hash"] for i in infos if i.origin == ZOO and i.dataset in measured}
     return out
 
 
@@ -275,7 +284,7 @@ def tables(results: dict) -> dict[str, list[dict]]:
                 "features": row["features"],
                 "dims": row["dims"],
                 "ours": _pct(row["accuracy"]),
-                "published": _pct(row["published"]),
+                "published": "—" if row["published"] is None else f"{printed(row['published'])} %",
                 "published in": ARTICLE_SHORT if row["published"] is not None else "—",
                 "fit+predict s": _num(row["seconds"], 2),
             }
@@ -288,6 +297,7 @@ def tables(results: dict) -> dict[str, list[dict]]:
         out["bce_vs_mse"] += [
             {
                 "dataset": ds,
+                "model": v.get("model", "?").removeprefix(f"{ds}-"),
                 "trained with": k.removeprefix("trained_").upper(),
                 "test MSE": _num(v["mse"], 5),
                 "test BCE": _num(v["bce"]),
@@ -300,7 +310,7 @@ def tables(results: dict) -> dict[str, list[dict]]:
             {
                 "dataset": ds,
                 "arch": row["arch"],
-                "sigma": row["sigma"],
+                "Gaussian sigma": row["sigma"],
                 **{k: _num(row[k], 1) for k in ("noisy", "plain", "denoising")},
             }
             for row in r["denoising"]
@@ -315,3 +325,22 @@ def knn_verdicts(results: dict) -> dict[str, str]:
         return knn.KnnRow(r["features"], r.get("series", ""), r["dims"], r["accuracy"], r["seconds"], "shipped")
 
     return {ds: knn.pca_verdict([row(x) for x in r["knn"]]) for ds, r in results["datasets"].items() if "pca" in r}
+
+
+def denoising_note(results: dict) -> str:
+    """Which models and noise the denoising table compares, from the stored rows."""
+    pairs = {
+        (ds, r["arch"], r.get("plain model"), r.get("denoising model"), r.get("trained on"))
+        for ds, d in results["datasets"].items()
+        for r in d.get("denoising", [])
+    }
+    named = [
+        f"{ds} {arch}: plain `{p}` vs denoising `{d}` (trained on {noise})"
+        for ds, arch, p, d, noise in sorted(pairs)
+        if p
+    ]
+    return (
+        f"Gaussian noise of each sigma added (seed 0) to the first {DENOISE_IMAGES:,} test images; PSNR of the "
+        "noisy input and of each model's output against the clean image. "
+        + ("; ".join(named) + "." if named else "Plain vs denoising autoencoders of code size 32.")
+    )

@@ -34,10 +34,13 @@ def test_train_zoo_info_end_to_end(tmp_path, capsys, monkeypatch):
     assert main(["zoo"]) == 0
     listing = capsys.readouterr().out
     assert "digits-dense-q2-bce" in listing and "digits-dense-q4-bce" in listing
-    assert main(["zoo", "--markdown", "--write"]) == 0
+    assert main(["zoo", "--write"]) == 0  # --write alone was ignored without a word: it writes the card now
     assert "wrote" in capsys.readouterr().out
     card = (tmp_path / "zoo" / "README.md").read_text()
     assert card.startswith("# Model zoo") and "| digits-dense-q4-bce | dense | 4 |" in card
+    (tmp_path / "zoo" / "README.md").unlink()
+    assert main(["zoo", "--markdown", "--write"]) == 0 and (tmp_path / "zoo" / "README.md").read_text() == card
+    capsys.readouterr()
     assert main(["info", str(tmp_path / "zoo" / "digits-dense-q2-bce.safetensors")]) == 0
     meta = json.loads(capsys.readouterr().out)
     assert meta["config"]["bottleneck"] == 2 and meta["family"] == "dense"

@@ -127,3 +127,44 @@ def test_the_chart_toolbar_leaves_the_legend_readable(page, app_url):
     assert entries.first.text_content() == "0"
     boxes = [entries.nth(i).bounding_box() for i in range(entries.count())]
     assert not any(overlaps(toolbar.bounding_box(), box) for box in boxes), (toolbar.bounding_box(), boxes[:2])
+
+
+ISLAND = """(name) => {  // the middle half of one class's points on the map, in page pixels
+  const gd = document.querySelector('.st-key-map_chart .js-plotly-plot');
+  const trace = gd._fullData.find(t => t.name === name);
+  const quartiles = values => { const v = Array.from(values).sort((a, b) => a - b);
+                                return [v[Math.floor(v.length / 4)], v[Math.floor(3 * v.length / 4)]]; };
+  const [x0, x1] = quartiles(trace.x), [y0, y1] = quartiles(trace.y);
+  const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, box = gd.getBoundingClientRect();
+  const px = x => box.left + xa._offset + xa.l2p(x), py = y => box.top + ya._offset + ya.l2p(y);
+  return {left: px(x0), right: px(x1), top: py(y1), bottom: py(y0)};
+}"""
+
+
+def counts(text: str) -> dict[str, int]:
+    """'7 ×928, 9 ×239, 4 ×3' -> {'7': 928, '9': 239, '4': 3}."""
+    return {name: int(n.replace(",", "")) for name, n in (part.rsplit(" ×", 1) for part in text.split(", "))}
+
+
+def test_a_box_round_the_island_of_sevens_shows_sevens_in_proportion(page, app_url):
+    """Points come back class by class: the first 24 of a selection round the 7s were 0s, 2s, 3s and a 4. The
+    pictures now sample the selection in proportion to its classes."""
+    chart = open_map(page, app_url, "dataset=mnist&map_model=mnist-dense-q16-bce&map_method=umap")
+    chart.locator(".modebar-btn[data-title='Box Select']").first.click()
+    island = page.evaluate(ISLAND, "7")
+    page.mouse.move(island["left"], island["top"])
+    page.mouse.down()
+    page.mouse.move(island["right"], island["bottom"], steps=12)
+    page.mouse.up()
+    settled(page, "selected")
+    summary = page.locator("[data-testid='stMarkdownContainer']").filter(has_text=" selected (").first.inner_text()
+    total = int(summary.split(" selected")[0].replace(",", ""))
+    picked = counts(summary.split("(", 1)[1].split(")")[0])
+    caption = page.locator("[data-testid='stImage']").filter(has_text="Shown: ").first.inner_text()
+    shown = counts(caption.split("Shown: ", 1)[1].split(". ")[0].strip())
+    assert max(picked, key=picked.get) == "7" and picked["7"] > 0.8 * total  # the box holds the island of 7s
+    assert max(shown, key=shown.get) == "7" and sum(shown.values()) == min(24, total)
+    assert abs(shown["7"] - 24 * picked["7"] / total) <= 1  # in proportion, not the first classes reported
+    assert sum(n for c, n in shown.items() if c not in picked) <= 2  # the summary names the top 4 classes only
+    no_exceptions(page)
+    tall_shot(page, "latent-map-island-of-sevens")

@@ -121,3 +121,33 @@ def test_reconstruction_captions_are_body_text_size_at_1280_wide(page, app_url):
     assert shown >= 0.98 * column  # sized to the available width, not a fixed pixel size
     assert 0.21 * 112 * shown / natural >= 16
     assert picture_corner(page) < 64
+
+
+def scrub_corner(page, key: str) -> float:
+    """Grey level of a scrub figure's picture's top-left corner (its label panel), as the browser has it."""
+    import base64
+
+    href = page.locator(f".st-key-{key} g.imagelayer image").first.get_attribute("href")
+    png = base64.b64decode(href.split(",", 1)[1])
+    return float(np.asarray(Image.open(io.BytesIO(png)).convert("L"))[0, 0])
+
+
+def test_a_theme_switched_in_the_menu_redraws_the_denoising_pictures_at_once(page, app_url):
+    """The scrub's pictures kept their light panel after a switch to dark until something else reran the page:
+    the screen reporter now reruns it when the page's background changes."""
+    open_deep_link(page, app_url, "denoising", "dataset=mnist")
+    image = ".st-key-dn_scrub g.imagelayer image"
+    page.locator(image).first.wait_for(state="attached")
+    assert scrub_corner(page, "dn_scrub") > 240
+    light = page.locator(image).first.get_attribute("href")
+    page.locator("[data-testid='stMainMenu']").click()
+    page.locator("[data-testid='stMainMenuItem-theme-Dark']").click()
+    page.wait_for_function(  # no click, no slider: the page reruns by itself
+        "([selector, light]) => { const img = document.querySelector(selector);"
+        " return img && img.getAttribute('href') !== light; }",
+        arg=[image, light],
+        timeout=30_000,
+    )
+    wait_idle(page)
+    assert scrub_corner(page, "dn_scrub") < 64
+    shot(page, "theme-denoising-switched-dark")

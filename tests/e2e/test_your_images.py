@@ -67,6 +67,8 @@ def test_upload_a_photo_and_bad_files(page, app_url):
     assert any("cut-off.png" in a and "damaged or incomplete" in a for a in alerts), alerts
     uploader = page.locator("[data-testid='stFileUploader']").inner_text()
     assert "too-big.png" in uploader and "5.0MB or smaller" in uploader  # refused before it is even sent
+    reason = page.locator("[data-testid='stFileChip'][aria-invalid='true'] span[role='alert']").first.bounding_box()
+    assert reason is not None and reason["width"] > 100 and reason["height"] > 10  # said, not only a red icon
     text = main_text(page)
     assert "1. phone-photo.jpg" in studied(page) and "Centred by mass in 28x28" in text
     assert "more unusual than" in text and "of 10,001" in text  # its rank among the test digits

@@ -135,7 +135,10 @@ def test_a_folder_without_aeviz_json_is_refused(tmp_path, dense_folder):
         ('{"dataset": "digits", "input_shape": [1, 8, 8], "colour": 1}', "unknown setting 'colour'"),
         ('{"dataset": "imagenet", "input_shape": [1, 8, 8]}', "dataset must be one of"),
         ('{"dataset": "digits", "input_shape": [8, 8]}', "[channels, height, width]"),
-        ('{"dataset": "cifar10", "input_shape": [1, 28, 28]}', "[1, 28, 28] is not cifar10's image shape [3, 32, 32]"),
+        (
+            '{"dataset": "cifar10", "input_shape": [1, 28, 28]}',
+            "[1, 28, 28] is not the image shape of cifar10, [3, 32, 32]",
+        ),
         ('{"dataset": "digits", "input_shape": [1, 8, 8], "output_range": [1, 0]}', "output_range must be"),
         ('{"dataset": "digits", "input_shape": [1, 8, 8], "family": "vae"}', "log_variance_output"),
         ('{"dataset": "digits", "input_shape": [1, 8, 8], "family": "denoising"}', "needs noise"),
@@ -150,7 +153,7 @@ def test_a_bad_aeviz_json_names_the_problem(tmp_path, dense_folder, settings, ne
 def test_a_model_for_another_input_shape_than_its_dataset_is_refused(tmp_path, dense_folder):
     folder = dense_folder
     (folder / "aeviz.json").write_text(json.dumps({"dataset": "digits", "input_shape": [1, 28, 28]}))
-    _refused(tmp_path, folder, "aeviz.json: input_shape [1, 28, 28] is not digits's image shape [1, 8, 8]")
+    _refused(tmp_path, folder, "aeviz.json: input_shape [1, 28, 28] is not the image shape of digits, [1, 8, 8]")
     encoder = nn.Sequential(nn.Flatten(), nn.Linear(784, 4)).eval()
     decoder = nn.Sequential(nn.Linear(4, 784), nn.Sigmoid(), nn.Unflatten(1, (1, 28, 28))).eval()
     folder = tmp_path / "mnist-sized"

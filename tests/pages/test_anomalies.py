@@ -70,6 +70,9 @@ def test_without_injection_the_gallery_ranks_test_images_and_can_send_one():
     next(b for b in at.button if b.label == "Send to your images").click().run()
     (sent,) = at.session_state[STORE]
     assert sent.name == choice.value and sent.image.shape == (28, 28)
+    assert any(m.value.startswith("Sent **rank 1") for m in at.success)  # said on the page, not only in a toast
+    next(b for b in at.button if b.label == "Send to your images").click().run()
+    assert any(m.value.startswith("Already sent") for m in at.success) and len(at.session_state[STORE]) == 1
 
 
 def test_your_own_images_can_be_injected():

@@ -47,10 +47,12 @@ def test_pca_map_then_a_box_selection_shows_the_gallery():
     at = ok(open_page(map_method="pca"))
     assert at.title[0].value.startswith("Latent space")
     assert "PCA of 360 codes" in texts(at) and "Select some points" in texts(at)
+    assert "(kNN-7 on its codes" in texts(at)  # whether the classes form islands, from the numbers
     spec = chart(at, "map_chart").proto.spec
     assert '"decode here"' in spec and '"bdata"' in spec  # click lattice, typed arrays
     ok(select(at, "map_chart", [0, 5, 9, 12, 40, -3, -4]))  # a box catches points and lattice spots
     assert "**5 selected**" in texts(at)
+    assert "map_other" not in at.query_params  # "no second model" is a link without the key, not "map_other=None"
     assert len(at.image) == 1  # one composed gallery, not one image per point
     assert at.get("download_button")
 

@@ -14,10 +14,15 @@ from trainpage import by_label, finished, in_url, job_in_url, no_jobs_left, subm
 from aeviz import ui
 from aeviz.checkpoints import sessions_dir, user_dir
 from aeviz.jobs import State
+from aeviz.jobs.timing import Rates
 from aeviz.ui.warm import throughput
 from aeviz.views import codemap
 
 PAGE = "pages/train.py"
+
+
+RATES = Rates(step_fixed_s=0.01, step_image_s=1e-4, infer_image_s=1e-5, knn_unit_s=1e-3, save_s=0.2, probe_s=1.0)
+STARTUP = {"starting": 3.0, "loading data": 0.5, "warmup": 1.5, "train_images": 1437, "test_images": 360}
 
 
 def test_the_page_never_waits_for_the_training_speed_probe(monkeypatch):
@@ -31,29 +36,39 @@ def test_the_page_never_waits_for_the_training_speed_probe(monkeypatch):
     def slow_probe(family, config):
         probed_on.append(threading.current_thread().name)
         release.wait(30)  # much longer than a page run may take
-        return 5000.0
+        return RATES
 
-    monkeypatch.setattr(setup, "images_per_second", slow_probe)
+    monkeypatch.setattr(setup, "rates_of", slow_probe)
+    monkeypatch.setattr(setup, "measure_startup", lambda dataset, subset, threads=1: STARTUP)
     throughput.clear()  # a probe of its own, not the process's shared one
     try:
         at = run_page(PAGE, {"dataset": "digits", "train_family": "conv"})
-        assert not at.exception and "Timing a few training steps" in at.caption[0].value
+        assert not at.exception and any("Timing a training process" in c.value for c in at.caption)
         assert by_label(at.button, "Start training")  # the form is there while it times
         assert not release.is_set() and probed_on == ["aeviz-throughput"]  # not the script's thread
         release.set()
-        assert throughput().wait("conv", (1, 8, 8), timeout=10) == 5000.0
+        assert throughput().wait(("rates", "conv", probed_config(at)), timeout=10) == RATES
         at.run()
-        assert "trains at about 5,000 images/s" in at.caption[0].value and "take about 60 s" in at.caption[0].value
+        said = next(c.value for c in at.caption if c.value.startswith("Measured on this server"))
+        assert "to start" in said and "to evaluate on 360 test images" in said and "to save" in said
     finally:
         release.set()
         throughput.clear()
 
 
+def probed_config(at):
+    from aeviz.jobs.setup import Throughput
+
+    asked = [key for key in throughput()._asked if key[0] == "rates"]
+    assert len(asked) == 1 and isinstance(throughput(), Throughput)
+    return asked[0][2]
+
+
 @pytest.mark.slow
 def test_a_tiny_job_trains_and_its_model_shows_up_on_this_sessions_pages_only():
-    throughput().wait("dense", (1, 8, 8), timeout=60)
     at = run_page(PAGE, {"dataset": "digits"})
-    assert not at.exception and "images/s" in at.caption[0].value  # the time estimate before starting
+    measured = lambda: any(c.value.startswith("Measured on this server") for c in at.run().caption)
+    assert not at.exception and wait_for(measured, timeout=180, every=1.0)  # the time estimate before starting
     at = submit(at, epochs=3, q=8, name="apptest-digits")
     assert not at.exception and not at.error
     job_id, token = job_in_url(at), in_url(at, "ws")
@@ -212,18 +227,19 @@ def test_images_a_student_uploads_train_a_model_that_only_their_session_sees():
     assert not at.exception and "Upload at least ten images" in at.info[0].value
     at.file_uploader[0].set_value([("digits.zip", buffer.getvalue(), "application/zip")])
     at.run()
-    assert not at.exception and "**40** images in 2 classes (digit0, digit1)" in at.caption[0].value
+    assert not at.exception and "**40** images from digits.zip in 2 classes (digit0, digit1)" in at.caption[0].value
     assert "readme" in at.warning[0].value and "not an image" in at.warning[0].value
     at = submit(at, epochs=2, name="my-uploaded-model")
     assert wait_for(lambda: finished(job_in_url(at))).state == State.DONE
     at.run()  # as the page's live view does once the job ends: the set its job decoded is now listed
-    own = [d for d in by_label(at.sidebar.selectbox, "Dataset").options if d.startswith("upload:")]
+    assert "digits.zip (your upload)" in by_label(at.sidebar.selectbox, "Dataset").options  # not upload:<digest>
+    own = [d for d in at.session_state["aeviz_own_datasets"] if d.startswith("upload:")]
     assert len(own) == 1
     at.query_params["dataset"] = own[0]
     at.switch_page("pages/home.py")
     assert by_label(at.run().selectbox, "Model").options == ["my-uploaded-model · yours"]
     other = run_page("pages/home.py", {"dataset": own[0]})
-    assert own[0] not in by_label(other.sidebar.selectbox, "Dataset").options
+    assert "digits.zip (your upload)" not in by_label(other.sidebar.selectbox, "Dataset").options
 
 
 @pytest.fixture
@@ -231,7 +247,8 @@ def instant_probe(monkeypatch):
     """A speed probe that answers at once: a real one still timing a model when the tests end aborts Python."""
     from aeviz.jobs import setup as trainsetup
 
-    monkeypatch.setattr(trainsetup, "images_per_second", lambda family, config: 5000.0)
+    monkeypatch.setattr(trainsetup, "rates_of", lambda family, config: RATES)
+    monkeypatch.setattr(trainsetup, "measure_startup", lambda dataset, subset, threads=1: STARTUP)
     throughput.clear()  # a probe of its own, not the process's shared one
     yield
     throughput.clear()

@@ -50,16 +50,17 @@ def test_all_four_views_render_on_mnist():
 @pytest.mark.needs_data("mnist")
 def test_the_code_plane_counts_its_empty_cells_and_toggles_to_a_linear_grid():
     from aeviz import checkpoints, data, metrics
-    from aeviz.views import vae as view
+    from aeviz.views import vaeplane as plane
 
     at = run_page(PAGE, {"dataset": "mnist", "vae_model": "mnist-vae-conv-q2-bce"})
     assert not at.exception, [e.value for e in at.exception]
     path = next(c.path for c in checkpoints.list_checkpoints() if c.name == "mnist-vae-conv-q2-bce")
     codes = metrics.encode_all(checkpoints.load_checkpoint(path), data.load_dataset("mnist", "test").images)
-    holes = view.empty_cells(codes)
+    counts = plane.cell_counts(codes)
     caption = next(c.value for c in at.caption if "mnist-vae-conv-q2-bce" in c.value)
-    assert holes > 0 and f"**{holes}** hold none of the 10,000 test codes" in caption  # 4 in the zoo's
-    assert "would leave about 0 empty" in caption
+    thin = plane.underfilled(counts)
+    assert thin > 0 and f"**{thin}** hold fewer than half that" in caption and "about 100 of the 10,000" in caption
+    assert f"the emptiest {counts.min()}, the fullest {counts.max()}" in caption and "leave about 0 so" in caption
     at.toggle(key="w_vae_linear").set_value(True).run()
     assert not at.exception and at.query_params["vae_linear"] in ("1", ["1"])
     caption = next(c.value for c in at.caption if "mnist-vae-conv-q2-bce" in c.value)

@@ -93,6 +93,19 @@ def test_percentile_and_rank_among_a_reference():
     assert (ref > scores.threshold_at(ref, 10)).sum() == 10
 
 
+def test_no_figure_is_rounded_to_a_perfect_score_or_to_nothing():
+    # AUROC 0.99964 beside a shoe ranked #261 read "1.000"; one injected image ranked low gave AP "0.000"
+    assert scores.fraction_text(0.99964) == "0.9996" and scores.fraction_text(0.99999) == "0.99999"
+    assert scores.fraction_text(0.00021) == "0.0002" and scores.fraction_text(1 / 10001) == "0.0001"
+    assert scores.fraction_text(1.0) == "1.000" and scores.fraction_text(0.0) == "0.000"
+    assert scores.fraction_text(0.975) == "0.975" and scores.fraction_text(0.99987, 4) == "0.9999"
+    assert scores.fraction_text(1 - 1e-9) == "> 0.9999999"
+    rng = np.random.default_rng(0)
+    test = rng.random(10_000)
+    det = scores.detection(test, np.array([0.5]))  # one injected image, ranked near the middle
+    assert 0 < det.average_precision < 0.001 and float(scores.fraction_text(det.average_precision)) > 0
+
+
 def test_detection_by_hand():
     det = scores.detection(np.array([0.0, 1.0, 2.0]), np.array([1.5, 3.0]))
     assert det.auroc == pytest.approx(5 / 6)  # 5 of the 6 (out, in) pairs are ordered right
@@ -221,3 +234,17 @@ def test_figures(shoes, dense):
     fig = view.map_figure(pts, np.arange(50) % 10, [str(i) for i in range(10)], pts[:2], ["<b>x</b>", "y"])
     assert fig.data[-1].name == "your images" and len(fig.data[-1].x) == 2
     assert "<b>" not in fig.data[-1].hovertext[0]  # file names are shown as text, never as markup
+
+
+def test_the_lecture_row_shows_as_many_images_as_the_height_leaves_room_for():
+    """Beside the histogram at 1280x720 the height allows 56 px cells whatever the count: three of them left
+    room for five more; where the height allows taller cells, as many as stay three text lines tall."""
+    from aeviz.views.lettering import Fit
+
+    labels, digit = ["input", "output", "|diff|"], (28, 28)
+    beside = Fit(580, 310, 20, 160)  # the right half of a 1280x720 lecture screen under its controls
+    assert view.columns_that_fit(beside, digit) == 8
+    assert beside.scale(digit, 3, 8, row_labels=labels) == beside.scale(digit, 3, 3, row_labels=labels)
+    tall = Fit(580, 600, 20, 160)
+    k = view.columns_that_fit(tall, digit)
+    assert tall.scale(digit, 3, k, row_labels=labels) * 28 >= 60 > tall.scale(digit, 3, k + 1, row_labels=labels) * 28

@@ -14,9 +14,11 @@ from aeviz import sweeps
 from aeviz.metrics import encode_all
 from aeviz.models import build_model
 from aeviz.projection import fit_map
-from aeviz.views import anomalies, denoising, home, latent_map, vae
+from aeviz.views import anomalies, denoising, home, latent_map, vae, vaeplane
+from aeviz.views.lettering import Fit
 
 SHAPE = (3, 16, 16)
+SCREEN = Fit(1280, 720, 24)  # a projector's box: the layout functions size colour pictures as grey ones
 
 
 def coloured(n: int, seed: int = 0) -> np.ndarray:
@@ -45,8 +47,9 @@ def models():
 def test_denoising_frames_are_in_colour(models):
     x = coloured(3)
     result = sweeps.sweep({"plain": models[0]}, x, "salt_pepper", sweeps.levels("salt_pepper", 4), seed=0)
-    frames = denoising.sweep_frames(result, scale=2)
+    frames = denoising.sweep_frames(result)
     assert frames.shape[0] == 4 and is_colour(frames)
+    assert is_colour(denoising.sweep_frames(result, fit=SCREEN))
     salted = result.noisy[-1]  # salt and pepper per pixel: black or white in every channel at once
     hit = (salted != x).any(axis=1)
     assert np.isin(salted.transpose(0, 2, 3, 1)[hit], [0.0, 1.0]).all()
@@ -57,17 +60,17 @@ def test_vae_pictures_are_in_colour(models):
     _, model = models
     x = coloured(2)
     interpolation = vae.interpolate(model, x, ae=models[0], steps=5)
-    frames = vae.interpolation_frames(interpolation, scale=2)
+    frames = vae.interpolation_frames(interpolation, fit=SCREEN)
     assert frames.shape[0] == 5 and is_colour(frames)
-    assert is_colour(vae.interpolation_strip(interpolation, every=2, scale=2))
+    assert is_colour(vae.interpolation_strip(interpolation, every=2))
     steps = vae.traverse(model, x[0], [0, 1], steps=5)
     assert steps.shape == (2, 5, *SHAPE)
-    assert is_colour(vae.traversal_picture(steps, [0, 1], np.array([0.5, 0.1])))
+    assert is_colour(vae.traversal_picture(steps, [0, 1], np.array([0.5, 0.1]), fit=SCREEN))
     samples = vae.sample(model, 8, seed=0)
-    assert samples.shape == (8, *SHAPE) and is_colour(vae.samples_picture(samples, columns=4))
-    decoded = vae.manifold(model, n=4)
+    assert samples.shape == (8, *SHAPE) and is_colour(vae.samples_picture(samples, columns=4, fit=SCREEN))
+    decoded = vaeplane.manifold(model, n=4)
     codes = encode_all(model, torch.from_numpy(coloured(20, 1)))
-    figure = vae.manifold_figure(decoded, codes, np.zeros(20, int), ["a"])
+    figure = vaeplane.manifold_figure(decoded, codes, np.zeros(20, int), ["a"])
     source = figure.layout.images[0].source
     picture = np.asarray(Image.open(io.BytesIO(__import__("base64").b64decode(source.split(",", 1)[1]))))
     assert is_colour(picture)
@@ -86,12 +89,12 @@ def test_latent_map_backdrop_is_in_colour(models):
 def test_anomaly_gallery_home_and_injected_grey_images_in_colour(models):
     model = models[0]
     x = coloured(4)
-    png = anomalies.gallery_png(model, x, [["a"] * 4] * 3, "mse", "light")
+    png = anomalies.gallery_png(model, x, [["a"] * 4] * 3, "mse", "light", fit=SCREEN)
     assert is_colour(np.asarray(Image.open(io.BytesIO(png)).convert("RGB")))
     digits = np.random.default_rng(0).random((2, 1, 8, 8), dtype=np.float32)
     injected = anomalies.fit_to(digits, SHAPE)  # grey digits into a colour set: grey RGB at its size
     assert injected.shape == (2, *SHAPE) and np.array_equal(injected[:, 0], injected[:, 2])
     with pytest.raises(ValueError, match="colour images"):
         anomalies.fit_to(x, (1, 16, 16))
-    first = home.first_look(model, x[:1])
+    first = home.first_look(model, x[:1], left=SCREEN)
     assert is_colour(np.asarray(Image.open(io.BytesIO(first["grid"])).convert("RGB")))

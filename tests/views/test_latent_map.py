@@ -104,6 +104,25 @@ def test_read_selection_splits_points_from_empty_spots():
     assert empty.indices.shape == (0,) and empty.spots.shape == (0, 2)
 
 
+def test_a_selection_is_shown_by_a_sample_in_proportion_to_its_classes():
+    """The lasso around MNIST's 7s: plotly reports points class by class, so the first 24 were its fringe of 0s,
+    2s, 3s and a 4. The sample keeps the selection's proportions: 7s first and most, then 9s."""
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 10, 20_000)
+    counts = {0: 12, 2: 20, 3: 9, 4: 7, 7: 928, 9: 239}
+    chosen = np.concatenate([rng.choice(np.flatnonzero(labels == c), n, replace=False) for c, n in counts.items()])
+    sample = view.representative(chosen, labels, 24)
+    assert len(sample) == 24 and len(set(sample)) == 24 and set(sample) <= set(chosen)
+    shown = np.bincount(labels[sample], minlength=10)
+    assert shown[7] == round(24 * 928 / 1215) == 18 and shown[9] == 5  # 18.3 and 4.7 of 24
+    assert shown.sum() - shown[7] - shown[9] == 1 and labels[sample[0]] == 7  # one of the fringe; 7s first
+    assert view.selection_summary(sample, labels, [str(c) for c in range(10)]).startswith("7 ×18, 9 ×5")
+    np.testing.assert_array_equal(view.representative(chosen, labels, 24), sample)  # the same every rerun
+    np.testing.assert_array_equal(view.representative(chosen[:10], labels, 24), chosen[:10])  # few: all of them
+    even = view.representative(np.arange(100), np.repeat(np.arange(4), 25), 8)
+    assert np.bincount(np.repeat(np.arange(4), 25)[even]).tolist() == [2, 2, 2, 2]
+
+
 def test_nearest_orders_by_distance():
     points = np.array([[0, 0], [5, 5], [1, 0], [0, 2]], np.float32)
     np.testing.assert_array_equal(view.nearest(points, np.array([0.1, 0.0]), 3), [0, 2, 3])

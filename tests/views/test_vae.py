@@ -9,6 +9,7 @@ import torch
 from aeviz import list_checkpoints, load_checkpoint, load_dataset
 from aeviz.metrics import decode_all, reconstruct_all
 from aeviz.views import vae as view
+from aeviz.views import vaeplane as plane
 from aeviz.walks import kl_per_dim, rank_dims_by_kl
 from aeviz.zoo import catalog
 
@@ -100,21 +101,21 @@ def test_manifold_decodes_the_code_plane_under_the_test_codes():
 
     info, vae = zoo_vae("digits", 2)
     test = load_dataset("digits", "test")
-    decoded = view.manifold(vae, n=10)  # the default: normal quantiles, equal prior mass per cell
+    decoded = plane.manifold(vae, n=10)  # the default: normal quantiles, equal prior mass per cell
     assert decoded.shape == (100, 1, 8, 8)
     corner = norm.ppf(0.05)  # about -1.64, not -3
     np.testing.assert_allclose(decoded[0], decode_all(vae, np.array([[corner, -corner]]))[0], atol=1e-5)
-    linear = view.manifold(vae, n=10, gaussian=False)
+    linear = plane.manifold(vae, n=10, gaussian=False)
     top_left = decode_all(vae, np.array([[-3.0, 3.0]]))[0]  # row-major, up is +z2
     np.testing.assert_allclose(linear[0], top_left, atol=1e-6)
     from aeviz.metrics import encode_all
 
     codes = encode_all(vae, test.images)
-    fig = view.manifold_figure(linear, codes, test.labels.numpy(), test.classes, gaussian=False, max_points=100)
+    fig = plane.manifold_figure(linear, codes, test.labels.numpy(), test.classes, gaussian=False, max_points=100)
     assert len(fig.layout.images) == 1 and fig.layout.images[0].layer == "below"
     assert sum(len(t.x) for t in fig.data) == 100
     assert fig.layout.xaxis.range == pytest.approx((-3 - 3 / 9, 3 + 3 / 9))  # half a cell past ±3
-    fig = view.manifold_figure(decoded, codes, test.labels.numpy(), test.classes, max_points=100)
+    fig = plane.manifold_figure(decoded, codes, test.labels.numpy(), test.classes, max_points=100)
     for trace in fig.data:  # each dot at Φ(its code)
         np.testing.assert_allclose(trace.y, norm.cdf(codes[np.asarray(trace.customdata), 1]), atol=1e-6)
     shown = np.concatenate([t.x for t in fig.data])
@@ -124,18 +125,30 @@ def test_manifold_decodes_the_code_plane_under_the_test_codes():
     assert list(fig.layout.xaxis.ticktext) == ["-2", "-1", "+0", "+1", "+2"]
     assert fig.layout.xaxis.tickvals[2] == pytest.approx(0.5)
     with pytest.raises(ValueError, match="2-d code"):
-        view.manifold(zoo_vae("digits", 8)[1])
+        plane.manifold(zoo_vae("digits", 8)[1])
 
 
-def test_empty_cells_count_the_prior_mass_no_code_covers():
+def test_the_plane_counts_under_filled_cells_not_only_empty_ones():
     rng = np.random.default_rng(0)
-    assert view.empty_cells(rng.normal(size=(10000, 2))) == 0  # the prior itself covers every cell
-    one_quadrant = np.abs(rng.normal(size=(10000, 2)))
-    assert view.empty_cells(one_quadrant) == 75  # only the 5×5 cells of z1 > 0, z2 > 0 are reached
-    assert view.empty_cells(np.zeros((50, 2))) == 99
-    assert view.expected_empty(0) == 100 and view.expected_empty(10000) < 1e-30
-    draws = [view.empty_cells(rng.normal(size=(360, 2))) for _ in range(200)]
-    assert np.mean(draws) == pytest.approx(view.expected_empty(360), abs=0.4)
+    prior = plane.cell_counts(rng.normal(size=(10000, 2)))
+    assert prior.sum() == 10000 and plane.underfilled(prior) == 0  # the prior fills every cell near its 100
+    one_quadrant = plane.cell_counts(np.abs(rng.normal(size=(10000, 2))))
+    assert plane.underfilled(one_quadrant) == 75  # only the 5×5 cells of z1 > 0, z2 > 0 are reached
+    squeezed = plane.cell_counts(rng.normal(size=(10000, 2)) * 0.6)  # a posterior narrower than the prior
+    assert plane.underfilled(squeezed) > 20 * max(1, (squeezed == 0).sum())  # hardly an empty cell, many thin ones
+    note = plane.fill_note(squeezed)
+    assert f"**{plane.underfilled(squeezed)}** hold fewer than half" in note and "about 100 of the 10,000" in note
+    assert f"the emptiest {squeezed.min()}, the fullest {squeezed.max():,}" in note
+    assert plane.expected_underfilled(0) == 0 and plane.expected_underfilled(10000) < 1e-5
+    draws = [plane.underfilled(plane.cell_counts(rng.normal(size=(360, 2)))) for _ in range(200)]
+    assert np.mean(draws) == pytest.approx(plane.expected_underfilled(360), abs=0.6)  # P(Bin(360, 1/100) <= 1)
+
+
+def test_the_kl_sentence_says_switched_off_only_where_a_dimension_is():
+    some = view.kl_note(np.array([1.2, 0.0004, 0.9, 0.003]))
+    assert "2 of the 4 dimensions have KL ≈ 0" in some and "change nothing" in some
+    none = view.kl_note(np.array([0.95, 1.4, 2.0]))
+    assert "change nothing" not in none and "all 3 dimensions carry information (the least KL is 0.95)" in none
 
 
 def test_model_choice_prefers_dense_large_codes_and_finds_a_2d_vae():

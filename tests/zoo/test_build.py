@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from aeviz.checkpoints import load_checkpoint
@@ -37,3 +38,66 @@ def test_only_refuses_a_name_that_is_no_zoo_model(tiny_zoo, capsys):
     with pytest.raises(SystemExit):
         build_zoo.main(["--dataset", "digits", "--only", tiny_zoo[0], "digits-nonsense", "--out", "/nonexistent"])
     assert "not zoo models of digits: digits-nonsense" in capsys.readouterr().err
+
+
+def test_maps_ship_pca_umap_and_tsne_and_only_the_missing_ones_are_fitted(tmp_path, tiny_zoo, monkeypatch):
+    """t-SNE was not shipped: its first click fitted for about 4 minutes. Maps already stored are kept."""
+    from aeviz import projection
+    from aeviz.checkpoints import maps_path, scan_checkpoints
+    from aeviz.data import load_dataset
+    from aeviz.metrics import encode_all
+
+    build_zoo.build(["digits"], tmp_path)
+    build_zoo.build_maps(["digits"], tmp_path)
+    info = next(i for i in scan_checkpoints([tmp_path])[0] if i.name == tiny_zoo[1])
+    codes = encode_all(load_checkpoint(info.path), load_dataset("digits", "test").images)
+    stored = projection.load_maps(maps_path(info.path), info.metadata["hash"], codes)
+    assert set(stored) == {"pca", "umap", "tsne"} and stored["tsne"].points.shape == (len(codes), 2)
+    two_d = next(i for i in scan_checkpoints([tmp_path])[0] if i.name == tiny_zoo[0])
+    assert "raw" in projection.load_maps(maps_path(two_d.path), two_d.metadata["hash"], encode_all(
+        load_checkpoint(two_d.path), load_dataset("digits", "test").images))  # fmt: skip
+    fits = []
+    monkeypatch.setattr(
+        build_zoo, "_fit", lambda codes, method: fits.append(method) or projection.fit_map(codes, method)
+    )
+    build_zoo.build_maps(["digits"], tmp_path)
+    assert fits == []  # all there: nothing refitted
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 28: t-SNE maps are shipped for 16 zoo models so far (digits and Latent space's default); "
+    "`python -m aeviz.zoo.build --maps` fits the missing ones (about 100 s of one core each)",
+)
+def test_every_shipped_zoo_model_ships_its_tsne_map():
+    from aeviz.checkpoints import ZOO, maps_path, scan_checkpoints
+
+    for info in (i for i in scan_checkpoints()[0] if i.origin == ZOO):
+        arrays = dict(np.load(maps_path(info.path)))
+        assert str(arrays["content_hash"]) == info.metadata["hash"], f"{info.name}: maps of other weights"
+        assert {"pca__method", "umap__points", "tsne__points"} <= set(arrays), f"{info.name}: {sorted(arrays)}"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 28: MNIST and Fashion conv-q2 and vae-h256-q2 still carry the classic recipe; the command in the "
+    "assertion retrains them with the cosine recipe the dense q=2 models already use",
+)
+def test_every_shipped_zoo_model_was_trained_by_its_recipe():
+    """The zoo's recipe and its shipped weights agree (epochs, batch, learning rate, schedule), so that
+    `python -m aeviz.zoo.build --force` rebuilds what is shipped: a recipe changed without retraining fails here."""
+    from aeviz.checkpoints import list_checkpoints
+
+    shipped = {c.name: c for c in list_checkpoints()}
+    differ = {}
+    for entry in (e for entries in build_zoo.ZOO.values() for e in entries if e.name in shipped):
+        training = shipped[entry.name].metadata.get("training", {})
+        trained = (training.get("epochs"), training.get("batch_size"), training.get("lr"))
+        if trained + (training.get("schedule") or "constant",) != (
+            entry.epochs,
+            entry.batch_size,
+            entry.lr,
+            entry.schedule,
+        ):
+            differ[entry.name] = trained
+    assert not differ, f"retrain: python -m aeviz.zoo.build --only {' '.join(differ)} ({differ})"

@@ -86,7 +86,7 @@ def test_knn_table_shows_pca_and_names_the_article_only_beside_published_figures
     }
     shown = reproduce.tables(results)["knn"]
     assert [r["features"] for r in shown] == ["raw pixels", "dense-q8-bce", "PCA-8", "conv-q8-bce"]  # no vae, digits
-    assert [r["published"] for r in shown] == ["96.4 %", "89.0 %", "—", "—"]
+    assert [r["published"] for r in shown] == ["96.4 %", "89 %", "—", "—"]  # as the article prints them
     assert [r["published in"] for r in shown] == [references.ARTICLE_SHORT] * 2 + ["—"] * 2
     verdict = reproduce.knn_verdicts(results)
     assert list(verdict) == ["mnist"] and "PCA-8 89.9 % vs 89.5 %" in verdict["mnist"]
@@ -114,3 +114,29 @@ def test_bce_floor_is_the_mean_binary_entropy_of_the_test_pixels():
     x = data.load_dataset("digits", "test").images
     assert 0 < floor < metrics.image_errors(x, x, "bce").mean() + 1e-4  # a perfect copy scores just the floor
     assert floor == pytest.approx(metrics.image_errors(x, x, "bce").mean(), rel=1e-3)
+
+
+def test_the_shipped_report_measured_every_shipped_checkpoint_as_it_is_now():
+    """checkpoints/reproduce.json records the hash of every zoo model it measured: retraining a model without
+    measuring again (the six q=2 models once) fails here, before Published results shows old figures."""
+    from aeviz.checkpoints import ZOO
+
+    results = references.load_results()
+    assert results is not None and results.get("measured") and results.get("machine")
+    zoo = [i for i in reproduce.scan_checkpoints()[0] if i.origin == ZOO]
+    measured = [i for i in zoo if i.dataset in results["datasets"]]
+    assert {i.dataset for i in measured} >= {"mnist", "fashion-mnist", "digits"}
+    assert references.stale(results, zoo) == [], "re-measure: python benchmarks/reproduce.py --write"
+    knn_hashes = {r["hash"] for d in results["datasets"].values() for r in d["knn"] if r.get("hash")}
+    assert {i.metadata["hash"] for i in measured} <= knn_hashes  # so Latent space shows no "at training" row
+
+
+def test_stale_names_a_model_whose_weights_changed():
+    class Info:
+        def __init__(self, name, dataset, content):
+            self.name, self.dataset, self.metadata = name, dataset, {"hash": content}
+
+    results = {"datasets": {"mnist": {}}, "models": {"mnist-a": "h1", "mnist-b": "h2"}}
+    infos = [Info("mnist-a", "mnist", "h1"), Info("mnist-b", "mnist", "new"), Info("cifar-c", "cifar10", "h3")]
+    assert references.stale(results, infos) == ["mnist-b"]  # cifar10 was not measured at all
+    assert references.stale({"datasets": {"mnist": {}}}, infos[:1]) == ["mnist-a"]  # a report without hashes
