@@ -7,7 +7,7 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -34,6 +34,22 @@ def atomic_write(path: str | Path, data: bytes | Callable[[BinaryIO], object]) -
         raise
     fsync_dir(path.parent)
     return path
+
+
+@contextlib.contextmanager
+def shared_lock(path: str | Path) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (created if need be) for the block: every process of every replica or
+    Ray worker that shares this folder waits its turn (flock; on NFS, only where the mount supports locks)."""
+    import fcntl
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def atomic_write_all(files: dict[Path, bytes]) -> list[Path]:

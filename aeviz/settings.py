@@ -46,6 +46,12 @@ class Settings:
         None, "peak memory of one training job; default a quarter of the machine's memory", "float", 1
     )
     job_threads: int | None = _setting(None, "torch threads of a training job; default half the cores", "int", 1)
+    ray_address: str | None = _setting(
+        None,
+        'a Ray cluster (`host:6379`, `auto`) to run training jobs on, with `pip install "aeviz[cluster]"`; unset: '
+        "each job in a child process of this server",
+        "str",
+    )
     folder_max_entries: int = _setting(
         100_000, "directory or archive entries reading one server folder or archive may visit", "int", 1
     )
@@ -94,6 +100,8 @@ def _parse(raw: str, kind: str, variable: str, minimum: float | None) -> Any:
         return Path(raw).expanduser()
     if kind == "paths":
         return tuple(Path(p.strip()).expanduser() for p in raw.split(os.pathsep) if p.strip())
+    if kind == "str":
+        return raw.strip()
     if kind == "bool":
         if raw.strip().lower() not in ("0", "1", "true", "false", "yes", "no"):
             raise SettingsError(f"{variable} must be 1 or 0, not {raw[:40]!r}")

@@ -16,6 +16,11 @@ same instant, with no visit before them; it prints each server's error pages (ex
 finished) and a JSON line with their total. `--slow-import pandas=12` stretches that package's import on the
 server to 12 s, as a loaded machine would, so that a race on it shows every time rather than now and then.
 
+Replicas (`--replicas 1,2,4 --sessions 100,300`): the scale-out recipe of deploy/ (issue 32). For each replica
+count, that many servers sharing one AEVIZ_HOME and cookie secret behind nginx (deploy/nginx.conf), every page of
+each opened once beforehand; then each class size in turn through nginx. Prints slider and page-open p50/p95,
+errors, each replica's memory and CPU seconds, and CPU seconds per interaction, and one JSON line per run.
+
 Placement: on one machine the load generator takes CPU from the server. `--server-cpus 0 --client-cpus 1`
 pins the server (as `taskset -c 0` would; its helper processes inherit it) and this process to cores of their
 own, so the figures are the server's on that core; `--placement shared` runs both on every core (the default
@@ -39,7 +44,7 @@ import numpy as np
 
 REPO_TESTS = Path(__file__).resolve().parent.parent / "tests" / "e2e"
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(REPO_TESTS)]
-from load import Tally, start_server, stop_server, tree_usage  # noqa: E402
+from load import Tally, free_port, start_server, stop_server, tree_usage  # noqa: E402
 from wsclient import Student, cold_class  # noqa: E402
 
 PAGES = ("", "reconstructions", "latent_map", "denoising", "vae", "anomalies", "your_images", "train", "reproduce")
@@ -51,19 +56,32 @@ async def student(url: str, index: int, args, tally: Tally, stop_at: float) -> N
     rng = random.Random(args.seed + index)
     await asyncio.sleep(rng.uniform(0, args.ramp_s))  # the class does not all arrive in the same second
     uri = url.replace("http://", "ws://") + "/_stcore/stream"
-    async with websockets.connect(uri, subprotocols=["streamlit"], max_size=2**26) as ws:
-        me = Student(ws, f"dataset={args.dataset}")
-        page = await open_page(me, rng.choice(PAGES), tally, args)
-        while time.monotonic() < stop_at:
-            await asyncio.sleep(rng.expovariate(1 / args.think_s))
-            if rng.random() < 1 / args.actions:
-                page = await open_page(me, rng.choice(PAGES), tally, args)
-                continue
-            move = me.slider_move(rng)
-            if move is None:
-                tally.count("nothing to change")
-                continue
-            await timed(me, f"slider {page or 'home'}", tally, args, page_name=page, widgets=move)
+    try:
+        connection = await websockets.connect(
+            uri, subprotocols=["streamlit"], max_size=2**26, open_timeout=args.timeout_s
+        )
+    except (OSError, TimeoutError, websockets.InvalidHandshake) as exc:  # a server too busy to take the student
+        tally.error("connect", f"{type(exc).__name__}: {exc}"[:200])
+        return
+    try:
+        async with connection as ws:
+            await _session(Student(ws, f"dataset={args.dataset}"), rng, tally, args, stop_at)
+    except websockets.ConnectionClosed as exc:  # the server (or nginx) dropped the student: an error, not a crash
+        tally.error("dropped", f"{type(exc).__name__}: {exc}"[:200])
+
+
+async def _session(me: Student, rng: random.Random, tally: Tally, args, stop_at: float) -> None:
+    page = await open_page(me, rng.choice(PAGES), tally, args)
+    while time.monotonic() < stop_at:
+        await asyncio.sleep(rng.expovariate(1 / args.think_s))
+        if rng.random() < 1 / args.actions:
+            page = await open_page(me, rng.choice(PAGES), tally, args)
+            continue
+        move = me.slider_move(rng)
+        if move is None:
+            tally.count("nothing to change")
+            continue
+        await timed(me, f"slider {page or 'home'}", tally, args, page_name=page, widgets=move)
 
 
 async def open_page(me: Student, page: str, tally: Tally, args) -> str:
@@ -136,7 +154,8 @@ def report(tally: Tally, samples, cpu_s: float, args) -> dict:
         first = min(t for t, _, _ in SLOW)
         print(
             "runs over 2 s (start s after the first, ms, action):",
-            "; ".join(f"{t - first:.1f} {ms:.0f} {kind}" for t, ms, kind in sorted(SLOW)),
+            "; ".join(f"{t - first:.1f} {ms:.0f} {kind}" for t, ms, kind in sorted(SLOW)[:30]),
+            f"... ({len(SLOW)} in all)" if len(SLOW) > 30 else "",
         )
     print(
         f"server: {cpu_s:.0f} CPU seconds in {args.seconds:.0f} s; memory after warm-up {after[0]:.0f} MB, "
@@ -236,7 +255,7 @@ def measure(name: str, server_cpus, client_cpus, args) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sessions", type=int, default=30)
+    parser.add_argument("--sessions", dest="sessions_text", default="30", help="students; with --replicas: 100,300")
     parser.add_argument("--seconds", type=float, default=120)
     parser.add_argument("--dataset", default="mnist")
     parser.add_argument("--think-s", type=float, default=1.0, help="mean pause between actions")
@@ -258,7 +277,15 @@ def main() -> None:
     parser.add_argument(
         "--slow-import", action="append", default=[], help="with --cold-servers: e.g. pandas=12 (seconds)"
     )
+    parser.add_argument(
+        "--replicas", type=lambda t: [int(n) for n in t.split(",")], help="e.g. 1,2,4: replicas behind nginx"
+    )
     args = parser.parse_args()
+    args.sessions = int(args.sessions_text.split(",")[0])
+    if args.replicas:
+        args.sessions_list = [int(n) for n in str(args.sessions_text).split(",")]
+        measure_replicas(args)
+        return
     if args.cold_servers:
         measure_cold(args)
         return
@@ -273,6 +300,74 @@ def main() -> None:
             rss = f"{result['wsload_rss_after_warmup_mb']:.0f}/{result['wsload_rss_end_mb']:.0f}"
             print(f"{name:12s}", *(f"{result['wsload_' + k]!s:>17s}" for k in keys), f"{rss:>17s}")
         print(json.dumps({f"{name}.{k}": v for name, result in runs for k, v in result.items()}))
+
+
+def measure_replicas(args) -> list[dict]:
+    """Each replica count of `--replicas` behind nginx, each class size of `--sessions` against it."""
+    import secrets
+    import shutil
+    import subprocess
+    from concurrent.futures import ThreadPoolExecutor
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "deploy"))
+    from nginxconf import render
+
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    results = []
+    for replicas in args.replicas:
+        with tempfile.TemporaryDirectory(prefix="aeviz-wsload-replicas-") as tmp:
+            run_dir, shared = Path(tmp), Path(tmp) / "home"
+            env = {"AEVIZ_HOME": str(shared), "STREAMLIT_SERVER_COOKIE_SECRET": secrets.token_hex(32)}
+            homes = [run_dir / f"replica{i}" for i in range(replicas)]
+            for home in homes:
+                home.mkdir()
+            with ThreadPoolExecutor(replicas) as pool:
+                servers = list(pool.map(lambda home, env=env: start_server(home, **env), homes))
+            listen = f"127.0.0.1:{free_port()}"
+            conf = render(run_dir, listen, [url.removeprefix("http://") for _, url in servers])
+            proxy = subprocess.Popen([nginx, "-p", str(run_dir), "-c", str(conf), "-g", "daemon off;"])
+            try:
+                for _, url in servers:  # as a lecturer does before class: every page once on every replica
+                    asyncio.run(_visit_all(url, args))
+                for sessions in args.sessions_list:
+                    results.append(_replica_run(f"http://{listen}", [p.pid for p, _ in servers], sessions, args))
+            finally:
+                proxy.terminate()
+                proxy.wait(10)
+                for proc, _ in servers:
+                    stop_server(proc)
+    print("\n== replicas side by side (this machine's cores run the replicas, nginx and the students)")
+    keys = ("slider_p50_ms", "slider_p95_ms", "page_open_p50_ms", "page_open_p95_ms", "errors")
+    heads = (*(f"{k:>17s}" for k in keys), f"{'MB/replica':>11s} {'CPU ms/act':>10s}")
+    print(f"{'replicas':>8s} {'students':>8s}", *heads)
+    for r in results:
+        print(
+            f"{r['wsload_replicas']:8d} {r['wsload_sessions']:8d}",
+            *(f"{r['wsload_' + k]!s:>17s}" for k in keys),
+            f"{r['wsload_rss_per_replica_mb']:11.0f} {r['wsload_cpu_ms_per_action']:10.0f}",
+        )
+    return results
+
+
+def _replica_run(url: str, pids: list[int], sessions: int, args) -> dict:
+    SLOW.clear()
+    args.sessions = sessions
+    cpu_before = [tree_usage(pid)[1] for pid in pids]
+    tally, samples, _ = asyncio.run(run(url, pids[0], args))
+    usage = [tree_usage(pid) for pid in pids]
+    cpu = [after - before for (_, after), before in zip(usage, cpu_before, strict=True)]
+    print(f"\n== {len(pids)} replica(s) behind nginx, {sessions} students for {args.seconds:.0f} s")
+    result = report(tally, samples, sum(cpu), args)
+    actions = result["wsload_slider_reruns"] + sum(len(v) for k, v in tally.ms.items() if k.startswith("open"))
+    result.update(
+        wsload_replicas=len(pids),
+        wsload_rss_per_replica_mb=round(sum(rss for rss, _ in usage) / len(pids), 1),
+        wsload_rss_replicas_mb=[round(rss) for rss, _ in usage],
+        wsload_cpu_s_replicas=[round(c, 1) for c in cpu],
+        wsload_cpu_ms_per_action=round(1000 * sum(cpu) / max(1, actions), 1),
+    )
+    print(json.dumps(result))
+    return result
 
 
 async def _visit_all(url: str, args) -> None:

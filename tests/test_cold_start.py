@@ -38,6 +38,7 @@ def test_twelve_sessions_opening_chart_pages_at_once_on_a_fresh_server_get_no_er
     assert not failed, f"{len(failed)} error pages of 12: {failed}"
 
 
+@pytest.mark.slow  # a fresh interpreter importing the whole UI stack: ~6 s of CPU
 def test_importing_aeviz_ui_first_imports_what_the_pages_share():
     """app.py's first line imports aeviz.ui, and every other session waits for that import to end: so what the
     pages share (pandas above all, which plotly peeks at) is whole before any page runs (fails on the old code:

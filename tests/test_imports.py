@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.metadata
 import re
 import subprocess
@@ -16,8 +17,14 @@ BRIDGE = PACKAGE / "ui"  # the one bridge: a small package of Streamlit-facing m
 PAGES = Path(__file__).resolve().parent.parent / "pages"
 
 
+@functools.cache
+def parsed(path: Path) -> ast.Module:
+    """Each module's tree, parsed once for all the walks here (only read, never changed)."""
+    return ast.parse(path.read_text())
+
+
 def imported_modules(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text())
+    tree = parsed(path)
     names = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -39,6 +46,7 @@ def test_pages_import_no_torch():
     assert offenders == []
 
 
+@pytest.mark.slow  # a fresh interpreter importing torch: ~3 s of CPU (the static walks here stay in the fast loop)
 def test_core_imports_without_ui_libraries():
     """`import aeviz` must not pull in streamlit, plotly or umap (the GPU machine has none of them)."""
     code = (
@@ -76,7 +84,7 @@ def project_imports(path: Path) -> set[str]:
     me = module_name(path)
     package = me if path.name == "__init__.py" else me.rpartition(".")[0]
     found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(parsed(path)):
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom):
@@ -145,7 +153,7 @@ def declared_distributions(extras: bool = False) -> set[str]:
 def eager_modules(path: Path) -> set[str]:
     """The top-level modules `path` imports outside any function: what importing the module itself needs."""
     names: set[str] = set()
-    todo = list(ast.parse(path.read_text()).body)
+    todo = list(parsed(path).body)
     while todo:
         node = todo.pop()
         if isinstance(node, ast.Import):
@@ -162,15 +170,33 @@ def distribution_of(module: str, installed: dict[str, list[str]]) -> str:
     return _normal(found[0] if found else DISTRIBUTIONS.get(module, module))
 
 
+OPTIONAL_MODULES = {PACKAGE / "jobs" / "cluster.py"}  # an extra's own modules (aeviz[cluster]): imported lazily
+
+
+def test_an_extras_own_module_is_imported_only_inside_functions():
+    """aeviz.jobs.cluster imports Ray at its top: it is itself imported only where AEVIZ_RAY_ADDRESS asks for it."""
+    sources = [*PACKAGE.rglob("*.py"), *PAGES.glob("*.py"), REPO / "app.py"]
+    found = []
+    for path in sources:
+        todo = list(ast.parse(path.read_text()).body)
+        while todo:
+            node = todo.pop()
+            if isinstance(node, ast.ImportFrom) and (node.module or "").endswith("cluster"):
+                found.append(path.name)
+            elif not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                todo.extend(ast.iter_child_nodes(node))
+    assert found == []
+
+
 def test_every_third_party_import_is_a_declared_dependency():
     """aeviz/, pages/ and app.py (lazy imports inside functions too): each third-party top-level module they
     import comes from a distribution listed in [project] dependencies, so `pip install .` runs the app; or
     from an optional group (aeviz[pythae]), and then only inside functions, so the app runs without it."""
     sources = [*PACKAGE.rglob("*.py"), *PAGES.glob("*.py"), REPO / "app.py"]
     third_party = {m for p in sources for m in imported_modules(p)} - set(sys.stdlib_module_names) - {"aeviz"}
-    eager = {m for p in sources for m in eager_modules(p)}
+    eager = {m for p in sources if p not in OPTIONAL_MODULES for m in eager_modules(p)}
     assert {"torch", "streamlit", "numpy"} <= third_party & eager  # the walk really saw the imports
-    assert "pythae" in third_party - eager  # and the lazy ones
+    assert {"pythae", "ray"} <= third_party - eager  # and the lazy ones
     installed, declared = importlib.metadata.packages_distributions(), declared_distributions()  # scans: once
     optional = declared_distributions(extras=True)
 

@@ -117,7 +117,7 @@ def test_linear_autoencoder_reaches_pca(digits):
     pca = PCA(8).fit(flat)
     pca_mse = float(((pca.inverse_transform(pca.transform(flat)) - flat) ** 2).mean())
     model = build_model("linear", bottleneck=8, input_shape=(1, 8, 8))
-    fit(model, x, TrainConfig(epochs=300, batch_size=128, lr=3e-3, seed=0))
+    fit(model, x, TrainConfig(epochs=100, batch_size=128, lr=1e-2, seed=0))  # within 2% of PCA (300 at 3e-3: 1.4%)
     with torch.no_grad():
         ae_mse = float(((model.reconstruct(x) - x) ** 2).mean())
     assert ae_mse <= pca_mse * 1.05, (ae_mse, pca_mse)

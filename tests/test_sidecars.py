@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import shutil
 import tracemalloc
 import zipfile
+import zlib
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -25,9 +28,22 @@ def npy_header(dtype: str, shape: tuple) -> bytes:
     return buffer.getvalue()
 
 
+def _run_length_deflate(*_):
+    """zlib's run-length strategy: the same deflate format, as small for zeros, written 4x faster (1.2 GB of
+    zeros cost ~6 s of CPU at the default strategy, a twentieth of the fast loop)."""
+    return zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15, 8, zlib.Z_RLE)
+
+
 def forged_npz(path, arrays: dict[str, np.ndarray], forged: dict[str, tuple[str, tuple, int]]) -> None:
     """An .npz of real `arrays` plus `forged` members: (dtype, shape its header claims, zero bytes it holds),
     deflated, the zeros streamed in: 400 MB of them take 400 kB on disk."""
+    # zipfile's compressor hook is private: where it is missing the default strategy writes the same archive
+    faster = mock.patch.object(zipfile, "_get_compressor", _run_length_deflate)
+    with faster if hasattr(zipfile, "_get_compressor") else contextlib.nullcontext():
+        _write_npz(path, arrays, forged)
+
+
+def _write_npz(path, arrays: dict[str, np.ndarray], forged: dict[str, tuple[str, tuple, int]]) -> None:
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, array in arrays.items():
             buffer = io.BytesIO()

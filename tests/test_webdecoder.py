@@ -131,12 +131,10 @@ def test_a_model_gives_the_same_bytes_in_every_process():
         f"blob = webdecoder.export(checkpoints.load_checkpoint({str(path)!r})).to_bytes('x'); "
         "print(hashlib.sha256(blob).hexdigest())"
     )
-    runs = {
-        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
-        for _ in range(2)
-    }
+    # one other process and this one: two processes are what the cache sees (a third cost 2.5 s of CPU, no news)
+    there = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     here = hashlib.sha256(webdecoder.export(checkpoints.load_checkpoint(path)).to_bytes("x")).hexdigest()
-    assert runs == {here}
+    assert there == here
 
 
 def zoo_by_architecture() -> dict[str, checkpoints.CheckpointInfo]:

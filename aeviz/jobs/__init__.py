@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .backend import make_manager
 from .base import ACTIVE, FINISHED, Job, State
 from .helper import HelperError, HelperProcess, in_cache_dir
 from .manager import JobManager, sweep_temp_files
@@ -25,6 +26,7 @@ __all__ = [
     "Timings",
     "TrainingJob",
     "in_cache_dir",
+    "make_manager",
     "small_model_job",
     "sweep_temp_files",
 ]

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import settings, workspaces
-from ..atomic import sweep_temp_files
+from ..atomic import shared_lock, sweep_temp_files
 from ..checkpoints import SESSION, SUFFIX, origin_of, user_dir
 from ..models import build_model
 from ..saving import save_trained
@@ -21,6 +21,7 @@ from .base import State
 from .training import JobFailed, JobRejected, JobSpec, Snapshot, TrainingJob, describe
 from .worker import TrainProcess, memory_budget_mb
 
+_SAVES = threading.Lock()
 KEEP_FINISHED = 32  # finished jobs remembered for their pages; older ones are forgotten (memory stays bounded)
 _log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ class JobManager:
         self._alive, self._on_finish = alive or (lambda owner: False), on_finish
         self._queue: queue.Queue[TrainingJob | None] = queue.Queue()
         self._jobs: dict[str, TrainingJob] = {}
-        self._lock, self._save_lock = threading.Lock(), threading.Lock()
+        self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         sweep_temp_files(user_dir())
 
@@ -66,18 +67,9 @@ class JobManager:
         `browser` identifies the owner's browser across tabs and reloads ("": unknown, then the session alone
         counts); see `claim`."""
         self._reap()
-        limit = self.per_browser
         with self._lock:
-            mine = self._active(owner, browser)
-            if len(mine) >= limit:
-                raise JobRejected(
-                    f"This browser already has {len(mine)} training job{'s' * (len(mine) != 1)}, in this tab or "
-                    f"another (this server allows {limit} per browser): cancel it or wait until it finishes.",
-                    mine[0].id,
-                )
             waiting = sum(j.state == State.QUEUED for j in self._jobs.values())
-            if waiting >= self.max_queued:
-                raise JobRejected(f"The server is busy: {waiting} jobs are waiting. Try again in a few minutes.")
+            self._admit(self._active(owner, browser), waiting)
             job = TrainingJob(spec, owner, browser=browser)
             self._jobs[job.id] = job
             while len(self._threads) < self.workers:  # lazily: a server that never trains starts no thread
@@ -87,6 +79,19 @@ class JobManager:
                 self._threads[-1].start()
         self._queue.put(job)
         return job
+
+    def _admit(self, mine: list, waiting: int) -> None:
+        """JobRejected when the browser's jobs (`mine`, any with an `id`) are at its limit or `waiting` jobs fill
+        the queue: the one check of both back-ends."""
+        limit = self.per_browser
+        if len(mine) >= limit:
+            raise JobRejected(
+                f"This browser already has {len(mine)} training job{'s' * (len(mine) != 1)}, in this tab or "
+                f"another (this server allows {limit} per browser): cancel it or wait until it finishes.",
+                mine[0].id,
+            )
+        if waiting >= self.max_queued:
+            raise JobRejected(f"The server is busy: {waiting} jobs are waiting. Try again in a few minutes.")
 
     def get(self, job_id: str | None) -> TrainingJob | None:
         with self._lock:
@@ -182,13 +187,7 @@ class JobManager:
         try:
             result = self._train_in_child(job)
             job.set(State.RUNNING, phase="saving")
-            model = build_model(result["family"], result["config"])
-            model.load_state_dict(result["state"])
-            try:
-                path = self._save(job.spec, model, result["metadata"], result.get("replay"))
-            except OSError as exc:  # a full disk, a folder gone: one outcome, and nothing was kept
-                _log.warning("training job %s could not save its model", job.id, exc_info=True)
-                raise JobFailed(_unsaved(exc)) from exc
+            path = save_result(job.spec, result)
             job.set(
                 State.DONE,
                 phase="done",
@@ -265,15 +264,24 @@ class JobManager:
             for job in [j for j in self._jobs.values() if j.ended][:-KEEP_FINISHED]:
                 del self._jobs[job.id]
 
-    def _save(self, spec: JobSpec, model, metadata: dict[str, Any], replay) -> Path:
-        """The model and its replay, all or nothing, under a file name nobody has (two queued jobs may have
-        asked for the same); in a browser's workspace, after making room among all workspaces."""
-        folder = Path(spec.folder) if spec.folder else user_dir()
-        with self._save_lock:
+
+def save_result(spec: JobSpec, result: dict[str, Any]) -> Path:
+    """A training process's result saved: the model and its replay, all or nothing, under a file name nobody
+    has (two queued jobs may have asked for the same); in a browser's workspace, after making room among all
+    workspaces. JobFailed (nothing kept) when the disk refuses. One save at a time for every process sharing
+    AEVIZ_HOME (a replica's jobs, a Ray cluster's), so two never pick the same free name or evict together."""
+    model = build_model(result["family"], result["config"])
+    model.load_state_dict(result["state"])
+    folder = Path(spec.folder) if spec.folder else user_dir()
+    try:
+        with _SAVES, shared_lock(user_dir().parent / ".save.lock"):
             if origin_of(folder) == SESSION:
                 for evicted in workspaces.make_room(folder.name):
                     _log.info("all workspaces full: %s made room for a new model", evicted)
-            return save_trained(folder / f"{spec.name}{SUFFIX}", model.cpu(), metadata, replay)
+            return save_trained(folder / f"{spec.name}{SUFFIX}", model.cpu(), result["metadata"], result.get("replay"))
+    except OSError as exc:  # a full disk, a folder gone: one outcome, and nothing was kept
+        _log.warning("a training job could not save its model %s", spec.name, exc_info=True)
+        raise JobFailed(_unsaved(exc)) from exc
 
 
 def _unsaved(exc: OSError) -> str:

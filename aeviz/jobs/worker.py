@@ -244,14 +244,16 @@ def _serve() -> None:
     replies.close()
 
 
-def _train(request: dict[str, Any], send) -> dict[str, Any]:
+def _train(request: dict[str, Any], send, should_stop=None) -> dict[str, Any]:
+    """Train `request["spec"]`, reporting through `send(kind, payload)`: here in the job's own process, and in a
+    Ray actor (aeviz.jobs.cluster), which also passes `should_stop` (nobody kills it from the same machine)."""
     import torch
 
     from .. import uploadsets
     from ..data import DatasetUnavailable
     from ..train import train
 
-    torch.set_num_threads(job_threads())
+    torch.set_num_threads(request.get("threads") or job_threads())
     send("phase", "loading data")
     spec = request["spec"]
     cfg = spec.train_config
@@ -274,6 +276,7 @@ def _train(request: dict[str, Any], send) -> dict[str, Any]:
         spec.dataset,
         cfg,
         callback=lambda p: send("progress", p),
+        should_stop=should_stop,
         save=False,
         on_loading=lambda text: send("phase", text),
         before_fit=before_fit,

@@ -38,10 +38,11 @@ def _job_finished(job) -> None:
 
 @st.cache_resource(show_spinner=False)
 def job_manager():
-    """The server's one training-job manager (aeviz.jobs.JobManager), shared by every session."""
-    from ..jobs import JobManager
+    """The server's one training-job manager (aeviz.jobs.JobManager, or its Ray twin where AEVIZ_RAY_ADDRESS is
+    set), shared by every session."""
+    from ..jobs import make_manager
 
-    return JobManager(alive=_session_alive, on_finish=_job_finished)
+    return make_manager(alive=_session_alive, on_finish=_job_finished)
 
 
 @st.cache_resource(show_spinner=False)

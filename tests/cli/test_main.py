@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from aeviz.checkpoints import read_metadata
 from aeviz.cli.main import main
 
@@ -128,6 +130,7 @@ def test_bad_arguments_give_clear_errors(tmp_path, capsys):
     assert "BCE needs a sigmoid" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # a fresh interpreter that imports torch: ~3 s of CPU
 def test_console_script_entry_point():
     proc = subprocess.run([sys.executable, "-m", "aeviz.cli", "--help"], capture_output=True, text=True)
     assert proc.returncode == 0 and "train" in proc.stdout and "zoo" in proc.stdout
