@@ -328,6 +328,7 @@ def test_kill_9_during_a_save_loses_nothing(tmp_path):
     finally:
         proc.kill()
         proc.wait(30)
+        proc.stdout.close()  # the killed server's output pipe: left open, its ResourceWarning fails the test
     infos, errors = scan_checkpoints([folder])
     assert errors == [] and "before" in [c.name for c in infos]
     for info in infos:
