@@ -12,6 +12,8 @@ PAGES = [
     ("pages/latent_map.py", "Latent space", ":material/scatter_plot:"),
     ("pages/denoising.py", "Denoising", ":material/blur_on:"),
     ("pages/vae.py", "VAE: interpolate & sample", ":material/linear_scale:"),
+    ("pages/features.py", "Features of sparse codes", ":material/category:"),
+    ("pages/tokens.py", "VQ-VAE: images as tokens", ":material/apps:"),
     ("pages/anomalies.py", "Error gallery", ":material/report:"),
     ("pages/your_images.py", "Your images", ":material/upload:"),
     ("pages/train.py", "Train", ":material/model_training:"),

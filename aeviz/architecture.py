@@ -91,7 +91,11 @@ def describe(model: Any) -> dict[str, Any]:
         encoder, decoder = program_layers(model.encoder), program_layers(model.decoder)
     else:
         encoder = module_layers(model.encoder, torch.zeros(1, *shape))
-        decoder = module_layers(model.decoder, torch.zeros(1, q))
+        decoder = module_layers(model.decoder, torch.zeros(1, *model.decoder_input()))
+        book = getattr(model, "codebook", None)  # a VQ-VAE's: each cell of the grid snaps to its nearest code
+        if book is not None:
+            size, width = book.embedding.shape
+            encoder.append(Layer("Codebook", f"nearest of {size}", tuple(model.decoder_input()), size * width))
     interface = getattr(model, "interface", None)  # an imported model's: says whether it is a VAE
     if interface is not None:
         variational, sigmoid, code_activation = interface.log_variance_output is not None, False, "linear"

@@ -167,8 +167,8 @@ def _field_ok(field: dataclasses.Field, value: Any) -> bool:
         return isinstance(value, str) and len(value) <= MAX_TEXT
     if isinstance(default, (bool, float)):
         return _is(value, type(default))
-    if isinstance(default, int):
-        return _is(value, int) and 1 <= value <= MAX_PARAMETERS
+    if isinstance(default, int):  # a count; one whose default is 0 ("none", e.g. a TopK k in another mode) may be 0
+        return _is(value, int) and (1 if default else 0) <= value <= MAX_PARAMETERS
     if field.name == "input_shape":
         return _sizes_ok(value, exactly=3) and math.prod(value) <= MAX_PARAMETERS
     return not isinstance(default, tuple) or (_sizes_ok(value) and len(value) <= MAX_LAYERS)
@@ -182,7 +182,7 @@ def _expected(field: dataclasses.Field) -> str:
             else f"a list of at most {MAX_LAYERS} positive whole numbers"
         )
     if type(field.default) is int:
-        return f"a whole number from 1 to {MAX_PARAMETERS:,}"
+        return f"a whole number from {1 if field.default else 0} to {MAX_PARAMETERS:,}"
     return _KIND_NAMES.get(type(field.default), "true/false")
 
 

@@ -39,6 +39,17 @@ def encode_all(model: Codec, x: np.ndarray | torch.Tensor, batch: int = 2048) ->
     return torch.cat(parts).numpy() if parts else np.zeros((0, model.bottleneck), np.float32)
 
 
+def encode_stats_all(model, x: np.ndarray | torch.Tensor, batch: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """A VAE's posterior (mean, log-variance) of every image, two (N,q) float32 arrays, in inference mode."""
+    device = device_of(model)
+    with torch.inference_mode():
+        parts = [model.encode_stats(b.to(device)) for b in _batches(_as_batch(x), batch)]
+    if not parts:
+        return np.zeros((0, model.bottleneck), np.float32), np.zeros((0, model.bottleneck), np.float32)
+    mu, logvar = (torch.cat([p[i].float().cpu() for p in parts]).numpy() for i in (0, 1))
+    return mu, logvar
+
+
 def decode_all(model: Codec, z: np.ndarray | torch.Tensor, batch: int = 2048) -> np.ndarray:
     """Decoded images (N,C,H,W) float32 clipped to [0,1] for display."""
     device = device_of(model)

@@ -17,14 +17,19 @@ from .configs import (
     ContractiveConfig,
     ConvConfig,
     DenoisingConfig,
+    DenseConfig,
     LinearConfig,
     SparseConfig,
     VAEConfig,
+    VQConfig,
 )
+from .features import dead_units, firing_threshold, l0
 from .losses import bce_with_logits
-from .nets import build_body
+from .nets import build_body, tie
 from .noise import add_noise, parse_noise
 from .params import BODIES, Param
+from .vq import Codebook, codebook_usage, grid_decoder, grid_encoder
+from .walks import active_units, kl_per_dim
 
 ALL_BODIES = tuple(BODIES)
 DENSE_BODIES = tuple(b for b in BODIES if b != "conv")  # a conv body is the conv family
@@ -86,8 +91,27 @@ class AutoEncoder(nn.Module):
 
     family: ClassVar[str] = "dense"
     label: ClassVar[str] = "Dense"
-    config_class: ClassVar[type[AEConfig]] = AEConfig
-    hyperparams: ClassVar[tuple[Param, ...]] = ()
+    config_class: ClassVar[type[AEConfig]] = DenseConfig
+    hyperparams: ClassVar[tuple[Param, ...]] = (
+        Param(
+            "weights",
+            "Decoder weights",
+            "dense: free (the decoder learns its own weights; the default) or tied (each decoder layer is its "
+            "mirror encoder layer transposed)",
+            "free",
+            kind="choice",
+            url_key="train_weights",
+            choices={"free": "Free: the decoder's own", "tied": "Tied: the encoder's, transposed"},
+        ),
+        Param(
+            "l2",
+            "L2 weight decay",
+            "dense: weight of the sum of the squared weights added to the loss (default 0: none)",
+            0.0,
+            steps=(0.0, 1e-6, 1e-5, 1e-4, 1e-3),
+            help="Pulls every weight towards 0: smoother, smaller weights.",
+        ),
+    )
     loss_choices: ClassVar[tuple[str, ...]] = ("bce", "mse")  # one: the page offers no choice
     body_choices: ClassVar[tuple[str, ...]] = DENSE_BODIES  # none: the page offers no choice
     default_body: ClassVar[str] = "dense"
@@ -96,18 +120,30 @@ class AutoEncoder(nn.Module):
     # recognisable model in about 30 s on 2 cores (benchmarks/train_estimate.py --family F times each)
     suggested_epochs: ClassVar[int] = 10
     suggested_lr: ClassVar[float] = 1e-3
+    derived_bottleneck: ClassVar[str] = ""  # how q follows from the other settings, where it is not chosen
 
     def __init__(self, config: AEConfig) -> None:
         super().__init__()
         self.config = config
-        self.encoder, self.decoder = build_body(
-            config.arch, config.input_shape, config.hidden, config.channels, self.code_width(), config.bottleneck
-        )
+        self.encoder, self.decoder = self.bodies()
         self.code_activation = CODE_ACTIVATIONS[config.code_activation]()
         self.metadata: dict[str, Any] = {}
 
+    def bodies(self) -> tuple[nn.Module, nn.Module]:
+        """(encoder, decoder) as the config's arch, hidden and channels say (the decoder tied to the encoder when
+        the config says so)."""
+        c = self.config
+        encoder, decoder = build_body(c.arch, c.input_shape, c.hidden, c.channels, self.code_width(), c.bottleneck)
+        if getattr(c, "weights", "free") == "tied":
+            decoder = tie(encoder, decoder)
+        return encoder, decoder
+
     def code_width(self) -> int:
         return self.config.bottleneck
+
+    def decoder_input(self) -> tuple[int, ...]:
+        """The shape (without the batch) the decoder network takes: the code, (q,), for all but a VQ-VAE."""
+        return (self.config.bottleneck,)
 
     @property
     def bottleneck(self) -> int:
@@ -149,17 +185,27 @@ class AutoEncoder(nn.Module):
         return Output(raw, code, losses, self.config.output == "sigmoid")
 
     def penalties(self, inputs: torch.Tensor, code: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The family's regularisers as named loss parts: for the dense family, L2 on its weights (if any)."""
+        l2 = getattr(self.config, "l2", 0.0)
+        if not l2:
+            return {}
+        weights = [p for p in self.parameters() if p.ndim > 1]  # tied weights counted once
+        return {"l2": l2 * torch.stack([w.pow(2).sum() for w in weights]).sum()}
+
+    def diagnostics(self, x: torch.Tensor) -> dict[str, float]:
+        """Figures of the code the trainer records after each epoch, on held-out images x (eval mode): what the
+        family's regulariser does to its code (active units, units that fire, codebook usage)."""
         return {}
 
 
 class LinearAE(AutoEncoder):
     family, label, config_class = "linear", "Linear (≈ PCA)", LinearConfig
-    loss_choices, body_choices = ("mse",), ()
+    loss_choices, body_choices, hyperparams = ("mse",), (), ()
 
 
 class ConvAE(AutoEncoder):
     family, label, config_class = "conv", "Convolutional", ConvConfig
-    body_choices = ()
+    body_choices, hyperparams = (), ()
     suggested_epochs = 4  # 316 steps: MSE 0.018 after 10 epochs, but a step costs 10-40x a dense one
 
 
@@ -176,8 +222,9 @@ class VAE(AutoEncoder):
             "β: weight of the KL term",
             "VAE: weight of the KL term",
             1.0,
-            high=10.0,
-            step=0.1,
+            steps=(0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0),
+            help="β = 1 is the VAE's ELBO; larger β pulls each code harder towards the prior (β-VAE), and dims "
+            "whose information is not worth their KL collapse: their posterior is the prior for every image.",
             note=VAE_MSE_NOTE,
         ),
     )
@@ -200,6 +247,11 @@ class VAE(AutoEncoder):
         pixels = math.prod(self.config.input_shape)  # KL per pixel keeps the ELBO's balance
         losses = {"recon": self.recon_loss(raw, x), "kl": self.config.beta * kl / pixels}
         return Output(raw, code, losses, self.config.output == "sigmoid")
+
+    def diagnostics(self, x: torch.Tensor) -> dict[str, float]:
+        """Active units (Burda et al.) and the KL in nats per image, unweighted by beta."""
+        mu, logvar = self.encode_stats(x)
+        return {"active_units": float(active_units(mu).sum()), "kl_nats": float(kl_per_dim(mu, logvar).sum())}
 
 
 class DenoisingAE(AutoEncoder):
@@ -225,19 +277,21 @@ class DenoisingAE(AutoEncoder):
 
 class SparseAE(AutoEncoder):
     config: SparseConfig  # the family's own config class (for the type checker)
-    family, label, config_class = "sparse", "Sparse (L1 or KL on the code)", SparseConfig
+    family, label, config_class = "sparse", "Sparse (L1, KL or TopK)", SparseConfig
     body_choices, suggested_bottleneck = ALL_BODIES, 64
     hyperparams = (
         Param(
             "sparsity",
             "Sparsity",
-            "sparse: l1 (ReLU code, L1 penalty; the default) or kl (sigmoid code, KL to a target rate)",
+            "sparse: l1 (ReLU code, L1 penalty; the default), kl (sigmoid code, KL to a target rate) or topk "
+            "(the k largest units fire, the rest are 0)",
             "l1",
             kind="choice",
             url_key="train_sparsity",
             choices={
                 "l1": "L1: ReLU code, penalised by its L1 norm",
                 "kl": "KL: sigmoid code, pulled to a target rate",
+                "topk": "TopK: the k largest units fire, the rest are 0",
             },
         ),
         Param(
@@ -269,12 +323,98 @@ class SparseAE(AutoEncoder):
             when=("sparsity", "kl"),
             help="Weight of the KL divergences between ρ and each unit's mean activation, summed over units.",
         ),
+        Param(
+            "topk",
+            "Active units k",
+            "sparse, --sparsity topk: how many units fire per image, at most the bottleneck (default 32)",
+            SPARSITY_DEFAULTS["topk"]["topk"],
+            steps=(4, 8, 16, 32, 64, 128),
+            low=1,
+            integer=True,
+            when=("sparsity", "topk"),
+            metavar="K",
+            help="Each image keeps its k largest units (after a ReLU, at most k are non-zero): the code's L0 is "
+            "fixed instead of penalised (Gao et al. 2024).",
+        ),
+        Param(
+            "auxk",
+            "Dead-unit revival (AuxK)",
+            "sparse, --sparsity topk: weight of the auxiliary loss that revives dead units, 0 to turn it off "
+            "(default 1/32, as Gao et al.)",
+            SPARSITY_DEFAULTS["topk"]["auxk"],
+            steps=(0.0, 1 / 64, 1 / 32, 1 / 16, 1 / 8),
+            when=("sparsity", "topk"),
+            help="Units idle for 50 batches rebuild the image beside the live code (the 4k largest of them), "
+            "so they get gradients again; at 0, a unit that loses every top-k race stays dead.",
+        ),
     )
+
+    def __init__(self, config: SparseConfig) -> None:
+        super().__init__(config)
+        # TopK: training batches since each unit last fired. Training state, not a buffer: a checkpoint holds
+        # none, and a loaded model (built on the meta device) has nothing left unfilled
+        self.idle: torch.Tensor | None = None
+        if config.sparsity == "topk":
+            # Gao et al.'s b_pre: the encoder sees x - b_pre. Set to the first training batch's mean, learned after
+            self.center = nn.Parameter(torch.zeros(config.input_shape))
+            self._centred = False
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        if self.config.sparsity != "topk":
+            return super().encode(x)
+        return self._keep(self.encoder(x - self.center), self.config.topk)
+
+    def _keep(self, pre: torch.Tensor, k: int) -> torch.Tensor:
+        """(N,q) pre-activations -> the code: each row's k largest, through the ReLU; the rest 0."""
+        kept = pre.topk(min(k, pre.shape[1]), dim=1)
+        return torch.zeros_like(pre).scatter(1, kept.indices, self.code_activation(kept.values))
+
+    def forward(self, x: torch.Tensor, inputs: torch.Tensor | None = None) -> Output:
+        if self.config.sparsity != "topk":
+            return super().forward(x, inputs)
+        inputs = x if inputs is None else inputs
+        if self.training and not self._centred:  # once: what all images share no longer decides who wins
+            self._centred = True
+            if not bool(self.center.any()):
+                with torch.no_grad():
+                    self.center.copy_(inputs.mean(dim=0))
+        pre = self.encoder(inputs - self.center)  # (N,q)
+        code = self._keep(pre, self.config.topk)
+        raw = self.decode_raw(code)
+        losses = {"recon": self.recon_loss(raw, x)}
+        if self.training and self.config.auxk > 0:
+            losses |= self._revive(pre, code, x)
+        return Output(raw, code, losses, self.config.output == "sigmoid")
+
+    def _revive(self, pre: torch.Tensor, code: torch.Tensor, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Gao et al.'s AuxK for any decoder: the 4k largest of the units idle for IDLE_BATCHES rebuild x beside
+        the (fixed) live code, so their encoder and decoder weights get gradients again."""
+        if self.idle is None or self.idle.device != code.device:
+            self.idle = torch.zeros(code.shape[1], device=code.device)
+        with torch.no_grad():
+            self.idle.add_(1).masked_fill_((code > 0).any(dim=0), 0)
+        dead = self.idle > IDLE_BATCHES
+        if not bool(dead.any()):
+            return {}
+        revived = self._keep(pre.masked_fill(~dead, float("-inf")), AUX_K_FACTOR * self.config.topk)
+        return {"auxk": self.config.auxk * self.recon_loss(self.decode_raw(code.detach() + revived), x)}
 
     def penalties(self, inputs: torch.Tensor, code: torch.Tensor) -> dict[str, torch.Tensor]:
         if self.config.sparsity == "l1":
             return {"l1": self.config.l1 * code.abs().sum(dim=1).mean()}
-        return {"kl_sparsity": self.config.kl_weight * kl_sparsity(code, self.config.kl_target)}
+        if self.config.sparsity == "kl":
+            return {"kl_sparsity": self.config.kl_weight * kl_sparsity(code, self.config.kl_target)}
+        return {}  # TopK: sparse by construction
+
+    def diagnostics(self, x: torch.Tensor) -> dict[str, float]:
+        """Units firing per image (L0) and units that fire on none of x (dead)."""
+        code = self.encode(x).detach().cpu().numpy()
+        threshold = firing_threshold(self.config.code_activation)
+        return {"l0": l0(code, threshold), "dead_units": float(dead_units(code, threshold))}
+
+
+IDLE_BATCHES = 50  # a TopK unit that fired in none of the last 50 training batches counts as dead for AuxK
+AUX_K_FACTOR = 4  # AuxK lets the 4k largest dead units rebuild the image (Gao et al.: k_aux 512 for k = 32)
 
 
 def kl_sparsity(code: torch.Tensor, rho: float, eps: float = 1e-6) -> torch.Tensor:
@@ -317,9 +457,124 @@ def jacobian_frobenius(model: AutoEncoder, x: torch.Tensor) -> torch.Tensor:
     return jac.pow(2).flatten(1).sum(dim=1)
 
 
+class VQVAE(AutoEncoder):
+    """encode() returns the quantized token grid flattened, (N, code_dim·h·w), so maps, kNN and reconstructions
+    treat it like any code; decode() first snaps each cell to its nearest code, as the decoder only ever saw
+    codebook vectors. tokens() and decode_tokens() work with the grid of codebook indices itself."""
+
+    config: VQConfig  # the family's own config class (for the type checker)
+    family, label, config_class = "vq", "Vector-quantized (VQ-VAE)", VQConfig
+    body_choices = ()
+    derived_bottleneck = (
+        "A VQ-VAE's code is its grid of tokens: q = the grid's cells × the code vector size D (7 × 7 × D for "
+        "28 × 28 images), each cell one of K codebook vectors: at most cells × log₂K bits."
+    )
+    hyperparams = (
+        Param(
+            "codebook",
+            "Codebook updates",
+            "vq: ema (each code follows the running mean of the vectors it is picked for; the default) or loss "
+            "(codes learned by gradient from the codebook loss)",
+            "ema",
+            kind="choice",
+            url_key="train_codebook",
+            choices={
+                "ema": "EMA: codes follow the mean of their vectors",
+                "loss": "Loss: codes learned by gradient",
+            },
+        ),
+        Param(
+            "codebook_size",
+            "Codebook size K",
+            "vq: how many code vectors the codebook holds (default 128)",
+            128,
+            steps=(16, 32, 64, 128, 256, 512, 1024),
+            low=1,
+            integer=True,
+            metavar="K",
+            help="Each grid cell becomes one of these K vectors: a token.",
+        ),
+        Param(
+            "code_dim",
+            "Code vector size D",
+            "vq: width of each code vector; the code size q is the token grid's cells times D (default 8)",
+            8,
+            steps=(1, 2, 4, 8, 16, 32, 64),
+            low=1,
+            integer=True,
+            metavar="D",
+        ),
+        Param(
+            "commitment",
+            "Commitment β",
+            "vq: weight of the commitment loss, which keeps the encoder's vectors near their codes (default 0.25)",
+            0.25,
+            steps=(0.05, 0.1, 0.25, 0.5, 1.0, 2.0),
+        ),
+        Param(
+            "decay",
+            "EMA decay",
+            "vq, --codebook ema: how slowly the codes follow their vectors, between 0 and 1 (default 0.99)",
+            0.99,
+            steps=(0.9, 0.95, 0.99, 0.995, 0.999),
+            open_low=True,
+            when=("codebook", "ema"),
+        ),
+    )
+
+    def __init__(self, config: VQConfig) -> None:
+        if config.bottleneck != config.grid_bottleneck():
+            raise ValueError(
+                f"a VQ-VAE's code size is its {'x'.join(map(str, config.grid))} token grid times code_dim "
+                f"{config.code_dim} = {config.grid_bottleneck()}, not {config.bottleneck}"
+            )
+        super().__init__(config)
+        c = config
+        self.codebook = Codebook(
+            c.codebook_size, c.code_dim, ema=c.codebook == "ema", decay=c.decay, commitment=c.commitment
+        )
+
+    def bodies(self) -> tuple[nn.Module, nn.Module]:
+        c = self.config
+        return grid_encoder(c.input_shape[0], c.channels, c.code_dim), grid_decoder(
+            c.input_shape[0], c.channels, c.code_dim
+        )
+
+    def decoder_input(self) -> tuple[int, ...]:
+        return (self.config.code_dim, *self.config.grid)
+
+    def _grid(self, z: torch.Tensor) -> torch.Tensor:
+        """(N,q) -> (N,D,h,w)."""
+        return z.reshape(len(z), *self.decoder_input())
+
+    def tokens(self, x: torch.Tensor) -> torch.Tensor:
+        """(N,C,H,W) -> (N,h,w) long: each cell's codebook index."""
+        return self.codebook.quantize(self.encoder(x))[1]
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.codebook.quantize(self.encoder(x))[0].flatten(1)
+
+    def decode_raw(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.codebook.quantize(self._grid(z))[0])
+
+    def decode_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(N,h,w) codebook indices -> (N,C,H,W) images."""
+        return self.decode(self.codebook.lookup(tokens).flatten(1))
+
+    def forward(self, x: torch.Tensor, inputs: torch.Tensor | None = None) -> Output:
+        z_q, _, parts = self.codebook(self.encoder(x if inputs is None else inputs))  # straight-through
+        raw = self.decoder(z_q)
+        losses = {"recon": self.recon_loss(raw, x), **parts}
+        return Output(raw, z_q.flatten(1), losses, self.config.output == "sigmoid")
+
+    def diagnostics(self, x: torch.Tensor) -> dict[str, float]:
+        """Codebook usage on x: its perplexity and the codes no cell picks."""
+        return codebook_usage(self.tokens(x).cpu(), self.config.codebook_size)
+
+
 # In the Train page's order; a new family is one subclass above and its entry here
 MODELS: dict[str, type[AutoEncoder]] = {
-    cls.family: cls for cls in (AutoEncoder, ConvAE, VAE, DenoisingAE, SparseAE, ContractiveAE, LinearAE)
+    cls.family: cls for cls in (AutoEncoder, ConvAE, VAE, DenoisingAE, SparseAE, ContractiveAE, LinearAE, VQVAE)
 }
 
 
@@ -338,7 +593,7 @@ def build_model(family: str, config: AEConfig | None = None, **fields: Any) -> A
 def model_slug(family: str, config: AEConfig) -> str:
     """A short, file-name-safe name, e.g. 'dense-h512x256-q8-bce' or 'denoising-conv-q32-bce-gaussian0.5'."""
     parts = [family]
-    if config.arch == "conv" and family != "conv":
+    if config.arch == "conv" and family not in ("conv", "vq"):  # a VQ-VAE is always convolutional
         parts.append("conv")
     if config.hidden and config.arch == "dense":
         parts.append("h" + "x".join(map(str, config.hidden)))
@@ -348,8 +603,18 @@ def model_slug(family: str, config: AEConfig) -> str:
         parts.append(f"{spec.kind}{spec.level:g}")
     if isinstance(config, SparseConfig) and config.sparsity == "kl":
         parts.append(f"kl{config.kl_target:g}")
+    if isinstance(config, SparseConfig) and config.sparsity == "topk":
+        parts.append(f"top{config.topk}")
+        if config.auxk != SPARSITY_DEFAULTS["topk"]["auxk"]:
+            parts.append(f"auxk{config.auxk:g}")
+    if isinstance(config, VQConfig) and config.arch == "conv":  # aeviz's own (an imported one states no codebook)
+        parts.append(f"codes{config.codebook_size}" + ("" if config.codebook == "ema" else "-gradcodes"))
     if isinstance(config, VAEConfig) and config.beta != 1.0:
         parts.append(f"beta{config.beta:g}")
+    if isinstance(config, DenseConfig) and config.weights == "tied":
+        parts.append("tied")
+    if isinstance(config, DenseConfig) and config.l2:
+        parts.append(f"l2{config.l2:g}")
     return "-".join(parts)
 
 

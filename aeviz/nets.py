@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -24,6 +26,38 @@ def dense_decoder(input_shape: tuple[int, ...], hidden: tuple[int, ...], bottlen
     for w_in, w_out in zip(widths[:-1], widths[1:], strict=False):
         layers += [nn.Linear(w_in, w_out), nn.ReLU()]
     layers += [nn.Linear(widths[-1], math.prod(input_shape)), nn.Unflatten(1, tuple(input_shape))]
+    return nn.Sequential(*layers)
+
+
+class TiedLinear(nn.Module):
+    """A decoder layer whose weight is its mirror encoder layer's, transposed (tied weights): only the bias is
+    its own. The encoder layer is held outside the module tree, so the shared weight is saved and counted once."""
+
+    def __init__(self, source: nn.Linear) -> None:
+        super().__init__()
+        self._source = (source,)  # a tuple: not a submodule
+        self.bias = nn.Parameter(torch.zeros(source.in_features))
+
+    @property
+    def weight(self) -> torch.Tensor:
+        """(in_features of the source, out_features of the source): the source's weight transposed, a view."""
+        return self._source[0].weight.t()
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return F.linear(z, self.weight, self.bias)
+
+
+def tie(encoder: nn.Sequential, decoder: nn.Sequential) -> nn.Sequential:
+    """`decoder` with its k-th Linear from the end replaced by the k-th Linear of `encoder`, transposed."""
+    mirrors = [m for m in encoder if isinstance(m, nn.Linear)]
+    layers: list[nn.Module] = []
+    for m in decoder:
+        if isinstance(m, nn.Linear):
+            source = mirrors.pop()
+            if (source.in_features, source.out_features) != (m.out_features, m.in_features):
+                raise ValueError("tied weights need a decoder that mirrors the encoder")
+            m = TiedLinear(source)
+        layers.append(m)
     return nn.Sequential(*layers)
 
 

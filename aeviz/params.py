@@ -19,8 +19,9 @@ BODIES: dict[str, dict[str, Any]] = {
 class Param:
     """One config field a family's users may set. kind 'number': a slider from `low` to `high` by `step` on the
     page, or a select-slider over `steps` when those are given; a finite number >= `low` (> `low` when
-    `open_low`) on the command line. kind 'choice': a mode picked above the form (the form redraws only when
-    submitted, so the fields a mode shows must be chosen outside it), `choices` naming each option.
+    `open_low`) on the command line, a whole number when `integer`. kind 'choice': a mode picked above the form
+    (the form redraws only when submitted, so the fields a mode shows must be chosen outside it), `choices`
+    naming each option.
     kind 'noise': a 'kind:level' text, its kind picked above the form and its level set in it."""
 
     field: str
@@ -39,10 +40,13 @@ class Param:
     help: str | None = None  # the page's tooltip
     note: str | None = None  # a caption the page shows under the widget
     metavar: str | None = None  # the CLI's
+    integer: bool = False  # a count (a codebook's size, TopK's k): whole numbers only
 
     def __post_init__(self) -> None:
         if self.kind not in ("number", "choice", "noise"):
             raise ValueError(f"kind must be number, choice or noise, not {self.kind!r}")
+        if self.integer and (self.kind != "number" or not all(float(s).is_integer() for s in self.steps)):
+            raise ValueError(f"{self.field}: an integer parameter is a number whose steps are whole")
         if (self.kind != "number") != bool(self.url_key):
             raise ValueError(f"{self.field}: a mode picked above the form (and only one) names its url_key")
 

@@ -75,6 +75,7 @@ class Progress:
     metrics: dict[str, float] | None = None
     code_map: np.ndarray | None = None  # (N,2) float16 map of a fixed test sample's codes (replay.CodeWatch)
     code_labels: np.ndarray | None = None  # that sample's classes, on 'start' (whose map is the untrained model's)
+    diagnostics: dict[str, float] | None = None  # on 'epoch': the family's figures of its code (model.diagnostics)
 
     @property
     def fraction(self) -> float:
@@ -184,8 +185,10 @@ def _fit(model, train_x, config, device, test_x, callback, should_stop, watch=No
         _check_divergence(losses, reference, config, f"epoch {epoch}")
         reference = min(filter(None, [reference, sum(losses.values())]))
         test_losses = _mean_losses(model, probe) if probe is not None else None
+        seen = _diagnostics(model, probe)
         history.append(
             {"epoch": epoch, "train": losses, "test": test_losses, "seconds": round(time.perf_counter() - start, 3)}
+            | ({"diagnostics": seen} if seen else {})
         )
         report(
             Progress(
@@ -199,6 +202,7 @@ def _fit(model, train_x, config, device, test_x, callback, should_stop, watch=No
                 test_losses,
                 _preview(model, probe),
                 code_map=watch.record(model, epoch) if watch is not None else None,
+                diagnostics=seen or None,
             )
         )
     model.to(memory_format=torch.contiguous_format).eval()
@@ -235,6 +239,17 @@ def _check_divergence(losses: dict[str, float], reference: float | None, config:
             f"Training diverged in {where}: {why} (learning rate {config.lr:g}). Nothing was saved; try a "
             f"smaller learning rate (the default is {TrainConfig.lr:g})."
         )
+
+
+def _diagnostics(model: AutoEncoder, probe: torch.Tensor | None) -> dict[str, float]:
+    """The family's figures of its code on the held-out probe (codebook usage, active or dead units)."""
+    if probe is None:
+        return {}
+    model.eval()
+    with torch.inference_mode():
+        seen = model.diagnostics(probe)
+    model.train()
+    return seen
 
 
 def _preview(model: AutoEncoder, probe: torch.Tensor | None) -> np.ndarray | None:
@@ -277,7 +292,7 @@ def train(
         (on_note or (lambda _: None))(note)
     test_set = load_dataset(dataset, "test", progress=on_loading)
     if tuple(config.input_shape) != train_set.shape:
-        config = type(config).from_dict({**config.to_dict(), "input_shape": train_set.shape})
+        config = config.for_input(train_set.shape)
     device = pick_device(train_config.device)
     with seeded(train_config.seed, device):  # the same seed, the same initial weights
         model = build_model(family, config).to(device)
@@ -326,7 +341,7 @@ def _metadata(family, config, train_set: Dataset, train_config, metrics, history
         "train_images": len(train_set),
         "training": asdict(train_config),
         "metrics": metrics,
-        "history": [{"epoch": h["epoch"], "train": h["train"], "test": h["test"]} for h in history],
+        "history": [{k: v for k, v in h.items() if k != "seconds"} for h in history],
         "train_seconds": round(seconds, 2),
         "device": device_name(device),
     }

@@ -81,6 +81,22 @@ def kl_per_dim(mu, logvar) -> np.ndarray:
     return kl.reshape(-1, kl.shape[-1]).mean(axis=0)
 
 
+ACTIVE_VARIANCE = 0.01  # Burda et al. (2016): a unit is active when its posterior mean varies more than this
+
+
+def mean_variance(mu) -> np.ndarray:
+    """Variance over the inputs of each dim's posterior mean, (q,) float64: Var_x(E_q(z|x)[z_d])."""
+    mu = np.asarray(torch.as_tensor(mu).detach().cpu(), dtype=np.float64)
+    return mu.reshape(-1, mu.shape[-1]).var(axis=0)
+
+
+def active_units(mu, threshold: float = ACTIVE_VARIANCE) -> np.ndarray:
+    """Which latent dims are active, (q,) bool: their posterior mean moves with the input (Burda et al.'s
+    criterion). An inactive dim's mean is the same for every image, so the decoder cannot read anything from it:
+    posterior collapse."""
+    return mean_variance(mu) > threshold
+
+
 def rank_dims_by_kl(kl) -> np.ndarray:
     """Latent dim indices by their mean KL (kl_per_dim), most informative first; collapsed dims come last."""
     return np.argsort(-np.asarray(kl), kind="stable")

@@ -109,6 +109,7 @@ def start_server(
         except OSError:
             time.sleep(0.2)
     proc.kill()
+    proc.wait()
     raise RuntimeError(f"streamlit did not start; see {home / 'streamlit.log'}")
 
 
@@ -118,6 +119,7 @@ def stop_server(proc: subprocess.Popen) -> None:
         proc.wait(15)
     except subprocess.TimeoutExpired:
         proc.kill()
+        proc.wait()  # reaped: an unreaped Popen warns at garbage collection, an error in tests
 
 
 def process_tree(pid: int) -> list[int]:

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from aeviz import ui
+from aeviz import lessons, ui
 from aeviz.views import home
 
 st.title("What does an autoencoder learn?")
@@ -51,3 +51,13 @@ ui.playground(
     title="Each bar is one number of the code: drag it up or down (or click it and use the arrow keys)",
     caption=f"decoded from the code, test image #{index} to start with",
 )
+
+with st.expander("Why squeeze the pixels at all? The curse of dimensionality, and PCA's memory"):
+    curse = ui.curse_table()
+    st.dataframe(home.curse_frame(curse), hide_index=True, width="stretch")
+    st.markdown(lessons.curse_sentence(curse))
+    st.markdown(
+        lessons.memory_sentence(
+            lessons.Memory(784, 16, (256,)), lessons.Memory(256 * 256 * 3, 16, (256,)), "256×256 colour images"
+        )
+    )

@@ -40,6 +40,9 @@ with right.popover("More options", icon=":material/tune:", width="stretch"):
     )
     split = ui.url_radio("Points", list(SPLITS), "map_split", format_func=SPLITS.get, horizontal=True)
     under = ui.url_toggle("Decoded images under the map", "map_under")
+    view3d = ui.url_toggle(
+        "3-D view (turn it with the mouse)", "map_3d", disabled=info.bottleneck < 3, help="PCA, or UMAP for a UMAP map"
+    )
     st.caption(
         "Click a point or an empty spot. Box and lasso selection are in the chart's toolbar; drag pans, "
         "double-click resets the view."
@@ -66,28 +69,33 @@ def ready_map(info, method, split):
 
 
 @st.fragment
-def explore(ctx, info, model, other, under, latent_map, split, second, other_split, islands):
+def explore(ctx, info, model, other, under, latent_map, split, second, other_split, islands, view3d):
     """The map and what is selected on it; a selection reruns only this fragment."""
     labels = ui.map_labels(ctx.dataset, split)
     extent = view.map_extent(latent_map.points)
-    fig = ui.map_figure(info, latent_map, split, under=under, height=ui.fill_height(430, 15.5))
     here, there = st.columns([3, 2] if second is None else [1, 1])
+    hidden, found = ui.explorer_controls(tuple(ctx.test.classes), len(labels), where=there)
+    fig = ui.map_figure(info, latent_map, split, under=under, height=ui.fill_height(430, 15.5), hidden=hidden)
     with here:
-        event = st.plotly_chart(
-            ui.readable(fig),
-            key="map_chart",
-            on_select="rerun",
-            selection_mode=("points", "box", "lasso"),
-            width="stretch",
-        )
-        kept = latent_map.kept_variance if latent_map.method == "pca" else None
-        st.markdown(
-            f"**{info.name}** · {METHODS[latent_map.method]} of {len(labels):,} codes"
-            + (f" · the plane keeps {100 * kept:.0f} % of the code variance" if kept is not None else "")
-            + (f". {islands}" if islands else "")
-        )
-        ui.map_hover(info, latent_map, "map_chart", key="map_hover")
-    picked = view.read_selection(event.selection.points, extent, count=len(labels))
+        if view3d:
+            event = ui.show_map_3d(info, latent_map, split, labels, ctx.test.classes, hidden, found, height=480)
+        else:
+            event = st.plotly_chart(
+                ui.readable(fig),
+                key="map_chart",
+                on_select="rerun",
+                selection_mode=("points", "box", "lasso"),
+                width="stretch",
+            )
+            kept = latent_map.kept_variance if latent_map.method == "pca" else None
+            st.markdown(
+                f"**{info.name}** · {METHODS[latent_map.method]} of {len(labels):,} codes"
+                + (f" · the plane keeps {100 * kept:.0f} % of the code variance" if kept is not None else "")
+                + (f". {islands}" if islands else "")
+            )
+            ui.map_hover(info, latent_map, "map_chart", key="map_hover", sprites=ui.sprite_index(ctx.dataset, split))
+    picked = ui.with_found(view.read_selection(ui.selected_points(event), extent, count=len(labels)), found)
+    ui.show_neighbours(info, latent_map, split, picked, labels, ctx.test.classes, where=there)
     if second is None:
         with there:
             ui.show_selection(ctx, model, info, other, latent_map, picked, labels, per_row=8)
@@ -116,7 +124,9 @@ if other is not None and ui.model_or_message(other) is not None:
     second, other_split = ready_map(other, method if method != "raw" or other.bottleneck == 2 else "pca", split)
 rows, pending, shipped = ui.knn_rows(ctx)  # the kNN panel's figures: the sentence under the map uses them
 islands = knn.islands(rows, info.label.removeprefix(f"{ctx.dataset}-"), len(ctx.test.classes))
-explore(ctx, info, model, other, under, latent_map, split, second, other_split, islands)
+explore(
+    ctx, info, model, other, under, latent_map, split, second, other_split, islands, view3d and info.bottleneck >= 3
+)
 if split == "all":
     st.caption(f"Indices from {len(ctx.test):,} on are training images.")
 ui.training_replay(info, ctx.test.classes)  # stored beside the checkpoint when it was trained
@@ -139,3 +149,4 @@ st.caption(
     + "*this server*: measured here in the background; *at training*: recorded when the model was trained "
     f"(another machine and load, not comparable). Published: {references.ARTICLE}, its dense autoencoders."
 )
+ui.send_sprites(ctx.dataset, split)  # last: the heaviest message, after the first screen has painted

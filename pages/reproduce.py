@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from aeviz import scores, ui
+from aeviz import lessons, scores, ui
 from aeviz.zoo import references, reproduce
 
 st.title("Do our models reproduce the published results?")
@@ -98,3 +98,10 @@ with right:
     st.subheader("Denoising (PSNR, dB)")
     st.dataframe(pd.DataFrame(shown["denoising"]), hide_index=True, width="stretch")
     st.caption(f"{reproduce.denoising_note(results)} Measured in {results.get('seconds', '?')} s in all.")
+
+st.subheader("Lessons of the articles, and where the app shows them")
+st.dataframe(pd.DataFrame(lessons.lesson_rows(ui.list_models(), ui.curse_table())), hide_index=True, width="stretch")
+st.caption(
+    "Published: the claim as the article makes it; ours: measured here (the zoo's models, or computed on the "
+    "spot: 1,000 seeded uniform points for the distances, exact counts for the memory)."
+)

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from aeviz import ui
-from aeviz.views import decoding
+from aeviz.views import betas, decoding
 from aeviz.views import vae as view
 from aeviz.views import vaeplane as plane
 from aeviz.walks import rank_dims_by_kl
@@ -15,7 +15,8 @@ ui.explain(
     "stray from a standard normal N(0, I), which pulls its codes towards one region around the origin.",
     "You can **interpolate** between two images, turn **one code dimension** at a time, or **sample** brand-new "
     "images, and compare with a plain autoencoder, whose codes feel no such pull. The pull does not fill the "
-    "whole prior: the **2-d code plane** counts the parts of it that a model's codes leave empty.",
+    "whole prior: the **2-d code plane** counts the parts of it that a model's codes leave empty. **β** weighs "
+    "the KL term: the **β** tab switches among the same VAE trained at several β and shows what moves.",
     slider="vae_scrub",
 )
 
@@ -55,8 +56,21 @@ def manifold(flat, gaussian: bool):
     return plane.plane_figure(ui.get_model(flat), ui.get_codes(flat), ui.get_dataset(flat.dataset, "test"), gaussian)
 
 
-tab_path, tab_dims, tab_sample, tab_plane, tab_play = views.tabs(
-    ["Interpolate", "One dimension at a time", "Sample from the prior", "2-d code plane", "Drag the code"],
+@ui.per_model(spinner="Reading every code dimension over the test set (once)…", max_entries=32)
+def collapse(vae, dataset: str):
+    return betas.dataset_collapse(vae, ui.get_dataset(dataset, "test"))
+
+
+tab_path, tab_dims, tab_sample, tab_plane, tab_play, tab_post, tab_beta = views.tabs(
+    [
+        "Interpolate",
+        "One dimension at a time",
+        "Sample from the prior",
+        "2-d code plane",
+        "Drag the code",
+        "Posterior",
+        "β",
+    ],
     key="vae_tab",
     bind="query-params",
 )
@@ -157,3 +171,39 @@ with tab_play:
         title="One slider per code dimension, over the prior's ±3σ: drag one (or click it and use the arrow keys)",
         caption=f"decoded from the code, image A ({names[0]}) to start with",
     )
+with tab_post:  # image A's q(z|x): per dimension, on the 2-d plane, drawn from; the loss's two terms
+    ui.posterior_view(info, pair[0], f"Image A ({names[0]})", flat)
+
+
+@st.fragment
+def beta_view():
+    family, planes = catalog.beta_siblings(info, ctx.models), catalog.beta_planes(info, ctx.models)
+    empty = {b: plane.underfilled(plane.cell_counts(ui.get_codes(c))) for b, c in planes.items()}
+    rows = [
+        betas.row(c.name, catalog.beta(c), collapse(c, ctx.dataset), c.metadata, empty.get(catalog.beta(c)))
+        for c in family
+    ]
+    chosen = ui.url_radio(
+        "β", [r.beta for r in rows], "vae_beta", catalog.beta(info), format_func="{:g}".format, horizontal=True
+    )
+    picked_row = next(r for r in rows if r.beta == chosen)
+    model = family[rows.index(picked_row)]
+    seen = collapse(model, ctx.dataset)
+    figure = betas.collapse_figure(seen, rows, chosen, height=ui.main_height(260, 240))
+    st.plotly_chart(figure, width="stretch", config={"displayModeBar": False}, key="vae_beta_fig")
+    st.markdown(betas.chosen_sentence(picked_row) + " " + betas.trend_sentence(rows))
+    pictures, walk = st.columns(2)
+    ui.picture(betas_samples(model, ctx.test.images[:8].numpy(), ui.theme_type()), where=pictures)
+    pictures.caption("Test images, their reconstructions, and 8 images decoded from codes drawn from the prior.")
+    pair_dims = betas.inert_dims(seen)
+    if pair_dims is not None:
+        ui.picture(traversal(model, pair[0], pair_dims, seen.kl, ui.theme_type()), where=walk)
+        walk.caption("Image A's most informative dimension (top) and its least (bottom), each over ±3σ.")
+    for note in (betas.coverage_sentence(rows, len(ctx.test.images)), betas.recipe_sentence(rows)):
+        if note:
+            st.markdown(note)
+
+
+betas_samples = ui.per_model(betas.samples_png, max_entries=32)
+with tab_beta:
+    beta_view()

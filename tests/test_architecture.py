@@ -20,6 +20,8 @@ from aeviz.models import MODELS, build_model
 def test_every_family_lists_its_layers_with_all_its_parameters(family, arch):
     if arch == "conv" and family == "linear":
         pytest.skip("a linear autoencoder has no conv body")
+    if MODELS[family].derived_bottleneck:
+        pytest.skip("a VQ-VAE's code size follows from its grid: test_a_vq_vae_shows_its_token_grid_and_codebook")
     extra = {"hidden": (32,)} if arch == "dense" and family != "linear" else {}
     model = build_model(family, bottleneck=6, input_shape=(3, 16, 16), arch=arch, **extra)
     d = architecture.describe(model)
@@ -31,6 +33,17 @@ def test_every_family_lists_its_layers_with_all_its_parameters(family, arch):
     assert weighted[-1].shape == (12 if family == "vae" else 6,)  # a VAE's encoder outputs mean and log-variance
     if model.config.output == "sigmoid":
         assert d["decoder"][-1].kind == "Sigmoid"  # applied by decode, shown as the last step
+
+
+def test_a_vq_vae_shows_its_token_grid_and_codebook():
+    model = build_model("vq", input_shape=(3, 16, 16), channels=(4, 8), code_dim=5, codebook_size=32)
+    d = architecture.describe(model)
+    assert d["input"] == (3, 16, 16) and d["code"] == 4 * 4 * 5 and not d["variational"]
+    *body, book = d["encoder"]
+    assert (book.kind, book.detail, book.shape, book.params) == ("Codebook", "nearest of 32", (5, 4, 4), 32 * 5)
+    assert architecture.parameter_count(body) == sum(p.numel() for p in model.encoder.parameters())
+    assert architecture.parameter_count(d["decoder"]) == sum(p.numel() for p in model.decoder.parameters())
+    assert d["decoder"][-1].shape == (3, 16, 16) and d["decoder"][-1].kind == "Sigmoid"
 
 
 def test_an_imported_model_shows_what_its_programs_declare():

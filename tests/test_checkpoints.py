@@ -22,7 +22,12 @@ from aeviz.models import MODELS, build_model
 
 
 def tiny(family: str):
-    return build_model(family, bottleneck=3, input_shape=(1, 8, 8), channels=(4, 8))
+    return build_model(family, **sized(family, 3), input_shape=(1, 8, 8), channels=(4, 8))
+
+
+def sized(family: str, q: int) -> dict:
+    """The bottleneck field, unless the family derives its own (a VQ-VAE's token grid)."""
+    return {} if MODELS[family].derived_bottleneck else {"bottleneck": q}
 
 
 @pytest.mark.parametrize("family", sorted(MODELS))
@@ -47,7 +52,7 @@ def test_round_trip_is_exact(tmp_path, family):
 def test_a_directly_built_model_carries_its_family_and_round_trips(tmp_path, family):
     """The family is the class's own: a model built without build_model saves and loads as its family."""
     cls = MODELS[family]
-    model = cls(cls.config_class(bottleneck=3, input_shape=(1, 8, 8), channels=(4, 8)))
+    model = cls(cls.config_class(**sized(family, 3), input_shape=(1, 8, 8), channels=(4, 8)))
     assert model.family == type(model).family == family
     loaded = load_checkpoint(save_checkpoint(tmp_path / f"{family}.safetensors", model, {"dataset": "digits"}))
     assert type(loaded) is cls and loaded.family == family and loaded.config == model.config
@@ -62,7 +67,8 @@ def test_a_colour_model_round_trips_exactly(tmp_path, family, shape, dataset):
     """Every family on colour images: weights, config and reconstructions identical after save and load, its
     input shape accepted by the header's schema (cifar10's own shape; a 64x64 folder set)."""
     fields = {} if family in ("linear", "contractive") else {"hidden": (16,)}
-    model = build_model(family, bottleneck=3, input_shape=shape, channels=(4, 8), **fields)
+    size = {} if family == "vq" else {"bottleneck": 3}  # a VQ-VAE's q is its token grid's cells × code_dim
+    model = build_model(family, input_shape=shape, channels=(4, 8), **size, **fields)
     path = save_checkpoint(tmp_path / f"{family}.safetensors", model, {"dataset": dataset, "input_shape": list(shape)})
     loaded = load_checkpoint(path)
     assert loaded.config == model.config and loaded.config.input_shape == shape
@@ -82,6 +88,32 @@ def test_a_model_that_does_not_take_its_datasets_shape_is_refused(tmp_path):
         CheckpointError, match=r"its input \[1, 32, 32\] is not the image shape of cifar10, \[3, 32, 32\]"
     ):
         load_checkpoint(path)
+
+
+@pytest.mark.parametrize(
+    "family,fields",
+    [
+        ("sparse", {"bottleneck": 16, "sparsity": "topk", "topk": 3}),
+        ("vq", {"codebook": "loss", "code_dim": 2, "codebook_size": 8}),
+        ("vq", {"codebook": "ema", "code_dim": 2, "codebook_size": 8}),
+        ("vae", {"bottleneck": 3, "beta": 4.0}),
+    ],
+)
+def test_the_new_modes_round_trip_exactly_after_training(tmp_path, family, fields):
+    """Trained a few steps (a TopK centre set, EMA averages and restarts moved), saved, loaded: the same tensors,
+    the same reconstructions, and a loaded model that trains on (no state left on the meta device)."""
+    from aeviz.train import TrainConfig, fit
+
+    model = build_model(family, input_shape=(1, 8, 8), channels=(4, 8), **fields)
+    x = torch.rand(64, 1, 8, 8)
+    fit(model, x, TrainConfig(epochs=2, batch_size=16, seed=0))
+    loaded = load_checkpoint(save_checkpoint(tmp_path / f"{family}.safetensors", model, {"dataset": "digits"}))
+    assert loaded.state_dict().keys() == model.state_dict().keys() and loaded.config == model.config
+    for key, value in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key
+    assert torch.equal(loaded.reconstruct(x), model.eval().reconstruct(x))
+    loaded.requires_grad_(True)
+    fit(loaded, x, TrainConfig(epochs=1, batch_size=16, seed=0))
 
 
 def test_a_kl_sparse_model_round_trips_exactly(tmp_path):

@@ -18,10 +18,15 @@ FAMILIES = sorted(MODELS)
 
 
 def tiny(family: str, shape=(1, 8, 8), q: int = 4, **extra):
-    fields = {"bottleneck": q, "input_shape": shape, "channels": TINY["channels"], **extra}
-    if family not in ("linear", "contractive"):
+    """A tiny model of `family`; q is its bottleneck, unless the family derives its own (a VQ-VAE's grid)."""
+    fields = {"input_shape": shape, "channels": TINY["channels"], **sized(family, q), **extra}
+    if family not in ("linear", "contractive", "vq"):
         fields["hidden"] = TINY["hidden"]
     return build_model(family, **fields)
+
+
+def sized(family: str, q: int) -> dict:
+    return {} if MODELS[family].derived_bottleneck else {"bottleneck": q}
 
 
 @pytest.fixture(scope="module")
@@ -38,11 +43,12 @@ def test_shapes_and_api(family, shape):
     model = tiny(family, shape)
     x = torch.rand(5, *shape)
     z = model.encode(x)
-    assert z.shape == (5, 4)
+    q = model.bottleneck
+    assert z.shape == (5, q) and q == (4 if not model.derived_bottleneck else model.config.bottleneck)
     assert model.decode(z).shape == (5, *shape)
     assert model.reconstruct(x).shape == (5, *shape)
     out = model(x)
-    assert out.recon.shape == (5, *shape) and out.code.shape == (5, 4)
+    assert out.recon.shape == (5, *shape) and out.code.shape == (5, q)
     assert "recon" in out.losses and out.loss.ndim == 0 and torch.isfinite(out.loss)
 
 
@@ -168,6 +174,10 @@ def test_each_family_declares_itself_once(family):
         ("dense", {"bottleneck": 8, "hidden": (512, 256)}, "dense-h512x256-q8-bce"),
         ("vae", {"bottleneck": 2, "arch": "conv"}, "vae-conv-q2-bce"),
         ("denoising", {"bottleneck": 32, "noise": "gaussian:0.5"}, "denoising-q32-bce-gaussian0.5"),
+        ("vae", {"bottleneck": 16, "hidden": (256,), "beta": 4.0}, "vae-h256-q16-bce-beta4"),
+        ("sparse", {"bottleneck": 1024, "sparsity": "topk", "topk": 32}, "sparse-q1024-bce-top32"),
+        ("vq", {}, "vq-q392-bce-codes128"),
+        ("vq", {"code_dim": 4, "codebook_size": 512, "codebook": "loss"}, "vq-q196-bce-codes512-gradcodes"),
     ],
 )
 def test_slugs(family, fields, slug):
@@ -225,7 +235,8 @@ def test_kl_penalty_matches_its_formula_and_vanishes_at_the_target():
 
 
 def test_sparse_configs_saved_before_kl_load_unchanged():
-    """Old sparse metadata has no 'sparsity' key: it means L1 on a ReLU code, with the same penalty as before."""
+    """Old sparse metadata has no 'sparsity' (or 'topk', 'auxk') key: it means L1 on a ReLU code, with the same
+    penalty as before."""
     old = {
         "bottleneck": 16,
         "input_shape": [1, 8, 8],
@@ -240,8 +251,8 @@ def test_sparse_configs_saved_before_kl_load_unchanged():
         "kl_weight": 0.0,
     }
     config = make_config("sparse", **old)
-    assert config.sparsity == "l1" and config.code_activation == "relu"
-    assert {k: v for k, v in config.to_dict().items() if k != "sparsity"} == {
+    assert config.sparsity == "l1" and config.code_activation == "relu" and config.topk == 0 and config.auxk == 0
+    assert {k: v for k, v in config.to_dict().items() if k not in ("sparsity", "topk", "auxk")} == {
         k: tuple(v) if isinstance(v, list) else v for k, v in old.items()
     }
     assert make_config("sparse") == make_config("sparse", sparsity="l1", code_activation="relu", l1=1e-3)
@@ -275,7 +286,7 @@ def test_kl_defaults_and_slug_keep_it_apart_from_l1():
         ((3, 64, 64), (32, 64, 128, 256), 4),
     ],
 )
-@pytest.mark.parametrize("family", [f for f in FAMILIES if f != "linear"])  # linear: no conv body
+@pytest.mark.parametrize("family", [f for f in FAMILIES if f not in ("linear", "vq")])  # no conv_widths body
 def test_conv_bodies_are_sized_for_the_input(family, shape, widths, grid):
     """Without channels, every family's conv body is conv_widths(input_shape): colour starts wider, 32 and 64
     go down to a 4x4 grid; MNIST's stays (16, 32) on a 7x7 grid."""
@@ -319,3 +330,84 @@ def test_a_colour_model_trains_a_few_steps(family, tinted):
     with torch.no_grad():
         after = model.eval()(tinted).losses["recon"].item()
     assert after < 0.8 * before, (before, after)
+
+
+def test_topk_keeps_exactly_k_units_and_only_they_learn():
+    """The k largest pre-activations of each image survive (after a ReLU, all k when they are positive); the
+    gradient reaches only the encoder rows of the units that fired."""
+    model = build_model("sparse", bottleneck=12, input_shape=(1, 4, 4), sparsity="topk", topk=3)
+    with torch.no_grad():
+        model.encoder[-1].bias.fill_(5.0)  # every pre-activation positive: exactly k fire
+    x = torch.rand(7, 1, 4, 4)
+    pre = model.encoder(x)
+    code = model.encode(x)
+    assert ((code != 0).sum(dim=1) == 3).all()
+    assert torch.equal(code.topk(3).indices.sort().values, pre.topk(3).indices.sort().values)
+    kept = code != 0
+    assert torch.equal(code[kept], pre[kept])
+    with torch.no_grad():
+        model.encoder[-1].bias.fill_(-5.0)  # now most are negative: the ReLU leaves at most k
+    assert ((model.encode(x) != 0).sum(dim=1) <= 3).all()
+    with torch.no_grad():
+        model.encoder[-1].bias.fill_(5.0)
+    out = model(x[:2])  # the first training batch also sets the encoder's centre (Gao et al.'s b_pre) to its mean
+    assert torch.allclose(model.center.detach(), x[:2].mean(dim=0))
+    assert torch.equal(out.code, model.encode(x[:2])) and ((out.code != 0).sum(dim=1) == 3).all()
+    assert set(out.losses) == {"recon"}  # no penalty: sparse by construction
+    out.loss.backward()
+    rows_with_grad = model.encoder[-1].weight.grad.abs().sum(dim=1) > 0
+    assert torch.equal(rows_with_grad, (out.code != 0).any(dim=0))
+
+
+def test_topk_configs_and_their_defaults():
+    config = make_config("sparse", sparsity="topk", bottleneck=1024)
+    assert (config.topk, config.code_activation, config.l1, config.kl_weight) == (32, "relu", 0.0, 0.0)
+    assert type(config).from_dict(config.to_dict()) == config
+    with pytest.raises(ValueError, match="at most|from 1 to the bottleneck"):
+        make_config("sparse", sparsity="topk", bottleneck=16, topk=32)
+    with pytest.raises(ValueError, match="topk and auxk apply to sparsity='topk'"):
+        make_config("sparse", topk=8)
+    with pytest.raises(ValueError, match="topk and auxk apply"):
+        make_config("sparse", sparsity="kl", auxk=0.1)
+    assert config.auxk == 1 / 32 and make_config("sparse", sparsity="topk", auxk=0.0).auxk == 0.0
+    with pytest.raises(ValueError, match="l1 applies"):
+        make_config("sparse", sparsity="topk", l1=1e-3)
+    assert make_config("sparse").topk == 0 and make_config("sparse", sparsity="kl").topk == 0
+
+
+def test_each_family_reports_what_its_regulariser_does_to_the_code():
+    x = torch.rand(20, 1, 8, 8)
+    topk = tiny("sparse", q=16, sparsity="topk", topk=4).eval()
+    seen = topk.diagnostics(x)
+    code = topk.encode(x).detach()
+    assert seen["l0"] == pytest.approx(float((code > 0).sum(dim=1).float().mean())) and seen["l0"] <= 4
+    assert seen["dead_units"] == int(((code > 0).sum(dim=0) == 0).sum())
+    kl = tiny("sparse", q=16, sparsity="kl").eval()
+    assert kl.diagnostics(x)["l0"] == pytest.approx(float((kl.encode(x) > 0.5).sum(dim=1).float().mean()))
+    vae = tiny("vae").eval()
+    assert set(vae.diagnostics(x)) == {"active_units", "kl_nats"} and vae.diagnostics(x)["active_units"] <= 4
+    assert tiny("dense").diagnostics(x) == {}
+
+
+def test_auxk_gives_dead_topk_units_gradients_and_only_them():
+    """Units idle for IDLE_BATCHES rebuild the image beside the detached live code (Gao et al.'s AuxK), so the
+    gradient of that loss reaches dead units' encoder rows and no live unit's; with auxk 0 there is no such part."""
+    from aeviz.models import IDLE_BATCHES
+
+    torch.manual_seed(0)
+    model = build_model("sparse", bottleneck=12, input_shape=(1, 4, 4), sparsity="topk", topk=2).train()
+    x = torch.rand(5, 1, 4, 4)
+    assert set(model(x).losses) == {"recon"}  # nobody has been idle long enough yet
+    assert model.idle is not None
+    model.idle.fill_(IDLE_BATCHES)  # as if no unit had fired for IDLE_BATCHES batches
+    out = model(x)
+    live = (out.code > 0).any(dim=0)
+    assert model.idle[live].eq(0).all() and model.idle[~live].eq(IDLE_BATCHES + 1).all()
+    assert set(out.losses) == {"recon", "auxk"}
+    out.losses["auxk"].backward()
+    rows = model.encoder[-1].weight.grad.abs().sum(dim=1) > 0
+    assert rows.any() and not (rows & live).any()
+    assert "idle" not in model.state_dict()  # training state only: checkpoints stay as they were
+    off = build_model("sparse", bottleneck=12, input_shape=(1, 4, 4), sparsity="topk", topk=2, auxk=0.0).train()
+    off.idle = torch.full((12,), float(IDLE_BATCHES))
+    assert set(off(x).losses) == {"recon"}

@@ -25,6 +25,7 @@ MAX_WIDTH = 4096  # code, hidden and channel widths; wider nets do not fit on a 
 MIN_TRAIN_IMAGES = 7  # the kNN-7 score of the codes needs seven training images
 MIN_FOLDER_IMAGES = 9  # a folder splits 80/20, so nine images leave seven to train on
 MAX_SEED = 2**63 - 1
+DEFAULT_BOTTLENECK = (16,)
 FOLDER_SIZE = (1, 28, 28)  # the size folder images are read at (imagesets.folder_split)
 
 
@@ -131,6 +132,8 @@ def flag_options(param: Param) -> dict:
     options = {"help": param.cli_help, **({"metavar": param.metavar} if param.metavar else {})}
     if param.kind == "choice":
         return {**options, "choices": list(param.choices)}
+    if param.integer:
+        return {**options, "type": bounded_int(int(param.low) + int(param.open_low))}
     return {
         **options,
         "type": noise_spec if param.kind == "noise" else finite_float(param.low, inclusive=not param.open_low),
@@ -149,8 +152,9 @@ def model_name(text: str) -> str:
 
 def plan_training(args) -> list[Job]:
     """Every model `args` asks for, checked and named; raises UsageError. Creates at most the output folder."""
-    if len(set(args.bottleneck)) != len(args.bottleneck):
-        raise UsageError(f"--bottleneck lists a size twice: {' '.join(map(str, args.bottleneck))}")
+    sizes = _sizes(args)
+    if len(set(sizes)) != len(sizes):
+        raise UsageError(f"--bottleneck lists a size twice: {' '.join(map(str, sizes))}")
     for flag in ("hidden", "channels"):  # a checkpoint holds at most MAX_LAYERS (headers checks it at load)
         widths = getattr(args, flag)
         if widths is not None and len(widths) > MAX_LAYERS:
@@ -158,13 +162,22 @@ def plan_training(args) -> list[Job]:
     if args.overwrite and args.name is None:
         raise UsageError("--overwrite needs --name: a default name never replaces a file")
     shape = _check_dataset(args.dataset, args.subset)
-    configs = [_checked_config(args, q, shape) for q in args.bottleneck]
+    configs = [_checked_config(args, q, shape) for q in sizes]
     out = Path(args.out if args.out is not None else user_dir()).expanduser()
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file, not a folder")
     jobs = _named_jobs(args, configs, out)
     _check_writable(out)
     return jobs
+
+
+def _sizes(args) -> list[int]:
+    """The --bottleneck sizes (16 when none is given); [0] (derive it) for a family whose q follows from its other
+    settings, which refuses --bottleneck."""
+    derived = MODELS[args.family].derived_bottleneck
+    if derived and args.bottleneck is not None:
+        raise UsageError(f"--bottleneck does not apply to --family {args.family}: {derived}")
+    return [0] if derived else list(args.bottleneck or DEFAULT_BOTTLENECK)
 
 
 def _check_dataset(dataset: str, subset: int | None) -> tuple[int, int, int]:

@@ -105,7 +105,8 @@ def pythae_programs(folder: Path, dataset: str | None) -> tuple[Programs, Manife
     }
     loss = getattr(config, "reconstruction_loss", "mse")
     settings: dict[str, Any] = dict(dataset=dataset, input_shape=list(shape), output_range=[0, 1])
-    settings.update(family="vae" if kind == "vae" else "dense", loss=loss if loss in ("bce", "mse") else "mse")
+    family = {"vae": "vae", "vq": "vq"}.get(kind, "dense")  # a VQVAE's pages know its code is quantized
+    settings.update(family=family, loss=loss if loss in ("bce", "mse") else "mse")
     settings["name"] = f"pythae-{model.model_name.lower()}-q{config.latent_dim}"
     if kind == "vae":
         settings["log_variance_output"] = 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 from . import preload  # noqa: F401 - first: what the pages share, imported before any page runs (see there)
 from .architecture import model_diagram
 from .caches import (
+    curse_table,
     device_label,
     first_test_images,
     get_codes,
@@ -50,6 +51,18 @@ from .maps import (
     submit_map,
 )
 from .memo import per_model
+from .posterior import posterior_view
+from .projector import (
+    explorer_controls,
+    export_buttons,
+    focus_of,
+    selected_points,
+    send_sprites,
+    show_map_3d,
+    show_neighbours,
+    sprite_index,
+    with_found,
+)
 from .quicktrain import start_training, training_shown
 from .quotas import start_upload_sweep
 from .replays import code_space, training_replay
@@ -91,6 +104,16 @@ from .widgets import (
 from .workspace import own_workspace, session_workspaces, your_models
 
 __all__ = [
+    "posterior_view",
+    "explorer_controls",
+    "export_buttons",
+    "focus_of",
+    "selected_points",
+    "send_sprites",
+    "show_map_3d",
+    "show_neighbours",
+    "sprite_index",
+    "with_found",
     "DEFAULT_DATASETS",
     "Context",
     "Picked",
@@ -103,6 +126,7 @@ __all__ = [
     "code_sliders",
     "code_space",
     "context",
+    "curse_table",
     "device_label",
     "first_test_images",
     "draw_image",

@@ -31,6 +31,14 @@ def configure_server() -> bool:
     return True
 
 
+@st.cache_resource(show_spinner="Measuring distances among random points (once)…")
+def curse_table() -> list:
+    """The curse-of-dimensionality table (aeviz.lessons), once per process: every session reads the same rows."""
+    from ..lessons import curse_table as measure
+
+    return measure()
+
+
 @st.cache_resource(show_spinner="Loading dataset…")
 def get_dataset(name: str, split: str = "test") -> data.Dataset:
     return data.load_dataset(name, split)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -125,32 +126,42 @@ def playground(info: CheckpointInfo, spec: dict[str, Any], *, key: str, title: s
     _kit()(key=key, data=data, on_code_change=lambda: None)
 
 
-def hover_decoder(info: CheckpointInfo, chart: str, inverse: dict[str, Any] | None, *, key: str) -> str:
+def hover_decoder(
+    info: CheckpointInfo, chart: str, inverse: dict[str, Any] | None, *, key: str, sprites: Sequence[dict] = ()
+) -> str:
     """Decode the map position under the mouse over the plotly chart with element key `chart`, in the browser
     (`inverse` from views.decoding: how a position becomes a code). Returns '' when on, else why it is off (the
-    map has no such inverse, or the decoder cannot run in the browser)."""
+    map has no such inverse, or the decoder cannot run in the browser). With `sprites` (ui.projector's index of
+    the image sheets), the tip also shows the image of the point under the cursor, whether decoding is on or not."""
+    data: dict[str, Any] = {"view": "hover", "key": key, "model": _ident(info), "chart": chart, "inverse": inverse}
+    data |= {"shape": list(info.config["input_shape"]), "size": 168 if lecture_on() else 112, "sprites": list(sprites)}
+    with st.container(key=HIDDEN + key):
+        reason = _weights(info, key) if inverse is not None else ""
+        if reason:
+            data["inverse"] = None
+        if data["inverse"] is not None or sprites:
+            _kit()(key=key, data=data, height=0)
     if inverse is None:
         return "a UMAP or t-SNE position has no code of its own until the server interpolates one"
-    data: dict[str, Any] = {"view": "hover", "key": key, "model": _ident(info), "chart": chart, "inverse": inverse}
-    data |= {"shape": list(info.config["input_shape"]), "size": 168 if lecture_on() else 112}
-    with st.container(key=HIDDEN + key):
-        reason = _weights(info, key)
-        if not reason:
-            _kit()(key=key, data=data, height=0)
     return f"this model's decoder cannot run in your browser ({reason})" if reason else ""
 
 
-def map_hover(info: CheckpointInfo, latent_map: LatentMap, chart: str, *, key: str) -> None:
-    """Hover-decoding on the Latent space map, and one sentence on how exact it is (or why it is off)."""
+def map_hover(
+    info: CheckpointInfo, latent_map: LatentMap, chart: str, *, key: str, sprites: Sequence[dict] = ()
+) -> None:
+    """Hover-decoding on the Latent space map, and one sentence on how exact it is (or why it is off); with
+    `sprites`, each point's image under the cursor too."""
     from ..views.latent_map import decode_note
 
-    off = hover_decoder(info, chart, decoding.map_inverse(latent_map), key=key)
+    off = hover_decoder(info, chart, decoding.map_inverse(latent_map), key=key, sprites=sprites)
+    points = "Hover over a point to see its image. " if sprites else ""
     if off:
-        st.caption(f"Hover-decoding is off here: {off}. Click a spot to decode it on the server.")
+        st.caption(f"{points}Hover-decoding is off here: {off}. Click a spot to decode it on the server.")
     else:
         st.caption(
-            "Hover over the map: your browser decodes the spot under the cursor as the mouse moves. "
-            f"Decoding a map position is {decode_note(latent_map)}"
+            "Hover over the map: your browser decodes the spot under the cursor as the mouse moves"
+            + (", beside the image of the point under it" if sprites else "")
+            + f". Decoding a map position is {decode_note(latent_map)}"
         )
 
 

@@ -34,6 +34,8 @@ html { font-size: clamp(20px, calc(100vh / 36), 32px); }
 
 # Presenter clickers send PageDown/PageUp; keyboards arrows. Text fields keep their keys; every other key press
 # (a focused radio or slider included) steps the page's main slider, so a click elsewhere cannot steal it.
+# PageDown/PageUp past the end of the slider's range (or on a page without one) open the lecture playlist's
+# next/previous view, by pressing the playlist's hidden buttons (ui/playlist.py).
 _KEYS_JS = """
 <script>
 (() => {
@@ -65,19 +67,38 @@ _KEYS_JS = """
     input.dispatchEvent(new KeyboardEvent('keydown', {key, bubbles: true, cancelable: true}));
     input.dispatchEvent(new KeyboardEvent('keyup', {key, bubbles: true, cancelable: true}));
   }
+  function plotlyAtEnd(gd, step) {
+    const opts = gd._fullLayout && gd._fullLayout.sliders && gd._fullLayout.sliders[0];
+    if (!opts) return true;
+    const pending = gd.__aevizPending;
+    const from = pending && pending.to !== opts.active && performance.now() - pending.at < 1000 ? pending.to
+      : opts.active;
+    return from + step < 0 || from + step > opts.steps.length - 1;
+  }
+  function sliderAtEnd(input, step) {
+    return step > 0 ? Number(input.value) >= Number(input.max) : Number(input.value) <= Number(input.min);
+  }
+  // A saved view's turn (ui/playlist.py): PageDown/PageUp past either end of the slider, or on a page without one
+  function playlistButton(step) {
+    const which = step > 0 ? 'next' : 'prev';
+    return document.querySelector('.st-key-aeviz_hidden_playlist .st-key-aeviz_playlist_' + which + ' button');
+  }
   document.addEventListener('keydown', (event) => {
     const step = steps[event.key];
-    const key = window.__aevizMainSlider;
-    if (!step || !key || event.altKey || event.ctrlKey || event.metaKey || !event.isTrusted) return;
+    if (!step || event.altKey || event.ctrlKey || event.metaKey || !event.isTrusted) return;
     if (event.target.closest && event.target.closest(typing)) return;
-    const box = document.querySelector('.st-key-' + CSS.escape(key));
-    if (!box) return;
-    const gd = box.querySelector('.js-plotly-plot');
-    const input = box.querySelector('input[type=range]');
-    if (!gd && !input) return;
+    const key = window.__aevizMainSlider;
+    if (key && document.querySelector('.st-key-' + CSS.escape(key + '_still'))) return;  // its chart is on the way
+    const box = key && document.querySelector('.st-key-' + CSS.escape(key));
+    const gd = box && box.querySelector('.js-plotly-plot');
+    const input = box && !gd && box.querySelector('input[type=range]');
+    const paging = event.key === 'PageDown' || event.key === 'PageUp';
+    const atEnd = gd ? plotlyAtEnd(gd, step) : input ? sliderAtEnd(input, step) : true;
+    const turn = paging && atEnd && playlistButton(step);
+    if (!gd && !input && !turn) return;
     event.preventDefault();
     event.stopPropagation();
-    if (gd) stepPlotly(gd, step); else stepSlider(input, step);
+    if (turn) turn.click(); else if (gd) stepPlotly(gd, step); else stepSlider(input, step);
   }, true);
 })();
 </script>

@@ -167,20 +167,35 @@ def map_backdrop(info: CheckpointInfo, latent_map: projection.LatentMap, split: 
 
 
 @per_model(max_entries=32, models=False)
-def _map_figure(info, method: str, split: str, under: bool, height: int, *, _latent_map: projection.LatentMap):
+def _map_figure(
+    info, method: str, split: str, under: bool, height: int, hidden: tuple = (), *, _latent_map: projection.LatentMap
+):
     from ..views import latent_map as view
 
     backdrop = map_backdrop(info, _latent_map, split) if under else None
     classes = tuple(get_dataset(info.dataset).classes)
-    return view.map_figure(
+    fig = view.map_figure(
         _latent_map.points, map_labels(info.dataset, split), classes, backdrop=backdrop, height=height
     )
+    for trace in fig.data:
+        if trace.name in hidden:
+            trace.visible = "legendonly"  # filtered out; a click on its legend entry brings it back
+    return fig
 
 
-def map_figure(info: CheckpointInfo, latent_map: projection.LatentMap, split: str, *, under: bool, height: int):
-    """The map's figure, built once per model, split, method and look and shared: building a 10k-point plotly
-    figure costs ~100 ms of validation, and st.plotly_chart only reads it (to_dict copies)."""
-    return _map_figure(info, latent_map.method, split, under, height, _latent_map=latent_map)
+def map_figure(
+    info: CheckpointInfo,
+    latent_map: projection.LatentMap,
+    split: str,
+    *,
+    under: bool,
+    height: int,
+    hidden: tuple[str, ...] = (),
+):
+    """The map's figure, built once per model, split, method, look and class filter (`hidden` classes) and shared:
+    building a 10k-point plotly figure costs ~100 ms of validation, and st.plotly_chart only reads it (to_dict
+    copies)."""
+    return _map_figure(info, latent_map.method, split, under, height, tuple(hidden), _latent_map=latent_map)
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)

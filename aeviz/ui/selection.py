@@ -8,6 +8,7 @@ from ..views import latent_map as view
 from .caches import model_or_message
 from .lecture import fit
 from .maps import map_images
+from .projector import export_buttons
 from .theme import theme_type
 from .widgets import picture
 
@@ -42,7 +43,7 @@ def show_selection(ctx, model, info, other, latent_map, picked, labels, per_row)
         st.info("Select some points, or click anywhere on the map to decode that spot.", icon=":material/touch_app:")
         return
     share = 0.4 if per_row == 8 else 1.0  # beside the map, or under two maps
-    if len(chosen) + len(picked.spots) == 1:
+    if len(picked.spots) == 1 and len(chosen) == 0:  # one point: its neighbours in code space are listed above
         decode_here(ctx, model, latent_map, view.spot_of(latent_map, picked), labels, share)
     if len(chosen):
         st.markdown(
@@ -66,13 +67,7 @@ def show_selection(ctx, model, info, other, latent_map, picked, labels, per_row)
             caption=f"Shown: {view.selection_summary(sample, labels, ctx.test.classes, top=10)}. Under each "
             "input its class, under each reconstruction its mean squared error.",
         )
-        st.download_button(
-            "Download the selected indices (CSV)",
-            "index\n" + "\n".join(map(str, chosen)),
-            file_name=f"{info.name}-selection.csv",
-            mime="text/csv",
-            key="map_download",
-        )
+        export_buttons(info, latent_map, chosen, labels, ctx.test.classes, ctx.dataset)  # CSV and image grid
     elif len(picked.spots) > 1:
         decoded = view.decode_at(latent_map, model, picked.spots[:SHOW])
         picture(

@@ -15,6 +15,7 @@ from .caches import configure_server, device_label, get_dataset, list_models, of
 from .contexts import Context
 from .identity import remember_browser
 from .lecture import lecture_toggle
+from .playlist import follow_request, playlist_sidebar
 from .quotas import start_upload_sweep
 from .screen import watch_screen
 from .theme import chart_text_style
@@ -48,8 +49,9 @@ def sidebar() -> Context | None:
     expire_old_workspaces()
     chart_text_style()
     remember_browser()  # its next visit (a reload, another tab, tomorrow) finds this browser's models and jobs
+    follow_request()  # a saved view a click or a presenter key asked for: opened before anything is drawn
     with st.sidebar:
-        lecture_toggle()
+        playlist_sidebar(lecture_toggle())
         watch_screen()
         choices = _dataset_choices()
         default = "mnist" if "mnist" in choices else choices[0]

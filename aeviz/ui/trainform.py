@@ -16,7 +16,7 @@ from .caches import device_label
 from .warm import startup_time, training_rates
 from .widgets import url_selectbox
 
-BOTTLENECKS = [2, 4, 8, 16, 32, 64, 128, 256]
+BOTTLENECKS = [2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]  # 1024 > 784: overcomplete dictionaries
 BATCHES = [16, 32, 64, 128, 256, 512, 1024]
 FIRST_BATCH, FIRST_SUBSET = 64, 5000  # see first_choices
 
@@ -45,7 +45,11 @@ def pick_modes(family: type[AutoEncoder]) -> dict[str, str]:
 def model_fields(family: type[AutoEncoder], picked: dict, last: dict, left, right) -> tuple[dict, dict]:
     """The form's model part: code size, loss and body in `left`, the family's hyper-parameters in `right`.
     Returns the config fields and the choices to offer again next time; `last` holds the previous ones."""
-    q = left.select_slider("Bottleneck (code size)", BOTTLENECKS, last.get("q", family.suggested_bottleneck))
+    if family.derived_bottleneck:  # q follows from the family's settings
+        q = None
+        left.caption(family.derived_bottleneck)
+    else:
+        q = left.select_slider("Bottleneck (code size)", BOTTLENECKS, last.get("q", family.suggested_bottleneck))
     losses = list(family.loss_choices)
     loss = (
         losses[0]
@@ -54,7 +58,7 @@ def model_fields(family: type[AutoEncoder], picked: dict, last: dict, left, righ
             "Loss", losses, losses.index(last["loss"]) if last.get("loss") in losses else 0, horizontal=True
         )
     )
-    fields, body = {"bottleneck": q, "loss": loss}, last.get("body")
+    fields, body = {"loss": loss} | ({} if q is None else {"bottleneck": q}), last.get("body")
     if family.body_choices:
         bodies = list(family.body_choices)
         body = left.selectbox("Body", bodies, bodies.index(body if body in bodies else family.default_body))
@@ -65,7 +69,7 @@ def model_fields(family: type[AutoEncoder], picked: dict, last: dict, left, righ
                 fields[param.field] = _param_widget(param, picked, last)
                 if param.note:
                     st.caption(param.note)
-    return fields, {"q": q, "loss": loss, "body": body}
+    return fields, {"loss": loss, "body": body} | ({} if q is None else {"q": q})
 
 
 def _param_widget(param: Param, picked: dict, last: dict):

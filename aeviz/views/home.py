@@ -146,3 +146,19 @@ def traits(dataset: str) -> str:
         "clothing item": ": outline, brightness, which kind of garment it is",
     }
     return known.get(item_noun(dataset), "")
+
+
+def curse_frame(rows) -> list[dict]:
+    """The curse-of-dimensionality table as display rows, the article's figure beside ours where it has one."""
+    from ..lessons import ARTICLE_CURSE
+
+    return [
+        {
+            "d": r.d,
+            "nearest neighbour": f"{r.nearest:.3f}",
+            "typical distance": f"{r.mean:.3f}",
+            "ratio (ours)": f"{r.ratio:.3f}",
+            "ratio (article)": str(ARTICLE_CURSE.get(r.d, "—")),
+        }
+        for r in rows
+    ]

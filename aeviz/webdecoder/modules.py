@@ -6,6 +6,7 @@ import math
 
 from torch import nn
 
+from ..nets import TiedLinear
 from .layers import Unsupported, WebDecoder, _Builder
 
 ACTIVATIONS = {nn.ReLU: "relu", nn.Sigmoid: "sigmoid", nn.Tanh: "tanh", nn.SiLU: "silu"}
@@ -31,7 +32,7 @@ def _module(b: _Builder, m: nn.Module) -> None:
         b.add("elu", alpha=float(m.alpha))
     elif isinstance(m, nn.GELU) and m.approximate == "none":
         b.add("gelu")
-    elif isinstance(m, nn.Linear):
+    elif isinstance(m, (nn.Linear, TiedLinear)):  # a tied layer: its encoder mirror's weight, transposed
         b.linear(m.weight, m.bias)
     elif isinstance(m, nn.Unflatten):
         axis = m.dim - 1 if m.dim > 0 else len(b.shape) + m.dim  # m.dim counts the batch

@@ -78,10 +78,66 @@ def vaes(infos: Sequence[CheckpointInfo]) -> list[CheckpointInfo]:
     return sorted(found, key=lambda c: (c.arch != "dense", -c.bottleneck, c.name))
 
 
+def beta(info: CheckpointInfo) -> float:
+    """The weight of a VAE's KL term (1 for the plain VAE)."""
+    return float(info.config.get("beta", 1.0))
+
+
 def two_d_vae(info: CheckpointInfo, infos: Sequence[CheckpointInfo]) -> CheckpointInfo | None:
-    """`info` itself when its code is 2-d, else a 2-d VAE of the same architecture, else any 2-d VAE."""
+    """`info` itself when its code is 2-d, else a 2-d VAE of the same architecture and beta, else of the same
+    architecture, else any 2-d VAE."""
     if info.bottleneck == 2:
         return info
-    arch = info.arch
     flat = [c for c in vaes(infos) if c.bottleneck == 2]
-    return next((c for c in flat if c.arch == arch), flat[0] if flat else None)
+    return min(flat, key=lambda c: (c.arch != info.arch, beta(c) != beta(info), c.origin != ZOO), default=None)
+
+
+def beta_siblings(info: CheckpointInfo, infos: Sequence[CheckpointInfo]) -> list[CheckpointInfo]:
+    """The VAEs that differ from `info` in beta alone (the same dataset, net and code size; `info` among them),
+    one per beta (the zoo's first), by beta: what the VAE page's beta control switches among."""
+    same = [
+        c
+        for c in vaes(infos)
+        if c.dataset == info.dataset
+        and c.bottleneck == info.bottleneck
+        and _net(c) == _net(info)
+        and (c.path == info.path or beta(c) != beta(info))  # a widget may hand back a copy of `info`
+    ]
+    by_beta: dict[float, CheckpointInfo] = {}
+    for c in sorted(same, key=lambda c: (c.path != info.path, c.origin != ZOO, c.name)):
+        by_beta.setdefault(beta(c), c)
+    return [by_beta[b] for b in sorted(by_beta)]
+
+
+def beta_planes(info: CheckpointInfo, infos: Sequence[CheckpointInfo]) -> dict[float, CheckpointInfo]:
+    """The 2-d VAEs of `info`'s dataset and net, one per beta: whose code planes the beta control compares."""
+    flat = [c for c in vaes(infos) if c.bottleneck == 2 and c.dataset == info.dataset and _net(c) == _net(info)]
+    return {beta(c): c for c in beta_siblings(flat[0], infos)} if flat else {}
+
+
+def _net(info: CheckpointInfo) -> tuple:
+    config = info.config
+    return (info.arch, config.get("loss"), tuple(config.get("hidden", ())), tuple(config.get("channels", ())))
+
+
+def vq_models(infos: Sequence[CheckpointInfo]) -> list[CheckpointInfo]:
+    """VQ-VAE checkpoints, the zoo's first."""
+    return sorted((c for c in infos if c.family == "vq"), key=lambda c: (c.origin != ZOO, c.name))
+
+
+def feature_models(infos: Sequence[CheckpointInfo]) -> list[CheckpointInfo]:
+    """Models whose code units the feature dashboard shows: sparse ones (L1, KL, TopK), and any other with more
+    units than pixels (overcomplete), except VAEs and VQ-VAEs, whose codes are distributions and token vectors.
+    Sparse first (TopK by k), then by code size."""
+    found = [c for c in infos if c.family == "sparse" or (c.family not in ("vae", "vq") and c.bottleneck > pixels(c))]
+
+    def order(c: CheckpointInfo) -> tuple:
+        config = c.config
+        return (c.family != "sparse", config.get("sparsity", ""), config.get("topk", 0), -c.bottleneck, c.name)
+
+    return sorted(found, key=order)
+
+
+def pixels(info: CheckpointInfo) -> int:
+    """The numbers in one of the model's input images (C·H·W)."""
+    return int(np.prod(info.config["input_shape"]))

@@ -83,6 +83,37 @@ def test_train_a_kl_sparse_model(tmp_path, capsys, monkeypatch):
     }
 
 
+def test_train_a_vq_vae_and_a_topk_dictionary(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("AEVIZ_ZOO_DIR", str(tmp_path / "zoo"))
+    quick = ["train", "--dataset", "digits", "--epochs", "1", "--subset", "200", "--out", str(tmp_path)]
+    assert main([*quick, "--family", "vq", "--codebook-size", "32", "--code-dim", "4", "--channels", "16"]) == 0
+    bar = capsys.readouterr().err
+    assert "vq q=64" in bar and "perplexity" in bar and "dead codes" in bar  # 8x8 digits, one layer: 4x4x4
+    meta = read_metadata(tmp_path / "digits-vq-q64-bce-codes32.safetensors")
+    assert {k: meta["config"][k] for k in ("bottleneck", "code_dim", "codebook_size", "codebook")} == {
+        "bottleneck": 64,
+        "code_dim": 4,
+        "codebook_size": 32,
+        "codebook": "ema",
+    }
+    assert set(meta["history"][-1]["diagnostics"]) == {"perplexity", "dead_codes"}
+    assert main([*quick, "--family", "sparse", "--sparsity", "topk", "--topk", "4", "--bottleneck", "128"]) == 0
+    meta = read_metadata(tmp_path / "digits-sparse-q128-bce-top4.safetensors")
+    assert (meta["config"]["topk"], meta["config"]["code_activation"]) == (4, "relu")
+    assert meta["history"][-1]["diagnostics"]["l0"] <= 4
+
+
+def test_the_model_cards_code_column_reads_the_last_epochs_diagnostics():
+    from aeviz.cli.main import code_figures
+
+    history = [{"diagnostics": {"perplexity": 3.2, "dead_codes": 118.0}}, {"diagnostics": {"perplexity": 84.81}}]
+    assert code_figures({"history": history}) == "perplexity 84.8"
+    assert code_figures({"history": [{"diagnostics": {"active_units": 9.0, "l0": 31.94}}]}) == "active units 9, l0 31.9"
+    for hostile in ({}, {"history": []}, {"history": "x"}, {"history": [3]}, {"history": [{"diagnostics": [1]}]}):
+        assert code_figures(hostile) == ""
+    assert code_figures({"history": [{"diagnostics": {"a": "text", "b": True, "c": 2}}]}) == "c 2"
+
+
 def test_model_card_notes_say_what_the_denoisers_and_bce_figures_mean(tmp_path, monkeypatch):
     from aeviz.cli.main import MODEL_CARD_HEAD, card_notes
 

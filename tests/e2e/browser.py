@@ -211,6 +211,7 @@ def serve_app(home: Path, launcher: tuple[str, ...] = ("-m", "streamlit"), **ext
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait()  # reaped: an unreaped Popen warns at garbage collection, an error in tests
         log.close()
         text = (home / "streamlit.log").read_text()
         if "Traceback" in text:

@@ -38,7 +38,8 @@ def worst(page, model, q: int, n: int = 8) -> float:
 
 
 def test_every_zoo_decoder_in_chromium(kit_page):
-    zoo = checkpoints.list_checkpoints([checkpoints.zoo_dir()])
+    # a VQ-VAE snaps codes to its codebook before decoding: the server decodes it (tests/test_webdecoder.py)
+    zoo = [i for i in checkpoints.list_checkpoints([checkpoints.zoo_dir()]) if not MODELS[i.family].derived_bottleneck]
     assert len(zoo) > 50
     differences = {info.name: worst(kit_page, checkpoints.load_checkpoint(info.path), info.bottleneck) for info in zoo}
     assert max(differences.values()) <= TOLERANCE, sorted(differences.items(), key=lambda kv: -kv[1])[:3]
@@ -46,7 +47,7 @@ def test_every_zoo_decoder_in_chromium(kit_page):
 
 @pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32)], ids=["grey", "colour"])
 def test_every_family_and_body_in_chromium(kit_page, shape):
-    for family in MODELS:
+    for family in (f for f, cls in MODELS.items() if not cls.derived_bottleneck):  # a VQ-VAE decodes on the server
         for arch in ("dense", "conv") if family != "linear" else ("dense",):
             torch.manual_seed(0)
             body = {"channels": (32, 64, 128)} if arch == "conv" and shape[0] == 3 else {"hidden": (64,)}

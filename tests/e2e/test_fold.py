@@ -15,6 +15,7 @@ ABOVE_THE_FOLD = {
     "denoising": [".st-key-dn_scrub", ".st-key-dn_scrub .slider-rail-rect"],
     "vae": [".st-key-vae_scrub", ".st-key-vae_scrub .slider-rail-rect"],
     "anomalies": [".st-key-w_err_flag", "[data-testid='stPlotlyChart']"],
+    "features": [".st-key-w_ft_rank", "[data-testid='stImage']", ".st-key-ft_density"],
     "your_images": ["[data-testid='stFileUploaderDropzone']"],
     "train": ["[data-testid='stFormSubmitButton']"],
     "reproduce": ["[data-testid='stDataFrame']"],

@@ -29,7 +29,7 @@ def hover(page, chart_key: str, spots) -> list[tuple[np.ndarray, np.ndarray, np.
         page.mouse.move(box["x"] + fx * box["width"], box["y"] + fy * box["height"], steps=4)
         page.wait_for_function(
             "(before) => { const t = document.querySelector('[data-testid=aevizHoverTip]');"
-            " return t && t.style.display === 'block' && t.dataset.frames !== before; }",
+            " return t && t.style.display !== 'none' && t.dataset.frames !== before; }",
             arg=frames,
         )
         page.wait_for_timeout(100)
@@ -37,7 +37,7 @@ def hover(page, chart_key: str, spots) -> list[tuple[np.ndarray, np.ndarray, np.
             (
                 numbers(tip.get_attribute("data-at")),
                 numbers(tip.get_attribute("data-code")),
-                canvas_pixels(tip.locator("canvas")),
+                canvas_pixels(tip.locator("canvas").first),  # the decoded spot (then a hovered point's image)
             )
         )
     return seen

@@ -150,7 +150,7 @@ def test_other_pythae_models_import(tmp_path, digits, kind):
         assert result.metadata["family"] == "vae"
         assert torch.allclose(model.encode_stats(x)[1], out.log_covariance.clamp(-20.0, 10.0), atol=1e-6)
     else:
-        assert result.metadata["family"] == "dense"
+        assert result.metadata["family"] == ("vq" if kind == "VQVAE" else "dense")
 
 
 def branching_encoder():

@@ -40,17 +40,24 @@ def test_home_sends_the_models_decoder_and_the_images_code():
     assert any("The layers of mnist\\-conv\\-q16\\-bce" in e.label for e in at.expander)  # the diagram (escaped)
 
 
+def decoders(blobs: list[bytes]) -> list[bytes]:
+    """The decoder weights among the kit's blobs (the Latent space page also sends its sprite sheets)."""
+    return [b for b in blobs if b'"aeviz.decoder"' in b[:4096]]
+
+
 def test_the_latent_map_hovers_on_pca_and_says_why_not_on_umap():
     query = {"dataset": "mnist", "map_model": "mnist-dense-q16-bce", "map_method": "pca"}
     at = run_page("pages/latent_map.py", query)
     assert not at.exception
     blobs, views = kit_elements(at)
     (view,) = views
-    assert len(blobs) == 1 and view["view"] == "hover" and view["chart"] == "map_chart"
+    assert len(decoders(blobs)) == 1 and view["view"] == "hover" and view["chart"] == "map_chart"
     assert view["inverse"]["kind"] == "linear" and len(view["inverse"]["mean"]) == 16
     assert any("Hover over the map" in c.value and "The plane keeps" in c.value for c in at.caption)
     at = run_page("pages/latent_map.py", query | {"map_method": "umap"})
-    assert kit_elements(at) == ([], [])
+    blobs, views = kit_elements(at)
+    assert decoders(blobs) == []  # no weights: nothing decodes (the hover thumbnails' sprites are still sent)
+    assert [v["inverse"] for v in views if v["view"] == "hover"] in ([], [None])
     assert any("Hover-decoding is off here" in c.value for c in at.caption)
 
 

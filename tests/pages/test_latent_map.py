@@ -79,9 +79,82 @@ def test_a_click_on_an_empty_spot_decodes_its_projection_on_pca():
     assert "selected" not in texts(at)
 
 
-def test_a_click_on_a_point_decodes_its_position_too():
+def kit_data(at, key: str):
+    """The aeviz.kit element with user key `key`: its JSON data (a view), or its bytes (weights, sprites)."""
+    import json
+
+    def walk(node):
+        for child in getattr(node, "children", {}).values():
+            yield child
+            yield from walk(child)
+
+    found = [n.proto for n in walk(at._tree) if getattr(n, "type", "") == "bidi_component" and n.proto.id.endswith(key)]
+    assert found, f"no kit element {key!r}"
+    return json.loads(found[0].json) if found[0].WhichOneof("data") == "json" else found[0].bytes
+
+
+def digits_codes(name: str):
+    from aeviz import data, metrics
+
+    model = checkpoints.load_checkpoint(next(c.path for c in checkpoints.list_checkpoints() if c.name == name))
+    test = data.load_dataset("digits", "test")
+    return metrics.encode_all(model, test.images), test
+
+
+def test_a_click_on_a_point_lists_its_neighbours_in_code_space():
+    from aeviz.views.projector import CodeIndex
+
     at = ok(select(ok(open_page(map_method="pca")), "map_chart", [17]))
-    assert "**1 selected**" in texts(at) and "Decoding a map position" in texts(at)
+    assert "**1 selected**" in texts(at) and len(at.image) == 1  # its gallery; not the map's nearest images
+    near = kit_data(at, "map_near")
+    codes, test = digits_codes(at.selectbox(key="w_map_model").value.name)
+    found, distances = CodeIndex(codes).neighbours(17, 8)
+    assert near["focus"]["index"] == 17 and [r["index"] for r in near["items"]] == found.tolist()
+    assert [r["distance"] for r in near["items"]] == pytest.approx(distances.tolist(), abs=1e-5)
+    assert [r["label"] for r in near["items"]] == [test.classes[test.labels[i]] for i in found]
+    assert near["chart"] == "map_chart" and near["sprites"][0]["count"] == 360
+    assert [b.label for b in at.get("download_button")] == ["Selection as CSV", "Images as PNG"]
+
+
+def test_an_index_found_stands_in_for_a_click_and_a_click_takes_over():
+    at = ok(open_page(map_method="pca", map_find="42"))
+    assert kit_data(at, "map_near")["focus"]["index"] == 42 and "**1 selected**" in texts(at)
+    at = ok(select(at, "map_chart", [3, 4, 5]))
+    assert "**3 selected**" in texts(at)
+    with pytest.raises(AssertionError, match="no kit element"):
+        kit_data(at, "map_near")  # three points: no one point's neighbours
+
+
+def test_the_class_filter_hides_the_other_classes_on_the_map():
+    import json
+
+    at = ok(open_page(map_method="pca", map_classes="3,5"))
+    traces = json.loads(chart(at, "map_chart").proto.spec)["data"]
+    shown = {t["name"] for t in traces if t.get("visible", True) is True and t["name"] != "decode here"}
+    assert shown == {"3", "5"}
+    assert {t["name"] for t in traces if t.get("visible") == "legendonly"} == {str(d) for d in range(10)} - shown
+
+
+def test_sprites_are_sent_once_per_map_with_every_test_image():
+    from aeviz.views.projector import read_sprite_blob
+
+    at = ok(open_page(map_method="pca"))
+    meta, ident, sheet = read_sprite_blob(kit_data(at, "map_sprites_0"))
+    assert meta["count"] == 360 and sheet.shape == (19 * 8, 19 * 8)
+    assert kit_data(at, "map_hover")["sprites"] == [{"id": ident, "first": 0, "count": 360}]
+
+
+def test_the_3d_view_turns_pca_codes_and_rings_a_found_point():
+    import json
+
+    at = ok(open_page(map_method="pca", map_3d="1", map_find="7"))
+    spec = json.loads(chart(at, "map_chart_3d").proto.spec)
+    assert {t["type"] for t in spec["data"]} == {"scatter3d"}
+    assert spec["data"][-1]["name"] == "#7 and neighbours" and spec["data"][-1]["customdata"][0] == 7
+    assert "3-D PCA** of 360 codes" in texts(at) and "Drag to turn it" in texts(at)
+    assert kit_data(at, "map_hover_3d")["chart"] == "map_chart_3d"
+    two_d = ok(open_page(map_model=zoo("vae-h64-bce", 2), map_3d="1"))
+    assert two_d.toggle(key="w_map_3d").proto.disabled and chart(two_d, "map_chart")  # a 2-d code: the plane
 
 
 def test_two_d_model_offers_the_code_plane_and_the_decoded_manifold_underneath():
@@ -142,7 +215,16 @@ def test_all_images_map_is_fitted_in_the_background_then_shown():
 
 
 @pytest.mark.slow
-def test_cold_tsne_shows_progress_then_the_map():
+def test_cold_tsne_shows_progress_then_the_map(monkeypatch):
+    from aeviz import projection
+    from aeviz.ui import caches, maps
+
+    shipped = projection.load_maps  # the zoo now ships t-SNE maps: these models play ones trained here, without
+    monkeypatch.setattr(
+        projection, "load_maps", lambda *a, **k: {m: v for m, v in shipped(*a, **k).items() if m != "tsne"}
+    )
+    monkeypatch.setattr(maps, "_STORED_MAPS", set())
+    caches._map.clear()
     at = ok(open_page(map_method="tsne", map_model=zoo("dense-bce", 8)))
     assert at.get("progress") and "Meanwhile: the PCA map" in texts(at)
     assert "left" not in at.get("progress")[0].proto.text  # no t-SNE timed on this server yet: no promise

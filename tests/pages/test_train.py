@@ -12,7 +12,7 @@ from test_jobs_training import wait_for
 from trainpage import by_label, finished, in_url, job_in_url, no_jobs_left, submit  # noqa: F401 - a fixture
 
 from aeviz import ui
-from aeviz.checkpoints import sessions_dir, user_dir
+from aeviz.checkpoints import read_metadata, sessions_dir, user_dir
 from aeviz.jobs import State
 from aeviz.jobs.timing import Rates
 from aeviz.ui.warm import throughput
@@ -279,6 +279,8 @@ def test_the_family_choice_and_its_fields_come_from_the_family_declarations(inst
             labels = {w.label for w in [*at.selectbox, *at.select_slider, *at.slider, *at.radio]}
             assert not at.exception and ("Loss" in labels) == (len(cls.loss_choices) > 1)
             assert ("Body" in labels) == bool(cls.body_choices)
+            assert ("Bottleneck (code size)" in labels) == (not cls.derived_bottleneck)  # a VQ-VAE's q is derived
+            assert not cls.derived_bottleneck or cls.derived_bottleneck in [c.value for c in at.caption]
             for param in cls.hyperparams:
                 offered = param.when is None or picked.get(param.when[0]) == param.when[1]
                 assert (param.label in labels) == offered, (family, picked, param.label)
@@ -298,6 +300,32 @@ def test_a_kl_sparse_model_is_offered_beside_l1():
     config = ui.job_manager().snapshot(job_in_url(at)).spec.config
     assert (config.sparsity, config.code_activation, config.kl_target) == ("kl", "sigmoid", 0.1)
     assert config.kl_weight == 3e-3 and config.l1 == 0
+
+
+def test_a_vq_vae_trains_from_the_form_its_code_size_derived_for_the_images():
+    at = run_page(PAGE, {"dataset": "digits", "train_family": "vq", "train_codebook": "loss"})
+    labels = [w.label for w in at.select_slider]
+    assert not at.exception and "EMA decay" not in labels and "Bottleneck (code size)" not in labels
+    by_label(at.select_slider, "Codebook size K").set_value(64)
+    at = submit(at, epochs=1)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    job_id = job_in_url(at)
+    config = ui.job_manager().snapshot(job_id).spec.config
+    assert (config.codebook, config.codebook_size, config.code_dim) == ("loss", 64, 8)
+    snap = wait_for(lambda: finished(job_id))
+    assert snap.state == State.DONE, snap.message
+    meta = read_metadata(snap.path)
+    assert meta["family"] == "vq" and meta["config"]["bottleneck"] == 2 * 2 * 8  # 8x8 digits: a 2x2 token grid
+    assert set(meta["history"][0]["diagnostics"]) == {"perplexity", "dead_codes"}
+
+
+def test_a_topk_dictionary_is_started_from_the_form():
+    at = run_page(PAGE, {"dataset": "digits", "train_family": "sparse", "train_sparsity": "topk"})
+    by_label(at.select_slider, "Active units k").set_value(8)
+    at = submit(at, epochs=1, q=1024)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    config = ui.job_manager().snapshot(job_in_url(at)).spec.config
+    assert (config.sparsity, config.topk, config.bottleneck, config.l1) == ("topk", 8, 1024, 0.0)
 
 
 def figures_of(at) -> dict[str, dict]:

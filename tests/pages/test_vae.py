@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import numpy as np
@@ -9,6 +10,9 @@ import pytest
 from apptest import run_page
 
 from aeviz import images
+from aeviz.checkpoints import user_dir
+from aeviz.models import make_config
+from aeviz.train import TrainConfig, train
 
 PAGE = "pages/vae.py"
 
@@ -32,13 +36,16 @@ def test_all_four_views_render_on_mnist():
         "Sample from the prior",
         "2-d code plane",
         "Drag the code",
+        "Posterior",
+        "β",
     ]
-    scrub, plane = charts(at)
+    scrub, plane, *rest = charts(at)
+    assert len(rest) == 4  # the posterior's per dimension, the 2-d plane's ellipses, the loss terms; the beta tab's
     slider = scrub["layout"]["sliders"][0]
     assert len(scrub["frames"]) == 21 and slider["active"] == 10 and slider["currentvalue"]["prefix"] == "t = "
     assert len(plane["layout"]["images"]) == 1  # the decoded plane behind the codes
     assert [t["type"] for t in plane["data"]] == ["scattergl"] * 10  # test codes, one trace per class
-    assert len(picture_urls(at)) == 3  # strip, traversal grid, samples
+    assert len(picture_urls(at)) == 6  # strip, traversal grid, samples, the posterior's draws; the beta tab's two
     assert at.selectbox(key="w_vae_model").value.name == "mnist-vae-h256-q16-bce"
     plane_caption = next(c.value for c in at.caption if "mnist-vae-h256-q2-bce" in c.value)  # the 2-d sibling
     assert "5 %…95 % quantiles" in plane_caption and "Kingma & Welling" in plane_caption
@@ -65,13 +72,13 @@ def test_the_code_plane_counts_its_empty_cells_and_toggles_to_a_linear_grid():
     assert not at.exception and at.query_params["vae_linear"] in ("1", ["1"])
     caption = next(c.value for c in at.caption if "mnist-vae-conv-q2-bce" in c.value)
     assert "linear over −3…+3" in caption
-    plane = charts(at)[-1]
+    plane = charts(at)[1]  # after the scrubber, before the beta tab
     assert plane["layout"]["xaxis"]["range"] == [-3 - 3 / 19, 3 + 3 / 19]
 
 
 def test_resample_and_temperature_change_the_samples_and_live_in_the_url():
     at = run_page(PAGE, {"dataset": "digits"})
-    strip, traversal, samples = picture_urls(at)
+    strip, traversal, samples, *_ = picture_urls(at)  # then the beta tab's two
     at.button(key="vae_resample").click().run()
     assert not at.exception and at.query_params["vae_seed"] in ("1", ["1"])
     resampled = picture_urls(at)
@@ -106,3 +113,100 @@ def test_conv_vae_and_a_single_own_image():
     assert any("my block" in m.value for m in at.markdown)
     assert at.selectbox(key="w_vae_model").value.name == "mnist-vae-conv-q16-bce"
     assert any("mnist-vae-conv-q2-bce" in c.value for c in at.caption)
+
+
+def values(array) -> np.ndarray:
+    """A plotly spec's array: a list, or a typed array ({dtype, bdata})."""
+    import base64
+
+    if isinstance(array, dict):
+        return np.frombuffer(base64.b64decode(array["bdata"]), np.dtype(array["dtype"]))
+    return np.asarray(array, dtype=np.float64)
+
+
+def test_the_posterior_tab_shows_image_as_posterior_draws_and_loss_terms():
+    import torch
+
+    from aeviz import checkpoints, data
+    from aeviz.views import posterior as view
+
+    query = {"dataset": "mnist", "vae_model": "mnist-vae-h256-q2-bce", "vae_pair_mode": "by index"}
+    query["vae_pair_idx"] = "3,11"
+    at = run_page(PAGE, query)
+    assert not at.exception, [e.value for e in at.exception]
+    info = next(c for c in checkpoints.list_checkpoints() if c.name == "mnist-vae-h256-q2-bce")
+    vae = checkpoints.load_checkpoint(info.path)
+    image = data.load_dataset("mnist", "test").images[3]
+    with torch.inference_mode():
+        mu, logvar = vae.encode_stats(image[None])
+    specs = {c.key: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
+    dims = next(t for t in specs["vae_post_dims"]["data"] if t["name"] == "mean μ")
+    assert np.allclose(values(dims["y"]), mu[0].numpy(), atol=1e-5)
+    ring = next(t for t in specs["vae_post_plane"]["data"] if t["name"] == "μ ± 2σ")
+    std = torch.exp(0.5 * logvar[0]).numpy()
+    assert values(ring["x"]).max() == pytest.approx(float(mu[0, 0] + 2 * std[0]), abs=1e-4)
+    terms = view.loss_terms(info.metadata["history"])
+    assert view.loss_sentence(terms) in [m.value for m in at.markdown]
+    assert "After 30 epochs" in view.loss_sentence(terms)
+    draws = next(i for i in at.get("image") if "codes drawn from q(z|x) with seed 0" in i.proto.imgs[0].caption)
+    at.button(key="vae_post_redraw").click().run()
+    again = next(i for i in at.get("image") if "with seed 1" in i.proto.imgs[0].caption)
+    assert again.proto.imgs[0].url != draws.proto.imgs[0].url  # other draws, another picture
+    assert at.query_params["vae_post_seed"] in ("1", ["1"])
+
+
+def test_a_vae_without_loss_terms_says_so():
+    from streamlit.testing.v1 import AppTest
+
+    def app():
+        from types import SimpleNamespace
+
+        from aeviz.ui.posterior import loss_terms
+
+        loss_terms(SimpleNamespace(name="imported-vae", metadata={"history": []}, config={}))
+
+    at = AppTest.from_function(app).run()
+    assert not at.exception and "`imported-vae` records no per-epoch reconstruction and KL terms" in at.info[0].value
+
+
+def plotly_array(spec: dict) -> list[float]:
+    """A numeric array as plotly's JSON sends it: {'dtype': 'f8', 'bdata': base64 bytes}."""
+    return np.frombuffer(base64.b64decode(spec["bdata"]), dtype=spec["dtype"]).tolist()
+
+
+@pytest.fixture
+def beta4_vae():
+    """The zoo's digits VAE (h64, q=8) again at beta = 4, trained briefly into the server's folder."""
+    config = make_config("vae", bottleneck=8, hidden=(64,), input_shape=(1, 8, 8), beta=4.0)
+    return train("vae", config, "digits", TrainConfig(epochs=20, batch_size=64), out_dir=user_dir())
+
+
+def test_the_beta_tab_switches_among_the_same_vae_at_each_beta(beta4_vae):
+    from aeviz import checkpoints, data
+    from aeviz.collapse import posterior_collapse
+
+    at = run_page(PAGE, {"dataset": "digits", "vae_model": "digits-vae-h64-q8-bce"})
+    assert not at.exception, [e.value for e in at.exception]
+    radio = at.radio(key="w_vae_beta")
+    assert list(radio.options) == ["1", "4"] and radio.value == 1.0  # the page's VAE first
+    test = data.load_dataset("digits", "test")
+    zoo = next(c for c in checkpoints.list_checkpoints() if c.name == "digits-vae-h64-q8-bce")
+    seen = {1.0: posterior_collapse(checkpoints.load_checkpoint(zoo.path), test.images)}
+    seen[4.0] = posterior_collapse(beta4_vae.model, test.images)
+    text = " ".join(m.value for m in at.markdown)
+    one, four = seen[1.0], seen[4.0]
+    assert f"At **β = 1**, **{one.active_units} of 8** code dimensions are active" in text
+    assert f"carries **{one.kl_total:.1f} nats** per image" in text
+    assert f"go from {one.active_units} to {four.active_units} and the KL from {one.kl_total:.1f}" in text
+    assert four.kl_total < one.kl_total  # a stronger pull to the prior: less information in the code
+    assert "Trained differently (β = 1: 200 epochs on 1,437 images; β = 4: 20 epochs on 1,437 images)" in text
+
+    radio.set_value(4.0).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.query_params["vae_beta"] in ("4.0", ["4.0"])
+    text = " ".join(m.value for m in at.markdown)
+    assert f"At **β = 4**, **{four.active_units} of 8** code dimensions are active" in text
+    bars = json.loads(at.get("plotly_chart")[-1].proto.spec)["data"][0]
+    heights = bars["y"] if isinstance(bars["y"], list) else plotly_array(bars["y"])
+    assert sorted(heights, reverse=True) == pytest.approx(sorted(four.kl.tolist(), reverse=True), rel=1e-5)
+    assert bars["marker"]["color"].count("#e4572e") == four.active_units  # active dimensions coloured

@@ -38,4 +38,16 @@ export const CSS = `
 .tiny .sub { display: none; }
 .note { font-size: .8rem; opacity: .85; }
 .server .caption { color: var(--st-primary-color, #c2410c); opacity: 1; }
+
+.nb { font-family: var(--st-font, sans-serif); color: var(--st-text-color, #31333f); --thumb: 3.5rem; }
+.nb.big { --thumb: 5rem; }
+.nb-list { display: flex; flex-wrap: wrap; gap: .5rem .6rem; margin: .35rem 0; }
+.nb-item { display: flex; flex-direction: column; align-items: center; width: calc(var(--thumb) + 1.2rem); }
+.nb-pic { width: var(--thumb); height: var(--thumb); image-rendering: pixelated; border-radius: .3rem;
+  background: #000; }
+.nb-focus .nb-pic { box-shadow: 0 0 0 3px var(--st-primary-color, #c2410c); }
+.nb-lab { font-size: .75rem; font-weight: 600; white-space: nowrap; margin-top: .2rem; }
+.nb-dist { font-size: .7rem; opacity: .8; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.nb.big .nb-lab { font-size: .9rem; }
+.nb.big .nb-dist { font-size: .85rem; }
 `;

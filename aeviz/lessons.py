@@ -1,0 +1,145 @@
+"""Lessons of the source articles that need no trained model: the curse of dimensionality, PCA's memory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .checkpoints import ZOO
+
+CURSE_DIMS = (2, 5, 10, 100, 1000)
+CURSE_POINTS = 1000
+BYTES = 4  # float32
+# The introduction article's curse-of-dimensionality table prints 0.003 for d = 2; recomputed, the ratio is about
+# 0.032 (issue 31's independent check): we show ours beside it. It prints no other value we carry.
+ARTICLE_CURSE = {2: 0.003}
+
+
+@dataclass(frozen=True)
+class CurseRow:
+    """For `points` uniform points in the unit cube [0, 1]^d: the mean distance from a point to its nearest
+    neighbour, the mean distance between two points, and their ratio (how much nearer 'near' is than 'typical')."""
+
+    d: int
+    nearest: float
+    mean: float
+
+    @property
+    def ratio(self) -> float:
+        return self.nearest / self.mean
+
+
+def curse_row(d: int, points: int = CURSE_POINTS, seed: int = 0) -> CurseRow:
+    x = np.random.default_rng(seed).random((points, d))
+    squared = (x * x).sum(1)
+    distances = np.sqrt(np.maximum(squared[:, None] + squared[None, :] - 2 * x @ x.T, 0))  # (points, points)
+    np.fill_diagonal(distances, np.inf)
+    nearest = float(distances.min(1).mean())
+    np.fill_diagonal(distances, 0)
+    mean = float(distances.sum() / (points * (points - 1)))
+    return CurseRow(d, nearest, mean)
+
+
+def curse_table(dims=CURSE_DIMS, points: int = CURSE_POINTS, seed: int = 0) -> list[CurseRow]:
+    return [curse_row(d, points, seed) for d in dims]
+
+
+def curse_sentence(rows: list[CurseRow]) -> str:
+    first, last = rows[0], rows[-1]
+    published = ARTICLE_CURSE.get(first.d)
+    text = (
+        f"Among {CURSE_POINTS:,} random points of the unit cube, a point's nearest neighbour is "
+        f"{first.ratio:.3f} of the typical distance away in d = {first.d}, but {last.ratio:.2f} of it in "
+        f"d = {last.d}: in many dimensions every point is about as far from every other, so 'nearest' means little."
+    )
+    if published is not None:
+        text += (
+            f" The article prints {published} for d = {first.d}; recomputed, {first.ratio:.3f} "
+            f"({first.ratio / published:.0f}× the printed value)."
+        )
+    return text
+
+
+@dataclass(frozen=True)
+class Memory:
+    """Numbers a method must hold for inputs of d numbers: PCA's covariance matrix (d², the article's O(d²)),
+    against the weights of a dense autoencoder d-hidden…-q-…hidden-d (O(d·width))."""
+
+    d: int
+    q: int
+    hidden: tuple[int, ...]
+
+    @property
+    def pca(self) -> int:
+        return self.d * self.d
+
+    @property
+    def autoencoder(self) -> int:
+        widths = [self.d, *self.hidden, self.q, *reversed(self.hidden), self.d]
+        return sum(a * b + b for a, b in zip(widths, widths[1:], strict=False))
+
+
+def megabytes(numbers: int) -> str:
+    size = numbers * BYTES / 1e6
+    return f"{size / 1000:,.1f} GB" if size >= 1000 else f"{size:,.1f} MB"
+
+
+def memory_sentence(small: Memory, large: Memory, large_name: str) -> str:
+    return (
+        f"PCA works from the d×d covariance of the pixels: for {small.d} pixels that is {small.pca:,} numbers "
+        f"({megabytes(small.pca)}), against {small.autoencoder:,} weights ({megabytes(small.autoencoder)}) for a "
+        f"{small.d}-{'-'.join(map(str, small.hidden))}{'-' if small.hidden else ''}{small.q} autoencoder. "
+        f"For {large_name} (d = {large.d:,}) the covariance grows to {megabytes(large.pca)}, "
+        f"{large.pca / large.autoencoder:,.0f}× the same autoencoder's {megabytes(large.autoencoder)}: "
+        "PCA's memory grows with d², an autoencoder's with d."
+    )
+
+
+def beta_rows(infos) -> list[dict]:
+    """Per dataset and code size with shipped beta-VAEs: active units (the trainer's last held-out diagnostics)
+    at the smallest and the largest beta, for the Published results' lessons table."""
+    groups: dict[tuple, dict[float, int]] = {}
+    for info in infos:
+        if info.family != "vae" or info.origin != ZOO or info.arch != "dense":
+            continue
+        seen = (info.metadata.get("history") or [{}])[-1].get("diagnostics", {})
+        if "active_units" in seen:
+            key = (info.dataset, info.bottleneck)
+            groups.setdefault(key, {})[float(info.config.get("beta", 1.0))] = int(seen["active_units"])
+    rows = []
+    for (dataset, q), by_beta in sorted(groups.items()):
+        if len(by_beta) > 1:
+            lo, hi = min(by_beta), max(by_beta)
+            rows.append(
+                {
+                    "lesson": f"β-VAE: a larger β switches code dimensions off ({dataset}, q = {q})",
+                    "published": "Higgins et al. 2017; Burda et al. 2016's active units",
+                    "ours": f"β = {lo:g}: {by_beta[lo]} of {q} active; β = {hi:g}: {by_beta[hi]} of {q}",
+                    "where": "VAE page, β tab",
+                }
+            )
+    return rows
+
+
+def lesson_rows(infos, curse: list[CurseRow]) -> list[dict]:
+    """The lessons of the articles that the app shows, each with the published claim beside our figure."""
+    first = curse[0]
+    mnist = Memory(784, 16, (256,))
+    large = Memory(256 * 256 * 3, 16, (256,))
+    return [
+        {
+            "lesson": f"Curse of dimensionality: nearest / typical distance, d = {first.d}",
+            "published": f"{ARTICLE_CURSE.get(first.d, '—')} (introduction article's table)",
+            "ours": f"{first.ratio:.3f} ({CURSE_POINTS:,} uniform points; d = {curse[-1].d}: {curse[-1].ratio:.2f})",
+            "where": "What is an autoencoder?, 'Why squeeze'",
+        },
+        {
+            "lesson": "PCA needs O(d²) memory, an autoencoder O(d)",
+            "published": "introduction article",
+            "ours": f"784 pixels: {megabytes(mnist.pca)} vs {megabytes(mnist.autoencoder)}; 256×256 colour: "
+            f"{megabytes(large.pca)} vs {megabytes(large.autoencoder)}",
+            "where": "What is an autoencoder?, 'Why squeeze'",
+        },
+        *beta_rows(infos),
+    ]
