@@ -98,3 +98,24 @@ def test_anomaly_gallery_home_and_injected_grey_images_in_colour(models):
         anomalies.fit_to(x, (1, 16, 16))
     first = home.first_look(model, x[:1], left=SCREEN)
     assert is_colour(np.asarray(Image.open(io.BytesIO(first["grid"])).convert("RGB")))
+
+
+def test_posterior_beta_and_token_pictures_are_in_colour(models):
+    """The family pages' pictures (VAE posterior draws, beta samples, VQ token edits and token users) keep the
+    channels of colour images, as the other pages' do."""
+    from aeviz.views import betas, posterior, tokens
+
+    _, variational = models
+    x = coloured(4)
+    _, decoded = posterior.decoded_draws(variational, x[0], n=3, seed=0)
+    assert is_colour(posterior.draws_picture(x[0], decoded))
+    png = betas.samples_png(variational, x, "light")
+    assert is_colour(np.asarray(Image.open(io.BytesIO(png)).convert("RGB")))
+    torch.manual_seed(0)
+    vq = build_model("vq", input_shape=SHAPE, channels=(4, 8), codebook_size=4).eval()
+    grid = tokens.tokens_of(vq, torch.from_numpy(x))  # (4,4,4): a 4x4 token grid per image
+    mine = tokens.decode_grid(vq, grid[0])  # (3,16,16)
+    edited = tokens.decode_grid(vq, tokens.apply_edits(grid[0], [0, (int(grid[0, 0, 0]) + 1) % 4], 4))
+    assert is_colour(tokens.edit_picture(x[0], mine, edited))
+    used = tokens.token_picture(grid, torch.from_numpy(x), int(grid[0, 0, 0]))
+    assert used is not None and is_colour(used)
