@@ -17,9 +17,18 @@ def colour_world(tmp_path_factory):
 
 @pytest.fixture
 def on_colour(colour_world, monkeypatch):
+    """The colour world's data and zoo; the server's caches emptied before and after: they key a dataset by its
+    name (one data folder per server), and this world's 40-image MNIST must not reach later tests' pages."""
+    import streamlit as st
+
     data, zoo = colour_world
     monkeypatch.setenv("AEVIZ_DATA_DIR", str(data))
     monkeypatch.setenv("AEVIZ_ZOO_DIR", str(zoo))
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield
+    st.cache_data.clear()
+    st.cache_resource.clear()
 
 
 @pytest.mark.parametrize("page", routed_pages())
