@@ -98,10 +98,24 @@ def shared_keys() -> tuple[frozenset[str], frozenset[str]]:
     """(keys every page reads through the sidebar, the picker's key suffixes like '_mode')."""
     ui_files = [p for p in sorted((REPO / "aeviz" / "ui").glob("*.py")) if p.name != "widgets.py"]  # the helpers
     keys = set().union(*(url_keys(p)[0] for p in [*ui_files, REPO / "aeviz" / "models.py"])) - {""}
+    keys -= {pattern for pattern, _ in ui_patterns()}  # a ui form's own f-string keys: named per page, below
     suffixes = {k.removeprefix("{key}") for k in keys if k.startswith("{key}")}
     plain = {k for k in keys if "{" not in k}
     assert keys == plain | {"{key}" + s for s in suffixes}, keys  # a new kind of template needs a rule here
     return frozenset(plain), frozenset(suffixes)
+
+
+@cache
+def ui_patterns() -> tuple[tuple[str, frozenset[str]], ...]:
+    """(an f-string key like err_cls_{source} that a ui module reads, the functions of that module): a page that
+    calls one of those functions (ui.injection_form) reads the key, named by a plain run of the page."""
+    found = []
+    for path in sorted((REPO / "aeviz" / "ui").glob("*.py")):
+        if path.name == "widgets.py":
+            continue
+        functions = frozenset(n.name for n in ast.parse(path.read_text()).body if isinstance(n, ast.FunctionDef))
+        found += [(k, functions) for k in url_keys(path)[0] if k and "{" in k and not k.startswith("{key}")]
+    return tuple(found)
 
 
 @cache
@@ -111,6 +125,8 @@ def page_keys(page: str) -> tuple[str, ...]:
     plain, suffixes = shared_keys()
     keys = {k for k in own if "{" not in k} | plain | {p + s for p in pickers for s in suffixes}
     patterns = [k for k in own if "{" in k]
+    text = (REPO / page).read_text()
+    patterns += [k for k, functions in ui_patterns() if any(f"ui.{f}(" in text for f in functions)]
     if patterns:
         at = run_page(page, {"dataset": "mnist"})
         for pattern in patterns:
