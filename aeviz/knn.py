@@ -119,6 +119,11 @@ def pca_knn(dataset: str, q: int, k: int = K) -> tuple[float, float]:
     )
 
 
+def pca_knn_sizes(dataset: str, sizes: tuple[int, ...], k: int = K) -> dict[int, tuple[float, float]]:
+    """pca_knn for each code size: {q: (accuracy, seconds)}."""
+    return {q: pca_knn(dataset, q, k) for q in sizes}
+
+
 def from_metadata(metrics: dict) -> tuple[float, float] | None:
     """(accuracy, seconds) recorded in a checkpoint at training time (evaluate() uses k=7), if any."""
     if metrics.get("knn7") is None:

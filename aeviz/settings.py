@@ -48,8 +48,8 @@ class Settings:
     job_threads: int | None = _setting(None, "torch threads of a training job; default half the cores", "int", 1)
     ray_address: str | None = _setting(
         None,
-        'a Ray cluster (`host:6379`, `auto`) to run training jobs on, with `pip install "aeviz[cluster]"`; unset: '
-        "each job in a child process of this server",
+        "a Ray cluster (`host:6379`, `auto`) to run training jobs, map fits and kNN runs on, with `pip install "
+        '"aeviz[cluster]"`; unset: training in child processes of this server, fits in its helper process',
         "str",
     )
     folder_max_entries: int = _setting(

@@ -3,10 +3,13 @@ interface as the local manager, a second replica's view, Cancel, and a job whose
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import time
+import types
 
+import numpy as np
 import pytest
 from raycluster import RayCluster, ray_available
 
@@ -116,3 +119,69 @@ def test_a_worker_that_dies_fails_its_job_with_a_message_while_the_other_job_fin
     assert failed.message.startswith("The cluster worker running this job stopped before it finished")
     assert wait_for(first, other.id, lambda s: not s.active).state == State.DONE
     assert not list((tmp_path / "checkpoints").glob("doomed*"))
+
+
+@pytest.fixture
+def on_the_cluster(cluster, tmp_path, monkeypatch):
+    """The pages' map and kNN workers with AEVIZ_RAY_ADDRESS set (their caches cleared before and after)."""
+    from aeviz import ui
+
+    for name, value in dict(
+        AEVIZ_HOME=tmp_path, AEVIZ_CACHE_DIR=tmp_path / "cache", AEVIZ_RAY_ADDRESS=cluster.address
+    ).items():
+        monkeypatch.setenv(name, str(value))
+    ui.map_worker.clear()
+    ui.maps.knn_worker.clear()
+    yield ui
+    ui.map_worker.clear()
+    ui.maps.knn_worker.clear()
+
+
+def test_a_map_fit_runs_as_a_ray_task_and_equals_the_local_fit_for_the_same_seed(on_the_cluster, tmp_path):
+    import ray
+    from sklearn.datasets import load_digits
+
+    from aeviz import projection
+    from aeviz.jobs import Jobs
+    from aeviz.jobs.raytasks import RayTasks
+
+    ui = on_the_cluster
+    worker = ui.map_worker()
+    assert isinstance(worker, RayTasks), worker
+    pid, node = worker.call(lambda: (os.getpid(), ray.get_runtime_context().get_node_id()))
+    assert pid != os.getpid() and node != ray.get_runtime_context().get_node_id()  # the worker node, not the head
+    with pytest.raises(RuntimeError, match="invalid literal for int"):  # a failing fit: its error's text, as locally
+        worker.call(int, "x")
+    codes = load_digits().data[:400].astype(np.float32) / 16  # (400, 64)
+    fit = functools.partial(
+        ui.maps._fit_map_job,  # the page's own job function, as submit_map queues it
+        model=None,
+        test_codes=codes,
+        train_images=None,
+        content_hash="h",
+        dataset="digits",
+        method="umap",
+        key="h|digits|test",
+        cache_root=str(tmp_path / "cache"),
+    )
+    job = Jobs().submit("map|h|digits|test|umap", fit, label="UMAP map of 400 codes", expected_s=None, kind="umap")
+    deadline = time.monotonic() + 300
+    while not job.ended and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert job.state == State.DONE, (job.state, job.error)
+    assert list((tmp_path / "cache" / "maps").glob("*.npz"))  # cached by the task, in the shared cache folder
+    local = projection.fit_map(codes, "umap", seed=0)  # in this process, nothing cached
+    assert job.result.method == "umap" and job.result.points.shape == (400, 2)
+    np.testing.assert_array_equal(job.result.points, local.points)
+
+
+def test_a_knn_run_runs_as_a_ray_task_with_the_local_result(on_the_cluster, monkeypatch, tmp_path):
+    from aeviz import knn
+    from aeviz.jobs.raytasks import RayTasks
+
+    ui = on_the_cluster
+    assert isinstance(ui.maps.knn_worker(), RayTasks)
+    accuracy, _ = ui.maps._raw_knn_job("digits", types.SimpleNamespace(set_stage=lambda text: None))
+    assert list((tmp_path / "cache").rglob("*.npz"))  # the task's cached result, in the shared cache folder
+    monkeypatch.setenv("AEVIZ_CACHE_DIR", str(tmp_path / "local"))
+    assert knn.raw_pixels_knn("digits")[0] == accuracy  # this process, a cold cache

@@ -29,9 +29,10 @@ def test_without_a_ray_address_the_local_manager_runs_jobs_and_ray_is_never_impo
     found = _python(
         """
         import sys
-        from aeviz.jobs import JobManager, make_manager
+        from aeviz.jobs import HelperProcess, JobManager, make_manager, make_runner
         manager = make_manager()
         assert type(manager) is JobManager, type(manager)
+        assert type(make_runner(HelperProcess)) is HelperProcess  # map fits: this server's helper process
         print(sorted(m for m in sys.modules if m == "ray" or m.startswith("ray.")))
         """,
         AEVIZ_HOME=str(tmp_path),

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .backend import make_manager
+from .backend import make_manager, make_runner
 from .base import ACTIVE, FINISHED, Job, State
-from .helper import HelperError, HelperProcess, in_cache_dir
+from .helper import HelperError, HelperProcess, in_cache_dir, one_thread
 from .manager import JobManager, sweep_temp_files
 from .queue import Jobs, QueueJob, Timings
 from .training import JobFailed, JobRejected, JobSpec, Snapshot, TrainingJob, small_model_job
@@ -27,6 +27,8 @@ __all__ = [
     "TrainingJob",
     "in_cache_dir",
     "make_manager",
+    "make_runner",
+    "one_thread",
     "small_model_job",
     "sweep_temp_files",
 ]

@@ -197,3 +197,11 @@ def in_cache_dir(cache_root: str, fn: Callable[..., Any], *args: Any, **kwargs: 
     and the server (or a test) may use another cache folder by now."""
     os.environ["AEVIZ_CACHE_DIR"] = cache_root
     return fn(*args, **kwargs)
+
+
+def one_thread(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """fn(*args, **kwargs) with one BLAS/OpenMP thread: work that declared one CPU uses one."""
+    from threadpoolctl import threadpool_limits  # a scikit-learn dependency
+
+    with threadpool_limits(1):
+        return fn(*args, **kwargs)

@@ -1,4 +1,4 @@
-"""Latent maps for the pages: fitted in the background (UMAP/t-SNE in a helper process), the 70k split, kNN."""
+"""Latent maps for the pages: fitted in the background (UMAP/t-SNE in a helper process or on Ray), 70k split, kNN."""
 
 from __future__ import annotations
 
@@ -8,14 +8,16 @@ import torch
 
 from .. import checkpoints, diskcache, projection
 from ..checkpoints import CheckpointError, CheckpointInfo
-from ..jobs import HelperProcess, Jobs, State, in_cache_dir
+from ..jobs import HelperProcess, Jobs, State, in_cache_dir, make_runner, one_thread
 from ..metrics import encode_all
 from .caches import get_codes, get_dataset, get_map, get_model, readonly
 from .contexts import Context
 from .memo import per_model
 
 # Slow work runs as background jobs (aeviz.jobs): a job makes no Streamlit calls; UMAP/t-SNE fits go on
-# to a low-priority helper process, because numba holds the GIL for up to ~100 ms at a time.
+# to a low-priority helper process, because numba holds the GIL for up to ~100 ms at a time. With
+# AEVIZ_RAY_ADDRESS set, fits and kNN runs are Ray tasks instead (aeviz.jobs.backend.make_runner): the queue's
+# job waits for the task's result, so pages see the same job either way.
 
 MAP_SPLITS = ("test", "all")  # "all": the test images, then the train images (a test image keeps its index)
 
@@ -31,8 +33,22 @@ def background_jobs():
 def map_worker():
     """The helper process for UMAP/t-SNE fits, one per server, started by the first fit queued (HelperProcess.call
     is lazy). The zoo ships its maps, so most servers never fit one: a helper started ahead to compile numba's
-    kernels held ~0.6 GB on every server for nothing. The first fit compiles only the path it takes."""
-    return HelperProcess()
+    kernels held ~0.6 GB on every server for nothing. The first fit compiles only the path it takes. With
+    AEVIZ_RAY_ADDRESS set, each fit is a one-CPU task on the cluster instead (the same `call`)."""
+    return make_runner(HelperProcess, cpus=1)
+
+
+@st.cache_resource(show_spinner=False)
+def knn_worker():
+    """Where kNN runs compute: None (the job's own thread, one BLAS thread), or one-CPU tasks on the Ray cluster."""
+    return make_runner(lambda: None, cpus=1)
+
+
+def _compute(fn, *args):
+    """fn(*args) with one BLAS thread (brute force over 784-d pixels is BLAS-bound: the other cores belong to the
+    students' reruns), in this job's thread or as a task on the Ray cluster."""
+    runner = knn_worker()
+    return one_thread(fn, *args) if runner is None else runner.call(one_thread, fn, *args)
 
 
 def _codes_key(content_hash: str, dataset: str, split: str) -> str:
@@ -285,30 +301,21 @@ def knn_rows(ctx: Context):
 
 
 def _raw_knn_job(dataset: str, job):
-    from threadpoolctl import threadpool_limits  # a scikit-learn dependency
-
     from .. import knn
 
     job.set_stage("classifying the test images by their nearest training images")
-    with threadpool_limits(1):  # BLAS-bound (brute force over 784-d pixels): leave the other cores to reruns
-        return knn.raw_pixels_knn(dataset)
+    return _compute(knn.raw_pixels_knn, dataset)
 
 
 def _pca_knn_job(dataset: str, sizes: tuple[int, ...], job):
-    from threadpoolctl import threadpool_limits
-
     from .. import knn
 
     job.set_stage("projecting both splits on the PCA components and classifying the test codes")
-    with threadpool_limits(1):  # as the raw-pixel job: one core, times comparable with the shipped run's
-        return {q: knn.pca_knn(dataset, q) for q in sizes}
+    return _compute(knn.pca_knn_sizes, dataset, sizes)  # one core, times comparable with the shipped run's
 
 
 def _codes_knn_job(model, content_hash: str, train, test, job):
-    from threadpoolctl import threadpool_limits
-
     from .. import knn
 
     job.set_stage("encoding both splits and classifying the test codes")
-    with threadpool_limits(1):  # as the raw-pixel job: one core, times comparable with the shipped run's
-        return knn.codes_knn(model, content_hash, train, test)
+    return _compute(knn.codes_knn, model, content_hash, train, test)
