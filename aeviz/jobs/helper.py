@@ -101,7 +101,6 @@ class HelperProcess:
         try:
             self._ensure_started()
             try:
-                self._send((fn, args, kwargs))
                 if self._replies_due:  # the initializer's reply first: start-up has its own allowance
                     started = (
                         None if deadline is None else time.monotonic() + max(STARTUP_S, deadline - time.monotonic())
@@ -110,6 +109,9 @@ class HelperProcess:
                     pickle.load(self._process.stdout)  # a failure there only costs speed
                     self._replies_due = 0
                     deadline = None if timeout is None else time.monotonic() + timeout  # then fn its own timeout
+                # sent only now: two replies in the pipe at once would both land in stdout's buffer on the first
+                # read, and select() would not see the second (a 0.1 ms getpid timed out after an 8 s start-up)
+                self._send((fn, args, kwargs))
                 self._wait(deadline)
                 ok, value = pickle.load(self._process.stdout)
             except (EOFError, OSError, pickle.UnpicklingError) as exc:
