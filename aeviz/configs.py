@@ -14,18 +14,21 @@ CODE_ACTIVATION_NAMES = ("linear", "relu", "sigmoid")  # models.py maps each to 
 
 @dataclass(frozen=True)
 class AEConfig:
-    """A deterministic autoencoder. `hidden` are dense widths, `channels` conv widths (per stride-2 layer)."""
+    """A deterministic autoencoder. `hidden` are dense widths, `channels` conv widths (per stride-2 layer); no
+    `channels` means the body sized for the input (`conv_widths`), so every family inherits it."""
 
     bottleneck: int = 16
     input_shape: tuple[int, int, int] = (1, 28, 28)
     arch: str = "dense"
     hidden: tuple[int, ...] = ()
-    channels: tuple[int, ...] = (16, 32)
+    channels: tuple[int, ...] = ()  # () stands for conv_widths(input_shape), filled in below
     loss: str = "bce"
     output: str = "sigmoid"
     code_activation: str = "linear"
 
     def __post_init__(self) -> None:
+        if not self.channels and _sizes(self.input_shape):  # a bad shape gets its own message from the model
+            object.__setattr__(self, "channels", conv_widths(self.input_shape))  # frozen: filled in once
         for field, allowed in (
             ("loss", ("bce", "mse")),
             ("output", ("sigmoid", "linear")),
@@ -54,6 +57,27 @@ class AEConfig:
             raise ValueError(f"unknown config fields for {cls.__name__}: {sorted(unknown)}")
         fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
         return cls(**fields)
+
+
+def conv_widths(input_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The conv body's widths for an input (C,H,W): stride-2 layers until the grid is about 4x4 (two for 8 and
+    28, three for 32, four for 64), doubling in width as the side halves so that each layer keeps about half
+    the values of the last and the first keeps more than the image has (28x28 grey: 784 -> 3136 -> 1568).
+    Grey starts at 16 (MNIST's body since the start); colour at 32: three values per pixel, so a 3x3 stride-2
+    layer sees 27 inputs where grey sees 9, and 16 filters would squeeze 12 values per 2x2 block into 16
+    before the code does (32x32 colour: 3072 -> 8192 -> 4096 -> 2048 values, a 4x4x128 grid)."""
+    channels, height, width = input_shape[:3]
+    side, layers = min(height, width), 0
+    while side % 2 == 0 and side // 2 >= 4 and layers < 4:
+        side, layers = side // 2, layers + 1
+    if layers < 2 and height % 4 == 0 and width % 4 == 0:
+        layers = 2  # 8x8 digits: a 2x2 grid, as before colour
+    first = 16 if channels == 1 else 32
+    return tuple(first * 2**i for i in range(max(layers, 1)))
+
+
+def _sizes(shape) -> bool:
+    return isinstance(shape, (tuple, list)) and len(shape) == 3 and all(isinstance(v, int) and v > 0 for v in shape)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Datasets as in-memory tensors: MNIST, Fashion-MNIST, scikit-learn digits and image folders."""
+"""Datasets as in-memory tensors: MNIST, Fashion-MNIST, CIFAR-10, scikit-learn digits and image folders."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import cast
 import numpy as np
 import torch
 
-from . import settings
+from . import cifar, settings
 from .diskcache import cache_dir, load_arrays, save_arrays
 
 MNIST_CLASSES = tuple(str(d) for d in range(10))
@@ -41,7 +41,7 @@ class DatasetUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class Dataset:
-    """One split of a dataset: images (N,1,H,W) float32 in [0,1], labels (N,) int64."""
+    """One split of a dataset: images (N,C,H,W) float32 in [0,1] (C = 1 grey, 3 colour), labels (N,) int64."""
 
     name: str
     split: str
@@ -60,13 +60,17 @@ class Dataset:
 
 @dataclass(frozen=True)
 class DatasetInfo:
-    """What the registry knows about a dataset before loading it."""
+    """What the registry knows about a dataset before loading it. `loader(split)` returns uint8 images, (N,H,W)
+    grey or (N,C,H,W), labels and a description of the source; `unavailable()` says why the set cannot load
+    offline (None when it can), looking for files without parsing them."""
 
     name: str
     title: str
     shape: tuple[int, int, int]
     classes: tuple[str, ...]
     loader: Callable[[str], tuple[np.ndarray, np.ndarray, str]]
+    unavailable: Callable[[], str | None] = lambda: None
+    item: str = "picture"  # what one image is called on the pages: "digit", "clothing item", "photo"
 
 
 def data_dir() -> Path | None:
@@ -137,7 +141,8 @@ _DOWNLOADS = {"allowed": True}
 
 
 def allow_downloads(allowed: bool) -> None:
-    """Let load_dataset fetch a missing MNIST-like set from the internet (the default), or never try.
+    """Let load_dataset fetch a missing built-in set (MNIST-like or CIFAR-10) from the internet (the default), or
+    never try.
 
     The app turns downloads off: behind a firewall that drops packets a download can hang for minutes, and a
     page must never wait on one. A missing set then fails at once with the usual advice."""
@@ -180,6 +185,20 @@ def _unavailable_message(tv_name: str, exc: Exception | None) -> str:
     )
 
 
+def _cifar_roots() -> list[Path]:
+    """Where CIFAR-10 is looked for: $AEVIZ_DATA_DIR/CIFAR10 (and the data root itself, torchvision's `root`),
+    then the download folder."""
+    roots = [p for d in filter(None, [data_dir()]) for p in (d / "CIFAR10", d)]
+    return [*roots, download_dir() / "CIFAR10"]
+
+
+def _cifar10(split: str) -> tuple[np.ndarray, np.ndarray, str]:
+    try:
+        return cifar.load(split, _cifar_roots(), download_dir() / "CIFAR10", allow_download=_DOWNLOADS["allowed"])
+    except cifar.CifarError as exc:
+        raise DatasetUnavailable(str(exc)) from None
+
+
 def _digits(split: str) -> tuple[np.ndarray, np.ndarray, str]:
     from sklearn.datasets import load_digits
 
@@ -191,17 +210,35 @@ def _digits(split: str) -> tuple[np.ndarray, np.ndarray, str]:
     return images[index], bunch.target[index].astype(np.uint8), "scikit-learn (bundled)"
 
 
+def _idx_set(name: str, title: str, classes: tuple[str, ...], extra: tuple[Path, ...] = ()) -> DatasetInfo:
+    tv_name = "MNIST" if name == "mnist" else "FashionMNIST"
+    item = "digit" if name == "mnist" else "clothing item"
+    load, missing = _mnist_like(tv_name, extra), lambda: _mnist_unavailable(name)
+    return DatasetInfo(name, title, (1, 28, 28), classes, load, missing, item)
+
+
 DATASETS: dict[str, DatasetInfo] = {
-    "mnist": DatasetInfo("mnist", "MNIST handwritten digits", (1, 28, 28), MNIST_CLASSES, _mnist_like("MNIST")),
-    "fashion-mnist": DatasetInfo(
-        "fashion-mnist",
-        "Fashion-MNIST clothing",
-        (1, 28, 28),
-        FASHION_CLASSES,
-        _mnist_like("FashionMNIST", (DEBIAN_FASHION_DIR,)),
+    "mnist": _idx_set("mnist", "MNIST handwritten digits", MNIST_CLASSES),
+    "fashion-mnist": _idx_set("fashion-mnist", "Fashion-MNIST clothing", FASHION_CLASSES, (DEBIAN_FASHION_DIR,)),
+    "digits": DatasetInfo(
+        "digits", "scikit-learn 8x8 digits (offline)", (1, 8, 8), MNIST_CLASSES, _digits, item="digit"
     ),
-    "digits": DatasetInfo("digits", "scikit-learn 8x8 digits (offline)", (1, 8, 8), MNIST_CLASSES, _digits),
+    "cifar10": DatasetInfo(
+        "cifar10",
+        "CIFAR-10 colour photographs",
+        cifar.SHAPE,
+        cifar.CLASSES,
+        _cifar10,
+        lambda: cifar.unavailable(_cifar_roots(), download_dir() / "CIFAR10"),
+        "photo",
+    ),
 }
+
+
+def item_noun(name: str) -> str:
+    """What one image of a dataset is called on the pages ('digit', 'clothing item', 'photo', 'picture')."""
+    info = DATASETS.get(name)
+    return info.item if info is not None else "picture"
 
 
 def _cache_path(name: str, split: str) -> Path:
@@ -235,8 +272,13 @@ def load_dataset(name: str, split: str = "train", *, limit: int | None = None, p
     images, labels, source = _cached_uint8(name, split, info.loader)
     if limit is not None:
         images, labels = images[:limit], labels[:limit]
-    x = torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1)  # (N,H,W) -> (N,1,H,W)
-    return Dataset(name, split, x, torch.from_numpy(labels.astype(np.int64)), info.classes, source)
+    return Dataset(name, split, as_images(images), torch.from_numpy(labels.astype(np.int64)), info.classes, source)
+
+
+def as_images(images: np.ndarray) -> torch.Tensor:
+    """uint8 (N,H,W) grey or (N,C,H,W) -> float32 (N,C,H,W) in [0, 1]."""
+    x = torch.from_numpy(images.astype(np.float32) / 255.0)
+    return x.unsqueeze(1) if x.dim() == 3 else x  # (N,H,W) -> (N,1,H,W)
 
 
 _FINGERPRINTS: dict[tuple[str, str], str] = {}
@@ -263,11 +305,12 @@ def available_datasets() -> dict[str, str | None]:
     Looks for files without parsing them (parsing both MNIST-like test sets took 1.5 s of a cold start);
     a damaged file is reported when the set is first loaded, with the same kind of message.
     """
-    status: dict[str, str | None] = {}
-    for name in DATASETS:
-        here = name == "digits" or _cache_path(name, "test").exists() or _local_folder(name) is not None
-        status[name] = None if here else _unavailable_message("MNIST" if name == "mnist" else "FashionMNIST", None)
-    return status
+    return {name: None if _cache_path(name, "test").exists() else info.unavailable() for name, info in DATASETS.items()}
+
+
+def _mnist_unavailable(name: str) -> str | None:
+    here = _local_folder(name) is not None
+    return None if here else _unavailable_message("MNIST" if name == "mnist" else "FashionMNIST", None)
 
 
 def _local_folder(name: str) -> Path | None:
@@ -290,5 +333,6 @@ def load_own(name: str, split: str, *, limit: int | None = None, progress=None) 
             images, labels, classes, source = upload_split(name, split)
     except ImageSetError as exc:
         raise DatasetUnavailable(str(exc)) from None
-    x = torch.from_numpy(images[:limit].astype(np.float32) / 255.0).unsqueeze(1)  # (N,H,W) -> (N,1,H,W)
-    return Dataset(name, split, x, torch.from_numpy(labels[:limit].astype(np.int64)), classes, source)
+    return Dataset(
+        name, split, as_images(images[:limit]), torch.from_numpy(labels[:limit].astype(np.int64)), classes, source
+    )

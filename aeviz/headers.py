@@ -24,7 +24,7 @@ MAX_PARAMETERS = 50_000_000
 MAX_LAYERS = 16  # hidden widths or conv channels in a config: the zoo has at most 2
 MAX_TEXT = 4096  # characters in a text field (a folder dataset's path included)
 
-_TEXT_FIELDS = ("name", "slug", "series", "dataset", "device", "created")
+_TEXT_FIELDS = ("name", "slug", "series", "dataset", "data_source", "device", "created")
 _TYPED_FIELDS = {
     "training": dict,
     "versions": dict,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import io
 import math
 import warnings
@@ -47,6 +49,11 @@ _MAX_COVER = 0.4
 _MAX_THICKNESS = 0.5
 _MAX_BORDER_SIGMA = 0.08
 _MAX_BORDER_OFF = 0.1  # the share of the border that may be ink (a stroke touching the edge) or clutter
+PHOTO_SIDE = 64  # the largest input side of a colour model: what is kept of a photo for them
+STEP_SIDE = 160  # each preprocessing stage is shown this big
+# A picture whose pixels' channels differ by more than this on average (0-1 scale) is in colour; a scan of
+# pencil on white paper differs by about 0.01, a JPEG's chroma noise stays under 0.03.
+COLOUR_SPREAD = 0.05
 
 
 class ImageError(ValueError):
@@ -62,6 +69,12 @@ class Preprocessed:
     inverted: bool
     name: str = ""
     notes: tuple[str, ...] = ()  # why the picture may not be a digit, shown with the steps
+    # the picture itself, for colour models and for the raw comparison: its centred square, (PHOTO_SIDE,
+    # PHOTO_SIDE, 3) uint8 RGB (transparency on white); None for images sent from a page (already model-ready)
+    photo: np.ndarray | None = None
+    original: np.ndarray | None = None  # the upload as it came, fitted into STEP_SIDE (h, w, 3) uint8, for display
+    size: tuple[int, int] = (0, 0)  # the upload's (width, height) in pixels
+    colourful: bool = False  # its colours differ by more than COLOUR_SPREAD: turning it grey loses something
 
 
 def _sniff(data: bytes) -> str | None:
@@ -328,10 +341,70 @@ def _centre(patch: np.ndarray, size: int) -> np.ndarray:
     return canvas
 
 
+def _rgb(img: Image.Image) -> Image.Image:
+    """The picture as 8-bit RGB: transparency composited on white, 16-bit and float data scaled by their range."""
+    if img.mode.startswith("I") or img.mode == "F":
+        grey = _to_grey(img)
+        return Image.fromarray(np.round(grey * 255).astype(np.uint8), "L").convert("RGB")
+    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info:
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return img.convert("RGB")  # CMYK, palette, YCbCr, grey: Pillow's own conversions
+
+
+def photo_of(img: Image.Image) -> tuple[np.ndarray, np.ndarray, bool]:
+    """(the centred square at PHOTO_SIDE, the whole picture fitted into STEP_SIDE, whether it is in colour)."""
+    rgb = _rgb(img)
+    w, h = rgb.size
+    side = min(w, h)
+    left, top = (w - side) // 2, (h - side) // 2
+    lanczos = Image.Resampling.LANCZOS
+    square = rgb.crop((left, top, left + side, top + side)).resize((PHOTO_SIDE,) * 2, lanczos, reducing_gap=3.0)
+    whole = rgb.resize(_fit(rgb.size, STEP_SIDE), lanczos, reducing_gap=3.0)
+    pixels = np.asarray(square, dtype=np.float32) / 255
+    spread = float(np.abs(pixels - pixels.mean(axis=2, keepdims=True)).mean())
+    return np.asarray(square, np.uint8), np.asarray(whole, np.uint8), spread > COLOUR_SPREAD
+
+
+def photo_batch(items: list[Preprocessed], shape: tuple[int, int, int]) -> np.ndarray:
+    """Pictures as they are, for a model of input (C,H,W): each centred square resized, grey when C is 1;
+    an image sent from a page (no photo kept) as it is. (N,C,H,W) float32 in [0,1]."""
+    channels, h, w = shape
+    out = []
+    for item in items:
+        if item.photo is None:
+            grey = resize_to(item.image, (h, w))
+            out.append(np.repeat(grey[None], channels, axis=0))
+            continue
+        square = Image.fromarray(item.photo, "RGB").convert("RGB" if channels == 3 else "L")
+        pixels = np.asarray(square.resize((w, h), Image.Resampling.LANCZOS), dtype=np.float32) / 255
+        out.append(pixels.transpose(2, 0, 1) if channels == 3 else pixels[None])
+    return np.stack(out) if out else np.zeros((0, *shape), np.float32)
+
+
+def photo_steps(pre: Preprocessed, size: int) -> list[tuple[str, np.ndarray]]:
+    """A colour model's preprocessing, stage by stage, as (label, (h,w,3) uint8): the upload, its centred
+    square, and that square at the model's size."""
+    if pre.photo is None or pre.original is None:
+        return []
+    w, h = pre.size
+    side = min(w, h)
+    small = (photo_batch([pre], (3, size, size))[0].transpose(1, 2, 0) * 255).round().astype(np.uint8)
+    return [
+        (f"Your picture ({w} x {h})", pre.original),
+        (f"Centre-cropped to {side} x {side}" if w != h else "Already square: nothing cropped", pre.photo),
+        (f"Resized to {size} x {size}", small),
+    ]
+
+
 def preprocess(img: Image.Image, *, mnist_style: bool = True, size: int = 28, name: str = "") -> Preprocessed:
-    """Turn a decoded image into a size x size float32 digit like MNIST's, keeping every stage for display."""
+    """Turn a decoded image into a size x size float32 digit like MNIST's, keeping every stage for display,
+    and keep the picture itself (its centred square in colour) for colour models and the raw comparison."""
     if size < 4:
         raise ValueError(f"size must be at least 4, got {size}")
+    photo, original, colourful = photo_of(img)
+    kept = functools.partial(Preprocessed, photo=photo, original=original, size=img.size, colourful=colourful)
     grey = _to_grey(img)
     ink, inverted, flat, sigma = _orient(grey)
     notes = _unlike_a_digit(flat, sigma)
@@ -340,7 +413,7 @@ def preprocess(img: Image.Image, *, mnist_style: bool = True, size: int = 28, na
     if not mnist_style:
         out = _resize(ink, (size, size))
         steps.append((f"Resized to {size}x{size}", out))
-        return Preprocessed(out, tuple(steps), inverted, name, notes)
+        return kept(out, tuple(steps), inverted, name, notes)
     levelled = _level(flat, sigma)
     cropped = _crop(levelled)
     box = max(1, round(size * 20 / 28))
@@ -355,7 +428,7 @@ def preprocess(img: Image.Image, *, mnist_style: bool = True, size: int = 28, na
         (f"Fitted into {box}x{box}", fitted),
         (f"Centred by mass in {size}x{size}", out),
     ]
-    return Preprocessed(out, tuple(steps), inverted, name, notes)
+    return kept(out, tuple(steps), inverted, name, notes)
 
 
 def load_uploads(
@@ -432,19 +505,26 @@ def compact(pre: Preprocessed, side: int = 160) -> Preprocessed:
         return a if max(a.shape) <= side else _resize(a, _fit((a.shape[1], a.shape[0]), side))
 
     steps = tuple((label, shrink(a)) for label, a in pre.steps)
-    return Preprocessed(pre.image, steps, pre.inverted, pre.name, pre.notes)
+    return dataclasses.replace(pre, steps=steps)
 
 
-def step_pictures(pre: Preprocessed, side: int = 160) -> list[tuple[str, np.ndarray]]:
-    """Each stage as a side x side uint8 picture for display: fitted, aspect kept, small ones pixel-doubled."""
+def step_pictures(pre: Preprocessed, side: int = STEP_SIDE, steps=None) -> list[tuple[str, np.ndarray]]:
+    """Each stage (grey (h,w) in [0,1], or colour (h,w,3) uint8) as a side x side uint8 picture for display:
+    fitted, aspect kept, small ones pixel-doubled."""
     out = []
-    for label, a in pre.steps:
-        h, w = a.shape
+    for label, a in pre.steps if steps is None else steps:
+        a = np.asarray(a, np.float32) / (255 if a.dtype == np.uint8 else 1)
+        h, w = a.shape[:2]
         factor = max(1, side // max(h, w))  # whole-pixel upscaling keeps a 28x28 digit crisp
         big = a.repeat(factor, axis=0).repeat(factor, axis=1) if factor > 1 else a
-        if max(big.shape) > side:
-            big = _resize(big, _fit((big.shape[1], big.shape[0]), side))
-        frame = np.full((side, side), 0.5, np.float32)  # mid grey shows where the stage's own pixels end
+        if max(big.shape[:2]) > side:
+            size = _fit((big.shape[1], big.shape[0]), side)
+            big = (
+                np.stack([_resize(c, size) for c in np.moveaxis(big, -1, 0)], -1)
+                if big.ndim == 3
+                else _resize(big, size)
+            )
+        frame = np.full((side, side, *big.shape[2:]), 0.5, np.float32)  # mid grey: where the stage's pixels end
         top, left = (side - big.shape[0]) // 2, (side - big.shape[1]) // 2
         frame[top : top + big.shape[0], left : left + big.shape[1]] = big
         out.append((label, np.round(frame * 255).astype(np.uint8)))

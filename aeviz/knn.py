@@ -90,9 +90,10 @@ def raw_pixels_knn(dataset: str, k: int = K) -> tuple[float, float]:
 
 def pca_sizes(models, pixels: int) -> list[int]:
     """The code sizes PCA is shown at: every size among the models that PCA can have and that is a reduction."""
-    from .pca import MAX_COMPONENTS
+    from .pca import max_components
 
-    return sorted({int(m.bottleneck) for m in models if 0 < m.bottleneck < pixels and m.bottleneck <= MAX_COMPONENTS})
+    most = max_components(pixels)
+    return sorted({int(m.bottleneck) for m in models if 0 < m.bottleneck < pixels and m.bottleneck <= most})
 
 
 def pca_codes(dataset: str, split: str, q: int) -> np.ndarray:

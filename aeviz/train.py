@@ -22,6 +22,7 @@ from .replay import CodeWatch, Replay
 from .saving import save_trained
 
 PREVIEW_IMAGES = 8
+MAX_SOURCE = 4096  # headers.MAX_TEXT: a text field a checkpoint's header accepts
 TEST_CURVE_IMAGES = 2000  # test images whose loss is measured after every epoch (the test curve)
 DIVERGED_FACTOR = 10.0  # a loss this many times the untrained model's (or the best epoch's) has diverged
 SCHEDULES = ("constant", "cosine")
@@ -70,7 +71,7 @@ class Progress:
     losses: dict[str, float]
     elapsed: float
     test_losses: dict[str, float] | None = None
-    preview: np.ndarray | None = None  # (PREVIEW_IMAGES,H,W) reconstructions of fixed test images
+    preview: np.ndarray | None = None  # (PREVIEW_IMAGES,C,H,W) reconstructions of fixed test images
     metrics: dict[str, float] | None = None
     code_map: np.ndarray | None = None  # (N,2) float16 map of a fixed test sample's codes (replay.CodeWatch)
     code_labels: np.ndarray | None = None  # that sample's classes, on 'start' (whose map is the untrained model's)
@@ -256,7 +257,7 @@ def _preview(model: AutoEncoder, probe: torch.Tensor | None) -> np.ndarray | Non
         return None
     model.eval()
     with torch.inference_mode():
-        images = model.reconstruct(probe[:PREVIEW_IMAGES]).clamp(0, 1)[:, 0].float().cpu().numpy()
+        images = model.reconstruct(probe[:PREVIEW_IMAGES]).clamp(0, 1).float().cpu().numpy()  # (8,C,H,W)
     model.train()
     return images
 
@@ -334,6 +335,7 @@ def _metadata(family, config, train_set: Dataset, train_config, metrics, history
         "slug": slug,
         "series": series_of(slug),
         "dataset": train_set.name,
+        "data_source": train_set.source[:MAX_SOURCE],  # which copy: e.g. CIFAR-10's JPEG archive or its batches
         "classes": list(train_set.classes),
         "input_shape": list(train_set.shape),
         "train_images": len(train_set),

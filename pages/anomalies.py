@@ -43,7 +43,8 @@ ui.explain(
     "An autoencoder only rebuilds well what looks like its training data, so its **reconstruction error** is an "
     "anomaly score.",
     "Rank the test images by it: the worst are odd, badly written or mislabelled. Then inject "
-    "images from elsewhere (the classic: *find the shoe* among MNIST digits) and see where they land. "
+    "images from elsewhere (the classic: *find the shoe* among MNIST's handwriting; on CIFAR-10, *find the digit*) "
+    "and see where they land. "
     "**AUROC** is the chance that a random injected image scores above a random test image. Several models can "
     "vote: their errors are put on one scale (robust z-score of the log error), then averaged or maxed.",
     slider="w_err_flag",

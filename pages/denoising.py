@@ -10,7 +10,7 @@ from aeviz.zoo import catalog
 st.title("Denoising: rebuilding what was never seen")
 ui.explain(
     "A **denoising autoencoder** is fed corrupted images but graded against the clean originals, so it cannot "
-    "just copy its input: it has to learn what digits (or clothes) look like.",
+    "just copy its input: it has to learn what the training images look like.",
     "Drag the **level slider under the pictures**: every position was computed in one batch, so the images "
     "follow your hand without a reload. The number under each noisy or rebuilt picture is its **PSNR** against "
     "the clean image, in dB (higher is closer; *exact*: identical).",

@@ -6,16 +6,16 @@ from aeviz import lessons, ui
 from aeviz.views import home
 
 st.title("What does an autoencoder learn?")
+ctx = ui.page_context(need_models=False)
 ui.explain(
     "An **autoencoder** squeezes an image through a narrow **code** (the bottleneck) and tries to rebuild it.",
-    "The *encoder* maps its pixels (784 for a 28x28 MNIST digit) to a handful of numbers; the *decoder* maps "
-    "those numbers back to pixels. "
+    f"The *encoder* maps its pixels ({home.pixels_phrase(ctx.dataset, ctx.test.shape)}) to a handful of numbers; "
+    "the *decoder* maps those numbers back to pixels. "
     "Training only minimises the **reconstruction error**, so whatever the code keeps is what the network "
-    "found most useful for redrawing the data: stroke thickness, slant, which digit it is.",
+    f"found most useful for redrawing the data{home.traits(ctx.dataset)}.",
     slider="w_home_idx",
 )
 
-ctx = ui.page_context(need_models=False)
 dense = [m for m in ctx.models if m.family in ("dense", "conv")]
 if not dense:
     st.info("No trained models for this dataset yet. Open **Train** to train one in under a minute.")

@@ -1,4 +1,5 @@
-"""Your images: upload or draw a digit, see it preprocessed like MNIST, reconstructed and ranked by every model."""
+"""Your images: upload or draw a picture, see it preprocessed for the models' data, rebuilt and ranked by every
+model, and which test images its code lies nearest."""
 
 import numpy as np
 import streamlit as st
@@ -6,12 +7,15 @@ import streamlit as st
 import aeviz
 from aeviz import images, metrics, projection, scores, ui
 from aeviz.views import anomalies, figures
+from aeviz.views import your_images as yours
 
-st.title("Your images: how unusual is your digit?")
+ctx = ui.page_context(need_models=False)
+channels, side = ctx.test.shape[0], ctx.test.shape[-1]
+say = yours.wording(ctx.dataset, channels)
+st.title(say["title"])
 ui.explain(
-    "Upload a photo or scan of a digit, or draw one: **every model** rebuilds it and says how unusual it is.",
-    "It is first turned into an MNIST-style picture, step by step "
-    "below, because the models only know white strokes, centred, on black. Then **every model** rebuilds it, "
+    f"{say['upload']}: **every model** rebuilds it and says how unusual it is.",
+    f"{say['prep']} Then **every model** rebuilds it, "
     "and its reconstruction error is compared with the errors on the test set: an image *more unusual than 99 % "
     "of the test images* is rebuilt worse than nearly all of them, so it is unlike what the models learned to "
     "draw. Your images stay in "
@@ -41,7 +45,7 @@ def rebuilt(usable: list, batch: np.ndarray, metric: str) -> dict:
             out["failed"].append((info.label, str(exc)))
             continue
         out["kept"].append(i)
-        out["rows"].append(recon[0, 0])
+        out["rows"].append(recon[0])
         out["percentiles"].append(float(scores.percentile_of(error, reference)[0]))
         out["ranks"].append(int(scores.rank_among(error, reference)[0]))
         out["errors"].append(float(error[0]))
@@ -56,13 +60,12 @@ def comparison_png(usable: list, batch: np.ndarray, metric: str, dataset: str, t
     notes = [f"{p:.1f} % · #{r:,}" for p, r in zip(result["percentiles"], result["ranks"], strict=True)]
     names = shown_names(usable, result["kept"], dataset)
     grid = anomalies.comparison_grid(
-        batch[0, 0], np.stack(result["rows"]), names, notes, scale=max(1, 140 // batch.shape[-1]), theme=theme
+        batch[0], np.stack(result["rows"]), names, notes, scale=max(1, 140 // batch.shape[-1]), theme=theme
     )
     return figures.png_bytes(grid)
 
 
-ctx = ui.page_context(need_models=False)
-mnist_style = ui.url_toggle(
+mnist_style = channels == 1 and ui.url_toggle(
     "MNIST-style preprocessing (turn off for images that already look like MNIST digits)", "you_prep", True
 )
 upload, draw = st.tabs([":material/upload: Upload", ":material/draw: Draw"], key="you_tab", bind="query-params")
@@ -73,7 +76,11 @@ with draw:
 
 own = ui.user_images()
 if not own:
-    st.info("Upload an image or draw a digit to begin. Any photo works: dark ink on light paper or the reverse.")
+    st.info(
+        f"Upload an image or draw {say['a']} to begin. Any photo works: dark ink on light paper or the reverse."
+        if channels == 1
+        else "Upload a photo to begin: any picture works, cropped to its centre square."
+    )
     st.stop()
 pick_col, remove_col, clear_col = st.columns([4, 1, 1], vertical_alignment="bottom")
 with pick_col:
@@ -99,15 +106,18 @@ if clear_col.button("Remove all", icon=":material/delete_sweep:"):
     st.rerun()
 item = own[chosen]
 
-if item.steps:
+steps = images.photo_steps(item, side) if channels == 3 else item.steps
+if steps:
     st.subheader("Preprocessing, step by step")
-    steps = images.step_pictures(item)
-    for col, (label, picture) in zip(st.columns(len(steps)), steps, strict=True):
+    for col, (label, picture) in zip(st.columns(len(steps)), images.step_pictures(item, steps=steps), strict=True):
         ui.picture(picture, where=col, caption=label, width="stretch")
-    for note in item.notes:
+    for note in item.notes if channels == 1 else ():
         st.warning(note, icon=":material/help:")
 else:
     st.caption("This image was sent from another page, so it had no preprocessing steps.")
+converted = yours.conversion_note(item, ctx.dataset, channels, mnist_style)
+if converted:
+    st.warning(converted, icon=":material/palette:")
 
 st.subheader("Every model rebuilds it")
 metric = ui.url_radio(
@@ -133,12 +143,14 @@ ui.picture(
     "wrong), with the error's percentile and rank among the test images (#1 = the largest error).",
 )
 best, worst = int(np.argmin(percentiles)), int(np.argmax(percentiles))
+raw = rebuilt(usable, ui.user_image_batch(ctx.test.shape, [item], raw=True), metric)["percentiles"] if converted else []
 bars, where = st.columns([2, 3])
 with bars:
+    as_is = lambda i: f" (the picture as it is: **{raw[i]:.1f} %**)" if raw else ""
     st.markdown(
         f"Least surprised: **{names[best]}**, more unusual than **{percentiles[best]:.1f} %** of test "
-        f"images. Most surprised: **{names[worst]}**, more unusual than **{percentiles[worst]:.1f} %** "
-        f"(rank {ranks[worst]:,} of {len(ctx.test) + 1:,})."
+        f"images{as_is(best)}. Most surprised: **{names[worst]}**, more unusual than **{percentiles[worst]:.1f} "
+        f"%**{as_is(worst)} (rank {ranks[worst]:,} of {len(ctx.test) + 1:,})."
     )
     st.plotly_chart(
         anomalies.percentile_figure(names, np.array(percentiles), np.array(errors), metric=metric), width="stretch"
@@ -183,3 +195,36 @@ with where:
             f"Your images are placed {placed}. Where a star lands is no measure of how unusual an image is: "
             "the error percentile (left) is."
         )
+
+
+@ui.per_model(models=False)
+def which_class(info, batch: np.ndarray, dataset: str) -> dict:
+    """The test images nearest to one image: by its code under `info`, and by its pixels."""
+    test = ui.get_dataset(dataset, "test").images.numpy()
+    code = metrics.encode_all(ui.get_model(info), batch)[0]
+    by_pixels = yours.nearest(test.reshape(len(test), -1), batch[0].reshape(-1))
+    return {"code": yours.nearest(ui.get_codes(info), code), "pixels": by_pixels}
+
+
+st.subheader(f"Which class is it? The {yours.K} test {say['noun']}s nearest to yours")
+knn_model = ui.url_selectbox(
+    "Model", list(ctx.models), "you_knn_model", ctx.default_model(), format_func=lambda m: m.label
+)
+if ui.model_or_message(knn_model) is not None:
+    found = which_class(knn_model, batch, ctx.dataset)
+    labels, classes = ctx.test.labels.numpy(), ctx.test.classes
+    by_code, by_pixels = (yours.vote(labels[found[k]], classes) for k in ("code", "pixels"))
+    st.markdown(
+        f"In **{knn_model.name}**'s code space its {yours.K} nearest test {say['noun']}s are "
+        f"{yours.vote_sentence(by_code, yours.K)}; by raw pixels {yours.vote_sentence(by_pixels, yours.K)}"
+        f"{' (the same vote)' if by_code[0][0] == by_pixels[0][0] else ''}. How often such a vote names the right "
+        "class on the test set is the model's kNN-7 accuracy (Latent space page)."
+    )
+    captions = [["yours"], *([classes[labels[i]] for i in found[k]] for k in ("code", "pixels"))]
+    test_images = ctx.test.images.numpy()
+    ui.picture(
+        yours.neighbour_rows(
+            batch[0], test_images[found["code"]], test_images[found["pixels"]], captions, ui.theme_type()
+        ),
+        caption="Your image, its nearest test images by code (this model), and by pixels (no model).",
+    )

@@ -61,6 +61,35 @@ def test_a_directly_built_model_carries_its_family_and_round_trips(tmp_path, fam
         assert torch.equal(loaded.state_dict()[key], value), key
 
 
+@pytest.mark.parametrize("family", sorted(MODELS))
+@pytest.mark.parametrize(("shape", "dataset"), [((3, 32, 32), "cifar10"), ((3, 64, 64), "folder:/photos")])
+def test_a_colour_model_round_trips_exactly(tmp_path, family, shape, dataset):
+    """Every family on colour images: weights, config and reconstructions identical after save and load, its
+    input shape accepted by the header's schema (cifar10's own shape; a 64x64 folder set)."""
+    fields = {} if family in ("linear", "contractive") else {"hidden": (16,)}
+    size = {} if family == "vq" else {"bottleneck": 3}  # a VQ-VAE's q is its token grid's cells × code_dim
+    model = build_model(family, input_shape=shape, channels=(4, 8), **size, **fields)
+    path = save_checkpoint(tmp_path / f"{family}.safetensors", model, {"dataset": dataset, "input_shape": list(shape)})
+    loaded = load_checkpoint(path)
+    assert loaded.config == model.config and loaded.config.input_shape == shape
+    assert loaded.state_dict().keys() == model.state_dict().keys()
+    for key, value in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key
+    x = torch.rand(2, *shape)
+    model.eval()
+    assert torch.equal(loaded.reconstruct(x), model.reconstruct(x))
+    assert read_metadata(path)["input_shape"] == list(shape)
+
+
+def test_a_model_that_does_not_take_its_datasets_shape_is_refused(tmp_path):
+    grey = build_model("dense", bottleneck=3, input_shape=(1, 32, 32))
+    path = save_checkpoint(tmp_path / "grey.safetensors", grey, {"dataset": "cifar10"})
+    with pytest.raises(
+        CheckpointError, match=r"its input \[1, 32, 32\] is not the image shape of cifar10, \[3, 32, 32\]"
+    ):
+        load_checkpoint(path)
+
+
 @pytest.mark.parametrize(
     "family,fields",
     [

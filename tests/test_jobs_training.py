@@ -68,7 +68,7 @@ def test_job_reports_progress_and_saves_a_loadable_checkpoint(manager):
     assert [e for e, _ in snap.tests] == [1, 2, 3, 4] and all(t["recon"] > 0 for _, t in snap.tests)
     assert snap.steps[-1][0] == 4.0 and "recon" in snap.steps[-1][1]
     assert [e for e, _ in snap.previews] == [1, 2, 3, 4]
-    assert snap.previews[-1][1].shape == (8, 8, 8) and snap.previews[-1][1].dtype == np.uint8
+    assert snap.previews[-1][1].shape == (8, 1, 8, 8) and snap.previews[-1][1].dtype == np.uint8
     assert snap.path == user_dir() / "digits-tiny.safetensors"
     assert files_in_user_dir() == ["digits-tiny.replay.npz", snap.path.name]  # the checkpoint and its replay
     model = load_checkpoint(snap.path)
@@ -328,6 +328,7 @@ def test_kill_9_during_a_save_loses_nothing(tmp_path):
     finally:
         proc.kill()
         proc.wait(30)
+        proc.stdout.close()  # the killed server's output pipe: left open, its ResourceWarning fails the test
     infos, errors = scan_checkpoints([folder])
     assert errors == [] and "before" in [c.name for c in infos]
     for info in infos:

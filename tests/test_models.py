@@ -34,8 +34,11 @@ def digits():
     return load_dataset("digits", "train").images[:512]
 
 
+COLOUR_SHAPES = [(3, 28, 28), (3, 32, 32), (3, 64, 64)]
+
+
 @pytest.mark.parametrize("family", FAMILIES)
-@pytest.mark.parametrize("shape", [(1, 8, 8), (1, 28, 28)])
+@pytest.mark.parametrize("shape", [(1, 8, 8), (1, 28, 28), (1, 32, 32), *COLOUR_SHAPES])
 def test_shapes_and_api(family, shape):
     model = tiny(family, shape)
     x = torch.rand(5, *shape)
@@ -270,6 +273,63 @@ def test_kl_defaults_and_slug_keep_it_apart_from_l1():
     slug = model_slug("sparse", config)
     assert slug == "sparse-q64-bce-kl0.05" and slug != model_slug("sparse", make_config("sparse", bottleneck=64))
     assert series_of(slug) == "sparse-bce-kl0.05" != series_of("sparse-q64-bce")
+
+
+@pytest.mark.parametrize(
+    ("shape", "widths", "grid"),
+    [
+        ((1, 8, 8), (16, 32), 2),
+        ((1, 28, 28), (16, 32), 7),
+        ((3, 28, 28), (32, 64), 7),
+        ((1, 32, 32), (16, 32, 64), 4),
+        ((3, 32, 32), (32, 64, 128), 4),
+        ((3, 64, 64), (32, 64, 128, 256), 4),
+    ],
+)
+@pytest.mark.parametrize("family", [f for f in FAMILIES if f not in ("linear", "vq")])  # no conv_widths body
+def test_conv_bodies_are_sized_for_the_input(family, shape, widths, grid):
+    """Without channels, every family's conv body is conv_widths(input_shape): colour starts wider, 32 and 64
+    go down to a 4x4 grid; MNIST's stays (16, 32) on a 7x7 grid."""
+    fields = {} if family == "conv" else {"arch": "conv"}
+    model = build_model(family, bottleneck=4, input_shape=shape, **fields)
+    assert model.config.channels == widths
+    convs = [m for m in model.encoder if isinstance(m, torch.nn.Conv2d)]
+    assert [c.out_channels for c in convs] == list(widths) and convs[0].in_channels == shape[0]
+    assert model.encoder[-1].in_features == widths[-1] * grid * grid
+    x = torch.rand(2, *shape)
+    assert model.reconstruct(x).shape == (2, *shape)
+
+
+def test_denoising_noise_on_colour_is_per_channel_and_salt_and_pepper_per_pixel():
+    x = torch.full((64, 3, 8, 8), 0.5)
+    gaussian = tiny("denoising", shape=(3, 8, 8), noise="gaussian:0.3").corrupt(x)
+    assert not torch.equal(gaussian[:, 0], gaussian[:, 1])  # each channel its own draw
+    salted = tiny("denoising", shape=(3, 8, 8), noise="salt_pepper:0.4").corrupt(x)
+    hit = salted != 0.5
+    assert torch.equal(hit[:, 0], hit[:, 1]) and torch.equal(hit[:, 1], hit[:, 2])  # the same pixels in all
+    assert torch.equal(salted[:, 0], salted[:, 2])  # ... and black or white in all channels, not coloured specks
+    assert 0.3 < hit[:, 0].float().mean() < 0.5
+    masked = tiny("denoising", shape=(3, 8, 8), noise="masking:0.4").corrupt(x)
+    assert torch.equal(masked[:, 0] == 0, masked[:, 2] == 0)
+
+
+@pytest.fixture(scope="module")
+def tinted(digits):
+    """Colour 32x32 images with structure: digits upscaled 4x, each in a colour of its own."""
+    colours = torch.rand(128, 3, 1, 1, generator=torch.Generator().manual_seed(0))
+    return torch.nn.functional.interpolate(digits[:128], scale_factor=4) * colours  # (128,3,32,32)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_a_colour_model_trains_a_few_steps(family, tinted):
+    """CIFAR-shaped images through fit() (channels_last, index batches on 3 channels): every family learns."""
+    model = tiny(family, shape=(3, 32, 32), loss="mse")
+    with torch.no_grad():
+        before = model.eval()(tinted).losses["recon"].item()
+    fit(model, tinted, TrainConfig(epochs=16, batch_size=32, lr=3e-3, seed=0))  # 8 left contractive short
+    with torch.no_grad():
+        after = model.eval()(tinted).losses["recon"].item()
+    assert after < 0.8 * before, (before, after)
 
 
 def test_topk_keeps_exactly_k_units_and_only_they_learn():

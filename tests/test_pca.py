@@ -37,7 +37,7 @@ def test_fit_pca_caps_components_at_the_data():
 def test_digits_baseline_is_cached_on_disk_and_reconstructs(isolated_dirs, monkeypatch, tmp_path):
     monkeypatch.setenv("AEVIZ_ZOO_DIR", str(tmp_path))  # a zoo without shipped baselines: fitted here
     pca = pca_baseline("digits")
-    assert pca.max_q == 64 and list(pca.sizes) == list(pca_module.SIZES)
+    assert pca.max_q == 64 and list(pca.sizes) == [q for q in pca_module.SIZES if q <= 64]
     assert np.all(np.diff(pca.test_mse) < 0) and pca.test_mse[-1] < 1e-8  # 64 of 64 pixels: lossless
     assert list((diskcache.cache_dir() / "pca-baseline").glob("*.npz"))
     again = pca_baseline("digits")
@@ -151,3 +151,40 @@ def test_zoo_writes_baselines_that_load(tmp_path, monkeypatch, capsys):
     assert pca_module.load_shipped_pca("digits") is not None
     zoo.build_baselines(["digits"], tmp_path)  # present and valid: left alone
     assert capsys.readouterr().out == ""
+
+
+def test_colour_pca_keeps_256_components_and_a_randomized_fit_matches_the_exact_one():
+    """Inputs over 1024 values keep up to 256 components; above EIGH_MAX_PIXELS (64x64 colour) the fit is a seeded
+    randomized SVD whose errors match the exact eigendecomposition's."""
+    rng = np.random.default_rng(0)
+    assert pca_module.max_components(784) == 64 and pca_module.max_components(3 * 32 * 32) == 256
+    basis = np.linalg.qr(rng.normal(size=(3 * 48 * 48, 12)))[0].T  # (12, 6912): rank-12 colour images
+    train = np.clip(0.5 + 0.02 * rng.normal(size=(300, 12)) @ basis * 48, 0, 1).astype(np.float32)
+    test = np.clip(0.5 + 0.02 * rng.normal(size=(60, 12)) @ basis * 48, 0, 1).astype(np.float32)
+    assert train.shape[1] > pca_module.EIGH_MAX_PIXELS
+    fast = fit_pca(train, test, k=16, sizes=(2, 4, 8, 16))
+    assert fast["components"].shape == (16, 6912)
+    np.testing.assert_allclose(fast["components"] @ fast["components"].T, np.eye(16), atol=1e-4)
+    mean = train.mean(axis=0, dtype=np.float64)
+    centred = train - mean
+    values, vectors = np.linalg.eigh(centred @ centred.T)  # exact, through the 300x300 Gram matrix
+    exact = (centred.T @ vectors[:, ::-1][:, :8] / np.sqrt(values[::-1][:8])).T  # (8, D) top components
+    for i, q in enumerate((2, 4, 8)):
+        top = exact[:q]
+        exact_mse = float(((np.clip((test - mean) @ top.T @ top + mean, 0, 1) - test) ** 2).mean())
+        assert fast["test_mse"][i] == pytest.approx(exact_mse, rel=1e-3)
+    assert np.all(np.diff(fast["test_mse"]) <= 1e-9)
+
+
+def test_a_cifar10_baseline_fits_and_reconstructs_colour_images(tmp_path, monkeypatch):
+    from fakes import cifar_arrays, write_cifar_py
+
+    write_cifar_py(tmp_path / "data" / "CIFAR10", cifar_arrays(40, 0), cifar_arrays(10, 1))
+    monkeypatch.setenv("AEVIZ_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("AEVIZ_ZOO_DIR", str(tmp_path / "zoo"))
+    pca = pca_baseline("cifar10")
+    assert pca.mean.shape == (3072,) and pca.max_q == 40 and list(pca.sizes) == [2, 4, 8, 16, 32]  # 40 images
+    test = load_dataset("cifar10", "test").images.numpy()
+    recon = pca.reconstruct(test, 8)
+    assert recon.shape == (10, 3, 32, 32) and recon.min() >= 0 and recon.max() <= 1
+    assert image_errors(test, recon).mean() == pytest.approx(pca.mse(8), rel=1e-4)

@@ -24,7 +24,7 @@ def test_train_reports_progress_and_saves_checkpoint(tmp_path):
     kinds = [e.event for e in events]
     assert kinds[0] == "start" and kinds[-1] == "done" and kinds.count("epoch") == 3 and "step" in kinds
     epoch_events = [e for e in events if e.event == "epoch"]
-    assert epoch_events[-1].preview.shape == (8, 8, 8) and epoch_events[-1].test_losses["recon"] > 0
+    assert epoch_events[-1].preview.shape == (8, 1, 8, 8) and epoch_events[-1].test_losses["recon"] > 0
     assert epoch_events[-1].fraction == 1.0
     assert result.path.parent == tmp_path and result.path.name == "digits-dense-q8-bce.safetensors"
     meta = load_checkpoint(result.path).metadata

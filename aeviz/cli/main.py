@@ -258,7 +258,37 @@ def card_notes(short_recipes: bool = False) -> str:
             f"{d['psnr']:.2f} dB mean PSNR against the clean images (the noisy input "
             f"{d['psnr_input']:.2f} dB); the table's MSE/BCE/PSNR are of clean input."
         )
+    lines += colour_notes()
     return ("\n## Notes\n\n" + "\n".join(lines) + "\n") if lines else ""
+
+
+def colour_notes() -> list[str]:
+    """For each colour dataset in the zoo: the conv body its models use, and the copy of the data they were
+    trained and measured on (from their metadata)."""
+    from ..configs import conv_widths
+
+    infos, _ = scan_checkpoints([zoo_dir()])
+    lines = []
+
+    def grid(shape: tuple[int, ...]) -> int:
+        return shape[1] // 2 ** len(conv_widths(shape))
+
+    for dataset in sorted({i.dataset for i in infos if i.metadata.get("input_shape", [1])[0] == 3}):
+        mine = [i for i in infos if i.dataset == dataset]
+        shape = tuple(mine[0].metadata["input_shape"])
+        sources = sorted({Path(str(i.metadata.get("data_source", "?")).split(" (")[0]).name for i in mine})
+        lines.append(
+            f"- {dataset} ({'x'.join(map(str, shape))}): conv bodies of widths {list(conv_widths(shape))} down to "
+            f"a {grid(shape)}x{grid(shape)} grid (colour starts at 32 channels, grey at 16: three values a pixel; see "
+            f"aeviz.configs.conv_widths). Trained and measured on {', '.join(sources)}"
+            + (
+                ", the JPEG re-encoded copy (quality about 75), not the original PNG-exact set: its figures differ "
+                "slightly from those measured on the official batches."
+                if any("jpeg" in s.lower() for s in sources)
+                else "."
+            )
+        )
+    return lines
 
 
 def cmd_zoo(args) -> int:

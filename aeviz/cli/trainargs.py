@@ -236,14 +236,14 @@ def _check_modes(params: tuple[Param, ...], fields: dict) -> None:
 
 def _checked_config(args, bottleneck: int, shape: tuple[int, int, int]) -> AEConfig:
     """The config for one bottleneck, with the net built on the meta device (no memory) to check its shape."""
+    if getattr(args, "channels", None) == []:  # `--channels` alone: leaving it out gives the body sized for the data
+        raise UsageError("--channels needs at least one width (leave it out for the body sized for the images)")
     try:
         config = make_config(args.family, **config_fields(args, bottleneck), input_shape=shape)
     except (TypeError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     except KeyError as exc:
         raise UsageError(exc.args[0] if exc.args else str(exc)) from None
-    if config.arch == "conv" and not config.channels:
-        raise UsageError("a conv net needs at least one --channels width")
     try:
         with torch.device("meta"):
             model = build_model(args.family, config)

@@ -15,6 +15,11 @@ from ..noise import parse_noise
 MANIFEST = "aeviz.json"
 
 
+def _examples() -> str:
+    """Each built-in dataset with its image shape, from the registry: 'mnist [1, 28, 28], cifar10 [3, 32, 32], ...'."""
+    return ", ".join(f"{name} {list(info.shape)}" for name, info in DATASETS.items())
+
+
 class ImportRefused(ValueError):
     """Why a folder cannot be imported, in words for its owner; nothing was written."""
 
@@ -41,7 +46,8 @@ def read_manifest(folder: Path) -> Manifest:
     if not path.is_file():
         raise ImportRefused(
             f"{folder} has no {MANIFEST}: write one naming at least the dataset and the input shape, e.g. "
-            '{"dataset": "mnist", "input_shape": [1, 28, 28]} (see README › Import a model)'
+            '{"dataset": "mnist", "input_shape": [1, 28, 28]} or {"dataset": "cifar10", "input_shape": [3, 32, 32]} '
+            "(see README › Import a model)"
         )
     if path.stat().st_size > 64 * 1024:
         raise ImportRefused(f"{MANIFEST} is over 64 kB: it should be a few lines of JSON")
@@ -65,7 +71,8 @@ def manifest_from(values: dict[str, Any]) -> Manifest:
     for required in ("dataset", "input_shape"):
         if required not in values:
             raise ImportRefused(
-                f'{MANIFEST} must say {required!r}, e.g. "dataset": "mnist", "input_shape": [1, 28, 28]'
+                f"{MANIFEST} must say {required!r}: the dataset and its images' [channels, height, width], "
+                f"one of {_examples()}, or folder:PATH and the size its images are read at"
             )
     fields = dict(values)
     fields["input_shape"] = _shape(values["input_shape"])
@@ -79,7 +86,7 @@ def manifest_from(values: dict[str, Any]) -> Manifest:
 
 def _shape(value: Any) -> tuple[int, int, int]:
     if not (isinstance(value, list) and len(value) == 3 and all(_whole(v) and v >= 1 for v in value)):
-        raise ImportRefused(f"{MANIFEST}: input_shape must be [channels, height, width], e.g. [1, 28, 28]")
+        raise ImportRefused(f"{MANIFEST}: input_shape must be [channels, height, width], as {_examples()}")
     return (value[0], value[1], value[2])
 
 
@@ -103,6 +110,9 @@ def _check_words(m: Manifest) -> None:
     problems = []
     if not isinstance(m.dataset, str) or not (m.dataset in DATASETS or m.dataset.startswith("folder:")):
         problems.append(f"dataset must be one of {', '.join(DATASETS)} or folder:PATH, not {m.dataset!r}")
+    elif m.dataset in DATASETS and tuple(m.input_shape) != DATASETS[m.dataset].shape:
+        shape = list(DATASETS[m.dataset].shape)
+        problems.append(f"input_shape {list(m.input_shape)} is not the image shape of {m.dataset}, {shape}")
     if m.family not in MODELS or m.family == "linear":
         problems.append(f"family must be one of {', '.join(f for f in MODELS if f != 'linear')}, not {m.family!r}")
     if m.arch not in ("", "dense", "conv"):

@@ -36,6 +36,9 @@ class HelperBusy(HelperError):
     """A call that waited its whole timeout for other callers' calls to end: nothing was sent or ended."""
 
 
+# Starting a helper (an interpreter, numpy, Pillow, scipy) took 11-40 s on a loaded 2-core machine: a call's
+# timeout bounds its own work, not the start-up, so a first upload is not refused for the import time.
+STARTUP_S = 90.0
 _BARE = (
     "for name in ('aeviz', 'aeviz.jobs'):\n"
     "    sys.modules[name] = types.ModuleType(name)\n"
@@ -98,11 +101,17 @@ class HelperProcess:
         try:
             self._ensure_started()
             try:
+                if self._replies_due:  # the initializer's reply first: start-up has its own allowance
+                    started = (
+                        None if deadline is None else time.monotonic() + max(STARTUP_S, deadline - time.monotonic())
+                    )
+                    self._wait(started)
+                    pickle.load(self._process.stdout)  # a failure there only costs speed
+                    self._replies_due = 0
+                    deadline = None if timeout is None else time.monotonic() + timeout  # then fn its own timeout
+                # sent only now: two replies in the pipe at once would both land in stdout's buffer on the first
+                # read, and select() would not see the second (a 0.1 ms getpid timed out after an 8 s start-up)
                 self._send((fn, args, kwargs))
-                for _ in range(self._replies_due):
-                    self._wait(deadline)
-                    pickle.load(self._process.stdout)  # the initializer's: a failure there only costs speed
-                self._replies_due = 0
                 self._wait(deadline)
                 ok, value = pickle.load(self._process.stdout)
             except (EOFError, OSError, pickle.UnpicklingError) as exc:

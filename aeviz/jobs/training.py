@@ -75,7 +75,7 @@ class Snapshot:
     eta: float
     steps: tuple[tuple[float, dict[str, float]], ...]  # (fractional epoch, running train losses)
     tests: tuple[tuple[int, dict[str, float]], ...]  # (epoch, test losses)
-    previews: tuple[tuple[int, np.ndarray], ...]  # (epoch, (8,H,W) uint8 reconstructions of fixed test images)
+    previews: tuple[tuple[int, np.ndarray], ...]  # (epoch, (8,C,H,W) uint8 reconstructions of fixed test images)
     message: str
     path: Path | None
     metrics: dict[str, float] | None

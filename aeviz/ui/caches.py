@@ -46,8 +46,9 @@ def get_dataset(name: str, split: str = "test") -> data.Dataset:
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def first_test_images(dataset: str, count: int = 8) -> np.ndarray:
-    """The first `count` test images of a dataset, (count,H,W) in [0, 1]: what a training preview sits beside."""
-    return get_dataset(dataset, "test").images[:count, 0].numpy()
+    """The first `count` test images of a dataset, (count,C,H,W) in [0, 1], grey or colour: what a training
+    preview sits beside."""
+    return get_dataset(dataset, "test").images[:count].numpy()
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,10 @@ from .widgets import url_multiselect, url_selectbox, url_slider
 def injection_form(ctx: Context, injection_class):
     """The source (a dataset, "your images" or "none") and what to inject: (source, injection or None, own
     images, their names); `injection_class(source, classes, count, seed)` describes a draw from a dataset."""
-    sources = [d for d in DEFAULT_DATASETS if d != ctx.dataset] + ["your images", "none"]
+    shape = tuple(ctx.test.shape)
+    # views.anomalies.fit_to resizes grey images and widens them to colour; colour photos cannot join a grey set
+    fits = [d for d in DEFAULT_DATASETS if data.DATASETS[d].shape[0] == 1 or data.DATASETS[d].shape == shape]
+    sources = [d for d in fits if d != ctx.dataset] + ["your images", "none"]
     here = set(train_datasets())  # offline, a missing set stays listed but is not the default
     first = next((s for s in sources if s in here), "your images" if user_images() else "none")
     titles: dict[str, str] = {name: info.title for name, info in data.DATASETS.items()}

@@ -25,7 +25,7 @@ from .warm import warm_start
 from .widgets import literal, set_url_ints, url_ints, url_radio, url_selectbox, url_slider
 from .workspace import expire_old_workspaces, own_workspace, session_workspaces
 
-DEFAULT_DATASETS = ("mnist", "fashion-mnist", "digits")
+DEFAULT_DATASETS = ("mnist", "fashion-mnist", "cifar10", "digits")
 
 
 def _dataset_choices() -> list[str]:

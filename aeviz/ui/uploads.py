@@ -39,12 +39,17 @@ def send_image(image: np.ndarray, name: str) -> str:
     return done
 
 
-def user_image_batch(shape: tuple[int, int, int], items: list[images.Preprocessed] | None = None) -> np.ndarray:
-    """The user's images resized to a dataset's (C,H,W), stacked as (N,C,H,W) float32."""
+def user_image_batch(
+    shape: tuple[int, int, int], items: list[images.Preprocessed] | None = None, *, raw: bool = False
+) -> np.ndarray:
+    """The user's images for a dataset's (C,H,W), stacked as (N,C,H,W) float32: for a colour dataset (or with
+    `raw`) the pictures themselves, centre-cropped and resized; for a grey one their MNIST-style preprocessing."""
     items = user_images() if items is None else items
-    _, h, w = shape
+    channels, h, w = shape
     if not items:
         return np.zeros((0, *shape), np.float32)
+    if channels == 3 or raw:
+        return images.photo_batch(items, shape)
     return np.stack([images.resize_to(p.image, (h, w)) for p in items])[:, None]
 
 

@@ -28,15 +28,18 @@ def pick_classes(labels: np.ndarray, classes: Sequence[int], n: int, seed: int) 
 
 
 def fit_to(batch: np.ndarray, shape: Sequence[int]) -> np.ndarray:
-    """A (N,1,h,w) batch resized (antialiased) to another dataset's (1,H,W), so it can be injected there."""
+    """A (N,C,h,w) batch resized (antialiased) to another dataset's (C',H,W), so it can be injected there: grey
+    into a colour set as grey RGB (a digit among photographs); colour into a grey set refused."""
     batch = np.asarray(batch, np.float32)
-    _, h, w = shape
-    if batch.shape[-2:] == (h, w):
-        return batch
-    if batch.shape[1] != 1 or shape[0] != 1:
-        raise ValueError(f"can only resize greyscale images, got {batch.shape} for {tuple(shape)}")
-    out = np.stack([imaging.resize_to(b[0], (h, w)) for b in batch]) if len(batch) else np.zeros((0, h, w))
-    return out[:, None].astype(np.float32)
+    channels, h, w = shape
+    if batch.shape[1] != channels and not (batch.shape[1] == 1 and channels == 3):
+        raise ValueError(f"cannot inject colour images {batch.shape} into a grey set of {tuple(shape)}")
+    if batch.shape[-2:] != (h, w):
+        if batch.shape[1] != 1:
+            raise ValueError(f"can only resize greyscale images, got {batch.shape} for {tuple(shape)}")
+        out = np.stack([imaging.resize_to(b[0], (h, w)) for b in batch]) if len(batch) else np.zeros((0, h, w))
+        batch = out[:, None].astype(np.float32)
+    return np.repeat(batch, channels // batch.shape[1], axis=1)
 
 
 def gallery(
@@ -409,7 +412,7 @@ def injected_picture(s: Scored, n_test: int, theme: str, fit: Fit | None = None)
         box = Fit(fit.width, None, fit.text_px, min(fit.cell_px, 84 * fit.text_px // 16))
         scale = box.scale(s.batch.shape[-2:], len(rows), max(len(r) for r in rows), row_labels=labels or ())
     return figures.compose_grid(
-        [s.batch[r, 0] for r in rows],
+        [s.batch[r] for r in rows],  # (n,C,H,W) each
         scale=scale,
         cell_labels=[[f"#{s.out_ranks[i]:,}" for i in r] for r in rows],
         row_labels=labels,
@@ -472,4 +475,4 @@ def gallery_png(model, originals: np.ndarray, captions, metric: str, theme: str,
     """Input, output and difference of some images as PNG bytes."""
     recon = reconstruct_and_score(model, originals, metric)[0]
     scale = max(1, 112 // originals.shape[-1])
-    return figures.png_bytes(gallery(originals[:, 0], recon[:, 0], captions, scale=scale, theme=theme, fit=fit))
+    return figures.png_bytes(gallery(originals, recon, captions, scale=scale, theme=theme, fit=fit))

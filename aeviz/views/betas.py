@@ -15,7 +15,7 @@ from ..collapse import Collapse, posterior_collapse
 from ..metrics import reconstruct_all
 from ..models import VAE
 from . import figures
-from .scrub import cell_scale, grey
+from .scrub import cell_scale
 from .vae import sample
 from .vaeplane import expected_underfilled
 
@@ -102,7 +102,7 @@ def samples_png(vae: VAE, images, theme: str) -> bytes:
     rows = samples_beside_reconstructions(vae, images)
     return figures.png_bytes(
         figures.compose_grid(
-            [grey(r) for r in rows],
+            list(rows),  # each (SHOWN,C,H,W): colour stays colour
             row_labels=["test", "rebuilt", "sampled"],
             scale=cell_scale(rows.shape[-2], 64),
             theme=theme,

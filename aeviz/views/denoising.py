@@ -12,7 +12,7 @@ from ..noise import NOISE_KINDS
 from ..sweeps import Sweep
 from . import figures
 from .lettering import Fit
-from .scrub import cell_scale, compose_frames, grey, scrub_at
+from .scrub import cell_scale, compose_frames, scrub_at
 
 EXACT = 99.0  # PSNR at or above this (psnr caps identical images at 100) reads "exact"
 
@@ -27,11 +27,11 @@ def db(value: float, unit: bool = True) -> str:
 
 
 def sweep_frames(result: Sweep, *, fit: Fit | None = None, theme: str = "light") -> np.ndarray:
-    """One composed picture per level, (L,H',W') uint8: rows clean, noisy, each model, each row's label with
-    its mean PSNR at that level; each cell's own PSNR under it where `fit` (the box on screen, text at the
-    body size) leaves room for a line of captions, and always without it (112 px cells)."""
+    """One composed picture per level, (L,H',W') uint8 ((L,H',W',3) in colour): rows clean, noisy, each model,
+    each row's label with its mean PSNR at that level; each cell's own PSNR under it where `fit` (the box on
+    screen, text at the body size) leaves room for a line of captions, and always without it (112 px cells)."""
     labels = list(result.outputs)
-    rows = [grey(result.clean), grey(result.noisy)] + [grey(result.outputs[k]) for k in labels]
+    rows = [result.clean, result.noisy] + [result.outputs[k] for k in labels]  # (N,C,H,W), then (L,N,C,H,W)
     n, levels = result.clean.shape[0], range(len(result.levels))
     named = [["clean"] + [f"{k}  {db(float(result.psnr[k][f].mean()))}" for k in ["noisy", *labels]] for f in levels]
     captions: list | None = [

@@ -36,17 +36,26 @@ def to_uint8(a) -> np.ndarray:
     return (np.clip(np.nan_to_num(a.astype(np.float32)), 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
+def channels_last(images) -> np.ndarray:
+    """(...,C,H,W) images, C = 1 or 3, as pictures: (...,H,W) grey or (...,H,W,3) colour."""
+    a = _numpy(images)
+    if a.ndim < 3 or a.shape[-3] not in (1, 3):
+        raise ValueError(f"images must be (...,C,H,W) with C = 1 or 3, got {a.shape}")
+    return a[..., 0, :, :] if a.shape[-3] == 1 else np.moveaxis(a, -3, -1)
+
+
 def _cells(row) -> np.ndarray:
-    """One row of images as (N,H,W,1) grey or (N,H,W,3) colour uint8, from (N,H,W), (N,1,H,W) or (N,H,W,3)."""
+    """One row of images as (N,H,W,1) grey or (N,H,W,3) colour uint8, from (N,H,W), (N,C,H,W) with C = 1 or 3,
+    or (N,H,W,3)."""
     a = _numpy(row)
     if a.size == 0:
         return np.zeros((0, 1, 1, 1), np.uint8)  # an empty row: takes no part in the cell size
-    if a.ndim == 4 and a.shape[1] == 1:
-        a = a[:, 0]
+    if a.ndim == 4 and a.shape[1] in (1, 3) and a.shape[-1] != 3:  # channels first: (N,C,H,W)
+        a = channels_last(a)
     if a.ndim == 3:
         a = a[..., None]
     if a.ndim != 4 or a.shape[-1] not in (1, 3):
-        raise ValueError(f"a row must be (N,H,W), (N,1,H,W) or (N,H,W,3), got {a.shape}")
+        raise ValueError(f"a row must be (N,H,W), (N,C,H,W) or (N,H,W,3), got {a.shape}")
     return to_uint8(a)
 
 
@@ -64,7 +73,8 @@ def compose_grid(
 ) -> np.ndarray:
     """Rows of images composed into one RGB picture on the theme's label panel, (H', W', 3) uint8.
 
-    Each row is (N,H,W) or (N,1,H,W) floats in [0,1] (clipped) or (N,H,W,3) colour; rows may differ in
+    Each row is (N,H,W), (N,1,H,W) or (N,3,H,W) floats in [0,1] (clipped) or uint8, or (N,H,W,3) colour; grey
+    rows beside colour ones are drawn in grey on the RGB canvas. Rows may differ in
     length (left-aligned) but share H and W. Cells are upscaled by `scale` (nearest neighbour) and separated
     by `pad` pixels. Layout: W' = label_w + n_cols·(W·scale + pad) + pad and
     H' = header_h + n_rows·(H·scale + caption_h + pad) + pad, where label_w, header_h and caption_h are 0
@@ -153,10 +163,11 @@ def _draw_labels(canvas, layout, face, row_labels, col_labels, ink: int) -> np.n
 
 
 def diff_heatmap(x, y, *, vmax: float | None = 1.0) -> np.ndarray:
-    """|x - y| per pixel coloured black -> red -> yellow, (N,H,W,3) uint8; vmax=None: the largest error."""
+    """|x - y| per pixel coloured black -> red -> yellow, (N,H,W,3) uint8; vmax=None: the largest error. Colour
+    images (N,3,H,W) show each pixel's mean error over its channels."""
     err = np.abs(_numpy(x).astype(np.float32) - _numpy(y).astype(np.float32))
-    if err.ndim == 4 and err.shape[1] == 1:
-        err = err[:, 0]  # (N,H,W)
+    if err.ndim == 4 and err.shape[1] in (1, 3):
+        err = err.mean(axis=1)  # (N,C,H,W) -> (N,H,W)
     if vmax is None:
         vmax = float(err.max()) if err.size else 1.0
     t = np.clip(err / max(vmax, 1e-12), 0, 1)

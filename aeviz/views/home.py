@@ -116,7 +116,7 @@ def first_look(
         big = Fit(left.width, left.height, left.text_px, max(left.cell_px, 3 * left.text_px * 4))
         scale = big.scale(hw, 2, 1, row_labels=labels, captions=False)
     text = None if left is None else left.text_px
-    grid = compose_grid([image[:, 0], recon[:, 0]], row_labels=labels, scale=scale, theme=theme, text_px=text)
+    grid = compose_grid([image, recon], row_labels=labels, scale=scale, theme=theme, text_px=text)  # (1,C,H,W) rows
     title = f"The code: {len(code)} numbers are all the decoder sees"
     size, text_px = (
         ((WIDTH, HEIGHT), TEXT_PX) if right is None else ((right.width, right.height or HEIGHT), right.text_px)
@@ -126,6 +126,26 @@ def first_look(
         "bars": png_bytes(code_bars(code, title=title, theme=theme, size=size, text_px=text_px)),
         "mse": float(error[0]),
     }
+
+
+def pixels_phrase(dataset: str, shape) -> str:
+    """'784 for a 28x28 digit', '3,072 values for a 32x32 colour photo'."""
+    from ..data import item_noun
+
+    channels, height, width = shape
+    colour = "colour " if channels == 3 else ""
+    return f"{channels * height * width:,} values for a {height}x{width} {colour}{item_noun(dataset)}"
+
+
+def traits(dataset: str) -> str:
+    """What the code is known to keep, where the dataset has a textbook answer; '' elsewhere."""
+    from ..data import item_noun
+
+    known = {
+        "digit": ": stroke thickness, slant, which digit it is",
+        "clothing item": ": outline, brightness, which kind of garment it is",
+    }
+    return known.get(item_noun(dataset), "")
 
 
 def curse_frame(rows) -> list[dict]:

@@ -92,7 +92,7 @@ def map_figure(
         fig.update_traces(marker_symbol="x", selector=dict(name="decode here"))
     if backdrop is not None:
         fig.add_layout_image(
-            source=figures.png_data_uri(_grey_ink(backdrop)),
+            source=figures.png_data_uri(_grey_ink(backdrop) if np.ndim(backdrop) == 2 else backdrop),
             xref="x",
             yref="y",
             x=extent.x[0],
@@ -167,11 +167,13 @@ def decode_at(latent_map: LatentMap, model, spots: np.ndarray) -> np.ndarray:
 
 
 def backdrop(latent_map: LatentMap, model, extent: Extent, n: int = 20) -> np.ndarray:
-    """The decoded manifold over a map: n x n decoded tiles, dark ink on white, (n*H, n*W) uint8."""
-    tiles = decode_at(latent_map, model, extent.grid(n))[:, 0]  # (n*n, H, W), first channel
-    h, w = tiles.shape[1:]
-    picture = tiles.reshape(n, n, h, w).transpose(0, 2, 1, 3).reshape(n * h, n * w)  # rows of tiles
-    return figures.to_uint8(1.0 - picture)
+    """The decoded manifold over a map: n x n decoded tiles, (n*H, n*W) uint8 dark ink on white for grey
+    images, (n*H, n*W, 3) uint8 in their own colours for colour ones."""
+    tiles = figures.channels_last(decode_at(latent_map, model, extent.grid(n)))  # (n*n,H,W) or (n*n,H,W,3)
+    h, w = tiles.shape[1:3]
+    rows = tiles.reshape(n, n, h, w, -1).transpose(0, 2, 1, 3, 4)  # (n,H,n,W,C): rows of tiles
+    picture = rows.reshape(n * h, n * w, -1)
+    return figures.to_uint8(1.0 - picture[..., 0]) if picture.shape[-1] == 1 else figures.to_uint8(picture)
 
 
 def gallery(

@@ -12,7 +12,7 @@ import torch
 
 from ..metrics import decode_all, device_of
 from . import figures
-from .scrub import cell_scale, grey
+from .scrub import cell_scale
 
 SAMPLES = 8  # draws from q(z|x) decoded beside the mean's decoding
 SETTLED = 0.05  # the KL term has settled once every later epoch stays within 5 % of its last value
@@ -64,7 +64,7 @@ def draws_picture(image: np.ndarray, decoded: np.ndarray, theme: str = "light", 
         *(f"z{i + 1} ~ q" for i in range(len(decoded) - 1)),
     ]
     scale = scale or cell_scale(cells.shape[-2], 84)
-    return figures.compose_grid([grey(cells)], col_labels=heads, scale=scale, theme=theme)
+    return figures.compose_grid([cells], col_labels=heads, scale=scale, theme=theme)
 
 
 def posterior_figure(post: Posterior, *, height: int = 300):

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .figures import compose_grid, scrub_figure, to_uint8
+from .figures import channels_last, compose_grid, scrub_figure, to_uint8
 from .lettering import (
     fitted_caption_px,
     font,
@@ -26,12 +26,6 @@ def cell_scale(height: int, target: int = 84) -> int:
     return max(1, round(target / max(int(height), 1)))
 
 
-def grey(images) -> np.ndarray:
-    """(...,C,H,W) -> (...,H,W): the channel mean, so colour datasets still compose into grey cells."""
-    a = np.asarray(images.detach().cpu() if hasattr(images, "detach") else images)
-    return a[..., 0, :, :] if a.shape[-3] == 1 else a.mean(axis=-3)
-
-
 def scrub_at(frames, *, labels: Sequence[str], start: int, prefix: str, text_px: int = 14):
     """A figures.scrub_figure opened at frame `start`, its slider's value shown large after `prefix`, its tick
     labels `text_px` tall (the page's type: pictures and slider read alike from the back row)."""
@@ -43,15 +37,16 @@ def scrub_at(frames, *, labels: Sequence[str], start: int, prefix: str, text_px:
     return fig
 
 
-def _frame_rows(rows: Sequence) -> tuple[list[np.ndarray], int]:
-    """Rows as uint8, (F,N,H,W) when they change per frame or (N,H,W) when fixed, and the frame count F."""
+def _frame_rows(rows: Sequence) -> tuple[list[np.ndarray], int, int]:
+    """Rows as uint8, (F,N,C,H,W) when they change per frame or (N,C,H,W) when fixed; the frame count F and the
+    channels of the composed picture (3 when any row is colour)."""
     cells = [to_uint8(r) for r in rows]
-    if any(c.ndim not in (3, 4) for c in cells):
-        raise ValueError(f"rows must be (N,H,W) or (F,N,H,W), got {[c.shape for c in cells]}")
-    counts = {len(c) for c in cells if c.ndim == 4}
+    if any(c.ndim not in (4, 5) or c.shape[-3] not in (1, 3) for c in cells):
+        raise ValueError(f"rows must be (N,C,H,W) or (F,N,C,H,W) with C = 1 or 3, got {[c.shape for c in cells]}")
+    counts = {len(c) for c in cells if c.ndim == 5}
     if len(counts) > 1:
         raise ValueError(f"rows disagree on the number of frames: {sorted(counts)}")
-    return cells, counts.pop() if counts else 1
+    return cells, counts.pop() if counts else 1, max(c.shape[-3] for c in cells)
 
 
 def compose_frames(
@@ -65,17 +60,17 @@ def compose_frames(
     text_px: int | None = None,
     frame_labels: Sequence[Sequence[str]] | None = None,
 ) -> np.ndarray:
-    """Frames (F,H',W') uint8 grey, frame f laid out like figures.compose_grid of every row's f-th entry.
+    """Frames (F,H',W') uint8 grey, or (F,H',W',3) when any row is colour, frame f laid out like
+    figures.compose_grid of every row's f-th entry.
 
-    Each row is (F,N,H,W) (it changes from frame to frame) or (N,H,W) (the same in every frame), floats in
-    [0,1] or uint8 (grey: drop the channel axis first). `cell_labels[f][r][c]` is the caption under cell
-    (r, c) of frame f; `frame_labels[f][r]` row r's label in frame f (instead of the fixed `row_labels`);
-    `col_labels` a fixed header over the columns. The
-    fixed labels and rows are drawn once; per frame only the changing cells and texts are pasted, so 21
-    frames cost a few milliseconds instead of 21 full compositions.
+    Each row is (F,N,C,H,W) (it changes from frame to frame) or (N,C,H,W) (the same in every frame), C = 1 or 3,
+    floats in [0,1] or uint8. `cell_labels[f][r][c]` is the caption under cell (r, c) of frame f;
+    `frame_labels[f][r]` row r's label in frame f (instead of the fixed `row_labels`); `col_labels` a fixed
+    header over the columns. The fixed labels and rows are drawn once; per frame only the changing cells and
+    texts are pasted, so 21 frames cost a few milliseconds instead of 21 full compositions.
     """
-    cells, frames = _frame_rows(rows)
-    blank = [[""] * c.shape[-3] for c in cells] if cell_labels is not None else None
+    cells, frames, channels = _frame_rows(rows)
+    blank = [[""] * c.shape[-4] for c in cells] if cell_labels is not None else None
     size = text_px or label_px(cells[0].shape[-2] * scale)
     face = font(size)
     label_width = None
@@ -83,7 +78,7 @@ def compose_frames(
         row_labels = [""] * len(cells)
         label_width = max(text_width(str(t), face) for labels in frame_labels for t in labels) + 2 * PAD + 8
     template = compose_grid(
-        [c if c.ndim == 3 else c[0] for c in cells],
+        [c if c.ndim == 4 else c[0] for c in cells],
         row_labels=row_labels,
         col_labels=col_labels,
         cell_labels=blank,
@@ -92,17 +87,21 @@ def compose_frames(
         label_width=label_width,
         theme=theme,
         text_px=text_px,
-    )[..., 0]
+    )
+    template = template if channels == 3 else template[..., 0]  # compose_grid widens grey to RGB
     h, w = cells[0].shape[-2:]
-    ch, cw, n_cols = h * scale, w * scale, max(c.shape[-3] for c in cells)
+    ch, cw, n_cols = h * scale, w * scale, max(c.shape[-4] for c in cells)
     label_w = template.shape[1] - n_cols * (cw + PAD) - PAD
     head = text_height(face) + 2 * PAD if col_labels else 0  # compose_grid's header
     row_h = (template.shape[0] - PAD - head) // len(cells)  # ch + caption height + pad, from the documented layout
-    out = np.repeat(template[None], frames, axis=0)  # (F,H',W')
+    out = np.repeat(template[None], frames, axis=0)  # (F,H',W'[,3])
     for r, row in enumerate(cells):
-        if row.ndim == 3:
+        if row.ndim == 4:
             continue  # already drawn in the template
-        big = row.repeat(scale, axis=2).repeat(scale, axis=3)  # (F,N,ch,cw)
+        pictures = channels_last(row)  # (F,N,H,W) or (F,N,H,W,3)
+        if channels == 3 and row.shape[-3] == 1:
+            pictures = np.repeat(pictures[..., None], 3, axis=-1)  # a grey row in a colour picture
+        big = pictures.repeat(scale, axis=2).repeat(scale, axis=3)  # (F,N,ch,cw[,3])
         top = head + PAD + r * row_h
         for c in range(row.shape[1]):
             left = label_w + PAD + c * (cw + PAD)

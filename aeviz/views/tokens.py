@@ -12,7 +12,7 @@ import torch
 from ..models import VQVAE
 from ..vq import codebook_usage
 from . import figures
-from .scrub import cell_scale, grey
+from .scrub import cell_scale
 
 DIM = 0.3  # brightness of the cells that do not hold the token, in the token's images
 
@@ -75,10 +75,11 @@ def grid_figure(grid: np.ndarray, original: np.ndarray, chosen: int, *, height: 
 
 def edit_picture(image, decoded: np.ndarray, edited: np.ndarray, theme: str = "light") -> np.ndarray:
     """The image, its tokens decoded, the edited tokens decoded, and where the two decodings differ."""
-    cells = np.stack([np.asarray(image, dtype=np.float32), decoded, edited])
-    difference = np.abs(grey(edited) - grey(decoded))
+    cells = np.stack([np.asarray(image, dtype=np.float32), decoded, edited])  # (3,C,H,W)
+    difference = np.abs(np.asarray(edited) - np.asarray(decoded)).mean(axis=-3, keepdims=True)  # (1,H,W)
+    change = np.broadcast_to(difference / max(float(difference.max()), 1e-6), cells.shape[1:])  # grey in C channels
     return figures.compose_grid(
-        [[*grey(cells), difference / max(float(difference.max()), 1e-6)]],
+        [[*cells, change]],
         col_labels=["image", "its tokens", "edited", "change"],
         scale=cell_scale(cells.shape[-2], 96),
         theme=theme,
@@ -98,14 +99,13 @@ def token_picture(tokens: np.ndarray, images, token: int, theme: str = "light", 
     order, counts = token_images(tokens, images, token, n)
     if len(order) == 0:
         return None
-    pictures = grey(
-        np.asarray(images[torch.as_tensor(order)] if torch.is_tensor(images) else images[order], np.float32)
-    )
+    pictures = np.asarray(images[torch.as_tensor(order)] if torch.is_tensor(images) else images[order], np.float32)
     h, w = tokens.shape[1:]
     mask = (tokens[order] == token).astype(np.float32)  # (n,h,w)
-    rep = (pictures.shape[1] // h, pictures.shape[2] // w)
+    rep = (pictures.shape[-2] // h, pictures.shape[-1] // w)
     mask = np.kron(mask, np.ones(rep, np.float32))  # (n,H,W) when the grid divides the image
-    shown = pictures * np.where(mask > 0, 1.0, DIM) if mask.shape == pictures.shape else pictures
+    fits = mask.shape == (len(pictures), *pictures.shape[-2:])
+    shown = pictures * np.where(mask > 0, 1.0, DIM)[:, None] if fits else pictures  # (n,C,H,W), every channel dimmed
     return figures.compose_grid(
         [list(shown)],
         cell_labels=[[f"#{i}: {c}" for i, c in zip(order, counts, strict=True)]],

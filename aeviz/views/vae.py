@@ -13,7 +13,7 @@ from ..models import VAE, AutoEncoder
 from ..walks import kl_per_dim, lerp, prior_samples, slerp, traversal
 from . import figures
 from .lettering import Fit
-from .scrub import cell_scale, compose_frames, grey, scrub_at
+from .scrub import cell_scale, compose_frames, scrub_at
 
 INTERP_STEPS = 21  # positions of the t slider shipped to the browser
 STRIP_EVERY = 2  # the static strip shows every other step: t = 0, 0.1, ..., 1
@@ -58,12 +58,12 @@ def _scale(fit: Fit | None, image_hw, rows: int, cols: int, default: int, **layo
 
 
 def interpolation_frames(result: Interpolation, *, fit: Fit | None = None, theme: str = "light") -> np.ndarray:
-    """One picture per t, (T,H',W') uint8: a row per path showing A, the decoded image at t, and B."""
-    a, b = grey(result.ends)
+    """One picture per t, (T,H',W') uint8 ((T,H',W',3) in colour): a row per path: A, the image at t, B."""
+    a, b = result.ends  # each (C,H,W)
     rows = [
         np.stack([np.broadcast_to(a, p.shape), p, np.broadcast_to(b, p.shape)], axis=1)
-        for p in map(grey, result.paths.values())
-    ]  # each (T,3,H,W): A, the image at t, B
+        for p in map(np.asarray, result.paths.values())
+    ]  # each (T,3,C,H,W): A, the image at t, B
     labels = list(result.paths)
     scale, text = _scale(fit, result.ends.shape[-2:], len(rows), 3, 140, row_labels=labels, header=True, captions=False)
     heads = ["A", "at t", "B"]  # t itself is the slider's value, in large type right under the pictures
@@ -91,7 +91,7 @@ def interpolation_strip(
     labels = list(result.paths)
     scale, text = _scale(fit, result.ends.shape[-2:], len(labels), len(ts), 84, row_labels=labels, header=True)
     return figures.compose_grid(
-        [grey(p[::every]) for p in result.paths.values()],
+        [p[::every] for p in result.paths.values()],
         row_labels=labels,
         col_labels=[f"{t:.1f}" for t in ts],
         scale=scale,
@@ -132,7 +132,7 @@ def traversal_picture(
     labels = [f"z{d}  KL {kl[d]:.2f}" for d in dims]
     scale, text = _scale(fit, images.shape[-2:], len(dims), steps, 84, row_labels=labels, header=True, captions=False)
     return figures.compose_grid(
-        list(grey(images)),
+        list(images),  # a (S,C,H,W) row per dim
         row_labels=labels,
         col_labels=[f"{v:+.1f}" for v in np.linspace(-span, span, steps)],
         scale=scale,
@@ -147,7 +147,7 @@ def sample(vae: VAE, n: int, *, temperature: float = 1.0, seed: int) -> np.ndarr
 
 
 def samples_picture(images: np.ndarray, columns: int = 8, theme: str = "light", fit: Fit | None = None) -> np.ndarray:
-    rows = [grey(images[i : i + columns]) for i in range(0, len(images), columns)]
+    rows = [images[i : i + columns] for i in range(0, len(images), columns)]
     scale, _ = _scale(fit, images.shape[-2:], len(rows), columns, 84, captions=False)
     return figures.compose_grid(rows, scale=scale, theme=theme)
 

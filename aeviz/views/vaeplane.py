@@ -12,7 +12,6 @@ from ..metrics import decode_all
 from ..models import VAE
 from ..walks import manifold_grid
 from . import figures
-from .scrub import grey
 from .vae import SPAN
 
 
@@ -84,7 +83,7 @@ def manifold_figure(
     quantile grid is drawn on the Φ(z) scale (its cells are equal there), axes labelled in z."""
     n = int(round(np.sqrt(len(decoded))))
     scale = max(1, int(np.ceil(600 / (n * decoded.shape[-2]))))  # browsers blur small pictures they stretch
-    picture = figures.compose_grid(list(grey(decoded).reshape(n, n, *decoded.shape[-2:])), scale=scale, pad=0)
+    picture = figures.compose_grid(list(np.asarray(decoded).reshape(n, n, *decoded.shape[-3:])), scale=scale, pad=0)
     # grid points are cell centres: the picture reaches half a cell further
     lo, hi = (
         (0.05 - 0.45 / (n - 1), 0.95 + 0.45 / (n - 1)) if gaussian else (-span - span / (n - 1), span + span / (n - 1))

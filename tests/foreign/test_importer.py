@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from fakes import cifar_arrays, write_cifar_py
 from foreign import SHAPE, conv, dense, export, export_folder
 from torch import nn
 
@@ -134,6 +135,10 @@ def test_a_folder_without_aeviz_json_is_refused(tmp_path, dense_folder):
         ('{"dataset": "digits", "input_shape": [1, 8, 8], "colour": 1}', "unknown setting 'colour'"),
         ('{"dataset": "imagenet", "input_shape": [1, 8, 8]}', "dataset must be one of"),
         ('{"dataset": "digits", "input_shape": [8, 8]}', "[channels, height, width]"),
+        (
+            '{"dataset": "cifar10", "input_shape": [1, 28, 28]}',
+            "[1, 28, 28] is not the image shape of cifar10, [3, 32, 32]",
+        ),
         ('{"dataset": "digits", "input_shape": [1, 8, 8], "output_range": [1, 0]}', "output_range must be"),
         ('{"dataset": "digits", "input_shape": [1, 8, 8], "family": "vae"}', "log_variance_output"),
         ('{"dataset": "digits", "input_shape": [1, 8, 8], "family": "denoising"}', "needs noise"),
@@ -148,15 +153,43 @@ def test_a_bad_aeviz_json_names_the_problem(tmp_path, dense_folder, settings, ne
 def test_a_model_for_another_input_shape_than_its_dataset_is_refused(tmp_path, dense_folder):
     folder = dense_folder
     (folder / "aeviz.json").write_text(json.dumps({"dataset": "digits", "input_shape": [1, 28, 28]}))
-    _refused(tmp_path, folder, "encoder.pt2 takes [1, 8, 8] images, but aeviz.json says [1, 28, 28]")
+    _refused(tmp_path, folder, "aeviz.json: input_shape [1, 28, 28] is not the image shape of digits, [1, 8, 8]")
     encoder = nn.Sequential(nn.Flatten(), nn.Linear(784, 4)).eval()
     decoder = nn.Sequential(nn.Linear(4, 784), nn.Sigmoid(), nn.Unflatten(1, (1, 28, 28))).eval()
     folder = tmp_path / "mnist-sized"
     folder.mkdir()
     export(encoder, torch.rand(2, 1, 28, 28), folder / "encoder.pt2")
     export(decoder, torch.rand(2, 4), folder / "decoder.pt2")
-    (folder / "aeviz.json").write_text(json.dumps({"dataset": "digits", "input_shape": [1, 28, 28]}))
-    _refused(tmp_path, folder, "the model takes [1, 28, 28] images, but those of digits are [1, 8, 8]")
+    (folder / "aeviz.json").write_text(json.dumps({"dataset": "digits", "input_shape": [1, 8, 8]}))
+    _refused(tmp_path, folder, "encoder.pt2 takes [1, 28, 28] images, but aeviz.json says [1, 8, 8]")
+
+
+def test_a_colour_model_imports_on_cifar10(tmp_path, monkeypatch):
+    """A 3x32x32 torch.export model named for cifar10 (the shape checked against the registry's) imports, is
+    measured on CIFAR-10's test images and round-trips."""
+    write_cifar_py(tmp_path / "data" / "CIFAR10", cifar_arrays(15, 0), cifar_arrays(8, 1))
+    monkeypatch.setenv("AEVIZ_DATA_DIR", str(tmp_path / "data"))
+    torch.manual_seed(0)
+    encoder = nn.Sequential(nn.Conv2d(3, 4, 3, stride=2, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(1024, 6))
+    decoder = nn.Sequential(nn.Linear(6, 3 * 32 * 32), nn.Sigmoid(), nn.Unflatten(1, (3, 32, 32)))
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    export(encoder.eval(), torch.rand(2, 3, 32, 32), folder / "encoder.pt2")
+    export(decoder.eval(), torch.rand(2, 6), folder / "decoder.pt2")
+    (folder / "aeviz.json").write_text(json.dumps({"dataset": "cifar10", "input_shape": [3, 32, 32], "name": "mine"}))
+    result = importing.import_path(folder, tmp_path / "models")
+    model = checkpoints.load_checkpoint(result.path)
+    meta = checkpoints.read_metadata(result.path)
+    assert (
+        meta["dataset"] == "cifar10"
+        and meta["input_shape"] == [3, 32, 32]
+        and meta["config"]["input_shape"] == [3, 32, 32]
+    )
+    images = load_dataset("cifar10", "test").images
+    with torch.no_grad():
+        assert torch.allclose(model.reconstruct(images), decoder(encoder(images)), atol=1e-6)
+    mse = float((model.reconstruct(images) - images).pow(2).mean())
+    assert meta["metrics"]["mse"] == pytest.approx(mse, rel=1e-4)
 
 
 def test_a_pickle_where_a_pt2_is_expected_is_refused_unread(tmp_path, dense_folder):

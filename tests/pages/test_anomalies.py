@@ -121,3 +121,12 @@ def test_offline_the_injected_set_defaults_to_one_on_this_server(only_fashion_he
     assert metric(at, "Median rank of an injected image").endswith("of 360")  # among the 360 test digits
     source.set_value("mnist").run()  # still listed: picking it explains what is missing
     assert any("not available here" in w.value for w in at.warning)
+
+
+def test_colour_photos_are_not_offered_to_a_grey_set():
+    """CIFAR-10's photos cannot join digits (views.anomalies.fit_to refuses colour into grey): not listed, and
+    a link that asks for them gets the page's first choice instead of an error."""
+    at = run_page(PAGE, {"dataset": "digits", "err_src": "cifar10"})
+    assert not at.exception, [e.value for e in at.exception]
+    source = at.selectbox(key="w_err_src")
+    assert not any("CIFAR" in str(o) for o in source.options) and source.value != "cifar10"

@@ -112,7 +112,10 @@ def test_a_photo_unlike_a_digit_is_said_to_be_one_under_its_steps():
     (item,) = at.session_state[STORE]
     assert item.inverted  # the red apple is darker than its grey table: it is the ink, not its highlight
     notes = [w.value for w in at.warning]
-    assert len(notes) == 1 and notes[0].startswith("This does not look like a digit")
+    assert len(notes) == 2 and notes[0].startswith("This does not look like a digit")
+    assert notes[1].startswith("This is a colour picture, not a digit") and "colours (turned grey)" in notes[1]
+    summary = next(m.value for m in at.markdown if m.value.startswith("Least surprised"))
+    assert summary.count("(the picture as it is: **") == 2  # the raw percentile beside the preprocessed one
     upload(at, {"photo.jpg": photo_of_a_two()})
     assert at.selectbox(key="w_you_pick").value == 1 and not at.warning  # a digit, now studied, gets no note
 

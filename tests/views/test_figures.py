@@ -69,6 +69,25 @@ def test_rows_of_different_lengths_and_input_layouts():
     assert (compose_grid([colour], scale=1, pad=1)[1:7, 1:7] == [200, 0, 0]).all()
 
 
+def test_colour_rows_channels_first_show_their_colours_beside_grey_ones():
+    colour = np.zeros((2, 3, 6, 6), np.float32)  # (N,C,H,W), as models return them
+    colour[0, 0], colour[1, 2] = 1.0, 0.5  # a red image and a dark blue one
+    grey = np.full((1, 1, 6, 6), 0.5, np.float32)
+    grid = compose_grid([colour, grey], scale=1, pad=1)
+    assert grid.shape == (2 * 7 + 1, 2 * 7 + 1, 3)
+    assert (grid[1:7, 1:7] == [255, 0, 0]).all() and (grid[1:7, 8:14] == [0, 0, 128]).all()
+    assert (grid[8:14, 1:7] == [128, 128, 128]).all()  # grey stays grey on the colour canvas
+    assert np.array_equal(compose_grid([torch.from_numpy(colour)], scale=2), compose_grid([colour], scale=2))
+
+
+def test_diff_heatmap_of_colour_images_is_the_mean_error_over_channels():
+    x = np.zeros((1, 3, 4, 4), np.float32)
+    y = x.copy()
+    y[0, 0] = 1.0  # red wrong by 1, green and blue exact: a mean error of 1/3
+    heat = diff_heatmap(x, y)
+    assert heat.shape == (1, 4, 4, 3) and (heat == [170, 0, 0]).all()
+
+
 def test_grid_rejects_mixed_sizes_and_wrong_label_counts():
     with pytest.raises(ValueError, match="one size"):
         compose_grid([np.zeros((1, 6, 6)), np.zeros((1, 7, 7))])

@@ -67,7 +67,7 @@ def test_captions_of_112_px_cells_are_at_least_22_px_and_fit_their_cell():
 
 
 def test_scrubber_frames_take_the_theme():
-    moving = RNG.random((2, 3, 28, 28))
+    moving = RNG.random((2, 3, 1, 28, 28))
     captions = [[["1.0 dB"] * 3] for _ in range(2)]
     light = compose_frames([moving], row_labels=["noisy"], cell_labels=captions, scale=4)
     dark = compose_frames([moving], row_labels=["noisy"], cell_labels=captions, scale=4, theme="dark")
