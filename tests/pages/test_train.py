@@ -227,7 +227,8 @@ def test_images_a_student_uploads_train_a_model_that_only_their_session_sees():
     assert not at.exception and "Upload at least ten images" in at.info[0].value
     at.file_uploader[0].set_value([("digits.zip", buffer.getvalue(), "application/zip")])
     at.run()
-    assert not at.exception and "**40** images from digits.zip in 2 classes (digit0, digit1)" in at.caption[0].value
+    caption = at.caption[0].value  # the file name markdown-escaped (literal): digits\\.zip
+    assert not at.exception and "**40** images from digits\\.zip in 2 classes (digit0, digit1)" in caption
     assert "readme" in at.warning[0].value and "not an image" in at.warning[0].value
     at = submit(at, epochs=2, name="my-uploaded-model")
     assert wait_for(lambda: finished(job_in_url(at))).state == State.DONE
