@@ -274,11 +274,17 @@ def _zip(name: str, f: BinaryIO, tally: Tally) -> Iterator[Member]:
         for info in archive.infolist():
             tally.entry()
             parts, why = _zip_refusal(info)
-            if why:
-                tally.pass_over(why)
-            elif parts and PurePosixPath(parts[-1]).suffix.lower() in IMAGE_SUFFIXES:
+            if _is_picture(tally, parts, why):
                 tally.file(info.file_size)
                 yield Member(parts, info.file_size, _zip_reader(archive, info))
+
+
+def _is_picture(tally: Tally, parts: tuple[str, ...], why: str) -> bool:
+    """Whether an archive member is read as a picture; a refused one (links, devices, '..') counts as passed over."""
+    if why:
+        tally.pass_over(why)
+        return False
+    return bool(parts) and PurePosixPath(parts[-1]).suffix.lower() in IMAGE_SUFFIXES
 
 
 def _zip_refusal(info: zipfile.ZipInfo) -> tuple[tuple[str, ...], str]:
@@ -356,9 +362,7 @@ def _tar(name: str, f: BinaryIO, tally: Tally) -> Iterator[Member]:
             if info.offset_data + info.size > unpacked:  # its data must be inflated to pass it: bound it first
                 tally.fail(f"{name} unpacks to more than {tally.limits.megabytes:,.0f} MB", "megabytes")
             parts, why = _tar_refusal(info)
-            if why:
-                tally.pass_over(why)
-            elif parts and PurePosixPath(parts[-1]).suffix.lower() in IMAGE_SUFFIXES:
+            if _is_picture(tally, parts, why):
                 tally.file(info.size)
                 yield Member(parts, info.size, _tar_reader(archive, info))
 
