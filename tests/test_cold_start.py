@@ -6,6 +6,7 @@ import asyncio
 import json
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -31,8 +32,10 @@ def test_twelve_sessions_opening_chart_pages_at_once_on_a_fresh_server_get_no_er
     if available_datasets()[dataset] is not None:
         pytest.skip(f"needs {dataset} (AEVIZ_DATA_DIR)")
     slow_pandas = (str(REPO / "tests" / "e2e" / "slow_imports.py"), f"pandas={PANDAS_IMPORT_S}", "--")
-    with serve_app(tmp_path, slow_pandas, AEVIZ_WARM_UP="1") as url:  # the start-up work too, as in a lecture
-        visits = asyncio.run(cold_class(url, sessions=12, dataset=dataset, timeout_s=600))
+    # the start-up work too, as in a lecture; the visits in a thread of their own, since after the browser tests
+    # Playwright's sync API holds this thread's event loop
+    with serve_app(tmp_path, slow_pandas, AEVIZ_WARM_UP="1") as url, ThreadPoolExecutor(1) as pool:
+        visits = pool.submit(asyncio.run, cold_class(url, sessions=12, dataset=dataset, timeout_s=600)).result()
     assert sorted(v.page for v in visits) == sorted((CHART_PAGES * 2)[:12])
     failed = [(v.page, v.errors[0]) for v in visits if v.errors]
     assert not failed, f"{len(failed)} error pages of 12: {failed}"

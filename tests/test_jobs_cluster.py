@@ -72,18 +72,19 @@ def pid_gone(pid: int) -> bool:
 
 def test_a_job_trains_on_the_cluster_and_another_replica_shows_it_live_and_saved(managers, tmp_path):
     first, second = managers
-    job = first.submit(spec("on-ray", epochs=6), "session-a", "browser-a")
+    # long enough (batches of 16, 20 epochs) that the second replica's polling sees it running on a fast machine
+    job = first.submit(spec("on-ray", epochs=20, batch=16), "session-a", "browser-a")
     with pytest.raises(JobRejected, match="already has 1 training job") as refused:  # the cap spans replicas
         second.submit(spec("again", epochs=1), "session-b", "browser-a")
     assert refused.value.job_id == job.id
-    live = wait_for(second, job.id, lambda s: s.epoch >= 1 and s.previews)
+    live = wait_for(second, job.id, lambda s: not s.active or (s.epoch >= 1 and s.previews))
     assert live.state == State.RUNNING and live.steps and live.maps  # the same Snapshot a local job gives
     done = wait_for(first, job.id, lambda s: not s.active)
     assert done.state == State.DONE, done.message
     assert done.path == tmp_path / "checkpoints" / "on-ray.safetensors" and done.path.is_file()
     assert done.path.with_name("on-ray.replay.npz").is_file()  # the one save path: both files
     seen = wait_for(second, job.id, lambda s: not s.active)
-    assert (seen.path, seen.metrics, len(seen.previews)) == (done.path, done.metrics, 6)
+    assert (seen.path, seen.metrics, len(seen.previews)) == (done.path, done.metrics, 20)
 
 
 def test_cancel_ends_the_jobs_process_at_once_and_saves_nothing(managers, tmp_path):

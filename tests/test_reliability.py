@@ -162,26 +162,27 @@ def test_kill_9_at_random_moments_of_repeated_saves_never_leaves_a_partial_check
     )
     rng = random.Random(0)
     seen_hashes, kills_mid_write = set(), 0
-    try:
-        save_s = float(saver.stdout.readline())
-        for _ in range(40):
-            temps_before = set(tmp_path.glob(".*.tmp"))
-            saver.stdin.write("go\n")
-            saver.stdin.flush()
-            pid = int(saver.stdout.readline())
-            time.sleep(rng.uniform(0, 3 * save_s))
-            os.kill(pid, signal.SIGKILL)
-            saver.stdin.write(f"{pid}\n")
-            saver.stdin.flush()
-            assert saver.stdout.readline().strip() == "reaped"
-            kills_mid_write += bool(set(tmp_path.glob(".*.tmp")) - temps_before)
-            model = load_checkpoint(target)  # whole: the weights match the hash in the header
-            seen_hashes.add(model.metadata["hash"])
-            infos, errors = scan_checkpoints([tmp_path])
-            assert [i.path for i in infos] == [target] and errors == []  # a left-over temp file is never listed
-    finally:
-        saver.kill()
-        saver.wait(30)
+    with saver:  # closes both pipes at the end: left to the garbage collector, their ResourceWarnings fail a test
+        try:
+            save_s = float(saver.stdout.readline())
+            for _ in range(40):
+                temps_before = set(tmp_path.glob(".*.tmp"))
+                saver.stdin.write("go\n")
+                saver.stdin.flush()
+                pid = int(saver.stdout.readline())
+                time.sleep(rng.uniform(0, 3 * save_s))
+                os.kill(pid, signal.SIGKILL)
+                saver.stdin.write(f"{pid}\n")
+                saver.stdin.flush()
+                assert saver.stdout.readline().strip() == "reaped"
+                kills_mid_write += bool(set(tmp_path.glob(".*.tmp")) - temps_before)
+                model = load_checkpoint(target)  # whole: the weights match the hash in the header
+                seen_hashes.add(model.metadata["hash"])
+                infos, errors = scan_checkpoints([tmp_path])
+                assert [i.path for i in infos] == [target] and errors == []  # a left-over temp file is never listed
+        finally:
+            saver.kill()
+            saver.wait(30)
     assert len(seen_hashes) == 2  # saves did complete between kills: the file went from one model to the other
     assert kills_mid_write > 0  # and some kills did land while a temp file was being written
 

@@ -14,6 +14,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "screenshots"
 CHROMIUM = os.environ.get("AEVIZ_CHROMIUM", "/usr/bin/chromium")
+# the page's own file uploader (the sidebar has one too: the lecture playlist's)
+UPLOAD = "[data-testid='stMain'] input[type=file]"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -35,7 +37,7 @@ def wait_idle(page, timeout: float = 60_000) -> None:
 def open_page(page, app_url: str, path: str = "", query: str = "") -> None:
     page.goto(f"{app_url}/{path}{'?' + query if query else ''}")
     page.wait_for_selector("[data-testid='stApp']")
-    wait_idle(page)
+    wait_quiet(page, 700)  # past the rerun the browser's screen report asks for (~0.3 s after loading)
 
 
 def open_deep_link(page, app_url: str, path: str, query: str) -> None:
@@ -99,8 +101,32 @@ def tall_shot(page, name: str, max_height: int = 6000) -> Path:
 # --- dragging a plotly figure's own slider (client-side scrubbing) --------------------------------
 
 
+def wait_quiet(page, quiet_ms: int = 1000, timeout: float = 60_000) -> None:
+    """Wait until the script has not run for `quiet_ms`: a page's first runs are followed by reruns of its own
+    (the browser reporting its screen ~0.3 s after loading, a scrub figure's still asking for its chart), which
+    wait_idle's pause can fall between."""
+    wait_idle(page, timeout)
+    page.wait_for_function(
+        """(quiet) => {
+            const app = document.querySelector('[data-test-script-state]');
+            if (!window.__aevizQuiet) {
+                window.__aevizQuiet = {last: performance.now()};
+                new MutationObserver(() => { window.__aevizQuiet.last = performance.now(); })
+                    .observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+            }
+            return app.getAttribute('data-test-script-state') === 'notRunning'
+                && performance.now() - window.__aevizQuiet.last >= quiet;
+        }""",
+        arg=quiet_ms,
+        timeout=timeout,
+        polling=100,
+    )
+
+
 def watch_script_state(page) -> None:
-    """Record every change of Streamlit's script state from now on (read back with script_states)."""
+    """Record every change of Streamlit's script state from now on (read back with script_states), once the
+    page's own follow-up runs are over (wait_quiet)."""
+    wait_quiet(page)
     page.evaluate("""() => {
         window.__aevizStates = [];
         const app = document.querySelector('[data-test-script-state]');

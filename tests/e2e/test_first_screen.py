@@ -8,6 +8,7 @@ import base64
 import io
 
 import numpy as np
+import pytest
 from browser import no_exceptions, open_deep_link, wait_idle
 from PIL import Image
 
@@ -27,7 +28,19 @@ def data_uri_pixels(uri: str) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))).convert("L"), dtype=float)
 
 
-def test_the_denoising_scrub_shows_its_frame_first_then_turns_interactive_at_it(page, app_url):
+@pytest.fixture
+def projector(browser):
+    """A 1280x720 window: the screen a session's first run lays its pictures out for, before the browser has
+    reported its own (aeviz.ui.screen.GUESS; a larger window gets a still at that size, then a larger chart)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 720}, device_scale_factor=1)
+    tab = context.new_page()
+    tab.set_default_timeout(60_000)
+    yield tab
+    context.close()
+
+
+def test_the_denoising_scrub_shows_its_frame_first_then_turns_interactive_at_it(projector, app_url):
+    page = projector
     page.add_init_script(WATCH_STILLS)
     open_deep_link(page, app_url, "denoising", "dataset=mnist&dn_level=0.3")
     chart = page.locator(".st-key-dn_scrub .js-plotly-plot")

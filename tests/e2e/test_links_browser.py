@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from browser import SCREENSHOTS, drag_scrubber, grey_pixels, no_exceptions, open_page, wait_idle
+from browser import SCREENSHOTS, drag_scrubber, grey_pixels, no_exceptions, open_page, wait_idle, wait_quiet
 
 WIDTH, HEIGHT = 1440, 1000
 
@@ -16,7 +16,7 @@ def settle(page, timeout: float = 240_000) -> None:
     page.wait_for_function(
         "() => !document.querySelector(\"[data-testid='stMain'] [data-testid='stProgress']\")", timeout=timeout
     )
-    wait_idle(page, timeout)
+    wait_quiet(page, 1000, timeout)  # and the reruns of its own that follow (the screen report, a still's chart)
 
 
 def moved(page, before: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
-from browser import no_exceptions, open_page, tall_shot, wait_idle
+from browser import UPLOAD, no_exceptions, open_page, tall_shot, wait_idle
 from PIL import Image, ImageDraw, ImageFilter
 
 
@@ -50,8 +50,8 @@ def studied(page) -> str:
 def test_upload_a_photo_and_bad_files(page, app_url):
     open_page(page, app_url, "your_images", "dataset=mnist")
     no_exceptions(page)
-    page.wait_for_selector("input[type=file]", state="attached")
-    page.locator("input[type=file]").set_input_files(
+    page.wait_for_selector(UPLOAD, state="attached")
+    page.locator(UPLOAD).set_input_files(
         [
             file("phone-photo.jpg", photo_like_digit(), "image/jpeg"),
             file("homework.png", b"Dear teacher, my digit is 2.\n" * 8),

@@ -8,7 +8,7 @@ import io
 import colourworld
 import numpy as np
 import pytest
-from browser import no_exceptions, serve_app, tall_shot, wait_idle
+from browser import UPLOAD, no_exceptions, serve_app, tall_shot, wait_idle
 from fakes import colour_photo
 from PIL import Image
 
@@ -38,13 +38,13 @@ def test_upload_a_colour_photo_to_a_colour_model(page, colour_app):
     wait_idle(page, 240_000)  # a fresh server's first page
     no_exceptions(page)
     assert page.locator("h1").first.inner_text().strip() == "Your images: how unusual is your photo?"
-    page.wait_for_selector("input[type=file]", state="attached")
+    page.wait_for_selector(UPLOAD, state="attached")
     photo = {"name": "garden.jpg", "mimeType": "image/jpeg", "buffer": jpeg(colour_photo((300, 200)))}
-    page.locator("input[type=file]").set_input_files([photo])
+    page.locator(UPLOAD).set_input_files([photo])
     done, slow = page.locator("text=Least surprised"), page.locator("text=took longer than")
     done.or_(slow).first.wait_for(timeout=180_000)
     if slow.count():  # the decoding helper's cold start on a loaded machine
-        page.locator("input[type=file]").set_input_files([{**photo, "name": "garden-again.jpg"}])
+        page.locator(UPLOAD).set_input_files([{**photo, "name": "garden-again.jpg"}])
     done.wait_for(timeout=180_000)
     page.wait_for_selector("text=Which class is it?", timeout=180_000)
     wait_idle(page, 180_000)
