@@ -3,7 +3,6 @@ ended its slider replays every epoch in the browser, without a Streamlit rerun."
 
 from __future__ import annotations
 
-import pytest
 from browser import no_exceptions, open_page, script_states, tall_shot, wait_idle, watch_script_state
 from test_train_live import press_on_slider, start_training
 
@@ -29,11 +28,6 @@ def points_other_than(page, meta: str, before: str, timeout: float = 120_000) ->
     return found.json_value()
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known regression of this stop's merges: scrubbing the replay triggers one script run ('notRunning' "
-    "state seen) where the frames used to swap in the browser alone; to trace next",
-)
 def test_the_code_map_moves_while_a_job_runs_and_its_replay_scrubs_in_the_browser(page, app_url):
     open_page(page, app_url, "train", "dataset=digits&train_family=dense")
     press_on_slider(page, "Epochs", "End")  # 100 short epochs: a few polls to watch, then it ends by itself

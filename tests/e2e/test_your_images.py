@@ -65,7 +65,7 @@ def test_upload_a_photo_and_bad_files(page, app_url):
     alerts = page.locator("[data-testid='stAlert']").all_inner_texts()
     assert any("homework.png" in a and "contains text, not image data" in a for a in alerts), alerts
     assert any("cut-off.png" in a and "damaged or incomplete" in a for a in alerts), alerts
-    uploader = page.locator("[data-testid='stFileUploader']").inner_text()
+    uploader = page.locator("[data-testid='stMain'] [data-testid='stFileUploader']").inner_text()
     assert "too-big.png" in uploader and "5.0MB or smaller" in uploader  # refused before it is even sent
     reason = page.locator("[data-testid='stFileChip'][aria-invalid='true'] span[role='alert']").first.bounding_box()
     assert reason is not None and reason["width"] > 100 and reason["height"] > 10  # said, not only a red icon
