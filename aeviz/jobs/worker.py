@@ -88,9 +88,18 @@ def _reset_peak() -> bool:
         return False
 
 
-def probe(model, train_x, batch_size: int, epochs: int, test_images: int = 0, started: dict | None = None) -> Estimate:
+def probe(
+    model,
+    train_x,
+    batch_size: int,
+    epochs: int,
+    test_images: int = 0,
+    started: dict | None = None,
+    budget_mb: float | None = None,
+) -> Estimate:
     """Measure the memory of a few steps of a copy of `model` on real images (the model itself is untouched),
-    and time the trainer's own step, inference, kNN and saving (timing.measure) for every phase's seconds."""
+    and time the trainer's own step, inference, kNN and saving (timing.measure) for every phase's seconds.
+    A job predicted over `budget_mb` is not timed: timing takes a step at its full batch, which would not fit."""
     from ..devices import memory_format
     from ..train import prepare, step
 
@@ -110,6 +119,8 @@ def probe(model, train_x, batch_size: int, epochs: int, test_images: int = 0, st
     (b1, m1), (b2, m2) = points
     per_image_mb = max(0.0, (m2 - m1) / (b2 - b1)) if b2 > b1 else max(0.0, m2 / b2)
     peak_mb = base + max(m1, 0.0) + per_image_mb * max(0, batch_size - b1)
+    if budget_mb is not None and peak_mb > budget_mb:  # refused on memory by check_estimate, before any full step
+        return Estimate(peak_mb, 0.0, 0.0, per_image_mb, base + max(m1, 0.0))
     rates = measure(model, train_x, batch_size)
     phases = plan(rates, len(train_x), test_images, epochs, batch_size, model.bottleneck, started)
     ahead = phases.seconds["training"] + phases.seconds["evaluating"] + phases.seconds["saving"]
@@ -265,7 +276,8 @@ def _train(request: dict[str, Any], send, should_stop=None) -> dict[str, Any]:
 
     def before_fit(model, train_x, test_images: int, adapted) -> None:
         send("phase", "estimating")
-        estimate = probe(model, train_x, adapted.batch_size, adapted.epochs, test_images)
+        budget = request["budget_mb"]
+        estimate = probe(model, train_x, adapted.batch_size, adapted.epochs, test_images, budget_mb=budget)
         send("estimate", estimate)
         check_estimate(estimate, adapted.batch_size, request["budget_mb"], request["max_s"])
         send("phase", "training")
