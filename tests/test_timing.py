@@ -107,3 +107,18 @@ def test_a_finished_jobs_own_measurements_replace_the_servers_earlier_ones():
         assert measured["starting"] < 5.0 and measured["train_images"] == STARTUP["train_images"]
     finally:
         throughput.clear()
+
+
+def test_a_speed_probe_says_when_everything_asked_of_it_is_measured():
+    """Throughput.idle: what a test of seeded training waits for (the probe's thread draws from torch's RNG)."""
+    import threading
+
+    from aeviz.jobs import setup
+
+    release = threading.Event()
+    probe = setup.Throughput(probe=lambda key: release.wait(30) and key[1])
+    assert probe.idle(0.01)  # nothing asked yet
+    assert probe.get(("rates", "dense", None)) is None
+    assert not probe.idle(0.05) and not setup.all_idle(0.05)  # still measuring
+    release.set()
+    assert probe.idle(10) and probe.get(("rates", "dense", None)) == "dense"

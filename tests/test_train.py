@@ -87,6 +87,16 @@ def weights(model) -> torch.Tensor:
     return torch.cat([p.detach().flatten() for p in model.parameters()])
 
 
+@pytest.fixture
+def global_rng_to_ourselves():
+    """No other thread of this process draws from torch's global RNG meanwhile: the Train page's speed probes,
+    which earlier page tests may have started, are waited for (they build and step models in a thread)."""
+    from aeviz.jobs import setup
+
+    assert setup.all_idle(300), "a speed probe of an earlier test is still running after 300 s"
+
+
+@pytest.mark.usefixtures("global_rng_to_ourselves")
 def test_training_leaves_the_global_rng_as_it_was():
     """A server trains beside other users of torch's global RNG: train() must not reseed it (a VAE draws from it
     in every step, and the model's constructor for its initial weights)."""
@@ -96,6 +106,7 @@ def test_training_leaves_the_global_rng_as_it_was():
     assert torch.equal(torch.get_rng_state(), before)
 
 
+@pytest.mark.usefixtures("global_rng_to_ourselves")
 def test_the_same_seed_trains_the_same_model_whatever_the_global_rng_holds():
     config, runs = make_config("vae", bottleneck=2), []
     for seed, noise in ((3, 0), (3, 99), (4, 0)):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import weakref
 from pathlib import Path
 
 from .. import settings
@@ -70,6 +71,17 @@ class Throughput:
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._thread: threading.Thread | None = None
+        _EVERY.add(self)
+
+    def idle(self, timeout: float) -> bool:
+        """Whether every measurement asked for is made within `timeout` seconds (they build and step models on
+        torch's global RNG, in this process: a test of seeded training waits for them)."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while self._asked - self._found.keys():
+                if not self._changed.wait(max(0.0, deadline - time.monotonic())):
+                    return False
+        return True
 
     def get(self, key: tuple):
         """The measurement, FAILED if it could not be made, or None while it is being made (asking starts that,
@@ -116,6 +128,13 @@ class Throughput:
 
 
 FAILED = "failed"  # a measurement that could not be made
+_EVERY: weakref.WeakSet[Throughput] = weakref.WeakSet()  # this process's probes (Throughput.idle)
+
+
+def all_idle(timeout: float) -> bool:
+    """Whether every Throughput of this process has made all it was asked within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    return all(probe.idle(max(0.0, deadline - time.monotonic())) for probe in list(_EVERY))
 
 
 def _config(family: str, shape: tuple) -> AEConfig:
