@@ -35,6 +35,9 @@ class Settings:
     )
     torch_threads: int = _setting(1, "torch threads of the app (concurrent students do not fight over cores)", "int", 1)
     warm_up: bool = _setting(True, "`0`: no start-up thread (parse data, check baselines, time training)", "bool")
+    estimates: bool = _setting(
+        True, "`0`: the Train page times no training and gives no estimate of a run's length", "bool"
+    )
     max_jobs: int = _setting(1, "training jobs running at once", "int", 1)
     max_queued: int = _setting(8, "training jobs waiting", "int", 0)
     browser_max_jobs: int = _setting(

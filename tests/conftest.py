@@ -29,12 +29,15 @@ def pytest_configure(config):
 
 
 @pytest.fixture(autouse=True)
-def isolated_dirs(tmp_path_factory, monkeypatch):
+def isolated_dirs(request, tmp_path_factory, monkeypatch):
     """Every test gets its own cache and user folder, so nothing leaks between tests or into $HOME."""
     base = tmp_path_factory.mktemp("aeviz-home")
     monkeypatch.setenv("AEVIZ_CACHE_DIR", str(base / "cache"))
     monkeypatch.setenv("AEVIZ_HOME", str(base / "home"))
     monkeypatch.setenv("AEVIZ_WARM_UP", "0")  # no start-up thread per test: a test does what it needs itself
+    # no Train page times a training process and steps in the background (~5 s of CPU each, 60 s of the fast
+    # loop): the tests of the estimate turn it on (@pytest.mark.estimates)
+    monkeypatch.setenv("AEVIZ_ESTIMATES", "1" if request.node.get_closest_marker("estimates") else "0")
     yield base
 
 

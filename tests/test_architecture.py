@@ -46,6 +46,7 @@ def test_a_vq_vae_shows_its_token_grid_and_codebook():
     assert d["decoder"][-1].shape == (3, 16, 16) and d["decoder"][-1].kind == "Sigmoid"
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_an_imported_model_shows_what_its_programs_declare():
     for encoder, decoder, code in (dense(q=4) + ((4,),), conv(q=4) + ((4, 1, 1),)):
         example = torch.rand(2, 1, 8, 8)

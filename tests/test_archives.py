@@ -113,6 +113,7 @@ def header(name: str, size: int, kind: bytes = tarfile.REGTYPE) -> bytes:
     return info.tobuf(format=tarfile.GNU_FORMAT)  # sizes past 8 GB in base 256
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_a_tgz_bomb_is_refused_at_its_header_before_its_data_is_inflated():
     bomb = zeros_gz([header("bomb/zeros.png", 300 * MB), 300 * MB, bytes(1024)])  # 300 MB of zeros in 300 kB
     assert len(bomb) < 400_000
@@ -127,6 +128,7 @@ def test_a_tgz_bomb_is_refused_at_its_header_before_its_data_is_inflated():
         read_images([("claim.tar", claimed)], limits=uploadsets.limits())
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_a_forged_extended_header_is_never_read_into_memory():
     """tarfile reads a pax or long-name header whole: 96 MB of one, in 100 kB, would sit in memory at once."""
     forged = zeros_gz([header("././@PaxHeader", 96 * MB, tarfile.XHDTYPE), 96 * MB, header("a/0.png", 0), bytes(1024)])
@@ -160,6 +162,7 @@ def many_files_tgz(count: int) -> bytes:
     return zeros_gz([header("c/x.png", 0) * count, bytes(1024)])
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_a_hundred_thousand_tiny_files_trip_a_bound_early(monkeypatch):
     tar = many_files_tgz(100_000)
     with pytest.raises(ImageSetError, match="holds more than 5,000 images"):
@@ -206,6 +209,7 @@ def decodes(monkeypatch) -> list[int]:
     return count
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_decode_bombs_are_counted_from_their_headers_and_refused_before_decoding(black_20mp, decodes):
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:

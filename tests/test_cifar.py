@@ -272,6 +272,7 @@ def test_other_sets_beside_cifar_in_the_data_root_are_not_taken_for_it(tmp_path,
     assert cifar.find_source([tmp_path / "CIFAR10", tmp_path]) == tmp_path / "cifar-10-batches-bin"
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_a_hostile_archive_in_the_cifar10_folder_is_one_clear_message(tmp_path, monkeypatch):
     """The CIFAR-10 path is the user's archive path: a .tgz bomb is refused from its header, with the reader's
     message, and the app's dataset loader turns it into DatasetUnavailable (a sidebar message, no traceback)."""

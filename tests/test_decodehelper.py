@@ -47,6 +47,7 @@ def test_the_pixel_budget_is_one_uploads_and_is_checked_before_decoding(monkeypa
     assert "AEVIZ_UPLOAD_MAX_MEGAPIXELS" in bad[-1][1]
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_a_picture_over_the_helpers_memory_is_refused_and_the_helper_serves_on(monkeypatch):
     monkeypatch.setattr(decoding, "MEMORY_MB", 40)
     monkeypatch.setattr(decoding, "_helper", None)  # a helper of its own, with 40 MB to spare
@@ -61,6 +62,7 @@ def test_a_picture_over_the_helpers_memory_is_refused_and_the_helper_serves_on(m
         monkeypatch.setattr(decoding, "_helper", None)
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_a_call_past_its_timeout_ends_the_helper_and_the_next_call_starts_another():
     helper = HelperProcess(nice=10, light=True)
     try:
@@ -74,6 +76,7 @@ def test_a_call_past_its_timeout_ends_the_helper_and_the_next_call_starts_anothe
         helper.stop()
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_a_slow_start_up_does_not_count_against_the_first_calls_timeout():
     """A loaded server took 20-40 s to start the helper; the first upload was refused as 'took longer than 20 s'
     for a 5 kB photo. The start-up has its own allowance; the call's timeout bounds the call's own work."""

@@ -32,6 +32,7 @@ def test_the_default_learning_rate_trains_without_a_word():
     assert [h["epoch"] for h in result.history] == [1, 2]
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_the_cli_says_a_run_diverged_exits_3_and_saves_nothing(tmp_path, capsys):
     """`aeviz train --lr 10` used to print 'saved', exit 0 and leave a model of noise on every page."""
     code = main(["train", "--dataset", "digits", "--epochs", "2", "--lr", "10", "--out", str(tmp_path)])

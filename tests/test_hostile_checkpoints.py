@@ -145,6 +145,7 @@ def test_well_formed_headers_are_still_listed(tmp_path):
     assert load_checkpoint(tmp_path / "newer.safetensors").metadata["notes"] == {"any": ["json"]}
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_the_zoo_command_lists_the_good_and_names_the_skipped(tmp_path, monkeypatch, capsys):
     made = make_variants(tmp_path)
     monkeypatch.setenv("AEVIZ_ZOO_DIR", str(tmp_path))
@@ -296,6 +297,7 @@ def test_home_opens_with_hostile_files_in_the_zoo(zoo_copy, tmp_path):
     assert warning.startswith("Cannot use bad") and warning.endswith(f"(and {len(made) - 3} more)")
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_a_damaged_file_named_in_markdown_is_shown_literally(zoo_copy):
     (zoo_copy / "[click](http:evil)**bold**.safetensors").write_bytes(b"garbage")
     at = open_home({"dataset": "digits"})
@@ -308,6 +310,7 @@ def test_a_damaged_file_named_in_markdown_is_shown_literally(zoo_copy):
 # --- the same name in the zoo and in the user folder ---------------------------------------------------------
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_a_model_trained_here_under_a_zoo_name_is_listed_apart(zoo_copy):
     user = checkpoints.user_dir()
     user.mkdir(parents=True)

@@ -6,6 +6,7 @@ import binascii
 import os
 import re
 
+import pytest
 from apptest import run_page
 from test_workspaces import tiny
 
@@ -40,6 +41,7 @@ def models_caption(at) -> str:
     return next(c.value for c in at.sidebar.caption if " models" in c.value)
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_a_plain_revisit_of_the_same_browser_finds_its_model_and_a_link_visitor_does_not_own_it(browsers):
     """Issue 28: a model trained in the browser vanished when the app's plain address was opened again (27
     models, not "28 models (1 yours)"); issue 26: a visitor of someone's ?ws= link saw it as "(1 yours)"."""

@@ -34,6 +34,7 @@ def imported_modules(path: Path) -> set[str]:
     return names
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_only_the_bridge_imports_streamlit():
     modules = list(PACKAGE.rglob("*.py"))
     offenders = [p.name for p in modules if BRIDGE not in p.parents and "streamlit" in imported_modules(p)]
@@ -96,6 +97,7 @@ def project_imports(path: Path) -> set[str]:
     return {m for m in found if m in MODULES and m != me}
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_each_layer_imports_only_the_layers_below_it():
     """The core knows no page back-end and no Streamlit; a view knows no widget; the ui knows no page."""
     upward = [(m, t) for m, p in MODULES.items() for t in project_imports(p) if RANK[layer(t)] > RANK[layer(m)]]
@@ -103,6 +105,7 @@ def test_each_layer_imports_only_the_layers_below_it():
     assert {layer(m) for m in MODULES} == set(RANK)  # the walk saw every layer
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_no_module_imports_one_that_imports_it_back():
     """A package's __init__ only re-exports, so edges into a package are left out (`from . import __version__`)."""
     packages = {m for m, p in MODULES.items() if p.name == "__init__.py"}
@@ -174,6 +177,7 @@ def distribution_of(module: str, installed: dict[str, list[str]]) -> str:
 OPTIONAL_MODULES = {PACKAGE / "jobs" / "cluster.py", PACKAGE / "jobs" / "raytasks.py"}
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_an_extras_own_module_is_imported_only_inside_functions():
     """aeviz.jobs.cluster and .raytasks import Ray at their top: they are imported (by other modules than each
     other) only where AEVIZ_RAY_ADDRESS asks for them."""
@@ -191,6 +195,7 @@ def test_an_extras_own_module_is_imported_only_inside_functions():
     assert found == []
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_every_third_party_import_is_a_declared_dependency():
     """aeviz/, pages/ and app.py (lazy imports inside functions too): each third-party top-level module they
     import comes from a distribution listed in [project] dependencies, so `pip install .` runs the app; or

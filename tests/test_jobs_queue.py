@@ -93,6 +93,7 @@ def test_a_kind_of_job_is_estimated_from_the_last_one_measured_here():
     assert other.expected_s is None  # another kind: not estimated from the fits
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_time_before_begin_is_not_part_of_the_measurement():
     jobs = Jobs(workers=1)
 

@@ -25,6 +25,7 @@ def _python(code: str, **env: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_without_a_ray_address_the_local_manager_runs_jobs_and_ray_is_never_imported(tmp_path):
     found = _python(
         """
@@ -41,6 +42,7 @@ def test_without_a_ray_address_the_local_manager_runs_jobs_and_ray_is_never_impo
     assert found.stdout.strip() == "[]"
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_a_ray_address_without_ray_installed_is_one_clear_line(tmp_path):
     found = _python(
         """

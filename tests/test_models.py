@@ -114,6 +114,7 @@ def test_jacobian_frobenius_matches_closed_form():
     assert torch.allclose(jacobian_frobenius(model, x), expected, rtol=1e-5)
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_linear_autoencoder_reaches_pca(digits):
     """With MSE, a linear AE spans PCA's subspace, so its error approaches PCA's at the same q."""
     from sklearn.decomposition import PCA

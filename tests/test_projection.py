@@ -71,6 +71,7 @@ def test_pca_shapes_and_determinism(digits, pca_map):
     np.testing.assert_array_equal(fit_map(digits[0], "pca").points, pca_map.points)
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_tsne_shapes_and_determinism(small, tsne_map):
     check_map(tsne_map, 300, 64, "tsne")
     np.testing.assert_array_equal(fit_map(small, "tsne", seed=0).points, tsne_map.points)
@@ -158,6 +159,7 @@ def test_neighbour_transform_places_existing_codes_on_their_points():
     np.testing.assert_allclose(m.transform(m.codes), m.points, atol=1e-4)
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_tsne_transform_of_new_codes_lands_near_neighbours(digits, tsne_map):
     x = digits[0]
     new = x[300:400]
@@ -177,6 +179,7 @@ def test_wrong_code_width_is_refused(pca_map):
         pca_map.inverse(np.zeros((3, 3)))
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 @pytest.mark.parametrize("which", ["pca", "tsne", "synthetic"])
 def test_arrays_round_trip_without_pickle(which, pca_map, tsne_map, tmp_path):
     m = {"pca": pca_map, "tsne": tsne_map, "synthetic": synthetic_map()}[which]
@@ -194,6 +197,7 @@ def test_arrays_round_trip_without_pickle(which, pca_map, tsne_map, tmp_path):
     np.testing.assert_array_equal(back.inverse(m.points[:10] + 0.5), m.inverse(m.points[:10] + 0.5))
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_cached_map_fits_once(small, monkeypatch):
     codes = small[:90]  # enough for perplexity 20; what is tested is the cache, not the map
     calls = []

@@ -63,6 +63,7 @@ def tour(at) -> dict[str, list[bytes]]:
     return views
 
 
+@pytest.mark.estimates
 @pytest.mark.slow
 def test_a_model_session_a_trains_leaves_session_b_byte_identical():
     b = run_page(routed_pages()[0], {"dataset": "digits"})

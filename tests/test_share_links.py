@@ -80,6 +80,7 @@ def scrub_label(at) -> str:
 NEEDS_MNIST = {"pages/anomalies.py", "pages/train.py"}  # their links name MNIST as a source or training set
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 @pytest.mark.parametrize(
     "page", [pytest.param(p, marks=pytest.mark.needs_data("mnist")) if p in NEEDS_MNIST else p for p in CONTROLS]
 )
@@ -106,6 +107,7 @@ def test_a_link_restores_every_control(page):
         assert at.text_input(key="w_dn_img_idx").value == "3,4,5"
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_the_scrub_position_is_snapped_to_a_frame_and_a_broken_one_falls_back():
     at = run_page("pages/vae.py", {"dataset": "digits", "vae_t": "0.33"})
     assert scrub_label(at) == "0.35" and at.query_params["vae_t"] in ("0.35", ["0.35"])  # the nearest of 21
@@ -113,6 +115,7 @@ def test_the_scrub_position_is_snapped_to_a_frame_and_a_broken_one_falls_back():
     assert scrub_label(at) == "0.50" and at.query_params["dn_level"] in ("0.5", ["0.5"])  # the kind's usual level
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 @pytest.mark.needs_data("mnist")
 def test_a_dataset_switch_leaves_a_second_model_choice_not_an_empty_box():
     at = run_page("pages/latent_map.py", {"dataset": "digits", "map_method": "pca"})
@@ -124,6 +127,7 @@ def test_a_dataset_switch_leaves_a_second_model_choice_not_an_empty_box():
     assert any(o.startswith("mnist-") for o in box.options[1:])  # and offers this dataset's models
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 @pytest.mark.needs_data("mnist")
 def test_a_dataset_switch_gives_the_ensemble_picker_this_datasets_default_not_nothing():
     at = run_page("pages/anomalies.py", {"dataset": "mnist"})

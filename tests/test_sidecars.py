@@ -70,6 +70,7 @@ def a_replay(n: int = 30) -> Replay:
     return Replay(np.arange(3), points, rng.integers(0, 10, n), np.arange(n), 16)
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_a_replay_bomb_is_refused_from_its_header_without_reading_it(tmp_path):
     """A few hundred kB whose points inflate to 400 MB (the finding: a 2 MB replay cost the server 2 GB)."""
     checkpoint = tmp_path / "m.safetensors"
@@ -121,6 +122,7 @@ def test_a_pca_baseline_with_wrong_arrays_is_refused_before_reading(own_zoo, for
         assert pca_module.load_shipped_pca("digits") is None
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_tampered_maps_and_test_errors_are_missing_for_that_model_only(own_zoo):
     model = own_zoo / "digits-dense-q2-bce.safetensors"
     content = checkpoints.read_metadata(model)["hash"]

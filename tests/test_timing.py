@@ -86,6 +86,7 @@ def test_before_the_first_epoch_the_timeline_says_what_the_job_does_and_what_com
     assert "training about" in text and "evaluating about 20 s" in text and "saving about" in text
 
 
+@pytest.mark.estimates
 def test_a_finished_jobs_own_measurements_replace_the_servers_earlier_ones():
     """A page's probe taken under a burst of load said 4 min 13 s for a run that took 43 s; the job's own probe
     said 11.0 s for its last 11.4 s: the next estimate rests on the job's."""

@@ -35,6 +35,7 @@ def test_train_reports_progress_and_saves_checkpoint(tmp_path):
     assert meta["device"].startswith("CPU") and meta["input_shape"] == [1, 8, 8]
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_losses_fall_over_epochs():
     result = train(
         "conv",
@@ -115,6 +116,7 @@ def test_the_same_seed_trains_the_same_model_whatever_the_global_rng_holds():
     assert torch.equal(runs[0], runs[1]) and not torch.equal(runs[0], runs[2])
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_the_job_probes_time_the_trainers_own_step(monkeypatch):
     """The memory/time probe of a job and the Train page's speed estimate step as fit() does: its optimizer
     (fused Adam), its memory layout (channels_last for a conv net) and its step function."""

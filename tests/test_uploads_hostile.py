@@ -88,6 +88,7 @@ def test_admission_counts_files_and_bytes_over_the_session():
     assert list(admitted) == ["old", "a", "c"] and list(refused) == ["b"] and "past 100 MB" in refused["b"]
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_a_hundred_files_only_the_limit_is_decoded_and_the_rest_is_dropped_unread():
     files = {f"s{k}.png": stroke(k) for k in range(100)}
     at = uploader(files)
@@ -194,6 +195,7 @@ def stale_label(monkeypatch):
     monkeypatch.setattr(Selectbox, "_widget_state", property(sent))
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_the_34th_image_does_not_crash_your_images(stale_label):
     own = [images.Preprocessed(np.full((28, 28), k / 40, np.float32), (), False, f"img{k}") for k in range(32)]
     at = run_page(PAGE, {"dataset": "mnist"}, own_images=own)
@@ -241,6 +243,7 @@ def peak_growth_mb(fn) -> float:
     return _status_mb("self", "VmHWM") - before
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_zip_bombs_on_the_train_page_are_never_unpacked_in_the_server():
     """The finding: 8 zips of 0.2 MB took the server from 607 to 2,438 MB, each unpacked whole in memory."""
     bomb = zeros_zip()
@@ -277,6 +280,7 @@ def decodes(monkeypatch) -> list[int]:
     return count
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_your_images_decodes_in_the_helper_within_one_uploads_pixel_budget(decodes):
     picture = io.BytesIO()
     Image.new("L", (5000, 4000), 0).save(picture, format="PNG")  # 20 megapixels, 20 kB

@@ -148,6 +148,7 @@ def fuzz(page: str, values: list[str], mode: str | None = None):
     return at
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 @pytest.mark.needs_data("mnist", "fashion-mnist")  # the Error gallery names its keys per source
 def test_keys_are_found_in_the_source():
     assert {
@@ -170,6 +171,7 @@ def test_keys_are_found_in_the_source():
     )
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_survives_hostile_values_in_all_its_keys(page):
     """Each key gets a different hostile value per run, three runs shift them (covering the picker's modes),
@@ -187,6 +189,7 @@ def test_every_page_survives_one_hostile_value_in_every_key(page, value):
     fuzz(page, [value], MODES[len(value) % 2])
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 @pytest.mark.needs_data("mnist")
 def test_the_findings_links_open_their_page():
     for query in (
@@ -209,6 +212,7 @@ def test_the_findings_links_open_their_page():
     assert at.query_params["err_flag"] in ("1.0", ["1.0"])  # the default, written back: the link heals
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 @pytest.mark.needs_data("mnist")
 def test_a_multiselect_link_naming_no_option_gets_the_default_and_an_empty_one_stays_empty():
     garbage = run_page("pages/anomalies.py", {"dataset": "mnist", "err_models": "../../etc/passwd"})

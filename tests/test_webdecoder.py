@@ -72,6 +72,7 @@ def export(net: nn.Module, example: torch.Tensor) -> torch.fx.GraphModule:
     return torch.export.export(net, (example,), dynamic_shapes=({0: torch.export.Dim("batch")},)).module()
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_imported_programs_are_read_op_by_op():
     net = webkernel.every_layer_type()
     program = export(net, torch.randn(2, 5))
@@ -127,6 +128,7 @@ def test_the_blob_is_safetensors_with_aligned_float32_and_the_layer_list():
     assert len(blob) < 4 * web.weight_count + 4096  # float32 and a small header: nothing else travels
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_a_model_gives_the_same_bytes_in_every_process():
     """Streamlit's message cache spares a rerun the weights only if they are the same bytes each time."""
     path = next(c.path for c in checkpoints.list_checkpoints([checkpoints.zoo_dir()]) if c.name == "mnist-conv-q16-bce")
@@ -153,6 +155,7 @@ def zoo_by_architecture() -> dict[str, checkpoints.CheckpointInfo]:
     return found
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_every_zoo_decoder_exports_and_agrees_with_torch():
     architectures = zoo_by_architecture()
     assert len(architectures) >= 10  # dense, deep dense, conv, linear, VAE... at several code sizes

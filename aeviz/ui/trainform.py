@@ -13,7 +13,7 @@ from ..noise import NOISE_KINDS
 from ..params import BODIES, Param
 from ..train import TrainConfig
 from .caches import device_label
-from .warm import startup_time, training_rates
+from .warm import OFF, startup_time, training_rates
 from .widgets import url_selectbox
 
 BOTTLENECKS = [2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]  # 1024 > 784: overcomplete dictionaries
@@ -107,6 +107,9 @@ def estimate(family: str, config, dataset: str, sizes: tuple[int, int] | None, t
     from ..jobs.timing import plan_before
 
     rates, startup = training_rates(family, config), startup_time(dataset)
+    if OFF in (rates, startup):
+        st.caption("This server does not time training runs (AEVIZ_ESTIMATES=0), so there is no estimate.")
+        return None
     if FAILED in (rates, startup):
         st.caption("This model could not be timed on this server, so there is no estimate of how long it takes.")
         return None
@@ -151,10 +154,9 @@ def fit_notes(dataset: str, sizes: tuple[int, int] | None, config: TrainConfig) 
     """The run as aeviz.fitplan will train it (a batch shrunk for a small set) and what it says of it, once the
     set's size is known (until then, the run as chosen and nothing)."""
     from ..fitplan import adapt
-    from ..jobs.setup import FAILED
 
     startup = startup_time(dataset) if sizes is None and dataset in DATASETS else None
-    known = sizes[0] if sizes else startup["train_images"] if startup not in (None, FAILED) else None
+    known = sizes[0] if sizes else startup["train_images"] if isinstance(startup, dict) else None
     if known is None:
         return config, []
     return adapt(min(known, config.subset or known), config)

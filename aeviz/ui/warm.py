@@ -19,9 +19,14 @@ def throughput():
     return Throughput()
 
 
+OFF = "off"  # AEVIZ_ESTIMATES=0: nothing is timed
+
+
 def training_rates(family: str, config):
     """How fast `family` at `config` trains here (aeviz.jobs.timing.Rates), None while it is being timed,
-    setup.FAILED if it could not be."""
+    setup.FAILED if it could not be, OFF if this server times nothing."""
+    if not settings.current().estimates:
+        return OFF
     return throughput().get(("rates", family, config))
 
 
@@ -29,6 +34,8 @@ def startup_time(dataset: str):
     """What a training process on `dataset` takes here before its first step (timing.measure_startup: seconds
     and the set's sizes), None while it is being measured, setup.FAILED if it could not be. An uploaded or
     folder set is read by the job itself: the digits' start stands for the process, without the reading."""
+    if not settings.current().estimates:
+        return OFF
     return throughput().get(("startup", dataset if dataset in data.DATASETS else "digits", None))
 
 
@@ -84,6 +91,8 @@ def _warm(probe, done: threading.Event) -> None:
         for name in names:
             data.fingerprint(name)  # parses both splits into the cache: what the shipped baseline is checked by
             pca.pca_baseline(name)  # shipped (checked) or fitted and cached on disk
+        if not settings.current().estimates:
+            return
         probe.wait(("startup", names[0], None), timeout=120)  # the page's default dataset
         for shape in dict.fromkeys(data.DATASETS[name].shape for name in names):
             for family in MODELS:  # each family's first choice: what its form offers first

@@ -188,6 +188,7 @@ def good_checkpoint(tmp_path_factory):
     return base / "good.safetensors"
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_bad_or_repeated_train_leaves_an_existing_checkpoint_byte_identical(good_checkpoint, playground, capsys):
     out = playground / "out"
     target = shutil.copy(good_checkpoint, out / "mine.safetensors")
@@ -198,6 +199,7 @@ def test_bad_or_repeated_train_leaves_an_existing_checkpoint_byte_identical(good
         assert target.read_bytes() == original and _files(out) == ["mine.safetensors"]
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_overwrite_replaces_an_explicitly_named_checkpoint(good_checkpoint, playground, capsys):
     out = playground / "out"
     target = shutil.copy(good_checkpoint, out / "mine.safetensors")
@@ -212,6 +214,7 @@ def test_overwrite_replaces_an_explicitly_named_checkpoint(good_checkpoint, play
     assert _files(out) == ["mine.replay.npz", "mine.safetensors"]  # saved as a browser's job saves: with its replay
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_default_name_taken_in_the_output_folder_gets_a_free_suffix(good_checkpoint, playground, capsys):
     out = playground / "out"
     target = shutil.copy(good_checkpoint, out / "digits-dense-q4-bce.safetensors")
@@ -222,6 +225,7 @@ def test_default_name_taken_in_the_output_folder_gets_a_free_suffix(good_checkpo
     assert read_metadata(out / "digits-dense-q4-bce-2.safetensors")["name"] == "digits-dense-q4-bce-2"
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_default_name_never_repeats_a_zoo_model(good_checkpoint, playground, capsys):
     zoo_model = shutil.copy(good_checkpoint, playground / "zoo" / "digits-dense-q4-bce.safetensors")
     assert main(["train", *QUICK, "--bottleneck", "4"]) == 0  # into the user folder, which the pages list too
@@ -234,6 +238,7 @@ def test_default_name_never_repeats_a_zoo_model(good_checkpoint, playground, cap
     assert "name of a zoo model" in _assert_one_error_line(capsys)
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_explicit_name_with_several_sizes_names_each(playground, capsys):
     out = playground / "out"
     assert main(["train", *QUICK, "--bottleneck", "2", "4", "--name", "sweep", "--out", str(out)]) == 0

@@ -12,6 +12,7 @@ from aeviz.checkpoints import read_metadata
 from aeviz.cli.main import main
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_train_zoo_info_end_to_end(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("AEVIZ_ZOO_DIR", str(tmp_path / "zoo"))
     code = main(
@@ -48,6 +49,7 @@ def test_train_zoo_info_end_to_end(tmp_path, capsys, monkeypatch):
     assert meta["config"]["bottleneck"] == 2 and meta["family"] == "dense"
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_train_a_kl_sparse_model(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("AEVIZ_ZOO_DIR", str(tmp_path / "zoo"))
     argv = [
@@ -83,6 +85,7 @@ def test_train_a_kl_sparse_model(tmp_path, capsys, monkeypatch):
     }
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_train_a_vq_vae_and_a_topk_dictionary(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("AEVIZ_ZOO_DIR", str(tmp_path / "zoo"))
     quick = ["train", "--dataset", "digits", "--epochs", "1", "--subset", "200", "--out", str(tmp_path)]
@@ -182,6 +185,7 @@ def test_the_family_flags_come_from_the_family_declarations():
             assert action.choices == (list(param.choices) if param.kind == "choice" else None)
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_train_a_colour_conv_model_on_cifar10(tmp_path, capsys, monkeypatch):
     """`aeviz train --dataset cifar10 --family conv` end to end on a small CIFAR-10 in its official layout: the body
     sized for 3x32x32, the checkpoint's metadata naming the copy it was trained on, the zoo's model card noting it."""

@@ -206,6 +206,7 @@ def serve_app(home: Path, launcher: tuple[str, ...] = ("-m", "streamlit"), **ext
         "AEVIZ_CACHE_DIR": str(home / "cache"),
         "AEVIZ_HOME": str(home / "home"),
         "PYTHONUNBUFFERED": "1",
+        "AEVIZ_ESTIMATES": "1",  # the server as it runs for users (the unit tests' conftest turns it off)
         **extra_env,
     }
     log = open(home / "streamlit.log", "w")  # noqa: SIM115 - closed at teardown

@@ -191,6 +191,7 @@ def test_cli_lists_measures_and_fails_on_errors(tmp_path, monkeypatch, capsys, g
     assert main(["zoo"]) == 0 and "good.vae2" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_the_latent_space_page_opens_an_adapter_model(good):
     from apptest import run_page
 

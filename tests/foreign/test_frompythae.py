@@ -86,6 +86,7 @@ def test_without_pythae_the_refusal_says_how_to_install_it(tmp_path, monkeypatch
         importing.import_path(tmp_path, dataset="digits")
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 @pytest.mark.parametrize("input_dim", [(1, 8, 8), (64,)])  # pythae's MLPs also take flat images
 def test_cli_imports_a_pythae_folder(tmp_path, capsys, input_dim):
     pythae_models = needs_pythae()

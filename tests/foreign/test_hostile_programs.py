@@ -109,6 +109,7 @@ def duplicate_config(data: bytes, marker: Path) -> bytes:
     return crafted
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_a_duplicate_member_is_refused_and_its_pickle_never_runs(tmp_path, imported_model, decoder_bytes, capsys):
     marker = tmp_path / "payload-ran"
     crafted = duplicate_config(decoder_bytes, marker)
@@ -146,6 +147,7 @@ def test_a_member_torch_export_does_not_write_is_refused(decoder_bytes, member, 
 # 2. File read and write with no pickle: operators outside the allow-list
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 @pytest.mark.parametrize("shared", [False, True], ids=["read", "write"])
 def test_a_program_calling_from_file_is_refused_naming_the_operator(tmp_path, imported_model, shared, capsys):
     secret = tmp_path / ("written.bin" if shared else "secret.bin")
@@ -198,6 +200,7 @@ class Spinning(nn.Module):
         return torch._higher_order_ops.while_loop(more, step, (torch.zeros((), dtype=torch.int64), z))[1]
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 @pytest.mark.parametrize(
     ("module", "needle"), [(Branchy(), "higher_order.cond"), (Spinning(), "higher_order.while_loop")]
 )
@@ -222,6 +225,7 @@ class Shrinking(nn.Module):
         return torch.sigmoid(z.sum(1).reshape(-1, 1, 1, 1) + scratch.mean()).expand(-1, 1, 8, 8)
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_a_program_over_the_memory_budget_is_refused_before_it_runs(tmp_path, imported_model, capsys):
     crafted = exported(Greedy(), torch.rand(4, 4))
     refused_everywhere(tmp_path, imported_model, crafted, "AEVIZ_IMPORTED_MEMORY_MB", capsys)
@@ -375,6 +379,7 @@ def leaf_paths(value, path=()):
         yield path
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_any_edit_of_the_json_is_refused_in_one_line_or_loads(decoder_bytes):
     """48 random edits of the graph and payload configs (a value replaced or a key removed): load_program
     raises nothing but ExportError, whatever the edit."""

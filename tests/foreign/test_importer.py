@@ -42,6 +42,7 @@ def imported(tmp_path, encoder, decoder, **manifest):
     return result, checkpoints.load_checkpoint(result.path)
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 @pytest.mark.parametrize("kind", ["dense", "conv", "static-batch"])
 def test_a_round_trip_matches_the_original_module(tmp_path, batch, kind):
     encoder, decoder = conv() if kind == "conv" else dense()
@@ -57,6 +58,7 @@ def test_a_round_trip_matches_the_original_module(tmp_path, batch, kind):
     assert checkpoints.read_metadata(result.path)["interface"]["code_shape"] == ([4, 1, 1] if kind == "conv" else [4])
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_the_metadata_records_measured_metrics_and_its_origin(tmp_path, batch):
     result, model = imported(tmp_path, *dense(), name="measured", loss="bce")
     meta = checkpoints.read_metadata(result.path)
@@ -83,6 +85,7 @@ def test_ranges_map_to_and_from_the_images_of_zero_to_one(tmp_path, batch):
     assert torch.allclose(model.reconstruct(batch), expected, atol=1e-6)
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_a_logits_decoder_gets_its_sigmoid(tmp_path, batch):
     encoder, decoder = dense(last=nn.Identity())
     _, model = imported(tmp_path, encoder, decoder, output_range="logits")
@@ -90,6 +93,7 @@ def test_a_logits_decoder_gets_its_sigmoid(tmp_path, batch):
         assert torch.allclose(model.reconstruct(batch), torch.sigmoid(decoder(encoder(batch))), atol=1e-6)
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_a_vae_gives_its_mean_and_log_variance(tmp_path, batch):
     encoder, decoder = dense(vae=True)
     result, model = imported(tmp_path, encoder, decoder, family="vae", log_variance_output=1)
@@ -100,6 +104,7 @@ def test_a_vae_gives_its_mean_and_log_variance(tmp_path, batch):
     assert checkpoints.list_checkpoints([tmp_path / "models"])[0].family == "vae"
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_the_cli_imports_and_says_what_it_measured(tmp_path, capsys):
     folder = export_folder(tmp_path / "export", *dense(), name="cli-model")
     assert cli.main(["import", str(folder), "--out", str(tmp_path / "models")]) == 0
@@ -202,6 +207,7 @@ def test_a_pickle_where_a_pt2_is_expected_is_refused_unread(tmp_path, dense_fold
     _refused(tmp_path, folder, "not a torch.export file")
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_an_encoder_that_does_not_feed_the_decoder_is_refused(tmp_path):
     encoder, _ = dense(q=4)
     _, decoder = dense(q=6)
@@ -211,6 +217,7 @@ def test_an_encoder_that_does_not_feed_the_decoder_is_refused(tmp_path):
     _refused(tmp_path, folder, "do not feed the decoder", "(N, 4)", "(N, 6)")
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_nan_outputs_are_refused(tmp_path):
     class NaNs(nn.Module):
         def forward(self, z):
@@ -226,6 +233,7 @@ def test_outputs_outside_the_declared_range_are_refused_with_the_fix(tmp_path):
     assert "run from" in message
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_a_checkpoint_whose_program_fails_here_is_refused_at_load(tmp_path):
     """An encoder exported for 28x28 images stored under a digits model: it fails on this server's images."""
     result, _ = imported(tmp_path, *dense(), name="breaks")

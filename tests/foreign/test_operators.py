@@ -105,6 +105,7 @@ CASES = {
 }
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_real_exported_models_load_and_give_the_same_outputs(case):
     for module, example in CASES[case]:

@@ -25,6 +25,7 @@ def zoo(name: str):
     return info, checkpoints.load_checkpoint(info.path)
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 @pytest.mark.needs_data("mnist")
 def test_home_sends_the_models_decoder_and_the_images_code():
     at = run_page("pages/home.py", {"dataset": "mnist", "home_model": "mnist-conv-q16-bce", "home_idx": "5"})
@@ -45,6 +46,7 @@ def decoders(blobs: list[bytes]) -> list[bytes]:
     return [b for b in blobs if b'"aeviz.decoder"' in b[:4096]]
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_the_latent_map_hovers_on_pca_and_says_why_not_on_umap():
     query = {"dataset": "mnist", "map_model": "mnist-dense-q16-bce", "map_method": "pca"}
     at = run_page("pages/latent_map.py", query)
@@ -61,6 +63,7 @@ def test_the_latent_map_hovers_on_pca_and_says_why_not_on_umap():
     assert any("Hover-decoding is off here" in c.value for c in at.caption)
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_the_vae_page_has_a_playground_ranked_by_kl_and_a_hover_plane():
     at = run_page("pages/vae.py", {"dataset": "mnist", "vae_model": "mnist-vae-h256-q16-bce"})
     assert not at.exception

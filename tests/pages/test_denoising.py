@@ -24,6 +24,7 @@ def scrub_spec(at) -> dict:
     return spec
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_every_noise_kind_gets_its_own_scrubber_and_curve():
     at = run_page(PAGE, {"dataset": "digits"})
     assert not at.exception, [e.value for e in at.exception]
@@ -47,6 +48,7 @@ def test_every_noise_kind_gets_its_own_scrubber_and_curve():
     assert len(seen) == len(NOISE_KINDS)  # each kind corrupts differently
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_other_images_and_seed_change_the_frames():
     at = run_page(PAGE, {"dataset": "digits", "dn_kind": "masking"})
     first = scrub_spec(at)["frames"][10]["data"][0]["source"]
@@ -59,6 +61,7 @@ def test_other_images_and_seed_change_the_frames():
     assert any("\\#5 ·" in c.value and "\\#7 ·" in c.value for c in at.caption)  # escaped markdown
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 @pytest.mark.needs_data("mnist")
 def test_mnist_opens_at_sigma_half_and_names_the_models():
     at = run_page(PAGE, {"dataset": "mnist"})
@@ -72,6 +75,7 @@ def test_mnist_opens_at_sigma_half_and_names_the_models():
     assert "Gaussian noise at 0.5" in text
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_the_users_own_images_are_denoised_too():
     stroke = np.zeros((28, 28), np.float32)
     stroke[4:24, 12:16] = 1.0
@@ -83,6 +87,7 @@ def test_the_users_own_images_are_denoised_too():
     assert any("my stroke" in c.value for c in at.caption)
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 @pytest.mark.parametrize("dataset", ["fashion-mnist"])
 def test_model_picker_lists_denoisers_per_architecture(dataset):
     at = run_page(PAGE, {"dataset": dataset})

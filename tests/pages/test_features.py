@@ -31,6 +31,7 @@ def texts(at) -> str:
     return " ".join(m.value for m in at.markdown)
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_a_unit_its_pictures_and_the_frontier_of_l1_kl_and_topk(topk_model):
     name = topk_model.metadata["name"]
     at = run_page(PAGE, {"dataset": "digits", "ft_model": f"server:{name}"})
@@ -58,6 +59,7 @@ def test_a_unit_its_pictures_and_the_frontier_of_l1_kl_and_topk(topk_model):
     assert at.query_params["ft_rank"] in (str(last), [str(last)])
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_the_unit_slider_moves_the_sentence_and_the_histogram():
     at = run_page(PAGE, {"dataset": "digits"})
     assert not at.exception, [e.value for e in at.exception]

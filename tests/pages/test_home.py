@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from apptest import run_page
 from foreign import dense, export_folder
 
@@ -12,6 +13,7 @@ def caption(at) -> str:
     return next(c.value for c in at.main.caption if c.value.startswith("Model `"))
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_an_imported_models_caption_says_where_it_came_from_not_none(tmp_path):
     """Issue 26: it read "trained ? epochs on None." for a model trained elsewhere."""
     importer.import_path(export_folder(tmp_path / "from-my-lab", *dense(q=4), name="imp-dense"))

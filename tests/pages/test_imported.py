@@ -51,6 +51,7 @@ def foreign_models(imported_once):
     return {c.name: c for c in checkpoints.list_checkpoints(dataset="digits") if c.imported}
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_the_sidebar_counts_imported_models_and_pickers_say_where_they_come_from(foreign_models):
     query = {"dataset": "digits", "map_model": "server:imp-dense", "map_method": "pca"}  # PCA: no fit (see below)
     at = ok(run_page("pages/latent_map.py", query))
@@ -59,6 +60,7 @@ def test_the_sidebar_counts_imported_models_and_pickers_say_where_they_come_from
     assert model.value.name == "imp-dense" and "imp-dense · imported (torch.export)" in model.options
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 @pytest.mark.parametrize(
     ("page", "query"),
     [
@@ -80,12 +82,14 @@ def test_every_page_opens_on_an_imported_model(foreign_models, page, query):
             assert at.query_params[key] in (value, [value]), f"{page} dropped {key}={value}"
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_your_images_rebuilds_with_the_imported_models_too(foreign_models):
     sent = [images.Preprocessed(np.eye(28, dtype=np.float32), (), False, "sent")]
     at = ok(run_page("pages/your_images.py", {"dataset": "digits"}, own_images=sent))
     assert "imported (torch.export)" in shown(at)
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_the_reconstruction_grid_puts_an_imported_model_in_the_row_of_its_size(foreign_models):
     at = ok(run_page("pages/reconstructions.py", {"dataset": "digits", "rec_family": "imp-dense"}))
     assert any("q=4 `imp-dense · imported (torch.export)`" in c.value for c in at.caption)

@@ -101,6 +101,7 @@ def digits_codes(name: str):
     return metrics.encode_all(model, test.images), test
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_a_click_on_a_point_lists_its_neighbours_in_code_space():
     from aeviz.views.projector import CodeIndex
 
@@ -157,6 +158,7 @@ def test_the_3d_view_turns_pca_codes_and_rings_a_found_point():
     assert two_d.toggle(key="w_map_3d").proto.disabled and chart(two_d, "map_chart")  # a 2-d code: the plane
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_two_d_model_offers_the_code_plane_and_the_decoded_manifold_underneath():
     at = ok(open_page(map_model=zoo("vae-h64-bce", 2), map_under="1"))
     assert at.radio(key="w_map_method").options[0] == "code plane"
@@ -175,6 +177,7 @@ def test_side_by_side_lights_up_the_same_images_in_the_second_map():
     assert f"**{zoo('dense-bce', 2)}** · PCA" in texts(at)  # both mapped the same way
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_unknown_url_values_fall_back_to_defaults():
     at = ok(open_page(map_method="isomap", map_model="no-such-model", map_split="everything"))
     assert at.radio(key="w_map_method").value == "umap"

@@ -29,6 +29,7 @@ def texts(at) -> str:
     return " ".join(m.value for m in at.markdown) + " ".join(c.value for c in at.caption)
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_the_grid_an_edit_decoded_and_the_codebook_usage(vq_model):
     name = vq_model.metadata["name"]
     at = run_page(PAGE, {"dataset": "digits", "tk_model": f"server:{name}", "tk_image_mode": "by index"})

@@ -25,6 +25,7 @@ RATES = Rates(step_fixed_s=0.01, step_image_s=1e-4, infer_image_s=1e-5, knn_unit
 STARTUP = {"starting": 3.0, "loading data": 0.5, "warmup": 1.5, "train_images": 1437, "test_images": 360}
 
 
+@pytest.mark.estimates
 def test_the_page_never_waits_for_the_training_speed_probe(monkeypatch):
     """The probe runs on a thread of its own: the page says it is timing, and shows the estimate once known."""
     import threading
@@ -64,6 +65,7 @@ def probed_config(at):
     return asked[0][2]
 
 
+@pytest.mark.estimates
 @pytest.mark.slow
 def test_a_tiny_job_trains_and_its_model_shows_up_on_this_sessions_pages_only():
     at = run_page(PAGE, {"dataset": "digits"})
@@ -201,6 +203,7 @@ def test_no_server_folder_is_offered_unless_the_operator_names_one(monkeypatch):
     assert not at.exception and "images you upload" in options and "a folder on this server" not in options
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_an_old_job_link_says_its_job_is_gone():
     at = run_page(PAGE, {"dataset": "digits", "train_job": "0123456789ab"})
     assert not at.exception and "no longer on this server" in at.info[0].value
@@ -255,6 +258,7 @@ def instant_probe(monkeypatch):
     throughput.clear()
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_the_family_choice_and_its_fields_come_from_the_family_declarations(instant_probe):
     """Every registered family is offered, with the loss, body and hyper-parameter fields it declares, each
     mode's fields only in that mode."""
@@ -289,6 +293,7 @@ def test_the_family_choice_and_its_fields_come_from_the_family_declarations(inst
                     assert any(label.startswith("Gaussian noise: ") for label in labels)
 
 
+@pytest.mark.slow  # starts a real training process (~5 s of CPU before it is cancelled)
 def test_a_kl_sparse_model_is_offered_beside_l1():
     at = run_page(PAGE, {"dataset": "digits", "train_family": "sparse"})
     assert not at.exception and by_label(at.select_slider, "L1 weight")
@@ -303,6 +308,7 @@ def test_a_kl_sparse_model_is_offered_beside_l1():
     assert config.kl_weight == 3e-3 and config.l1 == 0
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_a_vq_vae_trains_from_the_form_its_code_size_derived_for_the_images():
     at = run_page(PAGE, {"dataset": "digits", "train_family": "vq", "train_codebook": "loss"})
     labels = [w.label for w in at.select_slider]
@@ -320,6 +326,7 @@ def test_a_vq_vae_trains_from_the_form_its_code_size_derived_for_the_images():
     assert set(meta["history"][0]["diagnostics"]) == {"perplexity", "dead_codes"}
 
 
+@pytest.mark.slow  # starts a real training process (~5 s of CPU before it is cancelled)
 def test_a_topk_dictionary_is_started_from_the_form():
     at = run_page(PAGE, {"dataset": "digits", "train_family": "sparse", "train_sparsity": "topk"})
     by_label(at.select_slider, "Active units k").set_value(8)

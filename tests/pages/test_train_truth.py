@@ -29,6 +29,7 @@ def measured(monkeypatch):
     """Rates that are known at once (a real probe still timing when the tests end aborts Python)."""
     from aeviz.jobs import setup
 
+    monkeypatch.setenv("AEVIZ_ESTIMATES", "1")
     monkeypatch.setattr(setup, "rates_of", lambda family, config: RATES)
     monkeypatch.setattr(setup, "measure_startup", lambda dataset, subset, threads=1: STARTUP)
     throughput.clear()
@@ -69,6 +70,7 @@ def upload_zip(count: int) -> bytes:
     return buffer.getvalue()
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_an_80_image_upload_at_batch_256_is_told_its_batch_shrinks_before_it_starts(measured):
     """80 images at batch 256 trained one step an epoch and redrew flat grey, with no hint."""
     at = run_page(PAGE, {"dataset": "digits", "train_data": "images you upload"})

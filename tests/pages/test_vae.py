@@ -54,6 +54,7 @@ def test_all_four_views_render_on_mnist():
     assert "plain AE (`mnist-dense" in at.get("image")[0].proto.imgs[0].caption  # the strip compares with it
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 @pytest.mark.needs_data("mnist")
 def test_the_code_plane_counts_its_empty_cells_and_toggles_to_a_linear_grid():
     from aeviz import checkpoints, data, metrics
@@ -76,6 +77,7 @@ def test_the_code_plane_counts_its_empty_cells_and_toggles_to_a_linear_grid():
     assert plane["layout"]["xaxis"]["range"] == [-3 - 3 / 19, 3 + 3 / 19]
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_resample_and_temperature_change_the_samples_and_live_in_the_url():
     at = run_page(PAGE, {"dataset": "digits"})
     strip, traversal, samples, *_ = picture_urls(at)  # then the beta tab's two
@@ -88,6 +90,7 @@ def test_resample_and_temperature_change_the_samples_and_live_in_the_url():
     assert at.get("image")[2].proto.imgs[0].caption == "32 codes drawn from N(0, 0.1²·I) with seed 1, decoded."
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_traversal_follows_the_image_and_dimension_count():
     at = run_page(PAGE, {"dataset": "digits"})
     before = picture_urls(at)[1]
@@ -98,6 +101,7 @@ def test_traversal_follows_the_image_and_dimension_count():
     assert at.query_params["vae_dims"] in ("3", ["3"])
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 @pytest.mark.needs_data("mnist")
 def test_conv_vae_and_a_single_own_image():
     stroke = np.zeros((28, 28), np.float32)
@@ -124,6 +128,7 @@ def values(array) -> np.ndarray:
     return np.asarray(array, dtype=np.float64)
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_the_posterior_tab_shows_image_as_posterior_draws_and_loss_terms():
     import torch
 
@@ -181,6 +186,7 @@ def beta4_vae():
     return train("vae", config, "digits", TrainConfig(epochs=20, batch_size=64), out_dir=user_dir())
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_the_beta_tab_switches_among_the_same_vae_at_each_beta(beta4_vae):
     from aeviz import checkpoints, data
     from aeviz.collapse import posterior_collapse

@@ -127,6 +127,7 @@ def test_curve_figure_draws_one_line_per_model_and_marks_the_training_noise():
     assert fig.layout.yaxis.title.text.startswith("mean per-image PSNR")  # not the PSNR of the mean error
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_each_denoiser_is_paired_with_the_plain_model_of_its_architecture_and_code_size():
     infos = list_checkpoints(dataset="mnist")
     by_arch = catalog.denoisers(infos)

@@ -96,6 +96,7 @@ def test_prior_samples_are_seeded_and_temperature_zero_is_the_mean_image(digits)
     assert view.samples_picture(a).shape[:2] == (2 * (80 + 2) + 2, 8 * (80 + 2) + 2)
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_manifold_decodes_the_code_plane_under_the_test_codes():
     from scipy.stats import norm
 

@@ -40,6 +40,7 @@ def test_only_refuses_a_name_that_is_no_zoo_model(tiny_zoo, capsys):
     assert "not zoo models of digits: digits-nonsense" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
 def test_maps_ship_pca_umap_and_tsne_and_only_the_missing_ones_are_fitted(tmp_path, tiny_zoo, monkeypatch):
     """t-SNE was not shipped: its first click fitted for about 4 minutes. Maps already stored are kept."""
     from aeviz import projection
