@@ -225,14 +225,7 @@ PAGES = {
 # it). Seen in every run so far.
 # the closed popover's 1-pixel line under 'More options' (83 pixels), not link state; after the explorer's
 # layout (issue 30) the same view passed once under load: non-strict until it is seen to be gone for good
-KNOWN = {"latent_map": "the closed popover's 1-pixel line under 'More options' (83 pixels), not link state"}
-STRICT = False
-
-
-@pytest.mark.parametrize(
-    "path",
-    [pytest.param(p, marks=pytest.mark.xfail(reason=KNOWN[p], strict=STRICT)) if p in KNOWN else p for p in PAGES],
-)
+@pytest.mark.parametrize("path", list(PAGES))
 def test_a_link_made_after_changing_every_control_opens_the_same_view(page, browser, app_url, path):
     start(page, app_url, "" if path == "home" else path)
     PAGES[path](page)
