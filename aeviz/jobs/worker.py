@@ -118,13 +118,14 @@ def probe(
         points.append((b, (peak or base) - base))
     (b1, m1), (b2, m2) = points
     per_image_mb = max(0.0, (m2 - m1) / (b2 - b1)) if b2 > b1 else max(0.0, m2 / b2)
-    peak_mb = base + max(m1, 0.0) + per_image_mb * max(0, batch_size - b1)
+    base_mb = base + max(m1, 0.0)
+    peak_mb = base_mb + per_image_mb * max(0, batch_size - b1)
     if budget_mb is not None and peak_mb > budget_mb:  # refused on memory by check_estimate, before any full step
-        return Estimate(peak_mb, 0.0, 0.0, per_image_mb, base + max(m1, 0.0))
+        return Estimate(peak_mb, 0.0, 0.0, per_image_mb, base_mb)
     rates = measure(model, train_x, batch_size)
     phases = plan(rates, len(train_x), test_images, epochs, batch_size, model.bottleneck, started)
     ahead = phases.seconds["training"] + phases.seconds["evaluating"] + phases.seconds["saving"]
-    return Estimate(peak_mb, rates.step_s(batch_size), ahead, per_image_mb, base + max(m1, 0.0), phases, rates)
+    return Estimate(peak_mb, rates.step_s(batch_size), ahead, per_image_mb, base_mb, phases, rates)
 
 
 def check_estimate(estimate: Estimate, batch_size: int, budget_mb: float, max_s: float) -> None:
@@ -279,7 +280,7 @@ def _train(request: dict[str, Any], send, should_stop=None) -> dict[str, Any]:
         budget = request["budget_mb"]
         estimate = probe(model, train_x, adapted.batch_size, adapted.epochs, test_images, budget_mb=budget)
         send("estimate", estimate)
-        check_estimate(estimate, adapted.batch_size, request["budget_mb"], request["max_s"])
+        check_estimate(estimate, adapted.batch_size, budget, request["max_s"])
         send("phase", "training")
 
     result = train(
