@@ -27,6 +27,18 @@ CHROMIUM_ARGS = [
 ]
 
 
+@contextlib.contextmanager
+def new_tab(browser, width: int, height: int, timeout_ms: float):
+    """A tab in a fresh browser context (no cookies, no session) with a window of width x height CSS pixels."""
+    context = browser.new_context(viewport={"width": width, "height": height}, device_scale_factor=1)
+    try:
+        tab = context.new_page()
+        tab.set_default_timeout(timeout_ms)
+        yield tab
+    finally:
+        context.close()
+
+
 def wait_idle(page, timeout: float = 60_000) -> None:
     """Wait until the script has finished its run (Streamlit marks the app root with the state)."""
     page.wait_for_selector("[data-test-script-state='notRunning']", timeout=timeout, state="attached")

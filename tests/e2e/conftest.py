@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from browser import CHROMIUM, CHROMIUM_ARGS, serve_app
+from browser import CHROMIUM, CHROMIUM_ARGS, new_tab, serve_app
 
 HERE = Path(__file__).resolve().parent
 
@@ -48,8 +48,5 @@ def browser():
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1440, "height": 1000}, device_scale_factor=1)
-    tab = context.new_page()
-    tab.set_default_timeout(60_000)
-    yield tab
-    context.close()
+    with new_tab(browser, 1440, 1000, 60_000) as tab:
+        yield tab

@@ -9,7 +9,7 @@ import io
 
 import numpy as np
 import pytest
-from browser import no_exceptions, open_deep_link, wait_idle
+from browser import new_tab, no_exceptions, open_deep_link, wait_idle
 from PIL import Image
 
 # Records every still picture as it appears (it is replaced within a second, before a test could look)
@@ -32,11 +32,8 @@ def data_uri_pixels(uri: str) -> np.ndarray:
 def projector(browser):
     """A 1280x720 window: the screen a session's first run lays its pictures out for, before the browser has
     reported its own (aeviz.ui.screen.GUESS; a larger window gets a still at that size, then a larger chart)."""
-    context = browser.new_context(viewport={"width": 1280, "height": 720}, device_scale_factor=1)
-    tab = context.new_page()
-    tab.set_default_timeout(60_000)
-    yield tab
-    context.close()
+    with new_tab(browser, 1280, 720, 60_000) as tab:
+        yield tab
 
 
 def test_the_denoising_scrub_shows_its_frame_first_then_turns_interactive_at_it(projector, app_url):

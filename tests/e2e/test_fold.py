@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from browser import SCREENSHOTS, grey_pixels, no_exceptions, open_deep_link, wait_idle
+from browser import SCREENSHOTS, grey_pixels, new_tab, no_exceptions, open_deep_link, wait_idle
 
 WIDTH, HEIGHT = 1280, 720
 
@@ -37,11 +37,8 @@ LECTURE_FOLD = {
 @pytest.fixture
 def small(browser):
     """A laptop driving a projector: 1280x720, the sidebar open."""
-    context = browser.new_context(viewport={"width": WIDTH, "height": HEIGHT}, device_scale_factor=1)
-    tab = context.new_page()
-    tab.set_default_timeout(90_000)
-    yield tab
-    context.close()
+    with new_tab(browser, WIDTH, HEIGHT, 90_000) as tab:
+        yield tab
 
 
 def inside_viewport(page, selector: str, height: int = HEIGHT) -> dict:

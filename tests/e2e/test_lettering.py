@@ -6,7 +6,7 @@ import base64
 import io
 
 import pytest
-from browser import SCREENSHOTS, no_exceptions, open_deep_link, wait_idle
+from browser import SCREENSHOTS, new_tab, no_exceptions, open_deep_link, wait_idle
 from PIL import Image
 
 from aeviz.views.figures import TEXT_PX_KEY
@@ -39,11 +39,8 @@ def shown_text(page) -> list[tuple[float, int, float]]:
 
 @pytest.fixture
 def projector(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 720}, device_scale_factor=1)
-    tab = context.new_page()
-    tab.set_default_timeout(120_000)
-    yield tab
-    context.close()
+    with new_tab(browser, 1280, 720, 120_000) as tab:
+        yield tab
 
 
 @pytest.mark.parametrize("lecture", [1, 0], ids=["lecture", "plain"])
