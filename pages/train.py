@@ -48,6 +48,17 @@ def live(job_id: str) -> None:
         ui.refresh_models()
         st.rerun()  # finished: redraw the whole page, sidebar model count included
     manager.get(job_id).touch()  # a page is watching: not abandoned
+    # One container for whatever the status shows this tick (queued or running, an estimate, notes), so the Cancel
+    # button below keeps its place: a button that moves is a new button, and a click that lands mid-move is lost.
+    with st.container():
+        status(snap)
+    if manager.controls(job_id, me, browser):  # a callback: the click counts whichever run picks it up
+        st.button("Cancel", key="train_cancel", icon=":material/stop:", on_click=manager.cancel, args=(job_id,))
+    if snap.steps:
+        draw(snap)
+
+
+def status(snap: Snapshot) -> None:
     if snap.state == State.QUEUED:
         st.info(
             f"Waiting for a free trainer: number {snap.queue_position} in the queue.", icon=":material/hourglass_top:"
@@ -71,10 +82,6 @@ def live(job_id: str) -> None:
             )
     for note in snap.notes:
         st.warning(note, icon=":material/warning:")
-    if manager.controls(job_id, me, browser) and st.button("Cancel", key="train_cancel", icon=":material/stop:"):
-        manager.cancel(job_id)
-    if snap.steps:
-        draw(snap)
 
 
 def result(snap: Snapshot) -> None:

@@ -77,10 +77,18 @@ def main_shot(page, name: str) -> np.ndarray:
     """The main area as grey pixels, the window made as tall as the content so nothing is cut off."""
     page.mouse.move(0, 0)  # no hover highlight
     page.evaluate("() => document.activeElement && document.activeElement.blur()")  # no focus ring
-    height = page.evaluate("() => document.querySelector(\"[data-testid='stMain']\").scrollHeight")
-    page.set_viewport_size({"width": WIDTH, "height": min(max(height, HEIGHT), 6000)})
-    page.wait_for_timeout(1000)  # plotly and images re-lay out to the new size
-    settle(page)
+    # A fresh tab lays a caption out in the fallback font until the code font arrives, one line shorter (24 px seen
+    # in CI): measure once the fonts are in, and again after the re-layout until the height holds.
+    page.evaluate("() => document.fonts.ready.then(() => true)")
+    height = 0
+    for _ in range(5):
+        now = page.evaluate("() => document.querySelector(\"[data-testid='stMain']\").scrollHeight")
+        if now == height:
+            break
+        height = now
+        page.set_viewport_size({"width": WIDTH, "height": min(max(height, HEIGHT), 6000)})
+        page.wait_for_timeout(1000)  # plotly and images re-lay out to the new size
+        settle(page)
     png = page.locator("[data-testid='stMain']").screenshot(animations="disabled")
     page.set_viewport_size({"width": WIDTH, "height": HEIGHT})
     SCREENSHOTS.mkdir(exist_ok=True)
