@@ -5,7 +5,7 @@ import streamlit as st
 import aeviz
 from aeviz import jobs, ui, workspaces
 from aeviz.views import reconstructions as view
-from aeviz.zoo.series import ORIGINS, Series, arch_label, contested, group_series
+from aeviz.zoo.series import ORIGINS, Series, across_sizes, arch_label, contested, group_series
 
 
 def offer_training(dataset: str) -> None:
@@ -56,7 +56,7 @@ def grid_view(ctx: ui.Context, series: list[Series], chosen: Series, sizes: list
         with left:
             picked = ui.image_picker(ctx, "rec", count=8)
         with right:
-            png = show_grid(ctx, picked, chosen, sizes, pca, ui.fit(0.8, above=14, gaps=2), across=True)
+            png = show_grid(ctx, picked, chosen, sizes, pca, ui.fit(0.8, above=14, below=2, gaps=2), across=True)
     controls, chart = st.columns([2, 3], gap="large")
     with controls:
         if not lecture:
@@ -107,8 +107,9 @@ def show_grid(ctx, picked, chosen: Series, sizes: list[int], pca, fit, across: b
     png = grid_png(images, captions, chosen, usable, tuple(sizes), ctx.dataset, pca is not None, look)
     ui.picture(
         png,
-        caption="The number under each reconstruction is its mean squared error per pixel"
-        + (" (each PCA column: PCA at the size to its left)." if across else "."),
+        caption="Under each reconstruction: its mean squared error per pixel (PCA: at the size to its left)."
+        if across  # one line under a screen-high grid
+        else "The number under each reconstruction is its mean squared error per pixel.",
     )
     return png
 
@@ -129,7 +130,7 @@ ctx = ui.page_context(need_models=False)
 infos = ctx.models  # the zoo's, the server's and this session's own (nobody else's)
 # the zoo's model at each size unless the viewer asks for the ones trained here (theirs, or the server's)
 mine = contested(infos) and ui.url_toggle("Use models trained here where the zoo has the same size", "rec_mine")
-series = group_series(infos, prefer=ORIGINS[::-1] if mine else ORIGINS)
+series = across_sizes(group_series(infos, prefer=ORIGINS[::-1] if mine else ORIGINS))
 if not series:
     offer_training(ctx.dataset)
     st.stop()

@@ -150,7 +150,7 @@ def form(dataset: str, family, picked: dict) -> None:
         for note in notes:
             st.warning(note, icon=":material/warning:")
         plan = trainform.estimate(family.family, model_config, dataset, sizes, adapted)
-        if st.button("Start training", type="primary", icon=":material/play_arrow:"):
+        if st.button("Start training", type="primary", icon=":material/play_arrow:", key="train_start"):
             last.update(fields, **model_choices, epochs=epochs, batch=batch, lr=lr, subset=subset, folder=folder)
             start(dataset, folder, family.family, fields, config, name, plan)
 

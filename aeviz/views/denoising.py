@@ -11,7 +11,7 @@ from ..models import Codec
 from ..noise import NOISE_KINDS
 from ..sweeps import Sweep
 from . import figures
-from .lettering import Fit
+from .lettering import Fit, font, text_width
 from .scrub import cell_scale, compose_frames, scrub_at
 
 EXACT = 99.0  # PSNR at or above this (psnr caps identical images at 100) reads "exact"
@@ -34,18 +34,43 @@ def sweep_frames(result: Sweep, *, fit: Fit | None = None, theme: str = "light")
     rows = [result.clean, result.noisy] + [result.outputs[k] for k in labels]  # (N,C,H,W), then (L,N,C,H,W)
     n, levels = result.clean.shape[0], range(len(result.levels))
     named = [["clean"] + [f"{k}  {db(float(result.psnr[k][f].mean()))}" for k in ["noisy", *labels]] for f in levels]
-    captions: list | None = [
-        [[""] * n] + [[db(v, unit=False) for v in result.psnr[k][f]] for k in ["noisy", *labels]] for f in levels
-    ]
+    captions: list | None
     if fit is None:
         scale, text = cell_scale(result.clean.shape[-2], 112), None
+        captions = cell_captions(result, labels, None, None)
     else:
         layout = dict(row_labels=[t for frame in named for t in frame])
         tight, text = fit.scale(result.clean.shape[-2:], len(rows), n, captions=False, **layout), fit.text_px
         scale = fit.scale(result.clean.shape[-2:], len(rows), n, captions=True, **layout)
-        if scale < min(tight, 3):  # a line of numbers under each row would cost the pictures their size
+        captions = cell_captions(result, labels, result.clean.shape[-1] * scale, text)
+        if captions is None or scale < min(tight, 3):  # a line of numbers would cost the pictures their size
             scale, captions = tight, None
     return compose_frames(rows, frame_labels=named, cell_labels=captions, scale=scale, theme=theme, text_px=text)
+
+
+def cell_db(value: float, digits: int) -> str:
+    """A cell's PSNR, no unit; an exact copy reads 'exact', or 'inf' in whole dB (the font has no infinity sign)."""
+    return ("inf" if digits == 0 else "exact") if value >= EXACT else f"{value:.{digits}f}"
+
+
+CAPTION_GAP = 4  # pixels between two cells' numbers, so that "11.9" and "11.1" never read as "11.911.1"
+
+
+def cell_captions(result: Sweep, labels: list[str], cell_w: int | None, text_px: int | None) -> list | None:
+    """Each cell's PSNR, frame by frame ([f][row][cell]; the clean row blank): to a tenth of a dB where that fits
+    under a cell `cell_w` wide in text of `text_px`, else whole dB, else None (the row labels keep the means)."""
+    n = result.clean.shape[0]
+    for digits in (1, 0):
+        captions = [
+            [[""] * n] + [[cell_db(v, digits) for v in result.psnr[k][f]] for k in ["noisy", *labels]]
+            for f in range(len(result.levels))
+        ]
+        if cell_w is None or text_px is None:
+            return captions
+        widest = max(text_width(t, font(text_px)) for frame in captions for row in frame for t in row)
+        if widest + CAPTION_GAP <= cell_w:
+            return captions
+    return None
 
 
 def scrub(result: Sweep, kind: str, *, theme: str = "light", fit: Fit | None = None):

@@ -68,6 +68,15 @@ def group_series(infos, families=FAMILIES, prefer=ORIGINS) -> list[Series]:
     return sorted(found, key=lambda s: (families.index(s.models[0].family), s.loss != "bce", len(s.arch), s.arch))
 
 
+def across_sizes(series: list[Series]) -> list[Series]:
+    """The series a comparison across bottleneck sizes shows: those of an architecture trained at two sizes or more
+    (dense's one-size MSE series stays, beside dense BCE), and any holding a model not from the zoo (the viewer's
+    own). A one-size zoo architecture (the beta-VAEs, q=16 only) adds no column and has its own page (VAE, the beta
+    control); listed here it wrapped the family control onto a second line."""
+    several = {s.arch for s in series if len(s.sizes) > 1}
+    return [s for s in series if s.arch in several or any(m.origin != ZOO for m in s.models)]
+
+
 def contested(infos, families=FAMILIES) -> bool:
     """Whether a checkpoint not from the zoo shares a series and q with another one (so `prefer` matters)."""
     seen: dict[tuple[str, int], set[str]] = {}

@@ -74,6 +74,22 @@ def test_frames_compose_each_level_with_psnr_captions(digits):
     assert view.db(100.0) == "exact" and view.db(23.456) == "23.5 dB"
 
 
+def test_cell_numbers_never_run_together_a_tenth_where_it_fits_else_whole_db_else_none(digits):
+    """At 1280x720 the cells were 30 px and '11.9' '11.1' read as '11.911.1'."""
+    from aeviz.views.lettering import font, text_width
+
+    x, models = digits
+    result = sweeps.sweep(models, x, "gaussian", [0.0, 0.5], seed=0)
+    labels = list(result.outputs)
+    wide = view.cell_captions(result, labels, 80, 16)
+    assert wide[0][1][0] == "exact" and "." in wide[1][2][0]  # noise-free input is exact; at 0.5 a tenth of a dB
+    narrow = view.cell_captions(result, labels, 30, 16)
+    assert narrow[0][1] == ["inf"] * len(x) and all("." not in t for row in narrow[1] for t in row)
+    for captions, cell in ((wide, 80), (narrow, 30)):
+        assert max(text_width(t, font(16)) for frame in captions for row in frame for t in row) + 4 <= cell
+    assert view.cell_captions(result, labels, 12, 16) is None  # the row labels keep each row's mean
+
+
 def test_scrub_figure_opens_at_the_kinds_usual_level(digits):
     x, models = digits
     result = sweeps.sweep(models, x, "gaussian", sweeps.levels("gaussian"), seed=0)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from aeviz import list_checkpoints
+from aeviz.checkpoints import ORIGINS, SESSION
 from aeviz.pca import pca_baseline
-from aeviz.zoo.series import arch_label, group_series, split_series
+from aeviz.zoo.series import across_sizes, arch_label, group_series, split_series
 
 
 def test_zoo_series_group_by_architecture_and_loss():
@@ -20,6 +23,17 @@ def test_zoo_series_group_by_architecture_and_loss():
     assert series["dense-mse"].loss == "mse" and series["dense-mse"].arch == "dense"
     digits = {s.name: s for s in group_series(list_checkpoints(dataset="digits"))}
     assert digits["dense-bce"].sizes == (2, 4, 8, 16)
+
+
+def test_a_comparison_across_sizes_leaves_out_one_size_zoo_variants_but_never_a_viewers_own_model():
+    infos = list_checkpoints(dataset="mnist")
+    names = [s.name for s in across_sizes(group_series(infos))]
+    assert "vae-h256-bce" in names and not any("beta" in n for n in names)  # the beta-VAEs: q=16 only
+    assert "dense-mse" in names  # one size too, but an architecture with several: the page's loss choice
+    beta4 = next(i for i in infos if i.name == "mnist-vae-h256-q16-bce-beta4")
+    mine = replace(beta4, origin=SESSION)  # the same one-size series, trained by the viewer
+    asked = group_series([*infos, mine], prefer=ORIGINS[::-1])  # "use models trained here" (the page's toggle)
+    assert "vae-h256-bce-beta4" in [s.name for s in across_sizes(asked)]
 
 
 def test_series_names_and_labels():
