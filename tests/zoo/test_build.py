@@ -79,11 +79,6 @@ def test_every_shipped_zoo_model_ships_its_tsne_map():
         assert {"pca__method", "umap__points", "tsne__points"} <= set(arrays), f"{info.name}: {sorted(arrays)}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 28: MNIST and Fashion conv-q2 and vae-h256-q2 still carry the classic recipe; the command in the "
-    "assertion retrains them with the cosine recipe the dense q=2 models already use",
-)
 def test_every_shipped_zoo_model_was_trained_by_its_recipe():
     """The zoo's recipe and its shipped weights agree (epochs, batch, learning rate, schedule), so that
     `python -m aeviz.zoo.build --force` rebuilds what is shipped: a recipe changed without retraining fails here."""
