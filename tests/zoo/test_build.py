@@ -65,6 +65,17 @@ def test_maps_ship_pca_umap_and_tsne_and_only_the_missing_ones_are_fitted(tmp_pa
     assert fits == []  # all there: nothing refitted
 
 
+def test_every_shipped_zoo_model_ships_its_own_per_image_errors():
+    """The dense q=2 models were retrained and their errors.npz kept the old weights' hash (so a cold server
+    recomputed them): a sidecar of other weights fails here, naming the model."""
+    from aeviz.checkpoints import ERROR_METRICS, ZOO, scan_checkpoints, shipped_path
+
+    for info in (i for i in scan_checkpoints()[0] if i.origin == ZOO):
+        arrays = np.load(shipped_path(info.path, "errors"))
+        assert str(arrays["content_hash"]) == info.metadata["hash"], f"{info.name}: errors of other weights"
+        assert set(ERROR_METRICS) <= set(arrays.files), info.name
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="issue 28: t-SNE maps are shipped for 16 zoo models so far (digits and Latent space's default); "
