@@ -227,7 +227,7 @@ def build_maps(
             continue
         start = time.perf_counter()
         fitted = {m: _fit(codes, m) for m in missing}
-        save_maps(target, {m: fitted.get(m) or have[m] for m in methods}, content)
+        save_maps(target, {**have, **fitted}, content)  # every map stored for these weights stays, asked for or not
         print(f"{info.name}: maps {', '.join(missing)} ({time.perf_counter() - start:.0f} s)", flush=True)
 
 

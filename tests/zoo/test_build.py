@@ -65,6 +65,20 @@ def test_maps_ship_pca_umap_and_tsne_and_only_the_missing_ones_are_fitted(tmp_pa
     assert fits == []  # all there: nothing refitted
 
 
+@pytest.mark.slow  # trains two tiny models and fits their maps
+def test_fitting_one_method_keeps_the_maps_already_stored(tmp_path, tiny_zoo):
+    """`--map-methods tsne` rewrote each maps file with t-SNE alone, dropping its PCA and UMAP maps."""
+    import numpy as np
+
+    from aeviz.checkpoints import maps_path, scan_checkpoints
+
+    build_zoo.build(["digits"], tmp_path)
+    build_zoo.build_maps(["digits"], tmp_path, methods=("pca",))
+    build_zoo.build_maps(["digits"], tmp_path, methods=("tsne",))
+    for info in scan_checkpoints([tmp_path])[0]:
+        assert {"pca__method", "tsne__points"} <= set(np.load(maps_path(info.path)).files), info.name
+
+
 def test_every_shipped_zoo_model_ships_its_own_per_image_errors():
     """The dense q=2 models were retrained and their errors.npz kept the old weights' hash (so a cold server
     recomputed them): a sidecar of other weights fails here, naming the model."""
@@ -76,11 +90,6 @@ def test_every_shipped_zoo_model_ships_its_own_per_image_errors():
         assert set(ERROR_METRICS) <= set(arrays.files), info.name
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 28: t-SNE maps are shipped for 16 zoo models so far (digits and Latent space's default); "
-    "`python -m aeviz.zoo.build --maps` fits the missing ones (about 100 s of one core each)",
-)
 def test_every_shipped_zoo_model_ships_its_tsne_map():
     from aeviz.checkpoints import ZOO, maps_path, scan_checkpoints
 
