@@ -29,18 +29,46 @@ export default function ({ data, setStateValue }) {
     const rem = parseFloat(getComputedStyle(document.documentElement).fontSize);
     return [Math.round(width), window.innerHeight, Math.round(rem * 10) / 10, dark ? 1 : 0];
   };
+  // Streamlit's browser side sends a widget's rerun for the page it last ran until the server says a newly
+  // chosen page has started: a report in that gap would run the old page again (without its URL settings).
+  // So nothing is reported from a click on a page link until the next run has started and finished.
+  let navigating = null;  // null, or {since, sawRun}
+  const scriptState = () =>
+    (document.querySelector("[data-test-script-state]") || { getAttribute: () => null }).getAttribute("data-test-script-state");
+  const onNavigate = (event) => {
+    const link = event.type === "popstate" || (event.target.closest && event.target.closest(
+      "[data-testid='stSidebarNav'] a, [data-testid='stSidebarNavLink'], [data-testid='stPageLink'] a"));
+    if (link) navigating = { since: Date.now(), sawRun: false };
+  };
+  const busy = () => {
+    const state = scriptState();
+    if (navigating !== null) {
+      if (state !== null && state !== "notRunning") navigating.sawRun = true;
+      else if (navigating.sawRun || Date.now() - navigating.since > 30000) navigating = null;
+    }
+    return navigating !== null || (state !== null && state !== "notRunning");
+  };
   const report = () => {
+    if (busy()) { soon(); return; }
     const now = measure();
     if (now === null || JSON.stringify(now) === last) return;
     last = JSON.stringify(now);
     setStateValue("screen", now);
   };
   let timer = null;
-  const soon = () => { clearTimeout(timer); timer = setTimeout(report, 300); };
+  function soon() { clearTimeout(timer); timer = setTimeout(report, 300); }
   soon();
   window.addEventListener("resize", soon);
+  document.addEventListener("click", onNavigate, true);
+  window.addEventListener("popstate", onNavigate);
   const poll = setInterval(report, 1000);  // the settings menu's theme switch and the sidebar's fold
-  return () => { window.removeEventListener("resize", soon); clearInterval(poll); clearTimeout(timer); };
+  return () => {
+    window.removeEventListener("resize", soon);
+    document.removeEventListener("click", onNavigate, true);
+    window.removeEventListener("popstate", onNavigate);
+    clearInterval(poll);
+    clearTimeout(timer);
+  };
 }
 """
 

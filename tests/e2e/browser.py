@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -208,6 +209,19 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60) -> None
     raise TimeoutError("streamlit did not become healthy")
 
 
+SERVER_PIDS: dict[str, int] = {}  # url -> the server's process, for tests that pause it (a slow server)
+
+
+@contextlib.contextmanager
+def paused(url: str):
+    """The server stopped (SIGSTOP) for the block: the browser's messages wait in the socket, as on a busy server."""
+    os.kill(SERVER_PIDS[url], signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(SERVER_PIDS[url], signal.SIGCONT)
+
+
 @contextlib.contextmanager
 def serve_app(home: Path, launcher: tuple[str, ...] = ("-m", "streamlit"), **extra_env: str):
     """`streamlit run app.py` on a free port with its caches and user folder under `home`; yields the URL.
@@ -241,10 +255,12 @@ def serve_app(home: Path, launcher: tuple[str, ...] = ("-m", "streamlit"), **ext
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
+    SERVER_PIDS[url] = proc.pid
     try:
         _wait_healthy(url, proc)
         yield url
     finally:
+        SERVER_PIDS.pop(url, None)
         proc.terminate()
         try:
             proc.wait(10)

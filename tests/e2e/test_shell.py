@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from browser import no_exceptions, open_page, page_slugs, shot, wait_idle
+from browser import no_exceptions, open_page, page_slugs, paused, shot, wait_idle
 
 
 @pytest.mark.parametrize("path", page_slugs())
@@ -38,3 +38,25 @@ def test_a_deep_link_as_the_first_visit_gets_the_whole_app(page, fresh_app_url):
     assert "scikit-learn (bundled)" in sidebar and "test images" in sidebar
     assert "No dataset is available" not in page.locator("[data-testid='stMain']").inner_text()
     assert "dataset=digits" in page.url
+
+
+
+def test_a_page_chosen_just_after_a_resize_is_the_page_shown(page, app_url):
+    """The screen reporter answers a resize ~0.3 s later with a rerun, and Streamlit's browser side sends a
+    widget's rerun for the page it last ran until the server says the new page has started. On a busy server
+    (CI) the report landed between a click in the sidebar and that answer, and ran the old page again without
+    its URL settings: the student stayed on the Error gallery, reset to its defaults."""
+    open_page(page, app_url, "anomalies", "dataset=digits&err_src=none&err_metric=bce")
+    page.wait_for_selector("text=Threshold", timeout=180_000)
+    wait_idle(page)
+    size = page.viewport_size
+    with paused(app_url):  # a busy server: the click's rerun and the report both wait in the socket
+        page.locator("[data-testid='stSidebarNav']").get_by_text("Your images").click()
+        page.set_viewport_size({"width": size["width"] - 40, "height": size["height"] + 200})
+        page.wait_for_timeout(900)  # the reporter's 0.3 s debounce has passed
+    page.wait_for_timeout(1500)
+    wait_idle(page)
+    page.set_viewport_size(size)
+    no_exceptions(page)
+    assert "/anomalies" not in page.url, page.url
+    assert page.locator("h1").first.inner_text().startswith("Your images"), page.locator("h1").first.inner_text()
