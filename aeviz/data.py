@@ -14,6 +14,8 @@ import torch
 
 from . import cifar, settings
 from .diskcache import cache_dir, load_arrays, save_arrays
+from .ownformat import is_own, own_name
+from .ownformat import parse as parse_own
 
 MNIST_CLASSES = tuple(str(d) for d in range(10))
 FASHION_CLASSES = (
@@ -264,7 +266,7 @@ def load_dataset(name: str, split: str = "train", *, limit: int | None = None, p
     """
     if split not in IDX_FILES:
         raise ValueError(f"split must be 'train' or 'test', not {split!r}")
-    if name.startswith(("folder:", "upload:")):
+    if is_own(name):
         return load_own(name, split, limit=limit, progress=progress)
     if name not in DATASETS:
         raise KeyError(f"unknown dataset {name!r}; choose from {sorted(DATASETS)} or 'folder:PATH'")
@@ -322,16 +324,18 @@ def _local_folder(name: str) -> Path | None:
 
 
 def load_own(name: str, split: str, *, limit: int | None = None, progress=None) -> Dataset:
-    """A 'folder:PATH' (read within bounds, unreadable files skipped) or 'upload:<id>' dataset."""
+    """A 'folder:PATH' (read within bounds, unreadable files skipped) or 'upload:<id>' dataset, at the format its
+    name gives ('folder@rgb32:PATH': colour, 32x32; aeviz.ownformat)."""
     from .imagesets import ImageSetError, folder_split, upload_split
 
     try:
-        if name.startswith("folder:"):
-            images, labels, classes, source = folder_split(name.split(":", 1)[1], split, progress=progress)
-            name = f"folder:{Path(name.split(':', 1)[1]).expanduser()}"
+        kind, fmt, rest = parse_own(name)
+        if kind == "folder":
+            images, labels, classes, source = folder_split(rest, split, fmt, progress=progress)
+            name = own_name(kind, str(Path(rest).expanduser()), fmt)
         else:
             images, labels, classes, source = upload_split(name, split)
-    except ImageSetError as exc:
+    except (ImageSetError, ValueError) as exc:
         raise DatasetUnavailable(str(exc)) from None
     return Dataset(
         name, split, as_images(images[:limit]), torch.from_numpy(labels[:limit].astype(np.int64)), classes, source

@@ -21,6 +21,7 @@ import numpy as np
 
 from .archives import IMAGE_SUFFIXES, ImageSetError, Limits, Member, Tally, members
 from .diskcache import Spec, load_arrays
+from .ownformat import GREY28, Format, parse
 from .places import sessions_dir
 
 __all__ = ["IMAGE_SUFFIXES", "ImageSet", "ImageSetError", "Limits", "folder_split", "read_images", "scan_folder"]
@@ -256,34 +257,50 @@ def read_set(path: str | Path, size: int = 28, channels: int = 1, progress: Prog
     return read_images(path, size=size, channels=channels, progress=progress)
 
 
-def folder_split(root: str | Path, split: str, size: int = 28, progress: Progress = None):
-    """(images (N,size,size) uint8, labels, classes, description) of a grey folder or archive's `split`."""
-    found = read_set(root, size, 1, progress)
+def folder_split(root: str | Path, split: str, fmt: Format = GREY28, progress: Progress = None):
+    """(images (N,C,size,size) uint8, labels, classes, description) of a folder or archive's `split`."""
+    found = read_set(root, fmt.size, fmt.channels, progress)
     images, labels = found.split(split)
-    return images[:, 0], labels, found.classes, found.source
+    return images, labels, found.classes, found.source
 
 
 # --- training sets uploaded from a browser: what pages read (aeviz.uploadsets keeps, surveys and decodes them) ------
 
-PREFIX = "upload:"
-SIZE = 28  # uploaded sets are grey, MNIST-sized
+PREFIX = "upload:"  # grey 28x28; `upload@rgb32:` and the like read the same files at another format (ownformat)
 FOLDER = "uploads"  # in a session's workspace: the sets expire with its models
 MANIFEST = "files.json"
-DECODED = "decoded.npz"
-DECODED_SPEC = {
-    "images": Spec("u", ("N", SIZE, SIZE)),
-    "labels": Spec("i", ("N",)),
-    "classes": Spec("U", ("K",)),
-    "test": Spec("b", ("T",)),  # (N,) from train/ and test/ folders, or (0,): a seeded split
-    "source": Spec("U", ()),
-}
+
+
+def decoded_file(fmt: Format) -> str:
+    """The decoded set's file for one format (each format a training job asked for is kept)."""
+    return "decoded.npz" if fmt == Format() else f"decoded-{fmt.channels}x{fmt.size}.npz"
+
+
+def _decoded_spec(fmt: Format) -> dict:
+    pictures = ("N", fmt.size, fmt.size) if fmt == Format() else ("N", fmt.channels, fmt.size, fmt.size)
+    return {
+        "images": Spec("u", pictures),  # the grey 28x28 file keeps the (N,28,28) layout earlier versions wrote
+        "labels": Spec("i", ("N",)),
+        "classes": Spec("U", ("K",)),
+        "test": Spec("b", ("T",)),  # (N,) from train/ and test/ folders, or (0,): a seeded split
+        "source": Spec("U", ()),
+    }
+
+
+def upload_format(name: str) -> tuple[str, Format]:
+    """(the upload's digest, the format it is read at) of an 'upload…:<digest>' name; ImageSetError if none."""
+    try:
+        kind, fmt, key = parse(name)
+    except ValueError:
+        kind, fmt, key = "", Format(), ""
+    if kind != "upload" or len(key) != 16 or any(c not in "0123456789abcdef" for c in key):
+        raise ImageSetError(f"{name[:80]!r} is not the name of an uploaded training set.")
+    return key, fmt
 
 
 def folder_of(name: str) -> Path | None:
     """Where an uploaded set's files are (any workspace holding the same content will do), or None."""
-    key = name.removeprefix(PREFIX)
-    if not name.startswith(PREFIX) or len(key) != 16 or any(c not in "0123456789abcdef" for c in key):
-        raise ImageSetError(f"{name!r} is not the name of an uploaded training set.")
+    key, _ = upload_format(name)
     return next((p for p in sessions_dir().glob(f"*/{FOLDER}/{key}") if (p / MANIFEST).is_file()), None)
 
 
@@ -315,20 +332,22 @@ def upload_stem(name: str) -> str:
 
 
 def decoded(name: str) -> ImageSet | None:
-    """The decoded set a training job left, None before one has (or once it expired)."""
+    """The decoded set a training job left at the name's format, None before one has (or once it expired)."""
+    _, fmt = upload_format(name)
     folder = folder_of(name)
-    arrays = None if folder is None else load_arrays(folder / DECODED, expect=DECODED_SPEC)
+    arrays = None if folder is None else load_arrays(folder / decoded_file(fmt), expect=_decoded_spec(fmt))
     if arrays is None or len(arrays["test"]) not in (0, len(arrays["labels"])):
         return None
     classes = tuple(str(c) for c in arrays["classes"])
     if arrays["labels"].size and not 0 <= arrays["labels"].min() <= arrays["labels"].max() < len(classes):
         return None
     test = arrays["test"] if len(arrays["test"]) else None
-    return ImageSet(arrays["images"][:, None], arrays["labels"], classes, test, str(arrays["source"]), (), 0.0)
+    images = arrays["images"][:, None] if arrays["images"].ndim == 3 else arrays["images"]
+    return ImageSet(images, arrays["labels"], classes, test, str(arrays["source"]), (), 0.0)
 
 
 def upload_split(name: str, split: str):
-    """(images (N,28,28) uint8, labels, classes, description) of an uploaded set's train or test split."""
+    """(images (N,C,size,size) uint8, labels, classes, description) of an uploaded set's train or test split."""
     found = decoded(name)
     if found is None:
         exists = folder_of(name) is not None
@@ -338,4 +357,4 @@ def upload_split(name: str, split: str):
             else "This uploaded training set is no longer on the server; upload the images again."
         )
     images, labels = found.split(split)
-    return images[:, 0], labels, found.classes, f"{len(found):,} uploaded images"
+    return images, labels, found.classes, f"{len(found):,} uploaded images"

@@ -8,7 +8,8 @@ from collections.abc import Set as AbstractSet
 from pathlib import Path
 
 from .checkpoints import SUFFIX
-from .imagesets import PREFIX, upload_stem
+from .imagesets import upload_stem
+from .ownformat import is_own, parse
 
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
@@ -30,10 +31,11 @@ def default_name(dataset: str, slug: str, *, stamped: bool = False) -> str:
     """'<dataset>-<slug>' (e.g. mnist-dense-q16-bce), a folder dataset by its folder's name, an upload by its
     file's; `stamped` adds
     '-<YYYYmmdd-HHMMSS>', so that models trained from a browser never collide with the zoo or each other."""
-    if dataset.startswith("folder:"):
-        dataset = Path(dataset.split(":", 1)[1]).expanduser().resolve().name or "folder"
-    elif dataset.startswith(PREFIX):  # named after its file ('shoes.zip': shoes-dense-q16-...), not its digest
-        dataset = upload_stem(dataset)
+    if is_own(dataset):
+        kind, fmt, rest = parse(dataset)
+        # a folder by its own name, an upload after its file ('shoes.zip': shoes-dense-q16-...), not its digest
+        stem = (Path(rest).expanduser().resolve().name or "folder") if kind == "folder" else upload_stem(dataset)
+        dataset = stem + fmt.tag.replace("@", "-")  # photos-rgb32-conv-q16-mse
     stamp = time.strftime("-%Y%m%d-%H%M%S") if stamped else ""
     stem = re.sub(r"[^A-Za-z0-9._-]", "_", f"{dataset}-{slug}").lstrip("._-")  # a safe stem, as check_name wants
     return stem[: 100 - len(stamp)] + stamp

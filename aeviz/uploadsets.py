@@ -19,7 +19,17 @@ from . import settings
 from .archives import ImageSetError, Limits, kind_of
 from .diskcache import cache_dir, save_arrays
 from .images import MAX_UPLOAD_BYTES
-from .imagesets import DECODED, FOLDER, MANIFEST, PREFIX, SIZE, ImageSet, Progress, folder_of, read_images
+from .imagesets import (
+    FOLDER,
+    MANIFEST,
+    PREFIX,
+    ImageSet,
+    Progress,
+    decoded_file,
+    folder_of,
+    read_images,
+    upload_format,
+)
 
 MAX_IMAGES = 5000  # pictures in one uploaded set, all its files together
 MAX_UNZIPPED_MB = 200  # their bytes unpacked
@@ -90,21 +100,25 @@ def _sources(folder: Path) -> list[tuple[str, Path]]:
 def survey(folder: str, bounds: Limits) -> ImageSet:
     """An uploaded set from its headers alone: pictures, classes, pixels, skipped files; raises past `bounds`
     (the server's limits(): the helper's own environment may be older). Runs in the decoding helper
-    (aeviz.decodehelper), never in a page's thread."""
-    return read_images(_sources(Path(folder)), size=SIZE, limits=bounds, headers_only=True, what="your upload")
+    (aeviz.decodehelper), never in a page's thread. The pixel counts are the files', whatever the format."""
+    return read_images(_sources(Path(folder)), limits=bounds, headers_only=True, what="your upload")
 
 
 def decode(name: str, progress: Progress = None) -> ImageSet:
-    """Decode an uploaded set once and keep it beside its files; the training job's process calls this."""
+    """Decode an uploaded set once at the name's format and keep it beside its files; the training job's process
+    calls this."""
+    _, fmt = upload_format(name)
     folder = folder_of(name)
     if folder is None:
         raise ImageSetError("This uploaded training set is no longer on the server; upload the images again.")
-    found = read_images(_sources(folder), size=SIZE, limits=limits(), progress=progress, what="your upload")
+    found = read_images(
+        _sources(folder), size=fmt.size, channels=fmt.channels, limits=limits(), progress=progress, what="your upload"
+    )
     test = found.test if found.test is not None else np.zeros(0, bool)
     classes = np.array(found.classes, dtype=str)
     save_arrays(
-        folder / DECODED,
-        images=found.images[:, 0],
+        folder / decoded_file(fmt),
+        images=found.images[:, 0] if fmt.tag == "" else found.images,  # grey 28x28: the layout it always had
         labels=found.labels,
         classes=classes,
         test=test,

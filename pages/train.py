@@ -110,7 +110,7 @@ def result(snap: Snapshot) -> None:
 
 
 @st.fragment  # a change of epochs or batch redraws the form and its estimate, not the page
-def form(dataset: str, family, picked: dict) -> None:
+def form(dataset: str, family, picked: dict, fmt) -> None:
     # The page shows no form while a job runs, so Streamlit forgets the widgets: their defaults are this
     # session's last submitted choices, and the form comes back as the user left it.
     last = st.session_state.setdefault("train_form_last", {})
@@ -144,7 +144,8 @@ def form(dataset: str, family, picked: dict) -> None:
         )
         name = c.text_input("Model name (optional)", placeholder="automatic: dataset-model-date-time")
         config = TrainConfig(epochs, batch, lr, subset=subset or None)
-        model_config = make_config(family.family, input_shape=trainform.shape_of(dataset), **fields)
+        shape = fmt.shape if dataset == FOLDER else trainform.shape_of(dataset)
+        model_config = make_config(family.family, input_shape=shape, **fields)
         sizes = ui.upload_sizes(dataset)
         adapted, notes = trainform.fit_notes(dataset, sizes, config)  # a batch larger than the set, too few steps
         for note in notes:
@@ -152,14 +153,14 @@ def form(dataset: str, family, picked: dict) -> None:
         plan = trainform.estimate(family.family, model_config, dataset, sizes, adapted)
         if st.button("Start training", type="primary", icon=":material/play_arrow:", key="train_start"):
             last.update(fields, **model_choices, epochs=epochs, batch=batch, lr=lr, subset=subset, folder=folder)
-            start(dataset, folder, family.family, fields, config, name, plan)
+            start(dataset, (folder, fmt), family.family, fields, config, name, plan)
 
 
-def start(dataset: str, folder: str, family: str, fields: dict, config: TrainConfig, name: str, plan) -> None:
+def start(dataset: str, folder: tuple, family: str, fields: dict, config: TrainConfig, name: str, plan) -> None:
     token = ui.own_workspace()
     try:
         workspaces.check_room(token, pending=len(manager.active(me, browser)))
-        dataset = job_setup.folder_dataset(folder) if dataset == FOLDER else dataset
+        dataset = job_setup.folder_dataset(*folder) if dataset == FOLDER else dataset
         model_config = make_config(family, input_shape=trainform.shape_of(dataset), **fields)  # as it was timed
         name = (
             names.check_name(name, {p.stem for p in workspaces.models(token)})
@@ -175,7 +176,7 @@ def start(dataset: str, folder: str, family: str, fields: dict, config: TrainCon
             st.session_state["train_refused"] = str(exc)  # said again by the page's next run
             st.rerun(scope="app")
         return
-    if dataset.startswith(("folder:", "upload:")):
+    if dataset not in ui.train_datasets():
         ui.add_own_dataset(dataset)  # its pages list the model; no other session sees the folder or the images
     st.query_params["train_job"] = job.id
     st.rerun(scope="app")
@@ -204,11 +205,13 @@ with middle:
     family = trainform.pick_family()
 with right:
     picked = trainform.pick_modes(family)
+with left:
+    fmt = trainform.pick_format(dataset in (UPLOAD, FOLDER))
 if dataset == UPLOAD:
-    dataset = ui.upload_training_set("train_upload", ui.own_workspace())
+    dataset = ui.upload_training_set("train_upload", ui.own_workspace(), fmt)
     if dataset is None:
         st.stop()
-form(dataset, family, picked)
+form(dataset, family, picked, fmt)
 other = manager.snapshot(st.session_state.get("train_other_job"))
 shown = other is not None and other.active
 if shown and st.button("Show this browser's job here", key="train_show_other", icon=":material/visibility:"):

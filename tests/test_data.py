@@ -99,3 +99,21 @@ def test_a_damaged_file_is_a_clear_dataset_error(tmp_path, monkeypatch):
     assert data.available_datasets()["mnist"] is None  # present: found without parsing
     with pytest.raises(DatasetUnavailable, match="damaged"):
         load_dataset("mnist", "test")
+
+
+@pytest.mark.parametrize(("tag", "shape"), [("@rgb32", (3, 32, 32)), ("@grey64", (1, 64, 64)), ("@rgb64", (3, 64, 64))])
+def test_a_folder_dataset_is_read_at_the_format_its_name_gives(tmp_path, tag, shape):
+    from PIL import Image
+
+    for cls, colour in (("red", (220, 10, 10)), ("blue", (10, 10, 220))):
+        (tmp_path / cls).mkdir()
+        for i in range(5):
+            Image.new("RGB", (80 + i, 50), colour).save(tmp_path / cls / f"{i}.png")
+    name = f"folder{tag}:{tmp_path}"
+    train, test = load_dataset(name, "train"), load_dataset(name, "test")
+    assert train.images.shape[1:] == shape and len(train) + len(test) == 10 and train.name == name
+    if shape[0] == 3:  # the colour is kept: a red picture's red channel is high, its blue low
+        red = train.images[train.labels == train.classes.index("red")]
+        assert red[:, 0].min() > 0.8 and red[:, 2].max() < 0.1
+    with pytest.raises(DatasetUnavailable, match="pixels square"):
+        load_dataset(f"folder@rgb48:{tmp_path}", "train")

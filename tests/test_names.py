@@ -16,6 +16,7 @@ def test_a_default_name_is_the_dataset_and_the_slug_a_folder_by_its_name(tmp_pat
     # are gone from this server is just 'upload'
     assert default_name("upload:0123456789abcdef", "dense-q2-bce") == "upload-dense-q2-bce"
     assert default_name("folder:/", "dense-q2-bce") == "folder-dense-q2-bce"  # a root has no name
+    assert default_name(f"folder@rgb32:{tmp_path / 'pets'}", "conv-q64-mse") == "pets-rgb32-conv-q64-mse"
 
 
 def test_a_stamped_default_name_is_always_a_usable_name(tmp_path):

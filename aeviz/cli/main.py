@@ -14,6 +14,7 @@ from ..checkpoints import CheckpointError, read_metadata, scan_checkpoints, user
 from ..data import DATASETS, DatasetUnavailable
 from ..errors import one_line
 from ..models import MODELS
+from ..ownformat import CHOICES
 from ..saving import save_trained
 from ..train import Progress, TrainConfig, TrainingDiverged, train
 from . import trainargs as ta
@@ -58,6 +59,12 @@ def _train_parser(sub) -> None:
     )
     width = ta.bounded_int(1, ta.MAX_WIDTH)
     p.add_argument("--dataset", default="mnist", type=ta.dataset_name, help=f"{', '.join(DATASETS)} or folder:PATH")
+    p.add_argument(
+        "--pictures",
+        choices=[f.key for f in CHOICES],
+        help="how a folder's pictures are read: grey28 (the default, as MNIST), rgb32 (colour, as CIFAR-10), rgb64, "
+        "grey64; centre-cropped to a square, then resized",
+    )
     p.add_argument("--family", default="dense", choices=sorted(MODELS))
     p.add_argument(
         "--bottleneck",

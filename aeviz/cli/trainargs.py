@@ -19,6 +19,8 @@ from ..imagesets import ImageSetError, Limits, scan_folder
 from ..models import MODELS, AEConfig, build_model, make_config, model_slug
 from ..names import check_name, default_name, free_name, stems_in
 from ..noise import parse_noise
+from ..ownformat import from_key, is_own, with_format
+from ..ownformat import parse as parse_own
 from ..params import Param
 
 MAX_WIDTH = 4096  # code, hidden and channel widths; wider nets do not fit on a page or in a lecture's memory
@@ -26,7 +28,6 @@ MIN_TRAIN_IMAGES = 7  # the kNN-7 score of the codes needs seven training images
 MIN_FOLDER_IMAGES = 9  # a folder splits 80/20, so nine images leave seven to train on
 MAX_SEED = 2**63 - 1
 DEFAULT_BOTTLENECK = (16,)
-FOLDER_SIZE = (1, 28, 28)  # the size folder images are read at (imagesets.folder_split)
 
 
 class UsageError(ValueError):
@@ -85,8 +86,14 @@ def noise_spec(text: str) -> str:
 
 
 def dataset_name(text: str) -> str:
-    if text.startswith("folder:"):
-        folder = Path(text.split(":", 1)[1]).expanduser()
+    if is_own(text):
+        try:
+            kind, _, rest = parse_own(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        if kind != "folder":
+            raise argparse.ArgumentTypeError("an uploaded set trains from the Train page; here, use folder:PATH")
+        folder = Path(rest).expanduser()
         if not (folder.is_dir() or (folder.is_file() and kind_of(folder.name) in ("zip", "tar"))):
             what = "is not a folder or an archive (.zip, .tar, .tar.gz)" if folder.exists() else "does not exist"
             raise argparse.ArgumentTypeError(f"image folder {str(folder)!r} {what}")
@@ -161,6 +168,10 @@ def plan_training(args) -> list[Job]:
             raise UsageError(f"--{flag} lists {len(widths)} layers; at most {MAX_LAYERS}")
     if args.overwrite and args.name is None:
         raise UsageError("--overwrite needs --name: a default name never replaces a file")
+    if getattr(args, "pictures", None) is not None:
+        if not is_own(args.dataset):
+            raise UsageError(f"--pictures applies to folder:PATH datasets; {args.dataset} has one picture format")
+        args.dataset = with_format(args.dataset, from_key(args.pictures))
     shape = _check_dataset(args.dataset, args.subset)
     configs = [_checked_config(args, q, shape) for q in sizes]
     out = Path(args.out if args.out is not None else user_dir()).expanduser()
@@ -184,9 +195,10 @@ def _check_dataset(dataset: str, subset: int | None) -> tuple[int, int, int]:
     """The image shape the models will see; a folder must hold enough images to train and score on."""
     if subset is not None and subset < MIN_TRAIN_IMAGES:
         raise UsageError(f"--subset {subset} is too small: the kNN-7 score needs at least {MIN_TRAIN_IMAGES} images")
-    if not dataset.startswith("folder:"):
+    if not is_own(dataset):
         return DATASETS[dataset].shape
-    folder = Path(dataset.split(":", 1)[1]).expanduser()
+    _, fmt, rest = parse_own(dataset)
+    folder = Path(rest).expanduser()
     try:  # bounded like the Train page's: a home folder is not read end to end before a line of output
         count = len(scan_folder(folder, Limits.from_env())[0])
     except ImageSetError as exc:
@@ -196,7 +208,7 @@ def _check_dataset(dataset: str, subset: int | None) -> tuple[int, int, int]:
             f"{folder} holds {count} image(s); training needs at least {MIN_FOLDER_IMAGES} "
             f"({MIN_TRAIN_IMAGES} to train on, the rest to test)"
         )
-    return FOLDER_SIZE
+    return fmt.shape
 
 
 def config_fields(args, bottleneck: int) -> dict:

@@ -83,8 +83,10 @@ def pythae_programs(folder: Path, dataset: str | None) -> tuple[Programs, Manife
             f"{folder} is a pythae model folder, and pythae records no dataset: pass --dataset mnist (one of "
             f"{', '.join(DATASETS)}, or folder:PATH), the data it was trained on"
         )
-    if dataset not in DATASETS and not dataset.startswith("folder:"):
-        raise ImportRefused(f"--dataset must be one of {', '.join(DATASETS)} or folder:PATH, not {dataset!r}")
+    if dataset not in DATASETS and not dataset.startswith("folder"):
+        raise ImportRefused(
+            f"--dataset must be one of {', '.join(DATASETS)}, folder:PATH or folder@rgb32:PATH, not {dataset[:80]!r}"
+        )
     model = load_model(folder)
     config = model.model_config
     shape = _image_shape(config, dataset)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..data import DATASETS
+from ..ownformat import parse as parse_own
 from ..models import MODELS
 from ..noise import parse_noise
 
@@ -106,13 +107,29 @@ def _number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
+def _dataset_shape(dataset: Any) -> tuple[int, int, int] | None:
+    """The picture shape a dataset name gives (a folder's from its format), None for no usable name."""
+    if not isinstance(dataset, str):
+        return None
+    if dataset in DATASETS:
+        return DATASETS[dataset].shape
+    try:
+        kind, fmt, _ = parse_own(dataset)
+    except ValueError:
+        return None
+    return fmt.shape if kind == "folder" else None
+
+
 def _check_words(m: Manifest) -> None:
     problems = []
-    if not isinstance(m.dataset, str) or not (m.dataset in DATASETS or m.dataset.startswith("folder:")):
-        problems.append(f"dataset must be one of {', '.join(DATASETS)} or folder:PATH, not {m.dataset!r}")
-    elif m.dataset in DATASETS and tuple(m.input_shape) != DATASETS[m.dataset].shape:
-        shape = list(DATASETS[m.dataset].shape)
-        problems.append(f"input_shape {list(m.input_shape)} is not the image shape of {m.dataset}, {shape}")
+    shape = _dataset_shape(m.dataset)
+    if shape is None:
+        problems.append(
+            f"dataset must be one of {', '.join(DATASETS)}, folder:PATH or folder@rgb32:PATH (colour, 32x32), "
+            f"not {str(m.dataset)[:80]!r}"
+        )
+    elif tuple(m.input_shape) != shape:
+        problems.append(f"input_shape {list(m.input_shape)} is not the image shape of {m.dataset}, {list(shape)}")
     if m.family not in MODELS or m.family == "linear":
         problems.append(f"family must be one of {', '.join(f for f in MODELS if f != 'linear')}, not {m.family!r}")
     if m.arch not in ("", "dense", "conv"):

@@ -9,6 +9,7 @@ from pathlib import Path
 from .. import settings
 from ..archives import kind_of
 from ..models import AEConfig
+from ..ownformat import GREY28, Format, own_name
 from .timing import Rates, measure, measure_startup
 
 
@@ -20,8 +21,9 @@ def folder_roots() -> list[Path]:
     return [root.resolve() for root in settings.current().train_folders]
 
 
-def folder_dataset(path: str) -> str:
-    """'folder:<resolved path>' for a folder or an archive under an allowed root; ValueError says what is wrong."""
+def folder_dataset(path: str, fmt: Format = GREY28) -> str:
+    """'folder:<resolved path>' ('folder@rgb32:…' read at another format) for a folder or an archive under an
+    allowed root; ValueError says what is wrong."""
     folder = Path(path.strip() or ".").expanduser().resolve()
     roots = folder_roots()
     if not any(folder == root or root in folder.parents for root in roots):
@@ -29,7 +31,7 @@ def folder_dataset(path: str) -> str:
         raise ValueError(f"{folder} is outside the folders this server trains on: {allowed}")
     if not (folder.is_dir() or (folder.is_file() and kind_of(folder.name) in ("zip", "tar"))):
         raise ValueError(f"{folder} is not a folder or an archive (.zip, .tar, .tar.gz) on this server")
-    return f"folder:{folder}"
+    return own_name("folder", str(folder), fmt)
 
 
 def rates_of(family: str, config: AEConfig, batch_size: int = 256, device: str = "auto") -> Rates:

@@ -269,7 +269,7 @@ def _train(request: dict[str, Any], send, should_stop=None) -> dict[str, Any]:
     send("phase", "loading data")
     spec = request["spec"]
     cfg = spec.train_config
-    if spec.dataset.startswith(uploadsets.PREFIX):  # decoded here, under this process's memory budget
+    if spec.dataset.startswith("upload"):  # decoded here (at the set's format), under this process's memory budget
         try:
             uploadsets.decode(spec.dataset, progress=lambda text: send("phase", text))
         except uploadsets.ImageSetError as exc:

@@ -33,8 +33,10 @@ export default function ({ data, setStateValue }) {
   // chosen page has started: a report in that gap would run the old page again (without its URL settings).
   // So nothing is reported from a click on a page link until the next run has started and finished.
   let navigating = null;  // null, or {since, sawRun}
-  const scriptState = () =>
-    (document.querySelector("[data-test-script-state]") || { getAttribute: () => null }).getAttribute("data-test-script-state");
+  const scriptState = () => {
+    const root = document.querySelector("[data-test-script-state]");
+    return root ? root.getAttribute("data-test-script-state") : null;
+  };
   const onNavigate = (event) => {
     const link = event.type === "popstate" || (event.target.closest && event.target.closest(
       "[data-testid='stSidebarNav'] a, [data-testid='stSidebarNavLink'], [data-testid='stPageLink'] a"));

@@ -7,6 +7,7 @@ import math
 
 import streamlit as st
 
+from .. import ownformat
 from ..data import DATASETS
 from ..models import MODELS, AutoEncoder
 from ..noise import NOISE_KINDS
@@ -146,8 +147,26 @@ def first_choices(dataset: str, family: type[AutoEncoder], on_cpu: bool) -> dict
     return {"epochs": family.suggested_epochs, "batch": FIRST_BATCH, "lr": family.suggested_lr, "subset": subset}
 
 
+def pick_format(own: bool) -> ownformat.Format | None:
+    """How a folder's or an upload's pictures are read (grey 28x28 as MNIST, colour 32x32 as CIFAR-10, ...);
+    None for a built-in dataset, whose pictures have one shape."""
+    if not own:
+        return None
+    keys = [f.key for f in ownformat.CHOICES]
+    key = url_selectbox(
+        "Read the pictures as",
+        keys,
+        "train_format",
+        keys[0],
+        format_func=lambda k: ownformat.from_key(k).describe() + " pixels",
+        help="Pictures are centre-cropped to a square (never squashed), then resized. Colour keeps the photo's "
+        "colours and costs three times the numbers per picture.",
+    )
+    return ownformat.from_key(key)
+
+
 def shape_of(dataset: str) -> tuple[int, int, int]:
-    return DATASETS[dataset].shape if dataset in DATASETS else (1, 28, 28)  # own sets are read as 28x28 grey
+    return DATASETS[dataset].shape if dataset in DATASETS else ownformat.parse(dataset)[1].shape
 
 
 def fit_notes(dataset: str, sizes: tuple[int, int] | None, config: TrainConfig) -> tuple[TrainConfig, list[str]]:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from ..ownformat import Format, with_format
+from ..ownformat import parse as parse_own
 from .caches import offline_status, refresh_models
 from .widgets import literal
 
@@ -73,7 +75,8 @@ def own_datasets() -> list[str]:
     alive = []
     for name in st.session_state.get(_OWN_DATASETS, ()):
         try:
-            exists = Path(name.split(":", 1)[1]).exists() if name.startswith("folder:") else _decoded(name)
+            kind, _, rest = parse_own(name)
+            exists = Path(rest).exists() if kind == "folder" else _decoded(name)
         except (ImageSetError, OSError, ValueError):  # a name too long or odd for the file system
             exists = False
         if exists:
@@ -82,10 +85,10 @@ def own_datasets() -> list[str]:
 
 
 def _decoded(name: str) -> bool:
-    from ..imagesets import DECODED, folder_of
+    from ..imagesets import decoded_file, folder_of, upload_format
 
     folder = folder_of(name)
-    return folder is not None and (folder / DECODED).is_file()
+    return folder is not None and (folder / decoded_file(upload_format(name)[1])).is_file()
 
 
 def add_own_dataset(name: str) -> None:
@@ -94,8 +97,9 @@ def add_own_dataset(name: str) -> None:
         own.append(name)
 
 
-def upload_training_set(key: str, workspace: str) -> str | None:
-    """Images or archives uploaded to train on; returns this session's dataset ('upload:<id>') once there is one.
+def upload_training_set(key: str, workspace: str, fmt: Format) -> str | None:
+    """Images or archives uploaded to train on; returns this session's dataset ('upload:<id>', 'upload@rgb32:<id>'
+    read at `fmt`) once there is one.
 
     Within the session's upload limits, the files are kept as sent in this session's workspace (they expire with
     its models: `workspace` is its token) and surveyed from their headers in the decoding helper; the training job
@@ -134,10 +138,11 @@ def upload_training_set(key: str, workspace: str) -> str | None:
     if name is None:
         st.error(f"Only {len(found)} readable images: a model needs at least ten to train on.", icon=":material/error:")
         return None
+    name = with_format(name, fmt)
     add_own_dataset(name)
     from ..imagesets import split_sizes
 
-    st.session_state.setdefault(_UPLOAD_SIZES, {})[name] = split_sizes(len(found), found.test)
+    st.session_state.setdefault(_UPLOAD_SIZES, {})[with_format(name, Format())] = split_sizes(len(found), found.test)
     classes = found.classes
     shown = ", ".join(literal(c) for c in classes[:8]) + (" …" if len(classes) > 8 else "")
     split = (
@@ -158,18 +163,28 @@ def dataset_title(name: str) -> str:
     """How a dataset is named where people read it: the registry's title, an upload by its file's name
     ('shoes.zip (your upload)'), a server folder by its own name."""
     from ..data import DATASETS
-    from ..imagesets import PREFIX, upload_title
+    from ..imagesets import upload_title
 
     if name in DATASETS:
         return DATASETS[name].title
-    if name.startswith(PREFIX):
-        return f"{upload_title(name)} (your upload)"
-    return Path(name.split(":", 1)[-1]).name or name
+    try:
+        kind, fmt, rest = parse_own(name)
+    except ValueError:
+        return name
+    read_as = "" if fmt == Format() else f", {fmt.describe()}"
+    if kind == "upload":
+        return f"{upload_title(name)} (your upload{read_as})"
+    return (Path(rest).name or name) + (f" ({fmt.describe()})" if read_as else "")
 
 
 def upload_sizes(dataset: str) -> tuple[int, int] | None:
     """(train, test) images of an uploaded set this session surveyed; None for any other set."""
-    return st.session_state.get(_UPLOAD_SIZES, {}).get(dataset)
+    if not dataset.startswith("upload"):
+        return None
+    try:  # the same files at any format: the survey counted them once
+        return st.session_state.get(_UPLOAD_SIZES, {}).get(with_format(dataset, Format()))
+    except ValueError:
+        return None
 
 
 def _survey(files: list[tuple[str, bytes]], workspace: str):

@@ -205,3 +205,23 @@ def test_train_a_colour_conv_model_on_cifar10(tmp_path, capsys, monkeypatch):
     card = (tmp_path / "zoo" / "README.md").read_text()
     assert "cifar10 (3x32x32): conv bodies of widths [32, 64, 128] down to a 4x4 grid" in card
     assert "Trained and measured on cifar-10-batches-py." in card
+
+
+def test_a_folder_of_photos_trains_in_colour_at_the_size_asked_for(tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for i in range(12):
+        cls = "warm" if i % 2 else "cool"
+        (tmp_path / "photos" / cls).mkdir(parents=True, exist_ok=True)
+        pixels = rng.integers(0, 60, (40, 70, 3), dtype=np.uint8)
+        pixels[..., 0 if cls == "warm" else 2] += 180
+        Image.fromarray(pixels).save(tmp_path / "photos" / cls / f"{i}.png")
+    args = ["train", "--dataset", f"folder:{tmp_path / 'photos'}", "--epochs", "1", "--bottleneck", "4"]
+    assert main([*args, "--pictures", "rgb32", "--family", "conv", "--out", str(tmp_path / "out")]) == 0
+    saved = read_metadata(tmp_path / "out" / "photos-rgb32-conv-q4-bce.safetensors")
+    assert saved["input_shape"] == [3, 32, 32] and saved["dataset"] == f"folder@rgb32:{tmp_path / 'photos'}"
+    capsys.readouterr()
+    assert main(["train", "--dataset", "digits", "--pictures", "rgb32", "--epochs", "1"]) == 2
+    assert "--pictures applies to folder:PATH datasets" in capsys.readouterr().err

@@ -40,7 +40,6 @@ def test_a_deep_link_as_the_first_visit_gets_the_whole_app(page, fresh_app_url):
     assert "dataset=digits" in page.url
 
 
-
 def test_a_page_chosen_just_after_a_resize_is_the_page_shown(page, app_url):
     """The screen reporter answers a resize ~0.3 s later with a rerun, and Streamlit's browser side sends a
     widget's rerun for the page it last ran until the server says the new page has started. On a busy server

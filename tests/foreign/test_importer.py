@@ -144,6 +144,11 @@ def test_a_folder_without_aeviz_json_is_refused(tmp_path, dense_folder):
             '{"dataset": "cifar10", "input_shape": [1, 28, 28]}',
             "[1, 28, 28] is not the image shape of cifar10, [3, 32, 32]",
         ),
+        (
+            '{"dataset": "folder:/photos", "input_shape": [3, 32, 32]}',
+            "[3, 32, 32] is not the image shape of folder:/photos, [1, 28, 28]",  # colour: folder@rgb32:/photos
+        ),
+        ('{"dataset": "folder@rgb48:/photos", "input_shape": [3, 48, 48]}', "or folder@rgb32:PATH (colour, 32x32)"),
         ('{"dataset": "digits", "input_shape": [1, 8, 8], "output_range": [1, 0]}', "output_range must be"),
         ('{"dataset": "digits", "input_shape": [1, 8, 8], "family": "vae"}', "log_variance_output"),
         ('{"dataset": "digits", "input_shape": [1, 8, 8], "family": "denoising"}', "needs noise"),
@@ -169,11 +174,25 @@ def test_a_model_for_another_input_shape_than_its_dataset_is_refused(tmp_path, d
     _refused(tmp_path, folder, "encoder.pt2 takes [1, 28, 28] images, but aeviz.json says [1, 8, 8]")
 
 
-def test_a_colour_model_imports_on_cifar10(tmp_path, monkeypatch):
-    """A 3x32x32 torch.export model named for cifar10 (the shape checked against the registry's) imports, is
-    measured on CIFAR-10's test images and round-trips."""
+def _photo_folder(root: Path) -> str:
+    """Twelve colour pictures in two class folders; their dataset name read at 32x32 colour."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for i in range(12):
+        (root / f"c{i % 2}").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 255, (40, 50, 3), dtype=np.uint8)).save(root / f"c{i % 2}" / f"{i}.png")
+    return f"folder@rgb32:{root}"
+
+
+@pytest.mark.parametrize("where", ["cifar10", "a folder of photos"])
+def test_a_colour_model_imports_on_cifar10_or_a_colour_folder(tmp_path, monkeypatch, where):
+    """A 3x32x32 torch.export model named for cifar10 (the shape checked against the registry's) or for a folder
+    read in colour at 32x32 imports, is measured on that set's test images and round-trips."""
     write_cifar_py(tmp_path / "data" / "CIFAR10", cifar_arrays(15, 0), cifar_arrays(8, 1))
     monkeypatch.setenv("AEVIZ_DATA_DIR", str(tmp_path / "data"))
+    dataset = "cifar10" if where == "cifar10" else _photo_folder(tmp_path / "pics")
     torch.manual_seed(0)
     encoder = nn.Sequential(nn.Conv2d(3, 4, 3, stride=2, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(1024, 6))
     decoder = nn.Sequential(nn.Linear(6, 3 * 32 * 32), nn.Sigmoid(), nn.Unflatten(1, (3, 32, 32)))
@@ -181,16 +200,16 @@ def test_a_colour_model_imports_on_cifar10(tmp_path, monkeypatch):
     folder.mkdir()
     export(encoder.eval(), torch.rand(2, 3, 32, 32), folder / "encoder.pt2")
     export(decoder.eval(), torch.rand(2, 6), folder / "decoder.pt2")
-    (folder / "aeviz.json").write_text(json.dumps({"dataset": "cifar10", "input_shape": [3, 32, 32], "name": "mine"}))
+    (folder / "aeviz.json").write_text(json.dumps({"dataset": dataset, "input_shape": [3, 32, 32], "name": "mine"}))
     result = importing.import_path(folder, tmp_path / "models")
     model = checkpoints.load_checkpoint(result.path)
     meta = checkpoints.read_metadata(result.path)
     assert (
-        meta["dataset"] == "cifar10"
+        meta["dataset"] == dataset
         and meta["input_shape"] == [3, 32, 32]
         and meta["config"]["input_shape"] == [3, 32, 32]
     )
-    images = load_dataset("cifar10", "test").images
+    images = load_dataset(dataset, "test").images
     with torch.no_grad():
         assert torch.allclose(model.reconstruct(images), decoder(encoder(images)), atol=1e-6)
     mse = float((model.reconstruct(images) - images).pow(2).mean())

@@ -371,3 +371,39 @@ def test_a_jobs_snapshots_carry_each_epochs_code_map_and_the_ended_job_replays_t
     assert all(s["method"] == "animate" for s in slider["steps"])  # the browser swaps frames: no rerun
     words = f"360 test images, epoch 0 (untrained) to {epochs[-1]}; PCA of the 8-d codes per epoch"
     assert any(words in c.value for c in at.caption)
+
+
+@pytest.mark.slow
+def test_photos_uploaded_in_colour_train_a_colour_model_read_at_the_chosen_size():
+    import io
+    import zipfile
+
+    from PIL import Image
+
+    rng, buffer = np.random.default_rng(0), io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for i in range(30):  # wide photos, warm or cool: the crop keeps the middle, the colour tells the class
+            warm = i % 2 == 0
+            pixels = rng.integers(0, 60, (48, 96, 3), dtype=np.uint8)
+            pixels[..., 0 if warm else 2] += 180
+            picture = io.BytesIO()
+            Image.fromarray(pixels).save(picture, format="JPEG")
+            archive.writestr(f"{'warm' if warm else 'cool'}/{i}.jpg", picture.getvalue())
+    at = run_page(PAGE, {"dataset": "digits", "train_data": "images you upload", "train_format": "rgb32"})
+    assert by_label(at.selectbox, "Read the pictures as").value == "rgb32"
+    at.file_uploader[0].set_value([("photos.zip", buffer.getvalue(), "application/zip")])
+    at.run()
+    assert not at.exception and "**30** images from photos\\.zip in 2 classes (cool, warm)" in at.caption[0].value
+    at = submit(at, epochs=1, name="my-colour-model")
+    assert wait_for(lambda: finished(job_in_url(at))).state == State.DONE
+    at.run()
+    own = [d for d in at.session_state["aeviz_own_datasets"] if d.startswith("upload@rgb32:")]
+    assert (
+        len(own) == 1 and "photos.zip (your upload, colour, 32x32)" in by_label(at.sidebar.selectbox, "Dataset").options
+    )
+    saved = read_metadata(next(sessions_dir().rglob("my-colour-model.safetensors")))
+    assert saved["input_shape"] == [3, 32, 32] and saved["dataset"] == own[0]
+    at.query_params["dataset"] = own[0]
+    at.switch_page("pages/reconstructions.py")
+    at.run()
+    assert not at.exception and at.session_state["aeviz_own_datasets"] == own
