@@ -134,8 +134,8 @@ ui.training_replay(info, ctx.test.classes)  # stored beside the checkpoint when 
 st.subheader("How much does the code know about the class?")
 st.markdown(
     "A k-nearest-neighbour classifier (k = 7) trained on the codes of the training images labels the test "
-    "images. Small codes keep most of what raw pixels know, and classify far faster; PCA codes of the same "
-    "size (grey) show how much of that is the autoencoder's doing."
+    "images; PCA codes of the same size (grey) show how much of that is the autoencoder's doing. "
+    + knn.pixels_verdict(rows, info.label.removeprefix(f"{ctx.dataset}-"))
 )
 for job in pending[:1]:
     ui.show_job(job)

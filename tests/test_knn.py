@@ -120,6 +120,18 @@ def test_pca_verdict_is_computed_from_the_numbers():
     assert "q = 8 (PCA-8 89.9 % vs 89.5 %)" in verdict and "not from the autoencoder" in verdict
     assert "ahead at q = 2 (PCA-2 40.0 % vs 42.0 %)" in verdict
     assert knn.pca_verdict(rows[2:4]).count("q =") == 1 and knn.pca_verdict(rows[:1]) == ""
+    colour = [row("PCA-64", "pca", 64, 0.404), row("conv-q64-mse", "conv-mse", 64, 0.40)]  # CIFAR: no dense series
+    assert "matches (within 0.5 points) or beats the conv autoencoder at q = 64" in knn.pca_verdict(colour)
+
+
+def test_the_code_is_compared_with_the_raw_pixels_from_the_numbers():
+    row = lambda name, series, q, acc: knn.KnnRow(name, series, q, acc, 0.1, "shipped")
+    pixels = row("raw pixels", "pixels", 3072, 0.34)
+    better = knn.pixels_verdict([pixels, row("conv-q64-mse", "conv-mse", 64, 0.40)], "conv-q64-mse")
+    assert better.startswith("This model's code knows the class at least as well") and "3,072 raw pixels" in better
+    worse = knn.pixels_verdict([row("raw pixels", "pixels", 784, 0.97), row("d2", "dense-bce", 2, 0.485)], "d2")
+    assert "keeps 50 % of what the raw pixels know" in worse and "48.5 % on its 2 numbers" in worse
+    assert knn.pixels_verdict([pixels, row("d2", "dense-bce", 2, None)], "d2") == ""  # still being measured
 
 
 def test_published_figures_sit_beside_the_matching_rows():
