@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from ..data import DATASETS
-from ..ownformat import parse as parse_own
 from ..models import MODELS
 from ..noise import parse_noise
+from ..ownformat import parse as parse_own
 
 MANIFEST = "aeviz.json"
 
