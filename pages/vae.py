@@ -44,6 +44,7 @@ interpolation = ui.per_model(
 )
 traversal = ui.per_model(view.traversal_png, max_entries=64)
 samples = ui.per_model(view.samples_png, max_entries=64)  # PNG bytes: st.image shows them without re-encoding
+blur_note = ui.per_model(view.blur_note, max_entries=64)
 
 
 @ui.per_model(max_entries=32)
@@ -133,6 +134,7 @@ def sample_view():
             samples(info, temperature, seed, ui.theme_type(), ui.fit(0.56, above=13, gaps=4)),
             caption=f"32 codes drawn from N(0, {temperature:g}²·I) with seed {seed}, decoded.",
         )
+        st.caption(blur_note(info, ctx.test.images[:32].numpy(), temperature, seed))
 
 
 with tab_dims:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..metrics import decode_all, device_of, encode_all
+from ..metrics import decode_all, device_of, encode_all, reconstruct_all, sharpness
 from ..models import VAE, AutoEncoder
 from ..walks import kl_per_dim, lerp, prior_samples, slerp, traversal
 from . import figures
@@ -144,6 +144,22 @@ def traversal_picture(
 def sample(vae: VAE, n: int, *, temperature: float = 1.0, seed: int) -> np.ndarray:
     """n images decoded from codes drawn from N(0, temperature²·I), (n,C,H,W)."""
     return decode_all(vae, prior_samples(n, vae.bottleneck, temperature=temperature, seed=seed))
+
+
+def blur_note(vae: VAE, test_images: np.ndarray, temperature: float, seed: int, count: int = 32) -> str:
+    """Whether the samples shown are blurrier than reconstructions, from the numbers: the sharpness of the same
+    draw beside that of `count` test images' reconstructions and of the images themselves."""
+    drawn = sharpness(sample(vae, count, temperature=temperature, seed=seed))
+    rebuilt = sharpness(reconstruct_all(vae, torch.from_numpy(test_images[:count])))
+    real = sharpness(test_images[:count])
+    figures_ = f"samples {drawn:.3f}, reconstructions {rebuilt:.3f}, the test images {real:.3f}"
+    if drawn < 0.9 * rebuilt:
+        verdict = f"these samples are blurrier than reconstructions (about {100 * (1 - drawn / rebuilt):.0f} % less)"
+    elif drawn > 1.1 * rebuilt:
+        verdict = "these samples are sharper than reconstructions (at this temperature, noisier codes)"
+    else:
+        verdict = "these samples are about as sharp as reconstructions"
+    return f"Sharpness (mean absolute Laplacian: {figures_}): {verdict}."
 
 
 def samples_picture(images: np.ndarray, columns: int = 8, theme: str = "light", fit: Fit | None = None) -> np.ndarray:

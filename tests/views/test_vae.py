@@ -162,3 +162,18 @@ def test_model_choice_prefers_dense_large_codes_and_finds_a_2d_vae():
     assert flat.bottleneck == 2 and flat.arch == "conv"
     assert catalog.two_d_vae(flat, infos) is flat
     assert catalog.two_d_vae(conv16, [c for c in infos if c.bottleneck != 2]) is None
+
+
+def test_sharpness_ranks_blur_below_edges_and_the_blur_note_reads_the_numbers(digits):
+    from aeviz.metrics import sharpness
+
+    edges = np.indices((8, 8)).sum(0) % 2 * np.ones((1, 1, 1, 1), np.float32)  # a checkerboard, (1,1,8,8)
+    flat = np.full((1, 1, 8, 8), 0.5, np.float32)
+    assert sharpness(edges) > 1.0 and sharpness(flat) == 0.0
+    model, _, test = digits
+    note = view.blur_note(model, test[:32], 1.0, seed=0)
+    drawn = view.sample(model, 32, temperature=1.0, seed=0)
+    rebuilt = reconstruct_all(model, torch.from_numpy(test[:32]))
+    assert f"samples {sharpness(drawn):.3f}, reconstructions {sharpness(rebuilt):.3f}" in note
+    blurrier = sharpness(drawn) < 0.9 * sharpness(rebuilt)
+    assert ("blurrier than reconstructions" in note) == blurrier
