@@ -1,4 +1,4 @@
-"""Lessons of the source articles that need no trained model: the curse of dimensionality, PCA's memory."""
+"""Lessons of the source articles: the curse of dimensionality, PCA's memory, beta-VAEs, the identity risk."""
 
 from __future__ import annotations
 
@@ -122,8 +122,32 @@ def beta_rows(infos) -> list[dict]:
     return rows
 
 
-def lesson_rows(infos, curse: list[CurseRow]) -> list[dict]:
-    """The lessons of the articles that the app shows, each with the published claim beside our figure."""
+def identity_table_rows(results: dict | None) -> list[dict]:
+    """Per dataset with a plain overcomplete zoo model measured (reproduce's identity rows): the lessons table's
+    row, its noise-to-data error ratio beside those of the regularised ones."""
+    rows = []
+    for dataset, measured in ((results or {}).get("datasets") or {}).items():
+        over = [r for r in measured.get("identity", []) if r["q"] >= r["pixels"]]
+        plain = next((r for r in over if _regulariser(r["model"]) == "no regulariser"), None)
+        if plain is None:
+            continue
+        ratio = lambda r: r["noise_mse"] / max(r["data_mse"], 1e-12)
+        others = "; ".join(f"{_regulariser(r['model'])} {ratio(r):.1f}x" for r in over if r is not plain)
+        rows.append(
+            {
+                "lesson": f"An overcomplete code (q >= pixels) with no regulariser learns to copy ({dataset})",
+                "published": "article on undercomplete, sparse, denoising and contractive autoencoders",
+                "ours": f"q = {plain['q']} for {plain['pixels']} pixels: noise redrawn with {ratio(plain):.1f}x the "
+                f"data's error" + (f"; with {others}" if others else ""),
+                "where": "Error gallery, 'Why not a bigger code?'",
+            }
+        )
+    return rows
+
+
+def lesson_rows(infos, curse: list[CurseRow], results: dict | None = None) -> list[dict]:
+    """The lessons of the articles that the app shows, each with the published claim beside our figure (those
+    measured by benchmarks/reproduce.py from `results`)."""
     first = curse[0]
     mnist = Memory(784, 16, (256,))
     large = Memory(256 * 256 * 3, 16, (256,))
@@ -142,4 +166,47 @@ def lesson_rows(infos, curse: list[CurseRow]) -> list[dict]:
             "where": "What is an autoencoder?, 'Why squeeze'",
         },
         *beta_rows(infos),
+        *identity_table_rows(results),
     ]
+
+
+COPY_NOTE = "512 test images and as many uniform-noise images, seed 0; benchmarks/reproduce.py"
+COPIES = 2.0  # noise redrawn with less than this times the data's error: the model copies whatever it is shown
+
+
+def _regulariser(name: str) -> str:
+    """What keeps a zoo model from copying, from its name: 'no regulariser', 'TopK (k = 8)', ..."""
+    parts = name.split("-")
+    top = next((p.removeprefix("top") for p in parts if p.startswith("top") and p[3:].isdigit()), None)
+    if top is not None:
+        return f"TopK (k = {top})"
+    for tag, what in (("kl", "a KL sparsity penalty"), ("gaussian", "training noise"), ("masking", "training noise")):
+        if any(p.startswith(tag) for p in parts):
+            return what
+    if "contractive" in parts:
+        return "a contractive penalty"
+    return "an L1 sparsity penalty" if "sparse" in parts else "no regulariser"
+
+
+def identity_sentence(rows: list[dict], item: str = "image") -> str:
+    """The identity-function risk on one dataset, from reproduce's identity rows: how much worse each model
+    redraws uniform noise than test images ('' when no overcomplete model was measured)."""
+    over = [r for r in rows if r["q"] >= r["pixels"]]
+    if not over:
+        return ""
+    ratio = lambda r: r["noise_mse"] / max(r["data_mse"], 1e-12)
+    parts = [
+        f"{r['model']} (q = {r['q']:,} for {r['pixels']:,} pixels, {_regulariser(r['model'])}) redraws uniform noise "
+        f"with {ratio(r):.1f}x its error on test {item}s"
+        for r in over
+    ]
+    under = [f"{r['model']} (q = {r['q']}): {ratio(r):.1f}x" for r in rows if r["q"] < r["pixels"]]
+    copying = [r for r in over if ratio(r) < COPIES]
+    verdict = (
+        f" {', '.join(r['model'] for r in copying)} learned to copy: noise, and so an anomaly, comes back almost "
+        "as well as the data, so its error cannot flag either."
+        if copying
+        else f" None of them copies (each redraws noise at least {COPIES:g}x worse than the data)."
+    )
+    compared = f" An undercomplete code for comparison: {'; '.join(under)}." if under else ""
+    return "; ".join(parts) + "." + verdict + compared

@@ -100,7 +100,8 @@ with right:
     st.caption(f"{reproduce.denoising_note(results)} Measured in {results.get('seconds', '?')} s in all.")
 
 st.subheader("Lessons of the articles, and where the app shows them")
-st.dataframe(pd.DataFrame(lessons.lesson_rows(ui.list_models(), ui.curse_table())), hide_index=True, width="stretch")
+lesson_table = lessons.lesson_rows(ui.list_models(), ui.curse_table(), results)
+st.dataframe(pd.DataFrame(lesson_table), hide_index=True, width="stretch")
 st.caption(
     "Published: the claim as the article makes it; ours: measured here (the zoo's models, or computed on the "
     "spot: 1,000 seeded uniform points for the distances, exact counts for the memory)."

@@ -37,3 +37,41 @@ def test_pca_memory_is_d_squared_and_the_autoencoders_is_its_parameter_count():
     sentence = lessons.memory_sentence(small, large, "256×256 colour images")
     assert "614,656 numbers (2.5 MB)" in sentence and f"{large.pca / large.autoencoder:,.0f}×" in sentence
     assert large.pca / large.autoencoder > 300 > small.pca / small.autoencoder
+
+
+def _row(model, q, data_mse, noise_mse, pixels=64):
+    return {"model": model, "q": q, "pixels": pixels, "data_mse": data_mse, "noise_mse": noise_mse}
+
+
+def test_the_identity_risk_is_read_from_the_measured_errors():
+    rows = [
+        _row("digits-dense-q16-bce", 16, 0.01, 0.20),
+        _row("digits-dense-q128-bce", 128, 0.004, 0.006),
+        _row("digits-sparse-q128-bce-top8", 128, 0.01, 0.08),
+    ]
+    text = lessons.identity_sentence(rows, "digit")
+    assert "digits-dense-q128-bce (q = 128 for 64 pixels, no regulariser) redraws uniform noise with 1.5x" in text
+    assert "TopK (k = 8)) redraws uniform noise with 8.0x its error on test digits" in text
+    assert "digits-dense-q128-bce learned to copy" in text and "sparse-q128-bce-top8 learned" not in text
+    assert "An undercomplete code for comparison: digits-dense-q16-bce (q = 16): 20.0x" in text
+    none_copy = lessons.identity_sentence(rows[2:], "digit")
+    assert "None of them copies (each redraws noise at least 2x worse" in none_copy
+    assert lessons.identity_sentence(rows[:1]) == ""  # no overcomplete model: nothing to say
+    table = lessons.identity_table_rows({"datasets": {"digits": {"identity": rows}}})
+    assert len(table) == 1 and "noise redrawn with 1.5x the data's error; with TopK (k = 8) 8.0x" in table[0]["ours"]
+    assert lessons.identity_table_rows({"datasets": {"digits": {"identity": rows[2:]}}}) == []  # no plain one
+
+
+@pytest.mark.parametrize(
+    ("name", "what"),
+    [
+        ("digits-dense-q128-bce", "no regulariser"),
+        ("digits-denoising-q128-bce-gaussian0.5", "training noise"),
+        ("digits-contractive-q128-bce", "a contractive penalty"),
+        ("digits-sparse-q64-bce-kl0.05", "a KL sparsity penalty"),
+        ("digits-sparse-q64-bce", "an L1 sparsity penalty"),
+        ("mnist-sparse-q1024-bce-top16", "TopK (k = 16)"),
+    ],
+)
+def test_what_keeps_a_zoo_model_from_copying_is_named(name, what):
+    assert lessons._regulariser(name) == what

@@ -114,6 +114,11 @@ def _digits() -> list[ZooEntry]:
         *(e("vae", bottleneck=8, hidden=(64,), beta=b) for b in BETAS),
         e("vq", 30, channels=(32,), codebook_size=64),  # one stride-2 layer: 4x4 tokens of 8 numbers, q = 128
         *(e("sparse", bottleneck=128, sparsity="topk", topk=k) for k in (4, 8, 16)),  # overcomplete: 128 > 64
+        # the identity-function risk: the same overcomplete width with nothing, noise or a contractive penalty
+        # keeping the code from copying (Published results' lessons; benchmarks/reproduce.py measures them)
+        e("dense", bottleneck=128),
+        e("denoising", bottleneck=128, noise="gaussian:0.5"),
+        e("contractive", bottleneck=128, weight=1e-4),
     ]
 
 
