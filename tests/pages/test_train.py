@@ -172,7 +172,8 @@ def test_a_folder_without_images_fails_with_the_reason_on_the_page(tmp_path, mon
 
 
 @pytest.mark.slow
-def test_a_model_of_an_image_folder_brings_its_folder_to_every_page(tmp_path, monkeypatch):
+@pytest.mark.parametrize(("fmt", "tag", "shape"), [("grey28", "", [1, 28, 28]), ("rgb32", "@rgb32", [3, 32, 32])])
+def test_a_model_of_an_image_folder_brings_its_folder_to_every_page(tmp_path, monkeypatch, fmt, tag, shape):
     from PIL import Image
 
     from aeviz.data import load_dataset
@@ -183,10 +184,12 @@ def test_a_model_of_an_image_folder_brings_its_folder_to_every_page(tmp_path, mo
         (tmp_path / f"class{label}").mkdir(exist_ok=True)
         Image.fromarray((digits.images[i, 0].numpy() * 255).astype("uint8")).save(tmp_path / f"class{label}/{i}.png")
     monkeypatch.setenv("AEVIZ_TRAIN_FOLDERS", str(tmp_path))
-    at = run_page(PAGE, {"dataset": "digits", "train_data": "a folder on this server"})
+    at = run_page(PAGE, {"dataset": "digits", "train_data": "a folder on this server", "train_format": fmt})
     at = submit(at, folder=str(tmp_path), epochs=2, name="my-folder-model")
     assert wait_for(lambda: finished(job_in_url(at))).state == State.DONE
-    at.query_params["dataset"] = f"folder:{tmp_path}"
+    saved = read_metadata(next(sessions_dir().rglob("my-folder-model.safetensors")))
+    assert saved["dataset"] == f"folder{tag}:{tmp_path}" and saved["input_shape"] == shape
+    at.query_params["dataset"] = f"folder{tag}:{tmp_path}"
     at.switch_page("pages/home.py")
     home = at.run()
     assert not home.exception and by_label(home.selectbox, "Model").options == ["my-folder-model · yours"]
