@@ -202,11 +202,17 @@ def identity_sentence(rows: list[dict], item: str = "image") -> str:
     ]
     under = [f"{r['model']} (q = {r['q']}): {ratio(r):.1f}x" for r in rows if r["q"] < r["pixels"]]
     copying = [r for r in over if ratio(r) < COPIES]
+    free = [r for r in over if ratio(r) >= COPIES and _regulariser(r["model"]) == "no regulariser"]
     verdict = (
         f" {', '.join(r['model'] for r in copying)} learned to copy: noise, and so an anomaly, comes back almost "
         "as well as the data, so its error cannot flag either."
         if copying
         else f" None of them copies (each redraws noise at least {COPIES:g}x worse than the data)."
     )
+    if copying and free:
+        verdict += (
+            f" {', '.join(r['model'] for r in free)} had the room to copy too, and did not: nothing forces the "
+            "copy, it is one of the solutions training may find."
+        )
     compared = f" An undercomplete code for comparison: {'; '.join(under)}." if under else ""
     return "; ".join(parts) + "." + verdict + compared

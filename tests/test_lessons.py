@@ -54,6 +54,11 @@ def test_the_identity_risk_is_read_from_the_measured_errors():
     assert "TopK (k = 8)) redraws uniform noise with 8.0x its error on test digits" in text
     assert "digits-dense-q128-bce learned to copy" in text and "sparse-q128-bce-top8 learned" not in text
     assert "An undercomplete code for comparison: digits-dense-q16-bce (q = 16): 20.0x" in text
+    linear = [_row("digits-linear-q64-mse", 64, 0.002, 0.0025), *rows]
+    both = lessons.identity_sentence(linear, "digit")
+    assert "digits-linear-q64-mse, digits-dense-q128-bce learned to copy" in both and "had the room" not in both
+    linear[2] = _row("digits-dense-q128-bce", 128, 0.002, 0.2)
+    assert "digits-dense-q128-bce had the room to copy too, and did not" in lessons.identity_sentence(linear)
     none_copy = lessons.identity_sentence(rows[2:], "digit")
     assert "None of them copies (each redraws noise at least 2x worse" in none_copy
     assert lessons.identity_sentence(rows[:1]) == ""  # no overcomplete model: nothing to say

@@ -117,6 +117,7 @@ def _digits() -> list[ZooEntry]:
         # the identity-function risk: the same overcomplete width with nothing, noise or a contractive penalty
         # keeping the code from copying (Published results' lessons; benchmarks/reproduce.py measures them)
         e("dense", bottleneck=128),
+        e("linear", 1000, bottleneck=64),  # as wide as the image: its optimum is the identity (PCA keeping all)
         e("denoising", bottleneck=128, noise="gaussian:0.5"),
         e("contractive", bottleneck=128, weight=1e-4),
     ]

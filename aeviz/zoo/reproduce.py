@@ -103,7 +103,7 @@ def identity_rows(dataset: str, infos: Sequence[CheckpointInfo]) -> list[dict]:
         for i in infos
         if i.dataset == dataset
         and i.origin == ZOO
-        and i.family not in ("vq", "linear")
+        and i.family != "vq"
         and (i.bottleneck >= pixels or (i.bottleneck == UNDERCOMPLETE_Q and i.series == "dense-bce"))
     ]
     rows = []
