@@ -145,6 +145,29 @@ def identity_table_rows(results: dict | None) -> list[dict]:
     return rows
 
 
+def overcomplete_rows(infos) -> list[dict]:
+    """Per dataset with shipped sparse models wider than the image: how many units fire per image (L0) and how
+    many never fire, from each model's last held-out diagnostics, for the lessons table."""
+    groups: dict[tuple[str, int], list[str]] = {}
+    for info in sorted(infos, key=lambda i: i.name):
+        pixels = int(np.prod(info.metadata.get("input_shape") or [0]))
+        seen = (info.metadata.get("history") or [{}])[-1].get("diagnostics", {})
+        if info.family == "sparse" and info.origin == ZOO and info.bottleneck > pixels > 0 and "l0" in seen:
+            groups.setdefault((info.dataset, pixels), []).append(
+                f"{_regulariser(info.name)}: L0 {seen['l0']:.1f}, {int(seen.get('dead_units', 0))} dead, "
+                f"MSE {info.metrics.get('mse', float('nan')):.4f}"
+            )
+    return [
+        {
+            "lesson": f"An over-complete sparse code (q > {pixels} pixels): few units fire per image ({dataset})",
+            "published": "article on undercomplete, sparse, denoising and contractive autoencoders",
+            "ours": "; ".join(parts),
+            "where": "Features page: each unit's atom, its top images, how often it fires",
+        }
+        for (dataset, pixels), parts in groups.items()
+    ]
+
+
 def lesson_rows(infos, curse: list[CurseRow], results: dict | None = None) -> list[dict]:
     """The lessons of the articles that the app shows, each with the published claim beside our figure (those
     measured by benchmarks/reproduce.py from `results`)."""
@@ -167,6 +190,7 @@ def lesson_rows(infos, curse: list[CurseRow], results: dict | None = None) -> li
         },
         *beta_rows(infos),
         *identity_table_rows(results),
+        *overcomplete_rows(infos),
     ]
 
 

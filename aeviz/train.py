@@ -25,6 +25,7 @@ PREVIEW_IMAGES = 8
 MAX_SOURCE = 4096  # headers.MAX_TEXT: a text field a checkpoint's header accepts
 TEST_CURVE_IMAGES = 2000  # test images whose loss is measured after every epoch (the test curve)
 DIVERGED_FACTOR = 10.0  # a loss this many times the untrained model's (or the best epoch's) has diverged
+NEAR_ZERO = 0.01  # ... unless it is still below this share of the untrained model's loss: a wobble near a perfect fit
 SCHEDULES = ("constant", "cosine")
 
 
@@ -137,13 +138,16 @@ def timed_step(model: AutoEncoder, optimizer: torch.optim.Optimizer, batch: torc
     return time.perf_counter() - start
 
 
-def divergence(losses: dict[str, float], reference: float | None) -> str:
+def divergence(losses: dict[str, float], reference: float | None, untrained: float | None = None) -> str:
     """Why these losses mean the run has diverged ('' when they do not): a loss NaN or infinite, or their sum
-    DIVERGED_FACTOR times `reference` (the untrained model's test loss, or the lowest epoch's so far)."""
+    DIVERGED_FACTOR times `reference` (the untrained model's test loss, or the lowest epoch's so far) and more
+    than NEAR_ZERO of the `untrained` model's (a linear AE at the identity wobbles from 6e-7 to 1e-5: noise)."""
     total = sum(losses.values())
     if not math.isfinite(total):
         bad = next(name for name, value in losses.items() if not math.isfinite(value))
         return f"the {bad} loss became {'NaN' if math.isnan(losses[bad]) else 'infinite'}"
+    if untrained is not None and total <= NEAR_ZERO * untrained:
+        return ""
     if reference is not None and reference > 0 and total > DIVERGED_FACTOR * reference:
         return f"the loss rose to {total:.3g}, {total / reference:,.0f} times its starting value of {reference:.3g}"
     return ""
@@ -174,7 +178,8 @@ def _fit(model, train_x, config, device, test_x, callback, should_stop, watch=No
     steps = (len(data) + config.batch_size - 1) // config.batch_size
     report = callback or (lambda _: None)
     start, history = time.perf_counter(), []
-    reference = sum(_mean_losses(model, probe).values()) if probe is not None else None  # the untrained model's
+    untrained = sum(_mean_losses(model, probe).values()) if probe is not None else None
+    reference = untrained
     first = watch.record(model, 0) if watch is not None else None  # the untrained encoder's map: epoch 0
     labels = watch.labels if watch is not None else None
     report(Progress("start", 1, config.epochs, 0, steps, {}, 0.0, code_map=first, code_labels=labels))
@@ -182,7 +187,7 @@ def _fit(model, train_x, config, device, test_x, callback, should_stop, watch=No
     for epoch in range(1, config.epochs + 1):
         sums = _run_epoch(model, data, optimizer, generator, config, epoch, steps, start, report, should_stop)
         losses = {k: float(v) / steps for k, v in sums.items()}
-        _check_divergence(losses, reference, config, f"epoch {epoch}")
+        _check_divergence(losses, reference, config, f"epoch {epoch}", untrained)
         reference = min(filter(None, [reference, sum(losses.values())]))
         test_losses = _mean_losses(model, probe) if probe is not None else None
         seen = _diagnostics(model, probe)
@@ -232,8 +237,10 @@ def _run_epoch(model, data, optimizer, generator, config, epoch, steps, start, r
     return sums
 
 
-def _check_divergence(losses: dict[str, float], reference: float | None, config: TrainConfig, where: str) -> None:
-    why = divergence(losses, reference)
+def _check_divergence(
+    losses: dict[str, float], reference: float | None, config: TrainConfig, where: str, untrained: float | None = None
+) -> None:
+    why = divergence(losses, reference, untrained)
     if why:
         raise TrainingDiverged(
             f"Training diverged in {where}: {why} (learning rate {config.lr:g}). Nothing was saved; try a "

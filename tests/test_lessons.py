@@ -80,3 +80,15 @@ def test_the_identity_risk_is_read_from_the_measured_errors():
 )
 def test_what_keeps_a_zoo_model_from_copying_is_named(name, what):
     assert lessons._regulariser(name) == what
+
+
+def test_the_overcomplete_sparse_lesson_reads_the_shipped_models_diagnostics():
+    from aeviz import list_checkpoints
+
+    infos = list_checkpoints(dataset="digits")
+    rows = lessons.overcomplete_rows(infos)
+    assert len(rows) == 1 and rows[0]["lesson"].startswith("An over-complete sparse code (q > 64 pixels)")
+    top8 = next(i for i in infos if i.name == "digits-sparse-q128-bce-top8")
+    seen = top8.metadata["history"][-1]["diagnostics"]
+    assert f"TopK (k = 8): L0 {seen['l0']:.1f}, {int(seen['dead_units'])} dead" in rows[0]["ours"]
+    assert seen["l0"] <= 8.0  # TopK: at most k units fire
