@@ -21,7 +21,6 @@ def test_nan_and_a_loss_far_above_its_start_are_divergence_and_a_falling_loss_is
     assert divergence({"recon": 1.2}, 0.7) == ""  # a bad epoch is not a diverged run
 
 
-
 def test_a_wobble_near_a_perfect_fit_is_not_divergence():
     """A linear AE as wide as the image reaches the identity (loss 6e-7) and wobbles to 1e-5: 19 times its best
     epoch, and a hundred-thousandth of where it started. The zoo build stopped it as diverged."""

@@ -142,8 +142,9 @@ def rate_distortion_figure(
             )
     ticks = {q for s in series for q in s.sizes}
     if pca is not None and metric == "mse":
-        # only up to the largest trained q: beyond it PCA runs away to lossless (q = all pixels, for digits)
-        keep = pca.sizes <= max(ticks, default=pca.max_q)
+        # only up to the largest trained q, and short of all the pixels: there PCA is lossless (an MSE of 1e-15
+        # would stretch the log axis twelve decades down)
+        keep = (pca.sizes <= max(ticks, default=pca.max_q)) & (pca.sizes < pca.mean.size)
         ticks |= set(pca.sizes[keep].tolist())
         fig.add_trace(
             go.Scatter(

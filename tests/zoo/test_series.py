@@ -22,7 +22,7 @@ def test_zoo_series_group_by_architecture_and_loss():
     assert series["conv-bce"].at(4) is None and series["conv-bce"].at(8).bottleneck == 8
     assert series["dense-mse"].loss == "mse" and series["dense-mse"].arch == "dense"
     digits = {s.name: s for s in group_series(list_checkpoints(dataset="digits"))}
-    assert digits["dense-bce"].sizes == (2, 4, 8, 16)
+    assert digits["dense-bce"].sizes == (2, 4, 8, 16, 128)  # 128: the over-complete one of the identity lesson
 
 
 def test_a_comparison_across_sizes_leaves_out_one_size_zoo_variants_but_never_a_viewers_own_model():
