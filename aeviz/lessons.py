@@ -124,21 +124,20 @@ def beta_rows(infos) -> list[dict]:
 
 def identity_table_rows(results: dict | None) -> list[dict]:
     """Per dataset with a plain overcomplete zoo model measured (reproduce's identity rows): the lessons table's
-    row, its noise-to-data error ratio beside those of the regularised ones."""
+    row, the share of noise the plain model that copies most redraws, beside every other over-complete one's."""
     rows = []
     for dataset, measured in ((results or {}).get("datasets") or {}).items():
         over = [r for r in measured.get("identity", []) if r["q"] >= r["pixels"]]
-        plain = next((r for r in over if _regulariser(r["model"]) == "no regulariser"), None)
+        plain = max((r for r in over if _regulariser(r["model"]) == "no regulariser"), key=redrawn, default=None)
         if plain is None:
             continue
-        ratio = lambda r: r["noise_mse"] / max(r["data_mse"], 1e-12)
-        others = "; ".join(f"{_regulariser(r['model'])} {ratio(r):.1f}x" for r in over if r is not plain)
+        others = "; ".join(f"{r['model']} ({_regulariser(r['model'])}) {_share(r)}" for r in over if r is not plain)
         rows.append(
             {
                 "lesson": f"An overcomplete code (q >= pixels) with no regulariser learns to copy ({dataset})",
                 "published": "article on undercomplete, sparse, denoising and contractive autoencoders",
-                "ours": f"q = {plain['q']} for {plain['pixels']} pixels: noise redrawn with {ratio(plain):.1f}x the "
-                f"data's error" + (f"; with {others}" if others else ""),
+                "ours": f"share of uniform noise redrawn (R²): {plain['model']} {_share(plain)}"
+                + (f"; {others}" if others else ""),
                 "where": "Error gallery, 'Why not a bigger code?'",
             }
         )
@@ -195,7 +194,17 @@ def lesson_rows(infos, curse: list[CurseRow], results: dict | None = None) -> li
 
 
 COPY_NOTE = "512 test images and as many uniform-noise images, seed 0; benchmarks/reproduce.py"
-COPIES = 2.0  # noise redrawn with less than this times the data's error: the model copies whatever it is shown
+COPIES = 0.5  # a model whose output explains at least half the noise's variance copies what it is shown
+
+
+def redrawn(row: dict) -> float:
+    """The share of uniform noise's variance a model's output reproduces (R² of output against input on noise
+    images): 1 for the identity, 0 for a flat grey, below 0 for a model that draws its own pictures instead."""
+    return 1.0 - row["noise_mse"] / row["noise_var"]
+
+
+def _share(row: dict) -> str:
+    return f"{100 * redrawn(row):.0f} %" if redrawn(row) > 0 else "none"
 
 
 def _regulariser(name: str) -> str:
@@ -213,25 +222,24 @@ def _regulariser(name: str) -> str:
 
 
 def identity_sentence(rows: list[dict], item: str = "image") -> str:
-    """The identity-function risk on one dataset, from reproduce's identity rows: how much worse each model
-    redraws uniform noise than test images ('' when no overcomplete model was measured)."""
+    """The identity-function risk on one dataset, from reproduce's identity rows: how much of uniform noise each
+    over-complete model redraws ('' when no over-complete model was measured)."""
     over = [r for r in rows if r["q"] >= r["pixels"]]
     if not over:
         return ""
-    ratio = lambda r: r["noise_mse"] / max(r["data_mse"], 1e-12)
     parts = [
-        f"{r['model']} (q = {r['q']:,} for {r['pixels']:,} pixels, {_regulariser(r['model'])}) redraws uniform noise "
-        f"with {ratio(r):.1f}x its error on test {item}s"
+        f"{r['model']} (q = {r['q']:,} for {r['pixels']:,} pixels, {_regulariser(r['model'])}; test {item}s "
+        f"MSE {r['data_mse']:.4f}) redraws {_share(r)} of uniform noise"
         for r in over
     ]
-    under = [f"{r['model']} (q = {r['q']}): {ratio(r):.1f}x" for r in rows if r["q"] < r["pixels"]]
-    copying = [r for r in over if ratio(r) < COPIES]
-    free = [r for r in over if ratio(r) >= COPIES and _regulariser(r["model"]) == "no regulariser"]
+    under = [f"{r['model']} (q = {r['q']}): {_share(r)}" for r in rows if r["q"] < r["pixels"]]
+    copying = [r for r in over if redrawn(r) >= COPIES]
+    free = [r for r in over if redrawn(r) < COPIES and _regulariser(r["model"]) == "no regulariser"]
     verdict = (
         f" {', '.join(r['model'] for r in copying)} learned to copy: noise, and so an anomaly, comes back almost "
         "as well as the data, so its error cannot flag either."
         if copying
-        else f" None of them copies (each redraws noise at least {COPIES:g}x worse than the data)."
+        else f" None of them copies (none redraws {100 * COPIES:.0f} % of the noise)."
     )
     if copying and free:
         verdict += (

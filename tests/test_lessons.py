@@ -40,31 +40,32 @@ def test_pca_memory_is_d_squared_and_the_autoencoders_is_its_parameter_count():
 
 
 def _row(model, q, data_mse, noise_mse, pixels=64):
-    return {"model": model, "q": q, "pixels": pixels, "data_mse": data_mse, "noise_mse": noise_mse}
+    return {"model": model, "q": q, "pixels": pixels, "data_mse": data_mse, "noise_mse": noise_mse, "noise_var": 0.08}
 
 
 def test_the_identity_risk_is_read_from_the_measured_errors():
     rows = [
-        _row("digits-dense-q16-bce", 16, 0.01, 0.20),
-        _row("digits-dense-q128-bce", 128, 0.004, 0.006),
-        _row("digits-sparse-q128-bce-top8", 128, 0.01, 0.08),
+        _row("digits-dense-q16-bce", 16, 0.009, 0.20),
+        _row("digits-linear-q64-mse", 64, 0.0000002, 0.02),  # redraws 75 % of the noise: a copier
+        _row("digits-dense-q128-bce", 128, 0.0019, 0.18),  # room to copy, and draws digits instead
+        _row("digits-sparse-q128-bce-top8", 128, 0.0104, 0.15),
     ]
     text = lessons.identity_sentence(rows, "digit")
-    assert "digits-dense-q128-bce (q = 128 for 64 pixels, no regulariser) redraws uniform noise with 1.5x" in text
-    assert "TopK (k = 8)) redraws uniform noise with 8.0x its error on test digits" in text
-    assert "digits-dense-q128-bce learned to copy" in text and "sparse-q128-bce-top8 learned" not in text
-    assert "An undercomplete code for comparison: digits-dense-q16-bce (q = 16): 20.0x" in text
-    linear = [_row("digits-linear-q64-mse", 64, 0.002, 0.0025), *rows]
-    both = lessons.identity_sentence(linear, "digit")
-    assert "digits-linear-q64-mse, digits-dense-q128-bce learned to copy" in both and "had the room" not in both
-    linear[2] = _row("digits-dense-q128-bce", 128, 0.002, 0.2)
-    assert "digits-dense-q128-bce had the room to copy too, and did not" in lessons.identity_sentence(linear)
-    none_copy = lessons.identity_sentence(rows[2:], "digit")
-    assert "None of them copies (each redraws noise at least 2x worse" in none_copy
-    assert lessons.identity_sentence(rows[:1]) == ""  # no overcomplete model: nothing to say
+    assert "digits-linear-q64-mse (q = 64 for 64 pixels, no regulariser; test digits MSE 0.0000) redraws 75 %" in text
+    assert (
+        "digits-sparse-q128-bce-top8 (q = 128 for 64 pixels, TopK (k = 8); test digits MSE 0.0104) redraws none" in text
+    )
+    assert " digits-linear-q64-mse learned to copy" in text
+    assert "digits-dense-q128-bce had the room to copy too, and did not" in text
+    assert "An undercomplete code for comparison: digits-dense-q16-bce (q = 16): none." in text
+    assert "None of them copies (none redraws 50 % of the noise)" in lessons.identity_sentence(rows[2:], "digit")
+    assert lessons.identity_sentence(rows[:1]) == ""  # no over-complete model: nothing to say
     table = lessons.identity_table_rows({"datasets": {"digits": {"identity": rows}}})
-    assert len(table) == 1 and "noise redrawn with 1.5x the data's error; with TopK (k = 8) 8.0x" in table[0]["ours"]
-    assert lessons.identity_table_rows({"datasets": {"digits": {"identity": rows[2:]}}}) == []  # no plain one
+    assert len(table) == 1 and table[0]["ours"].startswith(
+        "share of uniform noise redrawn (R²): digits-linear-q64-mse 75 %"
+    )
+    assert "digits-sparse-q128-bce-top8 (TopK (k = 8)) none" in table[0]["ours"]
+    assert lessons.identity_table_rows({"datasets": {"digits": {"identity": rows[3:]}}}) == []  # no plain one
 
 
 @pytest.mark.parametrize(

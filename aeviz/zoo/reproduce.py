@@ -112,7 +112,14 @@ def identity_rows(dataset: str, infos: Sequence[CheckpointInfo]) -> list[dict]:
         data_mse = float(image_errors(test, reconstruct_all(model, test)).mean())
         noise_mse = float(image_errors(noise, reconstruct_all(model, noise)).mean())
         rows.append(
-            {"model": info.name, "q": info.bottleneck, "pixels": pixels, "data_mse": data_mse, "noise_mse": noise_mse}
+            {
+                "model": info.name,
+                "q": info.bottleneck,
+                "pixels": pixels,
+                "data_mse": data_mse,
+                "noise_mse": noise_mse,
+                "noise_var": float(noise.var(unbiased=False)),
+            }
         )
     return rows
 
