@@ -283,8 +283,9 @@ def reproduce(
             "bce_vs_mse": bce_vs_mse(ds, infos),
             "denoising": denoising_psnr(ds, infos),
         }
+    for ds in panel_only:
+        out["datasets"][ds] = {"knn": knn_rows(ds, infos, log), "bce_floor": bce_floor(ds)}
     for ds in (*datasets, *panel_only):
-        out["datasets"].setdefault(ds, {"knn": knn_rows(ds, infos, log), "bce_floor": bce_floor(ds)})
         out["datasets"][ds]["identity"] = identity_rows(ds, infos)
     out["denoisers"] = denoisers(infos)
     shoe_model = _find(infos, "mnist", "dense-bce", 64)
