@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import images as imaging
 from .. import scores
+from ..data import DATASETS
 from ..metrics import reconstruct_and_score
 from ..scores import Detection
 from . import figures
@@ -328,9 +329,11 @@ def comparison_grid(
 
 def short_name(name: str, dataset: str) -> str:
     """A model's name short enough for a caption under a small picture: 'mnist-dense-h256x128-q8-bce' -> 'deep-q8'."""
-    name = name.removeprefix(f"{dataset}-").replace("-bce", "").replace("dense-h256x128", "deep")
+    info = DATASETS.get(dataset)
+    usual = "-mse" if info is not None and info.shape[0] == 3 else "-bce"  # the zoo's loss for colour, for grey
+    name = name.removeprefix(f"{dataset}-").replace(usual, "").replace("dense-h256x128", "deep")
     name = re.sub(r"^sparse-(q\d+)-kl[0-9.e-]+", r"sparse-kl-\1", name)  # the target rate is in the full name
-    name = re.sub(r"^vae-h\d+-(q\d+)-beta", r"vae-\1-beta", name)  # a beta-VAE: its beta says more than its width
+    name = re.sub(r"^vae-(?:h\d+|conv)-(q\d+)-beta", r"vae-\1-beta", name)  # a beta-VAE: its beta says more
     return name.replace("denoising", "denoise").split("-gaussian")[0]
 
 
