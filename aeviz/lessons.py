@@ -227,24 +227,33 @@ def identity_sentence(rows: list[dict], item: str = "image") -> str:
     over = [r for r in rows if r["q"] >= r["pixels"]]
     if not over:
         return ""
-    parts = [
-        f"{r['model']} (q = {r['q']:,} for {r['pixels']:,} pixels, {_regulariser(r['model'])}; test {item}s "
-        f"MSE {r['data_mse']:.4f}) redraws {_share(r)} of uniform noise"
-        for r in over
-    ]
-    under = [f"{r['model']} (q = {r['q']}): {_share(r)}" for r in rows if r["q"] < r["pixels"]]
     copying = [r for r in over if redrawn(r) >= COPIES]
-    free = [r for r in over if redrawn(r) < COPIES and _regulariser(r["model"]) == "no regulariser"]
-    verdict = (
-        f" {', '.join(r['model'] for r in copying)} learned to copy: noise, and so an anomaly, comes back almost "
-        "as well as the data, so its error cannot flag either."
-        if copying
-        else f" None of them copies (none redraws {100 * COPIES:.0f} % of the noise)."
-    )
-    if copying and free:
-        verdict += (
-            f" {', '.join(r['model'] for r in free)} had the room to copy too, and did not: nothing forces the "
-            "copy, it is one of the solutions training may find."
+    rest = [r for r in over if redrawn(r) < COPIES]
+    said = [
+        f"{r['model']} (q = {r['q']:,} for {r['pixels']:,} pixels, {_regulariser(r['model'])}; test {item}s MSE "
+        f"{_mse(r['data_mse'])}) redraws {_share(r)} of uniform noise: it learned to copy, so noise, and so an "
+        "anomaly, comes back almost as well as the data, and its error cannot flag either."
+        for r in copying
+    ]
+    if rest:
+        what = lambda r: (
+            f"{r['model']} ({_regulariser(r['model'])}"
+            + (
+                "; nothing forces the copy: it is one of the solutions training may find)"
+                if copying and _regulariser(r["model"]) == "no regulariser"
+                else ")"
+            )
         )
-    compared = f" An undercomplete code for comparison: {'; '.join(under)}." if under else ""
-    return "; ".join(parts) + "." + verdict + compared
+        shares = {_share(r) for r in rest}
+        how = "none of it" if shares == {"none"} else "at most " + max(shares - {"none"}, key=lambda t: float(t[:-2]))
+        said.append(
+            f"{'With as much room or more, these' if copying else 'None of them copies; these'} redraw {how}: "
+            + ", ".join(what(r) for r in rest)
+            + "."
+        )
+    under = [f"{r['model']} (q = {r['q']}): {_share(r)}" for r in rows if r["q"] < r["pixels"]]
+    return " ".join(said) + (f" An undercomplete code for comparison: {'; '.join(under)}." if under else "")
+
+
+def _mse(value: float) -> str:
+    return f"{value:.4f}" if value >= 1e-4 else f"{value:.1e}"
