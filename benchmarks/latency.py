@@ -138,6 +138,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     )
     parser.add_argument("--browser-repeats", type=int, default=5)
     parser.add_argument("--cold", action="store_true", help="each page's first visit on a fresh server, empty cache")
+    parser.add_argument(
+        "--keep-parsed-data", action="store_true", help="--cold: each fresh cache gets the dataset's parsed arrays"
+    )
     parser.add_argument("--cold-child", help=argparse.SUPPRESS)  # one page of --cold, in a process of its own
     args = parser.parse_args(argv)
     if args.cold or args.cold_child:
@@ -183,7 +186,7 @@ def cold_figures(args) -> dict[str, float]:
         row = cold.child(args.cold_child, args.dataset)
         print(json.dumps(row))
         return row
-    results = cold.run_cold(args.page or page_slugs(), args.dataset)
+    results = cold.run_cold(args.page or page_slugs(), args.dataset, args.keep_parsed_data)
     print(json.dumps(results))
     return results
 

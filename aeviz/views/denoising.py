@@ -138,6 +138,6 @@ def scrub_for(
 
 
 def curves_for(models: Mapping[str, Codec], test, kind: str, mark: float | None):
-    """The PSNR-vs-level figure over the first CURVE_IMAGES images of `test` (a Dataset), computed once on disk."""
-    images = test.images[: sweeps.CURVE_IMAGES].numpy()
+    """The PSNR-vs-level figure over the first sweeps.curve_images of `test` (a Dataset), computed once on disk."""
+    images = test.images[: sweeps.curve_images(tuple(test.shape))].numpy()
     return curve_figure(sweeps.cached_psnr_curves(models, images, kind), kind, trained_at=mark)

@@ -102,7 +102,7 @@ def test_scrub_figure_opens_at_the_kinds_usual_level(digits):
 
 @pytest.mark.slow
 def test_denoisers_win_on_their_training_noise_and_plain_models_on_clean_images():
-    test = load_dataset("mnist", "test").images[: sweeps.CURVE_IMAGES].numpy()
+    test = load_dataset("mnist", "test").images[: sweeps.curve_images((1, 28, 28))].numpy()
     curves = sweeps.psnr_curves(pairs("mnist"), test, "gaussian")
     half = int(np.argmin(np.abs(curves["levels"] - 0.5)))
     for arch in ("dense", "conv"):
