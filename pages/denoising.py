@@ -93,7 +93,7 @@ st.plotly_chart(
 seen = ", ".join(f"{NOISE_KINDS[k].label} noise at {v:g}" for k, v in sorted(trained)) or "their own training noise"
 st.caption(
     f"PSNR of each of the first {sweeps.curve_images(tuple(ctx.test.shape))} test images, then averaged (the "
-    f"mean of per-image PSNR, not the PSNR of the mean error), at {sweeps.CURVE_STEPS} levels; computed once and kept on "
-    "disk. The dashed line is the corrupted input itself: a model helps where its line is above it. The "
+    f"mean of per-image PSNR, not the PSNR of the mean error), at {sweeps.CURVE_STEPS} levels; computed once and "
+    "kept on disk. The dashed line is the corrupted input itself: a model helps where its line is above it. The "
     f"denoising models saw only {seen} during training."
 )
