@@ -130,3 +130,20 @@ def test_colour_photos_are_not_offered_to_a_grey_set():
     assert not at.exception, [e.value for e in at.exception]
     source = at.selectbox(key="w_err_src")
     assert not any("CIFAR" in str(o) for o in source.options) and source.value != "cifar10"
+
+
+@pytest.mark.slow  # two page runs
+def test_why_not_a_bigger_code_is_said_from_the_shipped_measurements():
+    from aeviz import lessons
+    from aeviz.zoo import references
+
+    rows = references.load_results()["datasets"]["digits"]["identity"]
+    at = run_page(PAGE, {"dataset": "digits"})
+    assert not at.exception
+    why = [e for e in at.expander if e.label == "Why not a bigger code?"]
+    assert len(why) == 1
+    shown = " ".join(m.value for m in why[0].markdown)
+    assert lessons.identity_sentence(rows, "digit") in shown and "learned to copy" in shown
+    mnist = run_page(PAGE, {"dataset": "mnist"}) if data.available_datasets()["mnist"] is None else None
+    if mnist is not None:  # no over-complete MNIST model is shipped: nothing is said
+        assert all(e.label != "Why not a bigger code?" for e in mnist.expander)
