@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from browser import no_exceptions, open_page, page_slugs, paused, shot, wait_idle
+from browser import no_exceptions, open_deep_link, open_page, page_slugs, paused, shot, wait_idle
 
 
 @pytest.mark.parametrize("path", page_slugs())
@@ -40,16 +40,18 @@ def test_a_deep_link_as_the_first_visit_gets_the_whole_app(page, fresh_app_url):
     assert "dataset=digits" in page.url
 
 
-def test_a_page_chosen_just_after_a_resize_is_the_page_shown(page, app_url):
+def test_a_page_chosen_just_after_a_resize_is_the_page_shown(page, fresh_app_url):
     """The screen reporter answers a resize ~0.3 s later with a rerun, and Streamlit's browser side sends a
     widget's rerun for the page it last ran until the server says the new page has started. On a busy server
     (CI) the report landed between a click in the sidebar and that answer, and ran the old page again without
     its URL settings: the student stayed on the Error gallery, reset to its defaults."""
-    open_page(page, app_url, "anomalies", "dataset=digits&err_src=none&err_metric=bce")
+    open_deep_link(page, fresh_app_url, "anomalies", "dataset=digits&err_src=none&err_metric=bce")
     page.wait_for_selector("text=Threshold", timeout=180_000)
     wait_idle(page)
     size = page.viewport_size
-    with paused(app_url):  # a busy server: the click's rerun and the report both wait in the socket
+    # a busy server: the click's rerun and the report both wait in the socket (a server of its own: the pause
+    # reaches no other test's work, a training job or a timing probe)
+    with paused(fresh_app_url):
         page.locator("[data-testid='stSidebarNav']").get_by_text("Your images").click()
         page.set_viewport_size({"width": size["width"] - 40, "height": size["height"] + 200})
         page.wait_for_timeout(900)  # the reporter's 0.3 s debounce has passed
