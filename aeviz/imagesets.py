@@ -273,11 +273,11 @@ MANIFEST = "files.json"
 
 def decoded_file(fmt: Format) -> str:
     """The decoded set's file for one format (each format a training job asked for is kept)."""
-    return "decoded.npz" if fmt == Format() else f"decoded-{fmt.channels}x{fmt.size}.npz"
+    return "decoded.npz" if fmt == GREY28 else f"decoded-{fmt.channels}x{fmt.size}.npz"
 
 
 def _decoded_spec(fmt: Format) -> dict:
-    pictures = ("N", fmt.size, fmt.size) if fmt == Format() else ("N", fmt.channels, fmt.size, fmt.size)
+    pictures = ("N", fmt.size, fmt.size) if fmt == GREY28 else ("N", fmt.channels, fmt.size, fmt.size)
     return {
         "images": Spec("u", pictures),  # the grey 28x28 file keeps the (N,28,28) layout earlier versions wrote
         "labels": Spec("i", ("N",)),
@@ -292,7 +292,7 @@ def upload_format(name: str) -> tuple[str, Format]:
     try:
         kind, fmt, key = parse(name)
     except ValueError:
-        kind, fmt, key = "", Format(), ""
+        kind, fmt, key = "", GREY28, ""
     if kind != "upload" or len(key) != 16 or any(c not in "0123456789abcdef" for c in key):
         raise ImageSetError(f"{name[:80]!r} is not the name of an uploaded training set.")
     return key, fmt

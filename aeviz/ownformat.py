@@ -35,7 +35,7 @@ class Format:
     @property
     def tag(self) -> str:
         """'' for the grey 28x28 default, else '@rgb32' and the like."""
-        return "" if self == Format() else f"@{'rgb' if self.channels == 3 else 'grey'}{self.size}"
+        return "" if self == GREY28 else f"@{'rgb' if self.channels == 3 else 'grey'}{self.size}"
 
     @property
     def key(self) -> str:
@@ -72,7 +72,7 @@ def parse(name: str) -> tuple[str, Format, str]:
             f"(sizes {', '.join(map(str, SIZES))}; grey or rgb)"
         )
     kind, colour, size, rest = match.groups()
-    fmt = Format(3 if colour == "rgb" else 1, int(size)) if colour else Format()
+    fmt = Format(3 if colour == "rgb" else 1, int(size)) if colour else GREY28
     return kind, fmt, rest
 
 

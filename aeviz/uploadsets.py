@@ -30,6 +30,7 @@ from .imagesets import (
     read_images,
     upload_format,
 )
+from .ownformat import GREY28
 
 MAX_IMAGES = 5000  # pictures in one uploaded set, all its files together
 MAX_UNZIPPED_MB = 200  # their bytes unpacked
@@ -118,7 +119,7 @@ def decode(name: str, progress: Progress = None) -> ImageSet:
     classes = np.array(found.classes, dtype=str)
     save_arrays(
         folder / decoded_file(fmt),
-        images=found.images[:, 0] if fmt.tag == "" else found.images,  # grey 28x28: the layout it always had
+        images=found.images[:, 0] if fmt == GREY28 else found.images,  # grey 28x28: the layout it always had
         labels=found.labels,
         classes=classes,
         test=test,

@@ -78,15 +78,16 @@ def child(page: str, dataset: str, ready_timeout: float = 300) -> dict:
     }
 
 
-def _copy_parsed(dataset: str, cache: Path) -> None:
-    """The dataset's parsed arrays from this machine's cache into a fresh one: CIFAR-10's 60,000 JPEGs take the
-    first server two minutes to read, once per machine, which would otherwise be every page's start here."""
+def copy_parsed(cache: Path, dataset: str = "") -> None:
+    """This machine's parsed dataset arrays (one dataset's, or all) into a fresh cache: CIFAR-10's 60,000 JPEGs
+    take a first server two minutes to read, once per machine, which would otherwise be every fresh server's start
+    here (and longer than a page may take to open in screenshots.py)."""
     import shutil
 
     from aeviz.diskcache import cache_dir
 
     (cache / "datasets").mkdir(parents=True, exist_ok=True)
-    for path in (cache_dir() / "datasets").glob(f"{dataset}-*.npz"):
+    for path in (cache_dir() / "datasets").glob(f"{dataset}-*.npz" if dataset else "*.npz"):
         shutil.copy(path, cache / "datasets" / path.name)
 
 
@@ -104,7 +105,7 @@ def run_cold(pages: list[str], dataset: str, keep_parsed: bool = False) -> dict[
         with tempfile.TemporaryDirectory(prefix="aeviz-cold-") as home:
             env = {**os.environ, "AEVIZ_CACHE_DIR": f"{home}/cache", "AEVIZ_HOME": f"{home}/home"}
             if keep_parsed:
-                _copy_parsed(dataset, Path(home) / "cache")
+                copy_parsed(Path(home) / "cache", dataset)
             env.pop("AEVIZ_WARM_UP", None)  # the server's own warm-ups, as `streamlit run` has them
             out = subprocess.run(
                 [

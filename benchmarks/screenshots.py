@@ -19,6 +19,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO / "tests" / "e2e")]
 
 from browser import CHROMIUM, CHROMIUM_ARGS, open_deep_link, page_slugs, wait_idle  # noqa: E402
+from cold import copy_parsed  # noqa: E402
 from conftest import serve_app  # noqa: E402
 
 
@@ -59,21 +60,9 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     pages = [p for p in args.pages.split(",") if p] or page_slugs()
     with tempfile.TemporaryDirectory() as home:
-        _copy_parsed_data(Path(home) / "cache")
+        copy_parsed(Path(home) / "cache")  # all of this machine's parsed datasets
         _shoot(args, out, pages, home)
     print(out)
-
-
-def _copy_parsed_data(cache: Path) -> None:
-    """This machine's parsed datasets into the server's fresh cache: CIFAR-10's 60,000 JPEGs take a first server
-    two minutes to read, longer than a page may take to open here."""
-    import shutil
-
-    from aeviz.diskcache import cache_dir
-
-    (cache / "datasets").mkdir(parents=True, exist_ok=True)
-    for path in (cache_dir() / "datasets").glob("*.npz"):
-        shutil.copy(path, cache / "datasets" / path.name)
 
 
 def _shoot(args, out: Path, pages: list[str], home: str) -> None:

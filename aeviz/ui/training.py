@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from ..ownformat import Format, with_format
+from ..ownformat import GREY28, Format, with_format
 from ..ownformat import parse as parse_own
 from .caches import offline_status, refresh_models
 from .widgets import literal
@@ -142,7 +142,7 @@ def upload_training_set(key: str, workspace: str, fmt: Format) -> str | None:
     add_own_dataset(name)
     from ..imagesets import split_sizes
 
-    st.session_state.setdefault(_UPLOAD_SIZES, {})[with_format(name, Format())] = split_sizes(len(found), found.test)
+    st.session_state.setdefault(_UPLOAD_SIZES, {})[with_format(name, GREY28)] = split_sizes(len(found), found.test)
     classes = found.classes
     shown = ", ".join(literal(c) for c in classes[:8]) + (" …" if len(classes) > 8 else "")
     split = (
@@ -171,7 +171,7 @@ def dataset_title(name: str) -> str:
         kind, fmt, rest = parse_own(name)
     except ValueError:
         return name
-    read_as = "" if fmt == Format() else f", {fmt.describe()}"
+    read_as = "" if fmt == GREY28 else f", {fmt.describe()}"
     if kind == "upload":
         return f"{upload_title(name)} (your upload{read_as})"
     return (Path(rest).name or name) + (f" ({fmt.describe()})" if read_as else "")
@@ -182,7 +182,7 @@ def upload_sizes(dataset: str) -> tuple[int, int] | None:
     if not dataset.startswith("upload"):
         return None
     try:  # the same files at any format: the survey counted them once
-        return st.session_state.get(_UPLOAD_SIZES, {}).get(with_format(dataset, Format()))
+        return st.session_state.get(_UPLOAD_SIZES, {}).get(with_format(dataset, GREY28))
     except ValueError:
         return None
 
