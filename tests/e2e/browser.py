@@ -70,6 +70,21 @@ def grey_pixels(png: bytes):
     return np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=np.float32)
 
 
+def page_at_failure(page, name: str) -> str:
+    """What a page shows now, for a failed test's report: script state, URL, the main area's text (a screenshot
+    goes to screenshots/failed-<name>.png). Never raises: the page may be gone."""
+    try:
+        state = page.evaluate(
+            "() => document.querySelector('[data-test-script-state]')?.getAttribute('data-test-script-state')"
+        )
+        text = page.locator("[data-testid='stMain']").inner_text(timeout=5000)
+        SCREENSHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"failed-{name[:80]}.png"), timeout=10_000)
+        return f"script state: {state}\nurl: {page.url}\n{text[:3000]}"
+    except Exception as exc:  # a report helper: the page may be gone
+        return f"(could not read the page: {exc!r})"
+
+
 def no_exceptions(page) -> None:
     """No exception box and no error element on the page."""
     assert page.locator("[data-testid='stException']").count() == 0, page.locator(

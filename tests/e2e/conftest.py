@@ -6,9 +6,20 @@ import os
 from pathlib import Path
 
 import pytest
-from browser import CHROMIUM, CHROMIUM_ARGS, new_tab, serve_app
+from browser import CHROMIUM, CHROMIUM_ARGS, new_tab, page_at_failure, serve_app
 
 HERE = Path(__file__).resolve().parent
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed browser test's report carries what its page showed: the script state, the URL, the main
+    area's text and a screenshot (screenshots/failed-<test>.png), so a failure in CI can be read, not guessed."""
+    report = yield
+    page = item.funcargs.get("page") if hasattr(item, "funcargs") else None
+    if report.failed and call.when == "call" and page is not None:
+        report.sections.append(("page at failure", page_at_failure(page, item.name)))
+    return report
 
 
 def pytest_collection_modifyitems(items):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from browser import SCREENSHOTS, drag_scrubber, grey_pixels, no_exceptions, open_page, wait_idle, wait_quiet
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 WIDTH, HEIGHT = 1440, 1000
 
@@ -25,28 +26,46 @@ def moved(page, before: str) -> None:
     settle(page)
 
 
+def acted(page, act) -> None:
+    """Do `act` (a click on a control) until the URL changes, at most three times, then wait for the run. On a
+    loaded machine a click can land on a widget a rerun is replacing (a dropdown's option, seen in a full run)
+    and be lost, as it would be for a user, who clicks again."""
+    before = page.url
+    for attempt in range(3):
+        act()
+        try:
+            page.wait_for_function("(before) => location.href !== before", arg=before, timeout=20_000)
+            break
+        except PlaywrightTimeout:  # the click was lost: try again
+            if attempt == 2:
+                raise
+            page.keyboard.press("Escape")
+            settle(page)
+    settle(page)
+
+
 def widget(page, testid: str, label: str):
     return page.locator(f"[data-testid='{testid}']").filter(has=page.get_by_text(label, exact=True)).first
 
 
 def choose(page, label: str, option: str) -> None:
     """Pick `option` in the selectbox (or multiselect) labelled `label`."""
-    before = page.url
-    box = (
-        page.locator("[data-testid='stSelectbox'], [data-testid='stMultiSelect']")
-        .filter(has=page.get_by_text(label, exact=True))
-        .first
-    )
-    box.locator("input").first.click()
-    page.get_by_role("option", name=option, exact=True).click()
-    page.keyboard.press("Escape")
-    moved(page, before)
+
+    def act() -> None:
+        box = (
+            page.locator("[data-testid='stSelectbox'], [data-testid='stMultiSelect']")
+            .filter(has=page.get_by_text(label, exact=True))
+            .first
+        )
+        box.locator("input").first.click()
+        page.get_by_role("option", name=option, exact=True).click()
+        page.keyboard.press("Escape")
+
+    acted(page, act)
 
 
 def radio(page, label: str, option: str) -> None:
-    before = page.url
-    widget(page, "stRadio", label).get_by_text(option, exact=True).click()
-    moved(page, before)
+    acted(page, lambda: widget(page, "stRadio", label).get_by_text(option, exact=True).click())
 
 
 def nudge(page, label: str, presses: int) -> None:

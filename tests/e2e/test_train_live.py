@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qs, urlparse
 
-from browser import no_exceptions, open_page, tall_shot, wait_idle
+from browser import no_exceptions, open_page, tall_shot, wait_idle, wait_quiet
 
 CURVE_POINTS = """() => {
     const graph = document.querySelector('.js-plotly-plot');
@@ -20,10 +20,29 @@ def model_count(page) -> int:
 
 
 def press_on_slider(page, label: str, key: str) -> None:
-    """Move a (select) slider to an end with the keyboard, as a user can."""
+    """Move a (select) slider to an end with the keyboard, as a user can, and wait until the run it asks for is
+    over. A key pressed while a run redraws the form can be lost (the redraw puts back the value the server
+    last saw), so the page is quiet first and the end is checked: a lost press made a "long" job 1 epoch."""
+    wait_quiet(page)
     thumb = page.locator("[data-testid='stSlider']").filter(has_text=label).get_by_role("slider")
-    thumb.focus()
-    thumb.press(key)
+    end = "aria-valuemax" if key == "End" else "aria-valuemin"
+    for _ in range(3):
+        thumb.focus()
+        thumb.press(key)
+        wait_quiet(page)
+        if thumb.get_attribute("aria-valuenow") == thumb.get_attribute(end):
+            return
+    raise AssertionError(f"the {label!r} slider did not move to its {key}")
+
+
+def type_number(page, label: str, value: int) -> None:
+    """Type `value` into the number input labelled `label` (Enter commits it) and wait for the run."""
+    wait_quiet(page)
+    box = page.get_by_label(label, exact=True)
+    box.fill(str(value))
+    box.press("Enter")
+    wait_quiet(page)
+    assert box.input_value() == str(value)
 
 
 def curve_points(page, more_than: int, timeout: float = 120_000) -> int:
@@ -35,6 +54,7 @@ def curve_points(page, more_than: int, timeout: float = 120_000) -> int:
 
 
 def start_training(page, name: str) -> None:
+    wait_quiet(page)
     page.get_by_label("Model name (optional)").fill(name)
     page.get_by_role("button", name="Start training").click()
 
