@@ -117,9 +117,10 @@ def form(dataset: str, family, picked: dict, fmt) -> None:
     if refused := st.session_state.pop("train_refused", ""):
         st.error(refused, icon=":material/error:")
     first = trainform.first_choices(dataset, family, ui.device_label().startswith("CPU"))
+    shape = fmt.shape if dataset == FOLDER else trainform.shape_of(dataset)
     with st.container(border=True):
         a, b, c = st.columns(3)
-        fields, model_choices = trainform.model_fields(family, picked, last, a, c)
+        fields, model_choices = trainform.model_fields(family, picked, last, a, c, colour=shape[0] == 3)
         epochs = b.slider("Epochs", 1, 100, last.get("epochs", first["epochs"]))
         batch = b.select_slider("Batch size", trainform.BATCHES, last.get("batch", first["batch"]))
         lr = b.select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2], last.get("lr", first["lr"]))
@@ -144,7 +145,6 @@ def form(dataset: str, family, picked: dict, fmt) -> None:
         )
         name = c.text_input("Model name (optional)", placeholder="automatic: dataset-model-date-time")
         config = TrainConfig(epochs, batch, lr, subset=subset or None)
-        shape = fmt.shape if dataset == FOLDER else trainform.shape_of(dataset)
         model_config = make_config(family.family, input_shape=shape, **fields)
         sizes = ui.upload_sizes(dataset)
         adapted, notes = trainform.fit_notes(dataset, sizes, config)  # a batch larger than the set, too few steps
@@ -200,7 +200,9 @@ if snap is not None:
 choices = ui.train_datasets() + [UPLOAD] + ([FOLDER] if job_setup.folder_roots() else [])
 left, middle, right = st.columns(3)
 with left:
-    dataset = ui.url_selectbox("Train on", choices, "train_data", ctx.dataset if ctx else None)
+    dataset = ui.url_selectbox(
+        "Train on", choices, "train_data", ctx.dataset if ctx else None, format_func=ui.dataset_title
+    )
 with middle:
     family = trainform.pick_family()
 with right:

@@ -43,20 +43,24 @@ def pick_modes(family: type[AutoEncoder]) -> dict[str, str]:
     return picked
 
 
-def model_fields(family: type[AutoEncoder], picked: dict, last: dict, left, right) -> tuple[dict, dict]:
+def model_fields(
+    family: type[AutoEncoder], picked: dict, last: dict, left, right, colour: bool = False
+) -> tuple[dict, dict]:
     """The form's model part: code size, loss and body in `left`, the family's hyper-parameters in `right`.
-    Returns the config fields and the choices to offer again next time; `last` holds the previous ones."""
+    Returns the config fields and the choices to offer again next time; `last` holds the previous ones. A colour
+    set's first loss is MSE (a photograph's pixel is no probability of ink), a grey set's BCE."""
     if family.derived_bottleneck:  # q follows from the family's settings
         q = None
         left.caption(family.derived_bottleneck)
     else:
         q = left.select_slider("Bottleneck (code size)", BOTTLENECKS, last.get("q", family.suggested_bottleneck))
     losses = list(family.loss_choices)
+    first = losses.index("mse") if colour and "mse" in losses else 0
     loss = (
         losses[0]
         if len(losses) == 1
         else left.radio(
-            "Loss", losses, losses.index(last["loss"]) if last.get("loss") in losses else 0, horizontal=True
+            "Loss", losses, losses.index(last["loss"]) if last.get("loss") in losses else first, horizontal=True
         )
     )
     fields, body = {"loss": loss} | ({} if q is None else {"bottleneck": q}), last.get("body")

@@ -230,7 +230,7 @@ def your_images(page):
 
 
 def train(page):
-    choose(page, "Train on", "fashion-mnist")
+    choose(page, "Train on", "Fashion-MNIST clothing")
     choose(page, "Model family", "Denoising")
     choose(page, "Noise", "Masking")
 

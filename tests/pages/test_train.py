@@ -13,6 +13,7 @@ from trainpage import by_label, finished, in_url, job_in_url, no_jobs_left, subm
 
 from aeviz import ui
 from aeviz.checkpoints import read_metadata, sessions_dir, user_dir
+from aeviz.data import DATASETS
 from aeviz.jobs import State
 from aeviz.jobs.timing import Rates
 from aeviz.ui.warm import throughput
@@ -204,6 +205,8 @@ def test_no_server_folder_is_offered_unless_the_operator_names_one(monkeypatch):
     at = run_page(PAGE, {"dataset": "digits"})
     options = by_label(at.selectbox, "Train on").options
     assert not at.exception and "images you upload" in options and "a folder on this server" not in options
+    assert DATASETS["digits"].title in options and "digits" not in options  # titles, as the sidebar names them
+    assert by_label(at.radio, "Loss").value == "bce"  # a grey set's first loss
 
 
 @pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
@@ -397,6 +400,7 @@ def test_photos_uploaded_in_colour_train_a_colour_model_read_at_the_chosen_size(
     at.file_uploader[0].set_value([("photos.zip", buffer.getvalue(), "application/zip")])
     at.run()
     assert not at.exception and "**30** images from photos\\.zip in 2 classes (cool, warm)" in at.caption[0].value
+    assert by_label(at.radio, "Loss").value == "mse"  # a photograph's pixel is no probability of ink
     at = submit(at, epochs=1, name="my-colour-model")
     assert wait_for(lambda: finished(job_in_url(at))).state == State.DONE
     at.run()
