@@ -63,6 +63,11 @@ def is_own(name: str) -> bool:
     return bool(re.match(r"(folder|upload)(@[^:]*)?:", name))
 
 
+def is_upload(name: str) -> bool:
+    """Whether a dataset name is an upload's (any format): its pictures live in a workspace, not a folder."""
+    return bool(re.match(r"upload(@[^:]*)?:", name))
+
+
 def parse(name: str) -> tuple[str, Format, str]:
     """('folder' or 'upload', its format, the path or digest) of an own set's name; ValueError if malformed."""
     match = _NAME.fullmatch(name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aeviz.ownformat import CHOICES, GREY28, Format, from_key, is_own, own_name, parse, with_format
+from aeviz.ownformat import CHOICES, GREY28, Format, from_key, is_own, is_upload, own_name, parse, with_format
 
 
 @pytest.mark.parametrize(
@@ -20,6 +20,7 @@ def test_a_name_gives_where_and_the_shape(name, kind, shape, rest):
     got_kind, fmt, got_rest = parse(name)
     assert (got_kind, fmt.shape, got_rest) == (kind, shape, rest)
     assert is_own(name) and own_name(kind, rest, fmt) == name  # the name round-trips, the default spelt as before
+    assert is_upload(name) == (kind == "upload")
 
 
 @pytest.mark.parametrize("name", ["folder@rgb33:/x", "folder@cmyk32:/x", "folder@rgb:/x", "upload@rgb032:ab"])
@@ -30,7 +31,7 @@ def test_a_malformed_format_is_refused_with_the_spelling(name):
 
 
 def test_registered_names_are_not_own_sets():
-    assert not any(is_own(n) for n in ("mnist", "cifar10", "digits", "folders", "upload"))
+    assert not any(is_own(n) or is_upload(n) for n in ("mnist", "cifar10", "digits", "folders", "upload", "uploads:x"))
 
 
 def test_formats_are_checked_and_spelt_for_links():

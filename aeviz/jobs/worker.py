@@ -261,7 +261,7 @@ def _train(request: dict[str, Any], send, should_stop=None) -> dict[str, Any]:
     Ray actor (aeviz.jobs.cluster), which also passes `should_stop` (nobody kills it from the same machine)."""
     import torch
 
-    from .. import uploadsets
+    from .. import ownformat, uploadsets
     from ..data import DatasetUnavailable
     from ..train import train
 
@@ -269,7 +269,7 @@ def _train(request: dict[str, Any], send, should_stop=None) -> dict[str, Any]:
     send("phase", "loading data")
     spec = request["spec"]
     cfg = spec.train_config
-    if spec.dataset.startswith("upload"):  # decoded here (at the set's format), under this process's memory budget
+    if ownformat.is_upload(spec.dataset):  # decoded here (at the set's format), under this process's memory budget
         try:
             uploadsets.decode(spec.dataset, progress=lambda text: send("phase", text))
         except uploadsets.ImageSetError as exc:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from ..ownformat import GREY28, Format, with_format
+from ..ownformat import GREY28, Format, is_upload, with_format
 from ..ownformat import parse as parse_own
 from .caches import offline_status, refresh_models
 from .widgets import literal
@@ -179,7 +179,7 @@ def dataset_title(name: str) -> str:
 
 def upload_sizes(dataset: str) -> tuple[int, int] | None:
     """(train, test) images of an uploaded set this session surveyed; None for any other set."""
-    if not dataset.startswith("upload"):
+    if not is_upload(dataset):
         return None
     try:  # the same files at any format: the survey counted them once
         return st.session_state.get(_UPLOAD_SIZES, {}).get(with_format(dataset, GREY28))
