@@ -364,3 +364,12 @@ def test_time_left_follows_the_speed_of_the_last_seconds(monkeypatch):
     snap = job.snapshot()
     assert snap.eta == pytest.approx(270.0, rel=0.02)  # at 2/s: not the run's average (~82 s)
     assert snap.fraction == pytest.approx(0.46)
+
+
+@pytest.mark.slow  # a Python process importing torch
+def test_a_training_process_whose_server_closes_the_pipe_at_once_exits_quietly():
+    """A server shutting down closes its spare job process's stdin before any request: it ends with code 0 and
+    prints nothing (it printed pickle's 'Ran out of input' traceback at every test session's exit)."""
+    code = "from aeviz.jobs.worker import _serve; _serve()"
+    done = subprocess.run([sys.executable, "-c", code], stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
+    assert done.returncode == 0 and done.stderr == b"" and done.stdout == b""

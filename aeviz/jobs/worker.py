@@ -234,7 +234,10 @@ def _serve() -> None:
     with contextlib.suppress(OSError):
         Path("/proc/self/oom_score_adj").write_text("1000")  # if memory runs out, the kernel ends this job first
     exit_with_parent()
-    request = pickle.load(sys.stdin.buffer)
+    try:
+        request = pickle.load(sys.stdin.buffer)
+    except EOFError:  # the server closed the pipe before asking anything (it was shutting down): nothing to do
+        return
     lock = threading.Lock()
 
     def send(kind: str, payload: Any = None) -> None:
