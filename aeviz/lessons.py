@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -128,10 +129,10 @@ def identity_table_rows(results: dict | None) -> list[dict]:
     rows = []
     for dataset, measured in ((results or {}).get("datasets") or {}).items():
         over = [r for r in measured.get("identity", []) if r["q"] >= r["pixels"]]
-        plain = max((r for r in over if _regulariser(r["model"]) == "no regulariser"), key=redrawn, default=None)
+        plain = max((r for r in over if r["regulariser"] == "no regulariser"), key=redrawn, default=None)
         if plain is None:
             continue
-        others = "; ".join(f"{r['model']} ({_regulariser(r['model'])}) {_share(r)}" for r in over if r is not plain)
+        others = "; ".join(f"{r['model']} ({r['regulariser']}) {_share(r)}" for r in over if r is not plain)
         rows.append(
             {
                 "lesson": f"An overcomplete code (q >= pixels) with no regulariser learns to copy ({dataset})",
@@ -153,7 +154,7 @@ def overcomplete_rows(infos) -> list[dict]:
         seen = (info.metadata.get("history") or [{}])[-1].get("diagnostics", {})
         if info.family == "sparse" and info.origin == ZOO and info.bottleneck > pixels > 0 and "l0" in seen:
             groups.setdefault((info.dataset, pixels), []).append(
-                f"{_regulariser(info.name)}: L0 {seen['l0']:.1f}, {int(seen.get('dead_units', 0))} dead, "
+                f"{regulariser(info.family, info.config)}: L0 {seen['l0']:.1f}, {int(seen.get('dead_units', 0))} dead, "
                 f"MSE {info.metrics.get('mse', float('nan')):.4f}"
             )
     return [
@@ -190,7 +191,33 @@ def lesson_rows(infos, curse: list[CurseRow], results: dict | None = None) -> li
         *beta_rows(infos),
         *identity_table_rows(results),
         *overcomplete_rows(infos),
+        *imputation_table_rows(results),
     ]
+
+
+def imputation_table_rows(results: dict | None) -> list[dict]:
+    """Per dataset measured by benchmarks/reproduce.py: which model fills a hidden block best, beside the mean
+    training image (aeviz.imputation; RMSE over the hidden pixels)."""
+    from .imputation import BLACK, MEAN_IMAGE
+
+    rows = []
+    for dataset, measured in ((results or {}).get("datasets") or {}).items():
+        fills = {r["fill"]: r for r in measured.get("imputation", [])}
+        models = {k: r for k, r in fills.items() if k not in (MEAN_IMAGE, BLACK)}
+        if not models or MEAN_IMAGE not in fills:
+            continue
+        ranked = sorted(models.values(), key=lambda r: r["rmse"])
+        said = "; ".join(f"{r['fill']} ({r['noise'] or 'no noise'}) {r['rmse']:.3f}" for r in ranked)
+        rows.append(
+            {
+                "lesson": f"Imputation: trained on hidden parts, a model fills in a hidden block of "
+                f"{100 * ranked[0]['area']:.0f} % ({dataset})",
+                "published": "the articles: masking noise as a tool, not only a corruption (data imputation)",
+                "ours": f"RMSE on the hidden pixels: {said}; {MEAN_IMAGE} {fills[MEAN_IMAGE]['rmse']:.3f}",
+                "where": "Denoising, Occlusion noise",
+            }
+        )
+    return rows
 
 
 COPY_NOTE = "512 test images and as many uniform-noise images, seed 0; benchmarks/reproduce.py"
@@ -207,18 +234,18 @@ def _share(row: dict) -> str:
     return f"{100 * redrawn(row):.0f} %" if redrawn(row) > 0 else "none"
 
 
-def _regulariser(name: str) -> str:
-    """What keeps a zoo model from copying, from its name: 'no regulariser', 'TopK (k = 8)', ..."""
-    parts = name.split("-")
-    top = next((p.removeprefix("top") for p in parts if p.startswith("top") and p[3:].isdigit()), None)
-    if top is not None:
-        return f"TopK (k = {top})"
-    for tag, what in (("kl", "a KL sparsity penalty"), ("gaussian", "training noise"), ("masking", "training noise")):
-        if any(p.startswith(tag) for p in parts):
-            return what
-    if "contractive" in parts:
-        return "a contractive penalty"
-    return "an L1 sparsity penalty" if "sparse" in parts else "no regulariser"
+def regulariser(family: str, config: Mapping) -> str:
+    """What keeps a model from copying, from its family and config: 'no regulariser', 'TopK (k = 8)', ..."""
+    if family == "sparse":
+        kind = config.get("sparsity", "l1")
+        if kind == "topk":
+            return f"TopK (k = {config.get('topk')})"
+        return "a KL sparsity penalty" if kind == "kl" else "an L1 sparsity penalty"
+    named = {"denoising": "training noise", "contractive": "a contractive penalty", "vae": "the VAE's KL term"}
+    if family in named:
+        return named[family]
+    held = ["tied weights"] * (config.get("weights") == "tied") + ["L2 weight decay"] * bool(config.get("l2"))
+    return " and ".join(held) or "no regulariser"
 
 
 def identity_sentence(rows: list[dict], item: str = "image") -> str:
@@ -230,17 +257,17 @@ def identity_sentence(rows: list[dict], item: str = "image") -> str:
     copying = [r for r in over if redrawn(r) >= COPIES]
     rest = [r for r in over if redrawn(r) < COPIES]
     said = [
-        f"{r['model']} (q = {r['q']:,} for {r['pixels']:,} pixels, {_regulariser(r['model'])}; test {item}s MSE "
+        f"{r['model']} (q = {r['q']:,} for {r['pixels']:,} pixels, {r['regulariser']}; test {item}s MSE "
         f"{_mse(r['data_mse'])}) redraws {_share(r)} of uniform noise: it learned to copy, so noise, and so an "
         "anomaly, comes back almost as well as the data, and its error cannot flag either."
         for r in copying
     ]
     if rest:
         what = lambda r: (
-            f"{r['model']} ({_regulariser(r['model'])}"
+            f"{r['model']} ({r['regulariser']}"
             + (
                 "; nothing forces the copy: it is one of the solutions training may find)"
-                if copying and _regulariser(r["model"]) == "no regulariser"
+                if copying and r["regulariser"] == "no regulariser"
                 else ")"
             )
         )

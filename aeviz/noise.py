@@ -143,6 +143,13 @@ def add_noise(
     return _frames(x, kind, [level], _generator(x, generator, seed))[0]
 
 
+def occlusion_mask(x: torch.Tensor, area: float, *, seed: int) -> torch.Tensor:
+    """(N,1,H,W) bool, True inside the block that add_noise(x, "occlusion", area, seed=seed) blacks out."""
+    _check("occlusion", [area])
+    level = torch.tensor([float(area)], dtype=torch.float32, device=x.device)
+    return _block_masks(x, level, _generator(x, None, seed))[0]
+
+
 def noise_frames(x: torch.Tensor, kind: str, levels: Sequence[float], *, seed: int) -> torch.Tensor:
     """Noisy versions of x at several levels, (L,N,C,H,W), all cut from one random field.
 

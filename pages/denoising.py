@@ -65,6 +65,11 @@ def curves(models: dict, dataset: str, kind: str, mark: float | None):
     return view.curves_for(models, ui.get_dataset(dataset, "test"), kind, mark)
 
 
+@ui.per_model(spinner="Hiding a block of each test image and filling it in (once)…", max_entries=16)
+def imputation(models: dict, dataset: str) -> str:
+    return view.imputation_for(models, ui.get_dataset(dataset, "test"), ui.get_dataset(dataset, "train"))
+
+
 rows = row_models(chosen)
 if not rows:
     st.stop()
@@ -97,3 +102,12 @@ st.caption(
     "kept on disk. The dashed line is the corrupted input itself: a model helps where its line is above it. The "
     f"denoising models saw only {seen} during training."
 )
+if kind == "occlusion":  # a hidden block is the imputation lesson: masking noise as a tool, not only a corruption
+    every = catalog.imputation_models(ctx.models)  # every denoiser and its plain twin, not only the two shown
+    st.markdown(imputation({info.name.removeprefix(f"{ctx.dataset}-"): info for info in every}, ctx.dataset))
+    st.caption(
+        f"Every denoising model of this dataset and its plain twin, on the first "
+        f"{sweeps.curve_images(tuple(ctx.test.shape))} test images; each hides one square block (seed 0), as the "
+        "Occlusion slider does, and the error counts only the hidden pixels. A model trained with occlusion noise "
+        "learnt to fill blocks in; one trained with Gaussian noise never saw a missing part."
+    )

@@ -39,8 +39,16 @@ def test_pca_memory_is_d_squared_and_the_autoencoders_is_its_parameter_count():
     assert large.pca / large.autoencoder > 300 > small.pca / small.autoencoder
 
 
-def _row(model, q, data_mse, noise_mse, pixels=64):
-    return {"model": model, "q": q, "pixels": pixels, "data_mse": data_mse, "noise_mse": noise_mse, "noise_var": 0.08}
+def _row(model, q, data_mse, noise_mse, pixels=64, regulariser="no regulariser"):
+    return {
+        "model": model,
+        "regulariser": regulariser,
+        "q": q,
+        "pixels": pixels,
+        "data_mse": data_mse,
+        "noise_mse": noise_mse,
+        "noise_var": 0.08,
+    }
 
 
 def test_the_identity_risk_is_read_from_the_measured_errors():
@@ -48,7 +56,7 @@ def test_the_identity_risk_is_read_from_the_measured_errors():
         _row("digits-dense-q16-bce", 16, 0.009, 0.20),
         _row("digits-linear-q64-mse", 64, 0.0000002, 0.02),  # redraws 75 % of the noise: a copier
         _row("digits-dense-q128-bce", 128, 0.0019, 0.18),  # room to copy, and draws digits instead
-        _row("digits-sparse-q128-bce-top8", 128, 0.0104, 0.15),
+        _row("digits-sparse-q128-bce-top8", 128, 0.0104, 0.15, regulariser="TopK (k = 8)"),
     ]
     text = lessons.identity_sentence(rows, "digit")
     assert text.startswith(
@@ -80,8 +88,16 @@ def test_the_identity_risk_is_read_from_the_measured_errors():
         ("mnist-sparse-q1024-bce-top16", "TopK (k = 16)"),
     ],
 )
-def test_what_keeps_a_zoo_model_from_copying_is_named(name, what):
-    assert lessons._regulariser(name) == what
+def test_what_keeps_a_zoo_model_from_copying_is_read_from_its_config(name, what):
+    from aeviz import list_checkpoints
+
+    (info,) = [i for i in list_checkpoints(dataset=name.split("-")[0]) if i.name == name]
+    assert lessons.regulariser(info.family, info.config) == what
+
+
+def test_weight_regularisers_are_named_too():
+    assert lessons.regulariser("dense", {"weights": "tied", "l2": 1e-4}) == "tied weights and L2 weight decay"
+    assert lessons.regulariser("dense", {"weights": "free", "l2": 0.0}) == "no regulariser"
 
 
 def test_the_overcomplete_sparse_lesson_reads_the_shipped_models_diagnostics():
@@ -94,3 +110,21 @@ def test_the_overcomplete_sparse_lesson_reads_the_shipped_models_diagnostics():
     seen = top8.metadata["history"][-1]["diagnostics"]
     assert f"TopK (k = 8): L0 {seen['l0']:.1f}, {int(seen['dead_units'])} dead" in rows[0]["ours"]
     assert seen["l0"] <= 8.0  # TopK: at most k units fire
+
+
+def test_the_imputation_row_ranks_the_fills_beside_the_mean_image():
+    from aeviz.imputation import BLACK, MEAN_IMAGE
+
+    measured = [
+        {"fill": "digits-dense-q16-bce", "noise": None, "area": 0.25, "rmse": 0.45},
+        {"fill": "digits-denoising-q16-bce-occlusion0.25", "noise": "occlusion:0.25", "area": 0.25, "rmse": 0.2},
+        {"fill": MEAN_IMAGE, "noise": None, "area": 0.25, "rmse": 0.31},
+        {"fill": BLACK, "noise": None, "area": 0.25, "rmse": 0.56},
+    ]
+    (row,) = lessons.imputation_table_rows({"datasets": {"digits": {"imputation": measured}}})
+    assert "a hidden block of 25 % (digits)" in row["lesson"] and row["where"] == "Denoising, Occlusion noise"
+    assert row["ours"] == (
+        "RMSE on the hidden pixels: digits-denoising-q16-bce-occlusion0.25 (occlusion:0.25) 0.200; "
+        "digits-dense-q16-bce (no noise) 0.450; the mean training image 0.310"
+    )
+    assert lessons.imputation_table_rows({"datasets": {"digits": {"imputation": measured[2:]}}}) == []

@@ -334,7 +334,13 @@ def short_name(name: str, dataset: str) -> str:
     name = name.removeprefix(f"{dataset}-").replace(usual, "").replace("dense-h256x128", "deep")
     name = re.sub(r"^sparse-(q\d+)-kl[0-9.e-]+", r"sparse-kl-\1", name)  # the target rate is in the full name
     name = re.sub(r"^vae-(?:h\d+|conv)-(q\d+)-beta", r"vae-\1-beta", name)  # a beta-VAE: its beta says more
-    return name.replace("denoising", "denoise").split("-gaussian")[0]
+    name = re.sub(r"^sparse-(q\d+)-top(\d+)$", r"topk\2-\1", name)  # a TopK dictionary: its k first
+    name = re.sub(r"-gaussian[0-9.]+$", "", name)  # the zoo's usual training noise
+    name = re.sub(r"-(occlusion|masking|salt_pepper)[0-9.]+$", lambda m: "-" + NOISE_TAGS[m[1]], name)
+    return name.replace("denoising", "denoise")
+
+
+NOISE_TAGS = {"occlusion": "occl", "masking": "mask", "salt_pepper": "s&p"}  # a caption names the others short
 
 
 def take(test: np.ndarray, injected: np.ndarray, indices) -> np.ndarray:

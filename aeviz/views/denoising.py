@@ -141,3 +141,12 @@ def curves_for(models: Mapping[str, Codec], test, kind: str, mark: float | None)
     """The PSNR-vs-level figure over the first sweeps.curve_images of `test` (a Dataset), computed once on disk."""
     images = test.images[: sweeps.curve_images(tuple(test.shape))].numpy()
     return curve_figure(sweeps.cached_psnr_curves(models, images, kind), kind, trained_at=mark)
+
+
+def imputation_for(models: Mapping[str, Codec], test, train) -> str:
+    """The imputation sentence (aeviz.imputation) over the first sweeps.curve_images of `test`, the hidden block
+    scored against each model's fill and the mean image of `train` (Datasets)."""
+    from ..imputation import fill_errors, imputation_sentence
+
+    images = test.images[: sweeps.curve_images(tuple(test.shape))]
+    return imputation_sentence(fill_errors(models, images, train.images.mean(0)))

@@ -63,6 +63,8 @@ def _mnist_like(dataset: str) -> list[ZooEntry]:
         e("vae", 20, bottleneck=16, arch="conv"),
         e("denoising", bottleneck=32, noise="gaussian:0.5"),
         e("denoising", 20, bottleneck=32, arch="conv", noise="gaussian:0.5"),
+        # imputation: hiding a block in training (occlusion noise) teaches filling one in (aeviz.imputation)
+        e("denoising", bottleneck=32, noise="occlusion:0.25"),
         e("sparse", bottleneck=256, l1=1e-4),
         e("sparse", bottleneck=256, sparsity="kl", kl_target=0.05, kl_weight=3e-3),
         e("contractive", bottleneck=32, weight=1e-4),
@@ -107,6 +109,7 @@ def _digits() -> list[ZooEntry]:
         e("vae", bottleneck=8, hidden=(64,)),
         e("denoising", bottleneck=16, noise="gaussian:0.5"),
         e("denoising", bottleneck=16, arch="conv", noise="gaussian:0.5"),
+        e("denoising", bottleneck=16, noise="occlusion:0.25"),  # imputation (aeviz.imputation)
         e("sparse", bottleneck=64, l1=1e-4),
         # a sigmoid code converges slower than a ReLU one: test MSE 0.0069 at 200 epochs, 0.0035 at 1000
         e("sparse", 1000, bottleneck=64, sparsity="kl", kl_target=0.05, kl_weight=3e-3),

@@ -61,6 +61,15 @@ def denoisers(infos: Sequence[CheckpointInfo]) -> dict[str, list[CheckpointInfo]
     }
 
 
+def imputation_models(infos: Sequence[CheckpointInfo]) -> list[CheckpointInfo]:
+    """Every denoising model and, after each, its plain twin (once): the imputation lesson compares them all."""
+    chosen: list[CheckpointInfo] = []
+    for info in (i for group in denoisers(infos).values() for i in group):
+        twin = plain_twin(info, infos)
+        chosen += [m for m in (info, twin) if m is not None and m not in chosen]
+    return chosen
+
+
 def trained_noise(info: CheckpointInfo) -> tuple[str, float] | None:
     """(kind, level) a denoising model was trained with, from its config."""
     from ..noise import parse_noise

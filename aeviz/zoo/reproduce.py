@@ -7,13 +7,13 @@ import time
 from collections.abc import Sequence
 
 import numpy as np
-import torch
 
 from .. import knn
 from ..checkpoints import ZOO, CheckpointInfo, load_checkpoint, machine, scan_checkpoints, versions
 from ..data import available_datasets, load_dataset
 from ..metrics import encode_all, image_errors, knn_accuracy, psnr_from_mse, reconstruct_all
 from ..pca import pca_baseline
+from .lessonruns import identity_rows, imputation_rows
 from .references import ARTICLE_SHORT, PUBLISHED, REFERENCE, printed
 
 SHOE_CLASSES = (5, 7, 9)  # Fashion-MNIST: Sandal, Sneaker, Ankle boot
@@ -83,44 +83,6 @@ def knn_rows(dataset: str, infos: Sequence[CheckpointInfo], log=None) -> list[di
         )
         if log:
             log(f"kNN {info.name}: {100 * rows[-1]['accuracy']:.1f} % in {rows[-1]['seconds']:.2f} s")
-    return rows
-
-
-COPY_IMAGES = 512  # test images and as many uniform-noise images per model: the identity-function lesson
-UNDERCOMPLETE_Q = 16  # the undercomplete reference the overcomplete models are set beside
-
-
-def identity_rows(dataset: str, infos: Sequence[CheckpointInfo]) -> list[dict]:
-    """The identity-function risk, measured: for every zoo model whose code is at least as wide as the image
-    (overcomplete) and the plain dense q = 16 reference, the mean MSE on test images and on as many
-    uniform-noise images (seed 0). A model that learned to copy redraws noise almost as well as the data, so its
-    error cannot tell an anomaly from a digit; a bottleneck or a regulariser stops the copying."""
-    test = load_dataset(dataset, "test").images[:COPY_IMAGES]
-    pixels = int(np.prod(test.shape[1:]))
-    noise = torch.from_numpy(np.random.default_rng(0).random(tuple(test.shape), dtype=np.float32))
-    chosen = [
-        i
-        for i in infos
-        if i.dataset == dataset
-        and i.origin == ZOO
-        and i.family != "vq"
-        and (i.bottleneck >= pixels or (i.bottleneck == UNDERCOMPLETE_Q and i.series == "dense-bce"))
-    ]
-    rows = []
-    for info in sorted(chosen, key=lambda i: (i.bottleneck, i.name)):
-        model = load_checkpoint(info.path)
-        data_mse = float(image_errors(test, reconstruct_all(model, test)).mean())
-        noise_mse = float(image_errors(noise, reconstruct_all(model, noise)).mean())
-        rows.append(
-            {
-                "model": info.name,
-                "q": info.bottleneck,
-                "pixels": pixels,
-                "data_mse": data_mse,
-                "noise_mse": noise_mse,
-                "noise_var": float(noise.var(unbiased=False)),
-            }
-        )
     return rows
 
 
@@ -287,6 +249,7 @@ def reproduce(
         out["datasets"][ds] = {"knn": knn_rows(ds, infos, log), "bce_floor": bce_floor(ds)}
     for ds in (*datasets, *panel_only):
         out["datasets"][ds]["identity"] = identity_rows(ds, infos)
+        out["datasets"][ds]["imputation"] = imputation_rows(ds, infos)
     out["denoisers"] = denoisers(infos)
     shoe_model = _find(infos, "mnist", "dense-bce", 64)
     if shoe_model is not None and "fashion-mnist" in datasets:

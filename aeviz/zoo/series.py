@@ -71,9 +71,9 @@ def group_series(infos, families=FAMILIES, prefer=ORIGINS) -> list[Series]:
 def across_sizes(series: list[Series]) -> list[Series]:
     """The series a comparison across bottleneck sizes shows: those of an architecture trained at two sizes or more
     (dense's one-size MSE series stays, beside dense BCE), and any holding a model not from the zoo (the viewer's
-    own). A one-size zoo architecture (the beta-VAEs, q=16 only) adds no column and has its own page (VAE, the beta
-    control); listed here it wrapped the family control onto a second line."""
-    several = {s.arch for s in series if len(s.sizes) > 1}
+    own). The zoo's beta-VAEs (q = 2 and 16 at three betas) have their own place, the VAE page's beta control:
+    listed here they wrapped the family control onto a second line, and a one-size architecture adds no column."""
+    several = {s.arch for s in series if len(s.sizes) > 1 and "-beta" not in s.arch}
     return [s for s in series if s.arch in several or any(m.origin != ZOO for m in s.models)]
 
 

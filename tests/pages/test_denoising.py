@@ -95,3 +95,21 @@ def test_model_picker_lists_denoisers_per_architecture(dataset):
     dense, conv = at.selectbox(key="w_dn_dense"), at.selectbox(key="w_dn_conv")
     assert all("denoising" in str(o) and "conv" not in str(o) for o in dense.options)
     assert all("denoising-conv" in str(o) for o in conv.options)
+
+
+@pytest.mark.slow  # over half a second a call (benchmarks/fastloop.py)
+def test_occlusion_says_which_model_fills_a_hidden_block_best_from_the_numbers():
+    from aeviz.checkpoints import load_checkpoint, scan_checkpoints
+    from aeviz.data import load_dataset
+    from aeviz.views import denoising as view
+    from aeviz.zoo import catalog
+
+    at = run_page(PAGE, {"dataset": "digits"})
+    assert not any("**Imputation**" in m.value for m in at.markdown)  # the lesson belongs to a hidden block
+    at = run_page(PAGE, {"dataset": "digits", "dn_kind": "occlusion"})
+    assert not at.exception, [e.value for e in at.exception]
+    shown = next(m.value for m in at.markdown if m.value.startswith("**Imputation**"))
+    every = catalog.imputation_models([i for i in scan_checkpoints()[0] if i.dataset == "digits"])
+    models = {i.name.removeprefix("digits-"): load_checkpoint(i.path) for i in every}
+    assert shown == view.imputation_for(models, load_dataset("digits", "test"), load_dataset("digits", "train"))
+    assert "**denoising-q16-bce-occlusion0.25** fills it best" in shown and "closer than the mean" in shown

@@ -199,6 +199,8 @@ def test_short_names_fit_under_a_picture():
     assert view.short_name("mnist-vae-h256-q16-bce-beta0.25", "mnist") == "vae-q16-beta0.25"
     assert view.short_name("cifar10-vae-conv-q64-mse-beta0.1", "cifar10") == "vae-q64-beta0.1"  # colour: MSE usual
     assert view.short_name("cifar10-denoising-conv-q64-mse-gaussian0.2", "cifar10") == "denoise-conv-q64"
+    assert view.short_name("mnist-sparse-q1024-bce-top16", "mnist") == "topk16-q1024"
+    assert view.short_name("digits-denoising-q16-bce-occlusion0.25", "digits") == "denoise-q16-occl"
     names = [view.short_name(c.name, c.dataset) for c in list_checkpoints()]
     assert max(map(len, names)) <= 17
 

@@ -28,7 +28,7 @@ def test_zoo_series_group_by_architecture_and_loss():
 def test_a_comparison_across_sizes_leaves_out_one_size_zoo_variants_but_never_a_viewers_own_model():
     infos = list_checkpoints(dataset="mnist")
     names = [s.name for s in across_sizes(group_series(infos))]
-    assert "vae-h256-bce" in names and not any("beta" in n for n in names)  # the beta-VAEs: q=16 only
+    assert "vae-h256-bce" in names and not any("beta" in n for n in names)  # the beta-VAEs: the VAE page's
     assert "dense-mse" in names  # one size too, but an architecture with several: the page's loss choice
     beta4 = next(i for i in infos if i.name == "mnist-vae-h256-q16-bce-beta4")
     mine = replace(beta4, origin=SESSION)  # the same one-size series, trained by the viewer
