@@ -67,7 +67,7 @@ def curves(models: dict, dataset: str, kind: str, mark: float | None):
 
 @ui.per_model(spinner="Hiding a block of each test image and filling it in (once)…", max_entries=16)
 def imputation(models: dict, dataset: str) -> str:
-    return view.imputation_for(models, ui.get_dataset(dataset, "test"), ui.get_dataset(dataset, "train"))
+    return view.imputation_for(models, ui.get_dataset(dataset, "test"), ui.get_pca(dataset))
 
 
 rows = row_models(chosen)
@@ -109,5 +109,5 @@ if kind == "occlusion":  # a hidden block is the imputation lesson: masking nois
         f"Every denoising model of this dataset and its plain twin, on the first "
         f"{sweeps.curve_images(tuple(ctx.test.shape))} test images; each hides one square block (seed 0), as the "
         "Occlusion slider does, and the error counts only the hidden pixels. A model trained with occlusion noise "
-        "learnt to fill blocks in; one trained with Gaussian noise never saw a missing part."
+        "practised exactly this; one trained with Gaussian noise never saw a missing part."
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
+import torch
 
 from .. import sweeps
 from ..models import Codec
@@ -143,10 +144,12 @@ def curves_for(models: Mapping[str, Codec], test, kind: str, mark: float | None)
     return curve_figure(sweeps.cached_psnr_curves(models, images, kind), kind, trained_at=mark)
 
 
-def imputation_for(models: Mapping[str, Codec], test, train) -> str:
-    """The imputation sentence (aeviz.imputation) over the first sweeps.curve_images of `test`, the hidden block
-    scored against each model's fill and the mean image of `train` (Datasets)."""
+def imputation_for(models: Mapping[str, Codec], test, pca) -> str:
+    """The imputation sentence (aeviz.imputation) over the first sweeps.curve_images of `test` (a Dataset), the
+    hidden block scored against each model's fill and the mean training image (the PCA baseline's mean: the
+    train split's, without loading it)."""
     from ..imputation import fill_errors, imputation_sentence
 
     images = test.images[: sweeps.curve_images(tuple(test.shape))]
-    return imputation_sentence(fill_errors(models, images, train.images.mean(0)))
+    mean = torch.tensor(pca.mean).reshape(tuple(test.shape))  # (D,) -> (C,H,W), a copy: the cached array is read-only
+    return imputation_sentence(fill_errors(models, images, mean))

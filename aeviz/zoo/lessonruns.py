@@ -12,6 +12,7 @@ from ..data import load_dataset
 from ..imputation import AREA, fill_errors
 from ..lessons import regulariser
 from ..metrics import image_errors, reconstruct_all
+from ..pca import pca_baseline
 from .catalog import imputation_models
 
 COPY_IMAGES = 512  # test images and as many uniform-noise images per model: the identity-function lesson
@@ -65,6 +66,7 @@ def imputation_rows(dataset: str, infos: Sequence[CheckpointInfo]) -> list[dict]
         return []
     models = {info.name: load_checkpoint(info.path) for info in chosen}
     test = load_dataset(dataset, "test").images[:IMPUTATION_IMAGES]
-    errors = fill_errors(models, test, load_dataset(dataset, "train").images.mean(0))
+    mean = torch.tensor(pca_baseline(dataset).mean).reshape(tuple(test.shape[1:]))  # the train split's, (C,H,W)
+    errors = fill_errors(models, test, mean)
     noise = {info.name: info.config.get("noise") for info in chosen}
     return [{"fill": label, "noise": noise.get(label), "area": AREA, "rmse": rmse} for label, rmse in errors.items()]

@@ -101,6 +101,7 @@ def test_model_picker_lists_denoisers_per_architecture(dataset):
 def test_occlusion_says_which_model_fills_a_hidden_block_best_from_the_numbers():
     from aeviz.checkpoints import load_checkpoint, scan_checkpoints
     from aeviz.data import load_dataset
+    from aeviz.pca import pca_baseline
     from aeviz.views import denoising as view
     from aeviz.zoo import catalog
 
@@ -111,5 +112,5 @@ def test_occlusion_says_which_model_fills_a_hidden_block_best_from_the_numbers()
     shown = next(m.value for m in at.markdown if m.value.startswith("**Imputation**"))
     every = catalog.imputation_models([i for i in scan_checkpoints()[0] if i.dataset == "digits"])
     models = {i.name.removeprefix("digits-"): load_checkpoint(i.path) for i in every}
-    assert shown == view.imputation_for(models, load_dataset("digits", "test"), load_dataset("digits", "train"))
+    assert shown == view.imputation_for(models, load_dataset("digits", "test"), pca_baseline("digits"))
     assert "**denoising-q16-bce-occlusion0.25** fills it best" in shown and "closer than the mean" in shown
