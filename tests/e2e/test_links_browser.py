@@ -41,6 +41,8 @@ def acted(page, act) -> None:
                 raise
             page.keyboard.press("Escape")
             settle(page)
+            if page.url != before:  # the click had landed, only its run was slow: clicking again would undo it
+                break
     settle(page)
 
 
@@ -58,6 +60,7 @@ def choose(page, label: str, option: str) -> None:
             .first
         )
         box.locator("input").first.click()
+        page.keyboard.type(option)  # filters the list: a long one shows only a window of its options
         page.get_by_role("option", name=option, exact=True).click()
         page.keyboard.press("Escape")
 
