@@ -16,11 +16,12 @@ MEAN_IMAGE, BLACK = "the mean training image", "the black block left as it is"
 
 
 def fill_errors(
-    models: Mapping[str, Codec], images: torch.Tensor, mean_image: torch.Tensor, *, area: float = AREA, seed: int = 0
+    models: Mapping[str, Codec], images: torch.Tensor, mean_image: np.ndarray, *, area: float = AREA, seed: int = 0
 ) -> dict[str, float]:
     """RMSE over the hidden pixels only, per model (label -> model) and for two fills that know nothing of the
-    image: the mean training image (C,H,W) and the black block itself. Each image (N,C,H,W in [0,1]) hides
-    one square block of about `area` of its pixels (the Denoising page's occlusion, seeded)."""
+    image: the mean training image (its C*H*W values in any layout: the PCA baseline's flat `mean` will do) and
+    the black block itself. Each image (N,C,H,W in [0,1]) hides one square block of about `area` of its pixels
+    (the Denoising page's occlusion, seeded)."""
     mask = occlusion_mask(images, area, seed=seed)  # (N,1,H,W), True where hidden
     hidden = mask.expand_as(images).numpy()  # (N,C,H,W)
     occluded = images.masked_fill(mask, 0.0)
@@ -30,7 +31,7 @@ def fill_errors(
         return float(np.sqrt(np.mean((filled[hidden] - truth) ** 2)))
 
     errors = {label: rmse(reconstruct_all(model, occluded)) for label, model in models.items()}
-    errors[MEAN_IMAGE] = rmse(np.broadcast_to(mean_image.numpy(), images.shape))
+    errors[MEAN_IMAGE] = rmse(np.broadcast_to(np.reshape(mean_image, images.shape[1:]), images.shape))
     errors[BLACK] = rmse(occluded.numpy())
     return errors
 

@@ -58,14 +58,20 @@ def from_key(key: str) -> Format:
     return Format(3 if match[1] == "rgb" else 1, int(match[2]))
 
 
+def own_kind(name: str) -> str | None:
+    """'folder' or 'upload' for an own set's name (well formed or not: parse() says what is wrong), else None."""
+    match = re.match(r"(folder|upload)(@[^:]*)?:", name)
+    return match[1] if match else None
+
+
 def is_own(name: str) -> bool:
-    """Whether a dataset name is a folder's or an upload's (well formed or not: parse() says what is wrong)."""
-    return bool(re.match(r"(folder|upload)(@[^:]*)?:", name))
+    """Whether a dataset name is a folder's or an upload's."""
+    return own_kind(name) is not None
 
 
 def is_upload(name: str) -> bool:
     """Whether a dataset name is an upload's (any format): its pictures live in a workspace, not a folder."""
-    return bool(re.match(r"upload(@[^:]*)?:", name))
+    return own_kind(name) == "upload"
 
 
 def parse(name: str) -> tuple[str, Format, str]:

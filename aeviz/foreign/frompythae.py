@@ -84,7 +84,7 @@ def pythae_programs(folder: Path, dataset: str | None) -> tuple[Programs, Manife
             f"{folder} is a pythae model folder, and pythae records no dataset: pass --dataset mnist (one of "
             f"{', '.join(DATASETS)}, or folder:PATH), the data it was trained on"
         )
-    if dataset not in DATASETS and not (ownformat.is_own(dataset) and not ownformat.is_upload(dataset)):
+    if dataset not in DATASETS and ownformat.own_kind(dataset) != "folder":
         raise ImportRefused(
             f"--dataset must be one of {', '.join(DATASETS)}, folder:PATH or folder@rgb32:PATH, not {dataset[:80]!r}"
         )

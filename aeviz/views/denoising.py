@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
-import torch
 
 from .. import sweeps
 from ..models import Codec
@@ -151,5 +150,4 @@ def imputation_for(models: Mapping[str, Codec], test, pca) -> str:
     from ..imputation import fill_errors, imputation_sentence
 
     images = test.images[: sweeps.curve_images(tuple(test.shape))]
-    mean = torch.tensor(pca.mean).reshape(tuple(test.shape))  # (D,) -> (C,H,W), a copy: the cached array is read-only
-    return imputation_sentence(fill_errors(models, images, mean))
+    return imputation_sentence(fill_errors(models, images, pca.mean))

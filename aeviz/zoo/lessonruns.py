@@ -66,7 +66,6 @@ def imputation_rows(dataset: str, infos: Sequence[CheckpointInfo]) -> list[dict]
         return []
     models = {info.name: load_checkpoint(info.path) for info in chosen}
     test = load_dataset(dataset, "test").images[:IMPUTATION_IMAGES]
-    mean = torch.tensor(pca_baseline(dataset).mean).reshape(tuple(test.shape[1:]))  # the train split's, (C,H,W)
-    errors = fill_errors(models, test, mean)
+    errors = fill_errors(models, test, pca_baseline(dataset).mean)  # the PCA baseline's mean: the train split's
     noise = {info.name: info.config.get("noise") for info in chosen}
     return [{"fill": label, "noise": noise.get(label), "area": AREA, "rmse": rmse} for label, rmse in errors.items()]
