@@ -18,9 +18,9 @@ FORMAT = "aeviz-checkpoint/1"
 # times that, about 6000 epochs of the most verbose family, and parses in milliseconds; a 90 MB header took 12 s
 # and 450 MB on every listing.
 MAX_HEADER_BYTES = 1 << 20
-# The zoo's largest model (MNIST's TopK sparse q=1024) has 1.61 M parameters. 100 M (400 MB of float32) is sixty
+# The zoo's largest model (MNIST's TopK sparse q=1024) has 1.61 M parameters. 50 M (200 MB of float32) is thirty
 # times that; a header or config claiming more is refused before any weight is read or any layer is allocated.
-MAX_PARAMETERS = 100_000_000
+MAX_PARAMETERS = 50_000_000
 MAX_LAYERS = 16  # hidden widths or conv channels in a config: the zoo has at most 2
 MAX_TEXT = 4096  # characters in a text field (a folder dataset's path included)
 
