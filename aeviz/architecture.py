@@ -98,14 +98,14 @@ def describe(model: Any) -> dict[str, Any]:
             encoder.append(Layer("Codebook", f"nearest of {size}", tuple(model.decoder_input()), size * width))
     interface = getattr(model, "interface", None)  # an imported model's: says whether it is a VAE
     if interface is not None:
-        variational, sigmoid, code_activation = interface.log_variance_output is not None, False, "linear"
-    else:  # aeviz's models apply the code activation and the output sigmoid outside encoder and decoder
-        variational, sigmoid = model.code_width() != q, model.config.output == "sigmoid"
+        variational, output, code_activation = interface.log_variance_output is not None, "linear", "linear"
+    else:  # aeviz's models apply the code activation and the output activation outside encoder and decoder
+        variational, output = model.code_width() != q, model.config.output
         code_activation = model.config.code_activation
     if code_activation != "linear":
-        encoder.append(Layer(code_activation.capitalize().replace("Relu", "ReLU"), "", (q,), 0))
-    if sigmoid:
-        decoder.append(Layer("Sigmoid", "", decoder[-1].shape if decoder else (), 0))
+        encoder.append(Layer(_activation_name(code_activation), "", (q,), 0))
+    if output != "linear":
+        decoder.append(Layer(_activation_name(output), "", decoder[-1].shape if decoder else (), 0))
     return {"input": shape, "encoder": encoder, "code": q, "decoder": decoder, "variational": variational}
 
 
@@ -122,3 +122,8 @@ def parameter_count(layers: list[Layer]) -> int:
 
 def size(shape: tuple[int, ...]) -> int:
     return math.prod(s for s in shape if s > 0)
+
+
+def _activation_name(name: str) -> str:
+    """'relu' -> 'ReLU', 'sigmoid' -> 'Sigmoid': as the layer tables print them."""
+    return name.capitalize().replace("Relu", "ReLU")

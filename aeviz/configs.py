@@ -10,6 +10,7 @@ from typing import Any
 from .noise import parse_noise
 
 CODE_ACTIVATION_NAMES = ("linear", "relu", "sigmoid")  # models.py maps each to its torch module
+OUTPUTS = ("sigmoid", "linear", "relu")  # the output layer's activation (models.OUTPUT_ACTIVATIONS)
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class AEConfig:
             object.__setattr__(self, "channels", conv_widths(self.input_shape))  # frozen: filled in once
         for field, allowed in (
             ("loss", ("bce", "mse")),
-            ("output", ("sigmoid", "linear")),
+            ("output", OUTPUTS),
             ("arch", ("dense", "conv")),
             ("code_activation", CODE_ACTIVATION_NAMES),
         ):
@@ -40,7 +41,7 @@ class AEConfig:
         if self.bottleneck < 1:
             raise ValueError("bottleneck must be a positive integer")
         if self.loss == "bce" and self.output != "sigmoid":
-            raise ValueError("BCE needs a sigmoid output; use loss='mse' with a linear output")
+            raise ValueError("BCE needs a sigmoid output; use loss='mse' with a linear or ReLU output")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import choices
 from .checkpoints import ZOO
 
 CURSE_DIMS = (2, 5, 10, 100, 1000)
@@ -192,6 +193,8 @@ def lesson_rows(infos, curse: list[CurseRow], results: dict | None = None) -> li
         *identity_table_rows(results),
         *overcomplete_rows(infos),
         *imputation_table_rows(results),
+        *choices.table_rows(results),
+        *choices.recipe_rows(infos),
     ]
 
 
@@ -222,6 +225,7 @@ def imputation_table_rows(results: dict | None) -> list[dict]:
 
 COPY_NOTE = "512 test images and as many uniform-noise images, seed 0; benchmarks/reproduce.py"
 COPIES = 0.5  # a model whose output explains at least half the noise's variance copies what it is shown
+NEAR_EXACT = 1e-4  # a test MSE below this: the data comes back almost exactly
 
 
 def redrawn(row: dict) -> float:
@@ -274,10 +278,16 @@ def identity_sentence(rows: list[dict], item: str = "image") -> str:
         shares = {_share(r) for r in rest}
         how = "none of it" if shares == {"none"} else "at most " + max(shares - {"none"}, key=lambda t: float(t[:-2]))
         said.append(
-            f"{'With as much room or more, these' if copying else 'None of them copies; these'} redraw {how}: "
+            f"{'With as much room or more, these' if copying else 'None of them copies noise; these'} redraw {how}: "
             + ", ".join(what(r) for r in rest)
             + "."
         )
+    said += [
+        f"{r['model']} rebuilds the test {item}s almost exactly (MSE {_mse(r['data_mse'])}) and still redraws only "
+        f"{_share(r)} of uniform noise: it copies along the directions its training {item}s vary in, not the others."
+        for r in rest
+        if r["data_mse"] < NEAR_EXACT
+    ]
     under = [f"{r['model']} (q = {r['q']}): {_share(r)}" for r in rows if r["q"] < r["pixels"]]
     return " ".join(said) + (f" An undercomplete code for comparison: {'; '.join(under)}." if under else "")
 

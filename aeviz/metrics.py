@@ -67,6 +67,14 @@ def reconstruct_all(model: Codec, x: torch.Tensor, batch: int = 2048) -> np.ndar
     return torch.cat(parts).numpy()
 
 
+def reconstruct_raw(model: Codec, x: torch.Tensor, batch: int = 2048) -> np.ndarray:
+    """Reconstructions (N,C,H,W) float32 as the model outputs them, not clipped (a linear output leaves [0,1])."""
+    device = device_of(model)
+    with torch.inference_mode():
+        parts = [model.reconstruct(b.to(device)).float().cpu() for b in _batches(x, batch)]
+    return torch.cat(parts).numpy()
+
+
 def reconstruct_and_score(
     model: Codec, batch: np.ndarray | torch.Tensor, metric: str = "mse"
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -63,20 +63,27 @@ class Codec(Protocol):
 
 
 CODE_ACTIVATIONS = {"linear": nn.Identity, "relu": nn.ReLU, "sigmoid": nn.Sigmoid}
+# The output layer's activation, applied to the decoder's raw output: sigmoid (raw = logits), linear, or ReLU
+OUTPUT_ACTIVATIONS = {"sigmoid": torch.sigmoid, "linear": lambda raw: raw, "relu": F.relu}
+
+
+def finish(raw: torch.Tensor, output: str) -> torch.Tensor:
+    """The reconstruction from the decoder's raw output, through the output layer's activation."""
+    return OUTPUT_ACTIVATIONS[output](raw)
 
 
 class Output(NamedTuple):
     """What a forward pass returns: the decoder's raw output, the code, and the named loss parts."""
 
-    raw: torch.Tensor  # logits for a sigmoid output, values for a linear one
+    raw: torch.Tensor  # logits for a sigmoid output, values before the activation for a linear or ReLU one
     code: torch.Tensor
     losses: dict[str, torch.Tensor]
-    sigmoid_output: bool = True
+    output: str = "sigmoid"
 
     @property
     def recon(self) -> torch.Tensor:
         """The reconstruction in data space; computed on demand: training needs only the loss."""
-        return torch.sigmoid(self.raw) if self.sigmoid_output else self.raw
+        return finish(self.raw, self.output)
 
     @property
     def loss(self) -> torch.Tensor:
@@ -154,12 +161,11 @@ class AutoEncoder(nn.Module):
         return self.code_activation(self.encoder(x))
 
     def decode_raw(self, z: torch.Tensor) -> torch.Tensor:
-        """(N,q) -> (N,C,H,W) logits (sigmoid output) or values (linear output)."""
+        """(N,q) -> (N,C,H,W) logits (sigmoid output) or values before the output activation."""
         return self.decoder(z)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        raw = self.decode_raw(z)
-        return torch.sigmoid(raw) if self.config.output == "sigmoid" else raw
+        return finish(self.decode_raw(z), self.config.output)
 
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x))
@@ -168,8 +174,7 @@ class AutoEncoder(nn.Module):
         """Mean per pixel, so every family's numbers are comparable."""
         if self.config.loss == "bce":
             return bce_with_logits(raw, target)  # F.binary_cross_entropy_with_logits, cheaper on the CPU
-        pred = torch.sigmoid(raw) if self.config.output == "sigmoid" else raw
-        return F.mse_loss(pred, target)
+        return F.mse_loss(finish(raw, self.config.output), target)
 
     def corrupt(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """What the encoder sees in training (the image itself, but for a denoiser)."""
@@ -182,7 +187,7 @@ class AutoEncoder(nn.Module):
         code = self.encode(inputs)
         raw = self.decode_raw(code)
         losses = {"recon": self.recon_loss(raw, x), **self.penalties(inputs, code)}
-        return Output(raw, code, losses, self.config.output == "sigmoid")
+        return Output(raw, code, losses, self.config.output)
 
     def penalties(self, inputs: torch.Tensor, code: torch.Tensor) -> dict[str, torch.Tensor]:
         """The family's regularisers as named loss parts: for the dense family, L2 on its weights (if any)."""
@@ -246,7 +251,7 @@ class VAE(AutoEncoder):
         kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(dim=1).mean()
         pixels = math.prod(self.config.input_shape)  # KL per pixel keeps the ELBO's balance
         losses = {"recon": self.recon_loss(raw, x), "kl": self.config.beta * kl / pixels}
-        return Output(raw, code, losses, self.config.output == "sigmoid")
+        return Output(raw, code, losses, self.config.output)
 
     def diagnostics(self, x: torch.Tensor) -> dict[str, float]:
         """Active units (Burda et al.) and the KL in nats per image, unweighted by beta."""
@@ -384,7 +389,7 @@ class SparseAE(AutoEncoder):
         losses = {"recon": self.recon_loss(raw, x)}
         if self.training and self.config.auxk > 0:
             losses |= self._revive(pre, code, x)
-        return Output(raw, code, losses, self.config.output == "sigmoid")
+        return Output(raw, code, losses, self.config.output)
 
     def _revive(self, pre: torch.Tensor, code: torch.Tensor, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Gao et al.'s AuxK for any decoder: the 4k largest of the units idle for IDLE_BATCHES rebuild x beside
@@ -565,7 +570,7 @@ class VQVAE(AutoEncoder):
         z_q, _, parts = self.codebook(self.encoder(x if inputs is None else inputs))  # straight-through
         raw = self.decoder(z_q)
         losses = {"recon": self.recon_loss(raw, x), **parts}
-        return Output(raw, z_q.flatten(1), losses, self.config.output == "sigmoid")
+        return Output(raw, z_q.flatten(1), losses, self.config.output)
 
     def diagnostics(self, x: torch.Tensor) -> dict[str, float]:
         """Codebook usage on x: its perplexity and the codes no cell picks."""
@@ -598,6 +603,10 @@ def model_slug(family: str, config: AEConfig) -> str:
     if config.hidden and config.arch == "dense":
         parts.append("h" + "x".join(map(str, config.hidden)))
     parts += [f"q{config.bottleneck}", config.loss]
+    if config.output != type(config).output:  # the family's own output layer goes unsaid: 'dense-q16-mse-relu'
+        parts.append(config.output)
+    if config.code_activation != type(config).code_activation and not isinstance(config, SparseConfig):
+        parts.append(f"{config.code_activation}code")  # a sparse code's activation follows its sparsity
     if isinstance(config, DenoisingConfig):
         spec = parse_noise(config.noise)
         parts.append(f"{spec.kind}{spec.level:g}")

@@ -18,6 +18,7 @@ from .devices import adam, device_name, gather, memory_format, pick_device, seed
 from .metrics import evaluate
 from .models import AEConfig, AutoEncoder, Output, build_model, model_slug, series_of
 from .names import default_name
+from .recipes import pretrain_layerwise, recipe_suffix, with_outliers
 from .replay import CodeWatch, Replay
 from .saving import save_trained
 
@@ -48,10 +49,15 @@ class TrainConfig:
     subset: int | None = None
     report_every_s: float = 0.25
     schedule: str = "constant"  # or "cosine": lr decays to 0 over the run, step by step (the zoo's q=2 recipe)
+    outliers: str = ""  # e.g. "fashion-mnist:0.05": that share of the training images is another set's (recipes)
+    pretrain_epochs: int = 0  # > 0: greedy layer-wise pre-training, this many epochs a layer, first (recipes)
 
     def __post_init__(self) -> None:
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}, not {self.schedule!r}")
+        recipe_suffix(self.outliers, self.pretrain_epochs)  # raises on a malformed outliers spec
+        if self.pretrain_epochs < 0:
+            raise ValueError("pretrain_epochs must be 0 or more")
 
     def lr_at(self, done: float) -> float:
         """The learning rate once `done` (0..1) of the run's steps are taken."""
@@ -294,6 +300,8 @@ def train(
     from .fitplan import adapt, mean_image_mse, unlearnt
 
     train_set = load_dataset(dataset, "train", limit=train_config.subset, progress=on_loading)
+    if train_config.outliers:
+        train_set = with_outliers(train_set, train_config.outliers, train_config.seed)
     train_config, notes = adapt(len(train_set), train_config)
     for note in notes:
         (on_note or (lambda _: None))(note)
@@ -306,6 +314,9 @@ def train(
     if before_fit is not None:
         before_fit(model, train_set.images.to(device), len(test_set), train_config)
     started, seen = time.perf_counter(), CodeWatch(test_set.images, test_set.labels)
+    if train_config.pretrain_epochs:
+        c = train_config
+        layers = pretrain_layerwise(model, train_set.images.to(device), c.pretrain_epochs, c.batch_size, c.lr, c.seed)
     history = fit(
         model,
         train_set.images,
@@ -319,6 +330,8 @@ def train(
     metrics = evaluate(model, train_set.images, train_set.labels, test_set.images, test_set.labels)
     metadata = _metadata(family, config, train_set, train_config, metrics, history, seconds, device)
     metadata["mean_image_mse"] = mean_image_mse(train_set.images, test_set.images)
+    if train_config.pretrain_epochs:
+        metadata["pretraining"] = layers  # each layer pair's loss when pre-training ended
     if why := unlearnt(metrics["mse"], metadata["mean_image_mse"]):
         notes.append(why)
         (on_note or (lambda _: None))(why)
@@ -336,7 +349,7 @@ def train(
 
 
 def _metadata(family, config, train_set: Dataset, train_config, metrics, history, seconds, device) -> dict:
-    slug = model_slug(family, config)
+    slug = model_slug(family, config) + recipe_suffix(train_config.outliers, train_config.pretrain_epochs)
     return {
         "name": default_name(train_set.name, slug),
         "slug": slug,

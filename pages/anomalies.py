@@ -2,10 +2,8 @@
 
 import streamlit as st
 
-from aeviz import lessons, scores, ui
-from aeviz.data import item_noun
+from aeviz import scores, ui
 from aeviz.views import anomalies as view
-from aeviz.zoo import references
 
 
 @ui.per_model(max_entries=64, models=False)
@@ -169,11 +167,4 @@ gallery_view(result, ctx.test, chosen[0], metric)
 st.subheader("Which classes are hard?")
 st.plotly_chart(ui.readable(result.box, grow=True), width="stretch")
 
-shipped = (references.load_results() or {}).get("datasets", {}).get(ctx.dataset, {})
-if copies := lessons.identity_sentence(shipped.get("identity", []), item_noun(ctx.dataset)):
-    with st.expander("Why not a bigger code?", icon=":material/content_copy:"):
-        st.markdown(
-            "A wider code reconstructs better, so why squeeze at all? Because a code as wide as the image can learn "
-            "to copy its input: it then redraws anything, noise and anomalies included, and its error flags nothing. "
-            f"Measured on the zoo's models ({lessons.COPY_NOTE}): " + copies
-        )
+ui.anomaly_lessons(ctx.dataset)

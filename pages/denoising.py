@@ -25,16 +25,30 @@ if not by_arch:
     )
     st.stop()
 
+
+def models_follow_the_noise() -> None:
+    """Another noise: the models picked give way to those trained for it (the picker lists them first)."""
+    for arch in by_arch:
+        st.session_state.pop(f"w_dn_{arch}", None)
+        st.query_params.pop(f"dn_{arch}", None)
+
+
 controls, figure = st.columns([1, 3], gap="medium")  # the scrubber beside its controls: above the fold
 with controls:
-    kind = ui.url_radio("Noise", list(NOISE_KINDS), "dn_kind", format_func=lambda k: NOISE_KINDS[k].label)
+    kind = ui.url_radio(
+        "Noise",
+        list(NOISE_KINDS),
+        "dn_kind",
+        format_func=lambda k: NOISE_KINDS[k].label,
+        on_change=models_follow_the_noise,
+    )
     st.caption(f"{NOISE_KINDS[kind].label} {NOISE_KINDS[kind].description}.")
     picked = ui.image_picker(ctx, "dn_img", count=8)
     seed = ui.url_slider("Noise seed", 0, 99, 0, "dn_seed")
     with st.popover("Models", width="stretch"):
         chosen = [
             ui.url_selectbox(f"Denoising AE ({arch})", group, f"dn_{arch}", group[0], format_func=lambda m: m.label)
-            for arch, group in by_arch.items()
+            for arch, group in catalog.denoisers(ctx.models, prefer=kind).items()  # this noise's own first
         ]
         st.caption(
             "Each is compared with the plain autoencoder of the same architecture and code size, where there is one."

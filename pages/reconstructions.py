@@ -151,3 +151,5 @@ sizes = sorted({q for s in series for q in s.sizes})  # every size trained for t
 pca = pca_or_none(ctx.dataset)
 
 grid_view(ctx, series, chosen, sizes, pca, mine)
+
+ui.choices_lesson(ctx.dataset)

@@ -67,7 +67,15 @@ def test_the_identity_risk_is_read_from_the_measured_errors():
     assert "digits-sparse-q128-bce-top8 (TopK (k = 8))." in text
     assert text.endswith("An undercomplete code for comparison: digits-dense-q16-bce (q = 16): none.")
     partly = lessons.identity_sentence([*rows[2:], _row("digits-x-q128-bce", 128, 0.01, 0.07)], "digit")
-    assert partly.startswith("None of them copies; these redraw at most 12 %: digits-dense-q128-bce (no regulariser)")
+    assert partly.startswith(
+        "None of them copies noise; these redraw at most 12 %: digits-dense-q128-bce (no regulariser)"
+    )
+    assert "almost exactly" not in partly  # none of these rebuilds the digits to 1e-4
+    exact = lessons.identity_sentence([_row("mnist-linear-q784-mse", 784, 0.0000112, 0.0536, pixels=784)], "digit")
+    assert exact.endswith(
+        "mnist-linear-q784-mse rebuilds the test digits almost exactly (MSE 1.1e-05) and still redraws only 33 % of "
+        "uniform noise: it copies along the directions its training digits vary in, not the others."
+    )
     assert lessons.identity_sentence(rows[:1]) == ""  # no over-complete model: nothing to say
     table = lessons.identity_table_rows({"datasets": {"digits": {"identity": rows}}})
     assert len(table) == 1 and table[0]["ours"].startswith(
@@ -128,3 +136,14 @@ def test_the_imputation_row_ranks_the_fills_beside_the_mean_image():
         "digits-dense-q16-bce (no noise) 0.450; the mean training image 0.310"
     )
     assert lessons.imputation_table_rows({"datasets": {"digits": {"imputation": measured[2:]}}}) == []
+
+
+def test_the_keras_recipe_row_reads_the_shipped_model():
+    from aeviz import choices
+    from aeviz.checkpoints import scan_checkpoints
+
+    rows = choices.recipe_rows(scan_checkpoints()[0])
+    assert [r["lesson"] for r in rows] == ["The Keras tutorial's recipe, 784-64-784 (fashion-mnist)"]
+    (row,) = rows
+    assert row["ours"].startswith("fashion-mnist-dense-q64-mse-relucode: test MSE 0.0")
+    assert "10 epochs" in row["published"] and "not stored here" in row["published"]

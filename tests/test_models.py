@@ -131,9 +131,30 @@ def test_linear_autoencoder_reaches_pca(digits):
     assert ae_mse >= pca_mse * 0.999  # PCA is the optimum for a linear map
 
 
+@pytest.mark.parametrize("output", ["linear", "relu"])
+def test_an_unbounded_output_layer_is_what_decode_and_the_loss_see(output):
+    model = build_model("dense", bottleneck=4, input_shape=(1, 8, 8), loss="mse", output=output).eval()
+    x = torch.rand(5, 1, 8, 8)
+    with torch.no_grad():
+        for p in model.decoder.parameters():
+            p.normal_(0, 3)  # outputs far outside [0, 1] on both sides before the activation
+        raw = model.decode_raw(model.encode(x))
+        out = model(x)
+    expected = raw.clamp(min=0) if output == "relu" else raw
+    assert torch.equal(model.reconstruct(x), expected) and torch.equal(out.recon, expected)
+    assert torch.allclose(out.losses["recon"], ((expected - x) ** 2).mean())
+    assert (raw < 0).any() and (raw > 1).any()  # so the two outputs differ where it matters
+    assert model_slug("dense", model.config) == f"dense-q4-mse-{output}"
+    assert model_slug("linear", make_config("linear", bottleneck=4)) == "linear-q4-mse"  # its own output unsaid
+
+
 def test_config_validation_and_registry():
     with pytest.raises(ValueError, match="BCE needs a sigmoid"):
         make_config("dense", loss="bce", output="linear")
+    with pytest.raises(ValueError, match="BCE needs a sigmoid"):
+        make_config("dense", loss="bce", output="relu")
+    with pytest.raises(ValueError, match="output must be one of"):
+        make_config("dense", loss="mse", output="tanh")
     with pytest.raises(ValueError, match="no hidden layers"):
         make_config("linear", hidden=(8,))
     with pytest.raises(ValueError, match="unknown config fields"):

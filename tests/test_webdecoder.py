@@ -58,6 +58,18 @@ def test_every_family_body_and_shape_exports_the_same_decoder(family, arch, shap
     assert_same(web, model.decode, 3)
 
 
+@pytest.mark.parametrize("output", ["sigmoid", "linear", "relu"])
+@pytest.mark.parametrize("arch", ["dense", "conv"])
+def test_every_output_layer_exports_the_same_decoder(output, arch):
+    loss = "bce" if output == "sigmoid" else "mse"
+    fields = {"channels": (4,)} if arch == "conv" else {"hidden": (12,)}
+    model = build_model("dense", input_shape=(1, 8, 8), bottleneck=3, arch=arch, loss=loss, output=output, **fields)
+    web = webdecoder.export(model.eval())
+    last = web.layers[-1]["op"]
+    assert last == output if output != "linear" else last not in ("sigmoid", "relu")
+    assert_same(web, model.decode, 3)
+
+
 def test_every_layer_type_the_kernel_has():
     net = webkernel.every_layer_type()
     web = webdecoder.from_sequential(net, 5, output="linear")

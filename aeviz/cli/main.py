@@ -11,6 +11,7 @@ import torch
 
 from .. import devices, settings
 from ..checkpoints import CheckpointError, read_metadata, scan_checkpoints, user_dir, zoo_dir
+from ..configs import OUTPUTS
 from ..data import DATASETS, DatasetUnavailable
 from ..errors import one_line
 from ..models import MODELS
@@ -76,7 +77,9 @@ def _train_parser(sub) -> None:
     p.add_argument("--hidden", type=width, nargs="*", help="dense hidden widths, e.g. 512 256")
     p.add_argument("--channels", type=width, nargs="*", help="conv channels per stride-2 layer")
     p.add_argument("--loss", choices=["bce", "mse"])
-    p.add_argument("--output", choices=["sigmoid", "linear"])
+    p.add_argument(
+        "--output", choices=list(OUTPUTS), help="the output layer: sigmoid (the default; BCE needs it), linear or relu"
+    )
     for name, param in ta.family_params().items():  # --beta, --noise, --sparsity, ...: as the families declare
         p.add_argument(param.flag, dest=name, **ta.flag_options(param))
     p.add_argument("--epochs", type=ta.bounded_int(1), default=30)

@@ -35,6 +35,7 @@ from .lecture import (
     main_height,
     readable,
 )
+from .lessonparts import anomaly_lessons, choices_lesson
 from .maps import (
     MAP_METHODS,
     background_jobs,
@@ -167,6 +168,8 @@ __all__ = [
     "playground",
     "refresh_models",
     "MAP_METHODS",
+    "anomaly_lessons",
+    "choices_lesson",
     "theme_type",
     "scrub_chart",
     "show_selection",

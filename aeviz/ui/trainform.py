@@ -8,6 +8,7 @@ import math
 import streamlit as st
 
 from .. import ownformat
+from ..configs import OUTPUTS
 from ..data import DATASETS
 from ..models import MODELS, AutoEncoder
 from ..noise import NOISE_KINDS
@@ -64,6 +65,15 @@ def model_fields(
         )
     )
     fields, body = {"loss": loss} | ({} if q is None else {"bottleneck": q}), last.get("body")
+    if loss == "mse" and len(family.loss_choices) > 1:  # BCE needs the sigmoid; with MSE the layer is a choice
+        fields["output"] = left.radio(
+            "Output layer",
+            OUTPUTS,
+            OUTPUTS.index(last["output"]) if last.get("output") in OUTPUTS else 0,
+            horizontal=True,
+            help="The activation of the last layer: sigmoid keeps every pixel in [0, 1]; linear and ReLU do not "
+            "bound it (ReLU only from below).",
+        )
     if family.body_choices:
         bodies = list(family.body_choices)
         body = left.selectbox("Body", bodies, bodies.index(body if body in bodies else family.default_body))
@@ -74,7 +84,8 @@ def model_fields(
                 fields[param.field] = _param_widget(param, picked, last)
                 if param.note:
                     st.caption(param.note)
-    return fields, {"loss": loss, "body": body} | ({} if q is None else {"q": q})
+    chosen = {"loss": loss, "body": body, "output": fields.get("output")}
+    return fields, chosen | ({} if q is None else {"q": q})
 
 
 def _param_widget(param: Param, picked: dict, last: dict):

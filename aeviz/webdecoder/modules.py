@@ -52,13 +52,13 @@ def _module(b: _Builder, m: nn.Module) -> None:
 
 
 def from_sequential(decoder: nn.Module, code_size: int, output: str = "sigmoid") -> WebDecoder:
-    """The layer list of an nn.Sequential decoder taking (N, code_size), then a sigmoid when `output` is
-    "sigmoid" (aeviz's models return logits and apply it in decode)."""
+    """The layer list of an nn.Sequential decoder taking (N, code_size), then the output layer's activation when
+    `output` is "sigmoid" or "relu" (aeviz's models return raw outputs and apply it in decode)."""
     if not isinstance(decoder, nn.Sequential):
         raise Unsupported(f"its decoder is a {type(decoder).__name__}, not a plain stack of layers")
     builder = _Builder((code_size,))
     for m in _leaves(decoder):
         _module(builder, m)
-    if output == "sigmoid":
-        builder.add("sigmoid")
+    if output in ("sigmoid", "relu"):
+        builder.add(output)
     return builder.result(code_size)

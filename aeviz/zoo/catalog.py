@@ -49,16 +49,19 @@ def plain_twin(
     return min(candidates, key=distance, default=None)
 
 
-def denoisers(infos: Sequence[CheckpointInfo]) -> dict[str, list[CheckpointInfo]]:
-    """Denoising models by architecture ('dense', 'conv'), the one with the code size closest to 32 first."""
+def denoisers(infos: Sequence[CheckpointInfo], prefer: str | None = None) -> dict[str, list[CheckpointInfo]]:
+    """Denoising models by architecture ('dense', 'conv'): those trained with the noise kind `prefer` first (under
+    Occlusion, the occlusion-trained one), then the one with the code size closest to 32."""
     found: dict[str, list[CheckpointInfo]] = {}
     for info in infos:
         if info.family == "denoising":
             found.setdefault(info.arch, []).append(info)
-    return {
-        arch: sorted(group, key=lambda c: (abs(np.log2(c.bottleneck / 32)), c.name))
-        for arch, group in sorted(found.items(), key=lambda kv: kv[0] != "dense")
-    }
+
+    def order(c: CheckpointInfo) -> tuple:
+        kind = (trained_noise(c) or ("", 0.0))[0]
+        return (prefer is not None and kind != prefer, abs(np.log2(c.bottleneck / 32)), c.name)
+
+    return {arch: sorted(group, key=order) for arch, group in sorted(found.items(), key=lambda kv: kv[0] != "dense")}
 
 
 def imputation_models(infos: Sequence[CheckpointInfo]) -> list[CheckpointInfo]:
@@ -150,3 +153,19 @@ def feature_models(infos: Sequence[CheckpointInfo]) -> list[CheckpointInfo]:
 def pixels(info: CheckpointInfo) -> int:
     """The numbers in one of the model's input images (C·H·W)."""
     return int(np.prod(info.config["input_shape"]))
+
+
+def variant_models(infos: Sequence[CheckpointInfo]) -> list[CheckpointInfo]:
+    """The running example's variants among the zoo's models: every dense q = 16 with no hidden layer (other
+    output layers, losses, tied weights, weight decay), then each layer-wise pre-trained deep net after its twin
+    trained end to end; none trained with anomalies mixed in. aeviz.choices compares them."""
+    training = lambda i: i.metadata.get("training") or {}
+    dense = [
+        i
+        for i in sorted(infos, key=lambda i: i.name)
+        if i.origin == ZOO and i.family == "dense" and i.arch == "dense" and i.bottleneck == 16
+        and i.config.get("code_activation", "linear") == "linear" and not training(i).get("outliers")
+    ]  # fmt: skip
+    stacked = [i for i in dense if training(i).get("pretrain_epochs")]
+    twins = [i for s in stacked for i in dense if i.series + "-stacked" == s.series and i.dataset == s.dataset]
+    return [i for i in dense if not i.config.get("hidden")] + [m for pair in zip(twins, stacked) for m in pair]

@@ -13,7 +13,7 @@ from ..checkpoints import ZOO, CheckpointInfo, load_checkpoint, machine, scan_ch
 from ..data import available_datasets, load_dataset
 from ..metrics import encode_all, image_errors, knn_accuracy, psnr_from_mse, reconstruct_all
 from ..pca import pca_baseline
-from .lessonruns import identity_rows, imputation_rows
+from .lessonruns import identity_rows, imputation_rows, outlier_rows, variant_rows
 from .references import ARTICLE_SHORT, PUBLISHED, REFERENCE, printed
 
 SHOE_CLASSES = (5, 7, 9)  # Fashion-MNIST: Sandal, Sneaker, Ankle boot
@@ -250,6 +250,8 @@ def reproduce(
     for ds in (*datasets, *panel_only):
         out["datasets"][ds]["identity"] = identity_rows(ds, infos)
         out["datasets"][ds]["imputation"] = imputation_rows(ds, infos)
+        out["datasets"][ds]["variants"] = variant_rows(ds, infos)
+        out["datasets"][ds]["outliers"] = outlier_rows(ds, infos)
     out["denoisers"] = denoisers(infos)
     shoe_model = _find(infos, "mnist", "dense-bce", 64)
     if shoe_model is not None and "fashion-mnist" in datasets:

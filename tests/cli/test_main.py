@@ -164,6 +164,13 @@ def test_bad_arguments_give_clear_errors(tmp_path, capsys):
     assert "BCE needs a sigmoid" in capsys.readouterr().err
 
 
+def test_a_relu_output_layer_trains_from_the_command_line(tmp_path):
+    argv = ["train", "--dataset", "digits", "--family", "dense", "--bottleneck", "4", "--loss", "mse"]
+    assert main([*argv, "--output", "relu", "--epochs", "1", "--out", str(tmp_path)]) == 0
+    saved = read_metadata(tmp_path / "digits-dense-q4-mse-relu.safetensors")
+    assert (saved["config"]["output"], saved["config"]["loss"]) == ("relu", "mse")
+
+
 @pytest.mark.slow  # a fresh interpreter that imports torch: ~3 s of CPU
 def test_console_script_entry_point():
     proc = subprocess.run([sys.executable, "-m", "aeviz.cli", "--help"], capture_output=True, text=True)

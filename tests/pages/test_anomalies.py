@@ -145,7 +145,24 @@ def test_why_not_a_bigger_code_is_said_from_the_shipped_measurements():
     shown = " ".join(m.value for m in why[0].markdown)
     assert lessons.identity_sentence(rows, "digit") in shown and "learned to copy" in shown
     mnist = run_page(PAGE, {"dataset": "mnist"}) if data.available_datasets()["mnist"] is None else None
-    if mnist is not None:  # over-complete on MNIST: the TopK dictionaries (q = 1024), which copy nothing
+    if mnist is not None:  # over-complete on MNIST: plain, denoising and TopK models with q = 1024
         (why,) = [e for e in mnist.expander if e.label == "Why not a bigger code?"]
         said = lessons.identity_sentence(references.load_results()["datasets"]["mnist"]["identity"], "digit")
-        assert said.startswith("None of them copies") and said in " ".join(m.value for m in why.markdown)
+        assert "mnist-dense-q1024-bce (q = 1,024 for 784 pixels, no regulariser" in said
+        assert said in " ".join(m.value for m in why.markdown)
+
+
+@pytest.mark.slow  # an MNIST page run
+@pytest.mark.needs_data("mnist")
+def test_anomalies_in_the_training_set_are_said_from_the_shipped_measurements():
+    from aeviz import choices
+    from aeviz.zoo import references
+
+    rows = references.load_results()["datasets"]["mnist"]["outliers"]
+    assert [r["share"] for r in sorted(rows, key=lambda r: r["share"])] == [0, 0.01, 0.05, 0.2]
+    at = run_page(PAGE, {"dataset": "mnist"})
+    assert not at.exception
+    (lesson,) = [e for e in at.expander if e.label == "Anomalies in training?"]
+    said = choices.outlier_sentence(rows, "Fashion-MNIST clothing")
+    assert said in " ".join(m.value for m in lesson.markdown) and said.endswith("the less its error flags them.")
+    assert not [e for e in run_page(PAGE, {"dataset": "digits"}).expander if e.label == "Anomalies in training?"]

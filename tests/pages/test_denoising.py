@@ -114,3 +114,10 @@ def test_occlusion_says_which_model_fills_a_hidden_block_best_from_the_numbers()
     models = {i.name.removeprefix("digits-"): load_checkpoint(i.path) for i in every}
     assert shown == view.imputation_for(models, load_dataset("digits", "test"), pca_baseline("digits"))
     assert "**denoising-q16-bce-occlusion0.25** fills it best" in shown and "closer than the mean" in shown
+
+    assert "occlusion" in str(at.selectbox(key="w_dn_dense").value)  # its rows show the model trained for it
+    gaussian = run_page(PAGE, {"dataset": "digits"}).selectbox(key="w_dn_dense").value
+    assert "gaussian" in str(gaussian)  # and Gaussian noise opens on the Gaussian-trained one
+    switched = run_page(PAGE, {"dataset": "digits"})
+    switched.radio(key="w_dn_kind").set_value("occlusion").run()
+    assert "occlusion" in str(switched.selectbox(key="w_dn_dense").value)

@@ -109,3 +109,21 @@ def test_without_a_zoo_it_says_so_and_trains_a_small_model(tmp_path, monkeypatch
     assert at.radio(key="w_rec_family").options == ["dense"] and len(at.get("image")) == 1
     assert "q=4 `digits-dense-q4-bce · yours`" in " ".join(c.value for c in at.caption)
     assert not [i for i in at.info if "no trained autoencoders" in i.value]
+
+
+@pytest.mark.slow  # an MNIST page run
+@pytest.mark.needs_data("mnist")
+def test_one_net_other_choices_shows_the_measured_variants():
+    from aeviz import choices
+    from aeviz.zoo import references
+
+    variants = references.load_results()["datasets"]["mnist"]["variants"]
+    at = run_page(PAGE, {"dataset": "mnist"})
+    assert not at.exception
+    (lesson,) = [e for e in at.expander if e.label == "One net, other choices"]
+    shown = " ".join(m.value for m in lesson.markdown)
+    said = choices.page_sentences(variants)
+    assert len(said) == 3 and all(sentence in shown for sentence in said)
+    table = lesson.dataframe[0].value
+    assert list(table["model"]) == [r["model"] for r in variants] and "mnist-dense-q16-mse-relu" in set(table["model"])
+    assert not [e for e in run_page(PAGE, {"dataset": "digits"}).expander if e.label == "One net, other choices"]

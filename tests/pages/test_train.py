@@ -47,6 +47,7 @@ def test_the_page_never_waits_for_the_training_speed_probe(monkeypatch):
         at = run_page(PAGE, {"dataset": "digits", "train_family": "conv"})
         assert not at.exception and any("Timing a training process" in c.value for c in at.caption)
         assert by_label(at.button, "Start training")  # the form is there while it times
+        wait_for(lambda: probed_on, timeout=10)  # a loaded machine starts the probe's thread late
         assert not release.is_set() and probed_on == ["aeviz-throughput"]  # not the script's thread
         release.set()
         assert throughput().wait(("rates", "conv", probed_config(at)), timeout=10) == RATES
@@ -340,6 +341,17 @@ def test_a_topk_dictionary_is_started_from_the_form():
     assert not at.exception and not at.error, [e.value for e in at.error]
     config = ui.job_manager().snapshot(job_in_url(at)).spec.config
     assert (config.sparsity, config.topk, config.bottleneck, config.l1) == ("topk", 8, 1024, 0.0)
+
+
+def test_with_mse_the_output_layer_is_a_choice_and_the_job_trains_it():
+    at = run_page(PAGE, {"dataset": "digits"})
+    assert not [r for r in at.radio if r.label == "Output layer"]  # BCE needs the sigmoid: no choice to offer
+    by_label(at.radio, "Loss").set_value("mse").run()
+    by_label(at.radio, "Output layer").set_value("relu")
+    at = submit(at, epochs=1)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    config = ui.job_manager().snapshot(job_in_url(at)).spec.config
+    assert (config.loss, config.output) == ("mse", "relu")
 
 
 def figures_of(at) -> dict[str, dict]:

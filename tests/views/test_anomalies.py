@@ -201,6 +201,11 @@ def test_short_names_fit_under_a_picture():
     assert view.short_name("cifar10-denoising-conv-q64-mse-gaussian0.2", "cifar10") == "denoise-conv-q64"
     assert view.short_name("mnist-sparse-q1024-bce-top16", "mnist") == "topk16-q1024"
     assert view.short_name("digits-denoising-q16-bce-occlusion0.25", "digits") == "denoise-q16-occl"
+    assert view.short_name("mnist-dense-q16-mse-linear", "mnist") == "dense-q16-linout"
+    assert view.short_name("mnist-dense-q16-mse-relu", "mnist") == "dense-q16-reluout"
+    assert view.short_name("fashion-mnist-dense-q64-mse-relucode", "fashion-mnist") == "relu-q64-mse"
+    assert view.short_name("mnist-dense-q16-bce-l21e-05", "mnist") == "dense-q16-l2"
+    assert view.short_name("mnist-dense-q16-bce-outliers0.05", "mnist") == "dense-q16-anom5%"
     names = [view.short_name(c.name, c.dataset) for c in list_checkpoints()]
     assert max(map(len, names)) <= 17
 

@@ -109,10 +109,13 @@ def test_every_shipped_zoo_model_was_trained_by_its_recipe():
     for entry in (e for entries in build_zoo.ZOO.values() for e in entries if e.name in shipped):
         training = shipped[entry.name].metadata.get("training", {})
         trained = (training.get("epochs"), training.get("batch_size"), training.get("lr"))
+        trained += (training.get("outliers", ""), training.get("pretrain_epochs", 0))
         if trained + (training.get("schedule") or "constant",) != (
             entry.epochs,
             entry.batch_size,
             entry.lr,
+            entry.outliers,
+            entry.pretrain_epochs,
             entry.schedule,
         ):
             differ[entry.name] = trained

@@ -18,3 +18,20 @@ def test_default_model_prefers_the_zoos_dense_q16():
     assert catalog.default_model([other, mine, zoos]) is zoos
     assert catalog.default_model([other, mine]) is mine
     assert catalog.default_model([other, info("dense-bce", 8, ZOO)]) is other  # no q=16: the first on offer
+
+
+def test_the_running_examples_variants_are_its_one_choice_twins_and_the_stacked_pair():
+    from aeviz.checkpoints import scan_checkpoints
+
+    chosen = catalog.variant_models([i for i in scan_checkpoints()[0] if i.dataset == "mnist"])
+    names = [i.name.removeprefix("mnist-") for i in chosen]
+    assert names == [
+        "dense-q16-bce",
+        "dense-q16-bce-l21e-05",
+        "dense-q16-bce-tied",
+        "dense-q16-mse",
+        "dense-q16-mse-linear",
+        "dense-q16-mse-relu",
+        "dense-h256x128-q16-bce",
+        "dense-h256x128-q16-bce-stacked",
+    ]  # and none trained with anomalies mixed in, nor another family or code size
