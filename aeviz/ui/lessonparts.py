@@ -30,8 +30,7 @@ def anomaly_lessons(dataset: str) -> None:
         with st.expander("Anomalies in training?", icon=":material/bug_report:"):
             st.markdown(
                 "An autoencoder flags what it cannot rebuild. If the training set already holds anomalies, it "
-                "learns to rebuild them too. Measured on the zoo's dense q = 16 models, each trained with a share "
-                "of its training images replaced by another set's (benchmarks/reproduce.py): " + trained_on
+                "learns to rebuild them too. Measured on the zoo's models (benchmarks/reproduce.py). " + trained_on
             )
 
 
