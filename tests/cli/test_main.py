@@ -232,3 +232,14 @@ def test_a_folder_of_photos_trains_in_colour_at_the_size_asked_for(tmp_path, cap
     capsys.readouterr()
     assert main(["train", "--dataset", "digits", "--pictures", "rgb32", "--epochs", "1"]) == 2
     assert "--pictures applies to folder:PATH datasets" in capsys.readouterr().err
+
+
+def test_the_model_card_says_a_lessons_recipe():
+    from aeviz.cli.main import recipe
+
+    assert recipe({"training": {"epochs": 30}}) == "30"
+    assert recipe({"training": {"epochs": 3, "subset": 10_000}, "train_images": 10_000}) == "3 on 10,000 images"
+    stacked = {"training": {"epochs": 20, "pretrain_epochs": 5}}
+    assert recipe(stacked) == "20 after 5 a layer alone"
+    mixed = {"training": {"epochs": 30, "outliers": "fashion-mnist:0.05"}}
+    assert recipe(mixed) == "30, 0.05 of the images fashion-mnist's"
