@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 
 from ..checkpoints import ORIGINS, ZOO, CheckpointInfo
 
@@ -72,9 +73,18 @@ def across_sizes(series: list[Series]) -> list[Series]:
     """The series a comparison across bottleneck sizes shows: those of an architecture trained at two sizes or more
     (dense's one-size MSE series stays, beside dense BCE), and any holding a model not from the zoo (the viewer's
     own). The zoo's beta-VAEs (q = 2 and 16 at three betas) have their own place, the VAE page's beta control:
-    listed here they wrapped the family control onto a second line, and a one-size architecture adds no column."""
-    several = {s.arch for s in series if len(s.sizes) > 1 and "-beta" not in s.arch}
-    return [s for s in series if s.arch in several or any(m.origin != ZOO for m in s.models)]
+    listed here they wrapped the family control onto a second line, and a one-size architecture adds no column.
+    The zoo's over-complete models (q at least the pixels: the identity lesson's, in the Error gallery) are no
+    bottleneck, and a row each pushed the lecture-mode grid past one screen: left out here."""
+    kept = [replace(s, models=tuple(m for m in s.models if m.origin != ZOO or not _overcomplete(m))) for s in series]
+    kept = [s for s in kept if s.models]
+    several = {s.arch for s in kept if len(s.sizes) > 1 and "-beta" not in s.arch}
+    return [s for s in kept if s.arch in several or any(m.origin != ZOO for m in s.models)]
+
+
+def _overcomplete(info: CheckpointInfo) -> bool:
+    shape = info.config.get("input_shape") or ()
+    return bool(shape) and info.bottleneck >= math.prod(shape)
 
 
 def contested(infos, families=FAMILIES) -> bool:
