@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from .checkpoints import ZOO
 
 SAME = 0.02  # relative MSE differences below this are "about the same"
-# The articles' claims as the issue's check of them reads them (they print no figure for these): ours go beside
+# The articles' claims as issue 31's check of the app against them states them (they print no figure for these)
 CLAIMS = {
     "output": "the articles: a sigmoid output suits pixels in [0, 1] (with BCE or MSE); ReLU and linear ones are "
     "unbounded",
