@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 
 from ..checkpoints import ORIGINS, ZOO, CheckpointInfo
+from .catalog import pixels
 
 FAMILIES = ("dense", "conv", "vae")  # the families trained at several bottleneck sizes
 LOSSES = ("bce", "mse")
@@ -83,8 +83,7 @@ def across_sizes(series: list[Series]) -> list[Series]:
 
 
 def _overcomplete(info: CheckpointInfo) -> bool:
-    shape = info.config.get("input_shape") or ()
-    return bool(shape) and info.bottleneck >= math.prod(shape)
+    return bool(info.config.get("input_shape")) and info.bottleneck >= pixels(info)
 
 
 def contested(infos, families=FAMILIES) -> bool:
