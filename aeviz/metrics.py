@@ -59,19 +59,13 @@ def decode_all(model: Codec, z: np.ndarray | torch.Tensor, batch: int = 2048) ->
     return torch.cat(parts).numpy()
 
 
-def reconstruct_all(model: Codec, x: torch.Tensor, batch: int = 2048) -> np.ndarray:
-    """Reconstructions (N,C,H,W) float32 clipped to [0,1]."""
+def reconstruct_all(model: Codec, x: torch.Tensor, batch: int = 2048, *, clip: bool = True) -> np.ndarray:
+    """Reconstructions (N,C,H,W) float32 clipped to [0,1]; with clip=False as the model outputs them (a linear
+    output layer leaves [0,1])."""
     device = device_of(model)
-    with torch.inference_mode():
-        parts = [model.reconstruct(b.to(device)).clamp(0, 1).float().cpu() for b in _batches(x, batch)]
-    return torch.cat(parts).numpy()
-
-
-def reconstruct_raw(model: Codec, x: torch.Tensor, batch: int = 2048) -> np.ndarray:
-    """Reconstructions (N,C,H,W) float32 as the model outputs them, not clipped (a linear output leaves [0,1])."""
-    device = device_of(model)
-    with torch.inference_mode():
-        parts = [model.reconstruct(b.to(device)).float().cpu() for b in _batches(x, batch)]
+    finish = (lambda r: r.clamp(0, 1)) if clip else (lambda r: r)
+    with torch.inference_mode():  # each batch off the device before the next: one batch's output on it at a time
+        parts = [finish(model.reconstruct(b.to(device))).float().cpu() for b in _batches(x, batch)]
     return torch.cat(parts).numpy()
 
 

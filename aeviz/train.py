@@ -18,7 +18,7 @@ from .devices import adam, device_name, gather, memory_format, pick_device, seed
 from .metrics import evaluate
 from .models import AEConfig, AutoEncoder, Output, build_model, model_slug, series_of
 from .names import default_name
-from .recipes import pretrain_layerwise, recipe_suffix, with_outliers
+from .recipes import parse_outliers, pretrain_layerwise, recipe_suffix, with_outliers
 from .replay import CodeWatch, Replay
 from .saving import save_trained
 
@@ -55,7 +55,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}, not {self.schedule!r}")
-        recipe_suffix(self.outliers, self.pretrain_epochs)  # raises on a malformed outliers spec
+        if self.outliers:
+            parse_outliers(self.outliers)  # raises, saying the form it wants
         if self.pretrain_epochs < 0:
             raise ValueError("pretrain_epochs must be 0 or more")
 

@@ -337,7 +337,7 @@ def short_name(name: str, dataset: str) -> str:
     name = re.sub(r"^sparse-(q\d+)-top(\d+)$", r"topk\2-\1", name)  # a TopK dictionary: its k first
     name = re.sub(r"-gaussian[0-9.]+$", "", name)  # the zoo's usual training noise
     name = re.sub(r"-(occlusion|masking|salt_pepper)[0-9.]+$", lambda m: "-" + NOISE_TAGS[m[1]], name)
-    name = re.sub(r"-mse-(linear|relu)$", lambda m: f"-{m[1][:3].replace('rel', 'relu')}out", name)  # output layer
+    name = re.sub(r"-mse-(linear|relu)$", lambda m: f"-{OUTPUT_TAGS[m[1]]}out", name)  # another output layer
     name = re.sub(r"^dense-(q\d+)(-mse)?-(\w+)code$", r"\3-\1\2", name)  # a ReLU code: 'relu-q64-mse'
     name = re.sub(r"-l2[0-9.e-]+$", "-l2", name)  # its weight decay is in the full name
     name = re.sub(r"-outliers([0-9.]+)$", lambda m: f"-anom{100 * float(m[1]):g}%", name)  # anomalies trained on
@@ -345,6 +345,7 @@ def short_name(name: str, dataset: str) -> str:
 
 
 NOISE_TAGS = {"occlusion": "occl", "masking": "mask", "salt_pepper": "s&p"}  # a caption names the others short
+OUTPUT_TAGS = {"linear": "lin", "relu": "relu"}
 
 
 def take(test: np.ndarray, injected: np.ndarray, indices) -> np.ndarray:

@@ -13,7 +13,7 @@ from ..checkpoints import ZOO, CheckpointInfo, load_checkpoint
 from ..data import load_dataset
 from ..imputation import AREA, fill_errors
 from ..lessons import regulariser
-from ..metrics import image_errors, reconstruct_all, reconstruct_raw
+from ..metrics import image_errors, reconstruct_all
 from ..pca import pca_baseline
 from ..recipes import parse_outliers
 from .catalog import imputation_models, variant_models
@@ -89,7 +89,7 @@ def variant_rows(dataset: str, infos: Sequence[CheckpointInfo]) -> list[dict]:
     rows = []
     for info in chosen:
         model = load_checkpoint(info.path)
-        raw = torch.from_numpy(reconstruct_raw(model, test))  # (N,C,H,W), not clipped
+        raw = torch.from_numpy(reconstruct_all(model, test, clip=False))  # (N,C,H,W)
         weights = [p.detach() for p in model.parameters() if p.ndim > 1]  # tied weights counted once
         config = info.config
         rows.append(
