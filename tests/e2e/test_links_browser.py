@@ -236,6 +236,11 @@ def train(page):
     choose(page, "Train on", "Fashion-MNIST clothing")
     choose(page, "Model family", "Denoising")
     choose(page, "Noise", "Masking")
+    # the form times a new model on a thread, polling each second: under load a poll can come after the 1 s of
+    # quiet that settle waits for, and the view would be taken with "Timing…" where the opened link, timed
+    # already, says "Measured…" (the likeliest cause of a CI failure here: 24,758 pixels differed)
+    page.get_by_text("Measured on this server's").wait_for(timeout=240_000)
+    settle(page)
 
 
 PAGES = {

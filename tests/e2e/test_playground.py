@@ -19,6 +19,7 @@ from browser import (
 )
 from foreign import dense, export_folder
 from kit import canvas_pixels, record_websocket, server_pixels
+from playwright.sync_api import expect
 from torch import nn
 
 from aeviz import checkpoints, data, metrics, webdecoder
@@ -204,7 +205,8 @@ def test_a_decoder_the_browser_lacks_is_decoded_on_the_server_on_release(page, s
     assert "Decoded on the server when you let go" in play.locator(".caption").inner_text()
     assert "pixel_shuffle" in play.locator(".caption").inner_text()  # which op is missing
     canvas = play.locator("canvas.decoded")
-    page.wait_for_function("(c) => c.width === 8", arg=canvas.element_handle())
+    # the locator is found again at each try, not held as one element: a rerun under load may remount the canvas
+    expect(canvas).to_have_js_property("width", 8, timeout=120_000)
     before = canvas_pixels(canvas)
     watch_script_state(page)
     drag(page, play, 0, [0.95])
