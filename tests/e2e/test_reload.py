@@ -11,6 +11,7 @@ import re
 import time
 
 from browser import no_exceptions, open_page, wait_idle
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from test_train_live import model_count, press_on_slider, start_training
 
 
@@ -22,6 +23,22 @@ def sidebar_caption(page) -> str:
     sidebar = page.locator("[data-testid='stSidebar']")
     sidebar.get_by_text(re.compile(r"\d+ models")).wait_for()
     return sidebar.inner_text()
+
+
+def stop_with(page, cancel) -> None:
+    """Click Cancel and wait until the job says it was cancelled. A click in the first second after a reload can
+    land while the page's own load reruns redraw the button (the browser's screen report, the job's 0.5 s poll):
+    the server then runs no callback (4 runs in 16 here; its log showed so in the one I logged). A user clicks again;
+    so does this test, once, if the job still runs after 8 s, and the job must then stop."""
+    done = page.get_by_text("Cancelled: nothing was saved.")
+    cancel.click()
+    try:
+        done.wait_for(timeout=8_000)
+        return
+    except PlaywrightTimeout:
+        if cancel.count():  # still running: the click was not heard
+            cancel.click()
+    done.wait_for(timeout=60_000)
 
 
 def test_f5_keeps_cancel_and_a_plain_revisit_keeps_the_model(browser, app_url):
@@ -41,8 +58,7 @@ def test_f5_keeps_cancel_and_a_plain_revisit_keeps_the_model(browser, app_url):
         assert [c["value"] for c in context.cookies() if c["name"] == "_streamlit_xsrf"] != xsrf  # re-masked
         cancel = page.get_by_role("button", name="Cancel")
         cancel.wait_for()  # still the owner's: it can stop its own job
-        cancel.click()
-        page.get_by_text("Cancelled: nothing was saved.").wait_for(timeout=60_000)
+        stop_with(page, cancel)
         # a tiny model, then the app's plain address again (no ?ws=, no job): it is still listed, as this browser's
         open_page(page, app_url, "train", "dataset=digits&train_family=dense")
         press_on_slider(page, "Epochs", "Home")
