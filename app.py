@@ -31,3 +31,4 @@ navigation = st.navigation(
 )
 ui.sidebar()
 navigation.run()
+ui.finish_run()  # a new visitor's stills ask for their charts once the page is up (ui/firstrun.py)

@@ -94,10 +94,26 @@ def first_screens(browser, url: str, dataset: str, repeats: int, slugs: list[str
 # chart or as the still drawn by the server until that chart arrives (ui/scrubs.py); `INTERACTIVE` is the chart
 # itself. Selectors are CSS lists: any one match counts.
 STILL = {
+    "reconstructions": [".st-key-rec_chart .main-svg, .st-key-rec_chart_still img", ".st-key-w_rec_seed"],
+    "latent_map": [".st-key-map_chart .main-svg, .st-key-map_chart_still img"],
     "denoising": [".st-key-dn_scrub .main-svg, .st-key-dn_scrub_still img", ".st-key-w_dn_seed"],
     "vae": [".st-key-vae_scrub .main-svg, .st-key-vae_scrub_still img"],
+    "anomalies": [".st-key-w_err_flag", ".st-key-err_hist .main-svg, .st-key-err_hist_still img"],
+    "features": [
+        ".st-key-w_ft_rank",
+        "[data-testid='stImage']",
+        ".st-key-ft_density .main-svg, .st-key-ft_density_still img",
+    ],
 }
-INTERACTIVE = {"denoising": ".st-key-dn_scrub .main-svg", "vae": ".st-key-vae_scrub .main-svg"}
+INTERACTIVE = {
+    "reconstructions": ".st-key-rec_chart .main-svg",
+    "latent_map": ".st-key-map_chart .main-svg",
+    "denoising": ".st-key-dn_scrub .main-svg",
+    "vae": ".st-key-vae_scrub .main-svg",
+    "anomalies": ".st-key-err_hist .main-svg",
+    "features": ".st-key-ft_density .main-svg",
+    "reproduce": "[data-testid='stDataFrame'] canvas",
+}
 REFERENCE = ["[data-testid='stImage'] img", "[data-testid='stSlider']"]
 
 

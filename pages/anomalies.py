@@ -98,7 +98,9 @@ if det is not None:
     )
     look = (ui.theme_type(), ui.fit(above=None))
     if ui.lecture_on():  # the threshold's histogram stood beside the worst images: the ROC comes here
-        st.plotly_chart(ui.readable(view.with_point(result.roc, None)), width="stretch", height=ui.grown(360))
+        ui.chart(
+            ui.readable(view.with_point(result.roc, None)), "err_roc_lecture", width="stretch", height=ui.grown(360)
+        )
     ui.picture(
         injected_png(chosen, metric, how, injection, own, own_names, xlabel, out_label, look),
         caption=f"Injected images and their rank among the {n_test:,} test images (#1 = no test image scores higher).",
@@ -112,12 +114,20 @@ def threshold_view(result, out_label: str, roc: bool = True):
     threshold, flagged_in, flagged_out = view.flagged(result, flag)
     n_in, n_out = len(result.scores_in), len(result.scores_out)
     left, right = st.columns(2) if result.det is not None and roc else (st.container(), None)
-    left.plotly_chart(
-        ui.readable(view.with_threshold(result.histogram, threshold)), width="stretch", height=ui.fill_height(300, 21.5)
+    ui.chart(
+        ui.readable(view.with_threshold(result.histogram, threshold)),
+        "err_hist",
+        where=left,
+        width="stretch",
+        height=ui.fill_height(300, 21.5),
     )
     if right is not None:
-        right.plotly_chart(
-            view.with_point(result.roc, (flagged_in / n_in, flagged_out / n_out)), width="stretch", height=300
+        ui.chart(
+            view.with_point(result.roc, (flagged_in / n_in, flagged_out / n_out)),
+            "err_roc",
+            where=right,
+            width="stretch",
+            height=300,
         )
     found = f" and **{flagged_out} of {n_out}** {out_label}" if n_out else ""
     st.markdown(f"Threshold **{threshold:.4g}** flags **{flagged_in:,}** test images{found}.")
@@ -165,6 +175,6 @@ with errors_view:  # lecture mode: the histogram beside the worst images, one sc
 st.subheader("The gallery")
 gallery_view(result, ctx.test, chosen[0], metric)
 st.subheader("Which classes are hard?")
-st.plotly_chart(ui.readable(result.box, grow=True), width="stretch")
+ui.chart(ui.readable(result.box, grow=True), "err_box", width="stretch")
 
 ui.anomaly_lessons(ctx.dataset)

@@ -103,7 +103,7 @@ figure.caption(
 st.subheader("How much does each model recover, level by level?")
 trained = {catalog.trained_noise(info) for info in chosen} - {None}
 mark = next((level for k, level in trained if k == kind), None)
-st.plotly_chart(
+ui.chart(
     ui.readable(curves(checkpoints, ctx.dataset, kind, mark), grow=True),
     width="stretch",
     config={"displayModeBar": False},

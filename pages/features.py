@@ -62,8 +62,9 @@ with figure:
     st.markdown(view.unit_sentence(d, unit, len(codes)))
     atom, density = st.columns([2, 3])
     ui.picture(view.atom_picture(d, unit, theme=ui.theme_type()), where=atom, caption="its decoder atom")
-    density.plotly_chart(
+    ui.chart(
         view.density_figure(codes, d, unit, height=ui.main_height(200, 180)),
+        where=density,
         width="stretch",
         config={"displayModeBar": False},
         key="ft_density",
@@ -77,9 +78,7 @@ with figure:
 st.subheader("Sparsity against reconstruction error")
 points = frontier(tuple(i for i in infos if i.family == "sparse"))
 if points:
-    st.plotly_chart(
-        view.frontier_figure(points, info.name), width="stretch", config={"displayModeBar": False}, key="ft_front"
-    )
+    ui.chart(view.frontier_figure(points, info.name), width="stretch", config={"displayModeBar": False}, key="ft_front")
     st.markdown(view.frontier_sentence(points))
     st.caption(
         "L0: units firing per test image, on average (a sigmoid unit fires above 0.5, the others above 0). "

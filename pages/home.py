@@ -54,7 +54,7 @@ ui.playground(
 
 with st.expander("Why squeeze the pixels at all? The curse of dimensionality, and PCA's memory"):
     curse = ui.curse_table()
-    st.dataframe(home.curse_frame(curse), hide_index=True, width="stretch")
+    ui.table(home.curse_frame(curse), "home_curse", hide_index=True, width="stretch")
     st.markdown(lessons.curse_sentence(curse))
     st.markdown(
         lessons.memory_sentence(

@@ -80,7 +80,7 @@ def explore(ctx, info, model, other, under, latent_map, split, second, other_spl
         if view3d:
             event = ui.show_map_3d(info, latent_map, split, labels, ctx.test.classes, hidden, found, height=480)
         else:
-            event = st.plotly_chart(
+            event = ui.chart(
                 ui.readable(fig),
                 key="map_chart",
                 on_select="rerun",
@@ -103,7 +103,7 @@ def explore(ctx, info, model, other, under, latent_map, split, second, other_spl
     shared = view.shared_selection(picked.indices, split == other_split, len(ctx.test))
     with there:
         st.markdown(f"**{other.name}** · {METHODS[second.method]} · the selection lights up here too")
-        st.plotly_chart(
+        ui.chart(
             view.map_figure(
                 second.points,
                 ui.map_labels(ctx.dataset, other_split),
@@ -139,10 +139,12 @@ st.markdown(
 )
 for job in pending[:1]:
     ui.show_job(job)
-st.plotly_chart(ui.readable(ui.knn_figure(tuple(rows)), grow=True), width="stretch")
+ui.chart(ui.readable(ui.knn_figure(tuple(rows)), grow=True), "map_knn", width="stretch")
 if verdict := knn.pca_verdict(rows):
     st.markdown(verdict)
-st.dataframe(knnchart.knn_table(rows), hide_index=True, height=300, placeholder="—")  # no published figure: a dash
+ui.table(
+    knnchart.knn_table(rows), "map_knn_table", hide_index=True, height=300, placeholder="—"
+)  # no published figure: a dash
 st.caption(
     "Wall time: fitting and querying the classifier on one thread. "
     + (f"*shipped run*: measured together in one run on {shipped.machine}; " if shipped.machine else "")

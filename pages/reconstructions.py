@@ -76,8 +76,10 @@ def grid_view(ctx: ui.Context, series: list[Series], chosen: Series, sizes: list
             )
         )
     with chart:
-        st.plotly_chart(
-            ui.readable(rate_distortion(series, ctx.dataset, pca is not None, chosen.name)), width="stretch"
+        ui.chart(
+            ui.readable(rate_distortion(series, ctx.dataset, pca is not None, chosen.name)),
+            "rec_chart",
+            width="stretch",
         )
     if not lecture:
         png = show_grid(ctx, picked, chosen, sizes, pca, ui.fit(above=None))

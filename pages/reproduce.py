@@ -43,7 +43,7 @@ st.caption(
     "A classifier fitted on the training codes, scored on the test codes; PCA codes are the projections on "
     "the first q components of the training images."
 )
-st.dataframe(pd.DataFrame(shown["knn"]), hide_index=True, width="stretch")
+ui.table(pd.DataFrame(shown["knn"]), "rp_knn", hide_index=True, width="stretch")
 for dataset, verdict in reproduce.knn_verdicts(results).items():
     st.markdown(f"**{dataset}**: {verdict}")
 st.caption(
@@ -83,12 +83,12 @@ st.caption(
     + f" Ours, not published ({ref['how']}; unclipped, {lin['dataset']} q=16): linear {lin['linear']} vs "
     f"PCA {lin['pca']}."
 )
-st.dataframe(pd.DataFrame(shown["pca"]), hide_index=True, width="stretch")
+ui.table(pd.DataFrame(shown["pca"]), "rp_pca", hide_index=True, width="stretch")
 
 left, right = st.columns(2)
 with left:
     st.subheader("BCE vs MSE training")
-    st.dataframe(pd.DataFrame(shown["bce_vs_mse"]), hide_index=True, width="stretch")
+    ui.table(pd.DataFrame(shown["bce_vs_mse"]), "rp_bce", hide_index=True, width="stretch")
     st.caption(
         "The same dense net (784-16-784, no hidden layer) trained twice, once per loss; both errors of each on "
         "the whole test set. PSNR: the mean of per-image PSNR. BCE floor: the mean binary entropy of the test "
@@ -96,12 +96,12 @@ with left:
     )
 with right:
     st.subheader("Denoising (PSNR, dB)")
-    st.dataframe(pd.DataFrame(shown["denoising"]), hide_index=True, width="stretch")
+    ui.table(pd.DataFrame(shown["denoising"]), "rp_denoising", hide_index=True, width="stretch")
     st.caption(f"{reproduce.denoising_note(results)} Measured in {results.get('seconds', '?')} s in all.")
 
 st.subheader("Lessons of the articles, and where the app shows them")
 lesson_table = lessons.lesson_rows(ui.list_models(), ui.curse_table(), results)
-st.dataframe(pd.DataFrame(lesson_table), hide_index=True, width="stretch")
+ui.table(pd.DataFrame(lesson_table), "rp_lessons", hide_index=True, width="stretch")
 st.caption(
     "Published: the claim as the article makes it; ours: measured here (the zoo's models, or computed on the "
     "spot: 1,000 seeded uniform points for the distances, exact counts for the memory)."

@@ -74,9 +74,7 @@ with controls:
     st.button("Undo all edits", on_click=ui.set_url_ints, args=("tk_edits", []), disabled=not edits)
 with grid_col:
     figure = view.grid_figure(grid, original, cell, height=ui.main_height(340, 320))
-    st.plotly_chart(
-        figure, key="tk_grid", on_select=click_cell, selection_mode="points", config={"displayModeBar": False}
-    )
+    ui.chart(figure, key="tk_grid", on_select=click_cell, selection_mode="points", config={"displayModeBar": False})
     st.caption(view.grid_sentence(grid, original, size))
 with picture_col:
     edited = decoded(info, grid)
@@ -99,5 +97,5 @@ else:
 st.subheader("Codebook usage")
 points = view.usage_over_training(info.metadata.get("history", []))
 if points:
-    st.plotly_chart(view.usage_figure(points, size), config={"displayModeBar": False}, key="tk_usage")
+    ui.chart(view.usage_figure(points, size), config={"displayModeBar": False}, key="tk_usage")
 st.markdown(view.usage_sentence(tokens, size, points))

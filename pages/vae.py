@@ -148,7 +148,7 @@ with tab_plane:
         st.info("No VAE with a 2-d code for this dataset: train one with code size 2 to see its whole code plane.")
     else:
         linear = ui.url_toggle("Linear grid over −3…+3 instead of prior quantiles", "vae_linear")
-        st.plotly_chart(manifold(flat, not linear), width="stretch", config={"displayModeBar": False}, key="vae_plane")
+        ui.chart(manifold(flat, not linear), width="stretch", config={"displayModeBar": False}, key="vae_plane")
         if not ui.hover_decoder(flat, "vae_plane", decoding.prior_plane_inverse(not linear), key="vae_hover"):
             st.caption(
                 "Move the mouse over the plane: your browser decodes the code under the cursor as it moves, "
@@ -192,7 +192,7 @@ def beta_view():
     model = family[rows.index(picked_row)]
     seen = collapse(model, ctx.dataset)
     figure = betas.collapse_figure(seen, rows, chosen, height=ui.main_height(260, 240))
-    st.plotly_chart(figure, width="stretch", config={"displayModeBar": False}, key="vae_beta_fig")
+    ui.chart(figure, width="stretch", config={"displayModeBar": False}, key="vae_beta_fig")
     st.markdown(betas.chosen_sentence(picked_row) + " " + betas.trend_sentence(rows))
     pictures, walk = st.columns(2)
     ui.picture(betas_samples(model, ctx.test.images[:8].numpy(), ui.theme_type()), where=pictures)

@@ -152,8 +152,10 @@ with bars:
         f"images{as_is(best)}. Most surprised: **{names[worst]}**, more unusual than **{percentiles[worst]:.1f} "
         f"%**{as_is(worst)} (rank {ranks[worst]:,} of {len(ctx.test) + 1:,})."
     )
-    st.plotly_chart(
-        anomalies.percentile_figure(names, np.array(percentiles), np.array(errors), metric=metric), width="stretch"
+    ui.chart(
+        anomalies.percentile_figure(names, np.array(percentiles), np.array(errors), metric=metric),
+        "you_percentiles",
+        width="stretch",
     )
 with where:
     st.markdown("**Where your images land on the latent map** (stars, numbered as in the list above)")
@@ -171,7 +173,7 @@ with where:
         ui.show_job(job)  # UMAP is fitted in the background once per model; PCA is instant
     elif latent is not None:
         stars = latent.transform(metrics.encode_all(model, ui.user_image_batch(ctx.test.shape, own)))
-        st.plotly_chart(
+        ui.chart(
             anomalies.map_figure(
                 latent.points,
                 ctx.test.labels.numpy(),
@@ -180,6 +182,7 @@ with where:
                 [p.name for p in own],
                 title=f"{method.upper()} map of {info.name}",
             ),
+            "you_map",
             width="stretch",
         )
         placed = (

@@ -22,6 +22,7 @@ from .caches import (
     refresh_models,
 )
 from .decoder import code_sliders, hover_decoder, map_hover, playground
+from .firstrun import chart, charts_live, finish_run, table
 from .identity import browser_id
 from .injection import injection_form
 from .lecture import (
@@ -105,6 +106,10 @@ from .widgets import (
 from .workspace import own_workspace, session_workspaces, your_models
 
 __all__ = [
+    "chart",
+    "charts_live",
+    "finish_run",
+    "table",
     "posterior_view",
     "explorer_controls",
     "export_buttons",

@@ -7,6 +7,7 @@ import streamlit as st
 from .. import choices, lessons
 from ..data import item_noun
 from ..zoo import references
+from . import firstrun
 from .training import dataset_title
 
 
@@ -47,7 +48,7 @@ def choices_lesson(dataset: str) -> None:
             "choice changed each time: its output layer, its loss, its decoder's weights, weight decay; and a "
             "deep net pre-trained layer by layer beside its twin trained end to end."
         )
-        st.dataframe(choices.display_rows(variants), hide_index=True, width="stretch")
+        firstrun.table(choices.display_rows(variants), "lesson_choices", hide_index=True, width="stretch")
         for sentence in said:
             st.markdown(sentence)
         st.caption(

@@ -8,6 +8,7 @@ import streamlit as st
 
 from ..checkpoints import CheckpointInfo
 from ..views import posterior as view
+from . import firstrun
 from .caches import get_codes, get_dataset
 from .memo import per_model
 from .theme import theme_type
@@ -49,13 +50,13 @@ def posterior_view(info: CheckpointInfo, image: np.ndarray, name: str, flat: Che
     right.button("Draw again", icon=":material/casino:", key="vae_post_redraw", on_click=_next_seed)
     spread, plane = st.columns(2)
     with spread:
-        st.plotly_chart(view.posterior_figure(post), key="vae_post_dims", config={"displayModeBar": False})
+        firstrun.chart(view.posterior_figure(post), key="vae_post_dims", config={"displayModeBar": False})
         st.caption(_posterior_sentence(post))
     with plane:
         if flat is None:
             st.info("No VAE with a 2-d code for this dataset: train one with code size 2 to see its posterior ellipse.")
         else:
-            st.plotly_chart(_plane(flat, image, seed), key="vae_post_plane", width="stretch")
+            firstrun.chart(_plane(flat, image, seed), key="vae_post_plane", width="stretch")
             which = "this VAE" if flat.key == info.key else f"`{flat.name}`, the 2-d VAE of this dataset,"
             shown = len(view.train_sample(len(get_codes(flat, "train"))))
             st.caption(
@@ -85,5 +86,5 @@ def loss_terms(info: CheckpointInfo) -> None:
             icon=":material/info:",
         )
         return
-    st.plotly_chart(view.loss_terms_figure(terms), key="vae_post_terms", config={"displayModeBar": False})
+    firstrun.chart(view.loss_terms_figure(terms), key="vae_post_terms", config={"displayModeBar": False})
     st.markdown(view.loss_sentence(terms, float(info.config.get("beta", 1.0))))

@@ -16,6 +16,7 @@ from ..jobs import State, in_cache_dir
 from ..projection import LatentMap
 from ..views import projector as view
 from ..views.figures import png_bytes
+from . import firstrun
 from .caches import get_dataset, readonly
 from .decoder import HIDDEN, _kit
 from .lecture import lecture_on
@@ -245,7 +246,7 @@ def show_map_3d(info, latent_map, split, labels, classes, hidden, found_index: i
     if found_index is not None:
         near, _ = code_index(info, latent_map, split).neighbours(found_index, view.NEIGHBOURS)
         spec["data"] = [*spec["data"], view.rings_3d(space.points, found_index, near)]
-    st.plotly_chart(fast_figure(spec), key="map_chart_3d", width="stretch")
+    firstrun.chart(fast_figure(spec), key="map_chart_3d", width="stretch")
     hover_decoder(info, "map_chart_3d", None, key="map_hover_3d", sprites=sprite_index(info.dataset, split))
     kept = "" if space.kept is None else f"; its three axes keep {100 * space.kept:.0f} % of the code variance"
     words = "UMAP" if space.method == "umap" else "PCA"

@@ -8,6 +8,7 @@ import streamlit as st
 from ..checkpoints import CheckpointInfo
 from ..replay import load_replay
 from ..views import codemap
+from . import firstrun
 from .caches import get_dataset
 from .widgets import url_toggle
 
@@ -28,12 +29,12 @@ def code_space(snap, where) -> None:
             fig = codemap.live_figure(
                 snap.maps[-1][1], snap.map_labels, classes, codemap.extent([m for _, m in snap.maps])
             )
-            st.plotly_chart(fig, width="stretch", key="train_code_map", config={"displayModeBar": False})
+            firstrun.chart(fig, width="stretch", key="train_code_map", config={"displayModeBar": False})
             st.caption("The code space as it is now: " + codemap.caption(len(snap.map_labels), epochs[-1:], _q(snap)))
             return
         points = np.stack([m for _, m in snap.maps])
         fig = codemap.replay_figure(epochs, points, snap.map_labels, classes)
-        st.plotly_chart(fig, width="stretch", key="train_code_replay", config={"displayModeBar": False})
+        firstrun.chart(fig, width="stretch", key="train_code_replay", config={"displayModeBar": False})
         st.caption(
             "Drag the slider to replay how the code space organised: "
             + codemap.caption(len(snap.map_labels), epochs, _q(snap))
@@ -61,5 +62,5 @@ def training_replay(info: CheckpointInfo, classes) -> None:
         return
     if url_toggle(f"Replay training ({int(replay.epochs.max())} epochs)", "map_replay"):
         spec = _replay_spec(path, content, tuple(map(str, classes)))
-        st.plotly_chart(spec, width="stretch", key="map_replay_chart", config={"displayModeBar": False})
+        firstrun.chart(spec, width="stretch", key="map_replay_chart", config={"displayModeBar": False})
         st.caption("Drag the slider: " + codemap.caption(len(replay.labels), replay.epochs, replay.q))

@@ -13,6 +13,7 @@ import numpy as np
 import streamlit as st
 
 from ..views.figures import at_frame
+from . import firstrun
 from .widgets import _from_url, _number, _to_url
 
 # The figure's own slider moves in the browser and Streamlit never hears of it. This listener, mounted next
@@ -95,53 +96,26 @@ def _follow(chart_key: str, url_key: str, values: tuple) -> None:
     )
 
 
-# A new visitor's first screen (issue 30 section 5): plotly's bundle costs a new browser about a second of its
-# main thread before a chart can draw. So a session's first run shows the frame as a plain picture, drawn by the
-# server, at the chart's place and height; once the browser has painted it, this trigger asks for the chart,
-# which replaces it (a rerun of the fragment alone). Later runs of the session draw the chart straight away.
-LIVE_JS = """
-export default function ({ setStateValue }) {
-  let asked = false;
-  const ask = () => { if (!asked) { asked = true; setStateValue("live", true); } };
-  requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(ask, 30)));
-}
-"""
 STILL_HTML = """<div style="height:{height}px;display:flex;flex-direction:column;align-items:center;gap:8px">
 <img src="{src}" alt="{label}" style="max-width:100%;max-height:{room}px;object-fit:contain">
 <div style="font-size:1rem">{label}</div></div>"""
 
 
-@cache
-def _live_trigger():
-    return st.components.v2.component("aeviz_scrub_live", js=LIVE_JS, isolate_styles=False)
-
-
-def _in_apptest() -> bool:
-    from streamlit import config
-
-    return bool(config.get_option("global.appTest"))  # no browser to paint anything: the chart at once
-
-
-def _go_live(key: str) -> None:
-    st.session_state[f"aeviz_live_{key}"] = True
-
-
 @st.fragment
 def _layer(fig, key: str, frame: int, height) -> None:
-    """The chart at `frame`; in a session's first run, its still picture until the browser asks for the chart."""
+    """The chart at `frame`; in a session's first screen (ui/firstrun.py) the frame's picture and label as a still."""
     shown = _positioned(fig, frame)
     tall = height if isinstance(height, int) else shown.layout.height  # "content": the figure's own height
-    if st.session_state.get(f"aeviz_live_{key}") or _in_apptest() or not tall:
-        st.plotly_chart(shown, width="stretch", height=height, config={"displayModeBar": False}, key=key)
+    options = {"width": "stretch", "height": height, "config": {"displayModeBar": False}}
+    if not tall:
+        firstrun.chart(shown, key, **options)
         return
-    height = int(tall)
     slider = shown.layout.sliders[0]
     label = f"{slider.currentvalue.prefix or ''}{slider.steps[frame].label}"  # as the chart's slider says it
-    room = height - int(shown.layout.margin.t or 0) - 90  # the chart's own room for its picture (scrub_figure)
-    with st.container(key=f"{key}_still", height=height, border=False):
-        still = STILL_HTML.format(height=height - 8, label=html.escape(str(label)), src=shown.data[0].source, room=room)
-        st.html(still)
-    _live_trigger()(key=f"{key}_ask", on_live_change=lambda: _go_live(key), height=0)
+    room = int(tall) - int(shown.layout.margin.t or 0) - 90  # the chart's own room for its picture (scrub_figure)
+    src = shown.data[0].source
+    still = STILL_HTML.format(height=int(tall), label=html.escape(str(label)), src=src, room=room)
+    firstrun.chart(shown, key, still=still, **options)
 
 
 def scrub_chart(

@@ -88,16 +88,17 @@ class Axis:
             texts = spec.get("ticktext") or [tick_label(float(v)) for v in given]
             pairs = [(float(self.px([v])[0]), str(t)) for v, t in zip(values(given), texts)]
         elif self.kind == "log":
-            lo, hi = math.ceil(self.low - 1e-9), math.floor(self.high + 1e-9)
-            step = max(1, math.ceil((hi - lo + 1) / 8))
-            pairs = [(float(self.px([10.0**e])[0]), tick_label(10.0**e)) for e in range(lo, hi + 1, step)]
+            first_power, last_power = math.ceil(self.low - 1e-9), math.floor(self.high + 1e-9)
+            every = max(1, math.ceil((last_power - first_power + 1) / 8))
+            powers = range(first_power, last_power + 1, every)
+            pairs = [(float(self.px([10.0**e])[0]), tick_label(10.0**e)) for e in powers]
         else:
             step = nice_step(self.high - self.low)
             first = math.ceil(self.low / step - 1e-9)
             count = int(math.floor(self.high / step + 1e-9)) - first + 1
             pairs = [(float(self.px([(first + i) * step])[0]), tick_label((first + i) * step)) for i in range(count)]
-        lo, hi = sorted((self.start, self.end))
-        return [(p, t) for p, t in pairs if lo - 0.5 <= p <= hi + 0.5]
+        near, far = sorted((self.start, self.end))
+        return [(p, t) for p, t in pairs if near - 0.5 <= p <= far + 0.5]
 
 
 def axis_range(spec: dict, kind: str, data: list[np.ndarray], pad: float) -> tuple[float, float]:

@@ -20,12 +20,13 @@ from .stillaxes import TEXT_PX, Axis, axis_kind, axis_range, categories, plain, 
 
 SUPPORTED = ("scatter", "scattergl", "bar", "image")
 GRID = "rgba(128,128,128,0.25)"
-CLIP = "aeviz-still-plot"  # one still per SVG document (an <img>'s), so the id cannot meet another still's
 WIDTH = 720  # the still's drawing width; the browser scales it to the column (height kept, aspect kept)
 
 
 def still_svg(figure, height: int | None = None, width: int = WIDTH) -> str | None:
-    """The figure as an SVG document `height` px tall (its own height when None), or None where unsupported."""
+    """The figure as an SVG document `height` px tall and as wide as its box (its own height when None), or
+    None where unsupported. Across, the plot is laid out in percent of the box, so text keeps its size at any
+    column width; `width` is only the guess an equal-scale (scaleanchor) plot is shaped for."""
     spec = figure if isinstance(figure, dict) else figure.to_plotly_json()
     layout = spec.get("layout") or {}
     traces = [t for t in spec.get("data") or [] if t.get("visible", True) is True]
@@ -36,18 +37,24 @@ def still_svg(figure, height: int | None = None, width: int = WIDTH) -> str | No
     title = plain(layout.get("title"))
     legend = _legend_entries(traces, layout)
     horizontal = (layout.get("legend") or {}).get("orientation") == "h"
-    box = _plot_box(layout, width, height, font, title, legend, horizontal)
-    x, y = _axes(traces, layout, box)
-    parts = [_grid_and_ticks(x, y, box, font)]
-    for i, trace in enumerate(traces):
-        parts.append(_trace_svg(trace, i, x, y, traces, str(layout.get("barmode", "group"))))
-    parts.append(_shapes(layout, x, y, box))
-    parts.append(_titles(title, x, y, box, font, width, height))
-    parts.append(_legend_svg(legend, box, font, horizontal))
-    clip = f'<clipPath id="{CLIP}"><rect x="{box[0]}" y="{box[1]}" width="{box[2] - box[0]}" height="{box[3] - box[1]}"/></clipPath>'
+    left, top, right, bottom = _margins(layout, font, title, legend, horizontal)
+    tall = float(round(max(height - top - bottom, 10.0)))  # whole pixels: the plot box is drawn at them
+    x, y = _axes(traces, layout, tall, max(width - left - right, 10.0))
+    inner = [_grid_and_ticks(x, y, tall, font)]
+    barmode = str(layout.get("barmode", "group"))
+    inner += [_trace_svg(trace, i, x, y, traces, barmode, tall) for i, trace in enumerate(traces)]
+    inner += [_shapes(layout, x, y, tall), _axis_titles(x, y, tall, font)]
+    if horizontal:
+        inner.append(_legend_svg(legend, font, horizontal))
+    plot = (
+        f'<svg x="{left:.0f}" y="{top:.0f}" height="{tall:.0f}" width="calc(100% - {left + right:.0f}px)" '
+        f'overflow="visible">{"".join(inner)}</svg>'
+    )
+    side = "" if horizontal or not legend else _side_legend(legend, font, right, top)
+    heading = f'<text x="{left:.0f}" y="{1.5 * font:.1f}" font-size="{1.3 * font:.0f}">{html.escape(title)}</text>'
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" height="{height}" '
-        f'font-family="sans-serif" font-size="{font}" fill="currentColor">{clip}{"".join(parts)}</svg>'
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="100%" height="{height}" font-family="sans-serif" '
+        f'font-size="{font}" fill="currentColor">{heading if title else ""}{plot}{side}</svg>'
     )
 
 
@@ -69,13 +76,17 @@ def _colour(trace: dict, i: int) -> str:
 
 
 def _legend_entries(traces: list[dict], layout: dict) -> list[tuple[str, str]]:
-    named = [(str(t["name"]), _colour(t, i)) for i, t in enumerate(traces) if t.get("name") and t.get("showlegend") is not False]
+    named = [
+        (str(t["name"]), _colour(t, i))
+        for i, t in enumerate(traces)
+        if t.get("name") and t.get("showlegend") is not False
+    ]
     show = layout.get("showlegend")
     return named if show or (show is None and len(named) > 1) else []
 
 
-def _plot_box(layout, width, height, font, title, legend, horizontal) -> tuple[float, float, float, float]:
-    """(left, top, right, bottom) of the plot area: the figure's margins, grown for ticks, titles and legend."""
+def _margins(layout, font, title, legend, horizontal) -> tuple[float, float, float, float]:
+    """(left, top, right, bottom) px around the plot: the figure's margins, grown for ticks, titles and legend."""
     margin = layout.get("margin") or {}
     xspec, yspec = layout.get("xaxis") or {}, layout.get("yaxis") or {}
     left = margin.get("l", 80) + 5 * font + (1.4 * font if plain(yspec.get("title")) else 0)
@@ -86,7 +97,7 @@ def _plot_box(layout, width, height, font, title, legend, horizontal) -> tuple[f
         top += 1.8 * font
     elif legend:
         right += 2.5 * font + 0.62 * font * max(len(name) for name, _ in legend)
-    return float(left), float(top), float(width - right), float(height - bottom)
+    return float(left), float(top), float(right), float(bottom)
 
 
 def _image_extent(trace: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -119,9 +130,9 @@ def _trace_xy(trace: dict) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def _axes(traces: list[dict], layout: dict, box) -> tuple[Axis, Axis]:
-    """Both axes, ranged as plotly's autorange would be (bars from zero; equal scales where y is anchored to x)."""
-    left, top, right, bottom = box
+def _axes(traces: list[dict], layout: dict, tall: float, wide: float) -> tuple[Axis, Axis]:
+    """Both axes, ranged as plotly's autorange would be (bars from zero; equal scales where y is anchored to x):
+    x in percent of the plot's width, y in px from the plot's top."""
     xs, ys = zip(*(_trace_xy(t) for t in traces))
     flipped = any(t.get("type") == "bar" and t.get("orientation") == "h" for t in traces)
     if flipped:
@@ -129,7 +140,7 @@ def _axes(traces: list[dict], layout: dict, box) -> tuple[Axis, Axis]:
     xs, ys = list(xs) + _shape_ends(layout, "x"), list(ys) + _shape_ends(layout, "y")  # plotly ranges over them
     xspec, yspec = layout.get("xaxis") or {}, layout.get("yaxis") or {}
     made = []
-    for spec, data, start, end, along in ((xspec, xs, left, right, "x"), (yspec, ys, bottom, top, "y")):
+    for spec, data, start, end, along in ((xspec, xs, 0.0, 100.0, "x"), (yspec, ys, tall, 0.0, "y")):
         kind = axis_kind(spec, list(data))
         names = categories(spec, list(data)) if kind == "category" else ()
         axis = Axis(kind, 0, 1, start, end, names, plain(spec.get("title")), spec)
@@ -148,7 +159,7 @@ def _axes(traces: list[dict], layout: dict, box) -> tuple[Axis, Axis]:
         made.append(axis)
     x, y = made
     if yspec.get("scaleanchor") == "x" and x.kind == y.kind == "linear":
-        _equal_scales(x, y)
+        _equal_scales(x, y, wide, tall)
     return x, y
 
 
@@ -168,54 +179,60 @@ def _pad(traces: list[dict], bars: bool) -> float:
     return 0.04 if marked else 0.0
 
 
-def _equal_scales(x: Axis, y: Axis) -> None:
+def _equal_scales(x: Axis, y: Axis, wide: float, tall: float) -> None:
     """Plotly's scaleanchor: one data unit is as many pixels on both axes, the tighter axis's range widened."""
-    sx = abs(x.end - x.start) / abs(x.high - x.low)
-    sy = abs(y.end - y.start) / abs(y.high - y.low)
+    sx = wide / abs(x.high - x.low)
+    sy = tall / abs(y.high - y.low)
     scale = min(sx, sy)
-    for axis, s in ((x, sx), (y, sy)):
+    for axis, s, pixels in ((x, sx, wide), (y, sy, tall)):
         if s > scale:
-            middle, half = (axis.low + axis.high) / 2, abs(axis.end - axis.start) / scale / 2
+            middle, half = (axis.low + axis.high) / 2, pixels / scale / 2
             sign = 1 if axis.high > axis.low else -1
             axis.low, axis.high = middle - sign * half, middle + sign * half
 
 
-def _grid_and_ticks(x: Axis, y: Axis, box, font: int) -> str:
-    left, top, right, bottom = box
+def _grid_and_ticks(x: Axis, y: Axis, tall: float, font: int) -> str:
     out = []
-    for px, text in x.ticks():
+    for at, text in x.ticks():
         if (x.spec or {}).get("showgrid", True):
-            out.append(f'<line x1="{px:.1f}" y1="{top:.1f}" x2="{px:.1f}" y2="{bottom:.1f}" stroke="{GRID}"/>')
-        out.append(f'<text x="{px:.1f}" y="{bottom + 1.3 * font:.1f}" text-anchor="middle">{html.escape(text)}</text>')
-    for px, text in y.ticks():
+            out.append(f'<line x1="{at:.2f}%" y1="0" x2="{at:.2f}%" y2="{tall:.0f}" stroke="{GRID}"/>')
+        out.append(f'<text x="{at:.2f}%" y="{tall + 1.3 * font:.1f}" text-anchor="middle">{html.escape(text)}</text>')
+    for at, text in y.ticks():
         if (y.spec or {}).get("showgrid", True):
-            out.append(f'<line x1="{left:.1f}" y1="{px:.1f}" x2="{right:.1f}" y2="{px:.1f}" stroke="{GRID}"/>')
-        out.append(f'<text x="{left - 6:.1f}" y="{px + 0.35 * font:.1f}" text-anchor="end">{html.escape(text)}</text>')
+            out.append(f'<line x1="0" y1="{at:.1f}" x2="100%" y2="{at:.1f}" stroke="{GRID}"/>')
+        out.append(f'<text x="-6" y="{at + 0.35 * font:.1f}" text-anchor="end">{html.escape(text)}</text>')
     return "".join(out)
 
 
-def _trace_svg(trace: dict, i: int, x: Axis, y: Axis, traces: list[dict], barmode: str) -> str:
+def _trace_svg(trace: dict, i: int, x: Axis, y: Axis, traces: list[dict], barmode: str, tall: float) -> str:
+    """One trace, clipped to the plot: marks placed in percent across; lines in a box stretched to the plot."""
     kind = trace.get("type", "scatter")
     opacity = float(trace.get("opacity", 1.0))
+    lines = ""
     if kind == "image":
         (x0, x1), (y0, y1) = _image_extent(trace)
         px, py = x.px([x0, x1]), y.px([y0, y1])
         body = (
-            f'<image href="{html.escape(str(trace.get("source") or ""))}" x="{min(px):.1f}" y="{min(py):.1f}" '
-            f'width="{abs(px[1] - px[0]):.1f}" height="{abs(py[1] - py[0]):.1f}" preserveAspectRatio="none"/>'
+            f'<image href="{html.escape(str(trace.get("source") or ""))}" x="{min(px):.2f}%" y="{min(py):.1f}" '
+            f'width="{abs(px[1] - px[0]):.2f}%" height="{abs(py[1] - py[0]):.1f}" preserveAspectRatio="none"/>'
         )
     elif kind == "bar":
         body = _bars(trace, i, x, y, [t for t in traces if t.get("type") == "bar"] if barmode == "group" else [])
     else:
-        body = _scatter(trace, i, x, y)
-    return f'<g clip-path="url(#{CLIP})" opacity="{opacity:g}">{body}</g>'
+        lines, body = _scatter(trace, i, x, y)
+    stretched = (
+        f'<svg width="100%" height="{tall:.0f}" viewBox="0 0 100 {tall:.0f}" preserveAspectRatio="none">{lines}</svg>'
+        if lines
+        else ""
+    )
+    return f'<g opacity="{opacity:g}">{stretched}<svg width="100%" height="{tall:.0f}">{body}</svg></g>'
 
 
-def _scatter(trace: dict, i: int, x: Axis, y: Axis) -> str:
+def _scatter(trace: dict, i: int, x: Axis, y: Axis) -> tuple[str, str]:
     xs, ys = _trace_xy(trace)
     px, py = x.px(xs), y.px(ys)
     mode = str(trace.get("mode") or ("lines+markers" if len(xs) < 20 else "lines"))
-    colour, out = _colour(trace, i), []
+    colour, out, dots = _colour(trace, i), [], ""
     line = trace.get("line") or {}
     if "lines" in mode:
         width = float(line.get("width", 2))
@@ -224,14 +241,14 @@ def _scatter(trace: dict, i: int, x: Axis, y: Axis) -> str:
         for run in np.split(np.arange(len(px)), np.flatnonzero(~ok)):
             run = run[ok[run]]
             if len(run) > 1:
-                points = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(px[run], py[run]))
+                points = " ".join(f"{a:.2f},{b:.1f}" for a, b in zip(px[run], py[run]))
                 out.append(
                     f'<polyline points="{points}" fill="none" stroke="{line.get("color") or colour}" '
-                    f'stroke-width="{width:g}" stroke-dasharray="{dash}"/>'
+                    f'stroke-width="{width:g}" stroke-dasharray="{dash}" vector-effect="non-scaling-stroke"/>'
                 )
     if "markers" in mode:
-        out.append(_markers(trace, colour, px, py))
-    return "".join(out)
+        dots = _markers(trace, colour, px, py)
+    return "".join(out), dots
 
 
 def _markers(trace: dict, colour: str, px: np.ndarray, py: np.ndarray) -> str:
@@ -241,17 +258,19 @@ def _markers(trace: dict, colour: str, px: np.ndarray, py: np.ndarray) -> str:
     fills = marker.get("color")
     per_point = np.broadcast_to(np.asarray(fills, dtype=object), px.shape) if _strings(fills, len(px)) else None
     alpha = marker.get("opacity", 1.0)
-    alpha = float(alpha) if np.isscalar(alpha) else 1.0
+    alpha = float(alpha) if isinstance(alpha, (int, float)) else 1.0
     ok = np.isfinite(px) & np.isfinite(py)
     dots = [
-        f'<circle cx="{a:.1f}" cy="{b:.1f}" r="{r:.2g}"{"" if per_point is None else f" fill={chr(34)}{c}{chr(34)}"}/>'
+        f'<circle cx="{a:.2f}%" cy="{b:.1f}" r="{r:.2g}"{"" if per_point is None else f" fill={chr(34)}{c}{chr(34)}"}/>'
         for a, b, r, c in zip(px[ok], py[ok], radius[ok], (per_point[ok] if per_point is not None else px[ok]))
     ]
     return f'<g fill="{colour}" fill-opacity="{alpha:g}">{"".join(dots)}</g>'
 
 
 def _strings(fills, count: int) -> bool:
-    return isinstance(fills, (list, tuple, np.ndarray)) and len(fills) == count and all(isinstance(c, str) for c in fills)
+    return (
+        isinstance(fills, (list, tuple, np.ndarray)) and len(fills) == count and all(isinstance(c, str) for c in fills)
+    )
 
 
 def _bars(trace: dict, i: int, x: Axis, y: Axis, group: list[dict]) -> str:
@@ -277,44 +296,45 @@ def _bars(trace: dict, i: int, x: Axis, y: Axis, group: list[dict]) -> str:
             continue
         p0, p1, q0, q1 = min(a, b), max(a, b), min(base, e), max(base, e)
         rect = (p0, q0, p1 - p0, q1 - q0) if not flipped else (q0, p0, q1 - q0, p1 - p0)
-        out.append('<rect x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}"/>'.format(*rect))
+        out.append('<rect x="{:.2f}%" y="{:.1f}" width="{:.2f}%" height="{:.1f}"/>'.format(*rect))
     return f'<g fill="{colour}">{"".join(out)}</g>'
 
 
-def _shapes(layout: dict, x: Axis, y: Axis, box) -> str:
-    """Lines and rectangles from layout.shapes (add_vline, add_hline): in data or paper units."""
-    left, top, right, bottom = box
+def _shapes(layout: dict, x: Axis, y: Axis, tall: float) -> str:
+    """Lines and rectangles from layout.shapes (add_vline, add_hline): in data or paper units, clipped."""
     out = []
     for shape in layout.get("shapes") or []:
         if shape.get("type") not in ("line", "rect"):
             continue
-        xr, yr = str(shape.get("xref", "x")), str(shape.get("yref", "y"))
-        x0, x1 = (left + (right - left) * float(shape[k]) if "paper" in xr else float(x.px([shape[k]])[0]) for k in ("x0", "x1"))
-        y0, y1 = (bottom + (top - bottom) * float(shape[k]) if "paper" in yr else float(y.px([shape[k]])[0]) for k in ("y0", "y1"))
+        x0, x1 = (_shape_at(shape, k, x, 100.0, 0.0) for k in ("x0", "x1"))
+        y0, y1 = (_shape_at(shape, k, y, 0.0, tall) for k in ("y0", "y1"))
         line = shape.get("line") or {}
         stroke = f'stroke="{line.get("color", "#888888")}" stroke-width="{float(line.get("width", 2)):g}"'
         dash = ' stroke-dasharray="6,4"' if line.get("dash") in ("dash", "dot", "dashdot") else ""
         if shape["type"] == "line":
-            out.append(f'<line x1="{x0:.1f}" y1="{y0:.1f}" x2="{x1:.1f}" y2="{y1:.1f}" {stroke}{dash}/>')
+            out.append(f'<line x1="{x0:.2f}%" y1="{y0:.1f}" x2="{x1:.2f}%" y2="{y1:.1f}" {stroke}{dash}/>')
         else:
-            fill = shape.get("fillcolor", "none")
+            fill, opacity = shape.get("fillcolor", "none"), float(shape.get("opacity", 1))
             out.append(
-                f'<rect x="{min(x0, x1):.1f}" y="{min(y0, y1):.1f}" width="{abs(x1 - x0):.1f}" '
-                f'height="{abs(y1 - y0):.1f}" fill="{fill}" opacity="{float(shape.get("opacity", 1)):g}" {stroke}{dash}/>'
+                f'<rect x="{min(x0, x1):.2f}%" y="{min(y0, y1):.1f}" width="{abs(x1 - x0):.2f}%" '
+                f'height="{abs(y1 - y0):.1f}" fill="{fill}" opacity="{opacity:g}" {stroke}{dash}/>'
             )
-    return f'<g clip-path="url(#{CLIP})">{"".join(out)}</g>'
+    return f'<svg width="100%" height="{tall:.0f}">{"".join(out)}</svg>'
 
 
-def _titles(title: str, x: Axis, y: Axis, box, font: int, width: int, height: int) -> str:
-    left, top, right, bottom = box
+def _shape_at(shape: dict, end: str, axis: Axis, paper_one: float, paper_zero: float) -> float:
+    """A shape's end on its axis (percent across, px down), from data units or from paper's 0..1."""
+    if "paper" in str(shape.get(f"{end[0]}ref", end[0])):
+        return paper_zero + (paper_one - paper_zero) * float(shape[end])
+    return float(axis.px([shape[end]])[0])
+
+
+def _axis_titles(x: Axis, y: Axis, tall: float, font: int) -> str:
     out = []
-    if title:
-        out.append(f'<text x="{left:.1f}" y="{1.5 * font:.1f}" font-size="{1.3 * font:.0f}">{html.escape(title)}</text>')
     if x.title:
-        middle = (left + right) / 2
-        out.append(f'<text x="{middle:.1f}" y="{bottom + 2.9 * font:.1f}" text-anchor="middle">{html.escape(x.title)}</text>')
+        out.append(f'<text x="50%" y="{tall + 2.9 * font:.1f}" text-anchor="middle">{html.escape(x.title)}</text>')
     if y.title:
-        middle, at = (top + bottom) / 2, left - 5 * font
+        at, middle = -5.0 * font, tall / 2
         out.append(
             f'<text x="{at:.1f}" y="{middle:.1f}" text-anchor="middle" '
             f'transform="rotate(-90 {at:.1f} {middle:.1f})">{html.escape(y.title)}</text>'
@@ -322,15 +342,25 @@ def _titles(title: str, x: Axis, y: Axis, box, font: int, width: int, height: in
     return "".join(out)
 
 
-def _legend_svg(entries: list[tuple[str, str]], box, font: int, horizontal: bool) -> str:
-    left, top, right, _ = box
-    out, at = [], left
+def _legend_svg(entries: list[tuple[str, str]], font: int, horizontal: bool) -> str:
+    """The legend's swatches and names: a row above the plot (horizontal), else a column from (0, 0)."""
+    out, at = [], 0.0
     for k, (name, colour) in enumerate(entries):
         if horizontal:
-            cx, cy = at, top - 0.9 * font
+            cx, cy = at, -0.9 * font
             at += 2.2 * font + 0.62 * font * len(name)
         else:
-            cx, cy = right + 1.2 * font, top + 0.6 * font + 1.5 * font * k
-        out.append(f'<rect x="{cx:.1f}" y="{cy - 0.4 * font:.1f}" width="{font}" height="{0.8 * font:.1f}" fill="{colour}"/>')
+            cx, cy = 0.0, 0.6 * font + 1.5 * font * k
+        out.append(
+            f'<rect x="{cx:.1f}" y="{cy - 0.4 * font:.1f}" width="{font}" height="{0.8 * font:.1f}" fill="{colour}"/>'
+        )
         out.append(f'<text x="{cx + 1.4 * font:.1f}" y="{cy + 0.35 * font:.1f}">{html.escape(name)}</text>')
     return "".join(out)
+
+
+def _side_legend(entries: list[tuple[str, str]], font: int, right: float, top: float) -> str:
+    """The legend beside the plot, placed from the still's right edge (its width is the box's, unknown here)."""
+    shift = f"translate({-right + 1.2 * font:.1f},{top:.0f})"
+    return f'<svg x="100%" y="0" width="1" height="1" overflow="visible"><g transform="{shift}">' + (
+        f"{_legend_svg(entries, font, False)}</g></svg>"
+    )

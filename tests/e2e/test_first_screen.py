@@ -1,11 +1,13 @@
-"""A new visitor's first screen (issue 30 section 5): the scrub figure's frame drawn by the server as a plain
-picture first, then the interactive chart in its place at the same frame, with no script error; the picture is
-the chart's own frame, and the session's later runs draw the chart at once."""
+"""A new visitor's first screen (issue 30 section 5): each chart drawn by the server as a still first (a scrub
+figure's frame as a plain picture, any other chart as SVG), before the browser has asked for plotly's bundle;
+then the interactive chart in its place, with no script error. The still is the chart's own picture (the same
+frame; the same legend), it stays over the chart until plotly has drawn it, and later runs draw charts at once."""
 
 from __future__ import annotations
 
 import base64
 import io
+import re
 
 import numpy as np
 import pytest
@@ -16,7 +18,7 @@ from PIL import Image
 WATCH_STILLS = """
 window.__stills = [];
 new MutationObserver(() => {
-  for (const img of document.querySelectorAll('[class*="_still"] img')) {
+  for (const img of document.querySelectorAll('.st-key-dn_scrub_still img')) {
     if (!img.__seen) { img.__seen = true; window.__stills.push({alt: img.alt, src: img.src, at: performance.now(),
       chart: !!document.querySelector('.st-key-dn_scrub .main-svg')}); }
   }
@@ -46,7 +48,7 @@ def test_the_denoising_scrub_shows_its_frame_first_then_turns_interactive_at_it(
     stills = page.evaluate("() => window.__stills")
     assert len(stills) == 1 and not stills[0]["chart"]  # shown before the chart
     assert stills[0]["alt"] == "Gaussian sigma = 0.30"  # the frame the link names, labelled as the chart does
-    assert page.locator(".st-key-dn_scrub_still").count() == 0  # replaced by it
+    assert page.locator(".st-key-dn_scrub_still img").is_hidden()  # the chart is drawn: its still is gone
     active, source = page.evaluate(
         "() => { const gd = document.querySelector('.st-key-dn_scrub .js-plotly-plot');"
         " return [gd._fullLayout.sliders[0].active, gd.data[0].source]; }"
@@ -58,5 +60,40 @@ def test_the_denoising_scrub_shows_its_frame_first_then_turns_interactive_at_it(
     page.wait_for_function("() => location.search.includes('dn_seed=1')")
     wait_idle(page)
     assert len(page.evaluate("() => window.__stills")) == 1  # no second still: the chart is drawn at once
+    assert chart.locator(".main-svg").count() >= 1
+    no_exceptions(page)
+
+
+# When the chart's still first shows: whether plotly's bundle had been asked for by then
+WATCH_CHART = """
+window.__firstStill = null;
+new MutationObserver(() => {
+  const img = document.querySelector('.st-key-rec_chart_still img');
+  if (img && !window.__firstStill) window.__firstStill = {src: img.src, alt: img.alt,
+    plotly: performance.getEntriesByType('resource').some(e => e.name.includes('/PlotlyChart.'))};
+}).observe(document, {childList: true, subtree: true});
+"""
+
+
+def test_a_chart_is_the_servers_still_until_plotly_has_drawn_it(projector, app_url):
+    page = projector
+    page.add_init_script(WATCH_CHART)
+    open_deep_link(page, app_url, "reconstructions", "dataset=mnist")
+    chart = page.locator(".st-key-rec_chart .js-plotly-plot")
+    chart.locator(".main-svg").first.wait_for()
+    wait_idle(page)
+    first = page.evaluate("() => window.__firstStill")
+    assert first is not None and not first["plotly"]  # the still came before the browser asked for plotly
+    assert first["alt"] == "Test error vs bottleneck size"
+    svg = base64.b64decode(first["src"].split(",", 1)[1]).decode()
+    legend = chart.locator(".legendtext").all_inner_texts()
+    assert legend and all(f">{name}</text>" in svg for name in legend)  # the same series, named alike
+    assert len(re.findall(r"<polyline", svg)) == len(legend)  # one line each
+    assert page.locator(".st-key-rec_chart_still img").is_hidden()  # once plotly has drawn, the still is gone
+    page.locator(".st-key-w_rec_seed input[type=range]").focus()  # a rerun: the chart alone, no still at all
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("() => location.search.includes('rec_seed=1')")
+    wait_idle(page)
+    assert page.locator(".st-key-rec_chart_still").count() == 0
     assert chart.locator(".main-svg").count() >= 1
     no_exceptions(page)

@@ -1,0 +1,168 @@
+"""A session's first screen: charts drawn by the server as stills, the interactive charts once the page is up.
+
+Plotly's bundle costs a new browser about a second of its main thread, and every page's first screen waited
+for it (issue 30 section 5). So until the browser reports that the first run is drawn (or is touched: a click,
+a key, a wheel), each chart is its still (views/stills.py: the same figure as SVG, at its place and height)
+and heavy tables wait. The report reruns the page once with the live charts; in that run each still stays
+over its chart until plotly has drawn it, so the figure never blinks out. Later runs draw the charts alone.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+from collections import OrderedDict
+from functools import cache
+
+import streamlit as st
+
+from ..views.stillaxes import plain
+from ..views.stills import data_uri, still_svg
+
+STATE = "aeviz_live"  # absent: stills; "fresh": the run that brings the charts; True: charts only
+DREW = "aeviz_drew_stills"  # this run drew a still: the page needs the trigger
+
+# Asks once: when the browser is idle after the run has ended, or at once when the visitor acts first.
+LIVE_JS = """
+export default function ({ setStateValue }) {
+  let asked = false, timer = null;
+  const acts = ["pointerdown", "keydown", "wheel", "touchstart"];
+  const stop = () => { acts.forEach(a => document.removeEventListener(a, ask, true)); clearTimeout(timer); };
+  const ask = () => { if (!asked) { asked = true; stop(); setStateValue("live", true); } };
+  acts.forEach(a => document.addEventListener(a, ask, true));
+  const idle = () => {
+    if (!document.querySelector("[data-test-script-state='notRunning']")) { timer = setTimeout(idle, 50); return; }
+    if (window.requestIdleCallback) requestIdleCallback(ask, { timeout: 600 }); else timer = setTimeout(ask, 100);
+  };
+  timer = setTimeout(idle, 50);
+  return stop;
+}
+"""
+# While plotly loads in the run that brings it, the still lies over the chart's place; once the chart's SVG
+# exists the still goes. Without a chart beside it (the first run) the still keeps its own place.
+STACK_CSS = """<style>
+.stVerticalBlock[class*="st-key-aeviz_stack_"] { position: relative; }
+.stVerticalBlock[class*="st-key-aeviz_stack_"]:has([data-testid="stPlotlyChart"], [data-testid="stDataFrame"])
+  > div:first-child { position: absolute; top: 0; left: 0; right: 0; z-index: 1; pointer-events: none; }
+.stVerticalBlock[class*="st-key-aeviz_stack_"]:has(.main-svg, [data-testid="stDataFrame"] canvas)
+  > div:first-child { display: none; }
+.aeviz-table-still table { border-collapse: collapse; width: 100%; font-size: 14px; }
+.aeviz-table-still :is(th, td) { height: 34px; padding: 0 8px; text-align: left; white-space: nowrap;
+  border: 1px solid rgba(128,128,128,.2); }
+.aeviz-table-still th { font-weight: 400; opacity: .75; }
+</style>"""
+STILL_HTML = (
+    """<div style="height:{height}px"><img src="{src}" alt="{title}" style="width:100%;height:{height}px"></div>"""
+)
+TABLE_ROW_PX, TABLE_DEFAULT_PX = 35, 400  # st.dataframe's row height, and the height it takes at most unasked
+TABLE_HTML = """<div class="aeviz-table-still" style="height:{height}px;overflow:hidden">{body}</div>"""
+WAITING_HTML = """<div style="height:{height}px;display:flex;align-items:center;justify-content:center;
+border:1px dashed rgba(128,128,128,.35);border-radius:6px;opacity:.7">
+{title} (the interactive chart is loading)</div>"""
+
+
+@cache
+def _trigger():
+    return st.components.v2.component("aeviz_first_screen", js=LIVE_JS, isolate_styles=False)
+
+
+def _in_apptest() -> bool:
+    from streamlit import config
+
+    return bool(config.get_option("global.appTest"))  # no browser to draw anything: the charts at once
+
+
+def charts_live() -> bool:
+    """Whether this run draws interactive charts (every run after the browser's report, and under AppTest)."""
+    return bool(st.session_state.get(STATE)) or _in_apptest()
+
+
+def _went_live() -> None:
+    st.session_state[STATE] = "fresh"
+
+
+_STILLS: OrderedDict = OrderedDict()  # (id(figure), height) -> (figure, its still): cached figures are shared
+_LOCK = threading.Lock()
+
+
+def still_html(fig, height: int | None) -> str:
+    """The figure's still as HTML at `height` px (the figure's own height when None); the last few are kept,
+    each with its figure (so that no other object can take its id while the entry lives)."""
+    with _LOCK:
+        hit = _STILLS.get((id(fig), height))
+        if hit is not None and hit[0] is fig:
+            _STILLS.move_to_end((id(fig), height))
+            return hit[1]
+    spec = fig if isinstance(fig, dict) else fig.to_plotly_json()
+    tall = int(height or (spec.get("layout") or {}).get("height") or 450)
+    svg = still_svg(spec, tall)
+    title = html.escape(plain((spec.get("layout") or {}).get("title")) or "Chart")
+    made = (
+        WAITING_HTML.format(height=tall, title=title)
+        if svg is None
+        else STILL_HTML.format(height=tall, src=data_uri(svg), title=title)
+    )
+    with _LOCK:
+        _STILLS[(id(fig), height)] = (fig, made)
+        while len(_STILLS) > 32:
+            _STILLS.popitem(last=False)
+    return made
+
+
+def _layered(key: str, where, still, live):
+    """`live()` (an element-drawing call) in a session's later runs; in its first screen `still()`'s HTML in a
+    container keyed `{key}_still`; in the run that brings the live elements, both, the still over its element."""
+    with (where if where is not None else st).container(key=f"aeviz_stack_{key}", gap=None):
+        slot = st.empty()
+        state = st.session_state.get(STATE)
+        if state is True or _in_apptest():
+            return live()
+        with slot.container(key=f"{key}_still", gap=None):
+            st.html(still())
+        if not state:
+            st.session_state[DREW] = True
+            return None
+        return live()
+
+
+def chart(fig, key: str, *, where=None, still: str | None = None, **options):
+    """st.plotly_chart(fig, key=key, **options) in `where` (the page when None), or in a session's first
+    screen its still (`still`'s HTML, else the figure's SVG) at the chart's height, in a container keyed
+    `{key}_still`. Returns what st.plotly_chart returns, or None while only the still shows."""
+    height = options.get("height")
+    return _layered(
+        key,
+        where,
+        lambda: still or still_html(fig, height if isinstance(height, int) else None),
+        lambda: st.plotly_chart(fig, key=key, **options),
+    )
+
+
+def table(data, key: str, *, where=None, **options) -> None:
+    """st.dataframe(data, key=key, **options), or in a session's first screen the same rows as a plain HTML
+    table of the grid's height: st.dataframe's grid is 1.2 MB of JavaScript a new browser would parse first."""
+    height = options.get("height")
+    _layered(key, where, lambda: table_html(data, height if isinstance(height, int) else None, options),
+             lambda: st.dataframe(data, key=key, **options))  # fmt: skip
+
+
+def table_html(data, height: int | None, options: dict) -> str:
+    """The rows as st.dataframe shows them at first: its row height, its default of about ten rows in view."""
+    import pandas as pd
+
+    frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
+    rows = len(frame) + 1
+    tall = height or min(rows * TABLE_ROW_PX + 3, TABLE_DEFAULT_PX)
+    body = frame.to_html(
+        index=not options.get("hide_index", False), border=0, na_rep=str(options.get("placeholder", ""))
+    )
+    return TABLE_HTML.format(height=tall, body=body)
+
+
+def finish_run() -> None:
+    """After the page's run (app.py): the trigger where a still was drawn; a fresh live run becomes plain."""
+    st.html(STACK_CSS)
+    if st.session_state.pop(DREW, False) and not st.session_state.get(STATE):
+        _trigger()(key="aeviz_first_screen", on_live_change=_went_live, height=0)
+    elif st.session_state.get(STATE) == "fresh":
+        st.session_state[STATE] = True
