@@ -172,9 +172,16 @@ with errors_view:  # lecture mode: the histogram beside the worst images, one sc
             worst_view(result, ctx.test, chosen[0], metric, 0.5)
     else:
         threshold_view(result, out_label)
-st.subheader("The gallery")
-gallery_view(result, ctx.test, chosen[0], metric)
-st.subheader("Which classes are hard?")
-ui.chart(ui.readable(result.box, grow=True), "err_box", width="stretch")
 
-ui.anomaly_lessons(ctx.dataset)
+
+def below_the_histogram() -> None:
+    """The gallery, the classes' errors and the lessons: under the first screen."""
+    st.subheader("The gallery")
+    gallery_view(result, ctx.test, chosen[0], metric)
+    st.subheader("Which classes are hard?")
+    ui.chart(ui.readable(result.box, grow=True), "err_box", width="stretch")
+
+    ui.anomaly_lessons(ctx.dataset)
+
+
+ui.later(below_the_histogram)  # a new visitor's first screen ends at the histogram (ui/firstrun.py)

@@ -41,23 +41,28 @@ with left:
 with right.container(key="home_code"):  # a picture: no plotly bundle for a new visitor's first screen
     ui.picture(shown["bars"])
 st.caption(home.model_caption(info.name, info.metadata))
-ui.model_diagram(info)
 
-st.subheader("Drag the code: the decoder answers in your browser")
-ui.playground(
-    info,
-    ui.code_sliders(info, ctx.test.images[index].numpy()),
-    key="home_play",
-    title="Each bar is one number of the code: drag it up or down (or click it and use the arrow keys)",
-    caption=f"decoded from the code, test image #{index} to start with",
-)
 
-with st.expander("Why squeeze the pixels at all? The curse of dimensionality, and PCA's memory"):
-    curse = ui.curse_table()
-    ui.table(home.curse_frame(curse), "home_curse", hide_index=True, width="stretch")
-    st.markdown(lessons.curse_sentence(curse))
-    st.markdown(
-        lessons.memory_sentence(
-            lessons.Memory(784, 16, (256,)), lessons.Memory(256 * 256 * 3, 16, (256,)), "256×256 colour images"
-        )
+def below_the_fold() -> None:
+    """The model's diagram, the decoder playground and the curse of dimensionality, under the first screen."""
+    ui.model_diagram(info)
+    st.subheader("Drag the code: the decoder answers in your browser")
+    ui.playground(
+        info,
+        ui.code_sliders(info, ctx.test.images[index].numpy()),
+        key="home_play",
+        title="Each bar is one number of the code: drag it up or down (or click it and use the arrow keys)",
+        caption=f"decoded from the code, test image #{index} to start with",
     )
+    with st.expander("Why squeeze the pixels at all? The curse of dimensionality, and PCA's memory"):
+        curse = ui.curse_table()
+        ui.table(home.curse_frame(curse), "home_curse", hide_index=True, width="stretch")
+        st.markdown(lessons.curse_sentence(curse))
+        st.markdown(
+            lessons.memory_sentence(
+                lessons.Memory(784, 16, (256,)), lessons.Memory(256 * 256 * 3, 16, (256,)), "256×256 colour images"
+            )
+        )
+
+
+ui.later(below_the_fold)  # a new visitor's first screen ends at the picture and its code (ui/firstrun.py)

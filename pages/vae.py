@@ -137,12 +137,15 @@ def sample_view():
         st.caption(blur_note(info, ctx.test.images[:32].numpy(), temperature, seed))
 
 
+# The first tab is the first screen; the others come with the run that brings the live charts (ui/firstrun.py).
 with tab_dims:
-    dims_view()
+    ui.later(dims_view)
 with tab_sample:
-    sample_view()
-with tab_plane:
-    flat = catalog.two_d_vae(info, ctx.models)
+    ui.later(sample_view)
+
+
+def plane_view():
+    """A 2-d VAE's whole code plane, decoded, with the test codes over it and hover-decoding."""
     plane_model = ui.model_or_message(flat) if flat is not None else None
     if plane_model is None:
         st.info("No VAE with a 2-d code for this dataset: train one with code size 2 to see its whole code plane.")
@@ -165,7 +168,9 @@ with tab_plane:
             f"`{flat.name}`: the background is decoded from {grid}; the dots are test images' codes "
             f"(posterior means), coloured by class. {plane.fill_note(plane.cell_counts(codes))}"
         )
-with tab_play:
+
+
+def play_view():
     ui.playground(
         info,
         ui.code_sliders(info, pair[0], kl=kl(info, ctx.dataset)),
@@ -173,8 +178,15 @@ with tab_play:
         title="One slider per code dimension, over the prior's ±3σ: drag one (or click it and use the arrow keys)",
         caption=f"decoded from the code, image A ({names[0]}) to start with",
     )
+
+
+flat = catalog.two_d_vae(info, ctx.models)
+with tab_plane:
+    ui.later(plane_view)
+with tab_play:
+    ui.later(play_view)
 with tab_post:  # image A's q(z|x): per dimension, on the 2-d plane, drawn from; the loss's two terms
-    ui.posterior_view(info, pair[0], f"Image A ({names[0]})", flat)
+    ui.later(ui.posterior_view, info, pair[0], f"Image A ({names[0]})", flat)
 
 
 @st.fragment
@@ -208,4 +220,4 @@ def beta_view():
 
 betas_samples = ui.per_model(betas.samples_png, max_entries=32)
 with tab_beta:
-    beta_view()
+    ui.later(beta_view)

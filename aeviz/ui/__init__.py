@@ -22,7 +22,7 @@ from .caches import (
     refresh_models,
 )
 from .decoder import code_sliders, hover_decoder, map_hover, playground
-from .firstrun import chart, charts_live, finish_run, table
+from .firstrun import chart, charts_live, finish_run, later, table
 from .identity import browser_id
 from .injection import injection_form
 from .lecture import (
@@ -109,6 +109,7 @@ __all__ = [
     "chart",
     "charts_live",
     "finish_run",
+    "later",
     "table",
     "posterior_view",
     "explorer_controls",

@@ -2,9 +2,10 @@
 
 Plotly's bundle costs a new browser about a second of its main thread, and every page's first screen waited
 for it (issue 30 section 5). So until the browser reports that the first run is drawn (or is touched: a click,
-a key, a wheel), each chart is its still (views/stills.py: the same figure as SVG, at its place and height)
-and heavy tables wait. The report reruns the page once with the live charts; in that run each still stays
-over its chart until plotly has drawn it, so the figure never blinks out. Later runs draw the charts alone.
+a key, a wheel), each chart is its still (views/stills.py: the same figure as SVG, at its place and height),
+a table is plain HTML, and what lies below the fold waits (`later`). The report reruns the page once with the
+live elements; in that run each still stays over its chart until plotly has drawn it, so the figure never
+blinks out. Later runs draw the live elements alone.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import streamlit as st
 
 from ..views.stillaxes import plain
 from ..views.stills import data_uri, still_svg
+from .theme import theme_type
 
 STATE = "aeviz_live"  # absent: stills; "fresh": the run that brings the charts; True: charts only
 DREW = "aeviz_drew_stills"  # this run drew a still: the page needs the trigger
@@ -81,21 +83,22 @@ def _went_live() -> None:
     st.session_state[STATE] = "fresh"
 
 
-_STILLS: OrderedDict = OrderedDict()  # (id(figure), height) -> (figure, its still): cached figures are shared
+_STILLS: OrderedDict = OrderedDict()  # (id(figure), height, theme) -> (figure, its still): cached figures are shared
 _LOCK = threading.Lock()
 
 
 def still_html(fig, height: int | None) -> str:
-    """The figure's still as HTML at `height` px (the figure's own height when None); the last few are kept,
-    each with its figure (so that no other object can take its id while the entry lives)."""
+    """The figure's still as HTML at `height` px (the figure's own height when None), in the viewer's theme;
+    the last few are kept, each with its figure (so that no other object can take its id while it is kept)."""
+    theme = theme_type()
     with _LOCK:
-        hit = _STILLS.get((id(fig), height))
+        hit = _STILLS.get((id(fig), height, theme))
         if hit is not None and hit[0] is fig:
-            _STILLS.move_to_end((id(fig), height))
+            _STILLS.move_to_end((id(fig), height, theme))
             return hit[1]
     spec = fig if isinstance(fig, dict) else fig.to_plotly_json()
     tall = int(height or (spec.get("layout") or {}).get("height") or 450)
-    svg = still_svg(spec, tall)
+    svg = still_svg(spec, tall, theme=theme)
     title = html.escape(plain((spec.get("layout") or {}).get("title")) or "Chart")
     made = (
         WAITING_HTML.format(height=tall, title=title)
@@ -103,7 +106,7 @@ def still_html(fig, height: int | None) -> str:
         else STILL_HTML.format(height=tall, src=data_uri(svg), title=title)
     )
     with _LOCK:
-        _STILLS[(id(fig), height)] = (fig, made)
+        _STILLS[(id(fig), height, theme)] = (fig, made)
         while len(_STILLS) > 32:
             _STILLS.popitem(last=False)
     return made
@@ -157,6 +160,16 @@ def table_html(data, height: int | None, options: dict) -> str:
         index=not options.get("hide_index", False), border=0, na_rep=str(options.get("placeholder", ""))
     )
     return TABLE_HTML.format(height=tall, body=body)
+
+
+def later(draw, *args, **kwargs):
+    """draw(*args, **kwargs) for what lies below the first screen (a section under the fold, a hidden tab): in
+    a session's first screen nothing yet, so that run ends sooner and the browser draws less before the fold;
+    it comes with the run the browser's report brings, about a second later. Returns what `draw` returns."""
+    if charts_live():
+        return draw(*args, **kwargs)
+    st.session_state[DREW] = True
+    return None
 
 
 def finish_run() -> None:

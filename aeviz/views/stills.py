@@ -4,7 +4,8 @@ Plotly's bundle costs a new browser about a second of its main thread before any
 section 5), so a session's first screen shows each chart as this still, at the chart's place and height; the
 interactive chart replaces it once the page is up or touched. Only the trace types aeviz draws are supported
 (scatter, scattergl, bar, image on one pair of axes); for anything else `still_svg` returns None and the page
-shows a placeholder of the chart's height instead. Text is drawn in `currentColor`, so the page's theme colours it.
+shows a placeholder of the chart's height instead. Text is drawn in the page's text colour (`INK`, per theme):
+the still is an <img>, whose SVG cannot inherit the page's colours.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from .stillaxes import TEXT_PX, Axis, axis_kind, axis_range, categories, plain, 
 
 SUPPORTED = ("scatter", "scattergl", "bar", "image")
 GRID = "rgba(128,128,128,0.25)"
+INK = {"light": "#31333f", "dark": "#fafafa"}  # Streamlit's text colour on its light and dark themes
 WIDTH = 720  # the still's drawing width; the browser scales it to the column (height kept, aspect kept)
 
 
-def still_svg(figure, height: int | None = None, width: int = WIDTH) -> str | None:
+def still_svg(figure, height: int | None = None, width: int = WIDTH, theme: str = "light") -> str | None:
     """The figure as an SVG document `height` px tall and as wide as its box (its own height when None), or
     None where unsupported. Across, the plot is laid out in percent of the box, so text keeps its size at any
     column width; `width` is only the guess an equal-scale (scaleanchor) plot is shaped for."""
@@ -54,7 +56,7 @@ def still_svg(figure, height: int | None = None, width: int = WIDTH) -> str | No
     heading = f'<text x="{left:.0f}" y="{1.5 * font:.1f}" font-size="{1.3 * font:.0f}">{html.escape(title)}</text>'
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="100%" height="{height}" font-family="sans-serif" '
-        f'font-size="{font}" fill="currentColor">{heading if title else ""}{plot}{side}</svg>'
+        f'font-size="{font}" fill="{INK.get(theme, INK["light"])}">{heading if title else ""}{plot}{side}</svg>'
     )
 
 
