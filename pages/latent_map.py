@@ -131,31 +131,25 @@ if split == "all":
     st.caption(f"Indices from {len(ctx.test):,} on are training images.")
 
 
-def below_the_map() -> None:
-    """The training replay, the kNN panel and the map's sprites: under the first screen."""
-    ui.training_replay(info, ctx.test.classes)  # stored beside the checkpoint when it was trained
+ui.training_replay(info, ctx.test.classes)  # stored beside the checkpoint when it was trained
 
-    st.subheader("How much does the code know about the class?")
-    st.markdown(
-        "A k-nearest-neighbour classifier (k = 7) trained on the codes of the training images labels the test "
-        "images; PCA codes of the same size (grey) show how much of that is the autoencoder's doing. "
-        + knn.pixels_verdict(rows, info.label.removeprefix(f"{ctx.dataset}-"))
-    )
-    for job in pending[:1]:
-        ui.show_job(job)
-    ui.chart(ui.readable(ui.knn_figure(tuple(rows)), grow=True), "map_knn", width="stretch")
-    if verdict := knn.pca_verdict(rows):
-        st.markdown(verdict)
-    ui.table(
-        knnchart.knn_table(rows), "map_knn_table", hide_index=True, height=300, placeholder="—"
-    )  # no published figure: a dash
-    st.caption(
-        "Wall time: fitting and querying the classifier on one thread. "
-        + (f"*shipped run*: measured together in one run on {shipped.machine}; " if shipped.machine else "")
-        + "*this server*: measured here in the background; *at training*: recorded when the model was trained "
-        f"(another machine and load, not comparable). Published: {references.ARTICLE}, its dense autoencoders."
-    )
-    ui.send_sprites(ctx.dataset, split)  # last: the heaviest message, after the first screen has painted
-
-
-ui.later(below_the_map)  # a new visitor's first screen ends at the map (ui/firstrun.py)
+st.subheader("How much does the code know about the class?")
+st.markdown(
+    "A k-nearest-neighbour classifier (k = 7) trained on the codes of the training images labels the test "
+    "images; PCA codes of the same size (grey) show how much of that is the autoencoder's doing. "
+    + knn.pixels_verdict(rows, info.label.removeprefix(f"{ctx.dataset}-"))
+)
+for job in pending[:1]:
+    ui.show_job(job)
+ui.chart(ui.readable(ui.knn_figure(tuple(rows)), grow=True), "map_knn", width="stretch")
+if verdict := knn.pca_verdict(rows):
+    st.markdown(verdict)
+# no published figure: a dash
+st.dataframe(knnchart.knn_table(rows), hide_index=True, height=300, placeholder="—")
+st.caption(
+    "Wall time: fitting and querying the classifier on one thread. "
+    + (f"*shipped run*: measured together in one run on {shipped.machine}; " if shipped.machine else "")
+    + "*this server*: measured here in the background; *at training*: recorded when the model was trained "
+    f"(another machine and load, not comparable). Published: {references.ARTICLE}, its dense autoencoders."
+)
+ui.send_sprites(ctx.dataset, split)  # last: the heaviest message, after the first screen has painted

@@ -137,11 +137,13 @@ def sample_view():
         st.caption(blur_note(info, ctx.test.images[:32].numpy(), temperature, seed))
 
 
-# The first tab is the first screen; the others come with the run that brings the live charts (ui/firstrun.py).
+# The first tab is the first screen; the others come with the run that brings the live charts (ui/firstrun.py),
+# unless a link opens another tab: then all at once.
+linked = "vae_tab" in st.query_params
 with tab_dims:
-    ui.later(dims_view)
+    ui.later(dims_view, shown=linked)
 with tab_sample:
-    ui.later(sample_view)
+    ui.later(sample_view, shown=linked)
 
 
 def plane_view():
@@ -182,11 +184,11 @@ def play_view():
 
 flat = catalog.two_d_vae(info, ctx.models)
 with tab_plane:
-    ui.later(plane_view)
+    ui.later(plane_view, shown=linked)
 with tab_play:
-    ui.later(play_view)
+    ui.later(play_view, shown=linked)
 with tab_post:  # image A's q(z|x): per dimension, on the 2-d plane, drawn from; the loss's two terms
-    ui.later(ui.posterior_view, info, pair[0], f"Image A ({names[0]})", flat)
+    ui.later(ui.posterior_view, info, pair[0], f"Image A ({names[0]})", flat, shown=linked)
 
 
 @st.fragment
@@ -220,4 +222,4 @@ def beta_view():
 
 betas_samples = ui.per_model(betas.samples_png, max_entries=32)
 with tab_beta:
-    ui.later(beta_view)
+    ui.later(beta_view, shown=linked)

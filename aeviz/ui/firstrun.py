@@ -22,7 +22,6 @@ from ..views.stills import data_uri, still_svg
 from .theme import theme_type
 
 STATE = "aeviz_live"  # absent: stills; "fresh": the run that brings the charts; True: charts only
-DREW = "aeviz_drew_stills"  # this run drew a still: the page needs the trigger
 
 # Asks once: when the browser is idle after the run has ended, or at once when the visitor acts first.
 LIVE_JS = """
@@ -42,7 +41,10 @@ export default function ({ setStateValue }) {
 """
 # While plotly loads in the run that brings it, the still lies over the chart's place; once the chart's SVG
 # exists the still goes. Without a chart beside it (the first run) the still keeps its own place.
+# The scrollbar's room is kept even while the page is short: what `later` adds would otherwise narrow the page
+# by a scrollbar a second after it was drawn, moving everything (and a grid sized before would keep old widths).
 STACK_CSS = """<style>
+[data-testid="stMain"] { scrollbar-gutter: stable; }
 .stVerticalBlock[class*="st-key-aeviz_stack_"] { position: relative; }
 .stVerticalBlock[class*="st-key-aeviz_stack_"]:has([data-testid="stPlotlyChart"], [data-testid="stDataFrame"])
   > div:first-child { position: absolute; top: 0; left: 0; right: 0; z-index: 1; pointer-events: none; }
@@ -85,6 +87,7 @@ def _went_live() -> None:
 
 _STILLS: OrderedDict = OrderedDict()  # (id(figure), height, theme) -> (figure, its still): cached figures are shared
 _LOCK = threading.Lock()
+_BELOW = threading.local()  # inside `later`'s draw (each script run has its thread): nothing there had a still
 
 
 def still_html(fig, height: int | None) -> str:
@@ -118,12 +121,11 @@ def _layered(key: str, where, still, live):
     with (where if where is not None else st).container(key=f"aeviz_stack_{key}", gap=None):
         slot = st.empty()
         state = st.session_state.get(STATE)
-        if state is True or _in_apptest():
-            return live()
+        if state is True or _in_apptest() or (state and getattr(_BELOW, "depth", 0)):
+            return live()  # below the fold nothing was shown before: no still to keep over it
         with slot.container(key=f"{key}_still", gap=None):
             st.html(still())
         if not state:
-            st.session_state[DREW] = True
             return None
         return live()
 
@@ -162,20 +164,26 @@ def table_html(data, height: int | None, options: dict) -> str:
     return TABLE_HTML.format(height=tall, body=body)
 
 
-def later(draw, *args, **kwargs):
+def later(draw, *args, shown: bool = False, **kwargs):
     """draw(*args, **kwargs) for what lies below the first screen (a section under the fold, a hidden tab): in
     a session's first screen nothing yet, so that run ends sooner and the browser draws less before the fold;
-    it comes with the run the browser's report brings, about a second later. Returns what `draw` returns."""
-    if charts_live():
+    it comes with the run the browser's report brings, about a second later. `shown`: on the first screen
+    after all (a link that opens another tab), so drawn at once. Returns what `draw` returns."""
+    if not (shown or charts_live()):
+        return None
+    _BELOW.depth = getattr(_BELOW, "depth", 0) + (not shown)
+    try:
         return draw(*args, **kwargs)
-    st.session_state[DREW] = True
-    return None
+    finally:
+        _BELOW.depth -= not shown
 
 
 def finish_run() -> None:
-    """After the page's run (app.py): the trigger where a still was drawn; a fresh live run becomes plain."""
+    """After the page's run (app.py): until the session is live, the trigger, whether or not this page drew a
+    still (a chart may first appear in a fragment's rerun, a training job's, where no trigger could be mounted);
+    a fresh live run becomes plain."""
     st.html(STACK_CSS)
-    if st.session_state.pop(DREW, False) and not st.session_state.get(STATE):
+    if not charts_live():
         _trigger()(key="aeviz_first_screen", on_live_change=_went_live, height=0)
     elif st.session_state.get(STATE) == "fresh":
         st.session_state[STATE] = True

@@ -40,11 +40,18 @@ def new_tab(browser, width: int, height: int, timeout_ms: float):
         context.close()
 
 
+# A session's first screen draws its charts as stills and holds back what lies below the fold; a trigger then
+# asks for the live run (aeviz/ui/firstrun.py). A page is settled once that run has come: the trigger is gone.
+LIVE = """() => !!document.querySelector("[data-test-script-state='notRunning']")
+    && !document.querySelector('.st-key-aeviz_first_screen')"""
+
+
 def wait_idle(page, timeout: float = 60_000) -> None:
-    """Wait until the script has finished its run (Streamlit marks the app root with the state)."""
+    """Wait until the script has finished its run (Streamlit marks the app root with the state), the session's
+    live run included."""
     page.wait_for_selector("[data-test-script-state='notRunning']", timeout=timeout, state="attached")
     page.wait_for_timeout(300)  # let the last deltas paint
-    page.wait_for_selector("[data-test-script-state='notRunning']", timeout=timeout, state="attached")
+    page.wait_for_function(LIVE, timeout=timeout, polling=100)
 
 
 def open_page(page, app_url: str, path: str = "", query: str = "") -> None:
@@ -143,6 +150,7 @@ def wait_quiet(page, quiet_ms: int = 1000, timeout: float = 60_000) -> None:
                     .observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
             }
             return app.getAttribute('data-test-script-state') === 'notRunning'
+                && !document.querySelector('.st-key-aeviz_first_screen')
                 && performance.now() - window.__aevizQuiet.last >= quiet;
         }""",
         arg=quiet_ms,

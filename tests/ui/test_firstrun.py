@@ -11,6 +11,7 @@ from aeviz.ui import firstrun
 
 def page():
     import plotly.graph_objects as go
+    import streamlit as st
 
     from aeviz import ui
 
@@ -18,6 +19,8 @@ def page():
     fig.update_layout(title="A line")
     ui.chart(fig, "line")
     ui.table({"q": [2, 4], "mse": [0.05, 0.03]}, "rows", hide_index=True)
+    ui.later(st.markdown, "below the fold")
+    ui.later(st.markdown, "a linked tab", shown=True)
     ui.finish_run()
 
 
@@ -39,6 +42,7 @@ def test_stills_first_then_the_live_elements_under_them_then_alone(browser_like)
     assert len(shown) == 2 and "data:image/svg+xml;base64," in shown[0] and 'alt="A line"' in shown[0]
     assert "<table" in shown[1] and "0.05" in shown[1]  # the rows themselves, as plain HTML
     assert len(at.get("bidi_component")) == 1  # the trigger that asks for the live run
+    assert [m.value for m in at.markdown] == ["a linked tab"]  # what lies below the fold waits
 
     at.session_state[firstrun.STATE] = "fresh"  # what the trigger's callback sets when the browser reports
     at.run()
@@ -46,6 +50,7 @@ def test_stills_first_then_the_live_elements_under_them_then_alone(browser_like)
     assert len(stills(at)) == 2  # kept over their elements until those are drawn (CSS in STACK_CSS)
     assert not at.get("bidi_component")
     assert at.session_state[firstrun.STATE] is True
+    assert [m.value for m in at.markdown] == ["below the fold", "a linked tab"]
 
     at.run()
     assert len(at.get("plotly_chart")) == 1 and len(at.get("dataframe")) == 1
@@ -76,3 +81,25 @@ def test_a_still_is_kept_per_figure_and_theme_and_never_for_another_figure():
     assert firstrun.still_html(one, 200) is first  # the kept one
     assert firstrun.still_html(two, 200) != first
     assert firstrun.still_html(one, 300) != first  # another height, another drawing
+
+
+def test_a_page_without_stills_asks_too():
+    """A chart may first appear in a fragment's rerun (a training job's), where no trigger can be mounted: so
+    every full run of a session not yet live mounts it."""
+
+    def plain():
+        import streamlit as st
+
+        from aeviz import ui
+
+        st.markdown("no chart here")
+        ui.finish_run()
+
+    firstrun_live = AppTest.from_function(plain, default_timeout=60)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(firstrun, "_in_apptest", lambda: False)
+        firstrun_live.run()
+        assert len(firstrun_live.get("bidi_component")) == 1
+        firstrun_live.session_state[firstrun.STATE] = True
+        firstrun_live.run()
+        assert not firstrun_live.get("bidi_component")
