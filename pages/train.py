@@ -30,7 +30,8 @@ ctx, manager, me, browser = ui.context(), ui.job_manager(), ui.session_id(), ui.
 
 def draw(snap: Snapshot) -> None:
     curves, pictures, space = st.columns(3)
-    ui.chart(figures.loss_curves(snap.steps, snap.tests, snap.epochs), "train_curves", where=curves, width="stretch")
+    # a running job's charts: live at once (they come after the visitor acted, and redraw at every poll)
+    curves.plotly_chart(figures.loss_curves(snap.steps, snap.tests, snap.epochs), width="stretch", key="train_curves")
     if snap.previews:
         chosen = sorted({int(i) for i in np.linspace(0, len(snap.previews) - 1, min(5, len(snap.previews)))})
         rows = [ui.first_test_images(snap.spec.dataset)] + [snap.previews[i][1] / 255 for i in chosen]

@@ -29,14 +29,17 @@ export default function ({ setStateValue }) {
   let asked = false, timer = null;
   const acts = ["pointerdown", "keydown", "wheel", "touchstart"];
   const stop = () => { acts.forEach(a => document.removeEventListener(a, ask, true)); clearTimeout(timer); };
-  const ask = () => { if (!asked) { asked = true; stop(); setStateValue("live", true); } };
+  // a new value each time: a page that reconnects to another server process (a new session) still holds the
+  // last session's value, and the same value again would not reach the server
+  const ask = () => { if (!asked) { asked = true; stop(); setStateValue("live", Date.now()); } };
   acts.forEach(a => document.addEventListener(a, ask, true));
   const idle = () => {
     if (!document.querySelector("[data-test-script-state='notRunning']")) { timer = setTimeout(idle, 50); return; }
     if (window.requestIdleCallback) requestIdleCallback(ask, { timeout: 600 }); else timer = setTimeout(ask, 100);
   };
   timer = setTimeout(idle, 50);
-  return stop;
+  const late = setTimeout(ask, 3000);  // a page whose fragments never rest (a job's polling) still gets its charts
+  return () => { stop(); clearTimeout(late); };
 }
 """
 # While plotly loads in the run that brings it, the still lies over the chart's place; once the chart's SVG

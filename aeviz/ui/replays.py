@@ -29,12 +29,12 @@ def code_space(snap, where) -> None:
             fig = codemap.live_figure(
                 snap.maps[-1][1], snap.map_labels, classes, codemap.extent([m for _, m in snap.maps])
             )
-            firstrun.chart(fig, width="stretch", key="train_code_map", config={"displayModeBar": False})
+            st.plotly_chart(fig, width="stretch", key="train_code_map", config={"displayModeBar": False})
             st.caption("The code space as it is now: " + codemap.caption(len(snap.map_labels), epochs[-1:], _q(snap)))
             return
         points = np.stack([m for _, m in snap.maps])
         fig = codemap.replay_figure(epochs, points, snap.map_labels, classes)
-        firstrun.chart(fig, width="stretch", key="train_code_replay", config={"displayModeBar": False})
+        st.plotly_chart(fig, width="stretch", key="train_code_replay", config={"displayModeBar": False})
         st.caption(
             "Drag the slider to replay how the code space organised: "
             + codemap.caption(len(snap.map_labels), epochs, _q(snap))
