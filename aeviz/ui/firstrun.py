@@ -150,8 +150,8 @@ def table(data, key: str, *, where=None, **options) -> None:
     """st.dataframe(data, key=key, **options), or in a session's first screen the same rows as a plain HTML
     table of the grid's height: st.dataframe's grid is 1.2 MB of JavaScript a new browser would parse first."""
     height = options.get("height")
-    _layered(key, where, lambda: table_html(data, height if isinstance(height, int) else None, options),
-             lambda: st.dataframe(data, key=key, **options))  # fmt: skip
+    rows = lambda: table_html(data, height if isinstance(height, int) else None, options)
+    _layered(key, where, rows, lambda: st.dataframe(data, key=key, **options))
 
 
 def table_html(data, height: int | None, options: dict) -> str:

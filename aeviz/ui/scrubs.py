@@ -106,16 +106,13 @@ def _layer(fig, key: str, frame: int, height) -> None:
     """The chart at `frame`; in a session's first screen (ui/firstrun.py) the frame's picture and label as a still."""
     shown = _positioned(fig, frame)
     tall = height if isinstance(height, int) else shown.layout.height  # "content": the figure's own height
-    options = {"width": "stretch", "height": height, "config": {"displayModeBar": False}}
-    if not tall:
-        firstrun.chart(shown, key, **options)
-        return
-    slider = shown.layout.sliders[0]
-    label = f"{slider.currentvalue.prefix or ''}{slider.steps[frame].label}"  # as the chart's slider says it
-    room = int(tall) - int(shown.layout.margin.t or 0) - 90  # the chart's own room for its picture (scrub_figure)
-    src = shown.data[0].source
-    still = STILL_HTML.format(height=int(tall), label=html.escape(str(label)), src=src, room=room)
-    firstrun.chart(shown, key, still=still, **options)
+    still = None
+    if tall:
+        slider = shown.layout.sliders[0]
+        label = f"{slider.currentvalue.prefix or ''}{slider.steps[frame].label}"  # as the chart's slider says it
+        room = int(tall) - int(shown.layout.margin.t or 0) - 90  # the chart's own room for its picture
+        still = STILL_HTML.format(height=int(tall), label=html.escape(str(label)), src=shown.data[0].source, room=room)
+    firstrun.chart(shown, key, still=still, width="stretch", height=height, config={"displayModeBar": False})
 
 
 def scrub_chart(

@@ -38,13 +38,28 @@ def projector(browser):
         yield tab
 
 
-def test_the_denoising_scrub_shows_its_frame_first_then_turns_interactive_at_it(projector, app_url):
-    page = projector
-    page.add_init_script(WATCH_STILLS)
-    open_deep_link(page, app_url, "denoising", "dataset=mnist&dn_level=0.3")
-    chart = page.locator(".st-key-dn_scrub .js-plotly-plot")
+def opened_watching(page, app_url: str, watch: str, path: str, query: str, chart_key: str):
+    """Open a deep link with `watch` recording the page as it builds; wait for the chart's plotly drawing and
+    the run's end. Returns the chart."""
+    page.add_init_script(watch)
+    open_deep_link(page, app_url, path, query)
+    chart = page.locator(f".st-key-{chart_key} .js-plotly-plot")
     chart.locator(".main-svg").first.wait_for()
     wait_idle(page)
+    return chart
+
+
+def nudged(page, slider_key: str, url_part: str) -> None:
+    """A rerun of the same session: the slider one step right, then the run's end."""
+    page.locator(f".st-key-{slider_key} input[type=range]").focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("(part) => location.search.includes(part)", arg=url_part)
+    wait_idle(page)
+
+
+def test_the_denoising_scrub_shows_its_frame_first_then_turns_interactive_at_it(projector, app_url):
+    page = projector
+    chart = opened_watching(page, app_url, WATCH_STILLS, "denoising", "dataset=mnist&dn_level=0.3", "dn_scrub")
     stills = page.evaluate("() => window.__stills")
     assert len(stills) == 1 and not stills[0]["chart"]  # shown before the chart
     assert stills[0]["alt"] == "Gaussian sigma = 0.30"  # the frame the link names, labelled as the chart does
@@ -55,10 +70,7 @@ def test_the_denoising_scrub_shows_its_frame_first_then_turns_interactive_at_it(
     )
     assert active == 6  # 0.30 on the 0.05 grid: the chart opened where the link and the still said
     assert np.abs(data_uri_pixels(stills[0]["src"]) - data_uri_pixels(source)).max() == 0  # the same picture
-    page.locator(".st-key-w_dn_seed input[type=range]").focus()  # a rerun of the same session
-    page.keyboard.press("ArrowRight")
-    page.wait_for_function("() => location.search.includes('dn_seed=1')")
-    wait_idle(page)
+    nudged(page, "w_dn_seed", "dn_seed=1")
     assert len(page.evaluate("() => window.__stills")) == 1  # no second still: the chart is drawn at once
     assert chart.locator(".main-svg").count() >= 1
     no_exceptions(page)
@@ -77,11 +89,7 @@ new MutationObserver(() => {
 
 def test_a_chart_is_the_servers_still_until_plotly_has_drawn_it(projector, app_url):
     page = projector
-    page.add_init_script(WATCH_CHART)
-    open_deep_link(page, app_url, "reconstructions", "dataset=mnist")
-    chart = page.locator(".st-key-rec_chart .js-plotly-plot")
-    chart.locator(".main-svg").first.wait_for()
-    wait_idle(page)
+    chart = opened_watching(page, app_url, WATCH_CHART, "reconstructions", "dataset=mnist", "rec_chart")
     first = page.evaluate("() => window.__firstStill")
     assert first is not None and not first["plotly"]  # the still came before the browser asked for plotly
     assert first["alt"] == "Test error vs bottleneck size"
@@ -90,10 +98,7 @@ def test_a_chart_is_the_servers_still_until_plotly_has_drawn_it(projector, app_u
     assert legend and all(f">{name}</text>" in svg for name in legend)  # the same series, named alike
     assert len(re.findall(r'<g fill="[^"]+" fill-opacity', svg)) == len(legend)  # each series' dots
     assert page.locator(".st-key-rec_chart_still img").is_hidden()  # once plotly has drawn, the still is gone
-    page.locator(".st-key-w_rec_seed input[type=range]").focus()  # a rerun: the chart alone, no still at all
-    page.keyboard.press("ArrowRight")
-    page.wait_for_function("() => location.search.includes('rec_seed=1')")
-    wait_idle(page)
+    nudged(page, "w_rec_seed", "rec_seed=1")  # a rerun: the chart alone, no still at all
     assert page.locator(".st-key-rec_chart_still").count() == 0
     assert chart.locator(".main-svg").count() >= 1
     no_exceptions(page)
